@@ -1,0 +1,37 @@
+// Lint, including the layer rules of STYLE.md: core, policies and models are pure
+// (no Node built-ins, no I/O packages, no wall clock, no Math.random, no timers).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const pureRestrictions = {
+  'no-restricted-imports': ['error', {
+    patterns: [
+      { group: ['node:*', 'fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'worker_threads'], message: 'core/, policies/ and models/ are pure: no I/O (STYLE.md §1).' },
+      { group: ['**/sim/**', '**/cli/**', '**/drivers/**', '**/api/**', '**/agent/**', '**/control/**'], message: 'Imports point inward: the pure core may not import edges (STYLE.md §1).' },
+    ],
+  }],
+  'no-restricted-globals': ['error',
+    { name: 'setTimeout', message: 'Pass a Clock in (STYLE.md §2).' },
+    { name: 'setInterval', message: 'Pass a Clock in (STYLE.md §2).' },
+    { name: 'process', message: 'No process access in the pure core.' },
+    { name: 'performance', message: 'Pass a Clock in (STYLE.md §2).' },
+  ],
+  'no-restricted-properties': ['error',
+    { object: 'Date', property: 'now', message: 'Pass a Clock in (STYLE.md §2).' },
+    { object: 'Math', property: 'random', message: 'Pass a seeded Random in (STYLE.md §2).' },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'out/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  { files: ['bin/**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
+  { files: ['src/core/**/*.ts', 'src/policies/**/*.ts', 'src/models/**/*.ts'], ignores: ['**/*.test.ts'], rules: pureRestrictions },
+);

@@ -1,0 +1,157 @@
+/**
+ * Dynamic VM consolidation of Beloglazov & Buyya (CCPE 2012): detect overloaded hosts, select VMs to
+ * move off them, place those VMs with power-aware best fit decreasing (PABFD), then try to empty the
+ * least-utilized hosts one by one. Returns a plan; it changes nothing.
+ */
+import { powerW } from '../../models/power.ts';
+import type { Random } from '../../runtime/random.ts';
+import type { OverloadDetector } from '../overload.ts';
+import type { VmSelectionPolicy } from '../selection.ts';
+import { TrialCluster, type ClusterSnapshot } from './trial-cluster.ts';
+
+/** One move of a plan. */
+export interface PlannedMigration {
+  vm: number;
+  from: number;
+  to: number;
+  /** Why: the source host was overloaded, or it was being emptied. */
+  phase: 'overload' | 'underload';
+}
+
+export interface ConsolidationOptions {
+  detector: OverloadDetector;
+  selection: VmSelectionPolicy;
+  random: Random;
+  /** Check host RAM for every placement (CloudSim only checks it at t = 0: quirk Q3). */
+  ramConstraint: boolean;
+  /**
+   * Hosts that receive VMs from overloaded hosts may not be emptied in the same round (the paper's
+   * intent). CloudSim's list for that is always empty (quirk Q8), so it must be false there.
+   */
+  excludeOverloadTargets: boolean;
+  /** Whether hosts with measured utilization 0 but VMs on them may be emptied (default mode). */
+  consolidateIdleHosts: boolean;
+}
+
+/** Counters of one planning round, for the report and the benchmark. */
+export interface ConsolidationStats {
+  overloadedHosts: number;
+  underloadAttempts: number;
+  detectorCalls: number;
+}
+
+/**
+ * Plan one consolidation round.
+ * @returns the migrations in the order they should start (a VM may appear twice in CloudSim's
+ *   quirky mode, see quirk Q17), and counters.
+ */
+export function planConsolidation(snap: ClusterSnapshot, o: ConsolidationOptions): { migrations: PlannedMigration[]; stats: ConsolidationStats } {
+  const t = new TrialCluster(snap);
+  const H = t.hostCount;
+  const stats: ConsolidationStats = { overloadedHosts: 0, underloadAttempts: 0, detectorCalls: 0 };
+  const detect = (h: number, extra = -1): boolean => { stats.detectorCalls++; return o.detector(t.loadView(h, extra)); };
+  const vmHostAtStart = new Int32Array(snap.vmMips.length).fill(-1);
+  for (let h = 0; h < H; h++) for (const v of snap.hostVms[h]!) vmHostAtStart[v] = h;
+
+  // 1. Overloaded hosts, in id order.
+  const overloaded: number[] = [];
+  for (let h = 0; h < H; h++) if (t.lists[h]!.length > 0 && detect(h)) overloaded.push(h);
+  stats.overloadedHosts = overloaded.length;
+
+  // 2. Select VMs until each host is no longer overloaded.
+  const toMigrate: number[] = [];
+  for (const h of overloaded) {
+    for (;;) {
+      const candidates = t.lists[h]!.filter((v) => !snap.vmMigrating[v]);
+      const v = o.selection(candidates, t, o.random);
+      if (v < 0) break;
+      toMigrate.push(v);
+      t.remove(h, v);
+      if (!detect(h)) break;
+    }
+  }
+
+  // 3. Place them with PABFD, overloaded hosts excluded; switched-off hosts may be switched on.
+  const excludedPlace = new Uint8Array(H);
+  for (let h = 0; h < H; h++) if (snap.hostBlocked[h]) excludedPlace[h] = 1;
+  for (const h of overloaded) excludedPlace[h] = 1;
+  const migrations: PlannedMigration[] = [];
+  for (const v of sortByDemandDecreasing(toMigrate, snap.vmDemandMips)) {
+    const h = findHost(t, v, excludedPlace, o, detect);
+    if (h >= 0) {
+      t.add(h, v);
+      migrations.push({ vm: v, from: vmHostAtStart[v]!, to: h, phase: 'overload' });
+    }
+  }
+
+  // 4. Underloaded hosts: least utilized first, try to move all their VMs elsewhere.
+  const excludedUnder = new Uint8Array(H);
+  for (let h = 0; h < H; h++) {
+    const off = snap.hostOff[h] === 1 || (!o.consolidateIdleHosts && snap.hostUtilization[h] === 0);
+    if (off || snap.hostBlocked[h]) { excludedUnder[h] = 1; excludedPlace[h] = 1; }
+  }
+  for (const h of overloaded) excludedUnder[h] = 1;
+  if (o.excludeOverloadTargets) for (const m of migrations) excludedUnder[m.to] = 1;
+  const order: number[] = [];
+  for (let h = 0; h < H; h++) {
+    const u = snap.hostUtilization[h]!;
+    if ((u > 0 || (o.consolidateIdleHosts && snap.hostOff[h] === 0)) && u < 1) order.push(h);
+  }
+  order.sort((a, b) => snap.hostUtilization[a]! - snap.hostUtilization[b]! || a - b);
+  for (const u of order) {
+    if (excludedUnder[u]) continue;
+    if (t.lists[u]!.length === 0) continue; // CloudSim: "all VMs migrating out" holds vacuously
+    excludedUnder[u] = 1;
+    excludedPlace[u] = 1;
+    const vms = t.lists[u]!.filter((v) => !snap.vmMigrating[v]);
+    if (vms.length === 0) continue;
+    stats.underloadAttempts++;
+    const placed: PlannedMigration[] = [];
+    let ok = true;
+    for (const v of sortByDemandDecreasing(vms, snap.vmDemandMips)) {
+      const h = findHost(t, v, excludedPlace, o, detect);
+      if (h < 0) { ok = false; break; }
+      t.add(h, v);
+      placed.push({ vm: v, from: u, to: h, phase: 'underload' });
+    }
+    if (!ok) {
+      for (const m of placed) t.remove(m.to, m.vm);
+      continue;
+    }
+    for (const m of placed) { excludedUnder[m.to] = 1; migrations.push(m); }
+  }
+  return { migrations, stats };
+}
+
+/** Stable sort by current demand, decreasing (CloudSim `PowerVmList#sortByCpuUtilization`). */
+function sortByDemandDecreasing(vms: readonly number[], demand: Float64Array): number[] {
+  return vms.slice().sort((a, b) => demand[b]! - demand[a]!);
+}
+
+/**
+ * PABFD (Beloglazov & Buyya, CCPE 2012, Alg. 1): among suitable hosts that would not become
+ * overloaded, the one whose power grows least; ties go to the lowest host id.
+ * The power test runs before the (costlier) overload test; since only a strictly smaller increase
+ * can win, the result is the same as CloudSim's order of tests.
+ */
+function findHost(t: TrialCluster, v: number, excluded: Uint8Array, o: ConsolidationOptions, detect: (h: number, extra?: number) => boolean): number {
+  const snap = t.snap;
+  const d = snap.vmDemandMips[v]!;
+  let minPower = Number.MAX_VALUE;
+  let best = -1;
+  for (let h = 0; h < t.hostCount; h++) {
+    if (excluded[h]) continue;
+    if (snap.hostPeMips[h]! < d) continue;
+    if (t.availableMips(h) < d) continue;
+    if (o.ramConstraint && t.freeRamMiB(h) < snap.vmRamMiB[v]!) continue;
+    const load = t.allocatedMips(h);
+    let u = (load + d) / snap.hostCapacityMips[h]!;
+    if (u > 1) { if (u < 1 + 1e-9) u = 1; else continue; }
+    const diff = powerW(snap.hostPower[h]!, u) - snap.hostPowerNowW[h]!;
+    if (!(diff < minPower)) continue;
+    if (load !== 0 && detect(h, v)) continue;
+    minPower = diff;
+    best = h;
+  }
+  return best;
+}

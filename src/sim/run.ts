@@ -1,0 +1,139 @@
+/**
+ * The simulator's composition root for experiments: scenario + days + policies → result rows.
+ */
+import { buildDetector, buildSelection, parsePolicy, type PolicySpec } from '../policies/registry.ts';
+import { seededRandom } from '../runtime/random.ts';
+import { simulate, type SimInput, type SimMode, type SimPolicy, type SimResult } from './datacenter-sim.ts';
+import { dayName, readPlanetLabDay } from './planetlab.ts';
+import { resolvePowerModel, type ScenarioSpec } from './scenario.ts';
+import { syntheticWorkload } from './synthetic.ts';
+import type { Workload } from './workload.ts';
+
+/** One row of results: one day (or synthetic workload) and one policy. */
+export interface ResultRow extends Omit<SimResult, 'series'> {
+  day: string;
+  policy: string;
+  mode: SimMode;
+  wallMs: number;
+  peakRssMiB: number;
+}
+
+export interface RunOutput {
+  rows: ResultRow[];
+  series: Map<string, SimResult['series']>;
+}
+
+export interface ExperimentOptions {
+  scenario: ScenarioSpec;
+  /** Day folders (PlanetLab workloads); ignored for synthetic workloads. */
+  days: string[];
+  policies: string[];
+  mode: SimMode;
+  seed?: number;
+  /** Override the host count (scales every host type proportionally). */
+  hosts?: number;
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+/** Load a workload for a scenario and (for PlanetLab) a day folder. */
+export function loadWorkload(s: ScenarioSpec, day: string | undefined, seed: number): Workload {
+  if (s.workload.type === 'synthetic') {
+    return syntheticWorkload({ vms: s.workload.vms, medianPercent: s.workload.medianPercent }, seededRandom(s.workload.seed ?? seed), s.workload.seed ?? seed);
+  }
+  const path = day ?? s.workload.path;
+  if (!path) throw new RangeError('A PlanetLab workload needs a trace folder (--trace)');
+  return readPlanetLabDay(path, { limit: s.workload.limitVms });
+}
+
+/** Build the simulator input for a scenario, workload and policy. */
+export function buildSimInput(s: ScenarioSpec, w: Workload, policy: PolicySpec, mode: SimMode, seed: number, hostsOverride?: number): Omit<SimInput, 'onStep'> {
+  const types = s.hostTypes;
+  let counts = types.map((t) => t.count);
+  if (hostsOverride !== undefined) {
+    const tot = counts.reduce((a, b) => a + b, 0);
+    counts = counts.map((c, i) => (i === counts.length - 1 ? 0 : Math.round((c / tot) * hostsOverride)));
+    counts[counts.length - 1] = hostsOverride - counts.reduce((a, b) => a + b, 0);
+  }
+  const H = counts.reduce((a, b) => a + b, 0);
+  const hostType: number[] = [];
+  if (s.hostLayout === 'blocks') counts.forEach((c, i) => { for (let k = 0; k < c; k++) hostType.push(i); });
+  else {
+    const left = counts.slice();
+    while (hostType.length < H) for (let i = 0; i < types.length; i++) if (left[i]! > 0) { hostType.push(i); left[i]!--; }
+  }
+  const hosts = {
+    capacityMips: Float64Array.from(hostType, (i) => types[i]!.pes * types[i]!.mipsPerPe),
+    peMips: Float64Array.from(hostType, (i) => types[i]!.mipsPerPe),
+    ramMiB: Float64Array.from(hostType, (i) => types[i]!.ramMiB),
+    bandwidthMbps: Float64Array.from(hostType, (i) => types[i]!.bandwidthMbps),
+    power: hostType.map((i) => resolvePowerModel(types[i]!.power)),
+  };
+  const n = w.names.length;
+  const vt = s.vmTypes;
+  const rnd = seededRandom(seed ^ 0x5eed);
+  const vmType = Array.from({ length: n }, (_, i) => {
+    if (s.vmAssignment === 'blocks') return Math.min(vt.length - 1, Math.floor(i / Math.ceil(n / vt.length)));
+    if (s.vmAssignment === 'round-robin') return i % vt.length;
+    return rnd.int(vt.length);
+  });
+  const vms = {
+    mips: Float64Array.from(vmType, (i) => vt[i]!.mips),
+    ramMiB: Float64Array.from(vmType, (i) => vt[i]!.ramMiB),
+    bandwidthMbps: Float64Array.from(vmType, (i) => vt[i]!.bandwidthMbps),
+  };
+  const stepS = s.stepS;
+  let simPolicy: SimPolicy;
+  if (policy.type === 'npa') simPolicy = { kind: 'npa' };
+  else if (policy.type === 'dvfs') simPolicy = { kind: 'dvfs' };
+  else simPolicy = { kind: 'migration', detector: buildDetector(policy, mode === 'cloudsim' ? 'cloudsim' : 'loess', stepS), selection: buildSelection(policy.selection) };
+  const share = s.migration.bandwidthShare;
+  const migrationTime = mode === 'cloudsim'
+    // CloudSim: RAM / (BW / (2 · 8000)) with BW in kbit/s.
+    ? (ram: number, bw: number) => ram / ((bw * 1000) / (8000 / share))
+    : (ram: number, bw: number) => (ram * 8) / (bw * share);
+  return {
+    mode,
+    hosts,
+    vms,
+    workload: w,
+    policy: simPolicy,
+    stepS,
+    durationS: s.durationS,
+    random: seededRandom(seed),
+    powerOnS: s.power.powerOnS,
+    powerOffS: s.power.powerOffS,
+    transitionPowerShare: s.power.transitionPowerShare,
+    migrationTime,
+    pue: s.power.pue,
+    historyLength: s.historyLength,
+  };
+}
+
+/**
+ * Run every (day, policy) pair. Rows come in day order, then policy order.
+ */
+export function runExperiment(o: ExperimentOptions): RunOutput {
+  const policies = o.policies.map(parsePolicy);
+  const seed = o.seed ?? o.scenario.seed;
+  const days = o.scenario.workload.type === 'synthetic' ? [undefined] : o.days;
+  const rows: ResultRow[] = [];
+  const series = new Map<string, SimResult['series']>();
+  const total = days.length * policies.length;
+  let done = 0;
+  for (const day of days) {
+    const w = loadWorkload(o.scenario, day, seed);
+    const label = day ? dayName(day) : w.source;
+    for (const p of policies) {
+      const input = buildSimInput(o.scenario, w, p, o.mode, seed, o.hosts);
+      const t0 = performance.now();
+      const r = simulate({ ...input, onStep: (k, n) => o.onProgress?.(done + k / Math.max(1, n), total, `${label} ${p.label}`) });
+      const wallMs = performance.now() - t0;
+      const { series: s, ...rest } = r;
+      rows.push({ day: label, policy: p.label, mode: o.mode, ...rest, wallMs, peakRssMiB: process.memoryUsage().rss / 2 ** 20 });
+      series.set(`${label}|${p.label}`, s);
+      done++;
+      o.onProgress?.(done, total, `${label} ${p.label}`);
+    }
+  }
+  return { rows, series };
+}
