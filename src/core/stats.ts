@@ -109,8 +109,12 @@ export class SimpleRegression {
   }
 }
 
-/** CloudSim's (inverted) "tricube" weights, `MathUtil#getTricubeWeigts`: 1/tricube. */
+const tricubeCache = new Map<number, Float64Array>();
+
+/** CloudSim's (inverted) "tricube" weights, `MathUtil#getTricubeWeigts`: 1/tricube. Cached per n: do not modify. */
 export function cloudsimTricubeWeights(n: number): Float64Array {
+  const hit = tricubeCache.get(n);
+  if (hit) return hit;
   const w = new Float64Array(n);
   const top = n - 1;
   const spread = top;
@@ -119,6 +123,7 @@ export function cloudsimTricubeWeights(n: number): Float64Array {
     w[i] = k > 0 ? 1 / k : Number.MAX_VALUE;
   }
   w[0] = w[1] = w[2]!;
+  tricubeCache.set(n, w);
   return w;
 }
 
@@ -142,10 +147,10 @@ function cloudsimWeightedRegression(x: ArrayLike<number>, y: ArrayLike<number>, 
  * OLS line over y at x = 1..n (quirk Q5). Returns [intercept, slope].
  */
 export function cloudsimLoessEstimates(y: ArrayLike<number>): [number, number] {
-  const n = y.length;
-  const x = new Float64Array(n);
-  for (let i = 0; i < n; i++) x[i] = i + 1;
-  return cloudsimWeightedRegression(x, y, cloudsimTricubeWeights(n)).estimates();
+  // The weights are all positive, so CloudSim never applies them: a plain OLS fit.
+  const r = new SimpleRegression();
+  for (let i = 0; i < y.length; i++) r.addData(i + 1, y[i]!);
+  return r.estimates();
 }
 
 /** CloudSim's "robust local regression" (`MathUtil#getRobustLoessParameterEstimates`), quirks included. */

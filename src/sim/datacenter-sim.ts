@@ -231,19 +231,25 @@ export class DatacenterSim {
         for (let h = 0; h < this.H && best < 0; h++) if (suitable(h)) best = h;
       } else {
         // PABFD with the state of t = 0: created VMs report no demand yet, hosts are at P(0).
-        let minPower = Number.MAX_VALUE;
+        // Rank by power increase, then run the detector in that order (same winner as CloudSim's scan).
+        const cand: { h: number; diff: number }[] = [];
         for (let h = 0; h < this.H; h++) {
           if (!suitable(h)) continue;
-          const load = allocFull[h]!;
           const cap = hosts.capacityMips[h]!;
-          if (load !== 0) {
-            const view = { capacityMips: cap, requestedMips: this.cs ? size : this.hostDemand(h) + d, history: () => new Float64Array([0]), maxVmRamMiB: vms.ramMiB[v]!, bandwidthMbps: hosts.bandwidthMbps[h]! };
+          const nowW = this.cs || this.lists[h]!.length > 0 ? powerW(hosts.power[h]!, 0) : 0;
+          const diff = powerW(hosts.power[h]!, Math.min(1, (allocFull[h]! + (this.cs ? size : d)) / cap)) - nowW;
+          cand.push({ h, diff });
+        }
+        cand.sort((a, b) => a.diff - b.diff || a.h - b.h);
+        const zeroHistory = () => new Float64Array([0]);
+        for (const { h } of cand) {
+          if (allocFull[h] !== 0) {
+            const view = { capacityMips: hosts.capacityMips[h]!, requestedMips: this.cs ? size : this.hostDemand(h) + d, history: zeroHistory, maxVmRamMiB: vms.ramMiB[v]!, bandwidthMbps: hosts.bandwidthMbps[h]! };
             this.detectorCalls++;
             if (input.policy.detector(view)) continue;
           }
-          const nowW = this.cs || this.lists[h]!.length > 0 ? powerW(hosts.power[h]!, 0) : 0;
-          const diff = powerW(hosts.power[h]!, Math.min(1, (load + (this.cs ? size : d)) / cap)) - nowW;
-          if (diff < minPower) { minPower = diff; best = h; }
+          best = h;
+          break;
         }
       }
       if (best < 0) throw new PlacementError(`Cannot place VM ${v} (${input.workload.names[v] ?? v}) at t = 0: no host has room for ${size} MIPS and ${vms.ramMiB[v]} MiB`);

@@ -24,12 +24,15 @@ export function utilizationAt(w: Workload, v: number, tS: number): number {
   const n = w.samplesPerVm;
   const base = v * n;
   const iv = w.sampleIntervalS;
-  const at = (k: number): number => w.samples[base + (k >= n ? n - 1 : k)]! / 100;
-  if (tS % iv === 0) return at(Math.trunc(tS) / Math.trunc(iv));
+  const s = w.samples;
+  if (tS % iv === 0) {
+    const k = Math.trunc(tS) / Math.trunc(iv);
+    return s[base + (k >= n ? n - 1 : k)]! / 100;
+  }
   const t1 = Math.floor(tS / iv);
   const t2 = Math.ceil(tS / iv);
-  const u1 = at(t1);
-  const u2 = at(t2);
+  const u1 = s[base + (t1 >= n ? n - 1 : t1)]! / 100;
+  const u2 = s[base + (t2 >= n ? n - 1 : t2)]! / 100;
   const delta = (u2 - u1) / ((t2 - t1) * iv);
   return u1 + delta * (tS - t1 * iv);
 }

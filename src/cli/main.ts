@@ -1,0 +1,30 @@
+/**
+ * `nubis` command line: the composition root that reads arguments, files and the environment.
+ */
+import { Command, CommanderError } from 'commander';
+import { simCommand } from './sim-command.ts';
+
+/** Errors with a stable `code` are the user's input problems: one line, exit 2. */
+function isUserError(e: unknown): e is Error & { code: string } {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error && typeof code === "string" && /^[A-Z_]+$/.test(code);
+}
+
+/** Run the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command();
+  program.name('nubis').description('Cloud data-center manager: simulate and run VM consolidation').exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  simCommand(program);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (isUserError(e) || e instanceof RangeError) {
+      process.stderr.write(`nubis: error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,113 @@
+/** `nubis sim`: run consolidation policies over traces and print, save and plot the results. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { parsePolicy } from '../policies/registry.ts';
+import { seriesCsv } from '../sim/csv.ts';
+import { resolveTraceDays, TraceError } from '../sim/planetlab.ts';
+import { renderReport } from '../sim/report.ts';
+import { runExperiment, type ResultRow } from '../sim/run.ts';
+import { parseScenario, SCENARIO_PRESETS, ScenarioError, type ScenarioSpec } from '../sim/scenario.ts';
+import { summarize } from '../sim/summary.ts';
+import { formatTable } from './table.ts';
+
+/** Load `--scenario`: a preset name or a JSON/YAML file. */
+export function loadScenario(arg: string): ScenarioSpec {
+  const preset = SCENARIO_PRESETS[arg];
+  if (preset) return preset;
+  if (!/\.(json|ya?ml)$/i.test(arg)) {
+    throw new ScenarioError(`Unknown scenario "${arg}"; accepted: a preset (${Object.keys(SCENARIO_PRESETS).join(', ')}) or a .json/.yaml/.yml file`);
+  }
+  let text: string;
+  try { text = readFileSync(arg, 'utf8'); } catch { throw new ScenarioError(`Scenario file not found: ${arg}`); }
+  let data: unknown;
+  try { data = extname(arg).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text); } catch (e) {
+    throw new ScenarioError(`${arg}: not valid ${extname(arg).slice(1).toUpperCase()}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return parseScenario(data, arg);
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function simCommand(program: Command): void {
+  program.command('sim')
+    .description('Simulate dynamic VM consolidation on a data center driven by workload traces')
+    .option('--scenario <name|file>', 'preset (planetlab, synthetic) or a scenario file (.json, .yaml)', 'planetlab')
+    .option('--trace <dir>', 'PlanetLab day folder, or a folder of day folders (repeatable)', collect, [])
+    .option('--policy <list>', 'comma-separated presets, e.g. thr-mmt:0.8,lr-mmt:1.2,npa,dvfs (repeatable)', collect, [])
+    .option('--mode <mode>', 'cloudsim (CloudSim 4.0 exactly, quirks included) or default (quirks fixed)', 'default')
+    .option('--seed <n>', 'random seed (default: the scenario\'s)')
+    .option('--hosts <n>', 'number of hosts (scales the scenario\'s host types)')
+    .option('--limit-vms <n>', 'use only the first N trace files of each day')
+    .option('--json', 'print the results as JSON on stdout (nothing else)')
+    .option('--report <file>', 'write a self-contained HTML report with plots')
+    .option('--csv <file>', 'write per-step series as CSV')
+    .action((o: { scenario: string; trace: string[]; policy: string[]; mode: string; seed?: string; hosts?: string; limitVms?: string; json?: boolean; report?: string; csv?: string }) => {
+      if (o.mode !== 'cloudsim' && o.mode !== 'default') throw new ScenarioError(`Unknown mode "${o.mode}"; accepted: cloudsim, default`);
+      const int = (name: string, v: string | undefined, min: number) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < min) throw new ScenarioError(`--${name} must be an integer >= ${min}, got "${v}"`);
+        return n;
+      };
+      let scenario = loadScenario(o.scenario);
+      const limit = int('limit-vms', o.limitVms, 1);
+      if (limit !== undefined && scenario.workload.type === 'planetlab') scenario = { ...scenario, workload: { ...scenario.workload, limitVms: limit } };
+      const policies = (o.policy.length ? o.policy : scenario.policies).flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
+      if (policies.length === 0) throw new ScenarioError('No policy given; use --policy (e.g. --policy thr-mmt:0.8,lr-mmt:1.2)');
+      policies.forEach(parsePolicy); // fail fast on a bad name
+      let days: string[] = [];
+      if (scenario.workload.type === 'planetlab') {
+        const paths = o.trace.length ? o.trace : scenario.workload.path ? [scenario.workload.path] : [];
+        if (paths.length === 0) throw new TraceError('The scenario reads PlanetLab traces: give --trace DIR (a day folder or a folder of days)');
+        days = resolveTraceDays(paths);
+      }
+      const showBar = !o.json && process.stderr.isTTY === true;
+      const bar = showBar ? new cliProgress.SingleBar({ format: 'sim [{bar}] {percentage}% | {label} | {eta_formatted} left', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+      const total = Math.max(1, (days.length || 1) * policies.length);
+      bar?.start(total, 0, { label: '' });
+      let out;
+      try {
+        out = runExperiment({
+          scenario, days, policies, mode: o.mode,
+          seed: int('seed', o.seed, 0),
+          hosts: int('hosts', o.hosts, 1),
+          onProgress: bar ? (done, _t, label) => bar.update(done, { label }) : undefined,
+        });
+      } finally {
+        bar?.stop();
+      }
+      if (o.report) writeFileSync(o.report, renderReport(out, { title: `nubis sim: ${scenario.name} (${o.mode} mode)`, command: process.argv.slice(2).join(' ') }));
+      if (o.csv) writeFileSync(o.csv, seriesCsv(out));
+      if (o.json) {
+        process.stdout.write(JSON.stringify(out.rows, null, 2) + '\n');
+        return;
+      }
+      process.stdout.write(renderRows(out.rows) + '\n');
+      if (new Set(out.rows.map((r) => r.day)).size > 1) process.stdout.write('\n' + renderSummary(out.rows) + '\n');
+      if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
+      if (o.csv) process.stdout.write(`series: ${o.csv}\n`);
+    });
+}
+
+
+function renderRows(rows: ResultRow[]): string {
+  const pct = (x: number, d: number) => (x * 100).toFixed(d);
+  return formatTable(
+    ['day', 'policy', 'mode', 'energy kWh', 'migrations', 'SLATAH %', 'PDM %', 'SLAV %', 'ESV', 'shutdowns', 'mig s', 'wall ms'],
+    rows.map((r) => [r.day, r.policy, r.mode, r.energyKWh.toFixed(2), r.migrations, pct(r.slatah, 3), pct(r.pdm, 4), pct(r.slav, 5), r.esv.toExponential(3), r.hostShutdowns, r.meanMigrationTimeS.toFixed(2), r.wallMs.toFixed(0)]),
+    [false, false, false, true, true, true, true, true, true, true, true, true],
+  );
+}
+
+function renderSummary(rows: ResultRow[]): string {
+  const pct = (x: number, d: number) => (x * 100).toFixed(d);
+  const s = summarize(rows);
+  return formatTable(
+    ['policy (mean ± sd)', 'days', 'energy kWh', 'migrations', 'SLATAH %', 'PDM %', 'SLAV %'],
+    s.map((x) => [x.policy, x.days, `${x.mean.energyKWh.toFixed(2)} ± ${x.stdev.energyKWh.toFixed(2)}`, `${x.mean.migrations.toFixed(0)} ± ${x.stdev.migrations.toFixed(0)}`, `${pct(x.mean.slatah, 3)} ± ${pct(x.stdev.slatah, 3)}`, `${pct(x.mean.pdm, 4)} ± ${pct(x.stdev.pdm, 4)}`, `${pct(x.mean.slav, 5)} ± ${pct(x.stdev.slav, 5)}`]),
+    [false, true, true, true, true, true, true],
+  );
+}
