@@ -158,6 +158,9 @@ export class DatacenterSim {
   run(): SimResult {
     const { input } = this;
     this.placeInitial();
+    // Default mode records the state right after placement, so the first interval starts from it
+    // (CloudSim has no update before its first step: that interval costs nothing, quirk Q14).
+    if (!this.cs) this.fullUpdate(0);
     const offset = this.cs ? 0.1 : 0;
     const total = Math.max(0, Math.ceil((input.durationS - offset) / input.stepS) - 1);
     let stepIdx = 0;
