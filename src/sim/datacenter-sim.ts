@@ -126,6 +126,7 @@ export class DatacenterSim {
   private lastProcessT = 0;
   private energyJ = 0;
   private migrations = 0;
+  private powerOffs = 0;
   private removed = 0;
   private detectorCalls = 0;
   private demandT = -1;
@@ -199,7 +200,8 @@ export class DatacenterSim {
       esv: energyKWh * slatah * pdm,
       overallSlaViolation: m.overallSlaViolation(),
       averageSlaViolation: m.averageSlaViolation(),
-      hostShutdowns: m.hostShutdowns,
+      // CloudSim counts active → inactive transitions of its host histories; default mode counts power-offs.
+      hostShutdowns: this.cs ? m.hostShutdowns : this.powerOffs,
       meanTimeBeforeShutdownS: mean(shutdownTimes),
       stdevTimeBeforeShutdownS: stdev(shutdownTimes),
       meanMigrationTimeS: mean(migTimes),
@@ -223,10 +225,13 @@ export class DatacenterSim {
       // CloudSim: a VM being created asks for its full MIPS, RAM and BW.
       const d = this.cs ? vms.mips[v]! : utilizationAt(input.workload, v, 0) * vms.mips[v]!;
       const size = vms.mips[v]!;
+      // Baselines reserve the full VM size (no CPU overcommit); consolidation in default mode
+      // places by current demand.
+      const need = this.cs || input.policy.kind !== 'migration' ? size : d;
       let best = -1;
       const suitable = (h: number): boolean =>
-        hosts.peMips[h]! >= (this.cs ? size : d) &&
-        hosts.capacityMips[h]! - allocFull[h]! >= (this.cs ? size : d) &&
+        hosts.peMips[h]! >= need &&
+        hosts.capacityMips[h]! - allocFull[h]! >= need &&
         ramFree[h]! >= vms.ramMiB[v]! &&
         bwFree[h]! >= vms.bandwidthMbps[v]!;
       if (input.policy.kind !== 'migration') {
@@ -235,21 +240,25 @@ export class DatacenterSim {
       } else {
         // PABFD with the state of t = 0: created VMs report no demand yet, hosts are at P(0).
         // Rank by power increase, then run the detector in that order (same winner as CloudSim's scan).
-        const cand: { h: number; diff: number }[] = [];
+        const candH: number[] = [];
+        const candD: number[] = [];
         for (let h = 0; h < this.H; h++) {
           if (!suitable(h)) continue;
           const cap = hosts.capacityMips[h]!;
           const nowW = this.cs || this.lists[h]!.length > 0 ? powerW(hosts.power[h]!, 0) : 0;
-          const diff = powerW(hosts.power[h]!, Math.min(1, (allocFull[h]! + (this.cs ? size : d)) / cap)) - nowW;
-          cand.push({ h, diff });
+          candH.push(h);
+          candD.push(powerW(hosts.power[h]!, Math.min(1, (allocFull[h]! + need) / cap)) - nowW);
         }
-        cand.sort((a, b) => a.diff - b.diff || a.h - b.h);
         const zeroHistory = () => new Float64Array([0]);
-        for (const { h } of cand) {
+        for (;;) {
+          let k = -1;
+          for (let i = 0; i < candH.length; i++) if (candH[i]! >= 0 && (k < 0 || candD[i]! < candD[k]!)) k = i;
+          if (k < 0) break;
+          const h = candH[k]!;
           if (allocFull[h] !== 0) {
             const view = { capacityMips: hosts.capacityMips[h]!, requestedMips: this.cs ? size : this.hostDemand(h) + d, history: zeroHistory, maxVmRamMiB: vms.ramMiB[v]!, bandwidthMbps: hosts.bandwidthMbps[h]! };
             this.detectorCalls++;
-            if (input.policy.detector(view)) continue;
+            if (input.policy.detector(view)) { candH[k] = -1; continue; }
           }
           best = h;
           break;
@@ -260,7 +269,7 @@ export class DatacenterSim {
       this.vmHost[v] = best;
       this.vmAlive[v] = 1;
       this.demand[v] = d;
-      allocFull[best] = allocFull[best]! + (this.cs ? size : Math.min(d, hosts.peMips[best]!));
+      allocFull[best] = allocFull[best]! + (this.cs ? size : Math.min(need, hosts.peMips[best]!));
       ramFree[best] = ramFree[best]! - vms.ramMiB[v]!;
       bwFree[best] = bwFree[best]! - vms.bandwidthMbps[v]!;
       if (!this.cs) this.hostState[best] = HOST_ON;
@@ -505,6 +514,7 @@ export class DatacenterSim {
       for (const h of sources) {
         if (this.lists[h]!.length === 0 && this.hostState[h] === HOST_ON) {
           this.hostState[h] = HOST_SHUTTING;
+          this.powerOffs++;
           this.energyJ += this.input.powerOffS * this.input.transitionPowerShare * maxPowerW(this.input.hosts.power[h]!);
           this.metrics.host(h, t, 0, 0, false);
           this.clock.schedule(this.input.powerOffS, () => { if (this.hostState[h] === HOST_SHUTTING) this.hostState[h] = HOST_OFF; });

@@ -101,6 +101,10 @@ export function planConsolidation(snap: ClusterSnapshot, o: ConsolidationOptions
   order.sort((a, b) => snap.hostUtilization[a]! - snap.hostUtilization[b]! || a - b);
   // From here on every switched-off host is excluded: scan only the others (in id order).
   const candidates = Int32Array.from(allHosts.filter((h) => !excludedPlace[h]));
+  // Within this phase hosts only lose room and exclusions only grow: once no host passes the cheap
+  // tests for a VM of (demand, RAM), none will for a VM at least as large. Skipping those scans is
+  // what keeps the phase near-linear on large clusters; the plan is unchanged.
+  const hopeless = new DominatedRequests();
   for (const u of order) {
     if (excludedUnder[u]) continue;
     if (t.lists[u]!.length === 0) continue; // CloudSim: "all VMs migrating out" holds vacuously
@@ -112,8 +116,15 @@ export function planConsolidation(snap: ClusterSnapshot, o: ConsolidationOptions
     const placed: PlannedMigration[] = [];
     let ok = true;
     for (const v of sortByDemandDecreasing(vms, snap.vmDemandMips)) {
+      const d = snap.vmDemandMips[v]!, r = o.ramConstraint ? snap.vmRamMiB[v]! : 0;
+      if (hopeless.dominates(d, r)) { ok = false; break; }
       const h = findHost(t, v, candidates, excludedPlace, o, detect);
-      if (h < 0) { ok = false; break; }
+      if (h < 0) {
+        // Only a failure with nothing else tentatively placed holds for the rest of the round.
+        if (placed.length === 0 && lastScanFoundNone) hopeless.add(d, r);
+        ok = false;
+        break;
+      }
       t.add(h, v);
       placed.push({ vm: v, from: u, to: h, phase: 'underload' });
     }
@@ -158,6 +169,7 @@ function findHost(t: TrialCluster, v: number, hosts: Int32Array, excluded: Uint8
     candDiff[n] = diff;
     n++;
   }
+  lastScanFoundNone = n === 0;
   for (;;) {
     let k = -1;
     for (let i = 0; i < n; i++) {
@@ -172,4 +184,18 @@ function findHost(t: TrialCluster, v: number, hosts: Int32Array, excluded: Uint8
 }
 
 let candHost = new Int32Array(0);
+let lastScanFoundNone = false;
+
+/** Requests (demand MIPS, RAM MiB) known to fit nowhere; answers "is this one at least as large as one of them?". */
+class DominatedRequests {
+  private readonly minDemandByRam = new Map<number, number>();
+  add(d: number, r: number): void {
+    const cur = this.minDemandByRam.get(r);
+    if (cur === undefined || d < cur) this.minDemandByRam.set(r, d);
+  }
+  dominates(d: number, r: number): boolean {
+    for (const [ram, minD] of this.minDemandByRam) if (ram <= r && minD <= d) return true;
+    return false;
+  }
+}
 let candDiff = new Float64Array(0);
