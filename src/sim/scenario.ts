@@ -113,15 +113,25 @@ export const PLANETLAB_SCENARIO: ScenarioSpec = parseScenario({
   policies: ['thr-mmt:0.8', 'iqr-mmt:1.5', 'mad-mmt:2.5', 'lr-mmt:1.2', 'lrr-mmt:1.2'],
 }, 'preset planetlab');
 
-/** A synthetic large data center (for `bench:sim` and trying policies without traces). */
+/** The reference data center with seeded synthetic traces instead of PlanetLab files (no data needed). */
 export const SYNTHETIC_SCENARIO: ScenarioSpec = parseScenario({
   ...PLANETLAB_SCENARIO,
   name: 'synthetic',
+  workload: { type: 'synthetic', vms: 1052 },
+  policies: ['npa', 'dvfs', 'thr-mmt:0.8', 'mad-mmt:2.5', 'lr-mmt:1.2'],
+}, 'preset synthetic');
+
+/** A large synthetic data center: 20,000 hosts and 40,000 VMs. */
+export const SYNTHETIC_LARGE_SCENARIO: ScenarioSpec = parseScenario({
+  ...SYNTHETIC_SCENARIO,
+  name: 'synthetic-large',
   hostTypes: PLANETLAB_SCENARIO.hostTypes.map((t) => ({ ...t, count: 10000 })),
   workload: { type: 'synthetic', vms: 40000 },
-}, 'preset synthetic');
+  policies: ['lr-mmt:1.2'],
+}, 'preset synthetic-large');
 
 export const SCENARIO_PRESETS: Readonly<Record<string, ScenarioSpec>> = {
   planetlab: PLANETLAB_SCENARIO,
   synthetic: SYNTHETIC_SCENARIO,
+  'synthetic-large': SYNTHETIC_LARGE_SCENARIO,
 };
