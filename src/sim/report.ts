@@ -26,7 +26,10 @@ function fmt(x: number): string {
 /** One SVG line chart; x in hours. */
 export function lineChart(title: string, yLabel: string, lines: { name: string; x: number[]; y: number[] }[]): string {
   const W = 560, H = 260, L = 56, R = 12, T = 28, B = 36;
-  const xMax = niceMax(Math.max(1e-9, ...lines.flatMap((l) => l.x)) / 3600);
+  const hours = Math.max(1e-9, ...lines.flatMap((l) => l.x)) / 3600;
+  const xStep = [0.25, 0.5, 1, 2, 3, 4, 6, 12, 24, 48, 168].find((st) => hours / st <= 8) ?? Math.ceil(hours / 8);
+  const xTicks = Math.max(1, Math.ceil(hours / xStep - 1e-9));
+  const xMax = xTicks * xStep;
   const yMax = niceMax(Math.max(0, ...lines.flatMap((l) => l.y)));
   const sx = (x: number) => L + ((x / 3600) / xMax) * (W - L - R);
   const sy = (y: number) => T + (1 - y / yMax) * (H - T - B);
@@ -37,8 +40,8 @@ export function lineChart(title: string, yLabel: string, lines: { name: string; 
     const y = (yMax * i) / 4;
     parts.push(`<line x1="${L}" x2="${W - R}" y1="${sy(y)}" y2="${sy(y)}" stroke="#e5e5e5"/><text x="${L - 6}" y="${sy(y) + 4}" text-anchor="end" font-size="10">${fmt(y)}</text>`);
   }
-  for (let i = 0; i <= 6; i++) {
-    const x = (xMax * i) / 6;
+  for (let i = 0; i <= xTicks; i++) {
+    const x = xStep * i;
     parts.push(`<text x="${sx(x * 3600)}" y="${H - B + 14}" text-anchor="middle" font-size="10">${fmt(x)}</text>`);
   }
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle" font-size="10">time (h)</text>`);
