@@ -99,29 +99,40 @@ export function planConsolidation(snap: ClusterSnapshot, o: ConsolidationOptions
     if ((u > 0 || (o.consolidateIdleHosts && snap.hostOff[h] === 0)) && u < 1) order.push(h);
   }
   order.sort((a, b) => snap.hostUtilization[a]! - snap.hostUtilization[b]! || a - b);
-  // From here on every switched-off host is excluded: scan only the others (in id order).
-  const candidates = Int32Array.from(allHosts.filter((h) => !excludedPlace[h]));
+  // From here on every switched-off host is excluded, and hosts only lose room: scan only the hosts
+  // that have room now for the smallest VM that could move (in id order).
+  let minRam = Infinity;
+  for (const l of t.lists) for (const v of l) if (snap.vmRamMiB[v]! < minRam) minRam = snap.vmRamMiB[v]!;
+  let candidates = Int32Array.from(allHosts.filter((h) => !excludedPlace[h] && t.availableMips(h) > 0 && (!o.ramConstraint || t.freeRamMiB(h) >= minRam)));
+  let excludedSinceCompaction = 0;
   // Within this phase hosts only lose room and exclusions only grow: once no host passes the cheap
   // tests for a VM of (demand, RAM), none will for a VM at least as large. Skipping those scans is
   // what keeps the phase near-linear on large clusters; the plan is unchanged.
   const hopeless = new DominatedRequests();
+  let failedAfterMoves = -1;
   for (const u of order) {
     if (excludedUnder[u]) continue;
     if (t.lists[u]!.length === 0) continue; // CloudSim: "all VMs migrating out" holds vacuously
     excludedUnder[u] = 1;
     excludedPlace[u] = 1;
+    if (++excludedSinceCompaction * 4 > candidates.length) {
+      candidates = candidates.filter((h) => !excludedPlace[h]);
+      excludedSinceCompaction = 0;
+    }
     const vms = t.lists[u]!.filter((v) => !snap.vmMigrating[v]);
     if (vms.length === 0) continue;
     stats.underloadAttempts++;
     const placed: PlannedMigration[] = [];
     let ok = true;
-    for (const v of sortByDemandDecreasing(vms, snap.vmDemandMips)) {
-      const d = snap.vmDemandMips[v]!, r = o.ramConstraint ? snap.vmRamMiB[v]! : 0;
-      if (hopeless.dominates(d, r)) { ok = false; break; }
+    const sorted = sortByDemandDecreasing(vms, snap.vmDemandMips);
+    const req = (v: number): [number, number] => [snap.vmDemandMips[v]!, o.ramConstraint ? snap.vmRamMiB[v]! : 0];
+    // A VM with no room even before this attempt will not find any after the attempt's first moves.
+    if (sorted.some((v) => hopeless.dominates(...req(v)))) continue;
+    for (const v of sorted) {
       const h = findHost(t, v, candidates, excludedPlace, o, detect);
       if (h < 0) {
-        // Only a failure with nothing else tentatively placed holds for the rest of the round.
-        if (placed.length === 0 && lastScanFoundNone) hopeless.add(d, r);
+        if (placed.length === 0) recordNoRoom(t, v, candidates, excludedPlace, o, hopeless);
+        else failedAfterMoves = v;
         ok = false;
         break;
       }
@@ -130,6 +141,9 @@ export function planConsolidation(snap: ClusterSnapshot, o: ConsolidationOptions
     }
     if (!ok) {
       for (const m of placed) t.remove(m.to, m.vm);
+      // Once undone, find out whether the VM that failed has no room at all (then it never will).
+      if (failedAfterMoves >= 0) recordNoRoom(t, failedAfterMoves, candidates, excludedPlace, o, hopeless);
+      failedAfterMoves = -1;
       continue;
     }
     for (const m of placed) { excludedUnder[m.to] = 1; migrations.push(m); }
@@ -169,7 +183,6 @@ function findHost(t: TrialCluster, v: number, hosts: Int32Array, excluded: Uint8
     candDiff[n] = diff;
     n++;
   }
-  lastScanFoundNone = n === 0;
   for (;;) {
     let k = -1;
     for (let i = 0; i < n; i++) {
@@ -184,7 +197,29 @@ function findHost(t: TrialCluster, v: number, hosts: Int32Array, excluded: Uint8
 }
 
 let candHost = new Int32Array(0);
-let lastScanFoundNone = false;
+
+/**
+ * If no host passes the cheap tests (core, free MIPS, free RAM) for VM v, remember why: no RAM
+ * anywhere covers every demand of that RAM size or more, no CPU anywhere covers every RAM size.
+ */
+function recordNoRoom(t: TrialCluster, v: number, hosts: Int32Array, excluded: Uint8Array, o: ConsolidationOptions, hopeless: DominatedRequests): void {
+  const snap = t.snap;
+  const d = snap.vmDemandMips[v]!;
+  const r = o.ramConstraint ? snap.vmRamMiB[v]! : 0;
+  let ramSomewhere = false, cpuSomewhere = false;
+  for (let i = 0; i < hosts.length; i++) {
+    const h = hosts[i]!;
+    if (excluded[h]) continue;
+    const cpu = snap.hostPeMips[h]! >= d && t.availableMips(h) >= d;
+    const ram = !o.ramConstraint || t.freeRamMiB(h) >= r;
+    if (cpu && ram) return; // room somewhere: the failure was the detector's (or the attempt's own moves)
+    ramSomewhere ||= ram;
+    cpuSomewhere ||= cpu;
+  }
+  if (!ramSomewhere) hopeless.add(0, r);
+  if (!cpuSomewhere) hopeless.add(d, 0);
+  hopeless.add(d, r);
+}
 
 /** Requests (demand MIPS, RAM MiB) known to fit nowhere; answers "is this one at least as large as one of them?". */
 class DominatedRequests {
