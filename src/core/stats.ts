@@ -215,17 +215,9 @@ export function weightedLine(x: ArrayLike<number>, y: ArrayLike<number>, w: Arra
 export function loessLine(y: ArrayLike<number>, robustIterations = 0): [number, number] {
   const n = y.length;
   if (n < 3) throw new RangeError(`loessLine needs at least 3 points, got ${n}`);
-  const x = new Float64Array(n);
-  const base = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    x[i] = i + 1;
-    // The oldest point would get weight exactly 0; scale by n so every point counts a little.
-    base[i] = tricube((n - 1 - i) / n);
-  }
+  const { x, base, w, res } = loessScratch(n);
   let est = weightedLine(x, y, base);
-  const w = new Float64Array(n);
   for (let it = 0; it < robustIterations; it++) {
-    const res = new Float64Array(n);
     for (let i = 0; i < n; i++) res[i] = Math.abs(y[i]! - (est[0] + est[1] * x[i]!));
     const s = 6 * median(res);
     if (!(s > 0)) break; // perfect fit: nothing to down-weight
@@ -233,6 +225,25 @@ export function loessLine(y: ArrayLike<number>, robustIterations = 0): [number, 
     est = weightedLine(x, y, w);
   }
   return est;
+}
+
+const loessCache = new Map<number, { x: Float64Array; base: Float64Array; w: Float64Array; res: Float64Array }>();
+
+/** x = 1..n and tricube weights of the distance from the newest point (cached per n). */
+function loessScratch(n: number) {
+  let c = loessCache.get(n);
+  if (!c) {
+    const x = new Float64Array(n);
+    const base = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      x[i] = i + 1;
+      // The oldest point would get weight exactly 0; scale by n so every point counts a little.
+      base[i] = tricube((n - 1 - i) / n);
+    }
+    c = { x, base, w: new Float64Array(n), res: new Float64Array(n) };
+    loessCache.set(n, c);
+  }
+  return c;
 }
 
 /**
