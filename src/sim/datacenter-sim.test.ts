@@ -35,6 +35,31 @@ test('DVFS energy on a hand-worked 3-host, 5-VM, 4-step run', () => {
   assert.equal(r.slatah, 0);
 });
 
+test('cloudsim mode: one migration worked by hand (energy, SLATAH, PDM, duration, shutdowns)', () => {
+  // Two 1000-MIPS single-core hosts (linear 100→200 W), two 1000-MIPS VMs with 625 MiB at a constant 10 %.
+  // t = 0: VMs at full size spread one per host. Step 300.1 s: both hosts at 0.1; host 0 (least utilized,
+  // lowest id) is emptied: VM 0 → host 1, 625 / 62.5 = 10 s, done at 310.1 s.
+  const s = parseScenario({
+    name: 'two', mode: 'cloudsim', durationS: 1200,
+    hostTypes: [{ name: 'h', count: 2, pes: 1, mipsPerPe: 1000, ramMiB: 4096, bandwidthMbps: 1000, power: { type: 'linear', idleW: 100, maxW: 200 } }],
+    vmTypes: [{ name: 'v', mips: 1000, ramMiB: 625 }],
+    workload: { type: 'synthetic', vms: 2 },
+  });
+  const r = simulate(buildSimInput(s, workload([[10, 10, 10, 10, 10], [10, 10, 10, 10, 10]]), parsePolicy('thr-mmt:0.8'), 'cloudsim', 1));
+  assert.equal(r.migrations, 1);
+  assert.ok(Math.abs(r.meanMigrationTimeS - 10) < 1e-9);
+  // Energy: [0, 300.1] free (no load before the first step). [300.1, 310.1]: host 0 at 0.1 → 110 W
+  // (the migrating VM's 90 % counts as 100 %), host 1 at 0.11 (10 % reserved for VM 0) → 111 W:
+  // 1100 + 1110 J. Then host 1 at 0.2 → 120 W for 290 + 300 s = 70,800 J; host 0 is off. Total 73,010 J.
+  assert.ok(Math.abs(r.energyKWh * 3.6e6 - 73010) < 1e-6, `${r.energyKWh * 3.6e6} J`);
+  // SLATAH: host 1 asks 200 MIPS but gets 110 during the migration: 10 s of 10 + 600 active host-seconds.
+  assert.ok(Math.abs(r.slatah - 10 / 610) < 1e-12, `${r.slatah}`);
+  // PDM: VM 0 loses 10 MIPS for 10 s = 100 MIPS·s of 120,000 requested (two VMs × 100 MIPS × 600 s).
+  assert.ok(Math.abs(r.pdm - 100 / 120000) < 1e-12, `${r.pdm}`);
+  assert.equal(r.hostShutdowns, 1); // host 0 goes inactive at 310.1 s
+  assert.equal(r.steps, 3); // 300.1, 600.1, 900.1 (1200.1 is past the end)
+});
+
 test('NPA charges every host its peak power for the whole run (closed form)', () => {
   const w = loadWorkload({ ...PLANETLAB_SCENARIO, workload: { type: 'planetlab', limitVms: 40 } }, DAY, 1);
   const peak = 400 * (maxPowerW({ type: 'specpower', wattsAt: [86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117] }) + 135);
