@@ -101,9 +101,9 @@ export function planConsolidation(snap: ClusterSnapshot, o: ConsolidationOptions
   order.sort((a, b) => snap.hostUtilization[a]! - snap.hostUtilization[b]! || a - b);
   // From here on every switched-off host is excluded, and hosts only lose room: scan only the hosts
   // that have room now for the smallest VM that could move (in id order).
-  let minRam = Infinity;
-  for (const l of t.lists) for (const v of l) if (snap.vmRamMiB[v]! < minRam) minRam = snap.vmRamMiB[v]!;
-  let candidates = Int32Array.from(allHosts.filter((h) => !excludedPlace[h] && t.availableMips(h) > 0 && (!o.ramConstraint || t.freeRamMiB(h) >= minRam)));
+  let minRam = Infinity, minDemand = Infinity;
+  for (const l of t.lists) for (const v of l) { minRam = Math.min(minRam, snap.vmRamMiB[v]!); minDemand = Math.min(minDemand, snap.vmDemandMips[v]!); }
+  let candidates = Int32Array.from(allHosts.filter((h) => !excludedPlace[h] && t.availableMips(h) >= minDemand && (!o.ramConstraint || t.freeRamMiB(h) >= minRam)));
   let excludedSinceCompaction = 0;
   // Within this phase hosts only lose room and exclusions only grow: once no host passes the cheap
   // tests for a VM of (demand, RAM), none will for a VM at least as large. Skipping those scans is
