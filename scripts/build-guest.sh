@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Build the tiny nubis guest from Debian packages only: the cloud kernel (apt-get download + dpkg -x),
+# an initramfs with busybox-static, the virtio modules and the static workload (guest/dirtier.c).
+# Output: OUT/vmlinuz, OUT/initramfs.cpio.gz (default OUT: .nubis/guest). Needs scripts/install-host-deps.sh.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/.nubis/guest}
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
+[ -n "$kpkg" ] || { echo "build-guest: cannot resolve linux-image-cloud-amd64 (run apt-get update)" >&2; exit 1; }
+if [ ! -f "$out/vmlinuz" ] || [ "$(cat "$out/kernel-package" 2>/dev/null)" != "$kpkg" ]; then
+  (cd "$work" && apt-get download "$kpkg" >/dev/null 2>&1)
+  dpkg -x "$work"/*.deb "$work/k"
+  cp "$work"/k/boot/vmlinuz-* "$out/vmlinuz"
+  rm -rf "$out/modules" && mkdir -p "$out/modules"
+  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon failover net_failover virtio_net evdev button; do
+    f=$(find "$work/k/lib/modules" -name "$m.ko" | head -1)
+    [ -n "$f" ] && cp "$f" "$out/modules/"
+  done
+  echo "$kpkg" > "$out/kernel-package"
+fi
+bb=$(command -v busybox || true)
+[ -x /bin/busybox ] && bb=/bin/busybox
+file "$bb" 2>/dev/null | grep -q static || bb=$(dpkg -L busybox-static 2>/dev/null | grep -E '/bin/busybox$' | head -1)
+[ -n "$bb" ] || { echo "build-guest: busybox-static is not installed" >&2; exit 1; }
+ir="$work/initramfs"
+mkdir -p "$ir"/{bin,sbin,etc,proc,sys,dev,tmp,lib/modules}
+cp "$bb" "$ir/bin/busybox"
+cp "$out"/modules/*.ko "$ir/lib/modules/"
+gcc -static -O2 -o "$ir/bin/dirtier" "$root/guest/dirtier.c"
+cp "$root/guest/init.sh" "$ir/init"
+chmod +x "$ir/init" "$ir/bin/dirtier"
+(cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initramfs.cpio.gz"
+echo "build-guest: $out/vmlinuz ($(du -h "$out/vmlinuz" | cut -f1)), $out/initramfs.cpio.gz ($(du -h "$out/initramfs.cpio.gz" | cut -f1))"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install what real-host tests need, from Debian's packages only: QEMU (10.x from bookworm-backports,
+# which fixes TCG dirty-page tracking during migration; 7.2 from bookworm as a fallback),
+# qemu-utils, busybox-static, iproute2 (network namespaces, tc) and a C compiler for the guest workload.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+if [ "$(id -u)" != 0 ]; then echo "install-host-deps: needs root (apt-get)" >&2; exit 1; fi
+if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null; then
+  mirror=$(grep -hoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -1 | tr -d ' ' || true)
+  mirror=${mirror:-http://deb.debian.org/debian}
+  printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" \
+    > /etc/apt/sources.list.d/nubis-backports.sources
+fi
+apt-get update -qq
+pkgs="qemu-utils busybox-static iproute2 gcc libc6-dev cpio kmod"
+if apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 qemu-utils >/dev/null 2>&1; then
+  echo "install-host-deps: QEMU from bookworm-backports"
+else
+  echo "install-host-deps: bookworm-backports unavailable, using bookworm's QEMU" >&2
+  apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null
+fi
+apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+qemu-system-x86_64 --version | head -1

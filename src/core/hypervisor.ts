@@ -1,0 +1,103 @@
+/**
+ * The hypervisor driver port: what the control plane and the agent need from a hypervisor.
+ * Implemented by the simulated driver (src/drivers/sim) and the QEMU/KVM driver (src/drivers/qemu);
+ * one conformance suite runs against both (test/hypervisor-conformance.ts).
+ */
+
+export const GuestState = {
+  /** Defined, no process. */
+  shutoff: 'shutoff',
+  running: 'running',
+  paused: 'paused',
+  /** The process went away without being stopped. */
+  crashed: 'crashed',
+} as const;
+export type GuestState = (typeof GuestState)[keyof typeof GuestState];
+
+/** What to boot: a kernel and initramfs (the tiny guest), optionally a qcow2 disk. */
+export interface GuestImage {
+  kernel: string;
+  initrd?: string;
+  /** Extra kernel command line. */
+  append?: string;
+  /** A qcow2 disk image to attach (copied on write per guest). */
+  disk?: string;
+}
+
+export interface GuestSpec {
+  id: string;
+  memoryMiB: number;
+  vcpus: number;
+  image: GuestImage;
+  /** Workload of the tiny guest: MiB to dirty and rate (MiB/s; < 0 = as fast as possible). */
+  workload?: { mib: number; rateMiBps: number };
+  /** Minimum memory the balloon may leave the guest, MiB. */
+  minMemoryMiB?: number;
+}
+
+export interface GuestInfo {
+  id: string;
+  state: GuestState;
+  spec: GuestSpec;
+  /** Snapshot names, oldest first. */
+  snapshots: string[];
+}
+
+export interface GuestMetrics {
+  state: GuestState;
+  /** CPU time consumed by the guest's process (or simulated), s. */
+  cpuTimeS: number;
+  /** Configured memory, MiB. */
+  memoryMiB: number;
+  /** Memory the guest has after ballooning, MiB. */
+  balloonMiB: number;
+  /** Host memory the guest uses (resident set), MiB. */
+  rssMiB: number;
+}
+
+/** An error a caller can handle; `code` is stable. */
+export class DriverError extends Error {
+  constructor(
+    readonly code: 'NOT_FOUND' | 'ALREADY_EXISTS' | 'INVALID_STATE' | 'BAD_SPEC' | 'BACKEND',
+    message: string,
+    readonly vmId?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface HypervisorDriver {
+  /** `sim` or `qemu`. */
+  readonly kind: string;
+  /** Acceleration the driver uses for guests (`kvm`, `tcg`, `sim`). */
+  readonly accel: string;
+  create(spec: GuestSpec): Promise<GuestInfo>;
+  get(id: string): Promise<GuestInfo | undefined>;
+  list(): Promise<GuestInfo[]>;
+  start(id: string): Promise<void>;
+  /** Graceful power-off, forced after `timeoutMs` (or at once with force). */
+  stop(id: string, opts?: { force?: boolean; timeoutMs?: number }): Promise<void>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  reboot(id: string): Promise<void>;
+  snapshot(id: string, name: string): Promise<void>;
+  restore(id: string, name: string): Promise<void>;
+  delete(id: string): Promise<void>;
+  /** Set the balloon target: the memory the guest keeps, MiB. */
+  setBalloon(id: string, targetMiB: number): Promise<void>;
+  metrics(id: string): Promise<GuestMetrics>;
+  /** Release resources held by the driver (not the guests). */
+  close(): Promise<void>;
+}
+
+/** Check a guest spec; returns problems (empty when valid). */
+export function checkGuestSpec(s: GuestSpec): string[] {
+  const e: string[] = [];
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(s.id)) e.push(`id "${s.id}" must be 1-63 letters, digits, '.', '_' or '-'`);
+  if (!(Number.isInteger(s.memoryMiB) && s.memoryMiB >= 64)) e.push(`memoryMiB must be an integer >= 64, got ${s.memoryMiB}`);
+  if (!(Number.isInteger(s.vcpus) && s.vcpus >= 1 && s.vcpus <= 64)) e.push(`vcpus must be an integer in 1..64, got ${s.vcpus}`);
+  if (!s.image?.kernel) e.push('image.kernel is required');
+  if (s.minMemoryMiB !== undefined && !(s.minMemoryMiB >= 0 && s.minMemoryMiB <= s.memoryMiB)) e.push(`minMemoryMiB must be in 0..memoryMiB, got ${s.minMemoryMiB}`);
+  return e;
+}

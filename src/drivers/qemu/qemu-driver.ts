@@ -1,0 +1,359 @@
+/**
+ * The QEMU/KVM hypervisor driver: one daemonized QEMU process per guest, controlled over QMP.
+ * Everything about a guest lives in STATE/guests/ID/ (spec.json, desired, qemu.pid, qmp.sock,
+ * serial.log, disk.qcow2, snapshots.json), so a restarted driver re-adopts running guests instead
+ * of starting duplicates. KVM is used only when a probe boot shows it works; TCG otherwise.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkGuestSpec, DriverError, GuestState, type GuestInfo, type GuestMetrics, type GuestSpec, type HypervisorDriver } from '../../core/hypervisor.ts';
+import { QmpClient } from './qmp-client.ts';
+
+export type Accel = 'kvm' | 'tcg';
+
+export interface QemuDriverOptions {
+  /** Folder for guest state (created if missing). */
+  stateDir: string;
+  /** `kvm`, `tcg`, or `auto` (probe boot; cached in STATE/accel.json). Default auto. */
+  accel?: Accel | 'auto';
+  qemuBinary?: string;
+  qemuImgBinary?: string;
+  /** For the KVM probe: a bootable tiny guest. */
+  probeImage?: { kernel: string; initrd?: string };
+  probeTimeoutMs?: number;
+}
+
+const run = (cmd: string, args: string[], timeoutMs = 30_000) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  p.stdout.on('data', (d) => { stdout += d; });
+  p.stderr.on('data', (d) => { stderr += d; });
+  const t = setTimeout(() => { p.kill('SIGKILL'); }, timeoutMs);
+  p.on('error', (e) => { clearTimeout(t); reject(e); });
+  p.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+export class QemuDriver implements HypervisorDriver {
+  readonly kind = 'qemu';
+  private readonly qmp = new Map<string, QmpClient>();
+  private readonly qemu: string;
+  private readonly qemuImg: string;
+
+  private constructor(readonly opts: QemuDriverOptions, readonly accel: Accel) {
+    this.qemu = opts.qemuBinary ?? 'qemu-system-x86_64';
+    this.qemuImg = opts.qemuImgBinary ?? 'qemu-img';
+  }
+
+  /** Open a driver on a state folder, deciding the acceleration (probing KVM when asked). */
+  static async open(opts: QemuDriverOptions): Promise<QemuDriver> {
+    mkdirSync(join(opts.stateDir, 'guests'), { recursive: true });
+    let accel: Accel;
+    if (opts.accel === 'kvm' || opts.accel === 'tcg') accel = opts.accel;
+    else accel = (await probeAccel(opts)).accel;
+    return new QemuDriver(opts, accel);
+  }
+
+  dir(id: string): string { return join(this.opts.stateDir, 'guests', id); }
+  /** Serial console log of a guest (the tiny guest's heartbeat and self-checks). */
+  serialLog(id: string): string { return join(this.dir(id), 'serial.log'); }
+  qmpPath(id: string): string { return join(this.dir(id), 'qmp.sock'); }
+
+  private readSpec(id: string): GuestSpec | undefined {
+    try { return JSON.parse(readFileSync(join(this.dir(id), 'spec.json'), 'utf8')); } catch { return undefined; }
+  }
+
+  private snapshots(id: string): string[] {
+    try { return JSON.parse(readFileSync(join(this.dir(id), 'snapshots.json'), 'utf8')); } catch { return []; }
+  }
+
+  /** PID of the guest's QEMU if it is alive and really is that guest's process. */
+  pid(id: string): number | undefined {
+    let pid: number;
+    try { pid = Number(readFileSync(join(this.dir(id), 'qemu.pid'), 'utf8').trim()); } catch { return undefined; }
+    if (!(pid > 0) || !alive(pid)) return undefined;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes(`guest=${id}`)) return undefined;
+    } catch { return undefined; }
+    return pid;
+  }
+
+  /** QMP client of a running guest (connects, or reconnects after a restart). */
+  async client(id: string): Promise<QmpClient> {
+    const c = this.qmp.get(id);
+    if (c && !c.isClosed) return c;
+    if (this.pid(id) === undefined) throw new DriverError('INVALID_STATE', `Guest "${id}" has no running QEMU process`, id);
+    const n = await QmpClient.connect(this.qmpPath(id), 5000);
+    this.qmp.set(id, n);
+    return n;
+  }
+
+  private async state(id: string): Promise<GuestState> {
+    if (this.pid(id) === undefined) {
+      let desired = 'shutoff';
+      try { desired = readFileSync(join(this.dir(id), 'desired'), 'utf8').trim(); } catch { /* none */ }
+      return desired === 'running' ? GuestState.crashed : GuestState.shutoff;
+    }
+    try {
+      const s = await (await this.client(id)).execute<{ status: string; running: boolean }>('query-status');
+      if (s.running) return GuestState.running;
+      if (s.status === 'shutdown') return GuestState.shutoff;
+      return GuestState.paused;
+    } catch {
+      return this.pid(id) === undefined ? GuestState.crashed : GuestState.paused;
+    }
+  }
+
+  async get(id: string): Promise<GuestInfo | undefined> {
+    const spec = this.readSpec(id);
+    if (!spec) return undefined;
+    return { id, state: await this.state(id), spec, snapshots: this.snapshots(id) };
+  }
+
+  async list(): Promise<GuestInfo[]> {
+    const ids = existsSync(join(this.opts.stateDir, 'guests')) ? readdirSync(join(this.opts.stateDir, 'guests')).sort() : [];
+    const out: GuestInfo[] = [];
+    for (const id of ids) { const g = await this.get(id); if (g) out.push(g); }
+    return out;
+  }
+
+  private async need(id: string): Promise<GuestInfo> {
+    const g = await this.get(id);
+    if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}"`, id);
+    return g;
+  }
+
+  private expect(g: GuestInfo, ok: GuestState[], action: string): void {
+    if (!ok.includes(g.state)) throw new DriverError('INVALID_STATE', `Cannot ${action} guest "${g.id}": it is ${g.state}`, g.id);
+  }
+
+  async create(spec: GuestSpec): Promise<GuestInfo> {
+    const errs = checkGuestSpec(spec);
+    if (errs.length) throw new DriverError('BAD_SPEC', `Bad guest spec: ${errs.join('; ')}`, spec.id);
+    if (this.readSpec(spec.id)) throw new DriverError('ALREADY_EXISTS', `Guest "${spec.id}" already exists`, spec.id);
+    for (const f of [spec.image.kernel, spec.image.initrd, spec.image.disk]) {
+      if (f && !existsSync(f)) throw new DriverError('BAD_SPEC', `Image file not found: ${f}`, spec.id);
+    }
+    const d = this.dir(spec.id);
+    mkdirSync(d, { recursive: true });
+    // A per-guest qcow2 holds internal snapshots (VM state and disk); backed by the image's disk if any.
+    const args = spec.image.disk
+      ? ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', spec.image.disk, join(d, 'disk.qcow2')]
+      : ['create', '-q', '-f', 'qcow2', join(d, 'disk.qcow2'), '64M'];
+    const r = await run(this.qemuImg, args);
+    if (r.code !== 0) { rmSync(d, { recursive: true, force: true }); throw new DriverError('BACKEND', `qemu-img create failed: ${r.stderr.trim()}`, spec.id); }
+    writeFileSync(join(d, 'spec.json'), JSON.stringify(spec, null, 2));
+    writeFileSync(join(d, 'desired'), 'shutoff');
+    return { id: spec.id, state: GuestState.shutoff, spec, snapshots: [] };
+  }
+
+  /** QEMU arguments for a guest (the destination of a migration adds `-incoming defer`). */
+  qemuArgs(spec: GuestSpec, dir: string, extra: string[] = []): string[] {
+    const w = spec.workload;
+    const append = ['console=ttyS0', 'quiet', 'panic=-1', w ? `nubis.mib=${w.mib} nubis.rate=${w.rateMiBps}` : '', spec.image.append ?? ''].filter(Boolean).join(' ');
+    return [
+      '-name', `guest=${spec.id},debug-threads=on`,
+      '-machine', `q35,accel=${this.accel}`,
+      '-cpu', this.accel === 'kvm' ? 'host' : 'qemu64',
+      '-m', `${spec.memoryMiB}M`, '-smp', String(spec.vcpus),
+      '-kernel', spec.image.kernel,
+      ...(spec.image.initrd ? ['-initrd', spec.image.initrd] : []),
+      '-append', append,
+      '-display', 'none', '-nodefaults',
+      '-serial', `file:${join(dir, 'serial.log')}`,
+      '-qmp', `unix:${join(dir, 'qmp.sock')},server=on,wait=off`,
+      '-device', 'virtio-balloon-pci,id=balloon0,free-page-reporting=on',
+      '-drive', `file=${join(dir, 'disk.qcow2')},if=none,id=disk0,format=qcow2`,
+      '-device', 'virtio-blk-pci,drive=disk0',
+      '-nic', 'none',
+      '-daemonize', '-pidfile', join(dir, 'qemu.pid'),
+      ...extra,
+    ];
+  }
+
+  /** Start QEMU for a guest folder; resolves when the process is up and QMP answers. */
+  async launch(spec: GuestSpec, dir: string, extra: string[] = []): Promise<void> {
+    rmSync(join(dir, 'qmp.sock'), { force: true });
+    const r = await run(this.qemu, this.qemuArgs(spec, dir, extra));
+    if (r.code !== 0) throw new DriverError('BACKEND', `QEMU failed to start guest "${spec.id}": ${r.stderr.trim() || `exit ${r.code}`}`, spec.id);
+  }
+
+  async start(id: string): Promise<void> {
+    const g = await this.need(id);
+    this.expect(g, [GuestState.shutoff, GuestState.crashed], 'start');
+    writeFileSync(join(this.dir(id), 'desired'), 'running');
+    try {
+      await this.launch(g.spec, this.dir(id));
+      await this.client(id);
+    } catch (e) {
+      writeFileSync(join(this.dir(id), 'desired'), 'shutoff');
+      throw e;
+    }
+  }
+
+  async stop(id: string, opts: { force?: boolean; timeoutMs?: number } = {}): Promise<void> {
+    const g = await this.need(id);
+    this.expect(g, [GuestState.running, GuestState.paused, GuestState.crashed], 'stop');
+    writeFileSync(join(this.dir(id), 'desired'), 'shutoff');
+    await this.terminate(id, opts.force || g.state === GuestState.paused ? 0 : (opts.timeoutMs ?? 15_000));
+  }
+
+  /** Ask the guest to power off; after timeoutMs quit QEMU; then kill it. */
+  async terminate(id: string, gracefulMs: number): Promise<void> {
+    const pid = this.pid(id);
+    if (pid === undefined) return;
+    try {
+      const c = await this.client(id);
+      if (gracefulMs > 0) {
+        await c.execute('system_powerdown');
+        const deadline = Date.now() + gracefulMs;
+        while (Date.now() < deadline && alive(pid)) await sleep(100);
+      }
+      if (alive(pid)) await c.execute('quit').catch(() => undefined);
+    } catch { /* fall through to kill */ }
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && alive(pid)) await sleep(50);
+    if (alive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    while (alive(pid)) await sleep(20);
+    this.qmp.get(id)?.close();
+    this.qmp.delete(id);
+  }
+
+  async pause(id: string) {
+    const g = await this.need(id);
+    this.expect(g, [GuestState.running], 'pause');
+    await (await this.client(id)).execute('stop');
+  }
+
+  async resume(id: string) {
+    const g = await this.need(id);
+    this.expect(g, [GuestState.paused], 'resume');
+    await (await this.client(id)).execute('cont');
+  }
+
+  async reboot(id: string) {
+    const g = await this.need(id);
+    this.expect(g, [GuestState.running], 'reboot');
+    await (await this.client(id)).execute('system_reset');
+  }
+
+  private async hmp(id: string, line: string, timeoutMs = 120_000): Promise<string> {
+    const out = await (await this.client(id)).execute<string>('human-monitor-command', { 'command-line': line }, timeoutMs);
+    return typeof out === 'string' ? out : '';
+  }
+
+  async snapshot(id: string, name: string) {
+    const g = await this.need(id);
+    if (!/^[a-zA-Z0-9_.-]{1,64}$/.test(name)) throw new DriverError('BAD_SPEC', `Bad snapshot name "${name}": use 1-64 letters, digits, '.', '_' or '-'`, id);
+    this.expect(g, [GuestState.running, GuestState.paused, GuestState.shutoff], 'snapshot');
+    if (g.state === GuestState.shutoff) {
+      const r = await run(this.qemuImg, ['snapshot', '-c', name, join(this.dir(id), 'disk.qcow2')]);
+      if (r.code !== 0) throw new DriverError('BACKEND', `qemu-img snapshot failed: ${r.stderr.trim()}`, id);
+    } else {
+      // Internal snapshot of RAM, device state and disk into the guest's qcow2.
+      const out = await this.hmp(id, `savevm ${name}`);
+      if (/error/i.test(out)) throw new DriverError('BACKEND', `savevm failed: ${out.trim()}`, id);
+    }
+    const list = this.snapshots(id).filter((s) => s !== name);
+    list.push(name);
+    writeFileSync(join(this.dir(id), 'snapshots.json'), JSON.stringify(list));
+  }
+
+  async restore(id: string, name: string) {
+    const g = await this.need(id);
+    if (!g.snapshots.includes(name)) throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
+    this.expect(g, [GuestState.running, GuestState.paused, GuestState.shutoff], 'restore');
+    if (g.state === GuestState.shutoff) {
+      const r = await run(this.qemuImg, ['snapshot', '-a', name, join(this.dir(id), 'disk.qcow2')]);
+      if (r.code !== 0) throw new DriverError('BACKEND', `qemu-img snapshot -a failed: ${r.stderr.trim()}`, id);
+      return;
+    }
+    const out = await this.hmp(id, `loadvm ${name}`);
+    if (/error/i.test(out)) throw new DriverError('BACKEND', `loadvm failed: ${out.trim()}`, id);
+  }
+
+  async delete(id: string) {
+    await this.need(id);
+    await this.terminate(id, 0);
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  async setBalloon(id: string, targetMiB: number) {
+    const g = await this.need(id);
+    this.expect(g, [GuestState.running], 'balloon');
+    const min = g.spec.minMemoryMiB ?? 64;
+    if (!(targetMiB >= min && targetMiB <= g.spec.memoryMiB)) throw new DriverError('BAD_SPEC', `Balloon target ${targetMiB} MiB for "${id}" must be in ${min}..${g.spec.memoryMiB} MiB`, id);
+    await (await this.client(id)).execute('balloon', { value: Math.round(targetMiB * 2 ** 20) });
+  }
+
+  async metrics(id: string): Promise<GuestMetrics> {
+    const g = await this.need(id);
+    const pid = this.pid(id);
+    let cpuTimeS = 0, rssMiB = 0, balloonMiB = 0;
+    if (pid !== undefined) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpuTimeS = (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        rssMiB = m ? Number(m[1]) / 1024 : 0;
+      } catch { /* exited meanwhile */ }
+      try {
+        const b = await (await this.client(id)).execute<{ actual: number }>('query-balloon');
+        balloonMiB = b.actual / 2 ** 20;
+      } catch { balloonMiB = g.spec.memoryMiB; }
+    }
+    return { state: g.state, cpuTimeS, memoryMiB: g.spec.memoryMiB, balloonMiB, rssMiB };
+  }
+
+  async close() {
+    for (const c of this.qmp.values()) c.close();
+    this.qmp.clear();
+  }
+}
+
+/**
+ * Decide between KVM and TCG: KVM only if /dev/kvm exists and a probe guest boots under it to its
+ * ready marker within the timeout (nested KVM on cloud VMs often opens but crashes or crawls).
+ * Cached in STATE/accel.json.
+ */
+export async function probeAccel(opts: QemuDriverOptions): Promise<{ accel: Accel; reason: string }> {
+  const cache = join(opts.stateDir, 'accel.json');
+  try { return JSON.parse(readFileSync(cache, 'utf8')); } catch { /* probe */ }
+  let result: { accel: Accel; reason: string };
+  if (!existsSync('/dev/kvm')) result = { accel: 'tcg', reason: '/dev/kvm does not exist' };
+  else if (!opts.probeImage) result = { accel: 'tcg', reason: 'no probe image to test KVM with' };
+  else {
+    const d = join(opts.stateDir, 'probe');
+    rmSync(d, { recursive: true, force: true });
+    mkdirSync(d, { recursive: true });
+    const qemu = opts.qemuBinary ?? 'qemu-system-x86_64';
+    const args = ['-machine', 'q35,accel=kvm', '-cpu', 'host', '-m', '256M', '-kernel', opts.probeImage.kernel,
+      ...(opts.probeImage.initrd ? ['-initrd', opts.probeImage.initrd] : []),
+      '-append', 'console=ttyS0 quiet panic=-1 nubis.mib=4 nubis.rate=0', '-display', 'none', '-nodefaults',
+      '-serial', `file:${join(d, 'serial.log')}`, '-nic', 'none', '-no-reboot'];
+    const p = spawn(qemu, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (x) => { stderr += x; });
+    const deadline = Date.now() + (opts.probeTimeoutMs ?? 20_000);
+    let ok = false;
+    while (Date.now() < deadline && p.exitCode === null) {
+      await sleep(200);
+      try { if (readFileSync(join(d, 'serial.log'), 'utf8').includes('nubis-pass 1 ok')) { ok = true; break; } } catch { /* not yet */ }
+    }
+    const exited = p.exitCode !== null;
+    p.kill('SIGKILL');
+    result = ok ? { accel: 'kvm', reason: 'a probe guest booted and ran under KVM' }
+      : { accel: 'tcg', reason: exited ? `KVM probe guest exited: ${stderr.trim().split('\n').pop() ?? 'no message'}` : `KVM probe guest did not come up within ${opts.probeTimeoutMs ?? 20_000} ms` };
+    rmSync(d, { recursive: true, force: true });
+  }
+  writeFileSync(cache, JSON.stringify(result));
+  return result;
+}
