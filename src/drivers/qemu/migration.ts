@@ -1,0 +1,208 @@
+/**
+ * Live migration of a guest between two QEMU drivers ("hosts"), in every mode of the lecture
+ * material: stop-and-copy, iterative pre-copy (downtime limit, bandwidth cap, Xen-style stop rules:
+ * Clark et al., NSDI 2005), post-copy after a pre-copy warm-up (Hines & Gopalan, VEE 2009), and the
+ * options auto-converge (CPU throttling), XBZRLE page-delta compression (Svärd et al., VEE 2011),
+ * multifd with zstd/zlib compression. Zero pages are always skipped by QEMU.
+ *
+ * A failure at any point leaves the guest running on the source and the destination cleaned up.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DriverError, GuestState } from '../../core/hypervisor.ts';
+import type { QemuDriver } from './qemu-driver.ts';
+import type { QmpClient } from './qmp-client.ts';
+
+export const MIGRATION_MODES = ['stop-and-copy', 'precopy', 'postcopy'] as const;
+export type MigrationMode = (typeof MIGRATION_MODES)[number];
+
+export interface MigrationOptions {
+  mode: MigrationMode;
+  /** Pre-copy: the downtime QEMU may take for the final copy (QEMU `downtime-limit`), ms. */
+  maxDowntimeMs?: number;
+  /** Bandwidth cap for the migration stream, Mbit/s (QEMU `max-bandwidth`). */
+  bandwidthMbps?: number;
+  /** Xen-style stop rules: stop iterating after this many rounds, or after copying this many times the RAM. */
+  stopAfterRounds?: number;
+  stopAfterRamCopies?: number;
+  /** Post-copy: switch after this much pre-copy warm-up, ms (default 1000). */
+  postcopyAfterMs?: number;
+  autoConverge?: boolean;
+  /** XBZRLE page-delta compression with this cache, MiB. */
+  xbzrleCacheMiB?: number;
+  /** Multifd with this many channels and compression. */
+  multifd?: { channels: number; compression: 'none' | 'zstd' | 'zlib' };
+  /** Give up (and roll back) after this long, ms (default 60 s). */
+  timeoutMs?: number;
+  /** Address the destination listens on (default 127.0.0.1). */
+  listenHost?: string;
+}
+
+export interface MigrationReport {
+  vmId: string;
+  mode: MigrationMode;
+  /** What actually happened: e.g. "precopy", "precopy→stop (rounds)", "precopy→postcopy". */
+  modeUsed: string;
+  status: 'completed' | 'failed';
+  totalMs: number;
+  downtimeMs: number;
+  bytes: number;
+  rounds: number;
+  dirtyRateMiBps: number;
+  error?: string;
+}
+
+/** A migration that failed; the guest is still running on the source. */
+export class MigrationError extends Error {
+  readonly code = 'MIGRATION_FAILED';
+  constructor(message: string, readonly report: MigrationReport, options?: { cause?: unknown }) { super(message, options); }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface QueryMigrate {
+  status?: string;
+  'total-time'?: number;
+  downtime?: number;
+  'expected-downtime'?: number;
+  ram?: { transferred: number; total: number; remaining: number; 'dirty-sync-count': number; 'dirty-pages-rate': number; 'page-size': number };
+  'socket-address'?: { type: string; host?: string; port?: string }[];
+  'error-desc'?: string;
+}
+
+/** Check option combinations QEMU refuses, before touching anything. */
+export function checkMigrationOptions(o: MigrationOptions): string[] {
+  const e: string[] = [];
+  if (!MIGRATION_MODES.includes(o.mode)) e.push(`mode must be one of ${MIGRATION_MODES.join(', ')}, got "${o.mode}"`);
+  if (o.multifd && o.xbzrleCacheMiB) e.push('XBZRLE and multifd cannot be combined');
+  if (o.multifd && o.mode === 'postcopy') e.push('multifd with post-copy is not supported by this QEMU');
+  if (o.multifd && !(o.multifd.channels >= 1 && o.multifd.channels <= 64)) e.push(`multifd.channels must be 1..64, got ${o.multifd.channels}`);
+  if (o.maxDowntimeMs !== undefined && !(o.maxDowntimeMs >= 1 && o.maxDowntimeMs <= 2_000_000)) e.push(`maxDowntimeMs must be 1..2000000, got ${o.maxDowntimeMs}`);
+  if (o.bandwidthMbps !== undefined && !(o.bandwidthMbps > 0)) e.push(`bandwidthMbps must be > 0, got ${o.bandwidthMbps}`);
+  return e;
+}
+
+async function setCaps(c: QmpClient, o: MigrationOptions): Promise<void> {
+  const caps = [
+    { capability: 'events', state: true },
+    { capability: 'postcopy-ram', state: o.mode === 'postcopy' },
+    { capability: 'auto-converge', state: !!o.autoConverge },
+    { capability: 'xbzrle', state: !!o.xbzrleCacheMiB },
+    { capability: 'multifd', state: !!o.multifd },
+  ];
+  await c.execute('migrate-set-capabilities', { capabilities: caps });
+  if (o.multifd) await c.execute('migrate-set-parameters', { 'multifd-channels': o.multifd.channels, 'multifd-compression': o.multifd.compression });
+}
+
+/**
+ * Migrate guest `id` from `src` to `dst`. On success the guest belongs to `dst` (running) and is gone
+ * from `src`; on failure it is running on `src` and `dst` holds nothing, and MigrationError is thrown.
+ */
+export async function migrate(src: QemuDriver, dst: QemuDriver, id: string, o: MigrationOptions): Promise<MigrationReport> {
+  const errs = checkMigrationOptions(o);
+  if (errs.length) throw new DriverError('BAD_SPEC', `Bad migration options: ${errs.join('; ')}`, id);
+  const g = await src.get(id);
+  if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}" on the source`, id);
+  if (g.state !== GuestState.running) throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
+  if (await dst.get(id)) throw new DriverError('ALREADY_EXISTS', `Guest "${id}" already exists on the destination`, id);
+
+  const report: MigrationReport = { vmId: id, mode: o.mode, modeUsed: o.mode === 'postcopy' ? 'precopy (finished before the switch to post-copy)' : o.mode, status: 'failed', totalMs: 0, downtimeMs: 0, bytes: 0, rounds: 0, dirtyRateMiBps: 0 };
+  const dDir = dst.dir(id);
+  const sc = await src.client(id);
+  let dc: QmpClient | undefined;
+  let pausedByUs = false;
+  const t0 = Date.now();
+  try {
+    // Destination: same guest, disk copied (the tiny guest's disk only holds snapshots), waiting for the stream.
+    mkdirSync(dDir, { recursive: true });
+    copyFileSync(join(src.dir(id), 'disk.qcow2'), join(dDir, 'disk.qcow2'));
+    for (const f of ['spec.json', 'snapshots.json']) if (existsSync(join(src.dir(id), f))) copyFileSync(join(src.dir(id), f), join(dDir, f));
+    writeFileSync(join(dDir, 'desired'), 'incoming');
+    await dst.launch(g.spec, dDir, ['-incoming', 'defer']);
+    dc = await dst.client(id);
+    await setCaps(dc, o);
+    await setCaps(sc, o);
+    const params: Record<string, unknown> = {};
+    if (o.maxDowntimeMs !== undefined) params['downtime-limit'] = o.maxDowntimeMs;
+    params['max-bandwidth'] = o.bandwidthMbps ? Math.round((o.bandwidthMbps * 1e6) / 8) : 2 ** 40; // default cap is 128 MiB/s; lift it unless asked
+    if (o.xbzrleCacheMiB) params['xbzrle-cache-size'] = o.xbzrleCacheMiB * 2 ** 20;
+    await sc.execute('migrate-set-parameters', params);
+    const host = o.listenHost ?? '127.0.0.1';
+    await dc.execute('migrate-incoming', { uri: `tcp:${host}:0` });
+    const addr = (await dc.execute<QueryMigrate>('query-migrate'))['socket-address']?.find((a) => a.port);
+    if (!addr?.port) throw new Error('the destination did not report its listening port');
+
+    if (o.mode === 'stop-and-copy') { await sc.execute('stop'); pausedByUs = true; }
+    const tStart = Date.now();
+    await sc.execute('migrate', { uri: `tcp:${host}:${addr.port}` });
+    const deadline = tStart + (o.timeoutMs ?? 60_000);
+    let postcopyStarted = false, forcedStop = false;
+    let q: QueryMigrate = {};
+    for (;;) {
+      q = await sc.execute<QueryMigrate>('query-migrate');
+      const st = q.status ?? 'none';
+      if (q.ram) {
+        report.bytes = q.ram.transferred;
+        report.rounds = q.ram['dirty-sync-count'];
+        report.dirtyRateMiBps = Math.max(report.dirtyRateMiBps, (q.ram['dirty-pages-rate'] * (q.ram['page-size'] || 4096)) / 2 ** 20);
+      }
+      if (st === 'completed') break;
+      if (st === 'failed' || st === 'cancelled') throw new Error(`QEMU reports the migration ${st}${q['error-desc'] ? `: ${q['error-desc']}` : ''}`);
+      if (Date.now() > deadline) throw new Error(`did not complete within ${o.timeoutMs ?? 60_000} ms (status ${st}, ${report.rounds} rounds, expected downtime ${q['expected-downtime'] ?? '?'} ms)`);
+      if (o.mode === 'postcopy' && !postcopyStarted && st === 'active' && Date.now() - tStart >= (o.postcopyAfterMs ?? 1000)) {
+        await sc.execute('migrate-start-postcopy');
+        postcopyStarted = true;
+        report.modeUsed = 'precopy→postcopy';
+      }
+      const ramTotal = q.ram?.total ?? 0;
+      const roundsHit = o.stopAfterRounds !== undefined && report.rounds >= o.stopAfterRounds;
+      const copiesHit = o.stopAfterRamCopies !== undefined && ramTotal > 0 && report.bytes >= o.stopAfterRamCopies * ramTotal;
+      if (o.mode === 'precopy' && !forcedStop && st === 'active' && (roundsHit || copiesHit)) {
+        // Xen's rule: stop iterating and copy the rest with the guest paused.
+        await sc.execute('migrate-set-parameters', { 'downtime-limit': 2_000_000 });
+        forcedStop = true;
+        report.modeUsed = `precopy→stop (${roundsHit ? 'rounds' : 'ram copies'})`;
+      }
+      await sleep(50);
+    }
+    // The destination runs once it has loaded the stream; a guest paused for stop-and-copy arrives
+    // paused and is resumed there (only after the load: 'cont' during 'inmigrate' is not a resume).
+    for (let i = 0; ; i++) {
+      const s = await dc.execute<{ running: boolean; status: string }>('query-status');
+      if (s.running) break;
+      if (s.status === 'paused' || s.status === 'postmigrate') await dc.execute('cont');
+      if (i >= 400) throw new Error(`destination guest did not start running (status ${s.status})`);
+      await sleep(25);
+    }
+    report.totalMs = q['total-time'] ?? Date.now() - tStart;
+    report.downtimeMs = pausedByUs ? Date.now() - tStart : q.downtime ?? 0;
+    report.status = 'completed';
+  } catch (e) {
+    // Roll back: cancel on the source, kill the destination, make sure the guest runs on the source.
+    await sc.execute('migrate_cancel').catch(() => undefined);
+    await dst.terminate(id, 0).catch(() => undefined);
+    rmSync(dDir, { recursive: true, force: true });
+    for (let i = 0; i < 100; i++) {
+      const s = await sc.execute<{ running: boolean; status: string }>('query-status').catch(() => undefined);
+      if (!s || s.running) break;
+      if (s.status !== 'finish-migrate') await sc.execute('cont').catch(() => undefined);
+      await sleep(50);
+    }
+    report.totalMs = Date.now() - t0;
+    report.error = (e as Error).message;
+    throw new MigrationError(`Migration of guest "${id}" failed, it keeps running on the source: ${report.error}`, report, { cause: e });
+  }
+  // Hand over: the destination owns the guest now; the source process and folder go.
+  writeFileSync(join(dDir, 'desired'), 'running');
+  writeFileSync(join(src.dir(id), 'desired'), 'migrated');
+  await src.terminate(id, 0);
+  rmSync(src.dir(id), { recursive: true, force: true });
+  return report;
+}
+
+/** Read the guest's last serial heartbeat (for checks around a migration). */
+export function lastHeartbeat(driver: QemuDriver, id: string): number {
+  let n = 0;
+  try { for (const m of readFileSync(driver.serialLog(id), 'utf8').matchAll(/^nubis-hb (\d+)/gm)) n = Number(m[1]); } catch { /* none */ }
+  return n;
+}
