@@ -26,13 +26,16 @@ export interface MigrationHostCalibration {
 
 /** Defaults measured on this project's machines (TCG, loopback); `npm run bench:migration` refits them. */
 export const DEFAULT_CALIBRATION: MigrationHostCalibration = {
-  maxStreamMiBps: 400,
-  setupMs: 150,
-  minDowntimeMs: 15,
-  zstdRatio: 0.1,
-  zstdMiBps: 300,
+  maxStreamMiBps: 140,
+  setupMs: 100,
+  minDowntimeMs: 5,
+  zstdRatio: 0.15,
+  zstdMiBps: 700,
   xbzrleRatio: 0.8,
 };
+
+/** Share of a tiny guest's RAM that holds non-zero pages (kernel, page cache, workload), measured. */
+export const TINY_GUEST_USED_SHARE = 0.77;
 
 export interface MigrationModelInput {
   /** Guest RAM, MiB. */
@@ -101,7 +104,8 @@ export function predictMigration(i: MigrationModelInput, o: MigrationModelOption
   if (o.mode === 'postcopy') {
     const warmS = Math.min((o.postcopyAfterMs ?? 1000) / 1000, used / memRate);
     const sentWarm = warmS * memRate;
-    const redirty = Math.min(i.dirtyMiBps * warmS, wws);
+    // Only pages dirtied after they were sent go again.
+    const redirty = Math.min(i.dirtyMiBps * warmS, wws) * (sentWarm / used);
     const rest = used - sentWarm + redirty;
     const t = warmS + rest / memRate;
     return { converged: true, totalMs: (setupS + t + floorS) * 1000, downtimeMs: (floorS + Math.min(rest, 1) / memRate) * 1000, bytes: (sentWarm + rest) * wireRatio * MiB, rounds: 1, note: 'switched to post-copy after the warm-up' };
