@@ -7,9 +7,9 @@
  *
  * A failure at any point leaves the guest running on the source and the destination cleaned up.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DriverError, GuestState } from '../../core/hypervisor.ts';
+import { DriverError, GuestState, type GuestSpec } from '../../core/hypervisor.ts';
 import type { QemuDriver } from './qemu-driver.ts';
 import type { QmpClient } from './qmp-client.ts';
 
@@ -94,47 +94,95 @@ async function setCaps(c: QmpClient, o: MigrationOptions): Promise<void> {
   if (o.multifd) await c.execute('migrate-set-parameters', { 'multifd-channels': o.multifd.channels, 'multifd-compression': o.multifd.compression });
 }
 
+/** What the destination needs to receive a guest: its spec and files (a shared or copied disk). */
+export interface IncomingRequest {
+  spec: GuestSpec;
+  snapshots: string[];
+  /** Path of the source's disk (same machine or shared storage); copied into the destination's folder. */
+  diskPath: string;
+  options: MigrationOptions;
+}
+
 /**
- * Migrate guest `id` from `src` to `dst`. On success the guest belongs to `dst` (running) and is gone
- * from `src`; on failure it is running on `src` and `dst` holds nothing, and MigrationError is thrown.
+ * Destination side, step 1: set up a QEMU waiting for the stream; returns the URI to send to.
+ * @throws DriverError (the destination is then clean)
  */
-export async function migrate(src: QemuDriver, dst: QemuDriver, id: string, o: MigrationOptions): Promise<MigrationReport> {
+export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Promise<{ uri: string }> {
+  const id = req.spec.id;
+  const errs = checkMigrationOptions(req.options);
+  if (errs.length) throw new DriverError('BAD_SPEC', `Bad migration options: ${errs.join('; ')}`, id);
+  if (await dst.get(id)) throw new DriverError('ALREADY_EXISTS', `Guest "${id}" already exists on the destination`, id);
+  const d = dst.dir(id);
+  try {
+    mkdirSync(d, { recursive: true });
+    copyFileSync(req.diskPath, join(d, 'disk.qcow2'));
+    writeFileSync(join(d, 'spec.json'), JSON.stringify(req.spec, null, 2));
+    writeFileSync(join(d, 'snapshots.json'), JSON.stringify(req.snapshots));
+    writeFileSync(join(d, 'desired'), 'incoming');
+    await dst.launch(req.spec, d, ['-incoming', 'defer']);
+    const dc = await dst.client(id);
+    await setCaps(dc, req.options);
+    const host = req.options.listenHost ?? '127.0.0.1';
+    await dc.execute('migrate-incoming', { uri: `tcp:${host}:0` });
+    const addr = (await dc.execute<QueryMigrate>('query-migrate'))['socket-address']?.find((a) => a.port);
+    if (!addr?.port) throw new Error('the destination did not report its listening port');
+    return { uri: `tcp:${host}:${addr.port}` };
+  } catch (e) {
+    await abortIncoming(dst, id);
+    if (e instanceof DriverError) throw e;
+    throw new DriverError('BACKEND', `Cannot prepare incoming migration of "${id}": ${(e as Error).message}`, id, { cause: e });
+  }
+}
+
+/**
+ * Destination side, step 2: wait until the guest runs here (resuming a guest that arrived paused),
+ * then take ownership.
+ */
+export async function commitIncoming(dst: QemuDriver, id: string): Promise<void> {
+  const dc = await dst.client(id);
+  // 'cont' during 'inmigrate' is not a resume: only after the stream has been loaded.
+  for (let i = 0; ; i++) {
+    const s = await dc.execute<{ running: boolean; status: string }>('query-status');
+    if (s.running) break;
+    if (s.status === 'paused' || s.status === 'postmigrate') await dc.execute('cont');
+    if (i >= 400) throw new DriverError('BACKEND', `Destination guest "${id}" did not start running (status ${s.status})`, id);
+    await sleep(25);
+  }
+  writeFileSync(join(dst.dir(id), 'desired'), 'running');
+}
+
+/** Destination side, on failure: kill the waiting QEMU and remove everything. */
+export async function abortIncoming(dst: QemuDriver, id: string): Promise<void> {
+  await dst.terminate(id, 0).catch(() => undefined);
+  rmSync(dst.dir(id), { recursive: true, force: true });
+}
+
+/**
+ * Source side: stream guest `id` to `uri`, following the mode's rules; on success the source QEMU is
+ * gone (after `commit` confirms the destination runs it); on failure the guest is running here.
+ * @param commit called once the stream completed; it must make the destination run the guest
+ * @param abort called on failure to clean the destination
+ */
+export async function migrateOut(src: QemuDriver, id: string, uri: string, o: MigrationOptions, commit: () => Promise<void>, abort: () => Promise<void>): Promise<MigrationReport> {
   const errs = checkMigrationOptions(o);
   if (errs.length) throw new DriverError('BAD_SPEC', `Bad migration options: ${errs.join('; ')}`, id);
   const g = await src.get(id);
   if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}" on the source`, id);
   if (g.state !== GuestState.running) throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
-  if (await dst.get(id)) throw new DriverError('ALREADY_EXISTS', `Guest "${id}" already exists on the destination`, id);
-
   const report: MigrationReport = { vmId: id, mode: o.mode, modeUsed: o.mode === 'postcopy' ? 'precopy (finished before the switch to post-copy)' : o.mode, status: 'failed', totalMs: 0, downtimeMs: 0, bytes: 0, rounds: 0, dirtyRateMiBps: 0 };
-  const dDir = dst.dir(id);
   const sc = await src.client(id);
-  let dc: QmpClient | undefined;
   let pausedByUs = false;
   const t0 = Date.now();
   try {
-    // Destination: same guest, disk copied (the tiny guest's disk only holds snapshots), waiting for the stream.
-    mkdirSync(dDir, { recursive: true });
-    copyFileSync(join(src.dir(id), 'disk.qcow2'), join(dDir, 'disk.qcow2'));
-    for (const f of ['spec.json', 'snapshots.json']) if (existsSync(join(src.dir(id), f))) copyFileSync(join(src.dir(id), f), join(dDir, f));
-    writeFileSync(join(dDir, 'desired'), 'incoming');
-    await dst.launch(g.spec, dDir, ['-incoming', 'defer']);
-    dc = await dst.client(id);
-    await setCaps(dc, o);
     await setCaps(sc, o);
     const params: Record<string, unknown> = {};
     if (o.maxDowntimeMs !== undefined) params['downtime-limit'] = o.maxDowntimeMs;
-    params['max-bandwidth'] = o.bandwidthMbps ? Math.round((o.bandwidthMbps * 1e6) / 8) : 2 ** 40; // default cap is 128 MiB/s; lift it unless asked
+    params['max-bandwidth'] = o.bandwidthMbps ? Math.round((o.bandwidthMbps * 1e6) / 8) : 2 ** 40; // QEMU's default cap is 128 MiB/s; lift it unless asked
     if (o.xbzrleCacheMiB) params['xbzrle-cache-size'] = o.xbzrleCacheMiB * 2 ** 20;
     await sc.execute('migrate-set-parameters', params);
-    const host = o.listenHost ?? '127.0.0.1';
-    await dc.execute('migrate-incoming', { uri: `tcp:${host}:0` });
-    const addr = (await dc.execute<QueryMigrate>('query-migrate'))['socket-address']?.find((a) => a.port);
-    if (!addr?.port) throw new Error('the destination did not report its listening port');
-
     if (o.mode === 'stop-and-copy') { await sc.execute('stop'); pausedByUs = true; }
     const tStart = Date.now();
-    await sc.execute('migrate', { uri: `tcp:${host}:${addr.port}` });
+    await sc.execute('migrate', { uri });
     const deadline = tStart + (o.timeoutMs ?? 60_000);
     let postcopyStarted = false, forcedStop = false;
     let q: QueryMigrate = {};
@@ -165,23 +213,14 @@ export async function migrate(src: QemuDriver, dst: QemuDriver, id: string, o: M
       }
       await sleep(50);
     }
-    // The destination runs once it has loaded the stream; a guest paused for stop-and-copy arrives
-    // paused and is resumed there (only after the load: 'cont' during 'inmigrate' is not a resume).
-    for (let i = 0; ; i++) {
-      const s = await dc.execute<{ running: boolean; status: string }>('query-status');
-      if (s.running) break;
-      if (s.status === 'paused' || s.status === 'postmigrate') await dc.execute('cont');
-      if (i >= 400) throw new Error(`destination guest did not start running (status ${s.status})`);
-      await sleep(25);
-    }
+    await commit();
     report.totalMs = q['total-time'] ?? Date.now() - tStart;
     report.downtimeMs = pausedByUs ? Date.now() - tStart : q.downtime ?? 0;
     report.status = 'completed';
   } catch (e) {
-    // Roll back: cancel on the source, kill the destination, make sure the guest runs on the source.
+    // Roll back: cancel here, clean the destination, make sure the guest runs on the source.
     await sc.execute('migrate_cancel').catch(() => undefined);
-    await dst.terminate(id, 0).catch(() => undefined);
-    rmSync(dDir, { recursive: true, force: true });
+    await abort().catch(() => undefined);
     for (let i = 0; i < 100; i++) {
       const s = await sc.execute<{ running: boolean; status: string }>('query-status').catch(() => undefined);
       if (!s || s.running) break;
@@ -192,12 +231,23 @@ export async function migrate(src: QemuDriver, dst: QemuDriver, id: string, o: M
     report.error = (e as Error).message;
     throw new MigrationError(`Migration of guest "${id}" failed, it keeps running on the source: ${report.error}`, report, { cause: e });
   }
-  // Hand over: the destination owns the guest now; the source process and folder go.
-  writeFileSync(join(dDir, 'desired'), 'running');
   writeFileSync(join(src.dir(id), 'desired'), 'migrated');
   await src.terminate(id, 0);
   rmSync(src.dir(id), { recursive: true, force: true });
   return report;
+}
+
+/**
+ * Migrate guest `id` from `src` to `dst` (both in this process). On success the guest belongs to
+ * `dst` (running) and is gone from `src`; on failure it runs on `src`, `dst` holds nothing, and
+ * MigrationError is thrown.
+ */
+export async function migrate(src: QemuDriver, dst: QemuDriver, id: string, o: MigrationOptions): Promise<MigrationReport> {
+  const g = await src.get(id);
+  if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}" on the source`, id);
+  if (g.state !== GuestState.running) throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
+  const { uri } = await prepareIncoming(dst, { spec: g.spec, snapshots: g.snapshots, diskPath: join(src.dir(id), 'disk.qcow2'), options: o });
+  return migrateOut(src, id, uri, o, () => commitIncoming(dst, id), () => abortIncoming(dst, id));
 }
 
 /** Read the guest's last serial heartbeat (for checks around a migration). */
