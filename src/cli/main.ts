@@ -2,6 +2,7 @@
  * `nubis` command line: the composition root that reads arguments, files and the environment.
  */
 import { Command, CommanderError } from 'commander';
+import { agentCommand } from './agent-command.ts';
 import { simCommand } from './sim-command.ts';
 
 /** Errors with a stable `code` are the user's input problems: one line, exit 2. */
@@ -16,6 +17,7 @@ export async function main(argv: string[]): Promise<number> {
   program.name('nubis').description('Cloud data-center manager: simulate and run VM consolidation').exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   simCommand(program);
+  agentCommand(program);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -1,0 +1,149 @@
+/**
+ * The host agent's HTTP API: host facts, guest lifecycle through the hypervisor driver, and live
+ * migration between agents (the source streams, the destination receives). The control plane (or a
+ * test, standalone) talks to it; errors are JSON with a stable `code`.
+ */
+import { cpus, hostname, totalmem } from 'node:os';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { DriverError } from '../core/hypervisor.ts';
+import { abortIncoming, commitIncoming, MIGRATION_MODES, MigrationError, migrateOut, prepareIncoming, type MigrationOptions } from '../drivers/qemu/migration.ts';
+import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
+
+export interface AgentOptions {
+  driver: QemuDriver;
+  /** Bearer token required on every request (none: open, for local tests). */
+  token?: string;
+  accelReason?: string;
+}
+
+const specSchema = z.object({
+  id: z.string(),
+  memoryMiB: z.number().int(),
+  vcpus: z.number().int(),
+  image: z.object({ kernel: z.string(), initrd: z.string().optional(), append: z.string().optional(), disk: z.string().optional() }),
+  workload: z.object({ mib: z.number(), rateMiBps: z.number() }).optional(),
+  minMemoryMiB: z.number().optional(),
+});
+
+const migrationOptionsSchema = z.object({
+  mode: z.enum(MIGRATION_MODES),
+  maxDowntimeMs: z.number().positive().optional(),
+  bandwidthMbps: z.number().positive().optional(),
+  stopAfterRounds: z.number().int().positive().optional(),
+  stopAfterRamCopies: z.number().positive().optional(),
+  postcopyAfterMs: z.number().nonnegative().optional(),
+  autoConverge: z.boolean().optional(),
+  xbzrleCacheMiB: z.number().positive().optional(),
+  multifd: z.object({ channels: z.number().int(), compression: z.enum(['none', 'zstd', 'zlib']) }).optional(),
+  timeoutMs: z.number().positive().optional(),
+  listenHost: z.string().optional(),
+}).strict();
+
+/** Host facts an agent reports when it registers and in heartbeats. */
+export function hostFacts(driver: QemuDriver, accelReason?: string) {
+  return {
+    hostname: hostname(),
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryMiB: Math.round(totalmem() / 2 ** 20),
+    accel: driver.accel,
+    accelReason: accelReason ?? '',
+  };
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly extra?: Record<string, unknown>) { super(message); }
+}
+
+function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const r = schema.safeParse(body);
+  if (!r.success) throw new HttpError(400, 'BAD_REQUEST', `Bad ${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+async function call(url: string, token: string | undefined, method: string, body?: unknown): Promise<unknown> {
+  const res = await fetch(url, { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : undefined;
+  if (!res.ok) throw new HttpError(502, 'PEER_ERROR', `${method} ${url} answered ${res.status}: ${data?.message ?? text}`);
+  return data;
+}
+
+/** Build the agent's HTTP server (not listening yet). */
+export function buildAgentServer(o: AgentOptions): FastifyInstance {
+  const app = Fastify({ logger: false });
+  const d = o.driver;
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (o.token && req.headers.authorization !== `Bearer ${o.token}`) {
+      return reply.code(401).send({ code: 'UNAUTHENTICATED', message: 'A valid "Authorization: Bearer <token>" header is required' });
+    }
+  });
+
+  // HTTP status codes are decided here only.
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof HttpError) return reply.code(err.status).send({ code: err.code, message: err.message, ...err.extra });
+    if (err instanceof MigrationError) return reply.code(502).send({ code: err.code, message: err.message, report: err.report });
+    if (err instanceof DriverError) {
+      const status = { NOT_FOUND: 404, ALREADY_EXISTS: 409, INVALID_STATE: 409, BAD_SPEC: 400, BACKEND: 502 }[err.code];
+      return reply.code(status).send({ code: err.code, message: err.message, vmId: err.vmId });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status < 500) return reply.code(status).send({ code: 'BAD_REQUEST', message: (err as Error).message });
+    return reply.code(500).send({ code: 'INTERNAL', message: (err as Error).message });
+  });
+
+  app.get('/v1/host', async () => ({ ...hostFacts(d, o.accelReason), guests: (await d.list()).length }));
+  app.get('/v1/guests', async () => d.list());
+  app.post('/v1/guests', async (req, reply) => reply.code(201).send(await d.create(parse(specSchema, req.body, 'guest spec'))));
+  app.get<{ Params: { id: string } }>('/v1/guests/:id', async (req) => {
+    const g = await d.get(req.params.id);
+    if (!g) throw new DriverError('NOT_FOUND', `No guest "${req.params.id}"`, req.params.id);
+    return { ...g, pid: d.pid(req.params.id) ?? null };
+  });
+  app.delete<{ Params: { id: string } }>('/v1/guests/:id', async (req, reply) => { await d.delete(req.params.id); return reply.code(204).send(); });
+  for (const action of ['start', 'pause', 'resume', 'reboot'] as const) {
+    app.post<{ Params: { id: string } }>(`/v1/guests/:id/${action}`, async (req) => { await d[action](req.params.id); return d.get(req.params.id); });
+  }
+  app.post<{ Params: { id: string } }>('/v1/guests/:id/stop', async (req) => {
+    const b = parse(z.object({ force: z.boolean().optional(), timeoutMs: z.number().positive().optional() }).optional(), req.body ?? undefined, 'stop options');
+    await d.stop(req.params.id, b ?? {});
+    return d.get(req.params.id);
+  });
+  app.post<{ Params: { id: string } }>('/v1/guests/:id/snapshots', async (req) => {
+    const { name } = parse(z.object({ name: z.string() }), req.body, 'snapshot');
+    await d.snapshot(req.params.id, name);
+    return d.get(req.params.id);
+  });
+  app.post<{ Params: { id: string; name: string } }>('/v1/guests/:id/snapshots/:name/restore', async (req) => { await d.restore(req.params.id, req.params.name); return d.get(req.params.id); });
+  app.put<{ Params: { id: string } }>('/v1/guests/:id/balloon', async (req) => {
+    const { targetMiB } = parse(z.object({ targetMiB: z.number().positive() }), req.body, 'balloon target');
+    await d.setBalloon(req.params.id, targetMiB);
+    return d.metrics(req.params.id);
+  });
+  app.get<{ Params: { id: string } }>('/v1/guests/:id/metrics', async (req) => d.metrics(req.params.id));
+
+  // Migration, source side: ask the destination agent to get ready, stream, commit or abort there.
+  app.post<{ Params: { id: string } }>('/v1/guests/:id/migrate', async (req) => {
+    const b = parse(z.object({ destination: z.string().url(), destinationToken: z.string().optional(), options: migrationOptionsSchema }), req.body, 'migration request');
+    const id = req.params.id;
+    const g = await d.get(id);
+    if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}"`, id);
+    const dest = b.destination.replace(/\/+$/, '');
+    const { uri } = await call(`${dest}/v1/incoming`, b.destinationToken, 'POST', { spec: g.spec, snapshots: g.snapshots, diskPath: `${d.dir(id)}/disk.qcow2`, options: b.options }) as { uri: string };
+    return migrateOut(d, id, uri, b.options as MigrationOptions,
+      async () => { await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/commit`, b.destinationToken, 'POST'); },
+      async () => { await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/abort`, b.destinationToken, 'POST'); });
+  });
+
+  // Migration, destination side.
+  app.post('/v1/incoming', async (req, reply) => {
+    const b = parse(z.object({ spec: specSchema, snapshots: z.array(z.string()), diskPath: z.string(), options: migrationOptionsSchema }), req.body, 'incoming migration');
+    return reply.code(201).send(await prepareIncoming(d, { ...b, options: b.options as MigrationOptions }));
+  });
+  app.post<{ Params: { id: string } }>('/v1/incoming/:id/commit', async (req) => { await commitIncoming(d, req.params.id); return d.get(req.params.id); });
+  app.post<{ Params: { id: string } }>('/v1/incoming/:id/abort', async (req, reply) => { await abortIncoming(d, req.params.id); return reply.code(204).send(); });
+
+  return app;
+}

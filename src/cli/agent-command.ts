@@ -1,0 +1,46 @@
+/** `nubis agent`: run the host agent (standalone, or reporting to a control plane). */
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { buildAgentServer, hostFacts } from '../agent/agent-server.ts';
+import { probeAccel, QemuDriver } from '../drivers/qemu/qemu-driver.ts';
+
+export function agentCommand(program: Command): void {
+  program.command('agent')
+    .description('Run the host agent: QEMU guests on this host, controlled over HTTP')
+    .option('--state <dir>', 'state folder (guests, pid files, QMP sockets)', '.nubis/agent')
+    .option('--listen <host:port>', 'address to listen on (port 0: any free port)', '127.0.0.1:7070')
+    .option('--control-plane <url>', 'control plane to register with and send heartbeats to')
+    .option('--token <token>', 'token for the control plane and required on this agent\'s API (or NUBIS_AGENT_TOKEN)')
+    .option('--accel <accel>', 'auto (probe boot decides), kvm or tcg', 'auto')
+    .option('--guest-dir <dir>', 'tiny guest used for the KVM probe boot', '.nubis/guest')
+    .option('--heartbeat-s <s>', 'seconds between heartbeats', '5')
+    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string }) => {
+      if (!['auto', 'kvm', 'tcg'].includes(o.accel)) throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
+      const m = /^(.+):(\d+)$/.exec(o.listen);
+      if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
+      const token = o.token ?? process.env.NUBIS_AGENT_TOKEN;
+      const probeImage = { kernel: join(o.guestDir, 'vmlinuz'), initrd: join(o.guestDir, 'initramfs.cpio.gz') };
+      const accel = o.accel === 'auto' ? await probeAccel({ stateDir: o.state, probeImage }) : { accel: o.accel as 'kvm' | 'tcg', reason: 'chosen with --accel' };
+      const driver = await QemuDriver.open({ stateDir: o.state, accel: accel.accel });
+      const adopted = (await driver.list()).filter((g) => g.state === 'running' || g.state === 'paused');
+      const app = buildAgentServer({ driver, token, accelReason: accel.reason });
+      const addr = await app.listen({ host: m[1]!, port: Number(m[2]) });
+      process.stdout.write(`nubis agent listening on ${addr} (${accel.accel}: ${accel.reason}; ${adopted.length} running guest(s) re-adopted)\n`);
+      let timer: NodeJS.Timeout | undefined;
+      if (o.controlPlane) {
+        const cp = o.controlPlane.replace(/\/+$/, '');
+        const beat = async () => {
+          const guests = await driver.list();
+          const body = { agentUrl: addr, ...hostFacts(driver, accel.reason), guests: await Promise.all(guests.map(async (g) => ({ id: g.id, state: g.state, metrics: g.state === 'running' ? await driver.metrics(g.id).catch(() => undefined) : undefined }))) };
+          await fetch(`${cp}/v1/agents/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
+            .catch((e) => process.stderr.write(`nubis agent: heartbeat to ${cp} failed: ${(e as Error).message}\n`));
+        };
+        await beat();
+        timer = setInterval(beat, Number(o.heartbeatS) * 1000);
+      }
+      const stop = async () => { if (timer) clearInterval(timer); await app.close(); await driver.close(); process.exit(0); };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      await new Promise(() => undefined); // serve until stopped; guests keep running if the agent dies
+    });
+}

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { guestProgress, tinyGuest, waitForSerial } from './helpers/guest.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const g = tinyGuest();
+const skip = typeof g === 'string' ? g : undefined;
+const procs: ChildProcess[] = [];
+const dirs: string[] = [];
+after(async () => {
+  for (const p of procs) p.kill('SIGKILL');
+  spawnSync('pkill', ['-f', 'guest=agent-t']);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Start `nubis agent` and resolve with its base URL. */
+function startAgent(state: string, token?: string): Promise<{ url: string; proc: ChildProcess }> {
+  const args = [join(root, 'bin/nubis.js'), 'agent', '--state', state, '--listen', '127.0.0.1:0', '--accel', 'tcg', ...(token ? ['--token', token] : [])];
+  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(proc);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/[^ ]+)/.exec(out);
+      if (m) resolve({ url: m[1]!, proc });
+    });
+    proc.stderr!.on('data', (d) => { out += d; });
+    proc.on('exit', (c) => reject(new Error(`agent exited (${c}): ${out}`)));
+  });
+}
+
+async function api(url: string, method: string, path: string, body?: unknown, token?: string) {
+  const res = await fetch(url + path, { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+const qemuCount = (id: string) => spawnSync('pgrep', ['-fc', `guest=${id},`], { encoding: 'utf8' }).stdout.trim();
+
+test('the agent re-adopts its running guests after a crash and migrates them to another agent', { skip }, async () => {
+  const t = g as Exclude<typeof g, string>;
+  const sa = mkdtempSync(join(tmpdir(), 'nubis-agent-a-')), sb = mkdtempSync(join(tmpdir(), 'nubis-agent-b-'));
+  dirs.push(sa, sb);
+  let a = await startAgent(sa, 'sekret');
+  const b = await startAgent(sb, 'sekret');
+
+  assert.equal((await api(a.url, 'GET', '/v1/guests')).status, 401, 'the token is required');
+  const host = await api(a.url, 'GET', '/v1/host', undefined, 'sekret');
+  assert.equal(host.body.accel, 'tcg');
+  assert.ok(host.body.cpus >= 1 && host.body.memoryMiB > 0);
+
+  const spec = { id: 'agent-t1', memoryMiB: 256, vcpus: 1, image: { kernel: t.kernel, initrd: t.initrd }, workload: { mib: 32, rateMiBps: 10 }, minMemoryMiB: 96 };
+  const bad = await api(a.url, 'POST', '/v1/guests', { ...spec, memoryMiB: 'lots' }, 'sekret');
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.message, /memoryMiB/);
+  assert.equal((await api(a.url, 'POST', '/v1/guests', spec, 'sekret')).status, 201);
+  assert.equal((await api(a.url, 'POST', '/v1/guests/agent-t1/start', {}, 'sekret')).body.state, 'running');
+  assert.equal((await api(a.url, 'POST', '/v1/guests/agent-t1/start', {}, 'sekret')).status, 409);
+  const pid = (await api(a.url, 'GET', '/v1/guests/agent-t1', undefined, 'sekret')).body.pid;
+  const serialA = join(sa, 'guests/agent-t1/serial.log');
+  await waitForSerial(serialA, (l) => guestProgress(l).passes >= 1);
+
+  // The agent dies; the guest does not. A new agent on the same state folder adopts it.
+  a.proc.kill('SIGKILL');
+  await new Promise((r) => a.proc.once('exit', r));
+  a = await startAgent(sa, 'sekret');
+  const adopted = await api(a.url, 'GET', '/v1/guests/agent-t1', undefined, 'sekret');
+  assert.equal(adopted.body.state, 'running');
+  assert.equal(adopted.body.pid, pid, 'same QEMU process');
+  assert.equal(qemuCount('agent-t1'), '1', 'no duplicate started');
+
+  // Balloon: the host sees the guest shrink and grow back.
+  const inflated = await api(a.url, 'PUT', '/v1/guests/agent-t1/balloon', { targetMiB: 128 }, 'sekret');
+  assert.equal(inflated.status, 200);
+  let m = inflated.body;
+  for (let i = 0; i < 50 && m.balloonMiB > 136; i++) { await new Promise((r) => setTimeout(r, 200)); m = (await api(a.url, 'GET', '/v1/guests/agent-t1/metrics', undefined, 'sekret')).body; }
+  assert.ok(m.balloonMiB <= 136, `balloon at ${m.balloonMiB} MiB`);
+  assert.equal((await api(a.url, 'PUT', '/v1/guests/agent-t1/balloon', { targetMiB: 256 }, 'sekret')).status, 200);
+
+  // Migrate A → B through the agents' API.
+  const before = guestProgress(readFileSync(serialA, 'utf8')).heartbeat;
+  const mig = await api(a.url, 'POST', '/v1/guests/agent-t1/migrate', { destination: b.url, destinationToken: 'sekret', options: { mode: 'precopy', maxDowntimeMs: 300 } }, 'sekret');
+  assert.equal(mig.status, 200, JSON.stringify(mig.body));
+  assert.equal(mig.body.status, 'completed');
+  assert.equal((await api(a.url, 'GET', '/v1/guests/agent-t1', undefined, 'sekret')).status, 404);
+  assert.equal((await api(b.url, 'GET', '/v1/guests/agent-t1', undefined, 'sekret')).body.state, 'running');
+  const log = await waitForSerial(join(sb, 'guests/agent-t1/serial.log'), (l) => guestProgress(l).passes >= 1 && guestProgress(l).heartbeat > before, 30_000);
+  assert.deepEqual(guestProgress(log).bad, []);
+  assert.equal(qemuCount('agent-t1'), '1');
+
+  const badMode = await api(b.url, 'POST', '/v1/guests/agent-t1/migrate', { destination: a.url, options: { mode: 'teleport' } }, 'sekret');
+  assert.equal(badMode.status, 400);
+  assert.match(badMode.body.message, /options\.mode/);
+  assert.equal((await api(b.url, 'DELETE', '/v1/guests/agent-t1', undefined, 'sekret')).status, 204);
+});
