@@ -9,9 +9,12 @@ import { z } from 'zod';
 import { DriverError } from '../core/hypervisor.ts';
 import { abortIncoming, commitIncoming, MIGRATION_MODES, MigrationError, migrateOut, prepareIncoming, type MigrationOptions } from '../drivers/qemu/migration.ts';
 import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
+import { readKsm } from '../drivers/ksm.ts';
+import type { MemoryManager } from './memory-manager.ts';
 
 export interface AgentOptions {
   driver: QemuDriver;
+  memory?: MemoryManager;
   /** Bearer token required on every request (none: open, for local tests). */
   token?: string;
   accelReason?: string;
@@ -24,6 +27,7 @@ const specSchema = z.object({
   image: z.object({ kernel: z.string(), initrd: z.string().optional(), append: z.string().optional(), disk: z.string().optional() }),
   workload: z.object({ mib: z.number(), rateMiBps: z.number() }).optional(),
   minMemoryMiB: z.number().optional(),
+  mergeable: z.boolean().optional(),
 });
 
 const migrationOptionsSchema = z.object({
@@ -95,6 +99,10 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   });
 
   app.get('/v1/host', async () => ({ ...hostFacts(d, o.accelReason), guests: (await d.list()).length }));
+  app.get<{ Querystring: { now?: string } }>('/v1/host/memory', async (req) => {
+    if (o.memory && (req.query.now === '1' || !o.memory.last)) return o.memory.round();
+    return o.memory?.last ?? { ksm: readKsm(), balloon: [], ksmReason: 'memory manager off' };
+  });
   app.get('/v1/guests', async () => d.list());
   app.post('/v1/guests', async (req, reply) => reply.code(201).send(await d.create(parse(specSchema, req.body, 'guest spec'))));
   app.get<{ Params: { id: string } }>('/v1/guests/:id', async (req) => {

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { buildAgentServer, hostFacts } from '../agent/agent-server.ts';
+import { MemoryManager } from '../agent/memory-manager.ts';
 import { probeAccel, QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 
 export function agentCommand(program: Command): void {
@@ -14,7 +15,9 @@ export function agentCommand(program: Command): void {
     .option('--accel <accel>', 'auto (probe boot decides), kvm or tcg', 'auto')
     .option('--guest-dir <dir>', 'tiny guest used for the KVM probe boot', '.nubis/guest')
     .option('--heartbeat-s <s>', 'seconds between heartbeats', '5')
-    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string }) => {
+    .option('--memory-interval-s <s>', 'seconds between balloon/KSM rounds (0: off)', '10')
+    .option('--manage-ksm', 'turn KSM on under memory pressure and off when relaxed')
+    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean }) => {
       if (!['auto', 'kvm', 'tcg'].includes(o.accel)) throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
       const m = /^(.+):(\d+)$/.exec(o.listen);
       if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
@@ -23,7 +26,10 @@ export function agentCommand(program: Command): void {
       const accel = o.accel === 'auto' ? await probeAccel({ stateDir: o.state, probeImage }) : { accel: o.accel as 'kvm' | 'tcg', reason: 'chosen with --accel' };
       const driver = await QemuDriver.open({ stateDir: o.state, accel: accel.accel });
       const adopted = (await driver.list()).filter((g) => g.state === 'running' || g.state === 'paused');
-      const app = buildAgentServer({ driver, token, accelReason: accel.reason });
+      const memory = new MemoryManager(driver, { manageKsm: !!o.manageKsm });
+      const app = buildAgentServer({ driver, token, accelReason: accel.reason, memory });
+      const memS = Number(o.memoryIntervalS);
+      const memTimer = memS > 0 ? setInterval(() => { memory.round().catch((e) => process.stderr.write(`nubis agent: memory round failed: ${(e as Error).message}\n`)); }, memS * 1000) : undefined;
       const addr = await app.listen({ host: m[1]!, port: Number(m[2]) });
       process.stdout.write(`nubis agent listening on ${addr} (${accel.accel}: ${accel.reason}; ${adopted.length} running guest(s) re-adopted)\n`);
       let timer: NodeJS.Timeout | undefined;
@@ -38,7 +44,7 @@ export function agentCommand(program: Command): void {
         await beat();
         timer = setInterval(beat, Number(o.heartbeatS) * 1000);
       }
-      const stop = async () => { if (timer) clearInterval(timer); await app.close(); await driver.close(); process.exit(0); };
+      const stop = async () => { if (timer) clearInterval(timer); if (memTimer) clearInterval(memTimer); await app.close(); await driver.close(); process.exit(0); };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       await new Promise(() => undefined); // serve until stopped; guests keep running if the agent dies

@@ -33,6 +33,9 @@ export interface GuestSpec {
   workload?: { mib: number; rateMiBps: number };
   /** Minimum memory the balloon may leave the guest, MiB. */
   minMemoryMiB?: number;
+  /** Whether the host may merge this guest's identical pages with others' (KSM). Default true;
+   * false for tenants who opt out of page sharing (a side channel between tenants). */
+  mergeable?: boolean;
 }
 
 export interface GuestInfo {
@@ -41,6 +44,13 @@ export interface GuestInfo {
   spec: GuestSpec;
   /** Snapshot names, oldest first. */
   snapshots: string[];
+}
+
+/** The guest's own view of its memory (virtio-balloon statistics), MiB. */
+export interface GuestMemoryStats {
+  totalMiB: number;
+  availableMiB: number;
+  freeMiB: number;
 }
 
 export interface GuestMetrics {

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkGuestSpec, DriverError, GuestState, type GuestInfo, type GuestMetrics, type GuestSpec, type HypervisorDriver } from '../../core/hypervisor.ts';
+import { checkGuestSpec, DriverError, GuestState, type GuestInfo, type GuestMemoryStats, type GuestMetrics, type GuestSpec, type HypervisorDriver } from '../../core/hypervisor.ts';
 import { QmpClient } from './qmp-client.ts';
 
 export type Accel = 'kvm' | 'tcg';
@@ -160,7 +160,7 @@ export class QemuDriver implements HypervisorDriver {
     const append = ['console=ttyS0', 'quiet', 'panic=-1', w ? `nubis.mib=${w.mib} nubis.rate=${w.rateMiBps}` : '', spec.image.append ?? ''].filter(Boolean).join(' ');
     return [
       '-name', `guest=${spec.id},debug-threads=on`,
-      '-machine', `q35,accel=${this.accel}`,
+      '-machine', `q35,accel=${this.accel}${spec.mergeable === false ? ',mem-merge=off' : ''}`,
       '-cpu', this.accel === 'kvm' ? 'host' : 'qemu64',
       '-m', `${spec.memoryMiB}M`, '-smp', String(spec.vcpus),
       '-kernel', spec.image.kernel,
@@ -311,6 +311,21 @@ export class QemuDriver implements HypervisorDriver {
       } catch { balloonMiB = g.spec.memoryMiB; }
     }
     return { state: g.state, cpuTimeS, memoryMiB: g.spec.memoryMiB, balloonMiB, rssMiB };
+  }
+
+  /**
+   * The guest's memory as it sees it, from virtio-balloon statistics (the first call turns polling on;
+   * statistics appear after the guest's first report).
+   */
+  async memoryStats(id: string): Promise<GuestMemoryStats | undefined> {
+    const c = await this.client(id);
+    const path = '/machine/peripheral/balloon0';
+    await c.execute('qom-set', { path, property: 'guest-stats-polling-interval', value: 2 });
+    const r = await c.execute<{ stats: Record<string, number>; 'last-update': number }>('qom-get', { path, property: 'guest-stats' });
+    const s = r.stats;
+    if (!r['last-update'] || !(s['stat-total-memory']! > 0)) return undefined;
+    const mib = (x: number | undefined) => (x !== undefined && x >= 0 ? x / 2 ** 20 : NaN);
+    return { totalMiB: mib(s['stat-total-memory']), availableMiB: mib(s['stat-available-memory']), freeMiB: mib(s['stat-free-memory']) };
   }
 
   async close() {
