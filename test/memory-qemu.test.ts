@@ -75,7 +75,7 @@ test('KSM merges identical guest pages, but not from guests that opt out of shar
     setKsm(true, { pagesToScan: 20000, sleepMs: 10 });
     let s = base;
     for (let i = 0; i < 60; i++) { await sleep(250); s = readKsm().pagesSharing; if (mergeable && s - base > 8192) break; }
-    if (!mergeable) await sleep(3000), s = readKsm().pagesSharing;
+    if (!mergeable) { await sleep(3000); s = readKsm().pagesSharing; }
     setKsm(false);
     for (const id of ['k1', 'k2']) await d.delete(`${id}-${mergeable}`);
     return s - base;
