@@ -15,6 +15,8 @@ import type { MemoryManager } from './memory-manager.ts';
 export interface AgentOptions {
   driver: QemuDriver;
   memory?: MemoryManager;
+  /** Address incoming migrations listen on (this host's address on the migration network). */
+  migrationAddress?: string;
   /** Bearer token required on every request (none: open, for local tests). */
   token?: string;
   accelReason?: string;
@@ -148,7 +150,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   // Migration, destination side.
   app.post('/v1/incoming', async (req, reply) => {
     const b = parse(z.object({ spec: specSchema, snapshots: z.array(z.string()), diskPath: z.string(), options: migrationOptionsSchema }), req.body, 'incoming migration');
-    return reply.code(201).send(await prepareIncoming(d, { ...b, options: b.options as MigrationOptions }));
+    const options = { ...b.options, listenHost: b.options.listenHost ?? o.migrationAddress } as MigrationOptions;
+    return reply.code(201).send(await prepareIncoming(d, { ...b, options }));
   });
   app.post<{ Params: { id: string } }>('/v1/incoming/:id/commit', async (req) => { await commitIncoming(d, req.params.id); return d.get(req.params.id); });
   app.post<{ Params: { id: string } }>('/v1/incoming/:id/abort', async (req, reply) => { await abortIncoming(d, req.params.id); return reply.code(204).send(); });

@@ -16,8 +16,9 @@ export function agentCommand(program: Command): void {
     .option('--guest-dir <dir>', 'tiny guest used for the KVM probe boot', '.nubis/guest')
     .option('--heartbeat-s <s>', 'seconds between heartbeats', '5')
     .option('--memory-interval-s <s>', 'seconds between balloon/KSM rounds (0: off)', '10')
+    .option('--migration-address <ip>', 'address incoming migrations listen on (default: the --listen host)')
     .option('--manage-ksm', 'turn KSM on under memory pressure and off when relaxed')
-    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean }) => {
+    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean; migrationAddress?: string }) => {
       if (!['auto', 'kvm', 'tcg'].includes(o.accel)) throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
       const m = /^(.+):(\d+)$/.exec(o.listen);
       if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
@@ -27,7 +28,8 @@ export function agentCommand(program: Command): void {
       const driver = await QemuDriver.open({ stateDir: o.state, accel: accel.accel });
       const adopted = (await driver.list()).filter((g) => g.state === 'running' || g.state === 'paused');
       const memory = new MemoryManager(driver, { manageKsm: !!o.manageKsm });
-      const app = buildAgentServer({ driver, token, accelReason: accel.reason, memory });
+      const migrationAddress = o.migrationAddress ?? (m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]!);
+      const app = buildAgentServer({ driver, token, accelReason: accel.reason, memory, migrationAddress });
       const memS = Number(o.memoryIntervalS);
       const memTimer = memS > 0 ? setInterval(() => { memory.round().catch((e) => process.stderr.write(`nubis agent: memory round failed: ${(e as Error).message}\n`)); }, memS * 1000) : undefined;
       const addr = await app.listen({ host: m[1]!, port: Number(m[2]) });
