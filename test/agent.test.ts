@@ -93,6 +93,24 @@ test('the agent re-adopts its running guests after a crash and migrates them to 
   assert.deepEqual(guestProgress(log).bad, []);
   assert.equal(qemuCount('agent-t1'), '1');
 
+  // Planned migration: a guest dirtying fast cannot meet 20 ms over a slow link with pre-copy only;
+  // it is refused before anything starts, with the reason. Allowing post-copy lets it go.
+  const hot = { ...spec, id: 'agent-t2', workload: { mib: 64, rateMiBps: -1 } };
+  await api(b.url, 'POST', '/v1/guests', hot, 'sekret');
+  await api(b.url, 'POST', '/v1/guests/agent-t2/start', {}, 'sekret');
+  await waitForSerial(join(sb, 'guests/agent-t2/serial.log'), (l) => guestProgress(l).passes >= 1);
+  const refused = await api(b.url, 'POST', '/v1/guests/agent-t2/migrate', { destination: a.url, destinationToken: 'sekret', plan: { downtimeTargetMs: 20, bandwidthMbps: 200, allowPostcopy: false, allowAutoConverge: false, allowCompression: false } }, 'sekret');
+  assert.equal(refused.status, 409, JSON.stringify(refused.body));
+  assert.equal(refused.body.code, 'MIGRATION_REFUSED');
+  assert.match(refused.body.message, /pre-copy does not converge.*measured dirty rate \d+ MiB\/s/);
+  assert.equal((await api(b.url, 'GET', '/v1/guests/agent-t2', undefined, 'sekret')).body.state, 'running', 'refused before anything started');
+  const planned = await api(b.url, 'POST', '/v1/guests/agent-t2/migrate', { destination: a.url, destinationToken: 'sekret', plan: { downtimeTargetMs: 300, bandwidthMbps: 1000, allowCompression: false, allowAutoConverge: false } }, 'sekret');
+  assert.equal(planned.status, 200, JSON.stringify(planned.body));
+  // Either post-copy up front, or pre-copy whose safety net switched to post-copy: it finishes either way.
+  assert.match(planned.body.modeUsed, /postcopy/);
+  assert.ok(planned.body.downtimeMs <= 300, `downtime ${planned.body.downtimeMs} ms`);
+  assert.equal((await api(a.url, 'DELETE', '/v1/guests/agent-t2', undefined, 'sekret')).status, 204);
+
   const badMode = await api(b.url, 'POST', '/v1/guests/agent-t1/migrate', { destination: a.url, options: { mode: 'teleport' } }, 'sekret');
   assert.equal(badMode.status, 400);
   assert.match(badMode.body.message, /options\.mode/);

@@ -38,7 +38,7 @@ function agentIn(ns: string, ip: string, state: string): Promise<string> {
 
 const post = async (url: string, body: unknown) => {
   const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: r.status, body: await r.json() };
+  return { status: r.status, body: (await r.json()) as Record<string, number> };
 };
 
 test('a guest migrates between two hosts over a 1 Gbit/s link', { skip }, async () => {
@@ -57,7 +57,7 @@ test('a guest migrates between two hosts over a 1 Gbit/s link', { skip }, async 
   const r = await post(`${a}/v1/guests/netns-t1/migrate`, { destination: b, options: { mode: 'precopy', maxDowntimeMs: 300 } });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   // ~200 MiB over 1 Gbit/s cannot take less than ~1.6 s: the stream really crossed the limited link.
-  const mbps = (r.body.bytes * 8) / 1e6 / (r.body.totalMs / 1000);
+  const mbps = (r.body.bytes! * 8) / 1e6 / (r.body.totalMs! / 1000);
   assert.ok(mbps < 1100, `throughput ${mbps.toFixed(0)} Mbit/s stays under the 1 Gbit/s link`);
   const log = await waitForSerial(join(sb, 'guests/netns-t1/serial.log'), (l) => guestProgress(l).passes >= 1 && guestProgress(l).heartbeat > before, 30_000);
   assert.deepEqual(guestProgress(log).bad, []);

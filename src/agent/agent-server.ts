@@ -10,6 +10,7 @@ import { DriverError } from '../core/hypervisor.ts';
 import { abortIncoming, commitIncoming, MIGRATION_MODES, MigrationError, migrateOut, prepareIncoming, type MigrationOptions } from '../drivers/qemu/migration.ts';
 import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { readKsm } from '../drivers/ksm.ts';
+import { planMigration } from '../models/migration.ts';
 import type { MemoryManager } from './memory-manager.ts';
 
 export interface AgentOptions {
@@ -39,6 +40,7 @@ const migrationOptionsSchema = z.object({
   stopAfterRounds: z.number().int().positive().optional(),
   stopAfterRamCopies: z.number().positive().optional(),
   postcopyAfterMs: z.number().nonnegative().optional(),
+  postcopyFallbackAfterMs: z.number().nonnegative().optional(),
   autoConverge: z.boolean().optional(),
   xbzrleCacheMiB: z.number().positive().optional(),
   multifd: z.object({ channels: z.number().int(), compression: z.enum(['none', 'zstd', 'zlib']) }).optional(),
@@ -135,16 +137,51 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   app.get<{ Params: { id: string } }>('/v1/guests/:id/metrics', async (req) => d.metrics(req.params.id));
 
   // Migration, source side: ask the destination agent to get ready, stream, commit or abort there.
+  // With `plan` instead of `options`, the settings come from the migration models so that it meets
+  // the downtime target (or it is refused with the reason, before anything starts).
   app.post<{ Params: { id: string } }>('/v1/guests/:id/migrate', async (req) => {
-    const b = parse(z.object({ destination: z.string().url(), destinationToken: z.string().optional(), options: migrationOptionsSchema }), req.body, 'migration request');
+    const b = parse(z.object({
+      destination: z.string().url(),
+      destinationToken: z.string().optional(),
+      options: migrationOptionsSchema.optional(),
+      plan: z.object({
+        downtimeTargetMs: z.number().positive(),
+        bandwidthMbps: z.number().positive(),
+        maxTotalMs: z.number().positive().optional(),
+        allowPostcopy: z.boolean().optional(),
+        allowAutoConverge: z.boolean().optional(),
+        allowCompression: z.boolean().optional(),
+      }).strict().optional(),
+    }).refine((x) => !!x.options !== !!x.plan, { message: 'give exactly one of options or plan' }), req.body, 'migration request');
     const id = req.params.id;
     const g = await d.get(id);
     if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}"`, id);
+    let planned: ReturnType<typeof planMigration> | undefined;
+    if (b.plan) {
+      const dirty = await d.dirtyRate(id, 1);
+      const st = await d.memoryStats(id).catch(() => undefined);
+      const used = st ? st.totalMiB - st.freeMiB : g.spec.memoryMiB;
+      // Conservative: 1.5 × the measured rate, and any used page may be in the working set.
+      planned = planMigration({ memMiB: g.spec.memoryMiB, usedMiB: Math.max(used, g.spec.memoryMiB * 0.5), dirtyMiBps: dirty * 1.5, ...b.plan });
+      if (!planned.ok) throw new HttpError(409, 'MIGRATION_REFUSED', `Not migrating guest "${id}": ${planned.reason} (measured dirty rate ${dirty.toFixed(0)} MiB/s)`, { dirtyMiBps: dirty });
+      const p = planned.options!;
+      b.options = {
+        mode: p.mode, bandwidthMbps: b.plan.bandwidthMbps,
+        ...(p.mode === 'precopy' ? { maxDowntimeMs: p.maxDowntimeMs } : {}),
+        // Safety net: should the guest outrun the prediction, finish with post-copy instead of looping.
+        ...(p.mode === 'precopy' && b.plan.allowPostcopy !== false && !p.multifdZstd ? { postcopyFallbackAfterMs: Math.round(2 * planned.predicted!.totalMs + 1000) } : {}),
+        ...(p.mode === 'postcopy' ? { postcopyAfterMs: p.postcopyAfterMs } : {}),
+        ...(p.autoConverge ? { autoConverge: true } : {}),
+        ...(p.multifdZstd ? { multifd: { channels: 2, compression: 'zstd' as const } } : {}),
+      };
+    }
+    const opts = b.options as MigrationOptions;
     const dest = b.destination.replace(/\/+$/, '');
-    const { uri } = await call(`${dest}/v1/incoming`, b.destinationToken, 'POST', { spec: g.spec, snapshots: g.snapshots, diskPath: `${d.dir(id)}/disk.qcow2`, options: b.options }) as { uri: string };
-    return migrateOut(d, id, uri, b.options as MigrationOptions,
+    const { uri } = await call(`${dest}/v1/incoming`, b.destinationToken, 'POST', { spec: g.spec, snapshots: g.snapshots, diskPath: `${d.dir(id)}/disk.qcow2`, options: opts }) as { uri: string };
+    const report = await migrateOut(d, id, uri, opts,
       async () => { await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/commit`, b.destinationToken, 'POST'); },
       async () => { await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/abort`, b.destinationToken, 'POST'); });
+    return planned ? { ...report, plan: { reason: planned.reason, options: opts, predicted: planned.predicted } } : report;
   });
 
   // Migration, destination side.

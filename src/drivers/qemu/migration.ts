@@ -27,6 +27,8 @@ export interface MigrationOptions {
   stopAfterRamCopies?: number;
   /** Post-copy: switch after this much pre-copy warm-up, ms (default 1000). */
   postcopyAfterMs?: number;
+  /** Pre-copy with a safety net: if still copying after this long, switch to post-copy. */
+  postcopyFallbackAfterMs?: number;
   autoConverge?: boolean;
   /** XBZRLE page-delta compression with this cache, MiB. */
   xbzrleCacheMiB?: number;
@@ -75,7 +77,7 @@ export function checkMigrationOptions(o: MigrationOptions): string[] {
   const e: string[] = [];
   if (!MIGRATION_MODES.includes(o.mode)) e.push(`mode must be one of ${MIGRATION_MODES.join(', ')}, got "${o.mode}"`);
   if (o.multifd && o.xbzrleCacheMiB) e.push('XBZRLE and multifd cannot be combined');
-  if (o.multifd && o.mode === 'postcopy') e.push('multifd with post-copy is not supported by this QEMU');
+  if (o.multifd && (o.mode === 'postcopy' || o.postcopyFallbackAfterMs !== undefined)) e.push('multifd with post-copy is not supported by this QEMU');
   if (o.multifd && !(o.multifd.channels >= 1 && o.multifd.channels <= 64)) e.push(`multifd.channels must be 1..64, got ${o.multifd.channels}`);
   if (o.maxDowntimeMs !== undefined && !(o.maxDowntimeMs >= 1 && o.maxDowntimeMs <= 2_000_000)) e.push(`maxDowntimeMs must be 1..2000000, got ${o.maxDowntimeMs}`);
   if (o.bandwidthMbps !== undefined && !(o.bandwidthMbps > 0)) e.push(`bandwidthMbps must be > 0, got ${o.bandwidthMbps}`);
@@ -85,7 +87,7 @@ export function checkMigrationOptions(o: MigrationOptions): string[] {
 async function setCaps(c: QmpClient, o: MigrationOptions): Promise<void> {
   const caps = [
     { capability: 'events', state: true },
-    { capability: 'postcopy-ram', state: o.mode === 'postcopy' },
+    { capability: 'postcopy-ram', state: o.mode === 'postcopy' || o.postcopyFallbackAfterMs !== undefined },
     { capability: 'auto-converge', state: !!o.autoConverge },
     { capability: 'xbzrle', state: !!o.xbzrleCacheMiB },
     { capability: 'multifd', state: !!o.multifd },
@@ -201,6 +203,11 @@ export async function migrateOut(src: QemuDriver, id: string, uri: string, o: Mi
         await sc.execute('migrate-start-postcopy');
         postcopyStarted = true;
         report.modeUsed = 'precopy→postcopy';
+      }
+      if (o.mode === 'precopy' && o.postcopyFallbackAfterMs !== undefined && !postcopyStarted && st === 'active' && Date.now() - tStart >= o.postcopyFallbackAfterMs) {
+        await sc.execute('migrate-start-postcopy');
+        postcopyStarted = true;
+        report.modeUsed = 'precopy→postcopy (did not converge in time)';
       }
       const ramTotal = q.ram?.total ?? 0;
       const roundsHit = o.stopAfterRounds !== undefined && report.rounds >= o.stopAfterRounds;
