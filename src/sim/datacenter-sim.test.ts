@@ -60,6 +60,23 @@ test('cloudsim mode: one migration worked by hand (energy, SLATAH, PDM, duration
   assert.equal(r.steps, 3); // 300.1, 600.1, 900.1 (1200.1 is past the end)
 });
 
+test('default mode can time migrations with the live-migration models (precopy-model)', async () => {
+  const { predictMigration } = await import('../models/migration.ts');
+  const s = parseScenario({ ...tiny, migration: { type: 'precopy-model', maxDirtyMiBps: 100, downtimeTargetMs: 300 } });
+  const w = workload([[10, 10], [10, 10], [10, 10], [10, 10], [10, 10]]);
+  const input = buildSimInput(s, w, parsePolicy('thr-mmt:0.8'), 'default', 1);
+  // Idle VM: plain pre-copy of 1740 MiB over half of 1 Gbit/s.
+  const idle = predictMigration({ memMiB: 1740, dirtyMiBps: 0, bandwidthMbps: 500 }, { mode: 'precopy', maxDowntimeMs: 300 });
+  assert.ok(Math.abs(input.migrationTime(1740, 1000, 0) - idle.totalMs / 1000) < 1e-9);
+  // Busy VM: 100 MiB/s dirtied > 59.6 MiB/s link: pre-copy cannot converge; the planner picks
+  // compression (fast here), so it is quicker than plain copying would be, and never infinite.
+  const busy = input.migrationTime(1740, 1000, 1);
+  assert.ok(Number.isFinite(busy) && busy > 0);
+  // The RAM/bandwidth model ignores the dirty rate.
+  const plain = buildSimInput(tiny, w, parsePolicy('thr-mmt:0.8'), 'default', 1);
+  assert.equal(plain.migrationTime(1740, 1000, 1), plain.migrationTime(1740, 1000, 0));
+});
+
 test('NPA charges every host its peak power for the whole run (closed form)', () => {
   const w = loadWorkload({ ...PLANETLAB_SCENARIO, workload: { type: 'planetlab', limitVms: 40 } }, DAY, 1);
   const peak = 400 * (maxPowerW({ type: 'specpower', wattsAt: [86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117] }) + 135);

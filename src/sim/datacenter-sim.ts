@@ -25,8 +25,8 @@ export type SimPolicy =
   | { kind: 'npa' }
   | { kind: 'dvfs' };
 
-/** Migration duration model: seconds to migrate a VM of `ramMiB` to a host with `bandwidthMbps`. */
-export type MigrationTimeModel = (ramMiB: number, bandwidthMbps: number) => number;
+/** Migration duration model: seconds to migrate a VM of `ramMiB` using `utilization` of its CPU to a host with `bandwidthMbps`. */
+export type MigrationTimeModel = (ramMiB: number, bandwidthMbps: number, utilization: number) => number;
 
 export interface SimHosts {
   capacityMips: Float64Array;
@@ -464,7 +464,7 @@ export class DatacenterSim {
       if (!this.cs && this.hostState[m.to] === HOST_BOOTING) start = t + this.input.powerOnS;
       if (start === t) this.startMigration(m.vm, m.to, t);
       else this.clock.scheduleAt(start, () => this.startMigration(m.vm, m.to, start));
-      const end = start + this.input.migrationTime(this.input.vms.ramMiB[m.vm]!, this.input.hosts.bandwidthMbps[m.to]!);
+      const end = start + this.input.migrationTime(this.input.vms.ramMiB[m.vm]!, this.input.hosts.bandwidthMbps[m.to]!, this.demand[m.vm]! / this.input.vms.mips[m.vm]!);
       let g = groups.get(end);
       if (!g) {
         g = [];

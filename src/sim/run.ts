@@ -3,6 +3,7 @@
  */
 import { buildDetector, buildSelection, parsePolicy, type PolicySpec } from '../policies/registry.ts';
 import { seededRandom } from '../runtime/random.ts';
+import { planMigration, predictMigration } from '../models/migration.ts';
 import { simulate, type SimInput, type SimMode, type SimPolicy, type SimResult } from './datacenter-sim.ts';
 import { dayName, readPlanetLabDay } from './planetlab.ts';
 import { resolvePowerModel, type ScenarioSpec } from './scenario.ts';
@@ -86,11 +87,20 @@ export function buildSimInput(s: ScenarioSpec, w: Workload, policy: PolicySpec, 
   if (policy.type === 'npa') simPolicy = { kind: 'npa' };
   else if (policy.type === 'dvfs') simPolicy = { kind: 'dvfs' };
   else simPolicy = { kind: 'migration', detector: buildDetector(policy, mode === 'cloudsim' ? 'cloudsim' : 'loess', stepS), selection: buildSelection(policy.selection) };
-  const share = s.migration.bandwidthShare;
-  const migrationTime = mode === 'cloudsim'
+  const mig = s.migration;
+  const share = mig.bandwidthShare;
+  let migrationTime: SimInput['migrationTime'];
+  if (mode === 'cloudsim') {
     // CloudSim: RAM / (BW / (2 · 8000)) with BW in kbit/s.
-    ? (ram: number, bw: number) => ram / ((bw * 1000) / (8000 / share))
-    : (ram: number, bw: number) => (ram * 8) / (bw * share);
+    migrationTime = (ram, bw) => ram / ((bw * 1000) / (8000 / share));
+  } else if (mig.type === 'precopy-model') {
+    // The live-migration models, with the settings the control plane would choose (src/models/migration.ts).
+    migrationTime = (ram, bw, u) => {
+      const p = planMigration({ memMiB: ram, dirtyMiBps: u * mig.maxDirtyMiBps, bandwidthMbps: bw * share, downtimeTargetMs: mig.downtimeTargetMs });
+      const r = p.ok ? p.predicted! : predictMigration({ memMiB: ram, dirtyMiBps: u * mig.maxDirtyMiBps, bandwidthMbps: bw * share }, { mode: 'postcopy' });
+      return r.totalMs / 1000;
+    };
+  } else migrationTime = (ram, bw) => (ram * 8) / (bw * share);
   return {
     mode,
     hosts,

@@ -54,10 +54,16 @@ export const scenarioSchema = z.object({
     powerOffS: z.number().nonnegative().default(30),
     transitionPowerShare: z.number().min(0).max(2).default(1),
   }).strict().default({ pue: 1, powerOnS: 120, powerOffS: 30, transitionPowerShare: 1 }),
-  migration: z.object({
-    type: z.literal('ram-bandwidth').default('ram-bandwidth'),
-    bandwidthShare: z.number().positive().max(1).default(0.5),
-  }).strict().default({ type: 'ram-bandwidth', bandwidthShare: 0.5 }),
+  migration: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('ram-bandwidth'), bandwidthShare: z.number().positive().max(1).default(0.5) }).strict(),
+    z.object({
+      type: z.literal('precopy-model'),
+      bandwidthShare: z.number().positive().max(1).default(0.5),
+      /** Dirty rate of a VM at 100 % CPU, MiB/s (scaled by its utilization). */
+      maxDirtyMiBps: z.number().nonnegative().default(100),
+      downtimeTargetMs: z.number().positive().default(300),
+    }).strict(),
+  ]).default({ type: 'ram-bandwidth', bandwidthShare: 0.5 }),
   historyLength: z.number().int().min(10).max(255).default(30),
 }).strict();
 
