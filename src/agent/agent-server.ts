@@ -27,7 +27,7 @@ const specSchema = z.object({
   id: z.string(),
   memoryMiB: z.number().int(),
   vcpus: z.number().int(),
-  image: z.object({ kernel: z.string(), initrd: z.string().optional(), append: z.string().optional(), disk: z.string().optional() }),
+  image: z.object({ kernel: z.string().optional(), initrd: z.string().optional(), append: z.string().optional(), disk: z.string().optional() }),
   workload: z.object({ mib: z.number(), rateMiBps: z.number() }).optional(),
   minMemoryMiB: z.number().optional(),
   mergeable: z.boolean().optional(),

@@ -14,9 +14,10 @@ export const GuestState = {
 } as const;
 export type GuestState = (typeof GuestState)[keyof typeof GuestState];
 
-/** What to boot: a kernel and initramfs (the tiny guest), optionally a qcow2 disk. */
+/** What to boot: a kernel and initramfs (the tiny guest), or a bootable qcow2 disk, or both. */
 export interface GuestImage {
-  kernel: string;
+  /** Kernel to boot directly; without it the guest boots from `disk`. */
+  kernel?: string;
   initrd?: string;
   /** Extra kernel command line. */
   append?: string;
@@ -107,7 +108,7 @@ export function checkGuestSpec(s: GuestSpec): string[] {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(s.id)) e.push(`id "${s.id}" must be 1-63 letters, digits, '.', '_' or '-'`);
   if (!(Number.isInteger(s.memoryMiB) && s.memoryMiB >= 64)) e.push(`memoryMiB must be an integer >= 64, got ${s.memoryMiB}`);
   if (!(Number.isInteger(s.vcpus) && s.vcpus >= 1 && s.vcpus <= 64)) e.push(`vcpus must be an integer in 1..64, got ${s.vcpus}`);
-  if (!s.image?.kernel) e.push('image.kernel is required');
+  if (!s.image?.kernel && !s.image?.disk) e.push('image needs a kernel (direct boot) or a bootable qcow2 disk');
   if (s.minMemoryMiB !== undefined && !(s.minMemoryMiB >= 0 && s.minMemoryMiB <= s.memoryMiB)) e.push(`minMemoryMiB must be in 0..memoryMiB, got ${s.minMemoryMiB}`);
   return e;
 }

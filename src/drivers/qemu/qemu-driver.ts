@@ -163,9 +163,9 @@ export class QemuDriver implements HypervisorDriver {
       '-machine', `q35,accel=${this.accel}${spec.mergeable === false ? ',mem-merge=off' : ''}`,
       '-cpu', this.accel === 'kvm' ? 'host' : 'qemu64',
       '-m', `${spec.memoryMiB}M`, '-smp', String(spec.vcpus),
-      '-kernel', spec.image.kernel,
-      ...(spec.image.initrd ? ['-initrd', spec.image.initrd] : []),
-      '-append', append,
+      ...(spec.image.kernel
+        ? ['-kernel', spec.image.kernel, ...(spec.image.initrd ? ['-initrd', spec.image.initrd] : []), '-append', append]
+        : ['-boot', 'c']),
       '-display', 'none', '-nodefaults',
       '-serial', `file:${join(dir, 'serial.log')}`,
       '-qmp', `unix:${join(dir, 'qmp.sock')},server=on,wait=off`,
