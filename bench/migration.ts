@@ -83,7 +83,9 @@ try {
 // Model error and a fit of the stream rate to this machine.
 const ok = runs.filter((r) => r.converged && Number.isFinite(r.predicted.totalMs));
 const mape = (f: (r: Run) => [number, number]) => ok.length ? ok.reduce((s, r) => { const [m, p] = f(r); return s + Math.abs(p - m) / Math.max(1, m); }, 0) / ok.length : NaN;
-const sc = runs.filter((r) => r.mode === 'stop-and-copy' && r.converged);
+// The hosts' own limit shows on the fastest link only.
+const topBw = Math.max(...runs.map((r) => r.bandwidthMbps));
+const sc = runs.filter((r) => r.mode === 'stop-and-copy' && r.converged && r.bandwidthMbps === topBw);
 const fitted: MigrationHostCalibration = { ...DEFAULT_CALIBRATION };
 if (sc.length) {
   const rates = sc.map((r) => (r.measured.bytes / 2 ** 20) / Math.max(0.001, (r.measured.totalMs - DEFAULT_CALIBRATION.setupMs) / 1000)).sort((x, y) => x - y);

@@ -26,7 +26,7 @@ export interface MigrationHostCalibration {
 
 /** Defaults measured on this project's machines (TCG, loopback); `npm run bench:migration` refits them. */
 export const DEFAULT_CALIBRATION: MigrationHostCalibration = {
-  maxStreamMiBps: 140,
+  maxStreamMiBps: 1400,
   setupMs: 100,
   minDowntimeMs: 5,
   zstdRatio: 0.15,

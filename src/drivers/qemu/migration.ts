@@ -180,6 +180,8 @@ export async function migrateOut(src: QemuDriver, id: string, uri: string, o: Mi
     const params: Record<string, unknown> = {};
     if (o.maxDowntimeMs !== undefined) params['downtime-limit'] = o.maxDowntimeMs;
     params['max-bandwidth'] = o.bandwidthMbps ? Math.round((o.bandwidthMbps * 1e6) / 8) : 2 ** 40; // QEMU's default cap is 128 MiB/s; lift it unless asked
+    // QEMU does not apply max-bandwidth after the switch to post-copy: cap that phase too.
+    params['max-postcopy-bandwidth'] = o.bandwidthMbps ? Math.round((o.bandwidthMbps * 1e6) / 8) : 0;
     if (o.xbzrleCacheMiB) params['xbzrle-cache-size'] = o.xbzrleCacheMiB * 2 ** 20;
     await sc.execute('migrate-set-parameters', params);
     if (o.mode === 'stop-and-copy') { await sc.execute('stop'); pausedByUs = true; }
