@@ -111,6 +111,15 @@ test('the agent re-adopts its running guests after a crash and migrates them to 
   assert.ok(planned.body.downtimeMs <= 300, `downtime ${planned.body.downtimeMs} ms`);
   assert.equal((await api(a.url, 'DELETE', '/v1/guests/agent-t2', undefined, 'sekret')).status, 204);
 
+  // The CLI talks to agents too.
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'bin/nubis.js'), 'guest', '--agent', b.url, '--token', 'sekret', ...args], { encoding: 'utf8', cwd: root });
+  const listed = cli('--json', 'list');
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.deepEqual(JSON.parse(listed.stdout).map((x: { id: string; state: string }) => [x.id, x.state]), [['agent-t1', 'running']]);
+  const noBw = cli('migrate', 'agent-t1', '--to', a.url, '--downtime-target-ms', '100');
+  assert.equal(noBw.status, 2);
+  assert.match(noBw.stderr, /--downtime-target-ms needs --bandwidth-mbps/);
+
   const badMode = await api(b.url, 'POST', '/v1/guests/agent-t1/migrate', { destination: a.url, options: { mode: 'teleport' } }, 'sekret');
   assert.equal(badMode.status, 400);
   assert.match(badMode.body.message, /options\.mode/);

@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { agentCommand } from './agent-command.ts';
+import { guestCommand } from './guest-command.ts';
 import { simCommand } from './sim-command.ts';
 
 /** Errors with a stable `code` are the user's input problems: one line, exit 2. */
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   simCommand(program);
   agentCommand(program);
+  guestCommand(program);
   try {
     await program.parseAsync(argv);
     return 0;
