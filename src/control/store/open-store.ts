@@ -1,0 +1,99 @@
+/**
+ * Open the control plane's database: SQLite (better-sqlite3) by default, PostgreSQL for scale, the
+ * same schema and migrations on both (kysely), run on open.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.ts';
+
+export type Db = Kysely<Database>;
+
+/** Bad database URL, or the database refused us. */
+export class StoreError extends Error {
+  readonly code = 'STORE_ERROR';
+}
+
+/** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
+const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
+  '0001-initial': {
+    async up(db: Kysely<unknown>) {
+      const s = db.schema;
+      await s.createTable('tenants').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('quota_vcpus', 'integer', (c) => c.notNull()).addColumn('quota_memory_mib', 'integer', (c) => c.notNull())
+        .addColumn('quota_vms', 'integer', (c) => c.notNull()).addColumn('quota_disk_gib', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull()).execute();
+      await s.createTable('users').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (c) => c.notNull()).addColumn('role', 'text', (c) => c.notNull()).addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('users_tenant_name', ['tenant_id', 'name']).execute();
+      await s.createTable('tokens').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+        .addColumn('name', 'text', (c) => c.notNull()).addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('expires_at', 'text').addColumn('revoked_at', 'text').addColumn('created_at', 'text', (c) => c.notNull()).execute();
+      await s.createTable('hosts').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('state', 'text', (c) => c.notNull()).addColumn('vcpus', 'integer', (c) => c.notNull()).addColumn('memory_mib', 'integer', (c) => c.notNull())
+        .addColumn('disk_gib', 'integer', (c) => c.notNull()).addColumn('cpu_ratio', 'real', (c) => c.notNull()).addColumn('memory_ratio', 'real', (c) => c.notNull())
+        .addColumn('disk_ratio', 'real', (c) => c.notNull()).addColumn('reserved_vcpus', 'integer', (c) => c.notNull()).addColumn('reserved_memory_mib', 'integer', (c) => c.notNull())
+        .addColumn('reserved_disk_gib', 'integer', (c) => c.notNull()).addColumn('datacenter', 'text', (c) => c.notNull()).addColumn('rack', 'text', (c) => c.notNull())
+        .addColumn('driver', 'text', (c) => c.notNull()).addColumn('agent_url', 'text').addColumn('power_model', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull()).execute();
+      await s.createTable('flavors').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('vcpus', 'integer', (c) => c.notNull()).addColumn('memory_mib', 'integer', (c) => c.notNull()).addColumn('disk_gib', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull()).execute();
+      await s.createTable('images').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('format', 'text', (c) => c.notNull()).addColumn('size_mib', 'integer', (c) => c.notNull()).addColumn('created_at', 'text', (c) => c.notNull()).execute();
+      await s.createTable('server_groups').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (c) => c.notNull()).addColumn('policy', 'text', (c) => c.notNull()).addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('server_groups_tenant_name', ['tenant_id', 'name']).execute();
+      await s.createTable('vms').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (c) => c.notNull()).addColumn('flavor_id', 'text', (c) => c.notNull().references('flavors.id'))
+        .addColumn('image_id', 'text', (c) => c.notNull().references('images.id')).addColumn('host_id', 'text', (c) => c.references('hosts.id'))
+        .addColumn('server_group_id', 'text', (c) => c.references('server_groups.id')).addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull()).addColumn('updated_at', 'text', (c) => c.notNull()).addColumn('deleted_at', 'text').execute();
+      await s.createIndex('vms_tenant').on('vms').columns(['tenant_id', 'deleted_at']).execute();
+      await s.createIndex('vms_host').on('vms').columns(['host_id']).execute();
+      await s.createTable('operations').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('vm_id', 'text').addColumn('kind', 'text', (c) => c.notNull()).addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('idempotency_key', 'text').addColumn('result', 'text').addColumn('error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull()).addColumn('finished_at', 'text')
+        .addUniqueConstraint('operations_idem', ['tenant_id', 'idempotency_key']).execute();
+      await s.createTable('events').addColumn('id', 'integer', (c) => (isPg ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement()))
+        .addColumn('at', 'text', (c) => c.notNull()).addColumn('tenant_id', 'text').addColumn('vm_id', 'text').addColumn('host_id', 'text')
+        .addColumn('actor', 'text').addColumn('kind', 'text', (c) => c.notNull()).addColumn('detail', 'text', (c) => c.notNull()).execute();
+      await s.createIndex('events_vm').on('events').columns(['vm_id', 'id']).execute();
+      await s.createIndex('events_tenant').on('events').columns(['tenant_id', 'id']).execute();
+    },
+  },
+});
+
+/**
+ * Open (and migrate) a store. `url`: `sqlite:PATH`, a plain file path, `:memory:`, or `postgres://…`.
+ * @throws StoreError when the URL is not understood or migrations fail
+ */
+export async function openStore(url: string): Promise<Db> {
+  let db: Db;
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }) });
+  } else {
+    const path = url.replace(/^sqlite:/, '');
+    if (!path) throw new StoreError(`Bad database URL "${url}"; accepted: sqlite:PATH, a file path, :memory:, or postgres://USER:PASS@HOST/DB`);
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const raw = new BetterSqlite3(path);
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = FULL'); // an acknowledged write survives a crash
+    raw.pragma('foreign_keys = ON');
+    raw.pragma('busy_timeout = 5000');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  }
+  const isPg = /^postgres/.test(url);
+  const provider: MigrationProvider = { getMigrations: async () => buildMigrations(isPg) };
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new StoreError(`Database migration ${failed ?? ''} failed on ${url.replace(/:[^:@/]+@/, ':***@')}: ${(error as Error).message}`);
+  }
+  await sql`select 1`.execute(db);
+  return db;
+}

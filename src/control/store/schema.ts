@@ -1,0 +1,36 @@
+/** The control plane's tables (kysely types). Times are ISO-8601 strings; JSON columns are text. */
+import type { Generated } from 'kysely';
+
+export interface TenantTable { id: string; name: string; quota_vcpus: number; quota_memory_mib: number; quota_vms: number; quota_disk_gib: number; created_at: string }
+export interface UserTable { id: string; tenant_id: string; name: string; role: string; created_at: string }
+export interface TokenTable { id: string; user_id: string; name: string; hash: string; expires_at: string | null; revoked_at: string | null; created_at: string }
+export interface HostTable {
+  id: string; name: string; state: string; vcpus: number; memory_mib: number; disk_gib: number;
+  cpu_ratio: number; memory_ratio: number; disk_ratio: number; reserved_vcpus: number; reserved_memory_mib: number; reserved_disk_gib: number;
+  datacenter: string; rack: string; driver: string; agent_url: string | null; power_model: string; created_at: string;
+}
+export interface FlavorTable { id: string; name: string; vcpus: number; memory_mib: number; disk_gib: number; created_at: string }
+export interface ImageTable { id: string; name: string; format: string; size_mib: number; created_at: string }
+export interface ServerGroupTable { id: string; tenant_id: string; name: string; policy: string; created_at: string }
+export interface VmTable {
+  id: string; tenant_id: string; name: string; flavor_id: string; image_id: string; host_id: string | null;
+  server_group_id: string | null; state: string; created_at: string; updated_at: string; deleted_at: string | null;
+}
+export interface OperationTable {
+  id: string; tenant_id: string; vm_id: string | null; kind: string; status: string; idempotency_key: string | null;
+  result: string | null; error: string | null; created_at: string; finished_at: string | null;
+}
+export interface EventTable { id: Generated<number>; at: string; tenant_id: string | null; vm_id: string | null; host_id: string | null; actor: string | null; kind: string; detail: string }
+
+export interface Database {
+  tenants: TenantTable;
+  users: UserTable;
+  tokens: TokenTable;
+  hosts: HostTable;
+  flavors: FlavorTable;
+  images: ImageTable;
+  server_groups: ServerGroupTable;
+  vms: VmTable;
+  operations: OperationTable;
+  events: EventTable;
+}
