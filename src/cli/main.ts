@@ -3,7 +3,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { agentCommand } from './agent-command.ts';
+import { cloudCommands } from './cloud-commands.ts';
 import { guestCommand } from './guest-command.ts';
+import { serveCommand } from './serve-command.ts';
 import { simCommand } from './sim-command.ts';
 
 /** Errors with a stable `code` are the user's input problems: one line, exit 2. */
@@ -20,6 +22,8 @@ export async function main(argv: string[]): Promise<number> {
   simCommand(program);
   agentCommand(program);
   guestCommand(program);
+  serveCommand(program);
+  cloudCommands(program);
   try {
     await program.parseAsync(argv);
     return 0;

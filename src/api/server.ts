@@ -1,0 +1,176 @@
+/**
+ * The control plane's REST API (fastify). Every route is declared once in a table with its zod
+ * schemas, roles and summary; the same table produces the OpenAPI 3.1 document at /openapi.json.
+ * HTTP status codes are decided in one place (the error handler).
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ControlPlane, ROLES, type Principal } from '../control/control-plane.ts';
+import { ControlError } from '../control/errors.ts';
+import { VM_ACTIONS, type VmAction } from '../control/vm-states.ts';
+
+const STATUS: Record<ControlError['code'], number> = {
+  UNAUTHENTICATED: 401, FORBIDDEN: 403, NOT_FOUND: 404, ALREADY_EXISTS: 409, INVALID_STATE: 409,
+  QUOTA_EXCEEDED: 403, NO_HOST_FITS: 409, BAD_REQUEST: 400, BACKEND: 502,
+};
+
+const name = z.string().min(1).max(63).regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'letters, digits, ".", "_" or "-", starting with a letter or digit');
+const quotas = z.object({ vcpus: z.number().int().min(0), memoryMiB: z.number().int().min(0), vms: z.number().int().min(0), diskGiB: z.number().int().min(0) }).partial().strict();
+const idParam = z.object({ id: z.string().min(1).max(200) }).strict();
+
+interface RouteDef {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  summary: string;
+  tag: string;
+  /** No token needed. */
+  open?: boolean;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  params?: z.ZodType;
+  status?: number;
+  handler: (ctx: { p: Principal; body: any; query: any; params: any; req: FastifyRequest; reply: FastifyReply }) => Promise<unknown>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+function parse(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
+  if (!schema) return value;
+  const r = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${where}${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
+    throw new ControlError('BAD_REQUEST', `Invalid request: ${issues.join('; ')}`, { issues: r.error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message })) });
+  }
+  return r.data;
+}
+
+/** Build the API (not listening). */
+export function buildApi(cp: ControlPlane): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  const routes: RouteDef[] = [];
+  const route = (r: RouteDef) => routes.push(r);
+
+  // ---- routes ----
+  route({ method: 'GET', url: '/healthz', summary: 'Liveness', tag: 'meta', open: true, handler: async () => ({ ok: true }) });
+  route({ method: 'GET', url: '/v1/me', summary: 'Who the token belongs to', tag: 'auth', handler: async ({ p }) => p });
+
+  route({ method: 'GET', url: '/v1/tenants', summary: 'List tenants (admin, operator)', tag: 'tenants', handler: async ({ p }) => cp.listTenants(p) });
+  route({ method: 'POST', url: '/v1/tenants', summary: 'Create a tenant with quotas (admin)', tag: 'tenants', status: 201,
+    body: z.object({ name, quotas: quotas.optional() }).strict(), handler: async ({ p, body }) => cp.createTenant(p, body.name, body.quotas) });
+  route({ method: 'POST', url: '/v1/users', summary: 'Create a user in a tenant with a role (admin)', tag: 'users', status: 201,
+    body: z.object({ tenant: z.string().min(1), name, role: z.enum(ROLES) }).strict(), handler: async ({ p, body }) => cp.createUser(p, body.tenant, body.name, body.role) });
+  route({ method: 'POST', url: '/v1/tokens', summary: 'Create an API token (shown once; admins may create one for any user)', tag: 'tokens', status: 201,
+    body: z.object({ name, userId: z.string().optional(), expiresInS: z.number().int().positive().optional() }).strict(), handler: async ({ p, body }) => cp.createToken(p, body) });
+  route({ method: 'DELETE', url: '/v1/tokens/:id', summary: 'Revoke a token', tag: 'tokens', status: 204, params: idParam, handler: async ({ p, params }) => { await cp.revokeToken(p, params.id); return undefined; } });
+
+  route({ method: 'GET', url: '/v1/hosts', summary: 'List hosts with capacity and use (admin, operator)', tag: 'hosts', handler: async ({ p }) => cp.listHosts(p) });
+  route({ method: 'GET', url: '/v1/hosts/:id', summary: 'One host (admin, operator)', tag: 'hosts', params: idParam, handler: async ({ p, params }) => cp.getHost(p, params.id) });
+  route({ method: 'POST', url: '/v1/hosts', summary: 'Register a host (admin)', tag: 'hosts', status: 201,
+    body: z.object({ name, vcpus: z.number().int().positive(), memoryMiB: z.number().int().positive(), diskGiB: z.number().int().nonnegative(),
+      cpuRatio: z.number().positive().max(32).optional(), memoryRatio: z.number().positive().max(4).optional(), diskRatio: z.number().positive().max(8).optional(),
+      reservedVcpus: z.number().int().nonnegative().optional(), reservedMemoryMiB: z.number().int().nonnegative().optional(), reservedDiskGiB: z.number().int().nonnegative().optional(),
+      datacenter: z.string().optional(), rack: z.string().optional(), driver: z.enum(['sim', 'qemu']).optional(), agentUrl: z.string().url().optional() }).strict(),
+    handler: async ({ p, body }) => cp.createHost(p, body) });
+  route({ method: 'PATCH', url: '/v1/hosts/:id', summary: 'Change a host\'s state (admin, operator)', tag: 'hosts', params: idParam,
+    body: z.object({ state: z.enum(['up', 'maintenance', 'off', 'failed']) }).strict(), handler: async ({ p, params, body }) => cp.setHostState(p, params.id, body.state) });
+
+  route({ method: 'GET', url: '/v1/flavors', summary: 'List flavors', tag: 'flavors', handler: async () => cp.listFlavors() });
+  route({ method: 'POST', url: '/v1/flavors', summary: 'Create a flavor (admin)', tag: 'flavors', status: 201,
+    body: z.object({ name, vcpus: z.number().int().positive().max(256), memoryMiB: z.number().int().min(64), diskGiB: z.number().int().nonnegative() }).strict(), handler: async ({ p, body }) => cp.createFlavor(p, body) });
+  route({ method: 'GET', url: '/v1/images', summary: 'List images', tag: 'images', handler: async () => cp.listImages() });
+  route({ method: 'POST', url: '/v1/images', summary: 'Register an image (admin)', tag: 'images', status: 201,
+    body: z.object({ name, format: z.enum(['qcow2', 'raw', 'kernel+initramfs']), sizeMiB: z.number().int().positive() }).strict(), handler: async ({ p, body }) => cp.createImage(p, body) });
+  route({ method: 'GET', url: '/v1/server-groups', summary: 'List server groups', tag: 'server-groups', handler: async ({ p }) => cp.listServerGroups(p) });
+  route({ method: 'POST', url: '/v1/server-groups', summary: 'Create a server group', tag: 'server-groups', status: 201,
+    body: z.object({ name, policy: z.enum(['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity']) }).strict(), handler: async ({ p, body }) => cp.createServerGroup(p, body.name, body.policy) });
+
+  route({ method: 'GET', url: '/v1/vms', summary: 'List VMs (your tenant\'s; all for admin and operator)', tag: 'vms',
+    query: z.object({ state: z.string().optional(), host: z.string().optional() }).strict(), handler: async ({ p, query }) => cp.listVms(p, query) });
+  route({ method: 'GET', url: '/v1/vms/:id', summary: 'One VM with the actions its state allows', tag: 'vms', params: idParam, handler: async ({ p, params }) => cp.getVm(p, params.id) });
+  route({ method: 'POST', url: '/v1/vms', summary: 'Create a VM (202 with an operation); dryRun answers where it would go and why', tag: 'vms', status: 202,
+    body: z.object({ name, flavor: z.string().min(1), image: z.string().min(1), serverGroup: z.string().optional(), preset: z.enum(['pack', 'spread', 'first-fit']).optional(), dryRun: z.boolean().optional() }).strict(),
+    handler: async ({ p, body, req, reply }) => {
+      if (body.dryRun) { reply.code(200); return cp.placement(p, body); }
+      return cp.createVm(p, { ...body, idempotencyKey: idemKey(req) });
+    } });
+  route({ method: 'POST', url: '/v1/vms/:id/actions', summary: `Run a lifecycle action: ${Object.keys(VM_ACTIONS).join(', ')} (202 with an operation)`, tag: 'vms', status: 202, params: idParam,
+    body: z.object({ action: z.enum(Object.keys(VM_ACTIONS) as [VmAction, ...VmAction[]]), snapshotName: name.optional() }).strict(),
+    handler: async ({ p, params, body, req }) => cp.vmAction(p, params.id, body.action, { idempotencyKey: idemKey(req), snapshotName: body.snapshotName }) });
+  route({ method: 'DELETE', url: '/v1/vms/:id', summary: 'Delete a VM (202 with an operation)', tag: 'vms', status: 202, params: idParam,
+    handler: async ({ p, params, req }) => cp.vmAction(p, params.id, 'delete', { idempotencyKey: idemKey(req) }) });
+  route({ method: 'GET', url: '/v1/operations/:id', summary: 'Poll an operation', tag: 'operations', params: idParam, handler: async ({ p, params }) => cp.getOperation(p, params.id) });
+  route({ method: 'GET', url: '/v1/events', summary: 'The audit trail (your tenant\'s; all for admin and operator)', tag: 'events',
+    query: z.object({ vm: z.string().optional(), limit: z.coerce.number().int().positive().max(1000).optional() }).strict(), handler: async ({ p, query }) => cp.listEvents(p, { vmId: query.vm, limit: query.limit }) });
+
+  // ---- wiring ----
+  for (const r of routes) {
+    app.route({
+      method: r.method,
+      url: r.url,
+      handler: async (req, reply) => {
+        let p = undefined as unknown as Principal;
+        if (!r.open) {
+          const h = req.headers.authorization;
+          const token = h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
+          const found = token ? await cp.authenticate(token) : null;
+          if (!found) throw new ControlError('UNAUTHENTICATED', 'A valid "Authorization: Bearer <token>" header is required');
+          p = found;
+        }
+        const body = parse(r.body, req.body, 'body');
+        const query = parse(r.query, req.query, 'query');
+        const params = parse(r.params, req.params, 'path');
+        reply.code(r.status ?? 200);
+        const out = await r.handler({ p, body, query, params, req, reply });
+        if (out === undefined) return reply.send();
+        return out;
+      },
+    });
+  }
+  app.get('/openapi.json', async () => openApi(routes));
+
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}; see /openapi.json` }));
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof ControlError) return reply.code(STATUS[err.code]).send({ code: err.code, message: err.message, ...(err.details ?? {}) });
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) return reply.code(status).send({ code: 'BAD_REQUEST', message: (err as Error).message });
+    return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error' });
+  });
+  return app;
+}
+
+function idemKey(req: FastifyRequest): string | undefined {
+  const k = req.headers['idempotency-key'];
+  if (k === undefined) return undefined;
+  const s = Array.isArray(k) ? k[0]! : k;
+  if (!/^[\x21-\x7e]{1,200}$/.test(s)) throw new ControlError('BAD_REQUEST', 'Idempotency-Key must be 1-200 printable ASCII characters');
+  return s;
+}
+
+function openApi(routes: RouteDef[]) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const path = r.url.replace(/:(\w+)/g, '{$1}');
+    const params = [...r.url.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const q = r.query ? z.toJSONSchema(r.query, { io: 'input' }) as { properties?: Record<string, unknown> } : undefined;
+    for (const [k, v] of Object.entries(q?.properties ?? {})) params.push({ name: k, in: 'query', required: false, schema: v as { type: string } });
+    (paths[path] ??= {})[r.method.toLowerCase()] = {
+      summary: r.summary,
+      tags: [r.tag],
+      ...(r.open ? { security: [] } : {}),
+      ...(params.length ? { parameters: params } : {}),
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(r.body, { io: 'input' }) } } } } : {}),
+      responses: {
+        [String(r.status ?? 200)]: { description: 'OK' },
+        default: { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'nubis control plane', version: '0.1.0' },
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: { Error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+    },
+    paths,
+  };
+}

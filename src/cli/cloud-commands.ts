@@ -1,0 +1,108 @@
+/** `nubis vm|host|flavor|tenant|token …`: the control plane's CLI (an API client, like the dashboard). */
+import type { Command } from 'commander';
+import { formatTable } from './table.ts';
+
+class ApiCallError extends Error {
+  readonly code = 'API_ERROR';
+}
+
+interface Conn { url: string; token?: string; json?: boolean }
+
+async function api(c: Conn, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  let res: Response;
+  try {
+    res = await fetch(c.url.replace(/\/+$/, '') + path, { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(c.token ? { authorization: `Bearer ${c.token}` } : {}), ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiCallError(`Cannot reach the control plane at ${c.url}: ${(e as Error).message} (is "nubis serve" running? set --url or NUBIS_URL)`);
+  }
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : undefined;
+  if (!res.ok) {
+    const reasons = Array.isArray(data?.rejected) && data.rejected.length ? '\n' + data.rejected.map((r: { hostName: string; filter: string; reason: string }) => `  ${r.hostName}: ${r.filter}: ${r.reason}`).join('\n') : '';
+    throw new ApiCallError(`${data?.code ?? res.status}: ${data?.message ?? text}${reasons}`);
+  }
+  return data;
+}
+
+const print = (c: Conn, data: unknown, table: () => string) => process.stdout.write((c.json ? JSON.stringify(data, null, 2) : table()) + '\n');
+
+export function cloudCommands(program: Command): void {
+  const conn = (cmd: Command): Conn => {
+    const o = cmd.optsWithGlobals() as { url?: string; token?: string; json?: boolean };
+    return { url: o.url ?? process.env.NUBIS_URL ?? 'http://127.0.0.1:8080', token: o.token ?? process.env.NUBIS_TOKEN, json: o.json };
+  };
+  const group = (name: string, desc: string) => program.command(name).description(desc)
+    .option('--url <url>', 'control plane URL (or NUBIS_URL)').option('--token <token>', 'API token (or NUBIS_TOKEN)').option('--json', 'JSON output for scripts');
+
+  const vm = group('vm', 'Virtual machines');
+  vm.command('create').description('Create a VM').requiredOption('--name <name>').requiredOption('--flavor <flavor>').requiredOption('--image <image>')
+    .option('--server-group <group>').option('--preset <preset>', 'placement: pack, spread, first-fit').option('--dry-run', 'only say where it would go and why')
+    .option('--idempotency-key <key>')
+    .action(async function (this: Command, o: { name: string; flavor: string; image: string; serverGroup?: string; preset?: string; dryRun?: boolean; idempotencyKey?: string }) {
+      const c = conn(this);
+      const r = await api(c, 'POST', '/v1/vms', { name: o.name, flavor: o.flavor, image: o.image, serverGroup: o.serverGroup, preset: o.preset, dryRun: o.dryRun }, o.idempotencyKey ? { 'idempotency-key': o.idempotencyKey } : {});
+      if (o.dryRun) { print(c, r, () => r.explanation); return; }
+      const v = r.vmId ? await api(c, 'GET', `/v1/vms/${r.vmId}`) : undefined;
+      print(c, { operation: r, vm: v }, () => `${o.name}: ${r.status}${v ? ` — ${v.state} on ${v.hostName} (${v.id})` : ''}${r.error ? ` — ${r.error}` : ''}`);
+    });
+  vm.command('list').description('List VMs').option('--state <state>')
+    .action(async function (this: Command, o: { state?: string }) {
+      const c = conn(this);
+      const list = await api(c, 'GET', `/v1/vms${o.state ? `?state=${encodeURIComponent(o.state)}` : ''}`);
+      print(c, list, () => formatTable(['id', 'name', 'state', 'flavor', 'image', 'host'], list.map((v: Record<string, string>) => [v.id, v.name, v.state, v.flavor, v.image, v.hostName ?? ''])));
+    });
+  vm.command('show <id>').description('Show a VM').action(async function (this: Command, id: string) {
+    const c = conn(this);
+    const v = await api(c, 'GET', `/v1/vms/${encodeURIComponent(id)}`);
+    print(c, v, () => Object.entries(v).map(([k, x]) => `${k.padEnd(15)} ${Array.isArray(x) ? x.join(', ') : x}`).join('\n'));
+  });
+  for (const action of ['start', 'stop', 'reboot', 'suspend', 'resume', 'delete'] as const) {
+    vm.command(`${action} <id>`).description(`${action[0]!.toUpperCase()}${action.slice(1)} a VM`).action(async function (this: Command, id: string) {
+      const c = conn(this);
+      const r = action === 'delete' ? await api(c, 'DELETE', `/v1/vms/${encodeURIComponent(id)}`) : await api(c, 'POST', `/v1/vms/${encodeURIComponent(id)}/actions`, { action });
+      print(c, r, () => `${id}: ${action} ${r.status}${r.error ? ` — ${r.error}` : ''}`);
+    });
+  }
+
+  const host = group('host', 'Hosts (operators)');
+  host.command('list').description('List hosts').action(async function (this: Command) {
+    const c = conn(this);
+    const list = await api(c, 'GET', '/v1/hosts');
+    print(c, list, () => formatTable(['name', 'state', 'rack', 'vCPUs used/cap', 'memory MiB used/cap', 'VMs'], list.map((h: { name: string; state: string; rack: string; used: { vcpus: number; memoryMiB: number }; capacity: { vcpus: number; memoryMiB: number }; overcommit: { cpu: number }; vms: number }) =>
+      [h.name, h.state, h.rack, `${h.used.vcpus}/${h.capacity.vcpus * h.overcommit.cpu}`, `${h.used.memoryMiB}/${h.capacity.memoryMiB}`, h.vms])));
+  });
+  host.command('set-state <host> <state>').description('up, maintenance, off, failed').action(async function (this: Command, h: string, state: string) {
+    const c = conn(this);
+    const r = await api(c, 'PATCH', `/v1/hosts/${encodeURIComponent(h)}`, { state });
+    print(c, r, () => `${r.name}: ${r.state}`);
+  });
+
+  const flavor = group('flavor', 'Flavors');
+  flavor.command('list').description('List flavors').action(async function (this: Command) {
+    const c = conn(this);
+    const list = await api(c, 'GET', '/v1/flavors');
+    print(c, list, () => formatTable(['name', 'vCPUs', 'memory MiB', 'disk GiB'], list.map((f: Record<string, string>) => [f.name, f.vcpus, f.memoryMiB, f.diskGiB]), [false, true, true, true]));
+  });
+
+  const tenant = group('tenant', 'Tenants (admin)');
+  tenant.command('create <name>').description('Create a tenant').option('--vcpus <n>').option('--memory-mib <n>').option('--vms <n>')
+    .action(async function (this: Command, name: string, o: { vcpus?: string; memoryMib?: string; vms?: string }) {
+      const c = conn(this);
+      const quotas = Object.fromEntries(Object.entries({ vcpus: o.vcpus, memoryMiB: o.memoryMib, vms: o.vms }).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)]));
+      const r = await api(c, 'POST', '/v1/tenants', { name, quotas });
+      print(c, r, () => `tenant ${r.name} (${r.id})`);
+    });
+  tenant.command('list').description('List tenants').action(async function (this: Command) {
+    const c = conn(this);
+    const list = await api(c, 'GET', '/v1/tenants');
+    print(c, list, () => formatTable(['name', 'id', 'quota vCPUs', 'quota memory MiB', 'quota VMs'], list.map((t: { name: string; id: string; quotas: Record<string, number> }) => [t.name, t.id, t.quotas.vcpus!, t.quotas.memoryMiB!, t.quotas.vms!])));
+  });
+
+  const token = group('token', 'API tokens');
+  token.command('create').description('Create a token (shown once)').requiredOption('--name <name>').option('--user <userId>').option('--expires-in-s <s>')
+    .action(async function (this: Command, o: { name: string; user?: string; expiresInS?: string }) {
+      const c = conn(this);
+      const r = await api(c, 'POST', '/v1/tokens', { name: o.name, userId: o.user, expiresInS: o.expiresInS ? Number(o.expiresInS) : undefined });
+      print(c, r, () => r.token);
+    });
+}

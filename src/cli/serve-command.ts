@@ -1,0 +1,40 @@
+/** `nubis serve`: the control plane on embedded defaults (SQLite, loopback, simulated hosts). */
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { buildApi } from '../api/server.ts';
+import { ControlPlane, reconcileSimHosts, seedDemo } from '../control/control-plane.ts';
+import { openStore } from '../control/store/open-store.ts';
+import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
+import { RealClock } from '../runtime/clock.ts';
+
+export function serveCommand(program: Command): void {
+  program.command('serve')
+    .description('Run the control plane (REST API) on embedded defaults')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free port)', '8080')
+    .option('--data <dir>', 'data folder (SQLite database)', '.nubis/data')
+    .option('--db <url>', 'database URL: sqlite:PATH or postgres://USER:PASS@HOST/DB (default: SQLite in --data)')
+    .option('--bootstrap-token <token>', 'token of the first admin (or NUBIS_BOOTSTRAP_TOKEN); default: random, printed once')
+    .option('--demo-hosts <n>', 'simulated hosts to create on first start when none exist', '8')
+    .action(async (o: { host: string; port: string; data: string; db?: string; bootstrapToken?: string; demoHosts: string }) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0..65535, got "${o.port}"`);
+      const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
+      const db = await openStore(url);
+      const clock = new RealClock();
+      const sim = new SimHypervisorDriver(clock);
+      const cp = new ControlPlane({ db, clock, drivers: { sim } });
+      const token = await cp.bootstrap(o.bootstrapToken ?? process.env.NUBIS_BOOTSTRAP_TOKEN);
+      const admin = await db.selectFrom('users').select(['id', 'tenant_id', 'name']).where('role', '=', 'admin').orderBy('created_at').executeTakeFirstOrThrow();
+      await seedDemo(cp, { userId: admin.id, userName: admin.name, tenantId: admin.tenant_id, role: 'admin', tokenId: 'system' }, Number(o.demoHosts));
+      const restored = await reconcileSimHosts(cp, sim);
+      const app = buildApi(cp);
+      const addr = await app.listen({ host: o.host, port });
+      process.stdout.write(`nubis control plane on ${addr} (database ${url.replace(/:[^:@/]+@/, ':***@')}${restored ? `, ${restored} simulated VM(s) restored` : ''})\n`);
+      if (token) process.stdout.write(`admin token (shown once): ${token}\n  export NUBIS_URL=${addr} NUBIS_TOKEN=${token}\n`);
+      const stop = async () => { await app.close(); await db.destroy(); process.exit(0); };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      await new Promise(() => undefined);
+    });
+}

@@ -1,0 +1,473 @@
+/**
+ * The control plane's service layer: tenants, users, tokens, inventory, VMs and their lifecycle,
+ * placement, quotas, operations and the event log. Every state change is one transaction; the
+ * hypervisor work happens through drivers after the record is safe.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { HypervisorDriver } from '../core/hypervisor.ts';
+import { placeVm, type HostView, type PlacementDecision } from '../policies/placement/pipeline.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { ControlError } from './errors.ts';
+import type { Db } from './store/open-store.ts';
+import type { VmTable } from './store/schema.ts';
+import { allowedActions, HOLDS_RESOURCES, VM_ACTIONS, type VmAction, type VmState } from './vm-states.ts';
+
+export const ROLES = ['admin', 'operator', 'member', 'reader'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Principal { userId: string; userName: string; tenantId: string; role: Role; tokenId: string }
+
+export interface Quotas { vcpus: number; memoryMiB: number; vms: number; diskGiB: number }
+export const DEFAULT_QUOTAS: Quotas = { vcpus: 64, memoryMiB: 262144, vms: 100, diskGiB: 4096 };
+
+export interface VmView {
+  id: string; name: string; tenantId: string; state: VmState; flavor: string; image: string;
+  hostId: string | null; hostName?: string | null; serverGroupId: string | null; createdAt: string; updatedAt: string;
+  allowedActions: VmAction[];
+}
+
+export const hashToken = (t: string) => createHash('sha256').update(t).digest('hex');
+
+export interface ControlPlaneOptions {
+  db: Db;
+  clock: Clock;
+  /** Driver per host driver kind (`sim` for simulated hosts). */
+  drivers: Record<string, HypervisorDriver>;
+}
+
+export class ControlPlane {
+  constructor(private readonly o: ControlPlaneOptions) {}
+
+  get db() { return this.o.db; }
+  private now(): string { return new Date(this.o.clock.now() * 1000).toISOString(); }
+
+  // ---- bootstrap and auth ----------------------------------------------------------------------
+
+  /**
+   * On first start: an "admin" tenant with an admin user and a token (given, or random). Returns
+   * the token when one was created (to be printed once), else null.
+   */
+  async bootstrap(token?: string): Promise<string | null> {
+    const has = await this.db.selectFrom('users').select('id').where('role', '=', 'admin').executeTakeFirst();
+    if (has) return null;
+    const t = token ?? `nubis_${randomBytes(24).toString('base64url')}`;
+    await this.db.transaction().execute(async (trx) => {
+      const tid = randomUUID(), uid = randomUUID(), at = this.now();
+      await trx.insertInto('tenants').values({ id: tid, name: 'admin', quota_vcpus: DEFAULT_QUOTAS.vcpus, quota_memory_mib: DEFAULT_QUOTAS.memoryMiB, quota_vms: DEFAULT_QUOTAS.vms, quota_disk_gib: DEFAULT_QUOTAS.diskGiB, created_at: at }).execute();
+      await trx.insertInto('users').values({ id: uid, tenant_id: tid, name: 'admin', role: 'admin', created_at: at }).execute();
+      await trx.insertInto('tokens').values({ id: randomUUID(), user_id: uid, name: 'bootstrap', hash: hashToken(t), expires_at: null, revoked_at: null, created_at: at }).execute();
+      await trx.insertInto('events').values({ at, tenant_id: tid, vm_id: null, host_id: null, actor: 'system', kind: 'bootstrap', detail: '{}' }).execute();
+    });
+    return t;
+  }
+
+  /** The principal behind a bearer token, or null (unknown, revoked or expired). */
+  async authenticate(token: string): Promise<Principal | null> {
+    const row = await this.db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id')
+      .select(['tokens.id as tokenId', 'tokens.expires_at', 'tokens.revoked_at', 'users.id as userId', 'users.name as userName', 'users.tenant_id as tenantId', 'users.role'])
+      .where('tokens.hash', '=', hashToken(token)).executeTakeFirst();
+    if (!row || row.revoked_at || (row.expires_at && row.expires_at <= this.now())) return null;
+    return { userId: row.userId, userName: row.userName, tenantId: row.tenantId, role: row.role as Role, tokenId: row.tokenId };
+  }
+
+  private require(p: Principal, ...roles: Role[]): void {
+    if (!roles.includes(p.role)) throw new ControlError('FORBIDDEN', `This needs role ${roles.join(' or ')}; you are ${p.role}`);
+  }
+
+  private event(trx: Db, e: { tenantId?: string | null; vmId?: string | null; hostId?: string | null; actor?: string | null; kind: string; detail?: unknown }) {
+    return trx.insertInto('events').values({ at: this.now(), tenant_id: e.tenantId ?? null, vm_id: e.vmId ?? null, host_id: e.hostId ?? null, actor: e.actor ?? null, kind: e.kind, detail: JSON.stringify(e.detail ?? {}) }).execute();
+  }
+
+  // ---- tenants, users, tokens ------------------------------------------------------------------
+
+  async createTenant(p: Principal, name: string, quotas: Partial<Quotas> = {}) {
+    this.require(p, 'admin');
+    const q = { ...DEFAULT_QUOTAS, ...quotas };
+    const id = randomUUID();
+    await this.unique(() => this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('tenants').values({ id, name, quota_vcpus: q.vcpus, quota_memory_mib: q.memoryMiB, quota_vms: q.vms, quota_disk_gib: q.diskGiB, created_at: this.now() }).execute();
+      await this.event(trx, { tenantId: id, actor: p.userName, kind: 'tenant.created', detail: { name, quotas: q } });
+    }), `Tenant "${name}" already exists`);
+    return { id, name, quotas: q };
+  }
+
+  async listTenants(p: Principal) {
+    this.require(p, 'admin', 'operator');
+    const rows = await this.db.selectFrom('tenants').selectAll().orderBy('name').execute();
+    return rows.map((t) => ({ id: t.id, name: t.name, quotas: { vcpus: t.quota_vcpus, memoryMiB: t.quota_memory_mib, vms: t.quota_vms, diskGiB: t.quota_disk_gib } }));
+  }
+
+  private async tenantByRef(ref: string) {
+    const t = await this.db.selectFrom('tenants').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)])).executeTakeFirst();
+    if (!t) throw new ControlError('NOT_FOUND', `No tenant "${ref}"`);
+    return t;
+  }
+
+  async createUser(p: Principal, tenant: string, name: string, role: Role) {
+    this.require(p, 'admin');
+    const t = await this.tenantByRef(tenant);
+    const id = randomUUID();
+    await this.unique(() => this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('users').values({ id, tenant_id: t.id, name, role, created_at: this.now() }).execute();
+      await this.event(trx, { tenantId: t.id, actor: p.userName, kind: 'user.created', detail: { name, role } });
+    }), `User "${name}" already exists in tenant "${t.name}"`);
+    return { id, tenantId: t.id, name, role };
+  }
+
+  /** Create a token for yourself, or (admin) for any user; the token is returned once, stored hashed. */
+  async createToken(p: Principal, o: { userId?: string; name: string; expiresInS?: number }) {
+    const userId = o.userId ?? p.userId;
+    if (userId !== p.userId) this.require(p, 'admin');
+    const user = await this.db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+    if (!user) throw new ControlError('NOT_FOUND', `No user "${userId}"`);
+    const token = `nubis_${randomBytes(24).toString('base64url')}`;
+    const id = randomUUID();
+    const expires = o.expiresInS ? new Date((this.o.clock.now() + o.expiresInS) * 1000).toISOString() : null;
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('tokens').values({ id, user_id: userId, name: o.name, hash: hashToken(token), expires_at: expires, revoked_at: null, created_at: this.now() }).execute();
+      await this.event(trx, { tenantId: user.tenant_id, actor: p.userName, kind: 'token.created', detail: { tokenId: id, user: user.name } });
+    });
+    return { id, token, userId, name: o.name, expiresAt: expires };
+  }
+
+  async revokeToken(p: Principal, id: string) {
+    const t = await this.db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id').select(['tokens.id', 'tokens.user_id', 'users.tenant_id']).where('tokens.id', '=', id).executeTakeFirst();
+    if (!t || (t.user_id !== p.userId && p.role !== 'admin')) throw new ControlError('NOT_FOUND', `No token "${id}"`);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('tokens').set({ revoked_at: this.now() }).where('id', '=', id).execute();
+      await this.event(trx, { tenantId: t.tenant_id, actor: p.userName, kind: 'token.revoked', detail: { tokenId: id } });
+    });
+  }
+
+  // ---- inventory -------------------------------------------------------------------------------
+
+  async createHost(p: Principal, h: { name: string; vcpus: number; memoryMiB: number; diskGiB: number; cpuRatio?: number; memoryRatio?: number; diskRatio?: number; reservedVcpus?: number; reservedMemoryMiB?: number; reservedDiskGiB?: number; datacenter?: string; rack?: string; driver?: string; agentUrl?: string; powerModel?: unknown }) {
+    this.require(p, 'admin');
+    const id = randomUUID();
+    await this.unique(() => this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('hosts').values({
+        id, name: h.name, state: 'up', vcpus: h.vcpus, memory_mib: h.memoryMiB, disk_gib: h.diskGiB,
+        cpu_ratio: h.cpuRatio ?? 4, memory_ratio: h.memoryRatio ?? 1, disk_ratio: h.diskRatio ?? 1,
+        reserved_vcpus: h.reservedVcpus ?? 0, reserved_memory_mib: h.reservedMemoryMiB ?? 1024, reserved_disk_gib: h.reservedDiskGiB ?? 0,
+        datacenter: h.datacenter ?? 'dc1', rack: h.rack ?? 'r1', driver: h.driver ?? 'sim', agent_url: h.agentUrl ?? null,
+        power_model: JSON.stringify(h.powerModel ?? { type: 'linear', idleW: 100, maxW: 250 }), created_at: this.now(),
+      }).execute();
+      await this.event(trx, { hostId: id, actor: p.userName, kind: 'host.created', detail: { name: h.name } });
+    }), `Host "${h.name}" already exists`);
+    return this.getHost(p, id);
+  }
+
+  private async hostUsage(db: Db = this.db) {
+    const rows = await db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+      .select(['vms.id', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib'])
+      .where('vms.state', 'in', HOLDS_RESOURCES as VmState[]).where('vms.host_id', 'is not', null).execute();
+    const used = new Map<string, { vcpus: number; memoryMiB: number; diskGiB: number; vmIds: string[] }>();
+    for (const r of rows) {
+      const u = used.get(r.host_id!) ?? { vcpus: 0, memoryMiB: 0, diskGiB: 0, vmIds: [] };
+      u.vcpus += r.vcpus; u.memoryMiB += r.memory_mib; u.diskGiB += r.disk_gib; u.vmIds.push(r.id);
+      used.set(r.host_id!, u);
+    }
+    return used;
+  }
+
+  private hostView(h: Awaited<ReturnType<ControlPlane['hostRows']>>[number], used: Awaited<ReturnType<ControlPlane['hostUsage']>>): HostView {
+    const u = used.get(h.id) ?? { vcpus: 0, memoryMiB: 0, diskGiB: 0, vmIds: [] };
+    return {
+      id: h.id, name: h.name, state: h.state as HostView['state'],
+      capacity: { vcpus: h.vcpus, memoryMiB: h.memory_mib, diskGiB: h.disk_gib },
+      reserved: { vcpus: h.reserved_vcpus, memoryMiB: h.reserved_memory_mib, diskGiB: h.reserved_disk_gib },
+      cpuRatio: h.cpu_ratio, memoryRatio: h.memory_ratio, diskRatio: h.disk_ratio,
+      used: { vcpus: u.vcpus, memoryMiB: u.memoryMiB, diskGiB: u.diskGiB }, vmIds: u.vmIds,
+    };
+  }
+
+  private hostRows(db: Db = this.db) { return db.selectFrom('hosts').selectAll().orderBy('name').execute(); }
+
+  async listHosts(p: Principal) {
+    this.require(p, 'admin', 'operator');
+    const [rows, used] = [await this.hostRows(), await this.hostUsage()];
+    return rows.map((h) => this.hostOut(h, this.hostView(h, used)));
+  }
+
+  private hostOut(h: Awaited<ReturnType<ControlPlane['hostRows']>>[number], v: HostView) {
+    return { id: h.id, name: h.name, state: h.state, datacenter: h.datacenter, rack: h.rack, driver: h.driver, capacity: v.capacity, reserved: v.reserved, overcommit: { cpu: h.cpu_ratio, memory: h.memory_ratio, disk: h.disk_ratio }, used: v.used, vms: v.vmIds.length };
+  }
+
+  async getHost(p: Principal, ref: string) {
+    this.require(p, 'admin', 'operator');
+    const h = await this.db.selectFrom('hosts').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)])).executeTakeFirst();
+    if (!h) throw new ControlError('NOT_FOUND', `No host "${ref}"`);
+    return this.hostOut(h, this.hostView(h, await this.hostUsage()));
+  }
+
+  async setHostState(p: Principal, ref: string, state: 'up' | 'maintenance' | 'off' | 'failed') {
+    this.require(p, 'admin', 'operator');
+    const h = await this.getHost(p, ref);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('hosts').set({ state }).where('id', '=', h.id).execute();
+      await this.event(trx, { hostId: h.id, actor: p.userName, kind: 'host.state', detail: { from: h.state, to: state } });
+    });
+    return this.getHost(p, h.id);
+  }
+
+  async createFlavor(p: Principal, f: { name: string; vcpus: number; memoryMiB: number; diskGiB: number }) {
+    this.require(p, 'admin');
+    const id = randomUUID();
+    await this.unique(() => this.db.insertInto('flavors').values({ id, name: f.name, vcpus: f.vcpus, memory_mib: f.memoryMiB, disk_gib: f.diskGiB, created_at: this.now() }).execute(), `Flavor "${f.name}" already exists`);
+    return { id, ...f };
+  }
+
+  async listFlavors() {
+    return (await this.db.selectFrom('flavors').selectAll().orderBy('vcpus').orderBy('memory_mib').execute()).map((f) => ({ id: f.id, name: f.name, vcpus: f.vcpus, memoryMiB: f.memory_mib, diskGiB: f.disk_gib }));
+  }
+
+  async createImage(p: Principal, i: { name: string; format: string; sizeMiB: number }) {
+    this.require(p, 'admin');
+    const id = randomUUID();
+    await this.unique(() => this.db.insertInto('images').values({ id, name: i.name, format: i.format, size_mib: i.sizeMiB, created_at: this.now() }).execute(), `Image "${i.name}" already exists`);
+    return { id, ...i };
+  }
+
+  async listImages() {
+    return (await this.db.selectFrom('images').selectAll().orderBy('name').execute()).map((i) => ({ id: i.id, name: i.name, format: i.format, sizeMiB: i.size_mib }));
+  }
+
+  async createServerGroup(p: Principal, name: string, policy: string) {
+    this.require(p, 'admin', 'member');
+    const id = randomUUID();
+    await this.unique(() => this.db.insertInto('server_groups').values({ id, tenant_id: p.tenantId, name, policy, created_at: this.now() }).execute(), `Server group "${name}" already exists`);
+    return { id, name, policy, tenantId: p.tenantId };
+  }
+
+  async listServerGroups(p: Principal) {
+    const q = this.db.selectFrom('server_groups').selectAll();
+    const rows = await (p.role === 'admin' || p.role === 'operator' ? q : q.where('tenant_id', '=', p.tenantId)).orderBy('name').execute();
+    return rows.map((g) => ({ id: g.id, name: g.name, policy: g.policy, tenantId: g.tenant_id }));
+  }
+
+  // ---- VMs -------------------------------------------------------------------------------------
+
+  private canSeeAll(p: Principal) { return p.role === 'admin' || p.role === 'operator'; }
+
+  private async vmRow(p: Principal, id: string): Promise<VmTable> {
+    const q = this.db.selectFrom('vms').selectAll().where('id', '=', id).where('deleted_at', 'is', null);
+    const v = await (this.canSeeAll(p) ? q : q.where('tenant_id', '=', p.tenantId)).executeTakeFirst();
+    // Another tenant's VM is "not found", never "forbidden": that would confirm it exists.
+    if (!v) throw new ControlError('NOT_FOUND', `No VM "${id}"`);
+    return v;
+  }
+
+  private async vmOut(v: VmTable): Promise<VmView> {
+    const [f, i, h] = await Promise.all([
+      this.db.selectFrom('flavors').select('name').where('id', '=', v.flavor_id).executeTakeFirst(),
+      this.db.selectFrom('images').select('name').where('id', '=', v.image_id).executeTakeFirst(),
+      v.host_id ? this.db.selectFrom('hosts').select('name').where('id', '=', v.host_id).executeTakeFirst() : undefined,
+    ]);
+    return { id: v.id, name: v.name, tenantId: v.tenant_id, state: v.state as VmState, flavor: f?.name ?? v.flavor_id, image: i?.name ?? v.image_id, hostId: v.host_id, hostName: h?.name ?? null, serverGroupId: v.server_group_id, createdAt: v.created_at, updatedAt: v.updated_at, allowedActions: allowedActions(v.state as VmState) };
+  }
+
+  async getVm(p: Principal, id: string) { return this.vmOut(await this.vmRow(p, id)); }
+
+  async listVms(p: Principal, f: { state?: string; host?: string } = {}) {
+    let q = this.db.selectFrom('vms').selectAll().where('deleted_at', 'is', null);
+    if (!this.canSeeAll(p)) q = q.where('tenant_id', '=', p.tenantId);
+    if (f.state) q = q.where('state', '=', f.state);
+    if (f.host) q = q.where('host_id', '=', f.host);
+    const rows = await q.orderBy('created_at').orderBy('id').execute();
+    return Promise.all(rows.map((v) => this.vmOut(v)));
+  }
+
+  private async quotaCheck(trx: Db, tenantId: string, flavor: { vcpus: number; memory_mib: number; disk_gib: number }) {
+    const t = await trx.selectFrom('tenants').selectAll().where('id', '=', tenantId).executeTakeFirstOrThrow();
+    const u = await trx.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('flavors.vcpus').as('v'), eb.fn.sum<number>('flavors.memory_mib').as('m'), eb.fn.sum<number>('flavors.disk_gib').as('d')])
+      .where('vms.tenant_id', '=', tenantId).where('vms.deleted_at', 'is', null).executeTakeFirstOrThrow();
+    const used = { vms: Number(u.n), vcpus: Number(u.v ?? 0), memoryMiB: Number(u.m ?? 0), diskGiB: Number(u.d ?? 0) };
+    const want = { vms: 1, vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib };
+    const limit = { vms: t.quota_vms, vcpus: t.quota_vcpus, memoryMiB: t.quota_memory_mib, diskGiB: t.quota_disk_gib };
+    for (const k of ['vms', 'vcpus', 'memoryMiB', 'diskGiB'] as const) {
+      if (used[k] + want[k] > limit[k]) {
+        throw new ControlError('QUOTA_EXCEEDED', `Quota exceeded for ${k}: used ${used[k]} of ${limit[k]}, requested ${want[k]}, left ${Math.max(0, limit[k] - used[k])}`, { resource: k, used: used[k], limit: limit[k], requested: want[k], left: Math.max(0, limit[k] - used[k]) });
+      }
+    }
+  }
+
+  /** Where a VM would go and why (no change). */
+  async placement(p: Principal, o: { flavor: string; serverGroup?: string; preset?: string }, db: Db = this.db): Promise<PlacementDecision> {
+    const flavor = await db.selectFrom('flavors').selectAll().where((eb) => eb.or([eb('id', '=', o.flavor), eb('name', '=', o.flavor)])).executeTakeFirst();
+    if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"`);
+    const group = o.serverGroup ? await this.groupFor(p, o.serverGroup, db) : undefined;
+    const [rows, used] = [await this.hostRows(db), await this.hostUsage(db)];
+    const members = group ? (await db.selectFrom('vms').select('id').where('server_group_id', '=', group.id).where('deleted_at', 'is', null).execute()).map((r) => r.id) : [];
+    return placeVm(rows.map((h) => this.hostView(h, used)), { flavor: { vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib }, group: group ? { id: group.id, policy: group.policy as 'affinity', memberIds: members } : undefined }, o.preset ?? 'pack');
+  }
+
+  private async groupFor(p: Principal, ref: string, db: Db = this.db) {
+    const g = await db.selectFrom('server_groups').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)])).where('tenant_id', '=', p.tenantId).executeTakeFirst();
+    if (!g) throw new ControlError('NOT_FOUND', `No server group "${ref}"`);
+    return g;
+  }
+
+  private async existingOperation(p: Principal, key?: string) {
+    if (!key) return undefined;
+    const op = await this.db.selectFrom('operations').selectAll().where('tenant_id', '=', p.tenantId).where('idempotency_key', '=', key).executeTakeFirst();
+    return op ? this.opOut(op) : undefined;
+  }
+
+  /**
+   * Create a VM: quota, placement and the record in one transaction, then build it on its host.
+   * Returns the operation (idempotent under retry with the same key).
+   */
+  async createVm(p: Principal, o: { name: string; flavor: string; image: string; serverGroup?: string; preset?: string; idempotencyKey?: string }) {
+    this.require(p, 'admin', 'member');
+    const again = await this.existingOperation(p, o.idempotencyKey);
+    if (again) return again;
+    const flavor = await this.db.selectFrom('flavors').selectAll().where((eb) => eb.or([eb('id', '=', o.flavor), eb('name', '=', o.flavor)])).executeTakeFirst();
+    if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"; see GET /v1/flavors`);
+    const image = await this.db.selectFrom('images').selectAll().where((eb) => eb.or([eb('id', '=', o.image), eb('name', '=', o.image)])).executeTakeFirst();
+    if (!image) throw new ControlError('NOT_FOUND', `No image "${o.image}"; see GET /v1/images`);
+    const group = o.serverGroup ? await this.groupFor(p, o.serverGroup) : undefined;
+    const vmId = randomUUID(), opId = randomUUID();
+    let decision!: PlacementDecision;
+    await this.db.transaction().execute(async (trx) => {
+      await this.quotaCheck(trx, p.tenantId, flavor);
+      decision = await this.placement(p, { flavor: flavor.id, serverGroup: group?.id, preset: o.preset }, trx);
+      if (!decision.hostId) throw new ControlError('NO_HOST_FITS', decision.explanation, { rejected: decision.rejected });
+      const at = this.now();
+      await trx.insertInto('vms').values({ id: vmId, tenant_id: p.tenantId, name: o.name, flavor_id: flavor.id, image_id: image.id, host_id: decision.hostId, server_group_id: group?.id ?? null, state: 'building', created_at: at, updated_at: at, deleted_at: null }).execute();
+      await trx.insertInto('operations').values({ id: opId, tenant_id: p.tenantId, vm_id: vmId, kind: 'create', status: 'running', idempotency_key: o.idempotencyKey ?? null, result: null, error: null, created_at: at, finished_at: null }).execute();
+      await this.event(trx, { tenantId: p.tenantId, vmId, hostId: decision.hostId, actor: p.userName, kind: 'vm.placed', detail: { name: o.name, flavor: flavor.name, image: image.name, why: decision.explanation } });
+    });
+    const host = await this.db.selectFrom('hosts').selectAll().where('id', '=', decision.hostId!).executeTakeFirstOrThrow();
+    await this.finish(p, opId, vmId, host.id, async () => {
+      const d = this.driver(host.driver);
+      await d.create({ id: vmId, memoryMiB: flavor.memory_mib, vcpus: flavor.vcpus, image: { kernel: `image://${image.name}` } });
+      await d.start(vmId);
+      return 'running';
+    });
+    return this.getOperation(p, opId);
+  }
+
+  private driver(kind: string): HypervisorDriver {
+    const d = this.o.drivers[kind];
+    if (!d) throw new ControlError('BACKEND', `No driver for hosts of kind "${kind}"`);
+    return d;
+  }
+
+  /** Run the hypervisor side of an operation and record its outcome (the VM goes to error if it fails). */
+  private async finish(p: Principal, opId: string, vmId: string, hostId: string | null, work: () => Promise<VmState | null>) {
+    try {
+      const to = await work();
+      await this.db.transaction().execute(async (trx) => {
+        if (to) await trx.updateTable('vms').set({ state: to, updated_at: this.now(), ...(to === 'deleted' ? { deleted_at: this.now() } : {}) }).where('id', '=', vmId).execute();
+        await trx.updateTable('operations').set({ status: 'succeeded', finished_at: this.now(), result: JSON.stringify({ state: to }) }).where('id', '=', opId).execute();
+        await this.event(trx, { tenantId: p.tenantId, vmId, hostId, actor: p.userName, kind: `vm.${to ?? 'updated'}` });
+      });
+    } catch (e) {
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('vms').set({ state: 'error', updated_at: this.now() }).where('id', '=', vmId).execute();
+        await trx.updateTable('operations').set({ status: 'failed', finished_at: this.now(), error: (e as Error).message }).where('id', '=', opId).execute();
+        await this.event(trx, { tenantId: p.tenantId, vmId, hostId, actor: p.userName, kind: 'vm.error', detail: { error: (e as Error).message } });
+      });
+    }
+  }
+
+  /** Run a lifecycle action; an action the state does not allow is INVALID_STATE naming the state. */
+  async vmAction(p: Principal, id: string, action: VmAction, o: { idempotencyKey?: string; snapshotName?: string } = {}) {
+    this.require(p, 'admin', 'member');
+    const again = await this.existingOperation(p, o.idempotencyKey);
+    if (again) return again;
+    const v = await this.vmRow(p, id);
+    const t = VM_ACTIONS[action];
+    if (!(t.from as readonly string[]).includes(v.state)) {
+      throw new ControlError('INVALID_STATE', `Cannot ${action} VM "${v.name}" (${v.id}): it is ${v.state}; allowed now: ${allowedActions(v.state as VmState).join(', ') || 'nothing'}`, { state: v.state });
+    }
+    const opId = randomUUID();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('operations').values({ id: opId, tenant_id: v.tenant_id, vm_id: v.id, kind: action, status: 'running', idempotency_key: o.idempotencyKey ?? null, result: null, error: null, created_at: this.now(), finished_at: null }).execute();
+      await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: v.host_id, actor: p.userName, kind: `vm.${action}.requested` });
+    });
+    const host = v.host_id ? await this.db.selectFrom('hosts').selectAll().where('id', '=', v.host_id).executeTakeFirst() : undefined;
+    await this.finish(p, opId, v.id, v.host_id, async () => {
+      const d = host ? this.driver(host.driver) : undefined;
+      const exists = d ? await d.get(v.id) : undefined;
+      switch (action) {
+        case 'start': await d?.start(v.id); break;
+        case 'stop': if (exists?.state === 'running' || exists?.state === 'paused') await d!.stop(v.id); break;
+        case 'reboot': await d?.reboot(v.id); break;
+        case 'suspend': await d?.pause(v.id); break;
+        case 'resume': await d?.resume(v.id); break;
+        case 'snapshot': await d?.snapshot(v.id, o.snapshotName ?? `snap-${Date.now()}`); break;
+        case 'delete': if (exists) await d!.delete(v.id); break;
+      }
+      return t.to;
+    });
+    return this.getOperation(p, opId);
+  }
+
+  private opOut(o: { id: string; tenant_id: string; vm_id: string | null; kind: string; status: string; result: string | null; error: string | null; created_at: string; finished_at: string | null }) {
+    return { id: o.id, tenantId: o.tenant_id, vmId: o.vm_id, kind: o.kind, status: o.status, result: o.result ? JSON.parse(o.result) : null, error: o.error, createdAt: o.created_at, finishedAt: o.finished_at };
+  }
+
+  async getOperation(p: Principal, id: string) {
+    const q = this.db.selectFrom('operations').selectAll().where('id', '=', id);
+    const o = await (this.canSeeAll(p) ? q : q.where('tenant_id', '=', p.tenantId)).executeTakeFirst();
+    if (!o) throw new ControlError('NOT_FOUND', `No operation "${id}"`);
+    return this.opOut(o);
+  }
+
+  async listEvents(p: Principal, f: { vmId?: string; limit?: number } = {}) {
+    let q = this.db.selectFrom('events').selectAll();
+    if (!this.canSeeAll(p)) q = q.where('tenant_id', '=', p.tenantId);
+    if (f.vmId) q = q.where('vm_id', '=', f.vmId);
+    const rows = await q.orderBy('id', 'desc').limit(Math.min(f.limit ?? 100, 1000)).execute();
+    return rows.map((e) => ({ id: Number(e.id), at: e.at, tenantId: e.tenant_id, vmId: e.vm_id, hostId: e.host_id, actor: e.actor, kind: e.kind, detail: JSON.parse(e.detail) }));
+  }
+
+  /** Turn a unique-constraint violation into ALREADY_EXISTS. */
+  private async unique<T>(f: () => Promise<T>, message: string): Promise<T> {
+    try { return await f(); } catch (e) {
+      const m = String((e as Error).message);
+      if (/UNIQUE|duplicate key/i.test(m)) throw new ControlError('ALREADY_EXISTS', message);
+      throw e;
+    }
+  }
+}
+
+/**
+ * After a restart the simulated hypervisor has forgotten its guests: re-create those the database
+ * says exist (the database is the record; simulated hosts follow it).
+ */
+export async function reconcileSimHosts(cp: ControlPlane, driver: HypervisorDriver): Promise<number> {
+  const rows = await cp.db.selectFrom('vms').innerJoin('hosts', 'hosts.id', 'vms.host_id').innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+    .select(['vms.id', 'vms.state', 'flavors.vcpus', 'flavors.memory_mib']).where('hosts.driver', '=', 'sim').where('vms.deleted_at', 'is', null).execute();
+  let n = 0;
+  for (const r of rows) {
+    if (await driver.get(r.id)) continue;
+    await driver.create({ id: r.id, memoryMiB: r.memory_mib, vcpus: r.vcpus, image: { kernel: 'image://sim' } });
+    if (r.state === 'running' || r.state === 'suspended' || r.state === 'building') await driver.start(r.id);
+    if (r.state === 'suspended') await driver.pause(r.id);
+    n++;
+  }
+  // A VM left "building" by a crash between its record and its start is running now.
+  await cp.db.updateTable('vms').set({ state: 'running' }).where('state', '=', 'building').where('host_id', 'in', cp.db.selectFrom('hosts').select('id').where('driver', '=', 'sim')).execute();
+  return n;
+}
+
+/** First-start content of a demo data center: flavors, images, simulated hosts. */
+export async function seedDemo(cp: ControlPlane, admin: Principal, hosts = 8): Promise<void> {
+  if ((await cp.listFlavors()).length === 0) {
+    for (const [name, vcpus, memoryMiB, diskGiB] of [['m1.tiny', 1, 512, 1], ['m1.small', 1, 2048, 20], ['m1.medium', 2, 4096, 40], ['m1.large', 4, 8192, 80], ['m1.xlarge', 8, 16384, 160]] as const) {
+      await cp.createFlavor(admin, { name, vcpus, memoryMiB, diskGiB });
+    }
+  }
+  if ((await cp.listImages()).length === 0) {
+    await cp.createImage(admin, { name: 'tiny', format: 'kernel+initramfs', sizeMiB: 16 });
+    await cp.createImage(admin, { name: 'debian-12', format: 'qcow2', sizeMiB: 2048 });
+  }
+  if ((await cp.listHosts(admin)).length === 0) {
+    for (let i = 1; i <= hosts; i++) {
+      await cp.createHost(admin, { name: `sim-${String(i).padStart(3, '0')}`, vcpus: 32, memoryMiB: 131072, diskGiB: 2000, rack: `r${Math.ceil(i / 4)}`, driver: 'sim' });
+    }
+  }
+}

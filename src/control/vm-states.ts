@@ -1,0 +1,22 @@
+/** The VM lifecycle as one explicit state machine (actions → allowed source states → target state). */
+export const VM_STATES = ['building', 'running', 'stopped', 'suspended', 'migrating', 'resizing', 'error', 'deleted'] as const;
+export type VmState = (typeof VM_STATES)[number];
+
+export const VM_ACTIONS = {
+  start: { from: ['stopped'], to: 'running' },
+  stop: { from: ['running', 'suspended', 'error'], to: 'stopped' },
+  reboot: { from: ['running'], to: 'running' },
+  suspend: { from: ['running'], to: 'suspended' },
+  resume: { from: ['suspended'], to: 'running' },
+  snapshot: { from: ['running', 'stopped', 'suspended'], to: null },
+  delete: { from: ['building', 'running', 'stopped', 'suspended', 'error'], to: 'deleted' },
+} as const satisfies Record<string, { from: readonly VmState[]; to: VmState | null }>;
+export type VmAction = keyof typeof VM_ACTIONS;
+
+/** Which actions the state allows right now (for clients and the dashboard). */
+export function allowedActions(state: VmState): VmAction[] {
+  return (Object.keys(VM_ACTIONS) as VmAction[]).filter((a) => (VM_ACTIONS[a].from as readonly string[]).includes(state));
+}
+
+/** States in which a VM holds its host's resources. */
+export const HOLDS_RESOURCES: readonly VmState[] = ['building', 'running', 'stopped', 'suspended', 'migrating', 'resizing'];
