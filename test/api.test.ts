@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { controlPlane, storeBackends } from './helpers/control.ts';
+
+for (const backend of storeBackends()) {
+  describe(`control plane API on ${backend.name}`, () => {
+    let t: Awaited<ReturnType<typeof controlPlane>>;
+    let drop: () => Promise<void>;
+    const tok: Record<string, string> = {};
+    before(async () => {
+      const s = await backend.url();
+      drop = s.drop;
+      t = await controlPlane(s.url, 4);
+      tok.admin = t.adminToken;
+      for (const [tenant, quotas] of [['acme', { vms: 5 }], ['globex', {}]] as const) assert.equal((await t.call(tok.admin, 'POST', '/v1/tenants', { name: tenant, quotas })).status, 201);
+      for (const [tenant, user, role] of [['acme', 'ann', 'member'], ['acme', 'rita', 'reader'], ['acme', 'otto', 'operator'], ['globex', 'bob', 'member']]) {
+        const u = await t.call(tok.admin, 'POST', '/v1/users', { tenant, name: user, role });
+        assert.equal(u.status, 201);
+        tok[user!] = (await t.call(tok.admin, 'POST', '/v1/tokens', { name: `${user}-cli`, userId: u.body.id })).body.token;
+      }
+    });
+    after(async () => { await t.close(); await drop(); });
+
+    test('the auth matrix: each role and tenant against each endpoint', async () => {
+      const vm = await t.call(tok.ann, 'POST', '/v1/vms', { name: 'matrix', flavor: 'm1.small', image: 'tiny' });
+      assert.equal(vm.status, 202);
+      const id = vm.body.vmId;
+      const rows: [string, string, string, unknown, Record<string, number>][] = [
+        // method, path, what, body, expected status per caller (none = no token)
+        ['GET', '/v1/hosts', 'hosts are for operators', undefined, { admin: 200, otto: 200, ann: 403, rita: 403, bob: 403, none: 401 }],
+        ['POST', '/v1/tenants', 'tenants are for admins', { name: 'x1' }, { admin: 201, otto: 403, ann: 403, rita: 403, none: 401 }],
+        ['GET', `/v1/vms/${id}`, 'a VM is visible to its tenant and to operators; another tenant gets 404', undefined, { admin: 200, otto: 200, ann: 200, rita: 200, bob: 404, none: 401 }],
+        ['POST', `/v1/vms/${id}/actions`, 'readers cannot act; another tenant gets 404', { action: 'reboot' }, { rita: 403, bob: 404, otto: 403, ann: 202 }],
+        ['POST', '/v1/vms', 'readers and operators cannot create', { name: 'm2', flavor: 'm1.tiny', image: 'tiny' }, { rita: 403, otto: 403, bob: 202 }],
+        ['GET', '/v1/flavors', 'flavors are for everyone signed in', undefined, { ann: 200, rita: 200, bob: 200, none: 401 }],
+        ['POST', '/v1/flavors', 'flavors are created by admins', { name: 'f9', vcpus: 1, memoryMiB: 128, diskGiB: 1 }, { ann: 403, otto: 403, admin: 201 }],
+      ];
+      for (const [method, path, what, body, expect] of rows) {
+        for (const [who, status] of Object.entries(expect)) {
+          const r = await t.call(who === 'none' ? undefined : tok[who], method, path, body);
+          assert.equal(r.status, status, `${method} ${path} as ${who} (${what}): ${JSON.stringify(r.body)}`);
+        }
+      }
+      // Members see only their tenant's VMs.
+      const listed = (await t.call(tok.bob, 'GET', '/v1/vms')).body.map((v: { name: string }) => v.name);
+      assert.deepEqual(listed, ['m2']);
+    });
+
+    test('a VM goes through its lifecycle; impossible transitions are 409 naming the state', async () => {
+      const op = await t.call(tok.ann, 'POST', '/v1/vms', { name: 'life', flavor: 'm1.medium', image: 'tiny' });
+      assert.equal(op.body.status, 'succeeded');
+      const id = op.body.vmId;
+      let vm = (await t.call(tok.ann, 'GET', `/v1/vms/${id}`)).body;
+      assert.equal(vm.state, 'running');
+      assert.deepEqual(vm.allowedActions, ['stop', 'reboot', 'suspend', 'snapshot', 'delete']);
+      assert.equal((await t.sim.get(id))!.state, 'running', 'the hypervisor runs it');
+      assert.equal((await t.call(tok.ann, 'POST', `/v1/vms/${id}/actions`, { action: 'stop' })).status, 202);
+      vm = (await t.call(tok.ann, 'GET', `/v1/vms/${id}`)).body;
+      assert.equal(vm.state, 'stopped');
+      const again = await t.call(tok.ann, 'POST', `/v1/vms/${id}/actions`, { action: 'stop' });
+      assert.equal(again.status, 409);
+      assert.match(again.body.message, /Cannot stop VM "life" .*: it is stopped; allowed now: start, snapshot, delete/);
+      assert.equal((await t.call(tok.ann, 'POST', `/v1/vms/${id}/actions`, { action: 'start' })).body.status, 'succeeded');
+      assert.equal((await t.call(tok.ann, 'DELETE', `/v1/vms/${id}`)).status, 202);
+      assert.equal((await t.call(tok.ann, 'GET', `/v1/vms/${id}`)).status, 404);
+      assert.equal(await t.sim.get(id), undefined);
+      const kinds = (await t.call(tok.ann, 'GET', `/v1/events?vm=${id}`)).body.map((e: { kind: string }) => e.kind).reverse();
+      assert.deepEqual(kinds, ['vm.placed', 'vm.running', 'vm.stop.requested', 'vm.stopped', 'vm.start.requested', 'vm.running', 'vm.delete.requested', 'vm.deleted']);
+    });
+
+    test('quotas refuse with what is used and what is left', async () => {
+      // acme may have 5 VMs; matrix, life (deleted) and these
+      const made: number[] = [];
+      for (let i = 0; i < 6; i++) made.push((await t.call(tok.ann, 'POST', '/v1/vms', { name: `q${i}`, flavor: 'm1.tiny', image: 'tiny' })).status);
+      const refused = await t.call(tok.ann, 'POST', '/v1/vms', { name: 'qx', flavor: 'm1.tiny', image: 'tiny' });
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body.code, 'QUOTA_EXCEEDED');
+      assert.match(refused.body.message, /Quota exceeded for vms: used 5 of 5, requested 1, left 0/);
+      assert.equal(made.filter((s) => s === 202).length, 4);
+    });
+
+    test('no host fits: the answer gives every host and filter; dry-run answers without creating', async () => {
+      // within globex's quota (256 GiB) but larger than any host (128 GiB, 1 GiB reserved)
+      await t.call(tok.admin, 'POST', '/v1/flavors', { name: 'huge', vcpus: 1, memoryMiB: 200000, diskGiB: 1 });
+      const r = await t.call(tok.bob, 'POST', '/v1/vms', { name: 'huge1', flavor: 'huge', image: 'tiny' });
+      assert.equal(r.status, 409);
+      assert.equal(r.body.code, 'NO_HOST_FITS');
+      assert.equal(r.body.rejected.length, 4);
+      for (const x of r.body.rejected) assert.match(`${x.filter}: ${x.reason}`, /CapacityFilter: needs 200000 MiB memory, \d+ MiB free \(×1 overcommit\)/);
+      const dry = await t.call(tok.bob, 'POST', '/v1/vms', { name: 'd1', flavor: 'm1.large', image: 'tiny', dryRun: true, preset: 'spread' });
+      assert.equal(dry.status, 200);
+      assert.ok(dry.body.hostId);
+      assert.match(dry.body.explanation, /spread score/);
+      assert.ok(!(await t.call(tok.bob, 'GET', '/v1/vms')).body.some((v: { name: string }) => v.name === 'd1'));
+    });
+
+    test('retries with the same Idempotency-Key return the same operation and make one VM', async () => {
+      const h = { 'idempotency-key': 'create-web-7' };
+      const a = await t.call(tok.bob, 'POST', '/v1/vms', { name: 'web7', flavor: 'm1.tiny', image: 'tiny' }, h);
+      const b = await t.call(tok.bob, 'POST', '/v1/vms', { name: 'web7', flavor: 'm1.tiny', image: 'tiny' }, h);
+      assert.equal(a.body.id, b.body.id);
+      assert.equal((await t.call(tok.bob, 'GET', '/v1/vms')).body.filter((v: { name: string }) => v.name === 'web7').length, 1);
+    });
+
+    test('anti-affinity spreads a server group over hosts; bad input is a 400 that names the field', async () => {
+      assert.equal((await t.call(tok.bob, 'POST', '/v1/server-groups', { name: 'ha', policy: 'anti-affinity' })).status, 201);
+      const hosts = new Set<string>();
+      for (let i = 0; i < 3; i++) {
+        const op = (await t.call(tok.bob, 'POST', '/v1/vms', { name: `ha${i}`, flavor: 'm1.tiny', image: 'tiny', serverGroup: 'ha' })).body;
+        hosts.add((await t.call(tok.bob, 'GET', `/v1/vms/${op.vmId}`)).body.hostId);
+      }
+      assert.equal(hosts.size, 3);
+      const bad = await t.call(tok.bob, 'POST', '/v1/vms', { name: 'bad name!', flavor: 'm1.tiny', image: 'tiny', extra: 1 });
+      assert.equal(bad.status, 400);
+      assert.match(bad.body.message, /body\.name: .*letters, digits/);
+      assert.match(bad.body.message, /Unrecognized key.*extra/);
+      assert.equal((await t.call(tok.bob, 'POST', '/v1/vms/x/actions', { action: 'teleport' })).status, 400);
+    });
+
+    test('revoked and expired tokens stop working; the OpenAPI document lists the API', async () => {
+      const mine = (await t.call(tok.bob, 'POST', '/v1/tokens', { name: 'short', expiresInS: 60 })).body;
+      assert.equal((await t.call(mine.token, 'GET', '/v1/me')).status, 200);
+      t.clock.advanceBy(61);
+      assert.equal((await t.call(mine.token, 'GET', '/v1/me')).status, 401);
+      const other = (await t.call(tok.bob, 'POST', '/v1/tokens', { name: 'revoke-me' })).body;
+      assert.equal((await t.call(tok.bob, 'DELETE', `/v1/tokens/${other.id}`)).status, 204);
+      assert.equal((await t.call(other.token, 'GET', '/v1/me')).status, 401);
+      const doc = (await t.call(undefined, 'GET', '/openapi.json')).body;
+      assert.equal(doc.openapi, '3.1.0');
+      assert.ok(doc.paths['/v1/vms'].post.requestBody);
+      assert.ok(doc.paths['/v1/vms/{id}/actions'].post);
+      const stored = await t.db.selectFrom('tokens').select('hash').execute();
+      assert.ok(stored.every((r) => !r.hash.startsWith('nubis_')), 'tokens are stored hashed');
+    });
+  });
+}

@@ -1,0 +1,41 @@
+/** A control plane in-process on a given store, with helpers for API tests. */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { buildApi } from '../../src/api/server.ts';
+import { ControlPlane, seedDemo } from '../../src/control/control-plane.ts';
+import { openStore } from '../../src/control/store/open-store.ts';
+import { SimHypervisorDriver } from '../../src/drivers/sim/sim-driver.ts';
+import { SimClock } from '../../src/runtime/clock.ts';
+
+/** Store URLs to run the suites on: SQLite always; PostgreSQL when NUBIS_TEST_PG_URL is set (CI). */
+export function storeBackends(): { name: string; url: () => Promise<{ url: string; drop: () => Promise<void> }> }[] {
+  const list = [{ name: 'SQLite', url: async () => ({ url: ':memory:', drop: async () => {} }) }];
+  const base = process.env.NUBIS_TEST_PG_URL;
+  if (base) list.push({ name: 'PostgreSQL', url: async () => {
+    const name = `nubis_t_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: base });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    await admin.end();
+    const u = new URL(base);
+    u.pathname = `/${name}`;
+    return { url: u.toString(), drop: async () => { const c = new pg.Client({ connectionString: base }); await c.connect(); await c.query(`drop database if exists ${name} with (force)`); await c.end(); } };
+  } });
+  return list;
+}
+
+export async function controlPlane(url: string, hosts = 4) {
+  const db = await openStore(url);
+  const clock = new SimClock(1_800_000_000);
+  const sim = new SimHypervisorDriver(clock);
+  const cp = new ControlPlane({ db, clock, drivers: { sim } });
+  const adminToken = (await cp.bootstrap('admin-token'))!;
+  const admin = (await cp.authenticate(adminToken))!;
+  await seedDemo(cp, admin, hosts);
+  const app = buildApi(cp);
+  const call = async (token: string | undefined, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const r = await app.inject({ method: method as 'GET', url, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers }, ...(body !== undefined ? { payload: body as object } : {}) });
+    return { status: r.statusCode, body: r.body ? JSON.parse(r.body) : undefined };
+  };
+  return { db, cp, app, sim, clock, admin, adminToken, call, close: async () => { await app.close(); await db.destroy(); } };
+}
