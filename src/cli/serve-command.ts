@@ -30,8 +30,9 @@ export function serveCommand(program: Command): void {
       const restored = await reconcileSimHosts(cp, sim);
       const app = buildApi(cp);
       const addr = await app.listen({ host: o.host, port });
-      process.stdout.write(`nubis control plane on ${addr} (database ${url.replace(/:[^:@/]+@/, ':***@')}${restored ? `, ${restored} simulated VM(s) restored` : ''})\n`);
-      if (token) process.stdout.write(`admin token (shown once): ${token}\n  export NUBIS_URL=${addr} NUBIS_TOKEN=${token}\n`);
+      // One write, so a reader that sees the address also sees the token.
+      process.stdout.write((token ? `admin token (shown once): ${token}\n  export NUBIS_URL=${addr} NUBIS_TOKEN=${token}\n` : '') +
+        `nubis control plane on ${addr} (database ${url.replace(/:[^:@/]+@/, ':***@')}${restored ? `, ${restored} simulated VM(s) restored` : ''})\n`);
       const stop = async () => { await app.close(); await db.destroy(); process.exit(0); };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
