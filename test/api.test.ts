@@ -132,5 +132,42 @@ for (const backend of storeBackends()) {
       const stored = await t.db.selectFrom('tokens').select('hash').execute();
       assert.ok(stored.every((r) => !r.hash.startsWith('nubis_')), 'tokens are stored hashed');
     });
+
+    test('metering and invoices are exact to the second; a stopped VM pays for its disk only', async () => {
+      const iso = (s: number) => new Date(s * 1000).toISOString();
+      const t0 = t.clock.now();
+      assert.equal((await t.call(tok.admin, 'POST', '/v1/tariffs', { name: 'T1', validFrom: iso(t0), validTo: iso(t0 + 7200), vcpuHour: 1, memoryGiBHour: 0.5, diskGiBHour: 0.01, kWh: 30 })).status, 201);
+      assert.equal((await t.call(tok.admin, 'POST', '/v1/tariffs', { name: 'T2', validFrom: iso(t0 + 7200), vcpuHour: 2, memoryGiBHour: 1, diskGiBHour: 0.02, kWh: 60 })).status, 201);
+      await t.call(tok.admin, 'POST', '/v1/tenants', { name: 'billme' });
+      const u = await t.call(tok.admin, 'POST', '/v1/users', { tenant: 'billme', name: 'payer', role: 'member' });
+      const payer = (await t.call(tok.admin, 'POST', '/v1/tokens', { name: 'p', userId: u.body.id })).body.token;
+      // m1.medium: 2 vCPUs, 4 GiB, 40 GiB. Runs 1 h, stopped 1 h, runs 30 min, deleted.
+      const id = (await t.call(payer, 'POST', '/v1/vms', { name: 'billed', flavor: 'm1.medium', image: 'tiny' })).body.vmId;
+      t.clock.advanceBy(3600);
+      await t.call(payer, 'POST', `/v1/vms/${id}/actions`, { action: 'stop' });
+      t.clock.advanceBy(3600);
+      await t.call(payer, 'POST', `/v1/vms/${id}/actions`, { action: 'start' });
+      t.clock.advanceBy(1800);
+      await t.call(payer, 'DELETE', `/v1/vms/${id}`);
+      t.clock.advanceBy(600);
+      const q = `from=${encodeURIComponent(iso(t0 - 3600))}&to=${encodeURIComponent(iso(t0 + 3 * 3600))}`;
+      const usage = (await t.call(payer, 'GET', `/v1/usage?${q}`)).body;
+      // running 5400 s, stopped 3600 s; vCPU-h 2 × 1.5; memory 4 GiB × 1.5 h; disk 40 GiB × 2.5 h
+      // energy: host linear 100→250 W, 32 vCPUs: 2/32 × (100 + 150 × 0.1) = 7.1875 W × 1.5 h
+      const { energyKWh, ...rest } = usage.totals;
+      assert.deepEqual(rest, { runningS: 5400, stoppedS: 3600, vcpuHours: 3, memoryGiBHours: 6, diskGiBHours: 100 });
+      assert.ok(Math.abs(energyKWh - 0.01078125) < 1e-12, `${energyKWh}`);
+      const inv = (await t.call(payer, 'GET', `/v1/invoices?${q}`)).body;
+      // T1 (first 2 h: 1 h running, 1 h stopped): 2·1 + 4·0.5 + 80·0.01 + 0.0071875·30 = 5.015625 → 5.02
+      // T2 (30 min running): 1·2 + 2·1 + 20·0.02 + 0.00359375·60 = 4.615625 → 4.62
+      assert.deepEqual(inv.lines.map((l: { tariff: string; amount: number; runningS: number; stoppedS: number }) => [l.tariff, l.runningS, l.stoppedS, l.amount]), [['T1', 3600, 3600, 5.02], ['T2', 1800, 0, 4.62]]);
+      assert.equal(inv.total, 9.64);
+      const csv = await t.app.inject({ method: 'GET', url: `/v1/invoices?${q}&format=csv`, headers: { authorization: `Bearer ${payer}` } });
+      assert.match(csv.headers['content-type'] as string, /text\/csv/);
+      assert.deepEqual(csv.body.trim().split('\n').map((l) => l.split(',')[0]), ['flavor', 'm1.medium', 'm1.medium', 'total']);
+      assert.match(csv.body, /,9\.64\n$/);
+      // Another tenant's invoice is not yours to read.
+      assert.equal((await t.call(payer, 'GET', `/v1/invoices?${q}&tenant=acme`)).status, 404);
+    });
   });
 }

@@ -97,6 +97,22 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
   route({ method: 'DELETE', url: '/v1/vms/:id', summary: 'Delete a VM (202 with an operation)', tag: 'vms', status: 202, params: idParam,
     handler: async ({ p, params, req }) => cp.vmAction(p, params.id, 'delete', { idempotencyKey: idemKey(req) }) });
   route({ method: 'GET', url: '/v1/operations/:id', summary: 'Poll an operation', tag: 'operations', params: idParam, handler: async ({ p, params }) => cp.getOperation(p, params.id) });
+  const period = z.object({ tenant: z.string().optional(), from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }), format: z.enum(['json', 'csv']).optional() }).strict();
+  route({ method: 'GET', url: '/v1/usage', summary: 'Usage of a tenant in [from, to): VM time, vCPU/memory/disk hours, energy', tag: 'billing', query: period,
+    handler: async ({ p, query }) => cp.usageReport(p, query) });
+  route({ method: 'GET', url: '/v1/tariffs', summary: 'List tariffs', tag: 'billing', handler: async () => cp.listTariffs() });
+  route({ method: 'POST', url: '/v1/tariffs', summary: 'Create a tariff with a validity window (admin)', tag: 'billing', status: 201,
+    body: z.object({ name, validFrom: z.iso.datetime({ offset: true }), validTo: z.iso.datetime({ offset: true }).optional(), currency: z.string().length(3).optional(),
+      vcpuHour: z.number().nonnegative(), memoryGiBHour: z.number().nonnegative(), diskGiBHour: z.number().nonnegative(), kWh: z.number().nonnegative() }).strict(),
+    handler: async ({ p, body }) => cp.createTariff(p, body) });
+  route({ method: 'GET', url: '/v1/invoices', summary: 'A tenant\'s invoice for [from, to) (format=csv for CSV)', tag: 'billing', query: period,
+    handler: async ({ p, query, reply }) => {
+      const inv = await cp.invoice(p, query);
+      if (query.format !== 'csv') return inv;
+      reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="invoice-${inv.from.slice(0, 10)}-${inv.to.slice(0, 10)}.csv"`);
+      const head = 'flavor,tariff,currency,running_s,stopped_s,vcpu_hours,memory_gib_hours,disk_gib_hours,energy_kwh,amount';
+      return [head, ...inv.lines.map((l) => [l.flavor, l.tariff, l.currency, l.runningS, l.stoppedS, l.vcpuHours.toFixed(6), l.memoryGiBHours.toFixed(6), l.diskGiBHours.toFixed(6), l.energyKWh.toFixed(6), l.amount.toFixed(2)].join(',')), `total,,${inv.currency},,,,,,,${inv.total.toFixed(2)}`].join('\n') + '\n';
+    } });
   route({ method: 'GET', url: '/v1/events', summary: 'The audit trail (your tenant\'s; all for admin and operator)', tag: 'events',
     query: z.object({ vm: z.string().optional(), limit: z.coerce.number().int().positive().max(1000).optional() }).strict(), handler: async ({ p, query }) => cp.listEvents(p, { vmId: query.vm, limit: query.limit }) });
 

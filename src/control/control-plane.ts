@@ -359,13 +359,17 @@ export class ControlPlane {
     try {
       const to = await work();
       await this.db.transaction().execute(async (trx) => {
-        if (to) await trx.updateTable('vms').set({ state: to, updated_at: this.now(), ...(to === 'deleted' ? { deleted_at: this.now() } : {}) }).where('id', '=', vmId).execute();
+        if (to) {
+          await trx.updateTable('vms').set({ state: to, updated_at: this.now(), ...(to === 'deleted' ? { deleted_at: this.now() } : {}) }).where('id', '=', vmId).execute();
+          await this.meter(trx, vmId, to);
+        }
         await trx.updateTable('operations').set({ status: 'succeeded', finished_at: this.now(), result: JSON.stringify({ state: to }) }).where('id', '=', opId).execute();
         await this.event(trx, { tenantId: p.tenantId, vmId, hostId, actor: p.userName, kind: `vm.${to ?? 'updated'}` });
       });
     } catch (e) {
       await this.db.transaction().execute(async (trx) => {
         await trx.updateTable('vms').set({ state: 'error', updated_at: this.now() }).where('id', '=', vmId).execute();
+        await this.meter(trx, vmId, 'error');
         await trx.updateTable('operations').set({ status: 'failed', finished_at: this.now(), error: (e as Error).message }).where('id', '=', opId).execute();
         await this.event(trx, { tenantId: p.tenantId, vmId, hostId, actor: p.userName, kind: 'vm.error', detail: { error: (e as Error).message } });
       });
@@ -424,6 +428,113 @@ export class ControlPlane {
     return rows.map((e) => ({ id: Number(e.id), at: e.at, tenantId: e.tenant_id, vmId: e.vm_id, hostId: e.host_id, actor: e.actor, kind: e.kind, detail: JSON.parse(e.detail) }));
   }
 
+  // ---- metering and billing -------------------------------------------------------------------
+
+  /** Close the VM's open usage interval and open one for its new billing class (same transaction as the state change). */
+  private async meter(trx: Db, vmId: string, state: VmState | 'error') {
+    const at = this.now();
+    const cls = state === 'running' || state === 'suspended' || state === 'migrating' || state === 'resizing' ? 'running' : state === 'stopped' ? 'stopped' : null;
+    const open = await trx.selectFrom('usage').selectAll().where('vm_id', '=', vmId).where('end_at', 'is', null).executeTakeFirst();
+    if (open && open.class === cls) return;
+    if (open) await trx.updateTable('usage').set({ end_at: at }).where('id', '=', open.id).execute();
+    if (!cls) return;
+    const v = await trx.selectFrom('vms').select(['tenant_id', 'host_id', 'flavor_id']).where('id', '=', vmId).executeTakeFirstOrThrow();
+    await trx.insertInto('usage').values({ vm_id: vmId, tenant_id: v.tenant_id, host_id: v.host_id, flavor_id: v.flavor_id, class: cls, start_at: at, end_at: null }).execute();
+  }
+
+  private tenantScope(p: Principal, tenant?: string): Promise<string> {
+    if (!tenant || tenant === p.tenantId) return Promise.resolve(p.tenantId);
+    if (p.role !== 'admin' && p.role !== 'operator') return this.tenantByRef(tenant).then((t) => { if (t.id !== p.tenantId) throw new ControlError('NOT_FOUND', `No tenant "${tenant}"`); return t.id; });
+    return this.tenantByRef(tenant).then((t) => t.id);
+  }
+
+  /**
+   * Usage of a tenant in [from, to): per VM, seconds running and stopped, vCPU-, memory- and
+   * disk-hours, and energy attributed from its host's power model by vCPU share (at an assumed
+   * CPU utilization until host metrics arrive). Exact to the second.
+   */
+  async usage(p: Principal, o: { tenant?: string; from: string; to: string }) {
+    const tenantId = await this.tenantScope(p, o.tenant);
+    const from = Date.parse(o.from), to = Date.parse(o.to);
+    if (!(from < to)) throw new ControlError('BAD_REQUEST', `from (${o.from}) must be before to (${o.to})`);
+    const rows = await this.db.selectFrom('usage').innerJoin('flavors', 'flavors.id', 'usage.flavor_id').leftJoin('hosts', 'hosts.id', 'usage.host_id').innerJoin('vms', 'vms.id', 'usage.vm_id')
+      .select(['usage.vm_id', 'vms.name as vm_name', 'usage.class', 'usage.start_at', 'usage.end_at', 'flavors.name as flavor', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib', 'hosts.vcpus as host_vcpus', 'hosts.power_model'])
+      .where('usage.tenant_id', '=', tenantId).where('usage.start_at', '<', new Date(to).toISOString())
+      .where((eb) => eb.or([eb('usage.end_at', 'is', null), eb('usage.end_at', '>', new Date(from).toISOString())])).execute();
+    const nowMs = this.o.clock.now() * 1000;
+    const pieces = rows.map((r) => {
+      const a = Math.max(from, Date.parse(r.start_at)), b = Math.min(to, r.end_at ? Date.parse(r.end_at) : nowMs);
+      return { ...r, a, b, seconds: Math.max(0, Math.round((b - a) / 1000)) };
+    }).filter((x) => x.seconds > 0);
+    return { tenantId, from: new Date(from).toISOString(), to: new Date(to).toISOString(), pieces };
+  }
+
+  async usageReport(p: Principal, o: { tenant?: string; from: string; to: string }) {
+    const u = await this.usage(p, o);
+    const byVm = new Map<string, { vmId: string; vm: string; flavor: string; runningS: number; stoppedS: number; vcpuHours: number; memoryGiBHours: number; diskGiBHours: number; energyKWh: number }>();
+    for (const x of u.pieces) {
+      const e = byVm.get(x.vm_id) ?? { vmId: x.vm_id, vm: x.vm_name, flavor: x.flavor, runningS: 0, stoppedS: 0, vcpuHours: 0, memoryGiBHours: 0, diskGiBHours: 0, energyKWh: 0 };
+      const h = x.seconds / 3600;
+      if (x.class === 'running') {
+        e.runningS += x.seconds; e.vcpuHours += x.vcpus * h; e.memoryGiBHours += (x.memory_mib / 1024) * h;
+        e.energyKWh += (vmPowerW(x.power_model, x.vcpus, x.host_vcpus ?? x.vcpus) * h) / 1000;
+      } else e.stoppedS += x.seconds;
+      e.diskGiBHours += x.disk_gib * h;
+      byVm.set(x.vm_id, e);
+    }
+    const vms = [...byVm.values()];
+    const sum = (f: (v: (typeof vms)[number]) => number) => vms.reduce((s, v) => s + f(v), 0);
+    return { tenantId: u.tenantId, from: u.from, to: u.to, vms, totals: { runningS: sum((v) => v.runningS), stoppedS: sum((v) => v.stoppedS), vcpuHours: sum((v) => v.vcpuHours), memoryGiBHours: sum((v) => v.memoryGiBHours), diskGiBHours: sum((v) => v.diskGiBHours), energyKWh: sum((v) => v.energyKWh) } };
+  }
+
+  async createTariff(p: Principal, t: { name: string; validFrom: string; validTo?: string; currency?: string; vcpuHour: number; memoryGiBHour: number; diskGiBHour: number; kWh: number }) {
+    this.require(p, 'admin');
+    if (t.validTo && !(Date.parse(t.validFrom) < Date.parse(t.validTo))) throw new ControlError('BAD_REQUEST', `validFrom (${t.validFrom}) must be before validTo (${t.validTo})`);
+    const id = randomUUID();
+    await this.db.insertInto('tariffs').values({ id, name: t.name, valid_from: new Date(t.validFrom).toISOString(), valid_to: t.validTo ? new Date(t.validTo).toISOString() : null, currency: t.currency ?? 'EUR', vcpu_hour: t.vcpuHour, memory_gib_hour: t.memoryGiBHour, disk_gib_hour: t.diskGiBHour, kwh: t.kWh, created_at: this.now() }).execute();
+    return { id, ...t };
+  }
+
+  async listTariffs() {
+    return (await this.db.selectFrom('tariffs').selectAll().orderBy('valid_from').execute()).map((t) => ({ id: t.id, name: t.name, validFrom: t.valid_from, validTo: t.valid_to, currency: t.currency, vcpuHour: t.vcpu_hour, memoryGiBHour: t.memory_gib_hour, diskGiBHour: t.disk_gib_hour, kWh: t.kwh }));
+  }
+
+  /**
+   * A tenant's invoice for [from, to): usage split at tariff boundaries, one line per flavor and
+   * tariff; a stopped VM pays for its disk only. Amounts are rounded to cents per line.
+   */
+  async invoice(p: Principal, o: { tenant?: string; from: string; to: string }) {
+    const u = await this.usage(p, o);
+    const tariffs = await this.db.selectFrom('tariffs').selectAll().orderBy('valid_from').execute();
+    const lines = new Map<string, { flavor: string; tariff: string; currency: string; runningS: number; stoppedS: number; vcpuHours: number; memoryGiBHours: number; diskGiBHours: number; energyKWh: number; amount: number }>();
+    let uncovered = 0;
+    for (const x of u.pieces) {
+      let covered = 0;
+      for (const t of tariffs) {
+        const a = Math.max(x.a, Date.parse(t.valid_from)), b = Math.min(x.b, t.valid_to ? Date.parse(t.valid_to) : Infinity);
+        const secs = Math.round((b - a) / 1000);
+        if (secs <= 0) continue;
+        covered += secs;
+        const h = secs / 3600;
+        const key = `${x.flavor}|${t.id}`;
+        const l = lines.get(key) ?? { flavor: x.flavor, tariff: t.name, currency: t.currency, runningS: 0, stoppedS: 0, vcpuHours: 0, memoryGiBHours: 0, diskGiBHours: 0, energyKWh: 0, amount: 0 };
+        const disk = x.disk_gib * h;
+        l.diskGiBHours += disk;
+        l.amount += disk * t.disk_gib_hour;
+        if (x.class === 'running') {
+          const vh = x.vcpus * h, mh = (x.memory_mib / 1024) * h, kwh = (vmPowerW(x.power_model, x.vcpus, x.host_vcpus ?? x.vcpus) * h) / 1000;
+          l.runningS += secs; l.vcpuHours += vh; l.memoryGiBHours += mh; l.energyKWh += kwh;
+          l.amount += vh * t.vcpu_hour + mh * t.memory_gib_hour + kwh * t.kwh;
+        } else l.stoppedS += secs;
+        lines.set(key, l);
+      }
+      uncovered += Math.max(0, x.seconds - covered);
+    }
+    const out = [...lines.values()].map((l) => ({ ...l, amount: Math.round(l.amount * 100) / 100 }));
+    const currency = out[0]?.currency ?? 'EUR';
+    return { tenantId: u.tenantId, from: u.from, to: u.to, currency, lines: out, total: Math.round(out.reduce((s, l) => s + l.amount, 0) * 100) / 100, unbilledSeconds: uncovered };
+  }
+
   /** Turn a unique-constraint violation into ALREADY_EXISTS. */
   private async unique<T>(f: () => Promise<T>, message: string): Promise<T> {
     try { return await f(); } catch (e) {
@@ -432,6 +543,23 @@ export class ControlPlane {
       throw e;
     }
   }
+}
+
+/** CPU utilization assumed for energy attribution while no host metrics arrive. */
+export const ASSUMED_VM_UTILIZATION = 0.1;
+
+/**
+ * Power attributed to a VM on its host: the host's idle power shared by vCPU share, plus its
+ * dynamic power at the VM's utilization, W (linear model; SPECpower tables use idle and peak).
+ */
+export function vmPowerW(powerModel: string | null, vcpus: number, hostVcpus: number, utilization = ASSUMED_VM_UTILIZATION): number {
+  let idle = 100, max = 250;
+  try {
+    const m = JSON.parse(powerModel ?? '{}');
+    if (m.type === 'linear') { idle = m.idleW; max = m.maxW; } else if (m.type === 'specpower') { idle = m.wattsAt[0]; max = m.wattsAt[10]; }
+  } catch { /* defaults */ }
+  const share = vcpus / Math.max(1, hostVcpus);
+  return share * (idle + (max - idle) * utilization);
 }
 
 /**

@@ -65,6 +65,21 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await s.createIndex('events_tenant').on('events').columns(['tenant_id', 'id']).execute();
     },
   },
+  '0002-metering': {
+    async up(db: Kysely<unknown>) {
+      const s = db.schema;
+      await s.createTable('usage').addColumn('id', 'integer', (c) => (isPg ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement()))
+        .addColumn('vm_id', 'text', (c) => c.notNull()).addColumn('tenant_id', 'text', (c) => c.notNull()).addColumn('host_id', 'text')
+        .addColumn('flavor_id', 'text', (c) => c.notNull()).addColumn('class', 'text', (c) => c.notNull())
+        .addColumn('start_at', 'text', (c) => c.notNull()).addColumn('end_at', 'text').execute();
+      await s.createIndex('usage_tenant').on('usage').columns(['tenant_id', 'start_at']).execute();
+      await s.createIndex('usage_vm_open').on('usage').columns(['vm_id', 'end_at']).execute();
+      await s.createTable('tariffs').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('valid_from', 'text', (c) => c.notNull()).addColumn('valid_to', 'text').addColumn('currency', 'text', (c) => c.notNull())
+        .addColumn('vcpu_hour', 'real', (c) => c.notNull()).addColumn('memory_gib_hour', 'real', (c) => c.notNull())
+        .addColumn('disk_gib_hour', 'real', (c) => c.notNull()).addColumn('kwh', 'real', (c) => c.notNull()).addColumn('created_at', 'text', (c) => c.notNull()).execute();
+    },
+  },
 });
 
 /**

@@ -22,7 +22,16 @@ export interface OperationTable {
 }
 export interface EventTable { id: Generated<number>; at: string; tenant_id: string | null; vm_id: string | null; host_id: string | null; actor: string | null; kind: string; detail: string }
 
+/** One stretch of a VM in one billing class (running: everything; stopped: disk only). */
+export interface UsageTable { id: Generated<number>; vm_id: string; tenant_id: string; host_id: string | null; flavor_id: string; class: string; start_at: string; end_at: string | null }
+export interface TariffTable {
+  id: string; name: string; valid_from: string; valid_to: string | null; currency: string;
+  vcpu_hour: number; memory_gib_hour: number; disk_gib_hour: number; kwh: number; created_at: string;
+}
+
 export interface Database {
+  usage: UsageTable;
+  tariffs: TariffTable;
   tenants: TenantTable;
   users: UserTable;
   tokens: TokenTable;
