@@ -166,6 +166,12 @@ for (const backend of storeBackends()) {
       assert.match(csv.headers['content-type'] as string, /text\/csv/);
       assert.deepEqual(csv.body.trim().split('\n').map((l) => l.split(',')[0]), ['flavor', 'm1.medium', 'm1.medium', 'total']);
       assert.match(csv.body, /,9\.64\n$/);
+      // Prometheus metrics count what the database holds.
+      const running = (await t.call(tok.admin, 'GET', '/v1/vms?state=running')).body.length;
+      const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
+      assert.match(metrics.body, new RegExp(`^nubis_vms\\{state="running"\\} ${running}$`, 'm'));
+      assert.match(metrics.body, /^nubis_hosts\{state="up"\} 4$/m);
+      assert.match(metrics.body, /^nubis_http_request_duration_seconds_count\{method="POST",route="\/v1\/vms",status="202"\} \d+$/m);
       // Another tenant's invoice is not yours to read.
       assert.equal((await t.call(payer, 'GET', `/v1/invoices?${q}&tenant=acme`)).status, 404);
     });

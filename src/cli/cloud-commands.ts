@@ -16,7 +16,7 @@ async function api(c: Conn, method: string, path: string, body?: unknown, header
     throw new ApiCallError(`Cannot reach the control plane at ${c.url}: ${(e as Error).message} (is "nubis serve" running? set --url or NUBIS_URL)`);
   }
   const text = await res.text();
-  const data = text ? JSON.parse(text) : undefined;
+  const data = text && (res.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text || undefined;
   if (!res.ok) {
     const reasons = Array.isArray(data?.rejected) && data.rejected.length ? '\n' + data.rejected.map((r: { hostName: string; filter: string; reason: string }) => `  ${r.hostName}: ${r.filter}: ${r.reason}`).join('\n') : '';
     throw new ApiCallError(`${data?.code ?? res.status}: ${data?.message ?? text}${reasons}`);
@@ -97,6 +97,27 @@ export function cloudCommands(program: Command): void {
     const list = await api(c, 'GET', '/v1/tenants');
     print(c, list, () => formatTable(['name', 'id', 'quota vCPUs', 'quota memory MiB', 'quota VMs'], list.map((t: { name: string; id: string; quotas: Record<string, number> }) => [t.name, t.id, t.quotas.vcpus!, t.quotas.memoryMiB!, t.quotas.vms!])));
   });
+
+  const usage = group('usage', 'Usage (metering)');
+  usage.command('show').description('Usage of a tenant in a period').requiredOption('--from <iso>').requiredOption('--to <iso>').option('--tenant <tenant>')
+    .action(async function (this: Command, o: { from: string; to: string; tenant?: string }) {
+      const c = conn(this);
+      const q = new URLSearchParams({ from: o.from, to: o.to, ...(o.tenant ? { tenant: o.tenant } : {}) });
+      const r = await api(c, 'GET', `/v1/usage?${q}`);
+      print(c, r, () => formatTable(['vm', 'flavor', 'running s', 'stopped s', 'vCPU h', 'memory GiB h', 'disk GiB h', 'energy kWh'],
+        r.vms.map((v: Record<string, number | string>) => [v.vm!, v.flavor!, v.runningS!, v.stoppedS!, Number(v.vcpuHours).toFixed(3), Number(v.memoryGiBHours).toFixed(3), Number(v.diskGiBHours).toFixed(3), Number(v.energyKWh).toFixed(4)]),
+        [false, false, true, true, true, true, true, true]));
+    });
+  program.command('invoice').description('A tenant\'s invoice for a period')
+    .option('--url <url>').option('--token <token>').option('--json').option('--csv', 'CSV output')
+    .requiredOption('--from <iso>').requiredOption('--to <iso>').option('--tenant <tenant>')
+    .action(async function (this: Command, o: { from: string; to: string; tenant?: string; csv?: boolean }) {
+      const c = conn(this);
+      const q = new URLSearchParams({ from: o.from, to: o.to, ...(o.tenant ? { tenant: o.tenant } : {}), ...(o.csv ? { format: 'csv' } : {}) });
+      const r = await api(c, 'GET', `/v1/invoices?${q}`);
+      if (o.csv) { process.stdout.write(typeof r === 'string' ? r : String(r)); return; }
+      print(c, r, () => formatTable(['flavor', 'tariff', 'running s', 'stopped s', `amount ${r.currency}`], [...r.lines.map((l: Record<string, string | number>) => [l.flavor!, l.tariff!, l.runningS!, l.stoppedS!, Number(l.amount).toFixed(2)]), ['total', '', '', '', Number(r.total).toFixed(2)]], [false, false, true, true, true]));
+    });
 
   const token = group('token', 'API tokens');
   token.command('create').description('Create a token (shown once)').requiredOption('--name <name>').option('--user <userId>').option('--expires-in-s <s>')

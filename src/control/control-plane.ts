@@ -428,6 +428,22 @@ export class ControlPlane {
     return rows.map((e) => ({ id: Number(e.id), at: e.at, tenantId: e.tenant_id, vmId: e.vm_id, hostId: e.host_id, actor: e.actor, kind: e.kind, detail: JSON.parse(e.detail) }));
   }
 
+  /** Counts for /metrics. */
+  async metricsSnapshot() {
+    const hosts = await this.db.selectFrom('hosts').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
+    const vms = await this.db.selectFrom('vms').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).where('deleted_at', 'is', null).groupBy('state').execute();
+    const placements = await this.db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', 'vm.placed').executeTakeFirstOrThrow();
+    const rows = await this.db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').innerJoin('hosts', 'hosts.id', 'vms.host_id')
+      .select(['flavors.vcpus', 'hosts.vcpus as host_vcpus', 'hosts.power_model']).where('vms.state', '=', 'running').execute();
+    const powerW = rows.reduce((s, r) => s + vmPowerW(r.power_model, r.vcpus, r.host_vcpus), 0);
+    return {
+      hostsByState: Object.fromEntries(hosts.map((h) => [h.state, Number(h.n)])),
+      vmsByState: Object.fromEntries(vms.map((v) => [v.state, Number(v.n)])),
+      placements: Number(placements.n),
+      powerW,
+    };
+  }
+
   // ---- metering and billing -------------------------------------------------------------------
 
   /** Close the VM's open usage interval and open one for its new billing class (same transaction as the state change). */
