@@ -49,27 +49,35 @@ const r1 = (x: number) => Math.round(x * 10) / 10;
 /** Only hosts that are up take new VMs. */
 export const hostStateFilter: HostFilter = {
   name: 'HostStateFilter',
-  filter: (h) => (h.state === HostState.up ? { pass: true } : { pass: false, reason: `host is ${h.state}` }),
+  filter: (h) => (h.state === HostState.up ? PASS_STATE : { pass: false, reason: `host is ${h.state}` }),
 };
+const PASS_STATE: FilterVerdict = { pass: true };
 
 /** Capacity per dimension with overcommit ratios and reserved resources (Nova's RAM/Core/Disk filters). */
+const PASS: FilterVerdict = { pass: true };
+
 export const capacityFilter: HostFilter = {
   name: 'CapacityFilter',
   filter: (h, r) => {
+    const v = h.capacity.vcpus * h.cpuRatio - h.reserved.vcpus - h.used.vcpus;
+    const m = h.capacity.memoryMiB * h.memoryRatio - h.reserved.memoryMiB - h.used.memoryMiB;
+    const d = h.capacity.diskGiB * h.diskRatio - h.reserved.diskGiB - h.used.diskGiB;
+    if (v >= r.flavor.vcpus && m >= r.flavor.memoryMiB && d >= r.flavor.diskGiB) return PASS;
     const f = free(h);
     if (f.vcpus < r.flavor.vcpus) return { pass: false, reason: `needs ${r.flavor.vcpus} vCPUs, ${r1(f.vcpus)} free (×${h.cpuRatio} overcommit)` };
     if (f.memoryMiB < r.flavor.memoryMiB) return { pass: false, reason: `needs ${r.flavor.memoryMiB} MiB memory, ${r1(f.memoryMiB)} MiB free (×${h.memoryRatio} overcommit)` };
-    if (f.diskGiB < r.flavor.diskGiB) return { pass: false, reason: `needs ${r.flavor.diskGiB} GiB disk, ${r1(f.diskGiB)} GiB free` };
-    return { pass: true };
+    return { pass: false, reason: `needs ${r.flavor.diskGiB} GiB disk, ${r1(f.diskGiB)} GiB free` };
   },
 };
+
+const PASS_GROUP: FilterVerdict = { pass: true };
 
 /** Hard server-group rules (Nova's ServerGroupAffinityFilter / ServerGroupAntiAffinityFilter). */
 export const serverGroupFilter: HostFilter = {
   name: 'ServerGroupFilter',
   filter: (h, r) => {
     const g = r.group;
-    if (!g || g.memberIds.length === 0) return { pass: true };
+    if (!g || g.memberIds.length === 0) return PASS_GROUP;
     const here = g.memberIds.filter((m) => h.vmIds.includes(m));
     if (g.policy === 'affinity' && here.length === 0) return { pass: false, reason: `affinity group ${g.id}: its VMs run elsewhere` };
     if (g.policy === 'anti-affinity' && here.length > 0) return { pass: false, reason: `anti-affinity group ${g.id}: ${here.length} of its VMs already here` };
@@ -125,7 +133,10 @@ export interface PlacementDecision {
 export function placeVm(hosts: readonly HostView[], req: PlacementRequest, preset = 'pack'): PlacementDecision {
   const p = PLACEMENT_PRESETS[preset];
   if (!p) throw new RangeError(`Unknown placement preset "${preset}"; accepted: ${Object.keys(PLACEMENT_PRESETS).join(', ')}`);
-  const sorted = hosts.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Name order decides ties; hosts usually come sorted already, so check before sorting.
+  let isSorted = true;
+  for (let i = 1; i < hosts.length && isSorted; i++) if (hosts[i - 1]!.name > hosts[i]!.name) isSorted = false;
+  const sorted = isSorted ? hosts : hosts.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const rejected: Rejection[] = [];
   const ranked: RankedHost[] = [];
   for (const h of sorted) {
@@ -140,7 +151,8 @@ export function placeVm(hosts: readonly HostView[], req: PlacementRequest, prese
     for (const s of p.scorers) { const x = s.score(h, req); scores[s.name] = x; score += s.weight * x; }
     ranked.push({ hostId: h.id, hostName: h.name, score, scores });
   }
-  const order = ranked.map((r, i) => ({ r, i })).sort((a, b) => b.r.score - a.r.score || a.i - b.i).map((x) => x.r);
+  // Stable sort: equal scores keep name order.
+  const order = ranked.slice().sort((a, b) => b.score - a.score);
   const best = order[0];
   const explanation = best
     ? `${best.hostName}: ${preset} score ${best.score.toFixed(3)} (${Object.entries(best.scores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}) among ${order.length} suitable of ${hosts.length} hosts`
