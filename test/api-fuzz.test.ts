@@ -38,5 +38,13 @@ test('thousands of random and malformed requests: no 5xx, no crash, a consistent
     if (!v.deleted_at) assert.ok(v.host, `VM ${v.id} has a host`);
     if (v.state === 'running') assert.equal((await t.sim.get(v.id))?.state, 'running', 'the hypervisor agrees');
   }
+  // The usage counters equal what the live VMs add up to.
+  const hosts = await t.db.selectFrom('hosts').selectAll().execute();
+  for (const h of hosts) {
+    const live = await t.db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['flavors.vcpus', 'flavors.memory_mib']).where('vms.host_id', '=', h.id).where('vms.deleted_at', 'is', null).execute();
+    assert.equal(Number(h.used_vcpus), live.reduce((s, x) => s + x.vcpus, 0), `host ${h.name} vCPU counter`);
+    assert.equal(Number(h.used_memory_mib), live.reduce((s, x) => s + x.memory_mib, 0), `host ${h.name} memory counter`);
+    assert.equal(Number(h.vm_count), live.length);
+  }
   await t.close();
 });

@@ -94,6 +94,23 @@ for (const backend of storeBackends()) {
       assert.ok(!(await t.call(tok.bob, 'GET', '/v1/vms')).body.some((v: { name: string }) => v.name === 'd1'));
     });
 
+    test('racing creates cannot take the same last room on a host', async () => {
+      // Leave one host up with room for exactly 3 m1.xlarge (8 vCPUs, 16 GiB): 128 GiB − 1 GiB reserved − 64 GiB used.
+      const hosts = (await t.call(tok.admin, 'GET', '/v1/hosts')).body;
+      for (const h of hosts.slice(1)) await t.call(tok.admin, 'PATCH', `/v1/hosts/${h.id}`, { state: 'maintenance' });
+      await t.call(tok.admin, 'POST', '/v1/tenants', { name: 'racers', quotas: { vcpus: 10000, memoryMiB: 10_000_000, vms: 1000 } });
+      const u = await t.call(tok.admin, 'POST', '/v1/users', { tenant: 'racers', name: 'r', role: 'member' });
+      const rt = (await t.call(tok.admin, 'POST', '/v1/tokens', { name: 'r', userId: u.body.id })).body.token;
+      const h0 = (await t.call(tok.admin, 'GET', `/v1/hosts/${hosts[0].id}`)).body;
+      const room = Math.floor((131072 - 1024 - h0.used.memoryMiB) / 16384);
+      const results = await Promise.all(Array.from({ length: room + 5 }, (_, i) => t.call(rt, 'POST', '/v1/vms', { name: `race${i}`, flavor: 'm1.xlarge', image: 'tiny' })));
+      assert.equal(results.filter((r) => r.status === 202).length, room, `exactly ${room} fit`);
+      assert.ok(results.filter((r) => r.status !== 202).every((r) => r.body.code === 'NO_HOST_FITS'));
+      const after = (await t.call(tok.admin, 'GET', `/v1/hosts/${hosts[0].id}`)).body;
+      assert.ok(after.used.memoryMiB <= 131072 - 1024, 'never over capacity');
+      for (const h of hosts.slice(1)) await t.call(tok.admin, 'PATCH', `/v1/hosts/${h.id}`, { state: 'up' });
+    });
+
     test('retries with the same Idempotency-Key return the same operation and make one VM', async () => {
       const h = { 'idempotency-key': 'create-web-7' };
       const a = await t.call(tok.bob, 'POST', '/v1/vms', { name: 'web7', flavor: 'm1.tiny', image: 'tiny' }, h);

@@ -4,13 +4,14 @@
  * hypervisor work happens through drivers after the record is safe.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { HypervisorDriver } from '../core/hypervisor.ts';
 import { placeVm, type HostView, type PlacementDecision } from '../policies/placement/pipeline.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { ControlError } from './errors.ts';
 import type { Db } from './store/open-store.ts';
 import type { VmTable } from './store/schema.ts';
-import { allowedActions, HOLDS_RESOURCES, VM_ACTIONS, type VmAction, type VmState } from './vm-states.ts';
+import { allowedActions, VM_ACTIONS, type VmAction, type VmState } from './vm-states.ts';
 
 export const ROLES = ['admin', 'operator', 'member', 'reader'] as const;
 export type Role = (typeof ROLES)[number];
@@ -157,27 +158,22 @@ export class ControlPlane {
     return this.getHost(p, id);
   }
 
-  private async hostUsage(db: Db = this.db) {
-    const rows = await db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
-      .select(['vms.id', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib'])
-      .where('vms.state', 'in', HOLDS_RESOURCES as VmState[]).where('vms.host_id', 'is not', null).execute();
-    const used = new Map<string, { vcpus: number; memoryMiB: number; diskGiB: number; vmIds: string[] }>();
-    for (const r of rows) {
-      const u = used.get(r.host_id!) ?? { vcpus: 0, memoryMiB: 0, diskGiB: 0, vmIds: [] };
-      u.vcpus += r.vcpus; u.memoryMiB += r.memory_mib; u.diskGiB += r.disk_gib; u.vmIds.push(r.id);
-      used.set(r.host_id!, u);
-    }
-    return used;
+  /** VM ids per host, for the members of one server group only (what its rules need). */
+  private async groupMembersByHost(db: Db, groupId: string | undefined) {
+    const m = new Map<string, string[]>();
+    if (!groupId) return m;
+    const rows = await db.selectFrom('vms').select(['id', 'host_id']).where('server_group_id', '=', groupId).where('deleted_at', 'is', null).execute();
+    for (const r of rows) if (r.host_id) m.set(r.host_id, [...(m.get(r.host_id) ?? []), r.id]);
+    return m;
   }
 
-  private hostView(h: Awaited<ReturnType<ControlPlane['hostRows']>>[number], used: Awaited<ReturnType<ControlPlane['hostUsage']>>): HostView {
-    const u = used.get(h.id) ?? { vcpus: 0, memoryMiB: 0, diskGiB: 0, vmIds: [] };
+  private hostView(h: Awaited<ReturnType<ControlPlane['hostRows']>>[number], members?: Map<string, string[]>): HostView {
     return {
       id: h.id, name: h.name, state: h.state as HostView['state'],
       capacity: { vcpus: h.vcpus, memoryMiB: h.memory_mib, diskGiB: h.disk_gib },
       reserved: { vcpus: h.reserved_vcpus, memoryMiB: h.reserved_memory_mib, diskGiB: h.reserved_disk_gib },
       cpuRatio: h.cpu_ratio, memoryRatio: h.memory_ratio, diskRatio: h.disk_ratio,
-      used: { vcpus: u.vcpus, memoryMiB: u.memoryMiB, diskGiB: u.diskGiB }, vmIds: u.vmIds,
+      used: { vcpus: Number(h.used_vcpus), memoryMiB: Number(h.used_memory_mib), diskGiB: Number(h.used_disk_gib) }, vmIds: members?.get(h.id) ?? [],
     };
   }
 
@@ -185,19 +181,18 @@ export class ControlPlane {
 
   async listHosts(p: Principal) {
     this.require(p, 'admin', 'operator');
-    const [rows, used] = [await this.hostRows(), await this.hostUsage()];
-    return rows.map((h) => this.hostOut(h, this.hostView(h, used)));
+    return (await this.hostRows()).map((h) => this.hostOut(h, this.hostView(h)));
   }
 
   private hostOut(h: Awaited<ReturnType<ControlPlane['hostRows']>>[number], v: HostView) {
-    return { id: h.id, name: h.name, state: h.state, datacenter: h.datacenter, rack: h.rack, driver: h.driver, capacity: v.capacity, reserved: v.reserved, overcommit: { cpu: h.cpu_ratio, memory: h.memory_ratio, disk: h.disk_ratio }, used: v.used, vms: v.vmIds.length };
+    return { id: h.id, name: h.name, state: h.state, datacenter: h.datacenter, rack: h.rack, driver: h.driver, capacity: v.capacity, reserved: v.reserved, overcommit: { cpu: h.cpu_ratio, memory: h.memory_ratio, disk: h.disk_ratio }, used: v.used, vms: Number(h.vm_count) };
   }
 
   async getHost(p: Principal, ref: string) {
     this.require(p, 'admin', 'operator');
     const h = await this.db.selectFrom('hosts').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)])).executeTakeFirst();
     if (!h) throw new ControlError('NOT_FOUND', `No host "${ref}"`);
-    return this.hostOut(h, this.hostView(h, await this.hostUsage()));
+    return this.hostOut(h, this.hostView(h));
   }
 
   async setHostState(p: Principal, ref: string, state: 'up' | 'maintenance' | 'off' | 'failed') {
@@ -277,12 +272,20 @@ export class ControlPlane {
     return Promise.all(rows.map((v) => this.vmOut(v)));
   }
 
-  private async quotaCheck(trx: Db, tenantId: string, flavor: { vcpus: number; memory_mib: number; disk_gib: number }) {
+  /** Claim quota for a flavor (conditional update: race-free); QUOTA_EXCEEDED says what is used and left. */
+  private async claimQuota(trx: Db, tenantId: string, flavor: { vcpus: number; memory_mib: number; disk_gib: number }) {
+    const r = await trx.updateTable('tenants')
+      .set((eb) => ({ used_vms: eb('used_vms', '+', 1), used_vcpus: eb('used_vcpus', '+', flavor.vcpus), used_memory_mib: eb('used_memory_mib', '+', flavor.memory_mib), used_disk_gib: eb('used_disk_gib', '+', flavor.disk_gib) }))
+      .where('id', '=', tenantId)
+      .where((eb) => eb.and([
+        eb(eb('used_vms', '+', 1), '<=', eb.ref('quota_vms')),
+        eb(eb('used_vcpus', '+', flavor.vcpus), '<=', eb.ref('quota_vcpus')),
+        eb(eb('used_memory_mib', '+', flavor.memory_mib), '<=', eb.ref('quota_memory_mib')),
+        eb(eb('used_disk_gib', '+', flavor.disk_gib), '<=', eb.ref('quota_disk_gib')),
+      ])).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 1) return;
     const t = await trx.selectFrom('tenants').selectAll().where('id', '=', tenantId).executeTakeFirstOrThrow();
-    const u = await trx.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>('flavors.vcpus').as('v'), eb.fn.sum<number>('flavors.memory_mib').as('m'), eb.fn.sum<number>('flavors.disk_gib').as('d')])
-      .where('vms.tenant_id', '=', tenantId).where('vms.deleted_at', 'is', null).executeTakeFirstOrThrow();
-    const used = { vms: Number(u.n), vcpus: Number(u.v ?? 0), memoryMiB: Number(u.m ?? 0), diskGiB: Number(u.d ?? 0) };
+    const used = { vms: Number(t.used_vms), vcpus: Number(t.used_vcpus), memoryMiB: Number(t.used_memory_mib), diskGiB: Number(t.used_disk_gib) };
     const want = { vms: 1, vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib };
     const limit = { vms: t.quota_vms, vcpus: t.quota_vcpus, memoryMiB: t.quota_memory_mib, diskGiB: t.quota_disk_gib };
     for (const k of ['vms', 'vcpus', 'memoryMiB', 'diskGiB'] as const) {
@@ -290,6 +293,24 @@ export class ControlPlane {
         throw new ControlError('QUOTA_EXCEEDED', `Quota exceeded for ${k}: used ${used[k]} of ${limit[k]}, requested ${want[k]}, left ${Math.max(0, limit[k] - used[k])}`, { resource: k, used: used[k], limit: limit[k], requested: want[k], left: Math.max(0, limit[k] - used[k]) });
       }
     }
+    throw new ControlError('QUOTA_EXCEEDED', 'Quota exceeded');
+  }
+
+  /** Claim a host's capacity for a flavor (conditional update: two racing requests cannot both take the last room). */
+  private async claimHost(trx: Db, hostId: string, f: { vcpus: number; memory_mib: number; disk_gib: number }): Promise<boolean> {
+    const r = await trx.updateTable('hosts')
+      .set((eb) => ({ used_vcpus: eb('used_vcpus', '+', f.vcpus), used_memory_mib: eb('used_memory_mib', '+', f.memory_mib), used_disk_gib: eb('used_disk_gib', '+', f.disk_gib), vm_count: eb('vm_count', '+', 1) }))
+      .where('id', '=', hostId).where('state', '=', 'up')
+      .where(sql<boolean>`used_vcpus + ${f.vcpus} <= vcpus * cpu_ratio - reserved_vcpus and used_memory_mib + ${f.memory_mib} <= memory_mib * memory_ratio - reserved_memory_mib and used_disk_gib + ${f.disk_gib} <= disk_gib * disk_ratio - reserved_disk_gib`)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Give back a deleted VM's host capacity and quota. */
+  private async release(trx: Db, vmId: string) {
+    const v = await trx.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['vms.tenant_id', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib']).where('vms.id', '=', vmId).executeTakeFirstOrThrow();
+    await trx.updateTable('tenants').set((eb) => ({ used_vms: eb('used_vms', '-', 1), used_vcpus: eb('used_vcpus', '-', v.vcpus), used_memory_mib: eb('used_memory_mib', '-', v.memory_mib), used_disk_gib: eb('used_disk_gib', '-', v.disk_gib) })).where('id', '=', v.tenant_id).execute();
+    if (v.host_id) await trx.updateTable('hosts').set((eb) => ({ used_vcpus: eb('used_vcpus', '-', v.vcpus), used_memory_mib: eb('used_memory_mib', '-', v.memory_mib), used_disk_gib: eb('used_disk_gib', '-', v.disk_gib), vm_count: eb('vm_count', '-', 1) })).where('id', '=', v.host_id).execute();
   }
 
   /** Where a VM would go and why (no change). */
@@ -297,9 +318,9 @@ export class ControlPlane {
     const flavor = await db.selectFrom('flavors').selectAll().where((eb) => eb.or([eb('id', '=', o.flavor), eb('name', '=', o.flavor)])).executeTakeFirst();
     if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"`);
     const group = o.serverGroup ? await this.groupFor(p, o.serverGroup, db) : undefined;
-    const [rows, used] = [await this.hostRows(db), await this.hostUsage(db)];
-    const members = group ? (await db.selectFrom('vms').select('id').where('server_group_id', '=', group.id).where('deleted_at', 'is', null).execute()).map((r) => r.id) : [];
-    return placeVm(rows.map((h) => this.hostView(h, used)), { flavor: { vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib }, group: group ? { id: group.id, policy: group.policy as 'affinity', memberIds: members } : undefined }, o.preset ?? 'pack');
+    const byHost = await this.groupMembersByHost(db, group?.id);
+    const members = [...byHost.values()].flat();
+    return placeVm((await this.hostRows(db)).map((h) => this.hostView(h, byHost)), { flavor: { vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib }, group: group ? { id: group.id, policy: group.policy as 'affinity', memberIds: members } : undefined }, o.preset ?? 'pack');
   }
 
   private async groupFor(p: Principal, ref: string, db: Db = this.db) {
@@ -330,9 +351,14 @@ export class ControlPlane {
     const vmId = randomUUID(), opId = randomUUID();
     let decision!: PlacementDecision;
     await this.db.transaction().execute(async (trx) => {
-      await this.quotaCheck(trx, p.tenantId, flavor);
-      decision = await this.placement(p, { flavor: flavor.id, serverGroup: group?.id, preset: o.preset }, trx);
-      if (!decision.hostId) throw new ControlError('NO_HOST_FITS', decision.explanation, { rejected: decision.rejected });
+      await this.claimQuota(trx, p.tenantId, flavor);
+      // Place, then claim the host; if a concurrent request took the room first, place again.
+      for (let attempt = 0; ; attempt++) {
+        decision = await this.placement(p, { flavor: flavor.id, serverGroup: group?.id, preset: o.preset }, trx);
+        if (!decision.hostId) throw new ControlError('NO_HOST_FITS', decision.explanation, { rejected: decision.rejected });
+        if (await this.claimHost(trx, decision.hostId, flavor)) break;
+        if (attempt >= 5) throw new ControlError('NO_HOST_FITS', `Hosts kept filling up while placing "${o.name}"; try again`);
+      }
       const at = this.now();
       await trx.insertInto('vms').values({ id: vmId, tenant_id: p.tenantId, name: o.name, flavor_id: flavor.id, image_id: image.id, host_id: decision.hostId, server_group_id: group?.id ?? null, state: 'building', created_at: at, updated_at: at, deleted_at: null }).execute();
       await trx.insertInto('operations').values({ id: opId, tenant_id: p.tenantId, vm_id: vmId, kind: 'create', status: 'running', idempotency_key: o.idempotencyKey ?? null, result: null, error: null, created_at: at, finished_at: null }).execute();
@@ -362,6 +388,7 @@ export class ControlPlane {
         if (to) {
           await trx.updateTable('vms').set({ state: to, updated_at: this.now(), ...(to === 'deleted' ? { deleted_at: this.now() } : {}) }).where('id', '=', vmId).execute();
           await this.meter(trx, vmId, to);
+          if (to === 'deleted') await this.release(trx, vmId);
         }
         await trx.updateTable('operations').set({ status: 'succeeded', finished_at: this.now(), result: JSON.stringify({ state: to }) }).where('id', '=', opId).execute();
         await this.event(trx, { tenantId: p.tenantId, vmId, hostId, actor: p.userName, kind: `vm.${to ?? 'updated'}` });

@@ -80,6 +80,23 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
         .addColumn('disk_gib_hour', 'real', (c) => c.notNull()).addColumn('kwh', 'real', (c) => c.notNull()).addColumn('created_at', 'text', (c) => c.notNull()).execute();
     },
   },
+  '0003-usage-counters': {
+    async up(db: Kysely<unknown>) {
+      for (const c of ['used_vcpus', 'used_memory_mib', 'used_disk_gib', 'vm_count']) await db.schema.alterTable('hosts').addColumn(c, 'integer', (x) => x.notNull().defaultTo(0)).execute();
+      for (const c of ['used_vms', 'used_vcpus', 'used_memory_mib', 'used_disk_gib']) await db.schema.alterTable('tenants').addColumn(c, 'integer', (x) => x.notNull().defaultTo(0)).execute();
+      // Backfill from the live VMs.
+      await sql`update hosts set
+        used_vcpus = coalesce((select sum(f.vcpus) from vms v join flavors f on f.id = v.flavor_id where v.host_id = hosts.id and v.deleted_at is null), 0),
+        used_memory_mib = coalesce((select sum(f.memory_mib) from vms v join flavors f on f.id = v.flavor_id where v.host_id = hosts.id and v.deleted_at is null), 0),
+        used_disk_gib = coalesce((select sum(f.disk_gib) from vms v join flavors f on f.id = v.flavor_id where v.host_id = hosts.id and v.deleted_at is null), 0),
+        vm_count = (select count(*) from vms v where v.host_id = hosts.id and v.deleted_at is null)`.execute(db);
+      await sql`update tenants set
+        used_vms = (select count(*) from vms v where v.tenant_id = tenants.id and v.deleted_at is null),
+        used_vcpus = coalesce((select sum(f.vcpus) from vms v join flavors f on f.id = v.flavor_id where v.tenant_id = tenants.id and v.deleted_at is null), 0),
+        used_memory_mib = coalesce((select sum(f.memory_mib) from vms v join flavors f on f.id = v.flavor_id where v.tenant_id = tenants.id and v.deleted_at is null), 0),
+        used_disk_gib = coalesce((select sum(f.disk_gib) from vms v join flavors f on f.id = v.flavor_id where v.tenant_id = tenants.id and v.deleted_at is null), 0)`.execute(db);
+    },
+  },
 });
 
 /**

@@ -1,13 +1,19 @@
 /** The control plane's tables (kysely types). Times are ISO-8601 strings; JSON columns are text. */
 import type { Generated } from 'kysely';
 
-export interface TenantTable { id: string; name: string; quota_vcpus: number; quota_memory_mib: number; quota_vms: number; quota_disk_gib: number; created_at: string }
+export interface TenantTable {
+  id: string; name: string; quota_vcpus: number; quota_memory_mib: number; quota_vms: number; quota_disk_gib: number; created_at: string;
+  /** Usage counters, changed in the same transaction as the VMs they count. */
+  used_vms: Generated<number>; used_vcpus: Generated<number>; used_memory_mib: Generated<number>; used_disk_gib: Generated<number>;
+}
 export interface UserTable { id: string; tenant_id: string; name: string; role: string; created_at: string }
 export interface TokenTable { id: string; user_id: string; name: string; hash: string; expires_at: string | null; revoked_at: string | null; created_at: string }
 export interface HostTable {
   id: string; name: string; state: string; vcpus: number; memory_mib: number; disk_gib: number;
   cpu_ratio: number; memory_ratio: number; disk_ratio: number; reserved_vcpus: number; reserved_memory_mib: number; reserved_disk_gib: number;
   datacenter: string; rack: string; driver: string; agent_url: string | null; power_model: string; created_at: string;
+  /** Sum of the flavors of the live VMs placed here (changed in the same transaction as the VMs). */
+  used_vcpus: Generated<number>; used_memory_mib: Generated<number>; used_disk_gib: Generated<number>; vm_count: Generated<number>;
 }
 export interface FlavorTable { id: string; name: string; vcpus: number; memory_mib: number; disk_gib: number; created_at: string }
 export interface ImageTable { id: string; name: string; format: string; size_mib: number; created_at: string }
