@@ -179,6 +179,19 @@ export class ControlPlane {
 
   private hostRows(db: Db = this.db) { return db.selectFrom('hosts').selectAll().orderBy('name').execute(); }
 
+  /** Hosts' static attributes (capacity, ratios, reserved), cached: placement reads only state and counters. */
+  private readonly hostStatic = new Map<string, Awaited<ReturnType<ControlPlane['hostRows']>>[number]>();
+
+  /** Host views for placement: a narrow read of what changes, joined with the cached static part. */
+  private async placementViews(db: Db, members: Map<string, string[]>): Promise<HostView[]> {
+    const live = await db.selectFrom('hosts').select(['id', 'state', 'used_vcpus', 'used_memory_mib', 'used_disk_gib']).orderBy('name').execute();
+    if (live.some((h) => !this.hostStatic.has(h.id))) {
+      this.hostStatic.clear();
+      for (const h of await this.hostRows(db)) this.hostStatic.set(h.id, h);
+    }
+    return live.map((l) => this.hostView({ ...this.hostStatic.get(l.id)!, ...l }, members));
+  }
+
   async listHosts(p: Principal) {
     this.require(p, 'admin', 'operator');
     return (await this.hostRows()).map((h) => this.hostOut(h, this.hostView(h)));
@@ -320,7 +333,7 @@ export class ControlPlane {
     const group = o.serverGroup ? await this.groupFor(p, o.serverGroup, db) : undefined;
     const byHost = await this.groupMembersByHost(db, group?.id);
     const members = [...byHost.values()].flat();
-    return placeVm((await this.hostRows(db)).map((h) => this.hostView(h, byHost)), { flavor: { vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib }, group: group ? { id: group.id, policy: group.policy as 'affinity', memberIds: members } : undefined }, o.preset ?? 'pack');
+    return placeVm(await this.placementViews(db, byHost), { flavor: { vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib }, group: group ? { id: group.id, policy: group.policy as 'affinity', memberIds: members } : undefined }, o.preset ?? 'pack');
   }
 
   private async groupFor(p: Principal, ref: string, db: Db = this.db) {
