@@ -18,6 +18,8 @@ export interface AgentOptions {
   memory?: MemoryManager;
   /** Address incoming migrations listen on (this host's address on the migration network). */
   migrationAddress?: string;
+  /** Where `image://NAME` comes from: the tiny guest's folder, and a folder of NAME.qcow2 disks. */
+  images?: { tinyGuestDir: string; diskDir?: string };
   /** Bearer token required on every request (none: open, for local tests). */
   token?: string;
   accelReason?: string;
@@ -108,7 +110,18 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     return o.memory?.last ?? { ksm: readKsm(), balloon: [], ksmReason: 'memory manager off' };
   });
   app.get('/v1/guests', async () => d.list());
-  app.post('/v1/guests', async (req, reply) => reply.code(201).send(await d.create(parse(specSchema, req.body, 'guest spec'))));
+  app.post('/v1/guests', async (req, reply) => {
+    const spec = parse(specSchema, req.body, 'guest spec');
+    // The control plane names images (image://NAME); this host knows where they are.
+    const m = /^image:\/\/(.+)$/.exec(spec.image.kernel ?? '');
+    if (m) {
+      const name = m[1]!;
+      if (name === 'tiny' && o.images) spec.image = { kernel: `${o.images.tinyGuestDir}/vmlinuz`, initrd: `${o.images.tinyGuestDir}/initramfs.cpio.gz` };
+      else if (o.images?.diskDir) spec.image = { disk: `${o.images.diskDir}/${name}.qcow2` };
+      else throw new HttpError(400, 'BAD_REQUEST', `Unknown image "${name}" on this host`);
+    }
+    return reply.code(201).send(await d.create(spec));
+  });
   app.get<{ Params: { id: string } }>('/v1/guests/:id', async (req) => {
     const g = await d.get(req.params.id);
     if (!g) throw new DriverError('NOT_FOUND', `No guest "${req.params.id}"`, req.params.id);

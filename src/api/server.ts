@@ -96,6 +96,12 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
     handler: async ({ p, params, body, req }) => cp.vmAction(p, params.id, body.action, { idempotencyKey: idemKey(req), snapshotName: body.snapshotName }) });
   route({ method: 'DELETE', url: '/v1/vms/:id', summary: 'Delete a VM (202 with an operation)', tag: 'vms', status: 202, params: idParam,
     handler: async ({ p, params, req }) => cp.vmAction(p, params.id, 'delete', { idempotencyKey: idemKey(req) }) });
+  route({ method: 'POST', url: '/v1/vms/:id/migrate', summary: 'Live-migrate a VM (to a host, or where placement says); a downtime target lets the models choose the settings', tag: 'vms', status: 202, params: idParam,
+    body: z.object({ toHost: z.string().optional(), mode: z.enum(['stop-and-copy', 'precopy', 'postcopy']).optional(), downtimeTargetMs: z.number().positive().optional(), bandwidthMbps: z.number().positive().optional() }).strict(),
+    handler: async ({ p, params, body, req }) => cp.migrateVm(p, params.id, { ...body, idempotencyKey: idemKey(req) }) });
+  route({ method: 'POST', url: '/v1/agents/heartbeat', summary: 'A host agent registers and reports (operator token)', tag: 'hosts',
+    body: z.object({ agentUrl: z.string().url(), hostname: z.string().min(1), cpus: z.number().int().positive(), memoryMiB: z.number().positive(), accel: z.string().optional() }).passthrough(),
+    handler: async ({ p, body }) => cp.heartbeat(p, { ...body, memoryMiB: Math.floor(body.memoryMiB) }) });
   route({ method: 'GET', url: '/v1/operations/:id', summary: 'Poll an operation', tag: 'operations', params: idParam, handler: async ({ p, params }) => cp.getOperation(p, params.id) });
   const period = z.object({ tenant: z.string().optional(), from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }), format: z.enum(['json', 'csv']).optional() }).strict();
   route({ method: 'GET', url: '/v1/usage', summary: 'Usage of a tenant in [from, to): VM time, vCPU/memory/disk hours, energy', tag: 'billing', query: period,

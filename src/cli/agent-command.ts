@@ -1,5 +1,5 @@
 /** `nubis agent`: run the host agent (standalone, or reporting to a control plane). */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { buildAgentServer, hostFacts } from '../agent/agent-server.ts';
 import { MemoryManager } from '../agent/memory-manager.ts';
@@ -16,9 +16,11 @@ export function agentCommand(program: Command): void {
     .option('--guest-dir <dir>', 'tiny guest used for the KVM probe boot', '.nubis/guest')
     .option('--heartbeat-s <s>', 'seconds between heartbeats', '5')
     .option('--memory-interval-s <s>', 'seconds between balloon/KSM rounds (0: off)', '10')
+    .option('--name <name>', 'host name reported to the control plane (default: the machine\'s hostname)')
+    .option('--images-dir <dir>', 'folder of NAME.qcow2 disk images the control plane may ask for')
     .option('--migration-address <ip>', 'address incoming migrations listen on (default: the --listen host)')
     .option('--manage-ksm', 'turn KSM on under memory pressure and off when relaxed')
-    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean; migrationAddress?: string }) => {
+    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean; migrationAddress?: string; name?: string; imagesDir?: string }) => {
       if (!['auto', 'kvm', 'tcg'].includes(o.accel)) throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
       const m = /^(.+):(\d+)$/.exec(o.listen);
       if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
@@ -29,7 +31,7 @@ export function agentCommand(program: Command): void {
       const adopted = (await driver.list()).filter((g) => g.state === 'running' || g.state === 'paused');
       const memory = new MemoryManager(driver, { manageKsm: !!o.manageKsm });
       const migrationAddress = o.migrationAddress ?? (m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]!);
-      const app = buildAgentServer({ driver, token, accelReason: accel.reason, memory, migrationAddress });
+      const app = buildAgentServer({ driver, token, accelReason: accel.reason, memory, migrationAddress, images: { tinyGuestDir: resolve(o.guestDir), diskDir: o.imagesDir ? resolve(o.imagesDir) : undefined } });
       const memS = Number(o.memoryIntervalS);
       const memTimer = memS > 0 ? setInterval(() => { memory.round().catch((e) => process.stderr.write(`nubis agent: memory round failed: ${(e as Error).message}\n`)); }, memS * 1000) : undefined;
       const addr = await app.listen({ host: m[1]!, port: Number(m[2]) });
@@ -39,7 +41,7 @@ export function agentCommand(program: Command): void {
         const cp = o.controlPlane.replace(/\/+$/, '');
         const beat = async () => {
           const guests = await driver.list();
-          const body = { agentUrl: addr, ...hostFacts(driver, accel.reason), guests: await Promise.all(guests.map(async (g) => ({ id: g.id, state: g.state, metrics: g.state === 'running' ? await driver.metrics(g.id).catch(() => undefined) : undefined }))) };
+          const body = { agentUrl: addr, ...hostFacts(driver, accel.reason), ...(o.name ? { hostname: o.name } : {}), guests: await Promise.all(guests.map(async (g) => ({ id: g.id, state: g.state, metrics: g.state === 'running' ? await driver.metrics(g.id).catch(() => undefined) : undefined }))) };
           await fetch(`${cp}/v1/agents/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
             .catch((e) => process.stderr.write(`nubis agent: heartbeat to ${cp} failed: ${(e as Error).message}\n`));
         };

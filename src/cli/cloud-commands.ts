@@ -56,6 +56,13 @@ export function cloudCommands(program: Command): void {
     const v = await api(c, 'GET', `/v1/vms/${encodeURIComponent(id)}`);
     print(c, v, () => Object.entries(v).map(([k, x]) => `${k.padEnd(15)} ${Array.isArray(x) ? x.join(', ') : x}`).join('\n'));
   });
+  vm.command('migrate <id>').description('Live-migrate a VM').option('--to <host>', 'target host (default: where placement says)')
+    .option('--mode <mode>', 'stop-and-copy, precopy, postcopy').option('--downtime-target-ms <ms>', 'let the models choose settings for this downtime').option('--bandwidth-mbps <n>')
+    .action(async function (this: Command, id: string, o: { to?: string; mode?: string; downtimeTargetMs?: string; bandwidthMbps?: string }) {
+      const c = conn(this);
+      const r = await api(c, 'POST', `/v1/vms/${encodeURIComponent(id)}/migrate`, { toHost: o.to, mode: o.mode, downtimeTargetMs: o.downtimeTargetMs ? Number(o.downtimeTargetMs) : undefined, bandwidthMbps: o.bandwidthMbps ? Number(o.bandwidthMbps) : undefined });
+      print(c, r, () => `${id}: migrate ${r.status}${r.result ? ` (${r.result.modeUsed ?? ''}, ${Math.round(r.result.totalMs ?? 0)} ms, downtime ${Math.round(r.result.downtimeMs ?? 0)} ms)` : ''}${r.error ? ` — ${r.error}` : ''}`);
+    });
   for (const action of ['start', 'stop', 'reboot', 'suspend', 'resume', 'delete'] as const) {
     vm.command(`${action} <id>`).description(`${action[0]!.toUpperCase()}${action.slice(1)} a VM`).action(async function (this: Command, id: string) {
       const c = conn(this);

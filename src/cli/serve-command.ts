@@ -15,15 +15,16 @@ export function serveCommand(program: Command): void {
     .option('--data <dir>', 'data folder (SQLite database)', '.nubis/data')
     .option('--db <url>', 'database URL: sqlite:PATH or postgres://USER:PASS@HOST/DB (default: SQLite in --data)')
     .option('--bootstrap-token <token>', 'token of the first admin (or NUBIS_BOOTSTRAP_TOKEN); default: random, printed once')
+    .option('--agent-token <token>', 'token to present to host agents (or NUBIS_AGENT_TOKEN)')
     .option('--demo-hosts <n>', 'simulated hosts to create on first start when none exist', '8')
-    .action(async (o: { host: string; port: string; data: string; db?: string; bootstrapToken?: string; demoHosts: string }) => {
+    .action(async (o: { host: string; port: string; data: string; db?: string; bootstrapToken?: string; demoHosts: string; agentToken?: string }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0..65535, got "${o.port}"`);
       const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
       const db = await openStore(url);
       const clock = new RealClock();
       const sim = new SimHypervisorDriver(clock);
-      const cp = new ControlPlane({ db, clock, drivers: { sim } });
+      const cp = new ControlPlane({ db, clock, drivers: { sim }, agentToken: o.agentToken ?? process.env.NUBIS_AGENT_TOKEN });
       const token = await cp.bootstrap(o.bootstrapToken ?? process.env.NUBIS_BOOTSTRAP_TOKEN);
       const admin = await db.selectFrom('users').select(['id', 'tenant_id', 'name']).where('role', '=', 'admin').orderBy('created_at').executeTakeFirstOrThrow();
       await seedDemo(cp, { userId: admin.id, userName: admin.name, tenantId: admin.tenant_id, role: 'admin', tokenId: 'system' }, Number(o.demoHosts));

@@ -6,6 +6,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { HypervisorDriver } from '../core/hypervisor.ts';
+import { AgentDriver } from '../drivers/agent/agent-driver.ts';
 import { placeVm, type HostView, type PlacementDecision } from '../policies/placement/pipeline.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { ControlError } from './errors.ts';
@@ -32,14 +33,18 @@ export const hashToken = (t: string) => createHash('sha256').update(t).digest('h
 export interface ControlPlaneOptions {
   db: Db;
   clock: Clock;
-  /** Driver per host driver kind (`sim` for simulated hosts). */
+  /** Driver per host driver kind (`sim` for simulated hosts). Hosts of kind `qemu` are reached through their agent. */
   drivers: Record<string, HypervisorDriver>;
+  /** Token the control plane presents to agents. */
+  agentToken?: string;
 }
 
 export class ControlPlane {
   constructor(private readonly o: ControlPlaneOptions) {}
 
   get db() { return this.o.db; }
+  /** Set the token presented to agents (they accept the operator token they report with). */
+  useAgentToken(t: string | undefined): void { this.o.agentToken = t; }
   private now(): string { return new Date(this.o.clock.now() * 1000).toISOString(); }
 
   // ---- bootstrap and auth ----------------------------------------------------------------------
@@ -379,7 +384,7 @@ export class ControlPlane {
     });
     const host = await this.db.selectFrom('hosts').selectAll().where('id', '=', decision.hostId!).executeTakeFirstOrThrow();
     await this.finish(p, opId, vmId, host.id, async () => {
-      const d = this.driver(host.driver);
+      const d = this.driverFor(host);
       await d.create({ id: vmId, memoryMiB: flavor.memory_mib, vcpus: flavor.vcpus, image: { kernel: `image://${image.name}` } });
       await d.start(vmId);
       return 'running';
@@ -387,10 +392,103 @@ export class ControlPlane {
     return this.getOperation(p, opId);
   }
 
-  private driver(kind: string): HypervisorDriver {
-    const d = this.o.drivers[kind];
-    if (!d) throw new ControlError('BACKEND', `No driver for hosts of kind "${kind}"`);
+  private readonly agents = new Map<string, AgentDriver>();
+
+  /** The driver that runs a host's guests: a local one by kind, or the host's agent. */
+  private driverFor(host: { driver: string; agent_url: string | null; name: string }): HypervisorDriver {
+    if (host.driver === 'qemu') {
+      if (!host.agent_url) throw new ControlError('BACKEND', `Host "${host.name}" has no agent URL`);
+      let a = this.agents.get(host.agent_url);
+      if (!a) { a = new AgentDriver(host.agent_url, this.o.agentToken); this.agents.set(host.agent_url, a); }
+      return a;
+    }
+    const d = this.o.drivers[host.driver];
+    if (!d) throw new ControlError('BACKEND', `No driver for hosts of kind "${host.driver}"`);
     return d;
+  }
+
+  /**
+   * An agent's heartbeat: register its host on first contact (driver qemu), refresh it afterwards.
+   * A host in maintenance stays in maintenance; a host marked failed comes back up.
+   */
+  async heartbeat(p: Principal, b: { agentUrl: string; hostname: string; cpus: number; memoryMiB: number; accel?: string }) {
+    this.require(p, 'admin', 'operator');
+    const at = this.now();
+    const h = await this.db.selectFrom('hosts').selectAll().where('agent_url', '=', b.agentUrl).executeTakeFirst();
+    if (!h) {
+      const id = randomUUID();
+      await this.unique(() => this.db.transaction().execute(async (trx) => {
+        await trx.insertInto('hosts').values({
+          id, name: b.hostname, state: 'up', vcpus: b.cpus, memory_mib: b.memoryMiB, disk_gib: 100, cpu_ratio: 4, memory_ratio: 1, disk_ratio: 1,
+          reserved_vcpus: 0, reserved_memory_mib: Math.min(1024, Math.floor(b.memoryMiB / 4)), reserved_disk_gib: 0, datacenter: 'dc1', rack: 'r1', driver: 'qemu',
+          agent_url: b.agentUrl, power_model: JSON.stringify({ type: 'linear', idleW: 100, maxW: 250 }), created_at: at, last_seen_at: at,
+        }).execute();
+        await this.event(trx, { hostId: id, actor: p.userName, kind: 'host.registered', detail: { name: b.hostname, agentUrl: b.agentUrl, accel: b.accel } });
+      }), `Host "${b.hostname}" already exists with another agent`);
+      return { hostId: id, registered: true };
+    }
+    await this.db.updateTable('hosts').set({ last_seen_at: at, ...(h.state === 'failed' ? { state: 'up' } : {}) }).where('id', '=', h.id).execute();
+    return { hostId: h.id, registered: false };
+  }
+
+  /**
+   * Live-migrate a VM to another host (chosen by placement when not given). Capacity is claimed on
+   * the target first; on failure the VM stays where it was and the claim is given back.
+   */
+  async migrateVm(p: Principal, id: string, o: { toHost?: string; mode?: 'stop-and-copy' | 'precopy' | 'postcopy'; downtimeTargetMs?: number; bandwidthMbps?: number; idempotencyKey?: string }) {
+    this.require(p, 'admin', 'member');
+    const again = await this.existingOperation(p, o.idempotencyKey);
+    if (again) return again;
+    const v = await this.vmRow(p, id);
+    if (v.state !== 'running') throw new ControlError('INVALID_STATE', `Cannot migrate VM "${v.name}" (${v.id}): it is ${v.state}; only running VMs migrate`, { state: v.state });
+    const flavor = await this.db.selectFrom('flavors').selectAll().where('id', '=', v.flavor_id).executeTakeFirstOrThrow();
+    const src = await this.db.selectFrom('hosts').selectAll().where('id', '=', v.host_id!).executeTakeFirstOrThrow();
+    const opId = randomUUID();
+    let dst!: Awaited<ReturnType<ControlPlane['hostRows']>>[number];
+    await this.db.transaction().execute(async (trx) => {
+      if (o.toHost) {
+        const t = await trx.selectFrom('hosts').selectAll().where((eb) => eb.or([eb('id', '=', o.toHost!), eb('name', '=', o.toHost!)])).executeTakeFirst();
+        if (!t) throw new ControlError('NOT_FOUND', `No host "${o.toHost}"`);
+        if (t.id === src.id) throw new ControlError('BAD_REQUEST', `VM "${v.name}" already runs on ${t.name}`);
+        dst = t;
+      } else {
+        const views = (await this.placementViews(trx, new Map())).filter((h) => h.id !== src.id);
+        const d = placeVm(views, { flavor: { vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib } });
+        if (!d.hostId) throw new ControlError('NO_HOST_FITS', d.explanation, { rejected: d.rejected });
+        dst = (await trx.selectFrom('hosts').selectAll().where('id', '=', d.hostId).executeTakeFirstOrThrow());
+      }
+      if (dst.driver !== src.driver) throw new ControlError('BAD_REQUEST', `Cannot migrate between a ${src.driver} host and a ${dst.driver} host`);
+      if (!(await this.claimHost(trx, dst.id, flavor))) throw new ControlError('NO_HOST_FITS', `Host ${dst.name} has no room for ${flavor.name}`);
+      await trx.updateTable('vms').set({ state: 'migrating', updated_at: this.now() }).where('id', '=', v.id).execute();
+      await trx.insertInto('operations').values({ id: opId, tenant_id: v.tenant_id, vm_id: v.id, kind: 'migrate', status: 'running', idempotency_key: o.idempotencyKey ?? null, result: null, error: null, created_at: this.now(), finished_at: null }).execute();
+      await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: src.id, actor: p.userName, kind: 'vm.migrate.requested', detail: { from: src.name, to: dst.name, mode: o.mode ?? (o.downtimeTargetMs ? 'planned' : 'precopy') } });
+    });
+    let report: Record<string, unknown> = {};
+    try {
+      if (src.driver === 'qemu') {
+        const a = this.driverFor(src) as AgentDriver;
+        const body = o.downtimeTargetMs
+          ? { plan: { downtimeTargetMs: o.downtimeTargetMs, bandwidthMbps: o.bandwidthMbps ?? 1000 } }
+          : { options: { mode: o.mode ?? 'precopy', ...(o.bandwidthMbps ? { bandwidthMbps: o.bandwidthMbps } : {}) } };
+        report = await a.migrate(v.id, dst.agent_url!, { ...body, destinationToken: this.o.agentToken });
+      } else report = { status: 'completed', modeUsed: 'simulated' };
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('hosts').set((eb) => ({ used_vcpus: eb('used_vcpus', '-', flavor.vcpus), used_memory_mib: eb('used_memory_mib', '-', flavor.memory_mib), used_disk_gib: eb('used_disk_gib', '-', flavor.disk_gib), vm_count: eb('vm_count', '-', 1) })).where('id', '=', src.id).execute();
+        await trx.updateTable('vms').set({ state: 'running', host_id: dst.id, updated_at: this.now() }).where('id', '=', v.id).execute();
+        await trx.updateTable('usage').set({ end_at: this.now() }).where('vm_id', '=', v.id).where('end_at', 'is', null).execute();
+        await trx.insertInto('usage').values({ vm_id: v.id, tenant_id: v.tenant_id, host_id: dst.id, flavor_id: v.flavor_id, class: 'running', start_at: this.now(), end_at: null }).execute();
+        await trx.updateTable('operations').set({ status: 'succeeded', finished_at: this.now(), result: JSON.stringify(report) }).where('id', '=', opId).execute();
+        await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: dst.id, actor: p.userName, kind: 'vm.migrated', detail: { from: src.name, to: dst.name, ...report } });
+      });
+    } catch (e) {
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('hosts').set((eb) => ({ used_vcpus: eb('used_vcpus', '-', flavor.vcpus), used_memory_mib: eb('used_memory_mib', '-', flavor.memory_mib), used_disk_gib: eb('used_disk_gib', '-', flavor.disk_gib), vm_count: eb('vm_count', '-', 1) })).where('id', '=', dst.id).execute();
+        await trx.updateTable('vms').set({ state: 'running', updated_at: this.now() }).where('id', '=', v.id).execute();
+        await trx.updateTable('operations').set({ status: 'failed', finished_at: this.now(), error: (e as Error).message }).where('id', '=', opId).execute();
+        await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: src.id, actor: p.userName, kind: 'vm.migrate.failed', detail: { error: (e as Error).message } });
+      });
+    }
+    return this.getOperation(p, opId);
   }
 
   /** Run the hypervisor side of an operation and record its outcome (the VM goes to error if it fails). */
@@ -433,7 +531,7 @@ export class ControlPlane {
     });
     const host = v.host_id ? await this.db.selectFrom('hosts').selectAll().where('id', '=', v.host_id).executeTakeFirst() : undefined;
     await this.finish(p, opId, v.id, v.host_id, async () => {
-      const d = host ? this.driver(host.driver) : undefined;
+      const d = host ? this.driverFor(host) : undefined;
       const exists = d ? await d.get(v.id) : undefined;
       switch (action) {
         case 'start': await d?.start(v.id); break;

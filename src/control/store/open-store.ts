@@ -97,6 +97,11 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
         used_disk_gib = coalesce((select sum(f.disk_gib) from vms v join flavors f on f.id = v.flavor_id where v.tenant_id = tenants.id and v.deleted_at is null), 0)`.execute(db);
     },
   },
+  '0004-heartbeats': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('hosts').addColumn('last_seen_at', 'text').execute();
+    },
+  },
 });
 
 /**

@@ -14,6 +14,8 @@ export interface HostTable {
   datacenter: string; rack: string; driver: string; agent_url: string | null; power_model: string; created_at: string;
   /** Sum of the flavors of the live VMs placed here (changed in the same transaction as the VMs). */
   used_vcpus: Generated<number>; used_memory_mib: Generated<number>; used_disk_gib: Generated<number>; vm_count: Generated<number>;
+  /** Last heartbeat from the host's agent. */
+  last_seen_at: string | null;
 }
 export interface FlavorTable { id: string; name: string; vcpus: number; memory_mib: number; disk_gib: number; created_at: string }
 export interface ImageTable { id: string; name: string; format: string; size_mib: number; created_at: string }
