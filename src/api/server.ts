@@ -92,8 +92,8 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
       return cp.createVm(p, { ...body, idempotencyKey: idemKey(req) });
     } });
   route({ method: 'POST', url: '/v1/vms/:id/actions', summary: `Run a lifecycle action: ${Object.keys(VM_ACTIONS).join(', ')} (202 with an operation)`, tag: 'vms', status: 202, params: idParam,
-    body: z.object({ action: z.enum(Object.keys(VM_ACTIONS) as [VmAction, ...VmAction[]]), snapshotName: name.optional() }).strict(),
-    handler: async ({ p, params, body, req }) => cp.vmAction(p, params.id, body.action, { idempotencyKey: idemKey(req), snapshotName: body.snapshotName }) });
+    body: z.object({ action: z.enum(Object.keys(VM_ACTIONS) as [VmAction, ...VmAction[]]), snapshotName: name.optional(), flavor: z.string().optional(), name: name.optional() }).strict(),
+    handler: async ({ p, params, body, req }) => cp.vmAction(p, params.id, body.action, { idempotencyKey: idemKey(req), snapshotName: body.snapshotName, flavor: body.flavor, name: body.name }) });
   route({ method: 'DELETE', url: '/v1/vms/:id', summary: 'Delete a VM (202 with an operation)', tag: 'vms', status: 202, params: idParam,
     handler: async ({ p, params, req }) => cp.vmAction(p, params.id, 'delete', { idempotencyKey: idemKey(req) }) });
   route({ method: 'POST', url: '/v1/vms/:id/migrate', summary: 'Live-migrate a VM (to a host, or where placement says); a downtime target lets the models choose the settings', tag: 'vms', status: 202, params: idParam,

@@ -291,12 +291,12 @@ export class ControlPlane {
   }
 
   /** Claim quota for a flavor (conditional update: race-free); QUOTA_EXCEEDED says what is used and left. */
-  private async claimQuota(trx: Db, tenantId: string, flavor: { vcpus: number; memory_mib: number; disk_gib: number }) {
+  private async claimQuota(trx: Db, tenantId: string, flavor: { vcpus: number; memory_mib: number; disk_gib: number }, newVms = 1) {
     const r = await trx.updateTable('tenants')
-      .set((eb) => ({ used_vms: eb('used_vms', '+', 1), used_vcpus: eb('used_vcpus', '+', flavor.vcpus), used_memory_mib: eb('used_memory_mib', '+', flavor.memory_mib), used_disk_gib: eb('used_disk_gib', '+', flavor.disk_gib) }))
+      .set((eb) => ({ used_vms: eb('used_vms', '+', newVms), used_vcpus: eb('used_vcpus', '+', flavor.vcpus), used_memory_mib: eb('used_memory_mib', '+', flavor.memory_mib), used_disk_gib: eb('used_disk_gib', '+', flavor.disk_gib) }))
       .where('id', '=', tenantId)
       .where((eb) => eb.and([
-        eb(eb('used_vms', '+', 1), '<=', eb.ref('quota_vms')),
+        eb(eb('used_vms', '+', newVms), '<=', eb.ref('quota_vms')),
         eb(eb('used_vcpus', '+', flavor.vcpus), '<=', eb.ref('quota_vcpus')),
         eb(eb('used_memory_mib', '+', flavor.memory_mib), '<=', eb.ref('quota_memory_mib')),
         eb(eb('used_disk_gib', '+', flavor.disk_gib), '<=', eb.ref('quota_disk_gib')),
@@ -304,7 +304,7 @@ export class ControlPlane {
     if (Number(r.numUpdatedRows) === 1) return;
     const t = await trx.selectFrom('tenants').selectAll().where('id', '=', tenantId).executeTakeFirstOrThrow();
     const used = { vms: Number(t.used_vms), vcpus: Number(t.used_vcpus), memoryMiB: Number(t.used_memory_mib), diskGiB: Number(t.used_disk_gib) };
-    const want = { vms: 1, vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib };
+    const want = { vms: newVms, vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib };
     const limit = { vms: t.quota_vms, vcpus: t.quota_vcpus, memoryMiB: t.quota_memory_mib, diskGiB: t.quota_disk_gib };
     for (const k of ['vms', 'vcpus', 'memoryMiB', 'diskGiB'] as const) {
       if (used[k] + want[k] > limit[k]) {
@@ -315,9 +315,9 @@ export class ControlPlane {
   }
 
   /** Claim a host's capacity for a flavor (conditional update: two racing requests cannot both take the last room). */
-  private async claimHost(trx: Db, hostId: string, f: { vcpus: number; memory_mib: number; disk_gib: number }): Promise<boolean> {
+  private async claimHost(trx: Db, hostId: string, f: { vcpus: number; memory_mib: number; disk_gib: number }, newVms = 1): Promise<boolean> {
     const r = await trx.updateTable('hosts')
-      .set((eb) => ({ used_vcpus: eb('used_vcpus', '+', f.vcpus), used_memory_mib: eb('used_memory_mib', '+', f.memory_mib), used_disk_gib: eb('used_disk_gib', '+', f.disk_gib), vm_count: eb('vm_count', '+', 1) }))
+      .set((eb) => ({ used_vcpus: eb('used_vcpus', '+', f.vcpus), used_memory_mib: eb('used_memory_mib', '+', f.memory_mib), used_disk_gib: eb('used_disk_gib', '+', f.disk_gib), vm_count: eb('vm_count', '+', newVms) }))
       .where('id', '=', hostId).where('state', '=', 'up')
       .where(sql<boolean>`used_vcpus + ${f.vcpus} <= vcpus * cpu_ratio - reserved_vcpus and used_memory_mib + ${f.memory_mib} <= memory_mib * memory_ratio - reserved_memory_mib and used_disk_gib + ${f.disk_gib} <= disk_gib * disk_ratio - reserved_disk_gib`)
       .executeTakeFirst();
@@ -515,11 +515,18 @@ export class ControlPlane {
   }
 
   /** Run a lifecycle action; an action the state does not allow is INVALID_STATE naming the state. */
-  async vmAction(p: Principal, id: string, action: VmAction, o: { idempotencyKey?: string; snapshotName?: string } = {}) {
+  async vmAction(p: Principal, id: string, action: VmAction, o: { idempotencyKey?: string; snapshotName?: string; flavor?: string; name?: string } = {}) {
     this.require(p, 'admin', 'member');
     const again = await this.existingOperation(p, o.idempotencyKey);
     if (again) return again;
     const v = await this.vmRow(p, id);
+    if (action === 'clone') {
+      if (!(VM_ACTIONS.clone.from as readonly string[]).includes(v.state)) throw new ControlError('INVALID_STATE', `Cannot clone VM "${v.name}" (${v.id}): it is ${v.state}`, { state: v.state });
+      // A clone is a new VM of the same flavor and image (and server group), placed and charged like any create.
+      return this.createVm(p, { name: o.name ?? `${v.name}-clone`, flavor: v.flavor_id, image: v.image_id, serverGroup: v.server_group_id ?? undefined, idempotencyKey: o.idempotencyKey });
+    }
+    if (action === 'resize') return this.resizeVm(p, v, o.flavor, o.idempotencyKey);
+    if (action === 'restore' && !o.snapshotName) throw new ControlError('BAD_REQUEST', 'restore needs snapshotName');
     const t = VM_ACTIONS[action];
     if (!(t.from as readonly string[]).includes(v.state)) {
       throw new ControlError('INVALID_STATE', `Cannot ${action} VM "${v.name}" (${v.id}): it is ${v.state}; allowed now: ${allowedActions(v.state as VmState).join(', ') || 'nothing'}`, { state: v.state });
@@ -540,10 +547,52 @@ export class ControlPlane {
         case 'suspend': await d?.pause(v.id); break;
         case 'resume': await d?.resume(v.id); break;
         case 'snapshot': await d?.snapshot(v.id, o.snapshotName ?? `snap-${Date.now()}`); break;
+        case 'restore': await d?.restore(v.id, o.snapshotName!); break;
         case 'delete': if (exists) await d!.delete(v.id); break;
       }
       return t.to;
     });
+    return this.getOperation(p, opId);
+  }
+
+  /**
+   * Cold resize (vertical): a stopped VM gets another flavor on its host if the difference fits
+   * there; otherwise it is refused (migrate it first). Quota and host counters move by the difference.
+   */
+  private async resizeVm(p: Principal, v: VmTable, flavorRef: string | undefined, idempotencyKey?: string) {
+    if (!flavorRef) throw new ControlError('BAD_REQUEST', 'resize needs flavor');
+    if (v.state !== 'stopped') throw new ControlError('INVALID_STATE', `Cannot resize VM "${v.name}" (${v.id}): it is ${v.state}; stop it first (live resize comes with the elasticity work)`, { state: v.state });
+    const [from, to] = await Promise.all([
+      this.db.selectFrom('flavors').selectAll().where('id', '=', v.flavor_id).executeTakeFirstOrThrow(),
+      this.db.selectFrom('flavors').selectAll().where((eb) => eb.or([eb('id', '=', flavorRef), eb('name', '=', flavorRef)])).executeTakeFirst(),
+    ]);
+    if (!to) throw new ControlError('NOT_FOUND', `No flavor "${flavorRef}"`);
+    const delta = { vcpus: to.vcpus - from.vcpus, memory_mib: to.memory_mib - from.memory_mib, disk_gib: to.disk_gib - from.disk_gib };
+    const opId = randomUUID();
+    await this.db.transaction().execute(async (trx) => {
+      // Claim the difference (a negative difference always fits).
+      const grow = { vcpus: Math.max(0, delta.vcpus), memory_mib: Math.max(0, delta.memory_mib), disk_gib: Math.max(0, delta.disk_gib) };
+      await this.claimQuota(trx, v.tenant_id, grow, 0);
+      await trx.updateTable('tenants').set((eb) => ({ used_vcpus: eb('used_vcpus', '+', delta.vcpus - grow.vcpus), used_memory_mib: eb('used_memory_mib', '+', delta.memory_mib - grow.memory_mib), used_disk_gib: eb('used_disk_gib', '+', delta.disk_gib - grow.disk_gib) })).where('id', '=', v.tenant_id).execute();
+      if (v.host_id) {
+        const ok = await this.claimHost(trx, v.host_id, grow, 0);
+        if (!ok) {
+          const h = await trx.selectFrom('hosts').select('name').where('id', '=', v.host_id).executeTakeFirstOrThrow();
+          throw new ControlError('NO_HOST_FITS', `Flavor ${to.name} does not fit on ${h.name} next to its other VMs; migrate the VM first`);
+        }
+        await trx.updateTable('hosts').set((eb) => ({ used_vcpus: eb('used_vcpus', '+', delta.vcpus - grow.vcpus), used_memory_mib: eb('used_memory_mib', '+', delta.memory_mib - grow.memory_mib), used_disk_gib: eb('used_disk_gib', '+', delta.disk_gib - grow.disk_gib) })).where('id', '=', v.host_id).execute();
+      }
+      await trx.updateTable('vms').set({ flavor_id: to.id, updated_at: this.now() }).where('id', '=', v.id).execute();
+      await trx.insertInto('operations').values({ id: opId, tenant_id: v.tenant_id, vm_id: v.id, kind: 'resize', status: 'succeeded', idempotency_key: idempotencyKey ?? null, result: JSON.stringify({ from: from.name, to: to.name }), error: null, created_at: this.now(), finished_at: this.now() }).execute();
+      await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: v.host_id, actor: p.userName, kind: 'vm.resized', detail: { from: from.name, to: to.name } });
+    });
+    // The hypervisor's definition follows: re-create the (stopped) guest with the new size.
+    const host = v.host_id ? await this.db.selectFrom('hosts').selectAll().where('id', '=', v.host_id).executeTakeFirst() : undefined;
+    if (host) {
+      const d = this.driverFor(host);
+      const g = await d.get(v.id);
+      if (g) { await d.delete(v.id); await d.create({ ...g.spec, memoryMiB: to.memory_mib, vcpus: to.vcpus }); }
+    }
     return this.getOperation(p, opId);
   }
 

@@ -9,6 +9,9 @@ export const VM_ACTIONS = {
   suspend: { from: ['running'], to: 'suspended' },
   resume: { from: ['suspended'], to: 'running' },
   snapshot: { from: ['running', 'stopped', 'suspended'], to: null },
+  restore: { from: ['running', 'stopped', 'suspended'], to: null },
+  resize: { from: ['stopped'], to: 'stopped' },
+  clone: { from: ['running', 'stopped', 'suspended'], to: null },
   delete: { from: ['building', 'running', 'stopped', 'suspended', 'error'], to: 'deleted' },
 } as const satisfies Record<string, { from: readonly VmState[]; to: VmState | null }>;
 export type VmAction = keyof typeof VM_ACTIONS;
