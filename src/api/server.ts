@@ -67,7 +67,8 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
     body: z.object({ name, vcpus: z.number().int().positive(), memoryMiB: z.number().int().positive(), diskGiB: z.number().int().nonnegative(),
       cpuRatio: z.number().positive().max(32).optional(), memoryRatio: z.number().positive().max(4).optional(), diskRatio: z.number().positive().max(8).optional(),
       reservedVcpus: z.number().int().nonnegative().optional(), reservedMemoryMiB: z.number().int().nonnegative().optional(), reservedDiskGiB: z.number().int().nonnegative().optional(),
-      datacenter: z.string().optional(), rack: z.string().optional(), driver: z.enum(['sim', 'qemu']).optional(), agentUrl: z.string().url().optional() }).strict(),
+      datacenter: z.string().optional(), rack: z.string().optional(), tier: z.string().min(1).optional(), zone: z.string().min(1).optional(),
+      driver: z.enum(['sim', 'qemu']).optional(), agentUrl: z.string().url().optional() }).strict(),
     handler: async ({ p, body }) => cp.createHost(p, body) });
   route({ method: 'PATCH', url: '/v1/hosts/:id', summary: 'Change a host\'s state (admin, operator)', tag: 'hosts', params: idParam,
     body: z.object({ state: z.enum(['up', 'maintenance', 'off', 'failed']) }).strict(), handler: async ({ p, params, body }) => cp.setHostState(p, params.id, body.state) });
@@ -86,7 +87,8 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
     query: z.object({ state: z.string().optional(), host: z.string().optional() }).strict(), handler: async ({ p, query }) => cp.listVms(p, query) });
   route({ method: 'GET', url: '/v1/vms/:id', summary: 'One VM with the actions its state allows', tag: 'vms', params: idParam, handler: async ({ p, params }) => cp.getVm(p, params.id) });
   route({ method: 'POST', url: '/v1/vms', summary: 'Create a VM (202 with an operation); dryRun answers where it would go and why', tag: 'vms', status: 202,
-    body: z.object({ name, flavor: z.string().min(1), image: z.string().min(1), serverGroup: z.string().optional(), preset: z.enum(['pack', 'spread', 'first-fit']).optional(), dryRun: z.boolean().optional() }).strict(),
+    body: z.object({ name, flavor: z.string().min(1), image: z.string().min(1), serverGroup: z.string().optional(), preset: z.enum(['pack', 'spread', 'first-fit']).optional(),
+      zone: z.string().optional(), tier: z.string().optional(), dryRun: z.boolean().optional() }).strict(),
     handler: async ({ p, body, req, reply }) => {
       if (body.dryRun) { reply.code(200); return cp.placement(p, body); }
       return cp.createVm(p, { ...body, idempotencyKey: idemKey(req) });

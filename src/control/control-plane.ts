@@ -147,7 +147,7 @@ export class ControlPlane {
 
   // ---- inventory -------------------------------------------------------------------------------
 
-  async createHost(p: Principal, h: { name: string; vcpus: number; memoryMiB: number; diskGiB: number; cpuRatio?: number; memoryRatio?: number; diskRatio?: number; reservedVcpus?: number; reservedMemoryMiB?: number; reservedDiskGiB?: number; datacenter?: string; rack?: string; driver?: string; agentUrl?: string; powerModel?: unknown }) {
+  async createHost(p: Principal, h: { name: string; vcpus: number; memoryMiB: number; diskGiB: number; tier?: string; zone?: string; cpuRatio?: number; memoryRatio?: number; diskRatio?: number; reservedVcpus?: number; reservedMemoryMiB?: number; reservedDiskGiB?: number; datacenter?: string; rack?: string; driver?: string; agentUrl?: string; powerModel?: unknown }) {
     this.require(p, 'admin');
     const id = randomUUID();
     await this.unique(() => this.db.transaction().execute(async (trx) => {
@@ -156,7 +156,8 @@ export class ControlPlane {
         cpu_ratio: h.cpuRatio ?? 4, memory_ratio: h.memoryRatio ?? 1, disk_ratio: h.diskRatio ?? 1,
         reserved_vcpus: h.reservedVcpus ?? 0, reserved_memory_mib: h.reservedMemoryMiB ?? 1024, reserved_disk_gib: h.reservedDiskGiB ?? 0,
         datacenter: h.datacenter ?? 'dc1', rack: h.rack ?? 'r1', driver: h.driver ?? 'sim', agent_url: h.agentUrl ?? null,
-        power_model: JSON.stringify(h.powerModel ?? { type: 'linear', idleW: 100, maxW: 250 }), created_at: this.now(),
+        power_model: JSON.stringify(h.powerModel ?? { type: 'linear', idleW: 100, maxW: 250 }), created_at: this.now(), last_seen_at: null,
+        ...(h.tier ? { tier: h.tier } : {}), ...(h.zone ? { zone: h.zone } : {}),
       }).execute();
       await this.event(trx, { hostId: id, actor: p.userName, kind: 'host.created', detail: { name: h.name } });
     }), `Host "${h.name}" already exists`);
@@ -179,6 +180,7 @@ export class ControlPlane {
       reserved: { vcpus: h.reserved_vcpus, memoryMiB: h.reserved_memory_mib, diskGiB: h.reserved_disk_gib },
       cpuRatio: h.cpu_ratio, memoryRatio: h.memory_ratio, diskRatio: h.disk_ratio,
       used: { vcpus: Number(h.used_vcpus), memoryMiB: Number(h.used_memory_mib), diskGiB: Number(h.used_disk_gib) }, vmIds: members?.get(h.id) ?? [],
+      tier: h.tier, zone: h.zone,
     };
   }
 
@@ -203,7 +205,7 @@ export class ControlPlane {
   }
 
   private hostOut(h: Awaited<ReturnType<ControlPlane['hostRows']>>[number], v: HostView) {
-    return { id: h.id, name: h.name, state: h.state, datacenter: h.datacenter, rack: h.rack, driver: h.driver, capacity: v.capacity, reserved: v.reserved, overcommit: { cpu: h.cpu_ratio, memory: h.memory_ratio, disk: h.disk_ratio }, used: v.used, vms: Number(h.vm_count) };
+    return { id: h.id, name: h.name, state: h.state, datacenter: h.datacenter, zone: h.zone, rack: h.rack, tier: h.tier, driver: h.driver, lastSeenAt: h.last_seen_at, capacity: v.capacity, reserved: v.reserved, overcommit: { cpu: h.cpu_ratio, memory: h.memory_ratio, disk: h.disk_ratio }, used: v.used, vms: Number(h.vm_count) };
   }
 
   async getHost(p: Principal, ref: string) {
@@ -332,13 +334,13 @@ export class ControlPlane {
   }
 
   /** Where a VM would go and why (no change). */
-  async placement(p: Principal, o: { flavor: string; serverGroup?: string; preset?: string }, db: Db = this.db): Promise<PlacementDecision> {
+  async placement(p: Principal, o: { flavor: string; serverGroup?: string; preset?: string; zone?: string; tier?: string }, db: Db = this.db): Promise<PlacementDecision> {
     const flavor = await db.selectFrom('flavors').selectAll().where((eb) => eb.or([eb('id', '=', o.flavor), eb('name', '=', o.flavor)])).executeTakeFirst();
     if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"`);
     const group = o.serverGroup ? await this.groupFor(p, o.serverGroup, db) : undefined;
     const byHost = await this.groupMembersByHost(db, group?.id);
     const members = [...byHost.values()].flat();
-    return placeVm(await this.placementViews(db, byHost), { flavor: { vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib }, group: group ? { id: group.id, policy: group.policy as 'affinity', memberIds: members } : undefined }, o.preset ?? 'pack');
+    return placeVm(await this.placementViews(db, byHost), { flavor: { vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib }, group: group ? { id: group.id, policy: group.policy as 'affinity', memberIds: members } : undefined, zone: o.zone, tier: o.tier }, o.preset ?? 'pack');
   }
 
   private async groupFor(p: Principal, ref: string, db: Db = this.db) {
@@ -357,7 +359,7 @@ export class ControlPlane {
    * Create a VM: quota, placement and the record in one transaction, then build it on its host.
    * Returns the operation (idempotent under retry with the same key).
    */
-  async createVm(p: Principal, o: { name: string; flavor: string; image: string; serverGroup?: string; preset?: string; idempotencyKey?: string }) {
+  async createVm(p: Principal, o: { name: string; flavor: string; image: string; serverGroup?: string; preset?: string; zone?: string; tier?: string; idempotencyKey?: string }) {
     this.require(p, 'admin', 'member');
     const again = await this.existingOperation(p, o.idempotencyKey);
     if (again) return again;
@@ -372,7 +374,7 @@ export class ControlPlane {
       await this.claimQuota(trx, p.tenantId, flavor);
       // Place, then claim the host; if a concurrent request took the room first, place again.
       for (let attempt = 0; ; attempt++) {
-        decision = await this.placement(p, { flavor: flavor.id, serverGroup: group?.id, preset: o.preset }, trx);
+        decision = await this.placement(p, { flavor: flavor.id, serverGroup: group?.id, preset: o.preset, zone: o.zone, tier: o.tier }, trx);
         if (!decision.hostId) throw new ControlError('NO_HOST_FITS', decision.explanation, { rejected: decision.rejected });
         if (await this.claimHost(trx, decision.hostId, flavor)) break;
         if (attempt >= 5) throw new ControlError('NO_HOST_FITS', `Hosts kept filling up while placing "${o.name}"; try again`);

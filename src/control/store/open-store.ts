@@ -102,6 +102,12 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.alterTable('hosts').addColumn('last_seen_at', 'text').execute();
     },
   },
+  '0005-tiers-zones': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('hosts').addColumn('tier', 'text', (c) => c.notNull().defaultTo('general')).execute();
+      await db.schema.alterTable('hosts').addColumn('zone', 'text', (c) => c.notNull().defaultTo('zone-1')).execute();
+    },
+  },
 });
 
 /**

@@ -16,6 +16,9 @@ export interface HostTable {
   used_vcpus: Generated<number>; used_memory_mib: Generated<number>; used_disk_gib: Generated<number>; vm_count: Generated<number>;
   /** Last heartbeat from the host's agent. */
   last_seen_at: string | null;
+  /** Service tier (e.g. "general", "gpu", "gold") and availability zone. */
+  tier: Generated<string>;
+  zone: Generated<string>;
 }
 export interface FlavorTable { id: string; name: string; vcpus: number; memory_mib: number; disk_gib: number; created_at: string }
 export interface ImageTable { id: string; name: string; format: string; size_mib: number; created_at: string }

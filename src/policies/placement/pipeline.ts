@@ -24,6 +24,8 @@ export interface HostView {
   used: Resources;
   /** VM ids on the host (for server-group rules). */
   vmIds: readonly string[];
+  tier?: string;
+  zone?: string;
 }
 
 export type GroupPolicy = 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';
@@ -32,6 +34,9 @@ export interface PlacementRequest {
   flavor: Resources;
   /** The VM's server group and the VM ids already in it. */
   group?: { id: string; policy: GroupPolicy; memberIds: readonly string[] };
+  /** Only hosts in this availability zone / of this tier. */
+  zone?: string;
+  tier?: string;
 }
 
 export interface FilterVerdict { pass: boolean; reason?: string }
@@ -71,6 +76,17 @@ export const capacityFilter: HostFilter = {
 };
 
 const PASS_GROUP: FilterVerdict = { pass: true };
+const PASS_ZONE: FilterVerdict = { pass: true };
+
+/** Availability zone and tier requested by the VM (Nova's AvailabilityZoneFilter / aggregate extra specs). */
+export const zoneTierFilter: HostFilter = {
+  name: 'ZoneTierFilter',
+  filter: (h, r) => {
+    if (r.zone && h.zone !== r.zone) return { pass: false, reason: `in zone ${h.zone ?? 'none'}, VM asks for ${r.zone}` };
+    if (r.tier && h.tier !== r.tier) return { pass: false, reason: `tier ${h.tier ?? 'none'}, VM asks for ${r.tier}` };
+    return PASS_ZONE;
+  },
+};
 
 /** Hard server-group rules (Nova's ServerGroupAffinityFilter / ServerGroupAntiAffinityFilter). */
 export const serverGroupFilter: HostFilter = {
@@ -111,9 +127,9 @@ export const softGroupScorer: HostScorer = {
 
 /** Named presets (data, not code paths). `first-fit` scores nothing: the first host in name order wins. */
 export const PLACEMENT_PRESETS: Readonly<Record<string, { filters: HostFilter[]; scorers: HostScorer[] }>> = {
-  pack: { filters: [hostStateFilter, capacityFilter, serverGroupFilter], scorers: [packScorer, softGroupScorer] },
-  spread: { filters: [hostStateFilter, capacityFilter, serverGroupFilter], scorers: [spreadScorer, softGroupScorer] },
-  'first-fit': { filters: [hostStateFilter, capacityFilter, serverGroupFilter], scorers: [softGroupScorer] },
+  pack: { filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter], scorers: [packScorer, softGroupScorer] },
+  spread: { filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter], scorers: [spreadScorer, softGroupScorer] },
+  'first-fit': { filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter], scorers: [softGroupScorer] },
 };
 
 export interface Rejection { hostId: string; hostName: string; filter: string; reason: string }
