@@ -20,6 +20,3 @@ export type VmAction = keyof typeof VM_ACTIONS;
 export function allowedActions(state: VmState): VmAction[] {
   return (Object.keys(VM_ACTIONS) as VmAction[]).filter((a) => (VM_ACTIONS[a].from as readonly string[]).includes(state));
 }
-
-/** States in which a VM holds its host's resources. */
-export const HOLDS_RESOURCES: readonly VmState[] = ['building', 'running', 'stopped', 'suspended', 'migrating', 'resizing'];

@@ -12,10 +12,3 @@ export function seriesCsv(out: RunOutput): string {
   }
   return lines.join('\n') + '\n';
 }
-
-/** Result rows as CSV. */
-export function rowsCsv(rows: readonly Record<string, unknown>[]): string {
-  if (rows.length === 0) return '';
-  const keys = Object.keys(rows[0]!);
-  return [keys.join(','), ...rows.map((r) => keys.map((k) => String(r[k])).join(','))].join('\n') + '\n';
-}

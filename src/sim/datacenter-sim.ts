@@ -7,7 +7,7 @@
  * docs/simulator.md). Both call the planner in `policies/`, the same code the control plane uses.
  */
 import { shareCpu, VmRole } from '../models/cpu-share.ts';
-import { idlePowerW, maxPowerW, powerW, type PowerModelSpec } from '../models/power.ts';
+import { maxPowerW, powerW, type PowerModelSpec } from '../models/power.ts';
 import { planConsolidation, type ConsolidationStats } from '../policies/consolidation/beloglazov.ts';
 import type { ClusterSnapshot } from '../policies/consolidation/trial-cluster.ts';
 import type { OverloadDetector } from '../policies/overload.ts';
@@ -550,6 +550,3 @@ export class DatacenterSim {
 export class PlacementError extends Error {
   readonly code = 'NO_HOST_FITS';
 }
-
-/** Idle power helper re-exported for reports. */
-export { idlePowerW };

@@ -258,10 +258,3 @@ export async function migrate(src: QemuDriver, dst: QemuDriver, id: string, o: M
   const { uri } = await prepareIncoming(dst, { spec: g.spec, snapshots: g.snapshots, diskPath: join(src.dir(id), 'disk.qcow2'), options: o });
   return migrateOut(src, id, uri, o, () => commitIncoming(dst, id), () => abortIncoming(dst, id));
 }
-
-/** Read the guest's last serial heartbeat (for checks around a migration). */
-export function lastHeartbeat(driver: QemuDriver, id: string): number {
-  let n = 0;
-  try { for (const m of readFileSync(driver.serialLog(id), 'utf8').matchAll(/^nubis-hb (\d+)/gm)) n = Number(m[1]); } catch { /* none */ }
-  return n;
-}
