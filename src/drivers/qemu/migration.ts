@@ -7,7 +7,7 @@
  *
  * A failure at any point leaves the guest running on the source and the destination cleaned up.
  */
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DriverError, GuestState, type GuestSpec } from '../../core/hypervisor.ts';
 import type { QemuDriver } from './qemu-driver.ts';
