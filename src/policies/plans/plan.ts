@@ -1,0 +1,147 @@
+/**
+ * Consolidation plans: ordered actions with why each is there, what it costs and what it gains,
+ * and a checker that replays a plan and validates every intermediate state (BtrPlace's continuous
+ * constraints: capacity must hold during migrations, not only at the end). Pure functions.
+ */
+import { predictMigration } from '../../models/migration.ts';
+
+export interface PlanHost {
+  id: string; name: string; state: 'up' | 'maintenance' | 'off' | 'failed';
+  /** Schedulable capacity (after overcommit and reservations). */
+  capacity: { vcpus: number; memoryMiB: number };
+  /** Power drawn when idle and on, W (what switching it off saves). */
+  idleW: number;
+}
+export interface PlanVm { id: string; name: string; hostId: string; vcpus: number; memoryMiB: number; /** Seconds since its last migration (Infinity if never). */ sinceMigrationS: number }
+export interface PlanCluster { hosts: PlanHost[]; vms: PlanVm[] }
+
+export type PlanAction =
+  | { type: 'migrate'; vmId: string; vmName: string; from: string; to: string; reason: string; cost: { timeS: number; dataMiB: number } }
+  | { type: 'power-off'; hostId: string; hostName: string; reason: string; gain: { wattsSaved: number } };
+
+export interface Plan { actions: PlanAction[]; summary: string; gainWatts: number; costTimeS: number; costDataMiB: number }
+
+export interface ConsolidationPlanOptions {
+  /** Hosts kept on (empty) as spares. */
+  spareHosts: number;
+  /** VMs moved less than this long ago are not moved again (anti-oscillation). */
+  holdDownS: number;
+  /** A host is emptied only if the energy saved pays back the migrations within this horizon. */
+  paybackHorizonS: number;
+  /** Energy a migration costs, J per MiB moved (network and CPU on both ends). */
+  migrationJPerMiB: number;
+  bandwidthMbps: number;
+}
+
+export const DEFAULT_PLAN_OPTIONS: ConsolidationPlanOptions = { spareHosts: 1, holdDownS: 3600, paybackHorizonS: 3600, migrationJPerMiB: 20, bandwidthMbps: 1000 };
+
+/**
+ * Pack VMs onto fewer hosts (reservation-based consolidation, Beloglazov & Buyya's underload phase
+ * on flavor sizes): least-used hosts first, each emptied only if every VM fits elsewhere (best fit,
+ * fullest target first) and the gain pays back its cost; then switch emptied hosts off.
+ */
+export function planConsolidation(c: PlanCluster, o: ConsolidationPlanOptions = DEFAULT_PLAN_OPTIONS): Plan {
+  const up = c.hosts.filter((h) => h.state === 'up');
+  const used = new Map(up.map((h) => [h.id, { vcpus: 0, memoryMiB: 0 }]));
+  const vmsOn = new Map<string, PlanVm[]>(up.map((h) => [h.id, []]));
+  for (const v of c.vms) {
+    const u = used.get(v.hostId);
+    if (!u) continue;
+    u.vcpus += v.vcpus; u.memoryMiB += v.memoryMiB;
+    vmsOn.get(v.hostId)!.push(v);
+  }
+  const share = (h: PlanHost) => Math.max(used.get(h.id)!.vcpus / h.capacity.vcpus, used.get(h.id)!.memoryMiB / h.capacity.memoryMiB);
+  const actions: PlanAction[] = [];
+  const emptied = new Set<string>();
+  const alreadyEmpty = up.filter((h) => vmsOn.get(h.id)!.length === 0).map((h) => h.id);
+  const candidates = up.filter((h) => vmsOn.get(h.id)!.length > 0).sort((a, b) => share(a) - share(b) || (a.name < b.name ? -1 : 1));
+  for (const src of candidates) {
+    const vms = vmsOn.get(src.id)!;
+    if (vms.some((v) => v.sinceMigrationS < o.holdDownS)) continue;
+    const moves: { v: PlanVm; to: PlanHost }[] = [];
+    const trial = new Map([...used].map(([k, x]) => [k, { ...x }]));
+    let ok = true;
+    for (const v of vms.slice().sort((a, b) => b.memoryMiB - a.memoryMiB || b.vcpus - a.vcpus)) {
+      // Only hosts that keep running VMs take more (filling an empty host would not free anything).
+      const targets = up.filter((h) => h.id !== src.id && !emptied.has(h.id) && vmsOn.get(h.id)!.length > 0);
+      let best: PlanHost | undefined;
+      let bestShare = -1;
+      for (const h of targets) {
+        const u = trial.get(h.id)!;
+        if (u.vcpus + v.vcpus > h.capacity.vcpus || u.memoryMiB + v.memoryMiB > h.capacity.memoryMiB) continue;
+        const s = Math.max((u.vcpus + v.vcpus) / h.capacity.vcpus, (u.memoryMiB + v.memoryMiB) / h.capacity.memoryMiB);
+        if (s > bestShare) { bestShare = s; best = h; }
+      }
+      if (!best) { ok = false; break; }
+      const u = trial.get(best.id)!;
+      u.vcpus += v.vcpus; u.memoryMiB += v.memoryMiB;
+      moves.push({ v, to: best });
+    }
+    if (!ok) continue;
+    const costs = moves.map((m) => predictMigration({ memMiB: m.v.memoryMiB, dirtyMiBps: 0, bandwidthMbps: o.bandwidthMbps }, { mode: 'precopy' }));
+    const dataMiB = costs.reduce((s, r) => s + r.bytes / 2 ** 20, 0);
+    const costJ = dataMiB * o.migrationJPerMiB;
+    const gainJ = src.idleW * o.paybackHorizonS;
+    if (gainJ <= costJ) continue;
+    for (const [i, m] of moves.entries()) {
+      actions.push({ type: 'migrate', vmId: m.v.id, vmName: m.v.name, from: src.id, to: m.to.id, reason: `empty ${src.name} (${(share(src) * 100).toFixed(0)} % used) to switch it off; ${m.to.name} has room`, cost: { timeS: costs[i]!.totalMs / 1000, dataMiB: costs[i]!.bytes / 2 ** 20 } });
+      const su = used.get(src.id)!, tu = used.get(m.to.id)!;
+      su.vcpus -= m.v.vcpus; su.memoryMiB -= m.v.memoryMiB;
+      tu.vcpus += m.v.vcpus; tu.memoryMiB += m.v.memoryMiB;
+      vmsOn.get(m.to.id)!.push(m.v);
+    }
+    vmsOn.set(src.id, []);
+    emptied.add(src.id);
+  }
+  // Switch off emptied hosts (and already empty ones), keeping spares on.
+  const offable = [...alreadyEmpty, ...emptied];
+  const keep = Math.min(o.spareHosts, offable.length);
+  for (const id of offable.slice(keep)) {
+    const h = up.find((x) => x.id === id)!;
+    actions.push({ type: 'power-off', hostId: id, hostName: h.name, reason: emptied.has(id) ? `emptied by this plan; ${o.spareHosts} spare host(s) stay on` : `empty; ${o.spareHosts} spare host(s) stay on`, gain: { wattsSaved: h.idleW } });
+  }
+  const gainWatts = actions.reduce((s, a) => s + (a.type === 'power-off' ? a.gain.wattsSaved : 0), 0);
+  const costTimeS = actions.reduce((s, a) => s + (a.type === 'migrate' ? a.cost.timeS : 0), 0);
+  const costDataMiB = actions.reduce((s, a) => s + (a.type === 'migrate' ? a.cost.dataMiB : 0), 0);
+  const moves = actions.filter((a) => a.type === 'migrate').length, offs = actions.length - moves;
+  return { actions, gainWatts, costTimeS, costDataMiB, summary: actions.length === 0 ? 'nothing to do: no host can be emptied worth its cost' : `${moves} migration(s) (${costDataMiB.toFixed(0)} MiB, ${costTimeS.toFixed(1)} s) to switch off ${offs} host(s), saving ${gainWatts.toFixed(0)} W` };
+}
+
+export interface PlanViolation { action: number; reason: string }
+
+/**
+ * Replay a plan and report every violation: a VM not where the plan thinks, a target without room
+ * while the migration runs (the VM counts on both hosts until it completes), a target that is not up,
+ * a host switched off with VMs on it. Migrations are replayed one after another (the executor runs
+ * them in that order).
+ */
+export function checkPlan(c: PlanCluster, plan: Plan): PlanViolation[] {
+  const state = new Map(c.hosts.map((h) => [h.id, h.state]));
+  const cap = new Map(c.hosts.map((h) => [h.id, h.capacity]));
+  const where = new Map(c.vms.map((v) => [v.id, v.hostId]));
+  const size = new Map(c.vms.map((v) => [v.id, v]));
+  const used = new Map(c.hosts.map((h) => [h.id, { vcpus: 0, memoryMiB: 0 }]));
+  for (const v of c.vms) { const u = used.get(v.hostId); if (u) { u.vcpus += v.vcpus; u.memoryMiB += v.memoryMiB; } }
+  const out: PlanViolation[] = [];
+  plan.actions.forEach((a, i) => {
+    if (a.type === 'migrate') {
+      const v = size.get(a.vmId);
+      if (!v) return out.push({ action: i, reason: `VM ${a.vmId} does not exist` });
+      if (where.get(a.vmId) !== a.from) return out.push({ action: i, reason: `VM ${a.vmName} is on ${where.get(a.vmId)}, not ${a.from}` });
+      if (state.get(a.to) !== 'up') return out.push({ action: i, reason: `target ${a.to} is ${state.get(a.to) ?? 'unknown'}` });
+      const u = used.get(a.to)!, k = cap.get(a.to)!;
+      // During the migration the VM holds resources on both hosts.
+      if (u.vcpus + v.vcpus > k.vcpus || u.memoryMiB + v.memoryMiB > k.memoryMiB) return out.push({ action: i, reason: `target ${a.to} has no room for ${a.vmName} while it migrates (${u.vcpus + v.vcpus}/${k.vcpus} vCPUs, ${u.memoryMiB + v.memoryMiB}/${k.memoryMiB} MiB)` });
+      u.vcpus += v.vcpus; u.memoryMiB += v.memoryMiB;
+      const s = used.get(a.from)!;
+      s.vcpus -= v.vcpus; s.memoryMiB -= v.memoryMiB;
+      where.set(a.vmId, a.to);
+    } else {
+      const on = [...where.entries()].filter(([, h]) => h === a.hostId).map(([id]) => size.get(id)!.name);
+      if (on.length) return out.push({ action: i, reason: `cannot switch ${a.hostName} off: ${on.join(', ')} still on it` });
+      state.set(a.hostId, 'off');
+    }
+    return undefined;
+  });
+  return out;
+}
