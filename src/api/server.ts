@@ -104,6 +104,13 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
   route({ method: 'POST', url: '/v1/agents/heartbeat', summary: 'A host agent registers and reports (operator token)', tag: 'hosts',
     body: z.object({ agentUrl: z.string().url(), hostname: z.string().min(1), cpus: z.number().int().positive(), memoryMiB: z.number().positive(), accel: z.string().optional() }).passthrough(),
     handler: async ({ p, body }) => cp.heartbeat(p, { ...body, memoryMiB: Math.floor(body.memoryMiB) }) });
+  route({ method: 'POST', url: '/v1/plans', summary: 'Audit the live state and propose a consolidation plan (admin, operator)', tag: 'plans', status: 201,
+    body: z.object({ spareHosts: z.number().int().nonnegative().optional(), holdDownS: z.number().nonnegative().optional(), paybackHorizonS: z.number().positive().optional() }).strict().optional(),
+    handler: async ({ p, body }) => cp.auditPlan(p, body ?? {}) });
+  route({ method: 'GET', url: '/v1/plans', summary: 'Recent plans', tag: 'plans', handler: async ({ p }) => cp.listPlans(p) });
+  route({ method: 'GET', url: '/v1/plans/:id', summary: 'A plan with each action\'s reason, cost and gain', tag: 'plans', params: idParam, handler: async ({ p, params }) => cp.getPlan(p, params.id) });
+  route({ method: 'POST', url: '/v1/plans/:id/apply', summary: 'Apply a proposed plan (re-checked against the live state first)', tag: 'plans', params: idParam, handler: async ({ p, params }) => cp.applyPlan(p, params.id) });
+  route({ method: 'POST', url: '/v1/plans/:id/discard', summary: 'Discard a proposed plan', tag: 'plans', params: idParam, handler: async ({ p, params }) => cp.discardPlan(p, params.id) });
   route({ method: 'GET', url: '/v1/operations/:id', summary: 'Poll an operation', tag: 'operations', params: idParam, handler: async ({ p, params }) => cp.getOperation(p, params.id) });
   const period = z.object({ tenant: z.string().optional(), from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }), format: z.enum(['json', 'csv']).optional() }).strict();
   route({ method: 'GET', url: '/v1/usage', summary: 'Usage of a tenant in [from, to): VM time, vCPU/memory/disk hours, energy', tag: 'billing', query: period,

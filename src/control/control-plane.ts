@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import type { HypervisorDriver } from '../core/hypervisor.ts';
 import { AgentDriver } from '../drivers/agent/agent-driver.ts';
 import { placeVm, type HostView, type PlacementDecision } from '../policies/placement/pipeline.ts';
+import { checkPlan, DEFAULT_PLAN_OPTIONS, planConsolidation, type ConsolidationPlanOptions, type PlanAction, type PlanCluster, type PlanHost } from '../policies/plans/plan.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { ControlError } from './errors.ts';
 import type { Db } from './store/open-store.ts';
@@ -438,7 +439,7 @@ export class ControlPlane {
    * the target first; on failure the VM stays where it was and the claim is given back.
    */
   async migrateVm(p: Principal, id: string, o: { toHost?: string; mode?: 'stop-and-copy' | 'precopy' | 'postcopy'; downtimeTargetMs?: number; bandwidthMbps?: number; idempotencyKey?: string }) {
-    this.require(p, 'admin', 'member');
+    this.require(p, 'admin', 'operator', 'member');
     const again = await this.existingOperation(p, o.idempotencyKey);
     if (again) return again;
     const v = await this.vmRow(p, id);
@@ -631,6 +632,103 @@ export class ControlPlane {
       placements: Number(placements.n),
       powerW,
     };
+  }
+
+  // ---- consolidation plans ---------------------------------------------------------------------
+
+  /** The live cluster as the plan code sees it. */
+  private async planCluster(): Promise<PlanCluster> {
+    const hosts = await this.hostRows();
+    const vms = await this.db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+      .select(['vms.id', 'vms.name', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib']).where('vms.deleted_at', 'is', null).where('vms.host_id', 'is not', null).execute();
+    const last = await this.db.selectFrom('events').select(['vm_id', (eb) => eb.fn.max('at').as('at')]).where('kind', '=', 'vm.migrated').groupBy('vm_id').execute();
+    const lastAt = new Map(last.map((r) => [r.vm_id, Date.parse(String(r.at))]));
+    const nowMs = this.o.clock.now() * 1000;
+    return {
+      hosts: hosts.map((h) => {
+        let idleW = 100;
+        try { const m = JSON.parse(h.power_model); idleW = m.type === 'specpower' ? m.wattsAt[0] : m.idleW; } catch { /* default */ }
+        return { id: h.id, name: h.name, state: h.state as PlanHost['state'], capacity: { vcpus: h.vcpus * h.cpu_ratio - h.reserved_vcpus, memoryMiB: h.memory_mib * h.memory_ratio - h.reserved_memory_mib }, idleW };
+      }),
+      vms: vms.map((v) => ({ id: v.id, name: v.name, hostId: v.host_id!, vcpus: v.vcpus, memoryMiB: v.memory_mib, sinceMigrationS: lastAt.has(v.id) ? (nowMs - lastAt.get(v.id)!) / 1000 : Infinity })),
+    };
+  }
+
+  private planOut(r: { id: string; status: string; created_at: string; created_by: string; summary: string; actions: string; result: string | null; finished_at: string | null }) {
+    return { id: r.id, status: r.status, createdAt: r.created_at, createdBy: r.created_by, summary: r.summary, actions: JSON.parse(r.actions) as PlanAction[], result: r.result ? JSON.parse(r.result) : null, finishedAt: r.finished_at };
+  }
+
+  /** Audit the live state and propose a consolidation plan (nothing changes until it is applied). */
+  async auditPlan(p: Principal, o: Partial<ConsolidationPlanOptions> = {}) {
+    this.require(p, 'admin', 'operator');
+    const cluster = await this.planCluster();
+    const plan = planConsolidation(cluster, { ...DEFAULT_PLAN_OPTIONS, ...o });
+    const id = randomUUID();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('plans').values({ id, status: plan.actions.length ? 'proposed' : 'empty', created_at: this.now(), created_by: p.userName, summary: plan.summary, actions: JSON.stringify(plan.actions), result: null, finished_at: null }).execute();
+      await this.event(trx, { actor: p.userName, kind: 'plan.proposed', detail: { planId: id, summary: plan.summary } });
+    });
+    return this.getPlan(p, id);
+  }
+
+  async listPlans(p: Principal) {
+    this.require(p, 'admin', 'operator');
+    return (await this.db.selectFrom('plans').selectAll().orderBy('created_at', 'desc').limit(100).execute()).map((r) => this.planOut(r));
+  }
+
+  async getPlan(p: Principal, id: string) {
+    this.require(p, 'admin', 'operator');
+    const r = await this.db.selectFrom('plans').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) throw new ControlError('NOT_FOUND', `No plan "${id}"`);
+    return this.planOut(r);
+  }
+
+  async discardPlan(p: Principal, id: string) {
+    const plan = await this.getPlan(p, id);
+    if (plan.status !== 'proposed') throw new ControlError('INVALID_STATE', `Plan ${id} is ${plan.status}; only a proposed plan can be discarded`, { state: plan.status });
+    await this.db.updateTable('plans').set({ status: 'discarded', finished_at: this.now() }).where('id', '=', id).execute();
+    return this.getPlan(p, id);
+  }
+
+  /**
+   * Apply a proposed plan: re-check it against the live state first, then run its actions in order.
+   * A failed action stops the plan there (the VM stays where it was); nothing is half-applied silently:
+   * the result says which actions ran, which failed and which were cancelled.
+   */
+  async applyPlan(p: Principal, id: string) {
+    const plan = await this.getPlan(p, id);
+    if (plan.status !== 'proposed') throw new ControlError('INVALID_STATE', `Plan ${id} is ${plan.status}; only a proposed plan can be applied`, { state: plan.status });
+    const violations = checkPlan(await this.planCluster(), { actions: plan.actions, summary: plan.summary, gainWatts: 0, costTimeS: 0, costDataMiB: 0 });
+    if (violations.length) {
+      await this.db.updateTable('plans').set({ status: 'stale', finished_at: this.now(), result: JSON.stringify({ violations }) }).where('id', '=', id).execute();
+      throw new ControlError('INVALID_STATE', `Plan ${id} no longer fits the live state (audit again): ${violations.map((v) => `action ${v.action + 1}: ${v.reason}`).join('; ')}`, { violations });
+    }
+    await this.db.updateTable('plans').set({ status: 'applying' }).where('id', '=', id).execute();
+    const done: number[] = [];
+    let failure: { action: number; error: string } | undefined;
+    for (const [i, a] of plan.actions.entries()) {
+      try {
+        if (a.type === 'migrate') {
+          const op = await this.migrateVm(p, a.vmId, { toHost: a.to });
+          if (op.status !== 'succeeded') throw new Error(op.error ?? 'migration failed');
+        } else {
+          const live = await this.db.selectFrom('hosts').select('vm_count').where('id', '=', a.hostId).executeTakeFirstOrThrow();
+          if (Number(live.vm_count) > 0) throw new Error(`${a.hostName} is not empty any more`);
+          await this.setHostState(p, a.hostId, 'off');
+        }
+        done.push(i);
+      } catch (e) {
+        failure = { action: i, error: (e as Error).message };
+        break;
+      }
+    }
+    const status = failure ? 'failed' : 'applied';
+    const result = { done: done.length, failed: failure ?? null, cancelled: failure ? plan.actions.length - done.length - 1 : 0 };
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('plans').set({ status, finished_at: this.now(), result: JSON.stringify(result) }).where('id', '=', id).execute();
+      await this.event(trx, { actor: p.userName, kind: `plan.${status}`, detail: { planId: id, ...result } });
+    });
+    return this.getPlan(p, id);
   }
 
   // ---- metering and billing -------------------------------------------------------------------

@@ -102,6 +102,13 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.alterTable('hosts').addColumn('last_seen_at', 'text').execute();
     },
   },
+  '0006-plans': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.createTable('plans').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull()).addColumn('created_by', 'text', (c) => c.notNull()).addColumn('summary', 'text', (c) => c.notNull())
+        .addColumn('actions', 'text', (c) => c.notNull()).addColumn('result', 'text').addColumn('finished_at', 'text').execute();
+    },
+  },
   '0005-tiers-zones': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('hosts').addColumn('tier', 'text', (c) => c.notNull().defaultTo('general')).execute();

@@ -40,7 +40,10 @@ export interface TariffTable {
   vcpu_hour: number; memory_gib_hour: number; disk_gib_hour: number; kwh: number; created_at: string;
 }
 
+export interface PlanTable { id: string; status: string; created_at: string; created_by: string; summary: string; actions: string; result: string | null; finished_at: string | null }
+
 export interface Database {
+  plans: PlanTable;
   usage: UsageTable;
   tariffs: TariffTable;
   tenants: TenantTable;
