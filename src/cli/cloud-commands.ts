@@ -126,6 +126,30 @@ export function cloudCommands(program: Command): void {
       print(c, r, () => formatTable(['flavor', 'tariff', 'running s', 'stopped s', `amount ${r.currency}`], [...r.lines.map((l: Record<string, string | number>) => [l.flavor!, l.tariff!, l.runningS!, l.stoppedS!, Number(l.amount).toFixed(2)]), ['total', '', '', '', Number(r.total).toFixed(2)]], [false, false, true, true, true]));
     });
 
+  const plan = group('plan', 'Consolidation plans (operators)');
+  const showPlan = (r: { id: string; status: string; summary: string; actions: { type: string; vmName?: string; hostName?: string; from?: string; to?: string; reason: string; cost?: { timeS: number; dataMiB: number }; gain?: { wattsSaved: number } }[]; result?: unknown }) =>
+    `plan ${r.id}: ${r.status}\n${r.summary}\n` + formatTable(['#', 'action', 'what', 'why', 'cost / gain'], r.actions.map((a, i) => [i + 1, a.type, a.type === 'migrate' ? a.vmName! : a.hostName!, a.reason,
+      a.type === 'migrate' ? `${a.cost!.timeS.toFixed(1)} s, ${a.cost!.dataMiB.toFixed(0)} MiB` : `saves ${a.gain!.wattsSaved.toFixed(0)} W`])) + (r.result ? `\nresult: ${JSON.stringify(r.result)}` : '');
+  plan.command('audit').description('Propose a plan from the live state').option('--spare-hosts <n>').option('--hold-down-s <s>').option('--payback-horizon-s <s>')
+    .action(async function (this: Command, o: { spareHosts?: string; holdDownS?: string; paybackHorizonS?: string }) {
+      const c = conn(this);
+      const body = Object.fromEntries(Object.entries({ spareHosts: o.spareHosts, holdDownS: o.holdDownS, paybackHorizonS: o.paybackHorizonS }).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)]));
+      const r = await api(c, 'POST', '/v1/plans', body);
+      print(c, r, () => showPlan(r));
+    });
+  plan.command('list').description('Recent plans').action(async function (this: Command) {
+    const c = conn(this);
+    const list = await api(c, 'GET', '/v1/plans');
+    print(c, list, () => formatTable(['id', 'status', 'created', 'summary'], list.map((r: Record<string, string>) => [r.id!, r.status!, r.createdAt!, r.summary!])));
+  });
+  for (const [cmd, method, suffix] of [['show', 'GET', ''], ['apply', 'POST', '/apply'], ['discard', 'POST', '/discard']] as const) {
+    plan.command(`${cmd} <id>`).description(`${cmd[0]!.toUpperCase()}${cmd.slice(1)} a plan`).action(async function (this: Command, id: string) {
+      const c = conn(this);
+      const r = await api(c, method, `/v1/plans/${encodeURIComponent(id)}${suffix}`);
+      print(c, r, () => showPlan(r));
+    });
+  }
+
   const token = group('token', 'API tokens');
   token.command('create').description('Create a token (shown once)').requiredOption('--name <name>').option('--user <userId>').option('--expires-in-s <s>')
     .action(async function (this: Command, o: { name: string; user?: string; expiresInS?: string }) {
