@@ -53,8 +53,18 @@ for (const backend of storeBackends()) {
       assert.equal(p3.status, 'proposed', 'after the hold-down the lone VM can move back');
       assert.equal((await t.call(a, 'POST', `/v1/plans/${p3.id}/discard`)).body.status, 'discarded');
       assert.equal((await t.call(a, 'POST', `/v1/plans/${p3.id}/apply`)).status, 409);
+      // Drain: every VM leaves the host, which stays in maintenance; undrain brings it back.
+      const busy = (await t.call(a, 'GET', '/v1/hosts')).body.find((h: { vms: number; state: string }) => h.vms > 0 && h.state === 'up');
+      const drained = (await t.call(a, 'POST', `/v1/hosts/${busy.id}/drain`)).body;
+      assert.equal(drained.state, 'maintenance');
+      assert.equal(drained.stuck.length, 0);
+      assert.ok(drained.moved.length >= 1);
+      assert.equal((await t.call(a, 'GET', `/v1/hosts/${busy.id}`)).body.vms, 0);
+      assert.ok((await t.call(a, 'GET', '/v1/vms')).body.every((v: { hostId: string; state: string }) => v.hostId !== busy.id && v.state === 'running'));
+      assert.equal((await t.call(a, 'POST', `/v1/hosts/${busy.id}/undrain`)).body.state, 'up');
+
       const kinds = (await t.call(a, 'GET', '/v1/events?limit=1000')).body.map((e: { kind: string }) => e.kind);
-      assert.ok(kinds.includes('plan.proposed') && kinds.includes('plan.applied') && kinds.includes('vm.migrated'));
+      assert.ok(kinds.includes('plan.proposed') && kinds.includes('plan.applied') && kinds.includes('vm.migrated') && kinds.includes('host.drained'));
       // Members may not audit.
       assert.equal((await t.call(undefined, 'POST', '/v1/plans', {})).status, 401);
     } finally { await t.close(); await s.drop(); }

@@ -73,6 +73,10 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
   route({ method: 'PATCH', url: '/v1/hosts/:id', summary: 'Change a host\'s state (admin, operator)', tag: 'hosts', params: idParam,
     body: z.object({ state: z.enum(['up', 'maintenance', 'off', 'failed']) }).strict(), handler: async ({ p, params, body }) => cp.setHostState(p, params.id, body.state) });
 
+  route({ method: 'POST', url: '/v1/hosts/:id/drain', summary: 'Live-migrate every VM off a host, then keep it in maintenance (admin, operator)', tag: 'hosts', params: idParam,
+    handler: async ({ p, params }) => cp.drainHost(p, params.id) });
+  route({ method: 'POST', url: '/v1/hosts/:id/undrain', summary: 'Put a host back in service (admin, operator)', tag: 'hosts', params: idParam,
+    handler: async ({ p, params }) => cp.setHostState(p, params.id, 'up') });
   route({ method: 'GET', url: '/v1/flavors', summary: 'List flavors', tag: 'flavors', handler: async () => cp.listFlavors() });
   route({ method: 'POST', url: '/v1/flavors', summary: 'Create a flavor (admin)', tag: 'flavors', status: 201,
     body: z.object({ name, vcpus: z.number().int().positive().max(256), memoryMiB: z.number().int().min(64), diskGiB: z.number().int().nonnegative() }).strict(), handler: async ({ p, body }) => cp.createFlavor(p, body) });

@@ -78,6 +78,16 @@ export function cloudCommands(program: Command): void {
     print(c, list, () => formatTable(['name', 'state', 'rack', 'vCPUs used/cap', 'memory MiB used/cap', 'VMs'], list.map((h: { name: string; state: string; rack: string; used: { vcpus: number; memoryMiB: number }; capacity: { vcpus: number; memoryMiB: number }; overcommit: { cpu: number }; vms: number }) =>
       [h.name, h.state, h.rack, `${h.used.vcpus}/${h.capacity.vcpus * h.overcommit.cpu}`, `${h.used.memoryMiB}/${h.capacity.memoryMiB}`, h.vms])));
   });
+  host.command('drain <host>').description('Live-migrate every VM off a host, then keep it in maintenance').action(async function (this: Command, h: string) {
+    const c = conn(this);
+    const r = await api(c, 'POST', `/v1/hosts/${encodeURIComponent(h)}/drain`);
+    print(c, r, () => `${r.host}: ${r.state}; moved ${r.moved.length} VM(s)${r.stuck.length ? `; could not move: ${r.stuck.map((x: { vm: string; reason: string }) => `${x.vm} (${x.reason})`).join(', ')}` : ''}`);
+  });
+  host.command('undrain <host>').description('Put a host back in service').action(async function (this: Command, h: string) {
+    const c = conn(this);
+    const r = await api(c, 'POST', `/v1/hosts/${encodeURIComponent(h)}/undrain`);
+    print(c, r, () => `${r.name}: ${r.state}`);
+  });
   host.command('set-state <host> <state>').description('up, maintenance, off, failed').action(async function (this: Command, h: string, state: string) {
     const c = conn(this);
     const r = await api(c, 'PATCH', `/v1/hosts/${encodeURIComponent(h)}`, { state });

@@ -731,6 +731,29 @@ export class ControlPlane {
     return this.getPlan(p, id);
   }
 
+  /**
+   * Drain a host for maintenance: stop placing on it, live-migrate every VM elsewhere (placement
+   * decides where, constraints respected), then mark it in maintenance. A VM that cannot move is
+   * reported; the host stays in maintenance so nothing new lands there.
+   */
+  async drainHost(p: Principal, ref: string) {
+    this.require(p, 'admin', 'operator');
+    const h = await this.getHost(p, ref);
+    await this.setHostState(p, h.id, 'maintenance');
+    const vms = await this.db.selectFrom('vms').select(['id', 'name', 'state']).where('host_id', '=', h.id).where('deleted_at', 'is', null).orderBy('name').execute();
+    const moved: string[] = [];
+    const stuck: { vm: string; reason: string }[] = [];
+    for (const v of vms) {
+      if (v.state !== 'running') { stuck.push({ vm: v.name, reason: `it is ${v.state}; only running VMs migrate` }); continue; }
+      try {
+        const op = await this.migrateVm(p, v.id, {});
+        if (op.status === 'succeeded') moved.push(v.name); else stuck.push({ vm: v.name, reason: op.error ?? 'migration failed' });
+      } catch (e) { stuck.push({ vm: v.name, reason: (e as Error).message }); }
+    }
+    await this.db.transaction().execute(async (trx) => this.event(trx, { hostId: h.id, actor: p.userName, kind: stuck.length ? 'host.drain.incomplete' : 'host.drained', detail: { moved, stuck } }));
+    return { host: h.name, state: 'maintenance', moved, stuck };
+  }
+
   // ---- metering and billing -------------------------------------------------------------------
 
   /** Close the VM's open usage interval and open one for its new billing class (same transaction as the state change). */
