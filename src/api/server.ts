@@ -92,7 +92,7 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
   route({ method: 'GET', url: '/v1/vms/:id', summary: 'One VM with the actions its state allows', tag: 'vms', params: idParam, handler: async ({ p, params }) => cp.getVm(p, params.id) });
   route({ method: 'POST', url: '/v1/vms', summary: 'Create a VM (202 with an operation); dryRun answers where it would go and why', tag: 'vms', status: 202,
     body: z.object({ name, flavor: z.string().min(1), image: z.string().min(1), serverGroup: z.string().optional(), preset: z.enum(['pack', 'spread', 'first-fit']).optional(),
-      zone: z.string().optional(), tier: z.string().optional(), dryRun: z.boolean().optional() }).strict(),
+      zone: z.string().optional(), tier: z.string().optional(), ha: z.boolean().optional(), haPriority: z.number().int().min(0).max(100).optional(), dryRun: z.boolean().optional() }).strict(),
     handler: async ({ p, body, req, reply }) => {
       if (body.dryRun) { reply.code(200); return cp.placement(p, body); }
       return cp.createVm(p, { ...body, idempotencyKey: idemKey(req) });

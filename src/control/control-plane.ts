@@ -12,7 +12,9 @@ import { checkPlan, DEFAULT_PLAN_OPTIONS, planConsolidation, type ConsolidationP
 import type { Clock } from '../runtime/clock.ts';
 import { ControlError } from './errors.ts';
 import type { Db } from './store/open-store.ts';
+import type { Selectable } from 'kysely';
 import type { VmTable } from './store/schema.ts';
+type VmRow = Selectable<VmTable>;
 import { allowedActions, VM_ACTIONS, type VmAction, type VmState } from './vm-states.ts';
 
 export const ROLES = ['admin', 'operator', 'member', 'reader'] as const;
@@ -24,6 +26,7 @@ export interface Quotas { vcpus: number; memoryMiB: number; vms: number; diskGiB
 export const DEFAULT_QUOTAS: Quotas = { vcpus: 64, memoryMiB: 262144, vms: 100, diskGiB: 4096 };
 
 export interface VmView {
+  ha: boolean; haPriority: number;
   id: string; name: string; tenantId: string; state: VmState; flavor: string; image: string;
   hostId: string | null; hostName?: string | null; serverGroupId: string | null; createdAt: string; updatedAt: string;
   allowedActions: VmAction[];
@@ -223,7 +226,69 @@ export class ControlPlane {
       await trx.updateTable('hosts').set({ state }).where('id', '=', h.id).execute();
       await this.event(trx, { hostId: h.id, actor: p.userName, kind: 'host.state', detail: { from: h.state, to: state } });
     });
+    if (state === 'failed' && h.state !== 'failed') await this.evacuate(p, h.id);
     return this.getHost(p, h.id);
+  }
+
+  /**
+   * A host failed: restart its HA VMs elsewhere, highest priority first (Masakari's instance
+   * recovery); its other VMs go to error. Each HA VM is restarted once: its move to the new host is
+   * one transaction, so a repeated evacuation finds it gone from the failed host.
+   */
+  async evacuate(p: Principal, hostId: string) {
+    const vms = await this.db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').innerJoin('images', 'images.id', 'vms.image_id')
+      .select(['vms.id', 'vms.name', 'vms.tenant_id', 'vms.ha', 'vms.ha_priority', 'vms.server_group_id', 'vms.flavor_id', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib', 'flavors.name as flavor', 'images.name as image'])
+      .where('vms.host_id', '=', hostId).where('vms.deleted_at', 'is', null).orderBy('vms.ha_priority', 'desc').orderBy('vms.name').execute();
+    const restarted: string[] = [], failed: { vm: string; reason: string }[] = [];
+    for (const v of vms) {
+      if (Number(v.ha) !== 1) {
+        await this.db.transaction().execute(async (trx) => {
+          await trx.updateTable('vms').set({ state: 'error', updated_at: this.now() }).where('id', '=', v.id).execute();
+          await this.meter(trx, v.id, 'error');
+          await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId, actor: 'ha', kind: 'vm.lost', detail: { reason: 'its host failed and it is not HA' } });
+        });
+        continue;
+      }
+      try {
+        let target = '';
+        await this.db.transaction().execute(async (trx) => {
+          const views = (await this.placementViews(trx, new Map())).filter((h) => h.id !== hostId);
+          const d = placeVm(views, { flavor: { vcpus: v.vcpus, memoryMiB: v.memory_mib, diskGiB: v.disk_gib } });
+          if (!d.hostId || !(await this.claimHost(trx, d.hostId, v))) throw new ControlError('NO_HOST_FITS', d.explanation);
+          target = d.hostId;
+          await trx.updateTable('hosts').set((eb) => ({ used_vcpus: eb('used_vcpus', '-', v.vcpus), used_memory_mib: eb('used_memory_mib', '-', v.memory_mib), used_disk_gib: eb('used_disk_gib', '-', v.disk_gib), vm_count: eb('vm_count', '-', 1) })).where('id', '=', hostId).execute();
+          await trx.updateTable('vms').set({ host_id: target, state: 'building', updated_at: this.now() }).where('id', '=', v.id).where('host_id', '=', hostId).execute();
+          await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: target, actor: 'ha', kind: 'vm.ha.restarting', detail: { from: hostId, priority: Number(v.ha_priority), why: d.explanation } });
+        });
+        const host = await this.db.selectFrom('hosts').selectAll().where('id', '=', target).executeTakeFirstOrThrow();
+        const drv = this.driverFor(host);
+        if (!(await drv.get(v.id))) await drv.create({ id: v.id, memoryMiB: v.memory_mib, vcpus: v.vcpus, image: { kernel: `image://${v.image}` } });
+        const g = await drv.get(v.id);
+        if (g && g.state !== 'running') await drv.start(v.id);
+        await this.db.transaction().execute(async (trx) => {
+          await trx.updateTable('vms').set({ state: 'running', updated_at: this.now() }).where('id', '=', v.id).execute();
+          await this.meter(trx, v.id, 'running');
+          await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: target, actor: 'ha', kind: 'vm.ha.restarted', detail: { on: host.name } });
+        });
+        restarted.push(v.name);
+      } catch (e) {
+        failed.push({ vm: v.name, reason: (e as Error).message });
+        await this.db.transaction().execute(async (trx) => this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId, actor: 'ha', kind: 'vm.ha.failed', detail: { reason: (e as Error).message } }));
+      }
+    }
+    return { restarted, failed };
+  }
+
+  /**
+   * Declare hosts whose agent has been silent longer than `failAfterS` failed (and evacuate them).
+   * Split brain is avoided by the agent fencing itself (stopping its guests) when it cannot reach the
+   * control plane for longer than the same timeout; see docs/operations.md.
+   */
+  async checkHeartbeats(p: Principal, failAfterS: number): Promise<string[]> {
+    const limit = new Date((this.o.clock.now() - failAfterS) * 1000).toISOString();
+    const stale = await this.db.selectFrom('hosts').select(['id', 'name']).where('driver', '=', 'qemu').where('state', 'in', ['up', 'maintenance']).where('last_seen_at', '<', limit).execute();
+    for (const h of stale) await this.setHostState(p, h.id, 'failed');
+    return stale.map((h) => h.name);
   }
 
   async createFlavor(p: Principal, f: { name: string; vcpus: number; memoryMiB: number; diskGiB: number }) {
@@ -265,7 +330,7 @@ export class ControlPlane {
 
   private canSeeAll(p: Principal) { return p.role === 'admin' || p.role === 'operator'; }
 
-  private async vmRow(p: Principal, id: string): Promise<VmTable> {
+  private async vmRow(p: Principal, id: string): Promise<VmRow> {
     const q = this.db.selectFrom('vms').selectAll().where('id', '=', id).where('deleted_at', 'is', null);
     const v = await (this.canSeeAll(p) ? q : q.where('tenant_id', '=', p.tenantId)).executeTakeFirst();
     // Another tenant's VM is "not found", never "forbidden": that would confirm it exists.
@@ -273,13 +338,13 @@ export class ControlPlane {
     return v;
   }
 
-  private async vmOut(v: VmTable): Promise<VmView> {
+  private async vmOut(v: VmRow): Promise<VmView> {
     const [f, i, h] = await Promise.all([
       this.db.selectFrom('flavors').select('name').where('id', '=', v.flavor_id).executeTakeFirst(),
       this.db.selectFrom('images').select('name').where('id', '=', v.image_id).executeTakeFirst(),
       v.host_id ? this.db.selectFrom('hosts').select('name').where('id', '=', v.host_id).executeTakeFirst() : undefined,
     ]);
-    return { id: v.id, name: v.name, tenantId: v.tenant_id, state: v.state as VmState, flavor: f?.name ?? v.flavor_id, image: i?.name ?? v.image_id, hostId: v.host_id, hostName: h?.name ?? null, serverGroupId: v.server_group_id, createdAt: v.created_at, updatedAt: v.updated_at, allowedActions: allowedActions(v.state as VmState) };
+    return { ha: Number(v.ha) === 1, haPriority: Number(v.ha_priority), id: v.id, name: v.name, tenantId: v.tenant_id, state: v.state as VmState, flavor: f?.name ?? v.flavor_id, image: i?.name ?? v.image_id, hostId: v.host_id, hostName: h?.name ?? null, serverGroupId: v.server_group_id, createdAt: v.created_at, updatedAt: v.updated_at, allowedActions: allowedActions(v.state as VmState) };
   }
 
   async getVm(p: Principal, id: string) { return this.vmOut(await this.vmRow(p, id)); }
@@ -360,7 +425,7 @@ export class ControlPlane {
    * Create a VM: quota, placement and the record in one transaction, then build it on its host.
    * Returns the operation (idempotent under retry with the same key).
    */
-  async createVm(p: Principal, o: { name: string; flavor: string; image: string; serverGroup?: string; preset?: string; zone?: string; tier?: string; idempotencyKey?: string }) {
+  async createVm(p: Principal, o: { name: string; flavor: string; image: string; serverGroup?: string; preset?: string; zone?: string; tier?: string; ha?: boolean; haPriority?: number; idempotencyKey?: string }) {
     this.require(p, 'admin', 'member');
     const again = await this.existingOperation(p, o.idempotencyKey);
     if (again) return again;
@@ -381,7 +446,7 @@ export class ControlPlane {
         if (attempt >= 5) throw new ControlError('NO_HOST_FITS', `Hosts kept filling up while placing "${o.name}"; try again`);
       }
       const at = this.now();
-      await trx.insertInto('vms').values({ id: vmId, tenant_id: p.tenantId, name: o.name, flavor_id: flavor.id, image_id: image.id, host_id: decision.hostId, server_group_id: group?.id ?? null, state: 'building', created_at: at, updated_at: at, deleted_at: null }).execute();
+      await trx.insertInto('vms').values({ id: vmId, tenant_id: p.tenantId, name: o.name, flavor_id: flavor.id, image_id: image.id, host_id: decision.hostId, server_group_id: group?.id ?? null, state: 'building', created_at: at, updated_at: at, deleted_at: null, ha: o.ha ? 1 : 0, ha_priority: o.haPriority ?? 0 }).execute();
       await trx.insertInto('operations').values({ id: opId, tenant_id: p.tenantId, vm_id: vmId, kind: 'create', status: 'running', idempotency_key: o.idempotencyKey ?? null, result: null, error: null, created_at: at, finished_at: null }).execute();
       await this.event(trx, { tenantId: p.tenantId, vmId, hostId: decision.hostId, actor: p.userName, kind: 'vm.placed', detail: { name: o.name, flavor: flavor.name, image: image.name, why: decision.explanation } });
     });
@@ -562,7 +627,7 @@ export class ControlPlane {
    * Cold resize (vertical): a stopped VM gets another flavor on its host if the difference fits
    * there; otherwise it is refused (migrate it first). Quota and host counters move by the difference.
    */
-  private async resizeVm(p: Principal, v: VmTable, flavorRef: string | undefined, idempotencyKey?: string) {
+  private async resizeVm(p: Principal, v: VmRow, flavorRef: string | undefined, idempotencyKey?: string) {
     if (!flavorRef) throw new ControlError('BAD_REQUEST', 'resize needs flavor');
     if (v.state !== 'stopped') throw new ControlError('INVALID_STATE', `Cannot resize VM "${v.name}" (${v.id}): it is ${v.state}; stop it first (live resize comes with the elasticity work)`, { state: v.state });
     const [from, to] = await Promise.all([

@@ -109,6 +109,12 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
         .addColumn('actions', 'text', (c) => c.notNull()).addColumn('result', 'text').addColumn('finished_at', 'text').execute();
     },
   },
+  '0007-ha': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('vms').addColumn('ha', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('vms').addColumn('ha_priority', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
   '0005-tiers-zones': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('hosts').addColumn('tier', 'text', (c) => c.notNull().defaultTo('general')).execute();

@@ -26,6 +26,8 @@ export interface ServerGroupTable { id: string; tenant_id: string; name: string;
 export interface VmTable {
   id: string; tenant_id: string; name: string; flavor_id: string; image_id: string; host_id: string | null;
   server_group_id: string | null; state: string; created_at: string; updated_at: string; deleted_at: string | null;
+  /** Restart elsewhere when its host fails; higher priority first. */
+  ha: Generated<number>; ha_priority: Generated<number>;
 }
 export interface OperationTable {
   id: string; tenant_id: string; vm_id: string | null; kind: string; status: string; idempotency_key: string | null;

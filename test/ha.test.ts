@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { controlPlane, storeBackends } from './helpers/control.ts';
+
+for (const backend of storeBackends()) {
+  test(`HA on ${backend.name}: a failed host's HA VMs restart elsewhere by priority, exactly once; silent agents are declared failed`, async () => {
+    const s = await backend.url();
+    const t = await controlPlane(s.url, 4);
+    try {
+      const a = t.adminToken;
+      const made: Record<string, string> = {};
+      for (const [name, ha, prio] of [['low', true, 1], ['high', true, 10], ['plain', false, 0], ['mid', true, 5]] as const) {
+        made[name] = (await t.call(a, 'POST', '/v1/vms', { name, flavor: 'm1.small', image: 'tiny', ha, haPriority: prio })).body.vmId;
+      }
+      const hostOf = async (id: string) => (await t.call(a, 'GET', `/v1/vms/${id}`)).body.hostName as string;
+      const failed = await hostOf(made.high!);
+      for (const n of Object.keys(made)) assert.equal(await hostOf(made[n]!), failed, 'pack put them together');
+      assert.equal((await t.call(a, 'PATCH', `/v1/hosts/${failed}`, { state: 'failed' })).body.state, 'failed');
+      for (const n of ['high', 'mid', 'low']) {
+        const v = (await t.call(a, 'GET', `/v1/vms/${made[n]}`)).body;
+        assert.equal(v.state, 'running');
+        assert.notEqual(v.hostName, failed);
+        assert.equal((await t.sim.get(made[n]!))?.state, 'running', 'the hypervisor runs it again');
+      }
+      assert.equal((await t.call(a, 'GET', `/v1/vms/${made.plain}`)).body.state, 'error', 'a non-HA VM is lost with its host');
+      const order = (await t.call(a, 'GET', '/v1/events?limit=1000')).body.filter((e: { kind: string }) => e.kind === 'vm.ha.restarted').reverse().map((e: { vmId: string }) => e.vmId);
+      assert.deepEqual(order, [made.high, made.mid, made.low], 'highest priority first, each exactly once');
+      // Declaring the failure again restarts nothing twice.
+      await t.call(a, 'PATCH', `/v1/hosts/${failed}`, { state: 'up' });
+      await t.call(a, 'PATCH', `/v1/hosts/${failed}`, { state: 'failed' });
+      const again = (await t.call(a, 'GET', '/v1/events?limit=1000')).body.filter((e: { kind: string }) => e.kind === 'vm.ha.restarted').length;
+      assert.equal(again, 3);
+      const host = (await t.call(a, 'GET', `/v1/hosts/${failed}`)).body;
+      assert.equal(host.vms, 1, 'only the lost non-HA VM remains recorded on the failed host');
+
+      // An agent that stops sending heartbeats is declared failed after the timeout.
+      assert.equal((await t.call(a, 'POST', '/v1/agents/heartbeat', { agentUrl: 'http://127.0.0.1:9/', hostname: 'quiet', cpus: 4, memoryMiB: 8192 })).body.registered, true);
+      t.clock.advanceBy(20);
+      assert.deepEqual(await t.cp.checkHeartbeats(t.admin, 30), []);
+      t.clock.advanceBy(20);
+      assert.deepEqual(await t.cp.checkHeartbeats(t.admin, 30), ['quiet']);
+      assert.equal((await t.call(a, 'GET', '/v1/hosts/quiet')).body.state, 'failed');
+      // It comes back when it reports again.
+      await t.call(a, 'POST', '/v1/agents/heartbeat', { agentUrl: 'http://127.0.0.1:9/', hostname: 'quiet', cpus: 4, memoryMiB: 8192 });
+      assert.equal((await t.call(a, 'GET', '/v1/hosts/quiet')).body.state, 'up');
+    } finally { await t.close(); await s.drop(); }
+  });
+}
