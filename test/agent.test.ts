@@ -125,3 +125,22 @@ test('the agent re-adopts its running guests after a crash and migrates them to 
   assert.match(badMode.body.message, /options\.mode/);
   assert.equal((await api(b.url, 'DELETE', '/v1/guests/agent-t1', undefined, 'sekret')).status, 204);
 });
+
+test('an agent that cannot reach its control plane fences itself: it stops its guests', { skip }, async () => {
+  const t = g as Exclude<typeof g, string>;
+  const sd = mkdtempSync(join(tmpdir(), 'nubis-fence-'));
+  dirs.push(sd);
+  const proc = spawn(process.execPath, [join(root, 'bin/nubis.js'), 'agent', '--state', sd, '--listen', '127.0.0.1:0', '--accel', 'tcg',
+    '--control-plane', 'http://127.0.0.1:9', '--heartbeat-s', '1', '--fence-after-s', '4', '--memory-interval-s', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(proc);
+  let err = '';
+  proc.stderr!.on('data', (d) => { err += d; });
+  const url = await new Promise<string>((resolve) => { let out = ''; proc.stdout!.on('data', (d) => { out += d; const m = /listening on (http:\/\/[^ ]+)/.exec(out); if (m) resolve(m[1]!); }); });
+  await api(url, 'POST', '/v1/guests', { id: 'agent-fence', memoryMiB: 128, vcpus: 1, image: { kernel: t.kernel, initrd: t.initrd } });
+  await api(url, 'POST', '/v1/guests/agent-fence/start', {});
+  let state = 'running';
+  for (let i = 0; i < 60 && state === 'running'; i++) { await new Promise((r) => setTimeout(r, 250)); state = (await api(url, 'GET', '/v1/guests/agent-fence')).body.state; }
+  assert.equal(state, 'shutoff', 'the guest was stopped');
+  assert.match(err, /control plane unreachable for \d+ s: fencing, stopping 1 guest\(s\)/);
+  proc.kill('SIGKILL');
+});

@@ -19,8 +19,9 @@ export function agentCommand(program: Command): void {
     .option('--name <name>', 'host name reported to the control plane (default: the machine\'s hostname)')
     .option('--images-dir <dir>', 'folder of NAME.qcow2 disk images the control plane may ask for')
     .option('--migration-address <ip>', 'address incoming migrations listen on (default: the --listen host)')
+    .option('--fence-after-s <s>', 'stop every guest when the control plane has been unreachable this long (match its host failure timeout; 0: never)', '30')
     .option('--manage-ksm', 'turn KSM on under memory pressure and off when relaxed')
-    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean; migrationAddress?: string; name?: string; imagesDir?: string }) => {
+    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean; migrationAddress?: string; name?: string; imagesDir?: string; fenceAfterS: string }) => {
       if (!['auto', 'kvm', 'tcg'].includes(o.accel)) throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
       const m = /^(.+):(\d+)$/.exec(o.listen);
       if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
@@ -39,11 +40,23 @@ export function agentCommand(program: Command): void {
       let timer: NodeJS.Timeout | undefined;
       if (o.controlPlane) {
         const cp = o.controlPlane.replace(/\/+$/, '');
+        let lastAck = Date.now();
+        let fenced = false;
+        const fenceAfterMs = Number(o.fenceAfterS) * 1000;
         const beat = async () => {
           const guests = await driver.list();
           const body = { agentUrl: addr, ...hostFacts(driver, accel.reason), ...(o.name ? { hostname: o.name } : {}), guests: await Promise.all(guests.map(async (g) => ({ id: g.id, state: g.state, metrics: g.state === 'running' ? await driver.metrics(g.id).catch(() => undefined) : undefined }))) };
-          await fetch(`${cp}/v1/agents/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
-            .catch((e) => process.stderr.write(`nubis agent: heartbeat to ${cp} failed: ${(e as Error).message}\n`));
+          const ok = await fetch(`${cp}/v1/agents/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
+            .then((r) => r.ok).catch((e) => { process.stderr.write(`nubis agent: heartbeat to ${cp} failed: ${(e as Error).message}\n`); return false; });
+          if (ok) { lastAck = Date.now(); fenced = false; return; }
+          // Fencing: past the control plane's failure timeout it may restart our HA guests elsewhere;
+          // stop them here so no VM ever runs twice (split brain).
+          if (fenceAfterMs > 0 && !fenced && Date.now() - lastAck > fenceAfterMs) {
+            fenced = true;
+            const running = (await driver.list()).filter((g) => g.state === 'running' || g.state === 'paused');
+            process.stderr.write(`nubis agent: control plane unreachable for ${Math.round((Date.now() - lastAck) / 1000)} s: fencing, stopping ${running.length} guest(s)\n`);
+            for (const g of running) await driver.stop(g.id, { force: true }).catch(() => undefined);
+          }
         };
         await beat();
         timer = setInterval(beat, Number(o.heartbeatS) * 1000);
