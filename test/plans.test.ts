@@ -53,6 +53,18 @@ for (const backend of storeBackends()) {
       assert.equal(p3.status, 'proposed', 'after the hold-down the lone VM can move back');
       assert.equal((await t.call(a, 'POST', `/v1/plans/${p3.id}/discard`)).body.status, 'discarded');
       assert.equal((await t.call(a, 'POST', `/v1/plans/${p3.id}/apply`)).status, 409);
+      // Capacity is needed again: a switched-off host is switched back on for it.
+      const offNow = (await t.call(a, 'GET', '/v1/hosts')).body.filter((h: { state: string }) => h.state === 'off').length;
+      assert.ok(offNow >= 1);
+      for (const h of (await t.call(a, 'GET', '/v1/hosts')).body.filter((x: { state: string }) => x.state === 'up')) await t.call(a, 'PATCH', `/v1/hosts/${h.id}`, { state: 'maintenance' });
+      const woke = await t.call(a, 'POST', '/v1/vms', { name: 'wake', flavor: 'm1.small', image: 'tiny' });
+      assert.equal(woke.body.status, 'succeeded', JSON.stringify(woke.body));
+      const wakeHost = (await t.call(a, 'GET', `/v1/vms/${woke.body.vmId}`)).body.hostId;
+      assert.equal((await t.call(a, 'GET', `/v1/hosts/${wakeHost}`)).body.state, 'up');
+      const ev = (await t.call(a, 'GET', '/v1/events?limit=5')).body.find((e: { kind: string }) => e.kind === 'host.powered-on');
+      assert.match(ev.detail.reason, /no host that is on has room for wake \(m1.small\)/);
+      for (const h of (await t.call(a, 'GET', '/v1/hosts')).body.filter((x: { state: string }) => x.state === 'maintenance')) await t.call(a, 'PATCH', `/v1/hosts/${h.id}`, { state: 'up' });
+
       // Drain: every VM leaves the host, which stays in maintenance; undrain brings it back.
       const busy = (await t.call(a, 'GET', '/v1/hosts')).body.find((h: { vms: number; state: string }) => h.vms > 0 && h.state === 'up');
       const drained = (await t.call(a, 'POST', `/v1/hosts/${busy.id}/drain`)).body;

@@ -392,6 +392,21 @@ export class ControlPlane {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  /**
+   * Placement found no room: switch on a host that is off and would take the VM (in name order),
+   * as consolidation switched it off. Returns whether one was switched on.
+   */
+  private async powerOnFor(trx: Db, p: Principal, vmName: string, f: { vcpus: number; memory_mib: number; disk_gib: number; name: string }, o: { zone?: string; tier?: string }): Promise<boolean> {
+    let q = trx.selectFrom('hosts').selectAll().where('state', '=', 'off').orderBy('name');
+    if (o.zone) q = q.where('zone', '=', o.zone);
+    if (o.tier) q = q.where('tier', '=', o.tier);
+    const h = (await q.execute()).find((x) => x.vcpus * x.cpu_ratio - x.reserved_vcpus - Number(x.used_vcpus) >= f.vcpus && x.memory_mib * x.memory_ratio - x.reserved_memory_mib - Number(x.used_memory_mib) >= f.memory_mib && x.disk_gib * x.disk_ratio - x.reserved_disk_gib - Number(x.used_disk_gib) >= f.disk_gib);
+    if (!h) return false;
+    await trx.updateTable('hosts').set({ state: 'up' }).where('id', '=', h.id).where('state', '=', 'off').execute();
+    await this.event(trx, { hostId: h.id, actor: p.userName, kind: 'host.powered-on', detail: { reason: `no host that is on has room for ${vmName} (${f.name})` } });
+    return true;
+  }
+
   /** Give back a deleted VM's host capacity and quota. */
   private async release(trx: Db, vmId: string) {
     const v = await trx.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['vms.tenant_id', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib']).where('vms.id', '=', vmId).executeTakeFirstOrThrow();
@@ -441,6 +456,7 @@ export class ControlPlane {
       // Place, then claim the host; if a concurrent request took the room first, place again.
       for (let attempt = 0; ; attempt++) {
         decision = await this.placement(p, { flavor: flavor.id, serverGroup: group?.id, preset: o.preset, zone: o.zone, tier: o.tier }, trx);
+        if (!decision.hostId && attempt < 3 && (await this.powerOnFor(trx, p, o.name, flavor, o))) continue;
         if (!decision.hostId) throw new ControlError('NO_HOST_FITS', decision.explanation, { rejected: decision.rejected });
         if (await this.claimHost(trx, decision.hostId, flavor)) break;
         if (attempt >= 5) throw new ControlError('NO_HOST_FITS', `Hosts kept filling up while placing "${o.name}"; try again`);
