@@ -75,6 +75,21 @@ for (const backend of storeBackends()) {
       assert.ok((await t.call(a, 'GET', '/v1/vms')).body.every((v: { hostId: string; state: string }) => v.hostId !== busy.id && v.state === 'running'));
       assert.equal((await t.call(a, 'POST', `/v1/hosts/${busy.id}/undrain`)).body.state, 'up');
 
+      // Automation levels: manual does nothing, partial proposes (once), full applies.
+      assert.equal((await t.call(a, 'GET', '/v1/settings/automation')).body.automation, 'manual');
+      assert.equal(await t.cp.automationRound(t.admin), null);
+      for (let i = 0; i < 3; i++) await t.call(a, 'POST', '/v1/vms', { name: `auto${i}`, flavor: 'm1.small', image: 'tiny', preset: 'spread' });
+      t.clock.advanceBy(7200);
+      await t.call(a, 'PUT', '/v1/settings/automation', { automation: 'partial' });
+      const proposed = await t.cp.automationRound(t.admin);
+      assert.equal(proposed?.status, 'proposed');
+      assert.equal(await t.cp.automationRound(t.admin), null, 'one plan waits for approval at a time');
+      await t.call(a, 'POST', `/v1/plans/${proposed!.id}/discard`);
+      await t.call(a, 'PUT', '/v1/settings/automation', { automation: 'full' });
+      const auto = await t.cp.automationRound(t.admin);
+      assert.equal(auto?.status, 'applied', JSON.stringify(auto));
+      assert.equal((await t.call(undefined, 'PUT', '/v1/settings/automation', { automation: 'full' })).status, 401);
+
       const kinds = (await t.call(a, 'GET', '/v1/events?limit=1000')).body.map((e: { kind: string }) => e.kind);
       assert.ok(kinds.includes('plan.proposed') && kinds.includes('plan.applied') && kinds.includes('vm.migrated') && kinds.includes('host.drained'));
       // Members may not audit.

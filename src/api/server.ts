@@ -111,6 +111,9 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
   route({ method: 'POST', url: '/v1/plans', summary: 'Audit the live state and propose a consolidation plan (admin, operator)', tag: 'plans', status: 201,
     body: z.object({ spareHosts: z.number().int().nonnegative().optional(), holdDownS: z.number().nonnegative().optional(), paybackHorizonS: z.number().positive().optional() }).strict().optional(),
     handler: async ({ p, body }) => cp.auditPlan(p, body ?? {}) });
+  route({ method: 'GET', url: '/v1/settings/automation', summary: 'Automation level: manual, partial or full', tag: 'plans', handler: async () => ({ automation: await cp.automation() }) });
+  route({ method: 'PUT', url: '/v1/settings/automation', summary: 'Set the automation level (admin)', tag: 'plans',
+    body: z.object({ automation: z.enum(['manual', 'partial', 'full']) }).strict(), handler: async ({ p, body }) => cp.setAutomation(p, body.automation) });
   route({ method: 'GET', url: '/v1/plans', summary: 'Recent plans', tag: 'plans', handler: async ({ p }) => cp.listPlans(p) });
   route({ method: 'GET', url: '/v1/plans/:id', summary: 'A plan with each action\'s reason, cost and gain', tag: 'plans', params: idParam, handler: async ({ p, params }) => cp.getPlan(p, params.id) });
   route({ method: 'POST', url: '/v1/plans/:id/apply', summary: 'Apply a proposed plan (re-checked against the live state first)', tag: 'plans', params: idParam, handler: async ({ p, params }) => cp.applyPlan(p, params.id) });

@@ -17,8 +17,9 @@ export function serveCommand(program: Command): void {
     .option('--bootstrap-token <token>', 'token of the first admin (or NUBIS_BOOTSTRAP_TOKEN); default: random, printed once')
     .option('--agent-token <token>', 'token to present to host agents (or NUBIS_AGENT_TOKEN)')
     .option('--host-failure-timeout-s <s>', 'declare a host failed (and restart its HA VMs) when its agent is silent this long', '30')
+    .option('--audit-interval-s <s>', 'run the consolidation audit this often (what it does depends on the automation level; 0: never)', '0')
     .option('--demo-hosts <n>', 'simulated hosts to create on first start when none exist', '8')
-    .action(async (o: { host: string; port: string; data: string; db?: string; bootstrapToken?: string; demoHosts: string; agentToken?: string; hostFailureTimeoutS: string }) => {
+    .action(async (o: { host: string; port: string; data: string; db?: string; bootstrapToken?: string; demoHosts: string; agentToken?: string; hostFailureTimeoutS: string; auditIntervalS: string }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0..65535, got "${o.port}"`);
       const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
@@ -38,7 +39,9 @@ export function serveCommand(program: Command): void {
       const system = { userId: admin.id, userName: 'system', tenantId: admin.tenant_id, role: 'admin' as const, tokenId: 'system' };
       const failAfter = Number(o.hostFailureTimeoutS);
       const monitor = setInterval(() => { cp.checkHeartbeats(system, failAfter).catch((e) => process.stderr.write(`nubis: heartbeat check failed: ${(e as Error).message}\n`)); }, Math.max(1000, (failAfter * 1000) / 6));
-      const stop = async () => { clearInterval(monitor); await app.close(); await db.destroy(); process.exit(0); };
+      const auditS = Number(o.auditIntervalS);
+      const audits = auditS > 0 ? setInterval(() => { cp.automationRound(system).catch((e) => process.stderr.write(`nubis: automation round failed: ${(e as Error).message}\n`)); }, auditS * 1000) : undefined;
+      const stop = async () => { clearInterval(monitor); if (audits) clearInterval(audits); await app.close(); await db.destroy(); process.exit(0); };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       await new Promise(() => undefined);

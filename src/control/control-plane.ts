@@ -835,6 +835,39 @@ export class ControlPlane {
     return { host: h.name, state: 'maintenance', moved, stuck };
   }
 
+  // ---- automation ------------------------------------------------------------------------------
+
+  /** Automation level: manual (plans only on request), partial (audits propose, people approve), full (audits apply). */
+  async automation(): Promise<'manual' | 'partial' | 'full'> {
+    const r = await this.db.selectFrom('settings').select('value').where('key', '=', 'automation').executeTakeFirst();
+    return (r?.value as 'manual' | 'partial' | 'full' | undefined) ?? 'manual';
+  }
+
+  async setAutomation(p: Principal, level: 'manual' | 'partial' | 'full') {
+    this.require(p, 'admin');
+    const before = await this.automation();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('settings').where('key', '=', 'automation').execute();
+      await trx.insertInto('settings').values({ key: 'automation', value: level }).execute();
+      await this.event(trx, { actor: p.userName, kind: 'automation.changed', detail: { from: before, to: level } });
+    });
+    return { automation: level };
+  }
+
+  /**
+   * One periodic round: in partial mode propose a plan (unless one already waits for approval);
+   * in full mode propose and apply it. Returns the plan, if any.
+   */
+  async automationRound(p: Principal) {
+    const level = await this.automation();
+    if (level === 'manual') return null;
+    const waiting = await this.db.selectFrom('plans').select('id').where('status', '=', 'proposed').executeTakeFirst();
+    if (level === 'partial' && waiting) return null;
+    const plan = await this.auditPlan(p);
+    if (plan.status !== 'proposed' || level !== 'full') return plan;
+    return this.applyPlan(p, plan.id);
+  }
+
   // ---- metering and billing -------------------------------------------------------------------
 
   /** Close the VM's open usage interval and open one for its new billing class (same transaction as the state change). */

@@ -115,6 +115,11 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.alterTable('vms').addColumn('ha_priority', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  '0008-settings': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.createTable('settings').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
+    },
+  },
   '0005-tiers-zones': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('hosts').addColumn('tier', 'text', (c) => c.notNull().defaultTo('general')).execute();

@@ -44,7 +44,10 @@ export interface TariffTable {
 
 export interface PlanTable { id: string; status: string; created_at: string; created_by: string; summary: string; actions: string; result: string | null; finished_at: string | null }
 
+export interface SettingTable { key: string; value: string }
+
 export interface Database {
+  settings: SettingTable;
   plans: PlanTable;
   usage: UsageTable;
   tariffs: TariffTable;
