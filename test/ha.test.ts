@@ -43,6 +43,13 @@ for (const backend of storeBackends()) {
       // It comes back when it reports again.
       await t.call(a, 'POST', '/v1/agents/heartbeat', { agentUrl: 'http://127.0.0.1:9/', hostname: 'quiet', cpus: 4, memoryMiB: 8192 });
       assert.equal((await t.call(a, 'GET', '/v1/hosts/quiet')).body.state, 'up');
+      // A host that reports itself degraded is drained (maintenance) before it fails.
+      const hb = await t.call(a, 'POST', '/v1/agents/heartbeat', { agentUrl: 'http://127.0.0.1:9/', hostname: 'quiet', cpus: 4, memoryMiB: 8192, health: { status: 'degraded', reason: 'ECC errors on DIMM 3' } });
+      assert.equal(hb.body.draining, true);
+      await Promise.all(t.cp.draining.values());
+      assert.equal((await t.call(a, 'GET', '/v1/hosts/quiet')).body.state, 'maintenance');
+      const ev = (await t.call(a, 'GET', '/v1/events?limit=10')).body.find((e: { kind: string }) => e.kind === 'host.degraded');
+      assert.equal(ev.detail.reason, 'ECC errors on DIMM 3');
     } finally { await t.close(); await s.drop(); }
   });
 }

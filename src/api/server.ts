@@ -106,7 +106,8 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
     body: z.object({ toHost: z.string().optional(), mode: z.enum(['stop-and-copy', 'precopy', 'postcopy']).optional(), downtimeTargetMs: z.number().positive().optional(), bandwidthMbps: z.number().positive().optional() }).strict(),
     handler: async ({ p, params, body, req }) => cp.migrateVm(p, params.id, { ...body, idempotencyKey: idemKey(req) }) });
   route({ method: 'POST', url: '/v1/agents/heartbeat', summary: 'A host agent registers and reports (operator token)', tag: 'hosts',
-    body: z.object({ agentUrl: z.string().url(), hostname: z.string().min(1), cpus: z.number().int().positive(), memoryMiB: z.number().positive(), accel: z.string().optional() }).passthrough(),
+    body: z.object({ agentUrl: z.string().url(), hostname: z.string().min(1), cpus: z.number().int().positive(), memoryMiB: z.number().positive(), accel: z.string().optional(),
+      health: z.object({ status: z.enum(['ok', 'degraded']), reason: z.string().optional() }).optional() }).passthrough(),
     handler: async ({ p, body }) => cp.heartbeat(p, { ...body, memoryMiB: Math.floor(body.memoryMiB) }) });
   route({ method: 'POST', url: '/v1/plans', summary: 'Audit the live state and propose a consolidation plan (admin, operator)', tag: 'plans', status: 201,
     body: z.object({ spareHosts: z.number().int().nonnegative().optional(), holdDownS: z.number().nonnegative().optional(), paybackHorizonS: z.number().positive().optional() }).strict().optional(),

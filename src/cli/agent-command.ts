@@ -1,4 +1,5 @@
 /** `nubis agent`: run the host agent (standalone, or reporting to a control plane). */
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { buildAgentServer, hostFacts } from '../agent/agent-server.ts';
@@ -20,8 +21,9 @@ export function agentCommand(program: Command): void {
     .option('--images-dir <dir>', 'folder of NAME.qcow2 disk images the control plane may ask for')
     .option('--migration-address <ip>', 'address incoming migrations listen on (default: the --listen host)')
     .option('--fence-after-s <s>', 'stop every guest when the control plane has been unreachable this long (match its host failure timeout; 0: never)', '30')
+    .option('--health-file <file>', 'a file a hardware monitor writes: "ok", or "degraded: REASON" to have this host drained before it fails')
     .option('--manage-ksm', 'turn KSM on under memory pressure and off when relaxed')
-    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean; migrationAddress?: string; name?: string; imagesDir?: string; fenceAfterS: string }) => {
+    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean; migrationAddress?: string; name?: string; imagesDir?: string; fenceAfterS: string; healthFile?: string }) => {
       if (!['auto', 'kvm', 'tcg'].includes(o.accel)) throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
       const m = /^(.+):(\d+)$/.exec(o.listen);
       if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
@@ -45,7 +47,14 @@ export function agentCommand(program: Command): void {
         const fenceAfterMs = Number(o.fenceAfterS) * 1000;
         const beat = async () => {
           const guests = await driver.list();
-          const body = { agentUrl: addr, ...hostFacts(driver, accel.reason), ...(o.name ? { hostname: o.name } : {}), guests: await Promise.all(guests.map(async (g) => ({ id: g.id, state: g.state, metrics: g.state === 'running' ? await driver.metrics(g.id).catch(() => undefined) : undefined }))) };
+          let health: { status: 'ok' | 'degraded'; reason?: string } = { status: 'ok' };
+          if (o.healthFile) {
+            try {
+              const m = /^\s*degraded\s*:?\s*(.*)$/i.exec(readFileSync(o.healthFile, 'utf8'));
+              if (m) health = { status: 'degraded', reason: m[1]!.trim() || 'reported by the hardware monitor' };
+            } catch { /* no file: healthy */ }
+          }
+          const body = { agentUrl: addr, health, ...hostFacts(driver, accel.reason), ...(o.name ? { hostname: o.name } : {}), guests: await Promise.all(guests.map(async (g) => ({ id: g.id, state: g.state, metrics: g.state === 'running' ? await driver.metrics(g.id).catch(() => undefined) : undefined }))) };
           const ok = await fetch(`${cp}/v1/agents/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
             .then((r) => r.ok).catch((e) => { process.stderr.write(`nubis agent: heartbeat to ${cp} failed: ${(e as Error).message}\n`); return false; });
           if (ok) { lastAck = Date.now(); fenced = false; return; }

@@ -477,6 +477,8 @@ export class ControlPlane {
   }
 
   private readonly agents = new Map<string, AgentDriver>();
+  /** Drains started by health reports (awaitable by tests and shutdown). */
+  readonly draining = new Map<string, Promise<unknown>>();
 
   /** The driver that runs a host's guests: a local one by kind, or the host's agent. */
   private driverFor(host: { driver: string; agent_url: string | null; name: string }): HypervisorDriver {
@@ -495,7 +497,7 @@ export class ControlPlane {
    * An agent's heartbeat: register its host on first contact (driver qemu), refresh it afterwards.
    * A host in maintenance stays in maintenance; a host marked failed comes back up.
    */
-  async heartbeat(p: Principal, b: { agentUrl: string; hostname: string; cpus: number; memoryMiB: number; accel?: string }) {
+  async heartbeat(p: Principal, b: { agentUrl: string; hostname: string; cpus: number; memoryMiB: number; accel?: string; health?: { status: 'ok' | 'degraded'; reason?: string } }) {
     this.require(p, 'admin', 'operator');
     const at = this.now();
     const h = await this.db.selectFrom('hosts').selectAll().where('agent_url', '=', b.agentUrl).executeTakeFirst();
@@ -512,6 +514,14 @@ export class ControlPlane {
       return { hostId: id, registered: true };
     }
     await this.db.updateTable('hosts').set({ last_seen_at: at, ...(h.state === 'failed' ? { state: 'up' } : {}) }).where('id', '=', h.id).execute();
+    // Proactive evacuation: a host that reports itself degraded is drained before it fails.
+    if (b.health?.status === 'degraded' && (h.state === 'up' || h.state === 'failed')) {
+      await this.db.transaction().execute(async (trx) => this.event(trx, { hostId: h.id, actor: p.userName, kind: 'host.degraded', detail: { reason: b.health!.reason ?? 'reported by its agent' } }));
+      const drained = this.drainHost(p, h.id);
+      this.draining.set(h.id, drained);
+      drained.catch(() => undefined).finally(() => this.draining.delete(h.id));
+      return { hostId: h.id, registered: false, draining: true };
+    }
     return { hostId: h.id, registered: false };
   }
 
