@@ -50,6 +50,26 @@ for (const backend of storeBackends()) {
       assert.equal((await t.call(a, 'GET', '/v1/hosts/quiet')).body.state, 'maintenance');
       const ev = (await t.call(a, 'GET', '/v1/events?limit=10')).body.find((e: { kind: string }) => e.kind === 'host.degraded');
       assert.equal(ev.detail.reason, 'ECC errors on DIMM 3');
+
+      // An autoscaling group grows and shrinks with its load, spread over hosts, respecting its cooldown.
+      for (const h of (await t.call(a, 'GET', '/v1/hosts')).body) if (h.state !== 'up' && h.driver === 'sim') await t.call(a, 'PATCH', `/v1/hosts/${h.id}`, { state: 'up' });
+      const grp = await t.call(a, 'POST', '/v1/scaling-groups', { name: 'web', flavor: 'm1.tiny', image: 'tiny', min: 1, max: 3, policy: { scaleOutAbove: 70, scaleInBelow: 20, adjustmentType: 'change', adjustment: 1, cooldownS: 300 }, scaleIn: 'least-loaded' });
+      assert.equal(grp.status, 201, JSON.stringify(grp.body));
+      assert.equal(grp.body.members.length, 1);
+      const up1 = (await t.call(a, 'POST', `/v1/scaling-groups/web/metrics`, { value: 90 })).body;
+      assert.equal(up1.members.length, 2);
+      assert.match(up1.decision, /above 70: 1 → 2/);
+      assert.equal((await t.call(a, 'POST', `/v1/scaling-groups/web/metrics`, { value: 95 })).body.members.length, 2, 'cooldown');
+      t.clock.advanceBy(301);
+      const up2 = (await t.call(a, 'POST', `/v1/scaling-groups/web/metrics`, { value: 95 })).body;
+      assert.equal(up2.members.length, 3);
+      const hostsOf = await Promise.all(up2.members.map(async (id: string) => (await t.call(a, 'GET', `/v1/vms/${id}`)).body.hostId));
+      assert.equal(new Set(hostsOf).size, 3, 'members spread by anti-affinity');
+      t.clock.advanceBy(301);
+      const loads = { [up2.members[0]]: 50, [up2.members[1]]: 5, [up2.members[2]]: 40 };
+      const down = (await t.call(a, 'POST', `/v1/scaling-groups/web/metrics`, { value: 10, loads })).body;
+      assert.deepEqual(down.members, [up2.members[0], up2.members[2]], `the least loaded member went (${down.decision})`);
+      assert.equal((await t.call(a, 'POST', '/v1/scaling-groups', { name: 'bad', flavor: 'm1.tiny', image: 'tiny', min: 3, max: 1, policy: { scaleOutAbove: 70, scaleInBelow: 20, adjustmentType: 'change', adjustment: 1, cooldownS: 0 } })).status, 400);
     } finally { await t.close(); await s.drop(); }
   });
 }

@@ -112,6 +112,13 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
   route({ method: 'POST', url: '/v1/plans', summary: 'Audit the live state and propose a consolidation plan (admin, operator)', tag: 'plans', status: 201,
     body: z.object({ spareHosts: z.number().int().nonnegative().optional(), holdDownS: z.number().nonnegative().optional(), paybackHorizonS: z.number().positive().optional() }).strict().optional(),
     handler: async ({ p, body }) => cp.auditPlan(p, body ?? {}) });
+  const policy = z.object({ scaleOutAbove: z.number(), scaleInBelow: z.number(), adjustmentType: z.enum(['change', 'exact', 'percent']), adjustment: z.number().positive(), exactIn: z.number().int().nonnegative().optional(), cooldownS: z.number().nonnegative() }).strict();
+  route({ method: 'POST', url: '/v1/scaling-groups', summary: 'Create an autoscaling group (members spread by soft anti-affinity)', tag: 'scaling-groups', status: 201,
+    body: z.object({ name, flavor: z.string().min(1), image: z.string().min(1), min: z.number().int().nonnegative(), max: z.number().int().positive().max(1000), desired: z.number().int().nonnegative().optional(), policy, scaleIn: z.enum(['newest', 'least-loaded']).optional() }).strict(),
+    handler: async ({ p, body }) => cp.createScalingGroup(p, body) });
+  route({ method: 'GET', url: '/v1/scaling-groups/:id', summary: 'An autoscaling group and its members', tag: 'scaling-groups', params: idParam, handler: async ({ p, params }) => cp.getScalingGroup(p, params.id) });
+  route({ method: 'POST', url: '/v1/scaling-groups/:id/metrics', summary: 'Report the group\'s metric (and per-member loads); it scales by its policy', tag: 'scaling-groups', params: idParam,
+    body: z.object({ value: z.number(), loads: z.record(z.string(), z.number()).optional() }).strict(), handler: async ({ p, params, body }) => cp.reportGroupMetric(p, params.id, body.value, body.loads) });
   route({ method: 'GET', url: '/v1/settings/automation', summary: 'Automation level: manual, partial or full', tag: 'plans', handler: async () => ({ automation: await cp.automation() }) });
   route({ method: 'PUT', url: '/v1/settings/automation', summary: 'Set the automation level (admin)', tag: 'plans',
     body: z.object({ automation: z.enum(['manual', 'partial', 'full']) }).strict(), handler: async ({ p, body }) => cp.setAutomation(p, body.automation) });

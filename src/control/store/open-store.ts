@@ -120,6 +120,17 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.createTable('settings').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
     },
   },
+  '0009-scaling-groups': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.createTable('scaling_groups').addColumn('id', 'text', (c) => c.primaryKey()).addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull()).addColumn('flavor_id', 'text', (c) => c.notNull()).addColumn('image_id', 'text', (c) => c.notNull())
+        .addColumn('server_group_id', 'text', (c) => c.notNull()).addColumn('min', 'integer', (c) => c.notNull()).addColumn('max', 'integer', (c) => c.notNull())
+        .addColumn('desired', 'integer', (c) => c.notNull()).addColumn('policy', 'text', (c) => c.notNull()).addColumn('scale_in', 'text', (c) => c.notNull())
+        .addColumn('last_scaled_at', 'text').addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('scaling_groups_tenant_name', ['tenant_id', 'name']).execute();
+      await db.schema.alterTable('vms').addColumn('scaling_group_id', 'text').execute();
+    },
+  },
   '0005-tiers-zones': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('hosts').addColumn('tier', 'text', (c) => c.notNull().defaultTo('general')).execute();

@@ -28,6 +28,8 @@ export interface VmTable {
   server_group_id: string | null; state: string; created_at: string; updated_at: string; deleted_at: string | null;
   /** Restart elsewhere when its host fails; higher priority first. */
   ha: Generated<number>; ha_priority: Generated<number>;
+  /** Autoscaling group it belongs to. */
+  scaling_group_id: string | null;
 }
 export interface OperationTable {
   id: string; tenant_id: string; vm_id: string | null; kind: string; status: string; idempotency_key: string | null;
@@ -45,8 +47,13 @@ export interface TariffTable {
 export interface PlanTable { id: string; status: string; created_at: string; created_by: string; summary: string; actions: string; result: string | null; finished_at: string | null }
 
 export interface SettingTable { key: string; value: string }
+export interface ScalingGroupTable {
+  id: string; tenant_id: string; name: string; flavor_id: string; image_id: string; server_group_id: string;
+  min: number; max: number; desired: number; policy: string; scale_in: string; last_scaled_at: string | null; created_at: string;
+}
 
 export interface Database {
+  scaling_groups: ScalingGroupTable;
   settings: SettingTable;
   plans: PlanTable;
   usage: UsageTable;
