@@ -257,7 +257,7 @@ export class ControlPlane {
           const d = placeVm(views, { flavor: { vcpus: v.vcpus, memoryMiB: v.memory_mib, diskGiB: v.disk_gib } });
           if (!d.hostId || !(await this.claimHost(trx, d.hostId, v))) throw new ControlError('NO_HOST_FITS', d.explanation);
           target = d.hostId;
-          await trx.updateTable('hosts').set((eb) => ({ used_vcpus: eb('used_vcpus', '-', v.vcpus), used_memory_mib: eb('used_memory_mib', '-', v.memory_mib), used_disk_gib: eb('used_disk_gib', '-', v.disk_gib), vm_count: eb('vm_count', '-', 1) })).where('id', '=', hostId).execute();
+          await this.releaseHost(trx, hostId, v);
           await trx.updateTable('vms').set({ host_id: target, state: 'building', updated_at: this.now() }).where('id', '=', v.id).where('host_id', '=', hostId).execute();
           await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: target, actor: 'ha', kind: 'vm.ha.restarting', detail: { from: hostId, priority: Number(v.ha_priority), why: d.explanation } });
         });
@@ -408,11 +408,16 @@ export class ControlPlane {
     return true;
   }
 
+  /** Give back one VM's capacity on a host (the inverse of claimHost). */
+  private releaseHost(trx: Db, hostId: string, f: { vcpus: number; memory_mib: number; disk_gib: number }) {
+    return trx.updateTable('hosts').set((eb) => ({ used_vcpus: eb('used_vcpus', '-', f.vcpus), used_memory_mib: eb('used_memory_mib', '-', f.memory_mib), used_disk_gib: eb('used_disk_gib', '-', f.disk_gib), vm_count: eb('vm_count', '-', 1) })).where('id', '=', hostId).execute();
+  }
+
   /** Give back a deleted VM's host capacity and quota. */
   private async release(trx: Db, vmId: string) {
     const v = await trx.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['vms.tenant_id', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib']).where('vms.id', '=', vmId).executeTakeFirstOrThrow();
     await trx.updateTable('tenants').set((eb) => ({ used_vms: eb('used_vms', '-', 1), used_vcpus: eb('used_vcpus', '-', v.vcpus), used_memory_mib: eb('used_memory_mib', '-', v.memory_mib), used_disk_gib: eb('used_disk_gib', '-', v.disk_gib) })).where('id', '=', v.tenant_id).execute();
-    if (v.host_id) await trx.updateTable('hosts').set((eb) => ({ used_vcpus: eb('used_vcpus', '-', v.vcpus), used_memory_mib: eb('used_memory_mib', '-', v.memory_mib), used_disk_gib: eb('used_disk_gib', '-', v.disk_gib), vm_count: eb('vm_count', '-', 1) })).where('id', '=', v.host_id).execute();
+    if (v.host_id) await this.releaseHost(trx, v.host_id, v);
   }
 
   /** Where a VM would go and why (no change). */
@@ -568,7 +573,7 @@ export class ControlPlane {
         report = await a.migrate(v.id, dst.agent_url!, { ...body, destinationToken: this.o.agentToken });
       } else report = { status: 'completed', modeUsed: 'simulated' };
       await this.db.transaction().execute(async (trx) => {
-        await trx.updateTable('hosts').set((eb) => ({ used_vcpus: eb('used_vcpus', '-', flavor.vcpus), used_memory_mib: eb('used_memory_mib', '-', flavor.memory_mib), used_disk_gib: eb('used_disk_gib', '-', flavor.disk_gib), vm_count: eb('vm_count', '-', 1) })).where('id', '=', src.id).execute();
+        await this.releaseHost(trx, src.id, flavor);
         await trx.updateTable('vms').set({ state: 'running', host_id: dst.id, updated_at: this.now() }).where('id', '=', v.id).execute();
         await trx.updateTable('usage').set({ end_at: this.now() }).where('vm_id', '=', v.id).where('end_at', 'is', null).execute();
         await trx.insertInto('usage').values({ vm_id: v.id, tenant_id: v.tenant_id, host_id: dst.id, flavor_id: v.flavor_id, class: 'running', start_at: this.now(), end_at: null }).execute();
@@ -577,7 +582,7 @@ export class ControlPlane {
       });
     } catch (e) {
       await this.db.transaction().execute(async (trx) => {
-        await trx.updateTable('hosts').set((eb) => ({ used_vcpus: eb('used_vcpus', '-', flavor.vcpus), used_memory_mib: eb('used_memory_mib', '-', flavor.memory_mib), used_disk_gib: eb('used_disk_gib', '-', flavor.disk_gib), vm_count: eb('vm_count', '-', 1) })).where('id', '=', dst.id).execute();
+        await this.releaseHost(trx, dst.id, flavor);
         await trx.updateTable('vms').set({ state: 'running', updated_at: this.now() }).where('id', '=', v.id).execute();
         await trx.updateTable('operations').set({ status: 'failed', finished_at: this.now(), error: (e as Error).message }).where('id', '=', opId).execute();
         await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: src.id, actor: p.userName, kind: 'vm.migrate.failed', detail: { error: (e as Error).message } });
