@@ -31,6 +31,11 @@ export interface ConsolidationOptions {
   excludeOverloadTargets: boolean;
   /** Whether hosts with measured utilization 0 but VMs on them may be emptied (default mode). */
   consolidateIdleHosts: boolean;
+  /**
+   * A further test a target must pass (the control plane's vCPU reservations: a host with free
+   * cycles may still have no vCPU slots left). Absent in the simulator.
+   */
+  extraFits?: (t: TrialCluster, h: number, v: number) => boolean;
 }
 
 /** Counters of one planning round, for the report and the benchmark. */
@@ -175,6 +180,7 @@ function findHost(t: TrialCluster, v: number, hosts: Int32Array, excluded: Uint8
     if (snap.hostPeMips[h]! < d) continue;
     if (t.availableMips(h) < d) continue;
     if (o.ramConstraint && t.freeRamMiB(h) < snap.vmRamMiB[v]!) continue;
+    if (o.extraFits && !o.extraFits(t, h, v)) continue;
     let u = (t.allocatedMips(h) + d) / snap.hostCapacityMips[h]!;
     if (u > 1) { if (u < 1 + 1e-9) u = 1; else continue; }
     const diff = powerW(snap.hostPower[h]!, u) - snap.hostPowerNowW[h]!;

@@ -16,7 +16,8 @@ export interface PlanVm { id: string; name: string; hostId: string; vcpus: numbe
 export interface PlanCluster { hosts: PlanHost[]; vms: PlanVm[] }
 
 export type PlanAction =
-  | { type: 'migrate'; vmId: string; vmName: string; from: string; to: string; reason: string; cost: { timeS: number; dataMiB: number } }
+  | { type: 'migrate'; vmId: string; vmName: string; from: string; to: string; reason: string; cost: { timeS: number; dataMiB: number }; gain?: { /** Share of the source host's CPU moved off it (hot-spot relief). */ loadMoved: number } }
+  | { type: 'power-on'; hostId: string; hostName: string; reason: string; cost: { watts: number } }
   | { type: 'power-off'; hostId: string; hostName: string; reason: string; gain: { wattsSaved: number } };
 
 export interface Plan { actions: PlanAction[]; summary: string; gainWatts: number; costTimeS: number; costDataMiB: number }
@@ -128,6 +129,7 @@ export function checkPlan(c: PlanCluster, plan: Plan): PlanViolation[] {
       const v = size.get(a.vmId);
       if (!v) return out.push({ action: i, reason: `VM ${a.vmId} does not exist` });
       if (where.get(a.vmId) !== a.from) return out.push({ action: i, reason: `VM ${a.vmName} is on ${where.get(a.vmId)}, not ${a.from}` });
+      if (a.to === a.from) return out.push({ action: i, reason: `VM ${a.vmName} would migrate to the host it is on (${a.to})` });
       if (state.get(a.to) !== 'up') return out.push({ action: i, reason: `target ${a.to} is ${state.get(a.to) ?? 'unknown'}` });
       const u = used.get(a.to)!, k = cap.get(a.to)!;
       // During the migration the VM holds resources on both hosts.
@@ -136,6 +138,9 @@ export function checkPlan(c: PlanCluster, plan: Plan): PlanViolation[] {
       const s = used.get(a.from)!;
       s.vcpus -= v.vcpus; s.memoryMiB -= v.memoryMiB;
       where.set(a.vmId, a.to);
+    } else if (a.type === 'power-on') {
+      if (state.get(a.hostId) !== 'off') return out.push({ action: i, reason: `cannot switch ${a.hostName} on: it is ${state.get(a.hostId) ?? 'unknown'}` });
+      state.set(a.hostId, 'up');
     } else {
       const on = [...where.entries()].filter(([, h]) => h === a.hostId).map(([id]) => size.get(id)!.name);
       if (on.length) return out.push({ action: i, reason: `cannot switch ${a.hostName} off: ${on.join(', ')} still on it` });
@@ -144,4 +149,109 @@ export function checkPlan(c: PlanCluster, plan: Plan): PlanViolation[] {
     return undefined;
   });
   return out;
+}
+
+export interface ConcurrencyLimits {
+  /** Migrations at once that touch one host (as source or target). */
+  perHost: number;
+  /** Migrations at once in the whole cluster. */
+  perCluster: number;
+}
+
+export const DEFAULT_CONCURRENCY: ConcurrencyLimits = { perHost: 2, perCluster: 8 };
+
+/**
+ * Split a valid plan into waves that run one after another, the migrations of a wave at the same
+ * time: consecutive actions join a wave while the limits hold and every target has room with all of
+ * the wave's incoming VMs counted and none of its outgoing ones released yet (so any interleaving
+ * inside a wave is safe). Power actions run in waves of their own. Returns action indices.
+ */
+export function scheduleWaves(c: PlanCluster, plan: Plan, limits: ConcurrencyLimits = DEFAULT_CONCURRENCY): number[][] {
+  const cap = new Map(c.hosts.map((h) => [h.id, h.capacity]));
+  const size = new Map(c.vms.map((v) => [v.id, v]));
+  const used = new Map(c.hosts.map((h) => [h.id, { vcpus: 0, memoryMiB: 0 }]));
+  for (const v of c.vms) { const u = used.get(v.hostId); if (u) { u.vcpus += v.vcpus; u.memoryMiB += v.memoryMiB; } }
+  const waves: number[][] = [];
+  let wave: number[] = [];
+  let touching = new Map<string, number>();
+  let released: { host: string; vcpus: number; memoryMiB: number }[] = [];
+  const close = () => {
+    if (wave.length) waves.push(wave);
+    for (const r of released) { const u = used.get(r.host)!; u.vcpus -= r.vcpus; u.memoryMiB -= r.memoryMiB; }
+    wave = []; touching = new Map(); released = [];
+  };
+  plan.actions.forEach((a, i) => {
+    if (a.type !== 'migrate') { close(); waves.push([i]); return; }
+    const v = size.get(a.vmId);
+    const u = used.get(a.to), k = cap.get(a.to);
+    const fits = (x: { vcpus: number; memoryMiB: number } | undefined) => !!v && !!u && !!k && u.vcpus + (x?.vcpus ?? 0) <= k.vcpus && u.memoryMiB + (x?.memoryMiB ?? 0) <= k.memoryMiB;
+    const joinable = wave.length < limits.perCluster && (touching.get(a.from) ?? 0) < limits.perHost && (touching.get(a.to) ?? 0) < limits.perHost && fits(v);
+    if (!joinable) close();
+    if (v && used.has(a.to)) { const t = used.get(a.to)!; t.vcpus += v.vcpus; t.memoryMiB += v.memoryMiB; }
+    if (v && used.has(a.from)) released.push({ host: a.from, vcpus: v.vcpus, memoryMiB: v.memoryMiB });
+    touching.set(a.from, (touching.get(a.from) ?? 0) + 1);
+    touching.set(a.to, (touching.get(a.to) ?? 0) + 1);
+    wave.push(i);
+  });
+  close();
+  return waves;
+}
+
+/** A move an operator asks for: VM to host. */
+export interface RequestedMove { vmId: string; to: string }
+
+/**
+ * Order requested moves so that every intermediate state has room (Entropy's cycle breaking,
+ * Hermenier et al., VEE 2009): run any move whose target has room; when none has (the moves form a
+ * cycle, e.g. a swap on two full hosts), route one VM of the cycle through a host with room and
+ * finish its move later. Throws when a cycle has no such host.
+ */
+export function orderMoves(c: PlanCluster, moves: RequestedMove[], o: { bandwidthMbps: number } = DEFAULT_PLAN_OPTIONS): PlanAction[] {
+  const hosts = new Map(c.hosts.map((h) => [h.id, h]));
+  const vms = new Map(c.vms.map((v) => [v.id, v]));
+  const used = new Map(c.hosts.map((h) => [h.id, { vcpus: 0, memoryMiB: 0 }]));
+  const where = new Map(c.vms.map((v) => [v.id, v.hostId]));
+  for (const v of c.vms) { const u = used.get(v.hostId); if (u) { u.vcpus += v.vcpus; u.memoryMiB += v.memoryMiB; } }
+  const room = (h: string, v: PlanVm) => { const x = hosts.get(h)!, u = used.get(h)!; return x.state === 'up' && u.vcpus + v.vcpus <= x.capacity.vcpus && u.memoryMiB + v.memoryMiB <= x.capacity.memoryMiB; };
+  const pending: RequestedMove[] = [];
+  for (const m of moves) {
+    const v = vms.get(m.vmId);
+    if (!v) throw new RangeError(`VM ${m.vmId} does not exist`);
+    if (!hosts.has(m.to)) throw new RangeError(`host ${m.to} does not exist`);
+    if (hosts.get(m.to)!.state !== 'up') throw new RangeError(`host ${hosts.get(m.to)!.name} is ${hosts.get(m.to)!.state}; moves go to hosts that are up`);
+    if (pending.some((p) => p.vmId === m.vmId)) throw new RangeError(`VM ${v.name} is moved twice`);
+    if (v.hostId !== m.to) pending.push(m);
+  }
+  const actions: PlanAction[] = [];
+  const move = (v: PlanVm, to: string, reason: string) => {
+    const from = where.get(v.id)!;
+    const p = predictMigration({ memMiB: v.memoryMiB, dirtyMiBps: 0, bandwidthMbps: o.bandwidthMbps }, { mode: 'precopy' });
+    actions.push({ type: 'migrate', vmId: v.id, vmName: v.name, from, to, reason, cost: { timeS: p.totalMs / 1000, dataMiB: p.bytes / 2 ** 20 } });
+    const s = used.get(from)!, t = used.get(to)!;
+    s.vcpus -= v.vcpus; s.memoryMiB -= v.memoryMiB;
+    t.vcpus += v.vcpus; t.memoryMiB += v.memoryMiB;
+    where.set(v.id, to);
+  };
+  const routed = new Set<string>();
+  while (pending.length) {
+    const k = pending.findIndex((m) => room(m.to, vms.get(m.vmId)!));
+    if (k >= 0) {
+      const [m] = pending.splice(k, 1);
+      move(vms.get(m!.vmId)!, m!.to, 'requested by an operator');
+      continue;
+    }
+    // Deadlock. If some target waits for room that no pending move frees, nothing will help.
+    const stuck = pending.find((p) => !pending.some((q) => where.get(q.vmId) === p.to));
+    if (stuck) throw new RangeError(`${hosts.get(stuck.to)!.name} has no room for ${vms.get(stuck.vmId)!.name} and none of the requested moves frees any`);
+    // Otherwise the moves form cycles (each target is the source of another pending move): route
+    // one VM that has not been routed yet through a host with room.
+    const m = pending.find((p) => !routed.has(p.vmId));
+    if (!m) throw new RangeError(`moves ${pending.map((p) => vms.get(p.vmId)!.name).join(', ')} still wait on each other after routing each once`);
+    const v = vms.get(m.vmId)!;
+    routed.add(v.id);
+    const pivot = c.hosts.find((h) => h.id !== where.get(v.id) && h.id !== m.to && room(h.id, v));
+    if (!pivot) throw new RangeError(`moves ${pending.map((p) => vms.get(p.vmId)!.name).join(', ')} wait on each other's room and no other host can hold ${v.name} in between`);
+    move(v, pivot.id, `through ${pivot.name} to break a cycle of moves (no target had room)`);
+  }
+  return actions;
 }
