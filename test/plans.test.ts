@@ -77,16 +77,16 @@ for (const backend of storeBackends()) {
 
       // Automation levels: manual does nothing, partial proposes (once), full applies.
       assert.equal((await t.call(a, 'GET', '/v1/settings/automation')).body.automation, 'manual');
-      assert.equal(await t.cp.automationRound(t.admin), null);
+      assert.deepEqual((await t.call(a, 'POST', '/v1/automation/rounds')).body.plans, []);
       for (let i = 0; i < 3; i++) await t.call(a, 'POST', '/v1/vms', { name: `auto${i}`, flavor: 'm1.small', image: 'tiny', preset: 'spread' });
       t.clock.advanceBy(7200);
       await t.call(a, 'PUT', '/v1/settings/automation', { automation: 'partial' });
-      const proposed = await t.cp.automationRound(t.admin);
+      const [proposed] = await t.cp.automationRound(t.admin);
       assert.equal(proposed?.status, 'proposed');
-      assert.equal(await t.cp.automationRound(t.admin), null, 'one plan waits for approval at a time');
+      assert.deepEqual(await t.cp.automationRound(t.admin), [], 'one plan waits for approval at a time');
       await t.call(a, 'POST', `/v1/plans/${proposed!.id}/discard`);
       await t.call(a, 'PUT', '/v1/settings/automation', { automation: 'full' });
-      const auto = await t.cp.automationRound(t.admin);
+      const [auto] = await t.cp.automationRound(t.admin);
       assert.equal(auto?.status, 'applied', JSON.stringify(auto));
       assert.equal((await t.call(undefined, 'PUT', '/v1/settings/automation', { automation: 'full' })).status, 401);
 

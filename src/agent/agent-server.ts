@@ -3,6 +3,7 @@
  * migration between agents (the source streams, the destination receives). The control plane (or a
  * test, standalone) talks to it; errors are JSON with a stable `code`.
  */
+import { execFile } from 'node:child_process';
 import { cpus, hostname, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -23,6 +24,13 @@ export interface AgentOptions {
   /** Bearer token required on every request (none: open, for local tests). */
   token?: string;
   accelReason?: string;
+  /**
+   * Shell command that switches hosts on or off (ipmitool, wakeonlan, a PDU's CLI...). It gets
+   * NUBIS_POWER_ACTION (on|off), NUBIS_POWER_HOST and NUBIS_POWER_ADDRESS (MAC or BMC) in its
+   * environment. The control plane asks a host's own agent to switch it off, and another agent to
+   * switch a switched-off host on.
+   */
+  powerCommand?: string;
 }
 
 const specSchema = z.object({
@@ -108,6 +116,16 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   app.get<{ Querystring: { now?: string } }>('/v1/host/memory', async (req) => {
     if (o.memory && (req.query.now === '1' || !o.memory.last)) return o.memory.round();
     return o.memory?.last ?? { ksm: readKsm(), balloon: [], ksmReason: 'memory manager off' };
+  });
+  app.post('/v1/host/power', async (req) => {
+    const b = parse(z.object({ action: z.enum(['on', 'off']), host: z.string().min(1), address: z.string().optional() }).strict(), req.body, 'power request');
+    if (!o.powerCommand) throw new HttpError(501, 'NOT_CONFIGURED', 'This agent has no power-control command; start it with --power-command CMD (e.g. an ipmitool or wakeonlan call using $NUBIS_POWER_ACTION, $NUBIS_POWER_HOST, $NUBIS_POWER_ADDRESS)');
+    const env = { ...process.env, NUBIS_POWER_ACTION: b.action, NUBIS_POWER_HOST: b.host, NUBIS_POWER_ADDRESS: b.address ?? '' };
+    const r = await new Promise<{ exitCode: number; output: string }>((res) => {
+      execFile('sh', ['-c', o.powerCommand!], { env, timeout: 120_000 }, (err, stdout, stderr) => res({ exitCode: err ? (typeof err.code === 'number' ? err.code : 1) : 0, output: (stdout + stderr).slice(-4000) }));
+    });
+    if (r.exitCode !== 0) throw new HttpError(502, 'POWER_FAILED', `Power-control command for ${b.action} ${b.host} exited with ${r.exitCode}: ${r.output.trim()}`);
+    return r;
   });
   app.get('/v1/guests', async () => d.list());
   app.post('/v1/guests', async (req, reply) => {

@@ -68,8 +68,20 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
       cpuRatio: z.number().positive().max(32).optional(), memoryRatio: z.number().positive().max(4).optional(), diskRatio: z.number().positive().max(8).optional(),
       reservedVcpus: z.number().int().nonnegative().optional(), reservedMemoryMiB: z.number().int().nonnegative().optional(), reservedDiskGiB: z.number().int().nonnegative().optional(),
       datacenter: z.string().optional(), rack: z.string().optional(), tier: z.string().min(1).optional(), zone: z.string().min(1).optional(),
-      driver: z.enum(['sim', 'qemu']).optional(), agentUrl: z.string().url().optional() }).strict(),
+      driver: z.enum(['sim', 'qemu']).optional(), agentUrl: z.string().url().optional(), powerAddress: z.string().min(1).optional(),
+      powerModel: z.discriminatedUnion('type', [
+        z.object({ type: z.literal('linear'), idleW: z.number().nonnegative(), maxW: z.number().nonnegative() }).strict().refine((m) => m.maxW >= m.idleW, 'maxW must be >= idleW'),
+        z.object({ type: z.literal('specpower'), name: z.string().optional(), wattsAt: z.array(z.number().nonnegative()).length(11) }).strict(),
+      ]).optional() }).strict(),
     handler: async ({ p, body }) => cp.createHost(p, body) });
+  route({ method: 'POST', url: '/v1/hosts/:id/power', summary: 'Switch a host on or off (off: it must be empty); real hosts through their agents\' power-control command (admin, operator)', tag: 'hosts', params: idParam,
+    body: z.object({ action: z.enum(['on', 'off']), reason: z.string().optional() }).strict(), handler: async ({ p, params, body }) => cp.powerHost(p, params.id, body.action, { reason: body.reason }) });
+  route({ method: 'POST', url: '/v1/metrics', summary: 'Report measured CPU utilization of VMs (agents do it with their heartbeats; monitoring systems for simulated hosts) (admin, operator)', tag: 'hosts',
+    body: z.object({ samples: z.array(z.object({ vm: z.string().min(1), cpu: z.number().min(0).max(1) }).strict()).max(100000) }).strict(), handler: async ({ p, body }) => cp.recordMetrics(p, body.samples) });
+  route({ method: 'GET', url: '/v1/energy', summary: 'Energy by host, zone or tenant over whole UTC days, IT and facility (× PUE); members see their tenant', tag: 'usage',
+    query: z.object({ from: z.string(), to: z.string(), by: z.enum(['host', 'zone', 'tenant']).default('tenant') }).strict(), handler: async ({ p, query }) => cp.energyReport(p, query) });
+  route({ method: 'PUT', url: '/v1/settings/energy', summary: 'Set the data center\'s PUE (admin)', tag: 'usage', body: z.object({ pue: z.number() }).strict(), handler: async ({ p, body }) => cp.setPue(p, body.pue) });
+  route({ method: 'PUT', url: '/v1/settings/ha', summary: 'HA admission control: failover capacity for 0 or 1 host failure (admin)', tag: 'hosts', body: z.object({ failoverHosts: z.number().int() }).strict(), handler: async ({ p, body }) => cp.setHaFailoverHosts(p, body.failoverHosts) });
   route({ method: 'PATCH', url: '/v1/hosts/:id', summary: 'Change a host\'s state (admin, operator)', tag: 'hosts', params: idParam,
     body: z.object({ state: z.enum(['up', 'maintenance', 'off', 'failed']) }).strict(), handler: async ({ p, params, body }) => cp.setHostState(p, params.id, body.state) });
 
@@ -110,7 +122,8 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
       health: z.object({ status: z.enum(['ok', 'degraded']), reason: z.string().optional() }).optional() }).passthrough(),
     handler: async ({ p, body }) => cp.heartbeat(p, { ...body, memoryMiB: Math.floor(body.memoryMiB) }) });
   route({ method: 'POST', url: '/v1/plans', summary: 'Audit the live state and propose a consolidation plan (admin, operator)', tag: 'plans', status: 201,
-    body: z.object({ spareHosts: z.number().int().nonnegative().optional(), holdDownS: z.number().nonnegative().optional(), paybackHorizonS: z.number().positive().optional() }).strict().optional(),
+    body: z.object({ spareHosts: z.number().int().nonnegative().optional(), holdDownS: z.number().nonnegative().optional(), paybackHorizonS: z.number().positive().optional(),
+      policy: z.string().min(1).optional(), zone: z.string().min(1).optional(), moves: z.array(z.object({ vm: z.string().min(1), to: z.string().min(1) }).strict()).min(1).optional() }).strict().optional(),
     handler: async ({ p, body }) => cp.auditPlan(p, body ?? {}) });
   const policy = z.object({ scaleOutAbove: z.number(), scaleInBelow: z.number(), adjustmentType: z.enum(['change', 'exact', 'percent']), adjustment: z.number().positive(), exactIn: z.number().int().nonnegative().optional(), cooldownS: z.number().nonnegative() }).strict();
   route({ method: 'POST', url: '/v1/scaling-groups', summary: 'Create an autoscaling group (members spread by soft anti-affinity)', tag: 'scaling-groups', status: 201,
@@ -119,12 +132,18 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
   route({ method: 'GET', url: '/v1/scaling-groups/:id', summary: 'An autoscaling group and its members', tag: 'scaling-groups', params: idParam, handler: async ({ p, params }) => cp.getScalingGroup(p, params.id) });
   route({ method: 'POST', url: '/v1/scaling-groups/:id/metrics', summary: 'Report the group\'s metric (and per-member loads); it scales by its policy', tag: 'scaling-groups', params: idParam,
     body: z.object({ value: z.number(), loads: z.record(z.string(), z.number()).optional() }).strict(), handler: async ({ p, params, body }) => cp.reportGroupMetric(p, params.id, body.value, body.loads) });
-  route({ method: 'GET', url: '/v1/settings/automation', summary: 'Automation level: manual, partial or full', tag: 'plans', handler: async () => ({ automation: await cp.automation() }) });
-  route({ method: 'PUT', url: '/v1/settings/automation', summary: 'Set the automation level (admin)', tag: 'plans',
-    body: z.object({ automation: z.enum(['manual', 'partial', 'full']) }).strict(), handler: async ({ p, body }) => cp.setAutomation(p, body.automation) });
+  route({ method: 'GET', url: '/v1/settings/automation', summary: 'Automation settings of the data center and of each zone (cluster): level, policy, spares, migration limits', tag: 'plans', handler: async ({ p }) => cp.listAutomation(p) });
+  route({ method: 'PUT', url: '/v1/settings/automation', summary: 'Set the automation level (manual, partial, full) and audit policy, for the data center or one zone (admin)', tag: 'plans',
+    body: z.object({ automation: z.enum(['manual', 'partial', 'full']), zone: z.string().min(1).optional(), policy: z.string().min(1).optional(), spareHosts: z.number().int().nonnegative().optional(),
+      maxMigrationsPerHost: z.number().int().positive().optional(), maxMigrationsPerCluster: z.number().int().positive().optional() }).strict(),
+    handler: async ({ p, body }) => { const { automation, ...rest } = body; return cp.setAutomation(p, automation, rest); } });
+  route({ method: 'POST', url: '/v1/automation/rounds', summary: 'Run one automation round now in every zone that is not manual (admin, operator)', tag: 'plans',
+    handler: async ({ p }) => { if (p.role !== 'admin' && p.role !== 'operator') throw new ControlError('FORBIDDEN', 'Only admins and operators run automation rounds'); return { plans: await cp.automationRound(p) }; } });
   route({ method: 'GET', url: '/v1/plans', summary: 'Recent plans', tag: 'plans', handler: async ({ p }) => cp.listPlans(p) });
   route({ method: 'GET', url: '/v1/plans/:id', summary: 'A plan with each action\'s reason, cost and gain', tag: 'plans', params: idParam, handler: async ({ p, params }) => cp.getPlan(p, params.id) });
-  route({ method: 'POST', url: '/v1/plans/:id/apply', summary: 'Apply a proposed plan (re-checked against the live state first)', tag: 'plans', params: idParam, handler: async ({ p, params }) => cp.applyPlan(p, params.id) });
+  route({ method: 'POST', url: '/v1/plans/:id/apply', summary: 'Apply a proposed plan in waves within the migration limits (re-checked against the live state first and before each wave)', tag: 'plans', params: idParam,
+    body: z.object({ maxMigrationsPerHost: z.number().int().positive().optional(), maxMigrationsPerCluster: z.number().int().positive().optional() }).strict().optional(),
+    handler: async ({ p, params, body }) => cp.applyPlan(p, params.id, { limits: { perHost: body?.maxMigrationsPerHost, perCluster: body?.maxMigrationsPerCluster } }) });
   route({ method: 'POST', url: '/v1/plans/:id/discard', summary: 'Discard a proposed plan', tag: 'plans', params: idParam, handler: async ({ p, params }) => cp.discardPlan(p, params.id) });
   route({ method: 'GET', url: '/v1/operations/:id', summary: 'Poll an operation', tag: 'operations', params: idParam, handler: async ({ p, params }) => cp.getOperation(p, params.id) });
   const period = z.object({ tenant: z.string().optional(), from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }), format: z.enum(['json', 'csv']).optional() }).strict();

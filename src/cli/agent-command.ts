@@ -23,7 +23,8 @@ export function agentCommand(program: Command): void {
     .option('--fence-after-s <s>', 'stop every guest when the control plane has been unreachable this long (match its host failure timeout; 0: never)', '30')
     .option('--health-file <file>', 'a file a hardware monitor writes: "ok", or "degraded: REASON" to have this host drained before it fails')
     .option('--manage-ksm', 'turn KSM on under memory pressure and off when relaxed')
-    .action(async (o: { state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean; migrationAddress?: string; name?: string; imagesDir?: string; fenceAfterS: string; healthFile?: string }) => {
+    .option('--power-command <cmd>', 'shell command that switches hosts on/off (ipmitool, wakeonlan...); gets $NUBIS_POWER_ACTION, $NUBIS_POWER_HOST, $NUBIS_POWER_ADDRESS')
+    .action(async (o: { powerCommand?: string; state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean; migrationAddress?: string; name?: string; imagesDir?: string; fenceAfterS: string; healthFile?: string }) => {
       if (!['auto', 'kvm', 'tcg'].includes(o.accel)) throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
       const m = /^(.+):(\d+)$/.exec(o.listen);
       if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
@@ -34,7 +35,7 @@ export function agentCommand(program: Command): void {
       const adopted = (await driver.list()).filter((g) => g.state === 'running' || g.state === 'paused');
       const memory = new MemoryManager(driver, { manageKsm: !!o.manageKsm });
       const migrationAddress = o.migrationAddress ?? (m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]!);
-      const app = buildAgentServer({ driver, token, accelReason: accel.reason, memory, migrationAddress, images: { tinyGuestDir: resolve(o.guestDir), diskDir: o.imagesDir ? resolve(o.imagesDir) : undefined } });
+      const app = buildAgentServer({ driver, token, accelReason: accel.reason, memory, powerCommand: o.powerCommand, migrationAddress, images: { tinyGuestDir: resolve(o.guestDir), diskDir: o.imagesDir ? resolve(o.imagesDir) : undefined } });
       const memS = Number(o.memoryIntervalS);
       const memTimer = memS > 0 ? setInterval(() => { memory.round().catch((e) => process.stderr.write(`nubis agent: memory round failed: ${(e as Error).message}\n`)); }, memS * 1000) : undefined;
       const addr = await app.listen({ host: m[1]!, port: Number(m[2]) });
@@ -45,6 +46,15 @@ export function agentCommand(program: Command): void {
         let lastAck = Date.now();
         let fenced = false;
         const fenceAfterMs = Number(o.fenceAfterS) * 1000;
+        // CPU utilization per guest since the last heartbeat: Δ CPU time / (Δ wall time × vCPUs).
+        const lastCpu = new Map<string, { cpuTimeS: number; at: number }>();
+        const cpuOf = (id: string, vcpus: number, m: { cpuTimeS: number } | undefined) => {
+          if (!m) return undefined;
+          const now = Date.now() / 1000, prev = lastCpu.get(id);
+          lastCpu.set(id, { cpuTimeS: m.cpuTimeS, at: now });
+          if (!prev || now <= prev.at) return undefined;
+          return Math.min(1, Math.max(0, (m.cpuTimeS - prev.cpuTimeS) / ((now - prev.at) * Math.max(1, vcpus))));
+        };
         const beat = async () => {
           const guests = await driver.list();
           let health: { status: 'ok' | 'degraded'; reason?: string } = { status: 'ok' };
@@ -54,7 +64,10 @@ export function agentCommand(program: Command): void {
               if (m) health = { status: 'degraded', reason: m[1]!.trim() || 'reported by the hardware monitor' };
             } catch { /* no file: healthy */ }
           }
-          const body = { agentUrl: addr, health, ...hostFacts(driver, accel.reason), ...(o.name ? { hostname: o.name } : {}), guests: await Promise.all(guests.map(async (g) => ({ id: g.id, state: g.state, metrics: g.state === 'running' ? await driver.metrics(g.id).catch(() => undefined) : undefined }))) };
+          const body = { agentUrl: addr, health, ...hostFacts(driver, accel.reason), ...(o.name ? { hostname: o.name } : {}), guests: await Promise.all(guests.map(async (g) => {
+            const metrics = g.state === 'running' ? await driver.metrics(g.id).catch(() => undefined) : undefined;
+            return { id: g.id, state: g.state, metrics, cpu: cpuOf(g.id, g.spec.vcpus, metrics) };
+          })) };
           const ok = await fetch(`${cp}/v1/agents/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
             .then((r) => r.ok).catch((e) => { process.stderr.write(`nubis agent: heartbeat to ${cp} failed: ${(e as Error).message}\n`); return false; });
           if (ok) { lastAck = Date.now(); fenced = false; return; }

@@ -9,7 +9,12 @@ import type { HypervisorDriver } from '../core/hypervisor.ts';
 import { AgentDriver } from '../drivers/agent/agent-driver.ts';
 import { placeVm, type HostView, type PlacementDecision } from '../policies/placement/pipeline.ts';
 import { scalingDecision, type ScalingPolicy } from '../policies/autoscaling.ts';
-import { checkPlan, DEFAULT_PLAN_OPTIONS, planConsolidation, type ConsolidationPlanOptions, type PlanAction, type PlanCluster, type PlanHost } from '../policies/plans/plan.ts';
+import { checkPlan, DEFAULT_CONCURRENCY, DEFAULT_PLAN_OPTIONS, orderMoves, planConsolidation, scheduleWaves, type ConcurrencyLimits, type ConsolidationPlanOptions, type Plan, type PlanAction, type PlanHost } from '../policies/plans/plan.ts';
+import { DEFAULT_LOAD_OPTIONS, LOAD_HISTORY, planLoadAware, summarize, type LoadCluster } from '../policies/plans/load-plan.ts';
+import { parsePolicy, PolicySpecError } from '../policies/registry.ts';
+import { attributeHostPower, powerW, type PowerModelSpec } from '../models/power.ts';
+import { failoverShortfall } from '../policies/ha.ts';
+import { seededRandom } from '../runtime/random.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { ControlError } from './errors.ts';
 import type { Db } from './store/open-store.ts';
@@ -152,7 +157,7 @@ export class ControlPlane {
 
   // ---- inventory -------------------------------------------------------------------------------
 
-  async createHost(p: Principal, h: { name: string; vcpus: number; memoryMiB: number; diskGiB: number; tier?: string; zone?: string; cpuRatio?: number; memoryRatio?: number; diskRatio?: number; reservedVcpus?: number; reservedMemoryMiB?: number; reservedDiskGiB?: number; datacenter?: string; rack?: string; driver?: string; agentUrl?: string; powerModel?: unknown }) {
+  async createHost(p: Principal, h: { name: string; vcpus: number; memoryMiB: number; diskGiB: number; tier?: string; zone?: string; cpuRatio?: number; memoryRatio?: number; diskRatio?: number; reservedVcpus?: number; reservedMemoryMiB?: number; reservedDiskGiB?: number; datacenter?: string; rack?: string; driver?: string; agentUrl?: string; powerModel?: unknown; powerAddress?: string }) {
     this.require(p, 'admin');
     const id = randomUUID();
     await this.unique(() => this.db.transaction().execute(async (trx) => {
@@ -162,6 +167,7 @@ export class ControlPlane {
         reserved_vcpus: h.reservedVcpus ?? 0, reserved_memory_mib: h.reservedMemoryMiB ?? 1024, reserved_disk_gib: h.reservedDiskGiB ?? 0,
         datacenter: h.datacenter ?? 'dc1', rack: h.rack ?? 'r1', driver: h.driver ?? 'sim', agent_url: h.agentUrl ?? null,
         power_model: JSON.stringify(h.powerModel ?? { type: 'linear', idleW: 100, maxW: 250 }), created_at: this.now(), last_seen_at: null,
+        power_address: h.powerAddress ?? null, energy_at: this.now(),
         ...(h.tier ? { tier: h.tier } : {}), ...(h.zone ? { zone: h.zone } : {}),
       }).execute();
       await this.event(trx, { hostId: id, actor: p.userName, kind: 'host.created', detail: { name: h.name } });
@@ -210,7 +216,7 @@ export class ControlPlane {
   }
 
   private hostOut(h: Awaited<ReturnType<ControlPlane['hostRows']>>[number], v: HostView) {
-    return { id: h.id, name: h.name, state: h.state, datacenter: h.datacenter, zone: h.zone, rack: h.rack, tier: h.tier, driver: h.driver, lastSeenAt: h.last_seen_at, capacity: v.capacity, reserved: v.reserved, overcommit: { cpu: h.cpu_ratio, memory: h.memory_ratio, disk: h.disk_ratio }, used: v.used, vms: Number(h.vm_count) };
+    return { id: h.id, name: h.name, state: h.state, datacenter: h.datacenter, zone: h.zone, rack: h.rack, tier: h.tier, driver: h.driver, lastSeenAt: h.last_seen_at, powerAddress: h.power_address, ...hostLoad(h), capacity: v.capacity, reserved: v.reserved, overcommit: { cpu: h.cpu_ratio, memory: h.memory_ratio, disk: h.disk_ratio }, used: v.used, vms: Number(h.vm_count) };
   }
 
   async getHost(p: Principal, ref: string) {
@@ -403,8 +409,15 @@ export class ControlPlane {
     if (o.tier) q = q.where('tier', '=', o.tier);
     const h = (await q.execute()).find((x) => x.vcpus * x.cpu_ratio - x.reserved_vcpus - Number(x.used_vcpus) >= f.vcpus && x.memory_mib * x.memory_ratio - x.reserved_memory_mib - Number(x.used_memory_mib) >= f.memory_mib && x.disk_gib * x.disk_ratio - x.reserved_disk_gib - Number(x.used_disk_gib) >= f.disk_gib);
     if (!h) return false;
+    const reason = `no host that is on has room for ${vmName} (${f.name})`;
+    if (h.driver === 'qemu') {
+      // A real host takes minutes to boot: start it now (its agent reports when it is up) and refuse this request.
+      const admin = { ...p, role: 'admin' as const };
+      setImmediate(() => { this.powerHost(admin, h.id, 'on', { reason }).catch(() => undefined); });
+      throw new ControlError('NO_HOST_FITS', `${reason}; switching ${h.name} on, try again when it is up`);
+    }
     await trx.updateTable('hosts').set({ state: 'up' }).where('id', '=', h.id).where('state', '=', 'off').execute();
-    await this.event(trx, { hostId: h.id, actor: p.userName, kind: 'host.powered-on', detail: { reason: `no host that is on has room for ${vmName} (${f.name})` } });
+    await this.event(trx, { hostId: h.id, actor: p.userName, kind: 'host.powered-on', detail: { reason } });
     return true;
   }
 
@@ -418,6 +431,31 @@ export class ControlPlane {
     const v = await trx.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['vms.tenant_id', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib']).where('vms.id', '=', vmId).executeTakeFirstOrThrow();
     await trx.updateTable('tenants').set((eb) => ({ used_vms: eb('used_vms', '-', 1), used_vcpus: eb('used_vcpus', '-', v.vcpus), used_memory_mib: eb('used_memory_mib', '-', v.memory_mib), used_disk_gib: eb('used_disk_gib', '-', v.disk_gib) })).where('id', '=', v.tenant_id).execute();
     if (v.host_id) await this.releaseHost(trx, v.host_id, v);
+  }
+
+  /**
+   * HA admission control: with `failoverHosts` ≥ 1 (PUT /v1/settings/ha), a new HA VM is admitted only
+   * if the HA VMs of any one host could still restart on the others (capacity already claimed).
+   */
+  private async admitHa(trx: Db, name: string, hostId: string, f: { vcpus: number; memory_mib: number }) {
+    const r = await trx.selectFrom('settings').select('value').where('key', '=', 'ha-failover-hosts').executeTakeFirst();
+    if (!r || Number(r.value) < 1) return;
+    const hosts = (await trx.selectFrom('hosts').selectAll().where('state', '=', 'up').execute()).map((h) => ({ id: h.id, name: h.name, free: { vcpus: h.vcpus * h.cpu_ratio - h.reserved_vcpus - Number(h.used_vcpus), memoryMiB: h.memory_mib * h.memory_ratio - h.reserved_memory_mib - Number(h.used_memory_mib) } }));
+    const ha = (await trx.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['vms.name', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib']).where('vms.ha', '=', 1).where('vms.deleted_at', 'is', null).where('vms.host_id', 'is not', null).execute())
+      .map((v) => ({ name: v.name, hostId: v.host_id!, vcpus: v.vcpus, memoryMiB: v.memory_mib }));
+    ha.push({ name, hostId, vcpus: f.vcpus, memoryMiB: f.memory_mib });
+    const short = failoverShortfall(hosts, ha);
+    if (short) throw new ControlError('NO_HOST_FITS', `HA admission control: with ${name}, if ${short.host} failed its HA VM ${short.vm} could not restart anywhere (failover capacity for 1 host is kept); add capacity or create the VM without ha`);
+  }
+
+  async setHaFailoverHosts(p: Principal, failoverHosts: number) {
+    this.require(p, 'admin');
+    if (!(Number.isInteger(failoverHosts) && failoverHosts >= 0 && failoverHosts <= 1)) throw new ControlError('BAD_REQUEST', `failoverHosts must be 0 (off) or 1 (tolerate one host failure), got ${failoverHosts}`);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('settings').where('key', '=', 'ha-failover-hosts').execute();
+      await trx.insertInto('settings').values({ key: 'ha-failover-hosts', value: String(failoverHosts) }).execute();
+    });
+    return { failoverHosts };
   }
 
   /** Where a VM would go and why (no change). */
@@ -464,7 +502,10 @@ export class ControlPlane {
         decision = await this.placement(p, { flavor: flavor.id, serverGroup: group?.id, preset: o.preset, zone: o.zone, tier: o.tier }, trx);
         if (!decision.hostId && attempt < 3 && (await this.powerOnFor(trx, p, o.name, flavor, o))) continue;
         if (!decision.hostId) throw new ControlError('NO_HOST_FITS', decision.explanation, { rejected: decision.rejected });
-        if (await this.claimHost(trx, decision.hostId, flavor)) break;
+        if (await this.claimHost(trx, decision.hostId, flavor)) {
+          if (o.ha) await this.admitHa(trx, o.name, decision.hostId, flavor);
+          break;
+        }
         if (attempt >= 5) throw new ControlError('NO_HOST_FITS', `Hosts kept filling up while placing "${o.name}"; try again`);
       }
       const at = this.now();
@@ -503,7 +544,7 @@ export class ControlPlane {
    * An agent's heartbeat: register its host on first contact (driver qemu), refresh it afterwards.
    * A host in maintenance stays in maintenance; a host marked failed comes back up.
    */
-  async heartbeat(p: Principal, b: { agentUrl: string; hostname: string; cpus: number; memoryMiB: number; accel?: string; health?: { status: 'ok' | 'degraded'; reason?: string } }) {
+  async heartbeat(p: Principal, b: { agentUrl: string; hostname: string; cpus: number; memoryMiB: number; accel?: string; health?: { status: 'ok' | 'degraded'; reason?: string }; guests?: { id: string; cpu?: number }[] }) {
     this.require(p, 'admin', 'operator');
     const at = this.now();
     const h = await this.db.selectFrom('hosts').selectAll().where('agent_url', '=', b.agentUrl).executeTakeFirst();
@@ -513,13 +554,21 @@ export class ControlPlane {
         await trx.insertInto('hosts').values({
           id, name: b.hostname, state: 'up', vcpus: b.cpus, memory_mib: b.memoryMiB, disk_gib: 100, cpu_ratio: 4, memory_ratio: 1, disk_ratio: 1,
           reserved_vcpus: 0, reserved_memory_mib: Math.min(1024, Math.floor(b.memoryMiB / 4)), reserved_disk_gib: 0, datacenter: 'dc1', rack: 'r1', driver: 'qemu',
-          agent_url: b.agentUrl, power_model: JSON.stringify({ type: 'linear', idleW: 100, maxW: 250 }), created_at: at, last_seen_at: at,
+          agent_url: b.agentUrl, power_model: JSON.stringify({ type: 'linear', idleW: 100, maxW: 250 }), created_at: at, last_seen_at: at, energy_at: at, power_address: null,
         }).execute();
         await this.event(trx, { hostId: id, actor: p.userName, kind: 'host.registered', detail: { name: b.hostname, agentUrl: b.agentUrl, accel: b.accel } });
       }), `Host "${b.hostname}" already exists with another agent`);
       return { hostId: id, registered: true };
     }
-    await this.db.updateTable('hosts').set({ last_seen_at: at, ...(h.state === 'failed' ? { state: 'up' } : {}) }).where('id', '=', h.id).execute();
+    // A failed host that reports again, or a host switched on that finished booting, is up.
+    await this.db.updateTable('hosts').set({ last_seen_at: at, ...(h.state === 'failed' || h.state === 'booting' || h.state === 'off' ? { state: 'up' } : {}) }).where('id', '=', h.id).execute();
+    // Agent-sourced load: the CPU utilization the agent measured for each guest since its last report.
+    const samples = (b.guests ?? []).filter((g) => typeof g.cpu === 'number').map((g) => ({ vm: g.id, cpu: g.cpu! }));
+    if (samples.length) {
+      const mine = new Set((await this.db.selectFrom('vms').select('id').where('host_id', '=', h.id).where('deleted_at', 'is', null).execute()).map((v) => v.id));
+      const known = samples.filter((x) => mine.has(x.vm));
+      if (known.length) await this.recordMetrics(p, known);
+    }
     // Proactive evacuation: a host that reports itself degraded is drained before it fails.
     if (b.health?.status === 'degraded' && (h.state === 'up' || h.state === 'failed')) {
       await this.db.transaction().execute(async (trx) => this.event(trx, { hostId: h.id, actor: p.userName, kind: 'host.degraded', detail: { reason: b.health!.reason ?? 'reported by its agent' } }));
@@ -733,37 +782,72 @@ export class ControlPlane {
 
   // ---- consolidation plans ---------------------------------------------------------------------
 
-  /** The live cluster as the plan code sees it. */
-  private async planCluster(): Promise<PlanCluster> {
-    const hosts = await this.hostRows();
-    const vms = await this.db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
-      .select(['vms.id', 'vms.name', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib']).where('vms.deleted_at', 'is', null).where('vms.host_id', 'is not', null).execute();
+  /** The live cluster as the plan code sees it (one zone, or all), with CPU histories. */
+  private async planCluster(zone?: string): Promise<LoadCluster> {
+    let hq = this.db.selectFrom('hosts').selectAll().orderBy('name');
+    if (zone) hq = hq.where('zone', '=', zone);
+    const hosts = await hq.execute();
+    const ids = new Set(hosts.map((h) => h.id));
+    const vms = (await this.db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+      .select(['vms.id', 'vms.name', 'vms.host_id', 'vms.cpu_history', 'flavors.vcpus', 'flavors.memory_mib']).where('vms.deleted_at', 'is', null).where('vms.host_id', 'is not', null).orderBy('vms.name').execute())
+      .filter((v) => ids.has(v.host_id!));
     const last = await this.db.selectFrom('events').select(['vm_id', (eb) => eb.fn.max('at').as('at')]).where('kind', '=', 'vm.migrated').groupBy('vm_id').execute();
     const lastAt = new Map(last.map((r) => [r.vm_id, Date.parse(String(r.at))]));
     const nowMs = this.o.clock.now() * 1000;
     return {
       hosts: hosts.map((h) => {
-        let idleW = 100;
-        try { const m = JSON.parse(h.power_model); idleW = m.type === 'specpower' ? m.wattsAt[0] : m.idleW; } catch { /* default */ }
-        return { id: h.id, name: h.name, state: h.state as PlanHost['state'], capacity: { vcpus: h.vcpus * h.cpu_ratio - h.reserved_vcpus, memoryMiB: h.memory_mib * h.memory_ratio - h.reserved_memory_mib }, idleW };
+        const power = parsePower(h.power_model);
+        return {
+          id: h.id, name: h.name, state: (h.state === 'booting' ? 'off' : h.state) as PlanHost['state'],
+          capacity: { vcpus: h.vcpus * h.cpu_ratio - h.reserved_vcpus, memoryMiB: h.memory_mib * h.memory_ratio - h.reserved_memory_mib },
+          idleW: power.type === 'specpower' ? power.wattsAt[0]! : power.idleW, cpus: h.vcpus, power, bandwidthMbps: 1000,
+        };
       }),
-      vms: vms.map((v) => ({ id: v.id, name: v.name, hostId: v.host_id!, vcpus: v.vcpus, memoryMiB: v.memory_mib, sinceMigrationS: lastAt.has(v.id) ? (nowMs - lastAt.get(v.id)!) / 1000 : Infinity })),
+      vms: vms.map((v) => ({ id: v.id, name: v.name, hostId: v.host_id!, vcpus: v.vcpus, memoryMiB: v.memory_mib, sinceMigrationS: lastAt.has(v.id) ? (nowMs - lastAt.get(v.id)!) / 1000 : Infinity, history: JSON.parse(v.cpu_history) as number[] })),
     };
   }
 
-  private planOut(r: { id: string; status: string; created_at: string; created_by: string; summary: string; actions: string; result: string | null; finished_at: string | null }) {
-    return { id: r.id, status: r.status, createdAt: r.created_at, createdBy: r.created_by, summary: r.summary, actions: JSON.parse(r.actions) as PlanAction[], result: r.result ? JSON.parse(r.result) : null, finishedAt: r.finished_at };
+  private planOut(r: { id: string; status: string; created_at: string; created_by: string; summary: string; actions: string; result: string | null; finished_at: string | null; zone: string | null }) {
+    return { id: r.id, status: r.status, zone: r.zone, createdAt: r.created_at, createdBy: r.created_by, summary: r.summary, actions: JSON.parse(r.actions) as PlanAction[], result: r.result ? JSON.parse(r.result) : null, finishedAt: r.finished_at };
   }
 
-  /** Audit the live state and propose a consolidation plan (nothing changes until it is applied). */
-  async auditPlan(p: Principal, o: Partial<ConsolidationPlanOptions> = {}) {
+  /**
+   * Audit the live state and propose a plan (nothing changes until it is applied): the reservation
+   * packer (`policy: "reservation"`, flavor sizes), or any load-aware preset of the simulator
+   * (`lr-mmt:1.2`, `thr-mmt:0.8`, ...) on the measured CPU histories, or moves an operator asks for
+   * (ordered so that every intermediate state fits, cycles routed through a free host).
+   */
+  async auditPlan(p: Principal, o: Partial<ConsolidationPlanOptions> & { policy?: string; zone?: string; moves?: { vm: string; to: string }[]; actor?: string } = {}) {
     this.require(p, 'admin', 'operator');
-    const cluster = await this.planCluster();
-    const plan = planConsolidation(cluster, { ...DEFAULT_PLAN_OPTIONS, ...o });
+    const settings = await this.automationSettings(o.zone);
+    const options = { ...DEFAULT_PLAN_OPTIONS, ...(settings.spareHosts !== undefined ? { spareHosts: settings.spareHosts } : {}), ...stripUndefined(o) };
+    const cluster = await this.planCluster(o.zone);
+    let plan: Plan;
+    if (o.moves) {
+      const byRef = (ref: string) => cluster.vms.find((v) => v.id === ref || v.name === ref);
+      const hostRef = (ref: string) => cluster.hosts.find((h) => h.id === ref || h.name === ref);
+      const moves = o.moves.map((m) => {
+        const v = byRef(m.vm), h = hostRef(m.to);
+        if (!v) throw new ControlError('NOT_FOUND', `No placed VM "${m.vm}"${o.zone ? ` in zone ${o.zone}` : ''}`);
+        if (!h) throw new ControlError('NOT_FOUND', `No host "${m.to}"${o.zone ? ` in zone ${o.zone}` : ''}`);
+        return { vmId: v.id, to: h.id };
+      });
+      try { plan = summarize(orderMoves(cluster, moves, options)); } catch (e) { throw new ControlError('BAD_REQUEST', `Cannot order these moves: ${(e as Error).message}`); }
+    } else {
+      const policy = o.policy ?? settings.policy ?? 'reservation';
+      if (policy === 'reservation') plan = planConsolidation(cluster, options);
+      else {
+        let spec;
+        try { spec = parsePolicy(policy); } catch (e) { throw new ControlError('BAD_REQUEST', `${(e as PolicySpecError).message}, or reservation`); }
+        if (spec.type !== 'migration') throw new ControlError('BAD_REQUEST', `Policy "${policy}" plans no migrations; use a DETECTOR-SELECTION preset (e.g. lr-mmt:1.2) or reservation`);
+        // Seeded from the clock: the same state at the same time gives the same plan (RS selection).
+        plan = planLoadAware(cluster, { ...options, ...DEFAULT_LOAD_OPTIONS, policy: spec }, seededRandom(Math.floor(this.o.clock.now())));
+      }
+    }
     const id = randomUUID();
     await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('plans').values({ id, status: plan.actions.length ? 'proposed' : 'empty', created_at: this.now(), created_by: p.userName, summary: plan.summary, actions: JSON.stringify(plan.actions), result: null, finished_at: null }).execute();
-      await this.event(trx, { actor: p.userName, kind: 'plan.proposed', detail: { planId: id, summary: plan.summary } });
+      await trx.insertInto('plans').values({ id, status: plan.actions.length ? 'proposed' : 'empty', zone: o.zone ?? null, created_at: this.now(), created_by: o.actor ?? p.userName, summary: plan.summary, actions: JSON.stringify(plan.actions), result: null, finished_at: null }).execute();
+      await this.event(trx, { actor: o.actor ?? p.userName, kind: 'plan.proposed', detail: { planId: id, zone: o.zone ?? null, summary: plan.summary } });
     });
     return this.getPlan(p, id);
   }
@@ -788,42 +872,54 @@ export class ControlPlane {
   }
 
   /**
-   * Apply a proposed plan: re-check it against the live state first, then run its actions in order.
-   * A failed action stops the plan there (the VM stays where it was); nothing is half-applied silently:
-   * the result says which actions ran, which failed and which were cancelled.
+   * Apply a proposed plan: re-check it against the live state first, then run it in waves (the
+   * migrations of a wave at once, within the per-host and per-cluster limits, every host within
+   * capacity at every moment), re-checking the rest of the plan before each wave. A failed action
+   * stops the plan after its wave (a failed migration leaves its VM where it was); nothing is
+   * half-applied silently: the result says which actions ran, which failed and which were cancelled.
    */
-  async applyPlan(p: Principal, id: string) {
+  async applyPlan(p: Principal, id: string, o: { actor?: string; limits?: Partial<ConcurrencyLimits> } = {}) {
     const plan = await this.getPlan(p, id);
+    const actor = o.actor ?? p.userName;
     if (plan.status !== 'proposed') throw new ControlError('INVALID_STATE', `Plan ${id} is ${plan.status}; only a proposed plan can be applied`, { state: plan.status });
-    const violations = checkPlan(await this.planCluster(), { actions: plan.actions, summary: plan.summary, gainWatts: 0, costTimeS: 0, costDataMiB: 0 });
+    const asPlan = (actions: PlanAction[]): Plan => ({ actions, summary: plan.summary, gainWatts: 0, costTimeS: 0, costDataMiB: 0 });
+    const zone = plan.zone ?? undefined;
+    const violations = checkPlan(await this.planCluster(zone), asPlan(plan.actions));
     if (violations.length) {
       await this.db.updateTable('plans').set({ status: 'stale', finished_at: this.now(), result: JSON.stringify({ violations }) }).where('id', '=', id).execute();
       throw new ControlError('INVALID_STATE', `Plan ${id} no longer fits the live state (audit again): ${violations.map((v) => `action ${v.action + 1}: ${v.reason}`).join('; ')}`, { violations });
     }
+    const s = await this.automationSettings(zone);
+    const limits = { perHost: o.limits?.perHost ?? s.maxMigrationsPerHost ?? DEFAULT_CONCURRENCY.perHost, perCluster: o.limits?.perCluster ?? s.maxMigrationsPerCluster ?? DEFAULT_CONCURRENCY.perCluster };
     await this.db.updateTable('plans').set({ status: 'applying' }).where('id', '=', id).execute();
+    const waves = scheduleWaves(await this.planCluster(zone), asPlan(plan.actions), limits);
     const done: number[] = [];
     let failure: { action: number; error: string } | undefined;
-    for (const [i, a] of plan.actions.entries()) {
-      try {
-        if (a.type === 'migrate') {
-          const op = await this.migrateVm(p, a.vmId, { toHost: a.to });
-          if (op.status !== 'succeeded') throw new Error(op.error ?? 'migration failed');
-        } else {
-          const live = await this.db.selectFrom('hosts').select('vm_count').where('id', '=', a.hostId).executeTakeFirstOrThrow();
-          if (Number(live.vm_count) > 0) throw new Error(`${a.hostName} is not empty any more`);
-          await this.setHostState(p, a.hostId, 'off');
-        }
-        done.push(i);
-      } catch (e) {
-        failure = { action: i, error: (e as Error).message };
-        break;
-      }
+    for (const [w, wave] of waves.entries()) {
+      // Re-check what is left against the live state: something may have changed since the last wave.
+      const rest = plan.actions.slice(wave[0]);
+      const late = checkPlan(await this.planCluster(zone), asPlan(rest));
+      if (late.length) { failure = { action: wave[0]! + late[0]!.action, error: `the live state changed: ${late[0]!.reason}` }; break; }
+      const outcomes = await Promise.all(wave.map(async (i) => {
+        const a = plan.actions[i]!;
+        try {
+          if (a.type === 'migrate') {
+            const op = await this.migrateVm(p, a.vmId, { toHost: a.to });
+            if (op.status !== 'succeeded') throw new Error(op.error ?? 'migration failed');
+          } else await this.powerHost(p, a.hostId, a.type === 'power-on' ? 'on' : 'off', { reason: `plan ${id}: ${a.reason}`, actor });
+          return { i, error: undefined };
+        } catch (e) { return { i, error: (e as Error).message }; }
+      }));
+      for (const r of outcomes) if (!r.error) done.push(r.i);
+      const bad = outcomes.find((r) => r.error);
+      if (bad) { failure = { action: bad.i, error: bad.error! }; break; }
+      if (w < waves.length - 1) await this.db.updateTable('plans').set({ result: JSON.stringify({ done: done.length, of: plan.actions.length, wave: w + 1, waves: waves.length }) }).where('id', '=', id).execute();
     }
     const status = failure ? 'failed' : 'applied';
-    const result = { done: done.length, failed: failure ?? null, cancelled: failure ? plan.actions.length - done.length - 1 : 0 };
+    const result = { done: done.length, failed: failure ?? null, cancelled: plan.actions.length - done.length - (failure ? 1 : 0), waves: waves.length, limits };
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('plans').set({ status, finished_at: this.now(), result: JSON.stringify(result) }).where('id', '=', id).execute();
-      await this.event(trx, { actor: p.userName, kind: `plan.${status}`, detail: { planId: id, ...result } });
+      await this.event(trx, { actor, kind: `plan.${status}`, detail: { planId: id, ...result } });
     });
     return this.getPlan(p, id);
   }
@@ -918,35 +1014,197 @@ export class ControlPlane {
 
   // ---- automation ------------------------------------------------------------------------------
 
-  /** Automation level: manual (plans only on request), partial (audits propose, people approve), full (audits apply). */
-  async automation(): Promise<'manual' | 'partial' | 'full'> {
-    const r = await this.db.selectFrom('settings').select('value').where('key', '=', 'automation').executeTakeFirst();
-    return (r?.value as 'manual' | 'partial' | 'full' | undefined) ?? 'manual';
+  /**
+   * Automation settings of a zone (each zone is a cluster), falling back to the data center's:
+   * level manual (plans only on request), partial (audits propose, people approve), full (audits
+   * apply); the audit policy; spare hosts; migration concurrency limits.
+   */
+  async automationSettings(zone?: string): Promise<AutomationSettings> {
+    const rows = await this.db.selectFrom('settings').selectAll().where('key', 'in', zone ? ['automation', `automation:${zone}`] : ['automation']).execute();
+    const parse = (v: string | undefined): Partial<AutomationSettings> => (v === undefined ? {} : v.startsWith('{') ? JSON.parse(v) : { level: v as AutomationLevel });
+    const global = parse(rows.find((r) => r.key === 'automation')?.value);
+    const own = zone ? parse(rows.find((r) => r.key === `automation:${zone}`)?.value) : {};
+    return { level: 'manual', ...global, ...own };
   }
 
-  async setAutomation(p: Principal, level: 'manual' | 'partial' | 'full') {
+  async automation(): Promise<AutomationLevel> { return (await this.automationSettings()).level; }
+
+  /** Every zone's settings (admins and operators). */
+  async listAutomation(p: Principal) {
+    this.require(p, 'admin', 'operator');
+    const zones = (await this.db.selectFrom('hosts').select('zone').distinct().orderBy('zone').execute()).map((z) => z.zone);
+    return { automation: (await this.automationSettings()).level, global: await this.automationSettings(), zones: Object.fromEntries(await Promise.all(zones.map(async (z) => [z, await this.automationSettings(z)] as const))) };
+  }
+
+  async setAutomation(p: Principal, level: AutomationLevel, o: Partial<Omit<AutomationSettings, 'level'>> & { zone?: string } = {}) {
     this.require(p, 'admin');
-    const before = await this.automation();
+    if (o.policy && o.policy !== 'reservation') {
+      try { if (parsePolicy(o.policy).type !== 'migration') throw new PolicySpecError(`Policy "${o.policy}" plans no migrations`); } catch (e) { throw new ControlError('BAD_REQUEST', `${(e as Error).message}; accepted: reservation or a DETECTOR-SELECTION preset such as lr-mmt:1.2`); }
+    }
+    const key = o.zone ? `automation:${o.zone}` : 'automation';
+    const before = await this.automationSettings(o.zone);
+    const { zone, ...rest } = o;
+    const value: AutomationSettings = { ...before, ...stripUndefined(rest), level };
     await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('settings').where('key', '=', 'automation').execute();
-      await trx.insertInto('settings').values({ key: 'automation', value: level }).execute();
-      await this.event(trx, { actor: p.userName, kind: 'automation.changed', detail: { from: before, to: level } });
+      await trx.deleteFrom('settings').where('key', '=', key).execute();
+      await trx.insertInto('settings').values({ key, value: JSON.stringify(zone ? { level, ...stripUndefined(rest) } : value) }).execute();
+      await this.event(trx, { actor: p.userName, kind: 'automation.changed', detail: { zone: zone ?? null, from: before.level, to: level, ...stripUndefined(rest) } });
     });
-    return { automation: level };
+    return { automation: level, zone: zone ?? null, settings: await this.automationSettings(zone) };
   }
 
   /**
-   * One periodic round: in partial mode propose a plan (unless one already waits for approval);
-   * in full mode propose and apply it. Returns the plan, if any.
+   * One periodic round, per zone: in partial mode propose a plan (unless one already waits for
+   * approval there); in full mode propose and apply it. Returns the plans made.
    */
   async automationRound(p: Principal) {
-    const level = await this.automation();
-    if (level === 'manual') return null;
-    const waiting = await this.db.selectFrom('plans').select('id').where('status', '=', 'proposed').executeTakeFirst();
-    if (level === 'partial' && waiting) return null;
-    const plan = await this.auditPlan(p);
-    if (plan.status !== 'proposed' || level !== 'full') return plan;
-    return this.applyPlan(p, plan.id);
+    await this.integrateEnergy();
+    const zones = (await this.db.selectFrom('hosts').select('zone').distinct().orderBy('zone').execute()).map((z) => z.zone);
+    const out = [];
+    for (const zone of zones) {
+      const s = await this.automationSettings(zone);
+      if (s.level === 'manual') continue;
+      const waiting = await this.db.selectFrom('plans').select('id').where('status', '=', 'proposed').where('zone', '=', zone).executeTakeFirst();
+      if (s.level === 'partial' && waiting) continue;
+      const plan = await this.auditPlan(p, { zone, actor: 'automation' });
+      out.push(plan.status !== 'proposed' || s.level !== 'full' ? plan : await this.applyPlan(p, plan.id, { actor: 'automation' }));
+    }
+    return out;
+  }
+
+  // ---- metrics, energy and power --------------------------------------------------------------
+
+  /**
+   * Record measured CPU utilization of VMs (from agents' heartbeats, or a monitoring system for
+   * simulated hosts): it feeds the load-aware audits, the energy accounting and the plots.
+   */
+  async recordMetrics(p: Principal, samples: { vm: string; cpu: number }[]) {
+    this.require(p, 'admin', 'operator');
+    await this.integrateEnergy();
+    const unknown: string[] = [];
+    await this.db.transaction().execute(async (trx) => {
+      const vms = await trx.selectFrom('vms').select(['id', 'name', 'cpu_history']).where('deleted_at', 'is', null).execute();
+      const byRef = new Map<string, (typeof vms)[number]>();
+      for (const v of vms) { byRef.set(v.name, v); byRef.set(v.id, v); }
+      for (const x of samples) {
+        const v = byRef.get(x.vm);
+        if (!v) { unknown.push(x.vm); continue; }
+        const h = [Math.min(1, Math.max(0, x.cpu)), ...(JSON.parse(v.cpu_history) as number[])].slice(0, LOAD_HISTORY);
+        v.cpu_history = JSON.stringify(h);
+        await trx.updateTable('vms').set({ cpu_history: v.cpu_history }).where('id', '=', v.id).execute();
+      }
+      // Host utilization follows from its VMs' (for the plots and the energy).
+      const rows = await trx.selectFrom('hosts').leftJoin('vms', (j) => j.onRef('vms.host_id', '=', 'hosts.id').on('vms.deleted_at', 'is', null).on('vms.state', '=', 'running'))
+        .leftJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['hosts.id', 'hosts.vcpus as cpus', 'hosts.state', 'hosts.cpu_history as host_history', 'vms.cpu_history', 'flavors.vcpus']).execute();
+      const util = new Map<string, { cpus: number; demand: number; history: string; state: string }>();
+      for (const r of rows) {
+        const u = util.get(r.id) ?? { cpus: r.cpus, demand: 0, history: r.host_history, state: r.state };
+        if (r.cpu_history && r.vcpus) u.demand += r.vcpus * ((JSON.parse(r.cpu_history) as number[])[0] ?? 0);
+        util.set(r.id, u);
+      }
+      for (const [id, u] of util) {
+        const sample = u.state === 'up' || u.state === 'maintenance' ? Math.min(1, u.demand / u.cpus) : 0;
+        await trx.updateTable('hosts').set({ cpu_history: JSON.stringify([sample, ...(JSON.parse(u.history) as number[])].slice(0, LOAD_HISTORY)) }).where('id', '=', id).execute();
+      }
+    });
+    return { recorded: samples.length - unknown.length, unknown };
+  }
+
+  /**
+   * Integrate every host's power since the last integration (power models at the measured
+   * utilization; nothing when off or failed) into energy per host, zone and tenant (a VM's share of
+   * its host: idle power by vCPUs, the rest by CPU demand). Called on every metrics report, audit,
+   * power change and report, so the integral has no gaps.
+   */
+  async integrateEnergy(): Promise<void> {
+    const now = this.o.clock.now();
+    const at = this.now(), day = at.slice(0, 10);
+    const hosts = await this.db.selectFrom('hosts').select(['id', 'zone', 'state', 'vcpus', 'power_model', 'energy_at']).execute();
+    const vms = await this.db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['vms.host_id', 'vms.tenant_id', 'vms.cpu_history', 'flavors.vcpus'])
+      .where('vms.deleted_at', 'is', null).where('vms.state', 'in', ['running', 'migrating', 'resizing']).execute();
+    const on = new Map<string, { tenant: string; vcpus: number; cpu: number }[]>();
+    for (const v of vms) if (v.host_id) { let l = on.get(v.host_id); if (!l) on.set(v.host_id, l = []); l.push({ tenant: v.tenant_id, vcpus: v.vcpus, cpu: (JSON.parse(v.cpu_history) as number[])[0] ?? ASSUMED_VM_UTILIZATION }); }
+    const add = new Map<string, number>();
+    const bump = (scope: string, ref: string, j: number) => { const k = `${scope}\u0000${ref}`; add.set(k, (add.get(k) ?? 0) + j); };
+    for (const h of hosts) {
+      const dt = h.energy_at ? now - Date.parse(h.energy_at) / 1000 : 0;
+      if (dt <= 0) continue;
+      if (h.state !== 'up' && h.state !== 'maintenance') continue;
+      const share = attributeHostPower(parsePower(h.power_model), h.vcpus, on.get(h.id) ?? []);
+      bump('host', h.id, share.totalW * dt);
+      bump('zone', h.zone, share.totalW * dt);
+      for (const [tenant, w] of share.byOwner) bump('tenant', tenant, w * dt);
+    }
+    await this.db.transaction().execute(async (trx) => {
+      for (const [k, j] of add) {
+        const [scope, ref] = k.split('\u0000') as [string, string];
+        await trx.insertInto('energy').values({ scope, ref, day, joules: j }).onConflict((oc) => oc.columns(['scope', 'ref', 'day']).doUpdateSet((eb) => ({ joules: eb('energy.joules', '+', eb.ref('excluded.joules')) }))).execute();
+      }
+      await trx.updateTable('hosts').set({ energy_at: at }).execute();
+    });
+  }
+
+  /** Energy in [from, to] (whole UTC days) by host, zone or tenant; IT energy and facility energy (× PUE). */
+  async energyReport(p: Principal, o: { from: string; to: string; by: 'host' | 'zone' | 'tenant' }) {
+    const from = o.from.slice(0, 10), to = o.to.slice(0, 10);
+    if (!(from <= to) || Number.isNaN(Date.parse(from)) || Number.isNaN(Date.parse(to))) throw new ControlError('BAD_REQUEST', `from (${o.from}) and to (${o.to}) must be dates with from <= to`);
+    if (!this.canSeeAll(p) && o.by !== 'tenant') throw new ControlError('FORBIDDEN', `Energy by ${o.by} is for operators; members see their tenant's (by=tenant)`);
+    await this.integrateEnergy();
+    let q = this.db.selectFrom('energy').select(['ref', (eb) => eb.fn.sum<number>('joules').as('j')]).where('scope', '=', o.by).where('day', '>=', from).where('day', '<=', to).groupBy('ref').orderBy('ref');
+    if (!this.canSeeAll(p)) q = q.where('ref', '=', p.tenantId);
+    const rows = await q.execute();
+    const pue = await this.pue();
+    const names = o.by === 'host' ? new Map((await this.db.selectFrom('hosts').select(['id', 'name']).execute()).map((h) => [h.id, h.name]))
+      : o.by === 'tenant' ? new Map((await this.db.selectFrom('tenants').select(['id', 'name']).execute()).map((t) => [t.id, t.name])) : new Map<string, string>();
+    const out = rows.map((r) => { const it = Number(r.j) / 3.6e6; return { ref: r.ref, name: names.get(r.ref) ?? r.ref, itKWh: it, facilityKWh: it * pue }; });
+    return { by: o.by, from, to, pue, rows: out, totals: { itKWh: out.reduce((s, r) => s + r.itKWh, 0), facilityKWh: out.reduce((s, r) => s + r.facilityKWh, 0) } };
+  }
+
+  async pue(): Promise<number> {
+    const r = await this.db.selectFrom('settings').select('value').where('key', '=', 'pue').executeTakeFirst();
+    return r ? Number(r.value) : 1;
+  }
+
+  async setPue(p: Principal, pue: number) {
+    this.require(p, 'admin');
+    if (!(pue >= 1 && pue <= 5)) throw new ControlError('BAD_REQUEST', `PUE must be between 1 and 5, got ${pue}`);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('settings').where('key', '=', 'pue').execute();
+      await trx.insertInto('settings').values({ key: 'pue', value: String(pue) }).execute();
+    });
+    return { pue };
+  }
+
+  /**
+   * Switch a host on or off. Off: the host must be empty; a real host's agent runs its
+   * power-control command (then the host stops reporting). On: a switched-off real host cannot run
+   * anything, so another agent that is up runs the command for it (IPMI, Wake-on-LAN) and the host
+   * is "booting" until its agent reports; simulated hosts switch at once.
+   */
+  async powerHost(p: Principal, ref: string, action: 'on' | 'off', o: { reason?: string; actor?: string } = {}) {
+    this.require(p, 'admin', 'operator');
+    const h = await this.getHost(p, ref);
+    const row = await this.db.selectFrom('hosts').selectAll().where('id', '=', h.id).executeTakeFirstOrThrow();
+    await this.integrateEnergy();
+    let result: unknown = null;
+    if (action === 'off') {
+      if (row.state === 'off') return { host: h.name, state: 'off', result };
+      if (Number(row.vm_count) > 0) throw new ControlError('INVALID_STATE', `Cannot switch ${h.name} off: ${row.vm_count} VM(s) still on it; drain it first`);
+      if (row.driver === 'qemu') result = await (this.driverFor(row) as AgentDriver).power({ action: 'off', host: row.name, address: row.power_address ?? undefined });
+    } else {
+      if (row.state !== 'off') throw new ControlError('INVALID_STATE', `Cannot switch ${h.name} on: it is ${row.state}`, { state: row.state });
+      if (row.driver === 'qemu') {
+        const helper = await this.db.selectFrom('hosts').selectAll().where('driver', '=', 'qemu').where('state', '=', 'up').where('id', '!=', row.id).orderBy(sql`zone = ${row.zone}`, 'desc').orderBy('name').executeTakeFirst();
+        if (!helper) throw new ControlError('BACKEND', `Cannot switch ${h.name} on: no other agent is up to run the power-control command`);
+        result = { via: helper.name, ...(await (this.driverFor(helper) as AgentDriver).power({ action: 'on', host: row.name, address: row.power_address ?? undefined })) };
+      }
+    }
+    const to = action === 'off' ? 'off' : row.driver === 'qemu' ? 'booting' : 'up';
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('hosts').set({ state: to }).where('id', '=', h.id).execute();
+      await this.event(trx, { hostId: h.id, actor: o.actor ?? p.userName, kind: action === 'off' ? 'host.powered-off' : 'host.powered-on', detail: { reason: o.reason ?? 'requested', result } });
+    });
+    return { host: h.name, state: to, result };
   }
 
   // ---- metering and billing -------------------------------------------------------------------
@@ -1119,4 +1377,34 @@ export async function seedDemo(cp: ControlPlane, admin: Principal, hosts = 8): P
       await cp.createHost(admin, { name: `sim-${String(i).padStart(3, '0')}`, vcpus: 32, memoryMiB: 131072, diskGiB: 2000, rack: `r${Math.ceil(i / 4)}`, driver: 'sim' });
     }
   }
+}
+
+export type AutomationLevel = 'manual' | 'partial' | 'full';
+export interface AutomationSettings {
+  level: AutomationLevel;
+  /** Audit policy: reservation, or a load-aware preset such as lr-mmt:1.2. */
+  policy?: string;
+  spareHosts?: number;
+  maxMigrationsPerHost?: number;
+  maxMigrationsPerCluster?: number;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A host's stored power model (a linear 100–250 W model if unreadable). */
+export function parsePower(json: string): PowerModelSpec {
+  try {
+    const m = JSON.parse(json) as PowerModelSpec;
+    if (m.type === 'specpower' || m.type === 'linear') return m;
+  } catch { /* fall through */ }
+  return { type: 'linear', idleW: 100, maxW: 250 };
+}
+
+/** A host's latest CPU utilization and power draw (0 W when not on). */
+function hostLoad(h: { state: string; power_model: string; cpu_history: string }) {
+  const cpu = (JSON.parse(h.cpu_history) as number[])[0] ?? 0;
+  const on = h.state === 'up' || h.state === 'maintenance';
+  return { cpu, powerW: on ? powerW(parsePower(h.power_model), Math.min(1, Math.max(0, cpu))) : 0 };
 }

@@ -92,3 +92,23 @@ export function facilityEnergy(itEnergy: number, pue: number): number {
   if (!(pue >= 1)) throw new RangeError(`PUE must be >= 1, got ${pue}`);
   return itEnergy * pue;
 }
+
+/**
+ * A host's power now and each owner's share of it: the idle part split by vCPUs, the part above
+ * idle by CPU demand (vCPUs × utilization), as in per-VM power attribution by resource share
+ * (Kansal et al., "Virtual machine power metering and provisioning", SoCC 2010). An empty host's
+ * power belongs to nobody (byOwner is empty).
+ */
+export function attributeHostPower(model: PowerModelSpec, hostCpus: number, vms: readonly { tenant: string; vcpus: number; cpu: number }[]): { totalW: number; byOwner: Map<string, number> } {
+  let demand = 0, slots = 0;
+  for (const v of vms) { demand += v.vcpus * v.cpu; slots += v.vcpus; }
+  const u = Math.min(1, demand / Math.max(1, hostCpus));
+  const totalW = powerW(model, u);
+  const idle = idlePowerW(model), dyn = totalW - idle;
+  const byOwner = new Map<string, number>();
+  for (const v of vms) {
+    const w = (slots > 0 ? (idle * v.vcpus) / slots : 0) + (demand > 0 ? (dyn * v.vcpus * v.cpu) / demand : 0);
+    byOwner.set(v.tenant, (byOwner.get(v.tenant) ?? 0) + w);
+  }
+  return { totalW, byOwner };
+}

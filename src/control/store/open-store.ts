@@ -131,6 +131,18 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.alterTable('vms').addColumn('scaling_group_id', 'text').execute();
     },
   },
+  '0010-operations': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('vms').addColumn('cpu_history', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+      await db.schema.alterTable('hosts').addColumn('power_address', 'text').execute();
+      await db.schema.alterTable('hosts').addColumn('energy_at', 'text').execute();
+      await db.schema.alterTable('hosts').addColumn('cpu_history', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+      await db.schema.alterTable('plans').addColumn('zone', 'text').execute();
+      await db.schema.createTable('energy').addColumn('scope', 'text', (c) => c.notNull()).addColumn('ref', 'text', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull()).addColumn('joules', 'real', (c) => c.notNull())
+        .addPrimaryKeyConstraint('energy_pk', ['scope', 'ref', 'day']).execute();
+    },
+  },
   '0005-tiers-zones': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('hosts').addColumn('tier', 'text', (c) => c.notNull().defaultTo('general')).execute();

@@ -16,6 +16,8 @@ export interface HostTable {
   used_vcpus: Generated<number>; used_memory_mib: Generated<number>; used_disk_gib: Generated<number>; vm_count: Generated<number>;
   /** Last heartbeat from the host's agent. */
   last_seen_at: string | null;
+  /** MAC or BMC address the power-control command gets; last time energy was integrated; CPU utilization samples, newest first (JSON). */
+  power_address: string | null; energy_at: string | null; cpu_history: Generated<string>;
   /** Service tier (e.g. "general", "gpu", "gold") and availability zone. */
   tier: Generated<string>;
   zone: Generated<string>;
@@ -30,6 +32,8 @@ export interface VmTable {
   ha: Generated<number>; ha_priority: Generated<number>;
   /** Autoscaling group it belongs to. */
   scaling_group_id: string | null;
+  /** CPU utilization samples of its vCPUs, newest first (JSON array). */
+  cpu_history: Generated<string>;
 }
 export interface OperationTable {
   id: string; tenant_id: string; vm_id: string | null; kind: string; status: string; idempotency_key: string | null;
@@ -44,7 +48,9 @@ export interface TariffTable {
   vcpu_hour: number; memory_gib_hour: number; disk_gib_hour: number; kwh: number; created_at: string;
 }
 
-export interface PlanTable { id: string; status: string; created_at: string; created_by: string; summary: string; actions: string; result: string | null; finished_at: string | null }
+export interface PlanTable { id: string; status: string; created_at: string; created_by: string; summary: string; actions: string; result: string | null; finished_at: string | null; zone: string | null }
+/** Energy drawn, J, per scope (host, zone, tenant) and reference, per UTC day. */
+export interface EnergyTable { scope: string; ref: string; day: string; joules: number }
 
 export interface SettingTable { key: string; value: string }
 export interface ScalingGroupTable {
@@ -53,6 +59,7 @@ export interface ScalingGroupTable {
 }
 
 export interface Database {
+  energy: EnergyTable;
   scaling_groups: ScalingGroupTable;
   settings: SettingTable;
   plans: PlanTable;

@@ -58,5 +58,10 @@ export class AgentDriver implements HypervisorDriver {
     return this.call<Record<string, unknown>>('POST', `/v1/guests/${encodeURIComponent(id)}/migrate`, { destination, ...body }, id);
   }
 
+  /** Run the agent's power-control command for a host (this one, or a switched-off neighbour). */
+  power(body: { action: 'on' | 'off'; host: string; address?: string }) {
+    return this.call<{ exitCode: number; output: string }>('POST', '/v1/host/power', body);
+  }
+
   async close() {}
 }
