@@ -55,6 +55,8 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
   route({ method: 'GET', url: '/v1/tenants', summary: 'List tenants (admin, operator)', tag: 'tenants', handler: async ({ p }) => cp.listTenants(p) });
   route({ method: 'POST', url: '/v1/tenants', summary: 'Create a tenant with quotas (admin)', tag: 'tenants', status: 201,
     body: z.object({ name, quotas: quotas.optional() }).strict(), handler: async ({ p, body }) => cp.createTenant(p, body.name, body.quotas) });
+  route({ method: 'PATCH', url: '/v1/tenants/:id', summary: 'Change a tenant\'s quotas (admin)', tag: 'tenants', params: idParam,
+    body: z.object({ quotas: quotas.partial() }).strict(), handler: async ({ p, params, body }) => cp.setQuotas(p, params.id, body.quotas) });
   route({ method: 'POST', url: '/v1/users', summary: 'Create a user in a tenant with a role (admin)', tag: 'users', status: 201,
     body: z.object({ tenant: z.string().min(1), name, role: z.enum(ROLES) }).strict(), handler: async ({ p, body }) => cp.createUser(p, body.tenant, body.name, body.role) });
   route({ method: 'POST', url: '/v1/tokens', summary: 'Create an API token (shown once; admins may create one for any user)', tag: 'tokens', status: 201,
@@ -163,7 +165,8 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
       return [head, ...inv.lines.map((l) => [l.flavor, l.tariff, l.currency, l.runningS, l.stoppedS, l.vcpuHours.toFixed(6), l.memoryGiBHours.toFixed(6), l.diskGiBHours.toFixed(6), l.energyKWh.toFixed(6), l.amount.toFixed(2)].join(',')), `total,,${inv.currency},,,,,,,${inv.total.toFixed(2)}`].join('\n') + '\n';
     } });
   route({ method: 'GET', url: '/v1/events', summary: 'The audit trail (your tenant\'s; all for admin and operator)', tag: 'events',
-    query: z.object({ vm: z.string().optional(), limit: z.coerce.number().int().positive().max(1000).optional() }).strict(), handler: async ({ p, query }) => cp.listEvents(p, { vmId: query.vm, limit: query.limit }) });
+    query: z.object({ vm: z.string().optional(), host: z.string().optional(), after: z.coerce.number().int().nonnegative().optional(), limit: z.coerce.number().int().positive().max(10000).optional() }).strict(),
+    handler: async ({ p, query }) => cp.listEvents(p, { vmId: query.vm, hostId: query.host, after: query.after, limit: query.limit }) });
 
   // ---- wiring ----
   for (const r of routes) {

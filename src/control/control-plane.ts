@@ -107,6 +107,17 @@ export class ControlPlane {
     return { id, name, quotas: q };
   }
 
+  /** Change a tenant's quotas (admin); lowering below current use is allowed and blocks new use. */
+  async setQuotas(p: Principal, tenant: string, q: Partial<Quotas>) {
+    this.require(p, 'admin');
+    const t = await this.tenantByRef(tenant);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('tenants').set({ ...(q.vcpus !== undefined ? { quota_vcpus: q.vcpus } : {}), ...(q.memoryMiB !== undefined ? { quota_memory_mib: q.memoryMiB } : {}), ...(q.vms !== undefined ? { quota_vms: q.vms } : {}), ...(q.diskGiB !== undefined ? { quota_disk_gib: q.diskGiB } : {}) }).where('id', '=', t.id).execute();
+      await this.event(trx, { tenantId: t.id, actor: p.userName, kind: 'tenant.quotas', detail: q });
+    });
+    return (await this.listTenants(p)).find((x) => x.id === t.id);
+  }
+
   async listTenants(p: Principal) {
     this.require(p, 'admin', 'operator');
     const rows = await this.db.selectFrom('tenants').selectAll().orderBy('name').execute();
@@ -756,11 +767,14 @@ export class ControlPlane {
     return this.opOut(o);
   }
 
-  async listEvents(p: Principal, f: { vmId?: string; limit?: number } = {}) {
+  /** Events, newest first; `after` gives those after an event id, oldest first (for followers). */
+  async listEvents(p: Principal, f: { vmId?: string; hostId?: string; after?: number; limit?: number } = {}) {
     let q = this.db.selectFrom('events').selectAll();
     if (!this.canSeeAll(p)) q = q.where('tenant_id', '=', p.tenantId);
     if (f.vmId) q = q.where('vm_id', '=', f.vmId);
-    const rows = await q.orderBy('id', 'desc').limit(Math.min(f.limit ?? 100, 1000)).execute();
+    if (f.hostId) q = q.where('host_id', '=', f.hostId);
+    if (f.after !== undefined) q = q.where('id', '>', f.after);
+    const rows = await q.orderBy('id', f.after !== undefined ? 'asc' : 'desc').limit(Math.min(f.limit ?? 100, 10000)).execute();
     return rows.map((e) => ({ id: Number(e.id), at: e.at, tenantId: e.tenant_id, vmId: e.vm_id, hostId: e.host_id, actor: e.actor, kind: e.kind, detail: JSON.parse(e.detail) }));
   }
 
@@ -817,7 +831,7 @@ export class ControlPlane {
    * (`lr-mmt:1.2`, `thr-mmt:0.8`, ...) on the measured CPU histories, or moves an operator asks for
    * (ordered so that every intermediate state fits, cycles routed through a free host).
    */
-  async auditPlan(p: Principal, o: Partial<ConsolidationPlanOptions> & { policy?: string; zone?: string; moves?: { vm: string; to: string }[]; actor?: string } = {}) {
+  async auditPlan(p: Principal, o: Partial<ConsolidationPlanOptions> & { policy?: string; zone?: string; moves?: { vm: string; to: string }[]; actor?: string; keepEmpty?: boolean } = {}) {
     this.require(p, 'admin', 'operator');
     const settings = await this.automationSettings(o.zone);
     const options = { ...DEFAULT_PLAN_OPTIONS, ...(settings.spareHosts !== undefined ? { spareHosts: settings.spareHosts } : {}), ...stripUndefined(o) };
@@ -845,6 +859,8 @@ export class ControlPlane {
       }
     }
     const id = randomUUID();
+    // Periodic audits keep no record of plans with nothing to do (one every few minutes otherwise).
+    if (!plan.actions.length && o.keepEmpty === false) return { id: null, status: 'empty', zone: o.zone ?? null, createdAt: this.now(), createdBy: o.actor ?? p.userName, summary: plan.summary, actions: [], result: null, finishedAt: null };
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('plans').values({ id, status: plan.actions.length ? 'proposed' : 'empty', zone: o.zone ?? null, created_at: this.now(), created_by: o.actor ?? p.userName, summary: plan.summary, actions: JSON.stringify(plan.actions), result: null, finished_at: null }).execute();
       await this.event(trx, { actor: o.actor ?? p.userName, kind: 'plan.proposed', detail: { planId: id, zone: o.zone ?? null, summary: plan.summary } });
@@ -1066,8 +1082,9 @@ export class ControlPlane {
       if (s.level === 'manual') continue;
       const waiting = await this.db.selectFrom('plans').select('id').where('status', '=', 'proposed').where('zone', '=', zone).executeTakeFirst();
       if (s.level === 'partial' && waiting) continue;
-      const plan = await this.auditPlan(p, { zone, actor: 'automation' });
-      out.push(plan.status !== 'proposed' || s.level !== 'full' ? plan : await this.applyPlan(p, plan.id, { actor: 'automation' }));
+      const plan = await this.auditPlan(p, { zone, actor: 'automation', keepEmpty: false });
+      if (plan.status === 'empty') continue;
+      out.push(s.level !== 'full' ? plan : await this.applyPlan(p, plan.id!, { actor: 'automation' }));
     }
     return out;
   }
