@@ -127,7 +127,7 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
     body: z.object({ spareHosts: z.number().int().nonnegative().optional(), holdDownS: z.number().nonnegative().optional(), paybackHorizonS: z.number().positive().optional(),
       policy: z.string().min(1).optional(), zone: z.string().min(1).optional(), moves: z.array(z.object({ vm: z.string().min(1), to: z.string().min(1) }).strict()).min(1).optional() }).strict().optional(),
     handler: async ({ p, body }) => cp.auditPlan(p, body ?? {}) });
-  const policy = z.object({ scaleOutAbove: z.number(), scaleInBelow: z.number(), adjustmentType: z.enum(['change', 'exact', 'percent']), adjustment: z.number().positive(), exactIn: z.number().int().nonnegative().optional(), cooldownS: z.number().nonnegative() }).strict();
+  const policy = z.object({ scaleOutAbove: z.number(), scaleInBelow: z.number(), adjustmentType: z.enum(['change', 'exact', 'percent']), adjustment: z.number().positive(), exactIn: z.number().int().nonnegative().optional(), cooldownS: z.number().nonnegative(), metric: z.enum(['reported', 'cpu']).optional() }).strict();
   route({ method: 'POST', url: '/v1/scaling-groups', summary: 'Create an autoscaling group (members spread by soft anti-affinity)', tag: 'scaling-groups', status: 201,
     body: z.object({ name, flavor: z.string().min(1), image: z.string().min(1), min: z.number().int().nonnegative(), max: z.number().int().positive().max(1000), desired: z.number().int().nonnegative().optional(), policy, scaleIn: z.enum(['newest', 'least-loaded']).optional() }).strict(),
     handler: async ({ p, body }) => cp.createScalingGroup(p, body) });

@@ -1075,6 +1075,7 @@ export class ControlPlane {
    */
   async automationRound(p: Principal) {
     await this.integrateEnergy();
+    await this.scaleOnCpu(p);
     const zones = (await this.db.selectFrom('hosts').select('zone').distinct().orderBy('zone').execute()).map((z) => z.zone);
     const out = [];
     for (const zone of zones) {
@@ -1087,6 +1088,19 @@ export class ControlPlane {
       out.push(s.level !== 'full' ? plan : await this.applyPlan(p, plan.id!, { actor: 'automation' }));
     }
     return out;
+  }
+
+  /** Autoscaling groups on `metric: cpu`: scale on the members' mean measured CPU utilization (percent). */
+  private async scaleOnCpu(p: Principal) {
+    const groups = await this.db.selectFrom('scaling_groups').selectAll().orderBy('name').execute();
+    for (const g of groups) {
+      if ((JSON.parse(g.policy) as ScalingPolicy).metric !== 'cpu') continue;
+      const members = await this.db.selectFrom('vms').select(['id', 'cpu_history']).where('scaling_group_id', '=', g.id).where('deleted_at', 'is', null).where('state', '=', 'running').execute();
+      const loads = members.map((m) => [m.id, (JSON.parse(m.cpu_history) as number[])[0]] as const).filter((x): x is readonly [string, number] => x[1] !== undefined);
+      if (!loads.length) continue;
+      const mean = (loads.reduce((a, x) => a + x[1], 0) / loads.length) * 100;
+      await this.reportGroupMetric({ ...p, tenantId: g.tenant_id, role: 'admin', userName: 'autoscaling' }, g.id, mean, Object.fromEntries(loads));
+    }
   }
 
   // ---- metrics, energy and power --------------------------------------------------------------

@@ -14,6 +14,11 @@ export interface ScalingPolicy {
   adjustment: number;
   exactIn?: number;
   cooldownS: number;
+  /**
+   * Where the metric comes from: `reported` (POST .../metrics by a monitoring system) or `cpu` (the
+   * members' mean CPU utilization in percent, as their agents measure it, evaluated every automation round).
+   */
+  metric?: 'reported' | 'cpu';
 }
 
 export interface ScalingDecision { desired: number; reason: string }

@@ -106,21 +106,39 @@ export interface OpsResult {
 export function opsWorkload(s: OpsScenario): Workload {
   const w = s.workload;
   if (w.type === 'planetlab') return readPlanetLabDay(w.path, { limit: w.limitVms });
+  if (w.type === 'steps') {
+    const n = Math.floor(s.durationS / s.stepS) + 1;
+    const samples = new Uint8Array(w.vms * n);
+    const steps = w.steps.slice().sort((a, b) => a.atS - b.atS);
+    for (let k = 0; k < n; k++) {
+      const pct = steps.filter((x) => x.atS <= k * s.stepS).pop()?.percent ?? 0;
+      for (let v = 0; v < w.vms; v++) samples[v * n + k] = Math.round(pct);
+    }
+    return { source: 'steps', names: Array.from({ length: w.vms }, (_, i) => `vm${i}`), samplesPerVm: n, sampleIntervalS: s.stepS, samples };
+  }
   return syntheticWorkload({ vms: w.vms, medianPercent: w.medianPercent, sampleIntervalS: s.stepS }, seededRandom(w.seed ?? s.seed), w.seed ?? s.seed);
 }
 
-/** Host failure and repair times (s from the start), seeded, per host in name order. */
+/** Host failure and repair times (s from the start): the listed ones, and seeded exponential ones per host in name order. */
 export function failureSchedule(s: OpsScenario, hostNames: string[]): { t: number; host: string; state: 'failed' | 'up' }[] {
-  if (!s.failures) return [];
-  const r = seededRandom(s.seed * 7919 + 17);
-  const exp = (meanS: number) => -Math.log(1 - r.next()) * meanS;
+  const f = s.failures;
+  if (!f) return [];
   const out: { t: number; host: string; state: 'failed' | 'up' }[] = [];
-  for (const host of hostNames) {
-    let t = exp(s.failures.mtbfHours * 3600);
-    while (t < s.durationS) {
-      const back = t + exp(s.failures.mttrHours * 3600);
-      out.push({ t, host, state: 'failed' }, { t: back, host, state: 'up' });
-      t = back + exp(s.failures.mtbfHours * 3600);
+  for (const e of f.events ?? []) {
+    const host = hostNames[e.host - 1];
+    if (!host) throw new RangeError(`failures.events: no host ${e.host}; the scenario has ${hostNames.length}`);
+    out.push({ t: e.atS, host, state: 'failed' }, { t: e.atS + e.downS, host, state: 'up' });
+  }
+  if (f.mtbfHours !== undefined && f.mttrHours !== undefined) {
+    const r = seededRandom(s.seed * 7919 + 17);
+    const exp = (meanS: number) => -Math.log(1 - r.next()) * meanS;
+    for (const host of hostNames) {
+      let t = exp(f.mtbfHours * 3600);
+      while (t < s.durationS) {
+        const back = t + exp(f.mttrHours * 3600);
+        out.push({ t, host, state: 'failed' }, { t: back, host, state: 'up' });
+        t = back + exp(f.mtbfHours * 3600);
+      }
     }
   }
   return out.sort((a, b) => a.t - b.t || (a.host < b.host ? -1 : 1));

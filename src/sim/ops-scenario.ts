@@ -32,6 +32,8 @@ export const opsScenarioSchema = z.object({
   workload: z.discriminatedUnion('type', [
     z.object({ type: z.literal('planetlab'), path: z.string(), limitVms: z.number().int().positive().optional() }).strict(),
     z.object({ type: z.literal('synthetic'), vms: z.number().int().positive(), seed: z.number().int().optional(), medianPercent: z.number().positive().max(100).optional() }).strict(),
+    /** Every VM at the same load, changing at given times (a load step, for what-ifs and tests). */
+    z.object({ type: z.literal('steps'), vms: z.number().int().positive(), steps: z.array(z.object({ atS: z.number().nonnegative(), percent: z.number().min(0).max(100) }).strict()).min(1) }).strict(),
   ]),
   /** Share of VMs created with HA (restarted elsewhere when their host fails), by VM index. */
   haShare: z.number().min(0).max(1).default(0.25),
@@ -44,7 +46,12 @@ export const opsScenarioSchema = z.object({
     maxMigrationsPerCluster: z.number().int().positive().default(8),
   }).strict().default({ level: 'full', policy: 'lr-mmt:1.2', intervalS: 300, spareHosts: 1, maxMigrationsPerHost: 2, maxMigrationsPerCluster: 8 }),
   /** Host failures: exponential times to failure (MTBF) and to repair (MTTR), seeded. */
-  failures: z.object({ mtbfHours: z.number().positive(), mttrHours: z.number().positive() }).strict().optional(),
+  failures: z.object({
+    mtbfHours: z.number().positive().optional(),
+    mttrHours: z.number().positive().optional(),
+    /** Failures at given times: host by index (1-based, in name order), down for downS. */
+    events: z.array(z.object({ host: z.number().int().positive(), atS: z.number().nonnegative(), downS: z.number().positive() }).strict()).optional(),
+  }).strict().refine((f) => (f.mtbfHours === undefined) === (f.mttrHours === undefined), 'give both mtbfHours and mttrHours, or neither').optional(),
 }).strict();
 
 export type OpsScenario = z.infer<typeof opsScenarioSchema>;
