@@ -7,7 +7,9 @@ import { parse as parseYaml } from 'yaml';
 import { parsePolicy } from '../policies/registry.ts';
 import { seriesCsv } from '../sim/csv.ts';
 import { resolveTraceDays, TraceError } from '../sim/planetlab.ts';
-import { renderReport } from '../sim/report.ts';
+import { renderOpsReport, renderReport } from '../sim/report.ts';
+import { runOpsInProcess, type OpsResult } from '../sim/ops-run.ts';
+import { OPS_PRESETS, parseOpsScenario, type OpsScenario } from '../sim/ops-scenario.ts';
 import { runExperiment, type ResultRow } from '../sim/run.ts';
 import { parseScenario, SCENARIO_PRESETS, ScenarioError, type ScenarioSpec } from '../sim/scenario.ts';
 import { summarize } from '../sim/summary.ts';
@@ -44,7 +46,10 @@ export function simCommand(program: Command): void {
     .option('--json', 'print the results as JSON on stdout (nothing else)')
     .option('--report <file>', 'write a self-contained HTML report with plots')
     .option('--csv <file>', 'write per-step series as CSV')
-    .action((o: { scenario: string; trace: string[]; policy: string[]; mode: string; seed?: string; hosts?: string; limitVms?: string; json?: boolean; report?: string; csv?: string }) => {
+    .option('--engine <engine>', 'simulator (the fast trace-driven engine) or control-plane (the control plane\'s own automation, power management and HA on simulated hosts, with injected failures)', 'simulator')
+    .action((o: { engine: string; scenario: string; trace: string[]; policy: string[]; mode: string; seed?: string; hosts?: string; limitVms?: string; json?: boolean; report?: string; csv?: string }) => {
+      if (o.engine === 'control-plane') return runControlPlaneEngine(o);
+      if (o.engine !== 'simulator') throw new ScenarioError(`Unknown engine "${o.engine}"; accepted: simulator, control-plane`);
       if (o.mode !== 'cloudsim' && o.mode !== 'default') throw new ScenarioError(`Unknown mode "${o.mode}"; accepted: cloudsim, default`);
       const int = (name: string, v: string | undefined, min: number) => {
         if (v === undefined) return undefined;
@@ -92,6 +97,53 @@ export function simCommand(program: Command): void {
     });
 }
 
+/** Load an operations scenario: a preset name or a JSON/YAML file. */
+function loadOpsScenario(arg: string): OpsScenario {
+  const preset = OPS_PRESETS[arg];
+  if (preset) return preset;
+  if (!/\.(json|ya?ml)$/i.test(arg)) throw new ScenarioError(`Unknown operations scenario "${arg}"; accepted: a preset (${Object.keys(OPS_PRESETS).join(', ')}) or a .json/.yaml/.yml file (docs/operations.md)`);
+  let text: string;
+  try { text = readFileSync(arg, 'utf8'); } catch { throw new ScenarioError(`Scenario file not found: ${arg}`); }
+  let data: unknown;
+  try { data = extname(arg).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text); } catch (e) {
+    throw new ScenarioError(`${arg}: not valid ${extname(arg).slice(1).toUpperCase()}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return parseOpsScenario(data, arg);
+}
+
+/** `nubis sim --engine control-plane`: one replay per policy through the control plane's own loop. */
+async function runControlPlaneEngine(o: { scenario: string; trace: string[]; policy: string[]; seed?: string; json?: boolean; report?: string }): Promise<void> {
+  let s = loadOpsScenario(o.scenario === 'planetlab' ? 'ops-demo' : o.scenario);
+  if (o.seed !== undefined) {
+    const n = Number(o.seed);
+    if (!Number.isInteger(n) || n < 0) throw new ScenarioError(`--seed must be an integer >= 0, got "${o.seed}"`);
+    s = { ...s, seed: n };
+  }
+  if (o.trace.length) s = { ...s, workload: { type: 'planetlab', path: o.trace[0]!, limitVms: s.workload.type === 'planetlab' ? s.workload.limitVms : undefined } };
+  const policies = (o.policy.length ? o.policy.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean) : [s.automation.policy]);
+  for (const p of policies) if (p !== 'reservation') { const spec = parsePolicy(p); if (spec.type !== 'migration') throw new ScenarioError(`Policy "${p}" plans no migrations; the control-plane engine takes reservation or DETECTOR-SELECTION presets (e.g. lr-mmt:1.2)`); }
+  const showBar = !o.json && process.stderr.isTTY === true;
+  const bar = showBar ? new cliProgress.SingleBar({ format: 'sim [{bar}] {percentage}% | {label} | {eta_formatted} left', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const steps = Math.floor(s.durationS / s.stepS) + 1;
+  bar?.start(steps * policies.length, 0, { label: '' });
+  const results: OpsResult[] = [];
+  try {
+    for (const [i, policy] of policies.entries()) {
+      results.push(await runOpsInProcess({ ...s, automation: { ...s.automation, policy } }, bar ? (k) => bar.update(i * steps + k, { label: policy }) : undefined));
+    }
+  } finally { bar?.stop(); }
+  if (o.report) writeFileSync(o.report, renderOpsReport(results, { title: `nubis sim --engine control-plane: ${s.name}`, command: process.argv.slice(2).join(' ') }));
+  if (o.json) {
+    process.stdout.write(JSON.stringify(results.map(({ series, ...r }) => r), null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(formatTable(
+    ['policy', 'energy kWh', 'hosts on', 'migrations', 'power-offs', 'power-ons', 'failures', 'HA restarts', 'VMs lost', 'overloaded %'],
+    results.map((r) => [r.policy, r.energyKWh.toFixed(2), r.meanActiveHosts.toFixed(1), r.migrations, r.powerOffs, r.powerOns, r.failures, r.haRestarts, r.lostVms, (r.overloadShare * 100).toFixed(2)]),
+    [false, true, true, true, true, true, true, true, true, true],
+  ) + '\n');
+  if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
+}
 
 function renderRows(rows: ResultRow[]): string {
   const pct = (x: number, d: number) => (x * 100).toFixed(d);

@@ -79,3 +79,17 @@ body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse
 <table><tr><th>day</th><th>policy</th><th>mode</th><th>energy kWh</th><th>migrations</th><th>SLATAH %</th><th>PDM %</th><th>SLAV %</th><th>ESV</th><th>host shutdowns</th><th>mean migration s</th><th>wall ms</th></tr>${rowsHtml}</table>
 ${sumHtml}${charts}</body></html>`;
 }
+
+/** Report of `nubis sim --engine control-plane`: one line per policy, and the actions taken. */
+export function renderOpsReport(results: import('./ops-run.ts').OpsResult[], meta: { title: string; command?: string }): string {
+  const rows = results.map((r) => `<tr><td>${esc(r.policy)}</td><td>${r.energyKWh.toFixed(2)}</td><td>${r.meanActiveHosts.toFixed(1)}</td><td>${r.migrations}</td><td>${r.powerOffs}</td><td>${r.powerOns}</td><td>${r.failures}</td><td>${r.haRestarts}</td><td>${r.lostVms}</td><td>${(r.overloadShare * 100).toFixed(2)}</td></tr>`).join('');
+  const mk = (f: 'activeHosts' | 'powerW' | 'slaViolation' | 'migrations', scale = 1) => results.map((r) => ({ name: r.policy, x: r.series.timeS, y: r.series[f].map((v) => v * scale) }));
+  const actions = results.map((r) => `<details><summary>${esc(r.policy)}: ${r.actions.length} automatic actions</summary><pre>${esc(r.actions.map((a) => { const [t, ...rest] = a.split(' '); return `${(Number(t) / 3600).toFixed(2).padStart(6)} h  ${rest.join(' ')}`; }).join('\n'))}</pre></details>`).join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(meta.title)}</title><style>
+body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}td:first-child,th{text-align:left}th{background:#f4f4f4}
+.charts{display:flex;flex-wrap:wrap;gap:12px}.legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:14px;height:3px;margin-right:5px;vertical-align:middle}code{background:#f4f4f4;padding:1px 4px}pre{font-size:12px}
+</style></head><body><h1>${esc(meta.title)}</h1>${meta.command ? `<p><code>${esc(meta.command)}</code></p>` : ''}
+<table><tr><th>policy</th><th>energy kWh</th><th>mean hosts on</th><th>migrations</th><th>power-offs</th><th>power-ons</th><th>host failures</th><th>HA restarts</th><th>VMs lost</th><th>overloaded %</th></tr>${rows}</table>
+${legend(results.map((r) => r.policy))}<div class="charts">${lineChart('Hosts on', 'hosts', mk('activeHosts'))}${lineChart('Data-center power', 'kW', mk('powerW', 1e-3))}${lineChart('Overloaded hosts', '% of hosts on', mk('slaViolation', 100))}${lineChart('Migrations per step', 'migrations', mk('migrations'))}</div>
+<h2>Actions</h2>${actions}</body></html>`;
+}
