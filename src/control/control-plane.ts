@@ -572,7 +572,7 @@ export class ControlPlane {
       return { hostId: id, registered: true };
     }
     // A failed host that reports again, or a host switched on that finished booting, is up.
-    await this.db.updateTable('hosts').set({ last_seen_at: at, ...(h.state === 'failed' || h.state === 'booting' || h.state === 'off' ? { state: 'up' } : {}) }).where('id', '=', h.id).execute();
+    await this.db.updateTable('hosts').set({ last_seen_at: at, ...(h.state === 'failed' || h.state === 'booting' ? { state: 'up' } : {}) }).where('id', '=', h.id).execute();
     // Agent-sourced load: the CPU utilization the agent measured for each guest since its last report.
     const samples = (b.guests ?? []).filter((g) => typeof g.cpu === 'number').map((g) => ({ vm: g.id, cpu: g.cpu! }));
     if (samples.length) {
