@@ -52,7 +52,7 @@ for (const backend of storeBackends()) {
       const id = op.body.vmId;
       let vm = (await t.call(tok.ann, 'GET', `/v1/vms/${id}`)).body;
       assert.equal(vm.state, 'running');
-      assert.deepEqual(vm.allowedActions, ['stop', 'reboot', 'suspend', 'snapshot', 'restore', 'clone', 'delete']);
+      assert.deepEqual(vm.allowedActions, ['stop', 'reboot', 'suspend', 'snapshot', 'restore', 'resize', 'clone', 'delete']);
       assert.equal((await t.sim.get(id))!.state, 'running', 'the hypervisor runs it');
       assert.equal((await t.call(tok.ann, 'POST', `/v1/vms/${id}/actions`, { action: 'stop' })).status, 202);
       vm = (await t.call(tok.ann, 'GET', `/v1/vms/${id}`)).body;
@@ -68,22 +68,25 @@ for (const backend of storeBackends()) {
       assert.deepEqual(kinds, ['vm.placed', 'vm.running', 'vm.stop.requested', 'vm.stopped', 'vm.start.requested', 'vm.running', 'vm.delete.requested', 'vm.deleted']);
     });
 
-    test('snapshot and restore, cold resize within the host, clone', async () => {
+    test('snapshot and restore, resize running (with a restart) and stopped (cold, within the host), clone', async () => {
       const id = (await t.call(tok.bob, 'POST', '/v1/vms', { name: 'rs', flavor: 'm1.small', image: 'tiny' })).body.vmId;
       assert.equal((await t.call(tok.bob, 'POST', `/v1/vms/${id}/actions`, { action: 'snapshot', snapshotName: 's1' })).body.status, 'succeeded');
       assert.equal((await t.call(tok.bob, 'POST', `/v1/vms/${id}/actions`, { action: 'restore', snapshotName: 's1' })).body.status, 'succeeded');
       assert.equal((await t.call(tok.bob, 'POST', `/v1/vms/${id}/actions`, { action: 'restore' })).status, 400);
-      const hot = await t.call(tok.bob, 'POST', `/v1/vms/${id}/actions`, { action: 'resize', flavor: 'm1.large' });
-      assert.equal(hot.status, 409);
-      assert.match(hot.body.message, /it is running/);
+      // Running, 1 → 2 vCPUs: the driver cannot add vCPUs live, so it restarts with the new size.
+      const hot = (await t.call(tok.bob, 'POST', `/v1/vms/${id}/actions`, { action: 'resize', flavor: 'm1.medium' })).body;
+      assert.equal(hot.status, 'succeeded', JSON.stringify(hot));
+      assert.equal(hot.result.how, 'restart');
+      assert.equal((await t.call(tok.bob, 'GET', `/v1/vms/${id}`)).body.state, 'running');
+      assert.equal((await t.sim.get(id))!.spec.vcpus, 2);
       await t.call(tok.bob, 'POST', `/v1/vms/${id}/actions`, { action: 'stop' });
       const hostBefore = (await t.call(tok.admin, 'GET', `/v1/hosts/${(await t.call(tok.bob, 'GET', `/v1/vms/${id}`)).body.hostId}`)).body.used;
       assert.equal((await t.call(tok.bob, 'POST', `/v1/vms/${id}/actions`, { action: 'resize', flavor: 'm1.large' })).body.status, 'succeeded');
       const vm = (await t.call(tok.bob, 'GET', `/v1/vms/${id}`)).body;
       assert.equal(vm.flavor, 'm1.large');
       const hostAfter = (await t.call(tok.admin, 'GET', `/v1/hosts/${vm.hostId}`)).body.used;
-      // m1.small → m1.large: +3 vCPUs, +6144 MiB, +60 GiB on the same host
-      assert.deepEqual({ v: hostAfter.vcpus - hostBefore.vcpus, m: hostAfter.memoryMiB - hostBefore.memoryMiB, d: hostAfter.diskGiB - hostBefore.diskGiB }, { v: 3, m: 6144, d: 60 });
+      // m1.medium → m1.large: +2 vCPUs, +4096 MiB, +40 GiB on the same host
+      assert.deepEqual({ v: hostAfter.vcpus - hostBefore.vcpus, m: hostAfter.memoryMiB - hostBefore.memoryMiB, d: hostAfter.diskGiB - hostBefore.diskGiB }, { v: 2, m: 4096, d: 40 });
       assert.equal((await t.sim.get(id))!.spec.memoryMiB, 8192, 'the hypervisor definition follows');
       const clone = await t.call(tok.bob, 'POST', `/v1/vms/${id}/actions`, { action: 'clone', name: 'rs-copy' });
       assert.equal(clone.body.status, 'succeeded');

@@ -148,3 +148,41 @@ for (const backend of storeBackends()) {
     } finally { await t.close(); await s.drop(); }
   });
 }
+
+test('resize of a running VM: live through the balloon when the vCPUs stay and memory is within boot size, else with a restart, re-placed when it no longer fits', async () => {
+  const { t, a, host, vm, vms } = await setup(':memory:');
+  try {
+    const r1 = await host('r1', 'z', { cpuRatio: 1 }), r2 = await host('r2', 'z', { cpuRatio: 1 });
+    await t.call(a, 'POST', '/v1/flavors', { name: 'lean', vcpus: 4, memoryMiB: 4096, diskGiB: 80 });
+    const x = await vm('x', 'm1.large', { preset: 'pack' }), y = await vm('y', 'm1.large', { preset: 'pack' });
+    const where = async (id: string) => (await vms()).find((v) => v.id === id)!;
+    assert.equal((await where(x)).hostId, (await where(y)).hostId, 'packed on one host');
+    const first = (await where(x)).hostId, second = first === r1 ? r2 : r1;
+    assert.ok((await t.call(a, 'GET', `/v1/vms/${y}`)).body.allowedActions.includes('resize'));
+
+    const lean = (await t.call(a, 'POST', `/v1/vms/${y}/actions`, { action: 'resize', flavor: 'lean' })).body;
+    assert.equal(lean.status, 'succeeded', JSON.stringify(lean));
+    assert.equal(lean.result.how, 'live');
+    assert.equal((await t.sim.get(y))!.balloonMiB ?? (await t.sim.metrics(y)).balloonMiB, 4096, 'the balloon took the memory back');
+    assert.equal((await where(y)).state, 'running');
+    assert.equal((await where(y)).hostId, first, 'stays where it is');
+
+    // 8 vCPUs do not fit next to y (4 of 8 taken): restart on the other host.
+    const big = (await t.call(a, 'POST', `/v1/vms/${x}/actions`, { action: 'resize', flavor: 'm1.xlarge' })).body;
+    assert.equal(big.status, 'succeeded', JSON.stringify(big));
+    assert.equal(big.result.how, 'restart');
+    assert.equal((await where(x)).hostId, second);
+    assert.equal((await where(x)).state, 'running');
+    assert.equal((await t.sim.get(x))!.spec.vcpus, 8);
+    const hosts = (await t.call(a, 'GET', '/v1/hosts')).body as { id: string; used: { vcpus: number; memoryMiB: number } }[];
+    assert.deepEqual(hosts.find((h) => h.id === first)!.used, { ...hosts.find((h) => h.id === first)!.used, vcpus: 4, memoryMiB: 4096 });
+    assert.equal(hosts.find((h) => h.id === second)!.used.vcpus, 8);
+    // Nowhere to go: refused, and the VM keeps running as it was.
+    const huge = await t.call(a, 'POST', '/v1/flavors', { name: 'huge', vcpus: 16, memoryMiB: 8192, diskGiB: 80 });
+    assert.equal(huge.status, 201);
+    const no = await t.call(a, 'POST', `/v1/vms/${y}/actions`, { action: 'resize', flavor: 'huge' });
+    assert.equal(no.status, 409);
+    assert.match(no.body.message, /Flavor huge does not fit on r\d and no other host takes it/);
+    assert.equal((await where(y)).state, 'running');
+  } finally { await t.close(); }
+});

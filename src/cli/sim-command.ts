@@ -134,7 +134,7 @@ async function runControlPlaneEngine(o: { scenario: string; trace: string[]; pol
   } finally { bar?.stop(); }
   if (o.report) writeFileSync(o.report, renderOpsReport(results, { title: `nubis sim --engine control-plane: ${s.name}`, command: process.argv.slice(2).join(' ') }));
   if (o.json) {
-    process.stdout.write(JSON.stringify(results.map(({ series, ...r }) => r), null, 2) + '\n');
+    process.stdout.write(JSON.stringify(results.map(({ series: _series, ...r }) => r), null, 2) + '\n');
     return;
   }
   process.stdout.write(formatTable(

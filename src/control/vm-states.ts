@@ -10,7 +10,7 @@ export const VM_ACTIONS = {
   resume: { from: ['suspended'], to: 'running' },
   snapshot: { from: ['running', 'stopped', 'suspended'], to: null },
   restore: { from: ['running', 'stopped', 'suspended'], to: null },
-  resize: { from: ['stopped'], to: 'stopped' },
+  resize: { from: ['stopped', 'running'], to: 'stopped' },
   clone: { from: ['running', 'stopped', 'suspended'], to: null },
   delete: { from: ['building', 'running', 'stopped', 'suspended', 'error'], to: 'deleted' },
 } as const satisfies Record<string, { from: readonly VmState[]; to: VmState | null }>;
