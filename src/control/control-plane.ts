@@ -35,6 +35,8 @@ export interface VmView {
   ha: boolean; haPriority: number;
   id: string; name: string; tenantId: string; state: VmState; flavor: string; image: string;
   hostId: string | null; hostName?: string | null; serverGroupId: string | null; createdAt: string; updatedAt: string;
+  /** Latest measured CPU utilization of its vCPUs (0..1), or null before the first report. */
+  cpu: number | null;
   allowedActions: VmAction[];
 }
 
@@ -362,18 +364,24 @@ export class ControlPlane {
       this.db.selectFrom('images').select('name').where('id', '=', v.image_id).executeTakeFirst(),
       v.host_id ? this.db.selectFrom('hosts').select('name').where('id', '=', v.host_id).executeTakeFirst() : undefined,
     ]);
-    return { ha: Number(v.ha) === 1, haPriority: Number(v.ha_priority), id: v.id, name: v.name, tenantId: v.tenant_id, state: v.state as VmState, flavor: f?.name ?? v.flavor_id, image: i?.name ?? v.image_id, hostId: v.host_id, hostName: h?.name ?? null, serverGroupId: v.server_group_id, createdAt: v.created_at, updatedAt: v.updated_at, allowedActions: allowedActions(v.state as VmState) };
+    return this.vmView(v, f?.name, i?.name, h?.name);
+  }
+
+  private vmView(v: VmRow, flavor: string | undefined, image: string | undefined, host: string | null | undefined): VmView {
+    return { ha: Number(v.ha) === 1, haPriority: Number(v.ha_priority), id: v.id, name: v.name, tenantId: v.tenant_id, state: v.state as VmState, flavor: flavor ?? v.flavor_id, image: image ?? v.image_id, hostId: v.host_id, hostName: host ?? null, serverGroupId: v.server_group_id, createdAt: v.created_at, updatedAt: v.updated_at, cpu: (JSON.parse(v.cpu_history) as number[])[0] ?? null, allowedActions: allowedActions(v.state as VmState) };
   }
 
   async getVm(p: Principal, id: string) { return this.vmOut(await this.vmRow(p, id)); }
 
+  /** VMs with their flavor, image and host names, in one query (it backs lists of 10,000 VMs). */
   async listVms(p: Principal, f: { state?: string; host?: string } = {}) {
-    let q = this.db.selectFrom('vms').selectAll().where('deleted_at', 'is', null);
-    if (!this.canSeeAll(p)) q = q.where('tenant_id', '=', p.tenantId);
-    if (f.state) q = q.where('state', '=', f.state);
-    if (f.host) q = q.where('host_id', '=', f.host);
-    const rows = await q.orderBy('created_at').orderBy('id').execute();
-    return Promise.all(rows.map((v) => this.vmOut(v)));
+    let q = this.db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').innerJoin('images', 'images.id', 'vms.image_id').leftJoin('hosts', 'hosts.id', 'vms.host_id')
+      .selectAll('vms').select(['flavors.name as flavor_name', 'images.name as image_name', 'hosts.name as host_name']).where('vms.deleted_at', 'is', null);
+    if (!this.canSeeAll(p)) q = q.where('vms.tenant_id', '=', p.tenantId);
+    if (f.state) q = q.where('vms.state', '=', f.state);
+    if (f.host) q = q.where('vms.host_id', '=', f.host);
+    const rows = await q.orderBy('vms.created_at').orderBy('vms.id').execute();
+    return rows.map((r) => this.vmView(r, r.flavor_name, r.image_name, r.host_name));
   }
 
   /** Claim quota for a flavor (conditional update: race-free); QUOTA_EXCEEDED says what is used and left. */
@@ -1187,13 +1195,15 @@ export class ControlPlane {
       const vms = await trx.selectFrom('vms').select(['id', 'name', 'cpu_history']).where('deleted_at', 'is', null).execute();
       const byRef = new Map<string, (typeof vms)[number]>();
       for (const v of vms) { byRef.set(v.name, v); byRef.set(v.id, v); }
+      const changed = new Map<string, string>();
       for (const x of samples) {
         const v = byRef.get(x.vm);
         if (!v) { unknown.push(x.vm); continue; }
         const h = [Math.min(1, Math.max(0, x.cpu)), ...(JSON.parse(v.cpu_history) as number[])].slice(0, LOAD_HISTORY);
         v.cpu_history = JSON.stringify(h);
-        await trx.updateTable('vms').set({ cpu_history: v.cpu_history }).where('id', '=', v.id).execute();
+        changed.set(v.id, v.cpu_history);
       }
+      await bulkSet(trx, 'vms', 'cpu_history', changed);
       // Host utilization follows from its VMs' (for the plots and the energy).
       const rows = await trx.selectFrom('hosts').leftJoin('vms', (j) => j.onRef('vms.host_id', '=', 'hosts.id').on('vms.deleted_at', 'is', null).on('vms.state', '=', 'running'))
         .leftJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['hosts.id', 'hosts.vcpus as cpus', 'hosts.state', 'hosts.cpu_history as host_history', 'vms.cpu_history', 'flavors.vcpus']).execute();
@@ -1203,10 +1213,12 @@ export class ControlPlane {
         if (r.cpu_history && r.vcpus) u.demand += r.vcpus * ((JSON.parse(r.cpu_history) as number[])[0] ?? 0);
         util.set(r.id, u);
       }
+      const hostHistories = new Map<string, string>();
       for (const [id, u] of util) {
         const sample = u.state === 'up' || u.state === 'maintenance' ? Math.min(1, u.demand / u.cpus) : 0;
-        await trx.updateTable('hosts').set({ cpu_history: JSON.stringify([sample, ...(JSON.parse(u.history) as number[])].slice(0, LOAD_HISTORY)) }).where('id', '=', id).execute();
+        hostHistories.set(id, JSON.stringify([sample, ...(JSON.parse(u.history) as number[])].slice(0, LOAD_HISTORY)));
       }
+      await bulkSet(trx, 'hosts', 'cpu_history', hostHistories);
     });
     return { recorded: samples.length - unknown.length, unknown };
   }
@@ -1508,4 +1520,16 @@ function hostLoad(h: { state: string; power_model: string; cpu_history: string }
   const cpu = (JSON.parse(h.cpu_history) as number[])[0] ?? 0;
   const on = h.state === 'up' || h.state === 'maintenance';
   return { cpu, powerW: on ? powerW(parsePower(h.power_model), Math.min(1, Math.max(0, cpu))) : 0 };
+}
+
+/**
+ * Set one text column on many rows in a few statements (UPDATE ... FROM VALUES works on SQLite
+ * 3.33+ and PostgreSQL; VALUES columns are column1, column2 on both).
+ */
+async function bulkSet(db: Db, table: 'vms' | 'hosts', column: 'cpu_history', values: Map<string, string>): Promise<void> {
+  const rows = [...values];
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500);
+    await sql`update ${sql.table(table)} set ${sql.ref(column)} = v.column2 from (values ${sql.join(chunk.map(([id, v]) => sql`(${id}, ${v})`))}) as v where ${sql.ref(`${table}.id`)} = v.column1`.execute(db);
+  }
 }
