@@ -90,3 +90,29 @@ test('a scenario file is validated and errors name the field', () => {
   const rows = JSON.parse(good.out);
   assert.equal(rows[1].energyKWh, (20 * 250 * 86400) / 3.6e6);
 });
+
+test('nubis sim --engine control-plane runs the control plane\'s automation on a scenario file: a row per policy, a report, errors name the field', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'nubis-'));
+  const file = join(tmp, 'ops.yaml'), report = join(tmp, 'ops.html');
+  writeFileSync(file, [
+    'name: cli-ops', 'durationS: 10800',
+    'hosts: [{count: 4, vcpus: 8, memoryMiB: 32768}]',
+    'workload: {type: steps, vms: 8, steps: [{atS: 0, percent: 10}]}',
+    'failures: {events: [{host: 1, atS: 3600, downS: 1800}]}',
+  ].join('\n'));
+  const r = nubis('sim', '--engine', 'control-plane', '--scenario', file, '--policy', 'thr-mmt:0.8,reservation', '--json', '--report', report);
+  assert.equal(r.code, 0, r.err);
+  const rows = JSON.parse(r.out);
+  assert.deepEqual(rows.map((x: { policy: string }) => x.policy), ['thr-mmt:0.8', 'reservation']);
+  for (const x of rows) {
+    assert.equal(x.failures, 1);
+    assert.ok(x.powerOffs >= 1, 'idle hosts are switched off');
+    assert.ok(x.actions.some((a: string) => / host zone-1-h001 failed$/.test(a)));
+  }
+  assert.match(readFileSync(report, 'utf8'), /Hosts on[\s\S]*automatic actions/);
+  writeFileSync(file, 'name: bad\nhosts: [{count: 0, vcpus: 8, memoryMiB: 1}]\nworkload: {type: steps, vms: 1, steps: []}\n');
+  const bad = nubis('sim', '--engine', 'control-plane', '--scenario', file);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /hosts\.0\.count: .*workload\.steps: /);
+  assert.match(nubis('sim', '--engine', 'warp').err, /Unknown engine "warp"; accepted: simulator, control-plane/);
+});

@@ -36,6 +36,21 @@ test('nubis serve prints the admin token once, and the CLI creates and lists VMs
   const none = cli('vm', 'create', '--name', 'x', '--flavor', 'nope', '--image', 'tiny');
   assert.equal(none.status, 2);
   assert.match(none.stderr, /NOT_FOUND: No flavor "nope"/);
+  // Operations from the CLI: an operator's move as a plan, an empty host switched off, metered energy.
+  const where = JSON.parse(cli('vm', 'list', '--json').stdout)[0].hostName as string;
+  const target = where === 'sim-001' ? 'sim-002' : 'sim-001';
+  const audit = cli('plan', 'audit', '--move', `web-1=${target}`);
+  assert.equal(audit.status, 0, audit.stderr);
+  assert.match(audit.stdout, new RegExp(`migrate +web-1 +requested by an operator .* MiB`));
+  const id = /plan ([0-9a-f-]{36}): proposed/.exec(audit.stdout)![1]!;
+  assert.match(cli('plan', 'apply', id).stdout, /: applied/);
+  assert.equal(JSON.parse(cli('vm', 'list', '--json').stdout)[0].hostName, target);
+  assert.match(cli('host', 'power', where, 'off').stdout, new RegExp(`${where}: off`));
+  assert.match(cli('host', 'power', target, 'off').stderr, /Cannot switch .* off: 1 VM\(s\) still on it/);
+  const day = new Date().toISOString().slice(0, 10);
+  const energy = cli('usage', 'energy', '--from', day, '--to', day, '--by', 'host');
+  assert.equal(energy.status, 0, energy.stderr);
+  assert.match(energy.stdout, /total/);
   const exited = new Promise((r) => s.proc.once('exit', r));
   s.proc.kill('SIGTERM');
   await exited;

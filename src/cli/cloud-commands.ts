@@ -88,6 +88,12 @@ export function cloudCommands(program: Command): void {
     const r = await api(c, 'POST', `/v1/hosts/${encodeURIComponent(h)}/undrain`);
     print(c, r, () => `${r.name}: ${r.state}`);
   });
+  host.command('power <host> <action>').description('Switch a host on or off (off: it must be empty); real hosts through their agents\' power command').action(async function (this: Command, h: string, action: string) {
+    const c = conn(this);
+    if (action !== 'on' && action !== 'off') throw new RangeError(`action must be on or off, got "${action}"`);
+    const r = await api(c, 'POST', `/v1/hosts/${encodeURIComponent(h)}/power`, { action });
+    print(c, r, () => `${r.host}: ${r.state}`);
+  });
   host.command('set-state <host> <state>').description('up, maintenance, off, failed').action(async function (this: Command, h: string, state: string) {
     const c = conn(this);
     const r = await api(c, 'PATCH', `/v1/hosts/${encodeURIComponent(h)}`, { state });
@@ -125,6 +131,12 @@ export function cloudCommands(program: Command): void {
         r.vms.map((v: Record<string, number | string>) => [v.vm!, v.flavor!, v.runningS!, v.stoppedS!, Number(v.vcpuHours).toFixed(3), Number(v.memoryGiBHours).toFixed(3), Number(v.diskGiBHours).toFixed(3), Number(v.energyKWh).toFixed(4)]),
         [false, false, true, true, true, true, true, true]));
     });
+  usage.command('energy').description('Metered energy by host, zone or tenant over whole UTC days (IT and × PUE)').requiredOption('--from <day>').requiredOption('--to <day>').option('--by <what>', 'host, zone or tenant', 'tenant')
+    .action(async function (this: Command, o: { from: string; to: string; by: string }) {
+      const c = conn(this);
+      const r = await api(c, 'GET', `/v1/energy?${new URLSearchParams({ from: o.from, to: o.to, by: o.by })}`);
+      print(c, r, () => formatTable([o.by, 'IT kWh', `facility kWh (PUE ${r.pue})`], [...r.rows.map((x: { name: string; itKWh: number; facilityKWh: number }) => [x.name, x.itKWh.toFixed(3), x.facilityKWh.toFixed(3)]), ['total', r.totals.itKWh.toFixed(3), r.totals.facilityKWh.toFixed(3)]], [false, true, true]));
+    });
   program.command('invoice').description('A tenant\'s invoice for a period')
     .option('--url <url>').option('--token <token>').option('--json').option('--csv', 'CSV output')
     .requiredOption('--from <iso>').requiredOption('--to <iso>').option('--tenant <tenant>')
@@ -137,13 +149,22 @@ export function cloudCommands(program: Command): void {
     });
 
   const plan = group('plan', 'Consolidation plans (operators)');
-  const showPlan = (r: { id: string; status: string; summary: string; actions: { type: string; vmName?: string; hostName?: string; from?: string; to?: string; reason: string; cost?: { timeS: number; dataMiB: number }; gain?: { wattsSaved: number } }[]; result?: unknown }) =>
-    `plan ${r.id}: ${r.status}\n${r.summary}\n` + formatTable(['#', 'action', 'what', 'why', 'cost / gain'], r.actions.map((a, i) => [i + 1, a.type, a.type === 'migrate' ? a.vmName! : a.hostName!, a.reason,
-      a.type === 'migrate' ? `${a.cost!.timeS.toFixed(1)} s, ${a.cost!.dataMiB.toFixed(0)} MiB` : `saves ${a.gain!.wattsSaved.toFixed(0)} W`])) + (r.result ? `\nresult: ${JSON.stringify(r.result)}` : '');
-  plan.command('audit').description('Propose a plan from the live state').option('--spare-hosts <n>').option('--hold-down-s <s>').option('--payback-horizon-s <s>')
-    .action(async function (this: Command, o: { spareHosts?: string; holdDownS?: string; paybackHorizonS?: string }) {
+  type ShownAction = { type: string; vmName?: string; hostName?: string; reason: string; cost?: { timeS?: number; dataMiB?: number; watts?: number }; gain?: { wattsSaved?: number; loadMoved?: number } };
+  const costGain = (a: ShownAction) => a.type === 'migrate' ? `${a.cost!.timeS!.toFixed(1)} s, ${a.cost!.dataMiB!.toFixed(0)} MiB${a.gain?.loadMoved !== undefined ? `; moves ${(a.gain.loadMoved * 100).toFixed(0)} % of the host's CPU` : ''}`
+    : a.type === 'power-on' ? `adds ${a.cost!.watts!.toFixed(0)} W` : `saves ${a.gain!.wattsSaved!.toFixed(0)} W`;
+  const showPlan = (r: { id: string; status: string; zone?: string | null; summary: string; actions: ShownAction[]; result?: unknown }) =>
+    `plan ${r.id}: ${r.status}${r.zone ? ` (zone ${r.zone})` : ''}\n${r.summary}\n` + formatTable(['#', 'action', 'what', 'why', 'cost / gain'], r.actions.map((a, i) => [i + 1, a.type, a.type === 'migrate' ? a.vmName! : a.hostName!, a.reason, costGain(a)])) + (r.result ? `\nresult: ${JSON.stringify(r.result)}` : '');
+  const collectMoves = (v: string, prev: string[]) => [...prev, v];
+  plan.command('audit').description('Propose a plan from the live state (reservation packing, a load-aware preset such as lr-mmt:1.2, or your own moves)')
+    .option('--spare-hosts <n>').option('--hold-down-s <s>').option('--payback-horizon-s <s>')
+    .option('--policy <preset>', 'reservation (default) or DETECTOR-SELECTION[:PARAM], e.g. lr-mmt:1.2').option('--zone <zone>', 'only this zone (cluster)')
+    .option('--move <vm=host>', 'a move you want (repeatable); ordered so every step fits, cycles routed through a free host', collectMoves, [])
+    .action(async function (this: Command, o: { spareHosts?: string; holdDownS?: string; paybackHorizonS?: string; policy?: string; zone?: string; move: string[] }) {
       const c = conn(this);
-      const body = Object.fromEntries(Object.entries({ spareHosts: o.spareHosts, holdDownS: o.holdDownS, paybackHorizonS: o.paybackHorizonS }).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)]));
+      const body: Record<string, unknown> = Object.fromEntries(Object.entries({ spareHosts: o.spareHosts, holdDownS: o.holdDownS, paybackHorizonS: o.paybackHorizonS }).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)]));
+      if (o.policy) body.policy = o.policy;
+      if (o.zone) body.zone = o.zone;
+      if (o.move.length) body.moves = o.move.map((m) => { const [vm, to] = m.split('='); if (!vm || !to) throw new RangeError(`--move must be VM=HOST, got "${m}"`); return { vm, to }; });
       const r = await api(c, 'POST', '/v1/plans', body);
       print(c, r, () => showPlan(r));
     });
