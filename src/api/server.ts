@@ -125,7 +125,7 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
     handler: async ({ p, body }) => cp.heartbeat(p, { ...body, memoryMiB: Math.floor(body.memoryMiB) }) });
   route({ method: 'POST', url: '/v1/plans', summary: 'Audit the live state and propose a consolidation plan (admin, operator)', tag: 'plans', status: 201,
     body: z.object({ spareHosts: z.number().int().nonnegative().optional(), holdDownS: z.number().nonnegative().optional(), paybackHorizonS: z.number().positive().optional(),
-      policy: z.string().min(1).optional(), zone: z.string().min(1).optional(), moves: z.array(z.object({ vm: z.string().min(1), to: z.string().min(1) }).strict()).min(1).optional() }).strict().optional(),
+      powerOffGraceS: z.number().nonnegative().optional(), policy: z.string().min(1).optional(), zone: z.string().min(1).optional(), moves: z.array(z.object({ vm: z.string().min(1), to: z.string().min(1) }).strict()).min(1).optional() }).strict().optional(),
     handler: async ({ p, body }) => cp.auditPlan(p, body ?? {}) });
   const policy = z.object({ scaleOutAbove: z.number(), scaleInBelow: z.number(), adjustmentType: z.enum(['change', 'exact', 'percent']), adjustment: z.number().positive(), exactIn: z.number().int().nonnegative().optional(), cooldownS: z.number().nonnegative(), metric: z.enum(['reported', 'cpu']).optional() }).strict();
   route({ method: 'POST', url: '/v1/scaling-groups', summary: 'Create an autoscaling group (members spread by soft anti-affinity)', tag: 'scaling-groups', status: 201,
@@ -136,7 +136,7 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
     body: z.object({ value: z.number(), loads: z.record(z.string(), z.number()).optional() }).strict(), handler: async ({ p, params, body }) => cp.reportGroupMetric(p, params.id, body.value, body.loads) });
   route({ method: 'GET', url: '/v1/settings/automation', summary: 'Automation settings of the data center and of each zone (cluster): level, policy, spares, migration limits', tag: 'plans', handler: async ({ p }) => cp.listAutomation(p) });
   route({ method: 'PUT', url: '/v1/settings/automation', summary: 'Set the automation level (manual, partial, full) and audit policy, for the data center or one zone (admin)', tag: 'plans',
-    body: z.object({ automation: z.enum(['manual', 'partial', 'full']), zone: z.string().min(1).optional(), policy: z.string().min(1).optional(), spareHosts: z.number().int().nonnegative().optional(),
+    body: z.object({ automation: z.enum(['manual', 'partial', 'full']), zone: z.string().min(1).optional(), policy: z.string().min(1).optional(), spareHosts: z.number().int().nonnegative().optional(), powerOffGraceS: z.number().nonnegative().optional(),
       maxMigrationsPerHost: z.number().int().positive().optional(), maxMigrationsPerCluster: z.number().int().positive().optional() }).strict(),
     handler: async ({ p, body }) => { const { automation, ...rest } = body; return cp.setAutomation(p, automation, rest); } });
   route({ method: 'POST', url: '/v1/automation/rounds', summary: 'Run one automation round now in every zone that is not manual (admin, operator)', tag: 'plans',

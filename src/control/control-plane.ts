@@ -10,7 +10,7 @@ import { AgentDriver } from '../drivers/agent/agent-driver.ts';
 import { placeVm, type HostView, type PlacementDecision } from '../policies/placement/pipeline.ts';
 import { scalingDecision, type ScalingPolicy } from '../policies/autoscaling.ts';
 import { checkPlan, DEFAULT_CONCURRENCY, DEFAULT_PLAN_OPTIONS, orderMoves, planConsolidation, scheduleWaves, type ConcurrencyLimits, type ConsolidationPlanOptions, type Plan, type PlanAction, type PlanHost } from '../policies/plans/plan.ts';
-import { DEFAULT_LOAD_OPTIONS, LOAD_HISTORY, planLoadAware, summarize, type LoadCluster } from '../policies/plans/load-plan.ts';
+import { DEFAULT_LOAD_OPTIONS, LOAD_HISTORY, planLoadAware, planSpread, summarize, type LoadCluster } from '../policies/plans/load-plan.ts';
 import { parsePolicy, PolicySpecError } from '../policies/registry.ts';
 import { attributeHostPower, powerW, type PowerModelSpec } from '../models/power.ts';
 import { failoverShortfall } from '../policies/ha.ts';
@@ -886,13 +886,17 @@ export class ControlPlane {
     const last = await this.db.selectFrom('events').select(['vm_id', (eb) => eb.fn.max('at').as('at')]).where('kind', '=', 'vm.migrated').groupBy('vm_id').execute();
     const lastAt = new Map(last.map((r) => [r.vm_id, Date.parse(String(r.at))]));
     const nowMs = this.o.clock.now() * 1000;
+    // How long each empty host has been empty: since its last VM's usage ended there.
+    const lastUse = await this.db.selectFrom('usage').select(['host_id', (eb) => eb.fn.max('end_at').as('end')]).where('host_id', 'in', hosts.length ? hosts.map((h) => h.id) : ['']).groupBy('host_id').execute();
+    const lastEnd = new Map(lastUse.map((r) => [r.host_id, r.end ? Date.parse(String(r.end)) : NaN]));
     return {
       hosts: hosts.map((h) => {
         const power = parsePower(h.power_model);
+        const emptyForS = Number(h.vm_count) > 0 ? 0 : lastEnd.has(h.id) && !Number.isNaN(lastEnd.get(h.id)!) ? (nowMs - lastEnd.get(h.id)!) / 1000 : Infinity;
         return {
           id: h.id, name: h.name, state: (h.state === 'booting' ? 'off' : h.state) as PlanHost['state'],
           capacity: { vcpus: h.vcpus * h.cpu_ratio - h.reserved_vcpus, memoryMiB: h.memory_mib * h.memory_ratio - h.reserved_memory_mib },
-          idleW: power.type === 'specpower' ? power.wattsAt[0]! : power.idleW, cpus: h.vcpus, power, bandwidthMbps: 1000,
+          idleW: power.type === 'specpower' ? power.wattsAt[0]! : power.idleW, cpus: h.vcpus, power, bandwidthMbps: 1000, emptyForS,
         };
       }),
       vms: vms.map((v) => ({ id: v.id, name: v.name, hostId: v.host_id!, vcpus: v.vcpus, memoryMiB: v.memory_mib, sinceMigrationS: lastAt.has(v.id) ? (nowMs - lastAt.get(v.id)!) / 1000 : Infinity, history: JSON.parse(v.cpu_history) as number[] })),
@@ -912,7 +916,7 @@ export class ControlPlane {
   async auditPlan(p: Principal, o: Partial<ConsolidationPlanOptions> & { policy?: string; zone?: string; moves?: { vm: string; to: string }[]; actor?: string; keepEmpty?: boolean } = {}) {
     this.require(p, 'admin', 'operator');
     const settings = await this.automationSettings(o.zone);
-    const options = { ...DEFAULT_PLAN_OPTIONS, ...(settings.spareHosts !== undefined ? { spareHosts: settings.spareHosts } : {}), ...stripUndefined(o) };
+    const options = { ...DEFAULT_PLAN_OPTIONS, ...(settings.spareHosts !== undefined ? { spareHosts: settings.spareHosts } : {}), ...(settings.powerOffGraceS !== undefined ? { powerOffGraceS: settings.powerOffGraceS } : {}), ...stripUndefined(o) };
     const cluster = await this.planCluster(o.zone);
     let plan: Plan;
     if (o.moves) {
@@ -927,10 +931,15 @@ export class ControlPlane {
       try { plan = summarize(orderMoves(cluster, moves, options)); } catch (e) { throw new ControlError('BAD_REQUEST', `Cannot order these moves: ${(e as Error).message}`); }
     } else {
       const policy = o.policy ?? settings.policy ?? 'reservation';
+      const spread = /^spread(?::([0-9.]+))?$/.exec(policy);
       if (policy === 'reservation') plan = planConsolidation(cluster, options);
-      else {
+      else if (spread) {
+        const gap = spread[1] === undefined ? 0.3 : Number(spread[1]);
+        if (!(gap > 0 && gap < 1)) throw new ControlError('BAD_REQUEST', `spread:GAP needs a gap in (0, 1), got "${spread[1]}"`);
+        plan = planSpread(cluster, { gap, holdDownS: options.holdDownS, bandwidthMbps: options.bandwidthMbps });
+      } else {
         let spec;
-        try { spec = parsePolicy(policy); } catch (e) { throw new ControlError('BAD_REQUEST', `${(e as PolicySpecError).message}, or reservation`); }
+        try { spec = parsePolicy(policy); } catch (e) { throw new ControlError('BAD_REQUEST', `${(e as PolicySpecError).message}, or reservation, or spread[:GAP]`); }
         if (spec.type !== 'migration') throw new ControlError('BAD_REQUEST', `Policy "${policy}" plans no migrations; use a DETECTOR-SELECTION preset (e.g. lr-mmt:1.2) or reservation`);
         // Seeded from the clock: the same state at the same time gives the same plan (RS selection).
         plan = planLoadAware(cluster, { ...options, ...DEFAULT_LOAD_OPTIONS, policy: spec }, seededRandom(Math.floor(this.o.clock.now())));
@@ -1132,8 +1141,8 @@ export class ControlPlane {
 
   async setAutomation(p: Principal, level: AutomationLevel, o: Partial<Omit<AutomationSettings, 'level'>> & { zone?: string } = {}) {
     this.require(p, 'admin');
-    if (o.policy && o.policy !== 'reservation') {
-      try { if (parsePolicy(o.policy).type !== 'migration') throw new PolicySpecError(`Policy "${o.policy}" plans no migrations`); } catch (e) { throw new ControlError('BAD_REQUEST', `${(e as Error).message}; accepted: reservation or a DETECTOR-SELECTION preset such as lr-mmt:1.2`); }
+    if (o.policy && o.policy !== 'reservation' && !/^spread(:0?\.[0-9]+)?$/.test(o.policy)) {
+      try { if (parsePolicy(o.policy).type !== 'migration') throw new PolicySpecError(`Policy "${o.policy}" plans no migrations`); } catch (e) { throw new ControlError('BAD_REQUEST', `${(e as Error).message}; accepted: reservation, spread[:GAP] or a DETECTOR-SELECTION preset such as lr-mmt:1.2`); }
     }
     const key = o.zone ? `automation:${o.zone}` : 'automation';
     const before = await this.automationSettings(o.zone);
@@ -1161,7 +1170,8 @@ export class ControlPlane {
       if (s.level === 'manual') continue;
       const waiting = await this.db.selectFrom('plans').select('id').where('status', '=', 'proposed').where('zone', '=', zone).executeTakeFirst();
       if (s.level === 'partial' && waiting) continue;
-      const plan = await this.auditPlan(p, { zone, actor: 'automation', keepEmpty: false });
+      // Hosts emptied by automation are switched off only after a grace period (10 min unless set).
+      const plan = await this.auditPlan(p, { zone, actor: 'automation', keepEmpty: false, powerOffGraceS: s.powerOffGraceS ?? 600 });
       if (plan.status === 'empty') continue;
       out.push(s.level !== 'full' ? plan : await this.applyPlan(p, plan.id!, { actor: 'automation' }));
     }
@@ -1498,6 +1508,8 @@ export interface AutomationSettings {
   /** Audit policy: reservation, or a load-aware preset such as lr-mmt:1.2. */
   policy?: string;
   spareHosts?: number;
+  /** Seconds a host must have been empty before automation switches it off (600 by default). */
+  powerOffGraceS?: number;
   maxMigrationsPerHost?: number;
   maxMigrationsPerCluster?: number;
 }

@@ -29,7 +29,7 @@ export interface OpsPort {
   createImage(name: string): Promise<unknown>;
   createHost(h: { name: string; vcpus: number; memoryMiB: number; cpuRatio: number; reservedMemoryMiB: number; zone: string; powerModel: PowerModelSpec }): Promise<unknown>;
   createVm(v: { name: string; flavor: string; image: string; ha: boolean; preset: string }): Promise<unknown>;
-  setAutomation(level: 'manual' | 'partial' | 'full', s: { policy: string; spareHosts: number; maxMigrationsPerHost: number; maxMigrationsPerCluster: number }): Promise<unknown>;
+  setAutomation(level: 'manual' | 'partial' | 'full', s: { policy: string; spareHosts: number; powerOffGraceS: number; maxMigrationsPerHost: number; maxMigrationsPerCluster: number }): Promise<unknown>;
   recordMetrics(samples: { vm: string; cpu: number }[]): Promise<unknown>;
   setHostState(host: string, state: 'up' | 'failed'): Promise<unknown>;
   automationRound(): Promise<unknown>;
@@ -179,7 +179,7 @@ export async function runOps(s: OpsScenario, port: OpsPort, clock: SimClock, onS
     // No consolidation yet: VMs start spread out, as a data center that never consolidated.
     await port.createVm({ name: vmName(i), flavor: f.name, image: 'tiny', ha, preset: 'spread' });
   }
-  await port.setAutomation(s.automation.level, { policy: s.automation.policy, spareHosts: s.automation.spareHosts, maxMigrationsPerHost: s.automation.maxMigrationsPerHost, maxMigrationsPerCluster: s.automation.maxMigrationsPerCluster });
+  await port.setAutomation(s.automation.level, { policy: s.automation.policy, spareHosts: s.automation.spareHosts, powerOffGraceS: s.automation.powerOffGraceS, maxMigrationsPerHost: s.automation.maxMigrationsPerHost, maxMigrationsPerCluster: s.automation.maxMigrationsPerCluster });
   const failures = failureSchedule(s, hostNames);
   let nextFailure = 0;
   const steps = Math.floor(s.durationS / s.stepS);

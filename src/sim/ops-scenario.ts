@@ -42,9 +42,10 @@ export const opsScenarioSchema = z.object({
     policy: z.string().default('lr-mmt:1.2'),
     intervalS: z.number().int().positive().default(300),
     spareHosts: z.number().int().nonnegative().default(1),
+    powerOffGraceS: z.number().nonnegative().default(600),
     maxMigrationsPerHost: z.number().int().positive().default(2),
     maxMigrationsPerCluster: z.number().int().positive().default(8),
-  }).strict().default({ level: 'full', policy: 'lr-mmt:1.2', intervalS: 300, spareHosts: 1, maxMigrationsPerHost: 2, maxMigrationsPerCluster: 8 }),
+  }).strict().default({ level: 'full', policy: 'lr-mmt:1.2', intervalS: 300, spareHosts: 1, powerOffGraceS: 600, maxMigrationsPerHost: 2, maxMigrationsPerCluster: 8 }),
   /** Host failures: exponential times to failure (MTBF) and to repair (MTTR), seeded. */
   failures: z.object({
     mtbfHours: z.number().positive().optional(),

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { parsePolicy } from '../registry.ts';
 import { seededRandom } from '../../runtime/random.ts';
 import { checkPlan } from './plan.ts';
-import { DEFAULT_LOAD_OPTIONS, planLoadAware, type LoadCluster, type LoadHost, type LoadVm } from './load-plan.ts';
+import { DEFAULT_LOAD_OPTIONS, planLoadAware, planSpread, type LoadCluster, type LoadHost, type LoadVm } from './load-plan.ts';
 
 const power = { type: 'linear' as const, idleW: 100, maxW: 200 };
 const host = (id: string, state: LoadHost['state'] = 'up'): LoadHost => ({ id, name: id, state, capacity: { vcpus: 16, memoryMiB: 16384 }, idleW: 100, cpus: 8, power, bandwidthMbps: 1000 });
@@ -70,4 +70,24 @@ test('property: every load-aware plan passes the checker, and the same inputs gi
     assert.deepEqual(checkPlan(c, p), []);
     assert.deepEqual(planLoadAware(c, opts(policy), seededRandom(seed)), p);
   }), { numRuns: 300, seed: 10 });
+});
+
+test('spread rebalancing evens hosts that differ by more than the gap, never breaking capacity', () => {
+  const c: LoadCluster = { hosts: [host('h0'), host('h1'), host('h2')], vms: [vm('a', 'h0', 0.8), vm('b', 'h0', 0.8), vm('c', 'h0', 0.4), vm('d', 'h1', 0.2)] };
+  const p = planSpread(c, { gap: 0.2, holdDownS: 3600, bandwidthMbps: 1000 });
+  assert.ok(p.actions.length >= 1);
+  assert.match(p.actions[0]!.reason, /rebalance: h0 at CPU 100 %, h2 at 0 % \(gap 100 % > 20 %\)/);
+  assert.deepEqual(checkPlan(c, p), []);
+  assert.equal(planSpread(c, { gap: 1, holdDownS: 3600, bandwidthMbps: 1000 }).actions.length, 0);
+  fc.assert(fc.property(arb, ({ c: c2 }) => {
+    const q = planSpread(c2, { gap: 0.2, holdDownS: 3600, bandwidthMbps: 1000 });
+    assert.deepEqual(checkPlan(c2, q), []);
+    const gap = (moves: typeof q.actions) => {
+      const where = new Map(c2.vms.map((v) => [v.id, v.hostId]));
+      for (const a of moves) if (a.type === 'migrate') where.set(a.vmId, a.to);
+      const u = c2.hosts.filter((h) => h.state === 'up').map((h) => c2.vms.filter((v) => where.get(v.id) === h.id).reduce((s, v) => s + v.history[0]! * v.vcpus, 0) / h.cpus);
+      return Math.max(...u) - Math.min(...u);
+    };
+    assert.ok(gap(q.actions) <= gap([]) + 1e-9, 'never widens the gap');
+  }), { numRuns: 200, seed: 11 });
 });

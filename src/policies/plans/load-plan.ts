@@ -10,7 +10,7 @@ import type { Random } from '../../runtime/random.ts';
 import { planConsolidation as beloglazov } from '../consolidation/beloglazov.ts';
 import type { ClusterSnapshot } from '../consolidation/trial-cluster.ts';
 import { buildDetector, buildSelection, type PolicySpec } from '../registry.ts';
-import type { ConsolidationPlanOptions, Plan, PlanAction, PlanHost, PlanVm } from './plan.ts';
+import { offableHosts, type ConsolidationPlanOptions, type Plan, type PlanAction, type PlanHost, type PlanVm } from './plan.ts';
 
 /** MIPS of one vCPU in the snapshot (any unit works: only ratios matter). */
 const MIPS_PER_CPU = 1000;
@@ -152,9 +152,9 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
   // Switch off the hosts left empty (emptied now or already), keeping spares on.
   const count = new Int32Array(H);
   for (let v = 0; v < V; v++) count[where[v]!]!++;
-  const offable: number[] = [];
-  for (let h = 0; h < H; h++) if (hosts[h]!.state === 'up' && count[h] === 0 && !emptied.has(h)) offable.push(h);
-  for (const h of emptied) if (count[h] === 0) offable.push(h);
+  const already: string[] = [];
+  for (let h = 0; h < H; h++) if (hosts[h]!.state === 'up' && count[h] === 0 && !emptied.has(h) && lists[h]!.length === 0) already.push(hosts[h]!.id);
+  const offable = offableHosts(hosts, already, [...emptied].filter((h) => count[h] === 0).map((h) => hosts[h]!.id), o.powerOffGraceS ?? 0).map((id) => hostIx.get(id)!);
   for (const h of offable.slice(Math.min(o.spareHosts, offable.length))) {
     actions.push({ type: 'power-off', hostId: hosts[h]!.id, hostName: hosts[h]!.name, reason: emptied.has(h) ? `emptied by this plan; ${o.spareHosts} spare host(s) stay on` : `empty; ${o.spareHosts} spare host(s) stay on`, gain: { wattsSaved: idlePowerW(hosts[h]!.power) } });
   }
@@ -174,4 +174,41 @@ export function summarize(actions: PlanAction[]): Plan {
   if (ons) parts.push(`switch on ${ons} host(s)`);
   if (offs) parts.push(`switch off ${offs} host(s)`);
   return { actions, gainWatts, costTimeS, costDataMiB, summary: actions.length === 0 ? 'nothing to do: no host is overloaded and none can be emptied worth its cost' : `${parts.join(', ')}; net ${gainWatts >= 0 ? 'saving' : 'adding'} ${Math.abs(gainWatts).toFixed(0)} W` };
+}
+
+/**
+ * Spread rebalancing (the load-balancing mode of VMware DRS / oVirt's "evenly distributed" policy):
+ * while the busiest and the idlest host that are on differ by more than `gap` in CPU utilization,
+ * move the VM off the busiest host that best evens the pair, if it fits the idlest (vCPU slots and
+ * RAM) and narrows the gap. VMs in hold-down stay. At most `maxMoves` moves.
+ */
+export function planSpread(c: LoadCluster, o: { gap: number; holdDownS: number; bandwidthMbps: number; maxMoves?: number }): Plan {
+  const up = c.hosts.filter((h) => h.state === 'up');
+  const on = new Map(up.map((h) => [h.id, c.vms.filter((v) => v.hostId === h.id)]));
+  const demand = (v: LoadVm) => (v.history[0] ?? 0) * v.vcpus;
+  const util = (h: LoadHost) => on.get(h.id)!.reduce((s, v) => s + demand(v), 0) / h.cpus;
+  const slots = (h: LoadHost) => on.get(h.id)!.reduce((s, v) => s + v.vcpus, 0);
+  const ram = (h: LoadHost) => on.get(h.id)!.reduce((s, v) => s + v.memoryMiB, 0);
+  const actions: PlanAction[] = [];
+  const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+  for (let k = 0; k < (o.maxMoves ?? 20) && up.length > 1; k++) {
+    const byUtil = up.slice().sort((a, b) => util(b) - util(a) || (a.name < b.name ? -1 : 1));
+    const hot = byUtil[0]!, cold = byUtil[byUtil.length - 1]!;
+    const uh = util(hot), uc = util(cold);
+    if (uh - uc <= o.gap) break;
+    let best: LoadVm | undefined, bestGap = uh - uc;
+    for (const v of on.get(hot.id)!) {
+      if (v.sinceMigrationS < o.holdDownS) continue;
+      if (slots(cold) + v.vcpus > cold.capacity.vcpus || ram(cold) + v.memoryMiB > cold.capacity.memoryMiB) continue;
+      const after = Math.abs((uh - demand(v) / hot.cpus) - (uc + demand(v) / cold.cpus));
+      if (after < bestGap - 1e-9) { bestGap = after; best = v; }
+    }
+    if (!best) break;
+    const p = predictMigration({ memMiB: best.memoryMiB, dirtyMiBps: 0, bandwidthMbps: o.bandwidthMbps }, { mode: 'precopy' });
+    actions.push({ type: 'migrate', vmId: best.id, vmName: best.name, from: hot.id, to: cold.id, reason: `rebalance: ${hot.name} at CPU ${pct(uh)}, ${cold.name} at ${pct(uc)} (gap ${pct(uh - uc)} > ${pct(o.gap)})`, cost: { timeS: p.totalMs / 1000, dataMiB: p.bytes / 2 ** 20 }, gain: { loadMoved: demand(best) / hot.cpus } });
+    on.set(hot.id, on.get(hot.id)!.filter((v) => v !== best));
+    on.get(cold.id)!.push({ ...best, hostId: cold.id });
+  }
+  const plan = summarize(actions);
+  return actions.length ? { ...plan, summary: plan.summary.replace(/relieve \d+ overloaded host\(s\)/, `rebalance ${new Set(actions.map((a) => (a.type === 'migrate' ? a.from : ''))).size} busy host(s)`) } : { ...plan, summary: `nothing to do: hosts are within ${pct(o.gap)} of each other` };
 }

@@ -172,3 +172,11 @@ test('property: requested moves to a feasible final placement are ordered into a
     for (const m of moves) assert.equal(where.get(m.vmId), m.to);
   }), { numRuns: 300, seed: 9 });
 });
+
+test('grace period: a host is switched off only after it has been empty that long; hosts emptied by the plan wait for a later round', () => {
+  const c: PlanCluster = { hosts: [{ ...host('a'), emptyForS: 300 }, { ...host('b'), emptyForS: 900 }, host('c'), host('d')], vms: [vm('v1', 'c'), vm('v2', 'd'), vm('v3', 'd')] };
+  const withGrace = planConsolidation(c, { ...opts, powerOffGraceS: 600 });
+  assert.deepEqual(withGrace.actions.map((x) => (x.type === 'migrate' ? `${x.vmId}:${x.from}→${x.to}` : `${x.type}:${x.hostId}`)), ['v1:c→d', 'power-off:b']);
+  const none = planConsolidation(c, { ...opts, powerOffGraceS: 0 });
+  assert.deepEqual(none.actions.filter((x) => x.type === 'power-off').map((x) => (x.type === 'power-off' ? x.hostId : '')), ['a', 'b', 'c']);
+});

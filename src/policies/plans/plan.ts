@@ -11,6 +11,8 @@ export interface PlanHost {
   capacity: { vcpus: number; memoryMiB: number };
   /** Power drawn when idle and on, W (what switching it off saves). */
   idleW: number;
+  /** Seconds it has been empty (0 with VMs on it; Infinity if it never had any). */
+  emptyForS?: number;
 }
 export interface PlanVm { id: string; name: string; hostId: string; vcpus: number; memoryMiB: number; /** Seconds since its last migration (Infinity if never). */ sinceMigrationS: number }
 export interface PlanCluster { hosts: PlanHost[]; vms: PlanVm[] }
@@ -32,6 +34,8 @@ export interface ConsolidationPlanOptions {
   /** Energy a migration costs, J per MiB moved (network and CPU on both ends). */
   migrationJPerMiB: number;
   bandwidthMbps: number;
+  /** A host is switched off only after it has been empty this long (hosts emptied by the plan itself wait for a later round when > 0). */
+  powerOffGraceS?: number;
 }
 
 /** Migration energy ≈ 0.512 J per MB moved (Liu et al., "Performance and energy modeling for live migration of virtual machines", HPDC 2011). */
@@ -96,7 +100,7 @@ export function planConsolidation(c: PlanCluster, o: ConsolidationPlanOptions = 
     emptied.add(src.id);
   }
   // Switch off emptied hosts (and already empty ones), keeping spares on.
-  const offable = [...alreadyEmpty, ...emptied];
+  const offable = offableHosts(up, alreadyEmpty, [...emptied], o.powerOffGraceS ?? 0);
   const keep = Math.min(o.spareHosts, offable.length);
   for (const id of offable.slice(keep)) {
     const h = up.find((x) => x.id === id)!;
@@ -255,4 +259,13 @@ export function orderMoves(c: PlanCluster, moves: RequestedMove[], o: { bandwidt
     move(v, pivot.id, `through ${pivot.name} to break a cycle of moves (no target had room)`);
   }
   return actions;
+}
+
+/**
+ * Hosts that may be switched off, in order: those already empty for at least the grace period,
+ * then (only without a grace period) those emptied by the plan itself.
+ */
+export function offableHosts(hosts: readonly PlanHost[], alreadyEmpty: readonly string[], emptiedNow: readonly string[], graceS: number): string[] {
+  const byId = new Map(hosts.map((h) => [h.id, h]));
+  return [...alreadyEmpty.filter((id) => (byId.get(id)?.emptyForS ?? Infinity) >= graceS), ...(graceS > 0 ? [] : emptiedNow)];
 }
