@@ -40,7 +40,12 @@ export function serveCommand(program: Command): void {
       const failAfter = Number(o.hostFailureTimeoutS);
       const monitor = setInterval(() => { cp.checkHeartbeats(system, failAfter).catch((e) => process.stderr.write(`nubis: heartbeat check failed: ${(e as Error).message}\n`)); }, Math.max(1000, (failAfter * 1000) / 6));
       const auditS = Number(o.auditIntervalS);
-      const audits = auditS > 0 ? setInterval(() => { cp.automationRound(system).catch((e) => process.stderr.write(`nubis: automation round failed: ${(e as Error).message}\n`)); }, auditS * 1000) : undefined;
+      let inRound = false; // a round that outlasts the interval is not started twice
+      const audits = auditS > 0 ? setInterval(() => {
+        if (inRound) return;
+        inRound = true;
+        cp.automationRound(system).catch((e) => process.stderr.write(`nubis: automation round failed: ${(e as Error).message}\n`)).finally(() => { inRound = false; });
+      }, auditS * 1000) : undefined;
       const stop = async () => { clearInterval(monitor); if (audits) clearInterval(audits); await app.close(); await db.destroy(); process.exit(0); };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
