@@ -287,7 +287,9 @@ export class ControlPlane {
         if (g && g.state !== 'running') await drv.start(v.id);
         await this.db.transaction().execute(async (trx) => {
           await trx.updateTable('vms').set({ state: 'running', updated_at: this.now() }).where('id', '=', v.id).execute();
-          await this.meter(trx, v.id, 'running');
+          // Usage moves to the new host (the billing class stays "running").
+          await trx.updateTable('usage').set({ end_at: this.now() }).where('vm_id', '=', v.id).where('end_at', 'is', null).execute();
+          await trx.insertInto('usage').values({ vm_id: v.id, tenant_id: v.tenant_id, host_id: target, flavor_id: v.flavor_id, class: 'running', start_at: this.now(), end_at: null }).execute();
           await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: target, actor: 'ha', kind: 'vm.ha.restarted', detail: { on: host.name } });
         });
         restarted.push(v.name);
