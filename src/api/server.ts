@@ -7,6 +7,9 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { z } from 'zod';
 import { ControlPlane, ROLES, type Principal } from '../control/control-plane.ts';
 import { ControlError } from '../control/errors.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { getRun, listRuns, startRun, type SimulationsOptions } from './simulations.ts';
 import { VM_ACTIONS, type VmAction } from '../control/vm-states.ts';
 
 const STATUS: Record<ControlError['code'], number> = {
@@ -43,14 +46,30 @@ function parse(schema: z.ZodType | undefined, value: unknown, where: string): un
 }
 
 /** Build the API (not listening). */
-export function buildApi(cp: ControlPlane): FastifyInstance {
+export interface ApiOptions {
+  /** The dashboard's built files (web/dist), served at `/`. */
+  web?: string;
+  /** Saved simulation runs and how to start new ones. */
+  simulations?: SimulationsOptions;
+}
+
+export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
   const routes: RouteDef[] = [];
   const route = (r: RouteDef) => routes.push(r);
+  const operator = (p: Principal) => { if (p.role !== 'admin' && p.role !== 'operator') throw new ControlError('FORBIDDEN', 'Only admins and operators may do this'); };
 
   // ---- routes ----
   route({ method: 'GET', url: '/healthz', summary: 'Liveness', tag: 'meta', open: true, handler: async () => ({ ok: true }) });
   route({ method: 'GET', url: '/v1/me', summary: 'Who the token belongs to', tag: 'auth', handler: async ({ p }) => p });
+  route({ method: 'GET', url: '/v1/overview', summary: 'Totals for the dashboard: hosts and VMs by state, power now, energy today, SLA violation now (members: their tenant\'s)', tag: 'meta', handler: async ({ p }) => cp.overview(p) });
+  const sims = () => { if (!opts.simulations) throw new ControlError('NOT_FOUND', 'This server keeps no simulation runs (start it with nubis serve)'); return opts.simulations; };
+  route({ method: 'GET', url: '/v1/simulations', summary: 'Saved and running simulation runs (admin, operator)', tag: 'simulations', handler: async ({ p }) => { operator(p); return listRuns(sims()); } });
+  route({ method: 'GET', url: '/v1/simulations/:id', summary: 'One run: result rows and per-step series (admin, operator)', tag: 'simulations', params: idParam, handler: async ({ p, params }) => { operator(p); return getRun(sims(), params.id); } });
+  route({ method: 'POST', url: '/v1/simulations', summary: 'Start a nubis sim run on the server (admin, operator); poll GET /v1/simulations/:name', tag: 'simulations', status: 202,
+    body: z.object({ name: z.string().optional(), scenario: z.string().min(1), trace: z.string().optional(), policies: z.array(z.string().min(1)).min(1).max(12), mode: z.enum(['cloudsim', 'default']).optional(),
+      limitVms: z.number().int().positive().optional(), hosts: z.number().int().positive().optional(), engine: z.enum(['simulator', 'control-plane']).optional() }).strict(),
+    handler: async ({ p, body }) => { operator(p); return startRun(sims(), body, new Date()); } });
 
   route({ method: 'GET', url: '/v1/tenants', summary: 'List tenants (admin, operator)', tag: 'tenants', handler: async ({ p }) => cp.listTenants(p) });
   route({ method: 'POST', url: '/v1/tenants', summary: 'Create a tenant with quotas (admin)', tag: 'tenants', status: 201,
@@ -224,6 +243,29 @@ export function buildApi(cp: ControlPlane): FastifyInstance {
     reply.header('content-type', 'text/plain; version=0.0.4');
     return lines.join('\n') + '\n';
   });
+
+  // The dashboard: a static single-page app (hash routes), same origin as the API.
+  if (opts.web) {
+    const root = opts.web;
+    const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.json': 'application/json', '.woff2': 'font/woff2' };
+    const send = (file: string, reply: FastifyReply, immutable: boolean) => {
+      const type = TYPES[extname(file)] ?? 'application/octet-stream';
+      reply.header('content-type', type).header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache').header('x-content-type-options', 'nosniff');
+      return reply.send(readFileSync(file));
+    };
+    app.get('/', async (_req, reply) => {
+      const index = join(root, 'index.html');
+      if (!existsSync(index)) return reply.code(503).header('content-type', 'text/plain').send('The dashboard is not built: run npm run build:web (npm ci does it)\n');
+      return send(index, reply, false);
+    });
+    app.get<{ Params: { '*': string } }>('/assets/*', async (req, reply) => {
+      const rel = req.params['*'];
+      if (!/^[A-Za-z0-9._-]+$/.test(rel)) return reply.code(404).send({ code: 'NOT_FOUND', message: 'No such asset' });
+      const file = join(root, 'assets', rel);
+      if (!existsSync(file)) return reply.code(404).send({ code: 'NOT_FOUND', message: 'No such asset' });
+      return send(file, reply, true);
+    });
+  }
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}; see /openapi.json` }));
   app.setErrorHandler((err, _req, reply) => {

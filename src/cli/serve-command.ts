@@ -1,5 +1,7 @@
 /** `nubis serve`: the control plane on embedded defaults (SQLite, loopback, simulated hosts). */
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { buildApi } from '../api/server.ts';
 import { ControlPlane, reconcileSimHosts, seedDemo } from '../control/control-plane.ts';
@@ -31,7 +33,8 @@ export function serveCommand(program: Command): void {
       const admin = await db.selectFrom('users').select(['id', 'tenant_id', 'name']).where('role', '=', 'admin').orderBy('created_at').executeTakeFirstOrThrow();
       await seedDemo(cp, { userId: admin.id, userName: admin.name, tenantId: admin.tenant_id, role: 'admin', tokenId: 'system' }, Number(o.demoHosts));
       const restored = await reconcileSimHosts(cp, sim);
-      const app = buildApi(cp);
+      const root = packageRoot();
+      const app = buildApi(cp, { web: join(root, 'web', 'dist'), simulations: { dir: join(o.data, 'simulations'), bin: join(root, 'bin', 'nubis.js') } });
       const addr = await app.listen({ host: o.host, port });
       // One write, so a reader that sees the address also sees the token.
       process.stdout.write((token ? `admin token (shown once): ${token}\n  export NUBIS_URL=${addr} NUBIS_TOKEN=${token}\n` : '') +
@@ -51,4 +54,15 @@ export function serveCommand(program: Command): void {
       process.once('SIGINT', stop);
       await new Promise(() => undefined);
     });
+}
+
+/** The folder of nubis's package.json (the CLI runs from src/ under tsx, or from a bundle in node_modules/.cache). */
+export function packageRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    const pj = join(d, 'package.json');
+    if (existsSync(pj)) { try { if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'nubis') return d; } catch { /* keep looking */ } }
+    d = dirname(d);
+  }
+  return process.cwd();
 }

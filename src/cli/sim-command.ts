@@ -1,6 +1,6 @@
 /** `nubis sim`: run consolidation policies over traces and print, save and plot the results. */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -46,8 +46,9 @@ export function simCommand(program: Command): void {
     .option('--json', 'print the results as JSON on stdout (nothing else)')
     .option('--report <file>', 'write a self-contained HTML report with plots')
     .option('--csv <file>', 'write per-step series as CSV')
+    .option('--save <file>', 'save the run (rows and per-step series) as JSON: `nubis serve` lists runs saved in DATA/simulations/ on its Simulations page')
     .option('--engine <engine>', 'simulator (the fast trace-driven engine) or control-plane (the control plane\'s own automation, power management and HA on simulated hosts, with injected failures)', 'simulator')
-    .action((o: { engine: string; scenario: string; trace: string[]; policy: string[]; mode: string; seed?: string; hosts?: string; limitVms?: string; json?: boolean; report?: string; csv?: string }) => {
+    .action((o: { save?: string; engine: string; scenario: string; trace: string[]; policy: string[]; mode: string; seed?: string; hosts?: string; limitVms?: string; json?: boolean; report?: string; csv?: string }) => {
       if (o.engine === 'control-plane') return runControlPlaneEngine(o);
       if (o.engine !== 'simulator') throw new ScenarioError(`Unknown engine "${o.engine}"; accepted: simulator, control-plane`);
       if (o.mode !== 'cloudsim' && o.mode !== 'default') throw new ScenarioError(`Unknown mode "${o.mode}"; accepted: cloudsim, default`);
@@ -86,6 +87,7 @@ export function simCommand(program: Command): void {
       }
       if (o.report) writeFileSync(o.report, renderReport(out, { title: `nubis sim: ${scenario.name} (${o.mode} mode)`, command: process.argv.slice(2).join(' ') }));
       if (o.csv) writeFileSync(o.csv, seriesCsv(out));
+      if (o.save) saveRun(o.save, { engine: 'simulator', scenario: scenario.name, mode: o.mode, rows: out.rows, series: Object.fromEntries(out.series) });
       if (o.json) {
         process.stdout.write(JSON.stringify(out.rows, null, 2) + '\n');
         return;
@@ -95,6 +97,14 @@ export function simCommand(program: Command): void {
       if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
       if (o.csv) process.stdout.write(`series: ${o.csv}\n`);
     });
+}
+
+/** Write a run for `nubis serve`'s Simulations page (atomically: a reader never sees half a file). */
+function saveRun(file: string, run: { engine: string; scenario: string; mode: string; rows: unknown[]; series: Record<string, unknown> }): void {
+  mkdirSync(dirname(resolve(file)), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify({ ...run, createdAt: new Date().toISOString(), command: `nubis ${process.argv.slice(2).join(' ')}` }));
+  renameSync(tmp, file);
 }
 
 /** Load an operations scenario: a preset name or a JSON/YAML file. */
@@ -112,7 +122,7 @@ function loadOpsScenario(arg: string): OpsScenario {
 }
 
 /** `nubis sim --engine control-plane`: one replay per policy through the control plane's own loop. */
-async function runControlPlaneEngine(o: { scenario: string; trace: string[]; policy: string[]; seed?: string; json?: boolean; report?: string }): Promise<void> {
+async function runControlPlaneEngine(o: { save?: string; scenario: string; trace: string[]; policy: string[]; seed?: string; json?: boolean; report?: string }): Promise<void> {
   let s = loadOpsScenario(o.scenario === 'planetlab' ? 'ops-demo' : o.scenario);
   if (o.seed !== undefined) {
     const n = Number(o.seed);
@@ -132,6 +142,7 @@ async function runControlPlaneEngine(o: { scenario: string; trace: string[]; pol
       results.push(await runOpsInProcess({ ...s, automation: { ...s.automation, policy } }, bar ? (k) => bar.update(i * steps + k, { label: policy }) : undefined));
     }
   } finally { bar?.stop(); }
+  if (o.save) saveRun(o.save, { engine: 'control-plane', scenario: s.name, mode: 'control-plane', rows: results.map(({ series: _s, ...r }) => ({ ...r, day: s.name })), series: Object.fromEntries(results.map((r) => [`${s.name}|${r.policy}`, r.series])) });
   if (o.report) writeFileSync(o.report, renderOpsReport(results, { title: `nubis sim --engine control-plane: ${s.name}`, command: process.argv.slice(2).join(' ') }));
   if (o.json) {
     process.stdout.write(JSON.stringify(results.map(({ series: _series, ...r }) => r), null, 2) + '\n');

@@ -236,7 +236,34 @@ export class ControlPlane {
     this.require(p, 'admin', 'operator');
     const h = await this.db.selectFrom('hosts').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)])).executeTakeFirst();
     if (!h) throw new ControlError('NOT_FOUND', `No host "${ref}"`);
-    return this.hostOut(h, this.hostView(h));
+    return { ...this.hostOut(h, this.hostView(h)), cpuHistory: JSON.parse(h.cpu_history) as number[] };
+  }
+
+  /**
+   * The data center at a glance (the dashboard's totals): hosts and VMs by state, power now, energy
+   * today (IT and × PUE), and the share of hosts that are on whose VMs ask for more CPU than they
+   * have. Members get their tenant's VMs and energy only.
+   */
+  async overview(p: Principal) {
+    await this.integrateEnergy();
+    const all = this.canSeeAll(p);
+    const day = this.now().slice(0, 10);
+    const count = (rows: { state: string }[]) => rows.reduce<Record<string, number>>((m, r) => { m[r.state] = (m[r.state] ?? 0) + 1; return m; }, {});
+    let vq = this.db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['vms.state', 'vms.host_id', 'vms.cpu_history', 'flavors.vcpus']).where('vms.deleted_at', 'is', null);
+    if (!all) vq = vq.where('vms.tenant_id', '=', p.tenantId);
+    const vms = await vq.execute();
+    const pue = await this.pue();
+    let eq = this.db.selectFrom('energy').select((eb) => eb.fn.sum<number>('joules').as('j')).where('day', '=', day);
+    eq = all ? eq.where('scope', '=', 'host') : eq.where('scope', '=', 'tenant').where('ref', '=', p.tenantId);
+    const energyKWh = Number((await eq.executeTakeFirst())?.j ?? 0) / 3.6e6;
+    const out = { vms: { total: vms.length, byState: count(vms) }, energyTodayKWh: energyKWh, facilityEnergyTodayKWh: energyKWh * pue, pue };
+    if (!all) return out;
+    const hosts = await this.hostRows();
+    const demand = new Map<string, number>();
+    for (const v of vms) if (v.state === 'running' && v.host_id) demand.set(v.host_id, (demand.get(v.host_id) ?? 0) + v.vcpus * ((JSON.parse(v.cpu_history) as number[])[0] ?? 0));
+    const on = hosts.filter((h) => h.state === 'up' || h.state === 'maintenance');
+    const overloaded = on.filter((h) => (demand.get(h.id) ?? 0) > h.vcpus + 1e-9).length;
+    return { ...out, hosts: { total: hosts.length, byState: count(hosts) }, powerW: hosts.reduce((a, h) => a + hostLoad(h).powerW, 0), overloadedHosts: overloaded, slaViolation: on.length ? overloaded / on.length : 0 };
   }
 
   async setHostState(p: Principal, ref: string, state: 'up' | 'maintenance' | 'off' | 'failed') {
@@ -373,7 +400,7 @@ export class ControlPlane {
     return { ha: Number(v.ha) === 1, haPriority: Number(v.ha_priority), id: v.id, name: v.name, tenantId: v.tenant_id, state: v.state as VmState, flavor: flavor ?? v.flavor_id, image: image ?? v.image_id, hostId: v.host_id, hostName: host ?? null, serverGroupId: v.server_group_id, createdAt: v.created_at, updatedAt: v.updated_at, cpu: (JSON.parse(v.cpu_history) as number[])[0] ?? null, allowedActions: allowedActions(v.state as VmState) };
   }
 
-  async getVm(p: Principal, id: string) { return this.vmOut(await this.vmRow(p, id)); }
+  async getVm(p: Principal, id: string) { const v = await this.vmRow(p, id); return { ...(await this.vmOut(v)), cpuHistory: JSON.parse(v.cpu_history) as number[] }; }
 
   /** VMs with their flavor, image and host names, in one query (it backs lists of 10,000 VMs). */
   async listVms(p: Principal, f: { state?: string; host?: string } = {}) {
