@@ -170,6 +170,8 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
   const period = z.object({ tenant: z.string().optional(), from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }), format: z.enum(['json', 'csv']).optional() }).strict();
   route({ method: 'GET', url: '/v1/usage', summary: 'Usage of a tenant in [from, to): VM time, vCPU/memory/disk hours, energy', tag: 'billing', query: period,
     handler: async ({ p, query }) => cp.usageReport(p, query) });
+  route({ method: 'GET', url: '/v1/usage/daily', summary: 'Usage of a tenant in [from, to) by flavor and UTC day', tag: 'billing', query: period,
+    handler: async ({ p, query }) => cp.usageByDay(p, query) });
   route({ method: 'GET', url: '/v1/tariffs', summary: 'List tariffs', tag: 'billing', handler: async () => cp.listTariffs() });
   route({ method: 'POST', url: '/v1/tariffs', summary: 'Create a tariff with a validity window (admin)', tag: 'billing', status: 201,
     body: z.object({ name, validFrom: z.iso.datetime({ offset: true }), validTo: z.iso.datetime({ offset: true }).optional(), currency: z.string().length(3).optional(),

@@ -15,6 +15,7 @@ import { parsePolicy, PolicySpecError } from '../policies/registry.ts';
 import { attributeHostPower, powerW, type PowerModelSpec } from '../models/power.ts';
 import { failoverShortfall } from '../policies/ha.ts';
 import { seededRandom } from '../runtime/random.ts';
+import { predictMigration } from '../models/migration.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { ControlError } from './errors.ts';
 import type { Db } from './store/open-store.ts';
@@ -236,7 +237,7 @@ export class ControlPlane {
     this.require(p, 'admin', 'operator');
     const h = await this.db.selectFrom('hosts').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)])).executeTakeFirst();
     if (!h) throw new ControlError('NOT_FOUND', `No host "${ref}"`);
-    return { ...this.hostOut(h, this.hostView(h)), cpuHistory: JSON.parse(h.cpu_history) as number[] };
+    return { ...this.hostOut(h, this.hostView(h)), cpuSeries: series(h.cpu_history, h.cpu_times) };
   }
 
   /**
@@ -400,7 +401,7 @@ export class ControlPlane {
     return { ha: Number(v.ha) === 1, haPriority: Number(v.ha_priority), id: v.id, name: v.name, tenantId: v.tenant_id, state: v.state as VmState, flavor: flavor ?? v.flavor_id, image: image ?? v.image_id, hostId: v.host_id, hostName: host ?? null, serverGroupId: v.server_group_id, createdAt: v.created_at, updatedAt: v.updated_at, cpu: (JSON.parse(v.cpu_history) as number[])[0] ?? null, allowedActions: allowedActions(v.state as VmState) };
   }
 
-  async getVm(p: Principal, id: string) { const v = await this.vmRow(p, id); return { ...(await this.vmOut(v)), cpuHistory: JSON.parse(v.cpu_history) as number[] }; }
+  async getVm(p: Principal, id: string) { const v = await this.vmRow(p, id); return { ...(await this.vmOut(v)), cpuSeries: series(v.cpu_history, v.cpu_times) }; }
 
   /** VMs with their flavor, image and host names, in one query (it backs lists of 10,000 VMs). */
   async listVms(p: Principal, f: { state?: string; host?: string } = {}) {
@@ -668,7 +669,13 @@ export class ControlPlane {
           ? { plan: { downtimeTargetMs: o.downtimeTargetMs, bandwidthMbps: o.bandwidthMbps ?? 1000 } }
           : { options: { mode: o.mode ?? 'precopy', ...(o.bandwidthMbps ? { bandwidthMbps: o.bandwidthMbps } : {}) } };
         report = await a.migrate(v.id, dst.agent_url!, { ...body, destinationToken: this.o.agentToken });
-      } else report = { status: 'completed', modeUsed: 'simulated' };
+      } else {
+        // Simulated hosts move at once; the report carries what the live-migration models predict
+        // for this VM (its memory, a dirty rate that follows its CPU), so timelines show durations.
+        const cpu = (JSON.parse(v.cpu_history) as number[])[0] ?? ASSUMED_VM_UTILIZATION;
+        const m = predictMigration({ memMiB: flavor.memory_mib, dirtyMiBps: cpu * DEFAULT_LOAD_OPTIONS.maxDirtyMiBps, bandwidthMbps: o.bandwidthMbps ?? 1000 }, { mode: o.mode === 'postcopy' ? 'postcopy' : o.mode === 'stop-and-copy' ? 'stop-and-copy' : 'precopy' });
+        report = { status: 'completed', modeUsed: 'simulated', modeled: true, totalTimeMs: Math.round(m.totalMs), downtimeMs: Math.round(m.downtimeMs), transferredMiB: Math.round(m.bytes / 2 ** 20) };
+      }
       await this.db.transaction().execute(async (trx) => {
         await this.releaseHost(trx, src.id, flavor);
         await trx.updateTable('vms').set({ state: 'running', host_id: dst.id, updated_at: this.now() }).where('id', '=', v.id).execute();
@@ -1231,7 +1238,9 @@ export class ControlPlane {
     await this.integrateEnergy();
     const unknown: string[] = [];
     await this.db.transaction().execute(async (trx) => {
-      const vms = await trx.selectFrom('vms').select(['id', 'name', 'cpu_history']).where('deleted_at', 'is', null).execute();
+      const vms = await trx.selectFrom('vms').select(['id', 'name', 'cpu_history', 'cpu_times']).where('deleted_at', 'is', null).execute();
+      const t = Math.round(this.o.clock.now());
+      const changedTimes = new Map<string, string>();
       const byRef = new Map<string, (typeof vms)[number]>();
       for (const v of vms) { byRef.set(v.name, v); byRef.set(v.id, v); }
       const changed = new Map<string, string>();
@@ -1241,23 +1250,27 @@ export class ControlPlane {
         const h = [Math.min(1, Math.max(0, x.cpu)), ...(JSON.parse(v.cpu_history) as number[])].slice(0, LOAD_HISTORY);
         v.cpu_history = JSON.stringify(h);
         changed.set(v.id, v.cpu_history);
+        changedTimes.set(v.id, JSON.stringify([t, ...(JSON.parse(v.cpu_times) as number[])].slice(0, LOAD_HISTORY)));
       }
       await bulkSet(trx, 'vms', 'cpu_history', changed);
+      await bulkSet(trx, 'vms', 'cpu_times', changedTimes);
       // Host utilization follows from its VMs' (for the plots and the energy).
       const rows = await trx.selectFrom('hosts').leftJoin('vms', (j) => j.onRef('vms.host_id', '=', 'hosts.id').on('vms.deleted_at', 'is', null).on('vms.state', '=', 'running'))
-        .leftJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['hosts.id', 'hosts.vcpus as cpus', 'hosts.state', 'hosts.cpu_history as host_history', 'vms.cpu_history', 'flavors.vcpus']).execute();
-      const util = new Map<string, { cpus: number; demand: number; history: string; state: string }>();
+        .leftJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['hosts.id', 'hosts.vcpus as cpus', 'hosts.state', 'hosts.cpu_history as host_history', 'hosts.cpu_times as host_times', 'vms.cpu_history', 'flavors.vcpus']).execute();
+      const util = new Map<string, { cpus: number; demand: number; history: string; times: string; state: string }>();
       for (const r of rows) {
-        const u = util.get(r.id) ?? { cpus: r.cpus, demand: 0, history: r.host_history, state: r.state };
+        const u = util.get(r.id) ?? { cpus: r.cpus, demand: 0, history: r.host_history, times: r.host_times, state: r.state };
         if (r.cpu_history && r.vcpus) u.demand += r.vcpus * ((JSON.parse(r.cpu_history) as number[])[0] ?? 0);
         util.set(r.id, u);
       }
-      const hostHistories = new Map<string, string>();
+      const hostHistories = new Map<string, string>(), hostTimes = new Map<string, string>();
       for (const [id, u] of util) {
         const sample = u.state === 'up' || u.state === 'maintenance' ? Math.min(1, u.demand / u.cpus) : 0;
-        hostHistories.set(id, JSON.stringify([sample, ...(JSON.parse(u.history) as number[])].slice(0, LOAD_HISTORY)));
+        hostHistories.set(id, JSON.stringify([sample, ...(JSON.parse(u.history) as number[])].slice(0, HOST_HISTORY)));
+        hostTimes.set(id, JSON.stringify([t, ...(JSON.parse(u.times) as number[])].slice(0, HOST_HISTORY)));
       }
       await bulkSet(trx, 'hosts', 'cpu_history', hostHistories);
+      await bulkSet(trx, 'hosts', 'cpu_times', hostTimes);
     });
     return { recorded: samples.length - unknown.length, unknown };
   }
@@ -1418,6 +1431,24 @@ export class ControlPlane {
     return { tenantId: u.tenantId, from: u.from, to: u.to, vms, totals: { runningS: sum((v) => v.runningS), stoppedS: sum((v) => v.stoppedS), vcpuHours: sum((v) => v.vcpuHours), memoryGiBHours: sum((v) => v.memoryGiBHours), diskGiBHours: sum((v) => v.diskGiBHours), energyKWh: sum((v) => v.energyKWh) } };
   }
 
+  /** Usage of a tenant in [from, to) by flavor and UTC day (pieces split at midnight). */
+  async usageByDay(p: Principal, o: { tenant?: string; from: string; to: string }) {
+    const u = await this.usage(p, o);
+    const out = new Map<string, { day: string; flavor: string; runningS: number; stoppedS: number; vcpuHours: number; memoryGiBHours: number; diskGiBHours: number }>();
+    for (const x of u.pieces) {
+      for (let a = x.a; a < x.b;) {
+        const midnight = Date.UTC(new Date(a).getUTCFullYear(), new Date(a).getUTCMonth(), new Date(a).getUTCDate() + 1);
+        const b = Math.min(x.b, midnight), h = (b - a) / 3.6e6, day = new Date(a).toISOString().slice(0, 10);
+        const e = out.get(`${day}|${x.flavor}`) ?? { day, flavor: x.flavor, runningS: 0, stoppedS: 0, vcpuHours: 0, memoryGiBHours: 0, diskGiBHours: 0 };
+        if (x.class === 'running') { e.runningS += (b - a) / 1000; e.vcpuHours += x.vcpus * h; e.memoryGiBHours += (x.memory_mib / 1024) * h; } else e.stoppedS += (b - a) / 1000;
+        e.diskGiBHours += x.disk_gib * h;
+        out.set(`${day}|${x.flavor}`, e);
+        a = b;
+      }
+    }
+    return { tenantId: u.tenantId, from: u.from, to: u.to, rows: [...out.values()].sort((m, n) => (m.day < n.day ? -1 : m.day > n.day ? 1 : m.flavor < n.flavor ? -1 : 1)) };
+  }
+
   async createTariff(p: Principal, t: { name: string; validFrom: string; validTo?: string; currency?: string; vcpuHour: number; memoryGiBHour: number; diskGiBHour: number; kWh: number }) {
     this.require(p, 'admin');
     if (t.validTo && !(Date.parse(t.validFrom) < Date.parse(t.validTo))) throw new ControlError('BAD_REQUEST', `validFrom (${t.validFrom}) must be before validTo (${t.validTo})`);
@@ -1567,10 +1598,21 @@ function hostLoad(h: { state: string; power_model: string; cpu_history: string }
  * Set one text column on many rows in a few statements (UPDATE ... FROM VALUES works on SQLite
  * 3.33+ and PostgreSQL; VALUES columns are column1, column2 on both).
  */
-async function bulkSet(db: Db, table: 'vms' | 'hosts', column: 'cpu_history', values: Map<string, string>): Promise<void> {
+async function bulkSet(db: Db, table: 'vms' | 'hosts', column: 'cpu_history' | 'cpu_times', values: Map<string, string>): Promise<void> {
   const rows = [...values];
   for (let i = 0; i < rows.length; i += 500) {
     const chunk = rows.slice(i, i + 500);
     await sql`update ${sql.table(table)} set ${sql.ref(column)} = v.column2 from (values ${sql.join(chunk.map(([id, v]) => sql`(${id}, ${v})`))}) as v where ${sql.ref(`${table}.id`)} = v.column1`.execute(db);
   }
+}
+
+/** Samples kept per host for the dashboard's plots (a day at 5-minute reports). */
+const HOST_HISTORY = 288;
+
+/** A stored history as [{t, cpu}] oldest first (samples recorded before times were kept are left out). */
+function series(history: string, times: string): { t: number; cpu: number }[] {
+  const h = JSON.parse(history) as number[], t = JSON.parse(times) as number[];
+  const out: { t: number; cpu: number }[] = [];
+  for (let i = Math.min(h.length, t.length) - 1; i >= 0; i--) out.push({ t: t[i]!, cpu: h[i]! });
+  return out;
 }

@@ -143,6 +143,12 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
         .addPrimaryKeyConstraint('energy_pk', ['scope', 'ref', 'day']).execute();
     },
   },
+  '0011-metric-times': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('vms').addColumn('cpu_times', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+      await db.schema.alterTable('hosts').addColumn('cpu_times', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+    },
+  },
   '0005-tiers-zones': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('hosts').addColumn('tier', 'text', (c) => c.notNull().defaultTo('general')).execute();

@@ -17,7 +17,7 @@ export interface HostTable {
   /** Last heartbeat from the host's agent. */
   last_seen_at: string | null;
   /** MAC or BMC address the power-control command gets; last time energy was integrated; CPU utilization samples, newest first (JSON). */
-  power_address: string | null; energy_at: string | null; cpu_history: Generated<string>;
+  power_address: string | null; energy_at: string | null; cpu_history: Generated<string>; cpu_times: Generated<string>;
   /** Service tier (e.g. "general", "gpu", "gold") and availability zone. */
   tier: Generated<string>;
   zone: Generated<string>;
@@ -34,6 +34,8 @@ export interface VmTable {
   scaling_group_id: string | null;
   /** CPU utilization samples of its vCPUs, newest first (JSON array). */
   cpu_history: Generated<string>;
+  /** When each sample of cpu_history was taken (epoch s), same order. */
+  cpu_times: Generated<string>;
 }
 export interface OperationTable {
   id: string; tenant_id: string; vm_id: string | null; kind: string; status: string; idempotency_key: string | null;
