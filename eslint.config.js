@@ -23,7 +23,7 @@ const pureRestrictions = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'out/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'out/**', 'web/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

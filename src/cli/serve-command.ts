@@ -8,6 +8,7 @@ import { ControlPlane, reconcileSimHosts, seedDemo } from '../control/control-pl
 import { openStore } from '../control/store/open-store.ts';
 import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
 import { RealClock } from '../runtime/clock.ts';
+import { demoUtilization } from '../sim/synthetic.ts';
 
 export function serveCommand(program: Command): void {
   program.command('serve')
@@ -21,7 +22,8 @@ export function serveCommand(program: Command): void {
     .option('--host-failure-timeout-s <s>', 'declare a host failed (and restart its HA VMs) when its agent is silent this long', '30')
     .option('--audit-interval-s <s>', 'run the consolidation audit this often (what it does depends on the automation level; 0: never)', '0')
     .option('--demo-hosts <n>', 'simulated hosts to create on first start when none exist', '8')
-    .action(async (o: { host: string; port: string; data: string; db?: string; bootstrapToken?: string; demoHosts: string; agentToken?: string; hostFailureTimeoutS: string; auditIntervalS: string }) => {
+    .option('--sim-load-interval-s <s>', 'report a synthetic CPU load for VMs on simulated hosts this often, as a monitoring agent would (0: never)', '10')
+    .action(async (o: { host: string; port: string; data: string; db?: string; bootstrapToken?: string; demoHosts: string; agentToken?: string; hostFailureTimeoutS: string; auditIntervalS: string; simLoadIntervalS: string }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0..65535, got "${o.port}"`);
       const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
@@ -49,7 +51,15 @@ export function serveCommand(program: Command): void {
         inRound = true;
         cp.automationRound(system).catch((e) => process.stderr.write(`nubis: automation round failed: ${(e as Error).message}\n`)).finally(() => { inRound = false; });
       }, auditS * 1000) : undefined;
-      const stop = async () => { clearInterval(monitor); if (audits) clearInterval(audits); await app.close(); await db.destroy(); process.exit(0); };
+      // Simulated hosts have no agent to measure their guests: report a synthetic load for them, so
+      // plots, power, energy and load-aware audits have something to work on.
+      const loadS = Number(o.simLoadIntervalS);
+      const reportLoad = async () => {
+        const rows = await db.selectFrom('vms').innerJoin('hosts', 'hosts.id', 'vms.host_id').select(['vms.id']).where('hosts.driver', '=', 'sim').where('vms.state', '=', 'running').where('vms.deleted_at', 'is', null).execute();
+        if (rows.length) await cp.recordMetrics(system, rows.map((r) => ({ vm: r.id, cpu: demoUtilization(r.id, clock.now()) })));
+      };
+      const loads = loadS > 0 ? setInterval(() => { reportLoad().catch((e) => process.stderr.write(`nubis: simulated load report failed: ${(e as Error).message}\n`)); }, loadS * 1000) : undefined;
+      const stop = async () => { clearInterval(monitor); if (audits) clearInterval(audits); if (loads) clearInterval(loads); await app.close(); await db.destroy(); process.exit(0); };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       await new Promise(() => undefined);

@@ -306,7 +306,8 @@ export class ControlPlane {
           target = d.hostId;
           await this.releaseHost(trx, hostId, v);
           await trx.updateTable('vms').set({ host_id: target, state: 'building', updated_at: this.now() }).where('id', '=', v.id).where('host_id', '=', hostId).execute();
-          await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: target, actor: 'ha', kind: 'vm.ha.restarting', detail: { from: hostId, priority: Number(v.ha_priority), why: d.explanation } });
+          const failed = await trx.selectFrom('hosts').select('name').where('id', '=', hostId).executeTakeFirst();
+          await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: target, actor: 'ha', kind: 'vm.ha.restarting', detail: { from: failed?.name ?? hostId, priority: Number(v.ha_priority), why: d.explanation } });
         });
         const host = await this.db.selectFrom('hosts').selectAll().where('id', '=', target).executeTakeFirstOrThrow();
         const drv = this.driverFor(host);
@@ -674,7 +675,7 @@ export class ControlPlane {
         // for this VM (its memory, a dirty rate that follows its CPU), so timelines show durations.
         const cpu = (JSON.parse(v.cpu_history) as number[])[0] ?? ASSUMED_VM_UTILIZATION;
         const m = predictMigration({ memMiB: flavor.memory_mib, dirtyMiBps: cpu * DEFAULT_LOAD_OPTIONS.maxDirtyMiBps, bandwidthMbps: o.bandwidthMbps ?? 1000 }, { mode: o.mode === 'postcopy' ? 'postcopy' : o.mode === 'stop-and-copy' ? 'stop-and-copy' : 'precopy' });
-        report = { status: 'completed', modeUsed: 'simulated', modeled: true, totalTimeMs: Math.round(m.totalMs), downtimeMs: Math.round(m.downtimeMs), transferredMiB: Math.round(m.bytes / 2 ** 20) };
+        report = { status: 'completed', modeUsed: 'simulated', modeled: true, totalMs: Math.round(m.totalMs), downtimeMs: Math.round(m.downtimeMs), bytes: Math.round(m.bytes) };
       }
       await this.db.transaction().execute(async (trx) => {
         await this.releaseHost(trx, src.id, flavor);

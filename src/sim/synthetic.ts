@@ -53,3 +53,16 @@ export function syntheticWorkload(o: SyntheticOptions, random: Random, seedLabel
     samples: out,
   };
 }
+
+/**
+ * Load of a simulated VM at time tS for `nubis serve`'s demo hosts: a level fixed by the VM's id
+ * (5–60 %), a daily sine with a phase from the id, and a 5-minute wobble. Pure and repeatable.
+ */
+export function demoUtilization(id: string, tS: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619) >>> 0; // FNV-1a
+  const base = 0.05 + ((h % 1000) / 1000) * 0.55;
+  const phase = ((h >>> 10) % 1000) / 1000 * 2 * Math.PI;
+  const u = base + 0.15 * Math.sin((2 * Math.PI * tS) / 86400 + phase) + 0.05 * Math.sin((2 * Math.PI * tS) / 300 + phase * 3);
+  return Math.min(1, Math.max(0, u));
+}

@@ -1,0 +1,171 @@
+/**
+ * The dashboard in a real headless Chromium (Debian's, driven by playwright-core) against a real
+ * `nubis serve` with simulated hosts: sign in, create a VM and see it run, see a host fail and its
+ * HA VM restart, approve a plan and see its migrations, download an invoice. Every step saves a
+ * screenshot in test-results/dashboard/.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const root = new URL('..', import.meta.url).pathname;
+const CHROMIUM = process.env.NUBIS_CHROMIUM ?? '/usr/bin/chromium';
+const shots = join(root, 'test-results', 'dashboard');
+const missing = !existsSync(CHROMIUM) ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : !existsSync(join(root, 'web/dist/index.html')) ? 'the dashboard is not built (npm run build:web)' : undefined;
+if (missing && process.env.NUBIS_REQUIRE_CHROMIUM) throw new Error(`NUBIS_REQUIRE_CHROMIUM is set but ${missing}`);
+const skip = missing;
+
+let server: ChildProcess | undefined;
+let url = '';
+let browser: Browser | undefined;
+let page: Page;
+const data = mkdtempSync(join(tmpdir(), 'nubis-dash-'));
+const TOKEN = 'dash-admin-token';
+
+async function api(method: string, path: string, body?: unknown) {
+  const r = await fetch(url + path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : undefined };
+}
+const shot = async (name: string) => { mkdirSync(shots, { recursive: true }); await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true }); };
+
+before(async () => {
+  if (skip) return;
+  server = spawn(process.execPath, [join(root, 'bin/nubis.js'), 'serve', '--port', '0', '--data', data, '--bootstrap-token', TOKEN, '--demo-hosts', '6'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    server!.stdout!.on('data', (d) => { out += d; const m = /control plane on (http:\/\/[^ ]+)/.exec(out); if (m) resolve(m[1]!); });
+    server!.stderr!.on('data', (d) => { out += d; });
+    server!.on('exit', (c) => reject(new Error(`serve exited ${c}: ${out}`)));
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'] });
+  const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 }, acceptDownloads: true });
+  page = await ctx.newPage();
+  page.setDefaultTimeout(15_000);
+  await signIn();
+});
+
+async function signIn() {
+  await page.goto(url + '/');
+  await page.fill('input[name=token]', TOKEN);
+  await page.click('button[type=submit]');
+  await page.locator('.tile').first().waitFor();
+}
+
+after(async () => {
+  await browser?.close();
+  server?.kill('SIGKILL');
+  rmSync(data, { recursive: true, force: true });
+});
+
+test('sign in with a token; a wrong token is refused; the overview shows every host as a tile with live totals', { skip }, async () => {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.fill('input[name=token]', 'wrong');
+  await page.click('button[type=submit]');
+  await page.getByRole('alert').waitFor();
+  assert.match(await page.getByRole('alert').innerText(), /token/i);
+  await shot('01-sign-in-refused');
+  await signIn();
+  assert.equal(await page.locator('.tile').count(), 6);
+  await page.locator('[data-stat="hosts on"] .stat-value', { hasText: '6 / 6' }).waitFor();
+  await shot('02-overview');
+});
+
+test('create a VM from the form: the preview says where it would go, then it runs there', { skip }, async () => {
+  await page.goto(url + '/#/create');
+  await page.fill('input[name=name]', 'web-1');
+  await page.selectOption('select[name=flavor]', 'm1.medium');
+  await page.check('input[name=ha]');
+  await page.getByRole('button', { name: 'Where would it go?' }).click();
+  const chosen = await page.getByTestId('chosen-host').innerText();
+  assert.match(chosen, /^sim-\d{3}$/);
+  await shot('03-create-preview');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByTestId('vm-state').filter({ hasText: 'running' }).waitFor();
+  assert.equal(await page.getByTestId('vm-host').innerText(), chosen);
+  await shot('04-vm-running');
+  // Nothing fits: the preview gives the reason per host and filter.
+  await page.goto(url + '/#/create');
+  await page.fill('input[name=name]', 'too-big');
+  assert.equal((await api('POST', '/v1/flavors', { name: 'x.huge', vcpus: 256, memoryMiB: 1024, diskGiB: 1 })).status, 201);
+  await page.reload();
+  await page.fill('input[name=name]', 'too-big');
+  await page.selectOption('select[name=flavor]', 'x.huge');
+  await page.getByRole('button', { name: 'Where would it go?' }).click();
+  await page.getByTestId('placement-preview').getByText('Nothing fits').waitFor();
+  assert.equal(await page.locator('[data-testid=placement-preview] tbody tr').count(), 6);
+  await shot('05-create-nothing-fits');
+});
+
+test('a host fails: its tile turns red within seconds and the HA VM runs again elsewhere', { skip }, async () => {
+  const vm = (await api('GET', '/v1/vms')).body.find((v: { name: string }) => v.name === 'web-1');
+  await page.goto(url + '/');
+  await page.locator(`.tile[data-host="${vm.hostName}"]`).waitFor();
+  assert.notEqual(await page.locator(`.tile[data-host="${vm.hostName}"]`).getAttribute('data-state'), 'failed');
+  assert.equal((await api('PATCH', `/v1/hosts/${vm.hostId}`, { state: 'failed' })).status, 200);
+  const t0 = Date.now();
+  await page.locator(`.tile[data-host="${vm.hostName}"][data-state="failed"]`).waitFor({ timeout: 5000 });
+  const seconds = (Date.now() - t0) / 1000;
+  await shot('06-host-failed');
+  assert.ok(seconds < 5, `red after ${seconds} s`);
+  await page.goto(url + `/#/vms/${vm.id}`);
+  await page.getByTestId('vm-state').filter({ hasText: 'running' }).waitFor();
+  assert.notEqual(await page.getByTestId('vm-host').innerText(), vm.hostName);
+  await page.getByText('vm.ha.restarted').first().waitFor();
+  await shot('07-vm-restarted');
+  await api('PATCH', `/v1/hosts/${vm.hostId}`, { state: 'up' });
+});
+
+test('approve a consolidation plan: its actions show why, cost and gain; the migrations complete and appear in the timeline', { skip }, async () => {
+  for (let i = 0; i < 4; i++) assert.equal((await api('POST', '/v1/vms', { name: `spread-${i}`, flavor: 'm1.small', image: 'tiny', preset: 'spread' })).status, 202);
+  await page.goto(url + '/#/plans');
+  await page.getByRole('button', { name: 'Audit now' }).click();
+  const plan = page.locator('.plan[data-status=proposed]');
+  await plan.waitFor();
+  assert.ok(await plan.locator('tr.action-migrate').count() >= 1);
+  assert.match(await plan.locator('tr.action-migrate td').nth(3).innerText(), /empty sim-\d+ .* to switch it off/);
+  await shot('08-plan-proposed');
+  await plan.getByRole('button', { name: 'Approve and apply' }).click();
+  await page.locator('.plan[data-status=proposed]').waitFor({ state: 'detached' });
+  await page.locator('tr[data-status=applied]').first().waitFor();
+  await page.locator('[data-testid=migrations] tbody tr').first().waitFor();
+  const rows = await page.locator('[data-testid=migrations] tbody tr').count();
+  assert.ok(rows >= 1);
+  assert.match(await page.locator('[data-testid=migrations] tbody tr').first().innerText(), /sim-\d+ → sim-\d+\s+\d+(\.\d)? s\*\s+\d+ ms/);
+  await shot('09-plan-applied');
+  const hosts = (await api('GET', '/v1/hosts')).body as { state: string }[];
+  assert.ok(hosts.some((h) => h.state === 'off'), 'a host was switched off');
+  await page.goto(url + '/');
+  await page.locator('.tile[data-state="off"]').first().waitFor();
+  await shot('10-overview-after-plan');
+});
+
+test('usage and billing: the invoice for a period downloads as CSV', { skip }, async () => {
+  await api('POST', '/v1/tariffs', { name: 'standard', validFrom: '2020-01-01T00:00:00Z', vcpuHour: 0.02, memoryGiBHour: 0.005, diskGiBHour: 0.0001, kWh: 0.25 });
+  await page.goto(url + '/#/usage');
+  await page.getByTestId('invoice-total').waitFor();
+  await shot('11-usage');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download invoice (CSV)' }).click()]);
+  const file = await dl.path();
+  const csv = readFileSync(file!, 'utf8');
+  assert.match(csv.split('\n')[0]!, /flavor/);
+  assert.match(csv, /m1\.(small|medium)/);
+  assert.match(dl.suggestedFilename(), /^invoice-mine-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/);
+});
+
+test('simulations: a run started from the form finishes and its policies are compared side by side', { skip }, async () => {
+  await page.goto(url + '/#/simulations');
+  await page.getByLabel('policies').fill('thr-mmt:0.8,lr-mmt:1.2');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.locator('tr[data-status=done]').first().waitFor({ timeout: 120_000 });
+  await page.locator('tr[data-status=done] button.link').first().click();
+  const result = page.getByTestId('run-result');
+  await result.waitFor({ timeout: 30_000 });
+  assert.equal(await result.locator('table.grid tbody tr').count(), 2);
+  assert.equal(await result.locator('.plot canvas').count() >= 4, true);
+  await shot('12-simulations');
+});
