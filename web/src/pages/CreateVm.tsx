@@ -54,7 +54,7 @@ export function CreateVm() {
       </form>
       {preview && (
         <div className="card preview" data-testid="placement-preview">
-          {preview.hostId ? <p className="ok">It would go to <b data-testid="chosen-host">{chosen(preview)}</b>: {preview.explanation}</p> : <p className="error">Nothing fits: {preview.explanation}</p>}
+          {preview.hostId ? <p className="ok">It would go to <b data-testid="chosen-host">{chosen(preview)}</b>: {preview.explanation}</p> : <p className="error">Nothing fits on any of the {new Set(rejectionRows(preview).map((r) => r.host)).size} hosts. Why, host by host:</p>}
           {rejectionRows(preview).length > 0 && (
             <table className="grid"><thead><tr><th>host</th><th>filter</th><th>why not</th></tr></thead><tbody>{rejectionRows(preview).map((r, i) => <tr key={i}><td>{r.host}</td><td>{r.filter}</td><td>{r.reason}</td></tr>)}</tbody></table>
           )}

@@ -38,7 +38,7 @@ export function Plans() {
       {proposed.map((p) => (
         <div key={p.id} className="card plan" data-plan={p.id} data-status={p.status}>
           <h3>{p.summary}</h3>
-          <p className="muted">{p.zone ? `zone ${p.zone} · ` : ''}proposed {time(p.createdAt)} by {p.createdBy} · {progress(p)}</p>
+          <p className="muted">{p.zone ? `zone ${p.zone} · ` : ''}proposed {time(p.createdAt)} by {p.createdBy}{p.status !== 'proposed' ? ` · ${progress(p)}` : ''}</p>
           <PlanView plan={p} hostName={hostName} />
           {p.status === 'proposed' && <div className="buttons">
             <button disabled={!!busy} onClick={() => act('apply', () => api('POST', `/v1/plans/${p.id}/apply`))}>Approve and apply</button>
@@ -50,12 +50,12 @@ export function Plans() {
         <div className="card">
           <h3>Past plans</h3>
           <table className="grid"><thead><tr><th>when</th><th>status</th><th>summary</th></tr></thead>
-            <tbody>{past.map((p) => <tr key={p.id} data-status={p.status}><td className="nowrap">{time(p.createdAt)}</td><td title={progress(p)}>{p.status}</td><td>{p.summary}</td></tr>)}</tbody></table>
+            <tbody>{past.length === 0 && <tr><td colSpan={3} className="muted">none yet</td></tr>}{past.map((p) => <tr key={p.id} data-status={p.status}><td className="nowrap">{time(p.createdAt)}</td><td title={progress(p)}>{p.status}</td><td>{p.summary}</td></tr>)}</tbody></table>
         </div>
         <div className="card">
           <h3>Migrations</h3>
           <table className="grid" data-testid="migrations"><thead><tr><th>at</th><th>VM</th><th>from → to</th><th>duration</th><th>downtime</th></tr></thead>
-            <tbody>{timeline.map((e) => { const m = migrations([e])[0]!; return <tr key={e.id}><td className="nowrap">{time(e.at)}</td><td>{(e.vmId && vmNames.get(e.vmId)) ?? e.vmId?.slice(0, 8)}</td><td>{m.from} → {m.to}</td><td>{m.totalMs !== undefined ? secs(m.totalMs / 1000) : '—'}{m.modeled ? '*' : ''}</td><td>{m.downtimeMs !== undefined ? `${m.downtimeMs} ms` : '—'}</td></tr>; })}</tbody></table>
+            <tbody>{timeline.length === 0 && <tr className="empty"><td colSpan={5} className="muted">none yet</td></tr>}{timeline.map((e) => { const m = migrations([e])[0]!; return <tr key={e.id}><td className="nowrap">{time(e.at)}</td><td>{(e.vmId && vmNames.get(e.vmId)) ?? e.vmId?.slice(0, 8)}</td><td>{m.from} → {m.to}</td><td>{m.totalMs !== undefined ? secs(m.totalMs / 1000) : '—'}{m.modeled ? '*' : ''}</td><td>{m.downtimeMs !== undefined ? `${m.downtimeMs} ms` : '—'}</td></tr>; })}</tbody></table>
           <p className="muted small">* simulated hosts: what the live-migration models predict</p>
         </div>
       </div>
