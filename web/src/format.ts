@@ -7,10 +7,10 @@ export const mib = (x: number) => (x >= 1024 ? `${(x / 1024).toFixed(x % 1024 ? 
 export const time = (iso: string) => new Date(iso).toISOString().replace('T', ' ').slice(0, 19);
 export const secs = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(s < 10 ? 1 : 0)} s`);
 
-/** Tile colour for a CPU utilization: green (idle) → amber → red (full), as hsl hue 130 → 0. */
+/** Tile colour for a CPU utilization: green (idle) → amber → orange (full), hsl hue 130 → 24; red is kept for failures. */
 export function loadColor(u: number): string {
   const x = Math.max(0, Math.min(1, u));
-  return `hsl(${Math.round(130 * (1 - x))}, 62%, ${Math.round(46 + 8 * (1 - x))}%)`;
+  return `hsl(${Math.round(130 - 106 * x)}, ${Math.round(62 + 20 * x)}%, ${Math.round(46 + 8 * (1 - x))}%)`;
 }
 
 /** Host states the dashboard distinguishes, with their label. */

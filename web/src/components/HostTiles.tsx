@@ -17,7 +17,7 @@ export function HostTile({ h }: { h: Host }) {
   return (
     <a className={`tile state-${h.state}`} href={href('hosts', h.id)} title={title} data-host={h.name} data-state={h.state}
       style={on ? { background: loadColor(h.cpu) } : undefined}>
-      <span className="tile-name">{h.name.replace(/^.*?(\d+)$/, '$1')}</span>
+      <span className="tile-name">{h.state === 'failed' ? '✕ ' : ''}{h.name.replace(/^.*?(\d+)$/, '$1')}</span>
       <span className="tile-vms">{h.vms}</span>
       {on && <span className="tile-mem" style={{ width: `${Math.min(100, mem * 100)}%` }} />}
     </a>
