@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * `npm run bench:dashboard`: is the dashboard usable at 1,000 hosts and 10,000 VMs? Seeds an
  * in-memory control plane, serves it, and measures in Debian's Chromium (playwright-core): time to
