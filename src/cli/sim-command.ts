@@ -15,20 +15,19 @@ import { parseScenario, SCENARIO_PRESETS, ScenarioError, type ScenarioSpec } fro
 import { summarize } from '../sim/summary.ts';
 import { formatTable } from './table.ts';
 
-/** Load `--scenario`: a preset name or a JSON/YAML file. */
-export function loadScenario(arg: string): ScenarioSpec {
-  const preset = SCENARIO_PRESETS[arg];
-  if (preset) return preset;
-  if (!/\.(json|ya?ml)$/i.test(arg)) {
-    throw new ScenarioError(`Unknown scenario "${arg}"; accepted: a preset (${Object.keys(SCENARIO_PRESETS).join(', ')}) or a .json/.yaml/.yml file`);
-  }
+/** Read a scenario file (.json, .yaml, .yml) as data; errors name the file and what is wrong. */
+function readSpecFile(arg: string, kind: string, presets: string[], docs: string): unknown {
+  if (!/\.(json|ya?ml)$/i.test(arg)) throw new ScenarioError(`Unknown ${kind} "${arg}"; accepted: a preset (${presets.join(', ')}) or a .json/.yaml/.yml file (${docs})`);
   let text: string;
   try { text = readFileSync(arg, 'utf8'); } catch { throw new ScenarioError(`Scenario file not found: ${arg}`); }
-  let data: unknown;
-  try { data = extname(arg).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text); } catch (e) {
+  try { return extname(arg).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text); } catch (e) {
     throw new ScenarioError(`${arg}: not valid ${extname(arg).slice(1).toUpperCase()}: ${(e as Error).message.split('\n')[0]}`);
   }
-  return parseScenario(data, arg);
+}
+
+/** Load `--scenario`: a preset name or a JSON/YAML file. */
+export function loadScenario(arg: string): ScenarioSpec {
+  return SCENARIO_PRESETS[arg] ?? parseScenario(readSpecFile(arg, 'scenario', Object.keys(SCENARIO_PRESETS), 'docs/scenarios.md'), arg);
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -109,16 +108,7 @@ function saveRun(file: string, run: { engine: string; scenario: string; mode: st
 
 /** Load an operations scenario: a preset name or a JSON/YAML file. */
 function loadOpsScenario(arg: string): OpsScenario {
-  const preset = OPS_PRESETS[arg];
-  if (preset) return preset;
-  if (!/\.(json|ya?ml)$/i.test(arg)) throw new ScenarioError(`Unknown operations scenario "${arg}"; accepted: a preset (${Object.keys(OPS_PRESETS).join(', ')}) or a .json/.yaml/.yml file (docs/operations.md)`);
-  let text: string;
-  try { text = readFileSync(arg, 'utf8'); } catch { throw new ScenarioError(`Scenario file not found: ${arg}`); }
-  let data: unknown;
-  try { data = extname(arg).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text); } catch (e) {
-    throw new ScenarioError(`${arg}: not valid ${extname(arg).slice(1).toUpperCase()}: ${(e as Error).message.split('\n')[0]}`);
-  }
-  return parseOpsScenario(data, arg);
+  return OPS_PRESETS[arg] ?? parseOpsScenario(readSpecFile(arg, 'operations scenario', Object.keys(OPS_PRESETS), 'docs/operations.md'), arg);
 }
 
 /** `nubis sim --engine control-plane`: one replay per policy through the control plane's own loop. */
