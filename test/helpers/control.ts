@@ -19,7 +19,20 @@ export function storeBackends(): { name: string; url: () => Promise<{ url: strin
     await admin.end();
     const u = new URL(base);
     u.pathname = `/${name}`;
-    return { url: u.toString(), drop: async () => { const c = new pg.Client({ connectionString: base }); await c.connect(); await c.query(`drop database if exists ${name} with (force)`); await c.end(); } };
+    return { url: u.toString(), drop: async () => {
+      // An autovacuum worker may be on the database for a moment (a superuser's process: FORCE may not
+      // end it): retry, and always close the client so the test process can exit.
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      try {
+        for (let i = 0; ; i++) {
+          try { await c.query(`drop database if exists ${name} with (force)`); return; } catch (e) {
+            if (i >= 20) throw e;
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
+      } finally { await c.end(); }
+    } };
   } });
   return list;
 }
