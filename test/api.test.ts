@@ -228,6 +228,21 @@ for (const backend of storeBackends()) {
       assert.match(metrics.body, /^nubis_http_request_duration_seconds_count\{method="POST",route="\/v1\/vms",status="202"\} \d+$/m);
       // Another tenant's invoice is not yours to read.
       assert.equal((await t.call(payer, 'GET', `/v1/invoices?${q}&tenant=acme`)).status, 404);
+      // Conditional GET: the same answer costs a 304 and no body; a change gives a new tag.
+      const get = (etag?: string) => t.app.inject({ method: 'GET', url: '/v1/hosts', headers: { authorization: `Bearer ${tok.admin}`, ...(etag ? { 'if-none-match': etag } : {}) } });
+      const first = await get();
+      const tag = first.headers.etag as string;
+      assert.match(tag, /^"[\w-]+"$/);
+      assert.equal(first.headers['cache-control'], 'private, no-cache');
+      const same = await get(tag);
+      assert.equal(same.statusCode, 304);
+      assert.equal(same.body, '');
+      const hostId = JSON.parse(first.body)[0].id;
+      await t.call(tok.admin, 'PATCH', `/v1/hosts/${hostId}`, { state: 'maintenance' });
+      const changed = await get(tag);
+      assert.equal(changed.statusCode, 200);
+      assert.notEqual(changed.headers.etag, tag);
+      await t.call(tok.admin, 'PATCH', `/v1/hosts/${hostId}`, { state: 'up' });
     });
   });
 }

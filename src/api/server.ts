@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { z } from 'zod';
 import { ControlPlane, ROLES, type Principal } from '../control/control-plane.ts';
 import { ControlError } from '../control/errors.ts';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { getRun, listRuns, startRun, type SimulationsOptions } from './simulations.ts';
@@ -214,6 +215,17 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
     });
   }
   app.get('/openapi.json', async () => openApi(routes));
+
+  // Conditional GETs: a strong ETag on every JSON answer of the API, 304 when the client has it
+  // already (the dashboard polls; unchanged lists of 1,000 hosts then cost no transfer). Responses
+  // carry `cache-control: private, no-cache` so clients always revalidate.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.method !== 'GET' || reply.statusCode !== 200 || typeof payload !== 'string' || !req.url.startsWith('/v1/')) return payload;
+    const tag = `"${createHash('sha1').update(payload).digest('base64url')}"`;
+    reply.header('etag', tag).header('cache-control', 'private, no-cache');
+    if (req.headers['if-none-match'] === tag) { reply.code(304); return ''; }
+    return payload;
+  });
 
   // Prometheus text exposition (no auth: bind to loopback or scrape through a proxy).
   const latency = new Map<string, { count: number; sum: number; buckets: number[] }>();
