@@ -157,6 +157,28 @@ test('usage and billing: the invoice for a period downloads as CSV', { skip }, a
   assert.match(dl.suggestedFilename(), /^invoice-mine-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.csv$/);
 });
 
+test('a member sees their tenant only: their VMs, the create form and their usage; no data center, plans or simulations', { skip }, async () => {
+  assert.equal((await api('POST', '/v1/tenants', { name: 'acme' })).status, 201);
+  const user = (await api('POST', '/v1/users', { tenant: 'acme', name: 'ann', role: 'member' })).body;
+  const memberToken = (await api('POST', '/v1/tokens', { name: 'ann', userId: user.id })).body.token as string;
+  const r = await fetch(url + '/v1/vms', { method: 'POST', headers: { authorization: `Bearer ${memberToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'acme-web', flavor: 'm1.small', image: 'tiny' }) });
+  assert.equal(r.status, 202);
+  const ctx = await browser!.newContext({ viewport: { width: 1360, height: 900 } });
+  const p = await ctx.newPage();
+  p.setDefaultTimeout(15_000);
+  try {
+    await p.goto(url + '/');
+    await p.fill('input[name=token]', memberToken);
+    await p.click('button[type=submit]');
+    await p.locator('.vm-row').first().waitFor();
+    assert.deepEqual(await p.locator('header nav a').allInnerTexts(), ['VMs', 'Create VM', 'Usage']);
+    assert.deepEqual(await p.locator('.vm-row').evaluateAll((rows) => rows.map((x) => x.getAttribute('data-vm'))), ['acme-web'], 'only the tenant\'s VMs, not the admin\'s');
+    await p.goto(url + '/#/plans');
+    await p.getByText('No page "plans" for a member').waitFor();
+    await p.screenshot({ path: join(shots, '13-member-view.png'), fullPage: true });
+  } finally { await ctx.close(); }
+});
+
 test('simulations: a run started from the form finishes and its policies are compared side by side', { skip }, async () => {
   await page.goto(url + '/#/simulations');
   await page.getByLabel('policies').fill('thr-mmt:0.8,lr-mmt:1.2');

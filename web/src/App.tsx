@@ -34,7 +34,7 @@ export function App() {
   else if (page === 'plans' && ops) body = <Plans />;
   else if (page === 'usage') body = <Usage me={me} />;
   else if (page === 'simulations' && ops) body = <Simulations />;
-  else body = <p className="error">No page "{route.join('/')}" for a {me.role}.</p>;
+  else body = <div className="card"><p className="error">No page "{route.join('/')}" for a {me.role}.</p><p>Go to <a href={href(nav[0]![0])}>{nav[0]![1]}</a>.</p></div>;
   return (
     <>
       <header>
