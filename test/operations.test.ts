@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ControlPlane } from '../src/control/control-plane.ts';
+import { openStore } from '../src/control/store/open-store.ts';
+import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
+import { SimClock } from '../src/runtime/clock.ts';
 import { controlPlane, storeBackends } from './helpers/control.ts';
 
 type Host = { id: string; name: string; state: string; zone: string; vms: number; cpu: number; powerW: number };
@@ -185,4 +189,40 @@ test('resize of a running VM: live through the balloon when the vCPUs stay and m
     assert.match(no.body.message, /Flavor huge does not fit on r\d and no other host takes it/);
     assert.equal((await where(y)).state, 'running');
   } finally { await t.close(); }
+});
+
+test('switching a host on takes time: the plan waits for it (peak power while booting), then resumes and finishes', async () => {
+  const db = await openStore(':memory:');
+  const clock = new SimClock(1_800_000_000);
+  const cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) }, simBootS: 300 });
+  try {
+    const p = (await cp.authenticate((await cp.bootstrap())!))!;
+    await cp.createFlavor(p, { name: 'big', vcpus: 4, memoryMiB: 4096, diskGiB: 10 });
+    await cp.createImage(p, { name: 'tiny', format: 'kernel+initramfs', sizeMiB: 16 });
+    const host = (name: string) => cp.createHost(p, { name, vcpus: 8, memoryMiB: 32768, diskGiB: 500, cpuRatio: 2, reservedMemoryMiB: 0, powerModel: { type: 'linear', idleW: 100, maxW: 200 } });
+    await host('h1');
+    for (const n of ['a', 'b', 'c']) await cp.createVm(p, { name: n, flavor: 'big', image: 'tiny' });
+    const h2 = await host('h2');
+    await cp.powerHost(p, h2.id, 'off');
+    for (let i = 0; i < 4; i++) { await cp.recordMetrics(p, ['a', 'b', 'c'].map((vm) => ({ vm, cpu: 0.7 }))); clock.advanceBy(300); }
+    const plan = await cp.auditPlan(p, { policy: 'thr-mmt:0.8', spareHosts: 0 });
+    assert.deepEqual(plan.actions.map((a) => a.type), ['power-on', 'migrate']);
+    const waiting = await cp.applyPlan(p, plan.id!);
+    assert.equal(waiting.status, 'waiting');
+    assert.deepEqual(waiting.result.waitingForNames, ['h2']);
+    assert.equal((await cp.getHost(p, 'h2')).state, 'booting');
+    assert.equal((await cp.listVms(p)).filter((v) => v.hostName === 'h1').length, 3, 'nothing moves to a host that is not up');
+    assert.equal((await cp.applyPlan(p, plan.id!)).status, 'waiting', 'applying again before it is up changes nothing');
+    clock.advanceBy(300);
+    const [resumed] = await cp.automationRound(p);
+    assert.equal(resumed?.status, 'applied', JSON.stringify(resumed));
+    assert.equal((await cp.getHost(p, 'h2')).state, 'up');
+    assert.equal((await cp.listVms(p)).filter((v) => v.hostName === 'h2').length, 1);
+    const day = new Date(clock.now() * 1000).toISOString().slice(0, 10);
+    const e = await cp.energyReport(p, { from: day, to: day, by: 'host' });
+    // h2: off, then 300 s booting at peak power (200 W) = 60 kJ; it is up only since now.
+    assert.ok(Math.abs(e.rows.find((r) => r.name === 'h2')!.itKWh - 60_000 / 3.6e6) < 1e-9, JSON.stringify(e.rows));
+    const kinds = (await cp.listEvents(p, { limit: 100 })).map((x) => x.kind);
+    assert.ok(kinds.includes('plan.waiting') && kinds.includes('host.up') && kinds.includes('plan.applied'));
+  } finally { await db.destroy(); }
 });

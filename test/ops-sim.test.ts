@@ -22,13 +22,14 @@ const scenario = parseOpsScenario({
   haShare: 0.5,
   automation: { level: 'full', policy: 'thr-mmt:0.8', intervalS: 300, spareHosts: 1 },
   failures: { events: [{ host: 2, atS: 0, downS: 3600 }] },
+  power: { bootS: 300 },
 });
 
 /** The same scenario against a served control plane: real HTTP, the server's clock driven by the runner. */
 async function overHttp() {
   const db = await openStore(':memory:');
   const clock = new SimClock(Date.UTC(2026, 0, 1) / 1000);
-  const cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) } });
+  const cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) }, simBootS: scenario.power.bootS });
   const token = (await cp.bootstrap())!;
   const app = buildApi(cp);
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -22,15 +22,18 @@ export function serveCommand(program: Command): void {
     .option('--host-failure-timeout-s <s>', 'declare a host failed (and restart its HA VMs) when its agent is silent this long', '30')
     .option('--audit-interval-s <s>', 'run the consolidation audit this often (what it does depends on the automation level; 0: never)', '0')
     .option('--demo-hosts <n>', 'simulated hosts to create on first start when none exist', '8')
+    .option('--sim-boot-s <s>', 'seconds a simulated host takes to switch on (0: at once)', '0')
     .option('--sim-load-interval-s <s>', 'report a synthetic CPU load for VMs on simulated hosts this often, as a monitoring agent would (0: never)', '10')
-    .action(async (o: { host: string; port: string; data: string; db?: string; bootstrapToken?: string; demoHosts: string; agentToken?: string; hostFailureTimeoutS: string; auditIntervalS: string; simLoadIntervalS: string }) => {
+    .action(async (o: { host: string; port: string; data: string; db?: string; bootstrapToken?: string; demoHosts: string; agentToken?: string; hostFailureTimeoutS: string; auditIntervalS: string; simLoadIntervalS: string; simBootS: string }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0..65535, got "${o.port}"`);
       const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
       const db = await openStore(url);
       const clock = new RealClock();
       const sim = new SimHypervisorDriver(clock);
-      const cp = new ControlPlane({ db, clock, drivers: { sim }, agentToken: o.agentToken ?? process.env.NUBIS_AGENT_TOKEN });
+      const simBootS = Number(o.simBootS);
+      if (!(simBootS >= 0)) throw new RangeError(`--sim-boot-s must be a number >= 0, got "${o.simBootS}"`);
+      const cp = new ControlPlane({ db, clock, drivers: { sim }, agentToken: o.agentToken ?? process.env.NUBIS_AGENT_TOKEN, simBootS });
       const token = await cp.bootstrap(o.bootstrapToken ?? process.env.NUBIS_BOOTSTRAP_TOKEN);
       const admin = await db.selectFrom('users').select(['id', 'tenant_id', 'name']).where('role', '=', 'admin').orderBy('created_at').executeTakeFirstOrThrow();
       await seedDemo(cp, { userId: admin.id, userName: admin.name, tenantId: admin.tenant_id, role: 'admin', tokenId: 'system' }, Number(o.demoHosts));

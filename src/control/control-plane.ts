@@ -12,7 +12,7 @@ import { scalingDecision, type ScalingPolicy } from '../policies/autoscaling.ts'
 import { checkPlan, DEFAULT_CONCURRENCY, DEFAULT_PLAN_OPTIONS, orderMoves, planConsolidation, scheduleWaves, type ConcurrencyLimits, type ConsolidationPlanOptions, type Plan, type PlanAction, type PlanHost } from '../policies/plans/plan.ts';
 import { DEFAULT_LOAD_OPTIONS, LOAD_HISTORY, planLoadAware, planSpread, summarize, type LoadCluster } from '../policies/plans/load-plan.ts';
 import { parsePolicy, PolicySpecError } from '../policies/registry.ts';
-import { attributeHostPower, powerW, type PowerModelSpec } from '../models/power.ts';
+import { attributeHostPower, maxPowerW, powerW, type PowerModelSpec } from '../models/power.ts';
 import { failoverShortfall } from '../policies/ha.ts';
 import { seededRandom } from '../runtime/random.ts';
 import { predictMigration } from '../models/migration.ts';
@@ -50,6 +50,8 @@ export interface ControlPlaneOptions {
   drivers: Record<string, HypervisorDriver>;
   /** Token the control plane presents to agents. */
   agentToken?: string;
+  /** Seconds a simulated host takes to switch on (0: at once). Real hosts are up when their agent reports. */
+  simBootS?: number;
 }
 
 export class ControlPlane {
@@ -226,6 +228,7 @@ export class ControlPlane {
 
   async listHosts(p: Principal) {
     this.require(p, 'admin', 'operator');
+    await this.promoteBooted();
     return (await this.hostRows()).map((h) => this.hostOut(h, this.hostView(h)));
   }
 
@@ -235,6 +238,7 @@ export class ControlPlane {
 
   async getHost(p: Principal, ref: string) {
     this.require(p, 'admin', 'operator');
+    await this.promoteBooted();
     const h = await this.db.selectFrom('hosts').selectAll().where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)])).executeTakeFirst();
     if (!h) throw new ControlError('NOT_FOUND', `No host "${ref}"`);
     return { ...this.hostOut(h, this.hostView(h)), cpuSeries: series(h.cpu_history, h.cpu_times) };
@@ -460,11 +464,12 @@ export class ControlPlane {
     const h = (await q.execute()).find((x) => x.vcpus * x.cpu_ratio - x.reserved_vcpus - Number(x.used_vcpus) >= f.vcpus && x.memory_mib * x.memory_ratio - x.reserved_memory_mib - Number(x.used_memory_mib) >= f.memory_mib && x.disk_gib * x.disk_ratio - x.reserved_disk_gib - Number(x.used_disk_gib) >= f.disk_gib);
     if (!h) return false;
     const reason = `no host that is on has room for ${vmName} (${f.name})`;
-    if (h.driver === 'qemu') {
-      // A real host takes minutes to boot: start it now (its agent reports when it is up) and refuse this request.
+    if (h.driver === 'qemu' || (this.o.simBootS ?? 0) > 0) {
+      // A host takes time to boot: start it now (it is up when its agent reports, or after the
+      // simulated boot time) and refuse this request with when to try again.
       const admin = { ...p, role: 'admin' as const };
       setImmediate(() => { this.powerHost(admin, h.id, 'on', { reason }).catch(() => undefined); });
-      throw new ControlError('NO_HOST_FITS', `${reason}; switching ${h.name} on, try again when it is up`);
+      throw new ControlError('NO_HOST_FITS', `${reason}; switching ${h.name} on, try again when it is up${h.driver === 'qemu' ? '' : ` (in ${this.o.simBootS} s)`}`);
     }
     await trx.updateTable('hosts').set({ state: 'up' }).where('id', '=', h.id).where('state', '=', 'off').execute();
     await this.event(trx, { hostId: h.id, actor: p.userName, kind: 'host.powered-on', detail: { reason } });
@@ -538,6 +543,7 @@ export class ControlPlane {
     this.require(p, 'admin', 'member');
     const again = await this.existingOperation(p, o.idempotencyKey);
     if (again) return again;
+    await this.promoteBooted();
     const flavor = await this.db.selectFrom('flavors').selectAll().where((eb) => eb.or([eb('id', '=', o.flavor), eb('name', '=', o.flavor)])).executeTakeFirst();
     if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"; see GET /v1/flavors`);
     const image = await this.db.selectFrom('images').selectAll().where((eb) => eb.or([eb('id', '=', o.image), eb('name', '=', o.image)])).executeTakeFirst();
@@ -931,7 +937,7 @@ export class ControlPlane {
         const power = parsePower(h.power_model);
         const emptyForS = Number(h.vm_count) > 0 ? 0 : lastEnd.has(h.id) && !Number.isNaN(lastEnd.get(h.id)!) ? (nowMs - lastEnd.get(h.id)!) / 1000 : Infinity;
         return {
-          id: h.id, name: h.name, state: (h.state === 'booting' ? 'off' : h.state) as PlanHost['state'],
+          id: h.id, name: h.name, state: h.state as PlanHost['state'],
           capacity: { vcpus: h.vcpus * h.cpu_ratio - h.reserved_vcpus, memoryMiB: h.memory_mib * h.memory_ratio - h.reserved_memory_mib },
           idleW: power.type === 'specpower' ? power.wattsAt[0]! : power.idleW, cpus: h.vcpus, power, bandwidthMbps: 1000, emptyForS,
         };
@@ -952,6 +958,7 @@ export class ControlPlane {
    */
   async auditPlan(p: Principal, o: Partial<ConsolidationPlanOptions> & { policy?: string; zone?: string; moves?: { vm: string; to: string }[]; actor?: string; keepEmpty?: boolean } = {}) {
     this.require(p, 'admin', 'operator');
+    await this.promoteBooted();
     const settings = await this.automationSettings(o.zone);
     const options = { ...DEFAULT_PLAN_OPTIONS, ...(settings.spareHosts !== undefined ? { spareHosts: settings.spareHosts } : {}), ...(settings.powerOffGraceS !== undefined ? { powerOffGraceS: settings.powerOffGraceS } : {}), ...stripUndefined(o) };
     const cluster = await this.planCluster(o.zone);
@@ -1006,7 +1013,7 @@ export class ControlPlane {
 
   async discardPlan(p: Principal, id: string) {
     const plan = await this.getPlan(p, id);
-    if (plan.status !== 'proposed') throw new ControlError('INVALID_STATE', `Plan ${id} is ${plan.status}; only a proposed plan can be discarded`, { state: plan.status });
+    if (plan.status !== 'proposed' && plan.status !== 'waiting') throw new ControlError('INVALID_STATE', `Plan ${id} is ${plan.status}; only a proposed (or waiting) plan can be discarded`, { state: plan.status });
     await this.db.updateTable('plans').set({ status: 'discarded', finished_at: this.now() }).where('id', '=', id).execute();
     return this.getPlan(p, id);
   }
@@ -1014,49 +1021,73 @@ export class ControlPlane {
   /**
    * Apply a proposed plan: re-check it against the live state first, then run it in waves (the
    * migrations of a wave at once, within the per-host and per-cluster limits, every host within
-   * capacity at every moment), re-checking the rest of the plan before each wave. A failed action
-   * stops the plan after its wave (a failed migration leaves its VM where it was); nothing is
-   * half-applied silently: the result says which actions ran, which failed and which were cancelled.
+   * capacity at every moment), re-checking the rest of the plan before each wave. A host the plan
+   * switches on takes time to boot: the plan then waits (status `waiting`) and resumes when the host
+   * is up (the next automation round, or applying it again). A failed action stops the plan after
+   * its wave (a failed migration leaves its VM where it was); nothing is half-applied silently: the
+   * result says which actions ran, which failed and which were cancelled.
    */
   async applyPlan(p: Principal, id: string, o: { actor?: string; limits?: Partial<ConcurrencyLimits> } = {}) {
+    await this.promoteBooted();
     const plan = await this.getPlan(p, id);
     const actor = o.actor ?? p.userName;
-    if (plan.status !== 'proposed') throw new ControlError('INVALID_STATE', `Plan ${id} is ${plan.status}; only a proposed plan can be applied`, { state: plan.status });
-    const asPlan = (actions: PlanAction[]): Plan => ({ actions, summary: plan.summary, gainWatts: 0, costTimeS: 0, costDataMiB: 0 });
+    const resuming = plan.status === 'waiting';
+    if (plan.status !== 'proposed' && !resuming) throw new ControlError('INVALID_STATE', `Plan ${id} is ${plan.status}; only a proposed (or waiting) plan can be applied`, { state: plan.status });
+    const start = resuming ? Number(plan.result?.done ?? 0) : 0;
+    if (resuming) {
+      const waitingFor = (plan.result?.waitingFor ?? []) as string[];
+      const still = waitingFor.length ? await this.db.selectFrom('hosts').select('name').where('id', 'in', waitingFor).where('state', '=', 'booting').execute() : [];
+      if (still.length) return plan;
+    }
+    const actions = plan.actions.slice(start);
+    const asPlan = (a: PlanAction[]): Plan => ({ actions: a, summary: plan.summary, gainWatts: 0, costTimeS: 0, costDataMiB: 0 });
     const zone = plan.zone ?? undefined;
-    const violations = checkPlan(await this.planCluster(zone), asPlan(plan.actions));
+    const violations = checkPlan(await this.planCluster(zone), asPlan(actions)).map((v) => ({ ...v, action: v.action + start }));
     if (violations.length) {
-      await this.db.updateTable('plans').set({ status: 'stale', finished_at: this.now(), result: JSON.stringify({ violations }) }).where('id', '=', id).execute();
+      await this.db.updateTable('plans').set({ status: 'stale', finished_at: this.now(), result: JSON.stringify({ done: start, violations }) }).where('id', '=', id).execute();
       throw new ControlError('INVALID_STATE', `Plan ${id} no longer fits the live state (audit again): ${violations.map((v) => `action ${v.action + 1}: ${v.reason}`).join('; ')}`, { violations });
     }
     const s = await this.automationSettings(zone);
     const limits = { perHost: o.limits?.perHost ?? s.maxMigrationsPerHost ?? DEFAULT_CONCURRENCY.perHost, perCluster: o.limits?.perCluster ?? s.maxMigrationsPerCluster ?? DEFAULT_CONCURRENCY.perCluster };
     await this.db.updateTable('plans').set({ status: 'applying' }).where('id', '=', id).execute();
-    const waves = scheduleWaves(await this.planCluster(zone), asPlan(plan.actions), limits);
-    const done: number[] = [];
+    const waves = scheduleWaves(await this.planCluster(zone), asPlan(actions), limits);
+    let done = start;
     let failure: { action: number; error: string } | undefined;
+    const booting: { id: string; name: string }[] = [];
     for (const [w, wave] of waves.entries()) {
       // Re-check what is left against the live state: something may have changed since the last wave.
-      const rest = plan.actions.slice(wave[0]);
-      const late = checkPlan(await this.planCluster(zone), asPlan(rest));
-      if (late.length) { failure = { action: wave[0]! + late[0]!.action, error: `the live state changed: ${late[0]!.reason}` }; break; }
+      const late = checkPlan(await this.planCluster(zone), asPlan(actions.slice(wave[0])));
+      if (late.length) { failure = { action: start + wave[0]! + late[0]!.action, error: `the live state changed: ${late[0]!.reason}` }; break; }
       const outcomes = await Promise.all(wave.map(async (i) => {
-        const a = plan.actions[i]!;
+        const a = actions[i]!;
         try {
           if (a.type === 'migrate') {
             const op = await this.migrateVm(p, a.vmId, { toHost: a.to });
             if (op.status !== 'succeeded') throw new Error(op.error ?? 'migration failed');
-          } else await this.powerHost(p, a.hostId, a.type === 'power-on' ? 'on' : 'off', { reason: `plan ${id}: ${a.reason}`, actor });
+          } else {
+            const r = await this.powerHost(p, a.hostId, a.type === 'power-on' ? 'on' : 'off', { reason: `plan ${id}: ${a.reason}`, actor });
+            if (r.state === 'booting') booting.push({ id: a.hostId, name: a.hostName });
+          }
           return { i, error: undefined };
         } catch (e) { return { i, error: (e as Error).message }; }
       }));
-      for (const r of outcomes) if (!r.error) done.push(r.i);
+      done += outcomes.filter((r) => !r.error).length;
       const bad = outcomes.find((r) => r.error);
-      if (bad) { failure = { action: bad.i, error: bad.error! }; break; }
-      if (w < waves.length - 1) await this.db.updateTable('plans').set({ result: JSON.stringify({ done: done.length, of: plan.actions.length, wave: w + 1, waves: waves.length }) }).where('id', '=', id).execute();
+      if (bad) { failure = { action: start + bad.i, error: bad.error! }; break; }
+      // Hosts switching on: start every power-on of the plan first (their boots overlap), then wait.
+      if (booting.length && w < waves.length - 1 && !waves[w + 1]!.every((i) => actions[i]!.type === 'power-on')) break;
+      if (w < waves.length - 1) await this.db.updateTable('plans').set({ result: JSON.stringify({ done, of: plan.actions.length, wave: w + 1, waves: waves.length }) }).where('id', '=', id).execute();
+    }
+    if (!failure && booting.length && done < plan.actions.length) {
+      const result = { done, of: plan.actions.length, waitingFor: booting.map((b) => b.id), waitingForNames: booting.map((b) => b.name), limits };
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('plans').set({ status: 'waiting', result: JSON.stringify(result) }).where('id', '=', id).execute();
+        await this.event(trx, { actor, kind: 'plan.waiting', detail: { planId: id, done, for: booting.map((b) => b.name).join(', ') } });
+      });
+      return this.getPlan(p, id);
     }
     const status = failure ? 'failed' : 'applied';
-    const result = { done: done.length, failed: failure ?? null, cancelled: plan.actions.length - done.length - (failure ? 1 : 0), waves: waves.length, limits };
+    const result = { done, failed: failure ?? null, cancelled: plan.actions.length - done - (failure ? 1 : 0), waves: waves.length, limits };
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('plans').set({ status, finished_at: this.now(), result: JSON.stringify(result) }).where('id', '=', id).execute();
       await this.event(trx, { actor, kind: `plan.${status}`, detail: { planId: id, ...result } });
@@ -1202,9 +1233,15 @@ export class ControlPlane {
     await this.scaleOnCpu(p);
     const zones = (await this.db.selectFrom('hosts').select('zone').distinct().orderBy('zone').execute()).map((z) => z.zone);
     const out = [];
+    // Plans waiting for hosts to switch on go on first (whatever the level: someone approved them).
+    for (const w of await this.db.selectFrom('plans').select('id').where('status', '=', 'waiting').orderBy('created_at').execute()) {
+      const r = await this.applyPlan(p, w.id, { actor: 'automation' }).catch(() => null);
+      if (r && r.status !== 'waiting') out.push(r);
+    }
     for (const zone of zones) {
       const s = await this.automationSettings(zone);
       if (s.level === 'manual') continue;
+      if (await this.db.selectFrom('plans').select('id').where('status', '=', 'waiting').where('zone', '=', zone).executeTakeFirst()) continue;
       const waiting = await this.db.selectFrom('plans').select('id').where('status', '=', 'proposed').where('zone', '=', zone).executeTakeFirst();
       if (s.level === 'partial' && waiting) continue;
       // Hosts emptied by automation are switched off only after a grace period (10 min unless set).
@@ -1285,7 +1322,7 @@ export class ControlPlane {
   async integrateEnergy(): Promise<void> {
     const now = this.o.clock.now();
     const at = this.now(), day = at.slice(0, 10);
-    const hosts = await this.db.selectFrom('hosts').select(['id', 'zone', 'state', 'vcpus', 'power_model', 'energy_at']).execute();
+    const hosts = await this.db.selectFrom('hosts').select(['id', 'zone', 'state', 'vcpus', 'power_model', 'energy_at', 'boot_until']).execute();
     const vms = await this.db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').select(['vms.host_id', 'vms.tenant_id', 'vms.cpu_history', 'flavors.vcpus'])
       .where('vms.deleted_at', 'is', null).where('vms.state', 'in', ['running', 'migrating', 'resizing']).execute();
     const on = new Map<string, { tenant: string; vcpus: number; cpu: number }[]>();
@@ -1293,9 +1330,17 @@ export class ControlPlane {
     const add = new Map<string, number>();
     const bump = (scope: string, ref: string, j: number) => { const k = `${scope}\u0000${ref}`; add.set(k, (add.get(k) ?? 0) + j); };
     for (const h of hosts) {
-      const dt = h.energy_at ? now - Date.parse(h.energy_at) / 1000 : 0;
+      const from = h.energy_at ? Date.parse(h.energy_at) / 1000 : now;
+      let dt = now - from;
       if (dt <= 0) continue;
-      if (h.state !== 'up' && h.state !== 'maintenance') continue;
+      if (h.state === 'booting') {
+        // Switching on draws peak power (the simulator's transition model) until the host is up.
+        const until = h.boot_until ? Math.min(now, Date.parse(h.boot_until) / 1000) : now;
+        const j = maxPowerW(parsePower(h.power_model)) * Math.max(0, until - from);
+        bump('host', h.id, j); bump('zone', h.zone, j);
+        dt = now - Math.max(from, until);
+        if (dt <= 0) continue;
+      } else if (h.state !== 'up' && h.state !== 'maintenance') continue;
       const share = attributeHostPower(parsePower(h.power_model), h.vcpus, on.get(h.id) ?? []);
       bump('host', h.id, share.totalW * dt);
       bump('zone', h.zone, share.totalW * dt);
@@ -1308,6 +1353,19 @@ export class ControlPlane {
       }
       await trx.updateTable('hosts').set({ energy_at: at }).execute();
     });
+    await this.promoteBooted();
+  }
+
+  /** Simulated hosts whose boot time has passed are up (evaluated lazily against the clock, so replays are deterministic). */
+  async promoteBooted(): Promise<void> {
+    const now = this.now();
+    const ready = await this.db.selectFrom('hosts').select(['id', 'name', 'boot_until']).where('state', '=', 'booting').where('boot_until', 'is not', null).where('boot_until', '<=', now).orderBy('name').execute();
+    for (const h of ready) {
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('hosts').set({ state: 'up', boot_until: null }).where('id', '=', h.id).where('state', '=', 'booting').execute();
+        await this.event(trx, { hostId: h.id, actor: 'system', kind: 'host.up', detail: { booted: h.boot_until } });
+      });
+    }
   }
 
   /** Energy in [from, to] (whole UTC days) by host, zone or tenant; IT energy and facility energy (× PUE). */
@@ -1365,9 +1423,11 @@ export class ControlPlane {
         result = { via: helper.name, ...(await (this.driverFor(helper) as AgentDriver).power({ action: 'on', host: row.name, address: row.power_address ?? undefined })) };
       }
     }
-    const to = action === 'off' ? 'off' : row.driver === 'qemu' ? 'booting' : 'up';
+    const bootS = this.o.simBootS ?? 0;
+    const to = action === 'off' ? 'off' : row.driver === 'qemu' || bootS > 0 ? 'booting' : 'up';
+    const bootUntil = action === 'on' && row.driver !== 'qemu' && bootS > 0 ? new Date((this.o.clock.now() + bootS) * 1000).toISOString() : null;
     await this.db.transaction().execute(async (trx) => {
-      await trx.updateTable('hosts').set({ state: to }).where('id', '=', h.id).execute();
+      await trx.updateTable('hosts').set({ state: to, boot_until: bootUntil }).where('id', '=', h.id).execute();
       await this.event(trx, { hostId: h.id, actor: o.actor ?? p.userName, kind: action === 'off' ? 'host.powered-off' : 'host.powered-on', detail: { reason: o.reason ?? 'requested', result } });
     });
     return { host: h.name, state: to, result };

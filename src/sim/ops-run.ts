@@ -250,7 +250,7 @@ export async function runOpsInProcess(s: OpsScenario, onStep?: (step: number, to
   const db = await openStore(':memory:');
   try {
     const clock = new SimClock(Date.UTC(2026, 0, 1) / 1000);
-    const cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) } });
+    const cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) }, simBootS: s.power.bootS });
     const admin = (await cp.authenticate((await cp.bootstrap())!))!;
     return await runOps(s, methodPort(cp, admin), clock, onStep);
   } finally { await db.destroy(); }

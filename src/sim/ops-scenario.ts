@@ -46,6 +46,8 @@ export const opsScenarioSchema = z.object({
     maxMigrationsPerHost: z.number().int().positive().default(2),
     maxMigrationsPerCluster: z.number().int().positive().default(8),
   }).strict().default({ level: 'full', policy: 'lr-mmt:1.2', intervalS: 300, spareHosts: 1, powerOffGraceS: 600, maxMigrationsPerHost: 2, maxMigrationsPerCluster: 8 }),
+  /** Simulated hosts take this long to switch on (drawing peak power meanwhile); plans that switch one on wait for it. */
+  power: z.object({ bootS: z.number().nonnegative().default(0) }).strict().default({ bootS: 0 }),
   /** Host failures: exponential times to failure (MTBF) and to repair (MTTR), seeded. */
   failures: z.object({
     mtbfHours: z.number().positive().optional(),
@@ -69,6 +71,7 @@ export const OPS_PRESETS: Record<string, OpsScenario> = {
     name: 'ops-demo',
     hosts: [{ count: 12, vcpus: 16, memoryMiB: 65536 }],
     workload: { type: 'synthetic', vms: 60, seed: 7, medianPercent: 20 },
+    power: { bootS: 120 },
     failures: { mtbfHours: 100, mttrHours: 2 },
   }),
 };

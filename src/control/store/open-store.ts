@@ -149,6 +149,11 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.alterTable('hosts').addColumn('cpu_times', 'text', (c) => c.notNull().defaultTo('[]')).execute();
     },
   },
+  '0012-boot-until': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('hosts').addColumn('boot_until', 'text').execute();
+    },
+  },
   '0005-tiers-zones': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('hosts').addColumn('tier', 'text', (c) => c.notNull().defaultTo('general')).execute();

@@ -18,6 +18,8 @@ export interface HostTable {
   last_seen_at: string | null;
   /** MAC or BMC address the power-control command gets; last time energy was integrated; CPU utilization samples, newest first (JSON). */
   power_address: string | null; energy_at: string | null; cpu_history: Generated<string>; cpu_times: Generated<string>;
+  /** A simulated host switching on is up from this time. */
+  boot_until: string | null;
   /** Service tier (e.g. "general", "gpu", "gold") and availability zone. */
   tier: Generated<string>;
   zone: Generated<string>;

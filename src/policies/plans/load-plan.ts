@@ -158,7 +158,8 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
   for (const h of offable.slice(Math.min(o.spareHosts, offable.length))) {
     actions.push({ type: 'power-off', hostId: hosts[h]!.id, hostName: hosts[h]!.name, reason: emptied.has(h) ? `emptied by this plan; ${o.spareHosts} spare host(s) stay on` : `empty; ${o.spareHosts} spare host(s) stay on`, gain: { wattsSaved: idlePowerW(hosts[h]!.power) } });
   }
-  return summarize(actions);
+  // Power-ons first: they have no prerequisite, and hosts boot while nothing else waits on them.
+  return summarize([...actions.filter((a) => a.type === 'power-on'), ...actions.filter((a) => a.type !== 'power-on')]);
 }
 
 /** Totals and a one-line summary of a list of actions. */

@@ -6,7 +6,7 @@
 import { predictMigration } from '../../models/migration.ts';
 
 export interface PlanHost {
-  id: string; name: string; state: 'up' | 'maintenance' | 'off' | 'failed';
+  id: string; name: string; state: 'up' | 'maintenance' | 'off' | 'failed' | 'booting';
   /** Schedulable capacity (after overcommit and reservations). */
   capacity: { vcpus: number; memoryMiB: number };
   /** Power drawn when idle and on, W (what switching it off saves). */
