@@ -63,6 +63,6 @@ export interface Overview {
 }
 export interface EventRow { id: number; at: string; kind: string; vmId: string | null; hostId: string | null; actor: string | null; detail: Record<string, unknown> }
 export interface PlanAction { type: 'migrate' | 'power-on' | 'power-off'; vmId?: string; vmName?: string; hostId?: string; hostName?: string; from?: string; to?: string; reason: string; cost?: { timeS?: number; dataMiB?: number; watts?: number }; gain?: { wattsSaved?: number; loadMoved?: number } }
-export interface Plan { id: string; status: string; zone: string | null; createdAt: string; createdBy: string; summary: string; actions: PlanAction[]; result: null | { done?: number; of?: number; wave?: number; waves?: number; failed?: { action: number; error: string } | null; cancelled?: number; violations?: { action: number; reason: string }[] }; finishedAt: string | null }
+export interface Plan { id: string; status: string; zone: string | null; createdAt: string; createdBy: string; summary: string; actions: PlanAction[]; result: null | { done?: number; of?: number; wave?: number; waves?: number; waitingForNames?: string[]; failed?: { action: number; error: string } | null; cancelled?: number; violations?: { action: number; reason: string }[] }; finishedAt: string | null }
 export interface Flavor { id: string; name: string; vcpus: number; memoryMiB: number; diskGiB: number }
 export interface Operation { id: string; vmId: string | null; kind: string; status: string; error: string | null; result: unknown }

@@ -45,6 +45,7 @@ test('plan view: every action with its reason and cost or gain; progress for eac
   assert.equal(progress({ ...plan, status: 'applying', result: { done: 1, of: 3, wave: 1, waves: 3 } }), 'applying: 1 of 3 done (wave 1 of 3)');
   assert.equal(progress({ ...plan, status: 'failed', result: { done: 1, failed: { action: 1, error: 'boom' }, cancelled: 1 } }), 'failed at action 2: boom; 1 done, 1 cancelled');
   assert.equal(progress({ ...plan, status: 'stale', result: { violations: [{ action: 0, reason: 'VM gone' }] } }), 'stale: action 1: VM gone');
+  assert.equal(progress({ ...plan, status: 'waiting', result: { done: 1, of: 3, waitingForNames: ['sim-003'] } }), 'waiting for sim-003 to switch on; 1 of 3 done');
 });
 
 test('VM list: filter by text, state and HA; sort by any column with nulls last', () => {

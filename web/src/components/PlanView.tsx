@@ -11,6 +11,7 @@ export function costGain(a: PlanAction): string {
 export function progress(p: Plan): string {
   const r = p.result;
   if (p.status === 'applying') return r?.done !== undefined ? `applying: ${r.done} of ${r.of ?? p.actions.length} done (wave ${r.wave} of ${r.waves})` : 'applying';
+  if (p.status === 'waiting') return `waiting for ${(r?.waitingForNames ?? []).join(', ')} to switch on; ${r?.done ?? 0} of ${r?.of ?? p.actions.length} done`;
   if (p.status === 'applied') return `applied: ${r?.done ?? p.actions.length} action(s) in ${r?.waves ?? 1} wave(s)`;
   if (p.status === 'failed') return `failed at action ${(r?.failed?.action ?? 0) + 1}: ${r?.failed?.error ?? ''}; ${r?.done ?? 0} done, ${r?.cancelled ?? 0} cancelled`;
   if (p.status === 'stale') return `stale: ${(r?.violations ?? []).map((v) => `action ${v.action + 1}: ${v.reason}`).join('; ')}`;

@@ -21,8 +21,9 @@ export function Plans() {
   };
   const vmNames = new Map((vms.data ?? []).map((v) => [v.id, v.name]));
   const timeline = (ev.data ?? []).filter((e) => e.kind === 'vm.migrated').slice(0, 50);
-  const proposed = (plans.data ?? []).filter((p) => p.status === 'proposed' || p.status === 'applying');
-  const past = (plans.data ?? []).filter((p) => p.status !== 'proposed' && p.status !== 'applying').slice(0, 20);
+  const active = (p: Plan) => p.status === 'proposed' || p.status === 'applying' || p.status === 'waiting';
+  const proposed = (plans.data ?? []).filter(active);
+  const past = (plans.data ?? []).filter((p) => !active(p)).slice(0, 20);
   return (
     <div>
       <h2>Plans</h2>
@@ -40,8 +41,9 @@ export function Plans() {
           <h3>{p.summary}</h3>
           <p className="muted">{p.zone ? `zone ${p.zone} · ` : ''}proposed {time(p.createdAt)} by {p.createdBy}{p.status !== 'proposed' ? ` · ${progress(p)}` : ''}</p>
           <PlanView plan={p} hostName={hostName} />
-          {p.status === 'proposed' && <div className="buttons">
-            <button disabled={!!busy} onClick={() => act('apply', () => api('POST', `/v1/plans/${p.id}/apply`))}>Approve and apply</button>
+          {(p.status === 'proposed' || p.status === 'waiting') && <div className="buttons">
+            {p.status === 'proposed' && <button disabled={!!busy} onClick={() => act('apply', () => api('POST', `/v1/plans/${p.id}/apply`))}>Approve and apply</button>}
+            {p.status === 'waiting' && <button disabled={!!busy} onClick={() => act('resume', () => api('POST', `/v1/plans/${p.id}/apply`))}>Resume now</button>}
             <button className="secondary" disabled={!!busy} onClick={() => act('discard', () => api('POST', `/v1/plans/${p.id}/discard`))}>Discard</button>
           </div>}
         </div>
