@@ -116,6 +116,10 @@ for (const backend of storeBackends()) {
       const byTenant = (await t.call(a, 'GET', `/v1/energy?from=${day}&to=${day}&by=tenant`)).body;
       assert.equal(byTenant.rows[0].name, 'admin');
       assert.ok(Math.abs(byTenant.rows[0].itKWh - 0.125) < 1e-9);
+      // Usage attributes the VM's energy at its measured CPU: half of the host (4 of 8 vCPUs) × (100 + 100 × 50 %) W for an hour.
+      const iso = (s2: number) => new Date(s2 * 1000).toISOString();
+      const usage = (await t.call(a, 'GET', `/v1/usage?from=${iso(t.clock.now() - 7200)}&to=${iso(t.clock.now())}`)).body;
+      assert.ok(Math.abs(usage.vms.find((v: { vm: string }) => v.vm === 'x').energyKWh - 0.075) < 1e-9, JSON.stringify(usage.vms));
       assert.equal((await t.call(a, 'PUT', '/v1/settings/energy', { pue: 0.9 })).status, 400);
       await t.call(a, 'PUT', '/v1/settings/energy', { pue: 1.5 });
       assert.ok(Math.abs((await t.call(a, 'GET', `/v1/energy?from=${day}&to=${day}&by=host`)).body.totals.facilityKWh - 0.1875) < 1e-9);

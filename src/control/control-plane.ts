@@ -1455,21 +1455,24 @@ export class ControlPlane {
 
   /**
    * Usage of a tenant in [from, to): per VM, seconds running and stopped, vCPU-, memory- and
-   * disk-hours, and energy attributed from its host's power model by vCPU share (at an assumed
-   * CPU utilization until host metrics arrive). Exact to the second.
+   * disk-hours, and energy attributed from its host's power model by vCPU share, at the VM's mean
+   * measured CPU (an assumed 10 % before its first sample). Times are exact to the second.
    */
   async usage(p: Principal, o: { tenant?: string; from: string; to: string }) {
     const tenantId = await this.tenantScope(p, o.tenant);
     const from = Date.parse(o.from), to = Date.parse(o.to);
     if (!(from < to)) throw new ControlError('BAD_REQUEST', `from (${o.from}) must be before to (${o.to})`);
     const rows = await this.db.selectFrom('usage').innerJoin('flavors', 'flavors.id', 'usage.flavor_id').leftJoin('hosts', 'hosts.id', 'usage.host_id').innerJoin('vms', 'vms.id', 'usage.vm_id')
-      .select(['usage.vm_id', 'vms.name as vm_name', 'usage.class', 'usage.start_at', 'usage.end_at', 'flavors.name as flavor', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib', 'hosts.vcpus as host_vcpus', 'hosts.power_model'])
+      .select(['usage.vm_id', 'vms.name as vm_name', 'vms.cpu_history', 'usage.class', 'usage.start_at', 'usage.end_at', 'flavors.name as flavor', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib', 'hosts.vcpus as host_vcpus', 'hosts.power_model'])
       .where('usage.tenant_id', '=', tenantId).where('usage.start_at', '<', new Date(to).toISOString())
       .where((eb) => eb.or([eb('usage.end_at', 'is', null), eb('usage.end_at', '>', new Date(from).toISOString())])).execute();
     const nowMs = this.o.clock.now() * 1000;
     const pieces = rows.map((r) => {
       const a = Math.max(from, Date.parse(r.start_at)), b = Math.min(to, r.end_at ? Date.parse(r.end_at) : nowMs);
-      return { ...r, a, b, seconds: Math.max(0, Math.round((b - a) / 1000)) };
+      // Energy is attributed at the VM's mean measured CPU (its recent samples), or an assumed 10 % before any.
+      const hist = JSON.parse(r.cpu_history) as number[];
+      const utilization = hist.length ? hist.reduce((m, x) => m + x, 0) / hist.length : ASSUMED_VM_UTILIZATION;
+      return { ...r, a, b, utilization, seconds: Math.max(0, Math.round((b - a) / 1000)) };
     }).filter((x) => x.seconds > 0);
     return { tenantId, from: new Date(from).toISOString(), to: new Date(to).toISOString(), pieces };
   }
@@ -1482,7 +1485,7 @@ export class ControlPlane {
       const h = x.seconds / 3600;
       if (x.class === 'running') {
         e.runningS += x.seconds; e.vcpuHours += x.vcpus * h; e.memoryGiBHours += (x.memory_mib / 1024) * h;
-        e.energyKWh += (vmPowerW(x.power_model, x.vcpus, x.host_vcpus ?? x.vcpus) * h) / 1000;
+        e.energyKWh += (vmPowerW(x.power_model, x.vcpus, x.host_vcpus ?? x.vcpus, x.utilization) * h) / 1000;
       } else e.stoppedS += x.seconds;
       e.diskGiBHours += x.disk_gib * h;
       byVm.set(x.vm_id, e);
@@ -1545,7 +1548,7 @@ export class ControlPlane {
         l.diskGiBHours += disk;
         l.amount += disk * t.disk_gib_hour;
         if (x.class === 'running') {
-          const vh = x.vcpus * h, mh = (x.memory_mib / 1024) * h, kwh = (vmPowerW(x.power_model, x.vcpus, x.host_vcpus ?? x.vcpus) * h) / 1000;
+          const vh = x.vcpus * h, mh = (x.memory_mib / 1024) * h, kwh = (vmPowerW(x.power_model, x.vcpus, x.host_vcpus ?? x.vcpus, x.utilization) * h) / 1000;
           l.runningS += secs; l.vcpuHours += vh; l.memoryGiBHours += mh; l.energyKWh += kwh;
           l.amount += vh * t.vcpu_hour + mh * t.memory_gib_hour + kwh * t.kwh;
         } else l.stoppedS += secs;
