@@ -229,6 +229,13 @@ export async function migrateOut(src: QemuDriver, id: string, uri: string, o: Mi
   } catch (e) {
     // Roll back: cancel here, clean the destination, make sure the guest runs on the source.
     await sc.execute('migrate_cancel').catch(() => undefined);
+    // Wait for the cancel to finish: a migration still "cancelling" makes the next attempt fail
+    // ("There's a migration process in progress"), as the full benchmark showed.
+    for (let i = 0; i < 200; i++) {
+      const m = await sc.execute<{ status?: string }>('query-migrate').catch(() => undefined);
+      if (!m || !m.status || ['cancelled', 'failed', 'completed', 'none'].includes(m.status)) break;
+      await sleep(50);
+    }
     await abort().catch(() => undefined);
     for (let i = 0; i < 100; i++) {
       const s = await sc.execute<{ running: boolean; status: string }>('query-status').catch(() => undefined);
