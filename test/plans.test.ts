@@ -20,7 +20,7 @@ for (const backend of storeBackends()) {
       assert.ok(migrations.length >= 2 && offs.length >= 2, plan.summary);
       for (const m of migrations) { assert.match(m.reason, /^empty sim-\d+ \(\d+ % used\) to switch it off/); assert.ok(m.cost.timeS > 0 && m.cost.dataMiB > 0); }
       for (const o of offs) assert.ok(o.gain.wattsSaved > 0);
-      assert.match(plan.summary, /migration\(s\) .* to switch off \d+ host\(s\), saving \d+ W/);
+      assert.match(plan.summary, /migration\(s\) \(\d+ MiB, [\d.]+ s\), switch off \d+ host\(s\); net saving \d+ W/);
 
       const applied = (await t.call(a, 'POST', `/v1/plans/${plan.id}/apply`)).body;
       assert.equal(applied.status, 'applied', JSON.stringify(applied.result));

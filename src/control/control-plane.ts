@@ -9,10 +9,10 @@ import type { HypervisorDriver } from '../core/hypervisor.ts';
 import { AgentDriver } from '../drivers/agent/agent-driver.ts';
 import { placeVm, type HostView, type PlacementDecision } from '../policies/placement/pipeline.ts';
 import { scalingDecision, type ScalingPolicy } from '../policies/autoscaling.ts';
-import { checkPlan, DEFAULT_CONCURRENCY, DEFAULT_PLAN_OPTIONS, orderMoves, planConsolidation, scheduleWaves, type ConcurrencyLimits, type ConsolidationPlanOptions, type Plan, type PlanAction, type PlanHost } from '../policies/plans/plan.ts';
-import { DEFAULT_LOAD_OPTIONS, LOAD_HISTORY, planLoadAware, planSpread, summarize, type LoadCluster } from '../policies/plans/load-plan.ts';
+import { checkPlan, DEFAULT_CONCURRENCY, DEFAULT_PLAN_OPTIONS, orderMoves, planConsolidation, scheduleWaves, summarize, type ConcurrencyLimits, type ConsolidationPlanOptions, type Plan, type PlanAction, type PlanHost } from '../policies/plans/plan.ts';
+import { DEFAULT_LOAD_OPTIONS, LOAD_HISTORY, planLoadAware, planSpread, type LoadCluster } from '../policies/plans/load-plan.ts';
 import { parsePolicy, PolicySpecError } from '../policies/registry.ts';
-import { attributeHostPower, maxPowerW, powerW, type PowerModelSpec } from '../models/power.ts';
+import { attributeHostPower, idlePowerW, maxPowerW, powerW, type PowerModelSpec } from '../models/power.ts';
 import { failoverShortfall } from '../policies/ha.ts';
 import { seededRandom } from '../runtime/random.ts';
 import { predictMigration } from '../models/migration.ts';
@@ -246,11 +246,10 @@ export class ControlPlane {
 
   /**
    * The data center at a glance (the dashboard's totals): hosts and VMs by state, power now, energy
-   * today (IT and × PUE), and the share of hosts that are on whose VMs ask for more CPU than they
+   * today (IT and × PUE, as of the last metrics report: the dashboard polls this, so it writes nothing), and the share of hosts that are on whose VMs ask for more CPU than they
    * have. Members get their tenant's VMs and energy only.
    */
   async overview(p: Principal) {
-    await this.integrateEnergy();
     const all = this.canSeeAll(p);
     const day = this.now().slice(0, 10);
     const count = (rows: { state: string }[]) => rows.reduce<Record<string, number>>((m, r) => { m[r.state] = (m[r.state] ?? 0) + 1; return m; }, {});
@@ -321,8 +320,7 @@ export class ControlPlane {
         await this.db.transaction().execute(async (trx) => {
           await trx.updateTable('vms').set({ state: 'running', updated_at: this.now() }).where('id', '=', v.id).execute();
           // Usage moves to the new host (the billing class stays "running").
-          await trx.updateTable('usage').set({ end_at: this.now() }).where('vm_id', '=', v.id).where('end_at', 'is', null).execute();
-          await trx.insertInto('usage').values({ vm_id: v.id, tenant_id: v.tenant_id, host_id: target, flavor_id: v.flavor_id, class: 'running', start_at: this.now(), end_at: null }).execute();
+          await this.restartUsage(trx, v.id, v.tenant_id, target, v.flavor_id);
           await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: target, actor: 'ha', kind: 'vm.ha.restarted', detail: { on: host.name } });
         });
         restarted.push(v.name);
@@ -686,8 +684,7 @@ export class ControlPlane {
       await this.db.transaction().execute(async (trx) => {
         await this.releaseHost(trx, src.id, flavor);
         await trx.updateTable('vms').set({ state: 'running', host_id: dst.id, updated_at: this.now() }).where('id', '=', v.id).execute();
-        await trx.updateTable('usage').set({ end_at: this.now() }).where('vm_id', '=', v.id).where('end_at', 'is', null).execute();
-        await trx.insertInto('usage').values({ vm_id: v.id, tenant_id: v.tenant_id, host_id: dst.id, flavor_id: v.flavor_id, class: 'running', start_at: this.now(), end_at: null }).execute();
+        await this.restartUsage(trx, v.id, v.tenant_id, dst.id, v.flavor_id);
         await trx.updateTable('operations').set({ status: 'succeeded', finished_at: this.now(), result: JSON.stringify(report) }).where('id', '=', opId).execute();
         await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId: dst.id, actor: p.userName, kind: 'vm.migrated', detail: { from: src.name, to: dst.name, ...report } });
       });
@@ -857,8 +854,7 @@ export class ControlPlane {
       if (!(await this.claimHost(trx, host.id, grow, 0))) throw new ControlError('NO_HOST_FITS', `Flavor ${to.name} no longer fits on ${host.name}; try again`);
       await trx.updateTable('hosts').set((eb) => ({ used_vcpus: eb('used_vcpus', '+', delta.vcpus - grow.vcpus), used_memory_mib: eb('used_memory_mib', '+', delta.memory_mib - grow.memory_mib), used_disk_gib: eb('used_disk_gib', '+', delta.disk_gib - grow.disk_gib) })).where('id', '=', host.id).execute();
       await trx.updateTable('vms').set({ flavor_id: to.id, updated_at: this.now() }).where('id', '=', v.id).execute();
-      await trx.updateTable('usage').set({ end_at: this.now() }).where('vm_id', '=', v.id).where('end_at', 'is', null).execute();
-      await trx.insertInto('usage').values({ vm_id: v.id, tenant_id: v.tenant_id, host_id: host.id, flavor_id: to.id, class: 'running', start_at: this.now(), end_at: null }).execute();
+      await this.restartUsage(trx, v.id, v.tenant_id, host.id, to.id);
       await trx.insertInto('operations').values({ id: opId, tenant_id: v.tenant_id, vm_id: v.id, kind: 'resize', status: 'running', idempotency_key: idempotencyKey ?? null, result: null, error: null, created_at: this.now(), finished_at: null }).execute();
     });
     await this.finish(p, opId, v.id, host.id, async () => {
@@ -904,9 +900,8 @@ export class ControlPlane {
     const hosts = await this.db.selectFrom('hosts').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
     const vms = await this.db.selectFrom('vms').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).where('deleted_at', 'is', null).groupBy('state').execute();
     const placements = await this.db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', 'vm.placed').executeTakeFirstOrThrow();
-    const rows = await this.db.selectFrom('vms').innerJoin('flavors', 'flavors.id', 'vms.flavor_id').innerJoin('hosts', 'hosts.id', 'vms.host_id')
-      .select(['flavors.vcpus', 'hosts.vcpus as host_vcpus', 'hosts.power_model']).where('vms.state', '=', 'running').execute();
-    const powerW = rows.reduce((s, r) => s + vmPowerW(r.power_model, r.vcpus, r.host_vcpus), 0);
+    // The same figure as the dashboard's "power now": every host's power model at its measured load.
+    const powerW = (await this.hostRows()).reduce((a, h) => a + hostLoad(h).powerW, 0);
     return {
       hostsByState: Object.fromEntries(hosts.map((h) => [h.state, Number(h.n)])),
       vmsByState: Object.fromEntries(vms.map((v) => [v.state, Number(v.n)])),
@@ -1435,6 +1430,12 @@ export class ControlPlane {
 
   // ---- metering and billing -------------------------------------------------------------------
 
+  /** A running VM changed host or flavor: close its open usage interval and open a running one there. */
+  private async restartUsage(trx: Db, vmId: string, tenantId: string, hostId: string, flavorId: string) {
+    await trx.updateTable('usage').set({ end_at: this.now() }).where('vm_id', '=', vmId).where('end_at', 'is', null).execute();
+    await trx.insertInto('usage').values({ vm_id: vmId, tenant_id: tenantId, host_id: hostId, flavor_id: flavorId, class: 'running', start_at: this.now(), end_at: null }).execute();
+  }
+
   /** Close the VM's open usage interval and open one for its new billing class (same transaction as the state change). */
   private async meter(trx: Db, vmId: string, state: VmState | 'error') {
     const at = this.now();
@@ -1579,11 +1580,8 @@ export const ASSUMED_VM_UTILIZATION = 0.1;
  * dynamic power at the VM's utilization, W (linear model; SPECpower tables use idle and peak).
  */
 export function vmPowerW(powerModel: string | null, vcpus: number, hostVcpus: number, utilization = ASSUMED_VM_UTILIZATION): number {
-  let idle = 100, max = 250;
-  try {
-    const m = JSON.parse(powerModel ?? '{}');
-    if (m.type === 'linear') { idle = m.idleW; max = m.maxW; } else if (m.type === 'specpower') { idle = m.wattsAt[0]; max = m.wattsAt[10]; }
-  } catch { /* defaults */ }
+  const m = parsePower(powerModel ?? '');
+  const idle = idlePowerW(m), max = maxPowerW(m);
   const share = vcpus / Math.max(1, hostVcpus);
   return share * (idle + (max - idle) * utilization);
 }

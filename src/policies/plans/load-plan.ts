@@ -10,7 +10,7 @@ import type { Random } from '../../runtime/random.ts';
 import { planConsolidation as beloglazov } from '../consolidation/beloglazov.ts';
 import type { ClusterSnapshot } from '../consolidation/trial-cluster.ts';
 import { buildDetector, buildSelection, type PolicySpec } from '../registry.ts';
-import { offableHosts, type ConsolidationPlanOptions, type Plan, type PlanAction, type PlanHost, type PlanVm } from './plan.ts';
+import { offableHosts, summarize, type ConsolidationPlanOptions, type Plan, type PlanAction, type PlanHost, type PlanVm } from './plan.ts';
 
 /** MIPS of one vCPU in the snapshot (any unit works: only ratios matter). */
 const MIPS_PER_CPU = 1000;
@@ -160,21 +160,6 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
   }
   // Power-ons first: they have no prerequisite, and hosts boot while nothing else waits on them.
   return summarize([...actions.filter((a) => a.type === 'power-on'), ...actions.filter((a) => a.type !== 'power-on')]);
-}
-
-/** Totals and a one-line summary of a list of actions. */
-export function summarize(actions: PlanAction[]): Plan {
-  const gainWatts = actions.reduce((s, a) => s + (a.type === 'power-off' ? a.gain.wattsSaved : a.type === 'power-on' ? -a.cost.watts : 0), 0);
-  const costTimeS = actions.reduce((s, a) => s + (a.type === 'migrate' ? a.cost.timeS : 0), 0);
-  const costDataMiB = actions.reduce((s, a) => s + (a.type === 'migrate' ? a.cost.dataMiB : 0), 0);
-  const n = (t: PlanAction['type']) => actions.filter((a) => a.type === t).length;
-  const moves = n('migrate'), offs = n('power-off'), ons = n('power-on');
-  const relieved = new Set(actions.flatMap((a) => a.type === 'migrate' && a.gain?.loadMoved !== undefined ? [a.from] : [])).size;
-  const parts = [`${moves} migration(s) (${costDataMiB.toFixed(0)} MiB, ${costTimeS.toFixed(1)} s)`];
-  if (relieved) parts.push(`relieve ${relieved} overloaded host(s)`);
-  if (ons) parts.push(`switch on ${ons} host(s)`);
-  if (offs) parts.push(`switch off ${offs} host(s)`);
-  return { actions, gainWatts, costTimeS, costDataMiB, summary: actions.length === 0 ? 'nothing to do: no host is overloaded and none can be emptied worth its cost' : `${parts.join(', ')}; net ${gainWatts >= 0 ? 'saving' : 'adding'} ${Math.abs(gainWatts).toFixed(0)} W` };
 }
 
 /**

@@ -106,11 +106,22 @@ export function planConsolidation(c: PlanCluster, o: ConsolidationPlanOptions = 
     const h = up.find((x) => x.id === id)!;
     actions.push({ type: 'power-off', hostId: id, hostName: h.name, reason: emptied.has(id) ? `emptied by this plan; ${o.spareHosts} spare host(s) stay on` : `empty; ${o.spareHosts} spare host(s) stay on`, gain: { wattsSaved: h.idleW } });
   }
-  const gainWatts = actions.reduce((s, a) => s + (a.type === 'power-off' ? a.gain.wattsSaved : 0), 0);
+  return summarize(actions);
+}
+
+/** Totals and a one-line summary of a list of actions. */
+export function summarize(actions: PlanAction[]): Plan {
+  const gainWatts = actions.reduce((s, a) => s + (a.type === 'power-off' ? a.gain.wattsSaved : a.type === 'power-on' ? -a.cost.watts : 0), 0);
   const costTimeS = actions.reduce((s, a) => s + (a.type === 'migrate' ? a.cost.timeS : 0), 0);
   const costDataMiB = actions.reduce((s, a) => s + (a.type === 'migrate' ? a.cost.dataMiB : 0), 0);
-  const moves = actions.filter((a) => a.type === 'migrate').length, offs = actions.length - moves;
-  return { actions, gainWatts, costTimeS, costDataMiB, summary: actions.length === 0 ? 'nothing to do: no host can be emptied worth its cost' : `${moves} migration(s) (${costDataMiB.toFixed(0)} MiB, ${costTimeS.toFixed(1)} s) to switch off ${offs} host(s), saving ${gainWatts.toFixed(0)} W` };
+  const n = (t: PlanAction['type']) => actions.filter((a) => a.type === t).length;
+  const moves = n('migrate'), offs = n('power-off'), ons = n('power-on');
+  const relieved = new Set(actions.flatMap((a) => a.type === 'migrate' && a.gain?.loadMoved !== undefined ? [a.from] : [])).size;
+  const parts = [`${moves} migration(s) (${costDataMiB.toFixed(0)} MiB, ${costTimeS.toFixed(1)} s)`];
+  if (relieved) parts.push(`relieve ${relieved} overloaded host(s)`);
+  if (ons) parts.push(`switch on ${ons} host(s)`);
+  if (offs) parts.push(`switch off ${offs} host(s)`);
+  return { actions, gainWatts, costTimeS, costDataMiB, summary: actions.length === 0 ? 'nothing to do: no host is overloaded and none can be emptied worth its cost' : `${parts.join(', ')}; net ${gainWatts >= 0 ? 'saving' : 'adding'} ${Math.abs(gainWatts).toFixed(0)} W` };
 }
 
 export interface PlanViolation { action: number; reason: string }
