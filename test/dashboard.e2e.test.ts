@@ -101,17 +101,16 @@ test('create a VM from the form: the preview says where it would go, then it run
   await shot('05-create-nothing-fits');
 });
 
-test('a host fails: its tile turns red within seconds and the HA VM runs again elsewhere', { skip }, async () => {
+test('a host fails: its tile turns red on the open page, without a reload, and the HA VM runs again elsewhere', { skip }, async () => {
   const vm = (await api('GET', '/v1/vms')).body.find((v: { name: string }) => v.name === 'web-1');
   await page.goto(url + '/');
   await page.locator(`.tile[data-host="${vm.hostName}"]`).waitFor();
   assert.notEqual(await page.locator(`.tile[data-host="${vm.hostName}"]`).getAttribute('data-state'), 'failed');
+  await page.evaluate(() => { (window as unknown as { nubisMark: number }).nubisMark = 1; });
   assert.equal((await api('PATCH', `/v1/hosts/${vm.hostId}`, { state: 'failed' })).status, 200);
-  const t0 = Date.now();
-  await page.locator(`.tile[data-host="${vm.hostName}"][data-state="failed"]`).waitFor({ timeout: 5000 });
-  const seconds = (Date.now() - t0) / 1000;
+  await page.locator(`.tile[data-host="${vm.hostName}"][data-state="failed"]`).waitFor();
+  assert.equal(await page.evaluate(() => (window as unknown as { nubisMark?: number }).nubisMark), 1, 'the same page updated itself (no reload)');
   await shot('06-host-failed');
-  assert.ok(seconds < 5, `red after ${seconds} s`);
   await page.goto(url + `/#/vms/${vm.id}`);
   await page.getByTestId('vm-state').filter({ hasText: 'running' }).waitFor();
   assert.notEqual(await page.getByTestId('vm-host').innerText(), vm.hostName);
