@@ -1193,8 +1193,6 @@ export class ControlPlane {
     return { level: 'manual', ...global, ...own };
   }
 
-  async automation(): Promise<AutomationLevel> { return (await this.automationSettings()).level; }
-
   /** Every zone's settings (admins and operators). */
   async listAutomation(p: Principal) {
     this.require(p, 'admin', 'operator');
