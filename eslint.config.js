@@ -4,19 +4,30 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const pureRestrictions = {
-  'no-restricted-imports': ['error', {
-    patterns: [
-      { group: ['node:*', 'fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'worker_threads'], message: 'core/, policies/ and models/ are pure: no I/O (STYLE.md §1).' },
-      { group: ['**/sim/**', '**/cli/**', '**/drivers/**', '**/api/**', '**/agent/**', '**/control/**'], message: 'Imports point inward: the pure core may not import edges (STYLE.md §1).' },
-    ],
-  }],
-  'no-restricted-globals': ['error',
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        {
+          group: ['node:*', 'fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'worker_threads'],
+          message: 'core/, policies/ and models/ are pure: no I/O (STYLE.md §1).',
+        },
+        {
+          group: ['**/sim/**', '**/cli/**', '**/drivers/**', '**/api/**', '**/agent/**', '**/control/**'],
+          message: 'Imports point inward: the pure core may not import edges (STYLE.md §1).',
+        },
+      ],
+    },
+  ],
+  'no-restricted-globals': [
+    'error',
     { name: 'setTimeout', message: 'Pass a Clock in (STYLE.md §2).' },
     { name: 'setInterval', message: 'Pass a Clock in (STYLE.md §2).' },
     { name: 'process', message: 'No process access in the pure core.' },
     { name: 'performance', message: 'Pass a Clock in (STYLE.md §2).' },
   ],
-  'no-restricted-properties': ['error',
+  'no-restricted-properties': [
+    'error',
     { object: 'Date', property: 'now', message: 'Pass a Clock in (STYLE.md §2).' },
     { object: 'Math', property: 'random', message: 'Pass a seeded Random in (STYLE.md §2).' },
   ],
@@ -32,6 +43,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
-  { files: ['bin/**/*.js', 'bench/**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
-  { files: ['src/core/**/*.ts', 'src/policies/**/*.ts', 'src/models/**/*.ts'], ignores: ['**/*.test.ts'], rules: pureRestrictions },
+  {
+    files: ['bin/**/*.js', 'bench/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
+    files: ['src/core/**/*.ts', 'src/policies/**/*.ts', 'src/models/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: pureRestrictions,
+  },
 );

@@ -9,6 +9,16 @@ const entry = join(root, 'bench', process.argv[2] ?? 'sim.ts');
 const out = join(root, 'node_modules/.cache/nubis/bench', basename(entry).replace(/\.ts$/, '.mjs'));
 mkdirSync(dirname(out), { recursive: true });
 // Keep import.meta.url pointing into bench/ for relative data paths.
-buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out, packages: 'external', logLevel: 'error', define: { 'import.meta.url': JSON.stringify(pathToFileURL(entry).href) } });
+buildSync({
+  entryPoints: [entry],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outfile: out,
+  packages: 'external',
+  logLevel: 'error',
+  define: { 'import.meta.url': JSON.stringify(pathToFileURL(entry).href) },
+});
 process.argv.splice(2, 1);
 await import(pathToFileURL(out).href);

@@ -19,7 +19,9 @@ const results: Record<string, unknown>[] = [];
 function bench(name: string, f: () => ReturnType<typeof runExperiment>) {
   const rssBefore = process.memoryUsage().rss;
   let peak = rssBefore;
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 20);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
   const t0 = performance.now();
   const out = f();
   const wallMs = performance.now() - t0;
@@ -27,26 +29,54 @@ function bench(name: string, f: () => ReturnType<typeof runExperiment>) {
   peak = Math.max(peak, process.memoryUsage().rss);
   const row = out.rows[0]!;
   const r = {
-    name, hosts: row.hosts, vms: row.vms, steps: row.steps, wallMs: Math.round(wallMs),
-    stepsPerS: Math.round((row.steps / wallMs) * 1000), peakRssMiB: Math.round(peak / 2 ** 20),
-    energyKWh: Number(row.energyKWh.toFixed(3)), migrations: row.migrations,
+    name,
+    hosts: row.hosts,
+    vms: row.vms,
+    steps: row.steps,
+    wallMs: Math.round(wallMs),
+    stepsPerS: Math.round((row.steps / wallMs) * 1000),
+    peakRssMiB: Math.round(peak / 2 ** 20),
+    energyKWh: Number(row.energyKWh.toFixed(3)),
+    migrations: row.migrations,
   };
   results.push(r);
-  if (!json) console.log(`${name.padEnd(44)} ${String(r.wallMs).padStart(7)} ms  ${String(r.stepsPerS).padStart(6)} steps/s  peak RSS ${r.peakRssMiB} MiB  (${r.hosts} hosts, ${r.vms} VMs, ${r.migrations} migrations)`);
+  if (!json)
+    console.log(
+      `${name.padEnd(44)} ${String(r.wallMs).padStart(7)} ms  ${String(r.stepsPerS).padStart(6)} steps/s  peak RSS ${r.peakRssMiB} MiB  (${r.hosts} hosts, ${r.vms} VMs, ${r.migrations} migrations)`,
+    );
   return r;
 }
 
 // Warm-up so the first measurement is not mostly JIT compilation.
-runExperiment({ scenario: { ...PLANETLAB_SCENARIO, workload: { type: 'planetlab', limitVms: 200 } }, days: [DAY], policies: ['lr-mmt:1.2'], mode: 'cloudsim', hosts: 150 });
+runExperiment({
+  scenario: { ...PLANETLAB_SCENARIO, workload: { type: 'planetlab', limitVms: 200 } },
+  days: [DAY],
+  policies: ['lr-mmt:1.2'],
+  mode: 'cloudsim',
+  hosts: 150,
+});
 
-const cs = bench('20110303 lr-mmt:1.2 cloudsim', () => runExperiment({ scenario: PLANETLAB_SCENARIO, days: [DAY], policies: ['lr-mmt:1.2'], mode: 'cloudsim' }));
-bench('20110303 lr-mmt:1.2 default', () => runExperiment({ scenario: PLANETLAB_SCENARIO, days: [DAY], policies: ['lr-mmt:1.2'], mode: 'default' }));
+const cs = bench('20110303 lr-mmt:1.2 cloudsim', () =>
+  runExperiment({ scenario: PLANETLAB_SCENARIO, days: [DAY], policies: ['lr-mmt:1.2'], mode: 'cloudsim' }),
+);
+bench('20110303 lr-mmt:1.2 default', () =>
+  runExperiment({ scenario: PLANETLAB_SCENARIO, days: [DAY], policies: ['lr-mmt:1.2'], mode: 'default' }),
+);
 const hosts = quick ? 4000 : 20000;
-const syn = parseScenario({
-  ...PLANETLAB_SCENARIO, name: 'synthetic-bench',
-  hostTypes: PLANETLAB_SCENARIO.hostTypes.map((t) => ({ ...t, count: hosts / 2 })),
-  workload: { type: 'synthetic', vms: hosts * 2, seed: 1 },
-}, 'bench');
-bench(`synthetic ${hosts} hosts lr-mmt:1.2 default`, () => runExperiment({ scenario: syn, days: [], policies: ['lr-mmt:1.2'], mode: 'default' }));
+const syn = parseScenario(
+  {
+    ...PLANETLAB_SCENARIO,
+    name: 'synthetic-bench',
+    hostTypes: PLANETLAB_SCENARIO.hostTypes.map((t) => ({ ...t, count: hosts / 2 })),
+    workload: { type: 'synthetic', vms: hosts * 2, seed: 1 },
+  },
+  'bench',
+);
+bench(`synthetic ${hosts} hosts lr-mmt:1.2 default`, () =>
+  runExperiment({ scenario: syn, days: [], policies: ['lr-mmt:1.2'], mode: 'default' }),
+);
 if (json) console.log(JSON.stringify(results, null, 2));
-else console.log(`\nspeed-up over CloudSim 4.0 on 20110303 lr-mmt:1.2 (~${CLOUDSIM_CPU_S} CPU-s): ${(CLOUDSIM_CPU_S * 1000 / (cs.wallMs as number)).toFixed(0)}x`);
+else
+  console.log(
+    `\nspeed-up over CloudSim 4.0 on 20110303 lr-mmt:1.2 (~${CLOUDSIM_CPU_S} CPU-s): ${((CLOUDSIM_CPU_S * 1000) / (cs.wallMs as number)).toFixed(0)}x`,
+  );

@@ -28,7 +28,16 @@ async function load() {
   if (!existsSync(out) || statSync(out).mtimeMs < newestSource(join(root, 'src'))) {
     const { buildSync } = await import('esbuild');
     mkdirSync(dirname(out), { recursive: true });
-    buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out, packages: 'external', logLevel: 'error' });
+    buildSync({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile: out,
+      packages: 'external',
+      logLevel: 'error',
+    });
   }
   return import(pathToFileURL(out).href);
 }

@@ -42,13 +42,23 @@ export function hypervisorConformance(h: ConformanceHarness): void {
     try {
       const g = await d.create(h.spec('c1'));
       assert.equal(g.state, GuestState.shutoff);
-      assert.deepEqual((await d.list()).map((x) => x.id), ['c1']);
+      assert.deepEqual(
+        (await d.list()).map((x) => x.id),
+        ['c1'],
+      );
       await rejectsWith(d.create(h.spec('c1')), 'ALREADY_EXISTS', /"c1" already exists/);
-      await rejectsWith(d.create({ ...h.spec('bad id!'), memoryMiB: 10 }), 'BAD_SPEC', /memoryMiB must be an integer >= 64/);
+      await rejectsWith(
+        d.create({ ...h.spec('bad id!'), memoryMiB: 10 }),
+        'BAD_SPEC',
+        /memoryMiB must be an integer >= 64/,
+      );
       await rejectsWith(d.start('nope'), 'NOT_FOUND', /No guest "nope"/);
       await d.delete('c1');
       assert.equal(await d.get('c1'), undefined);
-    } finally { await d.close(); await h.cleanup?.(); }
+    } finally {
+      await d.close();
+      await h.cleanup?.();
+    }
   });
 
   test(`${h.name}: lifecycle, snapshots, balloon and metrics follow one state machine`, opts, async () => {
@@ -93,6 +103,9 @@ export function hypervisorConformance(h: ConformanceHarness): void {
       await rejectsWith(d.resume('life'), 'INVALID_STATE', /it is shutoff/);
       await d.delete('life');
       await rejectsWith(d.metrics('life'), 'NOT_FOUND');
-    } finally { await d.close(); await h.cleanup?.(); }
+    } finally {
+      await d.close();
+      await h.cleanup?.();
+    }
   });
 }

@@ -11,7 +11,9 @@ import { guestProgress, tinyGuest, waitForSerial } from './helpers/guest.ts';
 const g = tinyGuest();
 const skip = typeof g === 'string' ? g : undefined;
 const dirs: string[] = [];
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 async function cleanup(...ds: QemuDriver[]) {
   for (const d of ds) {
@@ -21,14 +23,24 @@ async function cleanup(...ds: QemuDriver[]) {
 }
 
 async function twoHosts() {
-  const a = mkdtempSync(join(tmpdir(), 'nubis-host-a-')), b = mkdtempSync(join(tmpdir(), 'nubis-host-b-'));
+  const a = mkdtempSync(join(tmpdir(), 'nubis-host-a-')),
+    b = mkdtempSync(join(tmpdir(), 'nubis-host-b-'));
   dirs.push(a, b);
-  return [await QemuDriver.open({ stateDir: a, accel: 'tcg' }), await QemuDriver.open({ stateDir: b, accel: 'tcg' })] as const;
+  return [
+    await QemuDriver.open({ stateDir: a, accel: 'tcg' }),
+    await QemuDriver.open({ stateDir: b, accel: 'tcg' }),
+  ] as const;
 }
 
 function spec(id: string, rateMiBps: number) {
   const t = g as Exclude<typeof g, string>;
-  return { id, memoryMiB: 256, vcpus: 1, image: { kernel: t.kernel, initrd: t.initrd }, workload: { mib: 64, rateMiBps } };
+  return {
+    id,
+    memoryMiB: 256,
+    vcpus: 1,
+    image: { kernel: t.kernel, initrd: t.initrd },
+    workload: { mib: 64, rateMiBps },
+  };
 }
 
 /** Migrate, then prove the guest survived: its counter kept going and a new full memory check passed. */
@@ -38,10 +50,17 @@ async function migrateAndVerify(from: QemuDriver, to: QemuDriver, id: string, o:
   assert.equal(r.status, 'completed');
   assert.equal(await from.get(id), undefined, 'gone from the source');
   assert.equal((await to.get(id))!.state, GuestState.running);
-  const log = await waitForSerial(to.serialLog(id), (l) => guestProgress(l).passes >= 1 && guestProgress(l).heartbeat > before.heartbeat, 30_000);
+  const log = await waitForSerial(
+    to.serialLog(id),
+    (l) => guestProgress(l).passes >= 1 && guestProgress(l).heartbeat > before.heartbeat,
+    30_000,
+  );
   const after = guestProgress(log);
   assert.deepEqual(after.bad, [], `memory intact after ${o.mode}`);
-  assert.ok(after.heartbeat > before.heartbeat, `counter continued (${before.heartbeat} → ${after.heartbeat}), no reboot`);
+  assert.ok(
+    after.heartbeat > before.heartbeat,
+    `counter continued (${before.heartbeat} → ${after.heartbeat}), no reboot`,
+  );
   assert.ok(r.bytes > 0 && r.totalMs > 0);
   return r;
 }
@@ -64,49 +83,77 @@ test('a dirtying guest migrates in every mode and survives each move', { skip },
     for (const [from, to, o] of runs) {
       const r = await migrateAndVerify(from, to, 'mig', o);
       if (o.mode === 'postcopy') assert.equal(r.modeUsed, 'precopy→postcopy');
-      if (o.mode === 'stop-and-copy') assert.ok(r.downtimeMs >= r.totalMs * 0.5, 'stop-and-copy pauses the guest for the whole copy');
+      if (o.mode === 'stop-and-copy')
+        assert.ok(r.downtimeMs >= r.totalMs * 0.5, 'stop-and-copy pauses the guest for the whole copy');
       if (o.stopAfterRounds) assert.match(r.modeUsed, /precopy→stop \(rounds\)/);
     }
-  } finally { await cleanup(a, b); }
+  } finally {
+    await cleanup(a, b);
+  }
 });
 
-test('a migration whose destination dies leaves the guest running on the source, destination cleaned up', { skip }, async () => {
-  const [a, b] = await twoHosts();
-  try {
-    await a.create(spec('victim', 50));
-    await a.start('victim');
-    await waitForSerial(a.serialLog('victim'), (l) => guestProgress(l).passes >= 1);
-    // 20 Mbit/s for a 256 MiB guest: many seconds; kill the destination QEMU after one.
-    const killer = (async () => {
-      for (let i = 0; i < 100; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        const pid = b.pid('victim');
-        if (pid && i >= 10) { process.kill(pid, 'SIGKILL'); return; }
-      }
-    })();
-    await assert.rejects(migrate(a, b, 'victim', { mode: 'precopy', bandwidthMbps: 20, timeoutMs: 30_000 }), (e: unknown) => {
-      assert.ok(e instanceof MigrationError);
-      assert.match(e.message, /keeps running on the source/);
-      return true;
-    });
-    await killer;
-    assert.equal((await a.get('victim'))!.state, GuestState.running);
-    assert.equal(await b.get('victim'), undefined, 'nothing left on the destination');
-    const hb = guestProgress(readFileSync(a.serialLog('victim'), 'utf8')).heartbeat;
-    const log = await waitForSerial(a.serialLog('victim'), (l) => guestProgress(l).heartbeat >= hb + 2, 20_000);
-    assert.deepEqual(guestProgress(log).bad, []);
-  } finally { await cleanup(a, b); }
-});
+test(
+  'a migration whose destination dies leaves the guest running on the source, destination cleaned up',
+  { skip },
+  async () => {
+    const [a, b] = await twoHosts();
+    try {
+      await a.create(spec('victim', 50));
+      await a.start('victim');
+      await waitForSerial(a.serialLog('victim'), (l) => guestProgress(l).passes >= 1);
+      // 20 Mbit/s for a 256 MiB guest: many seconds; kill the destination QEMU after one.
+      const killer = (async () => {
+        for (let i = 0; i < 100; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          const pid = b.pid('victim');
+          if (pid && i >= 10) {
+            process.kill(pid, 'SIGKILL');
+            return;
+          }
+        }
+      })();
+      await assert.rejects(
+        migrate(a, b, 'victim', { mode: 'precopy', bandwidthMbps: 20, timeoutMs: 30_000 }),
+        (e: unknown) => {
+          assert.ok(e instanceof MigrationError);
+          assert.match(e.message, /keeps running on the source/);
+          return true;
+        },
+      );
+      await killer;
+      assert.equal((await a.get('victim'))!.state, GuestState.running);
+      assert.equal(await b.get('victim'), undefined, 'nothing left on the destination');
+      const hb = guestProgress(readFileSync(a.serialLog('victim'), 'utf8')).heartbeat;
+      const log = await waitForSerial(
+        a.serialLog('victim'),
+        (l) => guestProgress(l).heartbeat >= hb + 2,
+        20_000,
+      );
+      assert.deepEqual(guestProgress(log).bad, []);
+    } finally {
+      await cleanup(a, b);
+    }
+  },
+);
 
-test('a migration that runs out of time is cancelled completely: another one can start at once and succeeds', { skip }, async () => {
-  const [a, b] = await twoHosts();
-  try {
-    await a.create(spec('again', 100));
-    await a.start('again');
-    await waitForSerial(a.serialLog('again'), (l) => guestProgress(l).passes >= 1);
-    // 20 Mbit/s cannot keep up with 100 MiB/s of dirtying: pre-copy gives up after 3 s.
-    await assert.rejects(migrate(a, b, 'again', { mode: 'precopy', bandwidthMbps: 20, maxDowntimeMs: 10, timeoutMs: 3000 }), MigrationError);
-    assert.equal((await a.get('again'))!.state, GuestState.running);
-    await migrateAndVerify(a, b, 'again', { mode: 'postcopy', postcopyAfterMs: 0 });
-  } finally { await cleanup(a, b); }
-});
+test(
+  'a migration that runs out of time is cancelled completely: another one can start at once and succeeds',
+  { skip },
+  async () => {
+    const [a, b] = await twoHosts();
+    try {
+      await a.create(spec('again', 100));
+      await a.start('again');
+      await waitForSerial(a.serialLog('again'), (l) => guestProgress(l).passes >= 1);
+      // 20 Mbit/s cannot keep up with 100 MiB/s of dirtying: pre-copy gives up after 3 s.
+      await assert.rejects(
+        migrate(a, b, 'again', { mode: 'precopy', bandwidthMbps: 20, maxDowntimeMs: 10, timeoutMs: 3000 }),
+        MigrationError,
+      );
+      assert.equal((await a.get('again'))!.state, GuestState.running);
+      await migrateAndVerify(a, b, 'again', { mode: 'postcopy', postcopyAfterMs: 0 });
+    } finally {
+      await cleanup(a, b);
+    }
+  },
+);

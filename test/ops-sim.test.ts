@@ -16,9 +16,18 @@ const scenario = parseOpsScenario({
   name: 'e2e',
   seed: 3,
   durationS: 8 * 3600,
-  hosts: [{ count: 6, vcpus: 8, memoryMiB: 32768, cpuRatio: 2, power: { type: 'linear', idleW: 100, maxW: 200 } }],
+  hosts: [
+    { count: 6, vcpus: 8, memoryMiB: 32768, cpuRatio: 2, power: { type: 'linear', idleW: 100, maxW: 200 } },
+  ],
   flavors: [{ name: 'medium', vcpus: 2, memoryMiB: 4096 }],
-  workload: { type: 'steps', vms: 12, steps: [{ atS: 0, percent: 10 }, { atS: 4 * 3600, percent: 90 }] },
+  workload: {
+    type: 'steps',
+    vms: 12,
+    steps: [
+      { atS: 0, percent: 10 },
+      { atS: 4 * 3600, percent: 90 },
+    ],
+  },
   haShare: 0.5,
   automation: { level: 'full', policy: 'thr-mmt:0.8', intervalS: 300, spareHosts: 1 },
   failures: { events: [{ host: 2, atS: 0, downS: 3600 }] },
@@ -29,22 +38,33 @@ const scenario = parseOpsScenario({
 async function overHttp() {
   const db = await openStore(':memory:');
   const clock = new SimClock(Date.UTC(2026, 0, 1) / 1000);
-  const cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) }, simBootS: scenario.power.bootS });
+  const cp = new ControlPlane({
+    db,
+    clock,
+    drivers: { sim: new SimHypervisorDriver(clock) },
+    simBootS: scenario.power.bootS,
+  });
   const token = (await cp.bootstrap())!;
   const app = buildApi(cp);
   await app.listen({ host: '127.0.0.1', port: 0 });
   try {
     const port = (app.server.address() as AddressInfo).port;
     return await runOps(scenario, httpPort(`http://127.0.0.1:${port}`, token), clock);
-  } finally { await app.close(); await db.destroy(); }
+  } finally {
+    await app.close();
+    await db.destroy();
+  }
 }
 
-test('the control plane\'s automation replayed by the simulator: consolidates, switches hosts off and on, restarts HA VMs once, and gives the same actions over the HTTP API', async () => {
+test("the control plane's automation replayed by the simulator: consolidates, switches hosts off and on, restarts HA VMs once, and gives the same actions over the HTTP API", async () => {
   const sim = await runOpsInProcess(scenario);
   const at = (h: number) => sim.series.activeHosts[sim.series.timeS.indexOf(h * 3600)]!;
   assert.ok(at(3) <= 3, `low load packs 12 VMs onto at most 3 hosts that are on (got ${at(3)})`);
   assert.ok(sim.powerOffs >= 3, `hosts switched off: ${sim.powerOffs}`);
-  assert.ok(sim.actions.some((a) => /^(1[4-9]|2\d)\d{3} powered-on /.test(a)), `hosts switched on after the load step: ${sim.actions.join('\n')}`);
+  assert.ok(
+    sim.actions.some((a) => /^(1[4-9]|2\d)\d{3} powered-on /.test(a)),
+    `hosts switched on after the load step: ${sim.actions.join('\n')}`,
+  );
   assert.ok(at(7) > at(3), 'more hosts on under high load');
   // Host 2 held vm-001 and vm-007 (spread placement), both HA: each restarts exactly once.
   const restarts = sim.actions.filter((a) => a.includes('ha-restart'));
@@ -58,15 +78,35 @@ test('the control plane\'s automation replayed by the simulator: consolidates, s
   assert.equal(again.energyKWh, sim.energyKWh);
 
   const http = await overHttp();
-  assert.deepEqual(http.actions, sim.actions, 'the simulator and the served control plane take the same actions');
+  assert.deepEqual(
+    http.actions,
+    sim.actions,
+    'the simulator and the served control plane take the same actions',
+  );
   assert.equal(http.energyKWh, sim.energyKWh);
 });
 
-test('an autoscaling group on its members\' measured CPU grows and shrinks with its load, within cooldowns (accelerated clock, through the API)', async () => {
+test("an autoscaling group on its members' measured CPU grows and shrinks with its load, within cooldowns (accelerated clock, through the API)", async () => {
   const t = await controlPlane(':memory:', 4);
   try {
     const a = t.adminToken;
-    const g = (await t.call(a, 'POST', '/v1/scaling-groups', { name: 'web', flavor: 'm1.small', image: 'tiny', min: 1, max: 4, policy: { metric: 'cpu', scaleOutAbove: 70, scaleInBelow: 20, adjustmentType: 'change', adjustment: 1, cooldownS: 600 } })).body;
+    const g = (
+      await t.call(a, 'POST', '/v1/scaling-groups', {
+        name: 'web',
+        flavor: 'm1.small',
+        image: 'tiny',
+        min: 1,
+        max: 4,
+        policy: {
+          metric: 'cpu',
+          scaleOutAbove: 70,
+          scaleInBelow: 20,
+          adjustmentType: 'change',
+          adjustment: 1,
+          cooldownS: 600,
+        },
+      })
+    ).body;
     const load = async (cpu: number) => {
       const members = (await t.call(a, 'GET', `/v1/scaling-groups/${g.id}`)).body.members as string[];
       await t.call(a, 'POST', '/v1/metrics', { samples: members.map((vm) => ({ vm, cpu })) });
@@ -79,7 +119,11 @@ test('an autoscaling group on its members\' measured CPU grows and shrinks with 
     for (let i = 0; i < 12; i++) sizes.push(await load(0.05));
     // Out by one every 600 s (cooldown) up to max 4, then in by one every 600 s down to min 1.
     assert.deepEqual(sizes, [2, 2, 3, 3, 4, 4, 4, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1]);
-    const kinds = (await t.call(a, 'GET', '/v1/events?limit=1000')).body.filter((e: { kind: string }) => e.kind === 'group.scaled');
+    const kinds = (await t.call(a, 'GET', '/v1/events?limit=1000')).body.filter(
+      (e: { kind: string }) => e.kind === 'group.scaled',
+    );
     assert.equal(kinds.length, 6);
-  } finally { await t.close(); }
+  } finally {
+    await t.close();
+  }
 });

@@ -8,15 +8,39 @@ import { after, test } from 'node:test';
 const root = new URL('..', import.meta.url).pathname;
 const procs: ChildProcess[] = [];
 const dirs: string[] = [];
-after(() => { for (const p of procs) p.kill('SIGKILL'); for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const p of procs) p.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function serve(data: string): Promise<{ url: string; proc: ChildProcess; out: () => string }> {
-  const proc = spawn(process.execPath, [join(root, 'bin/nubis.js'), 'serve', '--port', '0', '--data', data, '--bootstrap-token', 'admin-tok', '--demo-hosts', '4'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      join(root, 'bin/nubis.js'),
+      'serve',
+      '--port',
+      '0',
+      '--data',
+      data,
+      '--bootstrap-token',
+      'admin-tok',
+      '--demo-hosts',
+      '4',
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   procs.push(proc);
   let out = '';
   return new Promise((resolve, reject) => {
-    proc.stdout!.on('data', (d) => { out += d; const m = /control plane on (http:\/\/[^ ]+)/.exec(out); if (m) resolve({ url: m[1]!, proc, out: () => out }); });
-    proc.stderr!.on('data', (d) => { out += d; });
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /control plane on (http:\/\/[^ ]+)/.exec(out);
+      if (m) resolve({ url: m[1]!, proc, out: () => out });
+    });
+    proc.stderr!.on('data', (d) => {
+      out += d;
+    });
     proc.on('exit', (c) => reject(new Error(`serve exited (${c}): ${out}`)));
   });
 }
@@ -27,12 +51,16 @@ test('nubis serve prints the admin token once, and the CLI creates and lists VMs
   const s = await serve(data);
   assert.match(s.out(), /admin token \(shown once\): admin-tok/);
   const env = { ...process.env, NUBIS_URL: s.url, NUBIS_TOKEN: 'admin-tok' };
-  const cli = (...a: string[]) => spawnSync(process.execPath, [join(root, 'bin/nubis.js'), ...a], { cwd: root, env, encoding: 'utf8' });
+  const cli = (...a: string[]) =>
+    spawnSync(process.execPath, [join(root, 'bin/nubis.js'), ...a], { cwd: root, env, encoding: 'utf8' });
   const made = cli('vm', 'create', '--name', 'web-1', '--flavor', 'm1.small', '--image', 'tiny', '--json');
   assert.equal(made.status, 0, made.stderr);
   assert.equal(JSON.parse(made.stdout).vm.state, 'running');
   const list = JSON.parse(cli('vm', 'list', '--json').stdout);
-  assert.deepEqual(list.map((v: { name: string; state: string }) => [v.name, v.state]), [['web-1', 'running']]);
+  assert.deepEqual(
+    list.map((v: { name: string; state: string }) => [v.name, v.state]),
+    [['web-1', 'running']],
+  );
   const none = cli('vm', 'create', '--name', 'x', '--flavor', 'nope', '--image', 'tiny');
   assert.equal(none.status, 2);
   assert.match(none.stderr, /NOT_FOUND: No flavor "nope"/);
@@ -70,9 +98,19 @@ test('a server killed in the middle of a stream of creates keeps every acknowled
     for (let i = 0; !stop; i++) {
       const name = `w${w}-vm${i}`;
       try {
-        const r = await fetch(`${s.url}/v1/vms`, { method: 'POST', headers: { authorization: 'Bearer admin-tok', 'content-type': 'application/json', 'idempotency-key': name }, body: JSON.stringify({ name, flavor: 'm1.tiny', image: 'tiny' }) });
+        const r = await fetch(`${s.url}/v1/vms`, {
+          method: 'POST',
+          headers: {
+            authorization: 'Bearer admin-tok',
+            'content-type': 'application/json',
+            'idempotency-key': name,
+          },
+          body: JSON.stringify({ name, flavor: 'm1.tiny', image: 'tiny' }),
+        });
         if (r.status === 202) acked.push(name);
-      } catch { return; }
+      } catch {
+        return;
+      }
     }
   };
   const workers = [0, 1, 2, 3].map(worker);
@@ -84,10 +122,15 @@ test('a server killed in the middle of a stream of creates keeps every acknowled
   await exited;
   assert.ok(acked.length >= 5, `some creates were acknowledged before the kill (${acked.length})`);
   const t = await serve(data);
-  const vms = await (await fetch(`${t.url}/v1/vms`, { headers: { authorization: 'Bearer admin-tok' } })).json() as { name: string; state: string }[];
+  const vms = (await (
+    await fetch(`${t.url}/v1/vms`, { headers: { authorization: 'Bearer admin-tok' } })
+  ).json()) as { name: string; state: string }[];
   const names = vms.map((v) => v.name);
   for (const n of acked) assert.ok(names.includes(n), `acknowledged VM ${n} survived the crash`);
   assert.equal(new Set(names).size, names.length, 'nothing duplicated');
-  assert.ok(vms.every((v) => v.state === 'running'), 'no VM left half-built');
+  assert.ok(
+    vms.every((v) => v.state === 'running'),
+    'no VM left half-built',
+  );
   t.proc.kill('SIGKILL');
 });

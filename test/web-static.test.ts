@@ -7,7 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { buildApi } from '../src/api/server.ts';
 import { controlPlane } from './helpers/control.ts';
 
-test('the dashboard\'s files are served at / and /assets: gzipped when the browser accepts it, cached forever when hashed, nothing outside the folder', async () => {
+test("the dashboard's files are served at / and /assets: gzipped when the browser accepts it, cached forever when hashed, nothing outside the folder", async () => {
   const t = await controlPlane(':memory:', 0);
   const web = mkdtempSync(join(tmpdir(), 'nubis-web-'));
   mkdirSync(join(web, 'assets'));
@@ -20,7 +20,11 @@ test('the dashboard\'s files are served at / and /assets: gzipped when the brows
     assert.equal(index.statusCode, 200);
     assert.match(index.headers['content-type'] as string, /text\/html/);
     assert.equal(index.headers['cache-control'], 'no-cache');
-    const gz = await app.inject({ method: 'GET', url: '/assets/index-abc123.js', headers: { 'accept-encoding': 'gzip, deflate, br' } });
+    const gz = await app.inject({
+      method: 'GET',
+      url: '/assets/index-abc123.js',
+      headers: { 'accept-encoding': 'gzip, deflate, br' },
+    });
     assert.equal(gz.headers['content-encoding'], 'gzip');
     assert.match(gz.headers['cache-control'] as string, /immutable/);
     assert.equal(gunzipSync(gz.rawPayload).toString(), js);
@@ -35,5 +39,9 @@ test('the dashboard\'s files are served at / and /assets: gzipped when the brows
     const none = await app.inject({ method: 'GET', url: '/' });
     assert.equal(none.statusCode, 503);
     assert.match(none.body, /npm run build:web/);
-  } finally { await app.close(); await t.close(); rmSync(web, { recursive: true, force: true }); }
+  } finally {
+    await app.close();
+    await t.close();
+    rmSync(web, { recursive: true, force: true });
+  }
 });

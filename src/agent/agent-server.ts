@@ -8,7 +8,15 @@ import { cpus, hostname, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { DriverError } from '../core/hypervisor.ts';
-import { abortIncoming, commitIncoming, MIGRATION_MODES, MigrationError, migrateOut, prepareIncoming, type MigrationOptions } from '../drivers/qemu/migration.ts';
+import {
+  abortIncoming,
+  commitIncoming,
+  MIGRATION_MODES,
+  MigrationError,
+  migrateOut,
+  prepareIncoming,
+  type MigrationOptions,
+} from '../drivers/qemu/migration.ts';
 import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { readKsm } from '../drivers/ksm.ts';
 import { planMigration } from '../models/migration.ts';
@@ -37,26 +45,35 @@ const specSchema = z.object({
   id: z.string(),
   memoryMiB: z.number().int(),
   vcpus: z.number().int(),
-  image: z.object({ kernel: z.string().optional(), initrd: z.string().optional(), append: z.string().optional(), disk: z.string().optional() }),
+  image: z.object({
+    kernel: z.string().optional(),
+    initrd: z.string().optional(),
+    append: z.string().optional(),
+    disk: z.string().optional(),
+  }),
   workload: z.object({ mib: z.number(), rateMiBps: z.number() }).optional(),
   minMemoryMiB: z.number().optional(),
   mergeable: z.boolean().optional(),
 });
 
-const migrationOptionsSchema = z.object({
-  mode: z.enum(MIGRATION_MODES),
-  maxDowntimeMs: z.number().positive().optional(),
-  bandwidthMbps: z.number().positive().optional(),
-  stopAfterRounds: z.number().int().positive().optional(),
-  stopAfterRamCopies: z.number().positive().optional(),
-  postcopyAfterMs: z.number().nonnegative().optional(),
-  postcopyFallbackAfterMs: z.number().nonnegative().optional(),
-  autoConverge: z.boolean().optional(),
-  xbzrleCacheMiB: z.number().positive().optional(),
-  multifd: z.object({ channels: z.number().int(), compression: z.enum(['none', 'zstd', 'zlib']) }).optional(),
-  timeoutMs: z.number().positive().optional(),
-  listenHost: z.string().optional(),
-}).strict();
+const migrationOptionsSchema = z
+  .object({
+    mode: z.enum(MIGRATION_MODES),
+    maxDowntimeMs: z.number().positive().optional(),
+    bandwidthMbps: z.number().positive().optional(),
+    stopAfterRounds: z.number().int().positive().optional(),
+    stopAfterRamCopies: z.number().positive().optional(),
+    postcopyAfterMs: z.number().nonnegative().optional(),
+    postcopyFallbackAfterMs: z.number().nonnegative().optional(),
+    autoConverge: z.boolean().optional(),
+    xbzrleCacheMiB: z.number().positive().optional(),
+    multifd: z
+      .object({ channels: z.number().int(), compression: z.enum(['none', 'zstd', 'zlib']) })
+      .optional(),
+    timeoutMs: z.number().positive().optional(),
+    listenHost: z.string().optional(),
+  })
+  .strict();
 
 /** Host facts an agent reports when it registers and in heartbeats. */
 export function hostFacts(driver: QemuDriver, accelReason?: string) {
@@ -71,20 +88,49 @@ export function hostFacts(driver: QemuDriver, accelReason?: string) {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly extra?: Record<string, unknown>) { super(message); }
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   const r = schema.safeParse(body);
-  if (!r.success) throw new HttpError(400, 'BAD_REQUEST', `Bad ${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+  if (!r.success)
+    throw new HttpError(
+      400,
+      'BAD_REQUEST',
+      `Bad ${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`,
+    );
   return r.data;
 }
 
-async function call(url: string, token: string | undefined, method: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(url, { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+async function call(
+  url: string,
+  token: string | undefined,
+  method: string,
+  body?: unknown,
+): Promise<unknown> {
+  const res = await fetch(url, {
+    method,
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   const data = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw new HttpError(502, 'PEER_ERROR', `${method} ${url} answered ${res.status}: ${data?.message ?? text}`);
+  if (!res.ok)
+    throw new HttpError(
+      502,
+      'PEER_ERROR',
+      `${method} ${url} answered ${res.status}: ${data?.message ?? text}`,
+    );
   return data;
 }
 
@@ -95,20 +141,28 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
 
   app.addHook('onRequest', async (req, reply) => {
     if (o.token && req.headers.authorization !== `Bearer ${o.token}`) {
-      return reply.code(401).send({ code: 'UNAUTHENTICATED', message: 'A valid "Authorization: Bearer <token>" header is required' });
+      return reply.code(401).send({
+        code: 'UNAUTHENTICATED',
+        message: 'A valid "Authorization: Bearer <token>" header is required',
+      });
     }
   });
 
   // HTTP status codes are decided here only.
   app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof HttpError) return reply.code(err.status).send({ code: err.code, message: err.message, ...err.extra });
-    if (err instanceof MigrationError) return reply.code(502).send({ code: err.code, message: err.message, report: err.report });
+    if (err instanceof HttpError)
+      return reply.code(err.status).send({ code: err.code, message: err.message, ...err.extra });
+    if (err instanceof MigrationError)
+      return reply.code(502).send({ code: err.code, message: err.message, report: err.report });
     if (err instanceof DriverError) {
-      const status = { NOT_FOUND: 404, ALREADY_EXISTS: 409, INVALID_STATE: 409, BAD_SPEC: 400, BACKEND: 502 }[err.code];
+      const status = { NOT_FOUND: 404, ALREADY_EXISTS: 409, INVALID_STATE: 409, BAD_SPEC: 400, BACKEND: 502 }[
+        err.code
+      ];
       return reply.code(status).send({ code: err.code, message: err.message, vmId: err.vmId });
     }
     const status = (err as { statusCode?: number }).statusCode;
-    if (status && status < 500) return reply.code(status).send({ code: 'BAD_REQUEST', message: (err as Error).message });
+    if (status && status < 500)
+      return reply.code(status).send({ code: 'BAD_REQUEST', message: (err as Error).message });
     return reply.code(500).send({ code: 'INTERNAL', message: (err as Error).message });
   });
 
@@ -118,13 +172,39 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     return o.memory?.last ?? { ksm: readKsm(), balloon: [], ksmReason: 'memory manager off' };
   });
   app.post('/v1/host/power', async (req) => {
-    const b = parse(z.object({ action: z.enum(['on', 'off']), host: z.string().min(1), address: z.string().optional() }).strict(), req.body, 'power request');
-    if (!o.powerCommand) throw new HttpError(501, 'NOT_CONFIGURED', 'This agent has no power-control command; start it with --power-command CMD (e.g. an ipmitool or wakeonlan call using $NUBIS_POWER_ACTION, $NUBIS_POWER_HOST, $NUBIS_POWER_ADDRESS)');
-    const env = { ...process.env, NUBIS_POWER_ACTION: b.action, NUBIS_POWER_HOST: b.host, NUBIS_POWER_ADDRESS: b.address ?? '' };
+    const b = parse(
+      z
+        .object({ action: z.enum(['on', 'off']), host: z.string().min(1), address: z.string().optional() })
+        .strict(),
+      req.body,
+      'power request',
+    );
+    if (!o.powerCommand)
+      throw new HttpError(
+        501,
+        'NOT_CONFIGURED',
+        'This agent has no power-control command; start it with --power-command CMD (e.g. an ipmitool or wakeonlan call using $NUBIS_POWER_ACTION, $NUBIS_POWER_HOST, $NUBIS_POWER_ADDRESS)',
+      );
+    const env = {
+      ...process.env,
+      NUBIS_POWER_ACTION: b.action,
+      NUBIS_POWER_HOST: b.host,
+      NUBIS_POWER_ADDRESS: b.address ?? '',
+    };
     const r = await new Promise<{ exitCode: number; output: string }>((res) => {
-      execFile('sh', ['-c', o.powerCommand!], { env, timeout: 120_000 }, (err, stdout, stderr) => res({ exitCode: err ? (typeof err.code === 'number' ? err.code : 1) : 0, output: (stdout + stderr).slice(-4000) }));
+      execFile('sh', ['-c', o.powerCommand!], { env, timeout: 120_000 }, (err, stdout, stderr) =>
+        res({
+          exitCode: err ? (typeof err.code === 'number' ? err.code : 1) : 0,
+          output: (stdout + stderr).slice(-4000),
+        }),
+      );
     });
-    if (r.exitCode !== 0) throw new HttpError(502, 'POWER_FAILED', `Power-control command for ${b.action} ${b.host} exited with ${r.exitCode}: ${r.output.trim()}`);
+    if (r.exitCode !== 0)
+      throw new HttpError(
+        502,
+        'POWER_FAILED',
+        `Power-control command for ${b.action} ${b.host} exited with ${r.exitCode}: ${r.output.trim()}`,
+      );
     return r;
   });
   app.get('/v1/guests', async () => d.list());
@@ -134,7 +214,11 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     const m = /^image:\/\/(.+)$/.exec(spec.image.kernel ?? '');
     if (m) {
       const name = m[1]!;
-      if (name === 'tiny' && o.images) spec.image = { kernel: `${o.images.tinyGuestDir}/vmlinuz`, initrd: `${o.images.tinyGuestDir}/initramfs.cpio.gz` };
+      if (name === 'tiny' && o.images)
+        spec.image = {
+          kernel: `${o.images.tinyGuestDir}/vmlinuz`,
+          initrd: `${o.images.tinyGuestDir}/initramfs.cpio.gz`,
+        };
       else if (o.images?.diskDir) spec.image = { disk: `${o.images.diskDir}/${name}.qcow2` };
       else throw new HttpError(400, 'BAD_REQUEST', `Unknown image "${name}" on this host`);
     }
@@ -145,12 +229,22 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     if (!g) throw new DriverError('NOT_FOUND', `No guest "${req.params.id}"`, req.params.id);
     return { ...g, pid: d.pid(req.params.id) ?? null };
   });
-  app.delete<{ Params: { id: string } }>('/v1/guests/:id', async (req, reply) => { await d.delete(req.params.id); return reply.code(204).send(); });
+  app.delete<{ Params: { id: string } }>('/v1/guests/:id', async (req, reply) => {
+    await d.delete(req.params.id);
+    return reply.code(204).send();
+  });
   for (const action of ['start', 'pause', 'resume', 'reboot'] as const) {
-    app.post<{ Params: { id: string } }>(`/v1/guests/:id/${action}`, async (req) => { await d[action](req.params.id); return d.get(req.params.id); });
+    app.post<{ Params: { id: string } }>(`/v1/guests/:id/${action}`, async (req) => {
+      await d[action](req.params.id);
+      return d.get(req.params.id);
+    });
   }
   app.post<{ Params: { id: string } }>('/v1/guests/:id/stop', async (req) => {
-    const b = parse(z.object({ force: z.boolean().optional(), timeoutMs: z.number().positive().optional() }).optional(), req.body ?? undefined, 'stop options');
+    const b = parse(
+      z.object({ force: z.boolean().optional(), timeoutMs: z.number().positive().optional() }).optional(),
+      req.body ?? undefined,
+      'stop options',
+    );
     await d.stop(req.params.id, b ?? {});
     return d.get(req.params.id);
   });
@@ -159,7 +253,13 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     await d.snapshot(req.params.id, name);
     return d.get(req.params.id);
   });
-  app.post<{ Params: { id: string; name: string } }>('/v1/guests/:id/snapshots/:name/restore', async (req) => { await d.restore(req.params.id, req.params.name); return d.get(req.params.id); });
+  app.post<{ Params: { id: string; name: string } }>(
+    '/v1/guests/:id/snapshots/:name/restore',
+    async (req) => {
+      await d.restore(req.params.id, req.params.name);
+      return d.get(req.params.id);
+    },
+  );
   app.put<{ Params: { id: string } }>('/v1/guests/:id/balloon', async (req) => {
     const { targetMiB } = parse(z.object({ targetMiB: z.number().positive() }), req.body, 'balloon target');
     await d.setBalloon(req.params.id, targetMiB);
@@ -171,19 +271,28 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   // With `plan` instead of `options`, the settings come from the migration models so that it meets
   // the downtime target (or it is refused with the reason, before anything starts).
   app.post<{ Params: { id: string } }>('/v1/guests/:id/migrate', async (req) => {
-    const b = parse(z.object({
-      destination: z.string().url(),
-      destinationToken: z.string().optional(),
-      options: migrationOptionsSchema.optional(),
-      plan: z.object({
-        downtimeTargetMs: z.number().positive(),
-        bandwidthMbps: z.number().positive(),
-        maxTotalMs: z.number().positive().optional(),
-        allowPostcopy: z.boolean().optional(),
-        allowAutoConverge: z.boolean().optional(),
-        allowCompression: z.boolean().optional(),
-      }).strict().optional(),
-    }).refine((x) => !!x.options !== !!x.plan, { message: 'give exactly one of options or plan' }), req.body, 'migration request');
+    const b = parse(
+      z
+        .object({
+          destination: z.string().url(),
+          destinationToken: z.string().optional(),
+          options: migrationOptionsSchema.optional(),
+          plan: z
+            .object({
+              downtimeTargetMs: z.number().positive(),
+              bandwidthMbps: z.number().positive(),
+              maxTotalMs: z.number().positive().optional(),
+              allowPostcopy: z.boolean().optional(),
+              allowAutoConverge: z.boolean().optional(),
+              allowCompression: z.boolean().optional(),
+            })
+            .strict()
+            .optional(),
+        })
+        .refine((x) => !!x.options !== !!x.plan, { message: 'give exactly one of options or plan' }),
+      req.body,
+      'migration request',
+    );
     const id = req.params.id;
     const g = await d.get(id);
     if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}"`, id);
@@ -193,14 +302,28 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       const st = await d.memoryStats(id).catch(() => undefined);
       const used = st ? st.totalMiB - st.freeMiB : g.spec.memoryMiB;
       // Conservative: 1.5 × the measured rate, and any used page may be in the working set.
-      planned = planMigration({ memMiB: g.spec.memoryMiB, usedMiB: Math.max(used, g.spec.memoryMiB * 0.5), dirtyMiBps: dirty * 1.5, ...b.plan });
-      if (!planned.ok) throw new HttpError(409, 'MIGRATION_REFUSED', `Not migrating guest "${id}": ${planned.reason} (measured dirty rate ${dirty.toFixed(0)} MiB/s)`, { dirtyMiBps: dirty });
+      planned = planMigration({
+        memMiB: g.spec.memoryMiB,
+        usedMiB: Math.max(used, g.spec.memoryMiB * 0.5),
+        dirtyMiBps: dirty * 1.5,
+        ...b.plan,
+      });
+      if (!planned.ok)
+        throw new HttpError(
+          409,
+          'MIGRATION_REFUSED',
+          `Not migrating guest "${id}": ${planned.reason} (measured dirty rate ${dirty.toFixed(0)} MiB/s)`,
+          { dirtyMiBps: dirty },
+        );
       const p = planned.options!;
       b.options = {
-        mode: p.mode, bandwidthMbps: b.plan.bandwidthMbps,
+        mode: p.mode,
+        bandwidthMbps: b.plan.bandwidthMbps,
         ...(p.mode === 'precopy' ? { maxDowntimeMs: p.maxDowntimeMs } : {}),
         // Safety net: should the guest outrun the prediction, finish with post-copy instead of looping.
-        ...(p.mode === 'precopy' && b.plan.allowPostcopy !== false && !p.multifdZstd ? { postcopyFallbackAfterMs: Math.round(2 * planned.predicted!.totalMs + 1000) } : {}),
+        ...(p.mode === 'precopy' && b.plan.allowPostcopy !== false && !p.multifdZstd
+          ? { postcopyFallbackAfterMs: Math.round(2 * planned.predicted!.totalMs + 1000) }
+          : {}),
         ...(p.mode === 'postcopy' ? { postcopyAfterMs: p.postcopyAfterMs } : {}),
         ...(p.autoConverge ? { autoConverge: true } : {}),
         ...(p.multifdZstd ? { multifd: { channels: 2, compression: 'zstd' as const } } : {}),
@@ -208,21 +331,55 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     }
     const opts = b.options as MigrationOptions;
     const dest = b.destination.replace(/\/+$/, '');
-    const { uri } = await call(`${dest}/v1/incoming`, b.destinationToken, 'POST', { spec: g.spec, snapshots: g.snapshots, diskPath: `${d.dir(id)}/disk.qcow2`, options: opts }) as { uri: string };
-    const report = await migrateOut(d, id, uri, opts,
-      async () => { await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/commit`, b.destinationToken, 'POST'); },
-      async () => { await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/abort`, b.destinationToken, 'POST'); });
-    return planned ? { ...report, plan: { reason: planned.reason, options: opts, predicted: planned.predicted } } : report;
+    const { uri } = (await call(`${dest}/v1/incoming`, b.destinationToken, 'POST', {
+      spec: g.spec,
+      snapshots: g.snapshots,
+      diskPath: `${d.dir(id)}/disk.qcow2`,
+      options: opts,
+    })) as { uri: string };
+    const report = await migrateOut(
+      d,
+      id,
+      uri,
+      opts,
+      async () => {
+        await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/commit`, b.destinationToken, 'POST');
+      },
+      async () => {
+        await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/abort`, b.destinationToken, 'POST');
+      },
+    );
+    return planned
+      ? { ...report, plan: { reason: planned.reason, options: opts, predicted: planned.predicted } }
+      : report;
   });
 
   // Migration, destination side.
   app.post('/v1/incoming', async (req, reply) => {
-    const b = parse(z.object({ spec: specSchema, snapshots: z.array(z.string()), diskPath: z.string(), options: migrationOptionsSchema }), req.body, 'incoming migration');
-    const options = { ...b.options, listenHost: b.options.listenHost ?? o.migrationAddress } as MigrationOptions;
+    const b = parse(
+      z.object({
+        spec: specSchema,
+        snapshots: z.array(z.string()),
+        diskPath: z.string(),
+        options: migrationOptionsSchema,
+      }),
+      req.body,
+      'incoming migration',
+    );
+    const options = {
+      ...b.options,
+      listenHost: b.options.listenHost ?? o.migrationAddress,
+    } as MigrationOptions;
     return reply.code(201).send(await prepareIncoming(d, { ...b, options }));
   });
-  app.post<{ Params: { id: string } }>('/v1/incoming/:id/commit', async (req) => { await commitIncoming(d, req.params.id); return d.get(req.params.id); });
-  app.post<{ Params: { id: string } }>('/v1/incoming/:id/abort', async (req, reply) => { await abortIncoming(d, req.params.id); return reply.code(204).send(); });
+  app.post<{ Params: { id: string } }>('/v1/incoming/:id/commit', async (req) => {
+    await commitIncoming(d, req.params.id);
+    return d.get(req.params.id);
+  });
+  app.post<{ Params: { id: string } }>('/v1/incoming/:id/abort', async (req, reply) => {
+    await abortIncoming(d, req.params.id);
+    return reply.code(204).send();
+  });
 
   return app;
 }

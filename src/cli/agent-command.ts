@@ -7,85 +7,187 @@ import { MemoryManager } from '../agent/memory-manager.ts';
 import { probeAccel, QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 
 export function agentCommand(program: Command): void {
-  program.command('agent')
+  program
+    .command('agent')
     .description('Run the host agent: QEMU guests on this host, controlled over HTTP')
     .option('--state <dir>', 'state folder (guests, pid files, QMP sockets)', '.nubis/agent')
     .option('--listen <host:port>', 'address to listen on (port 0: any free port)', '127.0.0.1:7070')
     .option('--control-plane <url>', 'control plane to register with and send heartbeats to')
-    .option('--token <token>', 'token for the control plane and required on this agent\'s API (or NUBIS_AGENT_TOKEN)')
+    .option(
+      '--token <token>',
+      "token for the control plane and required on this agent's API (or NUBIS_AGENT_TOKEN)",
+    )
     .option('--accel <accel>', 'auto (probe boot decides), kvm or tcg', 'auto')
     .option('--guest-dir <dir>', 'tiny guest used for the KVM probe boot', '.nubis/guest')
     .option('--heartbeat-s <s>', 'seconds between heartbeats', '5')
     .option('--memory-interval-s <s>', 'seconds between balloon/KSM rounds (0: off)', '10')
-    .option('--name <name>', 'host name reported to the control plane (default: the machine\'s hostname)')
+    .option('--name <name>', "host name reported to the control plane (default: the machine's hostname)")
     .option('--images-dir <dir>', 'folder of NAME.qcow2 disk images the control plane may ask for')
     .option('--migration-address <ip>', 'address incoming migrations listen on (default: the --listen host)')
-    .option('--fence-after-s <s>', 'stop every guest when the control plane has been unreachable this long (match its host failure timeout; 0: never)', '30')
-    .option('--health-file <file>', 'a file a hardware monitor writes: "ok", or "degraded: REASON" to have this host drained before it fails')
+    .option(
+      '--fence-after-s <s>',
+      'stop every guest when the control plane has been unreachable this long (match its host failure timeout; 0: never)',
+      '30',
+    )
+    .option(
+      '--health-file <file>',
+      'a file a hardware monitor writes: "ok", or "degraded: REASON" to have this host drained before it fails',
+    )
     .option('--manage-ksm', 'turn KSM on under memory pressure and off when relaxed')
-    .option('--power-command <cmd>', 'shell command that switches hosts on/off (ipmitool, wakeonlan...); gets $NUBIS_POWER_ACTION, $NUBIS_POWER_HOST, $NUBIS_POWER_ADDRESS')
-    .action(async (o: { powerCommand?: string; state: string; listen: string; controlPlane?: string; token?: string; accel: string; guestDir: string; heartbeatS: string; memoryIntervalS: string; manageKsm?: boolean; migrationAddress?: string; name?: string; imagesDir?: string; fenceAfterS: string; healthFile?: string }) => {
-      if (!['auto', 'kvm', 'tcg'].includes(o.accel)) throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
-      const m = /^(.+):(\d+)$/.exec(o.listen);
-      if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
-      const token = o.token ?? process.env.NUBIS_AGENT_TOKEN;
-      const probeImage = { kernel: join(o.guestDir, 'vmlinuz'), initrd: join(o.guestDir, 'initramfs.cpio.gz') };
-      const accel = o.accel === 'auto' ? await probeAccel({ stateDir: o.state, probeImage }) : { accel: o.accel as 'kvm' | 'tcg', reason: 'chosen with --accel' };
-      const driver = await QemuDriver.open({ stateDir: o.state, accel: accel.accel });
-      const adopted = (await driver.list()).filter((g) => g.state === 'running' || g.state === 'paused');
-      const memory = new MemoryManager(driver, { manageKsm: !!o.manageKsm });
-      const migrationAddress = o.migrationAddress ?? (m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]!);
-      const app = buildAgentServer({ driver, token, accelReason: accel.reason, memory, powerCommand: o.powerCommand, migrationAddress, images: { tinyGuestDir: resolve(o.guestDir), diskDir: o.imagesDir ? resolve(o.imagesDir) : undefined } });
-      const memS = Number(o.memoryIntervalS);
-      const memTimer = memS > 0 ? setInterval(() => { memory.round().catch((e) => process.stderr.write(`nubis agent: memory round failed: ${(e as Error).message}\n`)); }, memS * 1000) : undefined;
-      const addr = await app.listen({ host: m[1]!, port: Number(m[2]) });
-      process.stdout.write(`nubis agent listening on ${addr} (${accel.accel}: ${accel.reason}; ${adopted.length} running guest(s) re-adopted)\n`);
-      let timer: NodeJS.Timeout | undefined;
-      if (o.controlPlane) {
-        const cp = o.controlPlane.replace(/\/+$/, '');
-        let lastAck = Date.now();
-        let fenced = false;
-        const fenceAfterMs = Number(o.fenceAfterS) * 1000;
-        // CPU utilization per guest since the last heartbeat: Δ CPU time / (Δ wall time × vCPUs).
-        const lastCpu = new Map<string, { cpuTimeS: number; at: number }>();
-        const cpuOf = (id: string, vcpus: number, m: { cpuTimeS: number } | undefined) => {
-          if (!m) return undefined;
-          const now = Date.now() / 1000, prev = lastCpu.get(id);
-          lastCpu.set(id, { cpuTimeS: m.cpuTimeS, at: now });
-          if (!prev || now <= prev.at) return undefined;
-          return Math.min(1, Math.max(0, (m.cpuTimeS - prev.cpuTimeS) / ((now - prev.at) * Math.max(1, vcpus))));
+    .option(
+      '--power-command <cmd>',
+      'shell command that switches hosts on/off (ipmitool, wakeonlan...); gets $NUBIS_POWER_ACTION, $NUBIS_POWER_HOST, $NUBIS_POWER_ADDRESS',
+    )
+    .action(
+      async (o: {
+        powerCommand?: string;
+        state: string;
+        listen: string;
+        controlPlane?: string;
+        token?: string;
+        accel: string;
+        guestDir: string;
+        heartbeatS: string;
+        memoryIntervalS: string;
+        manageKsm?: boolean;
+        migrationAddress?: string;
+        name?: string;
+        imagesDir?: string;
+        fenceAfterS: string;
+        healthFile?: string;
+      }) => {
+        if (!['auto', 'kvm', 'tcg'].includes(o.accel))
+          throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
+        const m = /^(.+):(\d+)$/.exec(o.listen);
+        if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
+        const token = o.token ?? process.env.NUBIS_AGENT_TOKEN;
+        const probeImage = {
+          kernel: join(o.guestDir, 'vmlinuz'),
+          initrd: join(o.guestDir, 'initramfs.cpio.gz'),
         };
-        const beat = async () => {
-          const guests = await driver.list();
-          let health: { status: 'ok' | 'degraded'; reason?: string } = { status: 'ok' };
-          if (o.healthFile) {
-            try {
-              const m = /^\s*degraded\s*:?\s*(.*)$/i.exec(readFileSync(o.healthFile, 'utf8'));
-              if (m) health = { status: 'degraded', reason: m[1]!.trim() || 'reported by the hardware monitor' };
-            } catch { /* no file: healthy */ }
-          }
-          const body = { agentUrl: addr, health, ...hostFacts(driver, accel.reason), ...(o.name ? { hostname: o.name } : {}), guests: await Promise.all(guests.map(async (g) => {
-            const metrics = g.state === 'running' ? await driver.metrics(g.id).catch(() => undefined) : undefined;
-            return { id: g.id, state: g.state, metrics, cpu: cpuOf(g.id, g.spec.vcpus, metrics) };
-          })) };
-          const ok = await fetch(`${cp}/v1/agents/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) })
-            .then((r) => r.ok).catch((e) => { process.stderr.write(`nubis agent: heartbeat to ${cp} failed: ${(e as Error).message}\n`); return false; });
-          if (ok) { lastAck = Date.now(); fenced = false; return; }
-          // Fencing: past the control plane's failure timeout it may restart our HA guests elsewhere;
-          // stop them here so no VM ever runs twice (split brain).
-          if (fenceAfterMs > 0 && !fenced && Date.now() - lastAck > fenceAfterMs) {
-            fenced = true;
-            const running = (await driver.list()).filter((g) => g.state === 'running' || g.state === 'paused');
-            process.stderr.write(`nubis agent: control plane unreachable for ${Math.round((Date.now() - lastAck) / 1000)} s: fencing, stopping ${running.length} guest(s)\n`);
-            for (const g of running) await driver.stop(g.id, { force: true }).catch(() => undefined);
-          }
+        const accel =
+          o.accel === 'auto'
+            ? await probeAccel({ stateDir: o.state, probeImage })
+            : { accel: o.accel as 'kvm' | 'tcg', reason: 'chosen with --accel' };
+        const driver = await QemuDriver.open({ stateDir: o.state, accel: accel.accel });
+        const adopted = (await driver.list()).filter((g) => g.state === 'running' || g.state === 'paused');
+        const memory = new MemoryManager(driver, { manageKsm: !!o.manageKsm });
+        const migrationAddress = o.migrationAddress ?? (m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]!);
+        const app = buildAgentServer({
+          driver,
+          token,
+          accelReason: accel.reason,
+          memory,
+          powerCommand: o.powerCommand,
+          migrationAddress,
+          images: {
+            tinyGuestDir: resolve(o.guestDir),
+            diskDir: o.imagesDir ? resolve(o.imagesDir) : undefined,
+          },
+        });
+        const memS = Number(o.memoryIntervalS);
+        const memTimer =
+          memS > 0
+            ? setInterval(() => {
+                memory
+                  .round()
+                  .catch((e) =>
+                    process.stderr.write(`nubis agent: memory round failed: ${(e as Error).message}\n`),
+                  );
+              }, memS * 1000)
+            : undefined;
+        const addr = await app.listen({ host: m[1]!, port: Number(m[2]) });
+        process.stdout.write(
+          `nubis agent listening on ${addr} (${accel.accel}: ${accel.reason}; ${adopted.length} running guest(s) re-adopted)\n`,
+        );
+        let timer: NodeJS.Timeout | undefined;
+        if (o.controlPlane) {
+          const cp = o.controlPlane.replace(/\/+$/, '');
+          let lastAck = Date.now();
+          let fenced = false;
+          const fenceAfterMs = Number(o.fenceAfterS) * 1000;
+          // CPU utilization per guest since the last heartbeat: Δ CPU time / (Δ wall time × vCPUs).
+          const lastCpu = new Map<string, { cpuTimeS: number; at: number }>();
+          const cpuOf = (id: string, vcpus: number, m: { cpuTimeS: number } | undefined) => {
+            if (!m) return undefined;
+            const now = Date.now() / 1000,
+              prev = lastCpu.get(id);
+            lastCpu.set(id, { cpuTimeS: m.cpuTimeS, at: now });
+            if (!prev || now <= prev.at) return undefined;
+            return Math.min(
+              1,
+              Math.max(0, (m.cpuTimeS - prev.cpuTimeS) / ((now - prev.at) * Math.max(1, vcpus))),
+            );
+          };
+          const beat = async () => {
+            const guests = await driver.list();
+            let health: { status: 'ok' | 'degraded'; reason?: string } = { status: 'ok' };
+            if (o.healthFile) {
+              try {
+                const m = /^\s*degraded\s*:?\s*(.*)$/i.exec(readFileSync(o.healthFile, 'utf8'));
+                if (m)
+                  health = { status: 'degraded', reason: m[1]!.trim() || 'reported by the hardware monitor' };
+              } catch {
+                /* no file: healthy */
+              }
+            }
+            const body = {
+              agentUrl: addr,
+              health,
+              ...hostFacts(driver, accel.reason),
+              ...(o.name ? { hostname: o.name } : {}),
+              guests: await Promise.all(
+                guests.map(async (g) => {
+                  const metrics =
+                    g.state === 'running' ? await driver.metrics(g.id).catch(() => undefined) : undefined;
+                  return { id: g.id, state: g.state, metrics, cpu: cpuOf(g.id, g.spec.vcpus, metrics) };
+                }),
+              ),
+            };
+            const ok = await fetch(`${cp}/v1/agents/heartbeat`, {
+              method: 'POST',
+              headers: {
+                'content-type': 'application/json',
+                ...(token ? { authorization: `Bearer ${token}` } : {}),
+              },
+              body: JSON.stringify(body),
+            })
+              .then((r) => r.ok)
+              .catch((e) => {
+                process.stderr.write(`nubis agent: heartbeat to ${cp} failed: ${(e as Error).message}\n`);
+                return false;
+              });
+            if (ok) {
+              lastAck = Date.now();
+              fenced = false;
+              return;
+            }
+            // Fencing: past the control plane's failure timeout it may restart our HA guests elsewhere;
+            // stop them here so no VM ever runs twice (split brain).
+            if (fenceAfterMs > 0 && !fenced && Date.now() - lastAck > fenceAfterMs) {
+              fenced = true;
+              const running = (await driver.list()).filter(
+                (g) => g.state === 'running' || g.state === 'paused',
+              );
+              process.stderr.write(
+                `nubis agent: control plane unreachable for ${Math.round((Date.now() - lastAck) / 1000)} s: fencing, stopping ${running.length} guest(s)\n`,
+              );
+              for (const g of running) await driver.stop(g.id, { force: true }).catch(() => undefined);
+            }
+          };
+          await beat();
+          timer = setInterval(beat, Number(o.heartbeatS) * 1000);
+        }
+        const stop = async () => {
+          if (timer) clearInterval(timer);
+          if (memTimer) clearInterval(memTimer);
+          await app.close();
+          await driver.close();
+          process.exit(0);
         };
-        await beat();
-        timer = setInterval(beat, Number(o.heartbeatS) * 1000);
-      }
-      const stop = async () => { if (timer) clearInterval(timer); if (memTimer) clearInterval(memTimer); await app.close(); await driver.close(); process.exit(0); };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-      await new Promise(() => undefined); // serve until stopped; guests keep running if the agent dies
-    });
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+        await new Promise(() => undefined); // serve until stopped; guests keep running if the agent dies
+      },
+    );
 }

@@ -11,13 +11,16 @@ import { simCommand } from './sim-command.ts';
 /** Errors with a stable `code` are the user's input problems: one line, exit 2. */
 function isUserError(e: unknown): e is Error & { code: string } {
   const code = (e as { code?: unknown } | null)?.code;
-  return e instanceof Error && typeof code === "string" && /^[A-Z_]+$/.test(code);
+  return e instanceof Error && typeof code === 'string' && /^[A-Z_]+$/.test(code);
 }
 
 /** Run the CLI; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
-  program.name('nubis').description('Cloud data-center manager: simulate and run VM consolidation').exitOverride();
+  program
+    .name('nubis')
+    .description('Cloud data-center manager: simulate and run VM consolidation')
+    .exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   simCommand(program);
   agentCommand(program);

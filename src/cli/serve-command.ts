@@ -11,62 +11,171 @@ import { RealClock } from '../runtime/clock.ts';
 import { demoUtilization } from '../sim/synthetic.ts';
 
 export function serveCommand(program: Command): void {
-  program.command('serve')
+  program
+    .command('serve')
     .description('Run the control plane (REST API) on embedded defaults')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', '8080')
     .option('--data <dir>', 'data folder (SQLite database)', '.nubis/data')
-    .option('--db <url>', 'database URL: sqlite:PATH or postgres://USER:PASS@HOST/DB (default: SQLite in --data)')
-    .option('--bootstrap-token <token>', 'token of the first admin (or NUBIS_BOOTSTRAP_TOKEN); default: random, printed once')
+    .option(
+      '--db <url>',
+      'database URL: sqlite:PATH or postgres://USER:PASS@HOST/DB (default: SQLite in --data)',
+    )
+    .option(
+      '--bootstrap-token <token>',
+      'token of the first admin (or NUBIS_BOOTSTRAP_TOKEN); default: random, printed once',
+    )
     .option('--agent-token <token>', 'token to present to host agents (or NUBIS_AGENT_TOKEN)')
-    .option('--host-failure-timeout-s <s>', 'declare a host failed (and restart its HA VMs) when its agent is silent this long', '30')
-    .option('--audit-interval-s <s>', 'run the consolidation audit this often (what it does depends on the automation level; 0: never)', '0')
+    .option(
+      '--host-failure-timeout-s <s>',
+      'declare a host failed (and restart its HA VMs) when its agent is silent this long',
+      '30',
+    )
+    .option(
+      '--audit-interval-s <s>',
+      'run the consolidation audit this often (what it does depends on the automation level; 0: never)',
+      '0',
+    )
     .option('--demo-hosts <n>', 'simulated hosts to create on first start when none exist', '8')
     .option('--sim-boot-s <s>', 'seconds a simulated host takes to switch on (0: at once)', '0')
-    .option('--sim-load-interval-s <s>', 'report a synthetic CPU load for VMs on simulated hosts this often, as a monitoring agent would (0: never)', '10')
-    .action(async (o: { host: string; port: string; data: string; db?: string; bootstrapToken?: string; demoHosts: string; agentToken?: string; hostFailureTimeoutS: string; auditIntervalS: string; simLoadIntervalS: string; simBootS: string }) => {
-      const port = Number(o.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`--port must be 0..65535, got "${o.port}"`);
-      const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
-      const db = await openStore(url);
-      const clock = new RealClock();
-      const sim = new SimHypervisorDriver(clock);
-      const simBootS = Number(o.simBootS);
-      if (!(simBootS >= 0)) throw new RangeError(`--sim-boot-s must be a number >= 0, got "${o.simBootS}"`);
-      const cp = new ControlPlane({ db, clock, drivers: { sim }, agentToken: o.agentToken ?? process.env.NUBIS_AGENT_TOKEN, simBootS });
-      const token = await cp.bootstrap(o.bootstrapToken ?? process.env.NUBIS_BOOTSTRAP_TOKEN);
-      const admin = await db.selectFrom('users').select(['id', 'tenant_id', 'name']).where('role', '=', 'admin').orderBy('created_at').executeTakeFirstOrThrow();
-      await seedDemo(cp, { userId: admin.id, userName: admin.name, tenantId: admin.tenant_id, role: 'admin', tokenId: 'system' }, Number(o.demoHosts));
-      const restored = await reconcileSimHosts(cp, sim);
-      const root = packageRoot();
-      const app = buildApi(cp, { web: join(root, 'web', 'dist'), simulations: { dir: join(o.data, 'simulations'), bin: join(root, 'bin', 'nubis.js') } });
-      const addr = await app.listen({ host: o.host, port });
-      // One write, so a reader that sees the address also sees the token.
-      process.stdout.write((token ? `admin token (shown once): ${token}\n  export NUBIS_URL=${addr} NUBIS_TOKEN=${token}\n` : '') +
-        `nubis control plane on ${addr} (database ${url.replace(/:[^:@/]+@/, ':***@')}${restored ? `, ${restored} simulated VM(s) restored` : ''})\n`);
-      const system = { userId: admin.id, userName: 'system', tenantId: admin.tenant_id, role: 'admin' as const, tokenId: 'system' };
-      const failAfter = Number(o.hostFailureTimeoutS);
-      const monitor = setInterval(() => { cp.checkHeartbeats(system, failAfter).catch((e) => process.stderr.write(`nubis: heartbeat check failed: ${(e as Error).message}\n`)); }, Math.max(1000, (failAfter * 1000) / 6));
-      const auditS = Number(o.auditIntervalS);
-      let inRound = false; // a round that outlasts the interval is not started twice
-      const audits = auditS > 0 ? setInterval(() => {
-        if (inRound) return;
-        inRound = true;
-        cp.automationRound(system).catch((e) => process.stderr.write(`nubis: automation round failed: ${(e as Error).message}\n`)).finally(() => { inRound = false; });
-      }, auditS * 1000) : undefined;
-      // Simulated hosts have no agent to measure their guests: report a synthetic load for them, so
-      // plots, power, energy and load-aware audits have something to work on.
-      const loadS = Number(o.simLoadIntervalS);
-      const reportLoad = async () => {
-        const rows = await db.selectFrom('vms').innerJoin('hosts', 'hosts.id', 'vms.host_id').select(['vms.id']).where('hosts.driver', '=', 'sim').where('vms.state', '=', 'running').where('vms.deleted_at', 'is', null).execute();
-        if (rows.length) await cp.recordMetrics(system, rows.map((r) => ({ vm: r.id, cpu: demoUtilization(r.id, clock.now()) })));
-      };
-      const loads = loadS > 0 ? setInterval(() => { reportLoad().catch((e) => process.stderr.write(`nubis: simulated load report failed: ${(e as Error).message}\n`)); }, loadS * 1000) : undefined;
-      const stop = async () => { clearInterval(monitor); if (audits) clearInterval(audits); if (loads) clearInterval(loads); await app.close(); await db.destroy(); process.exit(0); };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-      await new Promise(() => undefined);
-    });
+    .option(
+      '--sim-load-interval-s <s>',
+      'report a synthetic CPU load for VMs on simulated hosts this often, as a monitoring agent would (0: never)',
+      '10',
+    )
+    .action(
+      async (o: {
+        host: string;
+        port: string;
+        data: string;
+        db?: string;
+        bootstrapToken?: string;
+        demoHosts: string;
+        agentToken?: string;
+        hostFailureTimeoutS: string;
+        auditIntervalS: string;
+        simLoadIntervalS: string;
+        simBootS: string;
+      }) => {
+        const port = Number(o.port);
+        if (!Number.isInteger(port) || port < 0 || port > 65535)
+          throw new RangeError(`--port must be 0..65535, got "${o.port}"`);
+        const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
+        const db = await openStore(url);
+        const clock = new RealClock();
+        const sim = new SimHypervisorDriver(clock);
+        const simBootS = Number(o.simBootS);
+        if (!(simBootS >= 0)) throw new RangeError(`--sim-boot-s must be a number >= 0, got "${o.simBootS}"`);
+        const cp = new ControlPlane({
+          db,
+          clock,
+          drivers: { sim },
+          agentToken: o.agentToken ?? process.env.NUBIS_AGENT_TOKEN,
+          simBootS,
+        });
+        const token = await cp.bootstrap(o.bootstrapToken ?? process.env.NUBIS_BOOTSTRAP_TOKEN);
+        const admin = await db
+          .selectFrom('users')
+          .select(['id', 'tenant_id', 'name'])
+          .where('role', '=', 'admin')
+          .orderBy('created_at')
+          .executeTakeFirstOrThrow();
+        await seedDemo(
+          cp,
+          {
+            userId: admin.id,
+            userName: admin.name,
+            tenantId: admin.tenant_id,
+            role: 'admin',
+            tokenId: 'system',
+          },
+          Number(o.demoHosts),
+        );
+        const restored = await reconcileSimHosts(cp, sim);
+        const root = packageRoot();
+        const app = buildApi(cp, {
+          web: join(root, 'web', 'dist'),
+          simulations: { dir: join(o.data, 'simulations'), bin: join(root, 'bin', 'nubis.js') },
+        });
+        const addr = await app.listen({ host: o.host, port });
+        // One write, so a reader that sees the address also sees the token.
+        process.stdout.write(
+          (token
+            ? `admin token (shown once): ${token}\n  export NUBIS_URL=${addr} NUBIS_TOKEN=${token}\n`
+            : '') +
+            `nubis control plane on ${addr} (database ${url.replace(/:[^:@/]+@/, ':***@')}${restored ? `, ${restored} simulated VM(s) restored` : ''})\n`,
+        );
+        const system = {
+          userId: admin.id,
+          userName: 'system',
+          tenantId: admin.tenant_id,
+          role: 'admin' as const,
+          tokenId: 'system',
+        };
+        const failAfter = Number(o.hostFailureTimeoutS);
+        const monitor = setInterval(
+          () => {
+            cp.checkHeartbeats(system, failAfter).catch((e) =>
+              process.stderr.write(`nubis: heartbeat check failed: ${(e as Error).message}\n`),
+            );
+          },
+          Math.max(1000, (failAfter * 1000) / 6),
+        );
+        const auditS = Number(o.auditIntervalS);
+        let inRound = false; // a round that outlasts the interval is not started twice
+        const audits =
+          auditS > 0
+            ? setInterval(() => {
+                if (inRound) return;
+                inRound = true;
+                cp.automationRound(system)
+                  .catch((e) =>
+                    process.stderr.write(`nubis: automation round failed: ${(e as Error).message}\n`),
+                  )
+                  .finally(() => {
+                    inRound = false;
+                  });
+              }, auditS * 1000)
+            : undefined;
+        // Simulated hosts have no agent to measure their guests: report a synthetic load for them, so
+        // plots, power, energy and load-aware audits have something to work on.
+        const loadS = Number(o.simLoadIntervalS);
+        const reportLoad = async () => {
+          const rows = await db
+            .selectFrom('vms')
+            .innerJoin('hosts', 'hosts.id', 'vms.host_id')
+            .select(['vms.id'])
+            .where('hosts.driver', '=', 'sim')
+            .where('vms.state', '=', 'running')
+            .where('vms.deleted_at', 'is', null)
+            .execute();
+          if (rows.length)
+            await cp.recordMetrics(
+              system,
+              rows.map((r) => ({ vm: r.id, cpu: demoUtilization(r.id, clock.now()) })),
+            );
+        };
+        const loads =
+          loadS > 0
+            ? setInterval(() => {
+                reportLoad().catch((e) =>
+                  process.stderr.write(`nubis: simulated load report failed: ${(e as Error).message}\n`),
+                );
+              }, loadS * 1000)
+            : undefined;
+        const stop = async () => {
+          clearInterval(monitor);
+          if (audits) clearInterval(audits);
+          if (loads) clearInterval(loads);
+          await app.close();
+          await db.destroy();
+          process.exit(0);
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+        await new Promise(() => undefined);
+      },
+    );
 }
 
 /** The folder of nubis's package.json (the CLI runs from src/ under tsx, or from a bundle in node_modules/.cache). */
@@ -74,7 +183,13 @@ export function packageRoot(): string {
   let d = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 8; i++) {
     const pj = join(d, 'package.json');
-    if (existsSync(pj)) { try { if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'nubis') return d; } catch { /* keep looking */ } }
+    if (existsSync(pj)) {
+      try {
+        if ((JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'nubis') return d;
+      } catch {
+        /* keep looking */
+      }
+    }
     d = dirname(d);
   }
   return process.cwd();

@@ -17,140 +17,359 @@ import { formatTable } from './table.ts';
 
 /** Read a scenario file (.json, .yaml, .yml) as data; errors name the file and what is wrong. */
 function readSpecFile(arg: string, kind: string, presets: string[], docs: string): unknown {
-  if (!/\.(json|ya?ml)$/i.test(arg)) throw new ScenarioError(`Unknown ${kind} "${arg}"; accepted: a preset (${presets.join(', ')}) or a .json/.yaml/.yml file (${docs})`);
+  if (!/\.(json|ya?ml)$/i.test(arg))
+    throw new ScenarioError(
+      `Unknown ${kind} "${arg}"; accepted: a preset (${presets.join(', ')}) or a .json/.yaml/.yml file (${docs})`,
+    );
   let text: string;
-  try { text = readFileSync(arg, 'utf8'); } catch { throw new ScenarioError(`Scenario file not found: ${arg}`); }
-  try { return extname(arg).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text); } catch (e) {
-    throw new ScenarioError(`${arg}: not valid ${extname(arg).slice(1).toUpperCase()}: ${(e as Error).message.split('\n')[0]}`);
+  try {
+    text = readFileSync(arg, 'utf8');
+  } catch {
+    throw new ScenarioError(`Scenario file not found: ${arg}`);
+  }
+  try {
+    return extname(arg).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ScenarioError(
+      `${arg}: not valid ${extname(arg).slice(1).toUpperCase()}: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
 }
 
 /** Load `--scenario`: a preset name or a JSON/YAML file. */
 export function loadScenario(arg: string): ScenarioSpec {
-  return SCENARIO_PRESETS[arg] ?? parseScenario(readSpecFile(arg, 'scenario', Object.keys(SCENARIO_PRESETS), 'docs/scenarios.md'), arg);
+  return (
+    SCENARIO_PRESETS[arg] ??
+    parseScenario(readSpecFile(arg, 'scenario', Object.keys(SCENARIO_PRESETS), 'docs/scenarios.md'), arg)
+  );
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function simCommand(program: Command): void {
-  program.command('sim')
+  program
+    .command('sim')
     .description('Simulate dynamic VM consolidation on a data center driven by workload traces')
-    .option('--scenario <name|file>', 'preset (planetlab, synthetic) or a scenario file (.json, .yaml)', 'planetlab')
+    .option(
+      '--scenario <name|file>',
+      'preset (planetlab, synthetic) or a scenario file (.json, .yaml)',
+      'planetlab',
+    )
     .option('--trace <dir>', 'PlanetLab day folder, or a folder of day folders (repeatable)', collect, [])
-    .option('--policy <list>', 'comma-separated presets, e.g. thr-mmt:0.8,lr-mmt:1.2,npa,dvfs (repeatable)', collect, [])
-    .option('--mode <mode>', 'cloudsim (CloudSim 4.0 exactly, quirks included) or default (quirks fixed)', 'default')
-    .option('--seed <n>', 'random seed (default: the scenario\'s)')
-    .option('--hosts <n>', 'number of hosts (scales the scenario\'s host types)')
+    .option(
+      '--policy <list>',
+      'comma-separated presets, e.g. thr-mmt:0.8,lr-mmt:1.2,npa,dvfs (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--mode <mode>',
+      'cloudsim (CloudSim 4.0 exactly, quirks included) or default (quirks fixed)',
+      'default',
+    )
+    .option('--seed <n>', "random seed (default: the scenario's)")
+    .option('--hosts <n>', "number of hosts (scales the scenario's host types)")
     .option('--limit-vms <n>', 'use only the first N trace files of each day')
     .option('--json', 'print the results as JSON on stdout (nothing else)')
     .option('--report <file>', 'write a self-contained HTML report with plots')
     .option('--csv <file>', 'write per-step series as CSV')
-    .option('--save <file>', 'save the run (rows and per-step series) as JSON: `nubis serve` lists runs saved in DATA/simulations/ on its Simulations page')
-    .option('--engine <engine>', 'simulator (the fast trace-driven engine) or control-plane (the control plane\'s own automation, power management and HA on simulated hosts, with injected failures)', 'simulator')
-    .action((o: { save?: string; engine: string; scenario: string; trace: string[]; policy: string[]; mode: string; seed?: string; hosts?: string; limitVms?: string; json?: boolean; report?: string; csv?: string }) => {
-      if (o.engine === 'control-plane') return runControlPlaneEngine(o);
-      if (o.engine !== 'simulator') throw new ScenarioError(`Unknown engine "${o.engine}"; accepted: simulator, control-plane`);
-      if (o.mode !== 'cloudsim' && o.mode !== 'default') throw new ScenarioError(`Unknown mode "${o.mode}"; accepted: cloudsim, default`);
-      const int = (name: string, v: string | undefined, min: number) => {
-        if (v === undefined) return undefined;
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < min) throw new ScenarioError(`--${name} must be an integer >= ${min}, got "${v}"`);
-        return n;
-      };
-      let scenario = loadScenario(o.scenario);
-      const limit = int('limit-vms', o.limitVms, 1);
-      if (limit !== undefined && scenario.workload.type === 'planetlab') scenario = { ...scenario, workload: { ...scenario.workload, limitVms: limit } };
-      const policies = (o.policy.length ? o.policy : scenario.policies).flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
-      if (policies.length === 0) throw new ScenarioError('No policy given; use --policy (e.g. --policy thr-mmt:0.8,lr-mmt:1.2)');
-      policies.forEach(parsePolicy); // fail fast on a bad name
-      let days: string[] = [];
-      if (scenario.workload.type === 'planetlab') {
-        const paths = o.trace.length ? o.trace : scenario.workload.path ? [scenario.workload.path] : [];
-        if (paths.length === 0) throw new TraceError('The scenario reads PlanetLab traces: give --trace DIR (a day folder or a folder of days)');
-        days = resolveTraceDays(paths);
-      }
-      const showBar = !o.json && process.stderr.isTTY === true;
-      const bar = showBar ? new cliProgress.SingleBar({ format: 'sim [{bar}] {percentage}% | {label} | {eta_formatted} left', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
-      const total = Math.max(1, (days.length || 1) * policies.length);
-      bar?.start(total, 0, { label: '' });
-      let out;
-      try {
-        out = runExperiment({
-          scenario, days, policies, mode: o.mode,
-          seed: int('seed', o.seed, 0),
-          hosts: int('hosts', o.hosts, 1),
-          onProgress: bar ? (done, _t, label) => bar.update(done, { label }) : undefined,
-        });
-      } finally {
-        bar?.stop();
-      }
-      if (o.report) writeFileSync(o.report, renderReport(out, { title: `nubis sim: ${scenario.name} (${o.mode} mode)`, command: process.argv.slice(2).join(' ') }));
-      if (o.csv) writeFileSync(o.csv, seriesCsv(out));
-      if (o.save) saveRun(o.save, { engine: 'simulator', scenario: scenario.name, mode: o.mode, rows: out.rows, series: Object.fromEntries(out.series) });
-      if (o.json) {
-        process.stdout.write(JSON.stringify(out.rows, null, 2) + '\n');
-        return;
-      }
-      process.stdout.write(renderRows(out.rows) + '\n');
-      if (new Set(out.rows.map((r) => r.day)).size > 1) process.stdout.write('\n' + renderSummary(out.rows) + '\n');
-      if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
-      if (o.csv) process.stdout.write(`series: ${o.csv}\n`);
-    });
+    .option(
+      '--save <file>',
+      'save the run (rows and per-step series) as JSON: `nubis serve` lists runs saved in DATA/simulations/ on its Simulations page',
+    )
+    .option(
+      '--engine <engine>',
+      "simulator (the fast trace-driven engine) or control-plane (the control plane's own automation, power management and HA on simulated hosts, with injected failures)",
+      'simulator',
+    )
+    .action(
+      (o: {
+        save?: string;
+        engine: string;
+        scenario: string;
+        trace: string[];
+        policy: string[];
+        mode: string;
+        seed?: string;
+        hosts?: string;
+        limitVms?: string;
+        json?: boolean;
+        report?: string;
+        csv?: string;
+      }) => {
+        if (o.engine === 'control-plane') return runControlPlaneEngine(o);
+        if (o.engine !== 'simulator')
+          throw new ScenarioError(`Unknown engine "${o.engine}"; accepted: simulator, control-plane`);
+        if (o.mode !== 'cloudsim' && o.mode !== 'default')
+          throw new ScenarioError(`Unknown mode "${o.mode}"; accepted: cloudsim, default`);
+        const int = (name: string, v: string | undefined, min: number) => {
+          if (v === undefined) return undefined;
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < min)
+            throw new ScenarioError(`--${name} must be an integer >= ${min}, got "${v}"`);
+          return n;
+        };
+        let scenario = loadScenario(o.scenario);
+        const limit = int('limit-vms', o.limitVms, 1);
+        if (limit !== undefined && scenario.workload.type === 'planetlab')
+          scenario = { ...scenario, workload: { ...scenario.workload, limitVms: limit } };
+        const policies = (o.policy.length ? o.policy : scenario.policies)
+          .flatMap((p) => p.split(','))
+          .map((p) => p.trim())
+          .filter(Boolean);
+        if (policies.length === 0)
+          throw new ScenarioError('No policy given; use --policy (e.g. --policy thr-mmt:0.8,lr-mmt:1.2)');
+        policies.forEach(parsePolicy); // fail fast on a bad name
+        let days: string[] = [];
+        if (scenario.workload.type === 'planetlab') {
+          const paths = o.trace.length ? o.trace : scenario.workload.path ? [scenario.workload.path] : [];
+          if (paths.length === 0)
+            throw new TraceError(
+              'The scenario reads PlanetLab traces: give --trace DIR (a day folder or a folder of days)',
+            );
+          days = resolveTraceDays(paths);
+        }
+        const showBar = !o.json && process.stderr.isTTY === true;
+        const bar = showBar
+          ? new cliProgress.SingleBar(
+              {
+                format: 'sim [{bar}] {percentage}% | {label} | {eta_formatted} left',
+                stream: process.stderr,
+                hideCursor: true,
+              },
+              cliProgress.Presets.shades_classic,
+            )
+          : undefined;
+        const total = Math.max(1, (days.length || 1) * policies.length);
+        bar?.start(total, 0, { label: '' });
+        let out;
+        try {
+          out = runExperiment({
+            scenario,
+            days,
+            policies,
+            mode: o.mode,
+            seed: int('seed', o.seed, 0),
+            hosts: int('hosts', o.hosts, 1),
+            onProgress: bar ? (done, _t, label) => bar.update(done, { label }) : undefined,
+          });
+        } finally {
+          bar?.stop();
+        }
+        if (o.report)
+          writeFileSync(
+            o.report,
+            renderReport(out, {
+              title: `nubis sim: ${scenario.name} (${o.mode} mode)`,
+              command: process.argv.slice(2).join(' '),
+            }),
+          );
+        if (o.csv) writeFileSync(o.csv, seriesCsv(out));
+        if (o.save)
+          saveRun(o.save, {
+            engine: 'simulator',
+            scenario: scenario.name,
+            mode: o.mode,
+            rows: out.rows,
+            series: Object.fromEntries(out.series),
+          });
+        if (o.json) {
+          process.stdout.write(JSON.stringify(out.rows, null, 2) + '\n');
+          return;
+        }
+        process.stdout.write(renderRows(out.rows) + '\n');
+        if (new Set(out.rows.map((r) => r.day)).size > 1)
+          process.stdout.write('\n' + renderSummary(out.rows) + '\n');
+        if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
+        if (o.csv) process.stdout.write(`series: ${o.csv}\n`);
+      },
+    );
 }
 
 /** Write a run for `nubis serve`'s Simulations page (atomically: a reader never sees half a file). */
-function saveRun(file: string, run: { engine: string; scenario: string; mode: string; rows: unknown[]; series: Record<string, unknown> }): void {
+function saveRun(
+  file: string,
+  run: { engine: string; scenario: string; mode: string; rows: unknown[]; series: Record<string, unknown> },
+): void {
   mkdirSync(dirname(resolve(file)), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify({ ...run, createdAt: new Date().toISOString(), command: `nubis ${process.argv.slice(2).join(' ')}` }));
+  writeFileSync(
+    tmp,
+    JSON.stringify({
+      ...run,
+      createdAt: new Date().toISOString(),
+      command: `nubis ${process.argv.slice(2).join(' ')}`,
+    }),
+  );
   renameSync(tmp, file);
 }
 
 /** Load an operations scenario: a preset name or a JSON/YAML file. */
 function loadOpsScenario(arg: string): OpsScenario {
-  return OPS_PRESETS[arg] ?? parseOpsScenario(readSpecFile(arg, 'operations scenario', Object.keys(OPS_PRESETS), 'docs/operations.md'), arg);
+  return (
+    OPS_PRESETS[arg] ??
+    parseOpsScenario(
+      readSpecFile(arg, 'operations scenario', Object.keys(OPS_PRESETS), 'docs/operations.md'),
+      arg,
+    )
+  );
 }
 
 /** `nubis sim --engine control-plane`: one replay per policy through the control plane's own loop. */
-async function runControlPlaneEngine(o: { save?: string; scenario: string; trace: string[]; policy: string[]; seed?: string; json?: boolean; report?: string }): Promise<void> {
+async function runControlPlaneEngine(o: {
+  save?: string;
+  scenario: string;
+  trace: string[];
+  policy: string[];
+  seed?: string;
+  json?: boolean;
+  report?: string;
+}): Promise<void> {
   let s = loadOpsScenario(o.scenario === 'planetlab' ? 'ops-demo' : o.scenario);
   if (o.seed !== undefined) {
     const n = Number(o.seed);
-    if (!Number.isInteger(n) || n < 0) throw new ScenarioError(`--seed must be an integer >= 0, got "${o.seed}"`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new ScenarioError(`--seed must be an integer >= 0, got "${o.seed}"`);
     s = { ...s, seed: n };
   }
-  if (o.trace.length) s = { ...s, workload: { type: 'planetlab', path: o.trace[0]!, limitVms: s.workload.type === 'planetlab' ? s.workload.limitVms : undefined } };
-  const policies = (o.policy.length ? o.policy.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean) : [s.automation.policy]);
-  for (const p of policies) if (p !== 'reservation') { const spec = parsePolicy(p); if (spec.type !== 'migration') throw new ScenarioError(`Policy "${p}" plans no migrations; the control-plane engine takes reservation or DETECTOR-SELECTION presets (e.g. lr-mmt:1.2)`); }
+  if (o.trace.length)
+    s = {
+      ...s,
+      workload: {
+        type: 'planetlab',
+        path: o.trace[0]!,
+        limitVms: s.workload.type === 'planetlab' ? s.workload.limitVms : undefined,
+      },
+    };
+  const policies = o.policy.length
+    ? o.policy
+        .flatMap((p) => p.split(','))
+        .map((p) => p.trim())
+        .filter(Boolean)
+    : [s.automation.policy];
+  for (const p of policies)
+    if (p !== 'reservation') {
+      const spec = parsePolicy(p);
+      if (spec.type !== 'migration')
+        throw new ScenarioError(
+          `Policy "${p}" plans no migrations; the control-plane engine takes reservation or DETECTOR-SELECTION presets (e.g. lr-mmt:1.2)`,
+        );
+    }
   const showBar = !o.json && process.stderr.isTTY === true;
-  const bar = showBar ? new cliProgress.SingleBar({ format: 'sim [{bar}] {percentage}% | {label} | {eta_formatted} left', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = showBar
+    ? new cliProgress.SingleBar(
+        {
+          format: 'sim [{bar}] {percentage}% | {label} | {eta_formatted} left',
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   const steps = Math.floor(s.durationS / s.stepS) + 1;
   bar?.start(steps * policies.length, 0, { label: '' });
   const results: OpsResult[] = [];
   try {
     for (const [i, policy] of policies.entries()) {
-      results.push(await runOpsInProcess({ ...s, automation: { ...s.automation, policy } }, bar ? (k) => bar.update(i * steps + k, { label: policy }) : undefined));
+      results.push(
+        await runOpsInProcess(
+          { ...s, automation: { ...s.automation, policy } },
+          bar ? (k) => bar.update(i * steps + k, { label: policy }) : undefined,
+        ),
+      );
     }
-  } finally { bar?.stop(); }
-  if (o.save) saveRun(o.save, { engine: 'control-plane', scenario: s.name, mode: 'control-plane', rows: results.map(({ series: _s, ...r }) => ({ ...r, day: s.name })), series: Object.fromEntries(results.map((r) => [`${s.name}|${r.policy}`, r.series])) });
-  if (o.report) writeFileSync(o.report, renderOpsReport(results, { title: `nubis sim --engine control-plane: ${s.name}`, command: process.argv.slice(2).join(' ') }));
+  } finally {
+    bar?.stop();
+  }
+  if (o.save)
+    saveRun(o.save, {
+      engine: 'control-plane',
+      scenario: s.name,
+      mode: 'control-plane',
+      rows: results.map(({ series: _s, ...r }) => ({ ...r, day: s.name })),
+      series: Object.fromEntries(results.map((r) => [`${s.name}|${r.policy}`, r.series])),
+    });
+  if (o.report)
+    writeFileSync(
+      o.report,
+      renderOpsReport(results, {
+        title: `nubis sim --engine control-plane: ${s.name}`,
+        command: process.argv.slice(2).join(' '),
+      }),
+    );
   if (o.json) {
-    process.stdout.write(JSON.stringify(results.map(({ series: _series, ...r }) => r), null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        results.map(({ series: _series, ...r }) => r),
+        null,
+        2,
+      ) + '\n',
+    );
     return;
   }
-  process.stdout.write(formatTable(
-    ['policy', 'energy kWh', 'hosts on', 'migrations', 'power-offs', 'power-ons', 'failures', 'HA restarts', 'VMs lost', 'overloaded %'],
-    results.map((r) => [r.policy, r.energyKWh.toFixed(2), r.meanActiveHosts.toFixed(1), r.migrations, r.powerOffs, r.powerOns, r.failures, r.haRestarts, r.lostVms, (r.overloadShare * 100).toFixed(2)]),
-    [false, true, true, true, true, true, true, true, true, true],
-  ) + '\n');
+  process.stdout.write(
+    formatTable(
+      [
+        'policy',
+        'energy kWh',
+        'hosts on',
+        'migrations',
+        'power-offs',
+        'power-ons',
+        'failures',
+        'HA restarts',
+        'VMs lost',
+        'overloaded %',
+      ],
+      results.map((r) => [
+        r.policy,
+        r.energyKWh.toFixed(2),
+        r.meanActiveHosts.toFixed(1),
+        r.migrations,
+        r.powerOffs,
+        r.powerOns,
+        r.failures,
+        r.haRestarts,
+        r.lostVms,
+        (r.overloadShare * 100).toFixed(2),
+      ]),
+      [false, true, true, true, true, true, true, true, true, true],
+    ) + '\n',
+  );
   if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
 }
 
 function renderRows(rows: ResultRow[]): string {
   const pct = (x: number, d: number) => (x * 100).toFixed(d);
   return formatTable(
-    ['day', 'policy', 'mode', 'energy kWh', 'migrations', 'SLATAH %', 'PDM %', 'SLAV %', 'ESV', 'shutdowns', 'mig s', 'wall ms'],
-    rows.map((r) => [r.day, r.policy, r.mode, r.energyKWh.toFixed(2), r.migrations, pct(r.slatah, 3), pct(r.pdm, 4), pct(r.slav, 5), r.esv.toExponential(3), r.hostShutdowns, r.meanMigrationTimeS.toFixed(2), r.wallMs.toFixed(0)]),
+    [
+      'day',
+      'policy',
+      'mode',
+      'energy kWh',
+      'migrations',
+      'SLATAH %',
+      'PDM %',
+      'SLAV %',
+      'ESV',
+      'shutdowns',
+      'mig s',
+      'wall ms',
+    ],
+    rows.map((r) => [
+      r.day,
+      r.policy,
+      r.mode,
+      r.energyKWh.toFixed(2),
+      r.migrations,
+      pct(r.slatah, 3),
+      pct(r.pdm, 4),
+      pct(r.slav, 5),
+      r.esv.toExponential(3),
+      r.hostShutdowns,
+      r.meanMigrationTimeS.toFixed(2),
+      r.wallMs.toFixed(0),
+    ]),
     [false, false, false, true, true, true, true, true, true, true, true, true],
   );
 }
@@ -160,7 +379,15 @@ function renderSummary(rows: ResultRow[]): string {
   const s = summarize(rows);
   return formatTable(
     ['policy (mean ± sd)', 'days', 'energy kWh', 'migrations', 'SLATAH %', 'PDM %', 'SLAV %'],
-    s.map((x) => [x.policy, x.days, `${x.mean.energyKWh.toFixed(2)} ± ${x.stdev.energyKWh.toFixed(2)}`, `${x.mean.migrations.toFixed(0)} ± ${x.stdev.migrations.toFixed(0)}`, `${pct(x.mean.slatah, 3)} ± ${pct(x.stdev.slatah, 3)}`, `${pct(x.mean.pdm, 4)} ± ${pct(x.stdev.pdm, 4)}`, `${pct(x.mean.slav, 5)} ± ${pct(x.stdev.slav, 5)}`]),
+    s.map((x) => [
+      x.policy,
+      x.days,
+      `${x.mean.energyKWh.toFixed(2)} ± ${x.stdev.energyKWh.toFixed(2)}`,
+      `${x.mean.migrations.toFixed(0)} ± ${x.stdev.migrations.toFixed(0)}`,
+      `${pct(x.mean.slatah, 3)} ± ${pct(x.stdev.slatah, 3)}`,
+      `${pct(x.mean.pdm, 4)} ± ${pct(x.stdev.pdm, 4)}`,
+      `${pct(x.mean.slav, 5)} ± ${pct(x.stdev.slav, 5)}`,
+    ]),
     [false, true, true, true, true, true, true],
   );
 }

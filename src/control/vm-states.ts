@@ -1,5 +1,14 @@
 /** The VM lifecycle as one explicit state machine (actions → allowed source states → target state). */
-export const VM_STATES = ['building', 'running', 'stopped', 'suspended', 'migrating', 'resizing', 'error', 'deleted'] as const;
+export const VM_STATES = [
+  'building',
+  'running',
+  'stopped',
+  'suspended',
+  'migrating',
+  'resizing',
+  'error',
+  'deleted',
+] as const;
 export type VmState = (typeof VM_STATES)[number];
 
 export const VM_ACTIONS = {
@@ -18,5 +27,7 @@ export type VmAction = keyof typeof VM_ACTIONS;
 
 /** Which actions the state allows right now (for clients and the dashboard). */
 export function allowedActions(state: VmState): VmAction[] {
-  return (Object.keys(VM_ACTIONS) as VmAction[]).filter((a) => (VM_ACTIONS[a].from as readonly string[]).includes(state));
+  return (Object.keys(VM_ACTIONS) as VmAction[]).filter((a) =>
+    (VM_ACTIONS[a].from as readonly string[]).includes(state),
+  );
 }

@@ -105,10 +105,15 @@ export interface HypervisorDriver {
 /** Check a guest spec; returns problems (empty when valid). */
 export function checkGuestSpec(s: GuestSpec): string[] {
   const e: string[] = [];
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(s.id)) e.push(`id "${s.id}" must be 1-63 letters, digits, '.', '_' or '-'`);
-  if (!(Number.isInteger(s.memoryMiB) && s.memoryMiB >= 64)) e.push(`memoryMiB must be an integer >= 64, got ${s.memoryMiB}`);
-  if (!(Number.isInteger(s.vcpus) && s.vcpus >= 1 && s.vcpus <= 64)) e.push(`vcpus must be an integer in 1..64, got ${s.vcpus}`);
-  if (!s.image?.kernel && !s.image?.disk) e.push('image needs a kernel (direct boot) or a bootable qcow2 disk');
-  if (s.minMemoryMiB !== undefined && !(s.minMemoryMiB >= 0 && s.minMemoryMiB <= s.memoryMiB)) e.push(`minMemoryMiB must be in 0..memoryMiB, got ${s.minMemoryMiB}`);
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(s.id))
+    e.push(`id "${s.id}" must be 1-63 letters, digits, '.', '_' or '-'`);
+  if (!(Number.isInteger(s.memoryMiB) && s.memoryMiB >= 64))
+    e.push(`memoryMiB must be an integer >= 64, got ${s.memoryMiB}`);
+  if (!(Number.isInteger(s.vcpus) && s.vcpus >= 1 && s.vcpus <= 64))
+    e.push(`vcpus must be an integer in 1..64, got ${s.vcpus}`);
+  if (!s.image?.kernel && !s.image?.disk)
+    e.push('image needs a kernel (direct boot) or a bootable qcow2 disk');
+  if (s.minMemoryMiB !== undefined && !(s.minMemoryMiB >= 0 && s.minMemoryMiB <= s.memoryMiB))
+    e.push(`minMemoryMiB must be in 0..memoryMiB, got ${s.minMemoryMiB}`);
   return e;
 }

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cloudsimLoessEstimates, cloudsimRobustLoessEstimates, iqrCloudsim, loessLine, mad, median, olsRSquared, percentileLegacy, SimpleRegression } from './stats.ts';
+import {
+  cloudsimLoessEstimates,
+  cloudsimRobustLoessEstimates,
+  iqrCloudsim,
+  loessLine,
+  mad,
+  median,
+  olsRSquared,
+  percentileLegacy,
+  SimpleRegression,
+} from './stats.ts';
 
 test('median() is the middle value for odd n and the mean of the middle two for even n', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -53,10 +63,27 @@ test('loessLine() weights recent points more and its robust pass ignores an outl
 
 test('olsRSquared() is 1 for an exact linear relation and matches the hand-computed value otherwise', () => {
   const x = [1, 2, 3, 4, 5];
-  assert.ok(Math.abs(olsRSquared(x.map((v) => 2 * v + 1), [x]) - 1) < 1e-12);
+  assert.ok(
+    Math.abs(
+      olsRSquared(
+        x.map((v) => 2 * v + 1),
+        [x],
+      ) - 1,
+    ) < 1e-12,
+  );
   // y = 1 3 2 5 4 on x = 1..5: slope 0.8, SSres = 2.6·… worked out: ŷ = 0.6 + 0.8x,
   // residuals −0.4 0.8 −1 1.2 −0.6 → SSres = 3.6; SStot = 10 → R² = 0.64
   assert.ok(Math.abs(olsRSquared([1, 3, 2, 5, 4], [x]) - 0.64) < 1e-12);
-  assert.throws(() => olsRSquared([1, 2], [[1, 2], [3, 4]]), RangeError); // 3 parameters, 2 observations
+  assert.throws(
+    () =>
+      olsRSquared(
+        [1, 2],
+        [
+          [1, 2],
+          [3, 4],
+        ],
+      ),
+    RangeError,
+  ); // 3 parameters, 2 observations
   assert.throws(() => olsRSquared([1, 2, 3], [[1, 1, 1]]), RangeError); // collinear with the intercept
 });

@@ -128,7 +128,11 @@ export function cloudsimTricubeWeights(n: number): Float64Array {
 }
 
 /** CloudSim's `MathUtil#createWeigthedLinearRegression`: weights used only if >= 40 % are <= 0. */
-function cloudsimWeightedRegression(x: ArrayLike<number>, y: ArrayLike<number>, w: ArrayLike<number>): SimpleRegression {
+function cloudsimWeightedRegression(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  w: ArrayLike<number>,
+): SimpleRegression {
   let zeros = 0;
   for (let i = 0; i < w.length; i++) if (w[i]! <= 0) zeros++;
   const useWeights = zeros >= 0.4 * w.length;
@@ -191,12 +195,24 @@ export function bisquare(u: number): number {
 }
 
 /** Weighted least-squares line; returns [intercept, slope] (slope 0 when x has no weighted spread). */
-export function weightedLine(x: ArrayLike<number>, y: ArrayLike<number>, w: ArrayLike<number>): [number, number] {
-  let sw = 0, sx = 0, sy = 0;
-  for (let i = 0; i < x.length; i++) { sw += w[i]!; sx += w[i]! * x[i]!; sy += w[i]! * y[i]!; }
+export function weightedLine(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  w: ArrayLike<number>,
+): [number, number] {
+  let sw = 0,
+    sx = 0,
+    sy = 0;
+  for (let i = 0; i < x.length; i++) {
+    sw += w[i]!;
+    sx += w[i]! * x[i]!;
+    sy += w[i]! * y[i]!;
+  }
   if (sw <= 0) return [Number.NaN, Number.NaN];
-  const mx = sx / sw, my = sy / sw;
-  let sxx = 0, sxy = 0;
+  const mx = sx / sw,
+    my = sy / sw;
+  let sxx = 0,
+    sxy = 0;
   for (let i = 0; i < x.length; i++) {
     const dx = x[i]! - mx;
     sxx += w[i]! * dx * dx;
@@ -227,7 +243,10 @@ export function loessLine(y: ArrayLike<number>, robustIterations = 0): [number, 
   return est;
 }
 
-const loessCache = new Map<number, { x: Float64Array; base: Float64Array; w: Float64Array; res: Float64Array }>();
+const loessCache = new Map<
+  number,
+  { x: Float64Array; base: Float64Array; w: Float64Array; res: Float64Array }
+>();
 
 /** x = 1..n and tricube weights of the distance from the newest point (cached per n). */
 function loessScratch(n: number) {
@@ -265,7 +284,10 @@ export function olsRSquared(y: ArrayLike<number>, xs: ReadonlyArray<ArrayLike<nu
   for (let minor = 0; minor < Math.min(m, p); minor++) {
     const qm = qrt[minor]!;
     let xNormSqr = 0;
-    for (let row = minor; row < m; row++) { const c = qm[row]!; xNormSqr += c * c; }
+    for (let row = minor; row < m; row++) {
+      const c = qm[row]!;
+      xNormSqr += c * c;
+    }
     const a = qm[minor]! > 0 ? -Math.sqrt(xNormSqr) : Math.sqrt(xNormSqr);
     rDiag[minor] = a;
     if (a !== 0.0) {
@@ -279,7 +301,8 @@ export function olsRSquared(y: ArrayLike<number>, xs: ReadonlyArray<ArrayLike<nu
       }
     }
   }
-  for (let i = 0; i < p; i++) if (Math.abs(rDiag[i]!) <= 0) throw new RangeError('olsRSquared: singular design matrix');
+  for (let i = 0; i < p; i++)
+    if (Math.abs(rDiag[i]!) <= 0) throw new RangeError('olsRSquared: singular design matrix');
   const yy = Float64Array.from({ length: m }, (_, i) => y[i]!);
   for (let minor = 0; minor < Math.min(m, p); minor++) {
     const qm = qrt[minor]!;
@@ -305,7 +328,9 @@ export function olsRSquared(y: ArrayLike<number>, xs: ReadonlyArray<ArrayLike<nu
     rss += r * r;
   }
   // Total sum of squares via Commons Math's SecondMoment (Welford).
-  let n = 0, m1 = 0, m2 = 0;
+  let n = 0,
+    m1 = 0,
+    m2 = 0;
   for (let i = 0; i < m; i++) {
     n++;
     const dev = y[i]! - m1;

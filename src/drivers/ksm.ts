@@ -27,14 +27,34 @@ function num(dir: string, f: string): number {
 export function readKsm(dir = KSM_DIR): KsmState {
   try {
     const sharing = num(dir, 'pages_sharing');
-    return { available: true, run: num(dir, 'run') === 1, pagesShared: num(dir, 'pages_shared'), pagesSharing: sharing, pagesToScan: num(dir, 'pages_to_scan'), sleepMs: num(dir, 'sleep_millisecs'), savedMiB: (sharing * 4096) / 2 ** 20 };
+    return {
+      available: true,
+      run: num(dir, 'run') === 1,
+      pagesShared: num(dir, 'pages_shared'),
+      pagesSharing: sharing,
+      pagesToScan: num(dir, 'pages_to_scan'),
+      sleepMs: num(dir, 'sleep_millisecs'),
+      savedMiB: (sharing * 4096) / 2 ** 20,
+    };
   } catch {
-    return { available: false, run: false, pagesShared: 0, pagesSharing: 0, pagesToScan: 0, sleepMs: 0, savedMiB: 0 };
+    return {
+      available: false,
+      run: false,
+      pagesShared: 0,
+      pagesSharing: 0,
+      pagesToScan: 0,
+      sleepMs: 0,
+      savedMiB: 0,
+    };
   }
 }
 
 /** Turn KSM on or off and optionally set its scan speed (root only). */
-export function setKsm(run: boolean, o: { pagesToScan?: number; sleepMs?: number } = {}, dir = KSM_DIR): void {
+export function setKsm(
+  run: boolean,
+  o: { pagesToScan?: number; sleepMs?: number } = {},
+  dir = KSM_DIR,
+): void {
   if (o.pagesToScan !== undefined) writeFileSync(join(dir, 'pages_to_scan'), String(o.pagesToScan));
   if (o.sleepMs !== undefined) writeFileSync(join(dir, 'sleep_millisecs'), String(o.sleepMs));
   writeFileSync(join(dir, 'run'), run ? '1' : '0');

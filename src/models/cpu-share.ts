@@ -55,7 +55,13 @@ export function shareCpu(
     const d = demandMips[i]!;
     const capped = d > peMips ? peMips : d;
     const r = roles[i];
-    out[i] = Math.floor(r === VmRole.migratingOut ? capped * sf * 0.9 : r === VmRole.migratingIn ? capped * 0.1 * sf : capped * sf);
+    out[i] = Math.floor(
+      r === VmRole.migratingOut
+        ? capped * sf * 0.9
+        : r === VmRole.migratingIn
+          ? capped * 0.1 * sf
+          : capped * sf,
+    );
   }
   return { availableMips: 0, oversubscribed: true };
 }

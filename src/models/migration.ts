@@ -81,7 +81,11 @@ const MiB = 2 ** 20;
  * @throws RangeError for non-positive memory or bandwidth
  * @example predictMigration({ memMiB: 256, dirtyMiBps: 0, bandwidthMbps: 1000 }, { mode: 'precopy' })
  */
-export function predictMigration(i: MigrationModelInput, o: MigrationModelOptions, cal: MigrationHostCalibration = DEFAULT_CALIBRATION): MigrationPrediction {
+export function predictMigration(
+  i: MigrationModelInput,
+  o: MigrationModelOptions,
+  cal: MigrationHostCalibration = DEFAULT_CALIBRATION,
+): MigrationPrediction {
   if (!(i.memMiB > 0)) throw new RangeError(`memMiB must be > 0, got ${i.memMiB}`);
   if (!(i.bandwidthMbps > 0)) throw new RangeError(`bandwidthMbps must be > 0, got ${i.bandwidthMbps}`);
   if (!(i.dirtyMiBps >= 0)) throw new RangeError(`dirtyMiBps must be >= 0, got ${i.dirtyMiBps}`);
@@ -90,15 +94,26 @@ export function predictMigration(i: MigrationModelInput, o: MigrationModelOption
   // Effective stream: the link or the hosts' CPU, whichever is slower; compression changes how much
   // memory one byte on the wire carries.
   const link = (i.bandwidthMbps * 1e6) / 8 / MiB; // MiB/s on the wire
-  let wireRatio = 1, memRate = Math.min(link, cal.maxStreamMiBps);
-  if (o.multifdZstd) { wireRatio = cal.zstdRatio; memRate = Math.min(link / cal.zstdRatio, cal.zstdMiBps); }
+  let wireRatio = 1,
+    memRate = Math.min(link, cal.maxStreamMiBps);
+  if (o.multifdZstd) {
+    wireRatio = cal.zstdRatio;
+    memRate = Math.min(link / cal.zstdRatio, cal.zstdMiBps);
+  }
   const resendRatio = o.xbzrle ? cal.xbzrleRatio : 1;
   const setupS = cal.setupMs / 1000;
   const floorS = cal.minDowntimeMs / 1000;
 
   if (o.mode === 'stop-and-copy') {
     const t = used / memRate;
-    return { converged: true, totalMs: (setupS + t + floorS) * 1000, downtimeMs: (t + floorS) * 1000, bytes: used * wireRatio * MiB, rounds: 1, note: 'guest paused for the whole copy' };
+    return {
+      converged: true,
+      totalMs: (setupS + t + floorS) * 1000,
+      downtimeMs: (t + floorS) * 1000,
+      bytes: used * wireRatio * MiB,
+      rounds: 1,
+      note: 'guest paused for the whole copy',
+    };
   }
 
   if (o.mode === 'postcopy') {
@@ -108,14 +123,23 @@ export function predictMigration(i: MigrationModelInput, o: MigrationModelOption
     const redirty = Math.min(i.dirtyMiBps * warmS, wws) * (sentWarm / used);
     const rest = used - sentWarm + redirty;
     const t = warmS + rest / memRate;
-    return { converged: true, totalMs: (setupS + t + floorS) * 1000, downtimeMs: (floorS + Math.min(rest, 1) / memRate) * 1000, bytes: (sentWarm + rest) * wireRatio * MiB, rounds: 1, note: 'switched to post-copy after the warm-up' };
+    return {
+      converged: true,
+      totalMs: (setupS + t + floorS) * 1000,
+      downtimeMs: (floorS + Math.min(rest, 1) / memRate) * 1000,
+      bytes: (sentWarm + rest) * wireRatio * MiB,
+      rounds: 1,
+      note: 'switched to post-copy after the warm-up',
+    };
   }
 
   // Pre-copy rounds.
   const limitS = (o.maxDowntimeMs ?? 300) / 1000;
   let dirty = i.dirtyMiBps;
   let toSend = used;
-  let sent = 0, time = 0, rounds = 0;
+  let sent = 0,
+    time = 0,
+    rounds = 0;
   const maxRounds = o.stopAfterRounds ?? 1000;
   const maxBytes = (o.stopAfterRamCopies ?? Infinity) * i.memMiB;
   for (;;) {
@@ -128,16 +152,37 @@ export function predictMigration(i: MigrationModelInput, o: MigrationModelOption
     // QEMU finishes when the remaining data can be sent within the downtime limit.
     if ((next * resendRatio) / memRate <= limitS) {
       const down = (next * resendRatio) / memRate + floorS;
-      return { converged: true, totalMs: (setupS + time + down) * 1000, downtimeMs: down * 1000, bytes: (sent + next * resendRatio) * wireRatio * MiB, rounds: rounds + 1, note: 'remaining memory fit the downtime limit' };
+      return {
+        converged: true,
+        totalMs: (setupS + time + down) * 1000,
+        downtimeMs: down * 1000,
+        bytes: (sent + next * resendRatio) * wireRatio * MiB,
+        rounds: rounds + 1,
+        note: 'remaining memory fit the downtime limit',
+      };
     }
     if (rounds >= maxRounds || sent >= maxBytes) {
       const down = (next * resendRatio) / memRate + floorS;
-      return { converged: true, totalMs: (setupS + time + down) * 1000, downtimeMs: down * 1000, bytes: (sent + next * resendRatio) * wireRatio * MiB, rounds: rounds + 1, note: rounds >= maxRounds ? 'stopped after the round limit' : 'stopped after the copy limit' };
+      return {
+        converged: true,
+        totalMs: (setupS + time + down) * 1000,
+        downtimeMs: down * 1000,
+        bytes: (sent + next * resendRatio) * wireRatio * MiB,
+        rounds: rounds + 1,
+        note: rounds >= maxRounds ? 'stopped after the round limit' : 'stopped after the copy limit',
+      };
     }
     if (o.autoConverge) dirty *= 0.7; // QEMU throttles the guest in 10-20 % steps; 0.7 per round is a fair average
     toSend = next;
     if (rounds >= 60) {
-      return { converged: false, totalMs: Infinity, downtimeMs: Infinity, bytes: Infinity, rounds, note: `pre-copy does not converge: ${round(dirty)} MiB/s dirtied against ${round(memRate)} MiB/s sent leaves ${round(next)} MiB (${round((next / memRate) * 1000)} ms) above the ${round(limitS * 1000)} ms limit` };
+      return {
+        converged: false,
+        totalMs: Infinity,
+        downtimeMs: Infinity,
+        bytes: Infinity,
+        rounds,
+        note: `pre-copy does not converge: ${round(dirty)} MiB/s dirtied against ${round(memRate)} MiB/s sent leaves ${round(next)} MiB (${round((next / memRate) * 1000)} ms) above the ${round(limitS * 1000)} ms limit`,
+      };
     }
   }
 }
@@ -168,23 +213,51 @@ export interface MigrationPlan {
  * least intrusive first: plain pre-copy, pre-copy with multifd zstd, with auto-converge, post-copy;
  * refuses with the reason when none fits.
  */
-export function planMigration(p: MigrationPlanInput, cal: MigrationHostCalibration = DEFAULT_CALIBRATION): MigrationPlan {
+export function planMigration(
+  p: MigrationPlanInput,
+  cal: MigrationHostCalibration = DEFAULT_CALIBRATION,
+): MigrationPlan {
   const maxTotal = p.maxTotalMs ?? Infinity;
   const candidates: [MigrationModelOptions, string][] = [
     [{ mode: 'precopy', maxDowntimeMs: p.downtimeTargetMs }, 'pre-copy converges within the downtime target'],
   ];
-  if (p.allowCompression !== false) candidates.push([{ mode: 'precopy', maxDowntimeMs: p.downtimeTargetMs, multifdZstd: true }, 'pre-copy converges only with multifd zstd compression']);
-  if (p.allowAutoConverge !== false) candidates.push([{ mode: 'precopy', maxDowntimeMs: p.downtimeTargetMs, autoConverge: true }, 'pre-copy converges only with auto-converge (the guest is throttled)']);
-  if (p.allowPostcopy !== false) candidates.push([{ mode: 'postcopy', postcopyAfterMs: 1000 }, 'pre-copy cannot converge: post-copy after a 1-s warm-up']);
+  if (p.allowCompression !== false)
+    candidates.push([
+      { mode: 'precopy', maxDowntimeMs: p.downtimeTargetMs, multifdZstd: true },
+      'pre-copy converges only with multifd zstd compression',
+    ]);
+  if (p.allowAutoConverge !== false)
+    candidates.push([
+      { mode: 'precopy', maxDowntimeMs: p.downtimeTargetMs, autoConverge: true },
+      'pre-copy converges only with auto-converge (the guest is throttled)',
+    ]);
+  if (p.allowPostcopy !== false)
+    candidates.push([
+      { mode: 'postcopy', postcopyAfterMs: 1000 },
+      'pre-copy cannot converge: post-copy after a 1-s warm-up',
+    ]);
   const reasons: string[] = [];
   for (const [options, why] of candidates) {
     const r = predictMigration(p, options, cal);
-    if (r.converged && r.downtimeMs <= p.downtimeTargetMs && r.totalMs <= maxTotal) return { ok: true, options, predicted: r, reason: why };
-    reasons.push(`${describe(options)}: ${r.converged ? `${Math.round(r.downtimeMs)} ms downtime, ${Math.round(r.totalMs)} ms total` : r.note}`);
+    if (r.converged && r.downtimeMs <= p.downtimeTargetMs && r.totalMs <= maxTotal)
+      return { ok: true, options, predicted: r, reason: why };
+    reasons.push(
+      `${describe(options)}: ${r.converged ? `${Math.round(r.downtimeMs)} ms downtime, ${Math.round(r.totalMs)} ms total` : r.note}`,
+    );
   }
-  return { ok: false, reason: `No setting meets ${p.downtimeTargetMs} ms downtime${Number.isFinite(maxTotal) ? ` within ${maxTotal} ms` : ''}: ${reasons.join('; ')}` };
+  return {
+    ok: false,
+    reason: `No setting meets ${p.downtimeTargetMs} ms downtime${Number.isFinite(maxTotal) ? ` within ${maxTotal} ms` : ''}: ${reasons.join('; ')}`,
+  };
 }
 
 function describe(o: MigrationModelOptions): string {
-  return [o.mode, o.multifdZstd ? 'multifd zstd' : '', o.autoConverge ? 'auto-converge' : '', o.xbzrle ? 'xbzrle' : ''].filter(Boolean).join(' + ');
+  return [
+    o.mode,
+    o.multifdZstd ? 'multifd zstd' : '',
+    o.autoConverge ? 'auto-converge' : '',
+    o.xbzrle ? 'xbzrle' : '',
+  ]
+    .filter(Boolean)
+    .join(' + ');
 }

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkPowerModel, facilityEnergy, HP_PROLIANT_ML110_G4, HP_PROLIANT_ML110_G5, idlePowerW, maxPowerW, powerW } from './power.ts';
+import {
+  checkPowerModel,
+  facilityEnergy,
+  HP_PROLIANT_ML110_G4,
+  HP_PROLIANT_ML110_G5,
+  idlePowerW,
+  maxPowerW,
+  powerW,
+} from './power.ts';
 
 test('powerW() interpolates the SPECpower table linearly between 10 % points', () => {
   const cases: [number, number, number][] = [

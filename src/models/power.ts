@@ -76,7 +76,8 @@ export function idlePowerW(model: PowerModelSpec): number {
 export function checkPowerModel(model: PowerModelSpec): string[] {
   const errs: string[] = [];
   if (model.type === 'specpower') {
-    if (model.wattsAt.length !== 11) errs.push(`wattsAt needs 11 values (0 %..100 % in steps of 10), got ${model.wattsAt.length}`);
+    if (model.wattsAt.length !== 11)
+      errs.push(`wattsAt needs 11 values (0 %..100 % in steps of 10), got ${model.wattsAt.length}`);
     for (let i = 1; i < model.wattsAt.length; i++) {
       if (!(model.wattsAt[i]! >= model.wattsAt[i - 1]!)) errs.push(`wattsAt must not decrease (index ${i})`);
     }
@@ -99,15 +100,25 @@ export function facilityEnergy(itEnergy: number, pue: number): number {
  * (Kansal et al., "Virtual machine power metering and provisioning", SoCC 2010). An empty host's
  * power belongs to nobody (byOwner is empty).
  */
-export function attributeHostPower(model: PowerModelSpec, hostCpus: number, vms: readonly { tenant: string; vcpus: number; cpu: number }[]): { totalW: number; byOwner: Map<string, number> } {
-  let demand = 0, slots = 0;
-  for (const v of vms) { demand += v.vcpus * v.cpu; slots += v.vcpus; }
+export function attributeHostPower(
+  model: PowerModelSpec,
+  hostCpus: number,
+  vms: readonly { tenant: string; vcpus: number; cpu: number }[],
+): { totalW: number; byOwner: Map<string, number> } {
+  let demand = 0,
+    slots = 0;
+  for (const v of vms) {
+    demand += v.vcpus * v.cpu;
+    slots += v.vcpus;
+  }
   const u = Math.min(1, demand / Math.max(1, hostCpus));
   const totalW = powerW(model, u);
-  const idle = idlePowerW(model), dyn = totalW - idle;
+  const idle = idlePowerW(model),
+    dyn = totalW - idle;
   const byOwner = new Map<string, number>();
   for (const v of vms) {
-    const w = (slots > 0 ? (idle * v.vcpus) / slots : 0) + (demand > 0 ? (dyn * v.vcpus * v.cpu) / demand : 0);
+    const w =
+      (slots > 0 ? (idle * v.vcpus) / slots : 0) + (demand > 0 ? (dyn * v.vcpus * v.cpu) / demand : 0);
     byOwner.set(v.tenant, (byOwner.get(v.tenant) ?? 0) + w);
   }
   return { totalW, byOwner };

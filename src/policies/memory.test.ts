@@ -12,7 +12,13 @@ test('under pressure the guest with most slack gives first, never below its guar
   // host 4096 MiB, 400 free (9.8 %) → shortfall to 20 %: 819.2 − 400 = 419.2 MiB
   // a: 25 % of 660 = 165 → shortfall 254.2; b: 25 % of 512 = 128 → 126.2 left (c has no slack)
   const d = balloonRound({ totalMiB: 4096, freeMiB: 400 }, guests);
-  assert.deepEqual(d.map((x) => [x.id, x.toMiB]), [['a', 859], ['b', 896]]);
+  assert.deepEqual(
+    d.map((x) => [x.id, x.toMiB]),
+    [
+      ['a', 859],
+      ['b', 896],
+    ],
+  );
   assert.match(d[0]!.reason, /host free 10 % < 20 %: reclaim 165 MiB of 660 MiB slack/);
 });
 
@@ -21,7 +27,10 @@ test('a guest at its floor is never squeezed further, and relaxed hosts give mem
   assert.deepEqual(balloonRound({ totalMiB: 4096, freeMiB: 100 }, atFloor), []);
   // 50 % free > 40 %: give back 25 % of the missing 660 MiB
   const back = balloonRound({ totalMiB: 4096, freeMiB: 2048 }, atFloor);
-  assert.deepEqual(back.map((x) => [x.id, x.toMiB]), [['x', 529]]);
+  assert.deepEqual(
+    back.map((x) => [x.id, x.toMiB]),
+    [['x', 529]],
+  );
   // in between: nothing
   assert.deepEqual(balloonRound({ totalMiB: 4096, freeMiB: 1200 }, atFloor), []);
 });

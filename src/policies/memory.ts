@@ -26,7 +26,12 @@ export interface BalloonPolicyOptions {
   headroomMiB: number;
 }
 
-export const DEFAULT_BALLOON_POLICY: BalloonPolicyOptions = { pressureFreeShare: 0.2, relaxedFreeShare: 0.4, step: 0.25, headroomMiB: 64 };
+export const DEFAULT_BALLOON_POLICY: BalloonPolicyOptions = {
+  pressureFreeShare: 0.2,
+  relaxedFreeShare: 0.4,
+  step: 0.25,
+  headroomMiB: 64,
+};
 
 export interface BalloonDecision {
   id: string;
@@ -41,18 +46,37 @@ export interface BalloonDecision {
  * each guest gets back `step` of what it is missing. Between the thresholds nothing changes.
  * @returns the changes to make (guests not listed keep their target)
  */
-export function balloonRound(host: { totalMiB: number; freeMiB: number }, guests: readonly BalloonGuest[], o: BalloonPolicyOptions = DEFAULT_BALLOON_POLICY): BalloonDecision[] {
-  if (!(o.pressureFreeShare < o.relaxedFreeShare)) throw new RangeError(`pressureFreeShare (${o.pressureFreeShare}) must be below relaxedFreeShare (${o.relaxedFreeShare})`);
+export function balloonRound(
+  host: { totalMiB: number; freeMiB: number },
+  guests: readonly BalloonGuest[],
+  o: BalloonPolicyOptions = DEFAULT_BALLOON_POLICY,
+): BalloonDecision[] {
+  if (!(o.pressureFreeShare < o.relaxedFreeShare))
+    throw new RangeError(
+      `pressureFreeShare (${o.pressureFreeShare}) must be below relaxedFreeShare (${o.relaxedFreeShare})`,
+    );
   const free = host.freeMiB / host.totalMiB;
   const out: BalloonDecision[] = [];
   if (free < o.pressureFreeShare) {
     let shortfall = o.pressureFreeShare * host.totalMiB - host.freeMiB;
-    const floor = (g: BalloonGuest) => Math.min(g.memoryMiB, Math.max(g.minMiB, g.usedMiB !== undefined ? g.usedMiB + o.headroomMiB : g.minMiB));
-    const bySlack = guests.map((g) => ({ g, slack: g.balloonMiB - floor(g) })).filter((x) => x.slack > 1).sort((a, b) => b.slack - a.slack || (a.g.id < b.g.id ? -1 : 1));
+    const floor = (g: BalloonGuest) =>
+      Math.min(
+        g.memoryMiB,
+        Math.max(g.minMiB, g.usedMiB !== undefined ? g.usedMiB + o.headroomMiB : g.minMiB),
+      );
+    const bySlack = guests
+      .map((g) => ({ g, slack: g.balloonMiB - floor(g) }))
+      .filter((x) => x.slack > 1)
+      .sort((a, b) => b.slack - a.slack || (a.g.id < b.g.id ? -1 : 1));
     for (const { g, slack } of bySlack) {
       if (shortfall <= 0) break;
       const take = Math.min(shortfall, Math.max(1, Math.round(slack * o.step)));
-      out.push({ id: g.id, fromMiB: g.balloonMiB, toMiB: g.balloonMiB - take, reason: `host free ${(free * 100).toFixed(0)} % < ${(o.pressureFreeShare * 100).toFixed(0)} %: reclaim ${take} MiB of ${Math.round(slack)} MiB slack` });
+      out.push({
+        id: g.id,
+        fromMiB: g.balloonMiB,
+        toMiB: g.balloonMiB - take,
+        reason: `host free ${(free * 100).toFixed(0)} % < ${(o.pressureFreeShare * 100).toFixed(0)} %: reclaim ${take} MiB of ${Math.round(slack)} MiB slack`,
+      });
       shortfall -= take;
     }
   } else if (free > o.relaxedFreeShare) {
@@ -60,16 +84,33 @@ export function balloonRound(host: { totalMiB: number; freeMiB: number }, guests
       const missing = g.memoryMiB - g.balloonMiB;
       if (missing < 1) continue;
       const give = Math.max(1, Math.round(missing * o.step));
-      out.push({ id: g.id, fromMiB: g.balloonMiB, toMiB: Math.min(g.memoryMiB, g.balloonMiB + give), reason: `host free ${(free * 100).toFixed(0)} % > ${(o.relaxedFreeShare * 100).toFixed(0)} %: give back ${give} MiB` });
+      out.push({
+        id: g.id,
+        fromMiB: g.balloonMiB,
+        toMiB: Math.min(g.memoryMiB, g.balloonMiB + give),
+        reason: `host free ${(free * 100).toFixed(0)} % > ${(o.relaxedFreeShare * 100).toFixed(0)} %: give back ${give} MiB`,
+      });
     }
   }
   return out;
 }
 
 /** KSM on when free memory is below `onBelowShare`, off above `offAboveShare` (hysteresis). */
-export function ksmDecision(host: { totalMiB: number; freeMiB: number }, ksmOn: boolean, o = { onBelowShare: 0.3, offAboveShare: 0.5 }): { run: boolean; reason: string } {
+export function ksmDecision(
+  host: { totalMiB: number; freeMiB: number },
+  ksmOn: boolean,
+  o = { onBelowShare: 0.3, offAboveShare: 0.5 },
+): { run: boolean; reason: string } {
   const free = host.freeMiB / host.totalMiB;
-  if (!ksmOn && free < o.onBelowShare) return { run: true, reason: `host free ${(free * 100).toFixed(0)} % < ${o.onBelowShare * 100} %: start merging pages` };
-  if (ksmOn && free > o.offAboveShare) return { run: false, reason: `host free ${(free * 100).toFixed(0)} % > ${o.offAboveShare * 100} %: stop merging (it costs CPU)` };
+  if (!ksmOn && free < o.onBelowShare)
+    return {
+      run: true,
+      reason: `host free ${(free * 100).toFixed(0)} % < ${o.onBelowShare * 100} %: start merging pages`,
+    };
+  if (ksmOn && free > o.offAboveShare)
+    return {
+      run: false,
+      reason: `host free ${(free * 100).toFixed(0)} % > ${o.offAboveShare * 100} %: stop merging (it costs CPU)`,
+    };
   return { run: ksmOn, reason: 'no change' };
 }

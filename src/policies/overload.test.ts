@@ -1,10 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { iqrDetector, madDetector, regressionDetector, thresholdDetector, type HostLoadView } from './overload.ts';
+import {
+  iqrDetector,
+  madDetector,
+  regressionDetector,
+  thresholdDetector,
+  type HostLoadView,
+} from './overload.ts';
 
 /** A host view with the given utilization now and history (newest first). */
 function host(load: number, history: number[] = [], maxVmRamMiB = 1740): HostLoadView {
-  return { capacityMips: 1000, requestedMips: load * 1000, history: () => Float64Array.from(history), maxVmRamMiB, bandwidthMbps: 1000 };
+  return {
+    capacityMips: 1000,
+    requestedMips: load * 1000,
+    history: () => Float64Array.from(history),
+    maxVmRamMiB,
+    bandwidthMbps: 1000,
+  };
 }
 
 test('THR is overloaded strictly above its threshold', () => {

@@ -3,7 +3,13 @@
  * interquartile range (IQR), median absolute deviation (MAD), local regression (LR) and robust
  * local regression (LRR). Pure functions of a host's load view.
  */
-import { cloudsimLoessEstimates, cloudsimRobustLoessEstimates, iqrCloudsim, loessLine, mad } from '../core/stats.ts';
+import {
+  cloudsimLoessEstimates,
+  cloudsimRobustLoessEstimates,
+  iqrCloudsim,
+  loessLine,
+  mad,
+} from '../core/stats.ts';
 
 /** What a detector may look at. `history()` is newest first, trailing zeros trimmed (CloudSim's rule). */
 export interface HostLoadView {
@@ -30,7 +36,12 @@ export function thresholdDetector(threshold: number): OverloadDetector {
   return (h) => h.requestedMips / h.capacityMips > threshold;
 }
 
-function spreadDetector(safety: number, spread: (d: Float64Array) => number, minHistory: number, fallback: OverloadDetector): OverloadDetector {
+function spreadDetector(
+  safety: number,
+  spread: (d: Float64Array) => number,
+  minHistory: number,
+  fallback: OverloadDetector,
+): OverloadDetector {
   return (h) => {
     const hist = h.history();
     if (hist.length < minHistory) return fallback(h);

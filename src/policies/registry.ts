@@ -2,8 +2,21 @@
  * Named consolidation presets as data (OpenDC `ComputeSchedulers` style): `thr-mmt:0.8` means
  * overload detector THR with parameter 0.8 and VM selection MMT; `npa` and `dvfs` are the baselines.
  */
-import { iqrDetector, madDetector, regressionDetector, thresholdDetector, type OverloadDetector, type RegressionFlavor } from './overload.ts';
-import { maximumCorrelation, minimumMigrationTime, minimumUtilization, randomSelection, type VmSelectionPolicy } from './selection.ts';
+import {
+  iqrDetector,
+  madDetector,
+  regressionDetector,
+  thresholdDetector,
+  type OverloadDetector,
+  type RegressionFlavor,
+} from './overload.ts';
+import {
+  maximumCorrelation,
+  minimumMigrationTime,
+  minimumUtilization,
+  randomSelection,
+  type VmSelectionPolicy,
+} from './selection.ts';
 
 export const DETECTORS = {
   thr: { name: 'Static threshold', defaultParam: 0.8 },
@@ -50,33 +63,50 @@ export function parsePolicy(text: string): PolicySpec {
   const accepted = `accepted: DETECTOR-SELECTION[:PARAM] with DETECTOR one of ${Object.keys(DETECTORS).join(', ')} and SELECTION one of ${Object.keys(SELECTIONS).join(', ')} (e.g. thr-mmt:0.8, lr-mc:1.2), or npa, dvfs`;
   if (!m) throw new PolicySpecError(`Unknown policy "${label}"; ${accepted}`);
   const [, d, s, p] = m;
-  if (!(d! in DETECTORS)) throw new PolicySpecError(`Unknown overload detector "${d}" in policy "${label}"; ${accepted}`);
-  if (!(s! in SELECTIONS)) throw new PolicySpecError(`Unknown VM selection "${s}" in policy "${label}"; ${accepted}`);
+  if (!(d! in DETECTORS))
+    throw new PolicySpecError(`Unknown overload detector "${d}" in policy "${label}"; ${accepted}`);
+  if (!(s! in SELECTIONS))
+    throw new PolicySpecError(`Unknown VM selection "${s}" in policy "${label}"; ${accepted}`);
   const det = d as DetectorName;
   const param = p === undefined ? DETECTORS[det].defaultParam : Number(p);
-  if (!Number.isFinite(param) || param <= 0) throw new PolicySpecError(`Bad parameter "${p}" in policy "${label}": expected a positive number`);
-  if (det === 'thr' && param > 1) throw new PolicySpecError(`THR threshold must be in (0, 1], got ${param} in policy "${label}"`);
+  if (!Number.isFinite(param) || param <= 0)
+    throw new PolicySpecError(`Bad parameter "${p}" in policy "${label}": expected a positive number`);
+  if (det === 'thr' && param > 1)
+    throw new PolicySpecError(`THR threshold must be in (0, 1], got ${param} in policy "${label}"`);
   return { type: 'migration', detector: det, selection: s as SelectionName, param, label };
 }
 
 /** Build the detector of a preset. `flavor` picks CloudSim's regression or the real LOESS. */
-export function buildDetector(spec: { detector: DetectorName; param: number }, flavor: RegressionFlavor, stepS = 300): OverloadDetector {
+export function buildDetector(
+  spec: { detector: DetectorName; param: number },
+  flavor: RegressionFlavor,
+  stepS = 300,
+): OverloadDetector {
   const fallback = thresholdDetector(FALLBACK_THRESHOLD);
   switch (spec.detector) {
-    case 'thr': return thresholdDetector(spec.param);
-    case 'iqr': return iqrDetector(spec.param, fallback);
-    case 'mad': return madDetector(spec.param, fallback);
-    case 'lr': return regressionDetector(spec.param, false, flavor, fallback, stepS);
-    case 'lrr': return regressionDetector(spec.param, true, flavor, fallback, stepS);
+    case 'thr':
+      return thresholdDetector(spec.param);
+    case 'iqr':
+      return iqrDetector(spec.param, fallback);
+    case 'mad':
+      return madDetector(spec.param, fallback);
+    case 'lr':
+      return regressionDetector(spec.param, false, flavor, fallback, stepS);
+    case 'lrr':
+      return regressionDetector(spec.param, true, flavor, fallback, stepS);
   }
 }
 
 /** Build the VM selection policy of a preset (MC falls back to MMT, as in CloudSim's runner). */
 export function buildSelection(name: SelectionName): VmSelectionPolicy {
   switch (name) {
-    case 'mmt': return minimumMigrationTime;
-    case 'rs': return randomSelection;
-    case 'mc': return maximumCorrelation(minimumMigrationTime);
-    case 'mu': return minimumUtilization;
+    case 'mmt':
+      return minimumMigrationTime;
+    case 'rs':
+      return randomSelection;
+    case 'mc':
+      return maximumCorrelation(minimumMigrationTime);
+    case 'mu':
+      return minimumUtilization;
   }
 }

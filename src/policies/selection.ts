@@ -15,7 +15,11 @@ export interface VmSelectionView {
 }
 
 /** Returns the chosen VM id from `candidates` (host list order), or -1 if none. */
-export type VmSelectionPolicy = (candidates: readonly number[], vms: VmSelectionView, random: Random) => number;
+export type VmSelectionPolicy = (
+  candidates: readonly number[],
+  vms: VmSelectionView,
+  random: Random,
+) => number;
 
 /** MMT, minimum migration time: the VM with the least RAM; ties go to the first in list order. */
 export const minimumMigrationTime: VmSelectionPolicy = (c, vms) => {
@@ -23,7 +27,10 @@ export const minimumMigrationTime: VmSelectionPolicy = (c, vms) => {
   let min = Number.MAX_VALUE;
   for (const v of c) {
     const m = vms.ramMiB[v]!;
-    if (m < min) { min = m; best = v; }
+    if (m < min) {
+      min = m;
+      best = v;
+    }
   }
   return best;
 };
@@ -34,13 +41,17 @@ export const minimumUtilization: VmSelectionPolicy = (c, vms) => {
   let min = Number.MAX_VALUE;
   for (const v of c) {
     const m = vms.demandMips[v]! / vms.mips[v]!;
-    if (m < min) { min = m; best = v; }
+    if (m < min) {
+      min = m;
+      best = v;
+    }
   }
   return best;
 };
 
 /** RS, random selection (uniform), from the run's seeded generator. */
-export const randomSelection: VmSelectionPolicy = (c, _vms, random) => (c.length === 0 ? -1 : c[random.int(c.length)]!);
+export const randomSelection: VmSelectionPolicy = (c, _vms, random) =>
+  c.length === 0 ? -1 : c[random.int(c.length)]!;
 
 /**
  * MC, maximum correlation: the VM whose utilization history is best explained (largest R² of an
@@ -58,14 +69,23 @@ export function maximumCorrelation(fallback: VmSelectionPolicy): VmSelectionPoli
     try {
       if (rows.length < 2) throw new RangeError('one candidate');
       for (let i = 0; i < rows.length; i++) {
-        r2.push(olsRSquared(rows[i]!, rows.filter((_, j) => j !== i)));
+        r2.push(
+          olsRSquared(
+            rows[i]!,
+            rows.filter((_, j) => j !== i),
+          ),
+        );
       }
     } catch {
       return fallback(c, vms, random);
     }
     let max = Number.MIN_VALUE; // CloudSim starts at Double.MIN_VALUE (quirk Q15)
     let idx = 0;
-    for (let i = 0; i < r2.length; i++) if (r2[i]! > max) { max = r2[i]!; idx = i; }
+    for (let i = 0; i < r2.length; i++)
+      if (r2[i]! > max) {
+        max = r2[i]!;
+        idx = i;
+      }
     return c[idx]!;
   };
 }

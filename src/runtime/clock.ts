@@ -47,10 +47,15 @@ export class SimClock implements Clock {
 
   /** Schedule at an absolute time (not before now). */
   scheduleAt(timeS: number, fn: () => void): Timer {
-    if (!(timeS >= this.t)) throw new RangeError(`Cannot schedule at ${timeS}: the clock is already at ${this.t}`);
+    if (!(timeS >= this.t))
+      throw new RangeError(`Cannot schedule at ${timeS}: the clock is already at ${this.t}`);
     const e: Entry = { time: timeS, seq: this.seq++, fn, cancelled: false };
     this.push(e);
-    return { cancel: () => { e.cancelled = true; } };
+    return {
+      cancel: () => {
+        e.cancelled = true;
+      },
+    };
   }
 
   /** Time of the next pending timer, or undefined. */
@@ -122,7 +127,8 @@ export class SimClock implements Clock {
       h[0] = last;
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
         if (r < h.length && this.less(h[r]!, h[m]!)) m = r;

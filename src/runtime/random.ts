@@ -22,7 +22,12 @@ function mix32(x: number): number {
 
 /** sfc32, a small fast chaotic generator (Doty-Humphrey, PractRand). Passes PractRand to 2^40+. */
 class Sfc32 implements Random {
-  constructor(private a: number, private b: number, private c: number, private d: number) {}
+  constructor(
+    private a: number,
+    private b: number,
+    private c: number,
+    private d: number,
+  ) {}
   next(): number {
     const t = (((this.a + this.b) | 0) + this.d) | 0;
     this.d = (this.d + 1) | 0;

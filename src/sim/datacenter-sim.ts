@@ -97,7 +97,10 @@ export interface SimResult {
   series: SimSeries;
 }
 
-const HOST_ON = 1, HOST_OFF = 0, HOST_BOOTING = 2, HOST_SHUTTING = 3;
+const HOST_ON = 1,
+  HOST_OFF = 0,
+  HOST_BOOTING = 2,
+  HOST_SHUTTING = 3;
 
 /** Run one simulation. Deterministic for a given input and seed. */
 export function simulate(input: SimInput): SimResult {
@@ -133,13 +136,21 @@ export class DatacenterSim {
   private scratchD = new Float64Array(16);
   private scratchR = new Uint8Array(16);
   private scratchA = new Float64Array(16);
-  private readonly series: SimSeries = { timeS: [], activeHosts: [], powerW: [], slaViolation: [], migrations: [], energyKWh: [] };
+  private readonly series: SimSeries = {
+    timeS: [],
+    activeHosts: [],
+    powerW: [],
+    slaViolation: [],
+    migrations: [],
+    energyKWh: [],
+  };
 
   constructor(private readonly input: SimInput) {
     this.cs = input.mode === 'cloudsim';
     this.H = input.hosts.capacityMips.length;
     this.V = input.vms.mips.length;
-    const H = this.H, V = this.V;
+    const H = this.H,
+      V = this.V;
     this.lists = Array.from({ length: H }, () => []);
     this.migIn = Array.from({ length: H }, () => []);
     this.utilMips = new Float64Array(H);
@@ -185,7 +196,8 @@ export class DatacenterSim {
     this.metrics.finish();
     const m = this.metrics;
     const energyKWh = this.energyJ / 3.6e6;
-    const slatah = m.slatah(), pdm = m.pdm();
+    const slatah = m.slatah(),
+      pdm = m.pdm();
     const shutdownTimes = m.timesBeforeShutdownS();
     const migTimes = m.migrationDurationsS();
     return {
@@ -252,19 +264,32 @@ export class DatacenterSim {
         const zeroHistory = () => new Float64Array([0]);
         for (;;) {
           let k = -1;
-          for (let i = 0; i < candH.length; i++) if (candH[i]! >= 0 && (k < 0 || candD[i]! < candD[k]!)) k = i;
+          for (let i = 0; i < candH.length; i++)
+            if (candH[i]! >= 0 && (k < 0 || candD[i]! < candD[k]!)) k = i;
           if (k < 0) break;
           const h = candH[k]!;
           if (allocFull[h] !== 0) {
-            const view = { capacityMips: hosts.capacityMips[h]!, requestedMips: this.cs ? size : this.hostDemand(h) + d, history: zeroHistory, maxVmRamMiB: vms.ramMiB[v]!, bandwidthMbps: hosts.bandwidthMbps[h]! };
+            const view = {
+              capacityMips: hosts.capacityMips[h]!,
+              requestedMips: this.cs ? size : this.hostDemand(h) + d,
+              history: zeroHistory,
+              maxVmRamMiB: vms.ramMiB[v]!,
+              bandwidthMbps: hosts.bandwidthMbps[h]!,
+            };
             this.detectorCalls++;
-            if (input.policy.detector(view)) { candH[k] = -1; continue; }
+            if (input.policy.detector(view)) {
+              candH[k] = -1;
+              continue;
+            }
           }
           best = h;
           break;
         }
       }
-      if (best < 0) throw new PlacementError(`Cannot place VM ${v} (${input.workload.names[v] ?? v}) at t = 0: no host has room for ${size} MIPS and ${vms.ramMiB[v]} MiB`);
+      if (best < 0)
+        throw new PlacementError(
+          `Cannot place VM ${v} (${input.workload.names[v] ?? v}) at t = 0: no host has room for ${size} MIPS and ${vms.ramMiB[v]} MiB`,
+        );
       this.lists[best]!.push(v);
       this.vmHost[v] = best;
       this.vmAlive[v] = 1;
@@ -320,11 +345,26 @@ export class DatacenterSim {
     for (let i = 0; i < n; i++) {
       const v = list[i]!;
       this.scratchD[i] = this.demand[v]!;
-      this.scratchR[i] = mIn.length > 0 && mIn.includes(v) ? VmRole.migratingIn : this.vmInMig[v] ? VmRole.migratingOut : VmRole.normal;
+      this.scratchR[i] =
+        mIn.length > 0 && mIn.includes(v)
+          ? VmRole.migratingIn
+          : this.vmInMig[v]
+            ? VmRole.migratingOut
+            : VmRole.normal;
     }
-    shareCpu(this.scratchA, n, this.scratchD, this.scratchR, this.input.hosts.capacityMips[h]!, this.input.hosts.peMips[h]!);
+    shareCpu(
+      this.scratchA,
+      n,
+      this.scratchD,
+      this.scratchR,
+      this.input.hosts.capacityMips[h]!,
+      this.input.hosts.peMips[h]!,
+    );
     this.prevUtilMips[h] = this.utilMips[h]!;
-    let util = 0, req = 0, ownAlloc = 0, ownReq = 0;
+    let util = 0,
+      req = 0,
+      ownAlloc = 0,
+      ownReq = 0;
     for (let i = 0; i < n; i++) {
       const v = list[i]!;
       let a = this.scratchA[i]!;
@@ -365,7 +405,8 @@ export class DatacenterSim {
           const to = this.utilization(h, this.utilMips[h]!);
           if (this.cs) {
             if (from === 0) continue; // a host with no load at the start of the interval is off (Q4)
-            const pf = powerW(P[h]!, from), pt = powerW(P[h]!, to);
+            const pf = powerW(P[h]!, from),
+              pt = powerW(P[h]!, to);
             this.energyJ += (pf + (pt - pf) / 2) * dt;
           } else if (this.hostState[h] === HOST_ON) {
             this.energyJ += ((powerW(P[h]!, Math.min(1, from)) + powerW(P[h]!, Math.min(1, to))) / 2) * dt;
@@ -457,14 +498,23 @@ export class DatacenterSim {
       let start = t;
       if (!this.cs && this.hostState[m.to] === HOST_OFF) {
         this.hostState[m.to] = HOST_BOOTING;
-        this.energyJ += this.input.powerOnS * this.input.transitionPowerShare * maxPowerW(this.input.hosts.power[m.to]!);
+        this.energyJ +=
+          this.input.powerOnS * this.input.transitionPowerShare * maxPowerW(this.input.hosts.power[m.to]!);
         const h = m.to;
-        this.clock.schedule(this.input.powerOnS, () => { this.hostState[h] = HOST_ON; });
+        this.clock.schedule(this.input.powerOnS, () => {
+          this.hostState[h] = HOST_ON;
+        });
       }
       if (!this.cs && this.hostState[m.to] === HOST_BOOTING) start = t + this.input.powerOnS;
       if (start === t) this.startMigration(m.vm, m.to, t);
       else this.clock.scheduleAt(start, () => this.startMigration(m.vm, m.to, start));
-      const end = start + this.input.migrationTime(this.input.vms.ramMiB[m.vm]!, this.input.hosts.bandwidthMbps[m.to]!, this.demand[m.vm]! / this.input.vms.mips[m.vm]!);
+      const end =
+        start +
+        this.input.migrationTime(
+          this.input.vms.ramMiB[m.vm]!,
+          this.input.hosts.bandwidthMbps[m.to]!,
+          this.demand[m.vm]! / this.input.vms.mips[m.vm]!,
+        );
       let g = groups.get(end);
       if (!g) {
         g = [];
@@ -499,7 +549,10 @@ export class DatacenterSim {
     const sources = new Set<number>();
     for (const { vm, to } of group) {
       const from = this.vmHost[vm]!;
-      if (from >= 0) { this.removeFromList(from, vm); sources.add(from); }
+      if (from >= 0) {
+        this.removeFromList(from, vm);
+        sources.add(from);
+      }
       const mi = this.migIn[to]!;
       const k = mi.indexOf(vm);
       if (k >= 0) mi.splice(k, 1);
@@ -515,9 +568,12 @@ export class DatacenterSim {
         if (this.lists[h]!.length === 0 && this.hostState[h] === HOST_ON) {
           this.hostState[h] = HOST_SHUTTING;
           this.powerOffs++;
-          this.energyJ += this.input.powerOffS * this.input.transitionPowerShare * maxPowerW(this.input.hosts.power[h]!);
+          this.energyJ +=
+            this.input.powerOffS * this.input.transitionPowerShare * maxPowerW(this.input.hosts.power[h]!);
           this.metrics.host(h, t, 0, 0, false);
-          this.clock.schedule(this.input.powerOffS, () => { if (this.hostState[h] === HOST_SHUTTING) this.hostState[h] = HOST_OFF; });
+          this.clock.schedule(this.input.powerOffS, () => {
+            if (this.hostState[h] === HOST_SHUTTING) this.hostState[h] = HOST_OFF;
+          });
         }
       }
     }
@@ -525,17 +581,30 @@ export class DatacenterSim {
 
   private recordSeries(t: number, started: number): void {
     const P = this.input.hosts.power;
-    let active = 0, watts = 0, violating = 0;
+    let active = 0,
+      watts = 0,
+      violating = 0;
     for (let h = 0; h < this.H; h++) {
       const on = this.cs ? this.utilMips[h]! > 0 : this.hostState[h] !== HOST_OFF;
-      if (this.input.policy.kind === 'npa') { watts += maxPowerW(P[h]!); active++; continue; }
+      if (this.input.policy.kind === 'npa') {
+        watts += maxPowerW(P[h]!);
+        active++;
+        continue;
+      }
       if (!on) continue;
       active++;
       const u = Math.min(1, this.utilization(h, this.utilMips[h]!));
-      watts += this.hostState[h] === HOST_ON || this.cs ? powerW(P[h]!, u) : this.input.transitionPowerShare * maxPowerW(P[h]!);
+      watts +=
+        this.hostState[h] === HOST_ON || this.cs
+          ? powerW(P[h]!, u)
+          : this.input.transitionPowerShare * maxPowerW(P[h]!);
       let req = 0;
       for (const v of this.lists[h]!) req += this.demand[v]!;
-      if (this.utilMips[h]! + 1e-9 < Math.min(req, this.input.hosts.capacityMips[h]!) || req > this.input.hosts.capacityMips[h]!) violating++;
+      if (
+        this.utilMips[h]! + 1e-9 < Math.min(req, this.input.hosts.capacityMips[h]!) ||
+        req > this.input.hosts.capacityMips[h]!
+      )
+        violating++;
     }
     this.series.timeS.push(t);
     this.series.activeHosts.push(active);

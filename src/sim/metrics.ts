@@ -65,8 +65,12 @@ export class StateMetrics {
   }
 
   private hostTransition(h: number): void {
-    const prev = this.hPrevActive[h]!, cur = this.hActive[h]!;
-    if (prev && !cur) { this.hostShutdowns++; this.shutdownTimes.push(this.hT[h]! - this.hLastOn[h]!); }
+    const prev = this.hPrevActive[h]!,
+      cur = this.hActive[h]!;
+    if (prev && !cur) {
+      this.hostShutdowns++;
+      this.shutdownTimes.push(this.hT[h]! - this.hLastOn[h]!);
+    }
     if (!prev && cur) this.hLastOn[h] = this.hT[h]!;
     this.hPrevActive[h] = cur;
   }
@@ -76,7 +80,8 @@ export class StateMetrics {
     if (t0 !== t) {
       if (t0 >= 0) {
         const dt = t - t0;
-        const a = this.vAlloc[v]!, r = this.vReq[v]!;
+        const a = this.vAlloc[v]!,
+          r = this.vReq[v]!;
         this.allocatedMipsS += a * dt;
         this.requestedMipsS += r * dt;
         if (a < r) {
@@ -94,7 +99,8 @@ export class StateMetrics {
   }
 
   private vmTransition(v: number): void {
-    const prev = this.vPrevMig[v]!, cur = this.vMig[v]!;
+    const prev = this.vPrevMig[v]!,
+      cur = this.vMig[v]!;
     if (prev && !cur) this.migrationDurations.push(this.vT[v]! - this.vMigStart[v]!);
     if (!prev && cur) this.vMigStart[v] = this.vT[v]!;
     this.vPrevMig[v] = cur;
@@ -109,15 +115,27 @@ export class StateMetrics {
   }
 
   /** SLATAH: share of active host time with allocated < requested (pooled ratio). */
-  slatah(): number { return this.activeTimeS > 0 ? this.slaViolationTimeS / this.activeTimeS : 0; }
+  slatah(): number {
+    return this.activeTimeS > 0 ? this.slaViolationTimeS / this.activeTimeS : 0;
+  }
   /** PDM: MIPS·s lost to migrations / MIPS·s requested (pooled ratio). */
-  pdm(): number { return this.requestedMipsS > 0 ? this.underAllocatedMigrationMipsS / this.requestedMipsS : 0; }
+  pdm(): number {
+    return this.requestedMipsS > 0 ? this.underAllocatedMigrationMipsS / this.requestedMipsS : 0;
+  }
   /** Overall SLA violation: (requested − allocated) / requested over all VM time. */
-  overallSlaViolation(): number { return this.requestedMipsS > 0 ? (this.requestedMipsS - this.allocatedMipsS) / this.requestedMipsS : 0; }
+  overallSlaViolation(): number {
+    return this.requestedMipsS > 0 ? (this.requestedMipsS - this.allocatedMipsS) / this.requestedMipsS : 0;
+  }
   /** Mean, over under-allocated VM intervals, of the unserved share (unweighted by time). */
-  averageSlaViolation(): number { return this.violationCount > 0 ? this.violationShareSum / this.violationCount : 0; }
-  migrationDurationsS(): readonly number[] { return this.migrationDurations; }
-  timesBeforeShutdownS(): readonly number[] { return this.shutdownTimes; }
+  averageSlaViolation(): number {
+    return this.violationCount > 0 ? this.violationShareSum / this.violationCount : 0;
+  }
+  migrationDurationsS(): readonly number[] {
+    return this.migrationDurations;
+  }
+  timesBeforeShutdownS(): readonly number[] {
+    return this.shutdownTimes;
+  }
 }
 
 export function mean(xs: readonly number[]): number {

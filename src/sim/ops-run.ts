@@ -18,18 +18,59 @@ import { readPlanetLabDay } from './planetlab.ts';
 import { syntheticWorkload } from './synthetic.ts';
 import { utilizationAt, type Workload } from './workload.ts';
 
-export interface OpsHost { id: string; name: string; state: string; zone: string; vms: number; cpu: number; powerW: number }
-export interface OpsVm { id: string; name: string; hostId: string | null; state: string }
-export interface OpsEvent { id: number; at: string; kind: string; vmId: string | null; hostId: string | null; actor: string | null; detail: Record<string, unknown> }
+export interface OpsHost {
+  id: string;
+  name: string;
+  state: string;
+  zone: string;
+  vms: number;
+  cpu: number;
+  powerW: number;
+}
+export interface OpsVm {
+  id: string;
+  name: string;
+  hostId: string | null;
+  state: string;
+}
+export interface OpsEvent {
+  id: number;
+  at: string;
+  kind: string;
+  vmId: string | null;
+  hostId: string | null;
+  actor: string | null;
+  detail: Record<string, unknown>;
+}
 
 /** What the runner needs from a control plane; two implementations: methods and HTTP. */
 export interface OpsPort {
-  setQuotas(tenant: string, q: { vcpus: number; memoryMiB: number; vms: number; diskGiB: number }): Promise<unknown>;
+  setQuotas(
+    tenant: string,
+    q: { vcpus: number; memoryMiB: number; vms: number; diskGiB: number },
+  ): Promise<unknown>;
   createFlavor(f: { name: string; vcpus: number; memoryMiB: number; diskGiB: number }): Promise<unknown>;
   createImage(name: string): Promise<unknown>;
-  createHost(h: { name: string; vcpus: number; memoryMiB: number; cpuRatio: number; reservedMemoryMiB: number; zone: string; powerModel: PowerModelSpec }): Promise<unknown>;
+  createHost(h: {
+    name: string;
+    vcpus: number;
+    memoryMiB: number;
+    cpuRatio: number;
+    reservedMemoryMiB: number;
+    zone: string;
+    powerModel: PowerModelSpec;
+  }): Promise<unknown>;
   createVm(v: { name: string; flavor: string; image: string; ha: boolean; preset: string }): Promise<unknown>;
-  setAutomation(level: 'manual' | 'partial' | 'full', s: { policy: string; spareHosts: number; powerOffGraceS: number; maxMigrationsPerHost: number; maxMigrationsPerCluster: number }): Promise<unknown>;
+  setAutomation(
+    level: 'manual' | 'partial' | 'full',
+    s: {
+      policy: string;
+      spareHosts: number;
+      powerOffGraceS: number;
+      maxMigrationsPerHost: number;
+      maxMigrationsPerCluster: number;
+    },
+  ): Promise<unknown>;
   recordMetrics(samples: { vm: string; cpu: number }[]): Promise<unknown>;
   setHostState(host: string, state: 'up' | 'failed'): Promise<unknown>;
   automationRound(): Promise<unknown>;
@@ -59,7 +100,14 @@ export function methodPort(cp: ControlPlane, p: Principal): OpsPort {
 /** The control plane's HTTP API (a served control plane whose clock the runner drives). */
 export function httpPort(baseUrl: string, token: string): OpsPort {
   const call = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(baseUrl.replace(/\/+$/, '') + path, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await fetch(baseUrl.replace(/\/+$/, '') + path, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await r.text();
     const data = text ? JSON.parse(text) : undefined;
     if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${data?.message ?? text}`);
@@ -114,19 +162,33 @@ export function opsWorkload(s: OpsScenario): Workload {
       const pct = steps.filter((x) => x.atS <= k * s.stepS).pop()?.percent ?? 0;
       for (let v = 0; v < w.vms; v++) samples[v * n + k] = Math.round(pct);
     }
-    return { source: 'steps', names: Array.from({ length: w.vms }, (_, i) => `vm${i}`), samplesPerVm: n, sampleIntervalS: s.stepS, samples };
+    return {
+      source: 'steps',
+      names: Array.from({ length: w.vms }, (_, i) => `vm${i}`),
+      samplesPerVm: n,
+      sampleIntervalS: s.stepS,
+      samples,
+    };
   }
-  return syntheticWorkload({ vms: w.vms, medianPercent: w.medianPercent, sampleIntervalS: s.stepS }, seededRandom(w.seed ?? s.seed), w.seed ?? s.seed);
+  return syntheticWorkload(
+    { vms: w.vms, medianPercent: w.medianPercent, sampleIntervalS: s.stepS },
+    seededRandom(w.seed ?? s.seed),
+    w.seed ?? s.seed,
+  );
 }
 
 /** Host failure and repair times (s from the start): the listed ones, and seeded exponential ones per host in name order. */
-export function failureSchedule(s: OpsScenario, hostNames: string[]): { t: number; host: string; state: 'failed' | 'up' }[] {
+export function failureSchedule(
+  s: OpsScenario,
+  hostNames: string[],
+): { t: number; host: string; state: 'failed' | 'up' }[] {
   const f = s.failures;
   if (!f) return [];
   const out: { t: number; host: string; state: 'failed' | 'up' }[] = [];
   for (const e of f.events ?? []) {
     const host = hostNames[e.host - 1];
-    if (!host) throw new RangeError(`failures.events: no host ${e.host}; the scenario has ${hostNames.length}`);
+    if (!host)
+      throw new RangeError(`failures.events: no host ${e.host}; the scenario has ${hostNames.length}`);
     out.push({ t: e.atS, host, state: 'failed' }, { t: e.atS + e.downS, host, state: 'up' });
   }
   if (f.mtbfHours !== undefined && f.mttrHours !== undefined) {
@@ -150,7 +212,12 @@ const pad = (i: number, n: number) => String(i).padStart(Math.max(3, String(n).l
  * Run a scenario through a port. The clock is the control plane's: the runner advances it.
  * @param onStep progress callback (step, total)
  */
-export async function runOps(s: OpsScenario, port: OpsPort, clock: SimClock, onStep?: (step: number, total: number) => void): Promise<OpsResult> {
+export async function runOps(
+  s: OpsScenario,
+  port: OpsPort,
+  clock: SimClock,
+  onStep?: (step: number, total: number) => void,
+): Promise<OpsResult> {
   const start = clock.now();
   const w = opsWorkload(s);
   await port.setQuotas('admin', { vcpus: 1e9, memoryMiB: 1e12, vms: 1e9, diskGiB: 1e12 });
@@ -165,7 +232,15 @@ export async function runOps(s: OpsScenario, port: OpsPort, clock: SimClock, onS
       const name = `${h.zone}-h${pad(hostNames.length + 1, totalHosts)}`;
       hostNames.push(name);
       physical.set(name, h.vcpus);
-      await port.createHost({ name, vcpus: h.vcpus, memoryMiB: h.memoryMiB, cpuRatio: h.cpuRatio, reservedMemoryMiB: 0, zone: h.zone, powerModel });
+      await port.createHost({
+        name,
+        vcpus: h.vcpus,
+        memoryMiB: h.memoryMiB,
+        cpuRatio: h.cpuRatio,
+        reservedMemoryMiB: 0,
+        zone: h.zone,
+        powerModel,
+      });
     }
   }
   const V = w.names.length;
@@ -179,14 +254,34 @@ export async function runOps(s: OpsScenario, port: OpsPort, clock: SimClock, onS
     // No consolidation yet: VMs start spread out, as a data center that never consolidated.
     await port.createVm({ name: vmName(i), flavor: f.name, image: 'tiny', ha, preset: 'spread' });
   }
-  await port.setAutomation(s.automation.level, { policy: s.automation.policy, spareHosts: s.automation.spareHosts, powerOffGraceS: s.automation.powerOffGraceS, maxMigrationsPerHost: s.automation.maxMigrationsPerHost, maxMigrationsPerCluster: s.automation.maxMigrationsPerCluster });
+  await port.setAutomation(s.automation.level, {
+    policy: s.automation.policy,
+    spareHosts: s.automation.spareHosts,
+    powerOffGraceS: s.automation.powerOffGraceS,
+    maxMigrationsPerHost: s.automation.maxMigrationsPerHost,
+    maxMigrationsPerCluster: s.automation.maxMigrationsPerCluster,
+  });
   const failures = failureSchedule(s, hostNames);
   let nextFailure = 0;
   const steps = Math.floor(s.durationS / s.stepS);
-  const series: SimSeries = { timeS: [], activeHosts: [], powerW: [], slaViolation: [], migrations: [], energyKWh: [] };
+  const series: SimSeries = {
+    timeS: [],
+    activeHosts: [],
+    powerW: [],
+    slaViolation: [],
+    migrations: [],
+    energyKWh: [],
+  };
   let lastEvent = 0;
   const events: OpsEvent[] = [];
-  const pull = async () => { const e = await port.eventsAfter(lastEvent); if (e.length) { lastEvent = e[e.length - 1]!.id; events.push(...e); } return e; };
+  const pull = async () => {
+    const e = await port.eventsAfter(lastEvent);
+    if (e.length) {
+      lastEvent = e[e.length - 1]!.id;
+      events.push(...e);
+    }
+    return e;
+  };
   await pull();
   let energyJ = 0;
   let failuresDone = 0;
@@ -196,7 +291,10 @@ export async function runOps(s: OpsScenario, port: OpsPort, clock: SimClock, onS
     while (nextFailure < failures.length && failures[nextFailure]!.t <= t) {
       const f = failures[nextFailure++]!;
       const cur = (await port.hosts()).find((h) => h.name === f.host)!;
-      if (f.state === 'failed' && cur.state !== 'failed') { await port.setHostState(f.host, 'failed'); failuresDone++; }
+      if (f.state === 'failed' && cur.state !== 'failed') {
+        await port.setHostState(f.host, 'failed');
+        failuresDone++;
+      }
       if (f.state === 'up' && cur.state === 'failed') await port.setHostState(f.host, 'up');
     }
     const vms = await port.vms();
@@ -207,7 +305,12 @@ export async function runOps(s: OpsScenario, port: OpsPort, clock: SimClock, onS
     if (k > 0 && t % s.automation.intervalS === 0) await port.automationRound();
     const hosts = await port.hosts();
     const demand = new Map<string, number>();
-    for (const v of (await port.vms())) if (v.state === 'running' && v.hostId) demand.set(v.hostId, (demand.get(v.hostId) ?? 0) + flavorOf.get(v.name)!.vcpus * (load.get(v.name) ?? 0));
+    for (const v of await port.vms())
+      if (v.state === 'running' && v.hostId)
+        demand.set(
+          v.hostId,
+          (demand.get(v.hostId) ?? 0) + flavorOf.get(v.name)!.vcpus * (load.get(v.name) ?? 0),
+        );
     const on = hosts.filter((h) => h.state === 'up' || h.state === 'maintenance');
     const overloaded = on.filter((h) => (demand.get(h.id) ?? 0) > physical.get(h.name)! + 1e-9).length;
     const powerW = hosts.reduce((a, h) => a + h.powerW, 0);
@@ -221,37 +324,64 @@ export async function runOps(s: OpsScenario, port: OpsPort, clock: SimClock, onS
     series.energyKWh.push(energyJ / 3.6e6);
     onStep?.(k + 1, steps + 1);
   }
-  const hosts = await port.hosts(), vms = await port.vms();
+  const hosts = await port.hosts(),
+    vms = await port.vms();
   const hostName = new Map(hosts.map((h) => [h.id, h.name]));
   const vmNames = new Map(vms.map((v) => [v.id, v.name]));
   const rel = (at: string) => Math.round(Date.parse(at) / 1000 - start);
   const actions: string[] = [];
   for (const e of events) {
-    const vm = e.vmId ? vmNames.get(e.vmId) ?? e.vmId : '';
-    const host = e.hostId ? hostName.get(e.hostId) ?? e.hostId : '';
-    if (e.kind === 'vm.migrated') actions.push(`${rel(e.at)} migrate ${vm} ${String(e.detail.from)}→${String(e.detail.to)}`);
-    else if (e.kind === 'host.powered-off' || e.kind === 'host.powered-on') actions.push(`${rel(e.at)} ${e.kind.slice(5)} ${host}`);
-    else if (e.kind === 'vm.ha.restarted') actions.push(`${rel(e.at)} ha-restart ${vm} on ${String(e.detail.on)}`);
+    const vm = e.vmId ? (vmNames.get(e.vmId) ?? e.vmId) : '';
+    const host = e.hostId ? (hostName.get(e.hostId) ?? e.hostId) : '';
+    if (e.kind === 'vm.migrated')
+      actions.push(`${rel(e.at)} migrate ${vm} ${String(e.detail.from)}→${String(e.detail.to)}`);
+    else if (e.kind === 'host.powered-off' || e.kind === 'host.powered-on')
+      actions.push(`${rel(e.at)} ${e.kind.slice(5)} ${host}`);
+    else if (e.kind === 'vm.ha.restarted')
+      actions.push(`${rel(e.at)} ha-restart ${vm} on ${String(e.detail.on)}`);
     else if (e.kind === 'vm.lost') actions.push(`${rel(e.at)} lost ${vm}`);
-    else if (e.kind === 'host.state' && (e.detail.to === 'failed' || e.detail.from === 'failed')) actions.push(`${rel(e.at)} host ${host} ${String(e.detail.to)}`);
+    else if (e.kind === 'host.state' && (e.detail.to === 'failed' || e.detail.from === 'failed'))
+      actions.push(`${rel(e.at)} host ${host} ${String(e.detail.to)}`);
   }
   const count = (k: string) => events.filter((e) => e.kind === k).length;
   const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.length);
   return {
-    scenario: s.name, policy: s.automation.policy, hosts: hostNames.length, vms: V,
-    energyKWh: energyJ / 3.6e6, migrations: count('vm.migrated'), powerOffs: count('host.powered-off'), powerOns: count('host.powered-on'),
-    failures: failuresDone, haRestarts: count('vm.ha.restarted'), lostVms: count('vm.lost'),
-    overloadShare: mean(series.slaViolation), meanActiveHosts: mean(series.activeHosts), plans: count('plan.applied') + count('plan.failed'), series, actions,
+    scenario: s.name,
+    policy: s.automation.policy,
+    hosts: hostNames.length,
+    vms: V,
+    energyKWh: energyJ / 3.6e6,
+    migrations: count('vm.migrated'),
+    powerOffs: count('host.powered-off'),
+    powerOns: count('host.powered-on'),
+    failures: failuresDone,
+    haRestarts: count('vm.ha.restarted'),
+    lostVms: count('vm.lost'),
+    overloadShare: mean(series.slaViolation),
+    meanActiveHosts: mean(series.activeHosts),
+    plans: count('plan.applied') + count('plan.failed'),
+    series,
+    actions,
   };
 }
 
 /** `nubis sim --engine control-plane`: a fresh in-memory control plane on simulated hosts. */
-export async function runOpsInProcess(s: OpsScenario, onStep?: (step: number, total: number) => void): Promise<OpsResult> {
+export async function runOpsInProcess(
+  s: OpsScenario,
+  onStep?: (step: number, total: number) => void,
+): Promise<OpsResult> {
   const db = await openStore(':memory:');
   try {
     const clock = new SimClock(Date.UTC(2026, 0, 1) / 1000);
-    const cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) }, simBootS: s.power.bootS });
+    const cp = new ControlPlane({
+      db,
+      clock,
+      drivers: { sim: new SimHypervisorDriver(clock) },
+      simBootS: s.power.bootS,
+    });
     const admin = (await cp.authenticate((await cp.bootstrap())!))!;
     return await runOps(s, methodPort(cp, admin), clock, onStep);
-  } finally { await db.destroy(); }
+  } finally {
+    await db.destroy();
+  }
 }

@@ -5,9 +5,21 @@
 import type { RunOutput } from './run.ts';
 import { summarize } from './summary.ts';
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+const COLORS = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#7f7f7f',
+  '#bcbd22',
+];
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const esc = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 function niceMax(x: number): number {
   if (!(x > 0)) return 1;
@@ -24,32 +36,56 @@ function fmt(x: number): string {
 }
 
 /** One SVG line chart; x in hours. */
-export function lineChart(title: string, yLabel: string, lines: { name: string; x: number[]; y: number[] }[]): string {
-  const W = 560, H = 260, L = 56, R = 12, T = 28, B = 36;
+export function lineChart(
+  title: string,
+  yLabel: string,
+  lines: { name: string; x: number[]; y: number[] }[],
+): string {
+  const W = 560,
+    H = 260,
+    L = 56,
+    R = 12,
+    T = 28,
+    B = 36;
   const hours = Math.max(1e-9, ...lines.flatMap((l) => l.x)) / 3600;
-  const xStep = [0.25, 0.5, 1, 2, 3, 4, 6, 12, 24, 48, 168].find((st) => hours / st <= 8) ?? Math.ceil(hours / 8);
+  const xStep =
+    [0.25, 0.5, 1, 2, 3, 4, 6, 12, 24, 48, 168].find((st) => hours / st <= 8) ?? Math.ceil(hours / 8);
   const xTicks = Math.max(1, Math.ceil(hours / xStep - 1e-9));
   const xMax = xTicks * xStep;
   const yMax = niceMax(Math.max(0, ...lines.flatMap((l) => l.y)));
-  const sx = (x: number) => L + ((x / 3600) / xMax) * (W - L - R);
+  const sx = (x: number) => L + (x / 3600 / xMax) * (W - L - R);
   const sy = (y: number) => T + (1 - y / yMax) * (H - T - B);
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">`);
-  parts.push(`<text x="${W / 2}" y="17" text-anchor="middle" font-size="13" font-weight="600">${esc(title)}</text>`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">`,
+  );
+  parts.push(
+    `<text x="${W / 2}" y="17" text-anchor="middle" font-size="13" font-weight="600">${esc(title)}</text>`,
+  );
   for (let i = 0; i <= 4; i++) {
     const y = (yMax * i) / 4;
-    parts.push(`<line x1="${L}" x2="${W - R}" y1="${sy(y)}" y2="${sy(y)}" stroke="#e5e5e5"/><text x="${L - 6}" y="${sy(y) + 4}" text-anchor="end" font-size="10">${fmt(y)}</text>`);
+    parts.push(
+      `<line x1="${L}" x2="${W - R}" y1="${sy(y)}" y2="${sy(y)}" stroke="#e5e5e5"/><text x="${L - 6}" y="${sy(y) + 4}" text-anchor="end" font-size="10">${fmt(y)}</text>`,
+    );
   }
   for (let i = 0; i <= xTicks; i++) {
     const x = xStep * i;
-    parts.push(`<text x="${sx(x * 3600)}" y="${H - B + 14}" text-anchor="middle" font-size="10">${fmt(x)}</text>`);
+    parts.push(
+      `<text x="${sx(x * 3600)}" y="${H - B + 14}" text-anchor="middle" font-size="10">${fmt(x)}</text>`,
+    );
   }
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle" font-size="10">time (h)</text>`);
-  parts.push(`<text x="12" y="${(T + H - B) / 2}" text-anchor="middle" font-size="10" transform="rotate(-90 12 ${(T + H - B) / 2})">${esc(yLabel)}</text>`);
-  parts.push(`<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="none" stroke="#999"/>`);
+  parts.push(
+    `<text x="12" y="${(T + H - B) / 2}" text-anchor="middle" font-size="10" transform="rotate(-90 12 ${(T + H - B) / 2})">${esc(yLabel)}</text>`,
+  );
+  parts.push(
+    `<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="none" stroke="#999"/>`,
+  );
   lines.forEach((l, i) => {
     const pts = l.x.map((x, k) => `${sx(x).toFixed(1)},${sy(l.y[k]!).toFixed(1)}`).join(' ');
-    parts.push(`<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.4" points="${pts}"><title>${esc(l.name)}</title></polyline>`);
+    parts.push(
+      `<polyline fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="1.4" points="${pts}"><title>${esc(l.name)}</title></polyline>`,
+    );
   });
   parts.push('</svg>');
   return parts.join('');
@@ -64,14 +100,25 @@ export function renderReport(out: RunOutput, meta: { title: string; command?: st
   const days = [...new Set(out.rows.map((r) => r.day))];
   const policies = [...new Set(out.rows.map((r) => r.policy))];
   const pct = (x: number, d = 3) => (x * 100).toFixed(d);
-  const rowsHtml = out.rows.map((r) => `<tr><td>${esc(r.day)}</td><td>${esc(r.policy)}</td><td>${r.mode}</td><td>${r.energyKWh.toFixed(2)}</td><td>${r.migrations}</td><td>${pct(r.slatah)}</td><td>${pct(r.pdm, 4)}</td><td>${pct(r.slav, 5)}</td><td>${r.esv.toExponential(3)}</td><td>${r.hostShutdowns}</td><td>${r.meanMigrationTimeS.toFixed(2)}</td><td>${r.wallMs.toFixed(0)}</td></tr>`).join('');
+  const rowsHtml = out.rows
+    .map(
+      (r) =>
+        `<tr><td>${esc(r.day)}</td><td>${esc(r.policy)}</td><td>${r.mode}</td><td>${r.energyKWh.toFixed(2)}</td><td>${r.migrations}</td><td>${pct(r.slatah)}</td><td>${pct(r.pdm, 4)}</td><td>${pct(r.slav, 5)}</td><td>${r.esv.toExponential(3)}</td><td>${r.hostShutdowns}</td><td>${r.meanMigrationTimeS.toFixed(2)}</td><td>${r.wallMs.toFixed(0)}</td></tr>`,
+    )
+    .join('');
   const sum = summarize(out.rows);
-  const sumHtml = days.length > 1 ? `<h2>Mean ± standard deviation over ${days.length} days</h2><table><tr><th>policy</th><th>energy kWh</th><th>migrations</th><th>SLATAH %</th><th>PDM %</th><th>SLAV %</th><th>ESV</th></tr>${sum.map((s) => `<tr><td>${esc(s.policy)}</td><td>${s.mean.energyKWh.toFixed(2)} ± ${s.stdev.energyKWh.toFixed(2)}</td><td>${s.mean.migrations.toFixed(0)} ± ${s.stdev.migrations.toFixed(0)}</td><td>${pct(s.mean.slatah)} ± ${pct(s.stdev.slatah)}</td><td>${pct(s.mean.pdm, 4)} ± ${pct(s.stdev.pdm, 4)}</td><td>${pct(s.mean.slav, 5)} ± ${pct(s.stdev.slav, 5)}</td><td>${s.mean.esv.toExponential(3)}</td></tr>`).join('')}</table>` : '';
-  const charts = days.map((day) => {
-    const series = policies.map((p) => ({ name: p, s: out.series.get(`${day}|${p}`) })).filter((x) => x.s);
-    const mk = (f: 'activeHosts' | 'powerW' | 'slaViolation' | 'migrations', scale = 1) => series.map(({ name, s }) => ({ name, x: s!.timeS, y: s![f].map((v) => v * scale) }));
-    return `<h2>${esc(day)}</h2>${legend(series.map((x) => x.name))}<div class="charts">${lineChart('Active hosts', 'hosts', mk('activeHosts'))}${lineChart('Data-center power', 'kW', mk('powerW', 1e-3))}${lineChart('SLA violation (hosts under-serving)', '% of active hosts', mk('slaViolation', 100))}${lineChart('Migrations started per step', 'migrations', mk('migrations'))}</div>`;
-  }).join('');
+  const sumHtml =
+    days.length > 1
+      ? `<h2>Mean ± standard deviation over ${days.length} days</h2><table><tr><th>policy</th><th>energy kWh</th><th>migrations</th><th>SLATAH %</th><th>PDM %</th><th>SLAV %</th><th>ESV</th></tr>${sum.map((s) => `<tr><td>${esc(s.policy)}</td><td>${s.mean.energyKWh.toFixed(2)} ± ${s.stdev.energyKWh.toFixed(2)}</td><td>${s.mean.migrations.toFixed(0)} ± ${s.stdev.migrations.toFixed(0)}</td><td>${pct(s.mean.slatah)} ± ${pct(s.stdev.slatah)}</td><td>${pct(s.mean.pdm, 4)} ± ${pct(s.stdev.pdm, 4)}</td><td>${pct(s.mean.slav, 5)} ± ${pct(s.stdev.slav, 5)}</td><td>${s.mean.esv.toExponential(3)}</td></tr>`).join('')}</table>`
+      : '';
+  const charts = days
+    .map((day) => {
+      const series = policies.map((p) => ({ name: p, s: out.series.get(`${day}|${p}`) })).filter((x) => x.s);
+      const mk = (f: 'activeHosts' | 'powerW' | 'slaViolation' | 'migrations', scale = 1) =>
+        series.map(({ name, s }) => ({ name, x: s!.timeS, y: s![f].map((v) => v * scale) }));
+      return `<h2>${esc(day)}</h2>${legend(series.map((x) => x.name))}<div class="charts">${lineChart('Active hosts', 'hosts', mk('activeHosts'))}${lineChart('Data-center power', 'kW', mk('powerW', 1e-3))}${lineChart('SLA violation (hosts under-serving)', '% of active hosts', mk('slaViolation', 100))}${lineChart('Migrations started per step', 'migrations', mk('migrations'))}</div>`;
+    })
+    .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(meta.title)}</title><style>
 body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}td:first-child,td:nth-child(2),th{text-align:left}th{background:#f4f4f4}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:14px;height:3px;margin-right:5px;vertical-align:middle}code{background:#f4f4f4;padding:1px 4px}
@@ -81,10 +128,31 @@ ${sumHtml}${charts}</body></html>`;
 }
 
 /** Report of `nubis sim --engine control-plane`: one line per policy, and the actions taken. */
-export function renderOpsReport(results: import('./ops-run.ts').OpsResult[], meta: { title: string; command?: string }): string {
-  const rows = results.map((r) => `<tr><td>${esc(r.policy)}</td><td>${r.energyKWh.toFixed(2)}</td><td>${r.meanActiveHosts.toFixed(1)}</td><td>${r.migrations}</td><td>${r.powerOffs}</td><td>${r.powerOns}</td><td>${r.failures}</td><td>${r.haRestarts}</td><td>${r.lostVms}</td><td>${(r.overloadShare * 100).toFixed(2)}</td></tr>`).join('');
-  const mk = (f: 'activeHosts' | 'powerW' | 'slaViolation' | 'migrations', scale = 1) => results.map((r) => ({ name: r.policy, x: r.series.timeS, y: r.series[f].map((v) => v * scale) }));
-  const actions = results.map((r) => `<details><summary>${esc(r.policy)}: ${r.actions.length} automatic actions</summary><pre>${esc(r.actions.map((a) => { const [t, ...rest] = a.split(' '); return `${(Number(t) / 3600).toFixed(2).padStart(6)} h  ${rest.join(' ')}`; }).join('\n'))}</pre></details>`).join('');
+export function renderOpsReport(
+  results: import('./ops-run.ts').OpsResult[],
+  meta: { title: string; command?: string },
+): string {
+  const rows = results
+    .map(
+      (r) =>
+        `<tr><td>${esc(r.policy)}</td><td>${r.energyKWh.toFixed(2)}</td><td>${r.meanActiveHosts.toFixed(1)}</td><td>${r.migrations}</td><td>${r.powerOffs}</td><td>${r.powerOns}</td><td>${r.failures}</td><td>${r.haRestarts}</td><td>${r.lostVms}</td><td>${(r.overloadShare * 100).toFixed(2)}</td></tr>`,
+    )
+    .join('');
+  const mk = (f: 'activeHosts' | 'powerW' | 'slaViolation' | 'migrations', scale = 1) =>
+    results.map((r) => ({ name: r.policy, x: r.series.timeS, y: r.series[f].map((v) => v * scale) }));
+  const actions = results
+    .map(
+      (r) =>
+        `<details><summary>${esc(r.policy)}: ${r.actions.length} automatic actions</summary><pre>${esc(
+          r.actions
+            .map((a) => {
+              const [t, ...rest] = a.split(' ');
+              return `${(Number(t) / 3600).toFixed(2).padStart(6)} h  ${rest.join(' ')}`;
+            })
+            .join('\n'),
+        )}</pre></details>`,
+    )
+    .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(meta.title)}</title><style>
 body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}td:first-child,th{text-align:left}th{background:#f4f4f4}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:14px;height:3px;margin-right:5px;vertical-align:middle}code{background:#f4f4f4;padding:1px 4px}pre{font-size:12px}

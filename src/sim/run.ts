@@ -39,7 +39,11 @@ export interface ExperimentOptions {
 /** Load a workload for a scenario and (for PlanetLab) a day folder. */
 export function loadWorkload(s: ScenarioSpec, day: string | undefined, seed: number): Workload {
   if (s.workload.type === 'synthetic') {
-    return syntheticWorkload({ vms: s.workload.vms, medianPercent: s.workload.medianPercent }, seededRandom(s.workload.seed ?? seed), s.workload.seed ?? seed);
+    return syntheticWorkload(
+      { vms: s.workload.vms, medianPercent: s.workload.medianPercent },
+      seededRandom(s.workload.seed ?? seed),
+      s.workload.seed ?? seed,
+    );
   }
   const path = day ?? s.workload.path;
   if (!path) throw new RangeError('A PlanetLab workload needs a trace folder (--trace)');
@@ -47,7 +51,14 @@ export function loadWorkload(s: ScenarioSpec, day: string | undefined, seed: num
 }
 
 /** Build the simulator input for a scenario, workload and policy. */
-export function buildSimInput(s: ScenarioSpec, w: Workload, policy: PolicySpec, mode: SimMode, seed: number, hostsOverride?: number): Omit<SimInput, 'onStep'> {
+export function buildSimInput(
+  s: ScenarioSpec,
+  w: Workload,
+  policy: PolicySpec,
+  mode: SimMode,
+  seed: number,
+  hostsOverride?: number,
+): Omit<SimInput, 'onStep'> {
   const types = s.hostTypes;
   let counts = types.map((t) => t.count);
   if (hostsOverride !== undefined) {
@@ -57,10 +68,18 @@ export function buildSimInput(s: ScenarioSpec, w: Workload, policy: PolicySpec, 
   }
   const H = counts.reduce((a, b) => a + b, 0);
   const hostType: number[] = [];
-  if (s.hostLayout === 'blocks') counts.forEach((c, i) => { for (let k = 0; k < c; k++) hostType.push(i); });
+  if (s.hostLayout === 'blocks')
+    counts.forEach((c, i) => {
+      for (let k = 0; k < c; k++) hostType.push(i);
+    });
   else {
     const left = counts.slice();
-    while (hostType.length < H) for (let i = 0; i < types.length; i++) if (left[i]! > 0) { hostType.push(i); left[i]!--; }
+    while (hostType.length < H)
+      for (let i = 0; i < types.length; i++)
+        if (left[i]! > 0) {
+          hostType.push(i);
+          left[i]!--;
+        }
   }
   const hosts = {
     capacityMips: Float64Array.from(hostType, (i) => types[i]!.pes * types[i]!.mipsPerPe),
@@ -86,7 +105,12 @@ export function buildSimInput(s: ScenarioSpec, w: Workload, policy: PolicySpec, 
   let simPolicy: SimPolicy;
   if (policy.type === 'npa') simPolicy = { kind: 'npa' };
   else if (policy.type === 'dvfs') simPolicy = { kind: 'dvfs' };
-  else simPolicy = { kind: 'migration', detector: buildDetector(policy, mode === 'cloudsim' ? 'cloudsim' : 'loess', stepS), selection: buildSelection(policy.selection) };
+  else
+    simPolicy = {
+      kind: 'migration',
+      detector: buildDetector(policy, mode === 'cloudsim' ? 'cloudsim' : 'loess', stepS),
+      selection: buildSelection(policy.selection),
+    };
   const mig = s.migration;
   const share = mig.bandwidthShare;
   let migrationTime: SimInput['migrationTime'];
@@ -96,8 +120,18 @@ export function buildSimInput(s: ScenarioSpec, w: Workload, policy: PolicySpec, 
   } else if (mig.type === 'precopy-model') {
     // The live-migration models, with the settings the control plane would choose (src/models/migration.ts).
     migrationTime = (ram, bw, u) => {
-      const p = planMigration({ memMiB: ram, dirtyMiBps: u * mig.maxDirtyMiBps, bandwidthMbps: bw * share, downtimeTargetMs: mig.downtimeTargetMs });
-      const r = p.ok ? p.predicted! : predictMigration({ memMiB: ram, dirtyMiBps: u * mig.maxDirtyMiBps, bandwidthMbps: bw * share }, { mode: 'postcopy' });
+      const p = planMigration({
+        memMiB: ram,
+        dirtyMiBps: u * mig.maxDirtyMiBps,
+        bandwidthMbps: bw * share,
+        downtimeTargetMs: mig.downtimeTargetMs,
+      });
+      const r = p.ok
+        ? p.predicted!
+        : predictMigration(
+            { memMiB: ram, dirtyMiBps: u * mig.maxDirtyMiBps, bandwidthMbps: bw * share },
+            { mode: 'postcopy' },
+          );
       return r.totalMs / 1000;
     };
   } else migrationTime = (ram, bw) => (ram * 8) / (bw * share);
@@ -136,10 +170,20 @@ export function runExperiment(o: ExperimentOptions): RunOutput {
     for (const p of policies) {
       const input = buildSimInput(o.scenario, w, p, o.mode, seed, o.hosts);
       const t0 = performance.now();
-      const r = simulate({ ...input, onStep: (k, n) => o.onProgress?.(done + k / Math.max(1, n), total, `${label} ${p.label}`) });
+      const r = simulate({
+        ...input,
+        onStep: (k, n) => o.onProgress?.(done + k / Math.max(1, n), total, `${label} ${p.label}`),
+      });
       const wallMs = performance.now() - t0;
       const { series: s, ...rest } = r;
-      rows.push({ day: label, policy: p.label, mode: o.mode, ...rest, wallMs, peakRssMiB: process.memoryUsage().rss / 2 ** 20 });
+      rows.push({
+        day: label,
+        policy: p.label,
+        mode: o.mode,
+        ...rest,
+        wallMs,
+        peakRssMiB: process.memoryUsage().rss / 2 ** 20,
+      });
       series.set(`${label}|${p.label}`, s);
       done++;
       o.onProgress?.(done, total, `${label} ${p.label}`);

@@ -2,7 +2,16 @@
 import { mean, stdev } from './metrics.ts';
 import type { ResultRow } from './run.ts';
 
-export const SUMMARY_FIELDS = ['energyKWh', 'migrations', 'slatah', 'pdm', 'slav', 'esv', 'hostShutdowns', 'meanMigrationTimeS'] as const;
+export const SUMMARY_FIELDS = [
+  'energyKWh',
+  'migrations',
+  'slatah',
+  'pdm',
+  'slav',
+  'esv',
+  'hostShutdowns',
+  'meanMigrationTimeS',
+] as const;
 export type SummaryField = (typeof SUMMARY_FIELDS)[number];
 
 export interface PolicySummary {

@@ -39,7 +39,11 @@ export function syntheticWorkload(o: SyntheticOptions, random: Random, seedLabel
       ar = 0.8 * ar + 0.6 * normal(random) * Math.max(1, base * 0.3);
       if (burst > 0) burst--;
       else if (random.next() < burstRate) burst = 1 + random.int(6);
-      let x = base + amp * Math.sin((2 * Math.PI * k) / samples + phase) + ar + (burst > 0 ? 30 + 40 * random.next() : 0);
+      let x =
+        base +
+        amp * Math.sin((2 * Math.PI * k) / samples + phase) +
+        ar +
+        (burst > 0 ? 30 + 40 * random.next() : 0);
       x = Math.round(x);
       out[v * n + k] = x < 0 ? 0 : x > 99 ? 99 : x;
     }
@@ -62,7 +66,10 @@ export function demoUtilization(id: string, tS: number): number {
   let h = 2166136261;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619) >>> 0; // FNV-1a
   const base = 0.05 + ((h % 1000) / 1000) * 0.55;
-  const phase = ((h >>> 10) % 1000) / 1000 * 2 * Math.PI;
-  const u = base + 0.15 * Math.sin((2 * Math.PI * tS) / 86400 + phase) + 0.05 * Math.sin((2 * Math.PI * tS) / 300 + phase * 3);
+  const phase = (((h >>> 10) % 1000) / 1000) * 2 * Math.PI;
+  const u =
+    base +
+    0.15 * Math.sin((2 * Math.PI * tS) / 86400 + phase) +
+    0.05 * Math.sin((2 * Math.PI * tS) / 300 + phase * 3);
   return Math.min(1, Math.max(0, u));
 }

@@ -8,32 +8,47 @@ import { SimHypervisorDriver } from '../../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../../src/runtime/clock.ts';
 
 /** Store URLs to run the suites on: SQLite always; PostgreSQL when NUBIS_TEST_PG_URL is set (CI). */
-export function storeBackends(): { name: string; url: () => Promise<{ url: string; drop: () => Promise<void> }> }[] {
+export function storeBackends(): {
+  name: string;
+  url: () => Promise<{ url: string; drop: () => Promise<void> }>;
+}[] {
   const list = [{ name: 'SQLite', url: async () => ({ url: ':memory:', drop: async () => {} }) }];
   const base = process.env.NUBIS_TEST_PG_URL;
-  if (base) list.push({ name: 'PostgreSQL', url: async () => {
-    const name = `nubis_t_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: base });
-    await admin.connect();
-    await admin.query(`create database ${name}`);
-    await admin.end();
-    const u = new URL(base);
-    u.pathname = `/${name}`;
-    return { url: u.toString(), drop: async () => {
-      // An autovacuum worker may be on the database for a moment (a superuser's process: FORCE may not
-      // end it): retry, and always close the client so the test process can exit.
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      try {
-        for (let i = 0; ; i++) {
-          try { await c.query(`drop database if exists ${name} with (force)`); return; } catch (e) {
-            if (i >= 20) throw e;
-            await new Promise((r) => setTimeout(r, 250));
-          }
-        }
-      } finally { await c.end(); }
-    } };
-  } });
+  if (base)
+    list.push({
+      name: 'PostgreSQL',
+      url: async () => {
+        const name = `nubis_t_${randomBytes(6).toString('hex')}`;
+        const admin = new pg.Client({ connectionString: base });
+        await admin.connect();
+        await admin.query(`create database ${name}`);
+        await admin.end();
+        const u = new URL(base);
+        u.pathname = `/${name}`;
+        return {
+          url: u.toString(),
+          drop: async () => {
+            // An autovacuum worker may be on the database for a moment (a superuser's process: FORCE may not
+            // end it): retry, and always close the client so the test process can exit.
+            const c = new pg.Client({ connectionString: base });
+            await c.connect();
+            try {
+              for (let i = 0; ; i++) {
+                try {
+                  await c.query(`drop database if exists ${name} with (force)`);
+                  return;
+                } catch (e) {
+                  if (i >= 20) throw e;
+                  await new Promise((r) => setTimeout(r, 250));
+                }
+              }
+            } finally {
+              await c.end();
+            }
+          },
+        };
+      },
+    });
   return list;
 }
 
@@ -46,9 +61,33 @@ export async function controlPlane(url: string, hosts = 4) {
   const admin = (await cp.authenticate(adminToken))!;
   await seedDemo(cp, admin, hosts);
   const app = buildApi(cp);
-  const call = async (token: string | undefined, method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const r = await app.inject({ method: method as 'GET', url, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers }, ...(body !== undefined ? { payload: body as object } : {}) });
+  const call = async (
+    token: string | undefined,
+    method: string,
+    url: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    const r = await app.inject({
+      method: method as 'GET',
+      url,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+      ...(body !== undefined ? { payload: body as object } : {}),
+    });
     return { status: r.statusCode, body: r.body ? JSON.parse(r.body) : undefined };
   };
-  return { db, cp, app, sim, clock, admin, adminToken, call, close: async () => { await app.close(); await db.destroy(); } };
+  return {
+    db,
+    cp,
+    app,
+    sim,
+    clock,
+    admin,
+    adminToken,
+    call,
+    close: async () => {
+      await app.close();
+      await db.destroy();
+    },
+  };
 }

@@ -17,14 +17,21 @@ export function App() {
   const route = useRoute();
   useEffect(() => {
     if (!session.token) return;
-    api<Me>('GET', '/v1/me').then(setMe, () => { session.clear(); setMe(null); });
+    api<Me>('GET', '/v1/me').then(setMe, () => {
+      session.clear();
+      setMe(null);
+    });
   }, []);
   if (me === undefined) return <p className="muted pad">loading…</p>;
   if (me === null) return <SignIn onSignedIn={setMe} />;
   const nav = navFor(me.role);
   const [page = nav[0]![0], id] = route;
   const ops = me.role === 'admin' || me.role === 'operator';
-  const signOut = () => { session.clear(); setMe(null); window.location.hash = ''; };
+  const signOut = () => {
+    session.clear();
+    setMe(null);
+    window.location.hash = '';
+  };
   let body;
   if (page === '' || page === 'overview') body = ops ? <Overview /> : <VmList />;
   else if (page === 'hosts' && id && ops) body = <HostPage id={id} />;
@@ -34,14 +41,44 @@ export function App() {
   else if (page === 'plans' && ops) body = <Plans />;
   else if (page === 'usage') body = <Usage me={me} />;
   else if (page === 'simulations' && ops) body = <Simulations />;
-  else body = <div className="card"><p className="error">No page "{route.join('/')}" for a {me.role}.</p><p>Go to <a href={href(nav[0]![0])}>{nav[0]![1]}</a>.</p></div>;
+  else
+    body = (
+      <div className="card">
+        <p className="error">
+          No page "{route.join('/')}" for a {me.role}.
+        </p>
+        <p>
+          Go to <a href={href(nav[0]![0])}>{nav[0]![1]}</a>.
+        </p>
+      </div>
+    );
   return (
     <>
       <header>
-        <a className="brand" href={href(nav[0]![0])}><span className="logo" /> nubis</a>
-        <nav>{nav.map(([p, label]) => <a key={p} href={href(p)} className={(page === p || (p === '' && page === 'overview') || (p === 'vms' && page === 'vms')) ? 'active' : ''}>{label}</a>)}</nav>
-        <span className="who">{me.userName} <span className="muted">({me.role})</span></span>
-        <button className="secondary" onClick={signOut}>Sign out</button>
+        <a className="brand" href={href(nav[0]![0])}>
+          <span className="logo" /> nubis
+        </a>
+        <nav>
+          {nav.map(([p, label]) => (
+            <a
+              key={p}
+              href={href(p)}
+              className={
+                page === p || (p === '' && page === 'overview') || (p === 'vms' && page === 'vms')
+                  ? 'active'
+                  : ''
+              }
+            >
+              {label}
+            </a>
+          ))}
+        </nav>
+        <span className="who">
+          {me.userName} <span className="muted">({me.role})</span>
+        </span>
+        <button className="secondary" onClick={signOut}>
+          Sign out
+        </button>
       </header>
       <main>{body}</main>
     </>

@@ -2,7 +2,8 @@
 import { useEffect, useState } from 'react';
 
 export function useRoute(): string[] {
-  const read = () => window.location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const read = () =>
+    window.location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   const [parts, setParts] = useState(read);
   useEffect(() => {
     const on = () => setParts(read());
@@ -12,5 +13,7 @@ export function useRoute(): string[] {
   return parts;
 }
 
-export const go = (...parts: string[]) => { window.location.hash = '#/' + parts.map(encodeURIComponent).join('/'); };
+export const go = (...parts: string[]) => {
+  window.location.hash = '#/' + parts.map(encodeURIComponent).join('/');
+};
 export const href = (...parts: string[]) => '#/' + parts.map(encodeURIComponent).join('/');

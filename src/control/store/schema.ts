@@ -2,36 +2,109 @@
 import type { Generated } from 'kysely';
 
 export interface TenantTable {
-  id: string; name: string; quota_vcpus: number; quota_memory_mib: number; quota_vms: number; quota_disk_gib: number; created_at: string;
+  id: string;
+  name: string;
+  quota_vcpus: number;
+  quota_memory_mib: number;
+  quota_vms: number;
+  quota_disk_gib: number;
+  created_at: string;
   /** Usage counters, changed in the same transaction as the VMs they count. */
-  used_vms: Generated<number>; used_vcpus: Generated<number>; used_memory_mib: Generated<number>; used_disk_gib: Generated<number>;
+  used_vms: Generated<number>;
+  used_vcpus: Generated<number>;
+  used_memory_mib: Generated<number>;
+  used_disk_gib: Generated<number>;
 }
-export interface UserTable { id: string; tenant_id: string; name: string; role: string; created_at: string }
-export interface TokenTable { id: string; user_id: string; name: string; hash: string; expires_at: string | null; revoked_at: string | null; created_at: string }
+export interface UserTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  role: string;
+  created_at: string;
+}
+export interface TokenTable {
+  id: string;
+  user_id: string;
+  name: string;
+  hash: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  created_at: string;
+}
 export interface HostTable {
-  id: string; name: string; state: string; vcpus: number; memory_mib: number; disk_gib: number;
-  cpu_ratio: number; memory_ratio: number; disk_ratio: number; reserved_vcpus: number; reserved_memory_mib: number; reserved_disk_gib: number;
-  datacenter: string; rack: string; driver: string; agent_url: string | null; power_model: string; created_at: string;
+  id: string;
+  name: string;
+  state: string;
+  vcpus: number;
+  memory_mib: number;
+  disk_gib: number;
+  cpu_ratio: number;
+  memory_ratio: number;
+  disk_ratio: number;
+  reserved_vcpus: number;
+  reserved_memory_mib: number;
+  reserved_disk_gib: number;
+  datacenter: string;
+  rack: string;
+  driver: string;
+  agent_url: string | null;
+  power_model: string;
+  created_at: string;
   /** Sum of the flavors of the live VMs placed here (changed in the same transaction as the VMs). */
-  used_vcpus: Generated<number>; used_memory_mib: Generated<number>; used_disk_gib: Generated<number>; vm_count: Generated<number>;
+  used_vcpus: Generated<number>;
+  used_memory_mib: Generated<number>;
+  used_disk_gib: Generated<number>;
+  vm_count: Generated<number>;
   /** Last heartbeat from the host's agent. */
   last_seen_at: string | null;
   /** MAC or BMC address the power-control command gets; last time energy was integrated; CPU utilization samples, newest first (JSON). */
-  power_address: string | null; energy_at: string | null; cpu_history: Generated<string>; cpu_times: Generated<string>;
+  power_address: string | null;
+  energy_at: string | null;
+  cpu_history: Generated<string>;
+  cpu_times: Generated<string>;
   /** A simulated host switching on is up from this time. */
   boot_until: string | null;
   /** Service tier (e.g. "general", "gpu", "gold") and availability zone. */
   tier: Generated<string>;
   zone: Generated<string>;
 }
-export interface FlavorTable { id: string; name: string; vcpus: number; memory_mib: number; disk_gib: number; created_at: string }
-export interface ImageTable { id: string; name: string; format: string; size_mib: number; created_at: string }
-export interface ServerGroupTable { id: string; tenant_id: string; name: string; policy: string; created_at: string }
+export interface FlavorTable {
+  id: string;
+  name: string;
+  vcpus: number;
+  memory_mib: number;
+  disk_gib: number;
+  created_at: string;
+}
+export interface ImageTable {
+  id: string;
+  name: string;
+  format: string;
+  size_mib: number;
+  created_at: string;
+}
+export interface ServerGroupTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  policy: string;
+  created_at: string;
+}
 export interface VmTable {
-  id: string; tenant_id: string; name: string; flavor_id: string; image_id: string; host_id: string | null;
-  server_group_id: string | null; state: string; created_at: string; updated_at: string; deleted_at: string | null;
+  id: string;
+  tenant_id: string;
+  name: string;
+  flavor_id: string;
+  image_id: string;
+  host_id: string | null;
+  server_group_id: string | null;
+  state: string;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
   /** Restart elsewhere when its host fails; higher priority first. */
-  ha: Generated<number>; ha_priority: Generated<number>;
+  ha: Generated<number>;
+  ha_priority: Generated<number>;
   /** Autoscaling group it belongs to. */
   scaling_group_id: string | null;
   /** CPU utilization samples of its vCPUs, newest first (JSON array). */
@@ -40,26 +113,89 @@ export interface VmTable {
   cpu_times: Generated<string>;
 }
 export interface OperationTable {
-  id: string; tenant_id: string; vm_id: string | null; kind: string; status: string; idempotency_key: string | null;
-  result: string | null; error: string | null; created_at: string; finished_at: string | null;
+  id: string;
+  tenant_id: string;
+  vm_id: string | null;
+  kind: string;
+  status: string;
+  idempotency_key: string | null;
+  result: string | null;
+  error: string | null;
+  created_at: string;
+  finished_at: string | null;
 }
-export interface EventTable { id: Generated<number>; at: string; tenant_id: string | null; vm_id: string | null; host_id: string | null; actor: string | null; kind: string; detail: string }
+export interface EventTable {
+  id: Generated<number>;
+  at: string;
+  tenant_id: string | null;
+  vm_id: string | null;
+  host_id: string | null;
+  actor: string | null;
+  kind: string;
+  detail: string;
+}
 
 /** One stretch of a VM in one billing class (running: everything; stopped: disk only). */
-export interface UsageTable { id: Generated<number>; vm_id: string; tenant_id: string; host_id: string | null; flavor_id: string; class: string; start_at: string; end_at: string | null }
+export interface UsageTable {
+  id: Generated<number>;
+  vm_id: string;
+  tenant_id: string;
+  host_id: string | null;
+  flavor_id: string;
+  class: string;
+  start_at: string;
+  end_at: string | null;
+}
 export interface TariffTable {
-  id: string; name: string; valid_from: string; valid_to: string | null; currency: string;
-  vcpu_hour: number; memory_gib_hour: number; disk_gib_hour: number; kwh: number; created_at: string;
+  id: string;
+  name: string;
+  valid_from: string;
+  valid_to: string | null;
+  currency: string;
+  vcpu_hour: number;
+  memory_gib_hour: number;
+  disk_gib_hour: number;
+  kwh: number;
+  created_at: string;
 }
 
-export interface PlanTable { id: string; status: string; created_at: string; created_by: string; summary: string; actions: string; result: string | null; finished_at: string | null; zone: string | null }
+export interface PlanTable {
+  id: string;
+  status: string;
+  created_at: string;
+  created_by: string;
+  summary: string;
+  actions: string;
+  result: string | null;
+  finished_at: string | null;
+  zone: string | null;
+}
 /** Energy drawn, J, per scope (host, zone, tenant) and reference, per UTC day. */
-export interface EnergyTable { scope: string; ref: string; day: string; joules: number }
+export interface EnergyTable {
+  scope: string;
+  ref: string;
+  day: string;
+  joules: number;
+}
 
-export interface SettingTable { key: string; value: string }
+export interface SettingTable {
+  key: string;
+  value: string;
+}
 export interface ScalingGroupTable {
-  id: string; tenant_id: string; name: string; flavor_id: string; image_id: string; server_group_id: string;
-  min: number; max: number; desired: number; policy: string; scale_in: string; last_scaled_at: string | null; created_at: string;
+  id: string;
+  tenant_id: string;
+  name: string;
+  flavor_id: string;
+  image_id: string;
+  server_group_id: string;
+  min: number;
+  max: number;
+  desired: number;
+  policy: string;
+  scale_in: string;
+  last_scaled_at: string | null;
+  created_at: string;
 }
 
 export interface Database {

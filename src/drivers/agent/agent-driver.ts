@@ -2,25 +2,49 @@
  * A hypervisor driver that runs guests on a remote host through its nubis agent's HTTP API: the
  * control plane uses it for real hosts. Same interface, same conformance suite as the local drivers.
  */
-import { DriverError, type GuestInfo, type GuestMetrics, type GuestSpec, type HypervisorDriver } from '../../core/hypervisor.ts';
+import {
+  DriverError,
+  type GuestInfo,
+  type GuestMetrics,
+  type GuestSpec,
+  type HypervisorDriver,
+} from '../../core/hypervisor.ts';
 
 export class AgentDriver implements HypervisorDriver {
   readonly kind = 'qemu';
   accel = 'unknown';
 
-  constructor(readonly url: string, private readonly token?: string) {}
+  constructor(
+    readonly url: string,
+    private readonly token?: string,
+  ) {}
 
   private async call<T>(method: string, path: string, body?: unknown, vmId?: string): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(this.url.replace(/\/+$/, '') + path, { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(this.url.replace(/\/+$/, '') + path, {
+        method,
+        headers: {
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     } catch (e) {
-      throw new DriverError('BACKEND', `Agent ${this.url} is unreachable: ${(e as Error).message}`, vmId, { cause: e });
+      throw new DriverError('BACKEND', `Agent ${this.url} is unreachable: ${(e as Error).message}`, vmId, {
+        cause: e,
+      });
     }
     const text = await res.text();
     const data = text ? JSON.parse(text) : undefined;
     if (!res.ok) {
-      const code = ['NOT_FOUND', 'ALREADY_EXISTS', 'INVALID_STATE', 'BAD_SPEC', 'BACKEND'].includes(data?.code) ? data.code : res.status === 400 ? 'BAD_SPEC' : 'BACKEND';
+      const code = ['NOT_FOUND', 'ALREADY_EXISTS', 'INVALID_STATE', 'BAD_SPEC', 'BACKEND'].includes(
+        data?.code,
+      )
+        ? data.code
+        : res.status === 400
+          ? 'BAD_SPEC'
+          : 'BACKEND';
       throw new DriverError(code, data?.message ?? `agent answered ${res.status}`, vmId);
     }
     return data as T;
@@ -33,29 +57,68 @@ export class AgentDriver implements HypervisorDriver {
     return h;
   }
 
-  create(spec: GuestSpec) { return this.call<GuestInfo>('POST', '/v1/guests', spec, spec.id); }
+  create(spec: GuestSpec) {
+    return this.call<GuestInfo>('POST', '/v1/guests', spec, spec.id);
+  }
   async get(id: string) {
-    try { return await this.call<GuestInfo>('GET', `/v1/guests/${encodeURIComponent(id)}`, undefined, id); } catch (e) {
+    try {
+      return await this.call<GuestInfo>('GET', `/v1/guests/${encodeURIComponent(id)}`, undefined, id);
+    } catch (e) {
       if (e instanceof DriverError && e.code === 'NOT_FOUND') return undefined;
       throw e;
     }
   }
-  list() { return this.call<GuestInfo[]>('GET', '/v1/guests'); }
-  private act(id: string, a: string, body: unknown = {}) { return this.call<unknown>('POST', `/v1/guests/${encodeURIComponent(id)}/${a}`, body, id).then(() => undefined); }
-  start(id: string) { return this.act(id, 'start'); }
-  stop(id: string, opts: { force?: boolean; timeoutMs?: number } = {}) { return this.act(id, 'stop', opts); }
-  pause(id: string) { return this.act(id, 'pause'); }
-  resume(id: string) { return this.act(id, 'resume'); }
-  reboot(id: string) { return this.act(id, 'reboot'); }
-  snapshot(id: string, name: string) { return this.act(id, 'snapshots', { name }); }
-  restore(id: string, name: string) { return this.act(id, `snapshots/${encodeURIComponent(name)}/restore`); }
-  async delete(id: string) { await this.call('DELETE', `/v1/guests/${encodeURIComponent(id)}`, undefined, id); }
-  async setBalloon(id: string, targetMiB: number) { await this.call('PUT', `/v1/guests/${encodeURIComponent(id)}/balloon`, { targetMiB }, id); }
-  metrics(id: string) { return this.call<GuestMetrics>('GET', `/v1/guests/${encodeURIComponent(id)}/metrics`, undefined, id); }
+  list() {
+    return this.call<GuestInfo[]>('GET', '/v1/guests');
+  }
+  private act(id: string, a: string, body: unknown = {}) {
+    return this.call<unknown>('POST', `/v1/guests/${encodeURIComponent(id)}/${a}`, body, id).then(
+      () => undefined,
+    );
+  }
+  start(id: string) {
+    return this.act(id, 'start');
+  }
+  stop(id: string, opts: { force?: boolean; timeoutMs?: number } = {}) {
+    return this.act(id, 'stop', opts);
+  }
+  pause(id: string) {
+    return this.act(id, 'pause');
+  }
+  resume(id: string) {
+    return this.act(id, 'resume');
+  }
+  reboot(id: string) {
+    return this.act(id, 'reboot');
+  }
+  snapshot(id: string, name: string) {
+    return this.act(id, 'snapshots', { name });
+  }
+  restore(id: string, name: string) {
+    return this.act(id, `snapshots/${encodeURIComponent(name)}/restore`);
+  }
+  async delete(id: string) {
+    await this.call('DELETE', `/v1/guests/${encodeURIComponent(id)}`, undefined, id);
+  }
+  async setBalloon(id: string, targetMiB: number) {
+    await this.call('PUT', `/v1/guests/${encodeURIComponent(id)}/balloon`, { targetMiB }, id);
+  }
+  metrics(id: string) {
+    return this.call<GuestMetrics>('GET', `/v1/guests/${encodeURIComponent(id)}/metrics`, undefined, id);
+  }
 
   /** Live-migrate a guest to another agent (the agents stream to each other). */
-  migrate(id: string, destination: string, body: { options?: unknown; plan?: unknown; destinationToken?: string }) {
-    return this.call<Record<string, unknown>>('POST', `/v1/guests/${encodeURIComponent(id)}/migrate`, { destination, ...body }, id);
+  migrate(
+    id: string,
+    destination: string,
+    body: { options?: unknown; plan?: unknown; destinationToken?: string },
+  ) {
+    return this.call<Record<string, unknown>>(
+      'POST',
+      `/v1/guests/${encodeURIComponent(id)}/migrate`,
+      { destination, ...body },
+      id,
+    );
   }
 
   /** Run the agent's power-control command for a host (this one, or a switched-off neighbour). */

@@ -57,7 +57,13 @@ export interface MigrationReport {
 /** A migration that failed; the guest is still running on the source. */
 export class MigrationError extends Error {
   readonly code = 'MIGRATION_FAILED';
-  constructor(message: string, readonly report: MigrationReport, options?: { cause?: unknown }) { super(message, options); }
+  constructor(
+    message: string,
+    readonly report: MigrationReport,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,7 +73,14 @@ interface QueryMigrate {
   'total-time'?: number;
   downtime?: number;
   'expected-downtime'?: number;
-  ram?: { transferred: number; total: number; remaining: number; 'dirty-sync-count': number; 'dirty-pages-rate': number; 'page-size': number };
+  ram?: {
+    transferred: number;
+    total: number;
+    remaining: number;
+    'dirty-sync-count': number;
+    'dirty-pages-rate': number;
+    'page-size': number;
+  };
   'socket-address'?: { type: string; host?: string; port?: string }[];
   'error-desc'?: string;
 }
@@ -75,12 +88,17 @@ interface QueryMigrate {
 /** Check option combinations QEMU refuses, before touching anything. */
 export function checkMigrationOptions(o: MigrationOptions): string[] {
   const e: string[] = [];
-  if (!MIGRATION_MODES.includes(o.mode)) e.push(`mode must be one of ${MIGRATION_MODES.join(', ')}, got "${o.mode}"`);
+  if (!MIGRATION_MODES.includes(o.mode))
+    e.push(`mode must be one of ${MIGRATION_MODES.join(', ')}, got "${o.mode}"`);
   if (o.multifd && o.xbzrleCacheMiB) e.push('XBZRLE and multifd cannot be combined');
-  if (o.multifd && (o.mode === 'postcopy' || o.postcopyFallbackAfterMs !== undefined)) e.push('multifd with post-copy is not supported by this QEMU');
-  if (o.multifd && !(o.multifd.channels >= 1 && o.multifd.channels <= 64)) e.push(`multifd.channels must be 1..64, got ${o.multifd.channels}`);
-  if (o.maxDowntimeMs !== undefined && !(o.maxDowntimeMs >= 1 && o.maxDowntimeMs <= 2_000_000)) e.push(`maxDowntimeMs must be 1..2000000, got ${o.maxDowntimeMs}`);
-  if (o.bandwidthMbps !== undefined && !(o.bandwidthMbps > 0)) e.push(`bandwidthMbps must be > 0, got ${o.bandwidthMbps}`);
+  if (o.multifd && (o.mode === 'postcopy' || o.postcopyFallbackAfterMs !== undefined))
+    e.push('multifd with post-copy is not supported by this QEMU');
+  if (o.multifd && !(o.multifd.channels >= 1 && o.multifd.channels <= 64))
+    e.push(`multifd.channels must be 1..64, got ${o.multifd.channels}`);
+  if (o.maxDowntimeMs !== undefined && !(o.maxDowntimeMs >= 1 && o.maxDowntimeMs <= 2_000_000))
+    e.push(`maxDowntimeMs must be 1..2000000, got ${o.maxDowntimeMs}`);
+  if (o.bandwidthMbps !== undefined && !(o.bandwidthMbps > 0))
+    e.push(`bandwidthMbps must be > 0, got ${o.bandwidthMbps}`);
   return e;
 }
 
@@ -93,7 +111,11 @@ async function setCaps(c: QmpClient, o: MigrationOptions): Promise<void> {
     { capability: 'multifd', state: !!o.multifd },
   ];
   await c.execute('migrate-set-capabilities', { capabilities: caps });
-  if (o.multifd) await c.execute('migrate-set-parameters', { 'multifd-channels': o.multifd.channels, 'multifd-compression': o.multifd.compression });
+  if (o.multifd)
+    await c.execute('migrate-set-parameters', {
+      'multifd-channels': o.multifd.channels,
+      'multifd-compression': o.multifd.compression,
+    });
 }
 
 /** What the destination needs to receive a guest: its spec and files (a shared or copied disk). */
@@ -113,7 +135,8 @@ export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Pr
   const id = req.spec.id;
   const errs = checkMigrationOptions(req.options);
   if (errs.length) throw new DriverError('BAD_SPEC', `Bad migration options: ${errs.join('; ')}`, id);
-  if (await dst.get(id)) throw new DriverError('ALREADY_EXISTS', `Guest "${id}" already exists on the destination`, id);
+  if (await dst.get(id))
+    throw new DriverError('ALREADY_EXISTS', `Guest "${id}" already exists on the destination`, id);
   const d = dst.dir(id);
   try {
     mkdirSync(d, { recursive: true });
@@ -132,7 +155,12 @@ export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Pr
   } catch (e) {
     await abortIncoming(dst, id);
     if (e instanceof DriverError) throw e;
-    throw new DriverError('BACKEND', `Cannot prepare incoming migration of "${id}": ${(e as Error).message}`, id, { cause: e });
+    throw new DriverError(
+      'BACKEND',
+      `Cannot prepare incoming migration of "${id}": ${(e as Error).message}`,
+      id,
+      { cause: e },
+    );
   }
 }
 
@@ -147,7 +175,12 @@ export async function commitIncoming(dst: QemuDriver, id: string): Promise<void>
     const s = await dc.execute<{ running: boolean; status: string }>('query-status');
     if (s.running) break;
     if (s.status === 'paused' || s.status === 'postmigrate') await dc.execute('cont');
-    if (i >= 400) throw new DriverError('BACKEND', `Destination guest "${id}" did not start running (status ${s.status})`, id);
+    if (i >= 400)
+      throw new DriverError(
+        'BACKEND',
+        `Destination guest "${id}" did not start running (status ${s.status})`,
+        id,
+      );
     await sleep(25);
   }
   writeFileSync(join(dst.dir(id), 'desired'), 'running');
@@ -165,13 +198,31 @@ export async function abortIncoming(dst: QemuDriver, id: string): Promise<void> 
  * @param commit called once the stream completed; it must make the destination run the guest
  * @param abort called on failure to clean the destination
  */
-export async function migrateOut(src: QemuDriver, id: string, uri: string, o: MigrationOptions, commit: () => Promise<void>, abort: () => Promise<void>): Promise<MigrationReport> {
+export async function migrateOut(
+  src: QemuDriver,
+  id: string,
+  uri: string,
+  o: MigrationOptions,
+  commit: () => Promise<void>,
+  abort: () => Promise<void>,
+): Promise<MigrationReport> {
   const errs = checkMigrationOptions(o);
   if (errs.length) throw new DriverError('BAD_SPEC', `Bad migration options: ${errs.join('; ')}`, id);
   const g = await src.get(id);
   if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}" on the source`, id);
-  if (g.state !== GuestState.running) throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
-  const report: MigrationReport = { vmId: id, mode: o.mode, modeUsed: o.mode === 'postcopy' ? 'precopy (finished before the switch to post-copy)' : o.mode, status: 'failed', totalMs: 0, downtimeMs: 0, bytes: 0, rounds: 0, dirtyRateMiBps: 0 };
+  if (g.state !== GuestState.running)
+    throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
+  const report: MigrationReport = {
+    vmId: id,
+    mode: o.mode,
+    modeUsed: o.mode === 'postcopy' ? 'precopy (finished before the switch to post-copy)' : o.mode,
+    status: 'failed',
+    totalMs: 0,
+    downtimeMs: 0,
+    bytes: 0,
+    rounds: 0,
+    dirtyRateMiBps: 0,
+  };
   const sc = await src.client(id);
   let pausedByUs = false;
   const t0 = Date.now();
@@ -184,11 +235,15 @@ export async function migrateOut(src: QemuDriver, id: string, uri: string, o: Mi
     params['max-postcopy-bandwidth'] = o.bandwidthMbps ? Math.round((o.bandwidthMbps * 1e6) / 8) : 0;
     if (o.xbzrleCacheMiB) params['xbzrle-cache-size'] = o.xbzrleCacheMiB * 2 ** 20;
     await sc.execute('migrate-set-parameters', params);
-    if (o.mode === 'stop-and-copy') { await sc.execute('stop'); pausedByUs = true; }
+    if (o.mode === 'stop-and-copy') {
+      await sc.execute('stop');
+      pausedByUs = true;
+    }
     const tStart = Date.now();
     await sc.execute('migrate', { uri });
     const deadline = tStart + (o.timeoutMs ?? 60_000);
-    let postcopyStarted = false, forcedStop = false;
+    let postcopyStarted = false,
+      forcedStop = false;
     let q: QueryMigrate = {};
     for (;;) {
       q = await sc.execute<QueryMigrate>('query-migrate');
@@ -196,24 +251,43 @@ export async function migrateOut(src: QemuDriver, id: string, uri: string, o: Mi
       if (q.ram) {
         report.bytes = q.ram.transferred;
         report.rounds = q.ram['dirty-sync-count'];
-        report.dirtyRateMiBps = Math.max(report.dirtyRateMiBps, (q.ram['dirty-pages-rate'] * (q.ram['page-size'] || 4096)) / 2 ** 20);
+        report.dirtyRateMiBps = Math.max(
+          report.dirtyRateMiBps,
+          (q.ram['dirty-pages-rate'] * (q.ram['page-size'] || 4096)) / 2 ** 20,
+        );
       }
       if (st === 'completed') break;
-      if (st === 'failed' || st === 'cancelled') throw new Error(`QEMU reports the migration ${st}${q['error-desc'] ? `: ${q['error-desc']}` : ''}`);
-      if (Date.now() > deadline) throw new Error(`did not complete within ${o.timeoutMs ?? 60_000} ms (status ${st}, ${report.rounds} rounds, expected downtime ${q['expected-downtime'] ?? '?'} ms)`);
-      if (o.mode === 'postcopy' && !postcopyStarted && st === 'active' && Date.now() - tStart >= (o.postcopyAfterMs ?? 1000)) {
+      if (st === 'failed' || st === 'cancelled')
+        throw new Error(`QEMU reports the migration ${st}${q['error-desc'] ? `: ${q['error-desc']}` : ''}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `did not complete within ${o.timeoutMs ?? 60_000} ms (status ${st}, ${report.rounds} rounds, expected downtime ${q['expected-downtime'] ?? '?'} ms)`,
+        );
+      if (
+        o.mode === 'postcopy' &&
+        !postcopyStarted &&
+        st === 'active' &&
+        Date.now() - tStart >= (o.postcopyAfterMs ?? 1000)
+      ) {
         await sc.execute('migrate-start-postcopy');
         postcopyStarted = true;
         report.modeUsed = 'precopy→postcopy';
       }
-      if (o.mode === 'precopy' && o.postcopyFallbackAfterMs !== undefined && !postcopyStarted && st === 'active' && Date.now() - tStart >= o.postcopyFallbackAfterMs) {
+      if (
+        o.mode === 'precopy' &&
+        o.postcopyFallbackAfterMs !== undefined &&
+        !postcopyStarted &&
+        st === 'active' &&
+        Date.now() - tStart >= o.postcopyFallbackAfterMs
+      ) {
         await sc.execute('migrate-start-postcopy');
         postcopyStarted = true;
         report.modeUsed = 'precopy→postcopy (did not converge in time)';
       }
       const ramTotal = q.ram?.total ?? 0;
       const roundsHit = o.stopAfterRounds !== undefined && report.rounds >= o.stopAfterRounds;
-      const copiesHit = o.stopAfterRamCopies !== undefined && ramTotal > 0 && report.bytes >= o.stopAfterRamCopies * ramTotal;
+      const copiesHit =
+        o.stopAfterRamCopies !== undefined && ramTotal > 0 && report.bytes >= o.stopAfterRamCopies * ramTotal;
       if (o.mode === 'precopy' && !forcedStop && st === 'active' && (roundsHit || copiesHit)) {
         // Xen's rule: stop iterating and copy the rest with the guest paused.
         await sc.execute('migrate-set-parameters', { 'downtime-limit': 2_000_000 });
@@ -224,7 +298,7 @@ export async function migrateOut(src: QemuDriver, id: string, uri: string, o: Mi
     }
     await commit();
     report.totalMs = q['total-time'] ?? Date.now() - tStart;
-    report.downtimeMs = pausedByUs ? Date.now() - tStart : q.downtime ?? 0;
+    report.downtimeMs = pausedByUs ? Date.now() - tStart : (q.downtime ?? 0);
     report.status = 'completed';
   } catch (e) {
     // Roll back: cancel here, clean the destination, make sure the guest runs on the source.
@@ -245,7 +319,11 @@ export async function migrateOut(src: QemuDriver, id: string, uri: string, o: Mi
     }
     report.totalMs = Date.now() - t0;
     report.error = (e as Error).message;
-    throw new MigrationError(`Migration of guest "${id}" failed, it keeps running on the source: ${report.error}`, report, { cause: e });
+    throw new MigrationError(
+      `Migration of guest "${id}" failed, it keeps running on the source: ${report.error}`,
+      report,
+      { cause: e },
+    );
   }
   writeFileSync(join(src.dir(id), 'desired'), 'migrated');
   await src.terminate(id, 0);
@@ -258,10 +336,28 @@ export async function migrateOut(src: QemuDriver, id: string, uri: string, o: Mi
  * `dst` (running) and is gone from `src`; on failure it runs on `src`, `dst` holds nothing, and
  * MigrationError is thrown.
  */
-export async function migrate(src: QemuDriver, dst: QemuDriver, id: string, o: MigrationOptions): Promise<MigrationReport> {
+export async function migrate(
+  src: QemuDriver,
+  dst: QemuDriver,
+  id: string,
+  o: MigrationOptions,
+): Promise<MigrationReport> {
   const g = await src.get(id);
   if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}" on the source`, id);
-  if (g.state !== GuestState.running) throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
-  const { uri } = await prepareIncoming(dst, { spec: g.spec, snapshots: g.snapshots, diskPath: join(src.dir(id), 'disk.qcow2'), options: o });
-  return migrateOut(src, id, uri, o, () => commitIncoming(dst, id), () => abortIncoming(dst, id));
+  if (g.state !== GuestState.running)
+    throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
+  const { uri } = await prepareIncoming(dst, {
+    spec: g.spec,
+    snapshots: g.snapshots,
+    diskPath: join(src.dir(id), 'disk.qcow2'),
+    options: o,
+  });
+  return migrateOut(
+    src,
+    id,
+    uri,
+    o,
+    () => commitIncoming(dst, id),
+    () => abortIncoming(dst, id),
+  );
 }

@@ -7,7 +7,16 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkGuestSpec, DriverError, GuestState, type GuestInfo, type GuestMemoryStats, type GuestMetrics, type GuestSpec, type HypervisorDriver } from '../../core/hypervisor.ts';
+import {
+  checkGuestSpec,
+  DriverError,
+  GuestState,
+  type GuestInfo,
+  type GuestMemoryStats,
+  type GuestMetrics,
+  type GuestSpec,
+  type HypervisorDriver,
+} from '../../core/hypervisor.ts';
 import { QmpClient } from './qmp-client.ts';
 
 export type Accel = 'kvm' | 'tcg';
@@ -24,20 +33,39 @@ export interface QemuDriverOptions {
   probeTimeoutMs?: number;
 }
 
-const run = (cmd: string, args: string[], timeoutMs = 30_000) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
-  p.stdout.on('data', (d) => { stdout += d; });
-  p.stderr.on('data', (d) => { stderr += d; });
-  const t = setTimeout(() => { p.kill('SIGKILL'); }, timeoutMs);
-  p.on('error', (e) => { clearTimeout(t); reject(e); });
-  p.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
-});
+const run = (cmd: string, args: string[], timeoutMs = 30_000) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '',
+      stderr = '';
+    p.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    p.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+    }, timeoutMs);
+    p.on('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
+    p.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export class QemuDriver implements HypervisorDriver {
@@ -46,7 +74,10 @@ export class QemuDriver implements HypervisorDriver {
   private readonly qemu: string;
   private readonly qemuImg: string;
 
-  private constructor(readonly opts: QemuDriverOptions, readonly accel: Accel) {
+  private constructor(
+    readonly opts: QemuDriverOptions,
+    readonly accel: Accel,
+  ) {
     this.qemu = opts.qemuBinary ?? 'qemu-system-x86_64';
     this.qemuImg = opts.qemuImgBinary ?? 'qemu-img';
   }
@@ -60,28 +91,48 @@ export class QemuDriver implements HypervisorDriver {
     return new QemuDriver(opts, accel);
   }
 
-  dir(id: string): string { return join(this.opts.stateDir, 'guests', id); }
+  dir(id: string): string {
+    return join(this.opts.stateDir, 'guests', id);
+  }
   /** Serial console log of a guest (the tiny guest's heartbeat and self-checks). */
-  serialLog(id: string): string { return join(this.dir(id), 'serial.log'); }
-  qmpPath(id: string): string { return join(this.dir(id), 'qmp.sock'); }
+  serialLog(id: string): string {
+    return join(this.dir(id), 'serial.log');
+  }
+  qmpPath(id: string): string {
+    return join(this.dir(id), 'qmp.sock');
+  }
 
   private readSpec(id: string): GuestSpec | undefined {
-    try { return JSON.parse(readFileSync(join(this.dir(id), 'spec.json'), 'utf8')); } catch { return undefined; }
+    try {
+      return JSON.parse(readFileSync(join(this.dir(id), 'spec.json'), 'utf8'));
+    } catch {
+      return undefined;
+    }
   }
 
   private snapshots(id: string): string[] {
-    try { return JSON.parse(readFileSync(join(this.dir(id), 'snapshots.json'), 'utf8')); } catch { return []; }
+    try {
+      return JSON.parse(readFileSync(join(this.dir(id), 'snapshots.json'), 'utf8'));
+    } catch {
+      return [];
+    }
   }
 
   /** PID of the guest's QEMU if it is alive and really is that guest's process. */
   pid(id: string): number | undefined {
     let pid: number;
-    try { pid = Number(readFileSync(join(this.dir(id), 'qemu.pid'), 'utf8').trim()); } catch { return undefined; }
+    try {
+      pid = Number(readFileSync(join(this.dir(id), 'qemu.pid'), 'utf8').trim());
+    } catch {
+      return undefined;
+    }
     if (!(pid > 0) || !alive(pid)) return undefined;
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (!cmd.includes(`guest=${id}`)) return undefined;
-    } catch { return undefined; }
+    } catch {
+      return undefined;
+    }
     return pid;
   }
 
@@ -89,7 +140,8 @@ export class QemuDriver implements HypervisorDriver {
   async client(id: string): Promise<QmpClient> {
     const c = this.qmp.get(id);
     if (c && !c.isClosed) return c;
-    if (this.pid(id) === undefined) throw new DriverError('INVALID_STATE', `Guest "${id}" has no running QEMU process`, id);
+    if (this.pid(id) === undefined)
+      throw new DriverError('INVALID_STATE', `Guest "${id}" has no running QEMU process`, id);
     const n = await QmpClient.connect(this.qmpPath(id), 5000);
     this.qmp.set(id, n);
     return n;
@@ -98,7 +150,11 @@ export class QemuDriver implements HypervisorDriver {
   private async state(id: string): Promise<GuestState> {
     if (this.pid(id) === undefined) {
       let desired = 'shutoff';
-      try { desired = readFileSync(join(this.dir(id), 'desired'), 'utf8').trim(); } catch { /* none */ }
+      try {
+        desired = readFileSync(join(this.dir(id), 'desired'), 'utf8').trim();
+      } catch {
+        /* none */
+      }
       return desired === 'running' ? GuestState.crashed : GuestState.shutoff;
     }
     try {
@@ -118,9 +174,14 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async list(): Promise<GuestInfo[]> {
-    const ids = existsSync(join(this.opts.stateDir, 'guests')) ? readdirSync(join(this.opts.stateDir, 'guests')).sort() : [];
+    const ids = existsSync(join(this.opts.stateDir, 'guests'))
+      ? readdirSync(join(this.opts.stateDir, 'guests')).sort()
+      : [];
     const out: GuestInfo[] = [];
-    for (const id of ids) { const g = await this.get(id); if (g) out.push(g); }
+    for (const id of ids) {
+      const g = await this.get(id);
+      if (g) out.push(g);
+    }
     return out;
   }
 
@@ -131,13 +192,15 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   private expect(g: GuestInfo, ok: GuestState[], action: string): void {
-    if (!ok.includes(g.state)) throw new DriverError('INVALID_STATE', `Cannot ${action} guest "${g.id}": it is ${g.state}`, g.id);
+    if (!ok.includes(g.state))
+      throw new DriverError('INVALID_STATE', `Cannot ${action} guest "${g.id}": it is ${g.state}`, g.id);
   }
 
   async create(spec: GuestSpec): Promise<GuestInfo> {
     const errs = checkGuestSpec(spec);
     if (errs.length) throw new DriverError('BAD_SPEC', `Bad guest spec: ${errs.join('; ')}`, spec.id);
-    if (this.readSpec(spec.id)) throw new DriverError('ALREADY_EXISTS', `Guest "${spec.id}" already exists`, spec.id);
+    if (this.readSpec(spec.id))
+      throw new DriverError('ALREADY_EXISTS', `Guest "${spec.id}" already exists`, spec.id);
     for (const f of [spec.image.kernel, spec.image.initrd, spec.image.disk]) {
       if (f && !existsSync(f)) throw new DriverError('BAD_SPEC', `Image file not found: ${f}`, spec.id);
     }
@@ -148,7 +211,10 @@ export class QemuDriver implements HypervisorDriver {
       ? ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', spec.image.disk, join(d, 'disk.qcow2')]
       : ['create', '-q', '-f', 'qcow2', join(d, 'disk.qcow2'), '64M'];
     const r = await run(this.qemuImg, args);
-    if (r.code !== 0) { rmSync(d, { recursive: true, force: true }); throw new DriverError('BACKEND', `qemu-img create failed: ${r.stderr.trim()}`, spec.id); }
+    if (r.code !== 0) {
+      rmSync(d, { recursive: true, force: true });
+      throw new DriverError('BACKEND', `qemu-img create failed: ${r.stderr.trim()}`, spec.id);
+    }
     writeFileSync(join(d, 'spec.json'), JSON.stringify(spec, null, 2));
     writeFileSync(join(d, 'desired'), 'shutoff');
     return { id: spec.id, state: GuestState.shutoff, spec, snapshots: [] };
@@ -157,23 +223,53 @@ export class QemuDriver implements HypervisorDriver {
   /** QEMU arguments for a guest (the destination of a migration adds `-incoming defer`). */
   qemuArgs(spec: GuestSpec, dir: string, extra: string[] = []): string[] {
     const w = spec.workload;
-    const append = ['console=ttyS0', 'quiet', 'panic=-1', w ? `nubis.mib=${w.mib} nubis.rate=${w.rateMiBps}` : '', spec.image.append ?? ''].filter(Boolean).join(' ');
+    const append = [
+      'console=ttyS0',
+      'quiet',
+      'panic=-1',
+      w ? `nubis.mib=${w.mib} nubis.rate=${w.rateMiBps}` : '',
+      spec.image.append ?? '',
+    ]
+      .filter(Boolean)
+      .join(' ');
     return [
-      '-name', `guest=${spec.id},debug-threads=on`,
-      '-machine', `q35,accel=${this.accel}${spec.mergeable === false ? ',mem-merge=off' : ''}`,
-      '-cpu', this.accel === 'kvm' ? 'host' : 'qemu64',
-      '-m', `${spec.memoryMiB}M`, '-smp', String(spec.vcpus),
+      '-name',
+      `guest=${spec.id},debug-threads=on`,
+      '-machine',
+      `q35,accel=${this.accel}${spec.mergeable === false ? ',mem-merge=off' : ''}`,
+      '-cpu',
+      this.accel === 'kvm' ? 'host' : 'qemu64',
+      '-m',
+      `${spec.memoryMiB}M`,
+      '-smp',
+      String(spec.vcpus),
       ...(spec.image.kernel
-        ? ['-kernel', spec.image.kernel, ...(spec.image.initrd ? ['-initrd', spec.image.initrd] : []), '-append', append]
+        ? [
+            '-kernel',
+            spec.image.kernel,
+            ...(spec.image.initrd ? ['-initrd', spec.image.initrd] : []),
+            '-append',
+            append,
+          ]
         : ['-boot', 'c']),
-      '-display', 'none', '-nodefaults',
-      '-serial', `file:${join(dir, 'serial.log')}`,
-      '-qmp', `unix:${join(dir, 'qmp.sock')},server=on,wait=off`,
-      '-device', 'virtio-balloon-pci,id=balloon0,free-page-reporting=on',
-      '-drive', `file=${join(dir, 'disk.qcow2')},if=none,id=disk0,format=qcow2`,
-      '-device', 'virtio-blk-pci,drive=disk0',
-      '-nic', 'none',
-      '-daemonize', '-pidfile', join(dir, 'qemu.pid'),
+      '-display',
+      'none',
+      '-nodefaults',
+      '-serial',
+      `file:${join(dir, 'serial.log')}`,
+      '-qmp',
+      `unix:${join(dir, 'qmp.sock')},server=on,wait=off`,
+      '-device',
+      'virtio-balloon-pci,id=balloon0,free-page-reporting=on',
+      '-drive',
+      `file=${join(dir, 'disk.qcow2')},if=none,id=disk0,format=qcow2`,
+      '-device',
+      'virtio-blk-pci,drive=disk0',
+      '-nic',
+      'none',
+      '-daemonize',
+      '-pidfile',
+      join(dir, 'qemu.pid'),
       ...extra,
     ];
   }
@@ -182,7 +278,12 @@ export class QemuDriver implements HypervisorDriver {
   async launch(spec: GuestSpec, dir: string, extra: string[] = []): Promise<void> {
     rmSync(join(dir, 'qmp.sock'), { force: true });
     const r = await run(this.qemu, this.qemuArgs(spec, dir, extra));
-    if (r.code !== 0) throw new DriverError('BACKEND', `QEMU failed to start guest "${spec.id}": ${r.stderr.trim() || `exit ${r.code}`}`, spec.id);
+    if (r.code !== 0)
+      throw new DriverError(
+        'BACKEND',
+        `QEMU failed to start guest "${spec.id}": ${r.stderr.trim() || `exit ${r.code}`}`,
+        spec.id,
+      );
   }
 
   async start(id: string): Promise<void> {
@@ -217,10 +318,18 @@ export class QemuDriver implements HypervisorDriver {
         while (Date.now() < deadline && alive(pid)) await sleep(100);
       }
       if (alive(pid)) await c.execute('quit').catch(() => undefined);
-    } catch { /* fall through to kill */ }
+    } catch {
+      /* fall through to kill */
+    }
     const deadline = Date.now() + 3000;
     while (Date.now() < deadline && alive(pid)) await sleep(50);
-    if (alive(pid)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    if (alive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     while (alive(pid)) await sleep(20);
     this.qmp.get(id)?.close();
     this.qmp.delete(id);
@@ -245,13 +354,20 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   private async hmp(id: string, line: string, timeoutMs = 120_000): Promise<string> {
-    const out = await (await this.client(id)).execute<string>('human-monitor-command', { 'command-line': line }, timeoutMs);
+    const out = await (
+      await this.client(id)
+    ).execute<string>('human-monitor-command', { 'command-line': line }, timeoutMs);
     return typeof out === 'string' ? out : '';
   }
 
   async snapshot(id: string, name: string) {
     const g = await this.need(id);
-    if (!/^[a-zA-Z0-9_.-]{1,64}$/.test(name)) throw new DriverError('BAD_SPEC', `Bad snapshot name "${name}": use 1-64 letters, digits, '.', '_' or '-'`, id);
+    if (!/^[a-zA-Z0-9_.-]{1,64}$/.test(name))
+      throw new DriverError(
+        'BAD_SPEC',
+        `Bad snapshot name "${name}": use 1-64 letters, digits, '.', '_' or '-'`,
+        id,
+      );
     this.expect(g, [GuestState.running, GuestState.paused, GuestState.shutoff], 'snapshot');
     if (g.state === GuestState.shutoff) {
       const r = await run(this.qemuImg, ['snapshot', '-c', name, join(this.dir(id), 'disk.qcow2')]);
@@ -268,11 +384,13 @@ export class QemuDriver implements HypervisorDriver {
 
   async restore(id: string, name: string) {
     const g = await this.need(id);
-    if (!g.snapshots.includes(name)) throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
+    if (!g.snapshots.includes(name))
+      throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
     this.expect(g, [GuestState.running, GuestState.paused, GuestState.shutoff], 'restore');
     if (g.state === GuestState.shutoff) {
       const r = await run(this.qemuImg, ['snapshot', '-a', name, join(this.dir(id), 'disk.qcow2')]);
-      if (r.code !== 0) throw new DriverError('BACKEND', `qemu-img snapshot -a failed: ${r.stderr.trim()}`, id);
+      if (r.code !== 0)
+        throw new DriverError('BACKEND', `qemu-img snapshot -a failed: ${r.stderr.trim()}`, id);
       return;
     }
     const out = await this.hmp(id, `loadvm ${name}`);
@@ -289,14 +407,21 @@ export class QemuDriver implements HypervisorDriver {
     const g = await this.need(id);
     this.expect(g, [GuestState.running], 'balloon');
     const min = g.spec.minMemoryMiB ?? 64;
-    if (!(targetMiB >= min && targetMiB <= g.spec.memoryMiB)) throw new DriverError('BAD_SPEC', `Balloon target ${targetMiB} MiB for "${id}" must be in ${min}..${g.spec.memoryMiB} MiB`, id);
+    if (!(targetMiB >= min && targetMiB <= g.spec.memoryMiB))
+      throw new DriverError(
+        'BAD_SPEC',
+        `Balloon target ${targetMiB} MiB for "${id}" must be in ${min}..${g.spec.memoryMiB} MiB`,
+        id,
+      );
     await (await this.client(id)).execute('balloon', { value: Math.round(targetMiB * 2 ** 20) });
   }
 
   async metrics(id: string): Promise<GuestMetrics> {
     const g = await this.need(id);
     const pid = this.pid(id);
-    let cpuTimeS = 0, rssMiB = 0, balloonMiB = 0;
+    let cpuTimeS = 0,
+      rssMiB = 0,
+      balloonMiB = 0;
     if (pid !== undefined) {
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -304,11 +429,15 @@ export class QemuDriver implements HypervisorDriver {
         cpuTimeS = (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
         const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
         rssMiB = m ? Number(m[1]) / 1024 : 0;
-      } catch { /* exited meanwhile */ }
+      } catch {
+        /* exited meanwhile */
+      }
       try {
         const b = await (await this.client(id)).execute<{ actual: number }>('query-balloon');
         balloonMiB = b.actual / 2 ** 20;
-      } catch { balloonMiB = g.spec.memoryMiB; }
+      } catch {
+        balloonMiB = g.spec.memoryMiB;
+      }
     }
     return { state: g.state, cpuTimeS, memoryMiB: g.spec.memoryMiB, balloonMiB, rssMiB };
   }
@@ -321,11 +450,18 @@ export class QemuDriver implements HypervisorDriver {
     const c = await this.client(id);
     const path = '/machine/peripheral/balloon0';
     await c.execute('qom-set', { path, property: 'guest-stats-polling-interval', value: 2 });
-    const r = await c.execute<{ stats: Record<string, number>; 'last-update': number }>('qom-get', { path, property: 'guest-stats' });
+    const r = await c.execute<{ stats: Record<string, number>; 'last-update': number }>('qom-get', {
+      path,
+      property: 'guest-stats',
+    });
     const s = r.stats;
     if (!r['last-update'] || !(s['stat-total-memory']! > 0)) return undefined;
     const mib = (x: number | undefined) => (x !== undefined && x >= 0 ? x / 2 ** 20 : NaN);
-    return { totalMiB: mib(s['stat-total-memory']), availableMiB: mib(s['stat-available-memory']), freeMiB: mib(s['stat-free-memory']) };
+    return {
+      totalMiB: mib(s['stat-total-memory']),
+      availableMiB: mib(s['stat-available-memory']),
+      freeMiB: mib(s['stat-free-memory']),
+    };
   }
 
   /**
@@ -357,7 +493,11 @@ export class QemuDriver implements HypervisorDriver {
  */
 export async function probeAccel(opts: QemuDriverOptions): Promise<{ accel: Accel; reason: string }> {
   const cache = join(opts.stateDir, 'accel.json');
-  try { return JSON.parse(readFileSync(cache, 'utf8')); } catch { /* probe */ }
+  try {
+    return JSON.parse(readFileSync(cache, 'utf8'));
+  } catch {
+    /* probe */
+  }
   let result: { accel: Accel; reason: string };
   if (!existsSync('/dev/kvm')) result = { accel: 'tcg', reason: '/dev/kvm does not exist' };
   else if (!opts.probeImage) result = { accel: 'tcg', reason: 'no probe image to test KVM with' };
@@ -366,23 +506,55 @@ export async function probeAccel(opts: QemuDriverOptions): Promise<{ accel: Acce
     rmSync(d, { recursive: true, force: true });
     mkdirSync(d, { recursive: true });
     const qemu = opts.qemuBinary ?? 'qemu-system-x86_64';
-    const args = ['-machine', 'q35,accel=kvm', '-cpu', 'host', '-m', '256M', '-kernel', opts.probeImage.kernel,
+    const args = [
+      '-machine',
+      'q35,accel=kvm',
+      '-cpu',
+      'host',
+      '-m',
+      '256M',
+      '-kernel',
+      opts.probeImage.kernel,
       ...(opts.probeImage.initrd ? ['-initrd', opts.probeImage.initrd] : []),
-      '-append', 'console=ttyS0 quiet panic=-1 nubis.mib=4 nubis.rate=0', '-display', 'none', '-nodefaults',
-      '-serial', `file:${join(d, 'serial.log')}`, '-nic', 'none', '-no-reboot'];
+      '-append',
+      'console=ttyS0 quiet panic=-1 nubis.mib=4 nubis.rate=0',
+      '-display',
+      'none',
+      '-nodefaults',
+      '-serial',
+      `file:${join(d, 'serial.log')}`,
+      '-nic',
+      'none',
+      '-no-reboot',
+    ];
     const p = spawn(qemu, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    p.stderr.on('data', (x) => { stderr += x; });
+    p.stderr.on('data', (x) => {
+      stderr += x;
+    });
     const deadline = Date.now() + (opts.probeTimeoutMs ?? 20_000);
     let ok = false;
     while (Date.now() < deadline && p.exitCode === null) {
       await sleep(200);
-      try { if (readFileSync(join(d, 'serial.log'), 'utf8').includes('nubis-pass 1 ok')) { ok = true; break; } } catch { /* not yet */ }
+      try {
+        if (readFileSync(join(d, 'serial.log'), 'utf8').includes('nubis-pass 1 ok')) {
+          ok = true;
+          break;
+        }
+      } catch {
+        /* not yet */
+      }
     }
     const exited = p.exitCode !== null;
     p.kill('SIGKILL');
-    result = ok ? { accel: 'kvm', reason: 'a probe guest booted and ran under KVM' }
-      : { accel: 'tcg', reason: exited ? `KVM probe guest exited: ${stderr.trim().split('\n').pop() ?? 'no message'}` : `KVM probe guest did not come up within ${opts.probeTimeoutMs ?? 20_000} ms` };
+    result = ok
+      ? { accel: 'kvm', reason: 'a probe guest booted and ran under KVM' }
+      : {
+          accel: 'tcg',
+          reason: exited
+            ? `KVM probe guest exited: ${stderr.trim().split('\n').pop() ?? 'no message'}`
+            : `KVM probe guest did not come up within ${opts.probeTimeoutMs ?? 20_000} ms`,
+        };
     rmSync(d, { recursive: true, force: true });
   }
   writeFileSync(cache, JSON.stringify(result));

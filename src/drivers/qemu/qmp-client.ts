@@ -16,7 +16,11 @@ export interface QmpEvent {
 /** QEMU answered a command with an error, or the connection failed or timed out. */
 export class QmpError extends Error {
   readonly code = 'QMP_ERROR';
-  constructor(message: string, readonly qmpClass?: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly qmpClass?: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -34,12 +38,17 @@ export class QmpClient extends EventEmitter {
   private readonly pending = new Map<string, Pending>();
   private closed = false;
 
-  private constructor(private readonly socket: Socket, readonly path: string) {
+  private constructor(
+    private readonly socket: Socket,
+    readonly path: string,
+  ) {
     super();
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.onData(chunk));
     socket.on('close', () => this.failAll(new QmpError(`QMP connection to ${path} closed`)));
-    socket.on('error', (e) => this.failAll(new QmpError(`QMP connection to ${path} failed: ${e.message}`, undefined, { cause: e })));
+    socket.on('error', (e) =>
+      this.failAll(new QmpError(`QMP connection to ${path} failed: ${e.message}`, undefined, { cause: e })),
+    );
   }
 
   /**
@@ -54,7 +63,10 @@ export class QmpClient extends EventEmitter {
       try {
         const socket = await new Promise<Socket>((resolve, reject) => {
           const s = connect(path);
-          s.once('connect', () => { s.off('error', reject); resolve(s); });
+          s.once('connect', () => {
+            s.off('error', reject);
+            resolve(s);
+          });
           s.once('error', reject);
         });
         const c = new QmpClient(socket, path);
@@ -65,7 +77,11 @@ export class QmpClient extends EventEmitter {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
-    throw new QmpError(`Cannot connect to QMP at ${path} within ${timeoutMs} ms: ${(lastErr as Error)?.message ?? 'no answer'}`, undefined, { cause: lastErr });
+    throw new QmpError(
+      `Cannot connect to QMP at ${path} within ${timeoutMs} ms: ${(lastErr as Error)?.message ?? 'no answer'}`,
+      undefined,
+      { cause: lastErr },
+    );
   }
 
   private greeting?: (v: unknown) => void;
@@ -73,7 +89,10 @@ export class QmpClient extends EventEmitter {
   private async handshake(timeoutMs: number): Promise<void> {
     await new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new QmpError(`No QMP greeting from ${this.path}`)), timeoutMs);
-      this.greeting = (v) => { clearTimeout(t); resolve(v); };
+      this.greeting = (v) => {
+        clearTimeout(t);
+        resolve(v);
+      };
     });
     await this.execute('qmp_capabilities', undefined, timeoutMs);
   }
@@ -86,9 +105,20 @@ export class QmpClient extends EventEmitter {
       this.buf = this.buf.slice(nl + 1);
       if (!line) continue;
       let msg: Record<string, unknown>;
-      try { msg = JSON.parse(line); } catch { continue; }
-      if ('QMP' in msg) { this.greeting?.(msg); this.greeting = undefined; continue; }
-      if ('event' in msg) { this.emit('event', msg as unknown as QmpEvent); continue; }
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if ('QMP' in msg) {
+        this.greeting?.(msg);
+        this.greeting = undefined;
+        continue;
+      }
+      if ('event' in msg) {
+        this.emit('event', msg as unknown as QmpEvent);
+        continue;
+      }
       const id = typeof msg.id === 'string' ? msg.id : undefined;
       const p = id ? this.pending.get(id) : undefined;
       if (!p || !id) continue;
@@ -103,7 +133,11 @@ export class QmpClient extends EventEmitter {
 
   private failAll(e: Error): void {
     this.closed = true;
-    for (const [id, p] of this.pending) { clearTimeout(p.timer); p.reject(e); this.pending.delete(id); }
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(e);
+      this.pending.delete(id);
+    }
     this.emit('close');
   }
 
@@ -120,23 +154,46 @@ export class QmpClient extends EventEmitter {
         reject(new QmpError(`QMP ${command} timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer, command });
-      this.socket.write(JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id }) + '\n');
+      this.socket.write(
+        JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id }) + '\n',
+      );
     });
   }
 
   /** Wait for an event (optionally matching `pred`). */
-  waitForEvent(name: string, timeoutMs: number, pred: (e: QmpEvent) => boolean = () => true): Promise<QmpEvent> {
+  waitForEvent(
+    name: string,
+    timeoutMs: number,
+    pred: (e: QmpEvent) => boolean = () => true,
+  ): Promise<QmpEvent> {
     return new Promise((resolve, reject) => {
-      const onEvent = (e: QmpEvent) => { if (e.event === name && pred(e)) { cleanup(); resolve(e); } };
-      const onClose = () => { cleanup(); reject(new QmpError(`QMP connection closed while waiting for ${name}`)); };
-      const t = setTimeout(() => { cleanup(); reject(new QmpError(`No ${name} event within ${timeoutMs} ms`)); }, timeoutMs);
-      const cleanup = () => { clearTimeout(t); this.off('event', onEvent); this.off('close', onClose); };
+      const onEvent = (e: QmpEvent) => {
+        if (e.event === name && pred(e)) {
+          cleanup();
+          resolve(e);
+        }
+      };
+      const onClose = () => {
+        cleanup();
+        reject(new QmpError(`QMP connection closed while waiting for ${name}`));
+      };
+      const t = setTimeout(() => {
+        cleanup();
+        reject(new QmpError(`No ${name} event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(t);
+        this.off('event', onEvent);
+        this.off('close', onClose);
+      };
       this.on('event', onEvent);
       this.once('close', onClose);
     });
   }
 
-  get isClosed(): boolean { return this.closed; }
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
   close(): void {
     if (this.closed) return;

@@ -2,7 +2,15 @@
  * The simulated hypervisor driver: guests exist in memory, time comes from a Clock. Same state
  * machine and errors as the QEMU driver (checked by the shared conformance suite).
  */
-import { checkGuestSpec, DriverError, GuestState, type GuestInfo, type GuestMetrics, type GuestSpec, type HypervisorDriver } from '../../core/hypervisor.ts';
+import {
+  checkGuestSpec,
+  DriverError,
+  GuestState,
+  type GuestInfo,
+  type GuestMetrics,
+  type GuestSpec,
+  type HypervisorDriver,
+} from '../../core/hypervisor.ts';
 import type { Clock } from '../../runtime/clock.ts';
 
 interface SimGuest {
@@ -20,7 +28,10 @@ export class SimHypervisorDriver implements HypervisorDriver {
   private readonly guests = new Map<string, SimGuest>();
 
   /** @param cpuShare CPU seconds a running guest consumes per second (for metrics). */
-  constructor(private readonly clock: Clock, private readonly cpuShare = 0.1) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly cpuShare = 0.1,
+  ) {}
 
   private need(id: string): SimGuest {
     const g = this.guests.get(id);
@@ -29,7 +40,8 @@ export class SimHypervisorDriver implements HypervisorDriver {
   }
 
   private expect(id: string, g: SimGuest, ok: GuestState[], action: string): void {
-    if (!ok.includes(g.state)) throw new DriverError('INVALID_STATE', `Cannot ${action} guest "${id}": it is ${g.state}`, id);
+    if (!ok.includes(g.state))
+      throw new DriverError('INVALID_STATE', `Cannot ${action} guest "${id}": it is ${g.state}`, id);
   }
 
   private settle(g: SimGuest): void {
@@ -46,14 +58,26 @@ export class SimHypervisorDriver implements HypervisorDriver {
   async create(spec: GuestSpec): Promise<GuestInfo> {
     const errs = checkGuestSpec(spec);
     if (errs.length) throw new DriverError('BAD_SPEC', `Bad guest spec: ${errs.join('; ')}`, spec.id);
-    if (this.guests.has(spec.id)) throw new DriverError('ALREADY_EXISTS', `Guest "${spec.id}" already exists`, spec.id);
-    const g: SimGuest = { spec, state: GuestState.shutoff, snapshots: new Map(), balloonMiB: spec.memoryMiB, cpuTimeS: 0 };
+    if (this.guests.has(spec.id))
+      throw new DriverError('ALREADY_EXISTS', `Guest "${spec.id}" already exists`, spec.id);
+    const g: SimGuest = {
+      spec,
+      state: GuestState.shutoff,
+      snapshots: new Map(),
+      balloonMiB: spec.memoryMiB,
+      cpuTimeS: 0,
+    };
     this.guests.set(spec.id, g);
     return this.info(g);
   }
 
-  async get(id: string) { const g = this.guests.get(id); return g && this.info(g); }
-  async list() { return [...this.guests.values()].map((g) => this.info(g)); }
+  async get(id: string) {
+    const g = this.guests.get(id);
+    return g && this.info(g);
+  }
+  async list() {
+    return [...this.guests.values()].map((g) => this.info(g));
+  }
 
   async start(id: string) {
     const g = this.need(id);
@@ -95,7 +119,12 @@ export class SimHypervisorDriver implements HypervisorDriver {
   async snapshot(id: string, name: string) {
     const g = this.need(id);
     this.expect(id, g, [GuestState.running, GuestState.paused, GuestState.shutoff], 'snapshot');
-    if (!/^[a-zA-Z0-9_.-]{1,64}$/.test(name)) throw new DriverError('BAD_SPEC', `Bad snapshot name "${name}": use 1-64 letters, digits, '.', '_' or '-'`, id);
+    if (!/^[a-zA-Z0-9_.-]{1,64}$/.test(name))
+      throw new DriverError(
+        'BAD_SPEC',
+        `Bad snapshot name "${name}": use 1-64 letters, digits, '.', '_' or '-'`,
+        id,
+      );
     g.snapshots.set(name, { state: g.state, balloonMiB: g.balloonMiB });
   }
 
@@ -119,7 +148,12 @@ export class SimHypervisorDriver implements HypervisorDriver {
     const g = this.need(id);
     this.expect(id, g, [GuestState.running], 'balloon');
     const min = g.spec.minMemoryMiB ?? 64;
-    if (!(targetMiB >= min && targetMiB <= g.spec.memoryMiB)) throw new DriverError('BAD_SPEC', `Balloon target ${targetMiB} MiB for "${id}" must be in ${min}..${g.spec.memoryMiB} MiB`, id);
+    if (!(targetMiB >= min && targetMiB <= g.spec.memoryMiB))
+      throw new DriverError(
+        'BAD_SPEC',
+        `Balloon target ${targetMiB} MiB for "${id}" must be in ${min}..${g.spec.memoryMiB} MiB`,
+        id,
+      );
     g.balloonMiB = targetMiB;
   }
 
@@ -127,7 +161,13 @@ export class SimHypervisorDriver implements HypervisorDriver {
     const g = this.need(id);
     this.settle(g);
     const on = g.state === GuestState.running || g.state === GuestState.paused;
-    return { state: g.state, cpuTimeS: g.cpuTimeS, memoryMiB: g.spec.memoryMiB, balloonMiB: on ? g.balloonMiB : 0, rssMiB: on ? g.balloonMiB : 0 };
+    return {
+      state: g.state,
+      cpuTimeS: g.cpuTimeS,
+      memoryMiB: g.spec.memoryMiB,
+      balloonMiB: on ? g.balloonMiB : 0,
+      rssMiB: on ? g.balloonMiB : 0,
+    };
   }
 
   /** Simulation hook: the guest's host failed or its process died. */

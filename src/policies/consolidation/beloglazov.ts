@@ -50,11 +50,17 @@ export interface ConsolidationStats {
  * @returns the migrations in the order they should start (a VM may appear twice in CloudSim's
  *   quirky mode, see quirk Q17), and counters.
  */
-export function planConsolidation(snap: ClusterSnapshot, o: ConsolidationOptions): { migrations: PlannedMigration[]; stats: ConsolidationStats } {
+export function planConsolidation(
+  snap: ClusterSnapshot,
+  o: ConsolidationOptions,
+): { migrations: PlannedMigration[]; stats: ConsolidationStats } {
   const t = new TrialCluster(snap);
   const H = t.hostCount;
   const stats: ConsolidationStats = { overloadedHosts: 0, underloadAttempts: 0, detectorCalls: 0 };
-  const detect = (h: number, extra = -1): boolean => { stats.detectorCalls++; return o.detector(t.loadView(h, extra)); };
+  const detect = (h: number, extra = -1): boolean => {
+    stats.detectorCalls++;
+    return o.detector(t.loadView(h, extra));
+  };
   const vmHostAtStart = new Int32Array(snap.vmMips.length).fill(-1);
   for (let h = 0; h < H; h++) for (const v of snap.hostVms[h]!) vmHostAtStart[v] = h;
 
@@ -94,7 +100,10 @@ export function planConsolidation(snap: ClusterSnapshot, o: ConsolidationOptions
   const excludedUnder = new Uint8Array(H);
   for (let h = 0; h < H; h++) {
     const off = snap.hostOff[h] === 1 || (!o.consolidateIdleHosts && snap.hostUtilization[h] === 0);
-    if (off || snap.hostBlocked[h]) { excludedUnder[h] = 1; excludedPlace[h] = 1; }
+    if (off || snap.hostBlocked[h]) {
+      excludedUnder[h] = 1;
+      excludedPlace[h] = 1;
+    }
   }
   for (const h of overloaded) excludedUnder[h] = 1;
   if (o.excludeOverloadTargets) for (const m of migrations) excludedUnder[m.to] = 1;
@@ -106,9 +115,21 @@ export function planConsolidation(snap: ClusterSnapshot, o: ConsolidationOptions
   order.sort((a, b) => snap.hostUtilization[a]! - snap.hostUtilization[b]! || a - b);
   // From here on every switched-off host is excluded, and hosts only lose room: scan only the hosts
   // that have room now for the smallest VM that could move (in id order).
-  let minRam = Infinity, minDemand = Infinity;
-  for (const l of t.lists) for (const v of l) { minRam = Math.min(minRam, snap.vmRamMiB[v]!); minDemand = Math.min(minDemand, snap.vmDemandMips[v]!); }
-  let candidates = Int32Array.from(allHosts.filter((h) => !excludedPlace[h] && t.availableMips(h) >= minDemand && (!o.ramConstraint || t.freeRamMiB(h) >= minRam)));
+  let minRam = Infinity,
+    minDemand = Infinity;
+  for (const l of t.lists)
+    for (const v of l) {
+      minRam = Math.min(minRam, snap.vmRamMiB[v]!);
+      minDemand = Math.min(minDemand, snap.vmDemandMips[v]!);
+    }
+  let candidates = Int32Array.from(
+    allHosts.filter(
+      (h) =>
+        !excludedPlace[h] &&
+        t.availableMips(h) >= minDemand &&
+        (!o.ramConstraint || t.freeRamMiB(h) >= minRam),
+    ),
+  );
   let excludedSinceCompaction = 0;
   // Within this phase hosts only lose room and exclusions only grow: once no host passes the cheap
   // tests for a VM of (demand, RAM), none will for a VM at least as large. Skipping those scans is
@@ -130,7 +151,10 @@ export function planConsolidation(snap: ClusterSnapshot, o: ConsolidationOptions
     const placed: PlannedMigration[] = [];
     let ok = true;
     const sorted = sortByDemandDecreasing(vms, snap.vmDemandMips);
-    const req = (v: number): [number, number] => [snap.vmDemandMips[v]!, o.ramConstraint ? snap.vmRamMiB[v]! : 0];
+    const req = (v: number): [number, number] => [
+      snap.vmDemandMips[v]!,
+      o.ramConstraint ? snap.vmRamMiB[v]! : 0,
+    ];
     // A VM with no room even before this attempt will not find any after the attempt's first moves.
     if (sorted.some((v) => hopeless.dominates(...req(v)))) continue;
     for (const v of sorted) {
@@ -151,7 +175,10 @@ export function planConsolidation(snap: ClusterSnapshot, o: ConsolidationOptions
       failedAfterMoves = -1;
       continue;
     }
-    for (const m of placed) { excludedUnder[m.to] = 1; migrations.push(m); }
+    for (const m of placed) {
+      excludedUnder[m.to] = 1;
+      migrations.push(m);
+    }
   }
   return { migrations, stats };
 }
@@ -169,10 +196,20 @@ function sortByDemandDecreasing(vms: readonly number[], demand: Float64Array): n
  * first and run the costly detector only in that order until one host passes: same answer, a
  * fraction of the detector calls.
  */
-function findHost(t: TrialCluster, v: number, hosts: Int32Array, excluded: Uint8Array, o: ConsolidationOptions, detect: (h: number, extra?: number) => boolean): number {
+function findHost(
+  t: TrialCluster,
+  v: number,
+  hosts: Int32Array,
+  excluded: Uint8Array,
+  o: ConsolidationOptions,
+  detect: (h: number, extra?: number) => boolean,
+): number {
   const snap = t.snap;
   const d = snap.vmDemandMips[v]!;
-  if (candHost.length < hosts.length) { candHost = new Int32Array(hosts.length); candDiff = new Float64Array(hosts.length); }
+  if (candHost.length < hosts.length) {
+    candHost = new Int32Array(hosts.length);
+    candDiff = new Float64Array(hosts.length);
+  }
   let n = 0;
   for (let i = 0; i < hosts.length; i++) {
     const h = hosts[i]!;
@@ -182,7 +219,10 @@ function findHost(t: TrialCluster, v: number, hosts: Int32Array, excluded: Uint8
     if (o.ramConstraint && t.freeRamMiB(h) < snap.vmRamMiB[v]!) continue;
     if (o.extraFits && !o.extraFits(t, h, v)) continue;
     let u = (t.allocatedMips(h) + d) / snap.hostCapacityMips[h]!;
-    if (u > 1) { if (u < 1 + 1e-9) u = 1; else continue; }
+    if (u > 1) {
+      if (u < 1 + 1e-9) u = 1;
+      else continue;
+    }
     const diff = powerW(snap.hostPower[h]!, u) - snap.hostPowerNowW[h]!;
     if (!(diff < Number.MAX_VALUE)) continue;
     candHost[n] = h;
@@ -208,11 +248,19 @@ let candHost = new Int32Array(0);
  * If no host passes the cheap tests (core, free MIPS, free RAM) for VM v, remember why: no RAM
  * anywhere covers every demand of that RAM size or more, no CPU anywhere covers every RAM size.
  */
-function recordNoRoom(t: TrialCluster, v: number, hosts: Int32Array, excluded: Uint8Array, o: ConsolidationOptions, hopeless: DominatedRequests): void {
+function recordNoRoom(
+  t: TrialCluster,
+  v: number,
+  hosts: Int32Array,
+  excluded: Uint8Array,
+  o: ConsolidationOptions,
+  hopeless: DominatedRequests,
+): void {
   const snap = t.snap;
   const d = snap.vmDemandMips[v]!;
   const r = o.ramConstraint ? snap.vmRamMiB[v]! : 0;
-  let ramSomewhere = false, cpuSomewhere = false;
+  let ramSomewhere = false,
+    cpuSomewhere = false;
   for (let i = 0; i < hosts.length; i++) {
     const h = hosts[i]!;
     if (excluded[h]) continue;

@@ -119,7 +119,9 @@ export class TrialCluster implements VmSelectionView {
       this.scratchRoles = new Uint8Array(n * 2);
       this.scratchAlloc = new Float64Array(n * 2);
     }
-    let req = 0, ram = 0, maxRam = -Infinity;
+    let req = 0,
+      ram = 0,
+      maxRam = -Infinity;
     for (let i = 0; i < n; i++) {
       const v = l[i]!;
       const d = this.snap.vmDemandMips[v]!;
@@ -130,7 +132,14 @@ export class TrialCluster implements VmSelectionView {
       ram += r;
       if (r > maxRam) maxRam = r;
     }
-    const res = shareCpu(this.scratchAlloc, n, this.scratchDemand, this.scratchRoles, this.snap.hostCapacityMips[h]!, this.snap.hostPeMips[h]!);
+    const res = shareCpu(
+      this.scratchAlloc,
+      n,
+      this.scratchDemand,
+      this.scratchRoles,
+      this.snap.hostCapacityMips[h]!,
+      this.snap.hostPeMips[h]!,
+    );
     let alloc = 0;
     for (let i = 0; i < n; i++) alloc += this.scratchAlloc[i]!;
     this.allocSum[h] = alloc;
@@ -142,11 +151,23 @@ export class TrialCluster implements VmSelectionView {
   }
 
   /** Sum of the MIPS allocated on host h (CloudSim `getUtilizationOfCpuMips`). */
-  allocatedMips(h: number): number { this.refresh(h); return this.allocSum[h]!; }
+  allocatedMips(h: number): number {
+    this.refresh(h);
+    return this.allocSum[h]!;
+  }
   /** Free MIPS on host h (0 when oversubscribed). */
-  availableMips(h: number): number { this.refresh(h); return this.available[h]!; }
-  requestedMips(h: number): number { this.refresh(h); return this.reqSum[h]!; }
-  freeRamMiB(h: number): number { this.refresh(h); return this.snap.hostRamMiB[h]! - this.ramUsed[h]!; }
+  availableMips(h: number): number {
+    this.refresh(h);
+    return this.available[h]!;
+  }
+  requestedMips(h: number): number {
+    this.refresh(h);
+    return this.reqSum[h]!;
+  }
+  freeRamMiB(h: number): number {
+    this.refresh(h);
+    return this.snap.hostRamMiB[h]! - this.ramUsed[h]!;
+  }
 
   /**
    * Host utilization history (newest first, trailing zeros trimmed as CloudSim's `trimZeroTail`:
@@ -165,7 +186,9 @@ export class TrialCluster implements VmSelectionView {
     out.set(this.histSum.subarray(base, base + c));
     if (extra >= 0) this.addHistory(out, 0, extra, cap);
     let i = c - 1;
-    while (i >= 0) { if (out[i--] !== 0) break; }
+    while (i >= 0) {
+      if (out[i--] !== 0) break;
+    }
     return out.subarray(0, i + 2);
   }
 

@@ -9,8 +9,14 @@ import { powerW, type PowerModelSpec } from '../../models/power.ts';
 import type { Random } from '../../runtime/random.ts';
 
 export const HEURISTICS = [
-  'first-fit', 'next-fit', 'best-fit', 'worst-fit', 'random-fit',
-  'first-fit-decreasing', 'best-fit-decreasing', 'power-aware-best-fit-decreasing',
+  'first-fit',
+  'next-fit',
+  'best-fit',
+  'worst-fit',
+  'random-fit',
+  'first-fit-decreasing',
+  'best-fit-decreasing',
+  'power-aware-best-fit-decreasing',
 ] as const;
 export type Heuristic = (typeof HEURISTICS)[number];
 
@@ -54,10 +60,14 @@ export interface PackingResult {
 
 function validate(inst: PackingInstance): number {
   const D = inst.capacities[0]?.length ?? inst.demands[0]?.length ?? 0;
-  const check = (rows: readonly (readonly number[])[], what: string) => rows.forEach((r, i) => {
-    if (r.length !== D) throw new RangeError(`${what}[${i}] has ${r.length} dimensions, expected ${D}`);
-    r.forEach((x, d) => { if (!(x >= 0) || !Number.isFinite(x)) throw new RangeError(`${what}[${i}][${d}] must be a finite number >= 0, got ${x}`); });
-  });
+  const check = (rows: readonly (readonly number[])[], what: string) =>
+    rows.forEach((r, i) => {
+      if (r.length !== D) throw new RangeError(`${what}[${i}] has ${r.length} dimensions, expected ${D}`);
+      r.forEach((x, d) => {
+        if (!(x >= 0) || !Number.isFinite(x))
+          throw new RangeError(`${what}[${i}][${d}] must be a finite number >= 0, got ${x}`);
+      });
+    });
   check(inst.capacities, 'capacities');
   check(inst.demands, 'demands');
   if (inst.used) check(inst.used, 'used');
@@ -77,7 +87,8 @@ export function hostLowerBound(inst: PackingInstance): number {
     for (const r of inst.demands) need += r[d]!;
     if (inst.used) for (const r of inst.used) need += r[d]!;
     const caps = inst.capacities.map((c) => c[d]!).sort((a, b) => b - a);
-    let k = 0, sum = 0;
+    let k = 0,
+      sum = 0;
     while (sum < need - 1e-9 && k < caps.length) sum += caps[k++]!;
     lb = Math.max(lb, k);
   }
@@ -91,7 +102,11 @@ export function hostLowerBound(inst: PackingInstance): number {
  *   or when random-fit is asked for without a seeded `random`.
  * @example placeVectors({ capacities: [[4, 8], [4, 8]], demands: [[1, 2], [3, 4]] }, 'best-fit-decreasing')
  */
-export function placeVectors(inst: PackingInstance, heuristic: Heuristic, opts: PackingOptions = {}): PackingResult {
+export function placeVectors(
+  inst: PackingInstance,
+  heuristic: Heuristic,
+  opts: PackingOptions = {},
+): PackingResult {
   const D = validate(inst);
   const H = inst.capacities.length;
   const N = inst.demands.length;
@@ -99,10 +114,16 @@ export function placeVectors(inst: PackingInstance, heuristic: Heuristic, opts: 
   const used = inst.capacities.map((_, h) => Array.from({ length: D }, (_, d) => inst.used?.[h]?.[d] ?? 0));
   const maxCap = Array.from({ length: D }, (_, d) => Math.max(1e-12, ...inst.capacities.map((c) => c[d]!)));
   const size = (i: number) => inst.demands[i]!.reduce((s, x, d) => s + x / maxCap[d]!, 0);
-  const fits = (h: number, i: number) => inst.demands[i]!.every((x, d) => used[h]![d]! + x <= inst.capacities[h]![d]! + 1e-9);
-  const freeAfter = (h: number, i: number) => inst.demands[i]!.reduce((s, x, d) => s + (inst.capacities[h]![d]! - used[h]![d]! - x) / maxCap[d]!, 0);
-  if (heuristic === 'random-fit' && !opts.random) throw new RangeError('random-fit needs a seeded random generator (opts.random)');
-  if (heuristic === 'power-aware-best-fit-decreasing' && !opts.power) throw new RangeError('power-aware-best-fit-decreasing needs opts.power (host power models and the CPU dimension)');
+  const fits = (h: number, i: number) =>
+    inst.demands[i]!.every((x, d) => used[h]![d]! + x <= inst.capacities[h]![d]! + 1e-9);
+  const freeAfter = (h: number, i: number) =>
+    inst.demands[i]!.reduce((s, x, d) => s + (inst.capacities[h]![d]! - used[h]![d]! - x) / maxCap[d]!, 0);
+  if (heuristic === 'random-fit' && !opts.random)
+    throw new RangeError('random-fit needs a seeded random generator (opts.random)');
+  if (heuristic === 'power-aware-best-fit-decreasing' && !opts.power)
+    throw new RangeError(
+      'power-aware-best-fit-decreasing needs opts.power (host power models and the CPU dimension)',
+    );
 
   let order = Array.from({ length: N }, (_, i) => i);
   if (heuristic.endsWith('-decreasing')) order = order.sort((a, b) => size(b) - size(a) || a - b);
@@ -119,18 +140,35 @@ export function placeVectors(inst: PackingInstance, heuristic: Heuristic, opts: 
         // Keep filling the current host; move on (never back) when the item does not fit.
         for (let k = 0; k < H && chosen < 0; k++) {
           const h = (nextFitHost + k) % H;
-          if (fits(h, i)) { chosen = h; nextFitHost = h; }
+          if (fits(h, i)) {
+            chosen = h;
+            nextFitHost = h;
+          }
         }
         break;
       case 'best-fit':
       case 'best-fit-decreasing': {
         let best = Infinity;
-        for (let h = 0; h < H; h++) if (fits(h, i)) { const f = freeAfter(h, i); if (f < best) { best = f; chosen = h; } }
+        for (let h = 0; h < H; h++)
+          if (fits(h, i)) {
+            const f = freeAfter(h, i);
+            if (f < best) {
+              best = f;
+              chosen = h;
+            }
+          }
         break;
       }
       case 'worst-fit': {
         let best = -Infinity;
-        for (let h = 0; h < H; h++) if (fits(h, i)) { const f = freeAfter(h, i); if (f > best) { best = f; chosen = h; } }
+        for (let h = 0; h < H; h++)
+          if (fits(h, i)) {
+            const f = freeAfter(h, i);
+            if (f > best) {
+              best = f;
+              chosen = h;
+            }
+          }
         break;
       }
       case 'random-fit': {
@@ -148,25 +186,38 @@ export function placeVectors(inst: PackingInstance, heuristic: Heuristic, opts: 
           const cap = inst.capacities[h]![c]!;
           const before = used[h]![c]! > 0 ? powerW(models[h]!, Math.min(1, used[h]![c]! / cap)) : 0;
           const inc = powerW(models[h]!, Math.min(1, (used[h]![c]! + inst.demands[i]![c]!) / cap)) - before;
-          if (inc < best) { best = inc; chosen = h; }
+          if (inc < best) {
+            best = inc;
+            chosen = h;
+          }
         }
         break;
       }
     }
     if (chosen >= 0) {
       assignment[i] = chosen;
-      inst.demands[i]!.forEach((x, d) => { used[chosen]![d] = used[chosen]![d]! + x; });
+      inst.demands[i]!.forEach((x, d) => {
+        used[chosen]![d] = used[chosen]![d]! + x;
+      });
     }
   }
-  const unplaced = order.filter((i) => assignment[i]! < 0).sort((a, b) => a - b).map((item) => ({
-    item,
-    reasons: inst.capacities.map((cap, h) => {
-      let d = 0;
-      while (d < D && used[h]![d]! + inst.demands[item]![d]! <= cap[d]! + 1e-9) d++;
-      const dd = Math.min(d, D - 1);
-      return { host: h, dimension: names[dd]!, needed: inst.demands[item]![dd]!, free: cap[dd]! - used[h]![dd]! };
-    }),
-  }));
+  const unplaced = order
+    .filter((i) => assignment[i]! < 0)
+    .sort((a, b) => a - b)
+    .map((item) => ({
+      item,
+      reasons: inst.capacities.map((cap, h) => {
+        let d = 0;
+        while (d < D && used[h]![d]! + inst.demands[item]![d]! <= cap[d]! + 1e-9) d++;
+        const dd = Math.min(d, D - 1);
+        return {
+          host: h,
+          dimension: names[dd]!,
+          needed: inst.demands[item]![dd]!,
+          free: cap[dd]! - used[h]![dd]!,
+        };
+      }),
+    }));
   const hostsUsed = used.filter((r) => r.some((x) => x > 0)).length;
   const lowerBound = hostLowerBound(inst);
   return { assignment, unplaced, hostsUsed, lowerBound, gap: hostsUsed - lowerBound };

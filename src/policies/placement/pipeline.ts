@@ -8,7 +8,11 @@
 export const HostState = { up: 'up', maintenance: 'maintenance', off: 'off', failed: 'failed' } as const;
 export type HostState = (typeof HostState)[keyof typeof HostState];
 
-export interface Resources { vcpus: number; memoryMiB: number; diskGiB: number }
+export interface Resources {
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+}
 
 export interface HostView {
   id: string;
@@ -39,9 +43,19 @@ export interface PlacementRequest {
   tier?: string;
 }
 
-export interface FilterVerdict { pass: boolean; reason?: string }
-export interface HostFilter { name: string; filter(h: HostView, r: PlacementRequest): FilterVerdict }
-export interface HostScorer { name: string; weight: number; score(h: HostView, r: PlacementRequest): number }
+export interface FilterVerdict {
+  pass: boolean;
+  reason?: string;
+}
+export interface HostFilter {
+  name: string;
+  filter(h: HostView, r: PlacementRequest): FilterVerdict;
+}
+export interface HostScorer {
+  name: string;
+  weight: number;
+  score(h: HostView, r: PlacementRequest): number;
+}
 
 const free = (h: HostView) => ({
   vcpus: h.capacity.vcpus * h.cpuRatio - h.reserved.vcpus - h.used.vcpus,
@@ -69,8 +83,16 @@ export const capacityFilter: HostFilter = {
     const d = h.capacity.diskGiB * h.diskRatio - h.reserved.diskGiB - h.used.diskGiB;
     if (v >= r.flavor.vcpus && m >= r.flavor.memoryMiB && d >= r.flavor.diskGiB) return PASS;
     const f = free(h);
-    if (f.vcpus < r.flavor.vcpus) return { pass: false, reason: `needs ${r.flavor.vcpus} vCPUs, ${r1(f.vcpus)} free (×${h.cpuRatio} overcommit)` };
-    if (f.memoryMiB < r.flavor.memoryMiB) return { pass: false, reason: `needs ${r.flavor.memoryMiB} MiB memory, ${r1(f.memoryMiB)} MiB free (×${h.memoryRatio} overcommit)` };
+    if (f.vcpus < r.flavor.vcpus)
+      return {
+        pass: false,
+        reason: `needs ${r.flavor.vcpus} vCPUs, ${r1(f.vcpus)} free (×${h.cpuRatio} overcommit)`,
+      };
+    if (f.memoryMiB < r.flavor.memoryMiB)
+      return {
+        pass: false,
+        reason: `needs ${r.flavor.memoryMiB} MiB memory, ${r1(f.memoryMiB)} MiB free (×${h.memoryRatio} overcommit)`,
+      };
     return { pass: false, reason: `needs ${r.flavor.diskGiB} GiB disk, ${r1(f.diskGiB)} GiB free` };
   },
 };
@@ -82,8 +104,10 @@ const PASS_ZONE: FilterVerdict = { pass: true };
 export const zoneTierFilter: HostFilter = {
   name: 'ZoneTierFilter',
   filter: (h, r) => {
-    if (r.zone && h.zone !== r.zone) return { pass: false, reason: `in zone ${h.zone ?? 'none'}, VM asks for ${r.zone}` };
-    if (r.tier && h.tier !== r.tier) return { pass: false, reason: `tier ${h.tier ?? 'none'}, VM asks for ${r.tier}` };
+    if (r.zone && h.zone !== r.zone)
+      return { pass: false, reason: `in zone ${h.zone ?? 'none'}, VM asks for ${r.zone}` };
+    if (r.tier && h.tier !== r.tier)
+      return { pass: false, reason: `tier ${h.tier ?? 'none'}, VM asks for ${r.tier}` };
     return PASS_ZONE;
   },
 };
@@ -95,14 +119,19 @@ export const serverGroupFilter: HostFilter = {
     const g = r.group;
     if (!g || g.memberIds.length === 0) return PASS_GROUP;
     const here = g.memberIds.filter((m) => h.vmIds.includes(m));
-    if (g.policy === 'affinity' && here.length === 0) return { pass: false, reason: `affinity group ${g.id}: its VMs run elsewhere` };
-    if (g.policy === 'anti-affinity' && here.length > 0) return { pass: false, reason: `anti-affinity group ${g.id}: ${here.length} of its VMs already here` };
+    if (g.policy === 'affinity' && here.length === 0)
+      return { pass: false, reason: `affinity group ${g.id}: its VMs run elsewhere` };
+    if (g.policy === 'anti-affinity' && here.length > 0)
+      return { pass: false, reason: `anti-affinity group ${g.id}: ${here.length} of its VMs already here` };
     return { pass: true };
   },
 };
 
 const utilization = (h: HostView, add?: Resources) => {
-  const cap = { v: h.capacity.vcpus * h.cpuRatio - h.reserved.vcpus, m: h.capacity.memoryMiB * h.memoryRatio - h.reserved.memoryMiB };
+  const cap = {
+    v: h.capacity.vcpus * h.cpuRatio - h.reserved.vcpus,
+    m: h.capacity.memoryMiB * h.memoryRatio - h.reserved.memoryMiB,
+  };
   const v = (h.used.vcpus + (add?.vcpus ?? 0)) / Math.max(cap.v, 1e-9);
   const m = (h.used.memoryMiB + (add?.memoryMiB ?? 0)) / Math.max(cap.m, 1e-9);
   return Math.min(1, Math.max(v, m));
@@ -111,7 +140,11 @@ const utilization = (h: HostView, add?: Resources) => {
 /** Prefer the fullest host after placement (best fit; fewer hosts on). */
 export const packScorer: HostScorer = { name: 'pack', weight: 1, score: (h, r) => utilization(h, r.flavor) };
 /** Prefer the emptiest host (worst fit; less interference). */
-export const spreadScorer: HostScorer = { name: 'spread', weight: 1, score: (h, r) => 1 - utilization(h, r.flavor) };
+export const spreadScorer: HostScorer = {
+  name: 'spread',
+  weight: 1,
+  score: (h, r) => 1 - utilization(h, r.flavor),
+};
 /** Soft server-group rules (Nova's ServerGroupSoft(Anti)AffinityWeigher). */
 export const softGroupScorer: HostScorer = {
   name: 'softServerGroup',
@@ -127,13 +160,32 @@ export const softGroupScorer: HostScorer = {
 
 /** Named presets (data, not code paths). `first-fit` scores nothing: the first host in name order wins. */
 export const PLACEMENT_PRESETS: Readonly<Record<string, { filters: HostFilter[]; scorers: HostScorer[] }>> = {
-  pack: { filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter], scorers: [packScorer, softGroupScorer] },
-  spread: { filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter], scorers: [spreadScorer, softGroupScorer] },
-  'first-fit': { filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter], scorers: [softGroupScorer] },
+  pack: {
+    filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter],
+    scorers: [packScorer, softGroupScorer],
+  },
+  spread: {
+    filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter],
+    scorers: [spreadScorer, softGroupScorer],
+  },
+  'first-fit': {
+    filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter],
+    scorers: [softGroupScorer],
+  },
 };
 
-export interface Rejection { hostId: string; hostName: string; filter: string; reason: string }
-export interface RankedHost { hostId: string; hostName: string; score: number; scores: Record<string, number> }
+export interface Rejection {
+  hostId: string;
+  hostName: string;
+  filter: string;
+  reason: string;
+}
+export interface RankedHost {
+  hostId: string;
+  hostName: string;
+  score: number;
+  scores: Record<string, number>;
+}
 export interface PlacementDecision {
   hostId: string | null;
   ranked: RankedHost[];
@@ -146,32 +198,54 @@ export interface PlacementDecision {
  * Run the pipeline. Hosts are considered in name order; ties in score keep that order.
  * @throws RangeError for an unknown preset (names the accepted ones)
  */
-export function placeVm(hosts: readonly HostView[], req: PlacementRequest, preset = 'pack'): PlacementDecision {
+export function placeVm(
+  hosts: readonly HostView[],
+  req: PlacementRequest,
+  preset = 'pack',
+): PlacementDecision {
   const p = PLACEMENT_PRESETS[preset];
-  if (!p) throw new RangeError(`Unknown placement preset "${preset}"; accepted: ${Object.keys(PLACEMENT_PRESETS).join(', ')}`);
+  if (!p)
+    throw new RangeError(
+      `Unknown placement preset "${preset}"; accepted: ${Object.keys(PLACEMENT_PRESETS).join(', ')}`,
+    );
   // Name order decides ties; hosts usually come sorted already, so check before sorting.
   let isSorted = true;
-  for (let i = 1; i < hosts.length && isSorted; i++) if (hosts[i - 1]!.name > hosts[i]!.name) isSorted = false;
-  const sorted = isSorted ? hosts : hosts.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (let i = 1; i < hosts.length && isSorted; i++)
+    if (hosts[i - 1]!.name > hosts[i]!.name) isSorted = false;
+  const sorted = isSorted
+    ? hosts
+    : hosts.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const rejected: Rejection[] = [];
   const ranked: RankedHost[] = [];
   for (const h of sorted) {
     let ok = true;
     for (const f of p.filters) {
       const v = f.filter(h, req);
-      if (!v.pass) { rejected.push({ hostId: h.id, hostName: h.name, filter: f.name, reason: v.reason ?? 'rejected' }); ok = false; break; }
+      if (!v.pass) {
+        rejected.push({ hostId: h.id, hostName: h.name, filter: f.name, reason: v.reason ?? 'rejected' });
+        ok = false;
+        break;
+      }
     }
     if (!ok) continue;
     const scores: Record<string, number> = {};
     let score = 0;
-    for (const s of p.scorers) { const x = s.score(h, req); scores[s.name] = x; score += s.weight * x; }
+    for (const s of p.scorers) {
+      const x = s.score(h, req);
+      scores[s.name] = x;
+      score += s.weight * x;
+    }
     ranked.push({ hostId: h.id, hostName: h.name, score, scores });
   }
   // Stable sort: equal scores keep name order.
   const order = ranked.slice().sort((a, b) => b.score - a.score);
   const best = order[0];
   const explanation = best
-    ? `${best.hostName}: ${preset} score ${best.score.toFixed(3)} (${Object.entries(best.scores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}) among ${order.length} suitable of ${hosts.length} hosts`
-    : hosts.length === 0 ? 'no hosts registered' : `no host fits: ${rejected.map((x) => `${x.hostName} (${x.filter}: ${x.reason})`).join('; ')}`;
+    ? `${best.hostName}: ${preset} score ${best.score.toFixed(3)} (${Object.entries(best.scores)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(', ')}) among ${order.length} suitable of ${hosts.length} hosts`
+    : hosts.length === 0
+      ? 'no hosts registered'
+      : `no host fits: ${rejected.map((x) => `${x.hostName} (${x.filter}: ${x.reason})`).join('; ')}`;
   return { hostId: best?.hostId ?? null, ranked: order, rejected, explanation };
 }

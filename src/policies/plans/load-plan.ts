@@ -10,7 +10,15 @@ import type { Random } from '../../runtime/random.ts';
 import { planConsolidation as beloglazov } from '../consolidation/beloglazov.ts';
 import type { ClusterSnapshot } from '../consolidation/trial-cluster.ts';
 import { buildDetector, buildSelection, type PolicySpec } from '../registry.ts';
-import { offableHosts, summarize, type ConsolidationPlanOptions, type Plan, type PlanAction, type PlanHost, type PlanVm } from './plan.ts';
+import {
+  offableHosts,
+  summarize,
+  type ConsolidationPlanOptions,
+  type Plan,
+  type PlanAction,
+  type PlanHost,
+  type PlanVm,
+} from './plan.ts';
 
 /** MIPS of one vCPU in the snapshot (any unit works: only ratios matter). */
 const MIPS_PER_CPU = 1000;
@@ -27,7 +35,10 @@ export interface LoadVm extends PlanVm {
   /** CPU utilization of the VM's vCPUs (0..1), newest first; empty when never measured. */
   history: readonly number[];
 }
-export interface LoadCluster { hosts: LoadHost[]; vms: LoadVm[] }
+export interface LoadCluster {
+  hosts: LoadHost[];
+  vms: LoadVm[];
+}
 
 export interface LoadPlanOptions extends ConsolidationPlanOptions {
   policy: Extract<PolicySpec, { type: 'migration' }>;
@@ -54,10 +65,19 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
   const V = vms.length;
   const lists: number[][] = hosts.map(() => []);
   vms.forEach((v, i) => lists[hostIx.get(v.hostId)!]!.push(i));
-  const cap = new Float64Array(H), ram = new Float64Array(H), bw = new Float64Array(H), util = new Float64Array(H), nowW = new Float64Array(H);
-  const off = new Uint8Array(H), blocked = new Uint8Array(H);
-  const vmMips = new Float64Array(V), vmRam = new Float64Array(V), demand = new Float64Array(V), held = new Uint8Array(V);
-  const hist = new Float64Array(V * LOAD_HISTORY), histLen = new Uint8Array(V);
+  const cap = new Float64Array(H),
+    ram = new Float64Array(H),
+    bw = new Float64Array(H),
+    util = new Float64Array(H),
+    nowW = new Float64Array(H);
+  const off = new Uint8Array(H),
+    blocked = new Uint8Array(H);
+  const vmMips = new Float64Array(V),
+    vmRam = new Float64Array(V),
+    demand = new Float64Array(V),
+    held = new Uint8Array(V);
+  const hist = new Float64Array(V * LOAD_HISTORY),
+    histLen = new Uint8Array(V);
   vms.forEach((v, i) => {
     vmMips[i] = v.vcpus * MIPS_PER_CPU;
     vmRam[i] = v.memoryMiB;
@@ -107,13 +127,24 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
     excludeOverloadTargets: true,
     consolidateIdleHosts: true,
     // vCPU slots (the placement's reservation view) must hold too, or the migration would be refused.
-    extraFits: (t, h, v) => t.lists[h]!.reduce((s, x) => s + vms[x]!.vcpus, 0) + vms[v]!.vcpus <= hosts[h]!.capacity.vcpus,
+    extraFits: (t, h, v) =>
+      t.lists[h]!.reduce((s, x) => s + vms[x]!.vcpus, 0) + vms[v]!.vcpus <= hosts[h]!.capacity.vcpus,
   });
 
   const cost = (i: number) => {
     const dirty = (demand[i]! / vmMips[i]!) * o.maxDirtyMiBps;
-    const p = planMigration({ memMiB: vmRam[i]!, dirtyMiBps: dirty, bandwidthMbps: o.bandwidthMbps, downtimeTargetMs: o.downtimeTargetMs });
-    const r = p.ok ? p.predicted! : predictMigration({ memMiB: vmRam[i]!, dirtyMiBps: dirty, bandwidthMbps: o.bandwidthMbps }, { mode: 'postcopy' });
+    const p = planMigration({
+      memMiB: vmRam[i]!,
+      dirtyMiBps: dirty,
+      bandwidthMbps: o.bandwidthMbps,
+      downtimeTargetMs: o.downtimeTargetMs,
+    });
+    const r = p.ok
+      ? p.predicted!
+      : predictMigration(
+          { memMiB: vmRam[i]!, dirtyMiBps: dirty, bandwidthMbps: o.bandwidthMbps },
+          { mode: 'postcopy' },
+        );
     return { timeS: r.totalMs / 1000, dataMiB: r.bytes / 2 ** 20 };
   };
   const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
@@ -121,7 +152,12 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
   // Emptying moves are all-or-nothing per source host: drop a host's moves if one of its VMs is in
   // hold-down or if the energy its switch-off saves within the horizon does not pay for the moves.
   const bySource = new Map<number, typeof migrations>();
-  for (const m of migrations) if (m.phase === 'underload') { let g = bySource.get(m.from); if (!g) bySource.set(m.from, g = []); g.push(m); }
+  for (const m of migrations)
+    if (m.phase === 'underload') {
+      let g = bySource.get(m.from);
+      if (!g) bySource.set(m.from, (g = []));
+      g.push(m);
+    }
   const dropped = new Set<number>();
   for (const [src, g] of bySource) {
     const costJ = g.reduce((s, m) => s + cost(m.vm).dataMiB, 0) * o.migrationJPerMiB;
@@ -136,16 +172,43 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
   const emptied = new Set<number>();
   for (const m of migrations) {
     if (m.phase === 'underload' && dropped.has(m.from)) continue;
-    const to = hosts[m.to]!, from = hosts[m.from]!, v = vms[m.vm]!;
+    const to = hosts[m.to]!,
+      from = hosts[m.from]!,
+      v = vms[m.vm]!;
     if (to.state === 'off' && !poweredOn.has(m.to)) {
       poweredOn.add(m.to);
-      actions.push({ type: 'power-on', hostId: to.id, hostName: to.name, reason: `capacity for the VMs moved off ${from.name}, which is overloaded`, cost: { watts: idlePowerW(to.power) } });
+      actions.push({
+        type: 'power-on',
+        hostId: to.id,
+        hostName: to.name,
+        reason: `capacity for the VMs moved off ${from.name}, which is overloaded`,
+        cost: { watts: idlePowerW(to.power) },
+      });
     }
     const c1 = cost(m.vm);
     const vmLoad = demand[m.vm]! / cap[m.from]!;
-    actions.push(m.phase === 'overload'
-      ? { type: 'migrate', vmId: v.id, vmName: v.name, from: from.id, to: to.id, reason: `${from.name} is overloaded (CPU ${pct(util[m.from]!)}, ${o.policy.label}); ${v.name} (${pct(vmLoad)} of the host) moves to ${to.name}`, cost: c1, gain: { loadMoved: vmLoad } }
-      : { type: 'migrate', vmId: v.id, vmName: v.name, from: from.id, to: to.id, reason: `empty ${from.name} (CPU ${pct(util[m.from]!)}, underloaded) to switch it off; ${to.name} has room`, cost: c1 });
+    actions.push(
+      m.phase === 'overload'
+        ? {
+            type: 'migrate',
+            vmId: v.id,
+            vmName: v.name,
+            from: from.id,
+            to: to.id,
+            reason: `${from.name} is overloaded (CPU ${pct(util[m.from]!)}, ${o.policy.label}); ${v.name} (${pct(vmLoad)} of the host) moves to ${to.name}`,
+            cost: c1,
+            gain: { loadMoved: vmLoad },
+          }
+        : {
+            type: 'migrate',
+            vmId: v.id,
+            vmName: v.name,
+            from: from.id,
+            to: to.id,
+            reason: `empty ${from.name} (CPU ${pct(util[m.from]!)}, underloaded) to switch it off; ${to.name} has room`,
+            cost: c1,
+          },
+    );
     where[m.vm] = m.to;
     if (m.phase === 'underload') emptied.add(m.from);
   }
@@ -153,13 +216,31 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
   const count = new Int32Array(H);
   for (let v = 0; v < V; v++) count[where[v]!]!++;
   const already: string[] = [];
-  for (let h = 0; h < H; h++) if (hosts[h]!.state === 'up' && count[h] === 0 && !emptied.has(h) && lists[h]!.length === 0) already.push(hosts[h]!.id);
-  const offable = offableHosts(hosts, already, [...emptied].filter((h) => count[h] === 0).map((h) => hosts[h]!.id), o.powerOffGraceS ?? 0).map((id) => hostIx.get(id)!);
+  for (let h = 0; h < H; h++)
+    if (hosts[h]!.state === 'up' && count[h] === 0 && !emptied.has(h) && lists[h]!.length === 0)
+      already.push(hosts[h]!.id);
+  const offable = offableHosts(
+    hosts,
+    already,
+    [...emptied].filter((h) => count[h] === 0).map((h) => hosts[h]!.id),
+    o.powerOffGraceS ?? 0,
+  ).map((id) => hostIx.get(id)!);
   for (const h of offable.slice(Math.min(o.spareHosts, offable.length))) {
-    actions.push({ type: 'power-off', hostId: hosts[h]!.id, hostName: hosts[h]!.name, reason: emptied.has(h) ? `emptied by this plan; ${o.spareHosts} spare host(s) stay on` : `empty; ${o.spareHosts} spare host(s) stay on`, gain: { wattsSaved: idlePowerW(hosts[h]!.power) } });
+    actions.push({
+      type: 'power-off',
+      hostId: hosts[h]!.id,
+      hostName: hosts[h]!.name,
+      reason: emptied.has(h)
+        ? `emptied by this plan; ${o.spareHosts} spare host(s) stay on`
+        : `empty; ${o.spareHosts} spare host(s) stay on`,
+      gain: { wattsSaved: idlePowerW(hosts[h]!.power) },
+    });
   }
   // Power-ons first: they have no prerequisite, and hosts boot while nothing else waits on them.
-  return summarize([...actions.filter((a) => a.type === 'power-on'), ...actions.filter((a) => a.type !== 'power-on')]);
+  return summarize([
+    ...actions.filter((a) => a.type === 'power-on'),
+    ...actions.filter((a) => a.type !== 'power-on'),
+  ]);
 }
 
 /**
@@ -168,7 +249,10 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
  * move the VM off the busiest host that best evens the pair, if it fits the idlest (vCPU slots and
  * RAM) and narrows the gap. VMs in hold-down stay. At most `maxMoves` moves.
  */
-export function planSpread(c: LoadCluster, o: { gap: number; holdDownS: number; bandwidthMbps: number; maxMoves?: number }): Plan {
+export function planSpread(
+  c: LoadCluster,
+  o: { gap: number; holdDownS: number; bandwidthMbps: number; maxMoves?: number },
+): Plan {
   const up = c.hosts.filter((h) => h.state === 'up');
   const on = new Map(up.map((h) => [h.id, c.vms.filter((v) => v.hostId === h.id)]));
   const demand = (v: LoadVm) => (v.history[0] ?? 0) * v.vcpus;
@@ -179,22 +263,52 @@ export function planSpread(c: LoadCluster, o: { gap: number; holdDownS: number; 
   const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
   for (let k = 0; k < (o.maxMoves ?? 20) && up.length > 1; k++) {
     const byUtil = up.slice().sort((a, b) => util(b) - util(a) || (a.name < b.name ? -1 : 1));
-    const hot = byUtil[0]!, cold = byUtil[byUtil.length - 1]!;
-    const uh = util(hot), uc = util(cold);
+    const hot = byUtil[0]!,
+      cold = byUtil[byUtil.length - 1]!;
+    const uh = util(hot),
+      uc = util(cold);
     if (uh - uc <= o.gap) break;
-    let best: LoadVm | undefined, bestGap = uh - uc;
+    let best: LoadVm | undefined,
+      bestGap = uh - uc;
     for (const v of on.get(hot.id)!) {
       if (v.sinceMigrationS < o.holdDownS) continue;
-      if (slots(cold) + v.vcpus > cold.capacity.vcpus || ram(cold) + v.memoryMiB > cold.capacity.memoryMiB) continue;
-      const after = Math.abs((uh - demand(v) / hot.cpus) - (uc + demand(v) / cold.cpus));
-      if (after < bestGap - 1e-9) { bestGap = after; best = v; }
+      if (slots(cold) + v.vcpus > cold.capacity.vcpus || ram(cold) + v.memoryMiB > cold.capacity.memoryMiB)
+        continue;
+      const after = Math.abs(uh - demand(v) / hot.cpus - (uc + demand(v) / cold.cpus));
+      if (after < bestGap - 1e-9) {
+        bestGap = after;
+        best = v;
+      }
     }
     if (!best) break;
-    const p = predictMigration({ memMiB: best.memoryMiB, dirtyMiBps: 0, bandwidthMbps: o.bandwidthMbps }, { mode: 'precopy' });
-    actions.push({ type: 'migrate', vmId: best.id, vmName: best.name, from: hot.id, to: cold.id, reason: `rebalance: ${hot.name} at CPU ${pct(uh)}, ${cold.name} at ${pct(uc)} (gap ${pct(uh - uc)} > ${pct(o.gap)})`, cost: { timeS: p.totalMs / 1000, dataMiB: p.bytes / 2 ** 20 }, gain: { loadMoved: demand(best) / hot.cpus } });
-    on.set(hot.id, on.get(hot.id)!.filter((v) => v !== best));
+    const p = predictMigration(
+      { memMiB: best.memoryMiB, dirtyMiBps: 0, bandwidthMbps: o.bandwidthMbps },
+      { mode: 'precopy' },
+    );
+    actions.push({
+      type: 'migrate',
+      vmId: best.id,
+      vmName: best.name,
+      from: hot.id,
+      to: cold.id,
+      reason: `rebalance: ${hot.name} at CPU ${pct(uh)}, ${cold.name} at ${pct(uc)} (gap ${pct(uh - uc)} > ${pct(o.gap)})`,
+      cost: { timeS: p.totalMs / 1000, dataMiB: p.bytes / 2 ** 20 },
+      gain: { loadMoved: demand(best) / hot.cpus },
+    });
+    on.set(
+      hot.id,
+      on.get(hot.id)!.filter((v) => v !== best),
+    );
     on.get(cold.id)!.push({ ...best, hostId: cold.id });
   }
   const plan = summarize(actions);
-  return actions.length ? { ...plan, summary: plan.summary.replace(/relieve \d+ overloaded host\(s\)/, `rebalance ${new Set(actions.map((a) => (a.type === 'migrate' ? a.from : ''))).size} busy host(s)`) } : { ...plan, summary: `nothing to do: hosts are within ${pct(o.gap)} of each other` };
+  return actions.length
+    ? {
+        ...plan,
+        summary: plan.summary.replace(
+          /relieve \d+ overloaded host\(s\)/,
+          `rebalance ${new Set(actions.map((a) => (a.type === 'migrate' ? a.from : ''))).size} busy host(s)`,
+        ),
+      }
+    : { ...plan, summary: `nothing to do: hosts are within ${pct(o.gap)} of each other` };
 }

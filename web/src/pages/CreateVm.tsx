@@ -3,11 +3,18 @@ import { api, ApiError, type Flavor, type Operation } from '../api.ts';
 import { usePoll } from '../poll.ts';
 import { go } from '../router.ts';
 
-export interface Decision { hostId: string | null; explanation: string; ranked?: { hostId: string; hostName: string; score: number }[]; rejected?: { hostId: string; hostName: string; filter: string; reason: string }[] }
+export interface Decision {
+  hostId: string | null;
+  explanation: string;
+  ranked?: { hostId: string; hostName: string; score: number }[];
+  rejected?: { hostId: string; hostName: string; filter: string; reason: string }[];
+}
 
 /** Rejections as rows, one per host and filter, hosts in name order. */
 export function rejectionRows(d: Decision): { host: string; filter: string; reason: string }[] {
-  return (d.rejected ?? []).map((r) => ({ host: r.hostName, filter: r.filter, reason: r.reason })).sort((a, b) => a.host.localeCompare(b.host, undefined, { numeric: true }));
+  return (d.rejected ?? [])
+    .map((r) => ({ host: r.hostName, filter: r.filter, reason: r.reason }))
+    .sort((a, b) => a.host.localeCompare(b.host, undefined, { numeric: true }));
 }
 
 /** The chosen host's name. */
@@ -16,47 +23,159 @@ export const chosen = (d: Decision) => d.ranked?.find((r) => r.hostId === d.host
 export function CreateVm() {
   const flavors = usePoll(() => api<Flavor[]>('GET', '/v1/flavors'), 60_000);
   const images = usePoll(() => api<{ id: string; name: string }[]>('GET', '/v1/images'), 60_000);
-  const groups = usePoll(() => api<{ id: string; name: string; policy: string }[]>('GET', '/v1/server-groups'), 60_000);
+  const groups = usePoll(
+    () => api<{ id: string; name: string; policy: string }[]>('GET', '/v1/server-groups'),
+    60_000,
+  );
   const [f, setF] = useState({ name: '', flavor: '', image: '', serverGroup: '', ha: false });
   const [preview, setPreview] = useState<Decision>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
-  const body = () => ({ name: f.name.trim(), flavor: f.flavor || flavors.data?.[0]?.name, image: f.image || images.data?.[0]?.name, ...(f.serverGroup ? { serverGroup: f.serverGroup } : {}), ...(f.ha ? { ha: true } : {}) });
+  const body = () => ({
+    name: f.name.trim(),
+    flavor: f.flavor || flavors.data?.[0]?.name,
+    image: f.image || images.data?.[0]?.name,
+    ...(f.serverGroup ? { serverGroup: f.serverGroup } : {}),
+    ...(f.ha ? { ha: true } : {}),
+  });
   const where = async () => {
     setError(undefined);
-    try { setPreview(await api<Decision>('POST', '/v1/vms', { ...body(), name: body().name || 'preview', dryRun: true })); } catch (e) { setError((e as Error).message); }
+    try {
+      setPreview(
+        await api<Decision>('POST', '/v1/vms', { ...body(), name: body().name || 'preview', dryRun: true }),
+      );
+    } catch (e) {
+      setError((e as Error).message);
+    }
   };
   const create = async (e: React.FormEvent) => {
     e.preventDefault();
-    setBusy(true); setError(undefined);
+    setBusy(true);
+    setError(undefined);
     try {
       const op = await api<Operation>('POST', '/v1/vms', body());
-      if (op.status === 'failed') setError(op.error ?? 'create failed'); else go('vms', op.vmId!);
+      if (op.status === 'failed') setError(op.error ?? 'create failed');
+      else go('vms', op.vmId!);
     } catch (err) {
       setError((err as Error).message);
       if (err instanceof ApiError && err.code === 'NO_HOST_FITS') setPreview(err.body as Decision);
-    } finally { setBusy(false); }
+    } finally {
+      setBusy(false);
+    }
   };
   return (
     <div>
       <h2>Create a VM</h2>
       <form className="card form" onSubmit={create}>
-        <label>name<input name="name" required pattern="[A-Za-z0-9][A-Za-z0-9._-]*" value={f.name} onChange={(e) => setF({ ...f, name: e.target.value })} /></label>
-        <label>flavor<select name="flavor" value={f.flavor} onChange={(e) => { setF({ ...f, flavor: e.target.value }); setPreview(undefined); }}>{(flavors.data ?? []).map((x) => <option key={x.id} value={x.name}>{x.name}: {x.vcpus} vCPU, {x.memoryMiB} MiB, {x.diskGiB} GiB</option>)}</select></label>
-        <label>image<select name="image" value={f.image} onChange={(e) => setF({ ...f, image: e.target.value })}>{(images.data ?? []).map((x) => <option key={x.id} value={x.name}>{x.name}</option>)}</select></label>
-        <label>server group<select name="serverGroup" value={f.serverGroup} onChange={(e) => { setF({ ...f, serverGroup: e.target.value }); setPreview(undefined); }}><option value="">none</option>{(groups.data ?? []).map((g) => <option key={g.id} value={g.name}>{g.name} ({g.policy})</option>)}</select></label>
-        <label className="check"><input type="checkbox" name="ha" checked={f.ha} onChange={(e) => setF({ ...f, ha: e.target.checked })} /> restart elsewhere if its host fails (HA)</label>
+        <label>
+          name
+          <input
+            name="name"
+            required
+            pattern="[A-Za-z0-9][A-Za-z0-9._-]*"
+            value={f.name}
+            onChange={(e) => setF({ ...f, name: e.target.value })}
+          />
+        </label>
+        <label>
+          flavor
+          <select
+            name="flavor"
+            value={f.flavor}
+            onChange={(e) => {
+              setF({ ...f, flavor: e.target.value });
+              setPreview(undefined);
+            }}
+          >
+            {(flavors.data ?? []).map((x) => (
+              <option key={x.id} value={x.name}>
+                {x.name}: {x.vcpus} vCPU, {x.memoryMiB} MiB, {x.diskGiB} GiB
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          image
+          <select name="image" value={f.image} onChange={(e) => setF({ ...f, image: e.target.value })}>
+            {(images.data ?? []).map((x) => (
+              <option key={x.id} value={x.name}>
+                {x.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          server group
+          <select
+            name="serverGroup"
+            value={f.serverGroup}
+            onChange={(e) => {
+              setF({ ...f, serverGroup: e.target.value });
+              setPreview(undefined);
+            }}
+          >
+            <option value="">none</option>
+            {(groups.data ?? []).map((g) => (
+              <option key={g.id} value={g.name}>
+                {g.name} ({g.policy})
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="check">
+          <input
+            type="checkbox"
+            name="ha"
+            checked={f.ha}
+            onChange={(e) => setF({ ...f, ha: e.target.checked })}
+          />{' '}
+          restart elsewhere if its host fails (HA)
+        </label>
         <div className="buttons">
-          <button type="button" onClick={where}>Where would it go?</button>
-          <button type="submit" disabled={busy || !f.name.trim()}>Create</button>
+          <button type="button" onClick={where}>
+            Where would it go?
+          </button>
+          <button type="submit" disabled={busy || !f.name.trim()}>
+            Create
+          </button>
         </div>
-        {error && <p className="error" role="alert">{error}</p>}
+        {error && (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
       </form>
       {preview && (
         <div className="card preview" data-testid="placement-preview">
-          {preview.hostId ? <p className="ok">It would go to <b data-testid="chosen-host">{chosen(preview)}</b>: {preview.explanation}</p> : <p className="error">Nothing fits on any of the {new Set(rejectionRows(preview).map((r) => r.host)).size} hosts. Why, host by host:</p>}
+          {preview.hostId ? (
+            <p className="ok">
+              It would go to <b data-testid="chosen-host">{chosen(preview)}</b>: {preview.explanation}
+            </p>
+          ) : (
+            <p className="error">
+              Nothing fits on any of the {new Set(rejectionRows(preview).map((r) => r.host)).size} hosts. Why,
+              host by host:
+            </p>
+          )}
           {rejectionRows(preview).length > 0 && (
-            <table className="grid"><thead><tr><th>host</th><th>filter</th><th>why not</th></tr></thead><tbody>{rejectionRows(preview).map((r, i) => <tr key={i}><td>{r.host}</td><td>{r.filter}</td><td>{r.reason}</td></tr>)}</tbody></table>
+            <table className="grid">
+              <thead>
+                <tr>
+                  <th>host</th>
+                  <th>filter</th>
+                  <th>why not</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rejectionRows(preview).map((r, i) => (
+                  <tr key={i}>
+                    <td>{r.host}</td>
+                    <td>{r.filter}</td>
+                    <td>{r.reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
           )}
         </div>
       )}

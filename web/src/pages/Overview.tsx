@@ -13,11 +13,46 @@ export function Overview() {
       <h2>Data center</h2>
       {(o.error || hosts.error) && <p className="error">{o.error ?? hosts.error}</p>}
       <div className="stats">
-        <Stat label="hosts on" value={d?.hosts ? `${on} / ${d.hosts.total}` : '…'} sub={d?.hosts ? `${d.hosts.byState.off ?? 0} off · ${d.hosts.byState.failed ?? 0} failed · ${d.hosts.byState.maintenance ?? 0} maintenance` : ''} />
-        <Stat label="VMs" value={d ? String(d.vms.total) : '…'} sub={d ? Object.entries(d.vms.byState).map(([k, v]) => `${v} ${k}`).join(' · ') : ''} />
-        <Stat label="power now" value={d?.powerW !== undefined ? watts(d.powerW) : '…'} sub="IT load, from the power models" />
-        <Stat label="energy today" value={d ? `${kwh(d.facilityEnergyTodayKWh)} kWh` : '…'} sub={d ? `${kwh(d.energyTodayKWh)} kWh IT × PUE ${d.pue}` : ''} />
-        <Stat label="SLA violation now" value={d?.slaViolation !== undefined ? pct(d.slaViolation, 1) : '…'} sub={d?.overloadedHosts !== undefined ? `${d.overloadedHosts} host(s) asked for more CPU than they have` : ''} warn={!!d?.overloadedHosts} />
+        <Stat
+          label="hosts on"
+          value={d?.hosts ? `${on} / ${d.hosts.total}` : '…'}
+          sub={
+            d?.hosts
+              ? `${d.hosts.byState.off ?? 0} off · ${d.hosts.byState.failed ?? 0} failed · ${d.hosts.byState.maintenance ?? 0} maintenance`
+              : ''
+          }
+        />
+        <Stat
+          label="VMs"
+          value={d ? String(d.vms.total) : '…'}
+          sub={
+            d
+              ? Object.entries(d.vms.byState)
+                  .map(([k, v]) => `${v} ${k}`)
+                  .join(' · ')
+              : ''
+          }
+        />
+        <Stat
+          label="power now"
+          value={d?.powerW !== undefined ? watts(d.powerW) : '…'}
+          sub="IT load, from the power models"
+        />
+        <Stat
+          label="energy today"
+          value={d ? `${kwh(d.facilityEnergyTodayKWh)} kWh` : '…'}
+          sub={d ? `${kwh(d.energyTodayKWh)} kWh IT × PUE ${d.pue}` : ''}
+        />
+        <Stat
+          label="SLA violation now"
+          value={d?.slaViolation !== undefined ? pct(d.slaViolation, 1) : '…'}
+          sub={
+            d?.overloadedHosts !== undefined
+              ? `${d.overloadedHosts} host(s) asked for more CPU than they have`
+              : ''
+          }
+          warn={!!d?.overloadedHosts}
+        />
       </div>
       <Legend />
       {hosts.data ? <HostTiles hosts={hosts.data} /> : <p className="muted">loading hosts…</p>}
@@ -25,6 +60,22 @@ export function Overview() {
   );
 }
 
-export function Stat({ label, value, sub, warn }: { label: string; value: string; sub?: string; warn?: boolean }) {
-  return <div className={`stat card${warn ? ' warn' : ''}`} data-stat={label}><div className="stat-label">{label}</div><div className="stat-value">{value}</div>{sub && <div className="stat-sub">{sub}</div>}</div>;
+export function Stat({
+  label,
+  value,
+  sub,
+  warn,
+}: {
+  label: string;
+  value: string;
+  sub?: string;
+  warn?: boolean;
+}) {
+  return (
+    <div className={`stat card${warn ? ' warn' : ''}`} data-stat={label}>
+      <div className="stat-label">{label}</div>
+      <div className="stat-value">{value}</div>
+      {sub && <div className="stat-sub">{sub}</div>}
+    </div>
+  );
 }
