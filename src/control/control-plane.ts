@@ -3,7 +3,7 @@
  * placement, quotas, operations and the event log. Every state change is one transaction; the
  * hypervisor work happens through drivers after the record is safe.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { HypervisorDriver } from '../core/hypervisor.ts';
 import { AgentDriver } from '../drivers/agent/agent-driver.ts';
@@ -37,6 +37,8 @@ import { seededRandom } from '../runtime/random.ts';
 import { predictMigration } from '../models/migration.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { ControlError } from './errors.ts';
+import { nowIso, recordEvent, unique, type ControlContext, type EventInput } from './context.ts';
+import { cryptoIds, type IdSource } from '../runtime/ids.ts';
 import type { Db } from './store/open-store.ts';
 import type { Selectable } from 'kysely';
 import type { VmTable } from './store/schema.ts';
@@ -86,6 +88,8 @@ export const hashToken = (t: string) => createHash('sha256').update(t).digest('h
 export interface ControlPlaneOptions {
   db: Db;
   clock: Clock;
+  /** Where ids and tokens come from (the OS's CSPRNG unless given; a seeded source in replays). */
+  ids?: IdSource;
   /** Driver per host driver kind (`sim` for simulated hosts). Hosts of kind `qemu` are reached through their agent. */
   drivers: Record<string, HypervisorDriver>;
   /** Token the control plane presents to agents. */
@@ -95,17 +99,21 @@ export interface ControlPlaneOptions {
 }
 
 export class ControlPlane {
-  constructor(private readonly o: ControlPlaneOptions) {}
+  /** What every service shares (store, clock, ids, drivers). */
+  readonly ctx: ControlContext;
+  constructor(o: ControlPlaneOptions) {
+    this.ctx = { ...o, ids: o.ids ?? cryptoIds() };
+  }
 
   get db() {
-    return this.o.db;
+    return this.ctx.db;
   }
   /** Set the token presented to agents (they accept the operator token they report with). */
   useAgentToken(t: string | undefined): void {
-    this.o.agentToken = t;
+    this.ctx.agentToken = t;
   }
   private now(): string {
-    return new Date(this.o.clock.now() * 1000).toISOString();
+    return nowIso(this.ctx);
   }
 
   // ---- bootstrap and auth ----------------------------------------------------------------------
@@ -117,10 +125,10 @@ export class ControlPlane {
   async bootstrap(token?: string): Promise<string | null> {
     const has = await this.db.selectFrom('users').select('id').where('role', '=', 'admin').executeTakeFirst();
     if (has) return null;
-    const t = token ?? `nubis_${randomBytes(24).toString('base64url')}`;
+    const t = token ?? `nubis_${this.ctx.ids.secret()}`;
     await this.db.transaction().execute(async (trx) => {
-      const tid = randomUUID(),
-        uid = randomUUID(),
+      const tid = this.ctx.ids.uuid(),
+        uid = this.ctx.ids.uuid(),
         at = this.now();
       await trx
         .insertInto('tenants')
@@ -141,7 +149,7 @@ export class ControlPlane {
       await trx
         .insertInto('tokens')
         .values({
-          id: randomUUID(),
+          id: this.ctx.ids.uuid(),
           user_id: uid,
           name: 'bootstrap',
           hash: hashToken(t),
@@ -197,29 +205,8 @@ export class ControlPlane {
       throw new ControlError('FORBIDDEN', `This needs role ${roles.join(' or ')}; you are ${p.role}`);
   }
 
-  private event(
-    trx: Db,
-    e: {
-      tenantId?: string | null;
-      vmId?: string | null;
-      hostId?: string | null;
-      actor?: string | null;
-      kind: string;
-      detail?: unknown;
-    },
-  ) {
-    return trx
-      .insertInto('events')
-      .values({
-        at: this.now(),
-        tenant_id: e.tenantId ?? null,
-        vm_id: e.vmId ?? null,
-        host_id: e.hostId ?? null,
-        actor: e.actor ?? null,
-        kind: e.kind,
-        detail: JSON.stringify(e.detail ?? {}),
-      })
-      .execute();
+  private event(trx: Db, e: EventInput) {
+    return recordEvent(this.ctx, trx, e);
   }
 
   // ---- tenants, users, tokens ------------------------------------------------------------------
@@ -227,7 +214,7 @@ export class ControlPlane {
   async createTenant(p: Principal, name: string, quotas: Partial<Quotas> = {}) {
     this.require(p, 'admin');
     const q = { ...DEFAULT_QUOTAS, ...quotas };
-    const id = randomUUID();
+    const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
         this.db.transaction().execute(async (trx) => {
@@ -303,7 +290,7 @@ export class ControlPlane {
   async createUser(p: Principal, tenant: string, name: string, role: Role) {
     this.require(p, 'admin');
     const t = await this.tenantByRef(tenant);
-    const id = randomUUID();
+    const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
         this.db.transaction().execute(async (trx) => {
@@ -329,9 +316,11 @@ export class ControlPlane {
     if (userId !== p.userId) this.require(p, 'admin');
     const user = await this.db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
     if (!user) throw new ControlError('NOT_FOUND', `No user "${userId}"`);
-    const token = `nubis_${randomBytes(24).toString('base64url')}`;
-    const id = randomUUID();
-    const expires = o.expiresInS ? new Date((this.o.clock.now() + o.expiresInS) * 1000).toISOString() : null;
+    const token = `nubis_${this.ctx.ids.secret()}`;
+    const id = this.ctx.ids.uuid();
+    const expires = o.expiresInS
+      ? new Date((this.ctx.clock.now() + o.expiresInS) * 1000).toISOString()
+      : null;
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('tokens')
@@ -401,7 +390,7 @@ export class ControlPlane {
     },
   ) {
     this.require(p, 'admin');
-    const id = randomUUID();
+    const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
         this.db.transaction().execute(async (trx) => {
@@ -752,7 +741,7 @@ export class ControlPlane {
    * control plane for longer than the same timeout; see docs/operations.md.
    */
   async checkHeartbeats(p: Principal, failAfterS: number): Promise<string[]> {
-    const limit = new Date((this.o.clock.now() - failAfterS) * 1000).toISOString();
+    const limit = new Date((this.ctx.clock.now() - failAfterS) * 1000).toISOString();
     const stale = await this.db
       .selectFrom('hosts')
       .select(['id', 'name'])
@@ -766,7 +755,7 @@ export class ControlPlane {
 
   async createFlavor(p: Principal, f: { name: string; vcpus: number; memoryMiB: number; diskGiB: number }) {
     this.require(p, 'admin');
-    const id = randomUUID();
+    const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
         this.db
@@ -793,7 +782,7 @@ export class ControlPlane {
 
   async createImage(p: Principal, i: { name: string; format: string; sizeMiB: number }) {
     this.require(p, 'admin');
-    const id = randomUUID();
+    const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
         this.db
@@ -816,7 +805,7 @@ export class ControlPlane {
 
   async createServerGroup(p: Principal, name: string, policy: string) {
     this.require(p, 'admin', 'member');
-    const id = randomUUID();
+    const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
         this.db
@@ -1018,7 +1007,7 @@ export class ControlPlane {
     );
     if (!h) return false;
     const reason = `no host that is on has room for ${vmName} (${f.name})`;
-    if (h.driver === 'qemu' || (this.o.simBootS ?? 0) > 0) {
+    if (h.driver === 'qemu' || (this.ctx.simBootS ?? 0) > 0) {
       // A host takes time to boot: start it now (it is up when its agent reports, or after the
       // simulated boot time) and refuse this request with when to try again.
       const admin = { ...p, role: 'admin' as const };
@@ -1027,7 +1016,7 @@ export class ControlPlane {
       });
       throw new ControlError(
         'NO_HOST_FITS',
-        `${reason}; switching ${h.name} on, try again when it is up${h.driver === 'qemu' ? '' : ` (in ${this.o.simBootS} s)`}`,
+        `${reason}; switching ${h.name} on, try again when it is up${h.driver === 'qemu' ? '' : ` (in ${this.ctx.simBootS} s)`}`,
       );
     }
     await trx
@@ -1217,8 +1206,8 @@ export class ControlPlane {
       .executeTakeFirst();
     if (!image) throw new ControlError('NOT_FOUND', `No image "${o.image}"; see GET /v1/images`);
     const group = o.serverGroup ? await this.groupFor(p, o.serverGroup) : undefined;
-    const vmId = randomUUID(),
-      opId = randomUUID();
+    const vmId = this.ctx.ids.uuid(),
+      opId = this.ctx.ids.uuid();
     let decision!: PlacementDecision;
     await this.db.transaction().execute(async (trx) => {
       await this.claimQuota(trx, p.tenantId, flavor);
@@ -1314,12 +1303,12 @@ export class ControlPlane {
       if (!host.agent_url) throw new ControlError('BACKEND', `Host "${host.name}" has no agent URL`);
       let a = this.agents.get(host.agent_url);
       if (!a) {
-        a = new AgentDriver(host.agent_url, this.o.agentToken);
+        a = new AgentDriver(host.agent_url, this.ctx.agentToken);
         this.agents.set(host.agent_url, a);
       }
       return a;
     }
-    const d = this.o.drivers[host.driver];
+    const d = this.ctx.drivers[host.driver];
     if (!d) throw new ControlError('BACKEND', `No driver for hosts of kind "${host.driver}"`);
     return d;
   }
@@ -1348,7 +1337,7 @@ export class ControlPlane {
       .where('agent_url', '=', b.agentUrl)
       .executeTakeFirst();
     if (!h) {
-      const id = randomUUID();
+      const id = this.ctx.ids.uuid();
       await this.unique(
         () =>
           this.db.transaction().execute(async (trx) => {
@@ -1466,7 +1455,7 @@ export class ControlPlane {
       .selectAll()
       .where('id', '=', v.host_id!)
       .executeTakeFirstOrThrow();
-    const opId = randomUUID();
+    const opId = this.ctx.ids.uuid();
     let dst!: Awaited<ReturnType<ControlPlane['hostRows']>>[number];
     await this.db.transaction().execute(async (trx) => {
       if (o.toHost) {
@@ -1539,7 +1528,7 @@ export class ControlPlane {
                 ...(o.bandwidthMbps ? { bandwidthMbps: o.bandwidthMbps } : {}),
               },
             };
-        report = await a.migrate(v.id, dst.agent_url!, { ...body, destinationToken: this.o.agentToken });
+        report = await a.migrate(v.id, dst.agent_url!, { ...body, destinationToken: this.ctx.agentToken });
       } else {
         // Simulated hosts move at once; the report carries what the live-migration models predict
         // for this VM (its memory, a dirty rate that follows its CPU), so timelines show durations.
@@ -1710,7 +1699,7 @@ export class ControlPlane {
         { state: v.state },
       );
     }
-    const opId = randomUUID();
+    const opId = this.ctx.ids.uuid();
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('operations')
@@ -1758,7 +1747,7 @@ export class ControlPlane {
           await d?.resume(v.id);
           break;
         case 'snapshot':
-          await d?.snapshot(v.id, o.snapshotName ?? `snap-${Date.now()}`);
+          await d?.snapshot(v.id, o.snapshotName ?? `snap-${Math.round(this.ctx.clock.now())}`);
           break;
         case 'restore':
           await d?.restore(v.id, o.snapshotName!);
@@ -1799,7 +1788,7 @@ export class ControlPlane {
       memory_mib: to.memory_mib - from.memory_mib,
       disk_gib: to.disk_gib - from.disk_gib,
     };
-    const opId = randomUUID();
+    const opId = this.ctx.ids.uuid();
     await this.db.transaction().execute(async (trx) => {
       // Claim the difference (a negative difference always fits).
       const grow = {
@@ -1970,7 +1959,7 @@ export class ControlPlane {
       moved = target.name;
       host = target;
     }
-    const opId = randomUUID();
+    const opId = this.ctx.ids.uuid();
     await this.db.transaction().execute(async (trx) => {
       await this.claimQuota(trx, v.tenant_id, grow, 0);
       await trx
@@ -2176,7 +2165,7 @@ export class ControlPlane {
       .groupBy('vm_id')
       .execute();
     const lastAt = new Map(last.map((r) => [r.vm_id, Date.parse(String(r.at))]));
-    const nowMs = this.o.clock.now() * 1000;
+    const nowMs = this.ctx.clock.now() * 1000;
     // How long each empty host has been empty: since its last VM's usage ended there.
     const lastUse = await this.db
       .selectFrom('usage')
@@ -2320,11 +2309,11 @@ export class ControlPlane {
         plan = planLoadAware(
           cluster,
           { ...options, ...DEFAULT_LOAD_OPTIONS, policy: spec },
-          seededRandom(Math.floor(this.o.clock.now())),
+          seededRandom(Math.floor(this.ctx.clock.now())),
         );
       }
     }
-    const id = randomUUID();
+    const id = this.ctx.ids.uuid();
     // Periodic audits keep no record of plans with nothing to do (one every few minutes otherwise).
     if (!plan.actions.length && o.keepEmpty === false)
       return {
@@ -2692,7 +2681,7 @@ export class ControlPlane {
       .executeTakeFirst();
     if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"`);
     if (!image) throw new ControlError('NOT_FOUND', `No image "${o.image}"`);
-    const id = randomUUID();
+    const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
         this.db
@@ -2736,7 +2725,7 @@ export class ControlPlane {
       .execute();
     for (let n = members.length; n < g.desired; n++) {
       const op = await this.createVm(p, {
-        name: `${g.name}-${randomBytes(3).toString('hex')}`,
+        name: `${g.name}-${this.ctx.ids.uuid().slice(0, 6)}`,
         flavor: g.flavor_id,
         image: g.image_id,
         serverGroup: g.server_group_id,
@@ -2757,7 +2746,7 @@ export class ControlPlane {
   /** Report the group's metric (and optionally per-member loads); scale by the policy. */
   async reportGroupMetric(p: Principal, ref: string, value: number, loads: Record<string, number> = {}) {
     const g = await this.getScalingGroup(p, ref);
-    const since = g.lastScaledAt ? this.o.clock.now() - Date.parse(g.lastScaledAt) / 1000 : Infinity;
+    const since = g.lastScaledAt ? this.ctx.clock.now() - Date.parse(g.lastScaledAt) / 1000 : Infinity;
     const d = scalingDecision(
       { min: g.min, max: g.max, desired: g.desired, secondsSinceLastScale: since },
       g.policy,
@@ -2948,7 +2937,7 @@ export class ControlPlane {
         .select(['id', 'name', 'cpu_history', 'cpu_times'])
         .where('deleted_at', 'is', null)
         .execute();
-      const t = Math.round(this.o.clock.now());
+      const t = Math.round(this.ctx.clock.now());
       const changedTimes = new Map<string, string>();
       const byRef = new Map<string, (typeof vms)[number]>();
       for (const v of vms) {
@@ -3033,7 +3022,7 @@ export class ControlPlane {
    * power change and report, so the integral has no gaps.
    */
   async integrateEnergy(): Promise<void> {
-    const now = this.o.clock.now();
+    const now = this.ctx.clock.now();
     const at = this.now(),
       day = at.slice(0, 10);
     const hosts = await this.db
@@ -3271,11 +3260,11 @@ export class ControlPlane {
         };
       }
     }
-    const bootS = this.o.simBootS ?? 0;
+    const bootS = this.ctx.simBootS ?? 0;
     const to = action === 'off' ? 'off' : row.driver === 'qemu' || bootS > 0 ? 'booting' : 'up';
     const bootUntil =
       action === 'on' && row.driver !== 'qemu' && bootS > 0
-        ? new Date((this.o.clock.now() + bootS) * 1000).toISOString()
+        ? new Date((this.ctx.clock.now() + bootS) * 1000).toISOString()
         : null;
     await this.db.transaction().execute(async (trx) => {
       await trx
@@ -3399,7 +3388,7 @@ export class ControlPlane {
         eb.or([eb('usage.end_at', 'is', null), eb('usage.end_at', '>', new Date(from).toISOString())]),
       )
       .execute();
-    const nowMs = this.o.clock.now() * 1000;
+    const nowMs = this.ctx.clock.now() * 1000;
     const pieces = rows
       .map((r) => {
         const a = Math.max(from, Date.parse(r.start_at)),
@@ -3544,7 +3533,7 @@ export class ControlPlane {
         'BAD_REQUEST',
         `validFrom (${t.validFrom}) must be before validTo (${t.validTo})`,
       );
-    const id = randomUUID();
+    const id = this.ctx.ids.uuid();
     await this.db
       .insertInto('tariffs')
       .values({
@@ -3653,14 +3642,8 @@ export class ControlPlane {
   }
 
   /** Turn a unique-constraint violation into ALREADY_EXISTS. */
-  private async unique<T>(f: () => Promise<T>, message: string): Promise<T> {
-    try {
-      return await f();
-    } catch (e) {
-      const m = String((e as Error).message);
-      if (/UNIQUE|duplicate key/i.test(m)) throw new ControlError('ALREADY_EXISTS', message);
-      throw e;
-    }
+  private unique<T>(f: () => Promise<T>, message: string): Promise<T> {
+    return unique(f, message);
   }
 }
 

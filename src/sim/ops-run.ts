@@ -12,6 +12,7 @@ import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
 import { POWER_MODELS, type PowerModelSpec } from '../models/power.ts';
 import { SimClock } from '../runtime/clock.ts';
 import { seededRandom } from '../runtime/random.ts';
+import { seededIds } from '../runtime/ids.ts';
 import type { SimSeries } from './datacenter-sim.ts';
 import type { OpsScenario } from './ops-scenario.ts';
 import { readPlanetLabDay } from './planetlab.ts';
@@ -378,6 +379,8 @@ export async function runOpsInProcess(
       clock,
       drivers: { sim: new SimHypervisorDriver(clock) },
       simBootS: s.power.bootS,
+      // Ids from the scenario's seed: the same replay gives the same ids.
+      ids: seededIds(seededRandom(s.seed * 31 + 7)),
     });
     const admin = (await cp.authenticate((await cp.bootstrap())!))!;
     return await runOps(s, methodPort(cp, admin), clock, onStep);
