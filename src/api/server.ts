@@ -23,6 +23,7 @@ const STATUS: Record<ControlError['code'], number> = {
   QUOTA_EXCEEDED: 403,
   NO_HOST_FITS: 409,
   BAD_REQUEST: 400,
+  IDEMPOTENCY_CONFLICT: 422,
   BACKEND: 502,
 };
 

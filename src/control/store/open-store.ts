@@ -16,6 +16,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.ts';
+import { tenancyMigration } from './migrations/0100-tenancy.ts';
 
 export type Db = Kysely<Database>;
 
@@ -317,6 +318,7 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.alterTable('hosts').addColumn('boot_until', 'text').execute();
     },
   },
+  '0100-tenancy': tenancyMigration,
   '0005-tiers-zones': {
     async up(db: Kysely<unknown>) {
       await db.schema
