@@ -1,3 +1,7 @@
+/**
+ * Start-up content: a demo data center on first start, and simulated hosts re-created from the
+ * database after a restart.
+ */
 import type { HypervisorDriver } from '../core/hypervisor.ts';
 import type { ControlPlane } from './control-plane.ts';
 import type { Principal } from './principal.ts';

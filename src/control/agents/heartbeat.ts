@@ -1,5 +1,7 @@
 /**
  * Agents' heartbeats: host registration, refresh, health reports.
+ *
+ * Uses: `cp.draining`, `cp.metrics`, `cp.plans`.
  */
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';

@@ -1,5 +1,7 @@
 /**
  * Automation levels per zone and the automation round (audit, apply, scale, power off).
+ *
+ * Uses: `cp.energy`, `cp.plans`, `cp.scaling`.
  */
 import { parsePolicy, PolicySpecError } from '../../policies/registry.ts';
 import { ControlError } from '../errors.ts';

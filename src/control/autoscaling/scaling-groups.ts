@@ -1,5 +1,7 @@
 /**
  * Scaling groups: create, show, reconcile to a size, scale on a metric or on measured CPU.
+ *
+ * Uses: `cp.catalog`, `cp.vmActions`, `cp.vmCreate`.
  */
 import { scalingDecision, type ScalingPolicy } from '../../policies/autoscaling.ts';
 import { ControlError } from '../errors.ts';

@@ -1,5 +1,7 @@
 /**
  * Tariffs and invoices.
+ *
+ * Uses: `cp.usageReports`.
  */
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';

@@ -1,5 +1,7 @@
 /**
  * Usage records follow VM state (open, close, restart on a new host or flavor).
+ *
+ * Uses: no other service.
  */
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';

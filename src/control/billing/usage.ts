@@ -1,5 +1,7 @@
 /**
  * Usage of a tenant: per VM, per report line, per day.
+ *
+ * Uses: `cp.tenancy`.
  */
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';

@@ -1,5 +1,9 @@
 /**
- * Creating a VM: quota and host claims, the record, then the driver; the shared end of every VM operation.
+ * Creating a VM: quota and host claims, the record, then the driver; the shared end of every VM
+ * operation.
+ *
+ * Uses: `cp.claims`, `cp.drivers`, `cp.energy`, `cp.metering`, `cp.operations`, `cp.powerOn`,
+ * `cp.scheduler`.
  */
 import type { PlacementDecision } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';

@@ -1,5 +1,8 @@
 /**
- * The hypervisor driver for a host: a local one by kind, or the host's agent (one client per agent URL).
+ * The hypervisor driver for a host: a local one by kind, or the host's agent (one client per agent
+ * URL).
+ *
+ * Uses: no other service.
  */
 import type { HypervisorDriver } from '../../core/hypervisor.ts';
 import { AgentDriver } from '../../drivers/agent/agent-driver.ts';

@@ -1,5 +1,7 @@
 /**
  * High availability: evacuating a failed host, the failover reserve, heartbeat timeouts.
+ *
+ * Uses: `cp.claims`, `cp.drivers`, `cp.hosts`, `cp.metering`, `cp.scheduler`.
  */
 import { placeVm } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';

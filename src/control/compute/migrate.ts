@@ -1,5 +1,7 @@
 /**
  * Live migration of a VM to another host.
+ *
+ * Uses: `cp.claims`, `cp.drivers`, `cp.metering`, `cp.operations`, `cp.scheduler`, `cp.vmReads`.
  */
 import { AgentDriver } from '../../drivers/agent/agent-driver.ts';
 import { predictMigration } from '../../models/migration.ts';

@@ -1,5 +1,9 @@
 /**
- * Resizing a VM to another flavor: stopped (in place) or running (through a migration when its host lacks room).
+ * Resizing a VM to another flavor: stopped (in place) or running (through a migration when its host
+ * lacks room).
+ *
+ * Uses: `cp.claims`, `cp.drivers`, `cp.metering`, `cp.migrations`, `cp.operations`, `cp.scheduler`,
+ * `cp.vmCreate`.
  */
 import { placeVm } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';

@@ -1,5 +1,7 @@
 /**
  * VM lifecycle actions (start, stop, reboot, suspend, resume, delete, resize, clone).
+ *
+ * Uses: `cp.drivers`, `cp.operations`, `cp.resizes`, `cp.vmCreate`, `cp.vmReads`.
  */
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';

@@ -1,5 +1,7 @@
 /**
  * Reading VMs: one VM (tenant-scoped), its view, and the list.
+ *
+ * Uses: no other service.
  */
 import type { Selectable } from 'kysely';
 import { ControlError } from '../errors.ts';

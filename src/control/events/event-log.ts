@@ -1,5 +1,7 @@
 /**
  * The audit trail: reading events.
+ *
+ * Uses: no other service.
  */
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';

@@ -1,5 +1,7 @@
 /**
  * The catalog: flavors, images and server groups.
+ *
+ * Uses: no other service.
  */
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';

@@ -1,5 +1,7 @@
 /**
  * Hosts: registration, listing, detail and administrative state; the host row and its views.
+ *
+ * Uses: `cp.energy`, `cp.ha`.
  */
 import type { Selectable } from 'kysely';
 import type { HostView } from '../../policies/placement/pipeline.ts';

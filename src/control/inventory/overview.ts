@@ -1,5 +1,7 @@
 /**
  * The data center at a glance: the dashboard totals and the /metrics snapshot.
+ *
+ * Uses: `cp.energy`, `cp.hosts`.
  */
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';

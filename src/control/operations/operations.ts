@@ -1,5 +1,7 @@
 /**
  * Operations (asynchronous requests): idempotency keys, their view and lookup.
+ *
+ * Uses: no other service.
  */
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';

@@ -1,5 +1,7 @@
 /**
  * The cluster as the load-aware planners see it (hosts, VMs, CPU histories).
+ *
+ * Uses: no other service.
  */
 import type { LoadCluster } from '../../policies/plans/load-plan.ts';
 import type { PlanHost } from '../../policies/plans/plan.ts';

@@ -1,5 +1,7 @@
 /**
  * Consolidation plans: audit, list, show, discard, apply; draining a host.
+ *
+ * Uses: `cp.automation`, `cp.clusterReader`, `cp.energy`, `cp.hosts`, `cp.migrations`, `cp.power`.
  */
 import { DEFAULT_LOAD_OPTIONS, planLoadAware, planSpread } from '../../policies/plans/load-plan.ts';
 import {

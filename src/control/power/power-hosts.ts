@@ -1,5 +1,7 @@
 /**
  * Switching hosts on and off.
+ *
+ * Uses: `cp.drivers`, `cp.energy`, `cp.hosts`.
  */
 import { sql } from 'kysely';
 import { AgentDriver } from '../../drivers/agent/agent-driver.ts';

@@ -1,5 +1,7 @@
 /**
  * Claims on capacity: a host's counters, a tenant's quota, their release, and HA admission control.
+ *
+ * Uses: no other service.
  */
 import { sql } from 'kysely';
 import { failoverShortfall } from '../../policies/ha.ts';

@@ -1,5 +1,7 @@
 /**
  * Switch a host on when no host that is on fits a request.
+ *
+ * Uses: `cp.power`.
  */
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';

@@ -1,5 +1,8 @@
 /**
- * Placement: host views for the placement pipeline (static attributes cached), dry-run placement, server-group membership.
+ * Placement: host views for the placement pipeline (static attributes cached), dry-run placement,
+ * server-group membership.
+ *
+ * Uses: `cp.hosts`.
  */
 import { type HostView, type PlacementDecision, placeVm } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';

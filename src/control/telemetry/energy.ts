@@ -1,5 +1,7 @@
 /**
  * Energy: integrating host power over time, boot completion, energy reports, PUE.
+ *
+ * Uses: no other service.
  */
 import { attributeHostPower, idlePowerW, maxPowerW, type PowerModelSpec } from '../../models/power.ts';
 import { ControlError } from '../errors.ts';

@@ -1,5 +1,7 @@
 /**
  * Measured CPU utilization of VMs and hosts (histories for plans and plots).
+ *
+ * Uses: `cp.energy`.
  */
 import { sql } from 'kysely';
 import { powerW } from '../../models/power.ts';

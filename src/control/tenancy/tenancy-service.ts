@@ -1,5 +1,8 @@
 /**
- * Tenants, users, tokens and quotas: first-start bootstrap, token authentication, tenant lookup by id or name.
+ * Tenants, users, tokens and quotas: first-start bootstrap, token authentication, tenant lookup by id
+ * or name.
+ *
+ * Uses: no other service.
  */
 import { ControlError } from '../errors.ts';
 import { hashToken, type Principal, type Role } from '../principal.ts';
