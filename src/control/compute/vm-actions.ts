@@ -1,5 +1,6 @@
 /**
- * VM lifecycle actions (start, stop, reboot, suspend, resume, delete, resize, clone).
+ * VM lifecycle actions: start, stop, reboot, suspend, resume, snapshot, restore, delete, resize,
+ * clone.
  *
  * Uses: `cp.drivers`, `cp.operations`, `cp.resizes`, `cp.vmCreate`, `cp.vmReads`.
  */
@@ -8,7 +9,7 @@ import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import { allowedActions, VM_ACTIONS, type VmAction, type VmState } from '../vm-states.ts';
 
-/** VM lifecycle actions (start, stop, reboot, suspend, resume, delete, resize, clone). */
+/** VM lifecycle actions: start, stop, reboot, suspend, resume, snapshot, restore, delete, resize, clone. */
 export class VmActions extends Service {
   /** Run a lifecycle action; an action the state does not allow is INVALID_STATE naming the state. */
   async vmAction(
