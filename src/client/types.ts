@@ -195,8 +195,7 @@ export interface PlanResult {
   violations?: { action: number; reason: string }[];
 }
 export interface Plan {
-  /** null when an audit found nothing to do (the plan is not stored). */
-  id: string | null;
+  id: string;
   status: string;
   zone: string | null;
   createdAt: string;
@@ -206,6 +205,8 @@ export interface Plan {
   result: PlanResult | null;
   finishedAt: string | null;
 }
+/** What an audit answers: a stored plan, or (id null) nothing to do. */
+export type PlanProposal = Omit<Plan, 'id'> & { id: string | null };
 export interface PlanAudit {
   spareHosts?: number;
   holdDownS?: number;

@@ -1,5 +1,5 @@
 import { Http } from '../http.ts';
-import type { AutomationOverview, AutomationSet, AutomationSettings, Plan } from '../types.ts';
+import type { AutomationOverview, AutomationSet, AutomationSettings, PlanProposal } from '../types.ts';
 
 /** Automation: levels and audit policy per data center or zone; a round on demand. */
 export const automationApi = (http: Http) => ({
@@ -12,5 +12,5 @@ export const automationApi = (http: Http) => ({
       s,
     ),
   /** Runs one round now in every zone that is not manual (admin, operator). */
-  runRound: () => http.post<{ plans: Plan[] }>('/v1/automation/rounds'),
+  runRound: () => http.post<{ plans: PlanProposal[] }>('/v1/automation/rounds'),
 });
