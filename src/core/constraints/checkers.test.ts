@@ -23,7 +23,8 @@ const at = (placement: Record<string, string | string[]>): ConstraintState =>
     HOSTS,
     Object.entries(placement).flatMap(([vm, h]) => (Array.isArray(h) ? h : [h]).map((x) => [vm, x] as const)),
   );
-const hard = <C extends Constraint>(c: Omit<C, 'id' | 'hard'>): C => ({ id: 'k', hard: true, ...c }) as C;
+type Spec = Constraint extends infer C ? (C extends Constraint ? Omit<C, 'id' | 'hard'> : never) : never;
+const hard = (c: Spec): Constraint => ({ id: 'k', hard: true, ...c }) as Constraint;
 
 // Each row: a constraint, a state, how many violations `check` finds, and for VM `a` the hosts
 // `admits` accepts (the others refuse it), with the reasoning.
