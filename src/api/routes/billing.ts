@@ -26,7 +26,7 @@ export const billingRoutes: RouteModule = (route, { cp }) => {
     url: '/v1/tariffs',
     summary: 'List tariffs',
     tag: 'billing',
-    handler: async () => cp.listTariffs(),
+    handler: async ({ p }) => cp.listTariffs(p),
   });
   route({
     method: 'POST',

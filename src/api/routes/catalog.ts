@@ -10,7 +10,7 @@ export const catalogRoutes: RouteModule = (route, { cp }) => {
     url: '/v1/flavors',
     summary: 'List flavors',
     tag: 'flavors',
-    handler: async () => cp.listFlavors(),
+    handler: async ({ p }) => cp.listFlavors(p),
   });
   route({
     method: 'POST',
@@ -33,7 +33,7 @@ export const catalogRoutes: RouteModule = (route, { cp }) => {
     url: '/v1/images',
     summary: 'List images',
     tag: 'images',
-    handler: async () => cp.listImages(),
+    handler: async ({ p }) => cp.listImages(p),
   });
   route({
     method: 'POST',

@@ -3,6 +3,7 @@
  *
  * Uses: `cp.draining`, `cp.metrics`, `cp.plans`.
  */
+import { authorize } from '../authz.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 
@@ -24,7 +25,7 @@ export class Heartbeats extends Service {
       guests?: { id: string; cpu?: number }[];
     },
   ) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'host:heartbeat');
     const at = this.now();
     const h = await this.db
       .selectFrom('hosts')

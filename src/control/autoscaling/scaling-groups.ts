@@ -4,6 +4,7 @@
  * Uses: `cp.catalog`, `cp.vmActions`, `cp.vmCreate`.
  */
 import { scalingDecision, type ScalingPolicy } from '../../policies/autoscaling.ts';
+import { authorize, tenantFilter, type Operation } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -40,13 +41,18 @@ export class ScalingGroups extends Service {
     };
   }
 
-  async getScalingGroup(p: Principal, ref: string) {
-    const g = await this.db
+  /** A scaling group the caller may perform `op` on (by id, or by name within the caller's tenant). */
+  async getScalingGroup(p: Principal, ref: string, op: Operation = 'scaling-group:read') {
+    authorize(p, op);
+    const own = tenantFilter(p, op);
+    const rows = await this.db
       .selectFrom('scaling_groups')
       .selectAll()
-      .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
-      .where('tenant_id', '=', p.tenantId)
-      .executeTakeFirst();
+      .where((eb) =>
+        eb.or([eb('id', '=', ref), eb.and([eb('name', '=', ref), eb('tenant_id', '=', own ?? p.tenantId)])]),
+      )
+      .execute();
+    const g = rows.find((r) => !own || r.tenant_id === own);
     if (!g) throw new ControlError('NOT_FOUND', `No scaling group "${ref}"`);
     const members = await this.db
       .selectFrom('vms')
@@ -79,7 +85,7 @@ export class ScalingGroups extends Service {
       scaleIn?: 'newest' | 'least-loaded';
     },
   ) {
-    this.require(p, 'admin', 'member');
+    authorize(p, 'scaling-group:write');
     if (!(o.min >= 0 && o.min <= o.max))
       throw new ControlError('BAD_REQUEST', `min (${o.min}) must be between 0 and max (${o.max})`);
     if (!(o.policy.scaleInBelow < o.policy.scaleOutAbove))
@@ -166,7 +172,7 @@ export class ScalingGroups extends Service {
 
   /** Report the group's metric (and optionally per-member loads); scale by the policy. */
   async reportGroupMetric(p: Principal, ref: string, value: number, loads: Record<string, number> = {}) {
-    const g = await this.getScalingGroup(p, ref);
+    const g = await this.getScalingGroup(p, ref, 'scaling-group:write');
     const since = g.lastScaledAt ? this.ctx.clock.now() - Date.parse(g.lastScaledAt) / 1000 : Infinity;
     const d = scalingDecision(
       { min: g.min, max: g.max, desired: g.desired, secondsSinceLastScale: since },

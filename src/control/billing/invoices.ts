@@ -3,6 +3,7 @@
  *
  * Uses: `cp.usageReports`.
  */
+import { authorize } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -23,7 +24,7 @@ export class Invoices extends Service {
       kWh: number;
     },
   ) {
-    this.require(p, 'admin');
+    authorize(p, 'tariff:write');
     if (t.validTo && !(Date.parse(t.validFrom) < Date.parse(t.validTo)))
       throw new ControlError(
         'BAD_REQUEST',
@@ -48,7 +49,8 @@ export class Invoices extends Service {
     return { id, ...t };
   }
 
-  async listTariffs() {
+  async listTariffs(p: Principal) {
+    authorize(p, 'tariff:read');
     return (await this.db.selectFrom('tariffs').selectAll().orderBy('valid_from').execute()).map((t) => ({
       id: t.id,
       name: t.name,
@@ -67,6 +69,7 @@ export class Invoices extends Service {
    * tariff; a stopped VM pays for its disk only. Amounts are rounded to cents per line.
    */
   async invoice(p: Principal, o: { tenant?: string; from: string; to: string }) {
+    authorize(p, 'invoice:read');
     const u = await this.cp.usageReports.usage(p, o);
     const tariffs = await this.db.selectFrom('tariffs').selectAll().orderBy('valid_from').execute();
     const lines = new Map<

@@ -5,6 +5,7 @@
  * Uses: `cp.claims`, `cp.drivers`, `cp.energy`, `cp.metering`, `cp.operations`, `cp.powerOn`,
  * `cp.scheduler`.
  */
+import { authorize } from '../authz.ts';
 import type { PlacementDecision } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -30,12 +31,9 @@ export class CreateVm extends Service {
       tier?: string;
       ha?: boolean;
       haPriority?: number;
-      idempotencyKey?: string;
     },
   ) {
-    this.require(p, 'admin', 'member');
-    const again = await this.cp.operations.existingOperation(p, o.idempotencyKey);
-    if (again) return again;
+    authorize(p, 'vm:create');
     await this.cp.energy.promoteBooted();
     const flavor = await this.db
       .selectFrom('flavors')
@@ -103,7 +101,7 @@ export class CreateVm extends Service {
           vm_id: vmId,
           kind: 'create',
           status: 'running',
-          idempotency_key: o.idempotencyKey ?? null,
+          idempotency_key: null,
           result: null,
           error: null,
           created_at: at,

@@ -3,6 +3,7 @@
  *
  * Uses: `cp.energy`, `cp.ha`.
  */
+import { authorize } from '../authz.ts';
 import type { Selectable } from 'kysely';
 import type { HostView } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';
@@ -40,7 +41,7 @@ export class HostInventory extends Service {
       powerAddress?: string;
     },
   ) {
-    this.require(p, 'admin');
+    authorize(p, 'host:create');
     const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
@@ -111,7 +112,7 @@ export class HostInventory extends Service {
   }
 
   async listHosts(p: Principal) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'host:read');
     await this.cp.energy.promoteBooted();
     return (await this.hostRows()).map((h) => this.hostOut(h, this.hostView(h)));
   }
@@ -138,7 +139,7 @@ export class HostInventory extends Service {
   }
 
   async getHost(p: Principal, ref: string) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'host:read');
     await this.cp.energy.promoteBooted();
     const h = await this.db
       .selectFrom('hosts')
@@ -150,7 +151,7 @@ export class HostInventory extends Service {
   }
 
   async setHostState(p: Principal, ref: string, state: 'up' | 'maintenance' | 'off' | 'failed') {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'host:operate');
     const h = await this.getHost(p, ref);
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('hosts').set({ state }).where('id', '=', h.id).execute();

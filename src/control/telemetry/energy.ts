@@ -3,6 +3,7 @@
  *
  * Uses: no other service.
  */
+import { authorize, tenantFilter } from '../authz.ts';
 import { attributeHostPower, idlePowerW, maxPowerW, type PowerModelSpec } from '../../models/power.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -152,11 +153,7 @@ export class Energy extends Service {
         'BAD_REQUEST',
         `from (${o.from}) and to (${o.to}) must be dates with from <= to`,
       );
-    if (!this.canSeeAll(p) && o.by !== 'tenant')
-      throw new ControlError(
-        'FORBIDDEN',
-        `Energy by ${o.by} is for operators; members see their tenant's (by=tenant)`,
-      );
+    authorize(p, o.by === 'tenant' ? 'energy:read' : 'energy:read-infra');
     await this.integrateEnergy();
     let q = this.db
       .selectFrom('energy')
@@ -166,7 +163,8 @@ export class Energy extends Service {
       .where('day', '<=', to)
       .groupBy('ref')
       .orderBy('ref');
-    if (!this.canSeeAll(p)) q = q.where('ref', '=', p.tenantId);
+    const own = tenantFilter(p, 'energy:read');
+    if (o.by === 'tenant' && own) q = q.where('ref', '=', own);
     const rows = await q.execute();
     const pue = await this.pue();
     const names =
@@ -209,7 +207,7 @@ export class Energy extends Service {
   }
 
   async setPue(p: Principal, pue: number) {
-    this.require(p, 'admin');
+    authorize(p, 'settings:write');
     if (!(pue >= 1 && pue <= 5))
       throw new ControlError('BAD_REQUEST', `PUE must be between 1 and 5, got ${pue}`);
     await this.db.transaction().execute(async (trx) => {
