@@ -31,6 +31,7 @@ export class Heartbeats extends Service {
       .selectFrom('hosts')
       .selectAll()
       .where('agent_url', '=', b.agentUrl)
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!h) {
       const id = this.ctx.ids.uuid();

@@ -39,12 +39,14 @@ export class CreateVm extends Service {
       .selectFrom('flavors')
       .selectAll()
       .where((eb) => eb.or([eb('id', '=', o.flavor), eb('name', '=', o.flavor)]))
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"; see GET /v1/flavors`);
     const image = await this.db
       .selectFrom('images')
       .selectAll()
       .where((eb) => eb.or([eb('id', '=', o.image), eb('name', '=', o.image)]))
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!image) throw new ControlError('NOT_FOUND', `No image "${o.image}"; see GET /v1/images`);
     const group = o.serverGroup ? await this.cp.scheduler.groupFor(p, o.serverGroup) : undefined;

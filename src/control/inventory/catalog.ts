@@ -33,7 +33,11 @@ export class Catalog extends Service {
   async listFlavors(p: Principal) {
     authorize(p, 'flavor:read');
     return (
-      await this.db.selectFrom('flavors').selectAll().orderBy('vcpus').orderBy('memory_mib').execute()
+      await this.db
+        .selectFrom('flavors')
+        .selectAll()
+        .where('deleted_at', 'is', null)
+        .orderBy('vcpus').orderBy('memory_mib').execute()
     ).map((f) => ({ id: f.id, name: f.name, vcpus: f.vcpus, memoryMiB: f.memory_mib, diskGiB: f.disk_gib }));
   }
 
@@ -53,7 +57,7 @@ export class Catalog extends Service {
 
   async listImages(p: Principal) {
     authorize(p, 'image:read');
-    return (await this.db.selectFrom('images').selectAll().orderBy('name').execute()).map((i) => ({
+    return (await this.db.selectFrom('images').selectAll().where('deleted_at', 'is', null).orderBy('name').execute()).map((i) => ({
       id: i.id,
       name: i.name,
       format: i.format,
@@ -77,7 +81,7 @@ export class Catalog extends Service {
 
   async listServerGroups(p: Principal) {
     authorize(p, 'server-group:read');
-    const q = this.db.selectFrom('server_groups').selectAll();
+    const q = this.db.selectFrom('server_groups').selectAll().where('deleted_at', 'is', null);
     const own = tenantFilter(p, 'server-group:read');
     const rows = await (own ? q.where('tenant_id', '=', own) : q).orderBy('name').execute();
     return rows.map((g) => ({ id: g.id, name: g.name, policy: g.policy, tenantId: g.tenant_id }));

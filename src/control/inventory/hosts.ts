@@ -108,7 +108,7 @@ export class HostInventory extends Service {
   }
 
   hostRows(db: Db = this.db) {
-    return db.selectFrom('hosts').selectAll().orderBy('name').execute();
+    return db.selectFrom('hosts').selectAll().where('deleted_at', 'is', null).orderBy('name').execute();
   }
 
   async listHosts(p: Principal) {
@@ -145,6 +145,7 @@ export class HostInventory extends Service {
       .selectFrom('hosts')
       .selectAll()
       .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!h) throw new ControlError('NOT_FOUND', `No host "${ref}"`);
     return { ...this.hostOut(h, this.hostView(h)), cpuSeries: series(h.cpu_history, h.cpu_times) };

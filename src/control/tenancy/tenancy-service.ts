@@ -90,7 +90,9 @@ export class TenancyService extends Service {
         'users.tenant_id as tenantId',
         'users.role',
       ])
+      .innerJoin('tenants', 'tenants.id', 'users.tenant_id')
       .where('tokens.hash', '=', hashToken(token))
+      .where('tenants.deleted_at', 'is', null)
       .executeTakeFirst();
     if (!row || row.revoked_at || (row.expires_at && row.expires_at <= this.now())) return null;
     return {
@@ -155,7 +157,12 @@ export class TenancyService extends Service {
 
   async listTenants(p: Principal) {
     authorize(p, 'tenant:list');
-    const rows = await this.db.selectFrom('tenants').selectAll().orderBy('name').execute();
+    const rows = await this.db
+      .selectFrom('tenants')
+      .selectAll()
+      .where('deleted_at', 'is', null)
+      .orderBy('name')
+      .execute();
     return rows.map((t) => ({
       id: t.id,
       name: t.name,
@@ -168,11 +175,12 @@ export class TenancyService extends Service {
     }));
   }
 
+  /** A tenant by id (deleted ones too: their bills stay readable) or by name (live ones only). */
   async tenantByRef(ref: string) {
     const t = await this.db
       .selectFrom('tenants')
       .selectAll()
-      .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+      .where((eb) => eb.or([eb('id', '=', ref), eb.and([eb('name', '=', ref), eb('deleted_at', 'is', null)])]))
       .executeTakeFirst();
     if (!t) throw new ControlError('NOT_FOUND', `No tenant "${ref}"`);
     return t;
