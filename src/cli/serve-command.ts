@@ -9,9 +9,11 @@ import { controlPlaneControllers } from '../control/controllers/control-plane-co
 import { ControllerManager } from '../control/controllers/controller-manager.ts';
 import { recordControllerFailure } from '../control/controllers/record-failure.ts';
 import { systemPrincipal } from '../control/controllers/system-principal.ts';
-import { openStore } from '../control/store/open-store.ts';
+import { maskUrl, openStore, StoreError } from '../control/store/open-store.ts';
+import { resetAdminToken } from '../control/tenancy/admin-recovery.ts';
 import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
 import { RealClock } from '../runtime/clock.ts';
+import { cryptoIds } from '../runtime/ids.ts';
 import { demoUtilization } from '../sim/synthetic.ts';
 
 export function serveCommand(program: Command): void {
@@ -28,6 +30,10 @@ export function serveCommand(program: Command): void {
     .option(
       '--bootstrap-token <token>',
       'token of the first admin (or NUBIS_BOOTSTRAP_TOKEN); default: random, printed once',
+    )
+    .option(
+      '--reset-admin-token',
+      "lost the admin token? revoke the admin user's tokens, print a new one on stdout, and exit (needs the data folder or --db)",
     )
     .option('--agent-token <token>', 'token to present to host agents (or NUBIS_AGENT_TOKEN)')
     .option(
@@ -54,6 +60,7 @@ export function serveCommand(program: Command): void {
         data: string;
         db?: string;
         bootstrapToken?: string;
+        resetAdminToken?: boolean;
         demoHosts: string;
         agentToken?: string;
         hostFailureTimeoutS: string;
@@ -71,6 +78,7 @@ export function serveCommand(program: Command): void {
           simUtilization: demoUtilization,
         };
         const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
+        if (o.resetAdminToken) return resetAdmin(url);
         const db = await openStore(url);
         const clock = new RealClock();
         const sim = new SimHypervisorDriver(clock);
@@ -113,7 +121,7 @@ export function serveCommand(program: Command): void {
           (token
             ? `admin token (shown once): ${token}\n  export NUBIS_URL=${addr} NUBIS_TOKEN=${token}\n`
             : '') +
-            `nubis control plane on ${addr} (database ${url.replace(/:[^:@/]+@/, ':***@')}${restored ? `, ${restored} simulated VM(s) restored` : ''})\n`,
+            `nubis control plane on ${addr} (database ${maskUrl(url)}${restored ? `, ${restored} simulated VM(s) restored` : ''})\n`,
         );
         // The control plane's loops (docs/operations.md): one ControllerManager on the real clock.
         const system = await systemPrincipal(db);
@@ -147,6 +155,30 @@ function flagS(value: string, flag: string, zeroIsOff: boolean): number {
       `${flag} must be a number of seconds ${zeroIsOff ? '>= 0 (0: off)' : '> 0'}, got "${value}"`,
     );
   return n;
+}
+
+/**
+ * `nubis serve --reset-admin-token`: on an existing database only (a mistyped --data must not create
+ * a new one), the new token alone on stdout (`NUBIS_TOKEN=$(nubis serve --reset-admin-token)`), a
+ * note on stderr.
+ */
+async function resetAdmin(url: string): Promise<void> {
+  const sqlitePath = /^postgres(ql)?:\/\//.test(url) ? null : url.replace(/^sqlite:/i, '');
+  if (sqlitePath !== null && (sqlitePath === ':memory:' || !existsSync(sqlitePath)))
+    throw new StoreError(
+      `No database at "${sqlitePath}": --reset-admin-token works on the data folder (--data) or --db of an existing control plane`,
+    );
+  const db = await openStore(url);
+  try {
+    const r = await resetAdminToken({ db, clock: new RealClock(), ids: cryptoIds(), drivers: {} });
+    process.stdout.write(`${r.token}\n`);
+    process.stderr.write(
+      `nubis: new token for admin user "${r.userName}" (shown once, above); ${r.revoked} old token(s) revoked. ` +
+        `It works at once, also on a running server: export NUBIS_TOKEN=<the token>\n`,
+    );
+  } finally {
+    await db.destroy();
+  }
 }
 
 /** The folder of nubis's package.json (the CLI runs from src/ under tsx, or from a bundle in node_modules/.cache). */
