@@ -53,6 +53,7 @@ const QUERY: Record<string, string> = {
 
 for (const backend of storeBackends()) {
   describe(`reads never write (${backend.name})`, () => {
+    if (backend.skip) return void test('every GET route as admin', { skip: backend.skip });
     test('a sweep of every GET route as admin issues no INSERT, UPDATE or DELETE', async () => {
       const { url, drop } = await backend.url();
       const raw = await openStore(url);
@@ -87,7 +88,7 @@ for (const backend of storeBackends()) {
           return r.body;
         };
         // Something of every kind to read.
-        const vm = await ok('POST', '/v1/vms', { name: 'web-1', flavor: 'm1.small', image: 'tiny' });
+        const op = await ok('POST', '/v1/vms', { name: 'web-1', flavor: 'm1.small', image: 'tiny' });
         await ok('POST', '/v1/vms', { name: 'web-2', flavor: 'm1.small', image: 'tiny' });
         await ok('POST', '/v1/metrics', { samples: [{ vm: 'web-1', cpu: 0.5 }] });
         const group = await ok('POST', '/v1/scaling-groups', {
@@ -124,24 +125,23 @@ for (const backend of storeBackends()) {
 
         const ids: Record<string, string> = {
           hosts: empty.id,
-          vms: vm.id,
+          vms: op.vmId,
           plans: plan.id,
           'scaling-groups': group.id,
-          operations: vm.operationId ?? vm.operation?.id,
+          operations: op.id,
         };
-        const spec = (await ok('GET', '/openapi.json')) as {
-          paths: Record<string, Record<string, { parameters?: { name: string; in: string }[] }>>;
-        };
+        type Op = { parameters?: { name: string; in: string }[] };
+        const spec = (await ok('GET', '/openapi.json')) as { paths: Record<string, Record<string, Op>> };
         const gets = Object.entries(spec.paths).filter(([, ops]) => ops.get);
         assert.ok(gets.length >= 20, `the sweep found only ${gets.length} GET routes`);
         log.writes = [];
         const swept: string[] = [];
-        for (const [template, ops] of [
-          ...gets,
+        const extra: [string, Record<string, Op>][] = [
           ['/metrics', {}],
           ['/healthz', {}],
           ['/openapi.json', {}],
-        ] as const) {
+        ];
+        for (const [template, ops] of [...gets, ...extra]) {
           if (template.startsWith('/v1/simulations')) continue; // saved runs are files, not rows
           const path = template.replace(/\{(\w+)\}/g, (_m, name: string) => {
             const resource = template.split('/')[2]!;

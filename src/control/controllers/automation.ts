@@ -8,11 +8,11 @@ import { controller, type Controller } from './controller.ts';
 
 /** The automation loop (the audit rounds; energy and autoscaling have their own loops). */
 export function automationController(
-  cp: Pick<ControlPlane, 'auditRound'>,
+  cp: Pick<ControlPlane, 'automation'>,
   system: Principal,
   o: { intervalS: number },
 ): Controller {
   return controller('automation', o.intervalS, async () => {
-    await cp.auditRound(system);
+    await cp.automation.auditRound(system);
   });
 }

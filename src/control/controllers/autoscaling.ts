@@ -8,11 +8,11 @@ import { controller, type Controller } from './controller.ts';
 
 /** The autoscaling loop. */
 export function autoscalingController(
-  cp: Pick<ControlPlane, 'scaleOnCpu'>,
+  cp: Pick<ControlPlane, 'scaling'>,
   system: Principal,
   o: { intervalS: number },
 ): Controller {
   return controller('autoscaling', o.intervalS, async () => {
-    await cp.scaleOnCpu(system);
+    await cp.scaling.scaleOnCpu(system);
   });
 }
