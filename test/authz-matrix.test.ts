@@ -624,9 +624,7 @@ function expected(role: Role, c: Case): { test: (s: number) => boolean; says: st
  * Cases that fail on the code of today: each is a defect of issue 10 (phase 2 fixes them, then
  * this list is emptied). They run as `todo` meanwhile, so the suite documents them without failing.
  */
-const KNOWN_FAILING = new Set([
-  'PATCH /v1/hosts/{id} (ratios and placement)', // hosts cannot be edited
-]);
+const KNOWN_FAILING = new Set<string>([]);
 
 const httpMethod = (key: string) => key.split(' ')[0]!;
 

@@ -90,7 +90,12 @@ export const POLICY = {
     anyTenant: ADMIN,
     summary: 'Delete a tenant with no VMs',
   },
-  'user:list': { roles: ALL, scope: 'user', anyUser: ADMIN, summary: 'List users (yourself; admins: everyone)' },
+  'user:list': {
+    roles: ALL,
+    scope: 'user',
+    anyUser: ADMIN,
+    summary: 'List users (yourself; admins: everyone)',
+  },
   'user:create': global(ADMIN, 'Create a user'),
   'user:update': global(ADMIN, "Change a user's role"),
   'user:delete': global(ADMIN, 'Delete a user (revokes their tokens)'),

@@ -215,7 +215,13 @@ export class ScalingGroups extends Service {
   async updateScalingGroup(
     p: Principal,
     ref: string,
-    c: { min?: number; max?: number; desired?: number; policy?: ScalingPolicy; scaleIn?: 'newest' | 'least-loaded' },
+    c: {
+      min?: number;
+      max?: number;
+      desired?: number;
+      policy?: ScalingPolicy;
+      scaleIn?: 'newest' | 'least-loaded';
+    },
   ) {
     const g = await this.getScalingGroup(p, ref, 'scaling-group:write');
     const min = c.min ?? g.min,
@@ -235,7 +241,12 @@ export class ScalingGroups extends Service {
         .set({ min, max, desired, policy: JSON.stringify(policy), scale_in: c.scaleIn ?? g.scaleIn })
         .where('id', '=', g.id)
         .execute();
-      await this.event(trx, { tenantId: g.tenantId, actor: p.userName, kind: 'group.updated', detail: { group: g.name, ...c } });
+      await this.event(trx, {
+        tenantId: g.tenantId,
+        actor: p.userName,
+        kind: 'group.updated',
+        detail: { group: g.name, ...c },
+      });
     });
     // Members are the owner tenant's, whoever changes the group (an admin may edit another tenant's).
     await this.reconcileGroup({ ...p, tenantId: g.tenantId }, g.id);
@@ -253,18 +264,31 @@ export class ScalingGroups extends Service {
         failed.push(`${id}: ${(e as Error).message}`);
       }
     if (failed.length)
-      throw new ControlError('INVALID_STATE', `Scaling group "${g.name}": could not delete ${failed.join('; ')}`, {
-        group: g.name,
-      });
+      throw new ControlError(
+        'INVALID_STATE',
+        `Scaling group "${g.name}": could not delete ${failed.join('; ')}`,
+        {
+          group: g.name,
+        },
+      );
     await this.db.transaction().execute(async (trx) => {
-      await trx.updateTable('vms').set({ scaling_group_id: null }).where('scaling_group_id', '=', g.id).execute();
+      await trx
+        .updateTable('vms')
+        .set({ scaling_group_id: null })
+        .where('scaling_group_id', '=', g.id)
+        .execute();
       await trx.deleteFrom('scaling_groups').where('id', '=', g.id).execute();
       await trx
         .updateTable('server_groups')
         .set({ deleted_at: this.now(), name: deletedName(`asg-${g.name}`, g.serverGroupId) })
         .where('id', '=', g.serverGroupId)
         .execute();
-      await this.event(trx, { tenantId: g.tenantId, actor: p.userName, kind: 'group.deleted', detail: { group: g.name } });
+      await this.event(trx, {
+        tenantId: g.tenantId,
+        actor: p.userName,
+        kind: 'group.deleted',
+        detail: { group: g.name },
+      });
     });
     return { deleted: g.name, members: g.members };
   }

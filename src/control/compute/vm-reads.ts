@@ -37,14 +37,28 @@ export type VmRow = Selectable<VmTable>;
 /** Reading VMs: one VM (tenant-scoped), its view, and the list. */
 export class VmReads extends Service {
   /**
-   * A VM the caller may perform `op` on (authorized first): FORBIDDEN when the role lacks the rule,
-   * NOT_FOUND when it does not exist or belongs to a tenant the caller does not reach.
+   * A VM the caller may perform `op` on, by id or by a name unique among the VMs the caller sees
+   * (authorized first): FORBIDDEN when the role lacks the rule, NOT_FOUND when it does not exist or
+   * belongs to a tenant the caller does not reach, ALREADY_EXISTS (409) listing the ids when the
+   * name is ambiguous.
    */
   async vmRow(p: Principal, id: string, op: Operation = 'vm:read'): Promise<VmRow> {
     authorize(p, op);
-    const q = this.db.selectFrom('vms').selectAll().where('id', '=', id).where('deleted_at', 'is', null);
+    const q = this.db
+      .selectFrom('vms')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', id), eb('name', '=', id)]))
+      .where('deleted_at', 'is', null);
     const own = tenantFilter(p, op);
-    const v = await (own ? q.where('tenant_id', '=', own) : q).executeTakeFirst();
+    const rows = await (own ? q.where('tenant_id', '=', own) : q).orderBy('created_at').execute();
+    const byName = rows.filter((r) => r.id !== id);
+    if (!rows.some((r) => r.id === id) && byName.length > 1)
+      throw new ControlError(
+        'ALREADY_EXISTS',
+        `${byName.length} VMs are named "${id}": ${byName.map((r) => r.id).join(', ')}; name one by its id`,
+        { ids: byName.map((r) => r.id) },
+      );
+    const v = rows.find((r) => r.id === id) ?? byName[0];
     // Another tenant's VM is "not found", never "forbidden": that would confirm it exists.
     if (!v) throw new ControlError('NOT_FOUND', `No VM "${id}"`);
     return v;

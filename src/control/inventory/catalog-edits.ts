@@ -43,7 +43,12 @@ export class CatalogEdits extends Service {
         .execute()
     ).map((v) => v.name);
     const groups = (
-      await this.db.selectFrom('scaling_groups').select('name').where(COLUMN[kind], '=', id).orderBy('name').execute()
+      await this.db
+        .selectFrom('scaling_groups')
+        .select('name')
+        .where(COLUMN[kind], '=', id)
+        .orderBy('name')
+        .execute()
     ).map((g) => g.name);
     const text = [
       ...(vms.length ? [label(`VM(s)`, vms)] : []),
@@ -63,7 +68,11 @@ export class CatalogEdits extends Service {
     const sizes = c.vcpus !== undefined || c.memoryMiB !== undefined || c.diskGiB !== undefined;
     if (sizes) {
       const u = await this.users('flavor', f.id);
-      const billed = await this.db.selectFrom('usage').select('id').where('flavor_id', '=', f.id).executeTakeFirst();
+      const billed = await this.db
+        .selectFrom('usage')
+        .select('id')
+        .where('flavor_id', '=', f.id)
+        .executeTakeFirst();
       if (u.text.length || billed)
         throw new ControlError(
           'INVALID_STATE',
@@ -140,17 +149,27 @@ export class CatalogEdits extends Service {
         .set({ deleted_at: this.now(), name: deletedName(r.name, r.id) })
         .where('id', '=', r.id)
         .execute();
-      await this.event(trx, { actor: p.userName, kind: `${kind}.deleted`, detail: { id: r.id, name: r.name } });
+      await this.event(trx, {
+        actor: p.userName,
+        kind: `${kind}.deleted`,
+        detail: { id: r.id, name: r.name },
+      });
     });
   }
 
   /** A server group by id (or name in the caller's tenant) with its members. */
-  async getServerGroup(p: Principal, ref: string, op: 'server-group:read' | 'server-group:write' = 'server-group:read') {
+  async getServerGroup(
+    p: Principal,
+    ref: string,
+    op: 'server-group:read' | 'server-group:write' = 'server-group:read',
+  ) {
     authorize(p, op);
     const rows = await this.db
       .selectFrom('server_groups')
       .selectAll()
-      .where((eb) => eb.or([eb('id', '=', ref), eb.and([eb('name', '=', ref), eb('tenant_id', '=', p.tenantId)])]))
+      .where((eb) =>
+        eb.or([eb('id', '=', ref), eb.and([eb('name', '=', ref), eb('tenant_id', '=', p.tenantId)])]),
+      )
       .where('deleted_at', 'is', null)
       .execute();
     const g = rows.find((r) => r.id === ref) ?? rows[0];
@@ -178,7 +197,10 @@ export class CatalogEdits extends Service {
     if (g.members.length)
       throw new ControlError(
         'INVALID_STATE',
-        `Server group "${g.name}" still has ${label('VM(s)', g.members.map((m) => m.name))}; delete them or move them out first`,
+        `Server group "${g.name}" still has ${label(
+          'VM(s)',
+          g.members.map((m) => m.name),
+        )}; delete them or move them out first`,
         { serverGroup: g.name, vms: g.members.map((m) => m.id) },
       );
     const sg = await this.db

@@ -37,7 +37,9 @@ export class Catalog extends Service {
         .selectFrom('flavors')
         .selectAll()
         .where('deleted_at', 'is', null)
-        .orderBy('vcpus').orderBy('memory_mib').execute()
+        .orderBy('vcpus')
+        .orderBy('memory_mib')
+        .execute()
     ).map((f) => ({ id: f.id, name: f.name, vcpus: f.vcpus, memoryMiB: f.memory_mib, diskGiB: f.disk_gib }));
   }
 
@@ -57,7 +59,9 @@ export class Catalog extends Service {
 
   async listImages(p: Principal) {
     authorize(p, 'image:read');
-    return (await this.db.selectFrom('images').selectAll().where('deleted_at', 'is', null).orderBy('name').execute()).map((i) => ({
+    return (
+      await this.db.selectFrom('images').selectAll().where('deleted_at', 'is', null).orderBy('name').execute()
+    ).map((i) => ({
       id: i.id,
       name: i.name,
       format: i.format,

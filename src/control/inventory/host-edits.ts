@@ -94,7 +94,10 @@ export class HostEdits extends Service {
       ['reservedDiskGiB', next.reserved_disk_gib, h.disk_gib],
     ] as const)
       if (!(reserved >= 0 && (reserved < cap || (cap === 0 && reserved === 0))))
-        throw new ControlError('BAD_REQUEST', `${k} must be ≥ 0 and below the host's capacity (${cap}); got ${reserved}`);
+        throw new ControlError(
+          'BAD_REQUEST',
+          `${k} must be ≥ 0 and below the host's capacity (${cap}); got ${reserved}`,
+        );
     const over = overCapacity(next);
     if (over.length)
       throw new ControlError(
@@ -134,7 +137,12 @@ export class HostEdits extends Service {
         .set({ deleted_at: this.now(), state: 'deleted', name: deletedName(h.name, h.id) })
         .where('id', '=', h.id)
         .execute();
-      await this.event(trx, { hostId: h.id, actor: p.userName, kind: 'host.deleted', detail: { name: h.name } });
+      await this.event(trx, {
+        hostId: h.id,
+        actor: p.userName,
+        kind: 'host.deleted',
+        detail: { name: h.name },
+      });
     });
     this.cp.scheduler.forgetHosts();
   }

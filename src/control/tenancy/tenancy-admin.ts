@@ -24,7 +24,12 @@ export class TenancyAdmin extends Service {
     return {
       id: t.id,
       name: t.name,
-      quotas: { vcpus: t.quota_vcpus, memoryMiB: t.quota_memory_mib, vms: t.quota_vms, diskGiB: t.quota_disk_gib },
+      quotas: {
+        vcpus: t.quota_vcpus,
+        memoryMiB: t.quota_memory_mib,
+        vms: t.quota_vms,
+        diskGiB: t.quota_disk_gib,
+      },
       usage: {
         vcpus: Number(t.used_vcpus),
         memoryMiB: Number(t.used_memory_mib),
@@ -44,7 +49,12 @@ export class TenancyAdmin extends Service {
         () =>
           this.db.transaction().execute(async (trx) => {
             await trx.updateTable('tenants').set({ name }).where('id', '=', t.id).execute();
-            await this.event(trx, { tenantId: t.id, actor: p.userName, kind: 'tenant.renamed', detail: { from: t.name, to: name } });
+            await this.event(trx, {
+              tenantId: t.id,
+              actor: p.userName,
+              kind: 'tenant.renamed',
+              detail: { from: t.name, to: name },
+            });
           }),
         `Tenant "${name}" already exists`,
       );
@@ -58,7 +68,10 @@ export class TenancyAdmin extends Service {
     authorize(p, 'tenant:delete');
     const t = await this.getTenant(p, ref);
     if (t.id === p.tenantId)
-      throw new ControlError('INVALID_STATE', `Tenant "${t.name}" is your own; an admin of another tenant may delete it`);
+      throw new ControlError(
+        'INVALID_STATE',
+        `Tenant "${t.name}" is your own; an admin of another tenant may delete it`,
+      );
     const vms = await this.db
       .selectFrom('vms')
       .select('name')
@@ -83,13 +96,36 @@ export class TenancyAdmin extends Service {
         .where('revoked_at', 'is', null)
         .where('user_id', 'in', trx.selectFrom('users').select('id').where('tenant_id', '=', t.id))
         .execute();
-      await trx.updateTable('tenants').set({ deleted_at: at, name: deletedName(t.name, t.id) }).where('id', '=', t.id).execute();
-      await this.event(trx, { tenantId: t.id, actor: p.userName, kind: 'tenant.deleted', detail: { name: t.name } });
+      await trx
+        .updateTable('tenants')
+        .set({ deleted_at: at, name: deletedName(t.name, t.id) })
+        .where('id', '=', t.id)
+        .execute();
+      await this.event(trx, {
+        tenantId: t.id,
+        actor: p.userName,
+        kind: 'tenant.deleted',
+        detail: { name: t.name },
+      });
     });
   }
 
-  private userOut(u: { id: string; tenant_id: string; name: string; role: string; created_at: string; tenant_name?: string }) {
-    return { id: u.id, tenantId: u.tenant_id, tenant: u.tenant_name, name: u.name, role: u.role as Role, createdAt: u.created_at };
+  private userOut(u: {
+    id: string;
+    tenant_id: string;
+    name: string;
+    role: string;
+    created_at: string;
+    tenant_name?: string;
+  }) {
+    return {
+      id: u.id,
+      tenantId: u.tenant_id,
+      tenant: u.tenant_name,
+      name: u.name,
+      role: u.role as Role,
+      createdAt: u.created_at,
+    };
   }
 
   private users() {
@@ -125,7 +161,10 @@ export class TenancyAdmin extends Service {
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirst();
     if (!Number(others?.n))
-      throw new ControlError('INVALID_STATE', `Cannot ${what} "${u.name}": it is the last admin; make another user admin first`);
+      throw new ControlError(
+        'INVALID_STATE',
+        `Cannot ${what} "${u.name}": it is the last admin; make another user admin first`,
+      );
   }
 
   /** Change a user's role (not the last admin's). */
@@ -153,7 +192,12 @@ export class TenancyAdmin extends Service {
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('tokens').where('user_id', '=', u.id).execute();
       await trx.deleteFrom('users').where('id', '=', u.id).execute();
-      await this.event(trx, { tenantId: u.tenant_id, actor: p.userName, kind: 'user.deleted', detail: { user: u.name } });
+      await this.event(trx, {
+        tenantId: u.tenant_id,
+        actor: p.userName,
+        kind: 'user.deleted',
+        detail: { user: u.name },
+      });
     });
   }
 

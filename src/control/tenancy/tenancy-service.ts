@@ -180,7 +180,9 @@ export class TenancyService extends Service {
     const t = await this.db
       .selectFrom('tenants')
       .selectAll()
-      .where((eb) => eb.or([eb('id', '=', ref), eb.and([eb('name', '=', ref), eb('deleted_at', 'is', null)])]))
+      .where((eb) =>
+        eb.or([eb('id', '=', ref), eb.and([eb('name', '=', ref), eb('deleted_at', 'is', null)])]),
+      )
       .executeTakeFirst();
     if (!t) throw new ControlError('NOT_FOUND', `No tenant "${ref}"`);
     return t;
