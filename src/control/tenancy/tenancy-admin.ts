@@ -155,10 +155,13 @@ export class TenancyAdmin extends Service {
   /** Refuse a change that would leave no admin (nobody could administer the cloud). */
   private async keepAnAdmin(u: { id: string; name: string; role: string }, what: string) {
     if (u.role !== 'admin') return;
-    const others = await this.users()
+    const others = await this.db
+      .selectFrom('users')
+      .innerJoin('tenants', 'tenants.id', 'users.tenant_id')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('tenants.deleted_at', 'is', null)
       .where('users.role', '=', 'admin')
       .where('users.id', '!=', u.id)
-      .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirst();
     if (!Number(others?.n))
       throw new ControlError(
