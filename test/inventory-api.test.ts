@@ -13,8 +13,9 @@ for (const backend of storeBackends()) {
     if (backend.skip) return void test(`every test on ${backend.name}`, { skip: backend.skip });
     let t: Api;
     let drop: () => Promise<void>;
-    const tok: Record<string, string> = {};
-    const ids: Record<string, string> = {};
+    type Who = 'admin' | 'ann' | 'rita' | 'otto' | 'bob';
+    const tok = {} as Record<Who, string>;
+    const ids = {} as Record<Who | 'acme' | 'globex', string>;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const ok = async (token: string, method: string, url: string, body?: unknown): Promise<any> => {
       const r = await t.call(token, method, url, body);
@@ -30,7 +31,7 @@ for (const backend of storeBackends()) {
       drop = s.drop;
       t = await controlPlane(s.url, 2);
       tok.admin = t.adminToken;
-      for (const name of ['acme', 'globex'])
+      for (const name of ['acme', 'globex'] as const)
         ids[name] = (await ok(tok.admin, 'POST', '/v1/tenants', { name })).id;
       for (const [tenant, user, role] of [
         ['acme', 'ann', 'member'],
