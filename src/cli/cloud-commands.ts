@@ -327,8 +327,8 @@ export function cloudCommands(program: Command): void {
   usage
     .command('show')
     .description('Usage of a tenant in a period')
-    .requiredOption('--from <iso>')
-    .requiredOption('--to <iso>')
+    .requiredOption('--from <YYYY-MM-DD|ISO time>', 'start (YYYY-MM-DD is midnight UTC)')
+    .requiredOption('--to <YYYY-MM-DD|ISO time>', 'end, excluded')
     .option('--tenant <tenant>')
     .action(async function (this: Command, o: { from: string; to: string; tenant?: string }) {
       const c = conn(this);
@@ -354,8 +354,8 @@ export function cloudCommands(program: Command): void {
   usage
     .command('energy')
     .description('Metered energy by host, zone or tenant over whole UTC days (IT and × PUE)')
-    .requiredOption('--from <day>')
-    .requiredOption('--to <day>')
+    .requiredOption('--from <YYYY-MM-DD|ISO time>', 'first UTC day')
+    .requiredOption('--to <YYYY-MM-DD|ISO time>', 'last UTC day, included')
     .option('--by <what>', 'host, zone or tenant', 'tenant')
     .action(async function (this: Command, o: { from: string; to: string; by: string }) {
       const c = conn(this);
@@ -386,8 +386,8 @@ export function cloudCommands(program: Command): void {
     .option('--token <token>')
     .option('--json')
     .option('--csv', 'CSV output')
-    .requiredOption('--from <iso>')
-    .requiredOption('--to <iso>')
+    .requiredOption('--from <YYYY-MM-DD|ISO time>', 'start (YYYY-MM-DD is midnight UTC)')
+    .requiredOption('--to <YYYY-MM-DD|ISO time>', 'end, excluded')
     .option('--tenant <tenant>')
     .action(async function (this: Command, o: { from: string; to: string; tenant?: string; csv?: boolean }) {
       const c = conn(this);
@@ -402,21 +402,31 @@ export function cloudCommands(program: Command): void {
         process.stdout.write(typeof r === 'string' ? r : String(r));
         return;
       }
-      print(c, r, () =>
-        formatTable(
-          ['flavor', 'tariff', 'running s', 'stopped s', `amount ${r.currency}`],
-          [
-            ...r.lines.map((l: Record<string, string | number>) => [
-              l.flavor!,
-              l.tariff!,
-              l.runningS!,
-              l.stoppedS!,
-              Number(l.amount).toFixed(2),
-            ]),
-            ['total', '', '', '', Number(r.total).toFixed(2)],
-          ],
-          [false, false, true, true, true],
-        ),
+      print(
+        c,
+        r,
+        () =>
+          formatTable(
+            ['flavor', 'tariff', 'running s', 'stopped s', 'amount'],
+            [
+              ...r.lines.map((l: Record<string, string | number>) => [
+                l.flavor!,
+                l.tariff!,
+                l.runningS!,
+                l.stoppedS!,
+                `${Number(l.amount).toFixed(2)} ${l.currency}`,
+              ]),
+              // One total per currency: different currencies are never added.
+              ...r.totals.map((t: { currency: string; amount: number }) => [
+                'total',
+                '',
+                '',
+                '',
+                `${t.amount.toFixed(2)} ${t.currency}`,
+              ]),
+            ],
+            [false, false, true, true, true],
+          ) + (r.notice ? `\n${r.notice}` : ''),
       );
     });
 
