@@ -1,15 +1,15 @@
 /**
- * Editing and deleting tariffs. An edit keeps the no-overlap rule of tariff-rules.ts (two tariffs
- * of the same item never bill the same seconds); a deleted tariff is removed (invoices are computed
+ * Editing and deleting tariffs. An edit keeps the no-overlap rule of create
+ * (`cp.invoices.refuseOverlap` over tariff-rules.ts: two tariffs never bill the same seconds); a deleted tariff is removed (invoices are computed
  * from the tariffs in force when they are read).
  *
- * Uses: no other service.
+ * Uses: `cp.invoices` (the overlap check).
  */
 import { authorize } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
-import { describeWindow, overlappingTariff } from './tariff-rules.ts';
+import { parseBillingTime } from './period.ts';
 
 /** What `PATCH /v1/tariffs/:id` may change. */
 export interface TariffChanges {
@@ -35,26 +35,23 @@ export class Tariffs extends Service {
   async updateTariff(p: Principal, id: string, c: TariffChanges) {
     authorize(p, 'tariff:write');
     const t = await this.row(id);
-    const validFrom = c.validFrom !== undefined ? new Date(c.validFrom).toISOString() : t.valid_from;
+    const validFrom = c.validFrom !== undefined ? parseBillingTime('validFrom', c.validFrom) : t.valid_from;
     const validTo =
-      c.validTo === null ? null : c.validTo !== undefined ? new Date(c.validTo).toISOString() : t.valid_to;
+      c.validTo === null
+        ? null
+        : c.validTo !== undefined
+          ? parseBillingTime('validTo', c.validTo)
+          : t.valid_to;
     if (validTo && !(Date.parse(validFrom) < Date.parse(validTo)))
       throw new ControlError('BAD_REQUEST', `validFrom (${validFrom}) must be before validTo (${validTo})`);
-    const others = (
-      await this.db.selectFrom('tariffs').select(['id', 'name', 'valid_from', 'valid_to']).execute()
-    ).map((o) => ({ id: o.id, name: o.name, validFrom: o.valid_from, validTo: o.valid_to }));
-    const clash = overlappingTariff({ id, name: c.name ?? t.name, validFrom, validTo }, others);
-    if (clash)
-      throw new ControlError(
-        'ALREADY_EXISTS',
-        `Tariff "${c.name ?? t.name}" (${describeWindow({ id, name: '', validFrom, validTo })}) would overlap tariff "${clash.name}" (${describeWindow(clash)}): the same seconds would be billed twice`,
-        { tariff: clash.id },
-      );
+    const name = c.name ?? t.name;
     await this.db.transaction().execute(async (trx) => {
+      // The same overlap rule as on create (tariff-rules.ts), checked in the writing transaction.
+      await this.cp.invoices.refuseOverlap(trx, { id, name, validFrom, validTo });
       await trx
         .updateTable('tariffs')
         .set({
-          name: c.name ?? t.name,
+          name,
           valid_from: validFrom,
           valid_to: validTo,
           currency: c.currency ?? t.currency,
