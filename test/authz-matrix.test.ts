@@ -624,14 +624,7 @@ function expected(role: Role, c: Case): { test: (s: number) => boolean; says: st
  * Cases that fail on the code of today: each is a defect of issue 10 (phase 2 fixes them, then
  * this list is emptied). They run as `todo` meanwhile, so the suite documents them without failing.
  */
-const KNOWN_FAILING = new Set([
-  'POST /v1/tokens (for another user)', // a non-admin gets 403 instead of 404: the user is not theirs
-  'PATCH /v1/hosts/{id} (ratios and placement)', // hosts cannot be edited
-  'GET /v1/scaling-groups/{id} (own)', // admins and operators cannot see other tenants' groups
-  'GET /v1/scaling-groups/{id} (another tenant)',
-  'POST /v1/scaling-groups/{id}/metrics (own)',
-  'POST /v1/scaling-groups/{id}/metrics (another tenant)', // readers could scale a group (no role check)
-]);
+const KNOWN_FAILING = new Set<string>([]);
 
 const httpMethod = (key: string) => key.split(' ')[0]!;
 

@@ -256,6 +256,114 @@ test('hosts, catalog, plans and automation from the CLI', async () => {
   assert.match(await ok('admin', 'overview'), /vms/);
 });
 
+test('inventory from the CLI: edit and delete hosts, catalog, tenants, users, groups, tariffs, snapshots, by name, --json', async () => {
+  for (const h of ['inv1', 'inv2'])
+    await ok('admin', 'host', 'create', h, '--vcpus', '8', '--memory-mib', '16384', '--zone', 'zi');
+  assert.equal(
+    (await json('admin', 'host', 'update', 'inv1', '--cpu-ratio', '2', '--rack', 'r5')).rack,
+    'r5',
+  );
+  assert.deepEqual(await json('admin', 'host', 'retire', 'inv1'), {
+    host: 'inv1',
+    deleted: true,
+    moved: [],
+    stuck: [],
+  });
+  assert.match(await ok('admin', 'host', 'delete', 'inv2'), /^host inv2 deleted$/m);
+  const gone = await nubis('admin', 'host', 'show', 'inv2');
+  assert.match(gone.err, /NOT_FOUND: No host "inv2"/);
+
+  await ok('admin', 'flavor', 'create', 'fx', '--vcpus', '1', '--memory-mib', '128', '--disk-gib', '1');
+  assert.equal((await json('admin', 'flavor', 'update', 'fx', '--name', 'fy', '--vcpus', '2')).vcpus, 2);
+  assert.match(await ok('admin', 'flavor', 'delete', 'fy'), /flavor fy deleted/);
+  await ok('admin', 'image', 'create', 'ix', '--format', 'raw', '--size-mib', '4');
+  assert.equal((await json('admin', 'image', 'update', 'ix', '--size-mib', '8')).sizeMiB, 8);
+  assert.deepEqual(await json('admin', 'image', 'delete', 'ix'), { deleted: 'ix' });
+
+  assert.equal((await json('ann', 'tenant', 'show')).name, 'acme');
+  assert.match(await ok('ann', 'tenant', 'show', 'acme'), /^quotas: .*\nused: /m);
+  await ok('admin', 'tenant', 'create', 'tmp-t');
+  assert.equal(
+    (await json('admin', 'tenant', 'update', 'tmp-t', '--name', 'tmp-u', '--vms', '2')).quotas.vms,
+    2,
+  );
+  assert.match(await ok('admin', 'tenant', 'delete', 'tmp-u'), /tenant tmp-u deleted/);
+
+  const u = await json('admin', 'user', 'create', 'tmp-user', '--tenant', 'acme', '--role', 'reader');
+  assert.ok(
+    (await json('admin', 'user', 'list', '--tenant', 'acme')).some(
+      (x: { name: string }) => x.name === 'tmp-user',
+    ),
+  );
+  assert.deepEqual(
+    (await json('ann', 'user', 'list')).map((x: { name: string }) => x.name),
+    ['ann'],
+  );
+  assert.match(await ok('admin', 'user', 'set-role', u.id, 'member'), /tmp-user: member/);
+  await ok('admin', 'user', 'delete', u.id);
+  const mine = await json('ann', 'token', 'list');
+  assert.ok(mine.length >= 1 && !JSON.stringify(mine).includes(tokens.ann!), 'no secret listed');
+
+  await ok('admin', 'server-group', 'create', 'g-inv', '--policy', 'affinity');
+  assert.deepEqual((await json('admin', 'server-group', 'show', 'g-inv')).members, []);
+  await ok('admin', 'server-group', 'delete', 'g-inv');
+
+  await ok(
+    'admin',
+    'scaling-group',
+    'create',
+    'sg-inv',
+    '--flavor',
+    'm1.tiny',
+    '--image',
+    'tiny',
+    '--min',
+    '0',
+    '--max',
+    '2',
+    '--scale-out-above',
+    '80',
+    '--scale-in-below',
+    '20',
+  );
+  assert.ok(
+    (await json('admin', 'scaling-group', 'list')).some((g: { name: string }) => g.name === 'sg-inv'),
+  );
+  assert.equal(
+    (await json('admin', 'scaling-group', 'update', 'sg-inv', '--desired', '1')).members.length,
+    1,
+  );
+  assert.equal((await json('admin', 'scaling-group', 'delete', 'sg-inv')).members.length, 1);
+
+  await ok('admin', 'vm', 'create', '--name', 'snapvm', '--flavor', 'm1.tiny', '--image', 'tiny');
+  await ok('admin', 'vm', 'snapshot', 'snapvm', '--name', 's1');
+  assert.deepEqual((await json('admin', 'vm', 'snapshots', 'snapvm')).snapshots, [{ name: 's1' }]);
+  await ok('admin', 'vm', 'delete-snapshot', 'snapvm', 's1');
+  assert.match(await ok('admin', 'vm', 'snapshots', 'snapvm'), /has no snapshots/);
+  await ok('admin', 'vm', 'delete', 'snapvm');
+
+  const t = await json(
+    'admin',
+    'tariff',
+    'create',
+    'old',
+    '--valid-from',
+    '2020-01-01',
+    '--valid-to',
+    '2021-01-01',
+    '--vcpu-hour',
+    '0.01',
+    '--memory-gib-hour',
+    '0',
+    '--disk-gib-hour',
+    '0',
+    '--kwh',
+    '0',
+  );
+  assert.equal((await json('admin', 'tariff', 'update', t.id, '--kwh', '0.2')).kWh, 0.2);
+  await ok('admin', 'tariff', 'delete', t.id);
+});
+
 test('billing, energy, simulations from the CLI; every API operation has a command', async () => {
   const t = await json(
     'admin',

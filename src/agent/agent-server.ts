@@ -260,6 +260,10 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       return d.get(req.params.id);
     },
   );
+  app.delete<{ Params: { id: string; name: string } }>('/v1/guests/:id/snapshots/:name', async (req) => {
+    await d.deleteSnapshot(req.params.id, req.params.name);
+    return d.get(req.params.id);
+  });
   app.put<{ Params: { id: string } }>('/v1/guests/:id/balloon', async (req) => {
     const { targetMiB } = parse(z.object({ targetMiB: z.number().positive() }), req.body, 'balloon target');
     await d.setBalloon(req.params.id, targetMiB);

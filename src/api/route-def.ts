@@ -62,12 +62,6 @@ export interface RouteDeps {
  */
 export type RouteModule = (route: AddRoute, deps: RouteDeps) => void;
 
-/** Throws FORBIDDEN unless the caller is an admin or an operator. */
-export function requireOperator(p: Principal, what = 'do this'): void {
-  if (p.role !== 'admin' && p.role !== 'operator')
-    throw new ControlError('FORBIDDEN', `Only admins and operators may ${what}`);
-}
-
 /**
  * The request's Idempotency-Key header, validated (1-200 printable ASCII characters).
  * @throws ControlError BAD_REQUEST when malformed.

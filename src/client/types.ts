@@ -316,3 +316,4 @@ export interface Heartbeat {
 }
 
 export type * from './report-types.ts';
+export type * from './inventory-types.ts';

@@ -90,7 +90,12 @@ export const POLICY = {
     anyTenant: ADMIN,
     summary: 'Delete a tenant with no VMs',
   },
-  'user:list': global(ADMIN, 'List users'),
+  'user:list': {
+    roles: ALL,
+    scope: 'user',
+    anyUser: ADMIN,
+    summary: 'List users (yourself; admins: everyone)',
+  },
   'user:create': global(ADMIN, 'Create a user'),
   'user:update': global(ADMIN, "Change a user's role"),
   'user:delete': global(ADMIN, 'Delete a user (revokes their tokens)'),
@@ -228,7 +233,7 @@ export function policyRows(): { operation: Operation; roles: Role[]; reach: stri
       r.scope === 'global'
         ? 'global'
         : r.scope === 'user'
-          ? `own tokens; all: ${(r.anyUser ?? []).join(', ') || 'nobody'}`
+          ? `own (the caller's); all users: ${(r.anyUser ?? []).join(', ') || 'nobody'}`
           : `own tenant; all tenants: ${(r.anyTenant ?? []).join(', ') || 'nobody'}`;
     return { operation, roles: [...r.roles], reach, summary: r.summary };
   });

@@ -13,6 +13,11 @@ import type { Db } from './store/open-store.ts';
 import { TenancyService } from './tenancy/tenancy-service.ts';
 import { HostInventory } from './inventory/hosts.ts';
 import { Catalog } from './inventory/catalog.ts';
+import { CatalogEdits } from './inventory/catalog-edits.ts';
+import { HostEdits } from './inventory/host-edits.ts';
+import { TenancyAdmin } from './tenancy/tenancy-admin.ts';
+import { Tariffs } from './billing/tariffs.ts';
+import { VmSnapshots } from './compute/vm-snapshots.ts';
 import { OverviewService } from './inventory/overview.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { Claims } from './scheduler/claims.ts';
@@ -67,6 +72,12 @@ export class ControlPlane {
   readonly tenancy = new TenancyService(this);
   readonly hosts = new HostInventory(this);
   readonly catalog = new Catalog(this);
+  /** Editing and deleting inventory (inventory/host-edits.ts, inventory/catalog-edits.ts, tenancy/tenancy-admin.ts, billing/tariffs.ts). */
+  readonly hostEdits = new HostEdits(this);
+  readonly catalogEdits = new CatalogEdits(this);
+  readonly tenancyAdmin = new TenancyAdmin(this);
+  readonly tariffs = new Tariffs(this);
+  readonly snapshots = new VmSnapshots(this);
   readonly summary = new OverviewService(this);
   readonly scheduler = new Scheduler(this);
   readonly claims = new Claims(this);

@@ -1,12 +1,11 @@
 /**
- * Who is calling: the roles, the authenticated principal, token hashing, and the role checks every
- * service makes before it reads or writes.
+ * Who is calling: the authenticated principal and token hashing. What a principal may do is decided
+ * by the policy table in authz.ts.
  */
 import { createHash } from 'node:crypto';
-import { ControlError } from './errors.ts';
+import type { Role } from './authz.ts';
 
-export const ROLES = ['admin', 'operator', 'member', 'reader'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role } from './authz.ts';
 
 /** An authenticated caller: the user, their tenant and role, and the token they presented. */
 export interface Principal {
@@ -19,14 +18,3 @@ export interface Principal {
 
 /** How tokens are stored (SHA-256, hex): the token itself is never kept. */
 export const hashToken = (t: string) => createHash('sha256').update(t).digest('hex');
-
-/** Throw FORBIDDEN unless the principal has one of `roles`. */
-export function requireRole(p: Principal, ...roles: Role[]): void {
-  if (!roles.includes(p.role))
-    throw new ControlError('FORBIDDEN', `This needs role ${roles.join(' or ')}; you are ${p.role}`);
-}
-
-/** Whether the principal sees every tenant's objects (admins and operators). */
-export function canSeeAll(p: Principal): boolean {
-  return p.role === 'admin' || p.role === 'operator';
-}

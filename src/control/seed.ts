@@ -44,7 +44,7 @@ export async function reconcileSimHosts(cp: ControlPlane, driver: HypervisorDriv
 
 /** First-start content of a demo data center: flavors, images, simulated hosts. */
 export async function seedDemo(cp: ControlPlane, admin: Principal, hosts = 8): Promise<void> {
-  if ((await cp.listFlavors()).length === 0) {
+  if ((await cp.listFlavors(admin)).length === 0) {
     for (const [name, vcpus, memoryMiB, diskGiB] of [
       ['m1.tiny', 1, 512, 1],
       ['m1.small', 1, 2048, 20],
@@ -55,7 +55,7 @@ export async function seedDemo(cp: ControlPlane, admin: Principal, hosts = 8): P
       await cp.createFlavor(admin, { name, vcpus, memoryMiB, diskGiB });
     }
   }
-  if ((await cp.listImages()).length === 0) {
+  if ((await cp.listImages(admin)).length === 0) {
     await cp.createImage(admin, { name: 'tiny', format: 'kernel+initramfs', sizeMiB: 16 });
     await cp.createImage(admin, { name: 'debian-12', format: 'qcow2', sizeMiB: 2048 });
   }
@@ -90,7 +90,7 @@ export const DEFAULT_TARIFF = {
 
 /** Create {@link DEFAULT_TARIFF} when no tariff exists (call it on a first start only). */
 export async function seedDefaultTariff(cp: ControlPlane, admin: Principal): Promise<boolean> {
-  if ((await cp.listTariffs()).length) return false;
+  if ((await cp.listTariffs(admin)).length) return false;
   await cp.createTariff(admin, { ...DEFAULT_TARIFF });
   return true;
 }

@@ -5,7 +5,6 @@
  */
 import type { ControlPlane } from './control-plane.ts';
 import { nowIso, recordEvent, unique, type EventInput } from './context.ts';
-import { canSeeAll, requireRole, type Principal, type Role } from './principal.ts';
 import type { Db } from './store/open-store.ts';
 
 /** A part of the control plane with one responsibility; constructed once by `ControlPlane`. */
@@ -25,12 +24,6 @@ export abstract class Service {
   /** Append to the audit trail, in the caller's transaction. */
   protected event(trx: Db, e: EventInput) {
     return recordEvent(this.cp.ctx, trx, e);
-  }
-  protected require(p: Principal, ...roles: Role[]): void {
-    requireRole(p, ...roles);
-  }
-  protected canSeeAll(p: Principal): boolean {
-    return canSeeAll(p);
   }
   /** Turn a unique-constraint violation into ALREADY_EXISTS. */
   protected unique<T>(f: () => Promise<T>, message: string): Promise<T> {

@@ -94,6 +94,8 @@ export interface HypervisorDriver {
   reboot(id: string): Promise<void>;
   snapshot(id: string, name: string): Promise<void>;
   restore(id: string, name: string): Promise<void>;
+  /** Delete a snapshot (NOT_FOUND when the guest has none of that name). */
+  deleteSnapshot(id: string, name: string): Promise<void>;
   delete(id: string): Promise<void>;
   /** Set the balloon target: the memory the guest keeps, MiB. */
   setBalloon(id: string, targetMiB: number): Promise<void>;

@@ -1,7 +1,7 @@
 /** Billing: usage, tariffs, invoices (JSON or CSV). */
 import { z } from 'zod';
 import type { RouteModule } from '../route-def.ts';
-import { dateOrTime, name, period } from '../schemas.ts';
+import { dateOrTime, idParam, name, period } from '../schemas.ts';
 
 /** GET /v1/usage, /v1/usage/daily, /v1/invoices; GET/POST /v1/tariffs. */
 export const billingRoutes: RouteModule = (route, { cp }) => {
@@ -26,7 +26,7 @@ export const billingRoutes: RouteModule = (route, { cp }) => {
     url: '/v1/tariffs',
     summary: 'List tariffs',
     tag: 'billing',
-    handler: async () => cp.listTariffs(),
+    handler: async ({ p }) => cp.listTariffs(p),
   });
   route({
     method: 'POST',
@@ -48,6 +48,38 @@ export const billingRoutes: RouteModule = (route, { cp }) => {
       })
       .strict(),
     handler: async ({ p, body }) => cp.createTariff(p, body),
+  });
+  route({
+    method: 'PATCH',
+    url: '/v1/tariffs/:id',
+    summary: 'Change a tariff (its window may not overlap another tariff: 409 naming it; admin)',
+    tag: 'billing',
+    params: idParam,
+    body: z
+      .object({
+        name: name.optional(),
+        validFrom: dateOrTime.optional(),
+        validTo: dateOrTime.nullable().optional(),
+        currency: z.string().length(3).optional(),
+        vcpuHour: z.number().nonnegative().optional(),
+        memoryGiBHour: z.number().nonnegative().optional(),
+        diskGiBHour: z.number().nonnegative().optional(),
+        kWh: z.number().nonnegative().optional(),
+      })
+      .strict(),
+    handler: async ({ p, params, body }) => cp.tariffs.updateTariff(p, params.id, body),
+  });
+  route({
+    method: 'DELETE',
+    url: '/v1/tariffs/:id',
+    summary: 'Delete a tariff (admin)',
+    tag: 'billing',
+    status: 204,
+    params: idParam,
+    handler: async ({ p, params }) => {
+      await cp.tariffs.deleteTariff(p, params.id);
+      return undefined;
+    },
   });
   route({
     method: 'GET',

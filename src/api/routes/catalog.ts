@@ -1,16 +1,16 @@
 /** The catalog: flavors and images. */
 import { z } from 'zod';
 import type { RouteModule } from '../route-def.ts';
-import { name } from '../schemas.ts';
+import { idParam, name } from '../schemas.ts';
 
-/** GET/POST /v1/flavors, GET/POST /v1/images. */
+/** GET/POST /v1/flavors, PATCH/DELETE /v1/flavors/:id, GET/POST /v1/images, PATCH/DELETE /v1/images/:id. */
 export const catalogRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'GET',
     url: '/v1/flavors',
     summary: 'List flavors',
     tag: 'flavors',
-    handler: async () => cp.listFlavors(),
+    handler: async ({ p }) => cp.listFlavors(p),
   });
   route({
     method: 'POST',
@@ -29,11 +29,39 @@ export const catalogRoutes: RouteModule = (route, { cp }) => {
     handler: async ({ p, body }) => cp.createFlavor(p, body),
   });
   route({
+    method: 'PATCH',
+    url: '/v1/flavors/:id',
+    summary: 'Rename a flavor; its sizes only while no VM has used it (admin)',
+    tag: 'flavors',
+    params: idParam,
+    body: z
+      .object({
+        name: name.optional(),
+        vcpus: z.number().int().positive().max(256).optional(),
+        memoryMiB: z.number().int().min(64).optional(),
+        diskGiB: z.number().int().nonnegative().optional(),
+      })
+      .strict(),
+    handler: async ({ p, params, body }) => cp.catalogEdits.updateFlavor(p, params.id, body),
+  });
+  route({
+    method: 'DELETE',
+    url: '/v1/flavors/:id',
+    summary: 'Delete a flavor no VM or scaling group uses (409 naming them otherwise; admin)',
+    tag: 'flavors',
+    status: 204,
+    params: idParam,
+    handler: async ({ p, params }) => {
+      await cp.catalogEdits.deleteCatalogItem(p, 'flavor', params.id);
+      return undefined;
+    },
+  });
+  route({
     method: 'GET',
     url: '/v1/images',
     summary: 'List images',
     tag: 'images',
-    handler: async () => cp.listImages(),
+    handler: async ({ p }) => cp.listImages(p),
   });
   route({
     method: 'POST',
@@ -49,5 +77,26 @@ export const catalogRoutes: RouteModule = (route, { cp }) => {
       })
       .strict(),
     handler: async ({ p, body }) => cp.createImage(p, body),
+  });
+  route({
+    method: 'PATCH',
+    url: '/v1/images/:id',
+    summary: 'Rename an image; its size only while nothing uses it (admin)',
+    tag: 'images',
+    params: idParam,
+    body: z.object({ name: name.optional(), sizeMiB: z.number().int().positive().optional() }).strict(),
+    handler: async ({ p, params, body }) => cp.catalogEdits.updateImage(p, params.id, body),
+  });
+  route({
+    method: 'DELETE',
+    url: '/v1/images/:id',
+    summary: 'Delete an image no VM or scaling group uses (409 naming them otherwise; admin)',
+    tag: 'images',
+    status: 204,
+    params: idParam,
+    handler: async ({ p, params }) => {
+      await cp.catalogEdits.deleteCatalogItem(p, 'image', params.id);
+      return undefined;
+    },
   });
 };

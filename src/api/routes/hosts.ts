@@ -21,7 +21,7 @@ const powerModel = z.discriminatedUnion('type', [
     .strict(),
 ]);
 
-/** GET/POST /v1/hosts, GET/PATCH /v1/hosts/:id, POST /v1/hosts/:id/{power,drain,undrain}. */
+/** GET/POST /v1/hosts, GET/PATCH/DELETE /v1/hosts/:id, POST /v1/hosts/:id/{power,drain,undrain,retire}. */
 export const hostRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'GET',
@@ -81,11 +81,55 @@ export const hostRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'PATCH',
     url: '/v1/hosts/:id',
-    summary: "Change a host's state (admin, operator)",
+    summary:
+      "Change a host's state (admin, operator) or its ratios, reserved resources, zone, rack, tier, data center, power model (admin); refused when its VMs would no longer fit",
     tag: 'hosts',
     params: idParam,
-    body: z.object({ state: z.enum(['up', 'maintenance', 'off', 'failed']) }).strict(),
-    handler: async ({ p, params, body }) => cp.setHostState(p, params.id, body.state),
+    body: z
+      .object({
+        state: z.enum(['up', 'maintenance', 'off', 'failed']).optional(),
+        cpuRatio: z.number().positive().max(32).optional(),
+        memoryRatio: z.number().positive().max(4).optional(),
+        diskRatio: z.number().positive().max(8).optional(),
+        reservedVcpus: z.number().int().nonnegative().optional(),
+        reservedMemoryMiB: z.number().int().nonnegative().optional(),
+        reservedDiskGiB: z.number().int().nonnegative().optional(),
+        datacenter: z.string().min(1).optional(),
+        rack: z.string().min(1).optional(),
+        tier: z.string().min(1).optional(),
+        zone: z.string().min(1).optional(),
+        powerAddress: z.string().min(1).nullable().optional(),
+        powerModel: powerModel.optional(),
+      })
+      .strict(),
+    handler: async ({ p, params, body }) => {
+      const { state, ...changes } = body;
+      let out = Object.keys(changes).length
+        ? await cp.hostEdits.updateHost(p, params.id, changes)
+        : undefined;
+      if (state) out = await cp.setHostState(p, params.id, state);
+      return out ?? cp.getHost(p, params.id);
+    },
+  });
+  route({
+    method: 'DELETE',
+    url: '/v1/hosts/:id',
+    summary: 'Delete a host with no VMs (409 naming its VMs otherwise; admin)',
+    tag: 'hosts',
+    status: 204,
+    params: idParam,
+    handler: async ({ p, params }) => {
+      await cp.hostEdits.deleteHost(p, params.id);
+      return undefined;
+    },
+  });
+  route({
+    method: 'POST',
+    url: '/v1/hosts/:id/retire',
+    summary: 'Retire a host: drain it, then delete it; says which VMs could not move (admin)',
+    tag: 'hosts',
+    params: idParam,
+    handler: async ({ p, params }) => cp.hostEdits.retireHost(p, params.id),
   });
   route({
     method: 'POST',

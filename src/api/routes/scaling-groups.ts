@@ -15,7 +15,7 @@ const policy = z
   })
   .strict();
 
-/** POST /v1/scaling-groups, GET /v1/scaling-groups/:id, POST /v1/scaling-groups/:id/metrics. */
+/** GET/POST /v1/scaling-groups, GET/PATCH/DELETE /v1/scaling-groups/:id, POST /v1/scaling-groups/:id/metrics. */
 export const scalingGroupRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'POST',
@@ -53,5 +53,37 @@ export const scalingGroupRoutes: RouteModule = (route, { cp }) => {
     params: idParam,
     body: z.object({ value: z.number(), loads: z.record(z.string(), z.number()).optional() }).strict(),
     handler: async ({ p, params, body }) => cp.reportGroupMetric(p, params.id, body.value, body.loads),
+  });
+  route({
+    method: 'GET',
+    url: '/v1/scaling-groups',
+    summary: "List autoscaling groups (your tenant's; all for admin and operator)",
+    tag: 'scaling-groups',
+    handler: async ({ p }) => cp.scaling.listScalingGroups(p),
+  });
+  route({
+    method: 'PATCH',
+    url: '/v1/scaling-groups/:id',
+    summary: 'Change min, max, desired, policy or scale-in order; the group is reconciled to its new size',
+    tag: 'scaling-groups',
+    params: idParam,
+    body: z
+      .object({
+        min: z.number().int().nonnegative().optional(),
+        max: z.number().int().positive().max(1000).optional(),
+        desired: z.number().int().nonnegative().optional(),
+        policy: policy.optional(),
+        scaleIn: z.enum(['newest', 'least-loaded']).optional(),
+      })
+      .strict(),
+    handler: async ({ p, params, body }) => cp.scaling.updateScalingGroup(p, params.id, body),
+  });
+  route({
+    method: 'DELETE',
+    url: '/v1/scaling-groups/:id',
+    summary: 'Delete an autoscaling group and its members (through the normal VM delete)',
+    tag: 'scaling-groups',
+    params: idParam,
+    handler: async ({ p, params }) => cp.scaling.deleteScalingGroup(p, params.id),
   });
 };

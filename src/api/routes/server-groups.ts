@@ -1,9 +1,9 @@
 /** Server groups (affinity and anti-affinity, hard or soft). */
 import { z } from 'zod';
 import type { RouteModule } from '../route-def.ts';
-import { name } from '../schemas.ts';
+import { idParam, name } from '../schemas.ts';
 
-/** GET/POST /v1/server-groups. */
+/** GET/POST /v1/server-groups, GET/DELETE /v1/server-groups/:id. */
 export const serverGroupRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'GET',
@@ -22,5 +22,25 @@ export const serverGroupRoutes: RouteModule = (route, { cp }) => {
       .object({ name, policy: z.enum(['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity']) })
       .strict(),
     handler: async ({ p, body }) => cp.createServerGroup(p, body.name, body.policy),
+  });
+  route({
+    method: 'GET',
+    url: '/v1/server-groups/:id',
+    summary: 'A server group and its members',
+    tag: 'server-groups',
+    params: idParam,
+    handler: async ({ p, params }) => cp.catalogEdits.getServerGroup(p, params.id),
+  });
+  route({
+    method: 'DELETE',
+    url: '/v1/server-groups/:id',
+    summary: 'Delete an empty server group (409 naming its VMs otherwise)',
+    tag: 'server-groups',
+    status: 204,
+    params: idParam,
+    handler: async ({ p, params }) => {
+      await cp.catalogEdits.deleteServerGroup(p, params.id);
+      return undefined;
+    },
   });
 };

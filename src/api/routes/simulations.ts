@@ -1,7 +1,8 @@
 /** Saved and running simulation runs (the dashboard's Simulations page). */
 import { z } from 'zod';
 import { ControlError } from '../../control/errors.ts';
-import { requireOperator, type RouteModule } from '../route-def.ts';
+import { authorize } from '../../control/authz.ts';
+import type { RouteModule } from '../route-def.ts';
 import { idParam } from '../schemas.ts';
 import { getRun, listRuns, startRun } from '../simulations.ts';
 
@@ -18,7 +19,7 @@ export const simulationRoutes: RouteModule = (route, { opts }) => {
     summary: 'Saved and running simulation runs (admin, operator)',
     tag: 'simulations',
     handler: async ({ p }) => {
-      requireOperator(p);
+      authorize(p, 'simulation:read');
       return listRuns(sims());
     },
   });
@@ -29,7 +30,7 @@ export const simulationRoutes: RouteModule = (route, { opts }) => {
     tag: 'simulations',
     params: idParam,
     handler: async ({ p, params }) => {
-      requireOperator(p);
+      authorize(p, 'simulation:read');
       return getRun(sims(), params.id);
     },
   });
@@ -52,7 +53,7 @@ export const simulationRoutes: RouteModule = (route, { opts }) => {
       })
       .strict(),
     handler: async ({ p, body }) => {
-      requireOperator(p);
+      authorize(p, 'simulation:run');
       return startRun(sims(), body, new Date());
     },
   });

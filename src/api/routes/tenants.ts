@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name, quotas } from '../schemas.ts';
 
-/** GET/POST /v1/tenants, PATCH /v1/tenants/:id. */
+/** GET/POST /v1/tenants, GET/PATCH/DELETE /v1/tenants/:id, GET /v1/quotas. */
 export const tenantRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'GET',
@@ -22,12 +22,39 @@ export const tenantRoutes: RouteModule = (route, { cp }) => {
     handler: async ({ p, body }) => cp.createTenant(p, body.name, body.quotas),
   });
   route({
-    method: 'PATCH',
+    method: 'GET',
     url: '/v1/tenants/:id',
-    summary: "Change a tenant's quotas (admin)",
+    summary: 'A tenant with its quotas and usage (your own; any for admin and operator)',
     tag: 'tenants',
     params: idParam,
-    body: z.object({ quotas: quotas.partial() }).strict(),
-    handler: async ({ p, params, body }) => cp.setQuotas(p, params.id, body.quotas),
+    handler: async ({ p, params }) => cp.tenancyAdmin.getTenant(p, params.id),
+  });
+  route({
+    method: 'GET',
+    url: '/v1/quotas',
+    summary: "Your tenant's quotas and what it uses",
+    tag: 'tenants',
+    handler: async ({ p }) => cp.tenancyAdmin.getTenant(p),
+  });
+  route({
+    method: 'PATCH',
+    url: '/v1/tenants/:id',
+    summary: 'Rename a tenant, change its quotas (admin)',
+    tag: 'tenants',
+    params: idParam,
+    body: z.object({ name: name.optional(), quotas: quotas.partial().optional() }).strict(),
+    handler: async ({ p, params, body }) => cp.tenancyAdmin.updateTenant(p, params.id, body),
+  });
+  route({
+    method: 'DELETE',
+    url: '/v1/tenants/:id',
+    summary: "Delete a tenant with no VMs (409 naming them otherwise); its users' tokens are revoked (admin)",
+    tag: 'tenants',
+    status: 204,
+    params: idParam,
+    handler: async ({ p, params }) => {
+      await cp.tenancyAdmin.deleteTenant(p, params.id);
+      return undefined;
+    },
   });
 };

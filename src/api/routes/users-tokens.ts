@@ -4,7 +4,7 @@ import { ROLES } from '../../control/control-plane.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
-/** POST /v1/users, POST /v1/tokens, DELETE /v1/tokens/:id. */
+/** GET/POST /v1/users, PATCH/DELETE /v1/users/:id, GET/POST /v1/tokens, DELETE /v1/tokens/:id. */
 export const userTokenRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'POST',
@@ -14,6 +14,43 @@ export const userTokenRoutes: RouteModule = (route, { cp }) => {
     status: 201,
     body: z.object({ tenant: z.string().min(1), name, role: z.enum(ROLES) }).strict(),
     handler: async ({ p, body }) => cp.createUser(p, body.tenant, body.name, body.role),
+  });
+  route({
+    method: 'GET',
+    url: '/v1/users',
+    summary: 'List users (admin: all, or one tenant with ?tenant=; others: themselves)',
+    tag: 'users',
+    query: z.object({ tenant: z.string().min(1).optional() }).strict(),
+    handler: async ({ p, query }) => cp.tenancyAdmin.listUsers(p, query),
+  });
+  route({
+    method: 'PATCH',
+    url: '/v1/users/:id',
+    summary: "Change a user's role (admin; not the last admin's)",
+    tag: 'users',
+    params: idParam,
+    body: z.object({ role: z.enum(ROLES) }).strict(),
+    handler: async ({ p, params, body }) => cp.tenancyAdmin.updateUser(p, params.id, body),
+  });
+  route({
+    method: 'DELETE',
+    url: '/v1/users/:id',
+    summary: 'Delete a user and their tokens (admin; not the last admin)',
+    tag: 'users',
+    status: 204,
+    params: idParam,
+    handler: async ({ p, params }) => {
+      await cp.tenancyAdmin.deleteUser(p, params.id);
+      return undefined;
+    },
+  });
+  route({
+    method: 'GET',
+    url: '/v1/tokens',
+    summary: "List tokens, never their secret (your own; admin: everyone's, or one user's with ?user=)",
+    tag: 'tokens',
+    query: z.object({ user: z.string().min(1).max(200).optional() }).strict(),
+    handler: async ({ p, query }) => cp.tenancyAdmin.listTokens(p, query),
   });
   route({
     method: 'POST',

@@ -4,7 +4,10 @@ import { VM_ACTIONS, type VmAction } from '../../control/vm-states.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
-/** GET/POST /v1/vms, GET/DELETE /v1/vms/:id, POST /v1/vms/:id/{actions,migrate}. */
+/**
+ * GET/POST /v1/vms, GET/DELETE /v1/vms/:id, POST /v1/vms/:id/{actions,migrate}, GET /v1/vms/:id/snapshots,
+ * DELETE /v1/vms/:id/snapshots/:name. `:id` is a VM's id or a name unique among the VMs the caller sees.
+ */
 export const vmRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'GET',
@@ -98,5 +101,25 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
       })
       .strict(),
     handler: async ({ p, params, body }) => cp.migrateVm(p, params.id, body),
+  });
+  route({
+    method: 'GET',
+    url: '/v1/vms/:id/snapshots',
+    summary: "A VM's snapshots, oldest first",
+    tag: 'vms',
+    params: idParam,
+    handler: async ({ p, params }) => cp.snapshots.listSnapshots(p, params.id),
+  });
+  route({
+    method: 'DELETE',
+    url: '/v1/vms/:id/snapshots/:name',
+    summary: 'Delete one snapshot of a VM',
+    tag: 'vms',
+    status: 204,
+    params: z.object({ id: z.string().min(1).max(200), name }).strict(),
+    handler: async ({ p, params }) => {
+      await cp.snapshots.deleteSnapshot(p, params.id, params.name);
+      return undefined;
+    },
   });
 };

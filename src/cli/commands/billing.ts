@@ -2,7 +2,15 @@
 import type { Command } from 'commander';
 import type { Period } from '../../client/index.ts';
 import { formatTable } from '../table.ts';
-import { ctx, dateTime, num, resourceCommand, withConnection, type CommandModule } from './common.ts';
+import {
+  ctx,
+  dateTime,
+  defined,
+  num,
+  resourceCommand,
+  withConnection,
+  type CommandModule,
+} from './common.ts';
 import { energyReport } from './energy.ts';
 
 /** --from, --to (YYYY-MM-DD or an ISO date-time) and --tenant. */
@@ -163,5 +171,41 @@ export const billingCommands: CommandModule = (program) => {
         t,
         () => `tariff ${t.name} (id ${t.id}) from ${t.validFrom}${t.validTo ? ` to ${t.validTo}` : ''}`,
       );
+    });
+  tariff
+    .command('update <id>')
+    .description('Change a tariff (its window may not overlap another tariff; admin)')
+    .option('--name <name>')
+    .option('--valid-from <date>', 'YYYY-MM-DD or an ISO date-time', dateTime)
+    .option('--valid-to <date>', 'end (excluded)', dateTime)
+    .option('--currency <code>')
+    .option('--vcpu-hour <price>', 'per vCPU-hour', num)
+    .option('--memory-gib-hour <price>', 'per GiB-hour of memory', num)
+    .option('--disk-gib-hour <price>', 'per GiB-hour of disk', num)
+    .option('--kwh <price>', 'per kWh', num)
+    .action(async function (this: Command, id: string, o) {
+      const c = ctx(this);
+      const t = await c.client.tariffs.update(
+        id,
+        defined({
+          name: o.name,
+          validFrom: o.validFrom,
+          validTo: o.validTo,
+          currency: o.currency,
+          vcpuHour: o.vcpuHour,
+          memoryGiBHour: o.memoryGibHour,
+          diskGiBHour: o.diskGibHour,
+          kWh: o.kwh,
+        }),
+      );
+      c.out(t, () => `tariff ${t.name} (id ${t.id}) updated`);
+    });
+  tariff
+    .command('delete <id>')
+    .description('Delete a tariff (admin)')
+    .action(async function (this: Command, id: string) {
+      const c = ctx(this);
+      await c.client.tariffs.delete(id);
+      c.out({ deleted: id }, () => `tariff ${id} deleted`);
     });
 };

@@ -1,7 +1,7 @@
 /** `nubis flavor …`: flavors (VM sizes). */
 import type { Command } from 'commander';
 import { formatTable } from '../table.ts';
-import { ctx, int, resourceCommand, type CommandModule } from './common.ts';
+import { ctx, defined, int, resourceCommand, type CommandModule } from './common.ts';
 
 /** flavor list, create. */
 export const flavorCommands: CommandModule = (program) => {
@@ -39,5 +39,28 @@ export const flavorCommands: CommandModule = (program) => {
         diskGiB: o.diskGib,
       });
       c.out(f, () => `flavor ${f.name}: ${f.vcpus} vCPU, ${f.memoryMiB} MiB, ${f.diskGiB} GiB (id ${f.id})`);
+    });
+  flavor
+    .command('update <flavor>')
+    .description('Rename a flavor, or change its sizes while nothing uses it (admin)')
+    .option('--name <name>', 'new name')
+    .option('--vcpus <n>', 'virtual CPUs (only while unused)', int)
+    .option('--memory-mib <n>', 'memory (only while unused)', int)
+    .option('--disk-gib <n>', 'disk (only while unused)', int)
+    .action(async function (this: Command, ref: string, o) {
+      const c = ctx(this);
+      const x = await c.client.flavors.update(
+        ref,
+        defined({ name: o.name, vcpus: o.vcpus, memoryMiB: o.memoryMib, diskGiB: o.diskGib }),
+      );
+      c.out(x, () => `flavor ${x.name} (id ${x.id}) updated`);
+    });
+  flavor
+    .command('delete <flavor>')
+    .description('Delete a flavor no VM or scaling group uses (admin)')
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      await c.client.flavors.delete(ref);
+      c.out({ deleted: ref }, () => `flavor ${ref} deleted`);
     });
 };

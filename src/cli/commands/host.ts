@@ -156,4 +156,74 @@ export const hostCommands: CommandModule = (program) => {
       const h = await c.client.hosts.undrain(ref);
       c.out(h, () => `${h.name}: ${h.state}`);
     });
+
+  host
+    .command('update <host>')
+    .description(
+      "Change a host's ratios, reserved resources, labels or power model (admin); refused if its VMs would not fit",
+    )
+    .option('--cpu-ratio <x>', 'CPU overcommit ratio', num)
+    .option('--memory-ratio <x>', 'memory overcommit ratio', num)
+    .option('--disk-ratio <x>', 'disk overcommit ratio', num)
+    .option('--reserved-vcpus <n>', 'kept for the host itself', int)
+    .option('--reserved-memory-mib <n>', 'kept for the host itself', int)
+    .option('--reserved-disk-gib <n>', 'kept for the host itself', int)
+    .option('--datacenter <dc>')
+    .option('--rack <rack>')
+    .option('--zone <zone>')
+    .option('--tier <tier>')
+    .option('--power-address <addr>')
+    .option('--power-model <json>', 'e.g. {"type":"linear","idleW":100,"maxW":250}')
+    .action(async function (this: Command, ref: string, o) {
+      const c = ctx(this);
+      let powerModel: HostCreate['powerModel'];
+      if (o.powerModel)
+        try {
+          powerModel = JSON.parse(o.powerModel);
+        } catch {
+          throw new CliError('BAD_ARGUMENT', `--power-model must be JSON, got ${o.powerModel}`);
+        }
+      const h = await c.client.hosts.update(
+        ref,
+        defined({
+          cpuRatio: o.cpuRatio,
+          memoryRatio: o.memoryRatio,
+          diskRatio: o.diskRatio,
+          reservedVcpus: o.reservedVcpus,
+          reservedMemoryMiB: o.reservedMemoryMib,
+          reservedDiskGiB: o.reservedDiskGib,
+          datacenter: o.datacenter,
+          rack: o.rack,
+          zone: o.zone,
+          tier: o.tier,
+          powerAddress: o.powerAddress,
+          powerModel,
+        }),
+      );
+      c.out(h, () => keyValues(h));
+    });
+
+  host
+    .command('delete <host>')
+    .description('Delete a host with no VMs (admin)')
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      await c.client.hosts.delete(ref);
+      c.out({ deleted: ref }, () => `host ${ref} deleted`);
+    });
+
+  host
+    .command('retire <host>')
+    .description('Drain a host, then delete it; says which VMs could not move (admin)')
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      const r = await c.client.hosts.retire(ref);
+      c.out(r, () =>
+        [
+          `host ${r.host}: ${r.deleted ? 'retired (deleted)' : 'drained only, still in maintenance'}`,
+          `moved: ${r.moved.join(', ') || '-'}`,
+          ...r.stuck.map((s) => `not moved: ${s.vm}: ${s.reason}`),
+        ].join('\n'),
+      );
+    });
 };

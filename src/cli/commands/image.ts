@@ -1,7 +1,7 @@
 /** `nubis image …`: images. */
 import type { Command } from 'commander';
 import { formatTable } from '../table.ts';
-import { CliError, ctx, int, resourceCommand, type CommandModule } from './common.ts';
+import { CliError, ctx, defined, int, resourceCommand, type CommandModule } from './common.ts';
 
 const FORMATS = ['qcow2', 'raw', 'kernel+initramfs'] as const;
 
@@ -40,5 +40,23 @@ export const imageCommands: CommandModule = (program) => {
         sizeMiB: o.sizeMib,
       });
       c.out(i, () => `image ${i.name}: ${i.format}, ${i.sizeMiB} MiB (id ${i.id})`);
+    });
+  image
+    .command('update <image>')
+    .description('Rename a image, or change its sizes while nothing uses it (admin)')
+    .option('--name <name>', 'new name')
+    .option('--size-mib <n>', 'size (only while unused)', int)
+    .action(async function (this: Command, ref: string, o) {
+      const c = ctx(this);
+      const x = await c.client.images.update(ref, defined({ name: o.name, sizeMiB: o.sizeMib }));
+      c.out(x, () => `image ${x.name} (id ${x.id}) updated`);
+    });
+  image
+    .command('delete <image>')
+    .description('Delete a image no VM or scaling group uses (admin)')
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      await c.client.images.delete(ref);
+      c.out({ deleted: ref }, () => `image ${ref} deleted`);
     });
 };

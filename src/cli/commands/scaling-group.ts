@@ -1,7 +1,17 @@
 /** `nubis scaling-group …`: autoscaling groups, named by name or id. */
 import type { Command } from 'commander';
 import type { ScalingGroup } from '../../client/index.ts';
-import { ctx, collect, int, num, numberOf, pair, resourceCommand, type CommandModule } from './common.ts';
+import {
+  collect,
+  ctx,
+  defined,
+  int,
+  num,
+  numberOf,
+  pair,
+  resourceCommand,
+  type CommandModule,
+} from './common.ts';
 
 const summary = (g: ScalingGroup) =>
   `scaling group ${g.name}: ${g.members.length} member(s), desired ${g.desired} (min ${g.min}, max ${g.max})${g.decision ? `; ${g.decision}` : ''}`;
@@ -64,5 +74,33 @@ export const scalingGroupCommands: CommandModule = (program) => {
       );
       const g = await c.client.scalingGroups.reportMetric(ref, value, o.load.length ? loads : undefined);
       c.out(g, () => summary(g));
+    });
+  sg.command('list')
+    .description("List autoscaling groups (your tenant's; all for admin and operator)")
+    .action(async function (this: Command) {
+      const c = ctx(this);
+      const list = await c.client.scalingGroups.list();
+      c.out(list, () => list.map(summary).join('\n') || 'no scaling groups');
+    });
+  sg.command('update <group>')
+    .description('Change min, max, desired or scale-in order; the group is reconciled to its new size')
+    .option('--min <n>', 'fewest members', int)
+    .option('--max <n>', 'most members', int)
+    .option('--desired <n>', 'members now', int)
+    .option('--scale-in <order>', 'newest or least-loaded')
+    .action(async function (this: Command, ref: string, o) {
+      const c = ctx(this);
+      const g = await c.client.scalingGroups.update(
+        ref,
+        defined({ min: o.min, max: o.max, desired: o.desired, scaleIn: o.scaleIn }),
+      );
+      c.out(g, () => summary(g));
+    });
+  sg.command('delete <group>')
+    .description('Delete an autoscaling group and its members')
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      const r = await c.client.scalingGroups.delete(ref);
+      c.out(r, () => `scaling group ${r.deleted} deleted with ${r.members.length} member(s)`);
     });
 };

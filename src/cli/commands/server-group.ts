@@ -36,4 +36,24 @@ export const serverGroupCommands: CommandModule = (program) => {
       const g = await c.client.serverGroups.create({ name, policy: o.policy as ServerGroupPolicy });
       c.out(g, () => `server group ${g.name}: ${g.policy} (id ${g.id})`);
     });
+  group
+    .command('show <group>')
+    .description('A server group and its members')
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      const g = await c.client.serverGroups.get(ref);
+      c.out(
+        g,
+        () =>
+          `${g.name} (${g.policy}, id ${g.id})\nmembers: ${g.members.map((m) => m.name).join(', ') || '-'}`,
+      );
+    });
+  group
+    .command('delete <group>')
+    .description('Delete an empty server group')
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      await c.client.serverGroups.delete(ref);
+      c.out({ deleted: ref }, () => `server group ${ref} deleted`);
+    });
 };

@@ -1,6 +1,6 @@
 /** `nubis tenant …`: tenants and their quotas (admin), named by name or id. */
 import type { Command } from 'commander';
-import type { Quotas } from '../../client/index.ts';
+import type { Quotas, TenantDetail } from '../../client/index.ts';
 import { formatTable } from '../table.ts';
 import { ctx, defined, int, resourceCommand, type CommandModule } from './common.ts';
 
@@ -15,7 +15,7 @@ const quotas = (o: { vcpus?: number; memoryMib?: number; vms?: number; diskGib?:
   defined({ vcpus: o.vcpus, memoryMiB: o.memoryMib, vms: o.vms, diskGiB: o.diskGib });
 const show = (q: Quotas) => `${q.vcpus} vCPUs, ${q.memoryMiB} MiB, ${q.vms} VMs, ${q.diskGiB} GiB`;
 
-/** tenant list, create, set-quotas. */
+/** tenant list, create, set-quotas, show, update, delete. */
 export const tenantCommands: CommandModule = (program) => {
   const tenant = resourceCommand(program, 'tenant', 'Tenants (admin)');
   tenant
@@ -46,4 +46,36 @@ export const tenantCommands: CommandModule = (program) => {
       c.out(t, () => `tenant ${t.name}: ${show(t.quotas)}`);
     },
   );
+  const detail = (t: TenantDetail) =>
+    `tenant ${t.name} (id ${t.id})\nquotas: ${show(t.quotas)}\nused:   ${show(t.usage)}`;
+  tenant
+    .command('show [tenant]')
+    .description('A tenant with its quotas and what it uses (default: your own)')
+    .action(async function (this: Command, ref?: string) {
+      const c = ctx(this);
+      const t = ref ? await c.client.tenants.get(ref) : await c.client.tenants.quotas();
+      c.out(t, () => detail(t));
+    });
+  quotaOptions(
+    tenant
+      .command('update <tenant>')
+      .description('Rename a tenant and/or change its quotas')
+      .option('--name <name>', 'new name'),
+  ).action(async function (this: Command, ref: string, o) {
+    const c = ctx(this);
+    const q = quotas(o);
+    const t = await c.client.tenants.update(
+      ref,
+      defined({ name: o.name, quotas: Object.keys(q).length ? q : undefined }),
+    );
+    c.out(t, () => detail(t));
+  });
+  tenant
+    .command('delete <tenant>')
+    .description("Delete a tenant with no VMs; its users' tokens are revoked")
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      await c.client.tenants.delete(ref);
+      c.out({ deleted: ref }, () => `tenant ${ref} deleted`);
+    });
 };

@@ -1,8 +1,9 @@
 /** `nubis token …`: API tokens. */
 import type { Command } from 'commander';
-import { ctx, int, resourceCommand, type CommandModule } from './common.ts';
+import { formatTable } from '../table.ts';
+import { ctx, defined, int, resourceCommand, type CommandModule } from './common.ts';
 
-/** token create, revoke. */
+/** token create, revoke, list. */
 export const tokenCommands: CommandModule = (program) => {
   const token = resourceCommand(program, 'token', 'API tokens');
   token
@@ -24,5 +25,19 @@ export const tokenCommands: CommandModule = (program) => {
       const c = ctx(this);
       await c.client.tokens.revoke(id);
       c.out({ id, revoked: true }, () => `token ${id}: revoked`);
+    });
+  token
+    .command('list')
+    .description("List tokens, never their secret (yours; admins: everyone's, or one user's)")
+    .option('--user <userId>', "one user's tokens (admin)")
+    .action(async function (this: Command, o: { user?: string }) {
+      const c = ctx(this);
+      const list = await c.client.tokens.list(defined({ user: o.user }));
+      c.out(list, () =>
+        formatTable(
+          ['name', 'user', 'id', 'created', 'expires', 'revoked'],
+          list.map((t) => [t.name, t.user, t.id, t.createdAt, t.expiresAt ?? '', t.revokedAt ?? '']),
+        ),
+      );
     });
 };

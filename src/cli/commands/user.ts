@@ -1,11 +1,12 @@
 /** `nubis user …`: users (admin). */
 import type { Command } from 'commander';
 import type { Role } from '../../client/index.ts';
-import { CliError, ctx, resourceCommand, type CommandModule } from './common.ts';
+import { formatTable } from '../table.ts';
+import { CliError, ctx, defined, resourceCommand, type CommandModule } from './common.ts';
 
 const ROLES: Role[] = ['admin', 'operator', 'member', 'reader'];
 
-/** user create. */
+/** user create, list, set-role, delete. */
 export const userCommands: CommandModule = (program) => {
   const user = resourceCommand(program, 'user', 'Users (admin)');
   user
@@ -21,5 +22,37 @@ export const userCommands: CommandModule = (program) => {
         throw new CliError('BAD_ARGUMENT', `--role must be one of ${ROLES.join(', ')}, got "${o.role}"`);
       const u = await c.client.users.create({ tenant: o.tenant, name, role: o.role as Role });
       c.out(u, () => `user ${u.name} (id ${u.id}): ${u.role} in tenant ${u.tenantId}`);
+    });
+  user
+    .command('list')
+    .description('List users (admin: everyone, or one tenant; others: themselves)')
+    .option('--tenant <tenant>', 'tenant name or id')
+    .action(async function (this: Command, o: { tenant?: string }) {
+      const c = ctx(this);
+      const list = await c.client.users.list(defined({ tenant: o.tenant }));
+      c.out(list, () =>
+        formatTable(
+          ['name', 'tenant', 'role', 'id'],
+          list.map((u) => [u.name, u.tenant ?? u.tenantId, u.role, u.id]),
+        ),
+      );
+    });
+  user
+    .command('set-role <id> <role>')
+    .description(`Change a user's role (${ROLES.join(', ')}; not the last admin's)`)
+    .action(async function (this: Command, id: string, role: string) {
+      const c = ctx(this);
+      if (!ROLES.includes(role as Role))
+        throw new CliError('BAD_ARGUMENT', `role must be one of ${ROLES.join(', ')}, got "${role}"`);
+      const u = await c.client.users.update(id, { role: role as Role });
+      c.out(u, () => `user ${u.name}: ${u.role}`);
+    });
+  user
+    .command('delete <id>')
+    .description('Delete a user and their tokens (not the last admin)')
+    .action(async function (this: Command, id: string) {
+      const c = ctx(this);
+      await c.client.users.delete(id);
+      c.out({ deleted: id }, () => `user ${id} deleted`);
     });
 };

@@ -4,13 +4,13 @@ import type { VmAction } from '../../client/index.ts';
 import { formatTable } from '../table.ts';
 import {
   ctx,
+  hostId,
   int,
   keyValues,
+  num,
   opLine,
   resourceCommand,
   vmId,
-  hostId,
-  num,
   type CommandModule,
 } from './common.ts';
 
@@ -164,5 +164,21 @@ export const vmCommands: CommandModule = (program) => {
         () =>
           `${opLine(ref, op)}${r && r.totalMs !== undefined ? ` (${r.modeUsed ?? ''}, ${Math.round(r.totalMs)} ms, downtime ${Math.round(r.downtimeMs ?? 0)} ms)` : ''}`,
       );
+    });
+
+  vm.command('snapshots <vm>')
+    .description("List a VM's snapshots")
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      const s = await c.client.vms.snapshots(ref);
+      c.out(s, () => s.snapshots.map((x) => x.name).join('\n') || `VM ${s.vm} has no snapshots`);
+    });
+
+  vm.command('delete-snapshot <vm> <name>')
+    .description('Delete one snapshot of a VM')
+    .action(async function (this: Command, ref: string, name: string) {
+      const c = ctx(this);
+      await c.client.vms.deleteSnapshot(ref, name);
+      c.out({ vm: ref, deleted: name }, () => `snapshot ${name} of ${ref} deleted`);
     });
 };

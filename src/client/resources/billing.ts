@@ -1,4 +1,4 @@
-import { Http } from '../http.ts';
+import { Http, seg } from '../http.ts';
 import type { DailyUsage, Invoice, Period, Tariff, TariffCreate, UsageReport } from '../types.ts';
 
 /** Metered usage of a tenant in a period. */
@@ -13,6 +13,10 @@ export const usageApi = (http: Http) => ({
 export const tariffsApi = (http: Http) => ({
   list: () => http.get<Tariff[]>('/v1/tariffs'),
   create: (t: TariffCreate) => http.post<Tariff>('/v1/tariffs', t),
+  /** Changes a tariff (its window may not overlap another's). */
+  update: (id: string, c: Partial<TariffCreate> & { validTo?: string | null }) =>
+    http.patch<Tariff>(`/v1/tariffs/${seg(id)}`, c),
+  delete: (id: string) => http.delete<void>(`/v1/tariffs/${seg(id)}`),
 });
 
 /** Invoices of a tenant for a period. */

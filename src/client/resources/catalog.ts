@@ -1,10 +1,15 @@
-import { Http } from '../http.ts';
+import { Http, seg } from '../http.ts';
 import type { Flavor, Image } from '../types.ts';
 
 /** Flavors (create: admin). */
 export const flavorsApi = (http: Http) => ({
   list: () => http.get<Flavor[]>('/v1/flavors'),
   create: (f: Omit<Flavor, 'id'>) => http.post<Flavor>('/v1/flavors', f),
+  /** Renames a flavor; its sizes only while no VM has used it (admin). */
+  update: (flavor: string, c: Partial<Omit<Flavor, 'id'>>) =>
+    http.patch<Flavor>(`/v1/flavors/${seg(flavor)}`, c),
+  /** Deletes a flavor no VM or scaling group uses (admin). */
+  delete: (flavor: string) => http.delete<void>(`/v1/flavors/${seg(flavor)}`),
 });
 
 /** Images (register: admin). */
@@ -12,4 +17,9 @@ export const imagesApi = (http: Http) => ({
   list: () => http.get<Image[]>('/v1/images'),
   create: (i: { name: string; format: 'qcow2' | 'raw' | 'kernel+initramfs'; sizeMiB: number }) =>
     http.post<Image>('/v1/images', i),
+  /** Renames an image; its size only while nothing uses it (admin). */
+  update: (image: string, c: { name?: string; sizeMiB?: number }) =>
+    http.patch<Image>(`/v1/images/${seg(image)}`, c),
+  /** Deletes an image no VM or scaling group uses (admin). */
+  delete: (image: string) => http.delete<void>(`/v1/images/${seg(image)}`),
 });

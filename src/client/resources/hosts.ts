@@ -1,5 +1,13 @@
 import { Http, seg } from '../http.ts';
-import type { DrainResult, Host, HostCreate, HostState, PowerResult } from '../types.ts';
+import type {
+  DrainResult,
+  Host,
+  HostCreate,
+  HostState,
+  HostUpdate,
+  PowerResult,
+  RetireResult,
+} from '../types.ts';
 
 /** Hosts (admin, operator). `host` arguments are an id or a name. */
 export const hostsApi = (http: Http) => ({
@@ -15,6 +23,12 @@ export const hostsApi = (http: Http) => ({
     http.post<PowerResult>(`/v1/hosts/${seg(host)}/power`, { action, reason }),
   /** Live-migrates every VM off the host, then keeps it in maintenance. */
   drain: (host: string) => http.post<DrainResult>(`/v1/hosts/${seg(host)}/drain`),
+  /** Changes ratios, reserved resources, zone, rack, tier, data center, power model (admin). */
+  update: (host: string, c: HostUpdate) => http.patch<Host>(`/v1/hosts/${seg(host)}`, c),
+  /** Deletes a host with no VMs (admin). */
+  delete: (host: string) => http.delete<void>(`/v1/hosts/${seg(host)}`),
+  /** Drains a host, then deletes it; says which VMs could not move (admin). */
+  retire: (host: string) => http.post<RetireResult>(`/v1/hosts/${seg(host)}/retire`),
   /** Puts a host back in service. */
   undrain: (host: string) => http.post<Host>(`/v1/hosts/${seg(host)}/undrain`),
 });

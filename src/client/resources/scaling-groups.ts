@@ -4,6 +4,15 @@ import type { ScalingGroup, ScalingGroupCreate } from '../types.ts';
 /** Autoscaling groups. `group` arguments are an id or a name. */
 export const scalingGroupsApi = (http: Http) => ({
   create: (g: ScalingGroupCreate) => http.post<ScalingGroup>('/v1/scaling-groups', g),
+  list: () => http.get<ScalingGroup[]>('/v1/scaling-groups'),
+  /** Changes min, max, desired, policy or scale-in order; the group is reconciled. */
+  update: (
+    group: string,
+    c: Partial<Pick<ScalingGroupCreate, 'min' | 'max' | 'desired' | 'policy' | 'scaleIn'>>,
+  ) => http.patch<ScalingGroup>(`/v1/scaling-groups/${seg(group)}`, c),
+  /** Deletes a group and its members. */
+  delete: (group: string) =>
+    http.delete<{ deleted: string; members: string[] }>(`/v1/scaling-groups/${seg(group)}`),
   get: (group: string) => http.get<ScalingGroup>(`/v1/scaling-groups/${seg(group)}`),
   /** Reports the group's metric (and per-member loads); it scales by its policy. */
   reportMetric: (group: string, value: number, loads?: Record<string, number>) =>

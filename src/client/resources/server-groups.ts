@@ -1,8 +1,12 @@
-import { Http } from '../http.ts';
-import type { ServerGroup, ServerGroupPolicy } from '../types.ts';
+import { Http, seg } from '../http.ts';
+import type { ServerGroup, ServerGroupDetail, ServerGroupPolicy } from '../types.ts';
 
 /** Server groups (your tenant's; all for admin and operator). */
 export const serverGroupsApi = (http: Http) => ({
   list: () => http.get<ServerGroup[]>('/v1/server-groups'),
   create: (g: { name: string; policy: ServerGroupPolicy }) => http.post<ServerGroup>('/v1/server-groups', g),
+  /** A group (id or name) with its members. */
+  get: (group: string) => http.get<ServerGroupDetail>(`/v1/server-groups/${seg(group)}`),
+  /** Deletes an empty group. */
+  delete: (group: string) => http.delete<void>(`/v1/server-groups/${seg(group)}`),
 });

@@ -1,5 +1,5 @@
 import { Http, seg } from '../http.ts';
-import type { Quotas, Tenant } from '../types.ts';
+import type { Quotas, Tenant, TenantDetail } from '../types.ts';
 
 /** Tenants and quotas. */
 export const tenantsApi = (http: Http) => ({
@@ -9,5 +9,14 @@ export const tenantsApi = (http: Http) => ({
   create: (t: { name: string; quotas?: Partial<Quotas> }) => http.post<Tenant>('/v1/tenants', t),
   /** Changes some quotas of a tenant (id or name) (admin). */
   setQuotas: (tenant: string, quotas: Partial<Quotas>) =>
-    http.patch<Tenant>(`/v1/tenants/${seg(tenant)}`, { quotas }),
+    http.patch<TenantDetail>(`/v1/tenants/${seg(tenant)}`, { quotas }),
+  /** A tenant with quotas and usage (your own; any for admin and operator). */
+  get: (tenant: string) => http.get<TenantDetail>(`/v1/tenants/${seg(tenant)}`),
+  /** Your tenant's quotas and what it uses. */
+  quotas: () => http.get<TenantDetail>('/v1/quotas'),
+  /** Renames a tenant and/or changes its quotas (admin). */
+  update: (tenant: string, c: { name?: string; quotas?: Partial<Quotas> }) =>
+    http.patch<TenantDetail>(`/v1/tenants/${seg(tenant)}`, c),
+  /** Deletes a tenant with no VMs; its users' tokens are revoked (admin). */
+  delete: (tenant: string) => http.delete<void>(`/v1/tenants/${seg(tenant)}`),
 });

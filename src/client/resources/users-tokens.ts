@@ -1,10 +1,16 @@
 import { Http, seg } from '../http.ts';
-import type { CreatedToken, Role, User } from '../types.ts';
+import type { CreatedToken, Role, TokenRow, User, UserRow } from '../types.ts';
 
 /** Users (admin). */
 export const usersApi = (http: Http) => ({
   /** Creates a user in a tenant (id or name) with a role. */
   create: (u: { tenant: string; name: string; role: Role }) => http.post<User>('/v1/users', u),
+  /** Users: admins everyone (or one tenant's); others themselves. */
+  list: (q: { tenant?: string } = {}) => http.get<UserRow[]>('/v1/users', q),
+  /** Changes a user's role (not the last admin's). */
+  update: (id: string, c: { role: Role }) => http.patch<UserRow>(`/v1/users/${seg(id)}`, c),
+  /** Deletes a user and their tokens (not the last admin). */
+  delete: (id: string) => http.delete<void>(`/v1/users/${seg(id)}`),
 });
 
 /** API tokens. */
@@ -12,6 +18,8 @@ export const tokensApi = (http: Http) => ({
   /** Creates a token for yourself, or (admins) for `userId`; the secret is in the answer only. */
   create: (t: { name: string; userId?: string; expiresInS?: number }) =>
     http.post<CreatedToken>('/v1/tokens', t),
+  /** Tokens without their secret: your own; admins everyone's, or one user's. */
+  list: (q: { user?: string } = {}) => http.get<TokenRow[]>('/v1/tokens', q),
   /** Revokes a token by id. */
   revoke: (id: string) => http.delete<void>(`/v1/tokens/${seg(id)}`),
 });

@@ -6,10 +6,11 @@ import type {
   Vm,
   VmAction,
   VmActionOptions,
+  SnapshotList,
   VmCreate,
 } from '../types.ts';
 
-/** Virtual machines. `vm` arguments are ids (resolve names with `list`). Writes answer an Operation. */
+/** Virtual machines. `vm` arguments are ids or names (unique among the VMs you see). Writes answer an Operation. */
 export const vmsApi = (http: Http) => ({
   /** Your tenant's VMs (all for admin and operator), optionally by state or host. */
   list: (q: { state?: string; host?: string } = {}) => http.get<Vm[]>('/v1/vms', q),
@@ -23,6 +24,11 @@ export const vmsApi = (http: Http) => ({
   action: (vm: string, action: VmAction, o: VmActionOptions = {}, w?: WriteOptions) =>
     http.post<Operation>(`/v1/vms/${seg(vm)}/actions`, { action, ...o }, w),
   delete: (vm: string, w?: WriteOptions) => http.delete<Operation>(`/v1/vms/${seg(vm)}`, w),
+  /** The VM's snapshots, oldest first. */
+  snapshots: (vm: string) => http.get<SnapshotList>(`/v1/vms/${seg(vm)}/snapshots`),
+  /** Deletes one snapshot. */
+  deleteSnapshot: (vm: string, name: string) =>
+    http.delete<void>(`/v1/vms/${seg(vm)}/snapshots/${seg(name)}`),
   /** Live-migrates a VM, to a host or where placement says. */
   migrate: (vm: string, o: MigrateOptions = {}, w?: WriteOptions) =>
     http.post<Operation>(`/v1/vms/${seg(vm)}/migrate`, o, w),

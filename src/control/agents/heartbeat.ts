@@ -3,6 +3,7 @@
  *
  * Uses: `cp.draining`, `cp.metrics`, `cp.plans`.
  */
+import { authorize } from '../authz.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 
@@ -24,12 +25,13 @@ export class Heartbeats extends Service {
       guests?: { id: string; cpu?: number }[];
     },
   ) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'host:heartbeat');
     const at = this.now();
     const h = await this.db
       .selectFrom('hosts')
       .selectAll()
       .where('agent_url', '=', b.agentUrl)
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!h) {
       const id = this.ctx.ids.uuid();

@@ -3,6 +3,7 @@
  *
  * Uses: `cp.energy`, `cp.plans`, `cp.scaling`.
  */
+import { authorize } from '../authz.ts';
 import { parsePolicy, PolicySpecError } from '../../policies/registry.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -47,7 +48,7 @@ export class Automation extends Service {
 
   /** Every zone's settings (admins and operators). */
   async listAutomation(p: Principal) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'settings:read');
     const zones = (await this.db.selectFrom('hosts').select('zone').distinct().orderBy('zone').execute()).map(
       (z) => z.zone,
     );
@@ -65,7 +66,7 @@ export class Automation extends Service {
     level: AutomationLevel,
     o: Partial<Omit<AutomationSettings, 'level'>> & { zone?: string } = {},
   ) {
-    this.require(p, 'admin');
+    authorize(p, 'settings:write');
     if (o.policy && o.policy !== 'reservation' && !/^spread(:0?\.[0-9]+)?$/.test(o.policy)) {
       try {
         if (parsePolicy(o.policy).type !== 'migration')
@@ -101,6 +102,7 @@ export class Automation extends Service {
    * groups on CPU, then an audit round. Returns the plans made.
    */
   async automationRound(p: Principal) {
+    authorize(p, 'plan:write');
     await this.cp.energy.integrateEnergy();
     await this.cp.scaling.scaleOnCpu(p);
     return this.auditRound(p);

@@ -4,8 +4,10 @@
  * Uses: `cp.catalog`, `cp.vmActions`, `cp.vmCreate`.
  */
 import { scalingDecision, type ScalingPolicy } from '../../policies/autoscaling.ts';
+import { authorize, tenantFilter, type Operation } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
+import { deletedName } from '../inventory/host-edits.ts';
 import { Service } from '../service.ts';
 
 /** Scaling groups: create, show, reconcile to a size, scale on a metric or on measured CPU. */
@@ -40,13 +42,18 @@ export class ScalingGroups extends Service {
     };
   }
 
-  async getScalingGroup(p: Principal, ref: string) {
-    const g = await this.db
+  /** A scaling group the caller may perform `op` on (by id, or by name within the caller's tenant). */
+  async getScalingGroup(p: Principal, ref: string, op: Operation = 'scaling-group:read') {
+    authorize(p, op);
+    const own = tenantFilter(p, op);
+    const rows = await this.db
       .selectFrom('scaling_groups')
       .selectAll()
-      .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
-      .where('tenant_id', '=', p.tenantId)
-      .executeTakeFirst();
+      .where((eb) =>
+        eb.or([eb('id', '=', ref), eb.and([eb('name', '=', ref), eb('tenant_id', '=', own ?? p.tenantId)])]),
+      )
+      .execute();
+    const g = rows.find((r) => !own || r.tenant_id === own);
     if (!g) throw new ControlError('NOT_FOUND', `No scaling group "${ref}"`);
     const members = await this.db
       .selectFrom('vms')
@@ -79,7 +86,7 @@ export class ScalingGroups extends Service {
       scaleIn?: 'newest' | 'least-loaded';
     },
   ) {
-    this.require(p, 'admin', 'member');
+    authorize(p, 'scaling-group:write');
     if (!(o.min >= 0 && o.min <= o.max))
       throw new ControlError('BAD_REQUEST', `min (${o.min}) must be between 0 and max (${o.max})`);
     if (!(o.policy.scaleInBelow < o.policy.scaleOutAbove))
@@ -93,11 +100,13 @@ export class ScalingGroups extends Service {
       .selectFrom('flavors')
       .select('id')
       .where((eb) => eb.or([eb('id', '=', o.flavor), eb('name', '=', o.flavor)]))
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     const image = await this.db
       .selectFrom('images')
       .select('id')
       .where((eb) => eb.or([eb('id', '=', o.image), eb('name', '=', o.image)]))
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"`);
     if (!image) throw new ControlError('NOT_FOUND', `No image "${o.image}"`);
@@ -166,7 +175,7 @@ export class ScalingGroups extends Service {
 
   /** Report the group's metric (and optionally per-member loads); scale by the policy. */
   async reportGroupMetric(p: Principal, ref: string, value: number, loads: Record<string, number> = {}) {
-    const g = await this.getScalingGroup(p, ref);
+    const g = await this.getScalingGroup(p, ref, 'scaling-group:write');
     const since = g.lastScaledAt ? this.ctx.clock.now() - Date.parse(g.lastScaledAt) / 1000 : Infinity;
     const d = scalingDecision(
       { min: g.min, max: g.max, desired: g.desired, secondsSinceLastScale: since },
@@ -190,6 +199,98 @@ export class ScalingGroups extends Service {
       await this.reconcileGroup(p, g.id, loads);
     }
     return { ...(await this.getScalingGroup(p, g.id)), decision: d.reason };
+  }
+
+  /** Scaling groups the caller sees (their tenant's; every tenant's for admins and operators). */
+  async listScalingGroups(p: Principal) {
+    authorize(p, 'scaling-group:read');
+    const own = tenantFilter(p, 'scaling-group:read');
+    let q = this.db.selectFrom('scaling_groups').select('id');
+    if (own) q = q.where('tenant_id', '=', own);
+    const rows = await q.orderBy('name').execute();
+    return Promise.all(rows.map((r) => this.getScalingGroup(p, r.id)));
+  }
+
+  /** Change a group's bounds, desired size, policy or scale-in order; it is reconciled to the new size. */
+  async updateScalingGroup(
+    p: Principal,
+    ref: string,
+    c: {
+      min?: number;
+      max?: number;
+      desired?: number;
+      policy?: ScalingPolicy;
+      scaleIn?: 'newest' | 'least-loaded';
+    },
+  ) {
+    const g = await this.getScalingGroup(p, ref, 'scaling-group:write');
+    const min = c.min ?? g.min,
+      max = c.max ?? g.max,
+      policy = c.policy ?? g.policy;
+    if (!(min >= 0 && min <= max))
+      throw new ControlError('BAD_REQUEST', `min (${min}) must be between 0 and max (${max})`);
+    if (!(policy.scaleInBelow < policy.scaleOutAbove))
+      throw new ControlError(
+        'BAD_REQUEST',
+        `policy.scaleInBelow (${policy.scaleInBelow}) must be below policy.scaleOutAbove (${policy.scaleOutAbove})`,
+      );
+    const desired = Math.max(min, Math.min(max, c.desired ?? g.desired));
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('scaling_groups')
+        .set({ min, max, desired, policy: JSON.stringify(policy), scale_in: c.scaleIn ?? g.scaleIn })
+        .where('id', '=', g.id)
+        .execute();
+      await this.event(trx, {
+        tenantId: g.tenantId,
+        actor: p.userName,
+        kind: 'group.updated',
+        detail: { group: g.name, ...c },
+      });
+    });
+    // Members are the owner tenant's, whoever changes the group (an admin may edit another tenant's).
+    await this.reconcileGroup({ ...p, tenantId: g.tenantId }, g.id);
+    return this.getScalingGroup(p, g.id);
+  }
+
+  /** Delete a group: its members through the normal VM delete, then the group and its server group. */
+  async deleteScalingGroup(p: Principal, ref: string) {
+    const g = await this.getScalingGroup(p, ref, 'scaling-group:write');
+    const failed: string[] = [];
+    for (const id of g.members)
+      try {
+        await this.cp.vmActions.vmAction(p, id, 'delete');
+      } catch (e) {
+        failed.push(`${id}: ${(e as Error).message}`);
+      }
+    if (failed.length)
+      throw new ControlError(
+        'INVALID_STATE',
+        `Scaling group "${g.name}": could not delete ${failed.join('; ')}`,
+        {
+          group: g.name,
+        },
+      );
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('vms')
+        .set({ scaling_group_id: null })
+        .where('scaling_group_id', '=', g.id)
+        .execute();
+      await trx.deleteFrom('scaling_groups').where('id', '=', g.id).execute();
+      await trx
+        .updateTable('server_groups')
+        .set({ deleted_at: this.now(), name: deletedName(`asg-${g.name}`, g.serverGroupId) })
+        .where('id', '=', g.serverGroupId)
+        .execute();
+      await this.event(trx, {
+        tenantId: g.tenantId,
+        actor: p.userName,
+        kind: 'group.deleted',
+        detail: { group: g.name },
+      });
+    });
+    return { deleted: g.name, members: g.members };
   }
 
   /** Autoscaling groups on `metric: cpu`: scale on the members' mean measured CPU utilization (percent). */

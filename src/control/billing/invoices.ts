@@ -89,7 +89,8 @@ export class Invoices extends Service {
       );
   }
 
-  async listTariffs() {
+  async listTariffs(p: Principal) {
+    authorize(p, 'tariff:read');
     return (await this.db.selectFrom('tariffs').selectAll().orderBy('valid_from').execute()).map((t) => ({
       id: t.id,
       name: t.name,
@@ -111,6 +112,7 @@ export class Invoices extends Service {
    * a tariff.
    */
   async invoice(p: Principal, o: { tenant?: string; from: string; to: string }) {
+    authorize(p, 'invoice:read');
     const u = await this.cp.usageReports.usage(p, o);
     const tariffs = await this.db.selectFrom('tariffs').selectAll().orderBy('valid_from').execute();
     const windows = tariffs.map((t) => ({

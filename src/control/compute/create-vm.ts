@@ -5,6 +5,7 @@
  * Uses: `cp.claims`, `cp.drivers`, `cp.energy`, `cp.metering`, `cp.operations`, `cp.powerOn`,
  * `cp.scheduler`.
  */
+import { authorize } from '../authz.ts';
 import type { PlacementDecision } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -30,23 +31,22 @@ export class CreateVm extends Service {
       tier?: string;
       ha?: boolean;
       haPriority?: number;
-      idempotencyKey?: string;
     },
   ) {
-    this.require(p, 'admin', 'member');
-    const again = await this.cp.operations.existingOperation(p, o.idempotencyKey);
-    if (again) return again;
+    authorize(p, 'vm:create');
     await this.cp.energy.promoteBooted();
     const flavor = await this.db
       .selectFrom('flavors')
       .selectAll()
       .where((eb) => eb.or([eb('id', '=', o.flavor), eb('name', '=', o.flavor)]))
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"; see GET /v1/flavors`);
     const image = await this.db
       .selectFrom('images')
       .selectAll()
       .where((eb) => eb.or([eb('id', '=', o.image), eb('name', '=', o.image)]))
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!image) throw new ControlError('NOT_FOUND', `No image "${o.image}"; see GET /v1/images`);
     const group = o.serverGroup ? await this.cp.scheduler.groupFor(p, o.serverGroup) : undefined;
@@ -103,7 +103,7 @@ export class CreateVm extends Service {
           vm_id: vmId,
           kind: 'create',
           status: 'running',
-          idempotency_key: o.idempotencyKey ?? null,
+          idempotency_key: null,
           result: null,
           error: null,
           created_at: at,

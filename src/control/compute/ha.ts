@@ -3,6 +3,7 @@
  *
  * Uses: `cp.claims`, `cp.drivers`, `cp.hosts`, `cp.metering`, `cp.scheduler`.
  */
+import { authorize } from '../authz.ts';
 import { placeVm } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -148,7 +149,7 @@ export class HighAvailability extends Service {
   }
 
   async setHaFailoverHosts(p: Principal, failoverHosts: number) {
-    this.require(p, 'admin');
+    authorize(p, 'settings:write');
     if (!(Number.isInteger(failoverHosts) && failoverHosts >= 0 && failoverHosts <= 1))
       throw new ControlError(
         'BAD_REQUEST',

@@ -27,13 +27,9 @@ export class Migrate extends Service {
       mode?: 'stop-and-copy' | 'precopy' | 'postcopy';
       downtimeTargetMs?: number;
       bandwidthMbps?: number;
-      idempotencyKey?: string;
     },
   ) {
-    this.require(p, 'admin', 'operator', 'member');
-    const again = await this.cp.operations.existingOperation(p, o.idempotencyKey);
-    if (again) return again;
-    const v = await this.cp.vmReads.vmRow(p, id);
+    const v = await this.cp.vmReads.vmRow(p, id, 'vm:migrate');
     if (v.state !== 'running')
       throw new ControlError(
         'INVALID_STATE',
@@ -91,7 +87,7 @@ export class Migrate extends Service {
           vm_id: v.id,
           kind: 'migrate',
           status: 'running',
-          idempotency_key: o.idempotencyKey ?? null,
+          idempotency_key: null,
           result: null,
           error: null,
           created_at: this.now(),

@@ -17,9 +17,9 @@ export class Resize extends Service {
    * Cold resize (vertical): a stopped VM gets another flavor on its host if the difference fits
    * there; otherwise it is refused (migrate it first). Quota and host counters move by the difference.
    */
-  async resizeVm(p: Principal, v: VmRow, flavorRef: string | undefined, idempotencyKey?: string) {
+  async resizeVm(p: Principal, v: VmRow, flavorRef: string | undefined) {
     if (!flavorRef) throw new ControlError('BAD_REQUEST', 'resize needs flavor');
-    if (v.state === 'running') return this.resizeRunning(p, v, flavorRef, idempotencyKey);
+    if (v.state === 'running') return this.resizeRunning(p, v, flavorRef);
     if (v.state !== 'stopped')
       throw new ControlError(
         'INVALID_STATE',
@@ -94,7 +94,7 @@ export class Resize extends Service {
           vm_id: v.id,
           kind: 'resize',
           status: 'succeeded',
-          idempotency_key: idempotencyKey ?? null,
+          idempotency_key: null,
           result: JSON.stringify({ from: from.name, to: to.name }),
           error: null,
           created_at: this.now(),
@@ -131,7 +131,7 @@ export class Resize extends Service {
    * Otherwise with a restart (stop, redefine, start). If the new size does not fit on its host,
    * placement picks another: a live resize migrates there first, a restart starts it there.
    */
-  private async resizeRunning(p: Principal, v: VmRow, flavorRef: string, idempotencyKey?: string) {
+  private async resizeRunning(p: Principal, v: VmRow, flavorRef: string) {
     const [from, to] = await Promise.all([
       this.db.selectFrom('flavors').selectAll().where('id', '=', v.flavor_id).executeTakeFirstOrThrow(),
       this.db
@@ -252,7 +252,7 @@ export class Resize extends Service {
           vm_id: v.id,
           kind: 'resize',
           status: 'running',
-          idempotency_key: idempotencyKey ?? null,
+          idempotency_key: null,
           result: null,
           error: null,
           created_at: this.now(),

@@ -16,12 +16,9 @@ export class VmActions extends Service {
     p: Principal,
     id: string,
     action: VmAction,
-    o: { idempotencyKey?: string; snapshotName?: string; flavor?: string; name?: string } = {},
+    o: { snapshotName?: string; flavor?: string; name?: string } = {},
   ) {
-    this.require(p, 'admin', 'member');
-    const again = await this.cp.operations.existingOperation(p, o.idempotencyKey);
-    if (again) return again;
-    const v = await this.cp.vmReads.vmRow(p, id);
+    const v = await this.cp.vmReads.vmRow(p, id, 'vm:action');
     if (action === 'clone') {
       if (!(VM_ACTIONS.clone.from as readonly string[]).includes(v.state))
         throw new ControlError('INVALID_STATE', `Cannot clone VM "${v.name}" (${v.id}): it is ${v.state}`, {
@@ -33,10 +30,9 @@ export class VmActions extends Service {
         flavor: v.flavor_id,
         image: v.image_id,
         serverGroup: v.server_group_id ?? undefined,
-        idempotencyKey: o.idempotencyKey,
       });
     }
-    if (action === 'resize') return this.cp.resizes.resizeVm(p, v, o.flavor, o.idempotencyKey);
+    if (action === 'resize') return this.cp.resizes.resizeVm(p, v, o.flavor);
     if (action === 'restore' && !o.snapshotName)
       throw new ControlError('BAD_REQUEST', 'restore needs snapshotName');
     const t = VM_ACTIONS[action];
@@ -57,7 +53,7 @@ export class VmActions extends Service {
           vm_id: v.id,
           kind: action,
           status: 'running',
-          idempotency_key: o.idempotencyKey ?? null,
+          idempotency_key: null,
           result: null,
           error: null,
           created_at: this.now(),

@@ -4,6 +4,7 @@
  * Uses: no other service.
  */
 import type { Selectable } from 'kysely';
+import { authorize, tenantFilter, type Operation } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -35,9 +36,29 @@ export type VmRow = Selectable<VmTable>;
 
 /** Reading VMs: one VM (tenant-scoped), its view, and the list. */
 export class VmReads extends Service {
-  async vmRow(p: Principal, id: string): Promise<VmRow> {
-    const q = this.db.selectFrom('vms').selectAll().where('id', '=', id).where('deleted_at', 'is', null);
-    const v = await (this.canSeeAll(p) ? q : q.where('tenant_id', '=', p.tenantId)).executeTakeFirst();
+  /**
+   * A VM the caller may perform `op` on, by id or by a name unique among the VMs the caller sees
+   * (authorized first): FORBIDDEN when the role lacks the rule, NOT_FOUND when it does not exist or
+   * belongs to a tenant the caller does not reach, ALREADY_EXISTS (409) listing the ids when the
+   * name is ambiguous.
+   */
+  async vmRow(p: Principal, id: string, op: Operation = 'vm:read'): Promise<VmRow> {
+    authorize(p, op);
+    const q = this.db
+      .selectFrom('vms')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', id), eb('name', '=', id)]))
+      .where('deleted_at', 'is', null);
+    const own = tenantFilter(p, op);
+    const rows = await (own ? q.where('tenant_id', '=', own) : q).orderBy('created_at').execute();
+    const byName = rows.filter((r) => r.id !== id);
+    if (!rows.some((r) => r.id === id) && byName.length > 1)
+      throw new ControlError(
+        'ALREADY_EXISTS',
+        `${byName.length} VMs are named "${id}": ${byName.map((r) => r.id).join(', ')}; name one by its id`,
+        { ids: byName.map((r) => r.id) },
+      );
+    const v = rows.find((r) => r.id === id) ?? byName[0];
     // Another tenant's VM is "not found", never "forbidden": that would confirm it exists.
     if (!v) throw new ControlError('NOT_FOUND', `No VM "${id}"`);
     return v;
@@ -86,6 +107,7 @@ export class VmReads extends Service {
 
   /** VMs with their flavor, image and host names, in one query (it backs lists of 10,000 VMs). */
   async listVms(p: Principal, f: { state?: string; host?: string } = {}) {
+    authorize(p, 'vm:read');
     let q = this.db
       .selectFrom('vms')
       .innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
@@ -94,7 +116,8 @@ export class VmReads extends Service {
       .selectAll('vms')
       .select(['flavors.name as flavor_name', 'images.name as image_name', 'hosts.name as host_name'])
       .where('vms.deleted_at', 'is', null);
-    if (!this.canSeeAll(p)) q = q.where('vms.tenant_id', '=', p.tenantId);
+    const own = tenantFilter(p, 'vm:read');
+    if (own) q = q.where('vms.tenant_id', '=', own);
     if (f.state) q = q.where('vms.state', '=', f.state);
     if (f.host) q = q.where('vms.host_id', '=', f.host);
     const rows = await q.orderBy('vms.created_at').orderBy('vms.id').execute();

@@ -3,6 +3,7 @@
  *
  * Uses: no other service.
  */
+import { authorize, tenantFilter } from '../authz.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 
@@ -10,8 +11,10 @@ import { Service } from '../service.ts';
 export class EventLog extends Service {
   /** Events, newest first; `after` gives those after an event id, oldest first (for followers). */
   async listEvents(p: Principal, f: { vmId?: string; hostId?: string; after?: number; limit?: number } = {}) {
+    authorize(p, 'event:read');
     let q = this.db.selectFrom('events').selectAll();
-    if (!this.canSeeAll(p)) q = q.where('tenant_id', '=', p.tenantId);
+    const own = tenantFilter(p, 'event:read');
+    if (own) q = q.where('tenant_id', '=', own);
     if (f.vmId) q = q.where('vm_id', '=', f.vmId);
     if (f.hostId) q = q.where('host_id', '=', f.hostId);
     if (f.after !== undefined) q = q.where('id', '>', f.after);

@@ -3,13 +3,14 @@
  *
  * Uses: no other service.
  */
+import { authorize, tenantFilter } from '../authz.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 
 /** The catalog: flavors, images and server groups. */
 export class Catalog extends Service {
   async createFlavor(p: Principal, f: { name: string; vcpus: number; memoryMiB: number; diskGiB: number }) {
-    this.require(p, 'admin');
+    authorize(p, 'flavor:write');
     const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
@@ -29,14 +30,21 @@ export class Catalog extends Service {
     return { id, ...f };
   }
 
-  async listFlavors() {
+  async listFlavors(p: Principal) {
+    authorize(p, 'flavor:read');
     return (
-      await this.db.selectFrom('flavors').selectAll().orderBy('vcpus').orderBy('memory_mib').execute()
+      await this.db
+        .selectFrom('flavors')
+        .selectAll()
+        .where('deleted_at', 'is', null)
+        .orderBy('vcpus')
+        .orderBy('memory_mib')
+        .execute()
     ).map((f) => ({ id: f.id, name: f.name, vcpus: f.vcpus, memoryMiB: f.memory_mib, diskGiB: f.disk_gib }));
   }
 
   async createImage(p: Principal, i: { name: string; format: string; sizeMiB: number }) {
-    this.require(p, 'admin');
+    authorize(p, 'image:write');
     const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
@@ -49,8 +57,11 @@ export class Catalog extends Service {
     return { id, ...i };
   }
 
-  async listImages() {
-    return (await this.db.selectFrom('images').selectAll().orderBy('name').execute()).map((i) => ({
+  async listImages(p: Principal) {
+    authorize(p, 'image:read');
+    return (
+      await this.db.selectFrom('images').selectAll().where('deleted_at', 'is', null).orderBy('name').execute()
+    ).map((i) => ({
       id: i.id,
       name: i.name,
       format: i.format,
@@ -59,7 +70,7 @@ export class Catalog extends Service {
   }
 
   async createServerGroup(p: Principal, name: string, policy: string) {
-    this.require(p, 'admin', 'member');
+    authorize(p, 'server-group:write');
     const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
@@ -73,12 +84,10 @@ export class Catalog extends Service {
   }
 
   async listServerGroups(p: Principal) {
-    const q = this.db.selectFrom('server_groups').selectAll();
-    const rows = await (
-      p.role === 'admin' || p.role === 'operator' ? q : q.where('tenant_id', '=', p.tenantId)
-    )
-      .orderBy('name')
-      .execute();
+    authorize(p, 'server-group:read');
+    const q = this.db.selectFrom('server_groups').selectAll().where('deleted_at', 'is', null);
+    const own = tenantFilter(p, 'server-group:read');
+    const rows = await (own ? q.where('tenant_id', '=', own) : q).orderBy('name').execute();
     return rows.map((g) => ({ id: g.id, name: g.name, policy: g.policy, tenantId: g.tenant_id }));
   }
 }

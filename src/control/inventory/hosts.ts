@@ -3,6 +3,7 @@
  *
  * Uses: `cp.energy`, `cp.ha`.
  */
+import { authorize } from '../authz.ts';
 import type { Selectable } from 'kysely';
 import type { HostView } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';
@@ -40,7 +41,7 @@ export class HostInventory extends Service {
       powerAddress?: string;
     },
   ) {
-    this.require(p, 'admin');
+    authorize(p, 'host:create');
     const id = this.ctx.ids.uuid();
     await this.unique(
       () =>
@@ -107,11 +108,11 @@ export class HostInventory extends Service {
   }
 
   hostRows(db: Db = this.db) {
-    return db.selectFrom('hosts').selectAll().orderBy('name').execute();
+    return db.selectFrom('hosts').selectAll().where('deleted_at', 'is', null).orderBy('name').execute();
   }
 
   async listHosts(p: Principal) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'host:read');
     return (await this.hostRows()).map((h) => this.hostOut(h, this.hostView(h)));
   }
 
@@ -137,18 +138,19 @@ export class HostInventory extends Service {
   }
 
   async getHost(p: Principal, ref: string) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'host:read');
     const h = await this.db
       .selectFrom('hosts')
       .selectAll()
       .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!h) throw new ControlError('NOT_FOUND', `No host "${ref}"`);
     return { ...this.hostOut(h, this.hostView(h)), cpuSeries: series(h.cpu_history, h.cpu_times) };
   }
 
   async setHostState(p: Principal, ref: string, state: 'up' | 'maintenance' | 'off' | 'failed') {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'host:operate');
     const h = await this.getHost(p, ref);
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('hosts').set({ state }).where('id', '=', h.id).execute();

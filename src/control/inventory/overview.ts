@@ -3,6 +3,7 @@
  *
  * Uses: `cp.energy`, `cp.hosts`.
  */
+import { authorize, reachesAllTenants } from '../authz.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import { hostLoad } from '../telemetry/metrics.ts';
@@ -15,7 +16,8 @@ export class OverviewService extends Service {
    * have. Members get their tenant's VMs and energy only.
    */
   async overview(p: Principal) {
-    const all = this.canSeeAll(p);
+    authorize(p, 'overview:read');
+    const all = reachesAllTenants(p, 'overview:read');
     const day = this.now().slice(0, 10);
     const count = (rows: { state: string }[]) =>
       rows.reduce<Record<string, number>>((m, r) => {

@@ -1,25 +1,15 @@
 /**
- * Operations (asynchronous requests): idempotency keys, their view and lookup.
+ * Operations (asynchronous requests): their view and lookup (Idempotency-Key is handled by the API).
  *
  * Uses: no other service.
  */
+import { authorize, tenantFilter } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 
-/** Operations (asynchronous requests): idempotency keys, their view and lookup. */
+/** Operations (asynchronous requests): their view and lookup. */
 export class Operations extends Service {
-  async existingOperation(p: Principal, key?: string) {
-    if (!key) return undefined;
-    const op = await this.db
-      .selectFrom('operations')
-      .selectAll()
-      .where('tenant_id', '=', p.tenantId)
-      .where('idempotency_key', '=', key)
-      .executeTakeFirst();
-    return op ? this.opOut(op) : undefined;
-  }
-
   private opOut(o: {
     id: string;
     tenant_id: string;
@@ -45,8 +35,10 @@ export class Operations extends Service {
   }
 
   async getOperation(p: Principal, id: string) {
+    authorize(p, 'operation:read');
     const q = this.db.selectFrom('operations').selectAll().where('id', '=', id);
-    const o = await (this.canSeeAll(p) ? q : q.where('tenant_id', '=', p.tenantId)).executeTakeFirst();
+    const own = tenantFilter(p, 'operation:read');
+    const o = await (own ? q.where('tenant_id', '=', own) : q).executeTakeFirst();
     if (!o) throw new ControlError('NOT_FOUND', `No operation "${id}"`);
     return this.opOut(o);
   }

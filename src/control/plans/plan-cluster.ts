@@ -12,7 +12,7 @@ import { parsePower } from '../telemetry/energy.ts';
 export class PlanClusterReader extends Service {
   /** The live cluster as the plan code sees it (one zone, or all), with CPU histories. */
   async planCluster(zone?: string): Promise<LoadCluster> {
-    let hq = this.db.selectFrom('hosts').selectAll().orderBy('name');
+    let hq = this.db.selectFrom('hosts').selectAll().where('deleted_at', 'is', null).orderBy('name');
     if (zone) hq = hq.where('zone', '=', zone);
     const hosts = await hq.execute();
     const ids = new Set(hosts.map((h) => h.id));

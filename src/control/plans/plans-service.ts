@@ -3,6 +3,7 @@
  *
  * Uses: `cp.automation`, `cp.clusterReader`, `cp.energy`, `cp.hosts`, `cp.migrations`, `cp.power`.
  */
+import { authorize } from '../authz.ts';
 import { DEFAULT_LOAD_OPTIONS, planLoadAware, planSpread } from '../../policies/plans/load-plan.ts';
 import {
   checkPlan,
@@ -66,7 +67,7 @@ export class Plans extends Service {
       keepEmpty?: boolean;
     } = {},
   ) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'plan:write');
     await this.cp.energy.promoteBooted();
     const settings = await this.cp.automation.automationSettings(o.zone);
     const options = {
@@ -168,20 +169,21 @@ export class Plans extends Service {
   }
 
   async listPlans(p: Principal) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'plan:read');
     return (
       await this.db.selectFrom('plans').selectAll().orderBy('created_at', 'desc').limit(100).execute()
     ).map((r) => this.planOut(r));
   }
 
   async getPlan(p: Principal, id: string) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'plan:read');
     const r = await this.db.selectFrom('plans').selectAll().where('id', '=', id).executeTakeFirst();
     if (!r) throw new ControlError('NOT_FOUND', `No plan "${id}"`);
     return this.planOut(r);
   }
 
   async discardPlan(p: Principal, id: string) {
+    authorize(p, 'plan:write');
     const plan = await this.getPlan(p, id);
     if (plan.status !== 'proposed' && plan.status !== 'waiting')
       throw new ControlError(
@@ -207,6 +209,7 @@ export class Plans extends Service {
    * result says which actions ran, which failed and which were cancelled.
    */
   async applyPlan(p: Principal, id: string, o: { actor?: string; limits?: Partial<ConcurrencyLimits> } = {}) {
+    authorize(p, 'plan:write');
     await this.cp.energy.promoteBooted();
     const plan = await this.getPlan(p, id);
     const actor = o.actor ?? p.userName;
@@ -368,7 +371,7 @@ export class Plans extends Service {
    * reported; the host stays in maintenance so nothing new lands there.
    */
   async drainHost(p: Principal, ref: string) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'host:operate');
     const h = await this.cp.hosts.getHost(p, ref);
     await this.cp.hosts.setHostState(p, h.id, 'maintenance');
     const vms = await this.db

@@ -3,6 +3,7 @@
  *
  * Uses: `cp.drivers`, `cp.energy`, `cp.hosts`.
  */
+import { authorize } from '../authz.ts';
 import { sql } from 'kysely';
 import { AgentDriver } from '../../drivers/agent/agent-driver.ts';
 import { ControlError } from '../errors.ts';
@@ -23,7 +24,7 @@ export class PowerHosts extends Service {
     action: 'on' | 'off',
     o: { reason?: string; actor?: string } = {},
   ) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'host:operate');
     const h = await this.cp.hosts.getHost(p, ref);
     const row = await this.db
       .selectFrom('hosts')

@@ -35,6 +35,7 @@ export class Scheduler extends Service {
     const live = await db
       .selectFrom('hosts')
       .select(['id', 'state', 'used_vcpus', 'used_memory_mib', 'used_disk_gib'])
+      .where('deleted_at', 'is', null)
       .orderBy('name')
       .execute();
     if (live.some((h) => !this.hostStatic.has(h.id))) {
@@ -42,6 +43,11 @@ export class Scheduler extends Service {
       for (const h of await this.cp.hosts.hostRows(db)) this.hostStatic.set(h.id, h);
     }
     return live.map((l) => this.cp.hosts.hostView({ ...this.hostStatic.get(l.id)!, ...l }, members));
+  }
+
+  /** Forget the cached static host attributes (after a host is edited or deleted). */
+  forgetHosts(): void {
+    this.hostStatic.clear();
   }
 
   /** Where a VM would go and why (no change). */
@@ -77,6 +83,7 @@ export class Scheduler extends Service {
       .selectAll()
       .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
       .where('tenant_id', '=', p.tenantId)
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!g) throw new ControlError('NOT_FOUND', `No server group "${ref}"`);
     return g;

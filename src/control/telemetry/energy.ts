@@ -3,6 +3,7 @@
  *
  * Uses: no other service.
  */
+import { authorize, tenantFilter } from '../authz.ts';
 import { attributeHostPower, idlePowerW, maxPowerW, type PowerModelSpec } from '../../models/power.ts';
 import { parseBillingTime } from '../billing/period.ts';
 import { ControlError } from '../errors.ts';
@@ -173,11 +174,7 @@ export class Energy extends Service {
         'BAD_REQUEST',
         `from (${o.from}) must be on or before to (${o.to}): both days count`,
       );
-    if (!this.canSeeAll(p) && o.by !== 'tenant')
-      throw new ControlError(
-        'FORBIDDEN',
-        `Energy by ${o.by} is for operators; members see their tenant's (by=tenant)`,
-      );
+    authorize(p, o.by === 'tenant' ? 'energy:read' : 'energy:read-infra');
     // Reads never write: the energy since the last integration is added here, not stored.
     const pending = await this.pendingEnergy();
     let q = this.db
@@ -188,12 +185,13 @@ export class Energy extends Service {
       .where('day', '<=', to)
       .groupBy('ref')
       .orderBy('ref');
-    if (!this.canSeeAll(p)) q = q.where('ref', '=', p.tenantId);
+    const own = o.by === 'tenant' ? tenantFilter(p, 'energy:read') : undefined;
+    if (own) q = q.where('ref', '=', own);
     const joules = new Map((await q.execute()).map((r) => [r.ref, Number(r.j)]));
     if (pending.day >= from && pending.day <= to)
       for (const [k, j] of pending.joules) {
         const [scope, ref] = k.split('\u0000') as [string, string];
-        if (scope !== o.by || (!this.canSeeAll(p) && ref !== p.tenantId)) continue;
+        if (scope !== o.by || (own && ref !== own)) continue;
         joules.set(ref, (joules.get(ref) ?? 0) + j);
       }
     const rows = [...joules].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([ref, j]) => ({ ref, j }));
@@ -238,7 +236,7 @@ export class Energy extends Service {
   }
 
   async setPue(p: Principal, pue: number) {
-    this.require(p, 'admin');
+    authorize(p, 'settings:write');
     if (!(pue >= 1 && pue <= 5))
       throw new ControlError('BAD_REQUEST', `PUE must be between 1 and 5, got ${pue}`);
     await this.db.transaction().execute(async (trx) => {

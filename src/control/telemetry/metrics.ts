@@ -3,6 +3,7 @@
  *
  * Uses: `cp.energy`.
  */
+import { authorize } from '../authz.ts';
 import { sql } from 'kysely';
 import { powerW } from '../../models/power.ts';
 import { LOAD_HISTORY } from '../../policies/plans/load-plan.ts';
@@ -56,7 +57,7 @@ export class Metrics extends Service {
    * simulated hosts): it feeds the load-aware audits, the energy accounting and the plots.
    */
   async recordMetrics(p: Principal, samples: { vm: string; cpu: number }[]) {
-    this.require(p, 'admin', 'operator');
+    authorize(p, 'metrics:record');
     await this.cp.energy.integrateEnergy();
     const unknown: string[] = [];
     await this.db.transaction().execute(async (trx) => {

@@ -4,6 +4,7 @@
  *
  * Uses: no other service.
  */
+import { authorize, authorizeUserObject } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import { hashToken, type Principal, type Role } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -89,7 +90,9 @@ export class TenancyService extends Service {
         'users.tenant_id as tenantId',
         'users.role',
       ])
+      .innerJoin('tenants', 'tenants.id', 'users.tenant_id')
       .where('tokens.hash', '=', hashToken(token))
+      .where('tenants.deleted_at', 'is', null)
       .executeTakeFirst();
     if (!row || row.revoked_at || (row.expires_at && row.expires_at <= this.now())) return null;
     return {
@@ -102,7 +105,7 @@ export class TenancyService extends Service {
   }
 
   async createTenant(p: Principal, name: string, quotas: Partial<Quotas> = {}) {
-    this.require(p, 'admin');
+    authorize(p, 'tenant:create');
     const q = { ...DEFAULT_QUOTAS, ...quotas };
     const id = this.ctx.ids.uuid();
     await this.unique(
@@ -134,7 +137,7 @@ export class TenancyService extends Service {
 
   /** Change a tenant's quotas (admin); lowering below current use is allowed and blocks new use. */
   async setQuotas(p: Principal, tenant: string, q: Partial<Quotas>) {
-    this.require(p, 'admin');
+    authorize(p, 'tenant:update');
     const t = await this.tenantByRef(tenant);
     await this.db.transaction().execute(async (trx) => {
       await trx
@@ -153,8 +156,13 @@ export class TenancyService extends Service {
   }
 
   async listTenants(p: Principal) {
-    this.require(p, 'admin', 'operator');
-    const rows = await this.db.selectFrom('tenants').selectAll().orderBy('name').execute();
+    authorize(p, 'tenant:list');
+    const rows = await this.db
+      .selectFrom('tenants')
+      .selectAll()
+      .where('deleted_at', 'is', null)
+      .orderBy('name')
+      .execute();
     return rows.map((t) => ({
       id: t.id,
       name: t.name,
@@ -167,18 +175,21 @@ export class TenancyService extends Service {
     }));
   }
 
+  /** A tenant by id (deleted ones too: their bills stay readable) or by name (live ones only). */
   async tenantByRef(ref: string) {
     const t = await this.db
       .selectFrom('tenants')
       .selectAll()
-      .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+      .where((eb) =>
+        eb.or([eb('id', '=', ref), eb.and([eb('name', '=', ref), eb('deleted_at', 'is', null)])]),
+      )
       .executeTakeFirst();
     if (!t) throw new ControlError('NOT_FOUND', `No tenant "${ref}"`);
     return t;
   }
 
   async createUser(p: Principal, tenant: string, name: string, role: Role) {
-    this.require(p, 'admin');
+    authorize(p, 'user:create');
     const t = await this.tenantByRef(tenant);
     const id = this.ctx.ids.uuid();
     await this.unique(
@@ -203,7 +214,8 @@ export class TenancyService extends Service {
   /** Create a token for yourself, or (admin) for any user; the token is returned once, stored hashed. */
   async createToken(p: Principal, o: { userId?: string; name: string; expiresInS?: number }) {
     const userId = o.userId ?? p.userId;
-    if (userId !== p.userId) this.require(p, 'admin');
+    // Another user's id is "not found" for a caller who only reaches their own (token:create's rule).
+    authorizeUserObject(p, 'token:create', userId, `No user "${userId}"`);
     const user = await this.db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
     if (!user) throw new ControlError('NOT_FOUND', `No user "${userId}"`);
     const token = `nubis_${this.ctx.ids.secret()}`;
@@ -235,14 +247,15 @@ export class TenancyService extends Service {
   }
 
   async revokeToken(p: Principal, id: string) {
+    authorize(p, 'token:revoke');
     const t = await this.db
       .selectFrom('tokens')
       .innerJoin('users', 'users.id', 'tokens.user_id')
       .select(['tokens.id', 'tokens.user_id', 'users.tenant_id'])
       .where('tokens.id', '=', id)
       .executeTakeFirst();
-    if (!t || (t.user_id !== p.userId && p.role !== 'admin'))
-      throw new ControlError('NOT_FOUND', `No token "${id}"`);
+    if (!t) throw new ControlError('NOT_FOUND', `No token "${id}"`);
+    authorizeUserObject(p, 'token:revoke', t.user_id, `No token "${id}"`);
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('tokens').set({ revoked_at: this.now() }).where('id', '=', id).execute();
       await this.event(trx, {

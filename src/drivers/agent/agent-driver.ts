@@ -97,6 +97,14 @@ export class AgentDriver implements HypervisorDriver {
   restore(id: string, name: string) {
     return this.act(id, `snapshots/${encodeURIComponent(name)}/restore`);
   }
+  async deleteSnapshot(id: string, name: string) {
+    await this.call(
+      'DELETE',
+      `/v1/guests/${encodeURIComponent(id)}/snapshots/${encodeURIComponent(name)}`,
+      undefined,
+      id,
+    );
+  }
   async delete(id: string) {
     await this.call('DELETE', `/v1/guests/${encodeURIComponent(id)}`, undefined, id);
   }

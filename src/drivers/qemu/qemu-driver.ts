@@ -382,6 +382,24 @@ export class QemuDriver implements HypervisorDriver {
     writeFileSync(join(this.dir(id), 'snapshots.json'), JSON.stringify(list));
   }
 
+  async deleteSnapshot(id: string, name: string) {
+    const g = await this.need(id);
+    if (!g.snapshots.includes(name))
+      throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
+    if (g.state === GuestState.shutoff) {
+      const r = await run(this.qemuImg, ['snapshot', '-d', name, join(this.dir(id), 'disk.qcow2')]);
+      if (r.code !== 0)
+        throw new DriverError('BACKEND', `qemu-img snapshot -d failed: ${r.stderr.trim()}`, id);
+    } else {
+      const out = await this.hmp(id, `delvm ${name}`);
+      if (/error/i.test(out)) throw new DriverError('BACKEND', `delvm failed: ${out.trim()}`, id);
+    }
+    writeFileSync(
+      join(this.dir(id), 'snapshots.json'),
+      JSON.stringify(this.snapshots(id).filter((s) => s !== name)),
+    );
+  }
+
   async restore(id: string, name: string) {
     const g = await this.need(id);
     if (!g.snapshots.includes(name))

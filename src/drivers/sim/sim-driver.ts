@@ -128,6 +128,12 @@ export class SimHypervisorDriver implements HypervisorDriver {
     g.snapshots.set(name, { state: g.state, balloonMiB: g.balloonMiB });
   }
 
+  async deleteSnapshot(id: string, name: string) {
+    const g = this.need(id);
+    if (!g.snapshots.delete(name))
+      throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
+  }
+
   async restore(id: string, name: string) {
     const g = this.need(id);
     const s = g.snapshots.get(name);

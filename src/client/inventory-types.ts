@@ -1,0 +1,65 @@
+/** Answers and requests of the inventory edit and delete routes (hosts, tenants, users, tokens, snapshots). */
+import type { PowerModelSpec, Quotas, Role } from './types.ts';
+
+/** What `PATCH /v1/hosts/:id` may change besides the state (admin). */
+export interface HostUpdate {
+  cpuRatio?: number;
+  memoryRatio?: number;
+  diskRatio?: number;
+  reservedVcpus?: number;
+  reservedMemoryMiB?: number;
+  reservedDiskGiB?: number;
+  datacenter?: string;
+  rack?: string;
+  tier?: string;
+  zone?: string;
+  powerAddress?: string | null;
+  powerModel?: PowerModelSpec;
+}
+/** What retiring a host did: the VMs moved, those that could not, and whether it was deleted. */
+export interface RetireResult {
+  host: string;
+  deleted: boolean;
+  moved: string[];
+  stuck: { vm: string; reason: string }[];
+}
+/** A tenant with its quotas and what it uses. */
+export interface TenantDetail {
+  id: string;
+  name: string;
+  quotas: Quotas;
+  usage: Quotas;
+}
+/** A user as listed (never their tokens). */
+export interface UserRow {
+  id: string;
+  tenantId: string;
+  tenant?: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+}
+/** A token as listed: never its secret or hash. */
+export interface TokenRow {
+  id: string;
+  name: string;
+  userId: string;
+  user: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+/** A server group with its members. */
+export interface ServerGroupDetail {
+  id: string;
+  name: string;
+  policy: string;
+  tenantId: string;
+  members: { id: string; name: string; hostId: string | null }[];
+}
+/** A VM's snapshots, oldest first. */
+export interface SnapshotList {
+  vmId: string;
+  vm: string;
+  snapshots: { name: string }[];
+}
