@@ -33,6 +33,8 @@ export class VmActions extends Service {
         flavor: v.flavor_id,
         image: v.image_id,
         serverGroup: v.server_group_id ?? undefined,
+        zone: v.zone ?? undefined,
+        tier: v.tier ?? undefined,
         idempotencyKey: o.idempotencyKey,
       });
     }
