@@ -51,13 +51,21 @@ export function groupConstraints(
       vms,
     },
   ];
+  // The cap and the spread are hard even in a soft group: they are limits, not preferences.
   if (g.max_per_host != null)
-    out.push({ id: `group:${g.id}:max`, name: g.name, hard, type: 'max-per-host', max: g.max_per_host, vms });
+    out.push({
+      id: `group:${g.id}:max`,
+      name: g.name,
+      hard: true,
+      type: 'max-per-host',
+      max: g.max_per_host,
+      vms,
+    });
   if (g.spread_over != null)
     out.push({
       id: `group:${g.id}:spread`,
       name: g.name,
-      hard,
+      hard: true,
       type: 'spread',
       over: g.spread_over as SpreadDomain,
       vms,

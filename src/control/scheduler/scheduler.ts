@@ -67,9 +67,9 @@ export class Scheduler extends Service {
   /** Run the pipeline for a request (no claim); also returns the constraints it judged with. */
   async decide(db: Db, r: PlaceRequest): Promise<{ decision: PlacementDecision; ctx: ConstraintContext }> {
     const ctx = await this.cp.constraintReader.forVm(db, r.vm, r.extra);
-    let views = await this.placementViews(db);
+    const all = await this.placementViews(db);
     const skip = new Set(r.exclude ?? []);
-    views = views.filter(
+    const views = all.filter(
       (h) =>
         !skip.has(h.id) &&
         (r.toHost === undefined || h.id === r.toHost) &&
@@ -84,6 +84,12 @@ export class Scheduler extends Service {
         constraints: ctx.constraints,
         placement: ctx.placement,
         vmNames: ctx.vmNames,
+        hostAttributes: new Map(
+          all.map((h) => [
+            h.id,
+            { id: h.id, name: h.name, zone: h.zone, rack: h.rack, tier: h.tier, datacenter: h.datacenter },
+          ]),
+        ),
       },
       r.preset ?? 'pack',
     );
