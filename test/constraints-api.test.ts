@@ -4,7 +4,7 @@
  * and HA evacuation ignored server groups and zone/tier pins, and plans crossed zones.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { controlPlane, storeBackends } from './helpers/control.ts';
 
 type Api = Awaited<ReturnType<typeof controlPlane>>;

@@ -4,5 +4,10 @@ import type { ServerGroup, ServerGroupPolicy } from '../types.ts';
 /** Server groups (your tenant's; all for admin and operator). */
 export const serverGroupsApi = (http: Http) => ({
   list: () => http.get<ServerGroup[]>('/v1/server-groups'),
-  create: (g: { name: string; policy: ServerGroupPolicy }) => http.post<ServerGroup>('/v1/server-groups', g),
+  create: (g: {
+    name: string;
+    policy: ServerGroupPolicy;
+    maxPerHost?: number;
+    spreadOver?: 'rack' | 'zone' | 'datacenter';
+  }) => http.post<ServerGroup>('/v1/server-groups', g),
 });
