@@ -1,8 +1,9 @@
 /**
- * Creating a VM: quota and host claims, the record, then the driver; the shared end of every VM
+ * Creating a VM: the quota claim, the host from the scheduler (with the VM's server group, zone and
+ * tier pins and the constraints it joins), the record, then the driver; the shared end of every VM
  * operation.
  *
- * Uses: `cp.claims`, `cp.drivers`, `cp.energy`, `cp.metering`, `cp.operations`, `cp.powerOn`,
+ * Uses: `cp.claims`, `cp.constraints`, `cp.drivers`, `cp.energy`, `cp.metering`, `cp.operations`,
  * `cp.scheduler`.
  */
 import type { PlacementDecision } from '../../policies/placement/pipeline.ts';
