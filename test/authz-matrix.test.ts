@@ -74,6 +74,13 @@ const serverGroup = async (w: World, owner: 'acme' | 'globex') =>
       policy: 'anti-affinity',
     })
   ).body.id as string;
+const constraintOf = async (w: World, owner: 'acme' | 'globex') =>
+  (
+    await w.t.call(w.tok[owner === 'acme' ? 'ann' : 'bob'], 'POST', '/v1/constraints', {
+      name: w.fresh('c'),
+      type: 'anti-affinity',
+    })
+  ).body.id as string;
 const tokenOf = async (w: World, user: string) =>
   (await w.t.call(w.tok[user], 'POST', '/v1/tokens', { name: w.fresh('tk') })).body.id as string;
 /** A proposed plan (an operator's move of acme's VM to a new host); its id. */
@@ -466,6 +473,43 @@ const MATRIX: Record<string, Case[]> = {
       what: 'another tenant',
       other: 'tenant',
       request: async (w) => ({ url: `/v1/server-groups/${await serverGroup(w, 'globex')}` }),
+    },
+  ],
+
+  'GET /v1/constraints': [{ op: 'constraint:read', request: same('/v1/constraints') }],
+  'POST /v1/constraints': [
+    {
+      op: 'constraint:write',
+      request: async (w) => ({
+        url: '/v1/constraints',
+        body: { name: w.fresh('c'), type: 'spread', over: 'rack' },
+      }),
+    },
+  ],
+  'GET /v1/constraints/{id}': [
+    {
+      op: 'constraint:read',
+      what: 'own',
+      request: async (w) => ({ url: `/v1/constraints/${await constraintOf(w, 'acme')}` }),
+    },
+    {
+      op: 'constraint:read',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/constraints/${await constraintOf(w, 'globex')}` }),
+    },
+  ],
+  'DELETE /v1/constraints/{id}': [
+    {
+      op: 'constraint:write',
+      what: 'own',
+      request: async (w) => ({ url: `/v1/constraints/${await constraintOf(w, 'acme')}` }),
+    },
+    {
+      op: 'constraint:write',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/constraints/${await constraintOf(w, 'globex')}` }),
     },
   ],
 

@@ -364,6 +364,46 @@ test('inventory from the CLI: edit and delete hosts, catalog, tenants, users, gr
   await ok('admin', 'tariff', 'delete', t.id);
 });
 
+test('placement constraints from the CLI: create, join at vm create, a refused migrate names it, list, show, delete', async () => {
+  const args = ['--flavor', 'm1.small', '--image', 'tiny'];
+  await json('admin', 'vm', 'create', '--name', 'apart-1', ...args);
+  const c = await json(
+    'admin',
+    'constraint',
+    'create',
+    'apart',
+    '--type',
+    'anti-affinity',
+    '--vm',
+    'apart-1',
+  );
+  assert.equal(c.type, 'anti-affinity');
+  assert.deepEqual(
+    c.vms.map((v: { name: string }) => v.name),
+    ['apart-1'],
+  );
+  await json('admin', 'vm', 'create', '--name', 'apart-2', ...args, '--constraint', 'apart');
+  const one = await json('admin', 'vm', 'show', 'apart-1');
+  const two = await json('admin', 'vm', 'show', 'apart-2');
+  assert.notEqual(one.hostId, two.hostId, 'the new VM joined the constraint');
+  const refused = await nubis('admin', 'vm', 'migrate', 'apart-2', '--to', one.hostName);
+  assert.equal(refused.code, 2);
+  assert.match(
+    refused.err,
+    /CONSTRAINT_VIOLATED: apart-2 may not run on sim-00\d: anti-affinity "apart": apart-2 may not share/,
+  );
+  assert.match(
+    await ok('admin', 'constraint', 'list'),
+    /^apart +anti-affinity +yes +apart-1, apart-2 +- *$/m,
+  );
+  assert.match(await ok('admin', 'constraint', 'show', 'apart'), /holds now/);
+  const bad = await nubis('admin', 'constraint', 'create', 'x', '--type', 'spread', '--over', 'shelf');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--over must be one of rack, zone, datacenter, got "shelf"/);
+  assert.match(await ok('admin', 'constraint', 'delete', 'apart'), /constraint apart deleted/);
+  assert.equal((await json('admin', 'constraint', 'list')).length, 0);
+});
+
 test('billing, energy, simulations from the CLI; every API operation has a command', async () => {
   const t = await json(
     'admin',

@@ -114,6 +114,13 @@ for (const backend of storeBackends()) {
           diskGiBHour: 0.0001,
           kWh: 0.2,
         });
+        const constraint = await ok('POST', '/v1/constraints', {
+          name: 'web-apart',
+          type: 'anti-affinity',
+          vms: ['web-1', 'web-2'],
+        });
+        const sg = await ok('POST', '/v1/server-groups', { name: 'apart', policy: 'anti-affinity' });
+        const me = await ok('GET', '/v1/me');
         const plan = await ok('POST', '/v1/plans', {});
         const hosts = (await ok('GET', '/v1/hosts')) as { id: string; name: string; vms: number }[];
         const empty = hosts.find((h) => h.vms === 0)!;
@@ -129,6 +136,9 @@ for (const backend of storeBackends()) {
           plans: plan.id,
           'scaling-groups': group.id,
           operations: op.id,
+          constraints: constraint.id,
+          'server-groups': sg.id,
+          tenants: me.tenantId,
         };
         type Op = { parameters?: { name: string; in: string }[] };
         const spec = (await ok('GET', '/openapi.json')) as { paths: Record<string, Record<string, Op>> };

@@ -12,6 +12,7 @@ import { agentsApi } from './resources/agents.ts';
 import { automationApi } from './resources/automation.ts';
 import { invoicesApi, tariffsApi, usageApi } from './resources/billing.ts';
 import { flavorsApi, imagesApi } from './resources/catalog.ts';
+import { constraintsApi } from './resources/constraints.ts';
 import { eventsApi } from './resources/events.ts';
 import { hostsApi } from './resources/hosts.ts';
 import { metaApi } from './resources/meta.ts';
@@ -38,6 +39,7 @@ export class NubisClient {
   readonly flavors;
   readonly images;
   readonly serverGroups;
+  readonly constraints;
   readonly vms;
   readonly operations;
   readonly plans;
@@ -63,6 +65,7 @@ export class NubisClient {
     this.flavors = flavorsApi(http);
     this.images = imagesApi(http);
     this.serverGroups = serverGroupsApi(http);
+    this.constraints = constraintsApi(http);
     this.vms = vmsApi(http);
     this.operations = operationsApi(http);
     this.plans = plansApi(http);

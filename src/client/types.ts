@@ -125,6 +125,41 @@ export interface ServerGroup {
   name: string;
   policy: ServerGroupPolicy | string;
   tenantId: string;
+  /** At most this many members on one host; members spread over racks, zones or data centers. */
+  maxPerHost?: number | null;
+  spreadOver?: 'rack' | 'zone' | 'datacenter' | null;
+}
+
+/** Placement constraint types (src/core/constraints). */
+export type ConstraintType = 'affinity' | 'anti-affinity' | 'fence' | 'ban' | 'max-per-host' | 'spread';
+/** The body of POST /v1/constraints: VMs and hosts by name or id. */
+export interface ConstraintCreate {
+  name: string;
+  type: ConstraintType;
+  hard?: boolean;
+  vms?: string[];
+  hosts?: string[];
+  where?: { zone?: string; rack?: string; tier?: string; datacenter?: string };
+  max?: number;
+  over?: 'rack' | 'zone' | 'datacenter';
+  maxPerDomain?: number;
+}
+/** A placement constraint, with what the current placement breaks (`violations`, for hard and soft alike). */
+export interface PlacementConstraint {
+  id: string;
+  name: string;
+  tenantId: string;
+  type: ConstraintType;
+  hard: boolean;
+  vms: { id: string; name: string }[];
+  hosts?: string[];
+  where?: { zone?: string; rack?: string; tier?: string; datacenter?: string };
+  max?: number;
+  over?: 'rack' | 'zone' | 'datacenter';
+  maxPerDomain?: number;
+  label: string;
+  violations: string[];
+  createdAt: string;
 }
 
 export interface Vm {
@@ -157,6 +192,8 @@ export interface VmCreate {
   tier?: string;
   ha?: boolean;
   haPriority?: number;
+  /** Constraints (names or ids) the new VM joins. */
+  constraints?: string[];
 }
 /** The body of POST /v1/vms/:id/actions besides the action. */
 export interface VmActionOptions {

@@ -138,6 +138,8 @@ export const POLICY = {
   'event:read': tenantRead('Read the audit trail'),
   'server-group:read': tenantRead('List and read server groups'),
   'server-group:write': tenantWrite('Create and delete server groups'),
+  'constraint:read': tenantRead('List and read placement constraints'),
+  'constraint:write': tenantWrite('Create and delete placement constraints'),
   'scaling-group:read': tenantRead('List and read autoscaling groups'),
   'scaling-group:write': tenantWrite('Create, change, delete autoscaling groups; report their metric'),
 

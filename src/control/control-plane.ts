@@ -20,6 +20,8 @@ import { Tariffs } from './billing/tariffs.ts';
 import { VmSnapshots } from './compute/vm-snapshots.ts';
 import { OverviewService } from './inventory/overview.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
+import { ConstraintReader } from './constraints/constraint-reader.ts';
+import { ConstraintsService } from './constraints/constraints-service.ts';
 import { Claims } from './scheduler/claims.ts';
 import { PowerOn } from './scheduler/power-on.ts';
 import { VmReads } from './compute/vm-reads.ts';
@@ -80,6 +82,8 @@ export class ControlPlane {
   readonly snapshots = new VmSnapshots(this);
   readonly summary = new OverviewService(this);
   readonly scheduler = new Scheduler(this);
+  readonly constraintReader = new ConstraintReader(this);
+  readonly constraints = new ConstraintsService(this);
   readonly claims = new Claims(this);
   readonly powerOn = new PowerOn(this);
   readonly vmReads = new VmReads(this);

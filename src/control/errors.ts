@@ -7,6 +7,8 @@ export type ControlErrorCode =
   | 'INVALID_STATE'
   | 'QUOTA_EXCEEDED'
   | 'NO_HOST_FITS'
+  /** A hard placement constraint refuses the host asked for (409; the message names it and the VMs). */
+  | 'CONSTRAINT_VIOLATED'
   | 'BAD_REQUEST'
   /** An Idempotency-Key reused with a different request (422). */
   | 'IDEMPOTENCY_CONFLICT'

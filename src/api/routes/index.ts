@@ -4,6 +4,7 @@ import { agentRoutes } from './agents.ts';
 import { automationRoutes } from './automation.ts';
 import { billingRoutes } from './billing.ts';
 import { catalogRoutes } from './catalog.ts';
+import { constraintRoutes } from './constraints.ts';
 import { eventRoutes } from './events.ts';
 import { hostRoutes } from './hosts.ts';
 import { metaRoutes } from './meta.ts';
@@ -29,6 +30,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   settingsRoutes,
   catalogRoutes,
   serverGroupRoutes,
+  constraintRoutes,
   vmRoutes,
   agentRoutes,
   planRoutes,

@@ -19,9 +19,18 @@ export const serverGroupRoutes: RouteModule = (route, { cp }) => {
     tag: 'server-groups',
     status: 201,
     body: z
-      .object({ name, policy: z.enum(['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity']) })
+      .object({
+        name,
+        policy: z.enum(['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity']),
+        maxPerHost: z.number().int().min(1).optional(),
+        spreadOver: z.enum(['rack', 'zone', 'datacenter']).optional(),
+      })
       .strict(),
-    handler: async ({ p, body }) => cp.createServerGroup(p, body.name, body.policy),
+    handler: async ({ p, body }) =>
+      cp.createServerGroup(p, body.name, body.policy, {
+        maxPerHost: body.maxPerHost,
+        spreadOver: body.spreadOver,
+      }),
   });
   route({
     method: 'GET',

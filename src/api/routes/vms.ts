@@ -42,6 +42,7 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
         tier: z.string().optional(),
         ha: z.boolean().optional(),
         haPriority: z.number().int().min(0).max(100).optional(),
+        constraints: z.array(z.string().min(1).max(200)).max(100).optional(),
         dryRun: z.boolean().optional(),
       })
       .strict(),

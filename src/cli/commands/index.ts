@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { automationCommands } from './automation.ts';
 import { billingCommands } from './billing.ts';
 import type { CommandModule } from './common.ts';
+import { constraintCommands } from './constraint.ts';
 import { energyCommands } from './energy.ts';
 import { eventCommands } from './event.ts';
 import { flavorCommands } from './flavor.ts';
@@ -27,6 +28,7 @@ const MODULES: CommandModule[] = [
   flavorCommands,
   imageCommands,
   serverGroupCommands,
+  constraintCommands,
   scalingGroupCommands,
   planCommands,
   automationCommands,

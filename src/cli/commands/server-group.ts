@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { ServerGroupPolicy } from '../../client/index.ts';
 import { formatTable } from '../table.ts';
-import { CliError, ctx, resourceCommand, type CommandModule } from './common.ts';
+import { CliError, ctx, int, resourceCommand, type CommandModule } from './common.ts';
 
 const POLICIES: ServerGroupPolicy[] = ['affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity'];
 
@@ -26,14 +26,30 @@ export const serverGroupCommands: CommandModule = (program) => {
     .command('create <name>')
     .description('Create a server group; VMs join it with `vm create --server-group NAME`')
     .requiredOption('--policy <policy>', POLICIES.join(', '))
-    .action(async function (this: Command, name: string, o: { policy: string }) {
+    .option('--max-per-host <n>', 'at most this many members on one host (a hard limit)', int)
+    .option('--spread-over <domain>', 'one member per rack, zone or datacenter (a hard limit)')
+    .action(async function (
+      this: Command,
+      name: string,
+      o: { policy: string; maxPerHost?: number; spreadOver?: string },
+    ) {
       const c = ctx(this);
       if (!POLICIES.includes(o.policy as ServerGroupPolicy))
         throw new CliError(
           'BAD_ARGUMENT',
           `--policy must be one of ${POLICIES.join(', ')}, got "${o.policy}"`,
         );
-      const g = await c.client.serverGroups.create({ name, policy: o.policy as ServerGroupPolicy });
+      if (o.spreadOver && !['rack', 'zone', 'datacenter'].includes(o.spreadOver))
+        throw new CliError(
+          'BAD_ARGUMENT',
+          `--spread-over must be rack, zone or datacenter, got "${o.spreadOver}"`,
+        );
+      const g = await c.client.serverGroups.create({
+        name,
+        policy: o.policy as ServerGroupPolicy,
+        ...(o.maxPerHost !== undefined ? { maxPerHost: o.maxPerHost } : {}),
+        ...(o.spreadOver ? { spreadOver: o.spreadOver as 'rack' | 'zone' | 'datacenter' } : {}),
+      });
       c.out(g, () => `server group ${g.name}: ${g.policy} (id ${g.id})`);
     });
   group

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { VmAction } from '../../client/index.ts';
 import { formatTable } from '../table.ts';
 import {
+  collect,
   ctx,
   hostId,
   int,
@@ -31,6 +32,7 @@ export const vmCommands: CommandModule = (program) => {
     .option('--tier <tier>', 'only hosts of this tier')
     .option('--ha', 'restart it elsewhere when its host fails')
     .option('--ha-priority <n>', 'restart order, 0-100 (higher first)', int)
+    .option('--constraint <constraint>', 'a placement constraint it joins (name or id; repeatable)', collect)
     .option('--dry-run', 'only say where it would go and why')
     .option(...IDEM)
     .action(async function (this: Command, o) {
@@ -45,6 +47,7 @@ export const vmCommands: CommandModule = (program) => {
         tier: o.tier,
         ha: o.ha,
         haPriority: o.haPriority,
+        constraints: o.constraint,
       };
       if (o.dryRun) {
         const d = await c.client.vms.dryRun(body);

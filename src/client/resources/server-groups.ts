@@ -4,7 +4,12 @@ import type { ServerGroup, ServerGroupDetail, ServerGroupPolicy } from '../types
 /** Server groups (your tenant's; all for admin and operator). */
 export const serverGroupsApi = (http: Http) => ({
   list: () => http.get<ServerGroup[]>('/v1/server-groups'),
-  create: (g: { name: string; policy: ServerGroupPolicy }) => http.post<ServerGroup>('/v1/server-groups', g),
+  create: (g: {
+    name: string;
+    policy: ServerGroupPolicy;
+    maxPerHost?: number;
+    spreadOver?: 'rack' | 'zone' | 'datacenter';
+  }) => http.post<ServerGroup>('/v1/server-groups', g),
   /** A group (id or name) with its members. */
   get: (group: string) => http.get<ServerGroupDetail>(`/v1/server-groups/${seg(group)}`),
   /** Deletes an empty group. */

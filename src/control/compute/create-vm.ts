@@ -1,8 +1,9 @@
 /**
- * Creating a VM: quota and host claims, the record, then the driver; the shared end of every VM
+ * Creating a VM: the quota claim, the host from the scheduler (with the VM's server group, zone and
+ * tier pins and the constraints it joins), the record, then the driver; the shared end of every VM
  * operation.
  *
- * Uses: `cp.claims`, `cp.drivers`, `cp.energy`, `cp.metering`, `cp.operations`, `cp.powerOn`,
+ * Uses: `cp.claims`, `cp.constraints`, `cp.drivers`, `cp.energy`, `cp.metering`, `cp.operations`,
  * `cp.scheduler`.
  */
 import { authorize } from '../authz.ts';
@@ -31,6 +32,8 @@ export class CreateVm extends Service {
       tier?: string;
       ha?: boolean;
       haPriority?: number;
+      /** Constraints (names or ids in the tenant) the new VM joins: judged when placing it. */
+      constraints?: string[];
     },
   ) {
     authorize(p, 'vm:create');
@@ -53,29 +56,21 @@ export class CreateVm extends Service {
     const vmId = this.ctx.ids.uuid(),
       opId = this.ctx.ids.uuid();
     let decision!: PlacementDecision;
+    const join = await this.cp.constraints.toJoin(this.db, p, vmId, o.constraints ?? []);
     await this.db.transaction().execute(async (trx) => {
       await this.cp.claims.claimQuota(trx, p.tenantId, flavor);
-      // Place, then claim the host; if a concurrent request took the room first, place again.
-      for (let attempt = 0; ; attempt++) {
-        decision = await this.cp.scheduler.placement(
-          p,
-          { flavor: flavor.id, serverGroup: group?.id, preset: o.preset, zone: o.zone, tier: o.tier },
-          trx,
-        );
-        if (!decision.hostId && attempt < 3 && (await this.cp.powerOn.powerOnFor(trx, p, o.name, flavor, o)))
-          continue;
-        if (!decision.hostId)
-          throw new ControlError('NO_HOST_FITS', decision.explanation, { rejected: decision.rejected });
-        if (await this.cp.claims.claimHost(trx, decision.hostId, flavor)) {
-          if (o.ha) await this.cp.claims.admitHa(trx, o.name, decision.hostId, flavor);
-          break;
-        }
-        if (attempt >= 5)
-          throw new ControlError(
-            'NO_HOST_FITS',
-            `Hosts kept filling up while placing "${o.name}"; try again`,
-          );
-      }
+      const placed = await this.cp.scheduler.placeAndClaim(
+        trx,
+        {
+          vm: { id: vmId, name: o.name, serverGroupId: group?.id, zone: o.zone, tier: o.tier },
+          flavor,
+          preset: o.preset,
+          extra: join.extra,
+        },
+        { powerOn: p },
+      );
+      decision = placed.decision;
+      if (o.ha) await this.cp.claims.admitHa(trx, o.name, placed.hostId, flavor);
       const at = this.now();
       await trx
         .insertInto('vms')
@@ -93,8 +88,11 @@ export class CreateVm extends Service {
           deleted_at: null,
           ha: o.ha ? 1 : 0,
           ha_priority: o.haPriority ?? 0,
+          zone: o.zone ?? null,
+          tier: o.tier ?? null,
         })
         .execute();
+      await join.commit(trx);
       await trx
         .insertInto('operations')
         .values({

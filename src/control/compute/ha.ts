@@ -4,7 +4,6 @@
  * Uses: `cp.claims`, `cp.drivers`, `cp.hosts`, `cp.metering`, `cp.scheduler`.
  */
 import { authorize } from '../authz.ts';
-import { placeVm } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -29,6 +28,8 @@ export class HighAvailability extends Service {
         'vms.ha',
         'vms.ha_priority',
         'vms.server_group_id',
+        'vms.zone',
+        'vms.tier',
         'vms.flavor_id',
         'flavors.vcpus',
         'flavors.memory_mib',
@@ -68,15 +69,14 @@ export class HighAvailability extends Service {
       try {
         let target = '';
         await this.db.transaction().execute(async (trx) => {
-          const views = (await this.cp.scheduler.placementViews(trx, new Map())).filter(
-            (h) => h.id !== hostId,
-          );
-          const d = placeVm(views, {
-            flavor: { vcpus: v.vcpus, memoryMiB: v.memory_mib, diskGiB: v.disk_gib },
+          // The VM's constraints hold for the restart too (its failed host counts as nowhere).
+          const placed = await this.cp.scheduler.placeAndClaim(trx, {
+            vm: { id: v.id, name: v.name, serverGroupId: v.server_group_id, zone: v.zone, tier: v.tier },
+            flavor: v,
+            exclude: [hostId],
           });
-          if (!d.hostId || !(await this.cp.claims.claimHost(trx, d.hostId, v)))
-            throw new ControlError('NO_HOST_FITS', d.explanation);
-          target = d.hostId;
+          const d = placed.decision;
+          target = placed.hostId;
           await this.cp.claims.releaseHost(trx, hostId, v);
           await trx
             .updateTable('vms')

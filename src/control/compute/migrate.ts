@@ -5,7 +5,6 @@
  */
 import { AgentDriver } from '../../drivers/agent/agent-driver.ts';
 import { predictMigration } from '../../models/migration.ts';
-import { placeVm } from '../../policies/placement/pipeline.ts';
 import { DEFAULT_LOAD_OPTIONS } from '../../policies/plans/load-plan.ts';
 import { ControlError } from '../errors.ts';
 import type { HostRow } from '../inventory/hosts.ts';
@@ -49,6 +48,7 @@ export class Migrate extends Service {
     const opId = this.ctx.ids.uuid();
     let dst!: HostRow;
     await this.db.transaction().execute(async (trx) => {
+      let toHost: string | undefined;
       if (o.toHost) {
         const t = await trx
           .selectFrom('hosts')
@@ -58,22 +58,26 @@ export class Migrate extends Service {
         if (!t) throw new ControlError('NOT_FOUND', `No host "${o.toHost}"`);
         if (t.id === src.id)
           throw new ControlError('BAD_REQUEST', `VM "${v.name}" already runs on ${t.name}`);
-        dst = t;
-      } else {
-        const views = (await this.cp.scheduler.placementViews(trx, new Map())).filter((h) => h.id !== src.id);
-        const d = placeVm(views, {
-          flavor: { vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib },
-        });
-        if (!d.hostId) throw new ControlError('NO_HOST_FITS', d.explanation, { rejected: d.rejected });
-        dst = await trx.selectFrom('hosts').selectAll().where('id', '=', d.hostId).executeTakeFirstOrThrow();
+        if (t.driver !== src.driver)
+          throw new ControlError(
+            'BAD_REQUEST',
+            `Cannot migrate between a ${src.driver} host and a ${t.driver} host`,
+          );
+        toHost = t.id;
       }
-      if (dst.driver !== src.driver)
-        throw new ControlError(
-          'BAD_REQUEST',
-          `Cannot migrate between a ${src.driver} host and a ${dst.driver} host`,
-        );
-      if (!(await this.cp.claims.claimHost(trx, dst.id, flavor)))
-        throw new ControlError('NO_HOST_FITS', `Host ${dst.name} has no room for ${flavor.name}`);
+      // The scheduler judges a target given by the caller with the same filters and constraints.
+      const placed = await this.cp.scheduler.placeAndClaim(trx, {
+        vm: { id: v.id, name: v.name, serverGroupId: v.server_group_id, zone: v.zone, tier: v.tier },
+        flavor,
+        exclude: [src.id],
+        driver: src.driver,
+        toHost,
+      });
+      dst = await trx
+        .selectFrom('hosts')
+        .selectAll()
+        .where('id', '=', placed.hostId)
+        .executeTakeFirstOrThrow();
       await trx
         .updateTable('vms')
         .set({ state: 'migrating', updated_at: this.now() })

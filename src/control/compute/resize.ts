@@ -5,7 +5,6 @@
  * Uses: `cp.claims`, `cp.drivers`, `cp.metering`, `cp.migrations`, `cp.operations`, `cp.scheduler`,
  * `cp.vmCreate`.
  */
-import { placeVm } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -168,11 +167,12 @@ export class Resize extends Service {
     let moved: string | null = null;
     if (!free(host)) {
       // Re-placement: where the new size fits.
-      const views = (await this.cp.scheduler.placementViews(this.db, new Map())).filter(
-        (h) => h.id !== host.id,
-      );
-      const d = placeVm(views, {
-        flavor: { vcpus: to.vcpus, memoryMiB: to.memory_mib, diskGiB: to.disk_gib },
+      const vmRef = { id: v.id, name: v.name, serverGroupId: v.server_group_id, zone: v.zone, tier: v.tier };
+      const { decision: d } = await this.cp.scheduler.decide(this.db, {
+        vm: vmRef,
+        flavor: to,
+        exclude: [host.id],
+        driver: host.driver,
       });
       if (!d.hostId)
         throw new ControlError(
@@ -202,8 +202,7 @@ export class Resize extends Service {
           .delete(v.id)
           .catch(() => undefined);
         await this.db.transaction().execute(async (trx) => {
-          if (!(await this.cp.claims.claimHost(trx, target.id, from)))
-            throw new ControlError('NO_HOST_FITS', `Host ${target.name} filled up meanwhile`);
+          await this.cp.scheduler.placeAndClaim(trx, { vm: vmRef, flavor: from, toHost: target.id });
           await this.cp.claims.releaseHost(trx, host.id, from);
           await trx
             .updateTable('vms')

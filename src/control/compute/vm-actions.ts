@@ -30,6 +30,8 @@ export class VmActions extends Service {
         flavor: v.flavor_id,
         image: v.image_id,
         serverGroup: v.server_group_id ?? undefined,
+        zone: v.zone ?? undefined,
+        tier: v.tier ?? undefined,
       });
     }
     if (action === 'resize') return this.cp.resizes.resizeVm(p, v, o.flavor);

@@ -69,18 +69,36 @@ export class Catalog extends Service {
     }));
   }
 
-  async createServerGroup(p: Principal, name: string, policy: string) {
+  /**
+   * A server group: its policy (hard or soft affinity or anti-affinity) over its members, and
+   * optionally at most `maxPerHost` members on one host and a spread over racks, zones or data
+   * centers (one member per domain), all judged by the constraint checkers.
+   */
+  async createServerGroup(
+    p: Principal,
+    name: string,
+    policy: string,
+    o: { maxPerHost?: number; spreadOver?: 'rack' | 'zone' | 'datacenter' } = {},
+  ) {
     authorize(p, 'server-group:write');
     const id = this.ctx.ids.uuid();
+    const extra = { max_per_host: o.maxPerHost ?? null, spread_over: o.spreadOver ?? null };
     await this.unique(
       () =>
         this.db
           .insertInto('server_groups')
-          .values({ id, tenant_id: p.tenantId, name, policy, created_at: this.now() })
+          .values({ id, tenant_id: p.tenantId, name, policy, created_at: this.now(), ...extra })
           .execute(),
       `Server group "${name}" already exists`,
     );
-    return { id, name, policy, tenantId: p.tenantId };
+    return {
+      id,
+      name,
+      policy,
+      tenantId: p.tenantId,
+      maxPerHost: extra.max_per_host,
+      spreadOver: extra.spread_over,
+    };
   }
 
   async listServerGroups(p: Principal) {
@@ -88,6 +106,13 @@ export class Catalog extends Service {
     const q = this.db.selectFrom('server_groups').selectAll().where('deleted_at', 'is', null);
     const own = tenantFilter(p, 'server-group:read');
     const rows = await (own ? q.where('tenant_id', '=', own) : q).orderBy('name').execute();
-    return rows.map((g) => ({ id: g.id, name: g.name, policy: g.policy, tenantId: g.tenant_id }));
+    return rows.map((g) => ({
+      id: g.id,
+      name: g.name,
+      policy: g.policy,
+      tenantId: g.tenant_id,
+      maxPerHost: g.max_per_host,
+      spreadOver: g.spread_over,
+    }));
   }
 }

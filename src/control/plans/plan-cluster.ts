@@ -1,7 +1,8 @@
 /**
- * The cluster as the load-aware planners see it (hosts, VMs, CPU histories).
+ * The cluster as the planners see it (hosts with their zone, rack, tier and data center, VMs, CPU
+ * histories, and the hard placement constraints every planner and the plan checker honour).
  *
- * Uses: no other service.
+ * Uses: `cp.constraintReader`.
  */
 import type { LoadCluster } from '../../policies/plans/load-plan.ts';
 import type { PlanHost } from '../../policies/plans/plan.ts';
@@ -71,6 +72,10 @@ export class PlanClusterReader extends Service {
           power,
           bandwidthMbps: 1000,
           emptyForS,
+          zone: h.zone,
+          rack: h.rack,
+          tier: h.tier,
+          datacenter: h.datacenter,
         };
       }),
       vms: vms.map((v) => ({
@@ -82,6 +87,7 @@ export class PlanClusterReader extends Service {
         sinceMigrationS: lastAt.has(v.id) ? (nowMs - lastAt.get(v.id)!) / 1000 : Infinity,
         history: JSON.parse(v.cpu_history) as number[],
       })),
+      constraints: await this.cp.constraintReader.all(this.db),
     };
   }
 }

@@ -1,37 +1,49 @@
 /**
- * Placement: host views for the placement pipeline (static attributes cached), dry-run placement,
- * server-group membership.
+ * The one scheduler: every path that needs a host for a VM (create, migrate with or without a
+ * target, resize with re-placement, drain, HA evacuation, plans through migrate, autoscaling through
+ * create) asks it. It runs the placement pipeline with the VM's constraints (the core's checkers:
+ * server groups, zone and tier pins, the tenant's stated constraints) and claims the capacity. An
+ * explicit target goes through the same filters: a hard constraint it breaks is refused naming the
+ * constraint and the VMs.
  *
- * Uses: `cp.hosts`.
+ * Uses: `cp.hosts`, `cp.claims`, `cp.constraintReader`, `cp.constraints`, `cp.powerOn`.
  */
-import { type HostView, type PlacementDecision, placeVm } from '../../policies/placement/pipeline.ts';
+import { admitsAll, type Constraint } from '../../core/constraints/index.ts';
+import {
+  type HostView,
+  type PlacementDecision,
+  NEW_VM_ID,
+  placeVm,
+} from '../../policies/placement/pipeline.ts';
+import type { ConstraintContext, VmRef } from '../constraints/constraint-reader.ts';
 import { ControlError } from '../errors.ts';
 import type { HostRow } from '../inventory/hosts.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
 
-/** Placement: host views for the placement pipeline (static attributes cached), dry-run placement, server-group membership. */
-export class Scheduler extends Service {
-  /** VM ids per host, for the members of one server group only (what its rules need). */
-  private async groupMembersByHost(db: Db, groupId: string | undefined) {
-    const m = new Map<string, string[]>();
-    if (!groupId) return m;
-    const rows = await db
-      .selectFrom('vms')
-      .select(['id', 'host_id'])
-      .where('server_group_id', '=', groupId)
-      .where('deleted_at', 'is', null)
-      .execute();
-    for (const r of rows) if (r.host_id) m.set(r.host_id, [...(m.get(r.host_id) ?? []), r.id]);
-    return m;
-  }
+/** What to place: the VM, its size, where not to go, or the one host it must go to. */
+export interface PlaceRequest {
+  vm: VmRef;
+  flavor: { vcpus: number; memory_mib: number; disk_gib: number; name?: string };
+  /** Hosts not to consider (the VM's current host when it moves). */
+  exclude?: readonly string[];
+  /** Only hosts of this driver kind (a live migration stays between hosts of one kind). */
+  driver?: string;
+  /** The host it must go to (id): judged by the same filters and checkers, never chosen around. */
+  toHost?: string;
+  preset?: string;
+  /** Constraints the request adds (those a new VM joins). */
+  extra?: Constraint[];
+}
 
-  /** Hosts' static attributes (capacity, ratios, reserved), cached: placement reads only state and counters. */
+/** The one place that chooses hosts for VMs and claims their capacity. */
+export class Scheduler extends Service {
+  /** Hosts' static attributes (capacity, ratios, reserved, zone, rack), cached: placement reads only state and counters. */
   private readonly hostStatic = new Map<string, HostRow>();
 
   /** Host views for placement: a narrow read of what changes, joined with the cached static part. */
-  async placementViews(db: Db, members: Map<string, string[]>): Promise<HostView[]> {
+  async placementViews(db: Db, members: Map<string, string[]> = new Map()): Promise<HostView[]> {
     const live = await db
       .selectFrom('hosts')
       .select(['id', 'state', 'used_vcpus', 'used_memory_mib', 'used_disk_gib'])
@@ -42,18 +54,136 @@ export class Scheduler extends Service {
       this.hostStatic.clear();
       for (const h of await this.cp.hosts.hostRows(db)) this.hostStatic.set(h.id, h);
     }
-    return live.map((l) => this.cp.hosts.hostView({ ...this.hostStatic.get(l.id)!, ...l }, members));
+    return live.map((l) => {
+      const h = { ...this.hostStatic.get(l.id)!, ...l };
+      return { ...this.cp.hosts.hostView(h, members), rack: h.rack, datacenter: h.datacenter };
+    });
   }
 
-  /** Forget the cached static host attributes (after a host is edited or deleted). */
+  /** Forget the cached static host attributes (after a host is edited or deleted: zone, rack, tier, capacity). */
   forgetHosts(): void {
     this.hostStatic.clear();
   }
 
-  /** Where a VM would go and why (no change). */
+  /** Run the pipeline for a request (no claim); also returns the constraints it judged with. */
+  async decide(db: Db, r: PlaceRequest): Promise<{ decision: PlacementDecision; ctx: ConstraintContext }> {
+    const ctx = await this.cp.constraintReader.forVm(db, r.vm, r.extra);
+    const all = await this.placementViews(db);
+    const skip = new Set(r.exclude ?? []);
+    const views = all.filter(
+      (h) =>
+        !skip.has(h.id) &&
+        (r.toHost === undefined || h.id === r.toHost) &&
+        (r.driver === undefined || this.hostStatic.get(h.id)?.driver === r.driver),
+    );
+    const decision = placeVm(
+      views,
+      {
+        flavor: { vcpus: r.flavor.vcpus, memoryMiB: r.flavor.memory_mib, diskGiB: r.flavor.disk_gib },
+        vmId: r.vm.id,
+        vmName: r.vm.name,
+        constraints: ctx.constraints,
+        placement: ctx.placement,
+        vmNames: ctx.vmNames,
+        hostAttributes: new Map(
+          all.map((h) => [
+            h.id,
+            { id: h.id, name: h.name, zone: h.zone, rack: h.rack, tier: h.tier, datacenter: h.datacenter },
+          ]),
+        ),
+      },
+      r.preset ?? 'pack',
+    );
+    return { decision, ctx };
+  }
+
+  /**
+   * Choose a host for the request and claim its capacity in `trx` (retrying when a concurrent
+   * request took the room first). With `powerOn`, a host that is off is switched on when nothing
+   * that is on fits (as consolidation switched it off).
+   * @throws ControlError NO_HOST_FITS (the explanation and the rejections per host), or
+   *   CONSTRAINT_VIOLATED when an explicit target breaks a hard constraint (named in the message)
+   */
+  async placeAndClaim(
+    trx: Db,
+    r: PlaceRequest,
+    o: { newVms?: number; powerOn?: Principal } = {},
+  ): Promise<{ hostId: string; decision: PlacementDecision }> {
+    for (let attempt = 0; ; attempt++) {
+      const { decision, ctx } = await this.decide(trx, r);
+      if (!decision.hostId && r.toHost) throw await this.refusal(trx, r, decision, ctx);
+      if (
+        !decision.hostId &&
+        o.powerOn &&
+        attempt < 3 &&
+        (await this.cp.powerOn.powerOnFor(
+          trx,
+          o.powerOn,
+          r.vm.name,
+          { name: r.vm.name, ...r.flavor },
+          {
+            zone: r.vm.zone ?? undefined,
+            tier: r.vm.tier ?? undefined,
+          },
+        ))
+      )
+        continue;
+      if (!decision.hostId)
+        throw new ControlError('NO_HOST_FITS', decision.explanation, { rejected: decision.rejected });
+      if (await this.cp.claims.claimHost(trx, decision.hostId, r.flavor, o.newVms ?? 1))
+        return { hostId: decision.hostId, decision };
+      if (r.toHost || attempt >= 5)
+        throw new ControlError(
+          'NO_HOST_FITS',
+          r.toHost
+            ? `Host ${decision.ranked[0]?.hostName ?? r.toHost} has no room for ${r.flavor.name ?? r.vm.name}`
+            : `Hosts kept filling up while placing "${r.vm.name}"; try again`,
+        );
+    }
+  }
+
+  /** Why an explicit target was refused: the broken constraint (409 CONSTRAINT_VIOLATED) or the filter. */
+  private async refusal(db: Db, r: PlaceRequest, d: PlacementDecision, ctx: ConstraintContext) {
+    const host = await db.selectFrom('hosts').select('name').where('id', '=', r.toHost!).executeTakeFirst();
+    const name = host?.name ?? r.toHost!;
+    const why = d.rejected[0];
+    if (why?.filter === 'ConstraintFilter') {
+      const hosts = new Map(
+        [...this.hostStatic.values()].map((h) => [
+          h.id,
+          { id: h.id, name: h.name, zone: h.zone, rack: h.rack, tier: h.tier, datacenter: h.datacenter },
+        ]),
+      );
+      const v = admitsAll(ctx.constraints, { ...ctx, hosts }, r.vm.id, r.toHost!);
+      return new ControlError('CONSTRAINT_VIOLATED', `${r.vm.name} may not run on ${name}: ${why.reason}`, {
+        host: name,
+        constraint: v ? { id: v.constraint.id, name: v.constraint.name, type: v.constraint.type } : undefined,
+        vms: v?.vmIds.map((x) => ctx.vmNames.get(x) ?? x),
+      });
+    }
+    return new ControlError(
+      'NO_HOST_FITS',
+      why ? `Host ${name} cannot take ${r.vm.name}: ${why.reason}` : `Host ${name} cannot take ${r.vm.name}`,
+      { rejected: d.rejected },
+    );
+  }
+
+  /**
+   * Where a VM would go and why (no change): the dry run of POST /v1/vms, with its server group,
+   * zone, tier and the constraints it would join.
+   */
   async placement(
     p: Principal,
-    o: { flavor: string; serverGroup?: string; preset?: string; zone?: string; tier?: string },
+    o: {
+      flavor: string;
+      serverGroup?: string;
+      preset?: string;
+      zone?: string;
+      tier?: string;
+      name?: string;
+      /** Constraints (names or ids in the tenant) the VM would join. */
+      constraints?: string[];
+    },
     db: Db = this.db,
   ): Promise<PlacementDecision> {
     const flavor = await db
@@ -63,18 +193,20 @@ export class Scheduler extends Service {
       .executeTakeFirst();
     if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"`);
     const group = o.serverGroup ? await this.groupFor(p, o.serverGroup, db) : undefined;
-    const byHost = await this.groupMembersByHost(db, group?.id);
-    const members = [...byHost.values()].flat();
-    return placeVm(
-      await this.placementViews(db, byHost),
-      {
-        flavor: { vcpus: flavor.vcpus, memoryMiB: flavor.memory_mib, diskGiB: flavor.disk_gib },
-        group: group ? { id: group.id, policy: group.policy as 'affinity', memberIds: members } : undefined,
+    const join = await this.cp.constraints.toJoin(db, p, NEW_VM_ID, o.constraints ?? []);
+    const { decision } = await this.decide(db, {
+      vm: {
+        id: NEW_VM_ID,
+        name: o.name ?? 'the new VM',
+        serverGroupId: group?.id,
         zone: o.zone,
         tier: o.tier,
       },
-      o.preset ?? 'pack',
-    );
+      flavor,
+      preset: o.preset,
+      extra: join.extra,
+    });
+    return decision;
   }
 
   async groupFor(p: Principal, ref: string, db: Db = this.db) {

@@ -4,6 +4,7 @@
  */
 import { sql, type Kysely, type Migration } from 'kysely';
 import { tenancyMigration } from './migrations/0100-tenancy.ts';
+import { constraintsMigration } from './migrations/0200-constraints.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -299,6 +300,7 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
     },
   },
   '0100-tenancy': tenancyMigration,
+  '0200-constraints': constraintsMigration,
   '0005-tiers-zones': {
     async up(db: Kysely<unknown>) {
       await db.schema

@@ -99,6 +99,9 @@ export interface ServerGroupTable {
   created_at: string;
   /** Set when deleted (kept for history: invoices and events name it). */
   deleted_at: Generated<string | null>;
+  /** At most this many members on one host; spread members over `rack`, `zone` or `datacenter`. */
+  max_per_host: Generated<number | null>;
+  spread_over: Generated<string | null>;
 }
 export interface VmTable {
   id: string;
@@ -121,6 +124,19 @@ export interface VmTable {
   cpu_history: Generated<string>;
   /** When each sample of cpu_history was taken (epoch s), same order. */
   cpu_times: Generated<string>;
+  /** The zone and tier the VM asked for when created (every later move keeps them). */
+  zone: Generated<string | null>;
+  tier: Generated<string | null>;
+}
+/** A placement constraint (src/core/constraints): `spec` is JSON with `vms` (ids) and the type's parameters. */
+export interface ConstraintTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  type: string;
+  hard: number;
+  spec: string;
+  created_at: string;
 }
 export interface OperationTable {
   id: string;
@@ -221,6 +237,7 @@ export interface IdempotencyKeyTable {
 }
 
 export interface Database {
+  constraints: ConstraintTable;
   idempotency_keys: IdempotencyKeyTable;
   energy: EnergyTable;
   scaling_groups: ScalingGroupTable;

@@ -55,6 +55,11 @@ export interface PlacementRequest {
   placement?: ReadonlyMap<string, readonly string[]>;
   /** VM names for messages. */
   vmNames?: ReadonlyMap<string, string>;
+  /**
+   * Attributes of every host the constraints' VMs may run on, when the candidates are fewer (a
+   * spread needs the rack of a host that is not a candidate); by default the candidates'.
+   */
+  hostAttributes?: ReadonlyMap<string, HostAttributes>;
   /** Shorthand for an affinity / anti-affinity constraint over the group's members and this VM. */
   group?: { id: string; name?: string; policy: GroupPolicy; memberIds: readonly string[] };
   /** Shorthands for fences: only hosts in this availability zone / of this tier. */
@@ -110,7 +115,7 @@ export function requestConstraints(r: PlacementRequest): Constraint[] {
 function placementContext(hosts: readonly HostView[], r: PlacementRequest): PlacementContext {
   const vmId = r.vmId ?? NEW_VM_ID;
   const constraints = requestConstraints(r).filter((c) => c.vms.includes(vmId));
-  const attrs = new Map<string, HostAttributes>();
+  const attrs = new Map<string, HostAttributes>(r.hostAttributes ?? []);
   for (const h of hosts)
     attrs.set(h.id, {
       id: h.id,

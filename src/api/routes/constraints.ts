@@ -1,0 +1,63 @@
+/** Placement constraints: a tenant's rules about where its VMs may run (src/core/constraints). */
+import { z } from 'zod';
+import { CONSTRAINT_TYPES, HOST_ATTRIBUTES, SPREAD_DOMAINS } from '../../core/constraints/index.ts';
+import type { RouteModule } from '../route-def.ts';
+import { idParam, name } from '../schemas.ts';
+
+const where = z
+  .object(Object.fromEntries(HOST_ATTRIBUTES.map((k) => [k, z.string().min(1).optional()])))
+  .strict();
+
+/** GET/POST /v1/constraints, GET/DELETE /v1/constraints/:id. */
+export const constraintRoutes: RouteModule = (route, { cp }) => {
+  route({
+    method: 'GET',
+    url: '/v1/constraints',
+    summary:
+      "List placement constraints (your tenant's; all for admin and operator), each with what breaks it now",
+    tag: 'constraints',
+    handler: async ({ p }) => cp.constraints.listConstraints(p),
+  });
+  route({
+    method: 'GET',
+    url: '/v1/constraints/:id',
+    summary: 'One placement constraint (by id or name)',
+    tag: 'constraints',
+    params: idParam,
+    handler: async ({ p, params }) => cp.constraints.getConstraint(p, params.id),
+  });
+  route({
+    method: 'POST',
+    url: '/v1/constraints',
+    summary:
+      'Create a placement constraint: affinity, anti-affinity, fence, ban, max-per-host or spread over VMs (names or ids)',
+    tag: 'constraints',
+    status: 201,
+    body: z
+      .object({
+        name,
+        type: z.enum(CONSTRAINT_TYPES as [string, ...string[]]),
+        hard: z.boolean().optional(),
+        vms: z.array(z.string().min(1).max(200)).max(1000).optional(),
+        hosts: z.array(z.string().min(1).max(200)).max(1000).optional(),
+        where: where.optional(),
+        max: z.number().int().min(1).optional(),
+        over: z.enum(SPREAD_DOMAINS).optional(),
+        maxPerDomain: z.number().int().min(1).optional(),
+      })
+      .strict(),
+    handler: async ({ p, body }) => cp.constraints.createConstraint(p, body),
+  });
+  route({
+    method: 'DELETE',
+    url: '/v1/constraints/:id',
+    summary: 'Delete a placement constraint',
+    tag: 'constraints',
+    status: 204,
+    params: idParam,
+    handler: async ({ p, params }) => {
+      await cp.constraints.deleteConstraint(p, params.id);
+      return undefined;
+    },
+  });
+};
