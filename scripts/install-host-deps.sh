@@ -11,13 +11,15 @@ if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.
   printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$mirror" \
     > /etc/apt/sources.list.d/nubis-backports.sources
 fi
-apt-get update -qq
+apt_get() { bash "$(dirname "$0")/apt-get-wait.sh" "$@"; } # waits for a held lock; shows apt's error
+apt_get update -qq
 pkgs="qemu-utils busybox-static iproute2 gcc libc6-dev cpio kmod"
-if apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 qemu-utils >/dev/null 2>&1; then
+if why=$(apt_get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 qemu-utils 2>&1); then
   echo "install-host-deps: QEMU from bookworm-backports"
 else
-  echo "install-host-deps: bookworm-backports unavailable, using bookworm's QEMU" >&2
-  apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null
+  echo "install-host-deps: QEMU from bookworm-backports failed, using bookworm's QEMU; apt said:" >&2
+  echo "$why" | grep -E '^(E|W):' >&2 || echo "$why" | tail -5 >&2
+  apt_get install -y -qq --no-install-recommends qemu-system-x86
 fi
-apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+apt_get install -y -qq --no-install-recommends $pkgs
 qemu-system-x86_64 --version | head -1

@@ -4,7 +4,9 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  # apt-get-wait.sh waits for a held apt/dpkg lock and shows apt's error when it fails
+  bash "$(dirname "$0")/apt-get-wait.sh" update -qq
+  bash "$(dirname "$0")/apt-get-wait.sh" install -y -qq --no-install-recommends postgresql
 fi
 ver=$(ls /usr/lib/postgresql | sort -n | tail -1)
 pg_lsclusters -h | grep -q "^$ver main" || pg_createcluster "$ver" main >/dev/null

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -133,4 +133,64 @@ test('a server killed in the middle of a stream of creates keeps every acknowled
     'no VM left half-built',
   );
   t.proc.kill('SIGKILL');
+});
+
+/** Run the CLI to completion (a server that starts instead of refusing is killed after 60 s). */
+const nubis = (...a: string[]) =>
+  spawnSync(process.execPath, [join(root, 'bin/nubis.js'), ...a], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+
+test('nubis serve refuses a database URL it does not speak, and says what is accepted', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'nubis-db-'));
+  dirs.push(cwd);
+  const r = spawnSync(
+    process.execPath,
+    [join(root, 'bin/nubis.js'), 'serve', '--db', 'mysql://x', '--port', '0'],
+    {
+      cwd,
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /Unsupported database URL "mysql:\/\/x".*accepted: sqlite:PATH, a file path, :memory:, or postgres:\/\//,
+  );
+  assert.deepEqual(readdirSync(cwd), [], 'no SQLite file named after the URL');
+});
+
+test('nubis serve says it cannot connect to PostgreSQL (host, port, database, reason) and never shows the password', () => {
+  const r = nubis('serve', '--db', 'postgres://nubis:s3cret@127.0.0.1:1/clouddb', '--port', '0');
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /cannot connect to PostgreSQL at 127\.0\.0\.1:1\/clouddb: .*ECONNREFUSED/);
+  assert.doesNotMatch(r.stderr + r.stdout, /s3cret|migration/);
+});
+
+test('nubis serve --reset-admin-token prints only a new admin token; the old one stops working, the new one works on a running server', async () => {
+  const data = mkdtempSync(join(tmpdir(), 'nubis-reset-'));
+  dirs.push(data);
+  const s = await serve(data);
+  const vms = (token: string) => fetch(`${s.url}/v1/vms`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await vms('admin-tok')).status, 200);
+  const r = nubis('serve', '--data', data, '--reset-admin-token');
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, 'stdout is the token alone');
+  const token = lines[0]!;
+  assert.match(token, /^nubis_[A-Za-z0-9_-]{20,}$/);
+  assert.match(r.stderr, /new token for admin user "admin".*1 old token\(s\) revoked/);
+  assert.doesNotMatch(r.stderr, new RegExp(token));
+  assert.equal((await vms('admin-tok')).status, 401);
+  assert.equal((await vms(token)).status, 200);
+  s.proc.kill('SIGKILL');
+  // A mistyped data folder is refused rather than given a new, empty database.
+  const missing = join(data, 'nope');
+  const bad = nubis('serve', '--data', missing, '--reset-admin-token');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /No database at .*--reset-admin-token works on the data folder/);
+  assert.equal(existsSync(missing), false);
 });

@@ -5,9 +5,11 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { buildApi } from '../api/server.ts';
 import { ControlPlane, reconcileSimHosts, seedDemo } from '../control/control-plane.ts';
-import { openStore } from '../control/store/open-store.ts';
+import { maskUrl, openStore, StoreError } from '../control/store/open-store.ts';
+import { resetAdminToken } from '../control/tenancy/admin-recovery.ts';
 import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
 import { RealClock } from '../runtime/clock.ts';
+import { cryptoIds } from '../runtime/ids.ts';
 import { demoUtilization } from '../sim/synthetic.ts';
 
 export function serveCommand(program: Command): void {
@@ -24,6 +26,10 @@ export function serveCommand(program: Command): void {
     .option(
       '--bootstrap-token <token>',
       'token of the first admin (or NUBIS_BOOTSTRAP_TOKEN); default: random, printed once',
+    )
+    .option(
+      '--reset-admin-token',
+      "lost the admin token? revoke the admin user's tokens, print a new one on stdout, and exit (needs the data folder or --db)",
     )
     .option('--agent-token <token>', 'token to present to host agents (or NUBIS_AGENT_TOKEN)')
     .option(
@@ -50,6 +56,7 @@ export function serveCommand(program: Command): void {
         data: string;
         db?: string;
         bootstrapToken?: string;
+        resetAdminToken?: boolean;
         demoHosts: string;
         agentToken?: string;
         hostFailureTimeoutS: string;
@@ -61,6 +68,7 @@ export function serveCommand(program: Command): void {
         if (!Number.isInteger(port) || port < 0 || port > 65535)
           throw new RangeError(`--port must be 0..65535, got "${o.port}"`);
         const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
+        if (o.resetAdminToken) return resetAdmin(url);
         const db = await openStore(url);
         const clock = new RealClock();
         const sim = new SimHypervisorDriver(clock);
@@ -103,7 +111,7 @@ export function serveCommand(program: Command): void {
           (token
             ? `admin token (shown once): ${token}\n  export NUBIS_URL=${addr} NUBIS_TOKEN=${token}\n`
             : '') +
-            `nubis control plane on ${addr} (database ${url.replace(/:[^:@/]+@/, ':***@')}${restored ? `, ${restored} simulated VM(s) restored` : ''})\n`,
+            `nubis control plane on ${addr} (database ${maskUrl(url)}${restored ? `, ${restored} simulated VM(s) restored` : ''})\n`,
         );
         const system = {
           userId: admin.id,
@@ -176,6 +184,30 @@ export function serveCommand(program: Command): void {
         await new Promise(() => undefined);
       },
     );
+}
+
+/**
+ * `nubis serve --reset-admin-token`: on an existing database only (a mistyped --data must not create
+ * a new one), the new token alone on stdout (`NUBIS_TOKEN=$(nubis serve --reset-admin-token)`), a
+ * note on stderr.
+ */
+async function resetAdmin(url: string): Promise<void> {
+  const sqlitePath = /^postgres(ql)?:\/\//.test(url) ? null : url.replace(/^sqlite:/i, '');
+  if (sqlitePath !== null && (sqlitePath === ':memory:' || !existsSync(sqlitePath)))
+    throw new StoreError(
+      `No database at "${sqlitePath}": --reset-admin-token works on the data folder (--data) or --db of an existing control plane`,
+    );
+  const db = await openStore(url);
+  try {
+    const r = await resetAdminToken({ db, clock: new RealClock(), ids: cryptoIds(), drivers: {} });
+    process.stdout.write(`${r.token}\n`);
+    process.stderr.write(
+      `nubis: new token for admin user "${r.userName}" (shown once, above); ${r.revoked} old token(s) revoked. ` +
+        `It works at once, also on a running server: export NUBIS_TOKEN=<the token>\n`,
+    );
+  } finally {
+    await db.destroy();
+  }
 }
 
 /** The folder of nubis's package.json (the CLI runs from src/ under tsx, or from a bundle in node_modules/.cache). */

@@ -7,14 +7,37 @@ import { openStore } from '../../src/control/store/open-store.ts';
 import { SimHypervisorDriver } from '../../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../../src/runtime/clock.ts';
 
-/** Store URLs to run the suites on: SQLite always; PostgreSQL when NUBIS_TEST_PG_URL is set (CI). */
-export function storeBackends(): {
+/** A store to run a suite on; `skip` (the reason) when it cannot run here. */
+export interface StoreBackend {
   name: string;
+  /** Why this backend is not available (pass as `{ skip: backend.skip }`); undefined when it runs. */
+  skip?: string;
+  /** A fresh, empty database and how to drop it. */
   url: () => Promise<{ url: string; drop: () => Promise<void> }>;
-}[] {
-  const list = [{ name: 'SQLite', url: async () => ({ url: ':memory:', drop: async () => {} }) }];
+}
+
+/** Why the PostgreSQL suites are skipped when NUBIS_TEST_PG_URL is unset. */
+export const PG_SKIP =
+  'PostgreSQL: set NUBIS_TEST_PG_URL=postgres://USER:PASS@HOST/DB, see scripts/start-postgres.sh';
+
+/**
+ * The stores to run a suite on: SQLite always; PostgreSQL on NUBIS_TEST_PG_URL (CI), else as a
+ * backend with `skip` set, so the suite is reported as skipped with the reason instead of missing.
+ * Use: `for (const backend of storeBackends()) { if (backend.skip) { test(title, { skip: backend.skip });
+ * continue; } … }` (in a `describe`: `if (backend.skip) return void test(title, { skip: backend.skip });`).
+ */
+export function storeBackends(): StoreBackend[] {
+  const list: StoreBackend[] = [
+    { name: 'SQLite', url: async () => ({ url: ':memory:', drop: async () => {} }) },
+  ];
   const base = process.env.NUBIS_TEST_PG_URL;
-  if (base)
+  if (!base)
+    list.push({
+      name: 'PostgreSQL',
+      skip: PG_SKIP,
+      url: () => Promise.reject(new Error(PG_SKIP)),
+    });
+  else
     list.push({
       name: 'PostgreSQL',
       url: async () => {

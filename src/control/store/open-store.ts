@@ -331,22 +331,60 @@ const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   },
 });
 
+/** A database URL for messages: the password replaced by `***`. */
+export function maskUrl(url: string): string {
+  return url.replace(/:[^:@/]+@/, ':***@');
+}
+
+const ACCEPTED = 'accepted: sqlite:PATH, a file path, :memory:, or postgres://USER:PASS@HOST:PORT/DB';
+
+/** "HOST:PORT/DB" of a PostgreSQL URL (pg's defaults where the URL leaves them out), for messages. */
+function pgTarget(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || 'localhost'}:${u.port || '5432'}/${decodeURIComponent(u.pathname.slice(1)) || '(default database)'}`;
+  } catch {
+    return maskUrl(url);
+  }
+}
+
+/** Why a connection failed: pg's message, or the socket error's code (an AggregateError has no message). */
+function reason(e: unknown): string {
+  const err = e as Error & { code?: string; errors?: (Error & { code?: string })[] };
+  return err.message || err.code || err.errors?.[0]?.message || err.errors?.[0]?.code || String(e);
+}
+
 /**
- * Open (and migrate) a store. `url`: `sqlite:PATH`, a plain file path, `:memory:`, or `postgres://…`.
- * @throws StoreError when the URL is not understood or migrations fail
+ * Open (and migrate) a store. `url`: `sqlite:PATH`, a plain file path, `:memory:`, or `postgres://…`
+ * (`postgresql://…`). Any other `scheme:` is refused, so `mysql://x` is not taken for a file name.
+ * @throws StoreError when the URL is not understood, PostgreSQL cannot be reached, or migrations fail
  */
 export async function openStore(url: string): Promise<Db> {
   let db: Db;
-  if (/^postgres(ql)?:\/\//.test(url)) {
+  const isPg = /^postgres(ql)?:\/\//.test(url);
+  if (isPg) {
     db = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }),
+      dialect: new PostgresDialect({
+        pool: new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 15_000 }),
+      }),
     });
+    try {
+      await sql`select 1`.execute(db);
+    } catch (e) {
+      await db.destroy().catch(() => undefined);
+      throw new StoreError(`cannot connect to PostgreSQL at ${pgTarget(url)}: ${reason(e)}`);
+    }
   } else {
-    const path = url.replace(/^sqlite:/, '');
-    if (!path)
+    // A scheme of two or more letters (a one-letter one is a drive, C:) that is not sqlite: is a URL
+    // for a database we do not speak, not a file name.
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]+):/.exec(url)?.[1];
+    if (scheme && scheme.toLowerCase() !== 'sqlite')
       throw new StoreError(
-        `Bad database URL "${url}"; accepted: sqlite:PATH, a file path, :memory:, or postgres://USER:PASS@HOST/DB`,
+        `Unsupported database URL "${maskUrl(url)}" (scheme "${scheme}:"); ${ACCEPTED}. ` +
+          `A file name with a colon is written sqlite:NAME or ./NAME.`,
       );
+    const path = url.replace(/^sqlite:/i, '');
+    if (!path) throw new StoreError(`Bad database URL "${url}"; ${ACCEPTED}`);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const raw = new BetterSqlite3(path);
     raw.pragma('journal_mode = WAL');
@@ -355,14 +393,13 @@ export async function openStore(url: string): Promise<Db> {
     raw.pragma('busy_timeout = 5000');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
   }
-  const isPg = /^postgres/.test(url);
   const provider: MigrationProvider = { getMigrations: async () => buildMigrations(isPg) };
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
     await db.destroy();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new StoreError(
-      `Database migration ${failed ?? ''} failed on ${url.replace(/:[^:@/]+@/, ':***@')}: ${(error as Error).message}`,
+      `Database migration ${failed ?? ''} failed on ${maskUrl(url)}: ${(error as Error).message}`,
     );
   }
   await sql`select 1`.execute(db);
