@@ -70,7 +70,7 @@ async function randomOp(api: ReturnType<typeof client>, r: Random, n: number): P
 for (const backend of storeBackends()) {
   test(
     `${backend.name}: after a SIGKILL at a random point of mixed operations, the restarted control plane leaves no VM half done, no operation running, no orphan claim and no running VM unbilled`,
-    { todo: 'needs the reconciler (issue 10, operations phase 2)' },
+    { skip: backend.skip, todo: 'needs the reconciler (issue 10, operations phase 2)' },
     async () => {
       const data = mkdtempSync(join(tmpdir(), 'nubis-crash-'));
       dirs.push(data);
