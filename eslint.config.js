@@ -48,6 +48,32 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   {
+    // The API client runs in the browser too (the dashboard): fetch only, no Node built-ins, no edges.
+    files: ['src/client/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'child_process', 'net', 'http', 'https'],
+              message: 'src/client/ is browser-safe: fetch only.',
+            },
+            {
+              group: ['**/sim/**', '**/cli/**', '**/drivers/**', '**/api/**', '**/agent/**'],
+              message: 'src/client/ may import types from the pure core only.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'src/client/ runs in the browser too.' },
+      ],
+    },
+  },
+  {
     files: ['src/core/**/*.ts', 'src/policies/**/*.ts', 'src/models/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: pureRestrictions,

@@ -377,7 +377,7 @@ for (const backend of storeBackends()) {
       assert.equal((await t.call(tok.bob, 'POST', '/v1/vms/x/actions', { action: 'teleport' })).status, 400);
     });
 
-    test('revoked and expired tokens stop working; the OpenAPI document lists the API', async () => {
+    test('revoked and expired tokens stop working, a 401 says what to send; the OpenAPI document lists the API', async () => {
       const mine = (await t.call(tok.bob, 'POST', '/v1/tokens', { name: 'short', expiresInS: 60 })).body;
       assert.equal((await t.call(mine.token, 'GET', '/v1/me')).status, 200);
       t.clock.advanceBy(61);
@@ -385,6 +385,16 @@ for (const backend of storeBackends()) {
       const other = (await t.call(tok.bob, 'POST', '/v1/tokens', { name: 'revoke-me' })).body;
       assert.equal((await t.call(tok.bob, 'DELETE', `/v1/tokens/${other.id}`)).status, 204);
       assert.equal((await t.call(other.token, 'GET', '/v1/me')).status, 401);
+      const none = await t.call(undefined, 'GET', '/v1/me');
+      assert.equal(none.body.code, 'UNAUTHENTICATED');
+      assert.match(
+        none.body.message,
+        /token is required.*Authorization: Bearer <token>.*NUBIS_TOKEN or --token/,
+      );
+      const wrong = await t.call(other.token, 'GET', '/v1/vms');
+      assert.equal(wrong.status, 401);
+      assert.match(wrong.body.message, /not valid.*NUBIS_TOKEN or --token/);
+      assert.ok(!wrong.body.message.includes(other.token), 'the token is not echoed');
       const doc = (await t.call(undefined, 'GET', '/openapi.json')).body;
       assert.equal(doc.openapi, '3.1.0');
       assert.ok(doc.paths['/v1/vms'].post.requestBody);

@@ -6,6 +6,7 @@
  * rounds. The port is either the control plane's methods (`nubis sim --engine control-plane`) or
  * its HTTP API (a served control plane), and both give the same actions.
  */
+import { NubisClient, type VmCreate } from '../client/index.ts';
 import { ControlPlane, type Principal } from '../control/control-plane.ts';
 import { openStore } from '../control/store/open-store.ts';
 import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
@@ -98,35 +99,22 @@ export function methodPort(cp: ControlPlane, p: Principal): OpsPort {
   };
 }
 
-/** The control plane's HTTP API (a served control plane whose clock the runner drives). */
+/** The control plane's HTTP API (a served control plane whose clock the runner drives), through the client. */
 export function httpPort(baseUrl: string, token: string): OpsPort {
-  const call = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(baseUrl.replace(/\/+$/, '') + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    const data = text ? JSON.parse(text) : undefined;
-    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${data?.message ?? text}`);
-    return data;
-  };
+  const c = new NubisClient({ baseUrl, token });
   return {
-    setQuotas: (tenant, q) => call('PATCH', `/v1/tenants/${encodeURIComponent(tenant)}`, { quotas: q }),
-    createFlavor: (f) => call('POST', '/v1/flavors', f),
-    createImage: (name) => call('POST', '/v1/images', { name, format: 'kernel+initramfs', sizeMiB: 16 }),
-    createHost: (h) => call('POST', '/v1/hosts', { ...h, diskGiB: 1000, driver: 'sim' }),
-    createVm: (v) => call('POST', '/v1/vms', v),
-    setAutomation: (level, s) => call('PUT', '/v1/settings/automation', { automation: level, ...s }),
-    recordMetrics: (samples) => call('POST', '/v1/metrics', { samples }),
-    setHostState: (host, state) => call('PATCH', `/v1/hosts/${encodeURIComponent(host)}`, { state }),
-    automationRound: () => call('POST', '/v1/automation/rounds'),
-    hosts: () => call('GET', '/v1/hosts'),
-    vms: () => call('GET', '/v1/vms'),
-    eventsAfter: (id) => call('GET', `/v1/events?after=${id}&limit=10000`),
+    setQuotas: (tenant, q) => c.tenants.setQuotas(tenant, q),
+    createFlavor: (f) => c.flavors.create(f),
+    createImage: (name) => c.images.create({ name, format: 'kernel+initramfs', sizeMiB: 16 }),
+    createHost: (h) => c.hosts.create({ ...h, diskGiB: 1000, driver: 'sim' }),
+    createVm: (v) => c.vms.create({ ...v, preset: v.preset as VmCreate['preset'] }),
+    setAutomation: (level, s) => c.automation.set({ automation: level, ...s }),
+    recordMetrics: (samples) => c.metrics.record(samples),
+    setHostState: (host, state) => c.hosts.setState(host, state),
+    automationRound: () => c.automation.runRound(),
+    hosts: () => c.hosts.list(),
+    vms: () => c.vms.list(),
+    eventsAfter: (id) => c.events.list({ after: id, limit: 10000 }),
   };
 }
 

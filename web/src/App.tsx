@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { api, session, type Me } from './api.ts';
+import { client, session, type Me } from './api.ts';
 import { CreateVm } from './pages/CreateVm.tsx';
 import { HostPage } from './pages/HostPage.tsx';
 import { Overview } from './pages/Overview.tsx';
@@ -17,7 +17,7 @@ export function App() {
   const route = useRoute();
   useEffect(() => {
     if (!session.token) return;
-    api<Me>('GET', '/v1/me').then(setMe, () => {
+    client.meta.me().then(setMe, () => {
       session.clear();
       setMe(null);
     });

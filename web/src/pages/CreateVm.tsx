@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api, ApiError, type Flavor, type Operation } from '../api.ts';
+import { ApiError, client } from '../api.ts';
 import { usePoll } from '../poll.ts';
 import { go } from '../router.ts';
 
@@ -21,29 +21,24 @@ export function rejectionRows(d: Decision): { host: string; filter: string; reas
 export const chosen = (d: Decision) => d.ranked?.find((r) => r.hostId === d.hostId)?.hostName ?? d.hostId;
 
 export function CreateVm() {
-  const flavors = usePoll(() => api<Flavor[]>('GET', '/v1/flavors'), 60_000);
-  const images = usePoll(() => api<{ id: string; name: string }[]>('GET', '/v1/images'), 60_000);
-  const groups = usePoll(
-    () => api<{ id: string; name: string; policy: string }[]>('GET', '/v1/server-groups'),
-    60_000,
-  );
+  const flavors = usePoll(() => client.flavors.list(), 60_000);
+  const images = usePoll(() => client.images.list(), 60_000);
+  const groups = usePoll(() => client.serverGroups.list(), 60_000);
   const [f, setF] = useState({ name: '', flavor: '', image: '', serverGroup: '', ha: false });
   const [preview, setPreview] = useState<Decision>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const body = () => ({
     name: f.name.trim(),
-    flavor: f.flavor || flavors.data?.[0]?.name,
-    image: f.image || images.data?.[0]?.name,
+    flavor: f.flavor || flavors.data?.[0]?.name || '',
+    image: f.image || images.data?.[0]?.name || '',
     ...(f.serverGroup ? { serverGroup: f.serverGroup } : {}),
     ...(f.ha ? { ha: true } : {}),
   });
   const where = async () => {
     setError(undefined);
     try {
-      setPreview(
-        await api<Decision>('POST', '/v1/vms', { ...body(), name: body().name || 'preview', dryRun: true }),
-      );
+      setPreview(await client.vms.dryRun({ ...body(), name: body().name || 'preview' }));
     } catch (e) {
       setError((e as Error).message);
     }
@@ -53,12 +48,13 @@ export function CreateVm() {
     setBusy(true);
     setError(undefined);
     try {
-      const op = await api<Operation>('POST', '/v1/vms', body());
+      const op = await client.vms.create(body());
       if (op.status === 'failed') setError(op.error ?? 'create failed');
       else go('vms', op.vmId!);
     } catch (err) {
       setError((err as Error).message);
-      if (err instanceof ApiError && err.code === 'NO_HOST_FITS') setPreview(err.body as Decision);
+      if (err instanceof ApiError && err.code === 'NO_HOST_FITS')
+        setPreview({ hostId: null, explanation: err.message, ...err.details } as Decision);
     } finally {
       setBusy(false);
     }

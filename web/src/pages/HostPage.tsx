@@ -1,4 +1,4 @@
-import { api, type EventRow, type Host, type Vm } from '../api.ts';
+import { client, type EventRow } from '../api.ts';
 import { Plot } from '../components/Plot.tsx';
 import { HOST_STATES, mib, pct, time, watts } from '../format.ts';
 import { usePoll } from '../poll.ts';
@@ -6,13 +6,9 @@ import { href } from '../router.ts';
 import { Stat } from './Overview.tsx';
 
 export function HostPage({ id }: { id: string }) {
-  const h = usePoll(() => api<Host>('GET', `/v1/hosts/${encodeURIComponent(id)}`), 3000, [id]);
-  const vms = usePoll(() => api<Vm[]>('GET', `/v1/vms?host=${encodeURIComponent(id)}`), 3000, [id]);
-  const ev = usePoll(
-    () => api<EventRow[]>('GET', `/v1/events?host=${encodeURIComponent(id)}&limit=50`),
-    5000,
-    [id],
-  );
+  const h = usePoll(() => client.hosts.get(id), 3000, [id]);
+  const vms = usePoll(() => client.vms.list({ host: id }), 3000, [id]);
+  const ev = usePoll(() => client.events.list({ host: id, limit: 50 }), 5000, [id]);
   if (h.error) return <p className="error">{h.error}</p>;
   const host = h.data;
   if (!host) return <p className="muted">loading…</p>;

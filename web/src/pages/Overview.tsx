@@ -1,11 +1,11 @@
-import { api, type Host, type Overview as O } from '../api.ts';
+import { client } from '../api.ts';
 import { HostTiles, Legend } from '../components/HostTiles.tsx';
 import { kwh, pct, watts } from '../format.ts';
 import { usePoll } from '../poll.ts';
 
 export function Overview() {
-  const o = usePoll(() => api<O>('GET', '/v1/overview'), 2000);
-  const hosts = usePoll(() => api<Host[]>('GET', '/v1/hosts'), 2000);
+  const o = usePoll(() => client.meta.overview(), 2000);
+  const hosts = usePoll(() => client.hosts.list(), 2000);
   const d = o.data;
   const on = (d?.hosts?.byState.up ?? 0) + (d?.hosts?.byState.maintenance ?? 0);
   return (

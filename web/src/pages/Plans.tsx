@@ -1,15 +1,15 @@
 import { useState } from 'react';
-import { api, type EventRow, type Host, type Plan, type Vm } from '../api.ts';
+import { client, type Plan } from '../api.ts';
 import { PlanView, progress } from '../components/PlanView.tsx';
 import { secs, time } from '../format.ts';
 import { usePoll } from '../poll.ts';
 import { migrations } from '../model.ts';
 
 export function Plans() {
-  const plans = usePoll(() => api<Plan[]>('GET', '/v1/plans'), 2000);
-  const hosts = usePoll(() => api<Host[]>('GET', '/v1/hosts'), 10_000);
-  const ev = usePoll(() => api<EventRow[]>('GET', '/v1/events?limit=500'), 4000);
-  const vms = usePoll(() => api<Vm[]>('GET', '/v1/vms'), 10_000);
+  const plans = usePoll(() => client.plans.list(), 2000);
+  const hosts = usePoll(() => client.hosts.list(), 10_000);
+  const ev = usePoll(() => client.events.list({ limit: 500 }), 4000);
+  const vms = usePoll(() => client.vms.list(), 10_000);
   const [policy, setPolicy] = useState('reservation');
   const [busy, setBusy] = useState<string>();
   const [error, setError] = useState<string>();
@@ -46,7 +46,7 @@ export function Plans() {
             <option value="spread:0.3">spread:0.3 (rebalance)</option>
           </select>
         </label>
-        <button disabled={!!busy} onClick={() => act('audit', () => api('POST', '/v1/plans', { policy }))}>
+        <button disabled={!!busy} onClick={() => act('audit', () => client.plans.audit({ policy }))}>
           Audit now
         </button>
         {busy && <span className="muted">{busy}…</span>}
@@ -68,25 +68,19 @@ export function Plans() {
           {(p.status === 'proposed' || p.status === 'waiting') && (
             <div className="buttons">
               {p.status === 'proposed' && (
-                <button
-                  disabled={!!busy}
-                  onClick={() => act('apply', () => api('POST', `/v1/plans/${p.id}/apply`))}
-                >
+                <button disabled={!!busy} onClick={() => act('apply', () => client.plans.apply(p.id))}>
                   Approve and apply
                 </button>
               )}
               {p.status === 'waiting' && (
-                <button
-                  disabled={!!busy}
-                  onClick={() => act('resume', () => api('POST', `/v1/plans/${p.id}/apply`))}
-                >
+                <button disabled={!!busy} onClick={() => act('resume', () => client.plans.apply(p.id))}>
                   Resume now
                 </button>
               )}
               <button
                 className="secondary"
                 disabled={!!busy}
-                onClick={() => act('discard', () => api('POST', `/v1/plans/${p.id}/discard`))}
+                onClick={() => act('discard', () => client.plans.discard(p.id))}
               >
                 Discard
               </button>

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api, session, type Me } from '../api.ts';
+import { client, session, type Me } from '../api.ts';
 
 export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [token, setToken] = useState('');
@@ -8,7 +8,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
     e.preventDefault();
     session.set(token.trim());
     try {
-      onSignedIn(await api<Me>('GET', '/v1/me'));
+      onSignedIn(await client.meta.me());
     } catch (err) {
       session.clear();
       setError((err as Error).message);

@@ -1,35 +1,14 @@
 import { useState } from 'react';
-import { api } from '../api.ts';
+import { client } from '../api.ts';
 import { Plot } from '../components/Plot.tsx';
 import { kwh, pct } from '../format.ts';
 import { usePoll } from '../poll.ts';
-import { linesFor, type Series } from '../model.ts';
-
-interface RunSummary {
-  name: string;
-  status: 'done' | 'running' | 'failed';
-  engine?: string;
-  scenario?: string;
-  mode?: string;
-  createdAt: string;
-  policies: string[];
-  days: string[];
-  error?: string;
-}
-interface Run extends Omit<RunSummary, 'days' | 'policies'> {
-  command?: string;
-  rows: Record<string, number | string>[];
-  series: Record<string, Series>;
-}
+import { linesFor } from '../model.ts';
 
 export function Simulations() {
-  const runs = usePoll(() => api<RunSummary[]>('GET', '/v1/simulations'), 3000);
+  const runs = usePoll(() => client.simulations.list(), 3000);
   const [sel, setSel] = useState<string>();
-  const run = usePoll(
-    () => (sel ? api<Run>('GET', `/v1/simulations/${encodeURIComponent(sel)}`) : Promise.resolve(undefined)),
-    5000,
-    [sel],
-  );
+  const run = usePoll(() => (sel ? client.simulations.get(sel) : Promise.resolve(undefined)), 5000, [sel]);
   const [form, setForm] = useState({
     scenario: 'synthetic',
     trace: '',
@@ -44,14 +23,14 @@ export function Simulations() {
     e.preventDefault();
     setError(undefined);
     try {
-      const r = await api<RunSummary>('POST', '/v1/simulations', {
+      const r = await client.simulations.start({
         scenario: form.scenario,
         policies: form.policies
           .split(',')
           .map((s) => s.trim())
           .filter(Boolean),
-        engine: form.engine,
-        ...(form.engine === 'simulator' ? { mode: form.mode } : {}),
+        engine: form.engine as 'simulator' | 'control-plane',
+        ...(form.engine === 'simulator' ? { mode: form.mode as 'cloudsim' | 'default' } : {}),
         ...(form.trace ? { trace: form.trace } : {}),
         ...(form.limitVms ? { limitVms: Number(form.limitVms) } : {}),
         ...(form.hosts ? { hosts: Number(form.hosts) } : {}),

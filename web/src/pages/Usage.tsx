@@ -1,39 +1,7 @@
 import { useState } from 'react';
-import { api, download, type Me } from '../api.ts';
+import { client, download, type Me } from '../api.ts';
 import { kwh } from '../format.ts';
 import { usePoll } from '../poll.ts';
-
-interface Daily {
-  rows: {
-    day: string;
-    flavor: string;
-    runningS: number;
-    stoppedS: number;
-    vcpuHours: number;
-    memoryGiBHours: number;
-    diskGiBHours: number;
-  }[];
-}
-interface Invoice {
-  currency: string;
-  total: number;
-  unbilledSeconds: number;
-  lines: {
-    flavor: string;
-    tariff: string;
-    runningS: number;
-    vcpuHours: number;
-    memoryGiBHours: number;
-    diskGiBHours: number;
-    energyKWh: number;
-    amount: number;
-  }[];
-}
-interface Energy {
-  pue: number;
-  rows: { ref: string; name: string; itKWh: number; facilityKWh: number }[];
-  totals: { itKWh: number; facilityKWh: number };
-}
 
 const monthStart = () => {
   const d = new Date();
@@ -43,19 +11,17 @@ const tomorrow = () => new Date(Date.now() + 86_400_000).toISOString().slice(0, 
 
 export function Usage({ me }: { me: Me }) {
   const operator = me.role === 'admin' || me.role === 'operator';
-  const tenants = usePoll(
-    () => (operator ? api<{ id: string; name: string }[]>('GET', '/v1/tenants') : Promise.resolve([])),
-    60_000,
-  );
+  const tenants = usePoll(() => (operator ? client.tenants.list() : Promise.resolve([])), 60_000);
   const [q, setQ] = useState({ from: monthStart(), to: tomorrow(), tenant: '' });
-  const params = new URLSearchParams({
+  const period = {
     from: `${q.from}T00:00:00Z`,
     to: `${q.to}T00:00:00Z`,
     ...(q.tenant ? { tenant: q.tenant } : {}),
-  });
-  const daily = usePoll(() => api<Daily>('GET', `/v1/usage/daily?${params}`), 15_000, [params.toString()]);
-  const inv = usePoll(() => api<Invoice>('GET', `/v1/invoices?${params}`), 15_000, [params.toString()]);
-  const energy = usePoll(() => api<Energy>('GET', `/v1/energy?from=${q.from}&to=${q.to}&by=tenant`), 15_000, [
+  };
+  const key = JSON.stringify(period);
+  const daily = usePoll(() => client.usage.daily(period), 15_000, [key]);
+  const inv = usePoll(() => client.invoices.get(period), 15_000, [key]);
+  const energy = usePoll(() => client.energy.report({ from: q.from, to: q.to, by: 'tenant' }), 15_000, [
     q.from,
     q.to,
   ]);
@@ -107,10 +73,10 @@ export function Usage({ me }: { me: Me }) {
         )}
         <button
           onClick={() =>
-            download(
-              `/v1/invoices?${params}&format=csv`,
-              `invoice-${q.tenant || 'mine'}-${q.from}-${q.to}.csv`,
-            ).catch((e) => setError((e as Error).message))
+            client.invoices
+              .csv(period)
+              .then((csv) => download(csv, `invoice-${q.tenant || 'mine'}-${q.from}-${q.to}.csv`))
+              .catch((e) => setError((e as Error).message))
           }
         >
           Download invoice (CSV)

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { api, type Vm } from '../api.ts';
+import { client, type Vm } from '../api.ts';
 import { VirtualList } from '../components/VirtualList.tsx';
 import { pct, sortBy } from '../format.ts';
 import { usePoll } from '../poll.ts';
@@ -35,7 +35,7 @@ export function filterVms(
 }
 
 export function VmList() {
-  const vms = usePoll(() => api<Vm[]>('GET', '/v1/vms'), 4000);
+  const vms = usePoll(() => client.vms.list(), 4000);
   const [f, setF] = useState({ text: '', state: '', ha: '' });
   const [sort, setSort] = useState<{ col: Col; dir: 1 | -1 }>({ col: 'name', dir: 1 });
   const rows = useMemo(() => filterVms(vms.data ?? [], f, sort), [vms.data, f, sort]);

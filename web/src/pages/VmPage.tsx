@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api, type EventRow, type Flavor, type Me, type Operation, type Vm } from '../api.ts';
+import { client, type Me, type Operation, type VmAction } from '../api.ts';
 import { Plot } from '../components/Plot.tsx';
 import { secs, time } from '../format.ts';
 import { usePoll } from '../poll.ts';
@@ -8,13 +8,9 @@ import { Events } from './HostPage.tsx';
 import { migrations } from '../model.ts';
 
 export function VmPage({ id, me }: { id: string; me: Me }) {
-  const vm = usePoll(() => api<Vm>('GET', `/v1/vms/${encodeURIComponent(id)}`), 2000, [id]);
-  const ev = usePoll(
-    () => api<EventRow[]>('GET', `/v1/events?vm=${encodeURIComponent(id)}&limit=200`),
-    3000,
-    [id],
-  );
-  const flavors = usePoll(() => api<Flavor[]>('GET', '/v1/flavors'), 60_000);
+  const vm = usePoll(() => client.vms.get(id), 2000, [id]);
+  const ev = usePoll(() => client.events.list({ vm: id, limit: 200 }), 3000, [id]);
+  const flavors = usePoll(() => client.flavors.list(), 60_000);
   const [busy, setBusy] = useState<string>();
   const [msg, setMsg] = useState<{ ok: boolean; text: string }>();
   const [snap, setSnap] = useState('');
@@ -38,9 +34,9 @@ export function VmPage({ id, me }: { id: string; me: Me }) {
       setBusy(undefined);
     }
   };
-  const act = (action: string, extra: Record<string, unknown> = {}) =>
-    run(action, () => api('POST', `/v1/vms/${v.id}/actions`, { action, ...extra }));
-  const can = (a: string) => v.allowedActions.includes(a) && (me.role === 'admin' || me.role === 'member');
+  const act = (action: VmAction, extra: { snapshotName?: string; flavor?: string; name?: string } = {}) =>
+    run(action, () => client.vms.action(v.id, action, extra));
+  const can = (a: VmAction) => v.allowedActions.includes(a) && (me.role === 'admin' || me.role === 'member');
   const s = v.cpuSeries ?? [];
   const migs = migrations(ev.data ?? []);
   return (
@@ -122,10 +118,7 @@ export function VmPage({ id, me }: { id: string; me: Me }) {
           </span>
         )}
         {(me.role === 'admin' || me.role === 'operator') && v.state === 'running' && (
-          <button
-            disabled={!!busy}
-            onClick={() => run('migrate', () => api('POST', `/v1/vms/${v.id}/migrate`, {}))}
-          >
+          <button disabled={!!busy} onClick={() => run('migrate', () => client.vms.migrate(v.id))}>
             migrate
           </button>
         )}
@@ -135,7 +128,7 @@ export function VmPage({ id, me }: { id: string; me: Me }) {
             disabled={!!busy}
             onClick={() => {
               if (window.confirm(`Delete ${v.name}?`))
-                void run('delete', () => api('DELETE', `/v1/vms/${v.id}`)).then(() => go('vms'));
+                void run('delete', () => client.vms.delete(v.id)).then(() => go('vms'));
             }}
           >
             delete

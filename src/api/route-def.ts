@@ -1,0 +1,82 @@
+/**
+ * The shape of one API route and what route modules share: every route is declared once in a table
+ * (method, URL, zod schemas, summary, tag); `server.ts` wires the table into fastify and into the
+ * OpenAPI document. Route modules (`routes/*.ts`) only add entries.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { ControlPlane, Principal } from '../control/control-plane.ts';
+import { ControlError } from '../control/errors.ts';
+import type { SimulationsOptions } from './simulations.ts';
+
+/** Options of the API (see `buildApi`). */
+export interface ApiOptions {
+  /** The dashboard's built files (web/dist), served at `/`. */
+  web?: string;
+  /** Saved simulation runs and how to start new ones. */
+  simulations?: SimulationsOptions;
+}
+
+/** What a handler receives: the caller, the parsed body, query and path parameters, and the raw request. */
+export interface RouteContext {
+  p: Principal;
+  /* eslint-disable @typescript-eslint/no-explicit-any -- bodies are typed by their zod schemas */
+  body: any;
+  query: any;
+  params: any;
+  /* eslint-enable @typescript-eslint/no-explicit-any */
+  req: FastifyRequest;
+  reply: FastifyReply;
+}
+
+/** One route of the table. */
+export interface RouteDef {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  summary: string;
+  /** OpenAPI tag (the resource). */
+  tag: string;
+  /** No token needed. */
+  open?: boolean;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  params?: z.ZodType;
+  /** Success status (200 unless set). */
+  status?: number;
+  /** Returns the JSON answer, or `undefined` for an empty one. */
+  handler: (ctx: RouteContext) => Promise<unknown>;
+}
+
+/** Adds a route to the table. */
+export type AddRoute = (r: RouteDef) => void;
+
+/** What route modules are given. */
+export interface RouteDeps {
+  cp: ControlPlane;
+  opts: ApiOptions;
+}
+
+/**
+ * A route module: registers its routes into the table.
+ * @example export const eventRoutes: RouteModule = (route, { cp }) => { route({ ... }); };
+ */
+export type RouteModule = (route: AddRoute, deps: RouteDeps) => void;
+
+/** Throws FORBIDDEN unless the caller is an admin or an operator. */
+export function requireOperator(p: Principal, what = 'do this'): void {
+  if (p.role !== 'admin' && p.role !== 'operator')
+    throw new ControlError('FORBIDDEN', `Only admins and operators may ${what}`);
+}
+
+/**
+ * The request's Idempotency-Key header, validated (1-200 printable ASCII characters).
+ * @throws ControlError BAD_REQUEST when malformed.
+ */
+export function idemKey(req: FastifyRequest): string | undefined {
+  const k = req.headers['idempotency-key'];
+  if (k === undefined) return undefined;
+  const s = Array.isArray(k) ? k[0]! : k;
+  if (!/^[\x21-\x7e]{1,200}$/.test(s))
+    throw new ControlError('BAD_REQUEST', 'Idempotency-Key must be 1-200 printable ASCII characters');
+  return s;
+}

@@ -1,0 +1,106 @@
+/** Hosts: inventory, state, power, drain. */
+import { z } from 'zod';
+import type { RouteModule } from '../route-def.ts';
+import { idParam, name } from '../schemas.ts';
+
+const powerModel = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('linear'),
+      idleW: z.number().nonnegative(),
+      maxW: z.number().nonnegative(),
+    })
+    .strict()
+    .refine((m) => m.maxW >= m.idleW, 'maxW must be >= idleW'),
+  z
+    .object({
+      type: z.literal('specpower'),
+      name: z.string().optional(),
+      wattsAt: z.array(z.number().nonnegative()).length(11),
+    })
+    .strict(),
+]);
+
+/** GET/POST /v1/hosts, GET/PATCH /v1/hosts/:id, POST /v1/hosts/:id/{power,drain,undrain}. */
+export const hostRoutes: RouteModule = (route, { cp }) => {
+  route({
+    method: 'GET',
+    url: '/v1/hosts',
+    summary: 'List hosts with capacity and use (admin, operator)',
+    tag: 'hosts',
+    handler: async ({ p }) => cp.listHosts(p),
+  });
+  route({
+    method: 'GET',
+    url: '/v1/hosts/:id',
+    summary: 'One host (admin, operator)',
+    tag: 'hosts',
+    params: idParam,
+    handler: async ({ p, params }) => cp.getHost(p, params.id),
+  });
+  route({
+    method: 'POST',
+    url: '/v1/hosts',
+    summary: 'Register a host (admin)',
+    tag: 'hosts',
+    status: 201,
+    body: z
+      .object({
+        name,
+        vcpus: z.number().int().positive(),
+        memoryMiB: z.number().int().positive(),
+        diskGiB: z.number().int().nonnegative(),
+        cpuRatio: z.number().positive().max(32).optional(),
+        memoryRatio: z.number().positive().max(4).optional(),
+        diskRatio: z.number().positive().max(8).optional(),
+        reservedVcpus: z.number().int().nonnegative().optional(),
+        reservedMemoryMiB: z.number().int().nonnegative().optional(),
+        reservedDiskGiB: z.number().int().nonnegative().optional(),
+        datacenter: z.string().optional(),
+        rack: z.string().optional(),
+        tier: z.string().min(1).optional(),
+        zone: z.string().min(1).optional(),
+        driver: z.enum(['sim', 'qemu']).optional(),
+        agentUrl: z.string().url().optional(),
+        powerAddress: z.string().min(1).optional(),
+        powerModel: powerModel.optional(),
+      })
+      .strict(),
+    handler: async ({ p, body }) => cp.createHost(p, body),
+  });
+  route({
+    method: 'POST',
+    url: '/v1/hosts/:id/power',
+    summary:
+      "Switch a host on or off (off: it must be empty); real hosts through their agents' power-control command (admin, operator)",
+    tag: 'hosts',
+    params: idParam,
+    body: z.object({ action: z.enum(['on', 'off']), reason: z.string().optional() }).strict(),
+    handler: async ({ p, params, body }) => cp.powerHost(p, params.id, body.action, { reason: body.reason }),
+  });
+  route({
+    method: 'PATCH',
+    url: '/v1/hosts/:id',
+    summary: "Change a host's state (admin, operator)",
+    tag: 'hosts',
+    params: idParam,
+    body: z.object({ state: z.enum(['up', 'maintenance', 'off', 'failed']) }).strict(),
+    handler: async ({ p, params, body }) => cp.setHostState(p, params.id, body.state),
+  });
+  route({
+    method: 'POST',
+    url: '/v1/hosts/:id/drain',
+    summary: 'Live-migrate every VM off a host, then keep it in maintenance (admin, operator)',
+    tag: 'hosts',
+    params: idParam,
+    handler: async ({ p, params }) => cp.drainHost(p, params.id),
+  });
+  route({
+    method: 'POST',
+    url: '/v1/hosts/:id/undrain',
+    summary: 'Put a host back in service (admin, operator)',
+    tag: 'hosts',
+    params: idParam,
+    handler: async ({ p, params }) => cp.setHostState(p, params.id, 'up'),
+  });
+};

@@ -1,0 +1,40 @@
+/** Every route module of the API, in the order their routes appear in /openapi.json. */
+import type { RouteModule } from '../route-def.ts';
+import { agentRoutes } from './agents.ts';
+import { automationRoutes } from './automation.ts';
+import { billingRoutes } from './billing.ts';
+import { catalogRoutes } from './catalog.ts';
+import { eventRoutes } from './events.ts';
+import { hostRoutes } from './hosts.ts';
+import { metaRoutes } from './meta.ts';
+import { metricsEnergyRoutes } from './metrics-energy.ts';
+import { operationRoutes } from './operations.ts';
+import { planRoutes } from './plans.ts';
+import { scalingGroupRoutes } from './scaling-groups.ts';
+import { serverGroupRoutes } from './server-groups.ts';
+import { settingsRoutes } from './settings.ts';
+import { simulationRoutes } from './simulations.ts';
+import { tenantRoutes } from './tenants.ts';
+import { userTokenRoutes } from './users-tokens.ts';
+import { vmRoutes } from './vms.ts';
+
+/** Add a module here to serve its routes (and list them in the OpenAPI document). */
+export const ROUTE_MODULES: readonly RouteModule[] = [
+  metaRoutes,
+  simulationRoutes,
+  tenantRoutes,
+  userTokenRoutes,
+  hostRoutes,
+  metricsEnergyRoutes,
+  settingsRoutes,
+  catalogRoutes,
+  serverGroupRoutes,
+  vmRoutes,
+  agentRoutes,
+  planRoutes,
+  automationRoutes,
+  scalingGroupRoutes,
+  operationRoutes,
+  billingRoutes,
+  eventRoutes,
+];

@@ -1,0 +1,105 @@
+/** VMs: list, create (or dry-run placement), lifecycle actions, delete, live migration. */
+import { z } from 'zod';
+import { VM_ACTIONS, type VmAction } from '../../control/vm-states.ts';
+import { idemKey, type RouteModule } from '../route-def.ts';
+import { idParam, name } from '../schemas.ts';
+
+/** GET/POST /v1/vms, GET/DELETE /v1/vms/:id, POST /v1/vms/:id/{actions,migrate}. */
+export const vmRoutes: RouteModule = (route, { cp }) => {
+  route({
+    method: 'GET',
+    url: '/v1/vms',
+    summary: "List VMs (your tenant's; all for admin and operator)",
+    tag: 'vms',
+    query: z.object({ state: z.string().optional(), host: z.string().optional() }).strict(),
+    handler: async ({ p, query }) => cp.listVms(p, query),
+  });
+  route({
+    method: 'GET',
+    url: '/v1/vms/:id',
+    summary: 'One VM with the actions its state allows',
+    tag: 'vms',
+    params: idParam,
+    handler: async ({ p, params }) => cp.getVm(p, params.id),
+  });
+  route({
+    method: 'POST',
+    url: '/v1/vms',
+    summary: 'Create a VM (202 with an operation); dryRun answers where it would go and why',
+    tag: 'vms',
+    status: 202,
+    body: z
+      .object({
+        name,
+        flavor: z.string().min(1),
+        image: z.string().min(1),
+        serverGroup: z.string().optional(),
+        preset: z.enum(['pack', 'spread', 'first-fit']).optional(),
+        zone: z.string().optional(),
+        tier: z.string().optional(),
+        ha: z.boolean().optional(),
+        haPriority: z.number().int().min(0).max(100).optional(),
+        dryRun: z.boolean().optional(),
+      })
+      .strict(),
+    handler: async ({ p, body, req, reply }) => {
+      if (body.dryRun) {
+        reply.code(200);
+        return cp.placement(p, body);
+      }
+      return cp.createVm(p, { ...body, idempotencyKey: idemKey(req) });
+    },
+  });
+  route({
+    method: 'POST',
+    url: '/v1/vms/:id/actions',
+    summary: `Run a lifecycle action: ${Object.keys(VM_ACTIONS).join(', ')} (202 with an operation)`,
+    tag: 'vms',
+    status: 202,
+    params: idParam,
+    body: z
+      .object({
+        action: z.enum(Object.keys(VM_ACTIONS) as [VmAction, ...VmAction[]]),
+        snapshotName: name.optional(),
+        flavor: z.string().optional(),
+        name: name.optional(),
+      })
+      .strict(),
+    handler: async ({ p, params, body, req }) =>
+      cp.vmAction(p, params.id, body.action, {
+        idempotencyKey: idemKey(req),
+        snapshotName: body.snapshotName,
+        flavor: body.flavor,
+        name: body.name,
+      }),
+  });
+  route({
+    method: 'DELETE',
+    url: '/v1/vms/:id',
+    summary: 'Delete a VM (202 with an operation)',
+    tag: 'vms',
+    status: 202,
+    params: idParam,
+    handler: async ({ p, params, req }) =>
+      cp.vmAction(p, params.id, 'delete', { idempotencyKey: idemKey(req) }),
+  });
+  route({
+    method: 'POST',
+    url: '/v1/vms/:id/migrate',
+    summary:
+      'Live-migrate a VM (to a host, or where placement says); a downtime target lets the models choose the settings',
+    tag: 'vms',
+    status: 202,
+    params: idParam,
+    body: z
+      .object({
+        toHost: z.string().optional(),
+        mode: z.enum(['stop-and-copy', 'precopy', 'postcopy']).optional(),
+        downtimeTargetMs: z.number().positive().optional(),
+        bandwidthMbps: z.number().positive().optional(),
+      })
+      .strict(),
+    handler: async ({ p, params, body, req }) =>
+      cp.migrateVm(p, params.id, { ...body, idempotencyKey: idemKey(req) }),
+  });
+};

@@ -1,0 +1,132 @@
+/**
+ * The client's transport: one `fetch` per call, the bearer token, JSON in and out, and one error
+ * class for every failure. Browser-safe (fetch and URLSearchParams only, no Node modules), so the
+ * dashboard, the CLI and the simulator's HTTP port share it.
+ */
+
+/** Any failed call: the server's `code` and `message` (and its other fields as `details`), or UNREACHABLE. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    /** HTTP status; 0 when the server could not be reached. */
+    readonly status: number,
+    /** The API's error code (NOT_FOUND, INVALID_STATE, NO_HOST_FITS, ...), UNREACHABLE or HTTP_<status>. */
+    readonly code: string,
+    message: string,
+    /** The error answer's other fields, e.g. `rejected` (hosts and why) or `issues` (invalid fields). */
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Options of a client; all optional. */
+export interface ClientOptions {
+  /** The control plane's URL, e.g. `http://127.0.0.1:8080`; '' (the default) is the page's own origin. */
+  baseUrl?: string;
+  /** The API token, or a function read before every call (a sign-in that changes). */
+  token?: string | null | (() => string | null | undefined);
+  /** A `fetch` to use instead of the global one (tests, instrumentation). */
+  fetch?: typeof fetch;
+}
+
+/** Query values; `undefined` ones are left out. */
+export type Query = Record<string, string | number | boolean | undefined>;
+
+/** What one call sends besides its method and path. */
+export interface CallOptions {
+  query?: Query;
+  body?: unknown;
+  /** Sent as the Idempotency-Key header: a retry with the same key returns the first answer. */
+  idempotencyKey?: string;
+  /** Return the answer as text (CSV) instead of parsing JSON. */
+  text?: boolean;
+}
+
+/** Options of the calls that create or act (they accept an Idempotency-Key). */
+export interface WriteOptions {
+  idempotencyKey?: string;
+}
+
+/** Encodes one path segment (an id or a name). */
+export const seg = (s: string): string => encodeURIComponent(s);
+
+/** Does the HTTP calls of a NubisClient. */
+export class Http {
+  readonly baseUrl: string;
+  readonly #token: ClientOptions['token'];
+  readonly #fetch: typeof fetch;
+
+  constructor(o: ClientOptions = {}) {
+    this.baseUrl = (o.baseUrl ?? '').replace(/\/+$/, '');
+    this.#token = o.token;
+    this.#fetch = o.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /**
+   * One call. Resolves with the parsed JSON answer (or text with `text`, or undefined when empty).
+   * @throws ApiError for any non-2xx answer and when the server cannot be reached.
+   */
+  async call<T>(method: string, path: string, o: CallOptions = {}): Promise<T> {
+    const token = typeof this.#token === 'function' ? this.#token() : this.#token;
+    const q = Object.entries(o.query ?? {}).filter(([, v]) => v !== undefined && v !== '');
+    const url =
+      this.baseUrl + path + (q.length ? `?${new URLSearchParams(q.map(([k, v]) => [k, String(v)]))}` : '');
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(o.idempotencyKey !== undefined ? { 'idempotency-key': o.idempotencyKey } : {}),
+        },
+        body: o.body === undefined ? undefined : JSON.stringify(o.body),
+      });
+    } catch (e) {
+      throw new ApiError(
+        0,
+        'UNREACHABLE',
+        `Cannot reach the control plane at ${this.baseUrl || 'this origin'}: ${(e as Error).message}`,
+      );
+    }
+    const text = await res.text();
+    const isJson = (res.headers.get('content-type') ?? '').includes('json');
+    let data: unknown = text || undefined;
+    if (text && isJson && !(o.text && res.ok)) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = text;
+      }
+    }
+    if (!res.ok) {
+      const { code, message, ...details } =
+        data && typeof data === 'object'
+          ? (data as Record<string, unknown>)
+          : ({} as Record<string, unknown>);
+      throw new ApiError(
+        res.status,
+        typeof code === 'string' ? code : `HTTP_${res.status}`,
+        typeof message === 'string' ? message : `${method} ${path}: ${res.status} ${text.slice(0, 200)}`,
+        details,
+      );
+    }
+    return data as T;
+  }
+  get<T>(path: string, query?: Query): Promise<T> {
+    return this.call<T>('GET', path, { query });
+  }
+  post<T>(path: string, body?: unknown, w: WriteOptions = {}): Promise<T> {
+    return this.call<T>('POST', path, { body, idempotencyKey: w.idempotencyKey });
+  }
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.call<T>('PUT', path, { body });
+  }
+  patch<T>(path: string, body: unknown): Promise<T> {
+    return this.call<T>('PATCH', path, { body });
+  }
+  delete<T>(path: string, w: WriteOptions = {}): Promise<T> {
+    return this.call<T>('DELETE', path, { idempotencyKey: w.idempotencyKey });
+  }
+}

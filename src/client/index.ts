@@ -1,0 +1,11 @@
+/** The nubis API client: `NubisClient`, its errors and the JSON shapes. */
+export { NubisClient } from './nubis-client.ts';
+export {
+  ApiError,
+  Http,
+  type CallOptions,
+  type ClientOptions,
+  type Query,
+  type WriteOptions,
+} from './http.ts';
+export type * from './types.ts';

@@ -1,0 +1,24 @@
+import { Http } from '../http.ts';
+import type { DailyUsage, Invoice, Period, Tariff, TariffCreate, UsageReport } from '../types.ts';
+
+/** Metered usage of a tenant in a period. */
+export const usageApi = (http: Http) => ({
+  /** Per VM: running and stopped time, vCPU/memory/disk hours, energy. */
+  report: (p: Period) => http.get<UsageReport>('/v1/usage', { ...p }),
+  /** By flavor and UTC day. */
+  daily: (p: Period) => http.get<DailyUsage>('/v1/usage/daily', { ...p }),
+});
+
+/** Tariffs (create: admin). */
+export const tariffsApi = (http: Http) => ({
+  list: () => http.get<Tariff[]>('/v1/tariffs'),
+  create: (t: TariffCreate) => http.post<Tariff>('/v1/tariffs', t),
+});
+
+/** Invoices of a tenant for a period. */
+export const invoicesApi = (http: Http) => ({
+  get: (p: Period) => http.get<Invoice>('/v1/invoices', { ...p }),
+  /** The invoice as CSV text. */
+  csv: (p: Period) =>
+    http.call<string>('GET', '/v1/invoices', { query: { ...p, format: 'csv' }, text: true }),
+});

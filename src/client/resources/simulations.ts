@@ -1,0 +1,11 @@
+import { Http, seg } from '../http.ts';
+import type { SimulationRun, SimulationStart, SimulationSummary } from '../types.ts';
+
+/** Saved and running `nubis sim` runs on the server (admin, operator). */
+export const simulationsApi = (http: Http) => ({
+  list: () => http.get<SimulationSummary[]>('/v1/simulations'),
+  /** A run by name: its rows and series when done, else its summary. */
+  get: (name: string) => http.get<SimulationRun>(`/v1/simulations/${seg(name)}`),
+  /** Starts a run in the background; poll `get(name)`. */
+  start: (r: SimulationStart) => http.post<SimulationSummary>('/v1/simulations', r),
+});

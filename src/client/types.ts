@@ -1,0 +1,425 @@
+/**
+ * The JSON shapes of the API's requests and answers, as a client sees them (dates are ISO strings).
+ * Types the control plane exports from pure modules (policies, models, the VM state machine) are
+ * reused; the rest are declared here, next to the routes that answer them (src/api/routes/).
+ */
+import type { VmAction, VmState } from '../control/vm-states.ts';
+import type { PowerModelSpec } from '../models/power.ts';
+import type { PlacementDecision, Resources } from '../policies/placement/pipeline.ts';
+import type { PlanAction } from '../policies/plans/plan.ts';
+import type { ScalingPolicy } from '../policies/autoscaling.ts';
+
+export type { PlacementDecision, PlanAction, PowerModelSpec, Resources, ScalingPolicy, VmAction, VmState };
+
+export type Role = 'admin' | 'operator' | 'member' | 'reader';
+
+/** The caller (GET /v1/me). */
+export interface Me {
+  userId: string;
+  userName: string;
+  tenantId: string;
+  role: Role;
+}
+
+export interface Quotas {
+  vcpus: number;
+  memoryMiB: number;
+  vms: number;
+  diskGiB: number;
+}
+export interface Tenant {
+  id: string;
+  name: string;
+  quotas: Quotas;
+}
+export interface User {
+  id: string;
+  tenantId: string;
+  name: string;
+  role: Role;
+}
+/** A new token: `token` is shown this once. */
+export interface CreatedToken {
+  id: string;
+  token: string;
+  userId: string;
+  name: string;
+  expiresAt: string | null;
+}
+
+export interface CpuSample {
+  t: number;
+  cpu: number;
+}
+export interface Host {
+  id: string;
+  name: string;
+  state: string;
+  datacenter: string;
+  zone: string;
+  rack: string;
+  tier: string;
+  driver: string;
+  lastSeenAt: string | null;
+  powerAddress: string | null;
+  capacity: Resources;
+  reserved: Resources;
+  used: Resources;
+  overcommit: { cpu: number; memory: number; disk: number };
+  vms: number;
+  /** Mean measured CPU utilization of the host (0..1). */
+  cpu: number;
+  powerW: number;
+  /** Recent CPU samples (GET /v1/hosts/:id only). */
+  cpuSeries?: CpuSample[];
+}
+export interface HostCreate {
+  name: string;
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+  cpuRatio?: number;
+  memoryRatio?: number;
+  diskRatio?: number;
+  reservedVcpus?: number;
+  reservedMemoryMiB?: number;
+  reservedDiskGiB?: number;
+  datacenter?: string;
+  rack?: string;
+  tier?: string;
+  zone?: string;
+  driver?: 'sim' | 'qemu';
+  agentUrl?: string;
+  powerAddress?: string;
+  powerModel?: PowerModelSpec;
+}
+export type HostState = 'up' | 'maintenance' | 'off' | 'failed';
+export interface DrainResult {
+  host: string;
+  state: string;
+  moved: string[];
+  stuck: { vm: string; reason: string }[];
+}
+export interface PowerResult {
+  host: string;
+  state: string;
+  result: unknown;
+}
+
+export interface Flavor {
+  id: string;
+  name: string;
+  vcpus: number;
+  memoryMiB: number;
+  diskGiB: number;
+}
+export interface Image {
+  id: string;
+  name: string;
+  format: string;
+  sizeMiB: number;
+}
+export type ServerGroupPolicy = 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';
+export interface ServerGroup {
+  id: string;
+  name: string;
+  policy: ServerGroupPolicy | string;
+  tenantId: string;
+}
+
+export interface Vm {
+  id: string;
+  name: string;
+  tenantId: string;
+  state: VmState;
+  flavor: string;
+  image: string;
+  hostId: string | null;
+  hostName?: string | null;
+  serverGroupId: string | null;
+  ha: boolean;
+  haPriority: number;
+  /** Latest measured CPU utilization of its vCPUs (0..1), or null before the first report. */
+  cpu: number | null;
+  createdAt: string;
+  updatedAt: string;
+  allowedActions: VmAction[];
+  /** Recent CPU samples (GET /v1/vms/:id only). */
+  cpuSeries?: CpuSample[];
+}
+export interface VmCreate {
+  name: string;
+  flavor: string;
+  image: string;
+  serverGroup?: string;
+  preset?: 'pack' | 'spread' | 'first-fit';
+  zone?: string;
+  tier?: string;
+  ha?: boolean;
+  haPriority?: number;
+}
+/** The body of POST /v1/vms/:id/actions besides the action. */
+export interface VmActionOptions {
+  snapshotName?: string;
+  flavor?: string;
+  name?: string;
+}
+export interface MigrateOptions {
+  toHost?: string;
+  mode?: 'stop-and-copy' | 'precopy' | 'postcopy';
+  downtimeTargetMs?: number;
+  bandwidthMbps?: number;
+}
+/** The record of a multi-step change (create, action, migration). */
+export interface Operation {
+  id: string;
+  tenantId: string;
+  vmId: string | null;
+  kind: string;
+  status: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each kind has its own result
+  result: any;
+  error: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface PlanResult {
+  done?: number;
+  of?: number;
+  wave?: number;
+  waves?: number;
+  waitingForNames?: string[];
+  failed?: { action: number; error: string } | null;
+  cancelled?: number;
+  violations?: { action: number; reason: string }[];
+}
+export interface Plan {
+  id: string;
+  status: string;
+  zone: string | null;
+  createdAt: string;
+  createdBy: string;
+  summary: string;
+  actions: PlanAction[];
+  result: PlanResult | null;
+  finishedAt: string | null;
+}
+/** What an audit answers: a stored plan, or (id null) nothing to do. */
+export type PlanProposal = Omit<Plan, 'id'> & { id: string | null };
+export interface PlanAudit {
+  spareHosts?: number;
+  holdDownS?: number;
+  paybackHorizonS?: number;
+  powerOffGraceS?: number;
+  policy?: string;
+  zone?: string;
+  moves?: { vm: string; to: string }[];
+}
+export interface MigrationLimits {
+  maxMigrationsPerHost?: number;
+  maxMigrationsPerCluster?: number;
+}
+
+export type AutomationLevel = 'manual' | 'partial' | 'full';
+export interface AutomationSettings {
+  level: AutomationLevel;
+  policy?: string;
+  spareHosts?: number;
+  powerOffGraceS?: number;
+  maxMigrationsPerHost?: number;
+  maxMigrationsPerCluster?: number;
+}
+export interface AutomationOverview {
+  automation: AutomationLevel;
+  global: AutomationSettings;
+  zones: Record<string, AutomationSettings>;
+}
+export interface AutomationSet {
+  automation: AutomationLevel;
+  zone?: string;
+  policy?: string;
+  spareHosts?: number;
+  powerOffGraceS?: number;
+  maxMigrationsPerHost?: number;
+  maxMigrationsPerCluster?: number;
+}
+
+export interface ScalingGroup {
+  id: string;
+  tenantId: string;
+  name: string;
+  min: number;
+  max: number;
+  desired: number;
+  policy: ScalingPolicy;
+  scaleIn: string;
+  lastScaledAt: string | null;
+  serverGroupId: string;
+  members: string[];
+  /** What the last reported metric decided (POST .../metrics only). */
+  decision?: string;
+}
+export interface ScalingGroupCreate {
+  name: string;
+  flavor: string;
+  image: string;
+  min: number;
+  max: number;
+  desired?: number;
+  policy: ScalingPolicy;
+  scaleIn?: 'newest' | 'least-loaded';
+}
+
+export interface Overview {
+  vms: { total: number; byState: Record<string, number> };
+  energyTodayKWh: number;
+  facilityEnergyTodayKWh: number;
+  pue: number;
+  /** Admins and operators only. */
+  hosts?: { total: number; byState: Record<string, number> };
+  powerW?: number;
+  overloadedHosts?: number;
+  slaViolation?: number;
+}
+
+export interface EventRow {
+  id: number;
+  at: string;
+  tenantId?: string | null;
+  kind: string;
+  vmId: string | null;
+  hostId: string | null;
+  actor: string | null;
+  detail: Record<string, unknown>;
+}
+export interface EventQuery {
+  vm?: string;
+  host?: string;
+  after?: number;
+  limit?: number;
+}
+
+/** A billing period [from, to) (ISO date-times) of a tenant (default: the caller's). */
+export interface Period {
+  from: string;
+  to: string;
+  tenant?: string;
+}
+export interface UsageHours {
+  runningS: number;
+  stoppedS: number;
+  vcpuHours: number;
+  memoryGiBHours: number;
+  diskGiBHours: number;
+}
+export interface UsageReport {
+  tenantId: string;
+  from: string;
+  to: string;
+  vms: ({ vmId: string; vm: string; flavor: string; energyKWh: number } & UsageHours)[];
+  totals: UsageHours & { energyKWh: number };
+}
+export interface DailyUsage {
+  tenantId: string;
+  from: string;
+  to: string;
+  rows: ({ day: string; flavor: string } & UsageHours)[];
+}
+export interface Tariff {
+  id: string;
+  name: string;
+  validFrom: string;
+  validTo: string | null;
+  currency: string;
+  vcpuHour: number;
+  memoryGiBHour: number;
+  diskGiBHour: number;
+  kWh: number;
+}
+export interface TariffCreate {
+  name: string;
+  validFrom: string;
+  validTo?: string;
+  currency?: string;
+  vcpuHour: number;
+  memoryGiBHour: number;
+  diskGiBHour: number;
+  kWh: number;
+}
+export interface InvoiceLine extends UsageHours {
+  flavor: string;
+  tariff: string;
+  currency: string;
+  energyKWh: number;
+  amount: number;
+}
+export interface Invoice {
+  tenantId: string;
+  from: string;
+  to: string;
+  currency: string;
+  lines: InvoiceLine[];
+  total: number;
+  unbilledSeconds: number;
+}
+export interface EnergyReport {
+  by: 'host' | 'zone' | 'tenant';
+  from: string;
+  to: string;
+  pue: number;
+  rows: { ref: string; name: string; itKWh: number; facilityKWh: number }[];
+  totals: { itKWh: number; facilityKWh: number };
+}
+
+export interface MetricSample {
+  vm: string;
+  /** CPU utilization of the VM's vCPUs, 0..1. */
+  cpu: number;
+}
+export interface Heartbeat {
+  agentUrl: string;
+  hostname: string;
+  cpus: number;
+  memoryMiB: number;
+  accel?: string;
+  health?: { status: 'ok' | 'degraded'; reason?: string };
+  [more: string]: unknown;
+}
+
+export interface SimulationStart {
+  name?: string;
+  scenario: string;
+  trace?: string;
+  policies: string[];
+  mode?: 'cloudsim' | 'default';
+  limitVms?: number;
+  hosts?: number;
+  engine?: 'simulator' | 'control-plane';
+}
+export interface SimulationSummary {
+  name: string;
+  status: 'done' | 'running' | 'failed';
+  engine?: string;
+  scenario?: string;
+  mode?: string;
+  createdAt: string;
+  policies: string[];
+  days: string[];
+  error?: string;
+}
+/** Per-step series of one day and policy of a run. */
+export interface SimulationSeries {
+  timeS: number[];
+  activeHosts: number[];
+  powerW: number[];
+  slaViolation: number[];
+  migrations: number[];
+  energyKWh: number[];
+}
+/** A finished run: result rows and series keyed `DAY|POLICY` (a running or failed run answers its summary). */
+export interface SimulationRun extends Omit<SimulationSummary, 'days' | 'policies'> {
+  command?: string;
+  rows: Record<string, number | string>[];
+  series: Record<string, SimulationSeries>;
+}

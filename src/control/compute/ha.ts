@@ -1,0 +1,181 @@
+/**
+ * High availability: evacuating a failed host, the failover reserve, heartbeat timeouts.
+ *
+ * Uses: `cp.claims`, `cp.drivers`, `cp.hosts`, `cp.metering`, `cp.scheduler`.
+ */
+import { placeVm } from '../../policies/placement/pipeline.ts';
+import { ControlError } from '../errors.ts';
+import type { Principal } from '../principal.ts';
+import { Service } from '../service.ts';
+
+/** High availability: evacuating a failed host, the failover reserve, heartbeat timeouts. */
+export class HighAvailability extends Service {
+  /**
+   * A host failed: restart its HA VMs elsewhere, highest priority first (Masakari's instance
+   * recovery); its other VMs go to error. Each HA VM is restarted once: its move to the new host is
+   * one transaction, so a repeated evacuation finds it gone from the failed host.
+   */
+  async evacuate(p: Principal, hostId: string) {
+    const vms = await this.db
+      .selectFrom('vms')
+      .innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+      .innerJoin('images', 'images.id', 'vms.image_id')
+      .select([
+        'vms.id',
+        'vms.name',
+        'vms.tenant_id',
+        'vms.ha',
+        'vms.ha_priority',
+        'vms.server_group_id',
+        'vms.flavor_id',
+        'flavors.vcpus',
+        'flavors.memory_mib',
+        'flavors.disk_gib',
+        'flavors.name as flavor',
+        'images.name as image',
+      ])
+      .where('vms.host_id', '=', hostId)
+      .where('vms.deleted_at', 'is', null)
+      .orderBy('vms.ha_priority', 'desc')
+      .orderBy('vms.name')
+      .execute();
+    const restarted: string[] = [],
+      failed: { vm: string; reason: string }[] = [];
+    for (const v of vms) {
+      if (Number(v.ha) !== 1) {
+        await this.db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('vms')
+            .set({ state: 'error', updated_at: this.now() })
+            .where('id', '=', v.id)
+            .execute();
+          await this.cp.metering.meter(trx, v.id, 'error');
+          await this.event(trx, {
+            tenantId: v.tenant_id,
+            vmId: v.id,
+            hostId,
+            actor: 'ha',
+            kind: 'vm.lost',
+            detail: { reason: 'its host failed and it is not HA' },
+          });
+        });
+        continue;
+      }
+      try {
+        let target = '';
+        await this.db.transaction().execute(async (trx) => {
+          const views = (await this.cp.scheduler.placementViews(trx, new Map())).filter(
+            (h) => h.id !== hostId,
+          );
+          const d = placeVm(views, {
+            flavor: { vcpus: v.vcpus, memoryMiB: v.memory_mib, diskGiB: v.disk_gib },
+          });
+          if (!d.hostId || !(await this.cp.claims.claimHost(trx, d.hostId, v)))
+            throw new ControlError('NO_HOST_FITS', d.explanation);
+          target = d.hostId;
+          await this.cp.claims.releaseHost(trx, hostId, v);
+          await trx
+            .updateTable('vms')
+            .set({ host_id: target, state: 'building', updated_at: this.now() })
+            .where('id', '=', v.id)
+            .where('host_id', '=', hostId)
+            .execute();
+          const failed = await trx
+            .selectFrom('hosts')
+            .select('name')
+            .where('id', '=', hostId)
+            .executeTakeFirst();
+          await this.event(trx, {
+            tenantId: v.tenant_id,
+            vmId: v.id,
+            hostId: target,
+            actor: 'ha',
+            kind: 'vm.ha.restarting',
+            detail: { from: failed?.name ?? hostId, priority: Number(v.ha_priority), why: d.explanation },
+          });
+        });
+        const host = await this.db
+          .selectFrom('hosts')
+          .selectAll()
+          .where('id', '=', target)
+          .executeTakeFirstOrThrow();
+        const drv = this.cp.drivers.driverFor(host);
+        if (!(await drv.get(v.id)))
+          await drv.create({
+            id: v.id,
+            memoryMiB: v.memory_mib,
+            vcpus: v.vcpus,
+            image: { kernel: `image://${v.image}` },
+          });
+        const g = await drv.get(v.id);
+        if (g && g.state !== 'running') await drv.start(v.id);
+        await this.db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('vms')
+            .set({ state: 'running', updated_at: this.now() })
+            .where('id', '=', v.id)
+            .execute();
+          // Usage moves to the new host (the billing class stays "running").
+          await this.cp.metering.restartUsage(trx, v.id, v.tenant_id, target, v.flavor_id);
+          await this.event(trx, {
+            tenantId: v.tenant_id,
+            vmId: v.id,
+            hostId: target,
+            actor: 'ha',
+            kind: 'vm.ha.restarted',
+            detail: { on: host.name },
+          });
+        });
+        restarted.push(v.name);
+      } catch (e) {
+        failed.push({ vm: v.name, reason: (e as Error).message });
+        await this.db.transaction().execute(async (trx) =>
+          this.event(trx, {
+            tenantId: v.tenant_id,
+            vmId: v.id,
+            hostId,
+            actor: 'ha',
+            kind: 'vm.ha.failed',
+            detail: { reason: (e as Error).message },
+          }),
+        );
+      }
+    }
+    return { restarted, failed };
+  }
+
+  async setHaFailoverHosts(p: Principal, failoverHosts: number) {
+    this.require(p, 'admin');
+    if (!(Number.isInteger(failoverHosts) && failoverHosts >= 0 && failoverHosts <= 1))
+      throw new ControlError(
+        'BAD_REQUEST',
+        `failoverHosts must be 0 (off) or 1 (tolerate one host failure), got ${failoverHosts}`,
+      );
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('settings').where('key', '=', 'ha-failover-hosts').execute();
+      await trx
+        .insertInto('settings')
+        .values({ key: 'ha-failover-hosts', value: String(failoverHosts) })
+        .execute();
+    });
+    return { failoverHosts };
+  }
+
+  /**
+   * Declare hosts whose agent has been silent longer than `failAfterS` failed (and evacuate them).
+   * Split brain is avoided by the agent fencing itself (stopping its guests) when it cannot reach the
+   * control plane for longer than the same timeout; see docs/operations.md.
+   */
+  async checkHeartbeats(p: Principal, failAfterS: number): Promise<string[]> {
+    const limit = new Date((this.ctx.clock.now() - failAfterS) * 1000).toISOString();
+    const stale = await this.db
+      .selectFrom('hosts')
+      .select(['id', 'name'])
+      .where('driver', '=', 'qemu')
+      .where('state', 'in', ['up', 'maintenance'])
+      .where('last_seen_at', '<', limit)
+      .execute();
+    for (const h of stale) await this.cp.hosts.setHostState(p, h.id, 'failed');
+    return stale.map((h) => h.name);
+  }
+}

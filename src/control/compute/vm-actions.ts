@@ -1,0 +1,111 @@
+/**
+ * VM lifecycle actions: start, stop, reboot, suspend, resume, snapshot, restore, delete, resize,
+ * clone.
+ *
+ * Uses: `cp.drivers`, `cp.operations`, `cp.resizes`, `cp.vmCreate`, `cp.vmReads`.
+ */
+import { ControlError } from '../errors.ts';
+import type { Principal } from '../principal.ts';
+import { Service } from '../service.ts';
+import { allowedActions, VM_ACTIONS, type VmAction, type VmState } from '../vm-states.ts';
+
+/** VM lifecycle actions: start, stop, reboot, suspend, resume, snapshot, restore, delete, resize, clone. */
+export class VmActions extends Service {
+  /** Run a lifecycle action; an action the state does not allow is INVALID_STATE naming the state. */
+  async vmAction(
+    p: Principal,
+    id: string,
+    action: VmAction,
+    o: { idempotencyKey?: string; snapshotName?: string; flavor?: string; name?: string } = {},
+  ) {
+    this.require(p, 'admin', 'member');
+    const again = await this.cp.operations.existingOperation(p, o.idempotencyKey);
+    if (again) return again;
+    const v = await this.cp.vmReads.vmRow(p, id);
+    if (action === 'clone') {
+      if (!(VM_ACTIONS.clone.from as readonly string[]).includes(v.state))
+        throw new ControlError('INVALID_STATE', `Cannot clone VM "${v.name}" (${v.id}): it is ${v.state}`, {
+          state: v.state,
+        });
+      // A clone is a new VM of the same flavor and image (and server group), placed and charged like any create.
+      return this.cp.vmCreate.createVm(p, {
+        name: o.name ?? `${v.name}-clone`,
+        flavor: v.flavor_id,
+        image: v.image_id,
+        serverGroup: v.server_group_id ?? undefined,
+        idempotencyKey: o.idempotencyKey,
+      });
+    }
+    if (action === 'resize') return this.cp.resizes.resizeVm(p, v, o.flavor, o.idempotencyKey);
+    if (action === 'restore' && !o.snapshotName)
+      throw new ControlError('BAD_REQUEST', 'restore needs snapshotName');
+    const t = VM_ACTIONS[action];
+    if (!(t.from as readonly string[]).includes(v.state)) {
+      throw new ControlError(
+        'INVALID_STATE',
+        `Cannot ${action} VM "${v.name}" (${v.id}): it is ${v.state}; allowed now: ${allowedActions(v.state as VmState).join(', ') || 'nothing'}`,
+        { state: v.state },
+      );
+    }
+    const opId = this.ctx.ids.uuid();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('operations')
+        .values({
+          id: opId,
+          tenant_id: v.tenant_id,
+          vm_id: v.id,
+          kind: action,
+          status: 'running',
+          idempotency_key: o.idempotencyKey ?? null,
+          result: null,
+          error: null,
+          created_at: this.now(),
+          finished_at: null,
+        })
+        .execute();
+      await this.event(trx, {
+        tenantId: v.tenant_id,
+        vmId: v.id,
+        hostId: v.host_id,
+        actor: p.userName,
+        kind: `vm.${action}.requested`,
+      });
+    });
+    const host = v.host_id
+      ? await this.db.selectFrom('hosts').selectAll().where('id', '=', v.host_id).executeTakeFirst()
+      : undefined;
+    await this.cp.vmCreate.finish(p, opId, v.id, v.host_id, async () => {
+      const d = host ? this.cp.drivers.driverFor(host) : undefined;
+      const exists = d ? await d.get(v.id) : undefined;
+      switch (action) {
+        case 'start':
+          await d?.start(v.id);
+          break;
+        case 'stop':
+          if (exists?.state === 'running' || exists?.state === 'paused') await d!.stop(v.id);
+          break;
+        case 'reboot':
+          await d?.reboot(v.id);
+          break;
+        case 'suspend':
+          await d?.pause(v.id);
+          break;
+        case 'resume':
+          await d?.resume(v.id);
+          break;
+        case 'snapshot':
+          await d?.snapshot(v.id, o.snapshotName ?? `snap-${Math.round(this.ctx.clock.now())}`);
+          break;
+        case 'restore':
+          await d?.restore(v.id, o.snapshotName!);
+          break;
+        case 'delete':
+          if (exists) await d!.delete(v.id);
+          break;
+      }
+      return t.to;
+    });
+    return this.cp.operations.getOperation(p, opId);
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Reading VMs: one VM (tenant-scoped), its view, and the list.
+ *
+ * Uses: no other service.
+ */
+import type { Selectable } from 'kysely';
+import { ControlError } from '../errors.ts';
+import type { Principal } from '../principal.ts';
+import { Service } from '../service.ts';
+import type { VmTable } from '../store/schema.ts';
+import { series } from '../telemetry/metrics.ts';
+import { allowedActions, type VmAction, type VmState } from '../vm-states.ts';
+
+export interface VmView {
+  ha: boolean;
+  haPriority: number;
+  id: string;
+  name: string;
+  tenantId: string;
+  state: VmState;
+  flavor: string;
+  image: string;
+  hostId: string | null;
+  hostName?: string | null;
+  serverGroupId: string | null;
+  createdAt: string;
+  updatedAt: string;
+  /** Latest measured CPU utilization of its vCPUs (0..1), or null before the first report. */
+  cpu: number | null;
+  allowedActions: VmAction[];
+}
+
+/** A VM as stored. */
+export type VmRow = Selectable<VmTable>;
+
+/** Reading VMs: one VM (tenant-scoped), its view, and the list. */
+export class VmReads extends Service {
+  async vmRow(p: Principal, id: string): Promise<VmRow> {
+    const q = this.db.selectFrom('vms').selectAll().where('id', '=', id).where('deleted_at', 'is', null);
+    const v = await (this.canSeeAll(p) ? q : q.where('tenant_id', '=', p.tenantId)).executeTakeFirst();
+    // Another tenant's VM is "not found", never "forbidden": that would confirm it exists.
+    if (!v) throw new ControlError('NOT_FOUND', `No VM "${id}"`);
+    return v;
+  }
+
+  private async vmOut(v: VmRow): Promise<VmView> {
+    const [f, i, h] = await Promise.all([
+      this.db.selectFrom('flavors').select('name').where('id', '=', v.flavor_id).executeTakeFirst(),
+      this.db.selectFrom('images').select('name').where('id', '=', v.image_id).executeTakeFirst(),
+      v.host_id
+        ? this.db.selectFrom('hosts').select('name').where('id', '=', v.host_id).executeTakeFirst()
+        : undefined,
+    ]);
+    return this.vmView(v, f?.name, i?.name, h?.name);
+  }
+
+  private vmView(
+    v: VmRow,
+    flavor: string | undefined,
+    image: string | undefined,
+    host: string | null | undefined,
+  ): VmView {
+    return {
+      ha: Number(v.ha) === 1,
+      haPriority: Number(v.ha_priority),
+      id: v.id,
+      name: v.name,
+      tenantId: v.tenant_id,
+      state: v.state as VmState,
+      flavor: flavor ?? v.flavor_id,
+      image: image ?? v.image_id,
+      hostId: v.host_id,
+      hostName: host ?? null,
+      serverGroupId: v.server_group_id,
+      createdAt: v.created_at,
+      updatedAt: v.updated_at,
+      cpu: (JSON.parse(v.cpu_history) as number[])[0] ?? null,
+      allowedActions: allowedActions(v.state as VmState),
+    };
+  }
+
+  async getVm(p: Principal, id: string) {
+    const v = await this.vmRow(p, id);
+    return { ...(await this.vmOut(v)), cpuSeries: series(v.cpu_history, v.cpu_times) };
+  }
+
+  /** VMs with their flavor, image and host names, in one query (it backs lists of 10,000 VMs). */
+  async listVms(p: Principal, f: { state?: string; host?: string } = {}) {
+    let q = this.db
+      .selectFrom('vms')
+      .innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+      .innerJoin('images', 'images.id', 'vms.image_id')
+      .leftJoin('hosts', 'hosts.id', 'vms.host_id')
+      .selectAll('vms')
+      .select(['flavors.name as flavor_name', 'images.name as image_name', 'hosts.name as host_name'])
+      .where('vms.deleted_at', 'is', null);
+    if (!this.canSeeAll(p)) q = q.where('vms.tenant_id', '=', p.tenantId);
+    if (f.state) q = q.where('vms.state', '=', f.state);
+    if (f.host) q = q.where('vms.host_id', '=', f.host);
+    const rows = await q.orderBy('vms.created_at').orderBy('vms.id').execute();
+    return rows.map((r) => this.vmView(r, r.flavor_name, r.image_name, r.host_name));
+  }
+}

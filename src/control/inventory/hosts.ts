@@ -1,0 +1,167 @@
+/**
+ * Hosts: registration, listing, detail and administrative state; the host row and its views.
+ *
+ * Uses: `cp.energy`, `cp.ha`.
+ */
+import type { Selectable } from 'kysely';
+import type { HostView } from '../../policies/placement/pipeline.ts';
+import { ControlError } from '../errors.ts';
+import type { Principal } from '../principal.ts';
+import { Service } from '../service.ts';
+import type { Db } from '../store/open-store.ts';
+import type { HostTable } from '../store/schema.ts';
+import { hostLoad, series } from '../telemetry/metrics.ts';
+
+/** A host as stored. */
+export type HostRow = Selectable<HostTable>;
+
+/** Hosts: registration, listing, detail and administrative state; the host row and its views. */
+export class HostInventory extends Service {
+  async createHost(
+    p: Principal,
+    h: {
+      name: string;
+      vcpus: number;
+      memoryMiB: number;
+      diskGiB: number;
+      tier?: string;
+      zone?: string;
+      cpuRatio?: number;
+      memoryRatio?: number;
+      diskRatio?: number;
+      reservedVcpus?: number;
+      reservedMemoryMiB?: number;
+      reservedDiskGiB?: number;
+      datacenter?: string;
+      rack?: string;
+      driver?: string;
+      agentUrl?: string;
+      powerModel?: unknown;
+      powerAddress?: string;
+    },
+  ) {
+    this.require(p, 'admin');
+    const id = this.ctx.ids.uuid();
+    await this.unique(
+      () =>
+        this.db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('hosts')
+            .values({
+              id,
+              name: h.name,
+              state: 'up',
+              vcpus: h.vcpus,
+              memory_mib: h.memoryMiB,
+              disk_gib: h.diskGiB,
+              cpu_ratio: h.cpuRatio ?? 4,
+              memory_ratio: h.memoryRatio ?? 1,
+              disk_ratio: h.diskRatio ?? 1,
+              reserved_vcpus: h.reservedVcpus ?? 0,
+              reserved_memory_mib: h.reservedMemoryMiB ?? 1024,
+              reserved_disk_gib: h.reservedDiskGiB ?? 0,
+              datacenter: h.datacenter ?? 'dc1',
+              rack: h.rack ?? 'r1',
+              driver: h.driver ?? 'sim',
+              agent_url: h.agentUrl ?? null,
+              power_model: JSON.stringify(h.powerModel ?? { type: 'linear', idleW: 100, maxW: 250 }),
+              created_at: this.now(),
+              last_seen_at: null,
+              power_address: h.powerAddress ?? null,
+              energy_at: this.now(),
+              ...(h.tier ? { tier: h.tier } : {}),
+              ...(h.zone ? { zone: h.zone } : {}),
+            })
+            .execute();
+          await this.event(trx, {
+            hostId: id,
+            actor: p.userName,
+            kind: 'host.created',
+            detail: { name: h.name },
+          });
+        }),
+      `Host "${h.name}" already exists`,
+    );
+    return this.getHost(p, id);
+  }
+
+  hostView(h: HostRow, members?: Map<string, string[]>): HostView {
+    return {
+      id: h.id,
+      name: h.name,
+      state: h.state as HostView['state'],
+      capacity: { vcpus: h.vcpus, memoryMiB: h.memory_mib, diskGiB: h.disk_gib },
+      reserved: { vcpus: h.reserved_vcpus, memoryMiB: h.reserved_memory_mib, diskGiB: h.reserved_disk_gib },
+      cpuRatio: h.cpu_ratio,
+      memoryRatio: h.memory_ratio,
+      diskRatio: h.disk_ratio,
+      used: {
+        vcpus: Number(h.used_vcpus),
+        memoryMiB: Number(h.used_memory_mib),
+        diskGiB: Number(h.used_disk_gib),
+      },
+      vmIds: members?.get(h.id) ?? [],
+      tier: h.tier,
+      zone: h.zone,
+    };
+  }
+
+  hostRows(db: Db = this.db) {
+    return db.selectFrom('hosts').selectAll().orderBy('name').execute();
+  }
+
+  async listHosts(p: Principal) {
+    this.require(p, 'admin', 'operator');
+    await this.cp.energy.promoteBooted();
+    return (await this.hostRows()).map((h) => this.hostOut(h, this.hostView(h)));
+  }
+
+  private hostOut(h: HostRow, v: HostView) {
+    return {
+      id: h.id,
+      name: h.name,
+      state: h.state,
+      datacenter: h.datacenter,
+      zone: h.zone,
+      rack: h.rack,
+      tier: h.tier,
+      driver: h.driver,
+      lastSeenAt: h.last_seen_at,
+      powerAddress: h.power_address,
+      ...hostLoad(h),
+      capacity: v.capacity,
+      reserved: v.reserved,
+      overcommit: { cpu: h.cpu_ratio, memory: h.memory_ratio, disk: h.disk_ratio },
+      used: v.used,
+      vms: Number(h.vm_count),
+    };
+  }
+
+  async getHost(p: Principal, ref: string) {
+    this.require(p, 'admin', 'operator');
+    await this.cp.energy.promoteBooted();
+    const h = await this.db
+      .selectFrom('hosts')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+      .executeTakeFirst();
+    if (!h) throw new ControlError('NOT_FOUND', `No host "${ref}"`);
+    return { ...this.hostOut(h, this.hostView(h)), cpuSeries: series(h.cpu_history, h.cpu_times) };
+  }
+
+  async setHostState(p: Principal, ref: string, state: 'up' | 'maintenance' | 'off' | 'failed') {
+    this.require(p, 'admin', 'operator');
+    const h = await this.getHost(p, ref);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('hosts').set({ state }).where('id', '=', h.id).execute();
+      await this.event(trx, {
+        hostId: h.id,
+        actor: p.userName,
+        kind: 'host.state',
+        detail: { from: h.state, to: state },
+      });
+    });
+    if (state === 'failed' && h.state !== 'failed') await this.cp.ha.evacuate(p, h.id);
+    return this.getHost(p, h.id);
+  }
+}

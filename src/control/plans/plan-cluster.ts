@@ -1,0 +1,87 @@
+/**
+ * The cluster as the load-aware planners see it (hosts, VMs, CPU histories).
+ *
+ * Uses: no other service.
+ */
+import type { LoadCluster } from '../../policies/plans/load-plan.ts';
+import type { PlanHost } from '../../policies/plans/plan.ts';
+import { Service } from '../service.ts';
+import { parsePower } from '../telemetry/energy.ts';
+
+/** The cluster as the load-aware planners see it (hosts, VMs, CPU histories). */
+export class PlanClusterReader extends Service {
+  /** The live cluster as the plan code sees it (one zone, or all), with CPU histories. */
+  async planCluster(zone?: string): Promise<LoadCluster> {
+    let hq = this.db.selectFrom('hosts').selectAll().orderBy('name');
+    if (zone) hq = hq.where('zone', '=', zone);
+    const hosts = await hq.execute();
+    const ids = new Set(hosts.map((h) => h.id));
+    const vms = (
+      await this.db
+        .selectFrom('vms')
+        .innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+        .select([
+          'vms.id',
+          'vms.name',
+          'vms.host_id',
+          'vms.cpu_history',
+          'flavors.vcpus',
+          'flavors.memory_mib',
+        ])
+        .where('vms.deleted_at', 'is', null)
+        .where('vms.host_id', 'is not', null)
+        .orderBy('vms.name')
+        .execute()
+    ).filter((v) => ids.has(v.host_id!));
+    const last = await this.db
+      .selectFrom('events')
+      .select(['vm_id', (eb) => eb.fn.max('at').as('at')])
+      .where('kind', '=', 'vm.migrated')
+      .groupBy('vm_id')
+      .execute();
+    const lastAt = new Map(last.map((r) => [r.vm_id, Date.parse(String(r.at))]));
+    const nowMs = this.ctx.clock.now() * 1000;
+    // How long each empty host has been empty: since its last VM's usage ended there.
+    const lastUse = await this.db
+      .selectFrom('usage')
+      .select(['host_id', (eb) => eb.fn.max('end_at').as('end')])
+      .where('host_id', 'in', hosts.length ? hosts.map((h) => h.id) : [''])
+      .groupBy('host_id')
+      .execute();
+    const lastEnd = new Map(lastUse.map((r) => [r.host_id, r.end ? Date.parse(String(r.end)) : NaN]));
+    return {
+      hosts: hosts.map((h) => {
+        const power = parsePower(h.power_model);
+        const emptyForS =
+          Number(h.vm_count) > 0
+            ? 0
+            : lastEnd.has(h.id) && !Number.isNaN(lastEnd.get(h.id)!)
+              ? (nowMs - lastEnd.get(h.id)!) / 1000
+              : Infinity;
+        return {
+          id: h.id,
+          name: h.name,
+          state: h.state as PlanHost['state'],
+          capacity: {
+            vcpus: h.vcpus * h.cpu_ratio - h.reserved_vcpus,
+            memoryMiB: h.memory_mib * h.memory_ratio - h.reserved_memory_mib,
+          },
+          idleW: power.type === 'specpower' ? power.wattsAt[0]! : power.idleW,
+          cpus: h.vcpus,
+          power,
+          bandwidthMbps: 1000,
+          emptyForS,
+        };
+      }),
+      vms: vms.map((v) => ({
+        id: v.id,
+        name: v.name,
+        hostId: v.host_id!,
+        vcpus: v.vcpus,
+        memoryMiB: v.memory_mib,
+        sinceMigrationS: lastAt.has(v.id) ? (nowMs - lastAt.get(v.id)!) / 1000 : Infinity,
+        history: JSON.parse(v.cpu_history) as number[],
+      })),
+    };
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Switching hosts on and off.
+ *
+ * Uses: `cp.drivers`, `cp.energy`, `cp.hosts`.
+ */
+import { sql } from 'kysely';
+import { AgentDriver } from '../../drivers/agent/agent-driver.ts';
+import { ControlError } from '../errors.ts';
+import type { Principal } from '../principal.ts';
+import { Service } from '../service.ts';
+
+/** Switching hosts on and off. */
+export class PowerHosts extends Service {
+  /**
+   * Switch a host on or off. Off: the host must be empty; a real host's agent runs its
+   * power-control command (then the host stops reporting). On: a switched-off real host cannot run
+   * anything, so another agent that is up runs the command for it (IPMI, Wake-on-LAN) and the host
+   * is "booting" until its agent reports; simulated hosts switch at once.
+   */
+  async powerHost(
+    p: Principal,
+    ref: string,
+    action: 'on' | 'off',
+    o: { reason?: string; actor?: string } = {},
+  ) {
+    this.require(p, 'admin', 'operator');
+    const h = await this.cp.hosts.getHost(p, ref);
+    const row = await this.db
+      .selectFrom('hosts')
+      .selectAll()
+      .where('id', '=', h.id)
+      .executeTakeFirstOrThrow();
+    await this.cp.energy.integrateEnergy();
+    let result: unknown = null;
+    if (action === 'off') {
+      if (row.state === 'off') return { host: h.name, state: 'off', result };
+      if (Number(row.vm_count) > 0)
+        throw new ControlError(
+          'INVALID_STATE',
+          `Cannot switch ${h.name} off: ${row.vm_count} VM(s) still on it; drain it first`,
+        );
+      if (row.driver === 'qemu')
+        result = await (this.cp.drivers.driverFor(row) as AgentDriver).power({
+          action: 'off',
+          host: row.name,
+          address: row.power_address ?? undefined,
+        });
+    } else {
+      if (row.state !== 'off')
+        throw new ControlError('INVALID_STATE', `Cannot switch ${h.name} on: it is ${row.state}`, {
+          state: row.state,
+        });
+      if (row.driver === 'qemu') {
+        const helper = await this.db
+          .selectFrom('hosts')
+          .selectAll()
+          .where('driver', '=', 'qemu')
+          .where('state', '=', 'up')
+          .where('id', '!=', row.id)
+          .orderBy(sql`zone = ${row.zone}`, 'desc')
+          .orderBy('name')
+          .executeTakeFirst();
+        if (!helper)
+          throw new ControlError(
+            'BACKEND',
+            `Cannot switch ${h.name} on: no other agent is up to run the power-control command`,
+          );
+        result = {
+          via: helper.name,
+          ...(await (this.cp.drivers.driverFor(helper) as AgentDriver).power({
+            action: 'on',
+            host: row.name,
+            address: row.power_address ?? undefined,
+          })),
+        };
+      }
+    }
+    const bootS = this.ctx.simBootS ?? 0;
+    const to = action === 'off' ? 'off' : row.driver === 'qemu' || bootS > 0 ? 'booting' : 'up';
+    const bootUntil =
+      action === 'on' && row.driver !== 'qemu' && bootS > 0
+        ? new Date((this.ctx.clock.now() + bootS) * 1000).toISOString()
+        : null;
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('hosts')
+        .set({ state: to, boot_until: bootUntil })
+        .where('id', '=', h.id)
+        .execute();
+      await this.event(trx, {
+        hostId: h.id,
+        actor: o.actor ?? p.userName,
+        kind: action === 'off' ? 'host.powered-off' : 'host.powered-on',
+        detail: { reason: o.reason ?? 'requested', result },
+      });
+    });
+    return { host: h.name, state: to, result };
+  }
+}

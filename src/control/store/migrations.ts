@@ -1,0 +1,312 @@
+/**
+ * The store's schema migrations, in order, for SQLite and PostgreSQL (kysely). Add a migration at
+ * the end; never edit one that has shipped.
+ */
+import { sql, type Kysely, type Migration } from 'kysely';
+
+/** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
+export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
+  '0001-initial': {
+    async up(db: Kysely<unknown>) {
+      const s = db.schema;
+      await s
+        .createTable('tenants')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('quota_vcpus', 'integer', (c) => c.notNull())
+        .addColumn('quota_memory_mib', 'integer', (c) => c.notNull())
+        .addColumn('quota_vms', 'integer', (c) => c.notNull())
+        .addColumn('quota_disk_gib', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await s
+        .createTable('users')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('users_tenant_name', ['tenant_id', 'name'])
+        .execute();
+      await s
+        .createTable('tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('expires_at', 'text')
+        .addColumn('revoked_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await s
+        .createTable('hosts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('vcpus', 'integer', (c) => c.notNull())
+        .addColumn('memory_mib', 'integer', (c) => c.notNull())
+        .addColumn('disk_gib', 'integer', (c) => c.notNull())
+        .addColumn('cpu_ratio', 'real', (c) => c.notNull())
+        .addColumn('memory_ratio', 'real', (c) => c.notNull())
+        .addColumn('disk_ratio', 'real', (c) => c.notNull())
+        .addColumn('reserved_vcpus', 'integer', (c) => c.notNull())
+        .addColumn('reserved_memory_mib', 'integer', (c) => c.notNull())
+        .addColumn('reserved_disk_gib', 'integer', (c) => c.notNull())
+        .addColumn('datacenter', 'text', (c) => c.notNull())
+        .addColumn('rack', 'text', (c) => c.notNull())
+        .addColumn('driver', 'text', (c) => c.notNull())
+        .addColumn('agent_url', 'text')
+        .addColumn('power_model', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await s
+        .createTable('flavors')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('vcpus', 'integer', (c) => c.notNull())
+        .addColumn('memory_mib', 'integer', (c) => c.notNull())
+        .addColumn('disk_gib', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await s
+        .createTable('images')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('size_mib', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await s
+        .createTable('server_groups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('server_groups_tenant_name', ['tenant_id', 'name'])
+        .execute();
+      await s
+        .createTable('vms')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('flavor_id', 'text', (c) => c.notNull().references('flavors.id'))
+        .addColumn('image_id', 'text', (c) => c.notNull().references('images.id'))
+        .addColumn('host_id', 'text', (c) => c.references('hosts.id'))
+        .addColumn('server_group_id', 'text', (c) => c.references('server_groups.id'))
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('deleted_at', 'text')
+        .execute();
+      await s.createIndex('vms_tenant').on('vms').columns(['tenant_id', 'deleted_at']).execute();
+      await s.createIndex('vms_host').on('vms').columns(['host_id']).execute();
+      await s
+        .createTable('operations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('vm_id', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('idempotency_key', 'text')
+        .addColumn('result', 'text')
+        .addColumn('error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .addUniqueConstraint('operations_idem', ['tenant_id', 'idempotency_key'])
+        .execute();
+      await s
+        .createTable('events')
+        .addColumn('id', 'integer', (c) =>
+          isPg ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'text')
+        .addColumn('vm_id', 'text')
+        .addColumn('host_id', 'text')
+        .addColumn('actor', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .execute();
+      await s.createIndex('events_vm').on('events').columns(['vm_id', 'id']).execute();
+      await s.createIndex('events_tenant').on('events').columns(['tenant_id', 'id']).execute();
+    },
+  },
+  '0002-metering': {
+    async up(db: Kysely<unknown>) {
+      const s = db.schema;
+      await s
+        .createTable('usage')
+        .addColumn('id', 'integer', (c) =>
+          isPg ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('vm_id', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('host_id', 'text')
+        .addColumn('flavor_id', 'text', (c) => c.notNull())
+        .addColumn('class', 'text', (c) => c.notNull())
+        .addColumn('start_at', 'text', (c) => c.notNull())
+        .addColumn('end_at', 'text')
+        .execute();
+      await s.createIndex('usage_tenant').on('usage').columns(['tenant_id', 'start_at']).execute();
+      await s.createIndex('usage_vm_open').on('usage').columns(['vm_id', 'end_at']).execute();
+      await s
+        .createTable('tariffs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('valid_from', 'text', (c) => c.notNull())
+        .addColumn('valid_to', 'text')
+        .addColumn('currency', 'text', (c) => c.notNull())
+        .addColumn('vcpu_hour', 'real', (c) => c.notNull())
+        .addColumn('memory_gib_hour', 'real', (c) => c.notNull())
+        .addColumn('disk_gib_hour', 'real', (c) => c.notNull())
+        .addColumn('kwh', 'real', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0003-usage-counters': {
+    async up(db: Kysely<unknown>) {
+      for (const c of ['used_vcpus', 'used_memory_mib', 'used_disk_gib', 'vm_count'])
+        await db.schema
+          .alterTable('hosts')
+          .addColumn(c, 'integer', (x) => x.notNull().defaultTo(0))
+          .execute();
+      for (const c of ['used_vms', 'used_vcpus', 'used_memory_mib', 'used_disk_gib'])
+        await db.schema
+          .alterTable('tenants')
+          .addColumn(c, 'integer', (x) => x.notNull().defaultTo(0))
+          .execute();
+      // Backfill from the live VMs.
+      await sql`update hosts set
+        used_vcpus = coalesce((select sum(f.vcpus) from vms v join flavors f on f.id = v.flavor_id where v.host_id = hosts.id and v.deleted_at is null), 0),
+        used_memory_mib = coalesce((select sum(f.memory_mib) from vms v join flavors f on f.id = v.flavor_id where v.host_id = hosts.id and v.deleted_at is null), 0),
+        used_disk_gib = coalesce((select sum(f.disk_gib) from vms v join flavors f on f.id = v.flavor_id where v.host_id = hosts.id and v.deleted_at is null), 0),
+        vm_count = (select count(*) from vms v where v.host_id = hosts.id and v.deleted_at is null)`.execute(
+        db,
+      );
+      await sql`update tenants set
+        used_vms = (select count(*) from vms v where v.tenant_id = tenants.id and v.deleted_at is null),
+        used_vcpus = coalesce((select sum(f.vcpus) from vms v join flavors f on f.id = v.flavor_id where v.tenant_id = tenants.id and v.deleted_at is null), 0),
+        used_memory_mib = coalesce((select sum(f.memory_mib) from vms v join flavors f on f.id = v.flavor_id where v.tenant_id = tenants.id and v.deleted_at is null), 0),
+        used_disk_gib = coalesce((select sum(f.disk_gib) from vms v join flavors f on f.id = v.flavor_id where v.tenant_id = tenants.id and v.deleted_at is null), 0)`.execute(
+        db,
+      );
+    },
+  },
+  '0004-heartbeats': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('hosts').addColumn('last_seen_at', 'text').execute();
+    },
+  },
+  '0006-plans': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('plans')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('summary', 'text', (c) => c.notNull())
+        .addColumn('actions', 'text', (c) => c.notNull())
+        .addColumn('result', 'text')
+        .addColumn('finished_at', 'text')
+        .execute();
+    },
+  },
+  '0007-ha': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('vms')
+        .addColumn('ha', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('vms')
+        .addColumn('ha_priority', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
+  '0008-settings': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('settings')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0009-scaling-groups': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('scaling_groups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('flavor_id', 'text', (c) => c.notNull())
+        .addColumn('image_id', 'text', (c) => c.notNull())
+        .addColumn('server_group_id', 'text', (c) => c.notNull())
+        .addColumn('min', 'integer', (c) => c.notNull())
+        .addColumn('max', 'integer', (c) => c.notNull())
+        .addColumn('desired', 'integer', (c) => c.notNull())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('scale_in', 'text', (c) => c.notNull())
+        .addColumn('last_scaled_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('scaling_groups_tenant_name', ['tenant_id', 'name'])
+        .execute();
+      await db.schema.alterTable('vms').addColumn('scaling_group_id', 'text').execute();
+    },
+  },
+  '0010-operations': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('vms')
+        .addColumn('cpu_history', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+      await db.schema.alterTable('hosts').addColumn('power_address', 'text').execute();
+      await db.schema.alterTable('hosts').addColumn('energy_at', 'text').execute();
+      await db.schema
+        .alterTable('hosts')
+        .addColumn('cpu_history', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+      await db.schema.alterTable('plans').addColumn('zone', 'text').execute();
+      await db.schema
+        .createTable('energy')
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('ref', 'text', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addColumn('joules', 'real', (c) => c.notNull())
+        .addPrimaryKeyConstraint('energy_pk', ['scope', 'ref', 'day'])
+        .execute();
+    },
+  },
+  '0011-metric-times': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('vms')
+        .addColumn('cpu_times', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+      await db.schema
+        .alterTable('hosts')
+        .addColumn('cpu_times', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+    },
+  },
+  '0012-boot-until': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('hosts').addColumn('boot_until', 'text').execute();
+    },
+  },
+  '0005-tiers-zones': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('hosts')
+        .addColumn('tier', 'text', (c) => c.notNull().defaultTo('general'))
+        .execute();
+      await db.schema
+        .alterTable('hosts')
+        .addColumn('zone', 'text', (c) => c.notNull().defaultTo('zone-1'))
+        .execute();
+    },
+  },
+});

@@ -1,0 +1,224 @@
+/**
+ * Energy: integrating host power over time, boot completion, energy reports, PUE.
+ *
+ * Uses: no other service.
+ */
+import { attributeHostPower, idlePowerW, maxPowerW, type PowerModelSpec } from '../../models/power.ts';
+import { ControlError } from '../errors.ts';
+import type { Principal } from '../principal.ts';
+import { Service } from '../service.ts';
+
+/** CPU utilization assumed for energy attribution while no host metrics arrive. */
+export const ASSUMED_VM_UTILIZATION = 0.1;
+
+/**
+ * Power attributed to a VM on its host: the host's idle power shared by vCPU share, plus its
+ * dynamic power at the VM's utilization, W (linear model; SPECpower tables use idle and peak).
+ */
+export function vmPowerW(
+  powerModel: string | null,
+  vcpus: number,
+  hostVcpus: number,
+  utilization = ASSUMED_VM_UTILIZATION,
+): number {
+  const m = parsePower(powerModel ?? '');
+  const idle = idlePowerW(m),
+    max = maxPowerW(m);
+  const share = vcpus / Math.max(1, hostVcpus);
+  return share * (idle + (max - idle) * utilization);
+}
+
+/** A host's stored power model (a linear 100–250 W model if unreadable). */
+export function parsePower(json: string): PowerModelSpec {
+  try {
+    const m = JSON.parse(json) as PowerModelSpec;
+    if (m.type === 'specpower' || m.type === 'linear') return m;
+  } catch {
+    /* fall through */
+  }
+  return { type: 'linear', idleW: 100, maxW: 250 };
+}
+
+/** Energy: integrating host power over time, boot completion, energy reports, PUE. */
+export class Energy extends Service {
+  /**
+   * Integrate every host's power since the last integration (power models at the measured
+   * utilization; nothing when off or failed) into energy per host, zone and tenant (a VM's share of
+   * its host: idle power by vCPUs, the rest by CPU demand). Called on every metrics report, audit,
+   * power change and report, so the integral has no gaps.
+   */
+  async integrateEnergy(): Promise<void> {
+    const now = this.ctx.clock.now();
+    const at = this.now(),
+      day = at.slice(0, 10);
+    const hosts = await this.db
+      .selectFrom('hosts')
+      .select(['id', 'zone', 'state', 'vcpus', 'power_model', 'energy_at', 'boot_until'])
+      .execute();
+    const vms = await this.db
+      .selectFrom('vms')
+      .innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+      .select(['vms.host_id', 'vms.tenant_id', 'vms.cpu_history', 'flavors.vcpus'])
+      .where('vms.deleted_at', 'is', null)
+      .where('vms.state', 'in', ['running', 'migrating', 'resizing'])
+      .execute();
+    const on = new Map<string, { tenant: string; vcpus: number; cpu: number }[]>();
+    for (const v of vms)
+      if (v.host_id) {
+        let l = on.get(v.host_id);
+        if (!l) on.set(v.host_id, (l = []));
+        l.push({
+          tenant: v.tenant_id,
+          vcpus: v.vcpus,
+          cpu: (JSON.parse(v.cpu_history) as number[])[0] ?? ASSUMED_VM_UTILIZATION,
+        });
+      }
+    const add = new Map<string, number>();
+    const bump = (scope: string, ref: string, j: number) => {
+      const k = `${scope}\u0000${ref}`;
+      add.set(k, (add.get(k) ?? 0) + j);
+    };
+    for (const h of hosts) {
+      const from = h.energy_at ? Date.parse(h.energy_at) / 1000 : now;
+      let dt = now - from;
+      if (dt <= 0) continue;
+      if (h.state === 'booting') {
+        // Switching on draws peak power (the simulator's transition model) until the host is up.
+        const until = h.boot_until ? Math.min(now, Date.parse(h.boot_until) / 1000) : now;
+        const j = maxPowerW(parsePower(h.power_model)) * Math.max(0, until - from);
+        bump('host', h.id, j);
+        bump('zone', h.zone, j);
+        dt = now - Math.max(from, until);
+        if (dt <= 0) continue;
+      } else if (h.state !== 'up' && h.state !== 'maintenance') continue;
+      const share = attributeHostPower(parsePower(h.power_model), h.vcpus, on.get(h.id) ?? []);
+      bump('host', h.id, share.totalW * dt);
+      bump('zone', h.zone, share.totalW * dt);
+      for (const [tenant, w] of share.byOwner) bump('tenant', tenant, w * dt);
+    }
+    await this.db.transaction().execute(async (trx) => {
+      for (const [k, j] of add) {
+        const [scope, ref] = k.split('\u0000') as [string, string];
+        await trx
+          .insertInto('energy')
+          .values({ scope, ref, day, joules: j })
+          .onConflict((oc) =>
+            oc
+              .columns(['scope', 'ref', 'day'])
+              .doUpdateSet((eb) => ({ joules: eb('energy.joules', '+', eb.ref('excluded.joules')) })),
+          )
+          .execute();
+      }
+      await trx.updateTable('hosts').set({ energy_at: at }).execute();
+    });
+    await this.promoteBooted();
+  }
+
+  /** Simulated hosts whose boot time has passed are up (evaluated lazily against the clock, so replays are deterministic). */
+  async promoteBooted(): Promise<void> {
+    const now = this.now();
+    const ready = await this.db
+      .selectFrom('hosts')
+      .select(['id', 'name', 'boot_until'])
+      .where('state', '=', 'booting')
+      .where('boot_until', 'is not', null)
+      .where('boot_until', '<=', now)
+      .orderBy('name')
+      .execute();
+    for (const h of ready) {
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('hosts')
+          .set({ state: 'up', boot_until: null })
+          .where('id', '=', h.id)
+          .where('state', '=', 'booting')
+          .execute();
+        await this.event(trx, {
+          hostId: h.id,
+          actor: 'system',
+          kind: 'host.up',
+          detail: { booted: h.boot_until },
+        });
+      });
+    }
+  }
+
+  /** Energy in [from, to] (whole UTC days) by host, zone or tenant; IT energy and facility energy (× PUE). */
+  async energyReport(p: Principal, o: { from: string; to: string; by: 'host' | 'zone' | 'tenant' }) {
+    const from = o.from.slice(0, 10),
+      to = o.to.slice(0, 10);
+    if (!(from <= to) || Number.isNaN(Date.parse(from)) || Number.isNaN(Date.parse(to)))
+      throw new ControlError(
+        'BAD_REQUEST',
+        `from (${o.from}) and to (${o.to}) must be dates with from <= to`,
+      );
+    if (!this.canSeeAll(p) && o.by !== 'tenant')
+      throw new ControlError(
+        'FORBIDDEN',
+        `Energy by ${o.by} is for operators; members see their tenant's (by=tenant)`,
+      );
+    await this.integrateEnergy();
+    let q = this.db
+      .selectFrom('energy')
+      .select(['ref', (eb) => eb.fn.sum<number>('joules').as('j')])
+      .where('scope', '=', o.by)
+      .where('day', '>=', from)
+      .where('day', '<=', to)
+      .groupBy('ref')
+      .orderBy('ref');
+    if (!this.canSeeAll(p)) q = q.where('ref', '=', p.tenantId);
+    const rows = await q.execute();
+    const pue = await this.pue();
+    const names =
+      o.by === 'host'
+        ? new Map(
+            (await this.db.selectFrom('hosts').select(['id', 'name']).execute()).map((h) => [h.id, h.name]),
+          )
+        : o.by === 'tenant'
+          ? new Map(
+              (await this.db.selectFrom('tenants').select(['id', 'name']).execute()).map((t) => [
+                t.id,
+                t.name,
+              ]),
+            )
+          : new Map<string, string>();
+    const out = rows.map((r) => {
+      const it = Number(r.j) / 3.6e6;
+      return { ref: r.ref, name: names.get(r.ref) ?? r.ref, itKWh: it, facilityKWh: it * pue };
+    });
+    return {
+      by: o.by,
+      from,
+      to,
+      pue,
+      rows: out,
+      totals: {
+        itKWh: out.reduce((s, r) => s + r.itKWh, 0),
+        facilityKWh: out.reduce((s, r) => s + r.facilityKWh, 0),
+      },
+    };
+  }
+
+  async pue(): Promise<number> {
+    const r = await this.db
+      .selectFrom('settings')
+      .select('value')
+      .where('key', '=', 'pue')
+      .executeTakeFirst();
+    return r ? Number(r.value) : 1;
+  }
+
+  async setPue(p: Principal, pue: number) {
+    this.require(p, 'admin');
+    if (!(pue >= 1 && pue <= 5))
+      throw new ControlError('BAD_REQUEST', `PUE must be between 1 and 5, got ${pue}`);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('settings').where('key', '=', 'pue').execute();
+      await trx
+        .insertInto('settings')
+        .values({ key: 'pue', value: String(pue) })
+        .execute();
+    });
+    return { pue };
+  }
+}

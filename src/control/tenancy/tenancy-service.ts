@@ -1,0 +1,256 @@
+/**
+ * Tenants, users, tokens and quotas: first-start bootstrap, token authentication, tenant lookup by id
+ * or name.
+ *
+ * Uses: no other service.
+ */
+import { ControlError } from '../errors.ts';
+import { hashToken, type Principal, type Role } from '../principal.ts';
+import { Service } from '../service.ts';
+
+export interface Quotas {
+  vcpus: number;
+  memoryMiB: number;
+  vms: number;
+  diskGiB: number;
+}
+
+export const DEFAULT_QUOTAS: Quotas = { vcpus: 64, memoryMiB: 262144, vms: 100, diskGiB: 4096 };
+
+/** Tenants, users, tokens and quotas: first-start bootstrap, token authentication, tenant lookup by id or name. */
+export class TenancyService extends Service {
+  /**
+   * On first start: an "admin" tenant with an admin user and a token (given, or random). Returns
+   * the token when one was created (to be printed once), else null.
+   */
+  async bootstrap(token?: string): Promise<string | null> {
+    const has = await this.db.selectFrom('users').select('id').where('role', '=', 'admin').executeTakeFirst();
+    if (has) return null;
+    const t = token ?? `nubis_${this.ctx.ids.secret()}`;
+    await this.db.transaction().execute(async (trx) => {
+      const tid = this.ctx.ids.uuid(),
+        uid = this.ctx.ids.uuid(),
+        at = this.now();
+      await trx
+        .insertInto('tenants')
+        .values({
+          id: tid,
+          name: 'admin',
+          quota_vcpus: DEFAULT_QUOTAS.vcpus,
+          quota_memory_mib: DEFAULT_QUOTAS.memoryMiB,
+          quota_vms: DEFAULT_QUOTAS.vms,
+          quota_disk_gib: DEFAULT_QUOTAS.diskGiB,
+          created_at: at,
+        })
+        .execute();
+      await trx
+        .insertInto('users')
+        .values({ id: uid, tenant_id: tid, name: 'admin', role: 'admin', created_at: at })
+        .execute();
+      await trx
+        .insertInto('tokens')
+        .values({
+          id: this.ctx.ids.uuid(),
+          user_id: uid,
+          name: 'bootstrap',
+          hash: hashToken(t),
+          expires_at: null,
+          revoked_at: null,
+          created_at: at,
+        })
+        .execute();
+      await trx
+        .insertInto('events')
+        .values({
+          at,
+          tenant_id: tid,
+          vm_id: null,
+          host_id: null,
+          actor: 'system',
+          kind: 'bootstrap',
+          detail: '{}',
+        })
+        .execute();
+    });
+    return t;
+  }
+
+  /** The principal behind a bearer token, or null (unknown, revoked or expired). */
+  async authenticate(token: string): Promise<Principal | null> {
+    const row = await this.db
+      .selectFrom('tokens')
+      .innerJoin('users', 'users.id', 'tokens.user_id')
+      .select([
+        'tokens.id as tokenId',
+        'tokens.expires_at',
+        'tokens.revoked_at',
+        'users.id as userId',
+        'users.name as userName',
+        'users.tenant_id as tenantId',
+        'users.role',
+      ])
+      .where('tokens.hash', '=', hashToken(token))
+      .executeTakeFirst();
+    if (!row || row.revoked_at || (row.expires_at && row.expires_at <= this.now())) return null;
+    return {
+      userId: row.userId,
+      userName: row.userName,
+      tenantId: row.tenantId,
+      role: row.role as Role,
+      tokenId: row.tokenId,
+    };
+  }
+
+  async createTenant(p: Principal, name: string, quotas: Partial<Quotas> = {}) {
+    this.require(p, 'admin');
+    const q = { ...DEFAULT_QUOTAS, ...quotas };
+    const id = this.ctx.ids.uuid();
+    await this.unique(
+      () =>
+        this.db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('tenants')
+            .values({
+              id,
+              name,
+              quota_vcpus: q.vcpus,
+              quota_memory_mib: q.memoryMiB,
+              quota_vms: q.vms,
+              quota_disk_gib: q.diskGiB,
+              created_at: this.now(),
+            })
+            .execute();
+          await this.event(trx, {
+            tenantId: id,
+            actor: p.userName,
+            kind: 'tenant.created',
+            detail: { name, quotas: q },
+          });
+        }),
+      `Tenant "${name}" already exists`,
+    );
+    return { id, name, quotas: q };
+  }
+
+  /** Change a tenant's quotas (admin); lowering below current use is allowed and blocks new use. */
+  async setQuotas(p: Principal, tenant: string, q: Partial<Quotas>) {
+    this.require(p, 'admin');
+    const t = await this.tenantByRef(tenant);
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('tenants')
+        .set({
+          ...(q.vcpus !== undefined ? { quota_vcpus: q.vcpus } : {}),
+          ...(q.memoryMiB !== undefined ? { quota_memory_mib: q.memoryMiB } : {}),
+          ...(q.vms !== undefined ? { quota_vms: q.vms } : {}),
+          ...(q.diskGiB !== undefined ? { quota_disk_gib: q.diskGiB } : {}),
+        })
+        .where('id', '=', t.id)
+        .execute();
+      await this.event(trx, { tenantId: t.id, actor: p.userName, kind: 'tenant.quotas', detail: q });
+    });
+    return (await this.listTenants(p)).find((x) => x.id === t.id);
+  }
+
+  async listTenants(p: Principal) {
+    this.require(p, 'admin', 'operator');
+    const rows = await this.db.selectFrom('tenants').selectAll().orderBy('name').execute();
+    return rows.map((t) => ({
+      id: t.id,
+      name: t.name,
+      quotas: {
+        vcpus: t.quota_vcpus,
+        memoryMiB: t.quota_memory_mib,
+        vms: t.quota_vms,
+        diskGiB: t.quota_disk_gib,
+      },
+    }));
+  }
+
+  async tenantByRef(ref: string) {
+    const t = await this.db
+      .selectFrom('tenants')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+      .executeTakeFirst();
+    if (!t) throw new ControlError('NOT_FOUND', `No tenant "${ref}"`);
+    return t;
+  }
+
+  async createUser(p: Principal, tenant: string, name: string, role: Role) {
+    this.require(p, 'admin');
+    const t = await this.tenantByRef(tenant);
+    const id = this.ctx.ids.uuid();
+    await this.unique(
+      () =>
+        this.db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('users')
+            .values({ id, tenant_id: t.id, name, role, created_at: this.now() })
+            .execute();
+          await this.event(trx, {
+            tenantId: t.id,
+            actor: p.userName,
+            kind: 'user.created',
+            detail: { name, role },
+          });
+        }),
+      `User "${name}" already exists in tenant "${t.name}"`,
+    );
+    return { id, tenantId: t.id, name, role };
+  }
+
+  /** Create a token for yourself, or (admin) for any user; the token is returned once, stored hashed. */
+  async createToken(p: Principal, o: { userId?: string; name: string; expiresInS?: number }) {
+    const userId = o.userId ?? p.userId;
+    if (userId !== p.userId) this.require(p, 'admin');
+    const user = await this.db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+    if (!user) throw new ControlError('NOT_FOUND', `No user "${userId}"`);
+    const token = `nubis_${this.ctx.ids.secret()}`;
+    const id = this.ctx.ids.uuid();
+    const expires = o.expiresInS
+      ? new Date((this.ctx.clock.now() + o.expiresInS) * 1000).toISOString()
+      : null;
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('tokens')
+        .values({
+          id,
+          user_id: userId,
+          name: o.name,
+          hash: hashToken(token),
+          expires_at: expires,
+          revoked_at: null,
+          created_at: this.now(),
+        })
+        .execute();
+      await this.event(trx, {
+        tenantId: user.tenant_id,
+        actor: p.userName,
+        kind: 'token.created',
+        detail: { tokenId: id, user: user.name },
+      });
+    });
+    return { id, token, userId, name: o.name, expiresAt: expires };
+  }
+
+  async revokeToken(p: Principal, id: string) {
+    const t = await this.db
+      .selectFrom('tokens')
+      .innerJoin('users', 'users.id', 'tokens.user_id')
+      .select(['tokens.id', 'tokens.user_id', 'users.tenant_id'])
+      .where('tokens.id', '=', id)
+      .executeTakeFirst();
+    if (!t || (t.user_id !== p.userId && p.role !== 'admin'))
+      throw new ControlError('NOT_FOUND', `No token "${id}"`);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('tokens').set({ revoked_at: this.now() }).where('id', '=', id).execute();
+      await this.event(trx, {
+        tenantId: t.tenant_id,
+        actor: p.userName,
+        kind: 'token.revoked',
+        detail: { tokenId: id },
+      });
+    });
+  }
+}
