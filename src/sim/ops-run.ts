@@ -9,6 +9,7 @@
 import { NubisClient, type VmCreate } from '../client/index.ts';
 import { ControlPlane, type Principal } from '../control/control-plane.ts';
 import { openStore } from '../control/store/open-store.ts';
+import { createHostDrivers } from '../drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
 import { POWER_MODELS, type PowerModelSpec } from '../models/power.ts';
 import { SimClock } from '../runtime/clock.ts';
@@ -365,7 +366,7 @@ export async function runOpsInProcess(
     const cp = new ControlPlane({
       db,
       clock,
-      drivers: { sim: new SimHypervisorDriver(clock) },
+      hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(clock) }),
       simBootS: s.power.bootS,
       // Ids from the scenario's seed: the same replay gives the same ids.
       ids: seededIds(seededRandom(s.seed * 31 + 7)),

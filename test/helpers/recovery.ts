@@ -18,7 +18,12 @@ export interface Serve {
 }
 
 /** Start `nubis serve` (admin token "admin-tok", 4 simulated hosts on first start); resolves when it listens. */
-export function startServe(data: string, db: string, extra: string[] = []): Promise<Serve> {
+export function startServe(
+  data: string,
+  db: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Serve> {
   const proc = spawn(
     process.execPath,
     [
@@ -38,7 +43,7 @@ export function startServe(data: string, db: string, extra: string[] = []): Prom
       '0',
       ...extra,
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   let out = '';
   return new Promise((resolve, reject) => {

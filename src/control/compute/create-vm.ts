@@ -52,6 +52,7 @@ export class CreateVm extends Service {
     const vmId = this.ctx.ids.uuid(),
       opId = this.ctx.ids.uuid();
     let decision!: PlacementDecision;
+    this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
       await this.cp.claims.claimQuota(trx, p.tenantId, flavor);
       // Place, then claim the host; if a concurrent request took the room first, place again.
@@ -107,6 +108,7 @@ export class CreateVm extends Service {
           error: null,
           created_at: at,
           finished_at: null,
+          ...this.cp.opRecords.fields({ hostId: decision.hostId }),
         })
         .execute();
       await this.event(trx, {
@@ -131,6 +133,7 @@ export class CreateVm extends Service {
         vcpus: flavor.vcpus,
         image: { kernel: `image://${image.name}` },
       });
+      await this.cp.opRecords.step(opId, 'guest-created', 'create');
       await d.start(vmId);
       return 'running';
     });
@@ -147,6 +150,7 @@ export class CreateVm extends Service {
   ) {
     try {
       const to = await work();
+      await this.cp.opRecords.step(opId, 'driver-done');
       await this.db.transaction().execute(async (trx) => {
         if (to) {
           await trx

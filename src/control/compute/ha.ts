@@ -61,8 +61,11 @@ export class HighAvailability extends Service {
         });
         continue;
       }
+      const opId = this.ctx.ids.uuid();
+      let moved = false;
       try {
         let target = '';
+        this.cp.opRecords.track(opId);
         await this.db.transaction().execute(async (trx) => {
           const views = (await this.cp.scheduler.placementViews(trx, new Map())).filter(
             (h) => h.id !== hostId,
@@ -80,6 +83,23 @@ export class HighAvailability extends Service {
             .where('id', '=', v.id)
             .where('host_id', '=', hostId)
             .execute();
+          // Recorded with the move: a crash before the guest runs leaves it to the reconciler.
+          await trx
+            .insertInto('operations')
+            .values({
+              id: opId,
+              tenant_id: v.tenant_id,
+              vm_id: v.id,
+              kind: 'ha-restart',
+              status: 'running',
+              idempotency_key: null,
+              result: null,
+              error: null,
+              created_at: this.now(),
+              finished_at: null,
+              ...this.cp.opRecords.fields({ hostId: target, detail: { from: hostId } }),
+            })
+            .execute();
           const failed = await trx
             .selectFrom('hosts')
             .select('name')
@@ -94,6 +114,7 @@ export class HighAvailability extends Service {
             detail: { from: failed?.name ?? hostId, priority: Number(v.ha_priority), why: d.explanation },
           });
         });
+        moved = true;
         const host = await this.db
           .selectFrom('hosts')
           .selectAll()
@@ -115,6 +136,15 @@ export class HighAvailability extends Service {
             .set({ state: 'running', updated_at: this.now() })
             .where('id', '=', v.id)
             .execute();
+          await trx
+            .updateTable('operations')
+            .set({
+              status: 'succeeded',
+              finished_at: this.now(),
+              result: JSON.stringify({ state: 'running' }),
+            })
+            .where('id', '=', opId)
+            .execute();
           // Usage moves to the new host (the billing class stays "running").
           await this.cp.metering.restartUsage(trx, v.id, v.tenant_id, target, v.flavor_id);
           await this.event(trx, {
@@ -128,17 +158,35 @@ export class HighAvailability extends Service {
         });
         restarted.push(v.name);
       } catch (e) {
-        failed.push({ vm: v.name, reason: (e as Error).message });
-        await this.db.transaction().execute(async (trx) =>
-          this.event(trx, {
+        // Not running anywhere: the VM is in error (not "running" on the failed host), with the
+        // reason; starting it again places it once there is room.
+        const reason = (e as Error).message;
+        failed.push({ vm: v.name, reason });
+        await this.db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('vms')
+            .set({ state: 'error', updated_at: this.now() })
+            .where('id', '=', v.id)
+            .execute();
+          await this.cp.metering.meter(trx, v.id, 'error');
+          await trx
+            .updateTable('operations')
+            .set({ status: 'failed', finished_at: this.now(), error: reason })
+            .where('id', '=', opId)
+            .execute();
+          await this.event(trx, {
             tenantId: v.tenant_id,
             vmId: v.id,
             hostId,
             actor: 'ha',
             kind: 'vm.ha.failed',
-            detail: { reason: (e as Error).message },
-          }),
-        );
+            detail: {
+              reason,
+              stage: moved ? 'restart' : 'placement',
+              next: 'start it again (POST /v1/vms/{id}/actions {"action":"start"}) when there is room',
+            },
+          });
+        });
       }
     }
     return { restarted, failed };

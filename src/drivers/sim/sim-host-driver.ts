@@ -43,6 +43,10 @@ export class SimHostDriver implements HostDriver {
 
   async create(spec: GuestSpec): Promise<GuestInfo> {
     this.up();
+    // A simulated guest id lives on one host: building it here (an HA restart after its host failed)
+    // replaces the stale copy the other host held.
+    const elsewhere = this.sim.hostOf(spec.id);
+    if (elsewhere !== undefined && elsewhere !== this.host.id) await this.sim.delete(spec.id);
     const g = await this.sim.create(spec);
     this.sim.assign(spec.id, this.host.id);
     return g;
