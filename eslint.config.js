@@ -74,6 +74,26 @@ export default tseslint.config(
     },
   },
   {
+    // The control plane reaches hosts through the driver port only (src/core/host-driver.ts): the
+    // composition roots give it a HostDrivers; it names no concrete driver and no edge.
+    files: ['src/control/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/drivers/**', '**/api/**', '**/cli/**', '**/agent/**', '**/sim/**'],
+              message:
+                'control/ reaches hosts through the HostDrivers port and imports no edge (ARCHITECTURE.md).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['src/core/**/*.ts', 'src/policies/**/*.ts', 'src/models/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: pureRestrictions,

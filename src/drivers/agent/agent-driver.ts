@@ -134,21 +134,7 @@ export class AgentDriver implements HostDriver {
   }
 
   /** Live-migrate a guest to another host's agent (the agents stream to each other). */
-  migrate(id: string, target: HostRef, request: MigrateRequest): Promise<MigrationReport>;
-  /** @deprecated Transitional form (agent URL and raw body); goes when the control plane uses the port. */
-  migrate(
-    id: string,
-    destination: string,
-    body: { options?: unknown; plan?: unknown; destinationToken?: string },
-  ): Promise<MigrationReport>;
-  async migrate(
-    id: string,
-    target: HostRef | string,
-    request: MigrateRequest | { options?: unknown; plan?: unknown; destinationToken?: string },
-  ): Promise<MigrationReport> {
-    const path = `/v1/guests/${encodeURIComponent(id)}/migrate`;
-    if (typeof target === 'string')
-      return this.call<MigrationReport>('POST', path, { destination: target, ...request }, id);
+  async migrate(id: string, target: HostRef, request: MigrateRequest): Promise<MigrationReport> {
     if (target.driver !== 'qemu' || !target.agentUrl)
       throw new DriverError(
         'BAD_SPEC',
@@ -157,33 +143,19 @@ export class AgentDriver implements HostDriver {
       );
     return this.call<MigrationReport>(
       'POST',
-      path,
-      {
-        destination: target.agentUrl,
-        ...migrationBody(request as MigrateRequest),
-        destinationToken: this.token,
-      },
+      `/v1/guests/${encodeURIComponent(id)}/migrate`,
+      { destination: target.agentUrl, ...migrationBody(request), destinationToken: this.token },
       id,
     );
   }
 
   /** Run the agent's power-control command for a host (this one, or a switched-off neighbour). */
-  power(action: 'on' | 'off', target: HostRef): Promise<PowerResult>;
-  /** @deprecated Transitional form (raw body); goes when the control plane uses the port. */
-  power(body: { action: 'on' | 'off'; host: string; address?: string }): Promise<PowerResult>;
-  power(
-    action: 'on' | 'off' | { action: 'on' | 'off'; host: string; address?: string },
-    target?: HostRef,
-  ): Promise<PowerResult> {
-    const body =
-      typeof action === 'object'
-        ? action
-        : {
-            action,
-            host: target!.name,
-            ...(target!.powerAddress ? { address: target!.powerAddress } : {}),
-          };
-    return this.call<PowerResult>('POST', '/v1/host/power', body);
+  power(action: 'on' | 'off', target: HostRef): Promise<PowerResult> {
+    return this.call<PowerResult>('POST', '/v1/host/power', {
+      action,
+      host: target.name,
+      ...(target.powerAddress ? { address: target.powerAddress } : {}),
+    });
   }
 
   async close() {}
