@@ -33,6 +33,64 @@ const pureRestrictions = {
   ],
 };
 
+// control/ acts on the world, but ids, time and randomness are injected (ctx.ids, ctx.clock, a seeded
+// Random), so a simulated replay is reproducible to the id; timers belong to the clock (STYLE.md §2).
+const RANDOM_FNS = [
+  'randomUUID',
+  'randomBytes',
+  'randomInt',
+  'randomFill',
+  'randomFillSync',
+  'getRandomValues',
+];
+const injectedRestrictions = {
+  'no-restricted-imports': [
+    'error',
+    ...['node:crypto', 'crypto'].map((name) => ({
+      name,
+      importNames: [...RANDOM_FNS, 'webcrypto'],
+      message: 'Ids and secrets come from ctx.ids (an IdSource); createHash is fine (STYLE.md §2).',
+    })),
+    {
+      name: 'node:timers',
+      message: 'Timers come from ctx.clock.schedule (STYLE.md §2).',
+    },
+    {
+      name: 'node:timers/promises',
+      message: 'Timers come from ctx.clock.schedule (STYLE.md §2).',
+    },
+  ],
+  'no-restricted-globals': [
+    'error',
+    ...['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask'].map((name) => ({
+      name,
+      message: 'Schedule on the injected clock (ctx.clock.schedule; periodic work is a controller).',
+    })),
+    { name: 'performance', message: 'Read the injected clock (ctx.clock.now()).' },
+  ],
+  'no-restricted-properties': [
+    'error',
+    { object: 'Date', property: 'now', message: 'Read the injected clock (ctx.clock.now()).' },
+    { object: 'Math', property: 'random', message: 'Pass a seeded Random in (STYLE.md §2).' },
+    ...RANDOM_FNS.map((property) => ({
+      object: 'crypto',
+      property,
+      message: 'Ids and secrets come from ctx.ids (an IdSource).',
+    })),
+  ],
+  'no-restricted-syntax': [
+    'error',
+    {
+      selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+      message: 'new Date() reads the wall clock: use nowIso(ctx) or new Date(ctx.clock.now() * 1000).',
+    },
+    {
+      selector: "CallExpression[callee.name='Date']",
+      message: 'Date() reads the wall clock: use nowIso(ctx).',
+    },
+  ],
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'out/**', 'web/dist/**'] },
   js.configs.recommended,
@@ -97,5 +155,10 @@ export default tseslint.config(
     files: ['src/core/**/*.ts', 'src/policies/**/*.ts', 'src/models/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: pureRestrictions,
+  },
+  {
+    files: ['src/control/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: injectedRestrictions,
   },
 );

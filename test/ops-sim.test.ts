@@ -8,6 +8,7 @@ import { createHostDrivers } from '../src/drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../src/runtime/clock.ts';
 import { httpPort, runOps, runOpsInProcess } from '../src/sim/ops-run.ts';
+import { startReplayLoops } from '../src/sim/ops-loops.ts';
 import { parseOpsScenario } from '../src/sim/ops-scenario.ts';
 import { controlPlane } from './helpers/control.ts';
 
@@ -48,10 +49,13 @@ async function overHttp() {
   const token = (await cp.bootstrap())!;
   const app = buildApi(cp);
   await app.listen({ host: '127.0.0.1', port: 0 });
+  // The server's loops, on the clock the runner drives (as nubis serve runs them on the real one).
+  const loops = await startReplayLoops(cp, scenario, clock);
   try {
     const port = (app.server.address() as AddressInfo).port;
-    return await runOps(scenario, httpPort(`http://127.0.0.1:${port}`, token), clock);
+    return await runOps(scenario, httpPort(`http://127.0.0.1:${port}`, token), clock, loops);
   } finally {
+    await loops.stop();
     await app.close();
     await db.destroy();
   }

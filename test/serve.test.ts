@@ -55,7 +55,8 @@ test('nubis serve prints the admin token once, and the CLI creates and lists VMs
     spawnSync(process.execPath, [join(root, 'bin/nubis.js'), ...a], { cwd: root, env, encoding: 'utf8' });
   const made = cli('vm', 'create', '--name', 'web-1', '--flavor', 'm1.small', '--image', 'tiny', '--json');
   assert.equal(made.status, 0, made.stderr);
-  assert.equal(JSON.parse(made.stdout).vm.state, 'running');
+  assert.equal(JSON.parse(made.stdout).status, 'succeeded', '--json prints the raw operation');
+  assert.equal(JSON.parse(cli('vm', 'show', 'web-1', '--json').stdout).state, 'running');
   const list = JSON.parse(cli('vm', 'list', '--json').stdout);
   assert.deepEqual(
     list.map((v: { name: string; state: string }) => [v.name, v.state]),

@@ -8,6 +8,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { createHash } from 'node:crypto';
+import { withIdempotency } from './idempotency.ts';
 import type { ControlPlane, Principal } from '../control/control-plane.ts';
 import { ControlError } from '../control/errors.ts';
 import { openApi } from './openapi.ts';
@@ -27,6 +28,7 @@ const STATUS: Record<ControlError['code'], number> = {
   QUOTA_EXCEEDED: 403,
   NO_HOST_FITS: 409,
   BAD_REQUEST: 400,
+  IDEMPOTENCY_CONFLICT: 422,
   BACKEND: 502,
 };
 
@@ -80,7 +82,10 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
         const query = parse(r.query, req.query, 'query');
         const params = parse(r.params, req.params, 'path');
         reply.code(r.status ?? 200);
-        const out = await r.handler({ p, body, query, params, req, reply });
+        // A write with an Idempotency-Key runs once per (tenant, method, route, key); retries get its answer.
+        const out = await withIdempotency(cp.ctx, p?.tenantId, req, reply, { body, query }, () =>
+          r.handler({ p, body, query, params, req, reply }),
+        );
         if (out === undefined) return reply.send();
         return out;
       },

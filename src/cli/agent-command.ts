@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { NubisClient, type ApiError } from '../client/index.ts';
 import { buildAgentServer, hostFacts } from '../agent/agent-server.ts';
 import { MemoryManager } from '../agent/memory-manager.ts';
 import { probeAccel, QemuDriver } from '../drivers/qemu/qemu-driver.ts';
@@ -103,6 +104,7 @@ export function agentCommand(program: Command): void {
         let timer: NodeJS.Timeout | undefined;
         if (o.controlPlane) {
           const cp = o.controlPlane.replace(/\/+$/, '');
+          const client = new NubisClient({ baseUrl: cp, token });
           let lastAck = Date.now();
           let fenced = false;
           const fenceAfterMs = Number(o.fenceAfterS) * 1000;
@@ -144,17 +146,11 @@ export function agentCommand(program: Command): void {
                 }),
               ),
             };
-            const ok = await fetch(`${cp}/v1/agents/heartbeat`, {
-              method: 'POST',
-              headers: {
-                'content-type': 'application/json',
-                ...(token ? { authorization: `Bearer ${token}` } : {}),
-              },
-              body: JSON.stringify(body),
-            })
-              .then((r) => r.ok)
-              .catch((e) => {
-                process.stderr.write(`nubis agent: heartbeat to ${cp} failed: ${(e as Error).message}\n`);
+            const ok = await client.agents
+              .heartbeat(body)
+              .then(() => true)
+              .catch((e: ApiError) => {
+                if (e.status === 0) process.stderr.write(`nubis agent: heartbeat failed: ${e.message}\n`);
                 return false;
               });
             if (ok) {

@@ -2,8 +2,10 @@
  * `nubis` command line: the composition root that reads arguments, files and the environment.
  */
 import { Command, CommanderError } from 'commander';
+import { ApiError } from '../client/index.ts';
 import { agentCommand } from './agent-command.ts';
-import { cloudCommands } from './cloud-commands.ts';
+import { CliError } from './commands/common.ts';
+import { cloudCommands } from './commands/index.ts';
 import { guestCommand } from './guest-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { simCommand } from './sim-command.ts';
@@ -12,6 +14,21 @@ import { simCommand } from './sim-command.ts';
 function isUserError(e: unknown): e is Error & { code: string } {
   const code = (e as { code?: unknown } | null)?.code;
   return e instanceof Error && typeof code === 'string' && /^[A-Z_]+$/.test(code);
+}
+
+/** An API error as one line: the code, the message, and (placement) the first hosts' reasons. */
+export function apiErrorLine(e: ApiError): string {
+  if (e.code === 'UNREACHABLE') return `${e.message} (is "nubis serve" running? set --url or NUBIS_URL)`;
+  const rejected = Array.isArray(e.details.rejected)
+    ? (e.details.rejected as { hostName: string; filter: string; reason: string }[])
+    : [];
+  const shown = rejected.slice(0, 4).map((r) => `${r.hostName}: ${r.filter}: ${r.reason}`);
+  const more =
+    rejected.length > shown.length ? `; and ${rejected.length - shown.length} more (--json for all)` : '';
+  return `${e.code}: ${e.message}${shown.length ? ` (${shown.join('; ')}${more})` : ''}`.replace(
+    /\s*\n\s*/g,
+    ' ',
+  );
 }
 
 /** Run the CLI; returns the process exit code. */
@@ -32,6 +49,14 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof ApiError) {
+      process.stderr.write(`nubis: error: ${apiErrorLine(e)}\n`);
+      return 2;
+    }
+    if (e instanceof CliError) {
+      process.stderr.write(`nubis: error: ${e.code}: ${e.message}\n`);
+      return 2;
+    }
     if (isUserError(e) || e instanceof RangeError) {
       process.stderr.write(`nubis: error: ${e.message}\n`);
       return 2;

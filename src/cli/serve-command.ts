@@ -5,6 +5,10 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { buildApi } from '../api/server.ts';
 import { ControlPlane, reconcileSimHosts, seedDemo } from '../control/control-plane.ts';
+import { controlPlaneControllers } from '../control/controllers/control-plane-controllers.ts';
+import { ControllerManager } from '../control/controllers/controller-manager.ts';
+import { recordControllerFailure } from '../control/controllers/record-failure.ts';
+import { systemPrincipal } from '../control/controllers/system-principal.ts';
 import { maskUrl, openStore, StoreError } from '../control/store/open-store.ts';
 import { resetAdminToken } from '../control/tenancy/admin-recovery.ts';
 import { createHostDrivers } from '../drivers/host-drivers.ts';
@@ -68,6 +72,12 @@ export function serveCommand(program: Command): void {
         const port = Number(o.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535)
           throw new RangeError(`--port must be 0..65535, got "${o.port}"`);
+        const loops = {
+          hostFailureTimeoutS: flagS(o.hostFailureTimeoutS, '--host-failure-timeout-s', false),
+          automationIntervalS: flagS(o.auditIntervalS, '--audit-interval-s', true),
+          simLoadIntervalS: flagS(o.simLoadIntervalS, '--sim-load-interval-s', true),
+          simUtilization: demoUtilization,
+        };
         const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
         if (o.resetAdminToken) return resetAdmin(url);
         const db = await openStore(url);
@@ -127,68 +137,19 @@ export function serveCommand(program: Command): void {
             : '') +
             `nubis control plane on ${addr} (database ${maskUrl(url)}${restored ? `, ${restored} simulated VM(s) restored` : ''}${recovered ? `, ${recovered} interrupted operation(s) recovered` : ''})\n`,
         );
-        const system = {
-          userId: admin.id,
-          userName: 'system',
-          tenantId: admin.tenant_id,
-          role: 'admin' as const,
-          tokenId: 'system',
-        };
-        const failAfter = Number(o.hostFailureTimeoutS);
-        const monitor = setInterval(
-          () => {
-            cp.checkHeartbeats(system, failAfter).catch((e) =>
-              process.stderr.write(`nubis: heartbeat check failed: ${(e as Error).message}\n`),
+        // The control plane's loops (docs/operations.md): one ControllerManager on the real clock.
+        const system = await systemPrincipal(db);
+        const manager = new ControllerManager(clock, controlPlaneControllers(cp, system, loops), {
+          onError: async (f) => {
+            process.stderr.write(
+              `nubis: ${f.controller} loop failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`,
             );
+            await recordControllerFailure(cp.ctx)(f);
           },
-          Math.max(1000, (failAfter * 1000) / 6),
-        );
-        const auditS = Number(o.auditIntervalS);
-        let inRound = false; // a round that outlasts the interval is not started twice
-        const audits =
-          auditS > 0
-            ? setInterval(() => {
-                if (inRound) return;
-                inRound = true;
-                cp.automationRound(system)
-                  .catch((e) =>
-                    process.stderr.write(`nubis: automation round failed: ${(e as Error).message}\n`),
-                  )
-                  .finally(() => {
-                    inRound = false;
-                  });
-              }, auditS * 1000)
-            : undefined;
-        // Simulated hosts have no agent to measure their guests: report a synthetic load for them, so
-        // plots, power, energy and load-aware audits have something to work on.
-        const loadS = Number(o.simLoadIntervalS);
-        const reportLoad = async () => {
-          const rows = await db
-            .selectFrom('vms')
-            .innerJoin('hosts', 'hosts.id', 'vms.host_id')
-            .select(['vms.id'])
-            .where('hosts.driver', '=', 'sim')
-            .where('vms.state', '=', 'running')
-            .where('vms.deleted_at', 'is', null)
-            .execute();
-          if (rows.length)
-            await cp.recordMetrics(
-              system,
-              rows.map((r) => ({ vm: r.id, cpu: demoUtilization(r.id, clock.now()) })),
-            );
-        };
-        const loads =
-          loadS > 0
-            ? setInterval(() => {
-                reportLoad().catch((e) =>
-                  process.stderr.write(`nubis: simulated load report failed: ${(e as Error).message}\n`),
-                );
-              }, loadS * 1000)
-            : undefined;
+        });
+        manager.start();
         const stop = async () => {
-          clearInterval(monitor);
-          if (audits) clearInterval(audits);
-          if (loads) clearInterval(loads);
+          await manager.stop();
           await app.close();
           await db.destroy();
           process.exit(0);
@@ -198,6 +159,16 @@ export function serveCommand(program: Command): void {
         await new Promise(() => undefined);
       },
     );
+}
+
+/** A flag's value in seconds: a number > 0 (or >= 0 when 0 means off). */
+function flagS(value: string, flag: string, zeroIsOff: boolean): number {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && (zeroIsOff ? n >= 0 : n > 0)))
+    throw new RangeError(
+      `${flag} must be a number of seconds ${zeroIsOff ? '>= 0 (0: off)' : '> 0'}, got "${value}"`,
+    );
+  return n;
 }
 
 /**

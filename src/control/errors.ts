@@ -8,6 +8,8 @@ export type ControlErrorCode =
   | 'QUOTA_EXCEEDED'
   | 'NO_HOST_FITS'
   | 'BAD_REQUEST'
+  /** An Idempotency-Key reused with a different request (422). */
+  | 'IDEMPOTENCY_CONFLICT'
   | 'BACKEND';
 
 export class ControlError extends Error {

@@ -8,6 +8,8 @@
  */
 import { NubisClient, type VmCreate } from '../client/index.ts';
 import { ControlPlane, type Principal } from '../control/control-plane.ts';
+import { advanceWithControllers } from '../control/controllers/advance-sim-clock.ts';
+import type { ControllerManager } from '../control/controllers/controller-manager.ts';
 import { openStore } from '../control/store/open-store.ts';
 import { createHostDrivers } from '../drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
@@ -17,6 +19,7 @@ import { seededRandom } from '../runtime/random.ts';
 import { seededIds } from '../runtime/ids.ts';
 import type { SimSeries } from './datacenter-sim.ts';
 import type { OpsScenario } from './ops-scenario.ts';
+import { startReplayLoops } from './ops-loops.ts';
 import { readPlanetLabDay } from './planetlab.ts';
 import { syntheticWorkload } from './synthetic.ts';
 import { utilizationAt, type Workload } from './workload.ts';
@@ -199,13 +202,16 @@ export function failureSchedule(
 const pad = (i: number, n: number) => String(i).padStart(Math.max(3, String(n).length), '0');
 
 /**
- * Run a scenario through a port. The clock is the control plane's: the runner advances it.
+ * Run a scenario through a port. The clock is the control plane's: the runner advances it, and the
+ * control plane's loops (`startReplayLoops`) tick on it as it goes; without `loops` (a control plane
+ * whose loops the runner cannot wait for) the runner asks for an automation round every interval.
  * @param onStep progress callback (step, total)
  */
 export async function runOps(
   s: OpsScenario,
   port: OpsPort,
   clock: SimClock,
+  loops?: ControllerManager,
   onStep?: (step: number, total: number) => void,
 ): Promise<OpsResult> {
   const start = clock.now();
@@ -277,7 +283,8 @@ export async function runOps(
   let failuresDone = 0;
   for (let k = 0; k <= steps; k++) {
     const t = k * s.stepS;
-    clock.advanceTo(start + t);
+    if (loops) await advanceWithControllers(clock, loops, start + t);
+    else clock.advanceTo(start + t);
     while (nextFailure < failures.length && failures[nextFailure]!.t <= t) {
       const f = failures[nextFailure++]!;
       const cur = (await port.hosts()).find((h) => h.name === f.host)!;
@@ -292,7 +299,7 @@ export async function runOps(
     const load = new Map<string, number>();
     for (const v of running) load.set(v.name, utilizationAt(w, Number(v.name.slice(3)), t));
     await port.recordMetrics(running.map((v) => ({ vm: v.name, cpu: load.get(v.name)! })));
-    if (k > 0 && t % s.automation.intervalS === 0) await port.automationRound();
+    if (!loops && k > 0 && t % s.automation.intervalS === 0) await port.automationRound();
     const hosts = await port.hosts();
     const demand = new Map<string, number>();
     for (const v of await port.vms())
@@ -372,7 +379,12 @@ export async function runOpsInProcess(
       ids: seededIds(seededRandom(s.seed * 31 + 7)),
     });
     const admin = (await cp.authenticate((await cp.bootstrap())!))!;
-    return await runOps(s, methodPort(cp, admin), clock, onStep);
+    const loops = await startReplayLoops(cp, s, clock);
+    try {
+      return await runOps(s, methodPort(cp, admin), clock, loops, onStep);
+    } finally {
+      await loops.stop();
+    }
   } finally {
     await db.destroy();
   }

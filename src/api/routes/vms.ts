@@ -1,7 +1,7 @@
 /** VMs: list, create (or dry-run placement), lifecycle actions, delete, live migration. */
 import { z } from 'zod';
 import { VM_ACTIONS, type VmAction } from '../../control/vm-states.ts';
-import { idemKey, type RouteModule } from '../route-def.ts';
+import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
 /** GET/POST /v1/vms, GET/DELETE /v1/vms/:id, POST /v1/vms/:id/{actions,migrate}. */
@@ -42,12 +42,12 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
         dryRun: z.boolean().optional(),
       })
       .strict(),
-    handler: async ({ p, body, req, reply }) => {
+    handler: async ({ p, body, reply }) => {
       if (body.dryRun) {
         reply.code(200);
         return cp.placement(p, body);
       }
-      return cp.createVm(p, { ...body, idempotencyKey: idemKey(req) });
+      return cp.createVm(p, body);
     },
   });
   route({
@@ -65,9 +65,8 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
         name: name.optional(),
       })
       .strict(),
-    handler: async ({ p, params, body, req }) =>
+    handler: async ({ p, params, body }) =>
       cp.vmAction(p, params.id, body.action, {
-        idempotencyKey: idemKey(req),
         snapshotName: body.snapshotName,
         flavor: body.flavor,
         name: body.name,
@@ -80,8 +79,7 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
     tag: 'vms',
     status: 202,
     params: idParam,
-    handler: async ({ p, params, req }) =>
-      cp.vmAction(p, params.id, 'delete', { idempotencyKey: idemKey(req) }),
+    handler: async ({ p, params }) => cp.vmAction(p, params.id, 'delete'),
   });
   route({
     method: 'POST',
@@ -99,7 +97,6 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
         bandwidthMbps: z.number().positive().optional(),
       })
       .strict(),
-    handler: async ({ p, params, body, req }) =>
-      cp.migrateVm(p, params.id, { ...body, idempotencyKey: idemKey(req) }),
+    handler: async ({ p, params, body }) => cp.migrateVm(p, params.id, body),
   });
 };

@@ -97,12 +97,21 @@ export class Automation extends Service {
   }
 
   /**
-   * One periodic round, per zone: in partial mode propose a plan (unless one already waits for
-   * approval there); in full mode propose and apply it. Returns the plans made.
+   * Every loop's work at once, as `POST /v1/automation/rounds` asks: integrate energy, scale the
+   * groups on CPU, then an audit round. Returns the plans made.
    */
   async automationRound(p: Principal) {
     await this.cp.energy.integrateEnergy();
     await this.cp.scaling.scaleOnCpu(p);
+    return this.auditRound(p);
+  }
+
+  /**
+   * One audit round (the automation controller's tick): plans waiting for hosts go on, then per
+   * zone, in partial mode propose a plan (unless one already waits for approval there); in full
+   * mode propose and apply it. Returns the plans made.
+   */
+  async auditRound(p: Principal) {
     const zones = (await this.db.selectFrom('hosts').select('zone').distinct().orderBy('zone').execute()).map(
       (z) => z.zone,
     );

@@ -3,6 +3,7 @@
  *
  * Uses: `cp.tenancy`.
  */
+import { authorize, authorizeTenantObject } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -10,14 +11,13 @@ import { ASSUMED_VM_UTILIZATION, vmPowerW } from '../telemetry/energy.ts';
 
 /** Usage of a tenant: per VM, per report line, per day. */
 export class UsageReports extends Service {
-  private tenantScope(p: Principal, tenant?: string): Promise<string> {
-    if (!tenant || tenant === p.tenantId) return Promise.resolve(p.tenantId);
-    if (p.role !== 'admin' && p.role !== 'operator')
-      return this.cp.tenancy.tenantByRef(tenant).then((t) => {
-        if (t.id !== p.tenantId) throw new ControlError('NOT_FOUND', `No tenant "${tenant}"`);
-        return t.id;
-      });
-    return this.cp.tenancy.tenantByRef(tenant).then((t) => t.id);
+  /** The tenant whose usage is read: the caller's own, or (admins only: authz `usage:read`) any. */
+  private async tenantScope(p: Principal, tenant?: string): Promise<string> {
+    authorize(p, 'usage:read');
+    if (!tenant || tenant === p.tenantId) return p.tenantId;
+    const t = await this.cp.tenancy.tenantByRef(tenant);
+    authorizeTenantObject(p, 'usage:read', t.id, `No tenant "${tenant}"`);
+    return t.id;
   }
 
   /**

@@ -8,6 +8,7 @@
 import type { PlacementDecision } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
+import type { Db } from '../store/open-store.ts';
 import { Service } from '../service.ts';
 import type { VmState } from '../vm-states.ts';
 
@@ -140,6 +141,12 @@ export class CreateVm extends Service {
     return this.cp.operations.getOperation(p, opId);
   }
 
+  /** The tenant that owns a VM: its events are filed there, whoever acted (an admin, automation). */
+  private async ownerOf(trx: Db, vmId: string): Promise<string | null> {
+    const v = await trx.selectFrom('vms').select('tenant_id').where('id', '=', vmId).executeTakeFirst();
+    return v?.tenant_id ?? null;
+  }
+
   /** Run the hypervisor side of an operation and record its outcome (the VM goes to error if it fails). */
   async finish(
     p: Principal,
@@ -171,7 +178,7 @@ export class CreateVm extends Service {
           .where('id', '=', opId)
           .execute();
         await this.event(trx, {
-          tenantId: p.tenantId,
+          tenantId: await this.ownerOf(trx, vmId),
           vmId,
           hostId,
           actor: p.userName,
@@ -192,7 +199,7 @@ export class CreateVm extends Service {
           .where('id', '=', opId)
           .execute();
         await this.event(trx, {
-          tenantId: p.tenantId,
+          tenantId: await this.ownerOf(trx, vmId),
           vmId,
           hostId,
           actor: p.userName,

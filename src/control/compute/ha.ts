@@ -13,7 +13,8 @@ export class HighAvailability extends Service {
   /**
    * A host failed: restart its HA VMs elsewhere, highest priority first (Masakari's instance
    * recovery); its other VMs go to error. Each HA VM is restarted once: its move to the new host is
-   * one transaction, so a repeated evacuation finds it gone from the failed host.
+   * one transaction, so a repeated evacuation finds it gone from the failed host; VMs already in
+   * error are left alone, so the HA controller can evacuate a failed host again until it is empty.
    */
   async evacuate(p: Principal, hostId: string) {
     const vms = await this.db
@@ -36,6 +37,8 @@ export class HighAvailability extends Service {
       ])
       .where('vms.host_id', '=', hostId)
       .where('vms.deleted_at', 'is', null)
+      // Already given up (lost, or a restart that ended in error): evacuating again changes nothing.
+      .where('vms.state', '!=', 'error')
       .orderBy('vms.ha_priority', 'desc')
       .orderBy('vms.name')
       .execute();

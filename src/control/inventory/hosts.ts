@@ -113,7 +113,6 @@ export class HostInventory extends Service {
 
   async listHosts(p: Principal) {
     this.require(p, 'admin', 'operator');
-    await this.cp.energy.promoteBooted();
     return (await this.hostRows()).map((h) => this.hostOut(h, this.hostView(h)));
   }
 
@@ -140,7 +139,6 @@ export class HostInventory extends Service {
 
   async getHost(p: Principal, ref: string) {
     this.require(p, 'admin', 'operator');
-    await this.cp.energy.promoteBooted();
     const h = await this.db
       .selectFrom('hosts')
       .selectAll()

@@ -37,7 +37,8 @@ export class PowerOn extends Service {
       // A host takes time to boot: start it now (it is up when its agent reports, or after the
       // simulated boot time) and refuse this request with when to try again.
       const admin = { ...p, role: 'admin' as const };
-      setImmediate(() => {
+      // After this transaction (which the refusal rolls back): on the clock, as every deferred act.
+      this.ctx.clock.schedule(0, () => {
         this.cp.power.powerHost(admin, h.id, 'on', { reason }).catch(() => undefined);
       });
       throw new ControlError(

@@ -3,6 +3,7 @@
  * the end; never edit one that has shipped.
  */
 import { sql, type Kysely, type Migration } from 'kysely';
+import { tenancyMigration } from './migrations/0100-tenancy.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -297,6 +298,7 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.alterTable('hosts').addColumn('boot_until', 'text').execute();
     },
   },
+  '0100-tenancy': tenancyMigration,
   '0005-tiers-zones': {
     async up(db: Kysely<unknown>) {
       await db.schema

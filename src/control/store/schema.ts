@@ -14,6 +14,8 @@ export interface TenantTable {
   used_vcpus: Generated<number>;
   used_memory_mib: Generated<number>;
   used_disk_gib: Generated<number>;
+  /** Set when deleted (kept for history: invoices and events name it). */
+  deleted_at: Generated<string | null>;
 }
 export interface UserTable {
   id: string;
@@ -67,6 +69,8 @@ export interface HostTable {
   /** Service tier (e.g. "general", "gpu", "gold") and availability zone. */
   tier: Generated<string>;
   zone: Generated<string>;
+  /** Set when deleted (kept for history: invoices and events name it). */
+  deleted_at: Generated<string | null>;
 }
 export interface FlavorTable {
   id: string;
@@ -75,6 +79,8 @@ export interface FlavorTable {
   memory_mib: number;
   disk_gib: number;
   created_at: string;
+  /** Set when deleted (kept for history: invoices and events name it). */
+  deleted_at: Generated<string | null>;
 }
 export interface ImageTable {
   id: string;
@@ -82,6 +88,8 @@ export interface ImageTable {
   format: string;
   size_mib: number;
   created_at: string;
+  /** Set when deleted (kept for history: invoices and events name it). */
+  deleted_at: Generated<string | null>;
 }
 export interface ServerGroupTable {
   id: string;
@@ -89,6 +97,8 @@ export interface ServerGroupTable {
   name: string;
   policy: string;
   created_at: string;
+  /** Set when deleted (kept for history: invoices and events name it). */
+  deleted_at: Generated<string | null>;
 }
 export interface VmTable {
   id: string;
@@ -207,7 +217,20 @@ export interface ScalingGroupTable {
   created_at: string;
 }
 
+/** A used Idempotency-Key: its scope, the request's hash and (once answered) the answer. */
+export interface IdempotencyKeyTable {
+  tenant_id: string;
+  method: string;
+  route: string;
+  key: string;
+  body_hash: string;
+  status: number | null;
+  response: string | null;
+  created_at: string;
+}
+
 export interface Database {
+  idempotency_keys: IdempotencyKeyTable;
   energy: EnergyTable;
   scaling_groups: ScalingGroupTable;
   settings: SettingTable;

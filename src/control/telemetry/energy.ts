@@ -39,15 +39,43 @@ export function parsePower(json: string): PowerModelSpec {
   return { type: 'linear', idleW: 100, maxW: 250 };
 }
 
+/** The key of a (scope, ref) pair in `pendingEnergy`'s map. */
+const energyKey = (scope: string, ref: string) => `${scope}\u0000${ref}`;
+
 /** Energy: integrating host power over time, boot completion, energy reports, PUE. */
 export class Energy extends Service {
   /**
    * Integrate every host's power since the last integration (power models at the measured
    * utilization; nothing when off or failed) into energy per host, zone and tenant (a VM's share of
-   * its host: idle power by vCPUs, the rest by CPU demand). Called on every metrics report, audit,
-   * power change and report, so the integral has no gaps.
+   * its host: idle power by vCPUs, the rest by CPU demand). Called by every metrics report and power
+   * change (so the integral has no gaps) and by the energy controller; reports add the pending part
+   * in memory (reads never write).
    */
   async integrateEnergy(): Promise<void> {
+    const { at, day, joules: add } = await this.pendingEnergy();
+    await this.db.transaction().execute(async (trx) => {
+      for (const [k, j] of add) {
+        const [scope, ref] = k.split('\u0000') as [string, string];
+        await trx
+          .insertInto('energy')
+          .values({ scope, ref, day, joules: j })
+          .onConflict((oc) =>
+            oc
+              .columns(['scope', 'ref', 'day'])
+              .doUpdateSet((eb) => ({ joules: eb('energy.joules', '+', eb.ref('excluded.joules')) })),
+          )
+          .execute();
+      }
+      await trx.updateTable('hosts').set({ energy_at: at }).execute();
+    });
+    await this.promoteBooted();
+  }
+
+  /**
+   * The energy not integrated yet: each host's power since its last integration, by scope and ref
+   * (`host`, `zone`, `tenant`), J, all on the current UTC day. Reads only: reports add it in memory.
+   */
+  async pendingEnergy(): Promise<{ at: string; day: string; joules: Map<string, number> }> {
     const now = this.ctx.clock.now();
     const at = this.now(),
       day = at.slice(0, 10);
@@ -75,7 +103,7 @@ export class Energy extends Service {
       }
     const add = new Map<string, number>();
     const bump = (scope: string, ref: string, j: number) => {
-      const k = `${scope}\u0000${ref}`;
+      const k = energyKey(scope, ref);
       add.set(k, (add.get(k) ?? 0) + j);
     };
     for (const h of hosts) {
@@ -96,25 +124,13 @@ export class Energy extends Service {
       bump('zone', h.zone, share.totalW * dt);
       for (const [tenant, w] of share.byOwner) bump('tenant', tenant, w * dt);
     }
-    await this.db.transaction().execute(async (trx) => {
-      for (const [k, j] of add) {
-        const [scope, ref] = k.split('\u0000') as [string, string];
-        await trx
-          .insertInto('energy')
-          .values({ scope, ref, day, joules: j })
-          .onConflict((oc) =>
-            oc
-              .columns(['scope', 'ref', 'day'])
-              .doUpdateSet((eb) => ({ joules: eb('energy.joules', '+', eb.ref('excluded.joules')) })),
-          )
-          .execute();
-      }
-      await trx.updateTable('hosts').set({ energy_at: at }).execute();
-    });
-    await this.promoteBooted();
+    return { at, day, joules: add };
   }
 
-  /** Simulated hosts whose boot time has passed are up (evaluated lazily against the clock, so replays are deterministic). */
+  /**
+   * Simulated hosts whose boot time has passed are up. Run by the boot controller and by the write
+   * paths that place on hosts (create, audits, plans), never by reads.
+   */
   async promoteBooted(): Promise<void> {
     const now = this.now();
     const ready = await this.db
@@ -157,7 +173,8 @@ export class Energy extends Service {
         'FORBIDDEN',
         `Energy by ${o.by} is for operators; members see their tenant's (by=tenant)`,
       );
-    await this.integrateEnergy();
+    // Reads never write: the energy since the last integration is added here, not stored.
+    const pending = await this.pendingEnergy();
     let q = this.db
       .selectFrom('energy')
       .select(['ref', (eb) => eb.fn.sum<number>('joules').as('j')])
@@ -167,7 +184,14 @@ export class Energy extends Service {
       .groupBy('ref')
       .orderBy('ref');
     if (!this.canSeeAll(p)) q = q.where('ref', '=', p.tenantId);
-    const rows = await q.execute();
+    const joules = new Map((await q.execute()).map((r) => [r.ref, Number(r.j)]));
+    if (pending.day >= from && pending.day <= to)
+      for (const [k, j] of pending.joules) {
+        const [scope, ref] = k.split('\u0000') as [string, string];
+        if (scope !== o.by || (!this.canSeeAll(p) && ref !== p.tenantId)) continue;
+        joules.set(ref, (joules.get(ref) ?? 0) + j);
+      }
+    const rows = [...joules].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([ref, j]) => ({ ref, j }));
     const pue = await this.pue();
     const names =
       o.by === 'host'

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { placeVm, type HostView } from './pipeline.ts';
+import type { Constraint } from '../../core/constraints/index.ts';
+import { checkAll, constraintState } from '../../core/constraints/index.ts';
+import { capacityFilter, placeVm, type HostView } from './pipeline.ts';
 
 const host = (name: string, o: Partial<HostView> = {}): HostView => ({
   id: `id-${name}`,
@@ -51,7 +53,8 @@ test('hard anti-affinity keeps group members apart; hard affinity keeps them tog
   const hs = [host('a', { vmIds: ['v1'] }), host('b')];
   const anti = placeVm(hs, { flavor: small, group: { id: 'g', policy: 'anti-affinity', memberIds: ['v1'] } });
   assert.equal(anti.hostId, 'id-b');
-  assert.equal(anti.rejected[0]!.filter, 'ServerGroupFilter');
+  assert.equal(anti.rejected[0]!.filter, 'ConstraintFilter');
+  assert.equal(anti.rejected[0]!.reason, 'anti-affinity "g": the new VM may not share a with v1');
   assert.equal(
     placeVm(hs, { flavor: small, group: { id: 'g', policy: 'affinity', memberIds: ['v1'] } }, 'spread')
       .hostId,
@@ -113,5 +116,132 @@ test('property: a chosen host always has room in every dimension and passes ever
       },
     ),
     { numRuns: 300, seed: 11 },
+  );
+});
+
+test('why not placed names the constraint and the VMs: a fence over a zone, a ban, a spread over racks', () => {
+  const hs = [
+    host('a', { zone: 'z1', rack: 'r1', vmIds: ['db-1'] }),
+    host('b', { zone: 'z1', rack: 'r1' }),
+    host('c', { zone: 'z2', rack: 'r2' }),
+  ];
+  const constraints: Constraint[] = [
+    { id: 'c1', name: 'db racks', hard: true, type: 'spread', over: 'rack', vms: ['db-1', 'db-2'] },
+    { id: 'c2', name: 'no c', hard: true, type: 'ban', vms: ['db-2'], hosts: ['id-c'] },
+  ];
+  const d = placeVm(hs, { flavor: small, vmId: 'db-2', constraints, vmNames: new Map([['db-1', 'db-1']]) });
+  assert.equal(d.hostId, null);
+  assert.deepEqual(
+    d.rejected.map((r) => `${r.hostName}: ${r.reason}`),
+    [
+      'a: spread "db racks": db-2 may not join db-1 in rack r1 (at most 1 per rack)',
+      'b: spread "db racks": db-2 may not join db-1 in rack r1 (at most 1 per rack)',
+      'c: ban "no c" (db-2): c is banned (host id-c)',
+    ],
+  );
+  const z = placeVm(hs, { flavor: small, zone: 'z2', tier: 'gpu' });
+  assert.equal(z.rejected[0]!.reason, 'fence "zone pin" (the new VM): a is in zone z1, VM asks for z2');
+  assert.equal(z.rejected[2]!.reason, 'fence "tier pin" (the new VM): c is in tier none, VM asks for gpu');
+});
+
+test('soft constraints only rank: a soft anti-affinity prefers the host without a member, even against pack', () => {
+  const hs = [host('a', { vmIds: ['w1'], used: { vcpus: 2, memoryMiB: 4096, diskGiB: 10 } }), host('b')];
+  const soft: Constraint = { id: 's', hard: false, type: 'anti-affinity', vms: ['w1', 'w2'] };
+  // a: pack (4096+4096)/15360 = 0.53, soft 0 → 0.53; b: pack 0.27, soft 1 × 2 → 2.27
+  assert.equal(placeVm(hs, { flavor: small, vmId: 'w2', constraints: [soft] }).hostId, 'id-b');
+});
+
+const arbConstraints = (vmIds: string[], hostIds: string[]) =>
+  fc
+    .array(
+      fc.oneof(
+        fc.record({
+          type: fc.constantFrom('affinity' as const, 'anti-affinity' as const),
+          vms: fc.subarray(vmIds, { minLength: 1 }),
+          hard: fc.boolean(),
+        }),
+        fc.record({
+          type: fc.constantFrom('fence' as const, 'ban' as const),
+          vms: fc.subarray(vmIds, { minLength: 1 }),
+          hard: fc.boolean(),
+          hosts: fc.subarray(hostIds),
+          where: fc.record(
+            { zone: fc.constantFrom('z1', 'z2'), rack: fc.constantFrom('r1', 'r2', 'r3') },
+            { requiredKeys: [] },
+          ),
+        }),
+        fc.record({
+          type: fc.constant('max-per-host' as const),
+          vms: fc.subarray(vmIds, { minLength: 1 }),
+          hard: fc.boolean(),
+          max: fc.integer({ min: 1, max: 3 }),
+        }),
+        fc.record({
+          type: fc.constant('spread' as const),
+          vms: fc.subarray(vmIds, { minLength: 1 }),
+          hard: fc.boolean(),
+          over: fc.constantFrom('rack' as const, 'zone' as const),
+          maxPerDomain: fc.integer({ min: 1, max: 2 }),
+        }),
+      ),
+      { maxLength: 5 },
+    )
+    .map((cs) => cs.map((c, i) => ({ ...c, id: `c${i}` }) as Constraint));
+
+test('property: placeVm never picks a host that breaks a hard constraint, and finds none only when every host is ruled out', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 8 }).chain((H) =>
+        fc.record({
+          hosts: fc.array(
+            fc.record({
+              state: fc.constantFrom('up', 'up', 'up', 'maintenance'),
+              mem: fc.integer({ min: 0, max: 14000 }),
+              zone: fc.constantFrom('z1', 'z2'),
+              rack: fc.constantFrom('r1', 'r2', 'r3'),
+            }),
+            { minLength: H, maxLength: H },
+          ),
+          where: fc.array(fc.option(fc.integer({ min: 0, max: H - 1 })), { minLength: 6, maxLength: 6 }),
+          constraints: arbConstraints(
+            ['v0', 'v1', 'v2', 'v3', 'v4', 'new'],
+            Array.from({ length: H }, (_, i) => `id-h${i}`),
+          ),
+          preset: fc.constantFrom('pack', 'spread', 'first-fit'),
+        }),
+      ),
+      ({ hosts, where, constraints, preset }) => {
+        const vms = ['v0', 'v1', 'v2', 'v3', 'v4'];
+        const hs = hosts.map((x, i) =>
+          host(`h${i}`, {
+            state: x.state as HostView['state'],
+            zone: x.zone,
+            rack: x.rack,
+            used: { vcpus: 0, memoryMiB: x.mem, diskGiB: 0 },
+            vmIds: vms.filter((_, k) => where[k] === i),
+          }),
+        );
+        const pairs = vms.flatMap((v, k) => (where[k] != null ? [[v, `id-h${where[k]}`] as const] : []));
+        const attrs = hs.map((h) => ({ id: h.id, name: h.name, zone: h.zone, rack: h.rack }));
+        if (checkAll(constraints, constraintState(attrs, pairs)).length) return; // start from a valid state
+        const d = placeVm(hs, { flavor: small, vmId: 'new', constraints }, preset);
+        // Oracle: a host is feasible when it is up, has room, and the state with the VM on it holds.
+        const feasible = (h: HostView) =>
+          h.state === 'up' &&
+          capacityFilter.filter(h, { flavor: small }, undefined as never).pass &&
+          checkAll(constraints, constraintState(attrs, [...pairs, ['new', h.id]])).length === 0;
+        if (d.hostId) assert.ok(feasible(hs.find((h) => h.id === d.hostId)!), d.explanation);
+        else assert.ok(!hs.some(feasible), d.explanation);
+        assert.deepEqual(
+          d.ranked.map((r) => r.hostId).sort(),
+          hs
+            .filter(feasible)
+            .map((h) => h.id)
+            .sort(),
+          'ranked are exactly the feasible hosts',
+        );
+      },
+    ),
+    { numRuns: 500, seed: 12 },
   );
 });

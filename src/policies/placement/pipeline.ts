@@ -2,8 +2,16 @@
  * VM placement for the control plane as a filter/scorer pipeline over an immutable snapshot
  * (OpenStack Nova's FilterScheduler; Kubernetes scheduler framework Filter/Score). Filters return a
  * verdict with a reason; scorers return a number in [0, 1] with a weight. "No host fits" is a value
- * that names, for every host, the first filter that rejected it and why.
+ * that names, for every host, the first filter that rejected it and why. Placement constraints
+ * (src/core/constraints) are judged by their own checkers, the same ones plans and planners use.
  */
+import {
+  admitsAll,
+  softScore,
+  type Constraint,
+  type ConstraintState,
+  type HostAttributes,
+} from '../../core/constraints/index.ts';
 
 export const HostState = { up: 'up', maintenance: 'maintenance', off: 'off', failed: 'failed' } as const;
 export type HostState = (typeof HostState)[keyof typeof HostState];
@@ -26,21 +34,106 @@ export interface HostView {
   diskRatio: number;
   /** Sum of the flavors of the VMs placed on the host. */
   used: Resources;
-  /** VM ids on the host (for server-group rules). */
+  /** VM ids on the host (where the constraints' VMs are, unless the request gives `placement`). */
   vmIds: readonly string[];
   tier?: string;
   zone?: string;
+  rack?: string;
+  datacenter?: string;
 }
 
 export type GroupPolicy = 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';
 
 export interface PlacementRequest {
   flavor: Resources;
-  /** The VM's server group and the VM ids already in it. */
-  group?: { id: string; policy: GroupPolicy; memberIds: readonly string[] };
-  /** Only hosts in this availability zone / of this tier. */
+  /** The VM being placed (a placeholder id for a VM not created yet) and its name for messages. */
+  vmId?: string;
+  vmName?: string;
+  /** The constraints about this VM (others are ignored); hard ones filter, soft ones score. */
+  constraints?: readonly Constraint[];
+  /** Where each VM runs (VM id → host ids); by default read from the hosts' `vmIds`. */
+  placement?: ReadonlyMap<string, readonly string[]>;
+  /** VM names for messages. */
+  vmNames?: ReadonlyMap<string, string>;
+  /** Shorthand for an affinity / anti-affinity constraint over the group's members and this VM. */
+  group?: { id: string; name?: string; policy: GroupPolicy; memberIds: readonly string[] };
+  /** Shorthands for fences: only hosts in this availability zone / of this tier. */
   zone?: string;
   tier?: string;
+}
+
+/** What every filter and scorer of one placement shares: the constraints and the state they judge. */
+export interface PlacementContext {
+  vmId: string;
+  constraints: readonly Constraint[];
+  state: ConstraintState;
+}
+
+/** The id `placeVm` gives a VM that has none yet. */
+export const NEW_VM_ID = '(new VM)';
+
+/** The request's constraints with its shorthands (group, zone, tier) turned into constraints. */
+export function requestConstraints(r: PlacementRequest): Constraint[] {
+  const vmId = r.vmId ?? NEW_VM_ID;
+  const out: Constraint[] = [...(r.constraints ?? [])];
+  if (r.group) {
+    const g = r.group;
+    out.push({
+      id: g.id,
+      name: g.name,
+      hard: g.policy === 'affinity' || g.policy === 'anti-affinity',
+      type: g.policy.endsWith('anti-affinity') ? 'anti-affinity' : 'affinity',
+      vms: [...g.memberIds.filter((m) => m !== vmId), vmId],
+    });
+  }
+  if (r.zone)
+    out.push({
+      id: 'zone',
+      name: 'zone pin',
+      hard: true,
+      type: 'fence',
+      vms: [vmId],
+      where: { zone: r.zone },
+    });
+  if (r.tier)
+    out.push({
+      id: 'tier',
+      name: 'tier pin',
+      hard: true,
+      type: 'fence',
+      vms: [vmId],
+      where: { tier: r.tier },
+    });
+  return out;
+}
+
+function placementContext(hosts: readonly HostView[], r: PlacementRequest): PlacementContext {
+  const vmId = r.vmId ?? NEW_VM_ID;
+  const constraints = requestConstraints(r).filter((c) => c.vms.includes(vmId));
+  const attrs = new Map<string, HostAttributes>();
+  for (const h of hosts)
+    attrs.set(h.id, {
+      id: h.id,
+      name: h.name,
+      zone: h.zone,
+      rack: h.rack,
+      tier: h.tier,
+      datacenter: h.datacenter,
+    });
+  let placement = r.placement;
+  if (!placement && constraints.length) {
+    const p = new Map<string, string[]>();
+    for (const h of hosts)
+      for (const v of h.vmIds) {
+        const l = p.get(v);
+        if (l) l.push(h.id);
+        else p.set(v, [h.id]);
+      }
+    placement = p;
+  }
+  const vmNames = new Map(r.vmNames ?? []);
+  if (!vmNames.has(vmId)) vmNames.set(vmId, r.vmName ?? (r.vmId ? vmId : 'the new VM'));
+  return { vmId, constraints, state: { hosts: attrs, placement: placement ?? new Map(), vmNames } };
 }
 
 export interface FilterVerdict {
@@ -49,12 +142,12 @@ export interface FilterVerdict {
 }
 export interface HostFilter {
   name: string;
-  filter(h: HostView, r: PlacementRequest): FilterVerdict;
+  filter(h: HostView, r: PlacementRequest, ctx: PlacementContext): FilterVerdict;
 }
 export interface HostScorer {
   name: string;
   weight: number;
-  score(h: HostView, r: PlacementRequest): number;
+  score(h: HostView, r: PlacementRequest, ctx: PlacementContext): number;
 }
 
 const free = (h: HostView) => ({
@@ -71,10 +164,9 @@ export const hostStateFilter: HostFilter = {
   filter: (h) => (h.state === HostState.up ? PASS_STATE : { pass: false, reason: `host is ${h.state}` }),
 };
 const PASS_STATE: FilterVerdict = { pass: true };
-
-/** Capacity per dimension with overcommit ratios and reserved resources (Nova's RAM/Core/Disk filters). */
 const PASS: FilterVerdict = { pass: true };
 
+/** Capacity per dimension with overcommit ratios and reserved resources (Nova's RAM/Core/Disk filters). */
 export const capacityFilter: HostFilter = {
   name: 'CapacityFilter',
   filter: (h, r) => {
@@ -97,33 +189,16 @@ export const capacityFilter: HostFilter = {
   },
 };
 
-const PASS_GROUP: FilterVerdict = { pass: true };
-const PASS_ZONE: FilterVerdict = { pass: true };
-
-/** Availability zone and tier requested by the VM (Nova's AvailabilityZoneFilter / aggregate extra specs). */
-export const zoneTierFilter: HostFilter = {
-  name: 'ZoneTierFilter',
-  filter: (h, r) => {
-    if (r.zone && h.zone !== r.zone)
-      return { pass: false, reason: `in zone ${h.zone ?? 'none'}, VM asks for ${r.zone}` };
-    if (r.tier && h.tier !== r.tier)
-      return { pass: false, reason: `tier ${h.tier ?? 'none'}, VM asks for ${r.tier}` };
-    return PASS_ZONE;
-  },
-};
-
-/** Hard server-group rules (Nova's ServerGroupAffinityFilter / ServerGroupAntiAffinityFilter). */
-export const serverGroupFilter: HostFilter = {
-  name: 'ServerGroupFilter',
-  filter: (h, r) => {
-    const g = r.group;
-    if (!g || g.memberIds.length === 0) return PASS_GROUP;
-    const here = g.memberIds.filter((m) => h.vmIds.includes(m));
-    if (g.policy === 'affinity' && here.length === 0)
-      return { pass: false, reason: `affinity group ${g.id}: its VMs run elsewhere` };
-    if (g.policy === 'anti-affinity' && here.length > 0)
-      return { pass: false, reason: `anti-affinity group ${g.id}: ${here.length} of its VMs already here` };
-    return { pass: true };
+/**
+ * Hard placement constraints (server groups, zone and tier pins, fences, bans, max per host,
+ * spread), judged by their checkers; the reason names the constraint and the VMs.
+ */
+export const constraintFilter: HostFilter = {
+  name: 'ConstraintFilter',
+  filter: (h, _r, ctx) => {
+    if (!ctx.constraints.length) return PASS;
+    const v = admitsAll(ctx.constraints, ctx.state, ctx.vmId, h.id);
+    return v ? { pass: false, reason: v.message } : PASS;
   },
 };
 
@@ -145,32 +220,27 @@ export const spreadScorer: HostScorer = {
   weight: 1,
   score: (h, r) => 1 - utilization(h, r.flavor),
 };
-/** Soft server-group rules (Nova's ServerGroupSoft(Anti)AffinityWeigher). */
-export const softGroupScorer: HostScorer = {
-  name: 'softServerGroup',
+/** Soft constraints (soft server groups, ...): the mean of their scores, 0.5 without any. */
+export const softConstraintScorer: HostScorer = {
+  name: 'softConstraints',
   weight: 2,
-  score: (h, r) => {
-    const g = r.group;
-    if (!g || (g.policy !== 'soft-affinity' && g.policy !== 'soft-anti-affinity')) return 0.5;
-    const here = g.memberIds.filter((m) => h.vmIds.includes(m)).length;
-    const share = g.memberIds.length ? here / g.memberIds.length : 0;
-    return g.policy === 'soft-affinity' ? share : 1 - share;
-  },
+  score: (h, _r, ctx) =>
+    ctx.constraints.length ? softScore(ctx.constraints, ctx.state, ctx.vmId, h.id) : 0.5,
 };
 
 /** Named presets (data, not code paths). `first-fit` scores nothing: the first host in name order wins. */
 export const PLACEMENT_PRESETS: Readonly<Record<string, { filters: HostFilter[]; scorers: HostScorer[] }>> = {
   pack: {
-    filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter],
-    scorers: [packScorer, softGroupScorer],
+    filters: [hostStateFilter, constraintFilter, capacityFilter],
+    scorers: [packScorer, softConstraintScorer],
   },
   spread: {
-    filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter],
-    scorers: [spreadScorer, softGroupScorer],
+    filters: [hostStateFilter, constraintFilter, capacityFilter],
+    scorers: [spreadScorer, softConstraintScorer],
   },
   'first-fit': {
-    filters: [hostStateFilter, zoneTierFilter, capacityFilter, serverGroupFilter],
-    scorers: [softGroupScorer],
+    filters: [hostStateFilter, constraintFilter, capacityFilter],
+    scorers: [softConstraintScorer],
   },
 };
 
@@ -215,12 +285,13 @@ export function placeVm(
   const sorted = isSorted
     ? hosts
     : hosts.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const ctx = placementContext(hosts, req);
   const rejected: Rejection[] = [];
   const ranked: RankedHost[] = [];
   for (const h of sorted) {
     let ok = true;
     for (const f of p.filters) {
-      const v = f.filter(h, req);
+      const v = f.filter(h, req, ctx);
       if (!v.pass) {
         rejected.push({ hostId: h.id, hostName: h.name, filter: f.name, reason: v.reason ?? 'rejected' });
         ok = false;
@@ -231,7 +302,7 @@ export function placeVm(
     const scores: Record<string, number> = {};
     let score = 0;
     for (const s of p.scorers) {
-      const x = s.score(h, req);
+      const x = s.score(h, req, ctx);
       scores[s.name] = x;
       score += s.weight * x;
     }

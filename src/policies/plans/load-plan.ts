@@ -9,13 +9,17 @@ import { idlePowerW, powerW, type PowerModelSpec } from '../../models/power.ts';
 import type { Random } from '../../runtime/random.ts';
 import { planConsolidation as beloglazov } from '../consolidation/beloglazov.ts';
 import type { ClusterSnapshot } from '../consolidation/trial-cluster.ts';
+import { admitsAll } from '../../core/constraints/index.ts';
+import type { TrialCluster } from '../consolidation/trial-cluster.ts';
 import { buildDetector, buildSelection, type PolicySpec } from '../registry.ts';
+import { PlanConstraints } from './plan-constraints.ts';
 import {
   offableHosts,
   summarize,
   type ConsolidationPlanOptions,
   type Plan,
   type PlanAction,
+  type PlanCluster,
   type PlanHost,
   type PlanVm,
 } from './plan.ts';
@@ -35,7 +39,7 @@ export interface LoadVm extends PlanVm {
   /** CPU utilization of the VM's vCPUs (0..1), newest first; empty when never measured. */
   history: readonly number[];
 }
-export interface LoadCluster {
+export interface LoadCluster extends PlanCluster {
   hosts: LoadHost[];
   vms: LoadVm[];
 }
@@ -55,7 +59,8 @@ export const DEFAULT_LOAD_OPTIONS = { stepS: 300, maxDirtyMiBps: 50, downtimeTar
  * Plan one round of Beloglazov & Buyya's dynamic consolidation (CCPE 2012) on the live cluster:
  * relieve overloaded hosts, empty underloaded ones, switch emptied hosts off (keeping spares) and
  * switched-off hosts on when an overload needs them. Hold-down and payback apply to the emptying
- * moves; an overloaded host's VMs may move whatever their hold-down.
+ * moves; an overloaded host's VMs may move whatever their hold-down. Targets are in the VM's zone
+ * and admitted by its hard constraints (through the planner's `extraFits` hook).
  */
 export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random): Plan {
   const hosts = c.hosts;
@@ -99,6 +104,29 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
     blocked[i] = h.state === 'up' || h.state === 'off' ? 0 : 1;
     nowW[i] = h.state === 'up' ? powerW(h.power, Math.min(1, util[i]!)) : 0;
   });
+  const pc = new PlanConstraints(c);
+  const vmIx = new Map(vms.map((v, i) => [v.id, i]));
+  // The trial cluster's placement of the VMs the constraints about v name (VMs on hosts that are not
+  // up stay where they are); a VM being moved counts on its source and its target.
+  const admittedInTrial = (t: TrialCluster, h: number, v: number) => {
+    const cs = pc.about(vms[v]!.id);
+    if (!cs.length) return true;
+    const members = new Set(cs.flatMap((x) => x.vms));
+    const placement = new Map<string, string[]>();
+    for (const m of members) {
+      const start = pc.placement.get(m);
+      if (start && !vmIx.has(m)) placement.set(m, [...start]);
+    }
+    for (let x = 0; x < H; x++)
+      for (const i of t.lists[x]!) {
+        const id = vms[i]!.id;
+        if (!members.has(id)) continue;
+        const l = placement.get(id);
+        if (l) l.push(hosts[x]!.id);
+        else placement.set(id, [hosts[x]!.id]);
+      }
+    return !admitsAll(cs, { hosts: pc.hosts, placement, vmNames: pc.vmNames }, vms[v]!.id, hosts[h]!.id);
+  };
   const snap: ClusterSnapshot = {
     hostCapacityMips: cap,
     hostPeMips: cap, // a VM may use all of a host's cores, up to its own vCPUs
@@ -126,9 +154,12 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
     ramConstraint: true,
     excludeOverloadTargets: true,
     consolidateIdleHosts: true,
-    // vCPU slots (the placement's reservation view) must hold too, or the migration would be refused.
+    // vCPU slots (the placement's reservation view) must hold too, or the migration would be refused;
+    // and the VM stays in its zone where its hard constraints admit it.
     extraFits: (t, h, v) =>
-      t.lists[h]!.reduce((s, x) => s + vms[x]!.vcpus, 0) + vms[v]!.vcpus <= hosts[h]!.capacity.vcpus,
+      t.lists[h]!.reduce((s, x) => s + vms[x]!.vcpus, 0) + vms[v]!.vcpus <= hosts[h]!.capacity.vcpus &&
+      pc.inZone(vms[v]!.id, hosts[h]!.id) &&
+      admittedInTrial(t, h, v),
   });
 
   const cost = (i: number) => {
@@ -247,7 +278,8 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
  * Spread rebalancing (the load-balancing mode of VMware DRS / oVirt's "evenly distributed" policy):
  * while the busiest and the idlest host that are on differ by more than `gap` in CPU utilization,
  * move the VM off the busiest host that best evens the pair, if it fits the idlest (vCPU slots and
- * RAM) and narrows the gap. VMs in hold-down stay. At most `maxMoves` moves.
+ * RAM), its hard constraints admit it there, and it narrows the gap. The idlest host is taken in the
+ * busiest one's zone (plans keep VMs in their zone). VMs in hold-down stay. At most `maxMoves` moves.
  */
 export function planSpread(
   c: LoadCluster,
@@ -261,10 +293,13 @@ export function planSpread(
   const ram = (h: LoadHost) => on.get(h.id)!.reduce((s, v) => s + v.memoryMiB, 0);
   const actions: PlanAction[] = [];
   const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+  const pc = new PlanConstraints(c);
   for (let k = 0; k < (o.maxMoves ?? 20) && up.length > 1; k++) {
     const byUtil = up.slice().sort((a, b) => util(b) - util(a) || (a.name < b.name ? -1 : 1));
-    const hot = byUtil[0]!,
-      cold = byUtil[byUtil.length - 1]!;
+    const hot = byUtil[0]!;
+    const peers = byUtil.filter((h) => h !== hot && h.zone === hot.zone);
+    const cold = peers[peers.length - 1];
+    if (!cold) break;
     const uh = util(hot),
       uc = util(cold);
     if (uh - uc <= o.gap) break;
@@ -274,6 +309,7 @@ export function planSpread(
       if (v.sinceMigrationS < o.holdDownS) continue;
       if (slots(cold) + v.vcpus > cold.capacity.vcpus || ram(cold) + v.memoryMiB > cold.capacity.memoryMiB)
         continue;
+      if (!pc.none && pc.refuses(v.id, cold.id)) continue;
       const after = Math.abs(uh - demand(v) / hot.cpus - (uc + demand(v) / cold.cpus));
       if (after < bestGap - 1e-9) {
         bestGap = after;
@@ -300,6 +336,7 @@ export function planSpread(
       on.get(hot.id)!.filter((v) => v !== best),
     );
     on.get(cold.id)!.push({ ...best, hostId: cold.id });
+    pc.move(best.id, cold.id);
   }
   const plan = summarize(actions);
   return actions.length

@@ -1,0 +1,159 @@
+/** `nubis host …`: hosts (admins and operators), named by name or id. */
+import type { Command } from 'commander';
+import type { Host, HostCreate, HostState } from '../../client/index.ts';
+import { formatTable } from '../table.ts';
+import {
+  CliError,
+  ctx,
+  defined,
+  int,
+  keyValues,
+  num,
+  resourceCommand,
+  type CommandModule,
+} from './common.ts';
+
+const STATES: HostState[] = ['up', 'maintenance', 'off', 'failed'];
+
+/** A host as one table row's cells. */
+const row = (h: Host) => [
+  h.name,
+  h.state,
+  h.zone,
+  h.rack,
+  `${h.used.vcpus}/${h.capacity.vcpus * h.overcommit.cpu}`,
+  `${h.used.memoryMiB}/${h.capacity.memoryMiB}`,
+  h.vms,
+  `${Math.round(h.cpu * 100)} %`,
+  `${Math.round(h.powerW)} W`,
+];
+
+/** host list, show, create, set-state, power, drain, undrain. */
+export const hostCommands: CommandModule = (program) => {
+  const host = resourceCommand(program, 'host', 'Hosts (admins and operators)');
+
+  host
+    .command('list')
+    .description('List hosts with capacity and use')
+    .action(async function (this: Command) {
+      const c = ctx(this);
+      const list = await c.client.hosts.list();
+      c.out(list, () =>
+        formatTable(
+          ['name', 'state', 'zone', 'rack', 'vCPUs used/cap', 'memory MiB used/cap', 'VMs', 'CPU', 'power'],
+          list.map(row),
+          [false, false, false, false, true, true, true, true, true],
+        ),
+      );
+    });
+
+  host
+    .command('show <host>')
+    .description('Show a host')
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      const h = await c.client.hosts.get(ref);
+      c.out(h, () => keyValues(h));
+    });
+
+  host
+    .command('create <name>')
+    .description('Register a host (admin)')
+    .requiredOption('--vcpus <n>', 'physical cores', int)
+    .requiredOption('--memory-mib <n>', 'memory', int)
+    .option('--disk-gib <n>', 'disk (default 0)', int)
+    .option('--cpu-ratio <x>', 'CPU overcommit ratio', num)
+    .option('--memory-ratio <x>', 'memory overcommit ratio', num)
+    .option('--disk-ratio <x>', 'disk overcommit ratio', num)
+    .option('--reserved-vcpus <n>', 'kept for the host itself', int)
+    .option('--reserved-memory-mib <n>', 'kept for the host itself', int)
+    .option('--reserved-disk-gib <n>', 'kept for the host itself', int)
+    .option('--datacenter <dc>')
+    .option('--rack <rack>')
+    .option('--zone <zone>')
+    .option('--tier <tier>')
+    .option('--driver <driver>', 'sim or qemu')
+    .option('--agent-url <url>', "the host agent's URL (qemu hosts)")
+    .option('--power-address <addr>', "the agents' power-control address")
+    .option('--power-model <json>', 'e.g. {"type":"linear","idleW":100,"maxW":250}')
+    .action(async function (this: Command, name: string, o) {
+      const c = ctx(this);
+      let powerModel: HostCreate['powerModel'];
+      if (o.powerModel)
+        try {
+          powerModel = JSON.parse(o.powerModel);
+        } catch {
+          throw new CliError('BAD_ARGUMENT', `--power-model must be JSON, got ${o.powerModel}`);
+        }
+      const h = await c.client.hosts.create({
+        ...defined({
+          cpuRatio: o.cpuRatio,
+          memoryRatio: o.memoryRatio,
+          diskRatio: o.diskRatio,
+          reservedVcpus: o.reservedVcpus,
+          reservedMemoryMiB: o.reservedMemoryMib,
+          reservedDiskGiB: o.reservedDiskGib,
+          datacenter: o.datacenter,
+          rack: o.rack,
+          zone: o.zone,
+          tier: o.tier,
+          driver: o.driver,
+          agentUrl: o.agentUrl,
+          powerAddress: o.powerAddress,
+          powerModel,
+        }),
+        name,
+        vcpus: o.vcpus,
+        memoryMiB: o.memoryMib,
+        diskGiB: o.diskGib ?? 0,
+      });
+      c.out(h, () => `host ${h.name}: ${h.state} (id ${h.id})`);
+    });
+
+  host
+    .command('set-state <host> <state>')
+    .description(`Set a host's state: ${STATES.join(', ')}`)
+    .action(async function (this: Command, ref: string, state: string) {
+      const c = ctx(this);
+      if (!STATES.includes(state as HostState))
+        throw new CliError('BAD_ARGUMENT', `state must be one of ${STATES.join(', ')}, got "${state}"`);
+      const h = await c.client.hosts.setState(ref, state as HostState);
+      c.out(h, () => `${h.name}: ${h.state}`);
+    });
+
+  host
+    .command('power <host> <action>')
+    .description(
+      "Switch a host on or off (off: it must be empty); real hosts through their agents' power command",
+    )
+    .option('--reason <text>', 'kept in the event log')
+    .action(async function (this: Command, ref: string, action: string, o: { reason?: string }) {
+      const c = ctx(this);
+      if (action !== 'on' && action !== 'off')
+        throw new CliError('BAD_ARGUMENT', `action must be on or off, got "${action}"`);
+      const r = await c.client.hosts.power(ref, action, o.reason);
+      c.out(r, () => `${r.host}: ${r.state}`);
+    });
+
+  host
+    .command('drain <host>')
+    .description('Live-migrate every VM off a host, then keep it in maintenance')
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      const r = await c.client.hosts.drain(ref);
+      c.out(
+        r,
+        () =>
+          `${r.host}: ${r.state}; moved ${r.moved.length} VM(s)${r.stuck.length ? `; could not move: ${r.stuck.map((x) => `${x.vm} (${x.reason})`).join(', ')}` : ''}`,
+      );
+    });
+
+  host
+    .command('undrain <host>')
+    .description('Put a host back in service')
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      const h = await c.client.hosts.undrain(ref);
+      c.out(h, () => `${h.name}: ${h.state}`);
+    });
+};

@@ -1,0 +1,168 @@
+/** `nubis vm …`: virtual machines, named by name or id. */
+import type { Command } from 'commander';
+import type { VmAction } from '../../client/index.ts';
+import { formatTable } from '../table.ts';
+import {
+  ctx,
+  int,
+  keyValues,
+  opLine,
+  resourceCommand,
+  vmId,
+  hostId,
+  num,
+  type CommandModule,
+} from './common.ts';
+
+const IDEM = ['--idempotency-key <key>', 'a retry with the same key returns the first answer'] as const;
+
+/** vm create, list, show, start, stop, reboot, suspend, resume, delete, snapshot, restore, resize, clone, migrate. */
+export const vmCommands: CommandModule = (program) => {
+  const vm = resourceCommand(program, 'vm', 'Virtual machines (named by name or id)');
+
+  vm.command('create')
+    .description('Create a VM (or, with --dry-run, say where it would go and why)')
+    .requiredOption('--name <name>')
+    .requiredOption('--flavor <flavor>', 'flavor name or id')
+    .requiredOption('--image <image>', 'image name or id')
+    .option('--server-group <group>', 'server group name or id')
+    .option('--preset <preset>', 'placement: pack, spread, first-fit')
+    .option('--zone <zone>', 'only hosts of this zone')
+    .option('--tier <tier>', 'only hosts of this tier')
+    .option('--ha', 'restart it elsewhere when its host fails')
+    .option('--ha-priority <n>', 'restart order, 0-100 (higher first)', int)
+    .option('--dry-run', 'only say where it would go and why')
+    .option(...IDEM)
+    .action(async function (this: Command, o) {
+      const c = ctx(this);
+      const body = {
+        name: o.name,
+        flavor: o.flavor,
+        image: o.image,
+        serverGroup: o.serverGroup,
+        preset: o.preset,
+        zone: o.zone,
+        tier: o.tier,
+        ha: o.ha,
+        haPriority: o.haPriority,
+      };
+      if (o.dryRun) {
+        const d = await c.client.vms.dryRun(body);
+        return c.out(d, () => d.explanation);
+      }
+      const op = await c.client.vms.create(body, { idempotencyKey: o.idempotencyKey });
+      if (c.json) return c.out(op, () => '');
+      const v = op.vmId ? await c.client.vms.get(op.vmId).catch(() => undefined) : undefined;
+      c.out(op, () => `${opLine(o.name, op)}${v ? `: ${v.state} on ${v.hostName ?? '-'} (id ${v.id})` : ''}`);
+    });
+
+  vm.command('list')
+    .description("List VMs (your tenant's; all for admins and operators)")
+    .option('--state <state>', 'only VMs in this state')
+    .option('--host <host>', 'only VMs on this host (name or id)')
+    .action(async function (this: Command, o: { state?: string; host?: string }) {
+      const c = ctx(this);
+      const list = await c.client.vms.list({ state: o.state, host: o.host && (await hostId(c, o.host)) });
+      c.out(list, () =>
+        formatTable(
+          ['id', 'name', 'state', 'flavor', 'image', 'host', 'cpu'],
+          list.map((v) => [
+            v.id,
+            v.name,
+            v.state,
+            v.flavor,
+            v.image,
+            v.hostName ?? '',
+            v.cpu === null ? '' : `${Math.round(v.cpu * 100)} %`,
+          ]),
+        ),
+      );
+    });
+
+  vm.command('show <vm>')
+    .description('Show a VM and the actions its state allows')
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      const v = await c.client.vms.get(await vmId(c, ref));
+      c.out(v, () => keyValues(v));
+    });
+
+  const simple: [VmAction, string][] = [
+    ['start', 'Start a stopped VM'],
+    ['stop', 'Stop a VM'],
+    ['reboot', 'Reboot a running VM'],
+    ['suspend', 'Suspend a running VM (memory kept)'],
+    ['resume', 'Resume a suspended VM'],
+  ];
+  for (const [action, description] of simple)
+    vm.command(`${action} <vm>`)
+      .description(description)
+      .option(...IDEM)
+      .action(async function (this: Command, ref: string, o: { idempotencyKey?: string }) {
+        const c = ctx(this);
+        const op = await c.client.vms.action(await vmId(c, ref), action, {}, o);
+        c.out(op, () => opLine(ref, op));
+      });
+
+  vm.command('delete <vm>')
+    .description('Delete a VM')
+    .option(...IDEM)
+    .action(async function (this: Command, ref: string, o: { idempotencyKey?: string }) {
+      const c = ctx(this);
+      const op = await c.client.vms.delete(await vmId(c, ref), o);
+      c.out(op, () => opLine(ref, op));
+    });
+
+  const withArg: [VmAction, string, string, 'snapshotName' | 'flavor' | 'name', boolean][] = [
+    ['snapshot', 'Take a snapshot of a VM', '--name <snapshot>', 'snapshotName', false],
+    ['restore', 'Restore a VM to one of its snapshots', '--snapshot <snapshot>', 'snapshotName', true],
+    [
+      'resize',
+      'Give a VM another flavor (it is stopped, and re-placed if it no longer fits)',
+      '--flavor <flavor>',
+      'flavor',
+      true,
+    ],
+    ['clone', 'Create a new VM of the same flavor, image and server group', '--name <name>', 'name', false],
+  ];
+  for (const [action, description, flag, field, required] of withArg) {
+    const key = flag.slice(2, flag.indexOf(' '));
+    const cmd = vm.command(`${action} <vm>`).description(description);
+    (required ? cmd.requiredOption(flag) : cmd.option(flag)).option(...IDEM).action(async function (
+      this: Command,
+      ref: string,
+      o: Record<string, string | undefined>,
+    ) {
+      const c = ctx(this);
+      const op = await c.client.vms.action(
+        await vmId(c, ref),
+        action,
+        { [field]: o[key] },
+        { idempotencyKey: o.idempotencyKey },
+      );
+      c.out(op, () => `${opLine(ref, op)}${op.vmId && action === 'clone' ? ` (new VM ${op.vmId})` : ''}`);
+    });
+  }
+
+  vm.command('migrate <vm>')
+    .description('Live-migrate a VM (to a host, or where placement says)')
+    .option('--to <host>', 'target host name or id (default: where placement says)')
+    .option('--mode <mode>', 'stop-and-copy, precopy, postcopy')
+    .option('--downtime-target-ms <ms>', 'let the models choose settings for this downtime', num)
+    .option('--bandwidth-mbps <n>', 'link bandwidth to assume', num)
+    .option(...IDEM)
+    .action(async function (this: Command, ref: string, o) {
+      const c = ctx(this);
+      const op = await c.client.vms.migrate(
+        await vmId(c, ref),
+        { toHost: o.to, mode: o.mode, downtimeTargetMs: o.downtimeTargetMs, bandwidthMbps: o.bandwidthMbps },
+        { idempotencyKey: o.idempotencyKey },
+      );
+      const r = op.result as { modeUsed?: string; totalMs?: number; downtimeMs?: number } | null;
+      c.out(
+        op,
+        () =>
+          `${opLine(ref, op)}${r && r.totalMs !== undefined ? ` (${r.modeUsed ?? ''}, ${Math.round(r.totalMs)} ms, downtime ${Math.round(r.downtimeMs ?? 0)} ms)` : ''}`,
+      );
+    });
+};

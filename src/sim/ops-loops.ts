@@ -1,0 +1,40 @@
+/**
+ * The control plane's loops in a replay: the very controllers `nubis serve` runs, on the replay's
+ * SimClock, one tick at a time (serial), so the same scenario gives the same actions and ids every
+ * time, in process or over HTTP.
+ */
+import type { ControlPlane } from '../control/control-plane.ts';
+import { controlPlaneControllers } from '../control/controllers/control-plane-controllers.ts';
+import { ControllerManager } from '../control/controllers/controller-manager.ts';
+import { recordControllerFailure } from '../control/controllers/record-failure.ts';
+import { systemPrincipal } from '../control/controllers/system-principal.ts';
+import type { SimClock } from '../runtime/clock.ts';
+import type { OpsScenario } from './ops-scenario.ts';
+
+/**
+ * Start the control plane's loops for a replay of `s` (call after `bootstrap()`): audits and
+ * autoscaling every `automation.intervalS`, boot completion every minute (or step, if shorter),
+ * the other loops every step. Drive the clock with `advanceWithControllers`.
+ */
+export async function startReplayLoops(
+  cp: ControlPlane,
+  s: OpsScenario,
+  clock: SimClock,
+): Promise<ControllerManager> {
+  const stepS = s.stepS;
+  const manager = new ControllerManager(
+    clock,
+    controlPlaneControllers(cp, await systemPrincipal(cp.db), {
+      nodeLifecycleIntervalS: stepS,
+      haIntervalS: stepS,
+      bootIntervalS: Math.min(60, stepS),
+      energyIntervalS: stepS,
+      autoscalingIntervalS: s.automation.intervalS,
+      automationIntervalS: s.automation.intervalS,
+      reconcileIntervalS: stepS,
+    }),
+    { serial: true, onError: recordControllerFailure(cp.ctx) },
+  );
+  manager.start();
+  return manager;
+}

@@ -1,0 +1,748 @@
+/**
+ * The authorization matrix, generated from the policy table (src/control/authz.ts): every route of
+ * the API (read from its own /openapi.json, so a new route without a row here fails) × every role,
+ * against the in-process API. A role the rule lacks gets 403; another tenant's (or user's) object
+ * is 404 for a role that reaches only its own; otherwise the call succeeds (2xx, or the status the
+ * row names). No token is 401 everywhere but the open routes.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  allows,
+  reachesAllTenants,
+  reachesAllUsers,
+  ruleOf,
+  type Operation,
+  type Role,
+} from '../src/control/authz.ts';
+import { controlPlane, storeBackends } from './helpers/control.ts';
+
+type Api = Awaited<ReturnType<typeof controlPlane>>;
+/** The callers: one per role (admin in the admin tenant, the others in acme). */
+const CALLERS: Record<Role, string> = { admin: 'admin', operator: 'otto', member: 'ann', reader: 'rita' };
+
+interface World {
+  t: Api;
+  tok: Record<string, string>;
+  ids: Record<string, string>;
+  /** A name never used before. */
+  fresh: (prefix: string) => string;
+  /** A running VM of acme (by ann) or of globex (by bob); its id. */
+  vm: (owner: 'acme' | 'globex') => Promise<string>;
+  /** A new empty simulated host (by admin); its id. */
+  host: () => Promise<string>;
+  /** A JSON call as admin that must succeed; its body. */
+  admin: (method: string, url: string, body?: unknown) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+interface Case {
+  op: Operation;
+  what?: string;
+  /** The request, made fresh for each caller (objects created as admin or their owner beforehand). */
+  request: (w: World, caller: string) => Promise<{ url: string; body?: unknown }>;
+  /** The object belongs to another tenant (globex) or to another user than the caller. */
+  other?: 'tenant' | 'user';
+  /** Statuses meaning "authorized" when not 2xx (e.g. 404: this server keeps no simulations). */
+  ok?: number[];
+}
+
+const same = (url: string, body?: unknown) => async () => ({ url, body });
+const period = 'from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z';
+const policy = {
+  scaleOutAbove: 0.8,
+  scaleInBelow: 0.2,
+  adjustmentType: 'change',
+  adjustment: 1,
+  cooldownS: 0,
+};
+const scalingGroup = async (w: World, owner: 'acme' | 'globex') =>
+  (
+    await w.t.call(w.tok[owner === 'acme' ? 'ann' : 'bob'], 'POST', '/v1/scaling-groups', {
+      name: w.fresh('sg'),
+      flavor: 'm1.tiny',
+      image: 'tiny',
+      min: 0,
+      max: 2,
+      desired: 0,
+      policy,
+    })
+  ).body.id as string;
+const serverGroup = async (w: World, owner: 'acme' | 'globex') =>
+  (
+    await w.t.call(w.tok[owner === 'acme' ? 'ann' : 'bob'], 'POST', '/v1/server-groups', {
+      name: w.fresh('g'),
+      policy: 'anti-affinity',
+    })
+  ).body.id as string;
+const tokenOf = async (w: World, user: string) =>
+  (await w.t.call(w.tok[user], 'POST', '/v1/tokens', { name: w.fresh('tk') })).body.id as string;
+/** A proposed plan (an operator's move of acme's VM to a new host); its id. */
+const movePlan = async (w: World) =>
+  (await w.admin('POST', '/v1/plans', { moves: [{ vm: w.ids.acmeVm, to: await w.host() }] })).id as string;
+let year = 2100;
+const tariff = () => ({
+  name: `t${year}`,
+  validFrom: `${year}-01-01T00:00:00Z`,
+  validTo: `${++year}-01-01T00:00:00Z`,
+  currency: 'EUR',
+  vcpuHour: 0.01,
+  memoryGiBHour: 0.005,
+  diskGiBHour: 0.0001,
+  kWh: 0.2,
+});
+
+/** Every route of the API: `METHOD /path` (as in /openapi.json) → the cases to try. */
+const MATRIX: Record<string, Case[]> = {
+  'GET /v1/me': [{ op: 'me:read', request: same('/v1/me') }],
+  'GET /v1/overview': [{ op: 'overview:read', request: same('/v1/overview') }],
+  'GET /v1/simulations': [{ op: 'simulation:read', request: same('/v1/simulations'), ok: [404] }],
+  'GET /v1/simulations/{id}': [{ op: 'simulation:read', request: same('/v1/simulations/x'), ok: [404] }],
+  'POST /v1/simulations': [
+    {
+      op: 'simulation:run',
+      request: same('/v1/simulations', { scenario: 'x', policies: ['first-fit'] }),
+      ok: [404],
+    },
+  ],
+
+  'GET /v1/tenants': [{ op: 'tenant:list', request: same('/v1/tenants') }],
+  'POST /v1/tenants': [
+    { op: 'tenant:create', request: async (w) => ({ url: '/v1/tenants', body: { name: w.fresh('tn') } }) },
+  ],
+  'GET /v1/tenants/{id}': [
+    { op: 'tenant:read', what: 'own tenant', request: async (w) => ({ url: `/v1/tenants/${w.ids.acme}` }) },
+    {
+      op: 'tenant:read',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/tenants/${w.ids.globex}` }),
+    },
+  ],
+  'GET /v1/quotas': [{ op: 'tenant:read', request: same('/v1/quotas') }],
+  'PATCH /v1/tenants/{id}': [
+    {
+      op: 'tenant:update',
+      request: async (w) => ({ url: `/v1/tenants/${w.ids.acme}`, body: { quotas: { vms: 200 } } }),
+    },
+  ],
+  'DELETE /v1/tenants/{id}': [
+    {
+      op: 'tenant:delete',
+      request: async (w) => ({
+        url: `/v1/tenants/${(await w.admin('POST', '/v1/tenants', { name: w.fresh('tn') })).id}`,
+      }),
+    },
+  ],
+
+  'GET /v1/users': [{ op: 'user:list', request: same('/v1/users') }],
+  'POST /v1/users': [
+    {
+      op: 'user:create',
+      request: async (w) => ({
+        url: '/v1/users',
+        body: { tenant: 'acme', name: w.fresh('u'), role: 'reader' },
+      }),
+    },
+  ],
+  'PATCH /v1/users/{id}': [
+    {
+      op: 'user:update',
+      request: async (w) => {
+        const u = await w.admin('POST', '/v1/users', { tenant: 'acme', name: w.fresh('u'), role: 'reader' });
+        return { url: `/v1/users/${u.id}`, body: { role: 'member' } };
+      },
+    },
+  ],
+  'DELETE /v1/users/{id}': [
+    {
+      op: 'user:delete',
+      request: async (w) => {
+        const u = await w.admin('POST', '/v1/users', { tenant: 'acme', name: w.fresh('u'), role: 'reader' });
+        return { url: `/v1/users/${u.id}` };
+      },
+    },
+  ],
+  'GET /v1/tokens': [
+    { op: 'token:list', what: 'own', request: same('/v1/tokens') },
+    {
+      op: 'token:list',
+      what: "another user's",
+      other: 'user',
+      request: async (w) => ({ url: `/v1/tokens?user=${w.ids.bob}` }),
+    },
+  ],
+  'POST /v1/tokens': [
+    {
+      op: 'token:create',
+      what: 'own',
+      request: async (w) => ({ url: '/v1/tokens', body: { name: w.fresh('tk') } }),
+    },
+    {
+      op: 'token:create',
+      what: 'for another user',
+      other: 'user',
+      request: async (w) => ({ url: '/v1/tokens', body: { name: w.fresh('tk'), userId: w.ids.bob } }),
+    },
+  ],
+  'DELETE /v1/tokens/{id}': [
+    {
+      op: 'token:revoke',
+      what: 'own',
+      request: async (w, c) => ({ url: `/v1/tokens/${await tokenOf(w, c)}` }),
+    },
+    {
+      op: 'token:revoke',
+      what: "another user's",
+      other: 'user',
+      request: async (w) => ({ url: `/v1/tokens/${await tokenOf(w, 'bob')}` }),
+    },
+  ],
+
+  'GET /v1/hosts': [{ op: 'host:read', request: same('/v1/hosts') }],
+  'GET /v1/hosts/{id}': [{ op: 'host:read', request: async (w) => ({ url: `/v1/hosts/${await w.host()}` }) }],
+  'POST /v1/hosts': [
+    {
+      op: 'host:create',
+      request: async (w) => ({
+        url: '/v1/hosts',
+        body: { name: w.fresh('h'), vcpus: 8, memoryMiB: 16384, diskGiB: 100 },
+      }),
+    },
+  ],
+  'PATCH /v1/hosts/{id}': [
+    {
+      op: 'host:operate',
+      what: 'state',
+      request: async (w) => ({ url: `/v1/hosts/${await w.host()}`, body: { state: 'maintenance' } }),
+    },
+    {
+      op: 'host:update',
+      what: 'ratios and placement',
+      request: async (w) => ({ url: `/v1/hosts/${await w.host()}`, body: { cpuRatio: 2, rack: 'r9' } }),
+    },
+  ],
+  'DELETE /v1/hosts/{id}': [
+    { op: 'host:delete', request: async (w) => ({ url: `/v1/hosts/${await w.host()}` }) },
+  ],
+  'POST /v1/hosts/{id}/retire': [
+    { op: 'host:delete', request: async (w) => ({ url: `/v1/hosts/${await w.host()}/retire` }) },
+  ],
+  'POST /v1/hosts/{id}/power': [
+    {
+      op: 'host:operate',
+      request: async (w) => ({ url: `/v1/hosts/${await w.host()}/power`, body: { action: 'off' } }),
+    },
+  ],
+  'POST /v1/hosts/{id}/drain': [
+    { op: 'host:operate', request: async (w) => ({ url: `/v1/hosts/${await w.host()}/drain` }) },
+  ],
+  'POST /v1/hosts/{id}/undrain': [
+    { op: 'host:operate', request: async (w) => ({ url: `/v1/hosts/${await w.host()}/undrain` }) },
+  ],
+  'POST /v1/agents/heartbeat': [
+    {
+      op: 'host:heartbeat',
+      request: async (w) => ({
+        url: '/v1/agents/heartbeat',
+        body: { agentUrl: 'http://127.0.0.1:9', hostname: w.fresh('agent'), cpus: 1, memoryMiB: 1 },
+      }),
+    },
+  ],
+  'POST /v1/metrics': [
+    {
+      op: 'metrics:record',
+      request: async (w) => ({ url: '/v1/metrics', body: { samples: [{ vm: w.ids.acmeVm, cpu: 0.5 }] } }),
+    },
+  ],
+  'GET /v1/energy': [
+    {
+      op: 'energy:read',
+      what: 'by tenant',
+      request: same('/v1/energy?from=2026-01-01&to=2026-01-02&by=tenant'),
+    },
+    {
+      op: 'energy:read-infra',
+      what: 'by host',
+      request: same('/v1/energy?from=2026-01-01&to=2026-01-02&by=host'),
+    },
+  ],
+  'PUT /v1/settings/energy': [{ op: 'settings:write', request: same('/v1/settings/energy', { pue: 1.4 }) }],
+  'PUT /v1/settings/ha': [{ op: 'settings:write', request: same('/v1/settings/ha', { failoverHosts: 0 }) }],
+  'GET /v1/settings/automation': [{ op: 'settings:read', request: same('/v1/settings/automation') }],
+  'PUT /v1/settings/automation': [
+    { op: 'settings:write', request: same('/v1/settings/automation', { automation: 'manual' }) },
+  ],
+
+  'GET /v1/flavors': [{ op: 'flavor:read', request: same('/v1/flavors') }],
+  'POST /v1/flavors': [
+    {
+      op: 'flavor:write',
+      request: async (w) => ({
+        url: '/v1/flavors',
+        body: { name: w.fresh('f'), vcpus: 1, memoryMiB: 128, diskGiB: 1 },
+      }),
+    },
+  ],
+  'PATCH /v1/flavors/{id}': [
+    {
+      op: 'flavor:write',
+      request: async (w) => {
+        const f = await w.admin('POST', '/v1/flavors', {
+          name: w.fresh('f'),
+          vcpus: 1,
+          memoryMiB: 128,
+          diskGiB: 1,
+        });
+        return { url: `/v1/flavors/${f.id}`, body: { name: w.fresh('f') } };
+      },
+    },
+  ],
+  'DELETE /v1/flavors/{id}': [
+    {
+      op: 'flavor:write',
+      request: async (w) => {
+        const f = await w.admin('POST', '/v1/flavors', {
+          name: w.fresh('f'),
+          vcpus: 1,
+          memoryMiB: 128,
+          diskGiB: 1,
+        });
+        return { url: `/v1/flavors/${f.id}` };
+      },
+    },
+  ],
+  'GET /v1/images': [{ op: 'image:read', request: same('/v1/images') }],
+  'POST /v1/images': [
+    {
+      op: 'image:write',
+      request: async (w) => ({
+        url: '/v1/images',
+        body: { name: w.fresh('i'), format: 'qcow2', sizeMiB: 10 },
+      }),
+    },
+  ],
+  'PATCH /v1/images/{id}': [
+    {
+      op: 'image:write',
+      request: async (w) => {
+        const i = await w.admin('POST', '/v1/images', { name: w.fresh('i'), format: 'qcow2', sizeMiB: 10 });
+        return { url: `/v1/images/${i.id}`, body: { name: w.fresh('i') } };
+      },
+    },
+  ],
+  'DELETE /v1/images/{id}': [
+    {
+      op: 'image:write',
+      request: async (w) => {
+        const i = await w.admin('POST', '/v1/images', { name: w.fresh('i'), format: 'qcow2', sizeMiB: 10 });
+        return { url: `/v1/images/${i.id}` };
+      },
+    },
+  ],
+
+  'GET /v1/vms': [{ op: 'vm:read', request: same('/v1/vms') }],
+  'GET /v1/vms/{id}': [
+    { op: 'vm:read', what: 'own', request: async (w) => ({ url: `/v1/vms/${w.ids.acmeVm}` }) },
+    {
+      op: 'vm:read',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/vms/${w.ids.globexVm}` }),
+    },
+  ],
+  'POST /v1/vms': [
+    {
+      op: 'vm:create',
+      request: async (w) => ({
+        url: '/v1/vms',
+        body: { name: w.fresh('vm'), flavor: 'm1.tiny', image: 'tiny' },
+      }),
+    },
+  ],
+  'POST /v1/vms/{id}/actions': [
+    {
+      op: 'vm:action',
+      what: 'own',
+      request: async (w) => ({ url: `/v1/vms/${await w.vm('acme')}/actions`, body: { action: 'reboot' } }),
+    },
+    {
+      op: 'vm:action',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/vms/${await w.vm('globex')}/actions`, body: { action: 'reboot' } }),
+    },
+  ],
+  'DELETE /v1/vms/{id}': [
+    { op: 'vm:action', what: 'own', request: async (w) => ({ url: `/v1/vms/${await w.vm('acme')}` }) },
+    {
+      op: 'vm:action',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/vms/${await w.vm('globex')}` }),
+    },
+  ],
+  'POST /v1/vms/{id}/migrate': [
+    {
+      op: 'vm:migrate',
+      what: 'own',
+      request: async (w) => ({ url: `/v1/vms/${await w.vm('acme')}/migrate`, body: {} }),
+    },
+    {
+      op: 'vm:migrate',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/vms/${await w.vm('globex')}/migrate`, body: {} }),
+    },
+  ],
+  'GET /v1/vms/{id}/snapshots': [
+    { op: 'vm:read', what: 'own', request: async (w) => ({ url: `/v1/vms/${w.ids.acmeVm}/snapshots` }) },
+    {
+      op: 'vm:read',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/vms/${w.ids.globexVm}/snapshots` }),
+    },
+  ],
+  'DELETE /v1/vms/{id}/snapshots/{name}': [
+    {
+      op: 'vm:action',
+      what: 'own',
+      request: async (w) => {
+        const id = await w.vm('acme');
+        await w.admin('POST', `/v1/vms/${id}/actions`, { action: 'snapshot', snapshotName: 's1' });
+        return { url: `/v1/vms/${id}/snapshots/s1` };
+      },
+    },
+    {
+      op: 'vm:action',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => {
+        const id = await w.vm('globex');
+        await w.admin('POST', `/v1/vms/${id}/actions`, { action: 'snapshot', snapshotName: 's1' });
+        return { url: `/v1/vms/${id}/snapshots/s1` };
+      },
+    },
+  ],
+  'GET /v1/operations/{id}': [
+    { op: 'operation:read', what: 'own', request: async (w) => ({ url: `/v1/operations/${w.ids.acmeOp}` }) },
+    {
+      op: 'operation:read',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/operations/${w.ids.globexOp}` }),
+    },
+  ],
+  'GET /v1/events': [{ op: 'event:read', request: same('/v1/events') }],
+
+  'GET /v1/server-groups': [{ op: 'server-group:read', request: same('/v1/server-groups') }],
+  'POST /v1/server-groups': [
+    {
+      op: 'server-group:write',
+      request: async (w) => ({ url: '/v1/server-groups', body: { name: w.fresh('g'), policy: 'affinity' } }),
+    },
+  ],
+  'GET /v1/server-groups/{id}': [
+    {
+      op: 'server-group:read',
+      what: 'own',
+      request: async (w) => ({ url: `/v1/server-groups/${await serverGroup(w, 'acme')}` }),
+    },
+    {
+      op: 'server-group:read',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/server-groups/${await serverGroup(w, 'globex')}` }),
+    },
+  ],
+  'DELETE /v1/server-groups/{id}': [
+    {
+      op: 'server-group:write',
+      what: 'own',
+      request: async (w) => ({ url: `/v1/server-groups/${await serverGroup(w, 'acme')}` }),
+    },
+    {
+      op: 'server-group:write',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/server-groups/${await serverGroup(w, 'globex')}` }),
+    },
+  ],
+
+  'GET /v1/scaling-groups': [{ op: 'scaling-group:read', request: same('/v1/scaling-groups') }],
+  'POST /v1/scaling-groups': [
+    {
+      op: 'scaling-group:write',
+      request: async (w) => ({
+        url: '/v1/scaling-groups',
+        body: { name: w.fresh('sg'), flavor: 'm1.tiny', image: 'tiny', min: 0, max: 1, desired: 0, policy },
+      }),
+    },
+  ],
+  'GET /v1/scaling-groups/{id}': [
+    {
+      op: 'scaling-group:read',
+      what: 'own',
+      request: async (w) => ({ url: `/v1/scaling-groups/${await scalingGroup(w, 'acme')}` }),
+    },
+    {
+      op: 'scaling-group:read',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/scaling-groups/${await scalingGroup(w, 'globex')}` }),
+    },
+  ],
+  'PATCH /v1/scaling-groups/{id}': [
+    {
+      op: 'scaling-group:write',
+      what: 'own',
+      request: async (w) => ({
+        url: `/v1/scaling-groups/${await scalingGroup(w, 'acme')}`,
+        body: { max: 3 },
+      }),
+    },
+    {
+      op: 'scaling-group:write',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({
+        url: `/v1/scaling-groups/${await scalingGroup(w, 'globex')}`,
+        body: { max: 3 },
+      }),
+    },
+  ],
+  'DELETE /v1/scaling-groups/{id}': [
+    {
+      op: 'scaling-group:write',
+      what: 'own',
+      request: async (w) => ({ url: `/v1/scaling-groups/${await scalingGroup(w, 'acme')}` }),
+    },
+    {
+      op: 'scaling-group:write',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/scaling-groups/${await scalingGroup(w, 'globex')}` }),
+    },
+  ],
+  'POST /v1/scaling-groups/{id}/metrics': [
+    {
+      op: 'scaling-group:write',
+      what: 'own',
+      request: async (w) => ({
+        url: `/v1/scaling-groups/${await scalingGroup(w, 'acme')}/metrics`,
+        body: { value: 0.5 },
+      }),
+    },
+    {
+      op: 'scaling-group:write',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({
+        url: `/v1/scaling-groups/${await scalingGroup(w, 'globex')}/metrics`,
+        body: { value: 0.5 },
+      }),
+    },
+  ],
+
+  'POST /v1/plans': [{ op: 'plan:write', request: same('/v1/plans', {}) }],
+  'GET /v1/plans': [{ op: 'plan:read', request: same('/v1/plans') }],
+  'GET /v1/plans/{id}': [
+    {
+      op: 'plan:read',
+      request: async (w) => ({ url: `/v1/plans/${(await w.admin('POST', '/v1/plans', {})).id}` }),
+    },
+  ],
+  'POST /v1/plans/{id}/apply': [
+    { op: 'plan:write', request: async (w) => ({ url: `/v1/plans/${await movePlan(w)}/apply` }) },
+  ],
+  'POST /v1/plans/{id}/discard': [
+    { op: 'plan:write', request: async (w) => ({ url: `/v1/plans/${await movePlan(w)}/discard` }) },
+  ],
+  'POST /v1/automation/rounds': [{ op: 'plan:write', request: same('/v1/automation/rounds') }],
+
+  'GET /v1/usage': [
+    { op: 'usage:read', what: 'own', request: same(`/v1/usage?${period}`) },
+    {
+      op: 'usage:read',
+      what: 'another tenant',
+      other: 'tenant',
+      request: same(`/v1/usage?${period}&tenant=globex`),
+    },
+  ],
+  'GET /v1/usage/daily': [
+    { op: 'usage:read', what: 'own', request: same(`/v1/usage/daily?${period}`) },
+    {
+      op: 'usage:read',
+      what: 'another tenant',
+      other: 'tenant',
+      request: same(`/v1/usage/daily?${period}&tenant=globex`),
+    },
+  ],
+  'GET /v1/invoices': [
+    { op: 'invoice:read', what: 'own', request: same(`/v1/invoices?${period}`) },
+    {
+      op: 'invoice:read',
+      what: 'another tenant',
+      other: 'tenant',
+      request: same(`/v1/invoices?${period}&tenant=globex`),
+    },
+  ],
+  'GET /v1/tariffs': [{ op: 'tariff:read', request: same('/v1/tariffs') }],
+  'POST /v1/tariffs': [{ op: 'tariff:write', request: async () => ({ url: '/v1/tariffs', body: tariff() }) }],
+  'PATCH /v1/tariffs/{id}': [
+    {
+      op: 'tariff:write',
+      request: async (w) => ({
+        url: `/v1/tariffs/${(await w.admin('POST', '/v1/tariffs', tariff())).id}`,
+        body: { kWh: 0.25 },
+      }),
+    },
+  ],
+  'DELETE /v1/tariffs/{id}': [
+    {
+      op: 'tariff:write',
+      request: async (w) => ({ url: `/v1/tariffs/${(await w.admin('POST', '/v1/tariffs', tariff())).id}` }),
+    },
+  ],
+};
+
+/** The status a role should get for a case, as a predicate and a description. */
+function expected(role: Role, c: Case): { test: (s: number) => boolean; says: string } {
+  if (!allows({ role }, c.op)) return { test: (s) => s === 403, says: '403' };
+  const rule = ruleOf(c.op);
+  const hidden =
+    (c.other === 'tenant' && rule.scope === 'tenant' && !reachesAllTenants({ role }, c.op)) ||
+    (c.other === 'user' && !reachesAllUsers({ role }, c.op));
+  if (hidden) return { test: (s) => s === 404, says: '404' };
+  return {
+    test: (s) => (s >= 200 && s < 300) || (c.ok ?? []).includes(s),
+    says: `2xx${c.ok ? ` or ${c.ok.join(', ')}` : ''}`,
+  };
+}
+
+/**
+ * Cases that fail on the code of today: each is a defect of issue 10 (phase 2 fixes them, then
+ * this list is emptied). They run as `todo` meanwhile, so the suite documents them without failing.
+ */
+const KNOWN_FAILING = new Set([
+  'POST /v1/tokens (for another user)', // a non-admin gets 403 instead of 404: the user is not theirs
+  'PATCH /v1/hosts/{id} (ratios and placement)', // hosts cannot be edited
+  'GET /v1/scaling-groups/{id} (own)', // admins and operators cannot see other tenants' groups
+  'GET /v1/scaling-groups/{id} (another tenant)',
+  'POST /v1/scaling-groups/{id}/metrics (own)',
+  'POST /v1/scaling-groups/{id}/metrics (another tenant)', // readers could scale a group (no role check)
+]);
+
+const httpMethod = (key: string) => key.split(' ')[0]!;
+
+for (const backend of storeBackends()) {
+  // Rows of routes not in the API yet are reported as todo (the table is written ahead of them).
+  describe(`the authorization matrix on ${backend.name}`, () => {
+    if (backend.skip) return void test(`every test on ${backend.name}`, { skip: backend.skip });
+    let w: World;
+    let drop: () => Promise<void>;
+    let routes: Set<string>;
+    before(async () => {
+      const s = await backend.url();
+      drop = s.drop;
+      const t = await controlPlane(s.url, 4);
+      const tok: Record<string, string> = { admin: t.adminToken };
+      const ids: Record<string, string> = {};
+      let n = 0;
+      const fresh = (prefix: string) => `${prefix}-${++n}`;
+      const admin = async (method: string, url: string, body?: unknown) => {
+        const r = await t.call(tok.admin, method, url, body);
+        assert.ok(
+          r.status >= 200 && r.status < 300,
+          `${method} ${url} as admin: ${r.status} ${JSON.stringify(r.body)}`,
+        );
+        return r.body;
+      };
+      for (const name of ['acme', 'globex'])
+        ids[name] = (
+          await admin('POST', '/v1/tenants', {
+            name,
+            quotas: { vms: 1000, vcpus: 1000, memoryMiB: 1 << 22 },
+          })
+        ).id;
+      for (const [tenant, user, role] of [
+        ['acme', 'ann', 'member'],
+        ['acme', 'rita', 'reader'],
+        ['acme', 'otto', 'operator'],
+        ['globex', 'bob', 'member'],
+      ] as const) {
+        const u = await admin('POST', '/v1/users', { tenant, name: user, role });
+        ids[user] = u.id;
+        tok[user] = (await admin('POST', '/v1/tokens', { name: `${user}-cli`, userId: u.id })).token;
+      }
+      const vm = async (owner: 'acme' | 'globex') => {
+        const r = await t.call(tok[owner === 'acme' ? 'ann' : 'bob'], 'POST', '/v1/vms', {
+          name: fresh('vm'),
+          flavor: 'm1.tiny',
+          image: 'tiny',
+        });
+        assert.equal(r.status, 202, JSON.stringify(r.body));
+        return r.body.vmId as string;
+      };
+      const host = async () =>
+        (await admin('POST', '/v1/hosts', { name: fresh('h'), vcpus: 8, memoryMiB: 16384, diskGiB: 100 }))
+          .id as string;
+      w = { t, tok, ids, fresh, vm, host, admin };
+      for (const owner of ['acme', 'globex'] as const) {
+        const r = await t.call(tok[owner === 'acme' ? 'ann' : 'bob'], 'POST', '/v1/vms', {
+          name: fresh('vm'),
+          flavor: 'm1.tiny',
+          image: 'tiny',
+        });
+        ids[`${owner}Vm`] = r.body.vmId;
+        ids[`${owner}Op`] = r.body.id;
+      }
+      const doc = (await t.call(undefined, 'GET', '/openapi.json')).body as {
+        paths: Record<string, Record<string, { security?: unknown[] }>>;
+      };
+      routes = new Set(
+        Object.entries(doc.paths).flatMap(([path, ops]) =>
+          Object.entries(ops)
+            .filter(([, o]) => !(Array.isArray(o.security) && o.security.length === 0))
+            .map(([m]) => `${m.toUpperCase()} ${path}`),
+        ),
+      );
+    });
+    after(async () => {
+      await w?.t.close();
+      await drop?.();
+    });
+
+    test('every route of the API has a row in the matrix', () => {
+      const missing = [...routes].filter((r) => !MATRIX[r]);
+      assert.deepEqual(missing, [], 'add these routes to MATRIX with their operation');
+    });
+
+    for (const [key, cases] of Object.entries(MATRIX))
+      for (const c of cases)
+        test(
+          `${key}${c.what ? ` (${c.what})` : ''}: ${c.op} for ${ruleOf(c.op).roles.join(', ')}`,
+          {
+            todo: KNOWN_FAILING.has(`${key}${c.what ? ` (${c.what})` : ''}`)
+              ? 'a defect of issue 10'
+              : undefined,
+          },
+          async (tc) => {
+            if (!routes.has(key)) return tc.todo(`${key} is not in the API yet`);
+            for (const role of Object.keys(CALLERS) as Role[]) {
+              const caller = CALLERS[role];
+              const req = await c.request(w, caller);
+              const r = await w.t.call(w.tok[caller], httpMethod(key), req.url, req.body);
+              const e = expected(role, c);
+              assert.ok(
+                e.test(r.status),
+                `${key} as ${role} (${caller}): expected ${e.says}, got ${r.status} ${JSON.stringify(r.body)}`,
+              );
+            }
+            const req = await c.request(w, 'admin');
+            const anon = await w.t.call(undefined, httpMethod(key), req.url, req.body);
+            assert.equal(anon.status, 401, `${key} without a token`);
+          },
+        );
+  });
+}

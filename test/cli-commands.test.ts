@@ -1,0 +1,324 @@
+/**
+ * The control plane's CLI against the in-process API over real HTTP: objects named by name or id,
+ * --json prints the raw answer, errors are one line with exit 2, and every operation of the API is
+ * reached by some command (the routes the server saw are compared with /openapi.json).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from '../src/api/server.ts';
+import { ControlPlane, seedDemo } from '../src/control/control-plane.ts';
+import { openStore } from '../src/control/store/open-store.ts';
+import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
+import { SimClock } from '../src/runtime/clock.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const bin = join(root, 'bin/nubis.js');
+/** Operations no CLI command sends, and why. */
+const NOT_CLI = new Set(['POST /v1/agents/heartbeat' /* `nubis agent` sends it */]);
+
+let app: FastifyInstance;
+let url = '';
+const seen = new Set<string>();
+const tokens: Record<string, string> = { admin: 'admin-tok' };
+
+before(async () => {
+  const db = await openStore(':memory:');
+  const clock = new SimClock(Date.parse('2026-11-02T10:00:00Z') / 1000);
+  const cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) } });
+  await cp.bootstrap('admin-tok');
+  await seedDemo(cp, (await cp.authenticate('admin-tok'))!, 4);
+  app = buildApi(cp, { simulations: { dir: mkdtempSync(join(tmpdir(), 'nubis-sims-')), bin } });
+  app.addHook('onResponse', async (req) => {
+    if (req.routeOptions.url) seen.add(`${req.method} ${req.routeOptions.url}`);
+  });
+  url = await app.listen({ host: '127.0.0.1', port: 0 });
+});
+after(() => app.close());
+
+/** Runs `nubis ARGS` as `who` (a token name, or null for none). */
+function nubis(who: string | null, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const env = { ...process.env, NUBIS_URL: url, NUBIS_TOKEN: who ? tokens[who] : '' };
+  return new Promise((resolve) =>
+    execFile(process.execPath, [bin, ...args], { env, cwd: root }, (e, out, err) =>
+      resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
+    ),
+  );
+}
+/** Runs a command that must succeed and returns its parsed --json answer. */
+async function json(who: string, ...args: string[]) {
+  const r = await nubis(who, ...args, '--json');
+  assert.equal(r.code, 0, `nubis ${args.join(' ')}: ${r.err}`);
+  return JSON.parse(r.out);
+}
+/** Runs a command that must succeed and returns its human output. */
+async function ok(who: string, ...args: string[]) {
+  const r = await nubis(who, ...args);
+  assert.equal(r.code, 0, `nubis ${args.join(' ')}: ${r.err}`);
+  return r.out;
+}
+
+test('tenancy from the CLI: a tenant, a member and her token; a missing or revoked token says what to set', async () => {
+  assert.equal((await json('admin', 'whoami')).role, 'admin');
+  assert.equal((await ok('admin', 'health')).trim(), 'ok');
+  assert.equal((await json('admin', 'tenant', 'create', 'acme', '--vms', '5')).quotas.vms, 5);
+  assert.match(
+    await ok('admin', 'tenant', 'set-quotas', 'acme', '--vcpus', '32'),
+    /acme: 32 vCPUs, .* 5 VMs/,
+  );
+  assert.match(await ok('admin', 'tenant', 'list'), /^acme +[0-9a-f-]{36} +32 /m);
+  const ann = await json('admin', 'user', 'create', 'ann', '--tenant', 'acme', '--role', 'member');
+  tokens.ann = (await ok('admin', 'token', 'create', '--name', 'ann-cli', '--user', ann.id)).trim();
+  assert.match(tokens.ann!, /^\S+$/, 'the token alone on its line');
+  assert.equal((await json('ann', 'whoami')).userName, 'ann');
+  const none = await nubis(null, 'vm', 'list');
+  assert.equal(none.code, 2);
+  assert.match(none.err, /^nubis: error: UNAUTHENTICATED: .*NUBIS_TOKEN or --token\)\n$/);
+  const spare = await json('ann', 'token', 'create', '--name', 'spare', '--expires-in-s', '3600');
+  tokens.spare = spare.token;
+  await ok('ann', 'token', 'revoke', spare.id);
+  const revoked = await nubis('spare', 'vm', 'list');
+  assert.equal(revoked.code, 2);
+  assert.match(revoked.err, /UNAUTHENTICATED: The token is not valid/);
+  assert.ok(
+    !revoked.err.includes(spare.token) && !revoked.out.includes(spare.token),
+    'the token is never printed',
+  );
+});
+
+test('VMs by name: one in each tenant with the same name is ambiguous for the admin, not for the member', async () => {
+  assert.equal(
+    (await json('admin', 'server-group', 'create', 'g1', '--policy', 'anti-affinity')).policy,
+    'anti-affinity',
+  );
+  assert.match(await ok('admin', 'server-group', 'list'), /^g1 +anti-affinity /m);
+  const op = await json(
+    'admin',
+    'vm',
+    'create',
+    '--name',
+    'web',
+    '--flavor',
+    'm1.small',
+    '--image',
+    'tiny',
+    '--server-group',
+    'g1',
+  );
+  assert.equal(op.kind, 'create', '--json prints the raw operation');
+  assert.match(
+    await ok('ann', 'vm', 'create', '--name', 'web', '--flavor', 'm1.small', '--image', 'tiny'),
+    /^web: create succeeded: running on sim-00\d \(id [0-9a-f-]{36}\)\n$/,
+  );
+  const mine = await json('ann', 'vm', 'show', 'web');
+  assert.equal(mine.name, 'web');
+  assert.notEqual(mine.id, op.vmId);
+  const amb = await nubis('admin', 'vm', 'show', 'web');
+  assert.equal(amb.code, 2);
+  assert.equal(amb.err.split('\n').length, 2, 'one line');
+  assert.match(amb.err, /AMBIGUOUS: "web" names 2 VMs: web \(id .*\), web \(id .*\); give the id/);
+  assert.ok(amb.err.includes(op.vmId) && amb.err.includes(mine.id), 'both candidates listed');
+  assert.equal((await json('admin', 'vm', 'show', op.vmId)).id, op.vmId, 'an exact id wins');
+  const dry = await ok(
+    'ann',
+    'vm',
+    'create',
+    '--name',
+    'x',
+    '--flavor',
+    'm1.small',
+    '--image',
+    'tiny',
+    '--dry-run',
+  );
+  assert.match(dry, /sim-00\d/);
+  const missing = await nubis('ann', 'vm', 'create', '--name', 'x', '--flavor', 'nope', '--image', 'tiny');
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /^nubis: error: NOT_FOUND: No flavor "nope"/);
+
+  // Lifecycle by name, each answer an operation.
+  for (const args of [
+    ['stop'],
+    ['start'],
+    ['reboot'],
+    ['suspend'],
+    ['resume'],
+    ['snapshot', '--name', 's1'],
+    ['restore', '--snapshot', 's1'],
+  ])
+    assert.match(await ok('ann', 'vm', args[0]!, 'web', ...args.slice(1)), /^web: \w+ succeeded/, args[0]);
+  assert.match(await ok('ann', 'vm', 'clone', 'web', '--name', 'web2'), /succeeded \(new VM /);
+  await ok('ann', 'vm', 'stop', 'web2', '--idempotency-key', 'stop-web2');
+  assert.match(await ok('ann', 'vm', 'resize', 'web2', '--flavor', 'm1.medium'), /succeeded/);
+  const first = await json('admin', 'vm', 'show', op.vmId);
+  const to = first.hostName === 'sim-001' ? 'sim-002' : 'sim-001';
+  assert.equal(
+    (await json('admin', 'vm', 'migrate', op.vmId, '--to', to, '--idempotency-key', 'm-1')).status,
+    'succeeded',
+  );
+  assert.deepEqual(
+    (await json('admin', 'vm', 'list', '--host', to)).map((v: { name: string }) => v.name),
+    ['web'],
+    'vm list --host takes a host name',
+  );
+  const listed = await ok('ann', 'vm', 'list', '--state', 'running');
+  assert.match(listed, /^id +name +state/);
+  assert.equal((await json('admin', 'metrics', 'report', 'web2=0.5', `${op.vmId}=0.25`)).recorded, 2);
+  const ev = await json('ann', 'event', 'list', '--vm', 'web', '--limit', '100');
+  assert.ok(
+    ev.some((e: { kind: string }) => e.kind === 'vm.created' || e.kind === 'vm.placed'),
+    JSON.stringify(ev.map((e: { kind: string }) => e.kind)),
+  );
+  const start = await json('ann', 'vm', 'start', 'web2');
+  assert.equal((await json('ann', 'operation', 'show', start.id)).status, 'succeeded');
+});
+
+test('hosts, catalog, plans and automation from the CLI', async () => {
+  assert.match(await ok('admin', 'host', 'list'), /^name +state +zone/);
+  assert.equal((await json('admin', 'host', 'show', 'sim-004')).name, 'sim-004');
+  assert.match(
+    await ok(
+      'admin',
+      'host',
+      'create',
+      'h9',
+      '--vcpus',
+      '8',
+      '--memory-mib',
+      '16384',
+      '--zone',
+      'z2',
+      '--power-model',
+      '{"type":"linear","idleW":90,"maxW":200}',
+    ),
+    /^host h9: /,
+  );
+  assert.match(await ok('admin', 'host', 'set-state', 'h9', 'maintenance'), /h9: maintenance/);
+  assert.match(await ok('admin', 'host', 'undrain', 'h9'), /h9: up/);
+  assert.match(await ok('admin', 'host', 'drain', 'sim-004'), /sim-004: maintenance; moved \d+ VM/);
+  await ok('admin', 'host', 'undrain', 'sim-004');
+  assert.match(await ok('admin', 'host', 'power', 'h9', 'off', '--reason', 'test'), /h9: off/);
+  assert.match(await ok('admin', 'host', 'power', 'h9', 'on'), /h9: /);
+  const bad = await nubis('admin', 'host', 'set-state', 'h9', 'sideways');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /BAD_ARGUMENT: state must be one of up, maintenance, off, failed/);
+  assert.equal(
+    (await json('admin', 'flavor', 'create', 'f1', '--vcpus', '1', '--memory-mib', '512', '--disk-gib', '1'))
+      .name,
+    'f1',
+  );
+  assert.match(await ok('ann', 'flavor', 'list'), /^f1 +1 +512 +1$/m);
+  assert.equal(
+    (await json('admin', 'image', 'create', 'img1', '--format', 'raw', '--size-mib', '10')).format,
+    'raw',
+  );
+  assert.match(await ok('ann', 'image', 'list'), /^img1 +raw +10$/m);
+  const plan = await json('admin', 'plan', 'audit', '--move', `web2=sim-003`);
+  assert.equal(plan.status, 'proposed');
+  assert.match(await ok('admin', 'plan', 'show', plan.id), /migrate +web2 /);
+  assert.match(await ok('admin', 'plan', 'list'), new RegExp(plan.id));
+  assert.match(await ok('admin', 'plan', 'discard', plan.id), /: discarded/);
+  const plan2 = await json('admin', 'plan', 'audit', '--move', `web2=sim-003`);
+  assert.match(await ok('admin', 'plan', 'apply', plan2.id, '--max-migrations-per-host', '1'), /: applied/);
+  assert.match(
+    await ok('admin', 'automation', 'set', 'partial', '--zone', 'z2', '--policy', 'reservation'),
+    /zone z2: partial/,
+  );
+  assert.match(await ok('admin', 'automation', 'show'), /zone z2 +partial +reservation/);
+  await ok('admin', 'automation', 'round');
+  assert.match(await ok('admin', 'settings', 'pue', '1.4'), /PUE 1.4/);
+  assert.match(await ok('admin', 'settings', 'ha-failover-hosts', '0'), /0 host/);
+  const sg = await json(
+    'ann',
+    'scaling-group',
+    'create',
+    'sg1',
+    '--flavor',
+    'm1.tiny',
+    '--image',
+    'tiny',
+    '--min',
+    '1',
+    '--max',
+    '3',
+    '--scale-out-above',
+    '70',
+    '--scale-in-below',
+    '20',
+  );
+  assert.equal(sg.members.length, 1);
+  assert.match(await ok('ann', 'scaling-group', 'report-metric', 'sg1', '90'), /sg1: 2 member/);
+  assert.match(await ok('ann', 'scaling-group', 'show', 'sg1'), /members: /);
+  assert.match(await ok('admin', 'overview'), /vms/);
+});
+
+test('billing, energy, simulations from the CLI; every API operation has a command', async () => {
+  const t = await json(
+    'admin',
+    'tariff',
+    'create',
+    'std',
+    '--valid-from',
+    '2026-01-01',
+    '--currency',
+    'EUR',
+    '--vcpu-hour',
+    '0.01',
+    '--memory-gib-hour',
+    '0.005',
+    '--disk-gib-hour',
+    '0.0001',
+    '--kwh',
+    '0.3',
+  );
+  assert.equal(t.validFrom, '2026-01-01T00:00:00Z', 'YYYY-MM-DD is midnight UTC');
+  assert.match(await ok('ann', 'tariff', 'list'), /^std /m);
+  assert.match(await ok('ann', 'usage', 'show', '--from', '2026-11-01', '--to', '2026-11-03'), /^total /m);
+  assert.ok(
+    Array.isArray((await json('ann', 'usage', 'daily', '--from', '2026-11-01', '--to', '2026-11-03')).rows),
+  );
+  assert.match(
+    await ok('admin', 'invoice', '--from', '2026-11-01', '--to', '2026-11-03', '--tenant', 'acme'),
+    /^total .* EUR$/m,
+  );
+  assert.match(
+    await ok('ann', 'invoice', '--from', '2026-11-01', '--to', '2026-11-03', '--csv'),
+    /^flavor,tariff,currency/,
+  );
+  assert.match(
+    await ok('admin', 'energy', '--from', '2026-11-02', '--to', '2026-11-02', '--by', 'host'),
+    /^total /m,
+  );
+  assert.match(
+    await ok('admin', 'usage', 'energy', '--from', '2026-11-02', '--to', '2026-11-02'),
+    /^total /m,
+  );
+  assert.deepEqual(await json('admin', 'simulation', 'list'), []);
+  const nope = await nubis('admin', 'simulation', 'show', 'nope');
+  assert.match(nope.err, /^nubis: error: NOT_FOUND: No simulation run "nope"\n$/);
+  const badStart = await nubis(
+    'admin',
+    'simulation',
+    'start',
+    '--scenario',
+    'synthetic',
+    '--policy',
+    'thr-mmt',
+    '--mode',
+    'warp',
+  );
+  assert.match(badStart.err, /BAD_REQUEST: Invalid request: body.mode/);
+  await ok('admin', 'openapi');
+  assert.match(await ok('ann', 'vm', 'delete', 'web2'), /^web2: delete succeeded/);
+
+  const doc = await json('admin', 'openapi');
+  const all = Object.entries(doc.paths as Record<string, object>).flatMap(([p, ops]) =>
+    Object.keys(ops).map((m) => `${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`),
+  );
+  const missing = all.filter((op) => !seen.has(op) && !NOT_CLI.has(op));
+  assert.deepEqual(missing, [], 'operations no CLI command reached');
+});
