@@ -77,6 +77,8 @@ export function serveCommand(program: Command): void {
           automationIntervalS: flagS(o.auditIntervalS, '--audit-interval-s', true),
           simLoadIntervalS: flagS(o.simLoadIntervalS, '--sim-load-interval-s', true),
           simUtilization: demoUtilization,
+          // The reconciler runs once before the API listens (below), then periodically.
+          reconcile: () => cp.reconcile(),
         };
         const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
         if (o.resetAdminToken) return resetAdmin(url);

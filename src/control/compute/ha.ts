@@ -27,6 +27,7 @@ export class HighAvailability extends Service {
         'vms.tenant_id',
         'vms.ha',
         'vms.ha_priority',
+        'vms.state',
         'vms.server_group_id',
         'vms.flavor_id',
         'flavors.vcpus',
@@ -37,8 +38,8 @@ export class HighAvailability extends Service {
       ])
       .where('vms.host_id', '=', hostId)
       .where('vms.deleted_at', 'is', null)
-      // Already given up (lost, or a restart that ended in error): evacuating again changes nothing.
-      .where('vms.state', '!=', 'error')
+      // Lost VMs stay lost; an HA VM whose restart failed (in error) is tried again: room may have appeared.
+      .where((eb) => eb.or([eb('vms.state', '!=', 'error'), eb('vms.ha', '=', 1)]))
       .orderBy('vms.ha_priority', 'desc')
       .orderBy('vms.name')
       .execute();
@@ -165,6 +166,8 @@ export class HighAvailability extends Service {
         // reason; starting it again places it once there is room.
         const reason = (e as Error).message;
         failed.push({ vm: v.name, reason });
+        // Retried by the HA loop while its host is failed: say why once, not on every attempt.
+        if (v.state === 'error' && !moved) continue;
         await this.db.transaction().execute(async (trx) => {
           await trx
             .updateTable('vms')
