@@ -27,6 +27,9 @@ export interface ReconcileReport {
   usageRepaired: string[];
 }
 
+/** Seconds the reconciler waits for a migration that agents are still streaming. */
+const MIGRATION_SETTLE_S = 300;
+
 type OpRow = Awaited<ReturnType<Reconciler['runningOps']>>[number];
 type VmFull = NonNullable<Awaited<ReturnType<Reconciler['vm']>>>;
 
@@ -245,7 +248,7 @@ export class Reconciler extends Service {
       hostId,
     });
     const target = await this.host(op.target_host_id);
-    const there = await this.guestOn(target, v.id);
+    const there = await this.settledTarget(source, target, v.id);
     if (there !== 'unreachable' && there?.state === 'running') {
       await this.db
         .transaction()
@@ -278,6 +281,23 @@ export class Reconciler extends Service {
       `interrupted by a restart; the guest runs neither on ${source?.name ?? '?'} nor on ${target?.name ?? '?'}`,
       vm('error'),
     );
+  }
+
+  /**
+   * The guest on a migration's target once the migration has ended. Agents stream to each other by
+   * themselves: a migration the crash cut off from its requester may still be running (the target
+   * holds a guest that does not run yet while the source still runs it); wait for it to end, at most
+   * `MIGRATION_SETTLE_S`. Simulated hosts move at once: no wait.
+   */
+  private async settledTarget(source: HostRow | undefined, target: HostRow | undefined, id: string) {
+    for (let waited = 0; ; waited++) {
+      const there = await this.guestOn(target, id);
+      if (!target || target.driver === 'sim' || there === 'unreachable' || !there) return there;
+      if (there.state === 'running' || waited >= MIGRATION_SETTLE_S) return there;
+      const here = await this.guestOn(source, id);
+      if (here === 'unreachable' || here?.state !== 'running') return there;
+      await new Promise<void>((resolve) => this.ctx.clock.schedule(1, resolve));
+    }
   }
 
   /** A host switched on or off: its driver answering or not says which. */
