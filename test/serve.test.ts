@@ -62,6 +62,13 @@ test('nubis serve prints the admin token once, and the CLI creates and lists VMs
     list.map((v: { name: string; state: string }) => [v.name, v.state]),
     [['web-1', 'running']],
   );
+  // The first start created the default tariff: the invoice (dates as YYYY-MM-DD) prices the VM.
+  const today = new Date().toISOString().slice(0, 10),
+    tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  const invoice = cli('invoice', '--from', today, '--to', tomorrow);
+  assert.equal(invoice.status, 0, invoice.stderr);
+  assert.match(invoice.stdout, /m1\.small +default .* EUR/);
+  assert.doesNotMatch(invoice.stdout, /No tariff/);
   const none = cli('vm', 'create', '--name', 'x', '--flavor', 'nope', '--image', 'tiny');
   assert.equal(none.status, 2);
   assert.match(none.stderr, /NOT_FOUND: No flavor "nope"/);

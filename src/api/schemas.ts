@@ -22,12 +22,20 @@ export const quotas = z
 /** The `:id` path parameter. */
 export const idParam = z.object({ id: z.string().min(1).max(200) }).strict();
 
-/** A billing period `[from, to)` of a tenant, as JSON or CSV. */
+/**
+ * A time from outside: `YYYY-MM-DD` (midnight UTC) or an ISO-8601 time with an offset. The control
+ * plane parses it (src/control/billing/period.ts) and names the field when it is not a date.
+ */
+export const dateOrTime = z
+  .union([z.iso.date(), z.iso.datetime({ offset: true })])
+  .describe('YYYY-MM-DD (midnight UTC) or an ISO-8601 time with an offset');
+
+/** A billing period `[from, to)` of a tenant (`to` excluded), as JSON or CSV. */
 export const period = z
   .object({
     tenant: z.string().optional(),
-    from: z.iso.datetime({ offset: true }),
-    to: z.iso.datetime({ offset: true }),
+    from: dateOrTime,
+    to: dateOrTime,
     format: z.enum(['json', 'csv']).optional(),
   })
   .strict();

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { buildApi } from '../api/server.ts';
-import { ControlPlane, reconcileSimHosts, seedDemo } from '../control/control-plane.ts';
+import { ControlPlane, reconcileSimHosts, seedDefaultTariff, seedDemo } from '../control/control-plane.ts';
 import { controlPlaneControllers } from '../control/controllers/control-plane-controllers.ts';
 import { ControllerManager } from '../control/controllers/controller-manager.ts';
 import { recordControllerFailure } from '../control/controllers/record-failure.ts';
@@ -110,17 +110,16 @@ export function serveCommand(program: Command): void {
           .where('role', '=', 'admin')
           .orderBy('created_at')
           .executeTakeFirstOrThrow();
-        await seedDemo(
-          cp,
-          {
-            userId: admin.id,
-            userName: admin.name,
-            tenantId: admin.tenant_id,
-            role: 'admin',
-            tokenId: 'system',
-          },
-          Number(o.demoHosts),
-        );
+        const adminP = {
+          userId: admin.id,
+          userName: admin.name,
+          tenantId: admin.tenant_id,
+          role: 'admin' as const,
+          tokenId: 'system',
+        };
+        await seedDemo(cp, adminP, Number(o.demoHosts));
+        // First start only (the admin was just created): a deleted default tariff stays deleted.
+        if (token) await seedDefaultTariff(cp, adminP);
         // Before the state file existed, simulated guests lived in memory only: re-create them once.
         const restored = firstSimStart ? await reconcileSimHosts(cp) : 0;
         // Finish or roll back what a crash interrupted before serving anything.

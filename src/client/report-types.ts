@@ -54,14 +54,26 @@ export interface InvoiceLine extends UsageHours {
   energyKWh: number;
   amount: number;
 }
+/** An amount in one currency. */
+export interface CurrencyAmount {
+  currency: string;
+  amount: number;
+}
 export interface Invoice {
   tenantId: string;
   from: string;
   to: string;
-  currency: string;
   lines: InvoiceLine[];
-  total: number;
+  /** One total per currency (alphabetical); amounts in different currencies are never added. */
+  totals: CurrencyAmount[];
+  /** Only when the invoice has exactly one currency. */
+  currency?: string;
+  /** Only when the invoice has exactly one currency: that currency's total. */
+  total?: number;
+  /** VM time no tariff covers (not billed). */
   unbilledSeconds: number;
+  /** When some VM time is not billed: says so and how to set a tariff. */
+  notice?: string;
 }
 export interface EnergyReport {
   by: 'host' | 'zone' | 'tenant';

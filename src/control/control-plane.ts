@@ -47,7 +47,7 @@ export { DEFAULT_QUOTAS, type Quotas } from './tenancy/tenancy-service.ts';
 export type { VmView } from './compute/vm-reads.ts';
 export { ASSUMED_VM_UTILIZATION, vmPowerW, parsePower } from './telemetry/energy.ts';
 export type { AutomationLevel, AutomationSettings } from './automation/automation.ts';
-export { reconcileSimHosts, seedDemo } from './seed.ts';
+export { DEFAULT_TARIFF, reconcileSimHosts, seedDefaultTariff, seedDemo } from './seed.ts';
 
 export interface ControlPlaneOptions {
   db: Db;

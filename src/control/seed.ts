@@ -73,3 +73,25 @@ export async function seedDemo(cp: ControlPlane, admin: Principal, hosts = 8): P
     }
   }
 }
+
+/**
+ * The tariff `nubis serve` creates on its first start, so a fresh install bills its usage: "default",
+ * EUR, valid from 1970-01-01 and open-ended. Round demo prices, not a recommendation: an admin ends
+ * it (PATCH its validTo) before creating tariffs of their own, as windows may not overlap.
+ */
+export const DEFAULT_TARIFF = {
+  name: 'default',
+  validFrom: '1970-01-01',
+  currency: 'EUR',
+  vcpuHour: 0.01,
+  memoryGiBHour: 0.005,
+  diskGiBHour: 0.0001,
+  kWh: 0.25,
+} as const;
+
+/** Create {@link DEFAULT_TARIFF} when no tariff exists (call it on a first start only). */
+export async function seedDefaultTariff(cp: ControlPlane, admin: Principal): Promise<boolean> {
+  if ((await cp.listTariffs()).length) return false;
+  await cp.createTariff(admin, { ...DEFAULT_TARIFF });
+  return true;
+}

@@ -10,6 +10,7 @@ export type {
   Flavor,
   Host,
   Image,
+  Invoice,
   Me,
   Operation,
   Overview,

@@ -9,6 +9,7 @@ import { loadColor, sortBy } from './format.ts';
 import { linesFor, migrations, navFor } from './model.ts';
 import { chosen, rejectionRows } from './pages/CreateVm.tsx';
 import { filterVms } from './pages/VmList.tsx';
+import { invoiceTotals } from './pages/Usage.tsx';
 
 const host = (name: string, o: Partial<Host> = {}): Host => ({
   id: `id-${name}`,
@@ -229,4 +230,18 @@ test('roles pick the pages; migrations come from events oldest first; simulation
       { label: 'lr', values: [1, 2] },
     ],
   });
+});
+
+test("the usage page shows an invoice's totals per currency and never adds EUR to USD", () => {
+  assert.equal(
+    invoiceTotals({
+      totals: [
+        { currency: 'EUR', amount: 3.3 },
+        { currency: 'USD', amount: 5 },
+      ],
+    }),
+    '3.30 EUR + 5.00 USD',
+  );
+  assert.equal(invoiceTotals({ totals: [{ currency: 'EUR', amount: 0.1 }] }), '0.10 EUR');
+  assert.equal(invoiceTotals({ totals: [] }), 'nothing billed');
 });

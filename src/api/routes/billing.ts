@@ -1,7 +1,7 @@
 /** Billing: usage, tariffs, invoices (JSON or CSV). */
 import { z } from 'zod';
 import type { RouteModule } from '../route-def.ts';
-import { name, period } from '../schemas.ts';
+import { dateOrTime, name, period } from '../schemas.ts';
 
 /** GET /v1/usage, /v1/usage/daily, /v1/invoices; GET/POST /v1/tariffs. */
 export const billingRoutes: RouteModule = (route, { cp }) => {
@@ -31,14 +31,15 @@ export const billingRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'POST',
     url: '/v1/tariffs',
-    summary: 'Create a tariff with a validity window (admin)',
+    summary:
+      "Create a tariff for [validFrom, validTo) (admin); 409 when its window overlaps another tariff's",
     tag: 'billing',
     status: 201,
     body: z
       .object({
         name,
-        validFrom: z.iso.datetime({ offset: true }),
-        validTo: z.iso.datetime({ offset: true }).optional(),
+        validFrom: dateOrTime,
+        validTo: dateOrTime.optional(),
         currency: z.string().length(3).optional(),
         vcpuHour: z.number().nonnegative(),
         memoryGiBHour: z.number().nonnegative(),
@@ -51,7 +52,7 @@ export const billingRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'GET',
     url: '/v1/invoices',
-    summary: "A tenant's invoice for [from, to) (format=csv for CSV)",
+    summary: "A tenant's invoice for [from, to) with a total per currency (format=csv for CSV)",
     tag: 'billing',
     query: period,
     handler: async ({ p, query, reply }) => {
@@ -82,7 +83,8 @@ export const billingRoutes: RouteModule = (route, { cp }) => {
               l.amount.toFixed(2),
             ].join(','),
           ),
-          `total,,${inv.currency},,,,,,,${inv.total.toFixed(2)}`,
+          // One total line per currency: amounts in different currencies are never added.
+          ...inv.totals.map((t) => `total,,${t.currency},,,,,,,${t.amount.toFixed(2)}`),
         ].join('\n') + '\n'
       );
     },

@@ -1,6 +1,7 @@
 /** Measured VM utilization in, energy reports out. */
 import { z } from 'zod';
 import type { RouteModule } from '../route-def.ts';
+import { dateOrTime } from '../schemas.ts';
 
 /** POST /v1/metrics, GET /v1/energy. */
 export const metricsEnergyRoutes: RouteModule = (route, { cp }) => {
@@ -23,10 +24,10 @@ export const metricsEnergyRoutes: RouteModule = (route, { cp }) => {
     method: 'GET',
     url: '/v1/energy',
     summary:
-      'Energy by host, zone or tenant over whole UTC days, IT and facility (× PUE); members see their tenant',
+      'Energy by host, zone or tenant over whole UTC days [from, to] (both included), IT and facility (× PUE); members see their tenant',
     tag: 'usage',
     query: z
-      .object({ from: z.string(), to: z.string(), by: z.enum(['host', 'zone', 'tenant']).default('tenant') })
+      .object({ from: dateOrTime, to: dateOrTime, by: z.enum(['host', 'zone', 'tenant']).default('tenant') })
       .strict(),
     handler: async ({ p, query }) => cp.energyReport(p, query),
   });

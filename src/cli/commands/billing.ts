@@ -104,10 +104,13 @@ export const billingCommands: CommandModule = (program) => {
               f(l.energyKWh, 4),
               `${f(l.amount, 2)} ${l.currency}`,
             ]),
-            ['total', '', '', '', '', `${f(r.total, 2)} ${r.currency}`],
+            // One total per currency: different currencies are never added.
+            ...(r.totals.length
+              ? r.totals.map((t) => ['total', '', '', '', '', `${f(t.amount, 2)} ${t.currency}`])
+              : [['total', '', '', '', '', f(0, 2)]]),
           ],
           [false, false, true, true, true, true],
-        ) + (r.unbilledSeconds ? `\n${r.unbilledSeconds} VM-second(s) fall outside every tariff` : ''),
+        ) + (r.notice ? `\n${r.notice}` : ''),
     );
   });
 

@@ -3,13 +3,30 @@
  *
  * Uses: `cp.usageReports`.
  */
+import { authorize } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
+import type { Db } from '../store/open-store.ts';
 import { vmPowerW } from '../telemetry/energy.ts';
+import { parseBillingTime } from './period.ts';
+import {
+  describeWindow,
+  overlappingTariff,
+  roundCents,
+  totalsByCurrency,
+  unbilledNotice,
+  uncoveredSpans,
+  type TariffWindow,
+} from './tariff-rules.ts';
 
 /** Tariffs and invoices. */
 export class Invoices extends Service {
+  /**
+   * Create a tariff for [validFrom, validTo) (open-ended without validTo). Dates are `YYYY-MM-DD`
+   * (midnight UTC) or ISO-8601 times with an offset. Throws BAD_REQUEST for a bad or empty window and
+   * ALREADY_EXISTS (409) when the window overlaps another tariff's: one price per moment.
+   */
   async createTariff(
     p: Principal,
     t: {
@@ -23,29 +40,53 @@ export class Invoices extends Service {
       kWh: number;
     },
   ) {
-    this.require(p, 'admin');
-    if (t.validTo && !(Date.parse(t.validFrom) < Date.parse(t.validTo)))
+    authorize(p, 'tariff:write');
+    const validFrom = parseBillingTime('validFrom', t.validFrom);
+    const validTo = t.validTo === undefined ? null : parseBillingTime('validTo', t.validTo);
+    if (validTo && !(Date.parse(validFrom) < Date.parse(validTo)))
       throw new ControlError(
         'BAD_REQUEST',
         `validFrom (${t.validFrom}) must be before validTo (${t.validTo})`,
       );
     const id = this.ctx.ids.uuid();
-    await this.db
-      .insertInto('tariffs')
-      .values({
-        id,
-        name: t.name,
-        valid_from: new Date(t.validFrom).toISOString(),
-        valid_to: t.validTo ? new Date(t.validTo).toISOString() : null,
-        currency: t.currency ?? 'EUR',
-        vcpu_hour: t.vcpuHour,
-        memory_gib_hour: t.memoryGiBHour,
-        disk_gib_hour: t.diskGiBHour,
-        kwh: t.kWh,
-        created_at: this.now(),
-      })
-      .execute();
-    return { id, ...t };
+    const currency = t.currency ?? 'EUR';
+    await this.db.transaction().execute(async (trx) => {
+      await this.refuseOverlap(trx, { id, name: t.name, validFrom, validTo });
+      await trx
+        .insertInto('tariffs')
+        .values({
+          id,
+          name: t.name,
+          valid_from: validFrom,
+          valid_to: validTo,
+          currency,
+          vcpu_hour: t.vcpuHour,
+          memory_gib_hour: t.memoryGiBHour,
+          disk_gib_hour: t.diskGiBHour,
+          kwh: t.kWh,
+          created_at: this.now(),
+        })
+        .execute();
+    });
+    return { id, ...t, validFrom, validTo, currency };
+  }
+
+  /**
+   * Throw ALREADY_EXISTS (409) naming the other tariff and its window when `w` overlaps a stored
+   * tariff other than itself (same id: an edit). Call it in the transaction that writes `w`.
+   */
+  async refuseOverlap(trx: Db, w: TariffWindow): Promise<void> {
+    const stored = (
+      await trx.selectFrom('tariffs').select(['id', 'name', 'valid_from', 'valid_to']).execute()
+    ).map((r) => ({ id: r.id, name: r.name, validFrom: r.valid_from, validTo: r.valid_to }));
+    const other = overlappingTariff(w, stored);
+    if (other)
+      throw new ControlError(
+        'ALREADY_EXISTS',
+        `Tariff "${w.name}" (${describeWindow(w)}) overlaps tariff "${other.name}" (${describeWindow(other)}): ` +
+          "only one tariff may price a moment; choose a window outside it or change that tariff's window first",
+        { tariffId: other.id, tariff: other.name, validFrom: other.validFrom, validTo: other.validTo },
+      );
   }
 
   async listTariffs() {
@@ -63,12 +104,21 @@ export class Invoices extends Service {
   }
 
   /**
-   * A tenant's invoice for [from, to): usage split at tariff boundaries, one line per flavor and
-   * tariff; a stopped VM pays for its disk only. Amounts are rounded to cents per line.
+   * A tenant's invoice for [from, to) (`YYYY-MM-DD` or ISO times): usage split at tariff boundaries,
+   * one line per flavor and tariff; a stopped VM pays for its disk only. Amounts are rounded to cents
+   * per line; `totals` has one entry per currency (`currency`/`total` too when there is exactly one).
+   * VM time no tariff covers is not billed: `unbilledSeconds` counts it and `notice` says how to set
+   * a tariff.
    */
   async invoice(p: Principal, o: { tenant?: string; from: string; to: string }) {
     const u = await this.cp.usageReports.usage(p, o);
     const tariffs = await this.db.selectFrom('tariffs').selectAll().orderBy('valid_from').execute();
+    const windows = tariffs.map((t) => ({
+      id: t.id,
+      name: t.name,
+      validFrom: t.valid_from,
+      validTo: t.valid_to,
+    }));
     const lines = new Map<
       string,
       {
@@ -84,7 +134,9 @@ export class Invoices extends Service {
         amount: number;
       }
     >();
-    let uncovered = 0;
+    let uncovered = 0,
+      firstGap = Infinity,
+      lastGap = -Infinity;
     for (const x of u.pieces) {
       let covered = 0;
       for (const t of tariffs) {
@@ -122,18 +174,35 @@ export class Invoices extends Service {
         } else l.stoppedS += secs;
         lines.set(key, l);
       }
-      uncovered += Math.max(0, x.seconds - covered);
+      if (x.seconds - covered > 0) {
+        uncovered += x.seconds - covered;
+        for (const g of uncoveredSpans(x.a, x.b, windows)) {
+          firstGap = Math.min(firstGap, g.a);
+          lastGap = Math.max(lastGap, g.b);
+        }
+      }
     }
-    const out = [...lines.values()].map((l) => ({ ...l, amount: Math.round(l.amount * 100) / 100 }));
-    const currency = out[0]?.currency ?? 'EUR';
+    const out = [...lines.values()].map((l) => ({ ...l, amount: roundCents(l.amount) }));
+    const totals = Object.entries(totalsByCurrency(out)).map(([currency, amount]) => ({ currency, amount }));
+    const notice = uncovered
+      ? unbilledNotice({
+          seconds: uncovered,
+          from: new Date(firstGap).toISOString(),
+          to: new Date(lastGap).toISOString(),
+          tariffs: tariffs.length,
+        })
+      : undefined;
     return {
       tenantId: u.tenantId,
       from: u.from,
       to: u.to,
-      currency,
       lines: out,
-      total: Math.round(out.reduce((s, l) => s + l.amount, 0) * 100) / 100,
+      /** One total per currency, alphabetical; different currencies are never added. */
+      totals,
+      // `currency` and `total` only when the invoice has exactly one currency.
+      ...(totals.length === 1 ? { currency: totals[0]!.currency, total: totals[0]!.amount } : {}),
       unbilledSeconds: uncovered,
+      ...(notice ? { notice } : {}),
     };
   }
 }

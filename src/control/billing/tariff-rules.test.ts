@@ -7,6 +7,8 @@ import {
   totalsByCurrency,
   windowsOverlap,
   type TariffWindow,
+  unbilledNotice,
+  uncoveredSpans,
 } from './tariff-rules.ts';
 import { parseBillingTime, parsePeriod } from './period.ts';
 
@@ -100,4 +102,27 @@ test('billing dates accept YYYY-MM-DD (midnight UTC) and ISO times with an offse
     to: '2026-12-01T00:00:00.000Z',
   });
   assert.throws(() => parsePeriod({ from: '2026-12-01', to: '2026-11-01' }), /must be before/);
+});
+
+test('uncoveredSpans() returns the parts of a period no window covers, in order', () => {
+  const ms = (d: string) => Date.parse(`${d}T00:00:00.000Z`);
+  const ws = [w('feb', '2026-02-01', '2026-03-01'), w('apr', '2026-04-01')];
+  assert.deepEqual(uncoveredSpans(ms('2026-01-15'), ms('2026-05-01'), ws), [
+    { a: ms('2026-01-15'), b: ms('2026-02-01') },
+    { a: ms('2026-03-01'), b: ms('2026-04-01') },
+  ]);
+  assert.deepEqual(uncoveredSpans(ms('2026-02-03'), ms('2026-02-04'), ws), [], 'inside a window');
+  assert.deepEqual(uncoveredSpans(ms('2026-01-01'), ms('2026-01-02'), []), [
+    { a: ms('2026-01-01'), b: ms('2026-01-02') },
+  ]);
+});
+
+test('the unbilled notice says no tariff covers the time and how to set one', () => {
+  const none = unbilledNotice({ seconds: 7200, from: 'A', to: 'B', tariffs: 0 });
+  assert.match(none, /^No tariff is set, so 7200 VM-second\(s\) \(2\.00 VM-hours\) of usage between A and B/);
+  assert.match(none, /nubis tariff create NAME --valid-from YYYY-MM-DD .* POST \/v1\/tariffs/);
+  assert.match(
+    unbilledNotice({ seconds: 1, from: 'A', to: 'B', tariffs: 2 }),
+    /^No tariff covers 1 VM-second/,
+  );
 });

@@ -66,3 +66,44 @@ export function totalsByCurrency(
   for (const l of lines) sums.set(l.currency, (sums.get(l.currency) ?? 0) + l.amount);
   return Object.fromEntries([...sums.keys()].sort().map((c) => [c, roundCents(sums.get(c)!)] as const));
 }
+
+/**
+ * The parts of [aMs, bMs) that no window covers, in order (a sweep over the windows sorted by start).
+ * @example uncoveredSpans(0, 10, [{ ..., validFrom: '1970-01-01T00:00:00.004Z', validTo: '1970-01-01T00:00:00.006Z' }]) // [{a:0,b:4},{a:6,b:10}]
+ */
+export function uncoveredSpans(
+  aMs: number,
+  bMs: number,
+  windows: readonly TariffWindow[],
+): { a: number; b: number }[] {
+  const out: { a: number; b: number }[] = [];
+  let at = aMs;
+  for (const w of [...windows].sort((x, y) => Date.parse(x.validFrom) - Date.parse(y.validFrom))) {
+    const s = Date.parse(w.validFrom),
+      e = endMs(w);
+    if (e <= at) continue;
+    if (s >= bMs) break;
+    if (s > at) out.push({ a: at, b: s });
+    at = Math.max(at, e);
+    if (at >= bMs) break;
+  }
+  if (at < bMs) out.push({ a: at, b: bMs });
+  return out;
+}
+
+/** How to set a tariff, for messages: the CLI command and the API route. */
+export const SET_TARIFF_HINT =
+  'an admin sets one with `nubis tariff create NAME --valid-from YYYY-MM-DD --currency EUR --vcpu-hour P ' +
+  '--memory-gib-hour P --disk-gib-hour P --kwh P` or POST /v1/tariffs';
+
+/**
+ * The invoice's plain statement that some VM time is not billed because no tariff covers it, and
+ * how to set one. `from`/`to` span the uncovered time; `tariffs` is how many tariffs exist.
+ */
+export function unbilledNotice(o: { seconds: number; from: string; to: string; tariffs: number }): string {
+  const hours = `${o.seconds} VM-second(s) (${(o.seconds / 3600).toFixed(2)} VM-hours)`;
+  return o.tariffs === 0
+    ? `No tariff is set, so ${hours} of usage between ${o.from} and ${o.to} is not billed: ${SET_TARIFF_HINT}.`
+    : `No tariff covers ${hours} of usage between ${o.from} and ${o.to}, so it is not billed: ` +
+        `${SET_TARIFF_HINT} (its window may not overlap another tariff's).`;
+}

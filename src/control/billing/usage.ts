@@ -4,10 +4,10 @@
  * Uses: `cp.tenancy`.
  */
 import { authorize, authorizeTenantObject } from '../authz.ts';
-import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import { ASSUMED_VM_UTILIZATION, vmPowerW } from '../telemetry/energy.ts';
+import { parsePeriod } from './period.ts';
 
 /** Usage of a tenant: per VM, per report line, per day. */
 export class UsageReports extends Service {
@@ -21,15 +21,15 @@ export class UsageReports extends Service {
   }
 
   /**
-   * Usage of a tenant in [from, to): per VM, seconds running and stopped, vCPU-, memory- and
+   * Usage of a tenant in [from, to) (`YYYY-MM-DD`, midnight UTC, or ISO-8601 times): per VM, seconds running and stopped, vCPU-, memory- and
    * disk-hours, and energy attributed from its host's power model by vCPU share, at the VM's mean
    * measured CPU (an assumed 10 % before its first sample). Times are exact to the second.
    */
   async usage(p: Principal, o: { tenant?: string; from: string; to: string }) {
     const tenantId = await this.tenantScope(p, o.tenant);
-    const from = Date.parse(o.from),
-      to = Date.parse(o.to);
-    if (!(from < to)) throw new ControlError('BAD_REQUEST', `from (${o.from}) must be before to (${o.to})`);
+    const period = parsePeriod(o);
+    const from = Date.parse(period.from),
+      to = Date.parse(period.to);
     const rows = await this.db
       .selectFrom('usage')
       .innerJoin('flavors', 'flavors.id', 'usage.flavor_id')

@@ -4,6 +4,7 @@
  * Uses: no other service.
  */
 import { attributeHostPower, idlePowerW, maxPowerW, type PowerModelSpec } from '../../models/power.ts';
+import { parseBillingTime } from '../billing/period.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -159,14 +160,18 @@ export class Energy extends Service {
     }
   }
 
-  /** Energy in [from, to] (whole UTC days) by host, zone or tenant; IT energy and facility energy (× PUE). */
+  /**
+   * Energy in [from, to] (whole UTC days, both included; `YYYY-MM-DD` or ISO times) by host, zone or
+   * tenant; IT energy and facility energy (× PUE).
+   */
   async energyReport(p: Principal, o: { from: string; to: string; by: 'host' | 'zone' | 'tenant' }) {
-    const from = o.from.slice(0, 10),
-      to = o.to.slice(0, 10);
-    if (!(from <= to) || Number.isNaN(Date.parse(from)) || Number.isNaN(Date.parse(to)))
+    // Days of the UTC times given (YYYY-MM-DD or ISO-8601 with an offset), both included.
+    const from = parseBillingTime('from', o.from).slice(0, 10),
+      to = parseBillingTime('to', o.to).slice(0, 10);
+    if (!(from <= to))
       throw new ControlError(
         'BAD_REQUEST',
-        `from (${o.from}) and to (${o.to}) must be dates with from <= to`,
+        `from (${o.from}) must be on or before to (${o.to}): both days count`,
       );
     if (!this.canSeeAll(p) && o.by !== 'tenant')
       throw new ControlError(

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { client, download, type Me } from '../api.ts';
+import { client, download, type Invoice, type Me } from '../api.ts';
 import { kwh } from '../format.ts';
 import { usePoll } from '../poll.ts';
 
@@ -8,6 +8,13 @@ const monthStart = () => {
   return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)).toISOString().slice(0, 10);
 };
 const tomorrow = () => new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+
+/** An invoice's totals as text, one per currency (never added across currencies): `3.32 EUR + 5.00 USD`. */
+export function invoiceTotals(inv: Pick<Invoice, 'totals'>): string {
+  return inv.totals.length
+    ? inv.totals.map((t) => `${t.amount.toFixed(2)} ${t.currency}`).join(' + ')
+    : 'nothing billed';
+}
 
 export function Usage({ me }: { me: Me }) {
   const operator = me.role === 'admin' || me.role === 'operator';
@@ -90,7 +97,7 @@ export function Usage({ me }: { me: Me }) {
             Invoice{' '}
             {inv.data && (
               <span className="muted" data-testid="invoice-total">
-                {inv.data.total.toFixed(2)} {inv.data.currency}
+                {invoiceTotals(inv.data)}
               </span>
             )}
           </h3>
@@ -115,14 +122,16 @@ export function Usage({ me }: { me: Me }) {
                   <td>{l.memoryGiBHours.toFixed(2)}</td>
                   <td>{l.diskGiBHours.toFixed(1)}</td>
                   <td>{kwh(l.energyKWh)}</td>
-                  <td>{l.amount.toFixed(2)}</td>
+                  <td>
+                    {l.amount.toFixed(2)} {l.currency}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
-          {inv.data && inv.data.unbilledSeconds > 0 && (
-            <p className="muted small">
-              {Math.round(inv.data.unbilledSeconds / 3600)} VM-hours fall outside every tariff
+          {inv.data?.notice && (
+            <p className="error small" data-testid="invoice-notice">
+              {inv.data.notice}
             </p>
           )}
           <h3>Energy (metered)</h3>
