@@ -52,6 +52,17 @@ export class Repairs extends Service {
     return new Set(rows.map((o) => o.vm_id));
   }
 
+  /** Whether an operation on the VM is running now (it may have started during the sweep). */
+  private async busyNow(vmId: string): Promise<boolean> {
+    const r = await this.db
+      .selectFrom('operations')
+      .select('id')
+      .where('vm_id', '=', vmId)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+
   /** Settle a VM to `state` (with its usage) and say why. */
   private async settle(
     v: { id: string; tenant_id: string; host_id: string | null },
@@ -125,6 +136,7 @@ export class Repairs extends Service {
         : [];
       for (const r of rows) {
         if (busy.has(r.id) || (r.deleted_at === null && r.host_id === h.id)) continue;
+        if (await this.busyNow(r.id)) continue; // an operation started since (its guest is incoming)
         await d.delete(r.id).catch(() => undefined);
         out.push({ vm: r.id, host: h.name });
       }
@@ -139,6 +151,7 @@ export class Repairs extends Service {
         if (busy.has(v.id)) continue;
         const g = byId.get(v.id);
         if (g && g.state !== 'crashed') continue;
+        if (await this.busyNow(v.id)) continue;
         await this.settle(
           v,
           'error',
