@@ -46,18 +46,31 @@ const RANDOM_FNS = [
 const injectedRestrictions = {
   'no-restricted-imports': [
     'error',
-    ...['node:crypto', 'crypto'].map((name) => ({
-      name,
-      importNames: [...RANDOM_FNS, 'webcrypto'],
-      message: 'Ids and secrets come from ctx.ids (an IdSource); createHash is fine (STYLE.md §2).',
-    })),
     {
-      name: 'node:timers',
-      message: 'Timers come from ctx.clock.schedule (STYLE.md §2).',
-    },
-    {
-      name: 'node:timers/promises',
-      message: 'Timers come from ctx.clock.schedule (STYLE.md §2).',
+      paths: [
+        ...['node:crypto', 'crypto'].map((name) => ({
+          name,
+          importNames: [...RANDOM_FNS, 'webcrypto'],
+          message: 'Ids and secrets come from ctx.ids (an IdSource); createHash is fine (STYLE.md §2).',
+        })),
+        {
+          name: 'node:timers',
+          message: 'Timers come from ctx.clock.schedule (STYLE.md §2).',
+        },
+        {
+          name: 'node:timers/promises',
+          message: 'Timers come from ctx.clock.schedule (STYLE.md §2).',
+        },
+      ],
+      // The control plane reaches hosts through the driver port only (src/core/host-driver.ts): the
+      // composition roots give it a HostDrivers; it names no concrete driver and no edge.
+      patterns: [
+        {
+          group: ['**/drivers/**', '**/api/**', '**/cli/**', '**/agent/**', '**/sim/**'],
+          message:
+            'control/ reaches hosts through the HostDrivers port and imports no edge (ARCHITECTURE.md).',
+        },
+      ],
     },
   ],
   'no-restricted-globals': [

@@ -11,6 +11,7 @@ import { chromium } from 'playwright-core';
 import { buildApi } from '../src/api/server.ts';
 import { ControlPlane } from '../src/control/control-plane.ts';
 import { openStore } from '../src/control/store/open-store.ts';
+import { createHostDrivers } from '../src/drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
 import { RealClock } from '../src/runtime/clock.ts';
 import { demoUtilization } from '../src/sim/synthetic.ts';
@@ -26,7 +27,11 @@ const root = join(fileURLToPath(import.meta.url), '../..');
 
 const db = await openStore(':memory:');
 const clock = new RealClock();
-const cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) } });
+const cp = new ControlPlane({
+  db,
+  clock,
+  hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(clock) }),
+});
 const token = (await cp.bootstrap('bench-token'))!;
 const admin = (await cp.authenticate(token))!;
 await cp.setQuotas(admin, 'admin', { vcpus: 1e9, memoryMiB: 1e12, vms: 1e9, diskGiB: 1e12 });

@@ -18,7 +18,7 @@ for (const backend of storeBackends()) {
     const db = await openStore(s.url);
     try {
       const clock = new SimClock(1_800_000_000);
-      const cp = new ControlPlane({ db, clock, ids: seededIds(seededRandom(7)), drivers: {} });
+      const cp = new ControlPlane({ db, clock, ids: seededIds(seededRandom(7)) });
       const first = (await cp.bootstrap())!;
       const admin = (await cp.authenticate(first))!;
       const second = (await cp.createToken(admin, { name: 'ci' })).token;
@@ -53,7 +53,7 @@ for (const backend of storeBackends()) {
     const s = await backend.url();
     const db = await openStore(s.url);
     try {
-      const cp = new ControlPlane({ db, clock: new SimClock(0), drivers: {} });
+      const cp = new ControlPlane({ db, clock: new SimClock(0) });
       await assert.rejects(resetAdminToken(cp.ctx), { code: 'NOT_FOUND', message: /No admin user/ });
     } finally {
       await db.destroy();

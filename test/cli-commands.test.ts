@@ -13,6 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../src/api/server.ts';
 import { ControlPlane, seedDemo } from '../src/control/control-plane.ts';
 import { openStore } from '../src/control/store/open-store.ts';
+import { createHostDrivers } from '../src/drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../src/runtime/clock.ts';
 
@@ -29,7 +30,11 @@ const tokens: Record<string, string> = { admin: 'admin-tok' };
 before(async () => {
   const db = await openStore(':memory:');
   const clock = new SimClock(Date.parse('2026-11-02T10:00:00Z') / 1000);
-  const cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) } });
+  const cp = new ControlPlane({
+    db,
+    clock,
+    hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(clock) }),
+  });
   await cp.bootstrap('admin-tok');
   await seedDemo(cp, (await cp.authenticate('admin-tok'))!, 4);
   app = buildApi(cp, { simulations: { dir: mkdtempSync(join(tmpdir(), 'nubis-sims-')), bin } });

@@ -1,10 +1,13 @@
-/** The conformance suite against the third driver: a real agent process over HTTP. */
+/** The conformance suites against the third driver: real agent processes over HTTP. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import { hostRef } from '../src/core/host-driver.ts';
 import { AgentDriver } from '../src/drivers/agent/agent-driver.ts';
+import { createHostDrivers } from '../src/drivers/host-drivers.ts';
+import { hostDriverConformance } from './host-driver-conformance.ts';
 import { tinyGuest } from './helpers/guest.ts';
 import { hypervisorConformance } from './hypervisor-conformance.ts';
 
@@ -17,56 +20,81 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** Start an agent on a free port (token "k", a power-control command that succeeds); its URL. */
+async function startAgent(): Promise<string> {
+  const d = mkdtempSync(join(tmpdir(), 'nubis-agentdrv-'));
+  dirs.push(d);
+  const proc = spawn(
+    process.execPath,
+    [
+      join(root, 'bin/nubis.js'),
+      'agent',
+      '--state',
+      d,
+      '--listen',
+      '127.0.0.1:0',
+      '--accel',
+      'tcg',
+      '--token',
+      'k',
+      '--memory-interval-s',
+      '0',
+      '--power-command',
+      'true',
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  procs.push(proc);
+  return new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (x) => {
+      out += x;
+      const m = /listening on (http:\/\/[^ ]+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    proc.on('exit', (c) => reject(new Error(`agent exited ${c}`)));
+  });
+}
+
+const spec = (id: string) => {
+  const t = g as Exclude<typeof g, string>;
+  return {
+    id,
+    memoryMiB: 256,
+    vcpus: 1,
+    image: { kernel: t.kernel, initrd: t.initrd },
+    workload: { mib: 16, rateMiBps: 0 },
+  };
+};
+
 hypervisorConformance({
   name: 'AgentDriver (agent over HTTP, TCG)',
   skip: typeof g === 'string' ? g : undefined,
   open: async () => {
-    const d = mkdtempSync(join(tmpdir(), 'nubis-agentdrv-'));
-    dirs.push(d);
-    const proc = spawn(
-      process.execPath,
-      [
-        join(root, 'bin/nubis.js'),
-        'agent',
-        '--state',
-        d,
-        '--listen',
-        '127.0.0.1:0',
-        '--accel',
-        'tcg',
-        '--token',
-        'k',
-        '--memory-interval-s',
-        '0',
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    procs.push(proc);
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      proc.stdout!.on('data', (x) => {
-        out += x;
-        const m = /listening on (http:\/\/[^ ]+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      proc.on('exit', (c) => reject(new Error(`agent exited ${c}`)));
-    });
-    const drv = new AgentDriver(url, 'k');
+    const drv = new AgentDriver(await startAgent(), 'k');
     await drv.host();
     return drv;
   },
-  spec: (id) => {
-    const t = g as Exclude<typeof g, string>;
-    return {
-      id,
-      memoryMiB: 256,
-      vcpus: 1,
-      image: { kernel: t.kernel, initrd: t.initrd },
-      workload: { mib: 16, rateMiBps: 0 },
-    };
-  },
+  spec,
   wait: (ms) => new Promise((r) => setTimeout(r, ms)),
   cleanup: async () => {
+    procs.pop()?.kill('SIGKILL');
+  },
+});
+
+hostDriverConformance({
+  name: 'AgentDriver (two agents over HTTP, TCG)',
+  skip: typeof g === 'string' ? g : undefined,
+  open: async () => {
+    const [ua, ub] = await Promise.all([startAgent(), startAgent()]);
+    const aRef = hostRef({ id: 'a', name: 'host-a', driver: 'qemu', agent_url: ua });
+    const bRef = hostRef({ id: 'b', name: 'host-b', driver: 'qemu', agent_url: ub });
+    const drivers = createHostDrivers({ agentToken: () => 'k' });
+    return { a: drivers.forHost(aRef), b: drivers.forHost(bRef), aRef, bRef };
+  },
+  spec,
+  cleanup: async () => {
+    procs.pop()?.kill('SIGKILL');
     procs.pop()?.kill('SIGKILL');
   },
 });

@@ -89,6 +89,13 @@ export function hypervisorConformance(h: ConformanceHarness): void {
       await d.restore('life', 'before');
       assert.equal((await d.get('life'))!.state, GuestState.running);
       await rejectsWith(d.restore('life', 'never'), 'NOT_FOUND', /no snapshot "never"/);
+      await d.snapshot('life', 'second');
+      assert.deepEqual(await d.listSnapshots('life'), ['before', 'second']);
+      await d.deleteSnapshot('life', 'before');
+      assert.deepEqual(await d.listSnapshots('life'), ['second']);
+      await rejectsWith(d.deleteSnapshot('life', 'before'), 'NOT_FOUND', /no snapshot "before"/);
+      await rejectsWith(d.listSnapshots('nope'), 'NOT_FOUND');
+      assert.equal((await d.get('life'))!.state, GuestState.running);
 
       await rejectsWith(d.setBalloon('life', 32), 'BAD_SPEC', /must be in 96\.\./);
       await d.setBalloon('life', 128);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ControlPlane } from '../src/control/control-plane.ts';
 import { openStore } from '../src/control/store/open-store.ts';
+import { createHostDrivers } from '../src/drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../src/runtime/clock.ts';
 import { controlPlane, storeBackends } from './helpers/control.ts';
@@ -340,7 +341,12 @@ test('resize of a running VM: live through the balloon when the vCPUs stay and m
 test('switching a host on takes time: the plan waits for it (peak power while booting), then resumes and finishes', async () => {
   const db = await openStore(':memory:');
   const clock = new SimClock(1_800_000_000);
-  const cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) }, simBootS: 300 });
+  const cp = new ControlPlane({
+    db,
+    clock,
+    hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(clock) }),
+    simBootS: 300,
+  });
   try {
     const p = (await cp.authenticate((await cp.bootstrap())!))!;
     await cp.createFlavor(p, { name: 'big', vcpus: 4, memoryMiB: 4096, diskGiB: 10 });

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { buildApi } from '../src/api/server.ts';
 import { ControlPlane } from '../src/control/control-plane.ts';
 import { openStore } from '../src/control/store/open-store.ts';
+import { createHostDrivers } from '../src/drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../src/runtime/clock.ts';
 import { httpPort, runOps, runOpsInProcess } from '../src/sim/ops-run.ts';
@@ -42,7 +43,7 @@ async function overHttp() {
   const cp = new ControlPlane({
     db,
     clock,
-    drivers: { sim: new SimHypervisorDriver(clock) },
+    hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(clock) }),
     simBootS: scenario.power.bootS,
   });
   const token = (await cp.bootstrap())!;

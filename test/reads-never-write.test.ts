@@ -14,6 +14,7 @@ import type {
 import { buildApi } from '../src/api/server.ts';
 import { ControlPlane, seedDemo } from '../src/control/control-plane.ts';
 import { openStore } from '../src/control/store/open-store.ts';
+import { createHostDrivers } from '../src/drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../src/runtime/clock.ts';
 import { storeBackends } from './helpers/control.ts';
@@ -63,7 +64,7 @@ for (const backend of storeBackends()) {
       const cp = new ControlPlane({
         db,
         clock,
-        drivers: { sim: new SimHypervisorDriver(clock) },
+        hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(clock) }),
         simBootS: 120,
       });
       const app = buildApi(cp);

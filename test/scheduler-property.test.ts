@@ -14,6 +14,7 @@ import { checkAll, constraintState } from '../src/core/constraints/index.ts';
 import { ControlPlane, seedDemo, type Principal } from '../src/control/control-plane.ts';
 import { ControlError } from '../src/control/errors.ts';
 import { openStore } from '../src/control/store/open-store.ts';
+import { createHostDrivers } from '../src/drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../src/runtime/clock.ts';
 
@@ -170,7 +171,7 @@ test('property: every path through the one scheduler keeps hard constraints, cap
       const db = await openStore(':memory:');
       const clock = new SimClock(1_800_000_000);
       const sim = new SimHypervisorDriver(clock);
-      const cp = new ControlPlane({ db, clock, drivers: { sim } });
+      const cp = new ControlPlane({ db, clock, hostDrivers: createHostDrivers({ sim }) });
       try {
         const admin = (await cp.authenticate((await cp.bootstrap('t'))!))! as Principal;
         await seedDemo(cp, admin, 0);

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { cpus, hostname, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DriverError } from '../core/hypervisor.ts';
+import { DriverError, GuestState } from '../core/hypervisor.ts';
 import {
   abortIncoming,
   commitIncoming,
@@ -253,6 +253,16 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     await d.snapshot(req.params.id, name);
     return d.get(req.params.id);
   });
+  app.get<{ Params: { id: string } }>('/v1/guests/:id/snapshots', async (req) =>
+    d.listSnapshots(req.params.id),
+  );
+  app.delete<{ Params: { id: string; name: string } }>(
+    '/v1/guests/:id/snapshots/:name',
+    async (req, reply) => {
+      await d.deleteSnapshot(req.params.id, req.params.name);
+      return reply.code(204).send();
+    },
+  );
   app.post<{ Params: { id: string; name: string } }>(
     '/v1/guests/:id/snapshots/:name/restore',
     async (req) => {
@@ -260,10 +270,6 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       return d.get(req.params.id);
     },
   );
-  app.delete<{ Params: { id: string; name: string } }>('/v1/guests/:id/snapshots/:name', async (req) => {
-    await d.deleteSnapshot(req.params.id, req.params.name);
-    return d.get(req.params.id);
-  });
   app.put<{ Params: { id: string } }>('/v1/guests/:id/balloon', async (req) => {
     const { targetMiB } = parse(z.object({ targetMiB: z.number().positive() }), req.body, 'balloon target');
     await d.setBalloon(req.params.id, targetMiB);
@@ -300,6 +306,9 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     const id = req.params.id;
     const g = await d.get(id);
     if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}"`, id);
+    // Refuse before the destination prepares anything (it would keep a waiting guest otherwise).
+    if (g.state !== GuestState.running)
+      throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
     let planned: ReturnType<typeof planMigration> | undefined;
     if (b.plan) {
       const dirty = await d.dirtyRate(id, 1);

@@ -1,5 +1,5 @@
 /** `nubis serve`: the control plane on embedded defaults (SQLite, loopback, simulated hosts). */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -11,6 +11,7 @@ import { recordControllerFailure } from '../control/controllers/record-failure.t
 import { systemPrincipal } from '../control/controllers/system-principal.ts';
 import { maskUrl, openStore, StoreError } from '../control/store/open-store.ts';
 import { resetAdminToken } from '../control/tenancy/admin-recovery.ts';
+import { createHostDrivers } from '../drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
 import { RealClock } from '../runtime/clock.ts';
 import { cryptoIds } from '../runtime/ids.ts';
@@ -76,20 +77,31 @@ export function serveCommand(program: Command): void {
           automationIntervalS: flagS(o.auditIntervalS, '--audit-interval-s', true),
           simLoadIntervalS: flagS(o.simLoadIntervalS, '--sim-load-interval-s', true),
           simUtilization: demoUtilization,
+          // The reconciler runs once before the API listens (below), then periodically.
+          reconcile: () => cp.reconcile(),
         };
         const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
         if (o.resetAdminToken) return resetAdmin(url);
         const db = await openStore(url);
         const clock = new RealClock();
-        const sim = new SimHypervisorDriver(clock);
+        // Simulated hosts keep their guests in the data folder: like real hosts, they outlive a crash
+        // of the control plane, and the reconciler compares them with the records.
+        mkdirSync(o.data, { recursive: true });
+        const simState = join(o.data, 'sim-hosts.json');
+        const firstSimStart = !existsSync(simState);
+        const sim = new SimHypervisorDriver(clock, { stateFile: simState });
+        const agentToken = o.agentToken ?? process.env.NUBIS_AGENT_TOKEN;
         const simBootS = Number(o.simBootS);
         if (!(simBootS >= 0)) throw new RangeError(`--sim-boot-s must be a number >= 0, got "${o.simBootS}"`);
-        const cp = new ControlPlane({
+        const cp: ControlPlane = new ControlPlane({
           db,
           clock,
-          drivers: { sim },
-          agentToken: o.agentToken ?? process.env.NUBIS_AGENT_TOKEN,
+          hostDrivers: createHostDrivers({ sim, agentToken: () => cp.ctx.agentToken }),
+          agentToken,
           simBootS,
+          // Crash-recovery tests: NUBIS_TEST_CRASH_AT=STEP kills this process when an operation
+          // completes STEP (e.g. guest-created, guest-moved, driver-done), before it is recorded.
+          onStep: crashAt(process.env.NUBIS_TEST_CRASH_AT),
         });
         const token = await cp.bootstrap(o.bootstrapToken ?? process.env.NUBIS_BOOTSTRAP_TOKEN);
         const admin = await db
@@ -108,7 +120,11 @@ export function serveCommand(program: Command): void {
         await seedDemo(cp, adminP, Number(o.demoHosts));
         // First start only (the admin was just created): a deleted default tariff stays deleted.
         if (token) await seedDefaultTariff(cp, adminP);
-        const restored = await reconcileSimHosts(cp, sim);
+        // Before the state file existed, simulated guests lived in memory only: re-create them once.
+        const restored = firstSimStart ? await reconcileSimHosts(cp) : 0;
+        // Finish or roll back what a crash interrupted before serving anything.
+        const repaired = await cp.reconcile();
+        const recovered = repaired.operations.length + repaired.settled.length;
         const root = packageRoot();
         const app = buildApi(cp, {
           web: join(root, 'web', 'dist'),
@@ -120,7 +136,7 @@ export function serveCommand(program: Command): void {
           (token
             ? `admin token (shown once): ${token}\n  export NUBIS_URL=${addr} NUBIS_TOKEN=${token}\n`
             : '') +
-            `nubis control plane on ${addr} (database ${maskUrl(url)}${restored ? `, ${restored} simulated VM(s) restored` : ''})\n`,
+            `nubis control plane on ${addr} (database ${maskUrl(url)}${restored ? `, ${restored} simulated VM(s) restored` : ''}${recovered ? `, ${recovered} interrupted operation(s) recovered` : ''})\n`,
         );
         // The control plane's loops (docs/operations.md): one ControllerManager on the real clock.
         const system = await systemPrincipal(db);
@@ -169,7 +185,12 @@ async function resetAdmin(url: string): Promise<void> {
     );
   const db = await openStore(url);
   try {
-    const r = await resetAdminToken({ db, clock: new RealClock(), ids: cryptoIds(), drivers: {} });
+    const r = await resetAdminToken({
+      db,
+      clock: new RealClock(),
+      ids: cryptoIds(),
+      hostDrivers: createHostDrivers({}),
+    });
     process.stdout.write(`${r.token}\n`);
     process.stderr.write(
       `nubis: new token for admin user "${r.userName}" (shown once, above); ${r.revoked} old token(s) revoked. ` +
@@ -195,4 +216,12 @@ export function packageRoot(): string {
     d = dirname(d);
   }
   return process.cwd();
+}
+
+/** The step hook of NUBIS_TEST_CRASH_AT: SIGKILL at the first operation that completes that step. */
+function crashAt(step: string | undefined): ((s: string) => void) | undefined {
+  if (!step) return undefined;
+  return (s) => {
+    if (s === step) process.kill(process.pid, 'SIGKILL');
+  };
 }

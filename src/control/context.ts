@@ -4,7 +4,7 @@
  * unique-name errors). Services take a `ControlContext`; nothing in `control/` reads the wall
  * clock, `crypto.randomUUID` or `Math.random` directly.
  */
-import type { HypervisorDriver } from '../core/hypervisor.ts';
+import type { HostDrivers } from '../core/host-driver.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { IdSource } from '../runtime/ids.ts';
 import { ControlError } from './errors.ts';
@@ -14,12 +14,14 @@ export interface ControlContext {
   readonly db: Db;
   readonly clock: Clock;
   readonly ids: IdSource;
-  /** Driver per host driver kind (`sim` for simulated hosts). Hosts of kind `qemu` are reached through their agent. */
-  readonly drivers: Record<string, HypervisorDriver>;
+  /** The driver of each host (simulated hosts, or real hosts through their agents); built by the composition root. */
+  readonly hostDrivers: HostDrivers;
   /** Token the control plane presents to agents. */
   agentToken?: string;
   /** Seconds a simulated host takes to switch on (0: at once). Real hosts are up when their agent reports. */
   readonly simBootS?: number;
+  /** Called when an operation completes a step, before it is recorded (crash tests kill the process here). */
+  readonly onStep?: (step: string, kind: string) => void;
 }
 
 /** The context's time as ISO-8601 text (how times are stored). */

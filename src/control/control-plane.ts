@@ -5,7 +5,8 @@
  * through drivers after the record is safe. The services live in the folders next to this file
  * (see src/control/README.md).
  */
-import type { HypervisorDriver } from '../core/hypervisor.ts';
+import type { HostDrivers } from '../core/host-driver.ts';
+import { DriverError } from '../core/hypervisor.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { cryptoIds, type IdSource } from '../runtime/ids.ts';
 import type { ControlContext } from './context.ts';
@@ -31,7 +32,10 @@ import { Resize } from './compute/resize.ts';
 import { Migrate } from './compute/migrate.ts';
 import { Drivers } from './compute/drivers.ts';
 import { HighAvailability } from './compute/ha.ts';
+import { Restarts } from './compute/restarts.ts';
 import { Operations } from './operations/operations.ts';
+import { OperationRecords } from './operations/operation-records.ts';
+import { Reconciler } from './operations/reconciler.ts';
 import { EventLog } from './events/event-log.ts';
 import { Heartbeats } from './agents/heartbeat.ts';
 import { PlanClusterReader } from './plans/plan-cluster.ts';
@@ -57,13 +61,22 @@ export interface ControlPlaneOptions {
   clock: Clock;
   /** Where ids and tokens come from (the OS's CSPRNG unless given; a seeded source in replays). */
   ids?: IdSource;
-  /** Driver per host driver kind (`sim` for simulated hosts). Hosts of kind `qemu` are reached through their agent. */
-  drivers: Record<string, HypervisorDriver>;
+  /** The driver of each host (createHostDrivers() in src/drivers); without it no host can be reached. */
+  hostDrivers?: HostDrivers;
   /** Token the control plane presents to agents. */
   agentToken?: string;
   /** Seconds a simulated host takes to switch on (0: at once). Real hosts are up when their agent reports. */
   simBootS?: number;
+  /** Called when an operation completes a step (crash-recovery tests stop the process there). */
+  onStep?: (step: string, kind: string) => void;
 }
+
+/** Without host drivers (tools that only read or write records): every host is refused. */
+const NO_HOSTS: HostDrivers = {
+  forHost(h) {
+    throw new DriverError('BACKEND', `No host drivers configured: cannot reach host "${h.name}"`);
+  },
+};
 
 export class ControlPlane {
   /** What every service shares (store, clock, ids, drivers). */
@@ -93,7 +106,10 @@ export class ControlPlane {
   readonly migrations = new Migrate(this);
   readonly drivers = new Drivers(this);
   readonly ha = new HighAvailability(this);
+  readonly restarts = new Restarts(this);
   readonly operations = new Operations(this);
+  readonly opRecords = new OperationRecords(this);
+  readonly reconciler = new Reconciler(this);
   readonly events = new EventLog(this);
   readonly heartbeats = new Heartbeats(this);
   readonly clusterReader = new PlanClusterReader(this);
@@ -108,7 +124,7 @@ export class ControlPlane {
   readonly invoices = new Invoices(this);
 
   constructor(o: ControlPlaneOptions) {
-    this.ctx = { ...o, ids: o.ids ?? cryptoIds() };
+    this.ctx = { ...o, ids: o.ids ?? cryptoIds(), hostDrivers: o.hostDrivers ?? NO_HOSTS };
   }
 
   get db() {
@@ -219,6 +235,10 @@ export class ControlPlane {
   // ---- operations (operations/operations.ts)
   getOperation(...a: Parameters<Operations['getOperation']>) {
     return this.operations.getOperation(...a);
+  }
+  /** Finish or roll back interrupted operations and repair claims and usage (operations/reconciler.ts). */
+  reconcile() {
+    return this.reconciler.reconcile();
   }
   // ---- events (events/event-log.ts)
   listEvents(...a: Parameters<EventLog['listEvents']>) {

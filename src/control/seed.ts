@@ -2,25 +2,33 @@
  * Start-up content: a demo data center on first start, and simulated hosts re-created from the
  * database after a restart.
  */
-import type { HypervisorDriver } from '../core/hypervisor.ts';
+import { hostRef } from '../core/host-driver.ts';
 import type { ControlPlane } from './control-plane.ts';
 import type { Principal } from './principal.ts';
 
 /**
- * After a restart the simulated hypervisor has forgotten its guests: re-create those the database
- * says exist (the database is the record; simulated hosts follow it).
+ * Simulated hosts without a state file (first start, or a data folder from before they had one)
+ * know no guests: re-create those the records say exist, on their hosts, in their states (building
+ * VMs are left to the reconciler), and switch off the simulated hosts the records say are off.
+ * Returns how many guests were re-created.
  */
-export async function reconcileSimHosts(cp: ControlPlane, driver: HypervisorDriver): Promise<number> {
+export async function reconcileSimHosts(cp: ControlPlane): Promise<number> {
+  const hosts = await cp.db.selectFrom('hosts').selectAll().where('driver', '=', 'sim').execute();
+  for (const h of hosts.filter((x) => x.state === 'off'))
+    await cp.drivers.driverFor(h).power('off', hostRef(h));
   const rows = await cp.db
     .selectFrom('vms')
     .innerJoin('hosts', 'hosts.id', 'vms.host_id')
     .innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
-    .select(['vms.id', 'vms.state', 'flavors.vcpus', 'flavors.memory_mib'])
+    .select(['vms.id', 'vms.state', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib'])
     .where('hosts.driver', '=', 'sim')
+    .where('hosts.state', '!=', 'off')
     .where('vms.deleted_at', 'is', null)
+    .where('vms.state', '!=', 'building')
     .execute();
   let n = 0;
   for (const r of rows) {
+    const driver = cp.drivers.driverFor(hosts.find((h) => h.id === r.host_id)!);
     if (await driver.get(r.id)) continue;
     await driver.create({
       id: r.id,
@@ -28,17 +36,10 @@ export async function reconcileSimHosts(cp: ControlPlane, driver: HypervisorDriv
       vcpus: r.vcpus,
       image: { kernel: 'image://sim' },
     });
-    if (r.state === 'running' || r.state === 'suspended' || r.state === 'building') await driver.start(r.id);
+    if (['running', 'suspended', 'migrating', 'resizing'].includes(r.state)) await driver.start(r.id);
     if (r.state === 'suspended') await driver.pause(r.id);
     n++;
   }
-  // A VM left "building" by a crash between its record and its start is running now.
-  await cp.db
-    .updateTable('vms')
-    .set({ state: 'running' })
-    .where('state', '=', 'building')
-    .where('host_id', 'in', cp.db.selectFrom('hosts').select('id').where('driver', '=', 'sim'))
-    .execute();
   return n;
 }
 

@@ -12,7 +12,8 @@ export const VM_STATES = [
 export type VmState = (typeof VM_STATES)[number];
 
 export const VM_ACTIONS = {
-  start: { from: ['stopped'], to: 'running' },
+  // An error VM starts again (elsewhere when its host is out of service).
+  start: { from: ['stopped', 'error'], to: 'running' },
   stop: { from: ['running', 'suspended', 'error'], to: 'stopped' },
   reboot: { from: ['running'], to: 'running' },
   suspend: { from: ['running'], to: 'suspended' },

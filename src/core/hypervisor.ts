@@ -94,7 +94,9 @@ export interface HypervisorDriver {
   reboot(id: string): Promise<void>;
   snapshot(id: string, name: string): Promise<void>;
   restore(id: string, name: string): Promise<void>;
-  /** Delete a snapshot (NOT_FOUND when the guest has none of that name). */
+  /** A guest's snapshot names, oldest first. Throws NOT_FOUND for an unknown guest. */
+  listSnapshots(id: string): Promise<string[]>;
+  /** Delete one snapshot. Throws NOT_FOUND for an unknown guest or snapshot name. */
   deleteSnapshot(id: string, name: string): Promise<void>;
   delete(id: string): Promise<void>;
   /** Set the balloon target: the memory the guest keeps, MiB. */

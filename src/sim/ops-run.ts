@@ -11,6 +11,7 @@ import { ControlPlane, type Principal } from '../control/control-plane.ts';
 import { advanceWithControllers } from '../control/controllers/advance-sim-clock.ts';
 import type { ControllerManager } from '../control/controllers/controller-manager.ts';
 import { openStore } from '../control/store/open-store.ts';
+import { createHostDrivers } from '../drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
 import { POWER_MODELS, type PowerModelSpec } from '../models/power.ts';
 import { SimClock } from '../runtime/clock.ts';
@@ -372,7 +373,7 @@ export async function runOpsInProcess(
     const cp = new ControlPlane({
       db,
       clock,
-      drivers: { sim: new SimHypervisorDriver(clock) },
+      hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(clock) }),
       simBootS: s.power.bootS,
       // Ids from the scenario's seed: the same replay gives the same ids.
       ids: seededIds(seededRandom(s.seed * 31 + 7)),

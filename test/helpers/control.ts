@@ -4,6 +4,7 @@ import pg from 'pg';
 import { buildApi } from '../../src/api/server.ts';
 import { ControlPlane, seedDemo } from '../../src/control/control-plane.ts';
 import { openStore } from '../../src/control/store/open-store.ts';
+import { createHostDrivers } from '../../src/drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../../src/runtime/clock.ts';
 
@@ -79,7 +80,12 @@ export async function controlPlane(url: string, hosts = 4) {
   const db = await openStore(url);
   const clock = new SimClock(1_800_000_000);
   const sim = new SimHypervisorDriver(clock);
-  const cp = new ControlPlane({ db, clock, drivers: { sim } });
+  // The agent token is read at each call: tests set it after start (cp.useAgentToken).
+  const cp: ControlPlane = new ControlPlane({
+    db,
+    clock,
+    hostDrivers: createHostDrivers({ sim, agentToken: () => cp.ctx.agentToken }),
+  });
   const adminToken = (await cp.bootstrap('admin-token'))!;
   const admin = (await cp.authenticate(adminToken))!;
   await seedDemo(cp, admin, hosts);

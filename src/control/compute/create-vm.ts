@@ -57,6 +57,7 @@ export class CreateVm extends Service {
       opId = this.ctx.ids.uuid();
     let decision!: PlacementDecision;
     const join = await this.cp.constraints.toJoin(this.db, p, vmId, o.constraints ?? []);
+    this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
       await this.cp.claims.claimQuota(trx, p.tenantId, flavor);
       const placed = await this.cp.scheduler.placeAndClaim(
@@ -106,6 +107,7 @@ export class CreateVm extends Service {
           error: null,
           created_at: at,
           finished_at: null,
+          ...this.cp.opRecords.fields({ hostId: decision.hostId }),
         })
         .execute();
       await this.event(trx, {
@@ -130,6 +132,7 @@ export class CreateVm extends Service {
         vcpus: flavor.vcpus,
         image: { kernel: `image://${image.name}` },
       });
+      await this.cp.opRecords.step(opId, 'guest-created', 'create');
       await d.start(vmId);
       return 'running';
     });
@@ -152,6 +155,7 @@ export class CreateVm extends Service {
   ) {
     try {
       const to = await work();
+      await this.cp.opRecords.step(opId, 'driver-done');
       await this.db.transaction().execute(async (trx) => {
         if (to) {
           await trx

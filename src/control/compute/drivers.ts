@@ -1,31 +1,31 @@
 /**
- * The hypervisor driver for a host: a local one by kind, or the host's agent (one client per agent
- * URL).
- *
- * Uses: no other service.
+ * The driver of a host, through the `HostDrivers` port the composition root gave the control plane
+ * (simulated hosts, or real hosts through their agents); the control plane never names a concrete
+ * driver.
  */
-import type { HypervisorDriver } from '../../core/hypervisor.ts';
-import { AgentDriver } from '../../drivers/agent/agent-driver.ts';
+import { hostRef, type HostDriver } from '../../core/host-driver.ts';
+import { DriverError } from '../../core/hypervisor.ts';
 import { ControlError } from '../errors.ts';
 import { Service } from '../service.ts';
 
-/** The hypervisor driver for a host: a local one by kind, or the host's agent (one client per agent URL). */
-export class Drivers extends Service {
-  private readonly agents = new Map<string, AgentDriver>();
+/** A host row, as far as reaching its driver goes. */
+export interface DriverHost {
+  id: string;
+  name: string;
+  driver: string;
+  agent_url: string | null;
+  power_address?: string | null;
+}
 
-  /** The driver that runs a host's guests: a local one by kind, or the host's agent. */
-  driverFor(host: { driver: string; agent_url: string | null; name: string }): HypervisorDriver {
-    if (host.driver === 'qemu') {
-      if (!host.agent_url) throw new ControlError('BACKEND', `Host "${host.name}" has no agent URL`);
-      let a = this.agents.get(host.agent_url);
-      if (!a) {
-        a = new AgentDriver(host.agent_url, this.ctx.agentToken);
-        this.agents.set(host.agent_url, a);
-      }
-      return a;
+/** The driver of a host, through the `HostDrivers` port. */
+export class Drivers extends Service {
+  /** The driver that runs a host's guests. @throws ControlError BACKEND when the host cannot be reached */
+  driverFor(host: DriverHost): HostDriver {
+    try {
+      return this.ctx.hostDrivers.forHost(hostRef(host));
+    } catch (e) {
+      if (e instanceof DriverError) throw new ControlError('BACKEND', e.message, undefined, { cause: e });
+      throw e;
     }
-    const d = this.ctx.drivers[host.driver];
-    if (!d) throw new ControlError('BACKEND', `No driver for hosts of kind "${host.driver}"`);
-    return d;
   }
 }

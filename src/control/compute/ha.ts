@@ -27,6 +27,7 @@ export class HighAvailability extends Service {
         'vms.tenant_id',
         'vms.ha',
         'vms.ha_priority',
+        'vms.state',
         'vms.server_group_id',
         'vms.zone',
         'vms.tier',
@@ -39,8 +40,8 @@ export class HighAvailability extends Service {
       ])
       .where('vms.host_id', '=', hostId)
       .where('vms.deleted_at', 'is', null)
-      // Already given up (lost, or a restart that ended in error): evacuating again changes nothing.
-      .where('vms.state', '!=', 'error')
+      // Lost VMs stay lost; an HA VM whose restart failed (in error) is tried again: room may have appeared.
+      .where((eb) => eb.or([eb('vms.state', '!=', 'error'), eb('vms.ha', '=', 1)]))
       .orderBy('vms.ha_priority', 'desc')
       .orderBy('vms.name')
       .execute();
@@ -66,8 +67,11 @@ export class HighAvailability extends Service {
         });
         continue;
       }
+      const opId = this.ctx.ids.uuid();
+      let moved = false;
       try {
         let target = '';
+        this.cp.opRecords.track(opId);
         await this.db.transaction().execute(async (trx) => {
           // The VM's constraints hold for the restart too (its failed host counts as nowhere).
           const placed = await this.cp.scheduler.placeAndClaim(trx, {
@@ -84,6 +88,23 @@ export class HighAvailability extends Service {
             .where('id', '=', v.id)
             .where('host_id', '=', hostId)
             .execute();
+          // Recorded with the move: a crash before the guest runs leaves it to the reconciler.
+          await trx
+            .insertInto('operations')
+            .values({
+              id: opId,
+              tenant_id: v.tenant_id,
+              vm_id: v.id,
+              kind: 'ha-restart',
+              status: 'running',
+              idempotency_key: null,
+              result: null,
+              error: null,
+              created_at: this.now(),
+              finished_at: null,
+              ...this.cp.opRecords.fields({ hostId: target, detail: { from: hostId } }),
+            })
+            .execute();
           const failed = await trx
             .selectFrom('hosts')
             .select('name')
@@ -98,6 +119,7 @@ export class HighAvailability extends Service {
             detail: { from: failed?.name ?? hostId, priority: Number(v.ha_priority), why: d.explanation },
           });
         });
+        moved = true;
         const host = await this.db
           .selectFrom('hosts')
           .selectAll()
@@ -119,6 +141,15 @@ export class HighAvailability extends Service {
             .set({ state: 'running', updated_at: this.now() })
             .where('id', '=', v.id)
             .execute();
+          await trx
+            .updateTable('operations')
+            .set({
+              status: 'succeeded',
+              finished_at: this.now(),
+              result: JSON.stringify({ state: 'running' }),
+            })
+            .where('id', '=', opId)
+            .execute();
           // Usage moves to the new host (the billing class stays "running").
           await this.cp.metering.restartUsage(trx, v.id, v.tenant_id, target, v.flavor_id);
           await this.event(trx, {
@@ -132,17 +163,37 @@ export class HighAvailability extends Service {
         });
         restarted.push(v.name);
       } catch (e) {
-        failed.push({ vm: v.name, reason: (e as Error).message });
-        await this.db.transaction().execute(async (trx) =>
-          this.event(trx, {
+        // Not running anywhere: the VM is in error (not "running" on the failed host), with the
+        // reason; starting it again places it once there is room.
+        const reason = (e as Error).message;
+        failed.push({ vm: v.name, reason });
+        // Retried by the HA loop while its host is failed: say why once, not on every attempt.
+        if (v.state === 'error' && !moved) continue;
+        await this.db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable('vms')
+            .set({ state: 'error', updated_at: this.now() })
+            .where('id', '=', v.id)
+            .execute();
+          await this.cp.metering.meter(trx, v.id, 'error');
+          await trx
+            .updateTable('operations')
+            .set({ status: 'failed', finished_at: this.now(), error: reason })
+            .where('id', '=', opId)
+            .execute();
+          await this.event(trx, {
             tenantId: v.tenant_id,
             vmId: v.id,
             hostId,
             actor: 'ha',
             kind: 'vm.ha.failed',
-            detail: { reason: (e as Error).message },
-          }),
-        );
+            detail: {
+              reason,
+              stage: moved ? 'restart' : 'placement',
+              next: 'start it again (POST /v1/vms/{id}/actions {"action":"start"}) when there is room',
+            },
+          });
+        });
       }
     }
     return { restarted, failed };

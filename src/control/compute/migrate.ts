@@ -3,9 +3,7 @@
  *
  * Uses: `cp.claims`, `cp.drivers`, `cp.metering`, `cp.operations`, `cp.scheduler`, `cp.vmReads`.
  */
-import { AgentDriver } from '../../drivers/agent/agent-driver.ts';
-import { predictMigration } from '../../models/migration.ts';
-import { DEFAULT_LOAD_OPTIONS } from '../../policies/plans/load-plan.ts';
+import { hostRef } from '../../core/host-driver.ts';
 import { ControlError } from '../errors.ts';
 import type { HostRow } from '../inventory/hosts.ts';
 import type { Principal } from '../principal.ts';
@@ -47,6 +45,7 @@ export class Migrate extends Service {
       .executeTakeFirstOrThrow();
     const opId = this.ctx.ids.uuid();
     let dst!: HostRow;
+    this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
       let toHost: string | undefined;
       if (o.toHost) {
@@ -96,6 +95,7 @@ export class Migrate extends Service {
           error: null,
           created_at: this.now(),
           finished_at: null,
+          ...this.cp.opRecords.fields({ hostId: src.id, targetHostId: dst.id }),
         })
         .execute();
       await this.event(trx, {
@@ -113,41 +113,15 @@ export class Migrate extends Service {
     });
     let report: Record<string, unknown> = {};
     try {
-      if (src.driver === 'qemu') {
-        const a = this.cp.drivers.driverFor(src) as AgentDriver;
-        const body = o.downtimeTargetMs
-          ? { plan: { downtimeTargetMs: o.downtimeTargetMs, bandwidthMbps: o.bandwidthMbps ?? 1000 } }
-          : {
-              options: {
-                mode: o.mode ?? 'precopy',
-                ...(o.bandwidthMbps ? { bandwidthMbps: o.bandwidthMbps } : {}),
-              },
-            };
-        report = await a.migrate(v.id, dst.agent_url!, { ...body, destinationToken: this.ctx.agentToken });
-      } else {
-        // Simulated hosts move at once; the report carries what the live-migration models predict
-        // for this VM (its memory, a dirty rate that follows its CPU), so timelines show durations.
-        const cpu = (JSON.parse(v.cpu_history) as number[])[0] ?? ASSUMED_VM_UTILIZATION;
-        const m = predictMigration(
-          {
-            memMiB: flavor.memory_mib,
-            dirtyMiBps: cpu * DEFAULT_LOAD_OPTIONS.maxDirtyMiBps,
-            bandwidthMbps: o.bandwidthMbps ?? 1000,
-          },
-          {
-            mode:
-              o.mode === 'postcopy' ? 'postcopy' : o.mode === 'stop-and-copy' ? 'stop-and-copy' : 'precopy',
-          },
-        );
-        report = {
-          status: 'completed',
-          modeUsed: 'simulated',
-          modeled: true,
-          totalMs: Math.round(m.totalMs),
-          downtimeMs: Math.round(m.downtimeMs),
-          bytes: Math.round(m.bytes),
-        };
-      }
+      // The source host's driver moves the guest (agents stream to each other; simulated hosts move
+      // it at once and report what the live-migration models predict for this VM).
+      report = await this.cp.drivers.driverFor(src).migrate(v.id, hostRef(dst), {
+        mode: o.mode,
+        bandwidthMbps: o.bandwidthMbps,
+        downtimeTargetMs: o.downtimeTargetMs,
+        cpuUtilization: (JSON.parse(v.cpu_history) as number[])[0] ?? ASSUMED_VM_UTILIZATION,
+      });
+      await this.cp.opRecords.step(opId, 'guest-moved', 'migrate');
       await this.db.transaction().execute(async (trx) => {
         await this.cp.claims.releaseHost(trx, src.id, flavor);
         await trx

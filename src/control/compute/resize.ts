@@ -215,6 +215,7 @@ export class Resize extends Service {
       host = target;
     }
     const opId = this.ctx.ids.uuid();
+    this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
       await this.cp.claims.claimQuota(trx, v.tenant_id, grow, 0);
       await trx
@@ -256,6 +257,7 @@ export class Resize extends Service {
           error: null,
           created_at: this.now(),
           finished_at: null,
+          ...this.cp.opRecords.fields({ hostId: host.id, detail: { from: from.id, to: to.id } }),
         })
         .execute();
     });

@@ -5,6 +5,7 @@
  * Uses: `cp.drivers`, `cp.operations`, `cp.resizes`, `cp.vmCreate`, `cp.vmReads`.
  */
 import { ControlError } from '../errors.ts';
+import type { DriverHost } from './drivers.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import { allowedActions, VM_ACTIONS, type VmAction, type VmState } from '../vm-states.ts';
@@ -45,7 +46,14 @@ export class VmActions extends Service {
         { state: v.state },
       );
     }
+    const host = v.host_id
+      ? await this.db.selectFrom('hosts').selectAll().where('id', '=', v.host_id).executeTakeFirst()
+      : undefined;
+    // A VM whose host is gone, failed or off starts elsewhere (placed like a create).
+    if (action === 'start' && (!host || host.state !== 'up')) return this.cp.restarts.startElsewhere(p, v);
+    if (action === 'restore') await this.needSnapshot(v, host, o.snapshotName!);
     const opId = this.ctx.ids.uuid();
+    this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('operations')
@@ -60,6 +68,7 @@ export class VmActions extends Service {
           error: null,
           created_at: this.now(),
           finished_at: null,
+          ...this.cp.opRecords.fields({ hostId: v.host_id, detail: { snapshotName: o.snapshotName } }),
         })
         .execute();
       await this.event(trx, {
@@ -70,15 +79,19 @@ export class VmActions extends Service {
         kind: `vm.${action}.requested`,
       });
     });
-    const host = v.host_id
-      ? await this.db.selectFrom('hosts').selectAll().where('id', '=', v.host_id).executeTakeFirst()
-      : undefined;
     await this.cp.vmCreate.finish(p, opId, v.id, v.host_id, async () => {
-      const d = host ? this.cp.drivers.driverFor(host) : undefined;
+      // A host that is not in service (failed, off) cannot be asked: deleting or stopping the VM
+      // still works (its guest, if the host comes back, is removed by the reconciler).
+      const reachable = host && (host.state === 'up' || host.state === 'maintenance');
+      const d =
+        host && (reachable || (action !== 'delete' && action !== 'stop'))
+          ? this.cp.drivers.driverFor(host)
+          : undefined;
       const exists = d ? await d.get(v.id) : undefined;
       switch (action) {
         case 'start':
-          await d?.start(v.id);
+          if (exists && exists.state !== 'running') await d!.start(v.id);
+          else if (!exists && d) await this.cp.restarts.recreate(v, host!);
           break;
         case 'stop':
           if (exists?.state === 'running' || exists?.state === 'paused') await d!.stop(v.id);
@@ -105,5 +118,16 @@ export class VmActions extends Service {
       return t.to;
     });
     return this.cp.operations.getOperation(p, opId);
+  }
+
+  /** Refuse a restore of a snapshot the VM does not have, before anything changes (404 naming its snapshots). */
+  private async needSnapshot(v: { id: string; name: string }, host: DriverHost | undefined, name: string) {
+    const have = host ? await this.cp.drivers.driverFor(host).listSnapshots(v.id) : [];
+    if (!have.includes(name))
+      throw new ControlError(
+        'NOT_FOUND',
+        `VM "${v.name}" has no snapshot "${name}"; ${have.length ? `its snapshots: ${have.join(', ')}` : 'it has no snapshots'}`,
+        { snapshots: have },
+      );
   }
 }

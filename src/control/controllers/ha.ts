@@ -9,7 +9,7 @@ import type { ControlPlane } from '../control-plane.ts';
 import type { Principal } from '../principal.ts';
 import { controller, type Controller } from './controller.ts';
 
-/** Failed hosts that still hold a VM that is neither deleted nor in `error`, in name order. */
+/** Failed hosts that still hold a live VM that is not in `error`, or an HA VM whose restart failed (in `error`), in name order. */
 export async function hostsToEvacuate(cp: Pick<ControlPlane, 'db'>): Promise<string[]> {
   const rows = await cp.db
     .selectFrom('hosts')
@@ -17,7 +17,7 @@ export async function hostsToEvacuate(cp: Pick<ControlPlane, 'db'>): Promise<str
     .select(['hosts.id', 'hosts.name'])
     .where('hosts.state', '=', 'failed')
     .where('vms.deleted_at', 'is', null)
-    .where('vms.state', '!=', 'error')
+    .where((eb) => eb.or([eb('vms.state', '!=', 'error'), eb('vms.ha', '=', 1)]))
     .distinct()
     .orderBy('hosts.name')
     .execute();

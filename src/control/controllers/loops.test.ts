@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { createHostDrivers } from '../../drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../../drivers/sim/sim-driver.ts';
 import { SimClock } from '../../runtime/clock.ts';
 import { ControlPlane, type Principal } from '../control-plane.ts';
@@ -35,7 +36,12 @@ describe('the control plane loops', () => {
   beforeEach(async () => {
     db = await openStore(':memory:');
     clock = new SimClock(T0);
-    cp = new ControlPlane({ db, clock, drivers: { sim: new SimHypervisorDriver(clock) }, simBootS: 120 });
+    cp = new ControlPlane({
+      db,
+      clock,
+      hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(clock) }),
+      simBootS: 120,
+    });
     admin = (await cp.authenticate((await cp.bootstrap())!))!;
     system = await systemPrincipal(db);
     await cp.createFlavor(admin, { name: 'two', vcpus: 2, memoryMiB: 2048, diskGiB: 10 });

@@ -4,6 +4,7 @@
  * Uses: `cp.energy`, `cp.ha`.
  */
 import { authorize } from '../authz.ts';
+import { hostRef } from '../../core/host-driver.ts';
 import type { Selectable } from 'kysely';
 import type { HostView } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';
@@ -161,6 +162,15 @@ export class HostInventory extends Service {
         detail: { from: h.state, to: state },
       });
     });
+    // Simulated hosts follow an operator who declares a switched-off one in service (their BMC is simulated).
+    if (h.state === 'off' && state !== 'off') {
+      const row = await this.db
+        .selectFrom('hosts')
+        .selectAll()
+        .where('id', '=', h.id)
+        .executeTakeFirstOrThrow();
+      if (row.driver === 'sim') await this.cp.drivers.driverFor(row).power('on', hostRef(row));
+    }
     if (state === 'failed' && h.state !== 'failed') await this.cp.ha.evacuate(p, h.id);
     return this.getHost(p, h.id);
   }

@@ -24,6 +24,7 @@ import { stripUndefined } from '../automation/automation.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
+import type { Db } from '../store/open-store.ts';
 
 /** Consolidation plans: audit, list, show, discard, apply; draining a host. */
 export class Plans extends Service {
@@ -267,7 +268,35 @@ export class Plans extends Service {
       perHost: o.limits?.perHost ?? s.maxMigrationsPerHost ?? DEFAULT_CONCURRENCY.perHost,
       perCluster: o.limits?.perCluster ?? s.maxMigrationsPerCluster ?? DEFAULT_CONCURRENCY.perCluster,
     };
-    await this.db.updateTable('plans').set({ status: 'applying' }).where('id', '=', id).execute();
+    // An operation record says this process applies the plan: after a crash, the reconciler finds it
+    // and lets the plan resume after its last completed wave.
+    const opId = this.ctx.ids.uuid();
+    this.cp.opRecords.track(opId);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('plans').set({ status: 'applying' }).where('id', '=', id).execute();
+      await trx
+        .insertInto('operations')
+        .values({
+          id: opId,
+          tenant_id: p.tenantId,
+          vm_id: null,
+          kind: 'plan-apply',
+          status: 'running',
+          idempotency_key: null,
+          result: null,
+          error: null,
+          created_at: this.now(),
+          finished_at: null,
+          ...this.cp.opRecords.fields({ detail: { planId: id } }),
+        })
+        .execute();
+    });
+    const endOp = (trx: Db, status: string) =>
+      trx
+        .updateTable('operations')
+        .set({ status: 'succeeded', finished_at: this.now(), result: JSON.stringify({ plan: status }) })
+        .where('id', '=', opId)
+        .execute();
     const waves = scheduleWaves(await this.cp.clusterReader.planCluster(zone), asPlan(actions), limits);
     let done = start;
     let failure: { action: number; error: string } | undefined;
@@ -338,6 +367,7 @@ export class Plans extends Service {
           .set({ status: 'waiting', result: JSON.stringify(result) })
           .where('id', '=', id)
           .execute();
+        await endOp(trx, 'waiting');
         await this.event(trx, {
           actor,
           kind: 'plan.waiting',
@@ -360,6 +390,7 @@ export class Plans extends Service {
         .set({ status, finished_at: this.now(), result: JSON.stringify(result) })
         .where('id', '=', id)
         .execute();
+      await endOp(trx, status);
       await this.event(trx, { actor, kind: `plan.${status}`, detail: { planId: id, ...result } });
     });
     return this.getPlan(p, id);

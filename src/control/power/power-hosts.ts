@@ -5,7 +5,7 @@
  */
 import { authorize } from '../authz.ts';
 import { sql } from 'kysely';
-import { AgentDriver } from '../../drivers/agent/agent-driver.ts';
+import { hostRef } from '../../core/host-driver.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -40,41 +40,58 @@ export class PowerHosts extends Service {
           'INVALID_STATE',
           `Cannot switch ${h.name} off: ${row.vm_count} VM(s) still on it; drain it first`,
         );
-      if (row.driver === 'qemu')
-        result = await (this.cp.drivers.driverFor(row) as AgentDriver).power({
-          action: 'off',
-          host: row.name,
-          address: row.power_address ?? undefined,
-        });
-    } else {
-      if (row.state !== 'off')
-        throw new ControlError('INVALID_STATE', `Cannot switch ${h.name} on: it is ${row.state}`, {
-          state: row.state,
-        });
-      if (row.driver === 'qemu') {
-        const helper = await this.db
-          .selectFrom('hosts')
-          .selectAll()
-          .where('driver', '=', 'qemu')
-          .where('state', '=', 'up')
-          .where('id', '!=', row.id)
-          .orderBy(sql`zone = ${row.zone}`, 'desc')
-          .orderBy('name')
-          .executeTakeFirst();
-        if (!helper)
-          throw new ControlError(
-            'BACKEND',
-            `Cannot switch ${h.name} on: no other agent is up to run the power-control command`,
-          );
-        result = {
-          via: helper.name,
-          ...(await (this.cp.drivers.driverFor(helper) as AgentDriver).power({
-            action: 'on',
-            host: row.name,
-            address: row.power_address ?? undefined,
-          })),
-        };
-      }
+    } else if (row.state !== 'off')
+      throw new ControlError('INVALID_STATE', `Cannot switch ${h.name} on: it is ${row.state}`, {
+        state: row.state,
+      });
+    // A host switches itself off; a switched-off real host is switched on by another agent that is up
+    // (IPMI, Wake-on-LAN); a simulated host's simulated BMC answers for it.
+    const helper =
+      action === 'on' && row.driver === 'qemu'
+        ? await this.db
+            .selectFrom('hosts')
+            .selectAll()
+            .where('driver', '=', 'qemu')
+            .where('state', '=', 'up')
+            .where('id', '!=', row.id)
+            .orderBy(sql`zone = ${row.zone}`, 'desc')
+            .orderBy('name')
+            .executeTakeFirst()
+        : row;
+    if (!helper)
+      throw new ControlError(
+        'BACKEND',
+        `Cannot switch ${h.name} on: no other agent is up to run the power-control command`,
+      );
+    // The operation is recorded before the host is switched: a crash in between leaves it to the reconciler.
+    const opId = this.ctx.ids.uuid();
+    this.cp.opRecords.track(opId);
+    await this.db
+      .insertInto('operations')
+      .values({
+        id: opId,
+        tenant_id: p.tenantId,
+        vm_id: null,
+        kind: `power-${action}`,
+        status: 'running',
+        idempotency_key: null,
+        result: null,
+        error: null,
+        created_at: this.now(),
+        finished_at: null,
+        ...this.cp.opRecords.fields({ hostId: row.id, detail: { via: helper.name } }),
+      })
+      .execute();
+    try {
+      const r = await this.cp.drivers.driverFor(helper).power(action, hostRef(row));
+      result = row.driver === 'qemu' ? (action === 'on' ? { via: helper.name, ...r } : r) : null;
+    } catch (e) {
+      await this.db
+        .updateTable('operations')
+        .set({ status: 'failed', finished_at: this.now(), error: (e as Error).message })
+        .where('id', '=', opId)
+        .execute();
+      throw new ControlError('BACKEND', `Cannot switch ${h.name} ${action}: ${(e as Error).message}`);
     }
     const bootS = this.ctx.simBootS ?? 0;
     const to = action === 'off' ? 'off' : row.driver === 'qemu' || bootS > 0 ? 'booting' : 'up';
@@ -87,6 +104,11 @@ export class PowerHosts extends Service {
         .updateTable('hosts')
         .set({ state: to, boot_until: bootUntil })
         .where('id', '=', h.id)
+        .execute();
+      await trx
+        .updateTable('operations')
+        .set({ status: 'succeeded', finished_at: this.now(), result: JSON.stringify({ state: to }) })
+        .where('id', '=', opId)
         .execute();
       await this.event(trx, {
         hostId: h.id,

@@ -3,6 +3,7 @@
  *
  * Uses: `cp.power`.
  */
+import { hostRef } from '../../core/host-driver.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -45,6 +46,8 @@ export class PowerOn extends Service {
         `${reason}; switching ${h.name} on, try again when it is up${h.driver === 'qemu' ? '' : ` (in ${this.ctx.simBootS} s)`}`,
       );
     }
+    // A simulated host switches on at once (its simulated BMC answers).
+    await this.cp.drivers.driverFor(h).power('on', hostRef(h));
     await trx
       .updateTable('hosts')
       .set({ state: 'up' })

@@ -313,4 +313,13 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
         .execute();
     },
   },
+  '0300-operations': {
+    async up(db: Kysely<unknown>) {
+      // Operations that recover: written before the side effect, with their steps, so that the
+      // reconciler can finish or roll back what a crash interrupted.
+      for (const c of ['step', 'host_id', 'target_host_id', 'updated_at', 'detail'])
+        await db.schema.alterTable('operations').addColumn(c, 'text').execute();
+      await db.schema.createIndex('operations_status').on('operations').column('status').execute();
+    },
+  },
 });

@@ -149,6 +149,15 @@ export interface OperationTable {
   error: string | null;
   created_at: string;
   finished_at: string | null;
+  /** The last step recorded (`recorded`, `driver`, ..., `reconciled:completed`). */
+  step: Generated<string | null>;
+  /** The host the operation acts on (the VM's, or the source of a migration). */
+  host_id: Generated<string | null>;
+  /** Where a migration or an HA restart goes (holds a claim there while running). */
+  target_host_id: Generated<string | null>;
+  updated_at: Generated<string | null>;
+  /** JSON: what the reconciler needs to finish or roll back (e.g. the plan, the requested flavor). */
+  detail: Generated<string | null>;
 }
 export interface EventTable {
   id: Generated<number>;

@@ -1,16 +1,31 @@
 /**
- * A hypervisor driver that runs guests on a remote host through its nubis agent's HTTP API: the
- * control plane uses it for real hosts. Same interface, same conformance suite as the local drivers.
+ * A host driver that runs guests on a remote host through its nubis agent's HTTP API: the control
+ * plane uses it for real hosts. Same interface, same conformance suite as the local drivers; migrate
+ * and power are the agent's own endpoints (the agents stream to each other; the agent runs the
+ * power-control command).
  */
-import {
-  DriverError,
-  type GuestInfo,
-  type GuestMetrics,
-  type GuestSpec,
-  type HypervisorDriver,
-} from '../../core/hypervisor.ts';
+import type {
+  HostDriver,
+  HostRef,
+  MigrateRequest,
+  MigrationReport,
+  PowerResult,
+} from '../../core/host-driver.ts';
+import { DriverError, type GuestInfo, type GuestMetrics, type GuestSpec } from '../../core/hypervisor.ts';
 
-export class AgentDriver implements HypervisorDriver {
+/** The agent's migration request body (options, or a plan from a downtime target). */
+function migrationBody(r: MigrateRequest) {
+  return r.downtimeTargetMs
+    ? { plan: { downtimeTargetMs: r.downtimeTargetMs, bandwidthMbps: r.bandwidthMbps ?? 1000 } }
+    : {
+        options: {
+          mode: r.mode ?? 'precopy',
+          ...(r.bandwidthMbps ? { bandwidthMbps: r.bandwidthMbps } : {}),
+        },
+      };
+}
+
+export class AgentDriver implements HostDriver {
   readonly kind = 'qemu';
   accel = 'unknown';
 
@@ -97,6 +112,9 @@ export class AgentDriver implements HypervisorDriver {
   restore(id: string, name: string) {
     return this.act(id, `snapshots/${encodeURIComponent(name)}/restore`);
   }
+  listSnapshots(id: string) {
+    return this.call<string[]>('GET', `/v1/guests/${encodeURIComponent(id)}/snapshots`, undefined, id);
+  }
   async deleteSnapshot(id: string, name: string) {
     await this.call(
       'DELETE',
@@ -115,23 +133,29 @@ export class AgentDriver implements HypervisorDriver {
     return this.call<GuestMetrics>('GET', `/v1/guests/${encodeURIComponent(id)}/metrics`, undefined, id);
   }
 
-  /** Live-migrate a guest to another agent (the agents stream to each other). */
-  migrate(
-    id: string,
-    destination: string,
-    body: { options?: unknown; plan?: unknown; destinationToken?: string },
-  ) {
-    return this.call<Record<string, unknown>>(
+  /** Live-migrate a guest to another host's agent (the agents stream to each other). */
+  async migrate(id: string, target: HostRef, request: MigrateRequest): Promise<MigrationReport> {
+    if (target.driver !== 'qemu' || !target.agentUrl)
+      throw new DriverError(
+        'BAD_SPEC',
+        `Cannot migrate guest "${id}" to ${target.name}: it is a ${target.driver} host${target.agentUrl ? '' : ' without an agent URL'}; only hosts with an agent receive`,
+        id,
+      );
+    return this.call<MigrationReport>(
       'POST',
       `/v1/guests/${encodeURIComponent(id)}/migrate`,
-      { destination, ...body },
+      { destination: target.agentUrl, ...migrationBody(request), destinationToken: this.token },
       id,
     );
   }
 
   /** Run the agent's power-control command for a host (this one, or a switched-off neighbour). */
-  power(body: { action: 'on' | 'off'; host: string; address?: string }) {
-    return this.call<{ exitCode: number; output: string }>('POST', '/v1/host/power', body);
+  power(action: 'on' | 'off', target: HostRef): Promise<PowerResult> {
+    return this.call<PowerResult>('POST', '/v1/host/power', {
+      action,
+      host: target.name,
+      ...(target.powerAddress ? { address: target.powerAddress } : {}),
+    });
   }
 
   async close() {}

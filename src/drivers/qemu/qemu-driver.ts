@@ -382,24 +382,6 @@ export class QemuDriver implements HypervisorDriver {
     writeFileSync(join(this.dir(id), 'snapshots.json'), JSON.stringify(list));
   }
 
-  async deleteSnapshot(id: string, name: string) {
-    const g = await this.need(id);
-    if (!g.snapshots.includes(name))
-      throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
-    if (g.state === GuestState.shutoff) {
-      const r = await run(this.qemuImg, ['snapshot', '-d', name, join(this.dir(id), 'disk.qcow2')]);
-      if (r.code !== 0)
-        throw new DriverError('BACKEND', `qemu-img snapshot -d failed: ${r.stderr.trim()}`, id);
-    } else {
-      const out = await this.hmp(id, `delvm ${name}`);
-      if (/error/i.test(out)) throw new DriverError('BACKEND', `delvm failed: ${out.trim()}`, id);
-    }
-    writeFileSync(
-      join(this.dir(id), 'snapshots.json'),
-      JSON.stringify(this.snapshots(id).filter((s) => s !== name)),
-    );
-  }
-
   async restore(id: string, name: string) {
     const g = await this.need(id);
     if (!g.snapshots.includes(name))
@@ -413,6 +395,28 @@ export class QemuDriver implements HypervisorDriver {
     }
     const out = await this.hmp(id, `loadvm ${name}`);
     if (/error/i.test(out)) throw new DriverError('BACKEND', `loadvm failed: ${out.trim()}`, id);
+  }
+
+  async listSnapshots(id: string) {
+    return (await this.need(id)).snapshots;
+  }
+
+  async deleteSnapshot(id: string, name: string) {
+    const g = await this.need(id);
+    if (!g.snapshots.includes(name))
+      throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
+    if (g.state === GuestState.running || g.state === GuestState.paused) {
+      const out = await this.hmp(id, `delvm ${name}`);
+      if (/error/i.test(out)) throw new DriverError('BACKEND', `delvm failed: ${out.trim()}`, id);
+    } else {
+      const r = await run(this.qemuImg, ['snapshot', '-d', name, join(this.dir(id), 'disk.qcow2')]);
+      if (r.code !== 0)
+        throw new DriverError('BACKEND', `qemu-img snapshot -d failed: ${r.stderr.trim()}`, id);
+    }
+    writeFileSync(
+      join(this.dir(id), 'snapshots.json'),
+      JSON.stringify(this.snapshots(id).filter((s) => s !== name)),
+    );
   }
 
   async delete(id: string) {

@@ -1,7 +1,11 @@
 /**
  * The simulated hypervisor driver: guests exist in memory, time comes from a Clock. Same state
- * machine and errors as the QEMU driver (checked by the shared conformance suite).
+ * machine and errors as the QEMU driver (checked by the shared conformance suite). One driver holds
+ * the guests of every simulated host (which host runs which guest is recorded for the per-host views
+ * of sim-host-driver.ts); with a state file, the guests outlive the process that drives them, as a
+ * real host's guests outlive a control-plane crash.
  */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import {
   checkGuestSpec,
   DriverError,
@@ -20,18 +24,87 @@ interface SimGuest {
   balloonMiB: number;
   cpuTimeS: number;
   runningSince?: number;
+  /** The simulated host that runs the guest (set by a host view). */
+  hostId?: string;
+}
+
+/** Options of the simulated driver (all optional). */
+export interface SimDriverOptions {
+  /** CPU seconds a running guest consumes per second (for metrics). Default 0.1. */
+  cpuShare?: number;
+  /** JSON file that keeps the guests (and which hosts are switched off) across restarts. */
+  stateFile?: string;
+}
+
+interface SavedState {
+  guests: (Omit<SimGuest, 'snapshots'> & {
+    snapshots: [string, { state: GuestState; balloonMiB: number }][];
+  })[];
+  off: string[];
 }
 
 export class SimHypervisorDriver implements HypervisorDriver {
   readonly kind = 'sim';
   readonly accel = 'sim';
   private readonly guests = new Map<string, SimGuest>();
+  /** Simulated hosts that are switched off. */
+  private readonly off = new Set<string>();
+  private readonly cpuShare: number;
 
-  /** @param cpuShare CPU seconds a running guest consumes per second (for metrics). */
   constructor(
     private readonly clock: Clock,
-    private readonly cpuShare = 0.1,
-  ) {}
+    private readonly options: SimDriverOptions = {},
+  ) {
+    this.cpuShare = options.cpuShare ?? 0.1;
+    if (options.stateFile && existsSync(options.stateFile)) {
+      const saved = JSON.parse(readFileSync(options.stateFile, 'utf8')) as SavedState;
+      for (const g of saved.guests) this.guests.set(g.spec.id, { ...g, snapshots: new Map(g.snapshots) });
+      for (const h of saved.off) this.off.add(h);
+    }
+  }
+
+  /** Write the state file (atomically: a crash leaves the old or the new state), if there is one. */
+  private save(): void {
+    const file = this.options.stateFile;
+    if (!file) return;
+    const state: SavedState = {
+      guests: [...this.guests.values()].map((g) => ({ ...g, snapshots: [...g.snapshots] })),
+      off: [...this.off],
+    };
+    writeFileSync(`${file}.tmp`, JSON.stringify(state));
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /** The simulated host a guest runs on (undefined: none recorded). */
+  hostOf(id: string): string | undefined {
+    return this.guests.get(id)?.hostId;
+  }
+
+  /** Record that `hostId` runs the guest (a host view created it, or a migration moved it). */
+  assign(id: string, hostId: string): void {
+    this.need(id).hostId = hostId;
+    this.save();
+  }
+
+  /** Whether a simulated host is switched on. */
+  isOn(hostId: string): boolean {
+    return !this.off.has(hostId);
+  }
+
+  /** Switch a simulated host on or off; its guests crash when it goes off, as on real hardware. */
+  setPower(hostId: string, on: boolean): void {
+    if (on) this.off.delete(hostId);
+    else {
+      this.off.add(hostId);
+      for (const g of this.guests.values())
+        if (g.hostId === hostId && g.state !== GuestState.shutoff) {
+          this.settle(g);
+          g.state = GuestState.crashed;
+          g.runningSince = undefined;
+        }
+    }
+    this.save();
+  }
 
   private need(id: string): SimGuest {
     const g = this.guests.get(id);
@@ -68,6 +141,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
       cpuTimeS: 0,
     };
     this.guests.set(spec.id, g);
+    this.save();
     return this.info(g);
   }
 
@@ -85,6 +159,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
     g.state = GuestState.running;
     g.balloonMiB = g.spec.memoryMiB;
     g.runningSince = this.clock.now();
+    this.save();
   }
 
   async stop(id: string) {
@@ -93,6 +168,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
     this.settle(g);
     g.state = GuestState.shutoff;
     g.runningSince = undefined;
+    this.save();
   }
 
   async pause(id: string) {
@@ -101,6 +177,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
     this.settle(g);
     g.state = GuestState.paused;
     g.runningSince = undefined;
+    this.save();
   }
 
   async resume(id: string) {
@@ -108,6 +185,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
     this.expect(id, g, [GuestState.paused], 'resume');
     g.state = GuestState.running;
     g.runningSince = this.clock.now();
+    this.save();
   }
 
   async reboot(id: string) {
@@ -126,12 +204,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
         id,
       );
     g.snapshots.set(name, { state: g.state, balloonMiB: g.balloonMiB });
-  }
-
-  async deleteSnapshot(id: string, name: string) {
-    const g = this.need(id);
-    if (!g.snapshots.delete(name))
-      throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
+    this.save();
   }
 
   async restore(id: string, name: string) {
@@ -143,11 +216,24 @@ export class SimHypervisorDriver implements HypervisorDriver {
     g.balloonMiB = s.balloonMiB;
     if (g.state === GuestState.shutoff && s.state !== GuestState.shutoff) g.runningSince = this.clock.now();
     g.state = s.state === GuestState.shutoff ? g.state : s.state;
+    this.save();
+  }
+
+  async listSnapshots(id: string) {
+    return [...this.need(id).snapshots.keys()];
+  }
+
+  async deleteSnapshot(id: string, name: string) {
+    const g = this.need(id);
+    if (!g.snapshots.delete(name))
+      throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
+    this.save();
   }
 
   async delete(id: string) {
     this.need(id);
     this.guests.delete(id);
+    this.save();
   }
 
   async setBalloon(id: string, targetMiB: number) {
@@ -161,6 +247,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
         id,
       );
     g.balloonMiB = targetMiB;
+    this.save();
   }
 
   async metrics(id: string): Promise<GuestMetrics> {
@@ -182,6 +269,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
     this.settle(g);
     g.state = GuestState.crashed;
     g.runningSince = undefined;
+    this.save();
   }
 
   async close() {}

@@ -1,0 +1,113 @@
+/**
+ * Starting a VM again where its host cannot run it: an HA VM whose restart failed, or a VM whose host
+ * failed or was switched off. It is placed like a create (capacity claimed on the new host, given
+ * back on the old one), recorded as a `start` operation before anything runs, and built there.
+ *
+ * Uses: `cp.claims`, `cp.drivers`, `cp.opRecords`, `cp.operations`, `cp.scheduler` (placeAndClaim), `cp.vmCreate`.
+ */
+import { ControlError } from '../errors.ts';
+import type { HostRow } from '../inventory/hosts.ts';
+import type { Principal } from '../principal.ts';
+import { Service } from '../service.ts';
+import type { VmRow } from './vm-reads.ts';
+
+/** Starting a VM again on another host, and re-creating a lost guest. */
+export class Restarts extends Service {
+  /**
+   * Start `v` on a host placement picks (its own host is gone, failed, off or in maintenance).
+   * @throws ControlError NO_HOST_FITS naming why no host takes it (the VM stays as it was)
+   */
+  async startElsewhere(p: Principal, v: VmRow) {
+    const flavor = await this.db
+      .selectFrom('flavors')
+      .selectAll()
+      .where('id', '=', v.flavor_id)
+      .executeTakeFirstOrThrow();
+    const opId = this.ctx.ids.uuid();
+    let target!: HostRow;
+    this.cp.opRecords.track(opId);
+    await this.db.transaction().execute(async (trx) => {
+      // The one scheduler places it (its pins, server group and constraints judged) and claims the room.
+      const placed = await this.cp.scheduler
+        .placeAndClaim(trx, {
+          vm: { id: v.id, name: v.name, serverGroupId: v.server_group_id, zone: v.zone, tier: v.tier },
+          flavor,
+          exclude: v.host_id ? [v.host_id] : [],
+        })
+        .catch((e: unknown) => {
+          if (e instanceof ControlError && e.code === 'NO_HOST_FITS')
+            throw new ControlError(
+              'NO_HOST_FITS',
+              `Cannot start VM "${v.name}" elsewhere: ${e.message}`,
+              e.details,
+            );
+          throw e;
+        });
+      const d = placed.decision;
+      if (v.host_id) await this.cp.claims.releaseHost(trx, v.host_id, flavor);
+      target = await trx
+        .selectFrom('hosts')
+        .selectAll()
+        .where('id', '=', placed.hostId)
+        .executeTakeFirstOrThrow();
+      await trx
+        .updateTable('vms')
+        .set({ host_id: target.id, state: 'building', updated_at: this.now() })
+        .where('id', '=', v.id)
+        .execute();
+      await trx
+        .insertInto('operations')
+        .values({
+          id: opId,
+          tenant_id: v.tenant_id,
+          vm_id: v.id,
+          kind: 'start',
+          status: 'running',
+          idempotency_key: null,
+          result: null,
+          error: null,
+          created_at: this.now(),
+          finished_at: null,
+          ...this.cp.opRecords.fields({ hostId: target.id, detail: { from: v.host_id } }),
+        })
+        .execute();
+      await this.event(trx, {
+        tenantId: v.tenant_id,
+        vmId: v.id,
+        hostId: target.id,
+        actor: p.userName,
+        kind: 'vm.placed',
+        detail: { name: v.name, from: v.host_id, why: d.explanation },
+      });
+    });
+    await this.cp.vmCreate.finish(p, opId, v.id, target.id, async () => {
+      await this.recreate(v, target);
+      return 'running';
+    });
+    return this.cp.operations.getOperation(p, opId);
+  }
+
+  /** Build `v`'s guest on `host` (if it is not there) and start it. */
+  async recreate(v: Pick<VmRow, 'id' | 'flavor_id' | 'image_id'>, host: HostRow): Promise<void> {
+    const f = await this.db
+      .selectFrom('flavors')
+      .select(['vcpus', 'memory_mib'])
+      .where('id', '=', v.flavor_id)
+      .executeTakeFirstOrThrow();
+    const image = await this.db
+      .selectFrom('images')
+      .select('name')
+      .where('id', '=', v.image_id)
+      .executeTakeFirstOrThrow();
+    const d = this.cp.drivers.driverFor(host);
+    const g = await d.get(v.id);
+    if (!g)
+      await d.create({
+        id: v.id,
+        memoryMiB: f.memory_mib,
+        vcpus: f.vcpus,
+        image: { kernel: `image://${image.name}` },
+      });
+    if (!g || g.state !== 'running') await d.start(v.id);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Operation records that recover: each multi-step change is recorded (with the hosts it touches and
+ * what the reconciler needs) before its side effect, and each step is recorded as it completes. This
+ * process remembers which running operations it is executing, so a periodic reconciliation leaves
+ * them alone; after a restart none is, and the reconciler finishes or rolls back every one.
+ *
+ * Uses: no other service.
+ */
+import { Service } from '../service.ts';
+
+/** Where an operation acts, for its record. */
+export interface OperationScope {
+  /** The host it acts on (the VM's, or a migration's source). */
+  hostId?: string | null;
+  /** Where a migration or an HA restart goes (a claim is held there while it runs). */
+  targetHostId?: string | null;
+  /** What the reconciler needs to finish or roll back (JSON-serializable). */
+  detail?: Record<string, unknown>;
+}
+
+/** Operation records that recover: steps, scope, and which operations this process executes. */
+export class OperationRecords extends Service {
+  private readonly active = new Set<string>();
+
+  /** Say that this process executes operation `id` (call before its record is written). */
+  track(id: string): void {
+    this.active.add(id);
+  }
+
+  /** Whether this process executes operation `id` (the reconciler leaves it alone). */
+  isActive(id: string): boolean {
+    return this.active.has(id);
+  }
+
+  /** Forget the operations that are no longer running. */
+  prune(running: ReadonlySet<string>): void {
+    for (const id of this.active) if (!running.has(id)) this.active.delete(id);
+  }
+
+  /** The recovery columns of a new operation record (step `recorded`). */
+  fields(s: OperationScope = {}) {
+    return {
+      step: 'recorded',
+      host_id: s.hostId ?? null,
+      target_host_id: s.targetHostId ?? null,
+      updated_at: this.now(),
+      detail: s.detail ? JSON.stringify(s.detail) : null,
+    };
+  }
+
+  /** Record that a running operation of `kind` completed `step` (e.g. `guest-created`). */
+  async step(id: string, step: string, kind = ''): Promise<void> {
+    this.ctx.onStep?.(step, kind);
+    await this.db
+      .updateTable('operations')
+      .set({ step, updated_at: this.now() })
+      .where('id', '=', id)
+      .where('status', '=', 'running')
+      .execute();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The host driver port: everything the control plane asks of a host, beyond the guest lifecycle of
+ * `HypervisorDriver`: live-migrate a guest to another host of the same kind, switch a host on or off,
+ * and (through `list()`) say which guests it really runs, so that a reconciler can compare the
+ * records with the truth. `HostDrivers` gives the driver of a host row; composition roots build it
+ * (simulated hosts, or real hosts reached through their agents), `control/` only sees these types.
+ */
+import type { HypervisorDriver } from './hypervisor.ts';
+
+/** What a driver needs to know about a host (a host row, as the control plane stores it). */
+export interface HostRef {
+  id: string;
+  name: string;
+  /** Host kind: `sim` (simulated) or `qemu` (a real host with an agent). */
+  driver: string;
+  /** The agent's base URL (real hosts). */
+  agentUrl: string | null;
+  /** MAC or BMC address the power-control command uses (real hosts). */
+  powerAddress: string | null;
+}
+
+/** A live-migration request. Give a mode (with an optional bandwidth), or a downtime target. */
+export interface MigrateRequest {
+  mode?: 'precopy' | 'postcopy' | 'stop-and-copy';
+  bandwidthMbps?: number;
+  /** Let the migration models pick settings that meet this downtime (ms), or refuse up front. */
+  downtimeTargetMs?: number;
+  /** The VM's recent CPU utilization (0..1): a simulated host models the dirty rate from it. */
+  cpuUtilization?: number;
+}
+
+/** What a completed migration reports (the agent's report, or the modelled one of a simulated host). */
+export interface MigrationReport {
+  status: string;
+  modeUsed: string;
+  totalMs?: number;
+  downtimeMs?: number;
+  bytes?: number;
+  /** True when the figures come from the migration models, not from a measured migration. */
+  modeled?: boolean;
+  [key: string]: unknown;
+}
+
+/** What switching a host on or off did. */
+export interface PowerResult {
+  exitCode: number;
+  output: string;
+}
+
+/** The driver of one host. */
+export interface HostDriver extends HypervisorDriver {
+  /**
+   * Live-migrate a running guest of this host to `target` (a host of the same kind); resolves when
+   * the guest runs there. Throws `DriverError` (INVALID_STATE, NOT_FOUND, BAD_SPEC, BACKEND) and
+   * leaves the guest on this host when it fails.
+   */
+  migrate(id: string, target: HostRef, request: MigrateRequest): Promise<MigrationReport>;
+  /**
+   * Switch `target` on or off from this host: a host switches itself off, and another host that is
+   * up switches a switched-off host on (IPMI, Wake-on-LAN). Throws `DriverError` BACKEND on failure.
+   */
+  power(action: 'on' | 'off', target: HostRef): Promise<PowerResult>;
+}
+
+/** Factory port: the driver of a host row. */
+export interface HostDrivers {
+  /** The driver of `host`; throws `DriverError` BACKEND when the host cannot be reached (no agent URL, unknown kind). */
+  forHost(host: HostRef): HostDriver;
+}
+
+/** The `HostRef` of a stored host row. */
+export function hostRef(row: {
+  id: string;
+  name: string;
+  driver: string;
+  agent_url: string | null;
+  power_address?: string | null;
+}): HostRef {
+  return {
+    id: row.id,
+    name: row.name,
+    driver: row.driver,
+    agentUrl: row.agent_url,
+    powerAddress: row.power_address ?? null,
+  };
+}

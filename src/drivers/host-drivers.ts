@@ -1,0 +1,47 @@
+/**
+ * The `HostDrivers` factory the composition roots build: simulated hosts get a view of the shared
+ * simulated driver, real hosts the driver of their agent (one per agent URL, reused).
+ */
+import type { HostDriver, HostDrivers, HostRef } from '../core/host-driver.ts';
+import { DriverError } from '../core/hypervisor.ts';
+import { AgentDriver } from './agent/agent-driver.ts';
+import type { SimHypervisorDriver } from './sim/sim-driver.ts';
+import { SimHostDriver } from './sim/sim-host-driver.ts';
+
+/** What the factory is built from (all optional). */
+export interface HostDriversOptions {
+  /** The driver that holds every simulated host's guests; without it, simulated hosts are refused. */
+  sim?: SimHypervisorDriver;
+  /** Token presented to agents (and passed to a destination agent during migrations); read at each call, so it may change. */
+  agentToken?: () => string | undefined;
+}
+
+/**
+ * Build the factory.
+ * @example createHostDrivers({ sim: new SimHypervisorDriver(clock) }).forHost(hostRef(row)).list()
+ */
+export function createHostDrivers(
+  o: HostDriversOptions,
+): HostDrivers & { readonly sim?: SimHypervisorDriver } {
+  const agents = new Map<string, AgentDriver>();
+  const sims = new Map<string, SimHostDriver>();
+  return {
+    sim: o.sim,
+    forHost(host: HostRef): HostDriver {
+      if (host.driver === 'qemu') {
+        if (!host.agentUrl) throw new DriverError('BACKEND', `Host "${host.name}" has no agent URL`);
+        const token = o.agentToken?.();
+        const key = `${host.agentUrl} ${token ?? ''}`;
+        let a = agents.get(key);
+        if (!a) agents.set(key, (a = new AgentDriver(host.agentUrl, token)));
+        return a;
+      }
+      if (host.driver === 'sim' && o.sim) {
+        let s = sims.get(host.id);
+        if (!s || s.host.name !== host.name) sims.set(host.id, (s = new SimHostDriver(o.sim, host)));
+        return s;
+      }
+      throw new DriverError('BACKEND', `No driver for hosts of kind "${host.driver}" (host "${host.name}")`);
+    },
+  };
+}

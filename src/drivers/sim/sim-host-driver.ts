@@ -1,0 +1,150 @@
+/**
+ * One simulated host's driver: a view of the shared simulated driver that sees only the guests this
+ * host runs, migrates them to other simulated hosts at once with the figures the live-migration
+ * models predict, and switches simulated hosts on and off.
+ */
+import type {
+  HostDriver,
+  HostRef,
+  MigrateRequest,
+  MigrationReport,
+  PowerResult,
+} from '../../core/host-driver.ts';
+import { DriverError, GuestState, type GuestInfo, type GuestSpec } from '../../core/hypervisor.ts';
+import { predictMigration } from '../../models/migration.ts';
+import { DEFAULT_LOAD_OPTIONS } from '../../policies/plans/load-plan.ts';
+import type { SimHypervisorDriver } from './sim-driver.ts';
+
+/** CPU utilization assumed for a VM with no measurement (what the control plane assumes too). */
+const ASSUMED_UTILIZATION = 0.1;
+
+export class SimHostDriver implements HostDriver {
+  readonly kind = 'sim';
+  readonly accel = 'sim';
+
+  constructor(
+    private readonly sim: SimHypervisorDriver,
+    readonly host: HostRef,
+  ) {}
+
+  /** The guest, if this host runs it; NOT_FOUND otherwise (as another host's agent would answer). */
+  private mine(id: string): string {
+    this.up();
+    if (this.sim.hostOf(id) !== this.host.id)
+      throw new DriverError('NOT_FOUND', `No guest "${id}" on ${this.host.name}`, id);
+    return id;
+  }
+
+  /** A switched-off host answers nothing. */
+  private up(): void {
+    if (!this.sim.isOn(this.host.id))
+      throw new DriverError('BACKEND', `Simulated host ${this.host.name} is switched off`);
+  }
+
+  async create(spec: GuestSpec): Promise<GuestInfo> {
+    this.up();
+    // A simulated guest id lives on one host: building it here (an HA restart after its host failed)
+    // replaces the stale copy the other host held.
+    const elsewhere = this.sim.hostOf(spec.id);
+    if (elsewhere !== undefined && elsewhere !== this.host.id) await this.sim.delete(spec.id);
+    const g = await this.sim.create(spec);
+    this.sim.assign(spec.id, this.host.id);
+    return g;
+  }
+  async get(id: string) {
+    this.up();
+    return this.sim.hostOf(id) === this.host.id ? this.sim.get(id) : undefined;
+  }
+  async list() {
+    this.up();
+    return (await this.sim.list()).filter((g) => this.sim.hostOf(g.id) === this.host.id);
+  }
+  start(id: string) {
+    return this.sim.start(this.mine(id));
+  }
+  stop(id: string) {
+    return this.sim.stop(this.mine(id));
+  }
+  pause(id: string) {
+    return this.sim.pause(this.mine(id));
+  }
+  resume(id: string) {
+    return this.sim.resume(this.mine(id));
+  }
+  reboot(id: string) {
+    return this.sim.reboot(this.mine(id));
+  }
+  snapshot(id: string, name: string) {
+    return this.sim.snapshot(this.mine(id), name);
+  }
+  restore(id: string, name: string) {
+    return this.sim.restore(this.mine(id), name);
+  }
+  listSnapshots(id: string) {
+    return this.sim.listSnapshots(this.mine(id));
+  }
+  deleteSnapshot(id: string, name: string) {
+    return this.sim.deleteSnapshot(this.mine(id), name);
+  }
+  delete(id: string) {
+    return this.sim.delete(this.mine(id));
+  }
+  setBalloon(id: string, targetMiB: number) {
+    return this.sim.setBalloon(this.mine(id), targetMiB);
+  }
+  metrics(id: string) {
+    return this.sim.metrics(this.mine(id));
+  }
+
+  /**
+   * Move a running guest to another simulated host at once. The report carries what the
+   * live-migration models predict for it (its memory, a dirty rate that follows its CPU), so
+   * timelines show durations.
+   */
+  async migrate(id: string, target: HostRef, request: MigrateRequest): Promise<MigrationReport> {
+    const g = (await this.get(this.mine(id)))!;
+    if (g.state !== GuestState.running)
+      throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
+    if (target.driver !== 'sim')
+      throw new DriverError(
+        'BAD_SPEC',
+        `Cannot migrate guest "${id}" from simulated host ${this.host.name} to ${target.driver} host ${target.name}`,
+        id,
+      );
+    if (target.id === this.host.id)
+      throw new DriverError('BAD_SPEC', `Guest "${id}" already runs on ${target.name}`, id);
+    if (!this.sim.isOn(target.id))
+      throw new DriverError('BACKEND', `Simulated host ${target.name} is switched off`, id);
+    const cpu = request.cpuUtilization ?? ASSUMED_UTILIZATION;
+    const m = predictMigration(
+      {
+        memMiB: g.spec.memoryMiB,
+        dirtyMiBps: cpu * DEFAULT_LOAD_OPTIONS.maxDirtyMiBps,
+        bandwidthMbps: request.bandwidthMbps ?? 1000,
+      },
+      { mode: request.mode ?? 'precopy' },
+    );
+    this.sim.assign(id, target.id);
+    return {
+      status: 'completed',
+      modeUsed: 'simulated',
+      modeled: true,
+      totalMs: Math.round(m.totalMs),
+      downtimeMs: Math.round(m.downtimeMs),
+      bytes: Math.round(m.bytes),
+    };
+  }
+
+  /** Switch a simulated host on or off (its simulated BMC answers even when it is off). */
+  async power(action: 'on' | 'off', target: HostRef): Promise<PowerResult> {
+    if (target.driver !== 'sim')
+      throw new DriverError(
+        'BAD_SPEC',
+        `A simulated host cannot switch ${target.driver} host ${target.name}`,
+      );
+    this.sim.setPower(target.id, action === 'on');
+    return { exitCode: 0, output: `simulated host ${target.name} switched ${action}` };
+  }
+
+  async close() {}
+}
