@@ -11,6 +11,9 @@ import { systemPrincipal } from '../control/controllers/system-principal.ts';
 import type { SimClock } from '../runtime/clock.ts';
 import type { OpsScenario } from './ops-scenario.ts';
 
+/** Seconds after each step's events at which the replay's loops tick. */
+export const REPLAY_PHASE_S = 1;
+
 /**
  * Start the control plane's loops for a replay of `s` (call after `bootstrap()`): audits and
  * autoscaling every `automation.intervalS`, boot completion every minute (or step, if shorter),
@@ -35,6 +38,9 @@ export async function startReplayLoops(
     }),
     { serial: true, onError: recordControllerFailure(cp.ctx) },
   );
-  manager.start();
+  // Ticks fall one second after each step's world events (the trace's load reports and the injected
+  // failures at t), so the loops act on what was reported at t, as a real control plane does; ticking
+  // at t itself would run every audit on the previous step's load (3x the migrations on ops-demo).
+  manager.start({ phaseS: REPLAY_PHASE_S });
   return manager;
 }

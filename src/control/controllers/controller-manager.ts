@@ -81,14 +81,19 @@ export class ControllerManager {
   }
 
   /**
-   * Schedule every controller: its first tick is due `intervalS` from now, then every `intervalS`.
-   * @throws RangeError if already started or stopped.
+   * Schedule every controller: its first tick is due `phaseS + intervalS` from now (`phaseS` 0 unless
+   * given), then every `intervalS`. A replay uses a phase so that the loops tick just after the
+   * world's events of a step (load reports, failures), as a real control plane acts on what was
+   * reported before it.
+   * @throws RangeError if already started or stopped, or for a negative phase.
    */
-  start(): void {
+  start(o: { phaseS?: number } = {}): void {
     if (this.stopped) throw new RangeError('ControllerManager was stopped; make a new one');
     if (this.started) throw new RangeError('ControllerManager is already started');
+    const phaseS = o.phaseS ?? 0;
+    if (!(phaseS >= 0)) throw new RangeError(`phaseS must be a number >= 0, got ${o.phaseS}`);
     this.started = true;
-    for (const s of this.slots) this.arm(s);
+    for (const s of this.slots) this.arm(s, phaseS + s.controller.intervalS);
   }
 
   /**
@@ -141,8 +146,8 @@ export class ControllerManager {
     return s;
   }
 
-  private arm(s: Slot): void {
-    s.timer = this.clock.schedule(s.controller.intervalS, () => {
+  private arm(s: Slot, delayS = s.controller.intervalS): void {
+    s.timer = this.clock.schedule(delayS, () => {
       if (this.stopped) return;
       // Fixed rate: the next tick is due one interval after this one was, however long this one runs.
       this.arm(s);
