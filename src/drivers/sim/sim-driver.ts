@@ -5,7 +5,7 @@
  * of sim-host-driver.ts); with a state file, the guests outlive the process that drives them, as a
  * real host's guests outlive a control-plane crash.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import {
   checkGuestSpec,
   DriverError,
@@ -36,12 +36,15 @@ export interface SimDriverOptions {
   stateFile?: string;
 }
 
+type SavedGuest = Omit<SimGuest, 'snapshots'> & {
+  snapshots: [string, { state: GuestState; balloonMiB: number }][];
+};
 interface SavedState {
-  guests: (Omit<SimGuest, 'snapshots'> & {
-    snapshots: [string, { state: GuestState; balloonMiB: number }][];
-  })[];
+  guests: SavedGuest[];
   off: string[];
 }
+const savedGuest = (g: SimGuest): SavedGuest => ({ ...g, snapshots: [...g.snapshots] });
+const loadedGuest = (g: SavedGuest): SimGuest => ({ ...g, snapshots: new Map(g.snapshots) });
 
 export class SimHypervisorDriver implements HypervisorDriver {
   readonly kind = 'sim';
@@ -56,23 +59,56 @@ export class SimHypervisorDriver implements HypervisorDriver {
     private readonly options: SimDriverOptions = {},
   ) {
     this.cpuShare = options.cpuShare ?? 0.1;
-    if (options.stateFile && existsSync(options.stateFile)) {
-      const saved = JSON.parse(readFileSync(options.stateFile, 'utf8')) as SavedState;
-      for (const g of saved.guests) this.guests.set(g.spec.id, { ...g, snapshots: new Map(g.snapshots) });
-      for (const h of saved.off) this.off.add(h);
-    }
+    if (options.stateFile) this.load(options.stateFile);
   }
 
-  /** Write the state file (atomically: a crash leaves the old or the new state), if there is one. */
-  private save(): void {
+  /** Journal lines written since the last full state file. */
+  private journalLines = 0;
+
+  /**
+   * Keep the state across restarts, if there is a state file: a change to one guest appends one
+   * line to `FILE.log` (constant cost however many guests there are). Other changes, and a journal
+   * that has grown past as many lines as there are guests (at least 1,024, so whole writes are
+   * amortized), write the whole state to FILE atomically (a crash leaves the old or the new one)
+   * and empty the journal. Every line is a guest's whole state, so replaying a journal over a newer
+   * state file changes nothing.
+   */
+  private save(id?: string): void {
     const file = this.options.stateFile;
     if (!file) return;
-    const state: SavedState = {
-      guests: [...this.guests.values()].map((g) => ({ ...g, snapshots: [...g.snapshots] })),
-      off: [...this.off],
-    };
+    if (id !== undefined && this.journalLines < Math.max(1024, this.guests.size)) {
+      const g = this.guests.get(id);
+      appendFileSync(`${file}.log`, JSON.stringify({ id, g: g ? savedGuest(g) : null }) + '\n');
+      this.journalLines++;
+      return;
+    }
+    const state: SavedState = { guests: [...this.guests.values()].map(savedGuest), off: [...this.off] };
     writeFileSync(`${file}.tmp`, JSON.stringify(state));
     renameSync(`${file}.tmp`, file);
+    writeFileSync(`${file}.log`, '');
+    this.journalLines = 0;
+  }
+
+  /** Read the state file and replay its journal (a torn last line, from a crash mid-write, is skipped). */
+  private load(file: string): void {
+    if (existsSync(file)) {
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedState;
+      for (const g of saved.guests) this.guests.set(g.spec.id, loadedGuest(g));
+      for (const h of saved.off) this.off.add(h);
+    }
+    if (!existsSync(`${file}.log`)) return;
+    for (const line of readFileSync(`${file}.log`, 'utf8').split('\n')) {
+      if (!line) continue;
+      let e: { id: string; g: SavedGuest | null };
+      try {
+        e = JSON.parse(line) as typeof e;
+      } catch {
+        continue;
+      }
+      if (e.g) this.guests.set(e.id, loadedGuest(e.g));
+      else this.guests.delete(e.id);
+      this.journalLines++;
+    }
   }
 
   /** The simulated host a guest runs on (undefined: none recorded). */
@@ -83,7 +119,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
   /** Record that `hostId` runs the guest (a host view created it, or a migration moved it). */
   assign(id: string, hostId: string): void {
     this.need(id).hostId = hostId;
-    this.save();
+    this.save(id);
   }
 
   /** Whether a simulated host is switched on. */
@@ -141,7 +177,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
       cpuTimeS: 0,
     };
     this.guests.set(spec.id, g);
-    this.save();
+    this.save(spec.id);
     return this.info(g);
   }
 
@@ -159,7 +195,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
     g.state = GuestState.running;
     g.balloonMiB = g.spec.memoryMiB;
     g.runningSince = this.clock.now();
-    this.save();
+    this.save(id);
   }
 
   async stop(id: string) {
@@ -168,7 +204,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
     this.settle(g);
     g.state = GuestState.shutoff;
     g.runningSince = undefined;
-    this.save();
+    this.save(id);
   }
 
   async pause(id: string) {
@@ -177,7 +213,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
     this.settle(g);
     g.state = GuestState.paused;
     g.runningSince = undefined;
-    this.save();
+    this.save(id);
   }
 
   async resume(id: string) {
@@ -185,7 +221,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
     this.expect(id, g, [GuestState.paused], 'resume');
     g.state = GuestState.running;
     g.runningSince = this.clock.now();
-    this.save();
+    this.save(id);
   }
 
   async reboot(id: string) {
@@ -204,7 +240,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
         id,
       );
     g.snapshots.set(name, { state: g.state, balloonMiB: g.balloonMiB });
-    this.save();
+    this.save(id);
   }
 
   async restore(id: string, name: string) {
@@ -216,7 +252,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
     g.balloonMiB = s.balloonMiB;
     if (g.state === GuestState.shutoff && s.state !== GuestState.shutoff) g.runningSince = this.clock.now();
     g.state = s.state === GuestState.shutoff ? g.state : s.state;
-    this.save();
+    this.save(id);
   }
 
   async listSnapshots(id: string) {
@@ -227,13 +263,13 @@ export class SimHypervisorDriver implements HypervisorDriver {
     const g = this.need(id);
     if (!g.snapshots.delete(name))
       throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
-    this.save();
+    this.save(id);
   }
 
   async delete(id: string) {
     this.need(id);
     this.guests.delete(id);
-    this.save();
+    this.save(id);
   }
 
   async setBalloon(id: string, targetMiB: number) {
@@ -247,7 +283,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
         id,
       );
     g.balloonMiB = targetMiB;
-    this.save();
+    this.save(id);
   }
 
   async metrics(id: string): Promise<GuestMetrics> {
@@ -269,7 +305,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
     this.settle(g);
     g.state = GuestState.crashed;
     g.runningSince = undefined;
-    this.save();
+    this.save(id);
   }
 
   async close() {}
