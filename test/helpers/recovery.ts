@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { SimHypervisorDriver } from '../../src/drivers/sim/sim-driver.ts';
+import { SimClock } from '../../src/runtime/clock.ts';
 import { join } from 'node:path';
 import { openStore, type Db } from '../../src/control/store/open-store.ts';
 
@@ -222,11 +224,12 @@ async function assertGuestsMatch(
     // The simulated hosts' guests match the records: one guest per live VM, on its host, running
     // when the VM is running; none for deleted VMs.
     const stateFile = join(data, 'sim-hosts.json');
-    if (existsSync(stateFile)) {
-      const sim = JSON.parse(readFileSync(stateFile, 'utf8')) as {
-        guests: { spec: { id: string }; state: string; hostId?: string }[];
-      };
-      const guests = new Map(sim.guests.map((g) => [g.spec.id, g]));
+    if (existsSync(stateFile) || existsSync(`${stateFile}.log`)) {
+      // Read the hosts' state as the driver does after a restart (state file and journal).
+      const sim = new SimHypervisorDriver(new SimClock(), { stateFile });
+      const guests = new Map(
+        (await sim.list()).map((g) => [g.id, { state: g.state as string, hostId: sim.hostOf(g.id) }]),
+      );
       for (const v of live) {
         const g = guests.get(v.id);
         if (v.state === 'running') {
