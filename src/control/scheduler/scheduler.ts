@@ -41,6 +41,8 @@ export interface PlaceRequest {
 export class Scheduler extends Service {
   /** Hosts' static attributes (capacity, ratios, reserved, zone, rack), cached: placement reads only state and counters. */
   private readonly hostStatic = new Map<string, HostRow>();
+  /** The static part of each host's placement view (everything but state, counters and members). */
+  private readonly staticViews = new Map<string, Omit<HostView, 'state' | 'used' | 'vmIds'>>();
 
   /** Host views for placement: a narrow read of what changes, joined with the cached static part. */
   async placementViews(db: Db, members: Map<string, string[]> = new Map()): Promise<HostView[]> {
@@ -52,17 +54,31 @@ export class Scheduler extends Service {
       .execute();
     if (live.some((h) => !this.hostStatic.has(h.id))) {
       this.hostStatic.clear();
-      for (const h of await this.cp.hosts.hostRows(db)) this.hostStatic.set(h.id, h);
+      this.staticViews.clear();
+      for (const h of await this.cp.hosts.hostRows(db)) {
+        this.hostStatic.set(h.id, h);
+        const { state: _s, used: _u, vmIds: _m, ...rest } = this.cp.hosts.hostView(h);
+        this.staticViews.set(h.id, { ...rest, rack: h.rack, datacenter: h.datacenter });
+      }
     }
-    return live.map((l) => {
-      const h = { ...this.hostStatic.get(l.id)!, ...l };
-      return { ...this.cp.hosts.hostView(h, members), rack: h.rack, datacenter: h.datacenter };
-    });
+    // Only state and counters change between decisions: a small object per host, no row spreads
+    // (copying whole rows cost about 1 ms per decision at 200 hosts).
+    return live.map((l) => ({
+      ...this.staticViews.get(l.id)!,
+      state: l.state as HostView['state'],
+      used: {
+        vcpus: Number(l.used_vcpus),
+        memoryMiB: Number(l.used_memory_mib),
+        diskGiB: Number(l.used_disk_gib),
+      },
+      vmIds: members.get(l.id) ?? [],
+    }));
   }
 
   /** Forget the cached static host attributes (after a host is edited or deleted: zone, rack, tier, capacity). */
   forgetHosts(): void {
     this.hostStatic.clear();
+    this.staticViews.clear();
   }
 
   /** Run the pipeline for a request (no claim); also returns the constraints it judged with. */
