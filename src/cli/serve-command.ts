@@ -82,7 +82,10 @@ export function serveCommand(program: Command): void {
         };
         const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
         if (o.resetAdminToken) return resetAdmin(url);
-        const db = await openStore(url);
+        const db = await openStore(url, {
+          onConnectionError: (e) =>
+            process.stderr.write(`nubis: PostgreSQL closed a connection (${e.message}); reconnecting\n`),
+        });
         const clock = new RealClock();
         // Simulated hosts keep their guests in the data folder: like real hosts, they outlive a crash
         // of the control plane, and the reconciler compares them with the records.

@@ -40,20 +40,27 @@ function reason(e: unknown): string {
   return err.message || err.code || err.errors?.[0]?.message || err.errors?.[0]?.code || String(e);
 }
 
+/** Options of `openStore` (all optional). */
+export interface OpenStoreOptions {
+  /** Told when PostgreSQL closes an idle connection (the pool replaces it); ignored by default. */
+  onConnectionError?: (e: Error) => void;
+}
+
 /**
  * Open (and migrate) a store. `url`: `sqlite:PATH`, a plain file path, `:memory:`, or `postgres://…`
  * (`postgresql://…`). Any other `scheme:` is refused, so `mysql://x` is not taken for a file name.
  * @throws StoreError when the URL is not understood, PostgreSQL cannot be reached, or migrations fail
  */
-export async function openStore(url: string): Promise<Db> {
+export async function openStore(url: string, o: OpenStoreOptions = {}): Promise<Db> {
   let db: Db;
   const isPg = /^postgres(ql)?:\/\//.test(url);
   if (isPg) {
-    db = new Kysely<Database>({
-      dialect: new PostgresDialect({
-        pool: new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 15_000 }),
-      }),
-    });
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 15_000 });
+    // An idle connection the server closes (a restart, pg_terminate_backend, a dropped database) is
+    // discarded by the pool and replaced on next use; without a listener its error would end the
+    // process.
+    pool.on('error', (e) => o.onConnectionError?.(e));
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     try {
       await sql`select 1`.execute(db);
     } catch (e) {
