@@ -40,6 +40,7 @@ import { EventLog } from './events/event-log.ts';
 import { Heartbeats } from './agents/heartbeat.ts';
 import { PlanClusterReader } from './plans/plan-cluster.ts';
 import { Plans } from './plans/plans-service.ts';
+import { PlanApplier } from './plans/apply-plan.ts';
 import { Automation } from './automation/automation.ts';
 import { ScalingGroups } from './autoscaling/scaling-groups.ts';
 import { Metrics } from './telemetry/metrics.ts';
@@ -114,6 +115,7 @@ export class ControlPlane {
   readonly heartbeats = new Heartbeats(this);
   readonly clusterReader = new PlanClusterReader(this);
   readonly plans = new Plans(this);
+  readonly planApply = new PlanApplier(this);
   readonly automation = new Automation(this);
   readonly scaling = new ScalingGroups(this);
   readonly metrics = new Metrics(this);
