@@ -101,12 +101,23 @@ export class Scheduler extends Service {
         constraints: ctx.constraints,
         placement: ctx.placement,
         vmNames: ctx.vmNames,
-        hostAttributes: new Map(
-          all.map((h) => [
-            h.id,
-            { id: h.id, name: h.name, zone: h.zone, rack: h.rack, tier: h.tier, datacenter: h.datacenter },
-          ]),
-        ),
+        // Every host's attributes (a spread needs the rack of hosts that are not candidates), only
+        // when some constraint will be checked.
+        hostAttributes: ctx.constraints.length
+          ? new Map(
+              all.map((h) => [
+                h.id,
+                {
+                  id: h.id,
+                  name: h.name,
+                  zone: h.zone,
+                  rack: h.rack,
+                  tier: h.tier,
+                  datacenter: h.datacenter,
+                },
+              ]),
+            )
+          : undefined,
       },
       r.preset ?? 'pack',
     );

@@ -115,6 +115,11 @@ export function requestConstraints(r: PlacementRequest): Constraint[] {
 function placementContext(hosts: readonly HostView[], r: PlacementRequest): PlacementContext {
   const vmId = r.vmId ?? NEW_VM_ID;
   const constraints = requestConstraints(r).filter((c) => c.vms.includes(vmId));
+  const vmNames = new Map(r.vmNames ?? []);
+  if (!vmNames.has(vmId)) vmNames.set(vmId, r.vmName ?? (r.vmId ? vmId : 'the new VM'));
+  // Without constraints no checker runs: skip the per-host attribute copies (10,000 hosts per decision).
+  if (!constraints.length)
+    return { vmId, constraints, state: { hosts: new Map(), placement: new Map(), vmNames } };
   const attrs = new Map<string, HostAttributes>(r.hostAttributes ?? []);
   for (const h of hosts)
     attrs.set(h.id, {
@@ -136,8 +141,6 @@ function placementContext(hosts: readonly HostView[], r: PlacementRequest): Plac
       }
     placement = p;
   }
-  const vmNames = new Map(r.vmNames ?? []);
-  if (!vmNames.has(vmId)) vmNames.set(vmId, r.vmName ?? (r.vmId ? vmId : 'the new VM'));
   return { vmId, constraints, state: { hosts: attrs, placement: placement ?? new Map(), vmNames } };
 }
 
