@@ -86,8 +86,11 @@ for (const backend of storeBackends()) {
       assert.equal(await w.hostOf(a), first, 'the VM stays');
       // An operator's move in a plan is judged by the same checkers.
       const moves = await w.t.call(w.a, 'POST', '/v1/plans', { moves: [{ vm: a, to: target }] });
-      assert.equal(moves.status, 400);
+      assert.equal(moves.status, 409);
+      assert.equal(moves.body.code, 'CONSTRAINT_VIOLATED');
       assert.match(moves.body.message, /db-1 may not move to .*: anti-affinity "db": db-1 may not share/);
+      assert.equal(moves.body.constraint.name, 'db');
+      assert.deepEqual([...moves.body.vms].sort(), ['db-1', 'db-2']);
       // A host that keeps the group apart is fine.
       const third = [w.ids.h1, w.ids.h2, w.ids.h3].find((h) => h !== target && h !== first)!;
       const ok = await w.t.call(w.a, 'POST', `/v1/vms/${a}/migrate`, { toHost: third });

@@ -15,6 +15,7 @@ import {
   planConsolidation,
   summarize,
 } from '../../policies/plans/plan.ts';
+import { MovesBreakConstraint } from '../../policies/plans/order-moves.ts';
 import { parsePolicy, PolicySpecError } from '../../policies/registry.ts';
 import { seededRandom } from '../../runtime/random.ts';
 import { stripUndefined } from '../automation/automation.ts';
@@ -89,6 +90,15 @@ export class Plans extends Service {
       try {
         plan = summarize(orderMoves(cluster, moves, options));
       } catch (e) {
+        // A move a hard constraint forbids is refused like a migration to that host (409, named).
+        if (e instanceof MovesBreakConstraint) {
+          const names = new Map(cluster.vms.map((v) => [v.id, v.name]));
+          const c = e.violation.constraint;
+          throw new ControlError('CONSTRAINT_VIOLATED', `Cannot order these moves: ${e.message}`, {
+            constraint: { id: c.id, name: c.name, type: c.type },
+            vms: e.violation.vmIds.map((id) => names.get(id) ?? id),
+          });
+        }
         throw new ControlError('BAD_REQUEST', `Cannot order these moves: ${(e as Error).message}`);
       }
     } else {

@@ -5,6 +5,17 @@
 import { predictMigration } from '../../models/migration.ts';
 import { PlanConstraints } from './plan-constraints.ts';
 import { DEFAULT_PLAN_OPTIONS, type PlanAction, type PlanCluster, type PlanVm } from './plan.ts';
+import type { Violation } from '../../core/constraints/model.ts';
+
+/** Requested moves that would break a hard constraint: the violation says which and with whom. */
+export class MovesBreakConstraint extends RangeError {
+  constructor(
+    message: string,
+    readonly violation: Violation,
+  ) {
+    super(message);
+  }
+}
 
 /** A move an operator asks for: VM to host. */
 export interface RequestedMove {
@@ -103,7 +114,10 @@ export function orderMoves(
         );
       const bad = refuses(v, p.to);
       if (bad && !bad.vmIds.some((x) => x !== v.id && isPending(x)))
-        throw new RangeError(`${v.name} may not move to ${hosts.get(p.to)!.name}: ${bad.message}`);
+        throw new MovesBreakConstraint(
+          `${v.name} may not move to ${hosts.get(p.to)!.name}: ${bad.message}`,
+          bad,
+        );
     }
     // Otherwise the moves form cycles (each waits on another pending move): route one VM that has
     // not been routed yet through a host in its zone with room that its constraints admit.
@@ -131,6 +145,6 @@ export function orderMoves(
   const end = pc
     .violations({ only: 'discrete' })
     .find((x) => x.vmIds.some((id) => moves.some((m) => m.vmId === id)));
-  if (end) throw new RangeError(`these moves would end with ${end.message}`);
+  if (end) throw new MovesBreakConstraint(`these moves would end with ${end.message}`, end);
   return actions;
 }
