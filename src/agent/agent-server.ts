@@ -206,6 +206,10 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       .send({ code: 'INTERNAL', message: `Internal error (request ${req.id}); see the agent's log` });
   });
 
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` }),
+  );
+
   app.get('/v1/health', async () => ({ ok: true }));
 
   app.get('/v1/host', async () => ({ ...hostFacts(d, o.accelReason), guests: (await d.list()).length }));
