@@ -4,12 +4,23 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { InjectOptions } from 'fastify';
 import { inprocAgent, type InprocAgent } from './helpers/agent-inproc.ts';
 
 const auth = { authorization: 'Bearer k' };
-const spec = (id: string, image: Record<string, string>) => ({ id, memoryMiB: 128, vcpus: 1, image });
-const post = (a: InprocAgent, url: string, payload?: unknown) =>
-  a.app.inject({ method: 'POST', url, headers: auth, ...(payload !== undefined ? { payload } : {}) });
+const spec = (id: string, image: Record<string, string | undefined>) => ({
+  id,
+  memoryMiB: 128,
+  vcpus: 1,
+  image,
+});
+const post = async (a: InprocAgent, url: string, payload?: object) =>
+  a.app.inject({
+    method: 'POST',
+    url,
+    headers: auth,
+    ...(payload !== undefined ? { payload } : {}),
+  } as InjectOptions);
 
 test('POST /v1/incoming/..%2F..%2Fvictim/abort is refused with 400 and leaves the victim folder alone', async () => {
   const a = await inprocAgent();
