@@ -8,7 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { cpus, hostname, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DriverError, GuestState } from '../core/hypervisor.ts';
+import { checkGuestSpec, DriverError, GuestState } from '../core/hypervisor.ts';
 import {
   abortIncoming,
   commitIncoming,
@@ -47,9 +47,7 @@ export interface AgentOptions {
 }
 
 const specSchema = z.object({
-  id: z
-    .string()
-    .regex(GUEST_ID_PATTERN, "use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+  id: z.string(),
   memoryMiB: z.number().int(),
   vcpus: z.number().int(),
   image: z.object({
@@ -262,6 +260,9 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   app.get('/v1/guests', async () => d.list());
   app.post('/v1/guests', async (req, reply) => {
     const spec = parse(specSchema, req.body, 'guest spec');
+    // The id (and the rest) checked before any use; the driver checks again.
+    const errs = checkGuestSpec(spec);
+    if (errs.length) throw new DriverError('BAD_SPEC', `Bad guest spec: ${errs.join('; ')}`, spec.id);
     // The control plane names images (image://NAME); this host knows where they are.
     const m = /^image:\/\/(.*)$/.exec(spec.image.kernel ?? '');
     if (m) {
@@ -440,6 +441,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       req.body,
       'incoming migration',
     );
+    checkGuestId(b.spec.id);
     const options = {
       ...b.options,
       listenHost: b.options.listenHost ?? o.migrationAddress,
