@@ -59,8 +59,8 @@ interface Run {
 
 const runs: Run[] = [];
 const hosts = [mkdtempSync(join(tmpdir(), 'nubis-bench-a-')), mkdtempSync(join(tmpdir(), 'nubis-bench-b-'))];
-const a = await QemuDriver.open({ stateDir: hosts[0]!, accel: 'tcg' });
-const b = await QemuDriver.open({ stateDir: hosts[1]!, accel: 'tcg' });
+const a = await QemuDriver.open({ stateDir: hosts[0]!, accel: 'tcg', imageDirs: [guestDir] });
+const b = await QemuDriver.open({ stateDir: hosts[1]!, accel: 'tcg', imageDirs: [guestDir] });
 const progress = (l: string) => {
   let hb = 0,
     bad = 0,

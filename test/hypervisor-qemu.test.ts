@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QemuDriver } from '../src/drivers/qemu/qemu-driver.ts';
-import { tinyGuest } from './helpers/guest.ts';
+import { GUEST_DIR, tinyGuest } from './helpers/guest.ts';
 import { hypervisorConformance } from './hypervisor-conformance.ts';
 
 const g = tinyGuest();
@@ -12,7 +12,7 @@ hypervisorConformance({
   skip: typeof g === 'string' ? g : undefined,
   open: async () => {
     dir = mkdtempSync(join(tmpdir(), 'nubis-qemu-'));
-    return QemuDriver.open({ stateDir: dir, accel: 'tcg' });
+    return QemuDriver.open({ stateDir: dir, accel: 'tcg', imageDirs: [GUEST_DIR] });
   },
   spec: (id) => {
     const t = g as Exclude<typeof g, string>;
@@ -59,7 +59,7 @@ test(
   { skip: typeof g === 'string' ? g : undefined },
   async () => {
     const d = mkdtempSync(join(tmpdir(), 'nubis-disk-'));
-    const drv = await QemuDriver.open({ stateDir: d, accel: 'tcg' });
+    const drv = await QemuDriver.open({ stateDir: d, accel: 'tcg', imageDirs: [GUEST_DIR] });
     try {
       const { execFileSync } = await import('node:child_process');
       const img = join(d, 'user.qcow2');

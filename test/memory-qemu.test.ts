@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { MemoryManager } from '../src/agent/memory-manager.ts';
 import { readKsm, setKsm } from '../src/drivers/ksm.ts';
 import { QemuDriver } from '../src/drivers/qemu/qemu-driver.ts';
-import { guestProgress, tinyGuest, waitForSerial } from './helpers/guest.ts';
+import { guestProgress, GUEST_DIR, tinyGuest, waitForSerial } from './helpers/guest.ts';
 
 const g = tinyGuest();
 const skip = typeof g === 'string' ? g : undefined;
@@ -19,7 +19,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function host() {
   const d = mkdtempSync(join(tmpdir(), 'nubis-mem-'));
   dirs.push(d);
-  return QemuDriver.open({ stateDir: d, accel: 'tcg' });
+  return QemuDriver.open({ stateDir: d, accel: 'tcg', imageDirs: [GUEST_DIR] });
 }
 const spec = (id: string, extra: Record<string, unknown> = {}) => {
   const t = g as Exclude<typeof g, string>;

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { GuestState } from '../src/core/hypervisor.ts';
 import { migrate, MigrationError, type MigrationOptions } from '../src/drivers/qemu/migration.ts';
 import { QemuDriver } from '../src/drivers/qemu/qemu-driver.ts';
-import { guestProgress, tinyGuest, waitForSerial } from './helpers/guest.ts';
+import { guestProgress, GUEST_DIR, tinyGuest, waitForSerial } from './helpers/guest.ts';
 
 const g = tinyGuest();
 const skip = typeof g === 'string' ? g : undefined;
@@ -27,8 +27,8 @@ async function twoHosts() {
     b = mkdtempSync(join(tmpdir(), 'nubis-host-b-'));
   dirs.push(a, b);
   return [
-    await QemuDriver.open({ stateDir: a, accel: 'tcg' }),
-    await QemuDriver.open({ stateDir: b, accel: 'tcg' }),
+    await QemuDriver.open({ stateDir: a, accel: 'tcg', imageDirs: [GUEST_DIR] }),
+    await QemuDriver.open({ stateDir: b, accel: 'tcg', imageDirs: [GUEST_DIR] }),
   ] as const;
 }
 

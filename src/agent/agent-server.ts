@@ -4,10 +4,11 @@
  * test, standalone) talks to it; errors are JSON with a stable `code`.
  */
 import { execFile } from 'node:child_process';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { cpus, hostname, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DriverError, GuestState } from '../core/hypervisor.ts';
+import { checkGuestSpec, DriverError, GuestState } from '../core/hypervisor.ts';
 import {
   abortIncoming,
   commitIncoming,
@@ -18,6 +19,7 @@ import {
   type MigrationOptions,
 } from '../drivers/qemu/migration.ts';
 import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
+import { checkGuestId, checkSnapshotName, GUEST_ID_PATTERN } from '../drivers/qemu/host-paths.ts';
 import { readKsm } from '../drivers/ksm.ts';
 import { planMigration } from '../models/migration.ts';
 import type { MemoryManager } from './memory-manager.ts';
@@ -29,7 +31,10 @@ export interface AgentOptions {
   migrationAddress?: string;
   /** Where `image://NAME` comes from: the tiny guest's folder, and a folder of NAME.qcow2 disks. */
   images?: { tinyGuestDir: string; diskDir?: string };
-  /** Bearer token required on every request (none: open, for local tests). */
+  /**
+   * Bearer token required on every request but the health check (none: only for an agent that
+   * listens on loopback; the power command is then refused).
+   */
   token?: string;
   accelReason?: string;
   /**
@@ -115,24 +120,43 @@ async function call(
   method: string,
   body?: unknown,
 ): Promise<unknown> {
-  const res = await fetch(url, {
-    method,
-    headers: {
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new HttpError(502, 'PEER_ERROR', `${method} ${url} failed: ${(e as Error).message}`);
+  }
   const text = await res.text();
-  const data = text ? JSON.parse(text) : undefined;
-  if (!res.ok)
+  let data: { message?: string } | undefined;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
     throw new HttpError(
       502,
       'PEER_ERROR',
-      `${method} ${url} answered ${res.status}: ${data?.message ?? text}`,
+      `${method} ${url} answered ${res.status} with a body that is not JSON`,
     );
+  }
+  if (!res.ok)
+    throw new HttpError(502, 'PEER_ERROR', `${method} ${url} answered ${res.status}: ${data?.message ?? ''}`);
   return data;
 }
+
+/** Same token? Compared in constant time (over digests, so lengths do not leak either). */
+function sameToken(given: string | undefined, token: string): boolean {
+  const h = (x: string) => createHash('sha256').update(x).digest();
+  return given !== undefined && timingSafeEqual(h(given), h(`Bearer ${token}`));
+}
+
+/** Routes anyone may call: the health check only. */
+const OPEN_ROUTES = new Set(['/v1/health']);
 
 /** Build the agent's HTTP server (not listening yet). */
 export function buildAgentServer(o: AgentOptions): FastifyInstance {
@@ -140,7 +164,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   const d = o.driver;
 
   app.addHook('onRequest', async (req, reply) => {
-    if (o.token && req.headers.authorization !== `Bearer ${o.token}`) {
+    if (OPEN_ROUTES.has(req.url.split('?')[0]!)) return;
+    if (o.token && !sameToken(req.headers.authorization, o.token)) {
       return reply.code(401).send({
         code: 'UNAUTHENTICATED',
         message: 'A valid "Authorization: Bearer <token>" header is required',
@@ -148,8 +173,15 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     }
   });
 
+  // Every id and snapshot name in a URL is checked before any handler runs (the driver checks again).
+  app.addHook('preHandler', async (req) => {
+    const p = (req.params ?? {}) as { id?: string; name?: string };
+    if (p.id !== undefined) checkGuestId(p.id);
+    if (p.name !== undefined) checkSnapshotName(p.name, p.id);
+  });
+
   // HTTP status codes are decided here only.
-  app.setErrorHandler((err, _req, reply) => {
+  app.setErrorHandler((err, req, reply) => {
     if (err instanceof HttpError)
       return reply.code(err.status).send({ code: err.code, message: err.message, ...err.extra });
     if (err instanceof MigrationError)
@@ -163,8 +195,20 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status < 500)
       return reply.code(status).send({ code: 'BAD_REQUEST', message: (err as Error).message });
-    return reply.code(500).send({ code: 'INTERNAL', message: (err as Error).message });
+    // A real fault: logged with the request id; the answer carries no detail (paths, contents).
+    process.stderr.write(
+      `nubis agent: request ${req.id} (${req.method} ${req.url}) failed: ${(err as Error).stack}\n`,
+    );
+    return reply
+      .code(500)
+      .send({ code: 'INTERNAL', message: `Internal error (request ${req.id}); see the agent's log` });
   });
+
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` }),
+  );
+
+  app.get('/v1/health', async () => ({ ok: true }));
 
   app.get('/v1/host', async () => ({ ...hostFacts(d, o.accelReason), guests: (await d.list()).length }));
   app.get<{ Querystring: { now?: string } }>('/v1/host/memory', async (req) => {
@@ -179,6 +223,12 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       req.body,
       'power request',
     );
+    if (!o.token)
+      throw new HttpError(
+        403,
+        'FORBIDDEN',
+        'This agent runs without a token, so it switches no hosts on or off; start it with NUBIS_AGENT_TOKEN set',
+      );
     if (!o.powerCommand)
       throw new HttpError(
         501,
@@ -210,10 +260,19 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   app.get('/v1/guests', async () => d.list());
   app.post('/v1/guests', async (req, reply) => {
     const spec = parse(specSchema, req.body, 'guest spec');
+    // The id (and the rest) checked before any use; the driver checks again.
+    const errs = checkGuestSpec(spec);
+    if (errs.length) throw new DriverError('BAD_SPEC', `Bad guest spec: ${errs.join('; ')}`, spec.id);
     // The control plane names images (image://NAME); this host knows where they are.
-    const m = /^image:\/\/(.+)$/.exec(spec.image.kernel ?? '');
+    const m = /^image:\/\/(.*)$/.exec(spec.image.kernel ?? '');
     if (m) {
       const name = m[1]!;
+      if (!GUEST_ID_PATTERN.test(name))
+        throw new HttpError(
+          400,
+          'BAD_REQUEST',
+          `Bad image name ${JSON.stringify(name.slice(0, 80))}: use 1-63 letters, digits, '.', '_' or '-'`,
+        );
       if (name === 'tiny' && o.images)
         spec.image = {
           kernel: `${o.images.tinyGuestDir}/vmlinuz`,
@@ -284,7 +343,10 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     const b = parse(
       z
         .object({
-          destination: z.string().url(),
+          destination: z
+            .string()
+            .url()
+            .refine((u) => /^https?:\/\//.test(u), { message: 'must be an http:// or https:// URL' }),
           destinationToken: z.string().optional(),
           options: migrationOptionsSchema.optional(),
           plan: z
@@ -379,6 +441,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       req.body,
       'incoming migration',
     );
+    checkGuestId(b.spec.id);
     const options = {
       ...b.options,
       listenHost: b.options.listenHost ?? o.migrationAddress,

@@ -1,9 +1,11 @@
 /** `nubis agent`: run the host agent (standalone, or reporting to a control plane). */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { NubisClient, type ApiError } from '../client/index.ts';
 import { buildAgentServer, hostFacts } from '../agent/agent-server.ts';
+import { boundUrl, checkListenHost, isLoopback, noTokenMessage } from '../agent/listen-guard.ts';
 import { MemoryManager } from '../agent/memory-manager.ts';
 import { probeAccel, QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 
@@ -17,6 +19,11 @@ export function agentCommand(program: Command): void {
     .option(
       '--token <token>',
       "token for the control plane and required on this agent's API (or NUBIS_AGENT_TOKEN)",
+    )
+    .option('--token-file <file>', 'read the token from this file (mode 0600; instead of --token)')
+    .option(
+      '--migration-source-dirs <dirs>',
+      "comma-separated folders incoming migrations may copy a guest's disk from (other agents' state folders here or on shared storage; default: the folder holding --state)",
     )
     .option('--accel <accel>', 'auto (probe boot decides), kvm or tcg', 'auto')
     .option('--guest-dir <dir>', 'tiny guest used for the KVM probe boot', '.nubis/guest')
@@ -46,6 +53,8 @@ export function agentCommand(program: Command): void {
         listen: string;
         controlPlane?: string;
         token?: string;
+        tokenFile?: string;
+        migrationSourceDirs?: string;
         accel: string;
         guestDir: string;
         heartbeatS: string;
@@ -61,7 +70,8 @@ export function agentCommand(program: Command): void {
           throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
         const m = /^(.+):(\d+)$/.exec(o.listen);
         if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
-        const token = o.token ?? process.env.NUBIS_AGENT_TOKEN;
+        const token = o.tokenFile ? readTokenFile(o.tokenFile) : (o.token ?? process.env.NUBIS_AGENT_TOKEN);
+        checkListenHost(m[1]!, !!token);
         const probeImage = {
           kernel: join(o.guestDir, 'vmlinuz'),
           initrd: join(o.guestDir, 'initramfs.cpio.gz'),
@@ -70,7 +80,16 @@ export function agentCommand(program: Command): void {
           o.accel === 'auto'
             ? await probeAccel({ stateDir: o.state, probeImage })
             : { accel: o.accel as 'kvm' | 'tcg', reason: 'chosen with --accel' };
-        const driver = await QemuDriver.open({ stateDir: o.state, accel: accel.accel });
+        const driver = await QemuDriver.open({
+          stateDir: o.state,
+          accel: accel.accel,
+          // Guests may boot only from the tiny guest's folder and the images folder.
+          imageDirs: [resolve(o.guestDir), ...(o.imagesDir ? [resolve(o.imagesDir)] : [])],
+          migrationSourceDirs: o.migrationSourceDirs
+            ?.split(',')
+            .filter(Boolean)
+            .map((d) => resolve(d)),
+        });
         const adopted = (await driver.list()).filter((g) => g.state === 'running' || g.state === 'paused');
         const memory = new MemoryManager(driver, { manageKsm: !!o.manageKsm });
         const migrationAddress = o.migrationAddress ?? (m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]!);
@@ -98,8 +117,14 @@ export function agentCommand(program: Command): void {
               }, memS * 1000)
             : undefined;
         const addr = await app.listen({ host: m[1]!, port: Number(m[2]) });
+        // What the socket really bound (fastify's answer names 127.0.0.1 for 0.0.0.0).
+        const bound = app.server.address() as AddressInfo;
+        if (!token && !isLoopback(bound.address)) {
+          await app.close();
+          throw new RangeError(noTokenMessage(bound.address));
+        }
         process.stdout.write(
-          `nubis agent listening on ${addr} (${accel.accel}: ${accel.reason}; ${adopted.length} running guest(s) re-adopted)\n`,
+          `nubis agent listening on ${boundUrl(bound)} (${accel.accel}: ${accel.reason}; ${adopted.length} running guest(s) re-adopted)\n`,
         );
         let timer: NodeJS.Timeout | undefined;
         if (o.controlPlane) {
@@ -186,4 +211,19 @@ export function agentCommand(program: Command): void {
         await new Promise(() => undefined); // serve until stopped; guests keep running if the agent dies
       },
     );
+}
+
+/**
+ * The token in a file that only its owner may read (trailing newline ignored).
+ * @throws RangeError for a file others can read, or an empty one
+ */
+function readTokenFile(file: string): string {
+  const mode = statSync(file).mode & 0o777;
+  if (mode & 0o077)
+    throw new RangeError(
+      `--token-file ${file} is readable by others (mode ${mode.toString(8)}); chmod 600 ${file}`,
+    );
+  const t = readFileSync(file, 'utf8').trim();
+  if (!t) throw new RangeError(`--token-file ${file} is empty`);
+  return t;
 }

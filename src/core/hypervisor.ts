@@ -106,11 +106,19 @@ export interface HypervisorDriver {
   close(): Promise<void>;
 }
 
+/**
+ * The one rule for guest ids: 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+ * Ids become folder names on hosts, so no '/', and never '.' or '..'.
+ */
+export const GUEST_ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+
 /** Check a guest spec; returns problems (empty when valid). */
 export function checkGuestSpec(s: GuestSpec): string[] {
   const e: string[] = [];
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(s.id))
-    e.push(`id "${s.id}" must be 1-63 letters, digits, '.', '_' or '-'`);
+  if (typeof s.id !== 'string' || !GUEST_ID_PATTERN.test(s.id))
+    e.push(
+      `id ${JSON.stringify(String(s.id).slice(0, 80))} must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
   if (!(Number.isInteger(s.memoryMiB) && s.memoryMiB >= 64))
     e.push(`memoryMiB must be an integer >= 64, got ${s.memoryMiB}`);
   if (!(Number.isInteger(s.vcpus) && s.vcpus >= 1 && s.vcpus <= 64))

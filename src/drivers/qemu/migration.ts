@@ -7,9 +7,19 @@
  *
  * A failure at any point leaves the guest running on the source and the destination cleaned up.
  */
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { DriverError, GuestState, type GuestSpec } from '../../core/hypervisor.ts';
+import { checkGuestId, checkSnapshotName, resolveInside } from './host-paths.ts';
 import type { QemuDriver } from './qemu-driver.ts';
 import type { QmpClient } from './qmp-client.ts';
 
@@ -99,6 +109,11 @@ export function checkMigrationOptions(o: MigrationOptions): string[] {
     e.push(`maxDowntimeMs must be 1..2000000, got ${o.maxDowntimeMs}`);
   if (o.bandwidthMbps !== undefined && !(o.bandwidthMbps > 0))
     e.push(`bandwidthMbps must be > 0, got ${o.bandwidthMbps}`);
+  // It becomes part of a QEMU URI (tcp:HOST:0): an address or a host name, nothing else.
+  if (o.listenHost !== undefined && !/^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])$/.test(o.listenHost))
+    e.push(
+      `listenHost must be an IPv4 address, a host name or [IPv6], got ${JSON.stringify(String(o.listenHost).slice(0, 80))}`,
+    );
   return e;
 }
 
@@ -132,15 +147,18 @@ export interface IncomingRequest {
  * @throws DriverError (the destination is then clean)
  */
 export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Promise<{ uri: string }> {
-  const id = req.spec.id;
+  const id = checkGuestId(req.spec.id);
   const errs = checkMigrationOptions(req.options);
   if (errs.length) throw new DriverError('BAD_SPEC', `Bad migration options: ${errs.join('; ')}`, id);
+  for (const s of req.snapshots) checkSnapshotName(s, id);
+  const disk = incomingDisk(dst, id, req.diskPath);
+  dst.resolveImage(req.spec);
   if (await dst.get(id))
     throw new DriverError('ALREADY_EXISTS', `Guest "${id}" already exists on the destination`, id);
   const d = dst.dir(id);
   try {
     mkdirSync(d, { recursive: true });
-    copyFileSync(req.diskPath, join(d, 'disk.qcow2'));
+    copyFileSync(disk, join(d, 'disk.qcow2'));
     writeFileSync(join(d, 'spec.json'), JSON.stringify(req.spec, null, 2));
     writeFileSync(join(d, 'snapshots.json'), JSON.stringify(req.snapshots));
     writeFileSync(join(d, 'desired'), 'incoming');
@@ -153,7 +171,7 @@ export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Pr
     if (!addr?.port) throw new Error('the destination did not report its listening port');
     return { uri: `tcp:${host}:${addr.port}` };
   } catch (e) {
-    await abortIncoming(dst, id);
+    await cleanIncoming(dst, id);
     if (e instanceof DriverError) throw e;
     throw new DriverError(
       'BACKEND',
@@ -169,6 +187,12 @@ export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Pr
  * then take ownership.
  */
 export async function commitIncoming(dst: QemuDriver, id: string): Promise<void> {
+  checkGuestId(id);
+  if (!isIncoming(dst, id)) {
+    const g = await dst.get(id);
+    if (!g) throw new DriverError('NOT_FOUND', `No incoming guest "${id}"`, id);
+    throw new DriverError('INVALID_STATE', `Guest "${id}" is not an incoming migration`, id);
+  }
   const dc = await dst.client(id);
   // 'cont' during 'inmigrate' is not a resume: only after the stream has been loaded.
   for (let i = 0; ; i++) {
@@ -186,10 +210,62 @@ export async function commitIncoming(dst: QemuDriver, id: string): Promise<void>
   writeFileSync(join(dst.dir(id), 'desired'), 'running');
 }
 
-/** Destination side, on failure: kill the waiting QEMU and remove everything. */
-export async function abortIncoming(dst: QemuDriver, id: string): Promise<void> {
+/**
+ * The source's disk an incoming migration may copy: a qcow2 file named `guests/ID/disk.qcow2` for the
+ * same id, resolved inside the destination's migration source folders.
+ * @throws DriverError BAD_SPEC otherwise (the file's contents are never echoed)
+ */
+function incomingDisk(dst: QemuDriver, id: string, diskPath: string): string {
+  const roots = dst.opts.migrationSourceDirs ?? [dirname(dst.opts.stateDir)];
+  const real = resolveInside(roots, diskPath, 'disk to copy', id);
+  const guestDir = dirname(real);
+  if (
+    basename(real) !== 'disk.qcow2' ||
+    basename(guestDir) !== id ||
+    basename(dirname(guestDir)) !== 'guests'
+  )
+    throw new DriverError('BAD_SPEC', `disk to copy must be a guest's guests/${id}/disk.qcow2`, id);
+  const magic = Buffer.alloc(4);
+  const fd = openSync(real, 'r');
+  try {
+    readSync(fd, magic, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!magic.equals(Buffer.from([0x51, 0x46, 0x49, 0xfb])))
+    // "QFI\xfb", the qcow2 header
+    throw new DriverError('BAD_SPEC', `disk to copy for "${id}" is not a qcow2 image`, id);
+  return real;
+}
+
+/** Kill a waiting QEMU and remove the guest's folder. */
+async function cleanIncoming(dst: QemuDriver, id: string): Promise<void> {
   await dst.terminate(id, 0).catch(() => undefined);
   rmSync(dst.dir(id), { recursive: true, force: true });
+}
+
+/** True when guest `id` on `dst` is an incoming migration not yet committed. */
+function isIncoming(dst: QemuDriver, id: string): boolean {
+  try {
+    return readFileSync(join(dst.dir(id), 'desired'), 'utf8').trim() === 'incoming';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Destination side, on failure: kill the waiting QEMU and remove everything. Only an incoming guest
+ * (prepared, not committed) is touched; nothing there is a no-op; any other guest is refused.
+ * @throws DriverError BAD_SPEC for a bad id, INVALID_STATE for a guest that is not incoming
+ */
+export async function abortIncoming(dst: QemuDriver, id: string): Promise<void> {
+  const d = dst.dir(checkGuestId(id));
+  if (!isIncoming(dst, id)) {
+    if (!(await dst.get(id))) return;
+    throw new DriverError('INVALID_STATE', `Guest "${id}" is not an incoming migration; not aborting it`, id);
+  }
+  await dst.terminate(id, 0).catch(() => undefined);
+  rmSync(d, { recursive: true, force: true });
 }
 
 /**

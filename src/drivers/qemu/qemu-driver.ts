@@ -17,6 +17,13 @@ import {
   type GuestSpec,
   type HypervisorDriver,
 } from '../../core/hypervisor.ts';
+import {
+  checkGuestId,
+  checkSnapshotName,
+  guestFolder,
+  GUEST_ID_PATTERN,
+  resolveInside,
+} from './host-paths.ts';
 import { QmpClient } from './qmp-client.ts';
 
 export type Accel = 'kvm' | 'tcg';
@@ -24,6 +31,16 @@ export type Accel = 'kvm' | 'tcg';
 export interface QemuDriverOptions {
   /** Folder for guest state (created if missing). */
   stateDir: string;
+  /**
+   * Folders guest kernels, initrds and disks may come from; any other file (or a symlink pointing
+   * out of them) is refused. Empty: no image files at all.
+   */
+  imageDirs: readonly string[];
+  /**
+   * Folders an incoming migration may copy a guest's disk from (other agents' state folders on this
+   * machine or on shared storage). Default: the folder holding `stateDir`.
+   */
+  migrationSourceDirs?: readonly string[];
   /** `kvm`, `tcg`, or `auto` (probe boot; cached in STATE/accel.json). Default auto. */
   accel?: Accel | 'auto';
   qemuBinary?: string;
@@ -49,7 +66,7 @@ const run = (cmd: string, args: string[], timeoutMs = 30_000) =>
     }, timeoutMs);
     p.on('error', (e) => {
       clearTimeout(t);
-      reject(e);
+      reject(new DriverError('BACKEND', `Cannot run ${cmd}: ${e.message}`, undefined, { cause: e }));
     });
     p.on('exit', (code) => {
       clearTimeout(t);
@@ -91,8 +108,27 @@ export class QemuDriver implements HypervisorDriver {
     return new QemuDriver(opts, accel);
   }
 
+  /**
+   * Folder of guest `id` (STATE/guests/ID).
+   * @throws DriverError BAD_SPEC for an id that breaks the id rule or a folder that is a symlink
+   */
   dir(id: string): string {
-    return join(this.opts.stateDir, 'guests', id);
+    return guestFolder(this.opts.stateDir, id);
+  }
+
+  /**
+   * A guest's image files, resolved inside the image folders.
+   * @throws DriverError BAD_SPEC for a missing file or one outside the image folders
+   */
+  resolveImage(spec: GuestSpec): GuestSpec['image'] {
+    const r = (f: string | undefined, what: string) =>
+      f === undefined ? undefined : resolveInside(this.opts.imageDirs, f, what, spec.id);
+    return {
+      ...spec.image,
+      ...(spec.image.kernel !== undefined ? { kernel: r(spec.image.kernel, 'kernel') } : {}),
+      ...(spec.image.initrd !== undefined ? { initrd: r(spec.image.initrd, 'initrd') } : {}),
+      ...(spec.image.disk !== undefined ? { disk: r(spec.image.disk, 'disk image') } : {}),
+    };
   }
   /** Serial console log of a guest (the tiny guest's heartbeat and self-checks). */
   serialLog(id: string): string {
@@ -175,7 +211,9 @@ export class QemuDriver implements HypervisorDriver {
 
   async list(): Promise<GuestInfo[]> {
     const ids = existsSync(join(this.opts.stateDir, 'guests'))
-      ? readdirSync(join(this.opts.stateDir, 'guests')).sort()
+      ? readdirSync(join(this.opts.stateDir, 'guests'))
+          .filter((n) => GUEST_ID_PATTERN.test(n))
+          .sort()
       : [];
     const out: GuestInfo[] = [];
     for (const id of ids) {
@@ -201,14 +239,12 @@ export class QemuDriver implements HypervisorDriver {
     if (errs.length) throw new DriverError('BAD_SPEC', `Bad guest spec: ${errs.join('; ')}`, spec.id);
     if (this.readSpec(spec.id))
       throw new DriverError('ALREADY_EXISTS', `Guest "${spec.id}" already exists`, spec.id);
-    for (const f of [spec.image.kernel, spec.image.initrd, spec.image.disk]) {
-      if (f && !existsSync(f)) throw new DriverError('BAD_SPEC', `Image file not found: ${f}`, spec.id);
-    }
+    const image = this.resolveImage(spec);
     const d = this.dir(spec.id);
     mkdirSync(d, { recursive: true });
     // A per-guest qcow2 holds internal snapshots (VM state and disk); backed by the image's disk if any.
-    const args = spec.image.disk
-      ? ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', spec.image.disk, join(d, 'disk.qcow2')]
+    const args = image.disk
+      ? ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', image.disk, join(d, 'disk.qcow2')]
       : ['create', '-q', '-f', 'qcow2', join(d, 'disk.qcow2'), '64M'];
     const r = await run(this.qemuImg, args);
     if (r.code !== 0) {
@@ -276,8 +312,11 @@ export class QemuDriver implements HypervisorDriver {
 
   /** Start QEMU for a guest folder; resolves when the process is up and QMP answers. */
   async launch(spec: GuestSpec, dir: string, extra: string[] = []): Promise<void> {
+    checkGuestId(spec.id);
+    // Checked again at every start: a file may have been swapped for a symlink since the create.
+    const image = this.resolveImage(spec);
     rmSync(join(dir, 'qmp.sock'), { force: true });
-    const r = await run(this.qemu, this.qemuArgs(spec, dir, extra));
+    const r = await run(this.qemu, this.qemuArgs({ ...spec, image }, dir, extra));
     if (r.code !== 0)
       throw new DriverError(
         'BACKEND',
@@ -362,12 +401,7 @@ export class QemuDriver implements HypervisorDriver {
 
   async snapshot(id: string, name: string) {
     const g = await this.need(id);
-    if (!/^[a-zA-Z0-9_.-]{1,64}$/.test(name))
-      throw new DriverError(
-        'BAD_SPEC',
-        `Bad snapshot name "${name}": use 1-64 letters, digits, '.', '_' or '-'`,
-        id,
-      );
+    checkSnapshotName(name, id);
     this.expect(g, [GuestState.running, GuestState.paused, GuestState.shutoff], 'snapshot');
     if (g.state === GuestState.shutoff) {
       const r = await run(this.qemuImg, ['snapshot', '-c', name, join(this.dir(id), 'disk.qcow2')]);
@@ -383,6 +417,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async restore(id: string, name: string) {
+    checkSnapshotName(name, id);
     const g = await this.need(id);
     if (!g.snapshots.includes(name))
       throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
@@ -402,6 +437,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async deleteSnapshot(id: string, name: string) {
+    checkSnapshotName(name, id);
     const g = await this.need(id);
     if (!g.snapshots.includes(name))
       throw new DriverError('NOT_FOUND', `Guest "${id}" has no snapshot "${name}"`, id);
@@ -513,7 +549,9 @@ export class QemuDriver implements HypervisorDriver {
  * ready marker within the timeout (nested KVM on cloud VMs often opens but crashes or crawls).
  * Cached in STATE/accel.json.
  */
-export async function probeAccel(opts: QemuDriverOptions): Promise<{ accel: Accel; reason: string }> {
+export async function probeAccel(
+  opts: Omit<QemuDriverOptions, 'imageDirs'>,
+): Promise<{ accel: Accel; reason: string }> {
   const cache = join(opts.stateDir, 'accel.json');
   try {
     return JSON.parse(readFileSync(cache, 'utf8'));

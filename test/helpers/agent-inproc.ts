@@ -1,0 +1,60 @@
+/**
+ * An in-process agent over the real QEMU driver that never boots a guest: `qemu-system` is `true`
+ * (it "starts" and leaves no process, so a start is refused with 409), qemu-img is real. Its folders
+ * live in one temporary root next to a canary folder that nothing may touch.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildAgentServer } from '../../src/agent/agent-server.ts';
+import { QemuDriver } from '../../src/drivers/qemu/qemu-driver.ts';
+
+export interface InprocAgent {
+  app: FastifyInstance;
+  root: string;
+  state: string;
+  images: string;
+  canary: string;
+  close(): Promise<void>;
+}
+
+/** Start an in-process agent (token "k" unless `token: null`). */
+export async function inprocAgent(
+  o: { token?: string | null; powerCommand?: string } = {},
+): Promise<InprocAgent> {
+  const root = mkdtempSync(join(tmpdir(), 'nubis-agent-sec-'));
+  const state = join(root, 'state'),
+    images = join(root, 'images'),
+    canary = join(root, 'canary');
+  mkdirSync(images);
+  mkdirSync(canary);
+  writeFileSync(join(canary, 'keep'), 'canary');
+  writeFileSync(join(images, 'vmlinuz'), 'not really a kernel');
+  writeFileSync(join(images, 'initramfs.cpio.gz'), 'not really an initrd');
+  const driver = await QemuDriver.open({
+    stateDir: state,
+    accel: 'tcg',
+    imageDirs: [images],
+    qemuBinary: 'true',
+  });
+  const app = buildAgentServer({
+    driver,
+    token: o.token === null ? undefined : (o.token ?? 'k'),
+    powerCommand: o.powerCommand,
+    images: { tinyGuestDir: images, diskDir: images },
+  });
+  await app.ready();
+  return {
+    app,
+    root,
+    state,
+    images,
+    canary,
+    close: async () => {
+      await app.close();
+      await driver.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
