@@ -59,7 +59,7 @@ test(
   { skip: typeof g === 'string' ? g : undefined },
   async () => {
     const d = mkdtempSync(join(tmpdir(), 'nubis-disk-'));
-    const drv = await QemuDriver.open({ stateDir: d, accel: 'tcg', imageDirs: [GUEST_DIR] });
+    const drv = await QemuDriver.open({ stateDir: d, accel: 'tcg', imageDirs: [GUEST_DIR, d] });
     try {
       const { execFileSync } = await import('node:child_process');
       const img = join(d, 'user.qcow2');

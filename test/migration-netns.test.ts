@@ -45,7 +45,8 @@ function agentIn(ns: string, ip: string, state: string): Promise<string> {
       '--memory-interval-s',
       '0',
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    // Agents off loopback need a token (an open agent is refused there).
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NUBIS_AGENT_TOKEN: TOKEN } },
   );
   procs.push(proc);
   return new Promise((resolve, reject) => {
@@ -62,10 +63,12 @@ function agentIn(ns: string, ip: string, state: string): Promise<string> {
   });
 }
 
+const TOKEN = 'netns-test-agent-token';
+
 const post = async (url: string, body: unknown) => {
   const r = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
     body: JSON.stringify(body),
   });
   return { status: r.status, body: (await r.json()) as Record<string, number> };
@@ -95,6 +98,7 @@ test('a guest migrates between two hosts over a 1 Gbit/s link', { skip }, async 
   const before = guestProgress(readFileSync(join(sa, 'guests/netns-t1/serial.log'), 'utf8')).heartbeat;
   const r = await post(`${a}/v1/guests/netns-t1/migrate`, {
     destination: b,
+    destinationToken: TOKEN,
     options: { mode: 'precopy', maxDowntimeMs: 300 },
   });
   assert.equal(r.status, 200, JSON.stringify(r.body));
