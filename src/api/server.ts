@@ -33,7 +33,8 @@ const STATUS: Record<ControlError['code'], number> = {
   BACKEND: 502,
 };
 
-const HOW_TO_AUTH = 'send "Authorization: Bearer <token>" (the CLI reads NUBIS_TOKEN or --token)';
+const HOW_TO_AUTH =
+  'send "Authorization: Bearer <token>" (the CLI reads NUBIS_TOKEN or the credentials file "nubis login" writes)';
 
 function parse(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (!schema) return value;

@@ -9,6 +9,7 @@ import { eventCommands } from './event.ts';
 import { flavorCommands } from './flavor.ts';
 import { hostCommands } from './host.ts';
 import { imageCommands } from './image.ts';
+import { loginCommands } from './login.ts';
 import { metaCommands } from './meta.ts';
 import { metricsCommands } from './metrics.ts';
 import { operationCommands } from './operation.ts';
@@ -43,6 +44,7 @@ const MODULES: CommandModule[] = [
   settingsCommands,
   simulationCommands,
   metaCommands,
+  loginCommands,
 ];
 
 /** Registers the control plane's commands (an API client, like the dashboard) on the program. */
