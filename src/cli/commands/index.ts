@@ -15,6 +15,7 @@ import { metricsCommands } from './metrics.ts';
 import { operationCommands } from './operation.ts';
 import { planCommands } from './plan.ts';
 import { scalingGroupCommands } from './scaling-group.ts';
+import { securityCommands } from './security.ts';
 import { serverGroupCommands } from './server-group.ts';
 import { settingsCommands } from './settings.ts';
 import { simulationCommands } from './simulation.ts';
@@ -35,6 +36,7 @@ const MODULES: CommandModule[] = [
   automationCommands,
   operationCommands,
   eventCommands,
+  securityCommands,
   metricsCommands,
   billingCommands,
   energyCommands,
