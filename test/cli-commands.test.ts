@@ -197,6 +197,15 @@ test('credentials: --token is refused, a credentials file is used only when mode
     JSON.parse((await nubisEnv({ NUBIS_CREDENTIALS: loginFile }, 'whoami', '--json')).out).userName,
     'ann',
   );
+  // The security log (admins): the tokens made above, never their secret; members are refused.
+  const made = await json('admin', 'security', 'events', '--kind', 'token.created');
+  assert.ok(made.some((e: { detail: { name: string } }) => e.detail.name === 'ann-cli'));
+  const table = await ok('admin', 'security', 'events', '--kind', 'login.failed');
+  assert.match(table, /login\.failed/);
+  assert.ok(!table.includes(tokens.ann!) && !JSON.stringify(made).includes(tokens.ann!));
+  const refused = await nubis('ann', 'security', 'events');
+  assert.equal(refused.code, 2);
+  assert.match(refused.err, /FORBIDDEN: security-event:read/);
 });
 
 test('VMs by name: one in each tenant with the same name is ambiguous for the admin, not for the member', async () => {
