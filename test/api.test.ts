@@ -389,11 +389,11 @@ for (const backend of storeBackends()) {
       assert.equal(none.body.code, 'UNAUTHENTICATED');
       assert.match(
         none.body.message,
-        /token is required.*Authorization: Bearer <token>.*NUBIS_TOKEN or --token/,
+        /token is required.*Authorization: Bearer <token>.*NUBIS_TOKEN or the credentials file/,
       );
       const wrong = await t.call(other.token, 'GET', '/v1/vms');
       assert.equal(wrong.status, 401);
-      assert.match(wrong.body.message, /not valid.*NUBIS_TOKEN or --token/);
+      assert.match(wrong.body.message, /not valid.*NUBIS_TOKEN or the credentials file/);
       assert.ok(!wrong.body.message.includes(other.token), 'the token is not echoed');
       const doc = (await t.call(undefined, 'GET', '/openapi.json')).body;
       assert.equal(doc.openapi, '3.1.0');

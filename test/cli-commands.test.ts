@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -26,6 +26,8 @@ let app: FastifyInstance;
 let url = '';
 const seen = new Set<string>();
 const tokens: Record<string, string> = { admin: 'admin-tok' };
+/** A folder for credentials files and token files (never the user's own ~/.config/nubis). */
+const home = mkdtempSync(join(tmpdir(), 'nubis-cli-home-'));
 
 before(async () => {
   const db = await openStore(':memory:');
@@ -47,12 +49,22 @@ after(() => app.close());
 
 /** Runs `nubis ARGS` as `who` (a token name, or null for none). */
 function nubis(who: string | null, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const env = { ...process.env, NUBIS_URL: url, NUBIS_TOKEN: who ? tokens[who] : '' };
-  return new Promise((resolve) =>
-    execFile(process.execPath, [bin, ...args], { env, cwd: root }, (e, out, err) =>
+  return nubisEnv({ NUBIS_URL: url, NUBIS_TOKEN: who ? (tokens[who] ?? '') : '' }, ...args);
+}
+/** Runs `nubis ARGS` with these variables (no NUBIS_URL/NUBIS_TOKEN unless given); `STDIN` is fed to its stdin. */
+function nubisEnv(
+  vars: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; out: string; err: string }> {
+  const { NUBIS_URL: _u, NUBIS_TOKEN: _t, ...rest } = process.env;
+  const env = { ...rest, NUBIS_CREDENTIALS: join(home, 'none'), ...vars };
+  const stdin = vars.STDIN;
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [bin, ...args], { env, cwd: root }, (e, out, err) =>
       resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }),
-    ),
-  );
+    );
+    child.stdin!.end(stdin ?? '');
+  });
 }
 /** Runs a command that must succeed and returns its parsed --json answer. */
 async function json(who: string, ...args: string[]) {
@@ -77,22 +89,123 @@ test('tenancy from the CLI: a tenant, a member and her token; a missing or revok
   );
   assert.match(await ok('admin', 'tenant', 'list'), /^acme +[0-9a-f-]{36} +32 /m);
   const ann = await json('admin', 'user', 'create', 'ann', '--tenant', 'acme', '--role', 'member');
-  tokens.ann = (await ok('admin', 'token', 'create', '--name', 'ann-cli', '--user', ann.id)).trim();
-  assert.match(tokens.ann!, /^\S+$/, 'the token alone on its line');
+  // Not on a pipe: the secret goes to a 0600 file, stdout only names it.
+  const piped = await nubis('admin', 'token', 'create', '--name', 'ann-cli', '--user', ann.id);
+  assert.equal(piped.code, 2);
+  assert.match(piped.err, /SECRET_NOT_ON_TERMINAL: stdout is not a terminal.*--output FILE/);
+  const annFile = join(home, 'ann-token');
+  const made = await ok(
+    'admin',
+    'token',
+    'create',
+    '--name',
+    'ann-cli',
+    '--user',
+    ann.id,
+    '--output',
+    annFile,
+  );
+  assert.match(made, new RegExp(`written to ${annFile} \\(mode 0600\\)`));
+  tokens.ann = readFileSync(annFile, 'utf8').trim();
+  assert.match(tokens.ann!, /^nubis_\S+$/);
+  assert.ok(!made.includes(tokens.ann!), 'the secret is not on stdout');
+  assert.equal(statSync(annFile).mode & 0o777, 0o600);
   assert.equal((await json('ann', 'whoami')).userName, 'ann');
   const none = await nubis(null, 'vm', 'list');
   assert.equal(none.code, 2);
-  assert.match(none.err, /^nubis: error: UNAUTHENTICATED: .*NUBIS_TOKEN or --token\)\n$/);
-  const spare = await json('ann', 'token', 'create', '--name', 'spare', '--expires-in-s', '3600');
-  tokens.spare = spare.token;
+  assert.match(none.err, /^nubis: error: UNAUTHENTICATED: .*NUBIS_TOKEN or .*nubis login.*\n$/);
+  const spareFile = join(home, 'spare-token');
+  const spare = await json(
+    'ann',
+    'token',
+    'create',
+    '--name',
+    'spare',
+    '--expires-in-s',
+    '3600',
+    '--output',
+    spareFile,
+  );
+  assert.equal(spare.token, undefined, '--json with --output leaves the secret out');
+  tokens.spare = readFileSync(spareFile, 'utf8').trim();
   await ok('ann', 'token', 'revoke', spare.id);
   const revoked = await nubis('spare', 'vm', 'list');
   assert.equal(revoked.code, 2);
   assert.match(revoked.err, /UNAUTHENTICATED: The token is not valid/);
   assert.ok(
-    !revoked.err.includes(spare.token) && !revoked.out.includes(spare.token),
+    !revoked.err.includes(tokens.spare!) && !revoked.out.includes(tokens.spare!),
     'the token is never printed',
   );
+});
+
+test('credentials: --token is refused, a credentials file is used only when mode 0600 and only for its URL, nubis login writes one', async () => {
+  const argv = await nubisEnv({ NUBIS_URL: url }, 'whoami', '--token', 'admin-tok');
+  assert.equal(argv.code, 2);
+  assert.match(argv.err, /TOKEN_ON_ARGV: --token was removed.*NUBIS_TOKEN.*nubis login/);
+  assert.ok(!argv.err.includes('admin-tok'), 'the token is not echoed');
+  // JSON and INI files; group- or world-readable ones are refused, saying chmod 600.
+  const jsonFile = join(home, 'creds.json');
+  writeFileSync(jsonFile, JSON.stringify({ url, token: 'admin-tok' }), { mode: 0o644 });
+  chmodSync(jsonFile, 0o644);
+  const open = await nubisEnv({ NUBIS_CREDENTIALS: jsonFile }, 'whoami', '--json');
+  assert.equal(open.code, 2);
+  assert.match(
+    open.err,
+    new RegExp(
+      `INSECURE_CREDENTIALS: ${jsonFile} is readable by other users \\(mode 644\\); run "chmod 600 ${jsonFile}"`,
+    ),
+  );
+  assert.ok(!open.err.includes('admin-tok'));
+  chmodSync(jsonFile, 0o600);
+  assert.equal(
+    JSON.parse((await nubisEnv({ NUBIS_CREDENTIALS: jsonFile }, 'whoami', '--json')).out).role,
+    'admin',
+  );
+  const iniFile = join(home, 'creds.ini');
+  writeFileSync(iniFile, `[default]\n# ann\nurl = ${url}\ntoken = "${tokens.ann}"\n`, { mode: 0o600 });
+  assert.equal(
+    JSON.parse((await nubisEnv({ NUBIS_CREDENTIALS: iniFile }, 'whoami', '--json')).out).userName,
+    'ann',
+  );
+  // The file's token is not sent to another server.
+  const elsewhere = await nubisEnv({ NUBIS_CREDENTIALS: iniFile, NUBIS_URL: 'http://127.0.0.1:9' }, 'whoami');
+  assert.equal(elsewhere.code, 2);
+  assert.match(
+    elsewhere.err,
+    /CREDENTIALS_URL_MISMATCH: the token in .* is for http:\/\/127\.0\.0\.1:\d+, not http:\/\/127\.0\.0\.1:9/,
+  );
+  // nubis login: the token from stdin, checked, stored 0600 (in a folder created 0700).
+  const loginFile = join(home, 'cfg', 'nubis', 'credentials');
+  const bad = await nubisEnv({ NUBIS_CREDENTIALS: loginFile, STDIN: 'wrong\n' }, 'login', '--url', url);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /UNAUTHENTICATED/);
+  const login = await nubisEnv(
+    { NUBIS_CREDENTIALS: loginFile, STDIN: `${tokens.ann}\n` },
+    'login',
+    '--url',
+    url,
+  );
+  assert.equal(login.code, 0, login.err);
+  assert.match(
+    login.out,
+    new RegExp(`logged in to ${url} as ann \\(member\\); credentials in ${loginFile} \\(mode 0600\\)`),
+  );
+  assert.ok(!login.out.includes(tokens.ann!));
+  assert.equal(statSync(loginFile).mode & 0o777, 0o600);
+  assert.equal(statSync(join(home, 'cfg', 'nubis')).mode & 0o777, 0o700);
+  assert.equal(
+    JSON.parse((await nubisEnv({ NUBIS_CREDENTIALS: loginFile }, 'whoami', '--json')).out).userName,
+    'ann',
+  );
+  // The security log (admins): the tokens made above, never their secret; members are refused.
+  const made = await json('admin', 'security', 'events', '--kind', 'token.created');
+  assert.ok(made.some((e: { detail: { name: string } }) => e.detail.name === 'ann-cli'));
+  const table = await ok('admin', 'security', 'events', '--kind', 'login.failed');
+  assert.match(table, /login\.failed/);
+  assert.ok(!table.includes(tokens.ann!) && !JSON.stringify(made).includes(tokens.ann!));
+  const refused = await nubis('ann', 'security', 'events');
+  assert.equal(refused.code, 2);
+  assert.match(refused.err, /FORBIDDEN: security-event:read/);
 });
 
 test('VMs by name: one in each tenant with the same name is ambiguous for the admin, not for the member', async () => {

@@ -56,7 +56,7 @@ test('every failure is an ApiError with the status, the code, the message and th
   const anon = new NubisClient({ baseUrl: client.http.baseUrl });
   const unauth = await anon.vms.list().catch((e) => e);
   assert.equal(unauth.status, 401);
-  assert.match(unauth.message, /NUBIS_TOKEN or --token/);
+  assert.match(unauth.message, /NUBIS_TOKEN or the credentials file/);
   const down = await new NubisClient({ baseUrl: 'http://127.0.0.1:1' }).meta.health().catch((e) => e);
   assert.equal(down.status, 0);
   assert.equal(down.code, 'UNREACHABLE');

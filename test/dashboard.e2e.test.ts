@@ -49,19 +49,8 @@ before(async () => {
   if (skip) return;
   server = spawn(
     process.execPath,
-    [
-      join(root, 'bin/nubis.js'),
-      'serve',
-      '--port',
-      '0',
-      '--data',
-      data,
-      '--bootstrap-token',
-      TOKEN,
-      '--demo-hosts',
-      '6',
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    [join(root, 'bin/nubis.js'), 'serve', '--port', '0', '--data', data, '--demo-hosts', '6'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NUBIS_BOOTSTRAP_TOKEN: TOKEN } },
   );
   url = await new Promise<string>((resolve, reject) => {
     let out = '';

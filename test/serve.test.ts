@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -16,19 +16,12 @@ after(() => {
 function serve(data: string): Promise<{ url: string; proc: ChildProcess; out: () => string }> {
   const proc = spawn(
     process.execPath,
-    [
-      join(root, 'bin/nubis.js'),
-      'serve',
-      '--port',
-      '0',
-      '--data',
-      data,
-      '--bootstrap-token',
-      'admin-tok',
-      '--demo-hosts',
-      '4',
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    [join(root, 'bin/nubis.js'), 'serve', '--port', '0', '--data', data, '--demo-hosts', '4'],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NUBIS_BOOTSTRAP_TOKEN: 'admin-tok' },
+    },
   );
   procs.push(proc);
   let out = '';
@@ -45,11 +38,23 @@ function serve(data: string): Promise<{ url: string; proc: ChildProcess; out: ()
   });
 }
 
-test('nubis serve prints the admin token once, and the CLI creates and lists VMs over HTTP', async () => {
-  const data = mkdtempSync(join(tmpdir(), 'nubis-serve-'));
-  dirs.push(data);
+const mode = (f: string) => (statSync(f).mode & 0o777).toString(8);
+
+test('nubis serve writes the admin token to a 0600 file (never to a piped stdout), keeps its files private, and the CLI creates and lists VMs over HTTP', async () => {
+  const data = join(mkdtempSync(join(tmpdir(), 'nubis-serve-')), 'data');
+  dirs.push(dirname(data));
   const s = await serve(data);
-  assert.match(s.out(), /admin token \(shown once\): admin-tok/);
+  const file = join(data, 'admin-token');
+  assert.match(s.out(), new RegExp(`admin token written to ${file} \\(mode 0600\\)`));
+  assert.doesNotMatch(
+    s.out(),
+    /admin-tok\b(?!en)/,
+    'the token itself is not on a stdout that is not a terminal',
+  );
+  assert.equal(readFileSync(file, 'utf8'), 'admin-tok\n');
+  assert.equal(mode(file), '600');
+  assert.equal(mode(data), '700', 'the data folder is created 0700');
+  for (const f of ['nubis.db', 'nubis.db-wal', 'nubis.db-shm']) assert.equal(mode(join(data, f)), '600', f);
   const env = { ...process.env, NUBIS_URL: s.url, NUBIS_TOKEN: 'admin-tok' };
   const cli = (...a: string[]) =>
     spawnSync(process.execPath, [join(root, 'bin/nubis.js'), ...a], { cwd: root, env, encoding: 'utf8' });
@@ -178,7 +183,7 @@ test('nubis serve says it cannot connect to PostgreSQL (host, port, database, re
   assert.doesNotMatch(r.stderr + r.stdout, /s3cret|migration/);
 });
 
-test('nubis serve --reset-admin-token prints only a new admin token; the old one stops working, the new one works on a running server', async () => {
+test('nubis serve --reset-admin-token writes a new admin token to the 0600 file and prints its path; the old one stops working, the new one works on a running server', async () => {
   const data = mkdtempSync(join(tmpdir(), 'nubis-reset-'));
   dirs.push(data);
   const s = await serve(data);
@@ -186,10 +191,12 @@ test('nubis serve --reset-admin-token prints only a new admin token; the old one
   assert.equal((await vms('admin-tok')).status, 200);
   const r = nubis('serve', '--data', data, '--reset-admin-token');
   assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.split('\n').filter(Boolean);
-  assert.equal(lines.length, 1, 'stdout is the token alone');
-  const token = lines[0]!;
+  const file = join(data, 'admin-token');
+  assert.match(r.stdout, new RegExp(`admin token written to ${file} \\(mode 0600\\)`));
+  const token = readFileSync(file, 'utf8').trim();
   assert.match(token, /^nubis_[A-Za-z0-9_-]{20,}$/);
+  assert.equal(mode(file), '600');
+  assert.doesNotMatch(r.stdout, new RegExp(token), 'not on a stdout that is not a terminal');
   assert.match(r.stderr, /new token for admin user "admin".*1 old token\(s\) revoked/);
   assert.doesNotMatch(r.stderr, new RegExp(token));
   assert.equal((await vms('admin-tok')).status, 401);

@@ -10,7 +10,9 @@ import type { z } from 'zod';
 import { createHash } from 'node:crypto';
 import { withIdempotency } from './idempotency.ts';
 import type { ControlPlane, Principal } from '../control/control-plane.ts';
+import { deniedOperation } from '../control/authz.ts';
 import { ControlError } from '../control/errors.ts';
+import { appendSecurityEvent } from '../control/security/security-log.ts';
 import { openApi } from './openapi.ts';
 import { registerPrometheus } from './prometheus.ts';
 import type { ApiOptions, RouteDef } from './route-def.ts';
@@ -33,7 +35,8 @@ const STATUS: Record<ControlError['code'], number> = {
   BACKEND: 502,
 };
 
-const HOW_TO_AUTH = 'send "Authorization: Bearer <token>" (the CLI reads NUBIS_TOKEN or --token)';
+const HOW_TO_AUTH =
+  'send "Authorization: Bearer <token>" (the CLI reads NUBIS_TOKEN or the credentials file "nubis login" writes)';
 
 function parse(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (!schema) return value;
@@ -49,11 +52,18 @@ function parse(schema: z.ZodType | undefined, value: unknown, where: string): un
   return r.data;
 }
 
-/** The caller of a request, from its bearer token. @throws ControlError UNAUTHENTICATED saying what to send. */
-async function authenticate(cp: ControlPlane, header: string | undefined): Promise<Principal> {
+/**
+ * The caller of a request, from its bearer token (`source`: the request's address, for the security
+ * log). @throws ControlError UNAUTHENTICATED saying what to send.
+ */
+async function authenticate(
+  cp: ControlPlane,
+  header: string | undefined,
+  source: string,
+): Promise<Principal> {
   const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
   if (!token) throw new ControlError('UNAUTHENTICATED', `A valid token is required: ${HOW_TO_AUTH}`);
-  const found = await cp.authenticate(token);
+  const found = await cp.authenticate(token, source);
   if (!found)
     throw new ControlError(
       'UNAUTHENTICATED',
@@ -78,7 +88,7 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
       handler: async (req, reply) => {
         const p = r.open
           ? (undefined as unknown as Principal)
-          : await authenticate(cp, req.headers.authorization);
+          : await authenticate(cp, req.headers.authorization, req.ip);
         const body = parse(r.body, req.body, 'body');
         const query = parse(r.query, req.query, 'query');
         const params = parse(r.params, req.params, 'path');
@@ -86,7 +96,22 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
         // A write with an Idempotency-Key runs once per (tenant, method, route, key); retries get its answer.
         const out = await withIdempotency(cp.ctx, p?.tenantId, req, reply, { body, query }, () =>
           r.handler({ p, body, query, params, req, reply }),
-        );
+        ).catch(async (e: unknown) => {
+          // A refusal of the policy table goes to the security log (in its own write: the
+          // request's transaction, if any, was rolled back), then to the error handler.
+          const op = deniedOperation(e);
+          if (op && p)
+            await appendSecurityEvent(cp.ctx, {
+              kind: 'access.denied',
+              principal: p.userName,
+              tenantId: p.tenantId,
+              source: req.ip,
+              operation: op,
+              object: `${req.method} ${req.url.split('?')[0]}`,
+              detail: { status: (e as ControlError).code === 'FORBIDDEN' ? 403 : 404, role: p.role },
+            });
+          throw e;
+        });
         if (out === undefined) return reply.send();
         return out;
       },

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { buildApi } from '../api/server.ts';
 import { ControlPlane, reconcileSimHosts, seedDefaultTariff, seedDemo } from '../control/control-plane.ts';
 import { controlPlaneControllers } from '../control/controllers/control-plane-controllers.ts';
@@ -16,6 +16,7 @@ import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
 import { RealClock } from '../runtime/clock.ts';
 import { cryptoIds } from '../runtime/ids.ts';
 import { demoUtilization } from '../sim/synthetic.ts';
+import { writePrivateFile } from './credentials.ts';
 
 export function serveCommand(program: Command): void {
   program
@@ -28,13 +29,12 @@ export function serveCommand(program: Command): void {
       '--db <url>',
       'database URL: sqlite:PATH or postgres://USER:PASS@HOST/DB (default: SQLite in --data)',
     )
-    .option(
-      '--bootstrap-token <token>',
-      'token of the first admin (or NUBIS_BOOTSTRAP_TOKEN); default: random, printed once',
+    .addOption(
+      new Option('--bootstrap-token <token>', 'removed: set NUBIS_BOOTSTRAP_TOKEN instead').hideHelp(),
     )
     .option(
       '--reset-admin-token',
-      "lost the admin token? revoke the admin user's tokens, print a new one on stdout, and exit (needs the data folder or --db)",
+      "lost the admin token? revoke the admin user's tokens, write a new one to DATA/admin-token (0600), and exit (needs the data folder or --db)",
     )
     .option('--agent-token <token>', 'token to present to host agents (or NUBIS_AGENT_TOKEN)')
     .option(
@@ -80,16 +80,23 @@ export function serveCommand(program: Command): void {
           // The reconciler runs once before the API listens (below), then periodically.
           reconcile: () => cp.reconcile(),
         };
+        if (o.bootstrapToken !== undefined)
+          throw new RangeError(
+            '--bootstrap-token was removed (a token on the command line is visible to every user); ' +
+              'set NUBIS_BOOTSTRAP_TOKEN, or let serve create one and write it to DATA/admin-token',
+          );
         const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
-        if (o.resetAdminToken) return resetAdmin(url);
+        const tokenFile = join(o.data, 'admin-token');
+        if (o.resetAdminToken) return resetAdmin(url, tokenFile);
         const db = await openStore(url, {
           onConnectionError: (e) =>
             process.stderr.write(`nubis: PostgreSQL closed a connection (${e.message}); reconnecting\n`),
         });
         const clock = new RealClock();
+        // The data folder holds the database and the admin token: its owner only (0700 when created).
+        mkdirSync(o.data, { recursive: true, mode: 0o700 });
         // Simulated hosts keep their guests in the data folder: like real hosts, they outlive a crash
         // of the control plane, and the reconciler compares them with the records.
-        mkdirSync(o.data, { recursive: true });
         const simState = join(o.data, 'sim-hosts.json');
         const firstSimStart = !existsSync(simState);
         const sim = new SimHypervisorDriver(clock, { stateFile: simState });
@@ -106,7 +113,8 @@ export function serveCommand(program: Command): void {
           // completes STEP (e.g. guest-created, guest-moved, driver-done), before it is recorded.
           onStep: crashAt(process.env.NUBIS_TEST_CRASH_AT),
         });
-        const token = await cp.bootstrap(o.bootstrapToken ?? process.env.NUBIS_BOOTSTRAP_TOKEN);
+        const token = await cp.bootstrap(process.env.NUBIS_BOOTSTRAP_TOKEN);
+        if (token) writePrivateFile(tokenFile, `${token}\n`);
         const admin = await db
           .selectFrom('users')
           .select(['id', 'tenant_id', 'name'])
@@ -134,11 +142,10 @@ export function serveCommand(program: Command): void {
           simulations: { dir: join(o.data, 'simulations'), bin: join(root, 'bin', 'nubis.js') },
         });
         const addr = await app.listen({ host: o.host, port });
-        // One write, so a reader that sees the address also sees the token.
+        // One write, so a reader that sees the address also sees where the token is. The token itself
+        // only on a terminal: stdout is often a log file or a CI transcript.
         process.stdout.write(
-          (token
-            ? `admin token (shown once): ${token}\n  export NUBIS_URL=${addr} NUBIS_TOKEN=${token}\n`
-            : '') +
+          (token ? adminTokenNotice(tokenFile, token, addr) : '') +
             `nubis control plane on ${addr} (database ${maskUrl(url)}${restored ? `, ${restored} simulated VM(s) restored` : ''}${recovered ? `, ${recovered} interrupted operation(s) recovered` : ''})\n`,
         );
         // The control plane's loops (docs/operations.md): one ControllerManager on the real clock.
@@ -175,12 +182,22 @@ function flagS(value: string, flag: string, zeroIsOff: boolean): number {
   return n;
 }
 
+/** Where the admin token was written (and, on a terminal only, the token once). */
+function adminTokenNotice(file: string, token: string, url?: string): string {
+  const tty = !!process.stdout.isTTY;
+  return (
+    `admin token written to ${file} (mode 0600)\n` +
+    (tty ? `  admin token (shown once): ${token}\n` : '') +
+    `  export ${url ? `NUBIS_URL=${url} ` : ''}NUBIS_TOKEN=$(cat ${file})\n`
+  );
+}
+
 /**
  * `nubis serve --reset-admin-token`: on an existing database only (a mistyped --data must not create
- * a new one), the new token alone on stdout (`NUBIS_TOKEN=$(nubis serve --reset-admin-token)`), a
- * note on stderr.
+ * a new one), the new token written to DATA/admin-token (0600) and its path on stdout (the token too
+ * when stdout is a terminal).
  */
-async function resetAdmin(url: string): Promise<void> {
+async function resetAdmin(url: string, tokenFile: string): Promise<void> {
   const sqlitePath = /^postgres(ql)?:\/\//.test(url) ? null : url.replace(/^sqlite:/i, '');
   if (sqlitePath !== null && (sqlitePath === ':memory:' || !existsSync(sqlitePath)))
     throw new StoreError(
@@ -194,10 +211,11 @@ async function resetAdmin(url: string): Promise<void> {
       ids: cryptoIds(),
       hostDrivers: createHostDrivers({}),
     });
-    process.stdout.write(`${r.token}\n`);
+    writePrivateFile(tokenFile, `${r.token}\n`);
+    process.stdout.write(adminTokenNotice(tokenFile, r.token));
     process.stderr.write(
-      `nubis: new token for admin user "${r.userName}" (shown once, above); ${r.revoked} old token(s) revoked. ` +
-        `It works at once, also on a running server: export NUBIS_TOKEN=<the token>\n`,
+      `nubis: new token for admin user "${r.userName}"; ${r.revoked} old token(s) revoked. ` +
+        `It works at once, also on a running server.\n`,
     );
   } finally {
     await db.destroy();

@@ -20,6 +20,7 @@ import { energyApi, metricsApi } from './resources/metrics-energy.ts';
 import { operationsApi } from './resources/operations.ts';
 import { plansApi } from './resources/plans.ts';
 import { scalingGroupsApi } from './resources/scaling-groups.ts';
+import { securityEventsApi } from './resources/security.ts';
 import { serverGroupsApi } from './resources/server-groups.ts';
 import { settingsApi } from './resources/settings.ts';
 import { simulationsApi } from './resources/simulations.ts';
@@ -52,6 +53,7 @@ export class NubisClient {
   readonly tariffs;
   readonly invoices;
   readonly events;
+  readonly securityEvents;
   readonly agents;
   readonly simulations;
 
@@ -78,6 +80,7 @@ export class NubisClient {
     this.tariffs = tariffsApi(http);
     this.invoices = invoicesApi(http);
     this.events = eventsApi(http);
+    this.securityEvents = securityEventsApi(http);
     this.agents = agentsApi(http);
     this.simulations = simulationsApi(http);
   }

@@ -337,6 +337,24 @@ export interface EventQuery {
   limit?: number;
 }
 
+/** A row of the security event log (never a secret: tokens by id only). */
+export interface SecurityEventRow {
+  id: number;
+  at: string;
+  kind: string;
+  principal: string | null;
+  tenantId: string | null;
+  source: string | null;
+  operation: string | null;
+  object: string | null;
+  detail: Record<string, unknown>;
+}
+export interface SecurityEventQuery {
+  after?: number;
+  kind?: string;
+  limit?: number;
+}
+
 export interface MetricSample {
   vm: string;
   /** CPU utilization of the VM's vCPUs, 0..1. */

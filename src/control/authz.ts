@@ -148,6 +148,9 @@ export const POLICY = {
   'invoice:read': { roles: ALL, scope: 'tenant', anyTenant: ADMIN, summary: "Read a tenant's invoice" },
   'tariff:read': global(ALL, 'List tariffs'),
   'tariff:write': global(ADMIN, 'Create, change and delete tariffs'),
+
+  // security
+  'security-event:read': global(ADMIN, 'Read the security event log (failed logins, denied actions, tokens)'),
 } as const satisfies Record<string, PolicyRule>;
 
 /** An operation of the policy table, e.g. `'vm:create'`. */
@@ -159,6 +162,23 @@ export function ruleOf(op: Operation): PolicyRule {
   if (!r) throw new RangeError(`No policy rule for operation "${op}"`);
   return r;
 }
+
+/**
+ * The errors the policy table raised (FORBIDDEN, or NOT_FOUND for an object out of reach), with
+ * their operation: the API records them in the security log. Kept beside the error, not in it, so
+ * the answer to another tenant's object stays identical to the answer to a missing one.
+ */
+const denials = new WeakMap<Error, Operation>();
+
+/** The operation the policy table refused, when `e` is such a refusal (else undefined). */
+export function deniedOperation(e: unknown): Operation | undefined {
+  return e instanceof Error ? denials.get(e) : undefined;
+}
+
+const denied = (e: ControlError, op: Operation): ControlError => {
+  denials.set(e, op);
+  return e;
+};
 
 /** Whether the subject's role may perform the operation at all (ignoring whose object it is). */
 export function allows(s: Pick<Subject, 'role'>, op: Operation): boolean {
@@ -173,10 +193,13 @@ export function allows(s: Pick<Subject, 'role'>, op: Operation): boolean {
 export function authorize(s: Pick<Subject, 'role'>, op: Operation): void {
   const r = ruleOf(op);
   if (!r.roles.includes(s.role))
-    throw new ControlError(
-      'FORBIDDEN',
-      `${op} (${r.summary.toLowerCase()}) needs role ${r.roles.join(' or ')}; you are ${s.role}`,
-      { operation: op, roles: [...r.roles], role: s.role },
+    throw denied(
+      new ControlError(
+        'FORBIDDEN',
+        `${op} (${r.summary.toLowerCase()}) needs role ${r.roles.join(' or ')}; you are ${s.role}`,
+        { operation: op, roles: [...r.roles], role: s.role },
+      ),
+      op,
     );
 }
 
@@ -209,7 +232,7 @@ export function authorizeTenantObject(
 ): void {
   authorize(s, op);
   if (ownerTenantId !== s.tenantId && !reachesAllTenants(s, op))
-    throw new ControlError('NOT_FOUND', notFound);
+    throw denied(new ControlError('NOT_FOUND', notFound), op);
 }
 
 /**
@@ -219,7 +242,7 @@ export function authorizeTenantObject(
 export function authorizeUserObject(s: Subject, op: Operation, ownerUserId: string, notFound: string): void {
   authorize(s, op);
   if (ownerUserId !== s.userId && !(ruleOf(op).anyUser ?? []).includes(s.role))
-    throw new ControlError('NOT_FOUND', notFound);
+    throw denied(new ControlError('NOT_FOUND', notFound), op);
 }
 
 /** Whether the subject may act on every user's objects for this operation (a `scope: 'user'` rule). */

@@ -37,15 +37,17 @@ export function startServe(
       data,
       '--db',
       db,
-      '--bootstrap-token',
-      'admin-tok',
       '--demo-hosts',
       '4',
       '--sim-load-interval-s',
       '0',
       ...extra,
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NUBIS_BOOTSTRAP_TOKEN: 'admin-tok', ...env },
+    },
   );
   let out = '';
   return new Promise((resolve, reject) => {

@@ -12,6 +12,7 @@ import { metricsEnergyRoutes } from './metrics-energy.ts';
 import { operationRoutes } from './operations.ts';
 import { planRoutes } from './plans.ts';
 import { scalingGroupRoutes } from './scaling-groups.ts';
+import { securityRoutes } from './security.ts';
 import { serverGroupRoutes } from './server-groups.ts';
 import { settingsRoutes } from './settings.ts';
 import { simulationRoutes } from './simulations.ts';
@@ -39,4 +40,5 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   operationRoutes,
   billingRoutes,
   eventRoutes,
+  securityRoutes,
 ];

@@ -1,10 +1,11 @@
 /**
- * What every resource command shares: the connection options (`--url`/NUBIS_URL, `--token`/NUBIS_TOKEN,
- * `--json`), the client, output (raw JSON with --json, otherwise a table or a summary), option parsers,
+ * What every resource command shares: the connection (`--url`/NUBIS_URL, the token from NUBIS_TOKEN or
+ * the credentials file, never from argv: see ../credentials.ts), `--json`, the client, output (raw JSON with --json, otherwise a table or a summary), option parsers,
  * and name-or-id resolution. Each `commands/<resource>.ts` registers one resource's commands.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { NubisClient, type Operation } from '../../client/index.ts';
+import { credentialsPath, readCredentials } from '../credentials.ts';
 
 /** A command module: registers its resource's commands on the program. */
 export type CommandModule = (program: Command) => void;
@@ -24,13 +25,55 @@ export function resourceCommand(program: Command, name: string, description: str
   return withConnection(program.command(name).description(description));
 }
 
-/** Adds --url, --token and --json to a command. */
+/** Adds --url and --json to a command (and a hidden --token that only says where tokens go now). */
 export function withConnection(cmd: Command): Command {
   return cmd
-    .option('--url <url>', 'control plane URL (or NUBIS_URL; default http://127.0.0.1:8080)')
-    .option('--token <token>', 'API token (or NUBIS_TOKEN)')
+    .option(
+      '--url <url>',
+      'control plane URL (or NUBIS_URL, or the credentials file; default http://127.0.0.1:8080)',
+    )
+    .addOption(new Option('--token <token>', 'removed: tokens are not read from the command line').hideHelp())
     .option('--json', 'print the raw JSON answer (for scripts)');
 }
+
+/** Why --token is refused, and what to do instead. */
+export const TOKEN_ON_ARGV =
+  '--token was removed: a token on the command line is visible to every user (ps) and kept in shell ' +
+  'histories. Set NUBIS_TOKEN, or run "nubis login --url URL" once to store it in a 0600 credentials file';
+
+/**
+ * The URL and token to use: --url, NUBIS_URL, then the credentials file for the URL; NUBIS_TOKEN,
+ * then the credentials file for the token (the file is read only when something is missing).
+ * @throws CliError TOKEN_ON_ARGV when --token is given, INSECURE_CREDENTIALS for a file others can read
+ */
+export function connection(
+  o: { url?: string; token?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): { url: string; token?: string } {
+  if (o.token !== undefined) throw new CliError('TOKEN_ON_ARGV', TOKEN_ON_ARGV);
+  const url = o.url ?? env.NUBIS_URL;
+  const token = env.NUBIS_TOKEN;
+  const path = credentialsPath(env);
+  const file = url === undefined || token === undefined ? readCredentials(path) : {};
+  const effective = url ?? file.url ?? 'http://127.0.0.1:8080';
+  // The file's token goes only to the server it was stored for (as .netrc matches the host), so a
+  // mistyped or hostile --url does not receive it.
+  if (token === undefined && file.token !== undefined && file.url && origin(file.url) !== origin(effective))
+    throw new CliError(
+      'CREDENTIALS_URL_MISMATCH',
+      `the token in ${path} is for ${file.url}, not ${effective}; run "nubis login --url ${effective}" or set NUBIS_TOKEN`,
+    );
+  return { url: effective, token: token ?? file.token };
+}
+
+/** A URL's origin (scheme, host, port) for comparisons; the text itself when it is not a URL. */
+const origin = (u: string): string => {
+  try {
+    return new URL(u).origin;
+  } catch {
+    return u;
+  }
+};
 
 /** What an action needs: the client and how to print. */
 export interface Ctx {
@@ -44,11 +87,9 @@ export interface Ctx {
 export function ctx(cmd: Command): Ctx {
   const o = cmd.optsWithGlobals() as { url?: string; token?: string; json?: boolean };
   const json = !!o.json;
+  const c = connection(o);
   return {
-    client: new NubisClient({
-      baseUrl: o.url ?? process.env.NUBIS_URL ?? 'http://127.0.0.1:8080',
-      token: o.token ?? process.env.NUBIS_TOKEN,
-    }),
+    client: new NubisClient({ baseUrl: c.url, token: c.token }),
     json,
     out: (data, human) =>
       process.stdout.write((json ? JSON.stringify(data ?? null, null, 2) : human()) + '\n'),

@@ -9,11 +9,13 @@ import { eventCommands } from './event.ts';
 import { flavorCommands } from './flavor.ts';
 import { hostCommands } from './host.ts';
 import { imageCommands } from './image.ts';
+import { loginCommands } from './login.ts';
 import { metaCommands } from './meta.ts';
 import { metricsCommands } from './metrics.ts';
 import { operationCommands } from './operation.ts';
 import { planCommands } from './plan.ts';
 import { scalingGroupCommands } from './scaling-group.ts';
+import { securityCommands } from './security.ts';
 import { serverGroupCommands } from './server-group.ts';
 import { settingsCommands } from './settings.ts';
 import { simulationCommands } from './simulation.ts';
@@ -34,6 +36,7 @@ const MODULES: CommandModule[] = [
   automationCommands,
   operationCommands,
   eventCommands,
+  securityCommands,
   metricsCommands,
   billingCommands,
   energyCommands,
@@ -43,6 +46,7 @@ const MODULES: CommandModule[] = [
   settingsCommands,
   simulationCommands,
   metaCommands,
+  loginCommands,
 ];
 
 /** Registers the control plane's commands (an API client, like the dashboard) on the program. */

@@ -5,6 +5,7 @@
 import { sql, type Kysely, type Migration } from 'kysely';
 import { tenancyMigration } from './migrations/0100-tenancy.ts';
 import { constraintsMigration } from './migrations/0200-constraints.ts';
+import { securityMigration } from './migrations/0600-security.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -322,4 +323,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.createIndex('operations_status').on('operations').column('status').execute();
     },
   },
+  '0600-security': securityMigration(isPg),
 });

@@ -2,7 +2,7 @@
  * Open the control plane's database: SQLite (better-sqlite3) by default, PostgreSQL for scale, the
  * same schema and migrations on both (kysely), run on open.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql, type MigrationProvider, Migrator } from 'kysely';
@@ -38,6 +38,19 @@ function pgTarget(url: string): string {
 function reason(e: unknown): string {
   const err = e as Error & { code?: string; errors?: (Error & { code?: string })[] };
   return err.message || err.code || err.errors?.[0]?.message || err.errors?.[0]?.code || String(e);
+}
+
+/**
+ * The database holds every tenant's records and the token hashes: its folder is created 0700 and
+ * the file 0600 (created so before SQLite opens it; an existing file readable by others is
+ * tightened, with its -wal and -shm). SQLite gives the -wal and -shm it creates the database
+ * file's mode (sqlite.org/tempfiles.html; os_unix.c findCreateFileMode).
+ */
+function privateSqliteFile(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`])
+    if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
 }
 
 /** Options of `openStore` (all optional). */
@@ -78,7 +91,7 @@ export async function openStore(url: string, o: OpenStoreOptions = {}): Promise<
       );
     const path = url.replace(/^sqlite:/i, '');
     if (!path) throw new StoreError(`Bad database URL "${url}"; ${ACCEPTED}`);
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') privateSqliteFile(path);
     const raw = new BetterSqlite3(path);
     raw.pragma('journal_mode = WAL');
     raw.pragma('synchronous = FULL'); // an acknowledged write survives a crash

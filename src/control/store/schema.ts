@@ -245,7 +245,30 @@ export interface IdempotencyKeyTable {
   created_at: string;
 }
 
+/** The security event log (migration 0600-security); see control/security/security-log.ts. */
+export interface SecurityEventTable {
+  id: Generated<number>;
+  at: string;
+  kind: string;
+  /** The user (name) who acted or was refused; null for an unknown token. */
+  principal: string | null;
+  tenant_id: string | null;
+  /** The network address the request came from. */
+  source: string | null;
+  operation: string | null;
+  object: string | null;
+  /** JSON; never a secret. */
+  detail: string;
+}
+/** The addresses each token was used from (a new one is a security event). */
+export interface TokenAddressTable {
+  token_id: string;
+  address: string;
+  first_seen_at: string;
+}
 export interface Database {
+  security_events: SecurityEventTable;
+  token_addresses: TokenAddressTable;
   constraints: ConstraintTable;
   idempotency_keys: IdempotencyKeyTable;
   energy: EnergyTable;

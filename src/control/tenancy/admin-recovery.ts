@@ -3,6 +3,7 @@
  * through `nubis serve --reset-admin-token`) is trusted with it: there is no API route for this, so
  * nobody reaches it over the network.
  */
+import { recordSecurityEvent } from '../security/security-log.ts';
 import { hashToken } from '../control-plane.ts';
 import { type ControlContext, nowIso, recordEvent } from '../context.ts';
 import { ControlError } from '../errors.ts';
@@ -64,6 +65,13 @@ export async function resetAdminToken(ctx: ControlContext): Promise<AdminTokenRe
       actor: 'local operator',
       kind: 'admin.token-reset',
       detail: { user: admin.name, tokenId, revoked: n },
+    });
+    await recordSecurityEvent(ctx, trx, {
+      kind: 'token.created',
+      principal: 'local operator',
+      tenantId: admin.tenant_id,
+      object: tokenId,
+      detail: { tokenId, name: 'reset', user: admin.name, adminTokenReset: true, revokedTokens: n },
     });
     return n;
   });

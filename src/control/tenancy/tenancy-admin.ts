@@ -6,7 +6,13 @@
  *
  * Uses: `cp.tenancy` (tenant lookup).
  */
-import { authorize, authorizeTenantObject, reachesAllUsers, type Role } from '../authz.ts';
+import {
+  authorize,
+  authorizeTenantObject,
+  authorizeUserObject,
+  reachesAllUsers,
+  type Role,
+} from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import { deletedName } from '../inventory/host-edits.ts';
 import type { Principal } from '../principal.ts';
@@ -208,8 +214,7 @@ export class TenancyAdmin extends Service {
   async listTokens(p: Principal, o: { user?: string } = {}) {
     authorize(p, 'token:list');
     const userId = o.user ?? (reachesAllUsers(p, 'token:list') ? undefined : p.userId);
-    if (userId && userId !== p.userId && !reachesAllUsers(p, 'token:list'))
-      throw new ControlError('NOT_FOUND', `No user "${userId}"`);
+    if (userId) authorizeUserObject(p, 'token:list', userId, `No user "${userId}"`);
     let q = this.db
       .selectFrom('tokens')
       .innerJoin('users', 'users.id', 'tokens.user_id')

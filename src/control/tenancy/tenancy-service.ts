@@ -7,6 +7,8 @@
 import { authorize, authorizeUserObject } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import { hashToken, type Principal, type Role } from '../principal.ts';
+import { appendSecurityEvent, recordSecurityEvent } from '../security/security-log.ts';
+import { TokenUseLog } from '../security/token-use.ts';
 import { Service } from '../service.ts';
 
 export interface Quotas {
@@ -76,8 +78,14 @@ export class TenancyService extends Service {
     return t;
   }
 
-  /** The principal behind a bearer token, or null (unknown, revoked or expired). */
-  async authenticate(token: string): Promise<Principal | null> {
+  #tokenUse?: TokenUseLog;
+
+  /**
+   * The principal behind a bearer token, or null (unknown, revoked or expired). With the request's
+   * `source` address, a failure is a `login.failed` security event (never with the token) and a
+   * first use from an address a `token.new-address` one.
+   */
+  async authenticate(token: string, source?: string): Promise<Principal | null> {
     const row = await this.db
       .selectFrom('tokens')
       .innerJoin('users', 'users.id', 'tokens.user_id')
@@ -94,14 +102,33 @@ export class TenancyService extends Service {
       .where('tokens.hash', '=', hashToken(token))
       .where('tenants.deleted_at', 'is', null)
       .executeTakeFirst();
-    if (!row || row.revoked_at || (row.expires_at && row.expires_at <= this.now())) return null;
-    return {
-      userId: row.userId,
-      userName: row.userName,
-      tenantId: row.tenantId,
-      role: row.role as Role,
-      tokenId: row.tokenId,
+    const reason = !row
+      ? 'unknown'
+      : row.revoked_at
+        ? 'revoked'
+        : row.expires_at && row.expires_at <= this.now()
+          ? 'expired'
+          : null;
+    if (reason) {
+      if (source !== undefined)
+        await appendSecurityEvent(this.ctx, {
+          kind: 'login.failed',
+          principal: row?.userName,
+          tenantId: row?.tenantId,
+          source,
+          detail: { reason, ...(row ? { tokenId: row.tokenId } : {}) },
+        });
+      return null;
+    }
+    const p: Principal = {
+      userId: row!.userId,
+      userName: row!.userName,
+      tenantId: row!.tenantId,
+      role: row!.role as Role,
+      tokenId: row!.tokenId,
     };
+    if (source !== undefined) await (this.#tokenUse ??= new TokenUseLog(this.ctx)).note(p, source);
+    return p;
   }
 
   async createTenant(p: Principal, name: string, quotas: Partial<Quotas> = {}) {
@@ -242,6 +269,13 @@ export class TenancyService extends Service {
         kind: 'token.created',
         detail: { tokenId: id, user: user.name },
       });
+      await recordSecurityEvent(this.ctx, trx, {
+        kind: 'token.created',
+        principal: p.userName,
+        tenantId: p.tenantId,
+        object: id,
+        detail: { tokenId: id, name: o.name, user: user.name, expiresAt: expires },
+      });
     });
     return { id, token, userId, name: o.name, expiresAt: expires };
   }
@@ -262,6 +296,13 @@ export class TenancyService extends Service {
         tenantId: t.tenant_id,
         actor: p.userName,
         kind: 'token.revoked',
+        detail: { tokenId: id },
+      });
+      await recordSecurityEvent(this.ctx, trx, {
+        kind: 'token.revoked',
+        principal: p.userName,
+        tenantId: p.tenantId,
+        object: id,
         detail: { tokenId: id },
       });
     });
