@@ -5,6 +5,7 @@
 import { sql, type Kysely, type Migration } from 'kysely';
 import { tenancyMigration } from './migrations/0100-tenancy.ts';
 import { constraintsMigration } from './migrations/0200-constraints.ts';
+import { enrollmentMigration } from './migrations/0500-enrollment.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -322,4 +323,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.createIndex('operations_status').on('operations').column('status').execute();
     },
   },
+  '0500-enrollment': enrollmentMigration,
 });
