@@ -113,6 +113,16 @@ for (const backend of storeBackends()) {
       );
     });
 
+    test('of two enrollments racing with one join token, one wins', async () => {
+      const jt = await joinToken();
+      const r = await Promise.all([
+        enroll(jt, 'race-1', agents[2]!.url),
+        enroll(jt, 'race-2', agents[2]!.url),
+      ]);
+      assert.deepEqual(r.map((x) => x.status).sort(), [201, 401]);
+      assert.equal((await enroll(await joinToken(), '../etc', agents[2]!.url)).status, 400);
+    });
+
     test("a heartbeat of host A with host B's credential reports B only; a heartbeat cannot redirect the agent URL", async () => {
       const credB = (await enroll(await joinToken(), 'metal-c', agents[1]!.url)).body
         .hostCredential as string;

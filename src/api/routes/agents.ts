@@ -49,7 +49,14 @@ export const agentRoutes: RouteModule = (route, { cp }) => {
     body: z
       .object({
         joinToken: z.string().min(1).max(200),
-        hostname: z.string().min(1).max(253),
+        hostname: z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(
+            /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/,
+            'letters, digits, ".", "_" or "-", starting with a letter or digit',
+          ),
         agentUrl,
         cpus: z.number().int().positive().max(100_000),
         memoryMiB: z
