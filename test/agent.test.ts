@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -230,6 +230,19 @@ test(
     const t = g as Exclude<typeof g, string>;
     const sd = mkdtempSync(join(tmpdir(), 'nubis-fence-'));
     dirs.push(sd);
+    // An enrolled agent (its credentials file as enrollment writes it) whose control plane is gone.
+    const cred = 'fence-credential-0123456789abcdef';
+    writeFileSync(
+      join(sd, 'enrollment.json'),
+      JSON.stringify({
+        controlPlane: 'http://127.0.0.1:9',
+        hostId: 'h',
+        agentUrl: 'http://127.0.0.1:1',
+        hostCredential: 'nubis_host_x',
+        agentCredential: cred,
+      }),
+      { mode: 0o600 },
+    );
     const proc = spawn(
       process.execPath,
       [
@@ -265,17 +278,23 @@ test(
         if (m) resolve(m[1]!);
       });
     });
-    await api(url, 'POST', '/v1/guests', {
-      id: 'agent-fence',
-      memoryMiB: 128,
-      vcpus: 1,
-      image: { kernel: t.kernel, initrd: t.initrd },
-    });
-    await api(url, 'POST', '/v1/guests/agent-fence/start', {});
+    await api(
+      url,
+      'POST',
+      '/v1/guests',
+      {
+        id: 'agent-fence',
+        memoryMiB: 128,
+        vcpus: 1,
+        image: { kernel: t.kernel, initrd: t.initrd },
+      },
+      cred,
+    );
+    await api(url, 'POST', '/v1/guests/agent-fence/start', {}, cred);
     let state = 'running';
     for (let i = 0; i < 60 && state === 'running'; i++) {
       await new Promise((r) => setTimeout(r, 250));
-      state = (await api(url, 'GET', '/v1/guests/agent-fence')).body.state;
+      state = (await api(url, 'GET', '/v1/guests/agent-fence', undefined, cred)).body.state;
     }
     assert.equal(state, 'shutoff', 'the guest was stopped');
     assert.match(err, /control plane unreachable for \d+ s: fencing, stopping 1 guest\(s\)/);

@@ -247,14 +247,10 @@ const MATRIX: Record<string, Case[]> = {
   'POST /v1/hosts/{id}/undrain': [
     { op: 'host:operate', request: async (w) => ({ url: `/v1/hosts/${await w.host()}/undrain` }) },
   ],
-  'POST /v1/agents/heartbeat': [
-    {
-      op: 'host:heartbeat',
-      request: async (w) => ({
-        url: '/v1/agents/heartbeat',
-        body: { agentUrl: 'http://127.0.0.1:9', hostname: w.fresh('agent'), cpus: 1, memoryMiB: 1 },
-      }),
-    },
+  // POST /v1/agents/heartbeat and /v1/agents/enroll are open to user tokens' absence (a host
+  // credential or a join token authenticates them): test/enrollment.test.ts.
+  'POST /v1/hosts/join-tokens': [
+    { op: 'host:enroll', request: same('/v1/hosts/join-tokens', { expiresInS: 60 }) },
   ],
   'POST /v1/metrics': [
     {

@@ -20,7 +20,10 @@ import { SimClock } from '../src/runtime/clock.ts';
 const root = new URL('..', import.meta.url).pathname;
 const bin = join(root, 'bin/nubis.js');
 /** Operations no CLI command sends, and why. */
-const NOT_CLI = new Set(['POST /v1/agents/heartbeat' /* `nubis agent` sends it */]);
+const NOT_CLI = new Set([
+  'POST /v1/agents/heartbeat' /* `nubis agent` sends it */,
+  'POST /v1/agents/enroll' /* `nubis agent --join` sends it */,
+]);
 
 let app: FastifyInstance;
 let url = '';
@@ -315,6 +318,9 @@ test('hosts, catalog, plans and automation from the CLI', async () => {
     ),
     /^host h9: /,
   );
+  const jt = await json('admin', 'host', 'join-token', 'create', '--expires-in-s', '600', '--name', 'rack-2');
+  assert.match(jt.token, /^nubis_join_/);
+  assert.equal(jt.name, 'rack-2');
   assert.match(await ok('admin', 'host', 'set-state', 'h9', 'maintenance'), /h9: maintenance/);
   assert.match(await ok('admin', 'host', 'undrain', 'h9'), /h9: up/);
   assert.match(await ok('admin', 'host', 'drain', 'sim-004'), /sim-004: maintenance; moved \d+ VM/);

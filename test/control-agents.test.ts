@@ -1,4 +1,4 @@
-/** The control plane drives real hosts: agents register by heartbeat; VMs are created, migrated and deleted on them. */
+/** The control plane drives real hosts: agents enroll with join tokens; VMs are created, migrated and deleted on them. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +12,10 @@ const root = new URL('..', import.meta.url).pathname;
 const g = tinyGuest();
 const procs: ChildProcess[] = [];
 const dirs: string[] = [];
+/** The credential an enrolled agent requires (from its 0600 enrollment file). */
+const credentialOf = (stateDir: string) =>
+  (JSON.parse(readFileSync(join(stateDir, 'enrollment.json'), 'utf8')) as { agentCredential: string })
+    .agentCredential;
 after(() => {
   for (const p of procs) p.kill('SIGKILL');
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -24,19 +28,15 @@ test(
     const t = await controlPlane(':memory:', 0);
     try {
       const cpUrl = await t.app.listen({ host: '127.0.0.1', port: 0 });
-      const op = await t.call(t.adminToken, 'POST', '/v1/users', {
-        tenant: 'admin',
-        name: 'agents',
-        role: 'operator',
-      });
-      const agentToken = (
-        await t.call(t.adminToken, 'POST', '/v1/tokens', { name: 'agents', userId: op.body.id })
-      ).body.token;
-      t.cp.useAgentToken(agentToken);
+      const joinToken = async () =>
+        (await t.call(t.adminToken, 'POST', '/v1/hosts/join-tokens', { expiresInS: 600 })).body
+          .token as string;
       const agents: string[] = [];
+      const stateDirs: string[] = [];
       for (const name of ['host-a', 'host-b']) {
         const d = mkdtempSync(join(tmpdir(), `nubis-${name}-`));
         dirs.push(d);
+        stateDirs.push(d);
         const p = spawn(
           process.execPath,
           [
@@ -50,10 +50,8 @@ test(
             'tcg',
             '--name',
             name,
-            '--control-plane',
+            '--join',
             cpUrl,
-            '--token',
-            agentToken,
             '--heartbeat-s',
             '1',
             '--guest-dir',
@@ -61,7 +59,11 @@ test(
             '--memory-interval-s',
             '0',
           ],
-          { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+          {
+            cwd: root,
+            stdio: ['ignore', 'pipe', 'inherit'],
+            env: { ...process.env, NUBIS_JOIN_TOKEN: await joinToken() },
+          },
         );
         procs.push(p);
         agents.push(
@@ -76,7 +78,7 @@ test(
           }),
         );
       }
-      // Both hosts appear, registered by their own heartbeats.
+      // Both hosts appear, enrolled with their join tokens.
       let hosts: { name: string; driver: string; id: string }[] = [];
       for (let i = 0; i < 50 && hosts.length < 2; i++) {
         await new Promise((r) => setTimeout(r, 200));
@@ -92,7 +94,7 @@ test(
       const events = (await t.call(t.adminToken, 'GET', '/v1/events')).body.map(
         (e: { kind: string }) => e.kind,
       );
-      assert.equal(events.filter((k: string) => k === 'host.registered').length, 2);
+      assert.equal(events.filter((k: string) => k === 'host.enrolled').length, 2);
 
       const created = await t.call(t.adminToken, 'POST', '/v1/vms', {
         name: 'real-1',
@@ -107,7 +109,7 @@ test(
         toUrl = agents[from === 'host-a' ? 1 : 0]!;
       const guest = async (url: string) => {
         const r = await fetch(`${url}/v1/guests/${vm.id}`, {
-          headers: { authorization: `Bearer ${agentToken}` },
+          headers: { authorization: `Bearer ${credentialOf(stateDirs[agents.indexOf(url)]!)}` },
         });
         return r.status === 200 ? ((await r.json()) as { state: string }).state : r.status;
       };
@@ -153,15 +155,9 @@ test(
     const myDirs: string[] = [];
     try {
       const cpUrl = await t.app.listen({ host: '127.0.0.1', port: 0 });
-      const op = await t.call(t.adminToken, 'POST', '/v1/users', {
-        tenant: 'admin',
-        name: 'agents',
-        role: 'operator',
-      });
-      const agentToken = (
-        await t.call(t.adminToken, 'POST', '/v1/tokens', { name: 'agents', userId: op.body.id })
-      ).body.token;
-      t.cp.useAgentToken(agentToken);
+      const joinToken = async () =>
+        (await t.call(t.adminToken, 'POST', '/v1/hosts/join-tokens', { expiresInS: 600 })).body
+          .token as string;
       const log = join(mkdtempSync(join(tmpdir(), 'nubis-power-')), 'power.log');
       const agents = new Map<string, { url: string; proc: ChildProcess; dir: string }>();
       for (const name of ['host-c', 'host-d']) {
@@ -181,10 +177,8 @@ test(
             'tcg',
             '--name',
             name,
-            '--control-plane',
+            '--join',
             cpUrl,
-            '--token',
-            agentToken,
             '--heartbeat-s',
             '1',
             '--guest-dir',
@@ -196,7 +190,11 @@ test(
             '--power-command',
             `echo "${name} ran: $NUBIS_POWER_ACTION $NUBIS_POWER_HOST" >> ${log}`,
           ],
-          { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+          {
+            cwd: root,
+            stdio: ['ignore', 'pipe', 'inherit'],
+            env: { ...process.env, NUBIS_JOIN_TOKEN: await joinToken() },
+          },
         );
         procs.push(p);
         mine.push(p);
@@ -257,7 +255,7 @@ test(
       assert.equal(after.state, 'running');
       assert.equal(after.hostName, other);
       const r = await fetch(`${agents.get(other)!.url}/v1/guests/${vm.id}`, {
-        headers: { authorization: `Bearer ${agentToken}` },
+        headers: { authorization: `Bearer ${credentialOf(agents.get(other)!.dir)}` },
       });
       assert.equal(((await r.json()) as { state: string }).state, 'running');
       const qemus = spawnSync('pgrep', ['-f', `${vm.id}`])

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,25 +59,22 @@ test(
     const db = `sqlite:${join(data, 'nubis.db')}`;
     const port = String(await freePort());
     const base = ['--port', port, '--demo-hosts', '0', '--host-failure-timeout-s', '120'];
-    const serve = async (env: Record<string, string> = {}, token?: string) => {
-      const s = await startServe(data, db, [...base, ...(token ? ['--agent-token', token] : [])], env);
+    const serve = async (env: Record<string, string> = {}) => {
+      const s = await startServe(data, db, base, env);
       serves.push(s);
       return s;
     };
 
-    // An operator token for the agents, then the server that presents it to them.
+    // Each agent enrolls with a join token; the server reaches each with the credential it issued.
     let s = await serve();
     let api = client(s.url);
-    const op = await api('POST', '/v1/users', { tenant: 'admin', name: 'agents', role: 'operator' });
-    const token = (await api('POST', '/v1/tokens', { name: 'agents', userId: op.body.id })).body
-      .token as string;
-    await killServe(s);
-    s = await serve({}, token);
-    api = client(s.url);
     const agentUrls: Record<string, string> = {};
+    const credentials: Record<string, string> = {};
     for (const name of ['host-a', 'host-b']) {
       const d = mkdtempSync(join(tmpdir(), `nubis-${name}-`));
       dirs.push(d);
+      const joinToken = (await api('POST', '/v1/hosts/join-tokens', { expiresInS: 600 })).body
+        .token as string;
       const p = spawn(
         process.execPath,
         [
@@ -91,10 +88,8 @@ test(
           'tcg',
           '--name',
           name,
-          '--control-plane',
+          '--join',
           s.url,
-          '--token',
-          token,
           '--heartbeat-s',
           '1',
           '--guest-dir',
@@ -105,7 +100,11 @@ test(
           '0',
         ],
         // Their stderr would fill the report with failed heartbeats while the server is down.
-        { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] },
+        {
+          cwd: root,
+          stdio: ['ignore', 'pipe', 'ignore'],
+          env: { ...process.env, NUBIS_JOIN_TOKEN: joinToken },
+        },
       );
       procs.push(p);
       agentUrls[name] = await new Promise<string>((resolve, reject) => {
@@ -117,6 +116,8 @@ test(
         });
         p.on('exit', (c) => reject(new Error(`agent exited ${c}`)));
       });
+      for (let i = 0; i < 100 && !existsSync(join(d, 'enrollment.json')); i++) await sleep(100);
+      credentials[name] = JSON.parse(readFileSync(join(d, 'enrollment.json'), 'utf8')).agentCredential;
     }
     let hosts: Json[] = [];
     for (let i = 0; i < 100 && hosts.filter((h) => h.state === 'up').length < 2; i++) {
@@ -129,7 +130,9 @@ test(
     const runsOn = async (id: string) => {
       const on: string[] = [];
       for (const [name, url] of Object.entries(agentUrls)) {
-        const r = await fetch(`${url}/v1/guests/${id}`, { headers: { authorization: `Bearer ${token}` } });
+        const r = await fetch(`${url}/v1/guests/${id}`, {
+          headers: { authorization: `Bearer ${credentials[name]}` },
+        });
         if (r.status === 200 && ((await r.json()) as { state: string }).state === 'running') on.push(name);
       }
       return on;
@@ -165,14 +168,14 @@ test(
 
     // 1. Killed after the agents moved the guest, before the records say so: the migration completes.
     await killServe(s);
-    s = await serve({ NUBIS_TEST_CRASH_AT: 'guest-moved' }, token);
+    s = await serve({ NUBIS_TEST_CRASH_AT: 'guest-moved' });
     api = client(s.url);
     const from = (await api('GET', `/v1/vms/${a.vmId}`)).body.hostName;
     await api('POST', `/v1/vms/${a.vmId}/migrate`, {});
     await new Promise((r) =>
       s.proc.exitCode !== null || s.proc.signalCode !== null ? r(0) : s.proc.once('exit', r),
     );
-    s = await serve({}, token);
+    s = await serve({});
     api = client(s.url);
     assert.match(s.out(), /1 interrupted operation\(s\) recovered/);
     assert.notEqual((await api('GET', `/v1/vms/${a.vmId}`)).body.hostName, from, 'completed on the target');
@@ -180,13 +183,13 @@ test(
 
     // 2. Killed during a create, after the guest was built and before it was started: it is started.
     await killServe(s);
-    s = await serve({ NUBIS_TEST_CRASH_AT: 'guest-created' }, token);
+    s = await serve({ NUBIS_TEST_CRASH_AT: 'guest-created' });
     api = client(s.url);
     void create('c');
     await new Promise((r) =>
       s.proc.exitCode !== null || s.proc.signalCode !== null ? r(0) : s.proc.once('exit', r),
     );
-    s = await serve({}, token);
+    s = await serve({});
     api = client(s.url);
     const c = ((await api('GET', '/v1/vms')).body as Json[]).find((v) => v.name === 'c');
     assert.equal(c?.state, 'running');
@@ -197,7 +200,7 @@ test(
     await sleep(100);
     await killServe(s);
     await pending;
-    s = await serve({}, token);
+    s = await serve({});
     api = client(s.url);
     t.diagnostic(`restart after a kill during a migration: ${s.out().trim().split('\n').pop()}`);
     assert.equal((await api('GET', `/v1/vms/${b.vmId}`)).body.state, 'running');

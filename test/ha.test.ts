@@ -64,36 +64,26 @@ for (const backend of storeBackends()) {
       assert.equal(host.vms, 1, 'only the lost non-HA VM remains recorded on the failed host');
 
       // An agent that stops sending heartbeats is declared failed after the timeout.
-      assert.equal(
-        (
-          await t.call(a, 'POST', '/v1/agents/heartbeat', {
-            agentUrl: 'http://127.0.0.1:9/',
-            hostname: 'quiet',
-            cpus: 4,
-            memoryMiB: 8192,
-          })
-        ).body.registered,
-        true,
-      );
+      const joinToken = (await t.call(a, 'POST', '/v1/hosts/join-tokens', { expiresInS: 600 })).body.token;
+      const enrolled = await t.call(undefined, 'POST', '/v1/agents/enroll', {
+        joinToken,
+        agentUrl: 'http://127.0.0.1:9/',
+        hostname: 'quiet',
+        cpus: 4,
+        memoryMiB: 8192,
+      });
+      assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
+      const hostCredential = enrolled.body.hostCredential as string;
       t.clock.advanceBy(20);
       assert.deepEqual(await t.cp.checkHeartbeats(t.admin, 30), []);
       t.clock.advanceBy(20);
       assert.deepEqual(await t.cp.checkHeartbeats(t.admin, 30), ['quiet']);
       assert.equal((await t.call(a, 'GET', '/v1/hosts/quiet')).body.state, 'failed');
       // It comes back when it reports again.
-      await t.call(a, 'POST', '/v1/agents/heartbeat', {
-        agentUrl: 'http://127.0.0.1:9/',
-        hostname: 'quiet',
-        cpus: 4,
-        memoryMiB: 8192,
-      });
+      await t.call(hostCredential, 'POST', '/v1/agents/heartbeat', {});
       assert.equal((await t.call(a, 'GET', '/v1/hosts/quiet')).body.state, 'up');
       // A host that reports itself degraded is drained (maintenance) before it fails.
-      const hb = await t.call(a, 'POST', '/v1/agents/heartbeat', {
-        agentUrl: 'http://127.0.0.1:9/',
-        hostname: 'quiet',
-        cpus: 4,
-        memoryMiB: 8192,
+      const hb = await t.call(hostCredential, 'POST', '/v1/agents/heartbeat', {
         health: { status: 'degraded', reason: 'ECC errors on DIMM 3' },
       });
       assert.equal(hb.body.draining, true);

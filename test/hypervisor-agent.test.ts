@@ -87,9 +87,10 @@ hostDriverConformance({
   skip: typeof g === 'string' ? g : undefined,
   open: async () => {
     const [ua, ub] = await Promise.all([startAgent(), startAgent()]);
-    const aRef = hostRef({ id: 'a', name: 'host-a', driver: 'qemu', agent_url: ua });
-    const bRef = hostRef({ id: 'b', name: 'host-b', driver: 'qemu', agent_url: ub });
-    const drivers = createHostDrivers({ agentToken: () => 'k' });
+    // Each agent is reached with its own credential (both "k" here: they were started with --token k).
+    const aRef = hostRef({ id: 'a', name: 'host-a', driver: 'qemu', agent_url: ua, agent_credential: 'k' });
+    const bRef = hostRef({ id: 'b', name: 'host-b', driver: 'qemu', agent_url: ub, agent_credential: 'k' });
+    const drivers = createHostDrivers({});
     return { a: drivers.forHost(aRef), b: drivers.forHost(bRef), aRef, bRef };
   },
   spec,

@@ -1,5 +1,7 @@
 /** `nubis agent`: run the host agent (standalone, or reporting to a control plane). */
+import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -8,6 +10,7 @@ import { buildAgentServer, hostFacts } from '../agent/agent-server.ts';
 import { boundUrl, checkListenHost, isLoopback, noTokenMessage } from '../agent/listen-guard.ts';
 import { MemoryManager } from '../agent/memory-manager.ts';
 import { probeAccel, QemuDriver } from '../drivers/qemu/qemu-driver.ts';
+import { enrollAgent, readEnrollment, type AgentEnrollment } from './agent-enroll.ts';
 
 export function agentCommand(program: Command): void {
   program
@@ -15,16 +18,31 @@ export function agentCommand(program: Command): void {
     .description('Run the host agent: QEMU guests on this host, controlled over HTTP')
     .option('--state <dir>', 'state folder (guests, pid files, QMP sockets)', '.nubis/agent')
     .option('--listen <host:port>', 'address to listen on (port 0: any free port)', '127.0.0.1:7070')
-    .option('--control-plane <url>', 'control plane to register with and send heartbeats to')
+    .option('--join <url>', 'control plane to enroll with (once, with --join-token) and send heartbeats to')
+    .option('--control-plane <url>', 'same as --join')
+    .option(
+      '--join-token <token>',
+      'one-time join token from `nubis host join-token create` (or NUBIS_JOIN_TOKEN); the credentials go to STATE/enrollment.json (0600)',
+    )
+    .option(
+      '--advertise-url <url>',
+      'URL the control plane reaches this agent at, bound at enrollment (default: the address it listens on)',
+    )
     .option(
       '--token <token>',
-      "token for the control plane and required on this agent's API (or NUBIS_AGENT_TOKEN)",
+      "token required on this agent's API when it is not enrolled (or NUBIS_AGENT_TOKEN); an enrolled agent requires its own credential",
     )
     .option('--token-file <file>', 'read the token from this file (mode 0600; instead of --token)')
     .option(
       '--migration-source-dirs <dirs>',
       "comma-separated folders incoming migrations may copy a guest's disk from (other agents' state folders here or on shared storage; default: the folder holding --state)",
     )
+    .option(
+      '--tls-cert <file>',
+      'serve HTTPS with this PEM certificate (signed by the CA the control plane pins with --agent-ca)',
+    )
+    .option('--tls-key <file>', 'PEM key of --tls-cert')
+    .option('--tls-client-ca <file>', 'mutual TLS: require client certificates signed by this PEM CA')
     .option('--accel <accel>', 'auto (probe boot decides), kvm or tcg', 'auto')
     .option('--guest-dir <dir>', 'tiny guest used for the KVM probe boot', '.nubis/guest')
     .option('--heartbeat-s <s>', 'seconds between heartbeats', '5')
@@ -52,6 +70,12 @@ export function agentCommand(program: Command): void {
         state: string;
         listen: string;
         controlPlane?: string;
+        join?: string;
+        joinToken?: string;
+        advertiseUrl?: string;
+        tlsCert?: string;
+        tlsKey?: string;
+        tlsClientCa?: string;
         token?: string;
         tokenFile?: string;
         migrationSourceDirs?: string;
@@ -70,7 +94,29 @@ export function agentCommand(program: Command): void {
           throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
         const m = /^(.+):(\d+)$/.exec(o.listen);
         if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
-        const token = o.tokenFile ? readTokenFile(o.tokenFile) : (o.token ?? process.env.NUBIS_AGENT_TOKEN);
+        const controlPlane = (o.join ?? o.controlPlane)?.replace(/\/+$/, '');
+        const joinToken = o.joinToken ?? process.env.NUBIS_JOIN_TOKEN;
+        if (!!o.tlsCert !== !!o.tlsKey) throw new RangeError('--tls-cert and --tls-key go together');
+        if (o.tlsClientCa && !o.tlsCert)
+          throw new RangeError('--tls-client-ca needs --tls-cert and --tls-key');
+        // An enrolled agent accepts only the credential it issued at enrollment; one about to enroll
+        // issues it now, so that the server requires it from its first request.
+        let enrollment: AgentEnrollment | undefined = controlPlane ? readEnrollment(o.state) : undefined;
+        if (controlPlane && enrollment && enrollment.controlPlane !== controlPlane)
+          throw new RangeError(
+            `This agent is enrolled with ${enrollment.controlPlane}, not ${controlPlane}: delete ${o.state}/enrollment.json to enroll elsewhere`,
+          );
+        if (controlPlane && !enrollment && !joinToken)
+          throw new RangeError(
+            `This agent is not enrolled with ${controlPlane}: give --join-token (or NUBIS_JOIN_TOKEN) from \`nubis host join-token create\``,
+          );
+        const newCredential = controlPlane && !enrollment ? randomBytes(32).toString('base64url') : undefined;
+        const token =
+          enrollment?.agentCredential ??
+          newCredential ??
+          (o.tokenFile ? readTokenFile(o.tokenFile) : undefined) ??
+          o.token ??
+          process.env.NUBIS_AGENT_TOKEN;
         checkListenHost(m[1]!, !!token);
         const probeImage = {
           kernel: join(o.guestDir, 'vmlinuz'),
@@ -116,20 +162,62 @@ export function agentCommand(program: Command): void {
                   );
               }, memS * 1000)
             : undefined;
-        const addr = await app.listen({ host: m[1]!, port: Number(m[2]) });
+        let tlsServer: ReturnType<typeof createHttpsServer> | undefined;
+        let addr: string;
         // What the socket really bound (fastify's answer names 127.0.0.1 for 0.0.0.0).
-        const bound = app.server.address() as AddressInfo;
+        let bound: AddressInfo;
+        if (o.tlsCert) {
+          // HTTPS (and mutual TLS) in front of the same routes: the server hands requests to fastify.
+          await app.ready();
+          tlsServer = createHttpsServer(
+            {
+              cert: readFileSync(o.tlsCert),
+              key: readFileSync(o.tlsKey!),
+              ...(o.tlsClientCa
+                ? { ca: readFileSync(o.tlsClientCa), requestCert: true, rejectUnauthorized: true }
+                : {}),
+            },
+            (req, res) => app.routing(req, res),
+          );
+          await new Promise<void>((ok, fail) =>
+            tlsServer!.once('error', fail).listen(Number(m[2]), m[1], () => ok()),
+          );
+          bound = tlsServer.address() as AddressInfo;
+          addr = `https://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+        } else {
+          addr = await app.listen({ host: m[1]!, port: Number(m[2]) });
+          bound = app.server.address() as AddressInfo;
+        }
         if (!token && !isLoopback(bound.address)) {
+          tlsServer?.close();
           await app.close();
           throw new RangeError(noTokenMessage(bound.address));
         }
         process.stdout.write(
-          `nubis agent listening on ${boundUrl(bound)} (${accel.accel}: ${accel.reason}; ${adopted.length} running guest(s) re-adopted)\n`,
+          `nubis agent listening on ${boundUrl(bound, tlsServer ? 'https' : 'http')} (${accel.accel}: ${accel.reason}; ${adopted.length} running guest(s) re-adopted)\n`,
         );
         let timer: NodeJS.Timeout | undefined;
-        if (o.controlPlane) {
-          const cp = o.controlPlane.replace(/\/+$/, '');
-          const client = new NubisClient({ baseUrl: cp, token });
+        if (controlPlane) {
+          const cp = controlPlane;
+          const agentUrl = o.advertiseUrl ?? addr;
+          if (!enrollment) {
+            const facts = hostFacts(driver, accel.reason);
+            enrollment = await enrollAgent(o.state, {
+              controlPlane: cp,
+              joinToken: joinToken!,
+              agentCredential: newCredential!,
+              agentUrl,
+              hostname: o.name ?? facts.hostname,
+              cpus: facts.cpus,
+              memoryMiB: Math.floor(facts.memoryMiB),
+              accel: facts.accel,
+            });
+            process.stdout.write(`nubis agent enrolled as host ${enrollment.hostId} at ${agentUrl}\n`);
+          } else if (enrollment.agentUrl !== agentUrl)
+            process.stderr.write(
+              `nubis agent: enrolled at ${enrollment.agentUrl} but now at ${agentUrl}: the control plane reaches only the enrolled address (enroll again to move)\n`,
+            );
+          const client = new NubisClient({ baseUrl: cp, token: enrollment.hostCredential });
           let lastAck = Date.now();
           let fenced = false;
           const fenceAfterMs = Number(o.fenceAfterS) * 1000;
@@ -158,8 +246,8 @@ export function agentCommand(program: Command): void {
                 /* no file: healthy */
               }
             }
+            // No agent URL: the control plane reaches the one bound at enrollment only.
             const body = {
-              agentUrl: addr,
               health,
               ...hostFacts(driver, accel.reason),
               ...(o.name ? { hostname: o.name } : {}),
@@ -202,6 +290,7 @@ export function agentCommand(program: Command): void {
         const stop = async () => {
           if (timer) clearInterval(timer);
           if (memTimer) clearInterval(memTimer);
+          tlsServer?.close();
           await app.close();
           await driver.close();
           process.exit(0);

@@ -36,7 +36,15 @@ export function serveCommand(program: Command): void {
       '--reset-admin-token',
       "lost the admin token? revoke the admin user's tokens, write a new one to DATA/admin-token (0600), and exit (needs the data folder or --db)",
     )
-    .option('--agent-token <token>', 'token to present to host agents (or NUBIS_AGENT_TOKEN)')
+    .option(
+      '--agent-ca <file>',
+      "PEM of the CA that signed the agents' TLS certificates (agents at https:// URLs)",
+    )
+    .option(
+      '--agent-client-cert <file>',
+      'PEM client certificate presented to agents (mutual TLS; with --agent-client-key)',
+    )
+    .option('--agent-client-key <file>', 'PEM key of --agent-client-cert')
     .option(
       '--host-failure-timeout-s <s>',
       'declare a host failed (and restart its HA VMs) when its agent is silent this long',
@@ -63,7 +71,9 @@ export function serveCommand(program: Command): void {
         bootstrapToken?: string;
         resetAdminToken?: boolean;
         demoHosts: string;
-        agentToken?: string;
+        agentCa?: string;
+        agentClientCert?: string;
+        agentClientKey?: string;
         hostFailureTimeoutS: string;
         auditIntervalS: string;
         simLoadIntervalS: string;
@@ -100,14 +110,26 @@ export function serveCommand(program: Command): void {
         const simState = join(o.data, 'sim-hosts.json');
         const firstSimStart = !existsSync(simState);
         const sim = new SimHypervisorDriver(clock, { stateFile: simState });
-        const agentToken = o.agentToken ?? process.env.NUBIS_AGENT_TOKEN;
+        if (!!o.agentClientCert !== !!o.agentClientKey)
+          throw new RangeError('--agent-client-cert and --agent-client-key go together');
+        // Each agent is reached with its own credential (issued at enrollment); TLS pins the agents' CA.
+        const agentTls = o.agentCa
+          ? {
+              ca: readFileSync(o.agentCa, 'utf8'),
+              ...(o.agentClientCert
+                ? {
+                    cert: readFileSync(o.agentClientCert, 'utf8'),
+                    key: readFileSync(o.agentClientKey!, 'utf8'),
+                  }
+                : {}),
+            }
+          : undefined;
         const simBootS = Number(o.simBootS);
         if (!(simBootS >= 0)) throw new RangeError(`--sim-boot-s must be a number >= 0, got "${o.simBootS}"`);
         const cp: ControlPlane = new ControlPlane({
           db,
           clock,
-          hostDrivers: createHostDrivers({ sim, agentToken: () => cp.ctx.agentToken }),
-          agentToken,
+          hostDrivers: createHostDrivers({ sim, agentTls }),
           simBootS,
           // Crash-recovery tests: NUBIS_TEST_CRASH_AT=STEP kills this process when an operation
           // completes STEP (e.g. guest-created, guest-moved, driver-done), before it is recorded.

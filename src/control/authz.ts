@@ -109,7 +109,7 @@ export const POLICY = {
   'host:update': global(ADMIN, "Change a host's ratios, reserved resources, zone, rack, tier, power model"),
   'host:delete': global(ADMIN, 'Delete an empty host, or retire one (drain, then delete)'),
   'host:operate': global(OPS, "Change a host's state, power it on or off, drain and undrain it"),
-  'host:heartbeat': global(OPS, 'Agents register and report their host'),
+  'host:enroll': global(ADMIN, 'Create one-time join tokens that enroll hosts'),
   'metrics:record': global(OPS, 'Record VM CPU samples'),
   'energy:read': tenantRead('Energy by tenant (members and readers: their tenant)'),
   'energy:read-infra': global(OPS, 'Energy by host or zone'),

@@ -16,8 +16,6 @@ export interface ControlContext {
   readonly ids: IdSource;
   /** The driver of each host (simulated hosts, or real hosts through their agents); built by the composition root. */
   readonly hostDrivers: HostDrivers;
-  /** Token the control plane presents to agents. */
-  agentToken?: string;
   /** Seconds a simulated host takes to switch on (0: at once). Real hosts are up when their agent reports. */
   readonly simBootS?: number;
   /** Called when an operation completes a step, before it is recorded (crash tests kill the process here). */

@@ -37,6 +37,7 @@ import { Operations } from './operations/operations.ts';
 import { OperationRecords } from './operations/operation-records.ts';
 import { Reconciler } from './operations/reconciler.ts';
 import { EventLog } from './events/event-log.ts';
+import { Enrollment } from './agents/enrollment.ts';
 import { Heartbeats } from './agents/heartbeat.ts';
 import { PlanClusterReader } from './plans/plan-cluster.ts';
 import { Plans } from './plans/plans-service.ts';
@@ -64,8 +65,6 @@ export interface ControlPlaneOptions {
   ids?: IdSource;
   /** The driver of each host (createHostDrivers() in src/drivers); without it no host can be reached. */
   hostDrivers?: HostDrivers;
-  /** Token the control plane presents to agents. */
-  agentToken?: string;
   /** Seconds a simulated host takes to switch on (0: at once). Real hosts are up when their agent reports. */
   simBootS?: number;
   /** Called when an operation completes a step (crash-recovery tests stop the process there). */
@@ -112,6 +111,7 @@ export class ControlPlane {
   readonly opRecords = new OperationRecords(this);
   readonly reconciler = new Reconciler(this);
   readonly events = new EventLog(this);
+  readonly enrollment = new Enrollment(this);
   readonly heartbeats = new Heartbeats(this);
   readonly clusterReader = new PlanClusterReader(this);
   readonly plans = new Plans(this);
@@ -131,10 +131,6 @@ export class ControlPlane {
 
   get db() {
     return this.ctx.db;
-  }
-  /** Set the token presented to agents (they accept the operator token they report with). */
-  useAgentToken(t: string | undefined): void {
-    this.ctx.agentToken = t;
   }
 
   // ---- tenancy (tenancy/tenancy-service.ts)

@@ -17,6 +17,8 @@ export interface HostRef {
   agentUrl: string | null;
   /** MAC or BMC address the power-control command uses (real hosts). */
   powerAddress: string | null;
+  /** The credential the host's agent issued at enrollment: presented to that agent only (real hosts). */
+  agentCredential?: string | null;
 }
 
 /** A live-migration request. Give a mode (with an optional bandwidth), or a downtime target. */
@@ -75,6 +77,7 @@ export function hostRef(row: {
   driver: string;
   agent_url: string | null;
   power_address?: string | null;
+  agent_credential?: string | null;
 }): HostRef {
   return {
     id: row.id,
@@ -82,5 +85,6 @@ export function hostRef(row: {
     driver: row.driver,
     agentUrl: row.agent_url,
     powerAddress: row.power_address ?? null,
+    agentCredential: row.agent_credential ?? null,
   };
 }

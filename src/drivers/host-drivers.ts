@@ -1,10 +1,13 @@
 /**
  * The `HostDrivers` factory the composition roots build: simulated hosts get a view of the shared
- * simulated driver, real hosts the driver of their agent (one per agent URL, reused).
+ * simulated driver, real hosts the driver of their agent (one per bound agent URL and credential,
+ * reused). Each agent is reached only at the URL bound at its enrollment, with the credential it
+ * issued then: there is no secret shared between hosts.
  */
 import type { HostDriver, HostDrivers, HostRef } from '../core/host-driver.ts';
 import { DriverError } from '../core/hypervisor.ts';
 import { AgentDriver } from './agent/agent-driver.ts';
+import type { AgentTls } from './agent/agent-request.ts';
 import type { SimHypervisorDriver } from './sim/sim-driver.ts';
 import { SimHostDriver } from './sim/sim-host-driver.ts';
 
@@ -12,8 +15,8 @@ import { SimHostDriver } from './sim/sim-host-driver.ts';
 export interface HostDriversOptions {
   /** The driver that holds every simulated host's guests; without it, simulated hosts are refused. */
   sim?: SimHypervisorDriver;
-  /** Token presented to agents (and passed to a destination agent during migrations); read at each call, so it may change. */
-  agentToken?: () => string | undefined;
+  /** Pinned CA (and client certificate for mutual TLS) for agents reached over HTTPS. */
+  agentTls?: AgentTls;
 }
 
 /**
@@ -30,10 +33,14 @@ export function createHostDrivers(
     forHost(host: HostRef): HostDriver {
       if (host.driver === 'qemu') {
         if (!host.agentUrl) throw new DriverError('BACKEND', `Host "${host.name}" has no agent URL`);
-        const token = o.agentToken?.();
-        const key = `${host.agentUrl} ${token ?? ''}`;
+        if (!host.agentCredential)
+          throw new DriverError(
+            'BACKEND',
+            `Host "${host.name}" has no agent credential: enroll its agent (nubis agent --join URL) first`,
+          );
+        const key = `${host.id} ${host.agentUrl} ${host.agentCredential}`;
         let a = agents.get(key);
-        if (!a) agents.set(key, (a = new AgentDriver(host.agentUrl, token)));
+        if (!a) agents.set(key, (a = new AgentDriver(host.agentUrl, host.agentCredential, o.agentTls)));
         return a;
       }
       if (host.driver === 'sim' && o.sim) {

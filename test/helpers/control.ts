@@ -80,11 +80,10 @@ export async function controlPlane(url: string, hosts = 4) {
   const db = await openStore(url);
   const clock = new SimClock(1_800_000_000);
   const sim = new SimHypervisorDriver(clock);
-  // The agent token is read at each call: tests set it after start (cp.useAgentToken).
   const cp: ControlPlane = new ControlPlane({
     db,
     clock,
-    hostDrivers: createHostDrivers({ sim, agentToken: () => cp.ctx.agentToken }),
+    hostDrivers: createHostDrivers({ sim }),
   });
   const adminToken = (await cp.bootstrap('admin-token'))!;
   const admin = (await cp.authenticate(adminToken))!;

@@ -1,24 +1,95 @@
-/** Host agents register and report through heartbeats. */
+/**
+ * Host agents: enrollment with a one-time join token, and heartbeats authenticated by the host
+ * credential received at enrollment (both open to user tokens' absence: they carry their own secret).
+ */
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { RouteModule } from '../route-def.ts';
 
-/** POST /v1/agents/heartbeat. */
+/** The bearer token of a request, if any. */
+const bearer = (req: FastifyRequest) => {
+  const h = req.headers.authorization;
+  return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
+};
+
+const agentUrl = z
+  .string()
+  .url()
+  .max(2048)
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL');
+
+/** POST /v1/hosts/join-tokens, /v1/agents/enroll, /v1/agents/heartbeat. */
 export const agentRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'POST',
-    url: '/v1/agents/heartbeat',
-    summary: 'A host agent registers and reports (operator token)',
+    url: '/v1/hosts/join-tokens',
+    summary: 'Create a one-time join token that enrolls one host; shown once, kept hashed (admin)',
     tag: 'hosts',
+    status: 201,
     body: z
       .object({
-        agentUrl: z.string().url(),
-        hostname: z.string().min(1),
-        cpus: z.number().int().positive(),
-        memoryMiB: z.number().positive(),
+        name: z.string().min(1).max(100).optional(),
+        expiresInS: z
+          .number()
+          .int()
+          .positive()
+          .max(7 * 86_400),
+      })
+      .strict(),
+    handler: async ({ p, body }) => cp.enrollment.createJoinToken(p, body),
+  });
+  route({
+    method: 'POST',
+    url: '/v1/agents/enroll',
+    summary:
+      'An agent enrolls its host with a join token: the host is bound to agentUrl and gets a credential for itself only (no user token; the join token authenticates)',
+    tag: 'hosts',
+    status: 201,
+    open: true,
+    body: z
+      .object({
+        joinToken: z.string().min(1).max(200),
+        hostname: z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(
+            /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/,
+            'letters, digits, ".", "_" or "-", starting with a letter or digit',
+          ),
+        agentUrl,
+        cpus: z.number().int().positive().max(100_000),
+        memoryMiB: z
+          .number()
+          .positive()
+          .max(2 ** 40),
+        accel: z.string().max(100).optional(),
+        agentCredential: z.string().min(24).max(200).optional(),
+      })
+      .strict(),
+    handler: async ({ body }) => cp.enrollment.enroll({ ...body, memoryMiB: Math.floor(body.memoryMiB) }),
+  });
+  route({
+    method: 'POST',
+    url: '/v1/agents/heartbeat',
+    summary:
+      'A host agent reports its host (Authorization: Bearer with the host credential from enrollment; user tokens are refused)',
+    tag: 'hosts',
+    open: true,
+    body: z
+      .object({
+        agentUrl: agentUrl.optional(),
+        hostname: z.string().min(1).optional(),
+        cpus: z.number().int().positive().optional(),
+        memoryMiB: z.number().positive().optional(),
         accel: z.string().optional(),
         health: z.object({ status: z.enum(['ok', 'degraded']), reason: z.string().optional() }).optional(),
+        guests: z
+          .array(z.object({ id: z.string(), cpu: z.number().min(0).max(1).optional() }).passthrough())
+          .max(10_000)
+          .optional(),
       })
       .passthrough(),
-    handler: async ({ p, body }) => cp.heartbeat(p, { ...body, memoryMiB: Math.floor(body.memoryMiB) }),
+    handler: async ({ req, body }) => cp.heartbeat(bearer(req), body),
   });
 };

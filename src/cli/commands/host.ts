@@ -28,7 +28,7 @@ const row = (h: Host) => [
   `${Math.round(h.powerW)} W`,
 ];
 
-/** host list, show, create, set-state, power, drain, undrain. */
+/** host list, show, create, join-token create, set-state, power, drain, undrain. */
 export const hostCommands: CommandModule = (program) => {
   const host = resourceCommand(program, 'host', 'Hosts (admins and operators)');
 
@@ -107,7 +107,39 @@ export const hostCommands: CommandModule = (program) => {
         memoryMiB: o.memoryMib,
         diskGiB: o.diskGib ?? 0,
       });
-      c.out(h, () => `host ${h.name}: ${h.state} (id ${h.id})`);
+      c.out(h, () =>
+        [
+          `host ${h.name}: ${h.state} (id ${h.id})`,
+          // A real host's credentials are in this answer only: its agent needs them.
+          ...(h.hostCredential
+            ? [`host credential (the agent reports with it; shown once): ${h.hostCredential}`]
+            : []),
+          ...(h.agentCredential
+            ? [`agent credential (start its agent with --token; shown once): ${h.agentCredential}`]
+            : []),
+        ].join('\n'),
+      );
+    });
+
+  const joinToken = host.command('join-token').description('One-time tokens that enroll hosts (admin)');
+  joinToken
+    .command('create')
+    .description('Create a one-time join token: `nubis agent --join URL` enrolls one host with it')
+    .option('--expires-in-s <n>', 'lifetime in seconds (at most 604800, 7 days)', int, 3600)
+    .option('--name <name>', 'a name for the audit trail')
+    .action(async function (this: Command, o: { expiresInS: number; name?: string }) {
+      const c = ctx(this);
+      const t = await c.client.hosts.createJoinToken({
+        expiresInS: o.expiresInS,
+        ...defined({ name: o.name }),
+      });
+      c.out(t, () =>
+        [
+          `join token ${t.name} (single use, expires ${t.expiresAt}); shown once:`,
+          t.token,
+          `enroll a host: NUBIS_JOIN_TOKEN=<token> nubis agent --join <control-plane URL> ...`,
+        ].join('\n'),
+      );
     });
 
   host

@@ -1,9 +1,10 @@
 import { Http } from '../http.ts';
-import type { Heartbeat } from '../types.ts';
+import type { Enrollment, EnrollRequest, Heartbeat } from '../types.ts';
 
-/** Host agents (operator token). */
+/** Host agents: enrollment (join token) and heartbeats (the host credential as the client's token). */
 export const agentsApi = (http: Http) => ({
-  /** Registers the agent's host or reports on it. */
-  heartbeat: (h: Heartbeat) =>
-    http.post<{ hostId: string; registered: boolean; draining?: boolean }>('/v1/agents/heartbeat', h),
+  /** Enrolls a host with a one-time join token; the answer holds the host credential, once. */
+  enroll: (e: EnrollRequest) => http.post<Enrollment>('/v1/agents/enroll', e),
+  /** Reports on the agent's host (the client's token must be the host credential). */
+  heartbeat: (h: Heartbeat) => http.post<{ hostId: string; draining?: boolean }>('/v1/agents/heartbeat', h),
 });

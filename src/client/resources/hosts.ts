@@ -5,6 +5,7 @@ import type {
   HostCreate,
   HostState,
   HostUpdate,
+  JoinToken,
   PowerResult,
   RetireResult,
 } from '../types.ts';
@@ -14,8 +15,12 @@ export const hostsApi = (http: Http) => ({
   list: () => http.get<Host[]>('/v1/hosts'),
   /** One host with its recent CPU series. */
   get: (host: string) => http.get<Host>(`/v1/hosts/${seg(host)}`),
-  /** Registers a host (admin). */
-  create: (h: HostCreate) => http.post<Host>('/v1/hosts', h),
+  /** Registers a host (admin); a real host (driver qemu with an agentUrl) comes with its credentials, shown once. */
+  create: (h: HostCreate) =>
+    http.post<Host & { hostCredential?: string; agentCredential?: string }>('/v1/hosts', h),
+  /** Creates a one-time join token an agent enrolls its host with (admin); the token is shown once. */
+  createJoinToken: (o: { name?: string; expiresInS: number }) =>
+    http.post<JoinToken>('/v1/hosts/join-tokens', o),
   /** Sets a host's state (up, maintenance, off, failed). */
   setState: (host: string, state: HostState) => http.patch<Host>(`/v1/hosts/${seg(host)}`, { state }),
   /** Switches a host on or off (off: it must be empty). */

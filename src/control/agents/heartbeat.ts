@@ -1,79 +1,48 @@
 /**
- * Agents' heartbeats: host registration, refresh, health reports.
+ * Agents' heartbeats: refresh, health reports, per-guest load. A heartbeat is authenticated by the
+ * host credential received at enrollment (agents/enrollment.ts) and reports that host only.
  *
- * Uses: `cp.draining`, `cp.metrics`, `cp.plans`.
+ * Uses: `cp.enrollment`, `cp.draining`, `cp.metrics`, `cp.plans`.
  */
-import { authorize } from '../authz.ts';
-import type { Principal } from '../principal.ts';
+import { ControlError } from '../errors.ts';
 import { Service } from '../service.ts';
 
-/** Agents' heartbeats: host registration, refresh, health reports. */
+/** Agents' heartbeats: refresh, health reports. */
 export class Heartbeats extends Service {
   /**
-   * An agent's heartbeat: register its host on first contact (driver qemu), refresh it afterwards.
-   * A host in maintenance stays in maintenance; a host marked failed comes back up.
+   * A heartbeat from the agent holding `credential`: refreshes its host (a host in maintenance stays
+   * in maintenance; a host marked failed comes back up). The host is the one the credential was issued
+   * for; an `agentUrl` other than the one bound at enrollment is refused (and recorded as
+   * `security.heartbeat-refused`), never followed.
+   * @throws ControlError UNAUTHENTICATED (no host credential), FORBIDDEN (another agent URL)
    */
   async heartbeat(
-    p: Principal,
+    credential: string | undefined,
     b: {
-      agentUrl: string;
-      hostname: string;
-      cpus: number;
-      memoryMiB: number;
+      agentUrl?: string;
+      hostname?: string;
+      cpus?: number;
+      memoryMiB?: number;
       accel?: string;
       health?: { status: 'ok' | 'degraded'; reason?: string };
       guests?: { id: string; cpu?: number }[];
     },
   ) {
-    authorize(p, 'host:heartbeat');
+    const { host: h, p } = await this.cp.enrollment.authenticateHost(credential);
     const at = this.now();
-    const h = await this.db
-      .selectFrom('hosts')
-      .selectAll()
-      .where('agent_url', '=', b.agentUrl)
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
-    if (!h) {
-      const id = this.ctx.ids.uuid();
-      await this.unique(
-        () =>
-          this.db.transaction().execute(async (trx) => {
-            await trx
-              .insertInto('hosts')
-              .values({
-                id,
-                name: b.hostname,
-                state: 'up',
-                vcpus: b.cpus,
-                memory_mib: b.memoryMiB,
-                disk_gib: 100,
-                cpu_ratio: 4,
-                memory_ratio: 1,
-                disk_ratio: 1,
-                reserved_vcpus: 0,
-                reserved_memory_mib: Math.min(1024, Math.floor(b.memoryMiB / 4)),
-                reserved_disk_gib: 0,
-                datacenter: 'dc1',
-                rack: 'r1',
-                driver: 'qemu',
-                agent_url: b.agentUrl,
-                power_model: JSON.stringify({ type: 'linear', idleW: 100, maxW: 250 }),
-                created_at: at,
-                last_seen_at: at,
-                energy_at: at,
-                power_address: null,
-              })
-              .execute();
-            await this.event(trx, {
-              hostId: id,
-              actor: p.userName,
-              kind: 'host.registered',
-              detail: { name: b.hostname, agentUrl: b.agentUrl, accel: b.accel },
-            });
-          }),
-        `Host "${b.hostname}" already exists with another agent`,
+    if (b.agentUrl !== undefined && b.agentUrl !== h.agent_url) {
+      await this.db.transaction().execute(async (trx) =>
+        this.event(trx, {
+          hostId: h.id,
+          actor: p.userName,
+          kind: 'security.heartbeat-refused',
+          detail: { reason: 'agent URL differs from the one bound at enrollment', agentUrl: b.agentUrl },
+        }),
       );
-      return { hostId: id, registered: true };
+      throw new ControlError(
+        'FORBIDDEN',
+        `Host "${h.name}" is bound to the agent URL it enrolled with; a heartbeat cannot change it (re-enroll the host to move its agent)`,
+      );
     }
     // A failed host that reports again, or a host switched on that finished booting, is up.
     await this.db
@@ -112,8 +81,8 @@ export class Heartbeats extends Service {
       const drained = this.cp.plans.drainHost(p, h.id);
       this.cp.draining.set(h.id, drained);
       drained.catch(() => undefined).finally(() => this.cp.draining.delete(h.id));
-      return { hostId: h.id, registered: false, draining: true };
+      return { hostId: h.id, draining: true };
     }
-    return { hostId: h.id, registered: false };
+    return { hostId: h.id };
   }
 }

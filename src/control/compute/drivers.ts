@@ -15,6 +15,7 @@ export interface DriverHost {
   driver: string;
   agent_url: string | null;
   power_address?: string | null;
+  agent_credential?: string | null;
 }
 
 /** The driver of a host, through the `HostDrivers` port. */

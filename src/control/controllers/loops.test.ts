@@ -95,12 +95,15 @@ describe('the control plane loops', () => {
   });
 
   test('node-lifecycle declares a host whose agent is silent past the timeout failed', async () => {
-    await cp.heartbeat(admin, {
+    const { token: joinToken } = await cp.enrollment.createJoinToken(admin, { expiresInS: 600 });
+    const { hostCredential } = await cp.enrollment.enroll({
+      joinToken,
       agentUrl: 'http://10.0.0.9:9100',
       hostname: 'metal-1',
       cpus: 8,
       memoryMiB: 16384,
     });
+    await cp.heartbeat(hostCredential, {});
     const m = await loops({ hostFailureTimeoutS: 30 });
     await advanceWithControllers(clock, m, T0 + 25);
     assert.equal((await cp.getHost(admin, 'metal-1')).state, 'up');

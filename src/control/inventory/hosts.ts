@@ -44,7 +44,7 @@ export class HostInventory extends Service {
   ) {
     authorize(p, 'host:create');
     const id = this.ctx.ids.uuid();
-    await this.unique(
+    const creds = await this.unique(
       () =>
         this.db.transaction().execute(async (trx) => {
           await trx
@@ -81,10 +81,12 @@ export class HostInventory extends Service {
             kind: 'host.created',
             detail: { name: h.name },
           });
+          // A real host registered by an admin gets its credentials here (agents/enrollment.ts).
+          if (h.driver === 'qemu' && h.agentUrl) return this.cp.enrollment.issueCredential(trx, id);
         }),
       `Host "${h.name}" already exists`,
     );
-    return this.getHost(p, id);
+    return { ...(await this.getHost(p, id)), ...(creds ?? {}) };
   }
 
   hostView(h: HostRow, members?: Map<string, string[]>): HostView {

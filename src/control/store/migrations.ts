@@ -5,6 +5,7 @@
 import { sql, type Kysely, type Migration } from 'kysely';
 import { tenancyMigration } from './migrations/0100-tenancy.ts';
 import { constraintsMigration } from './migrations/0200-constraints.ts';
+import { enrollmentMigration } from './migrations/0500-enrollment.ts';
 import { securityMigration } from './migrations/0600-security.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
@@ -323,5 +324,6 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.createIndex('operations_status').on('operations').column('status').execute();
     },
   },
+  '0500-enrollment': enrollmentMigration,
   '0600-security': securityMigration(isPg),
 });

@@ -71,6 +71,21 @@ export interface HostTable {
   zone: Generated<string>;
   /** Set when deleted (kept for history: invoices and events name it). */
   deleted_at: Generated<string | null>;
+  /** SHA-256 of the credential the host's agent presents (set at enrollment). */
+  credential_hash: Generated<string | null>;
+  /** The credential the control plane presents to the host's agent (issued by the agent at enrollment). */
+  agent_credential: Generated<string | null>;
+}
+/** One-time join tokens an admin creates for host enrollment (only their hash is kept). */
+export interface JoinTokenTable {
+  id: string;
+  name: string;
+  hash: string;
+  expires_at: string;
+  created_by: string;
+  created_at: string;
+  used_at: string | null;
+  host_id: string | null;
 }
 export interface FlavorTable {
   id: string;
@@ -281,6 +296,7 @@ export interface Database {
   users: UserTable;
   tokens: TokenTable;
   hosts: HostTable;
+  join_tokens: JoinTokenTable;
   flavors: FlavorTable;
   images: ImageTable;
   server_groups: ServerGroupTable;

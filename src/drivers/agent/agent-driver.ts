@@ -12,6 +12,7 @@ import type {
   PowerResult,
 } from '../../core/host-driver.ts';
 import { DriverError, type GuestInfo, type GuestMetrics, type GuestSpec } from '../../core/hypervisor.ts';
+import { agentRequest, type AgentTls } from './agent-request.ts';
 
 /** The agent's migration request body (options, or a plan from a downtime target). */
 function migrationBody(r: MigrateRequest) {
@@ -25,6 +26,10 @@ function migrationBody(r: MigrateRequest) {
       };
 }
 
+/**
+ * The driver of one agent: every call goes to `url` (the address bound at enrollment) with `token`
+ * (the credential that agent issued), over HTTPS with the pinned CA when `tls` is given.
+ */
 export class AgentDriver implements HostDriver {
   readonly kind = 'qemu';
   accel = 'unknown';
@@ -32,31 +37,45 @@ export class AgentDriver implements HostDriver {
   constructor(
     readonly url: string,
     private readonly token?: string,
+    private readonly tls?: AgentTls,
   ) {}
 
   private async call<T>(method: string, path: string, body?: unknown, vmId?: string): Promise<T> {
-    let res: Response;
+    let res: { status: number; ok: boolean; text: string };
     try {
-      res = await fetch(this.url.replace(/\/+$/, '') + path, {
-        method,
-        headers: {
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      res = await agentRequest(
+        this.url.replace(/\/+$/, '') + path,
+        {
+          method,
+          headers: {
+            ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+        this.tls,
+      );
     } catch (e) {
       throw new DriverError('BACKEND', `Agent ${this.url} is unreachable: ${(e as Error).message}`, vmId, {
         cause: e,
       });
     }
-    const text = await res.text();
-    const data = text ? JSON.parse(text) : undefined;
+    const text = res.text;
+    let data: { code?: string; message?: string } | undefined;
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new DriverError(
+        'BACKEND',
+        `Agent ${this.url} answered ${res.status} with a body that is not JSON`,
+        vmId,
+      );
+    }
     if (!res.ok) {
       const code = ['NOT_FOUND', 'ALREADY_EXISTS', 'INVALID_STATE', 'BAD_SPEC', 'BACKEND'].includes(
-        data?.code,
+        data?.code ?? '',
       )
-        ? data.code
+        ? (data!.code as DriverError['code'])
         : res.status === 400
           ? 'BAD_SPEC'
           : 'BACKEND';
@@ -144,7 +163,12 @@ export class AgentDriver implements HostDriver {
     return this.call<MigrationReport>(
       'POST',
       `/v1/guests/${encodeURIComponent(id)}/migrate`,
-      { destination: target.agentUrl, ...migrationBody(request), destinationToken: this.token },
+      // The destination agent accepts the stream with its own credential, never this agent's.
+      {
+        destination: target.agentUrl,
+        ...migrationBody(request),
+        ...(target.agentCredential ? { destinationToken: target.agentCredential } : {}),
+      },
       id,
     );
   }
