@@ -189,7 +189,7 @@ for (const backend of storeBackends()) {
         await t.call(
           tok.admin,
           'GET',
-          `/v1/hosts/${(await t.call(tok.bob, 'GET', `/v1/vms/${id}`)).body.hostId}`,
+          `/v1/hosts/${(await t.call(tok.admin, 'GET', `/v1/vms/${id}`)).body.hostId}`,
         )
       ).body.used;
       assert.equal(
@@ -199,7 +199,14 @@ for (const backend of storeBackends()) {
       );
       const vm = (await t.call(tok.bob, 'GET', `/v1/vms/${id}`)).body;
       assert.equal(vm.flavor, 'm1.large');
-      const hostAfter = (await t.call(tok.admin, 'GET', `/v1/hosts/${vm.hostId}`)).body.used;
+      assert.equal(vm.hostId, undefined, 'members do not see hosts');
+      const hostAfter = (
+        await t.call(
+          tok.admin,
+          'GET',
+          `/v1/hosts/${(await t.call(tok.admin, 'GET', `/v1/vms/${id}`)).body.hostId}`,
+        )
+      ).body.used;
       // m1.medium → m1.large: +2 vCPUs, +4096 MiB, +40 GiB on the same host
       assert.deepEqual(
         {
@@ -248,22 +255,28 @@ for (const backend of storeBackends()) {
       const r = await t.call(tok.bob, 'POST', '/v1/vms', { name: 'huge1', flavor: 'huge', image: 'tiny' });
       assert.equal(r.status, 409);
       assert.equal(r.body.code, 'NO_HOST_FITS');
-      assert.equal(r.body.rejected.length, 4);
-      for (const x of r.body.rejected)
+      // A member is told why by counts per filter, never which host.
+      assert.equal(r.body.rejected, undefined);
+      assert.deepEqual(r.body.rejectedByFilter, { CapacityFilter: 4 });
+      assert.match(r.body.message, /No host has room for 1 vCPUs \/ 195\.3 GiB now \(CapacityFilter 4\)/);
+      assert.doesNotMatch(r.body.message, /node-|MiB free/);
+      // An admin sees every host and filter.
+      const a = await t.call(tok.admin, 'POST', '/v1/vms', { name: 'huge2', flavor: 'huge', image: 'tiny' });
+      assert.equal(a.body.rejected.length, 4);
+      for (const x of a.body.rejected)
         assert.match(
           `${x.filter}: ${x.reason}`,
           /CapacityFilter: needs 200000 MiB memory, \d+ MiB free \(×1 overcommit\)/,
         );
-      const dry = await t.call(tok.bob, 'POST', '/v1/vms', {
-        name: 'd1',
-        flavor: 'm1.large',
-        image: 'tiny',
-        dryRun: true,
-        preset: 'spread',
-      });
+      const req = { name: 'd1', flavor: 'm1.large', image: 'tiny', dryRun: true, preset: 'spread' };
+      const dry = await t.call(tok.bob, 'POST', '/v1/vms', req);
       assert.equal(dry.status, 200);
-      assert.ok(dry.body.hostId);
-      assert.match(dry.body.explanation, /spread score/);
+      assert.equal(dry.body.hostId, undefined);
+      assert.equal(dry.body.fits, true);
+      assert.match(dry.body.explanation, /a host has room for 4 vCPUs \/ 8 GiB \(4 of 4 suitable\)/);
+      const adminDry = await t.call(tok.admin, 'POST', '/v1/vms', req);
+      assert.ok(adminDry.body.hostId);
+      assert.match(adminDry.body.explanation, /spread score/);
       assert.ok(
         !(await t.call(tok.bob, 'GET', '/v1/vms')).body.some((v: { name: string }) => v.name === 'd1'),
       );
@@ -303,7 +316,7 @@ for (const backend of storeBackends()) {
         tier: 'gold',
         zone: 'zone-2',
       });
-      const d = await t.call(tok.bob, 'POST', '/v1/vms', {
+      const d = await t.call(tok.admin, 'POST', '/v1/vms', {
         name: 'g1',
         flavor: 'm1.small',
         image: 'tiny',
@@ -319,7 +332,14 @@ for (const backend of storeBackends()) {
         zone: 'zone-9',
       });
       assert.equal(z.status, 409);
-      assert.match(z.body.rejected[0].reason, /VM asks for zone-9/);
+      assert.match(z.body.message, /No host has room for 1 vCPUs \/ 2 GiB in zone zone-9 now/);
+      const za = await t.call(tok.admin, 'POST', '/v1/vms', {
+        name: 'z1',
+        flavor: 'm1.small',
+        image: 'tiny',
+        zone: 'zone-9',
+      });
+      assert.match(za.body.rejected[0].reason, /VM asks for zone-9/);
       assert.equal((await t.call(tok.admin, 'GET', '/v1/hosts/gold-1')).body.tier, 'gold');
     });
 
@@ -362,7 +382,7 @@ for (const backend of storeBackends()) {
             serverGroup: 'ha',
           })
         ).body;
-        hosts.add((await t.call(tok.bob, 'GET', `/v1/vms/${op.vmId}`)).body.hostId);
+        hosts.add((await t.call(tok.admin, 'GET', `/v1/vms/${op.vmId}`)).body.hostId);
       }
       assert.equal(hosts.size, 3);
       const bad = await t.call(tok.bob, 'POST', '/v1/vms', {

@@ -171,7 +171,7 @@ for (const backend of storeBackends())
       ).id as string;
       const vm = (await t.call(ann, 'POST', '/v1/vms', { name: 'a1', flavor: 'm1.tiny', image: 'tiny' })).body
         .vmId as string;
-      const hostId = (await t.call(ann, 'GET', `/v1/vms/${vm}`)).body.hostId as string;
+      const hostId = (await t.call(t.adminToken, 'GET', `/v1/vms/${vm}`)).body.hostId as string;
       const admin = (m: string, u: string, b?: unknown) => t.call(t.adminToken, m, u, b);
       assert.equal((await admin('POST', `/v1/hosts/${hostId}/drain`)).status, 200);
       assert.equal((await admin('POST', `/v1/vms/${vm}/actions`, { action: 'stop' })).status, 202);

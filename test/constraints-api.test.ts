@@ -242,12 +242,11 @@ for (const backend of storeBackends()) {
         dryRun: true,
       });
       assert.equal(dry.status, 200);
-      assert.equal(dry.body.hostId, null);
-      assert.ok(
-        dry.body.rejected.every((r: { filter: string; reason: string }) =>
-          /spread "db-racks"/.test(r.reason),
-        ),
-      );
+      // The member is told it does not fit and which filter refused, counted, never which host.
+      assert.equal(dry.body.hostId, undefined);
+      assert.equal(dry.body.fits, false);
+      assert.deepEqual(Object.keys(dry.body.rejectedByFilter), ['ConstraintFilter']);
+      assert.doesNotMatch(JSON.stringify(dry.body), /r1-a|r2-a|rack r/);
       const d3 = await t.call(ann, 'POST', '/v1/vms', {
         name: 'd3',
         flavor: 'm1.small',

@@ -15,6 +15,10 @@ export interface ApiOptions {
   web?: string;
   /** Saved simulation runs and how to start new ones. */
   simulations?: SimulationsOptions;
+  /** Requests per token (per client address without one) per window; off when unset (`nubis serve` sets it). */
+  rateLimit?: { max: number; windowMs?: number };
+  /** Where server faults go, one object per fault (default: a JSON line on stderr). */
+  log?: (line: Record<string, unknown>) => void;
 }
 
 /** What a handler receives: the caller, the parsed body, query and path parameters, and the raw request. */

@@ -19,6 +19,12 @@ export const quotas = z
   .partial()
   .strict();
 
+/** Quotas to set: at least one (an empty object once reached the database as an empty update, a 500). */
+export const someQuotas = quotas.refine(
+  (q) => Object.keys(q).length > 0,
+  'give at least one of vcpus, memoryMiB, vms, diskGiB',
+);
+
 /** The `:id` path parameter. */
 export const idParam = z.object({ id: z.string().min(1).max(200) }).strict();
 

@@ -5,9 +5,11 @@
  * single error handler (HTTP status codes are decided here and nowhere else), /metrics and the
  * static dashboard.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { hideHosts, memberError, OPERATORS_CHOOSE, seesHosts } from './host-privacy.ts';
 import { withIdempotency } from './idempotency.ts';
 import type { ControlPlane, Principal } from '../control/control-plane.ts';
 import { deniedOperation } from '../control/authz.ts';
@@ -32,8 +34,27 @@ const STATUS: Record<ControlError['code'], number> = {
   CONSTRAINT_VIOLATED: 409,
   BAD_REQUEST: 400,
   IDEMPOTENCY_CONFLICT: 422,
+  TOO_MANY_REQUESTS: 429,
   BACKEND: 502,
 };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller (set once the token is checked; undefined on open routes). */
+    principal?: Principal;
+  }
+}
+
+/** One JSON line on stderr: how a server fault is logged (tests pass their own `log`). */
+const stderrLog = (line: Record<string, unknown>) => process.stderr.write(JSON.stringify(line) + '\n');
+
+/** The rate-limit key: the token (hashed, never kept in clear), else the client address. */
+function rateKey(req: FastifyRequest): string {
+  const h = req.headers.authorization;
+  return h?.startsWith('Bearer ')
+    ? 't:' + createHash('sha256').update(h.slice(7).trim()).digest('hex')
+    : 'ip:' + req.ip;
+}
 
 const HOW_TO_AUTH =
   'send "Authorization: Bearer <token>" (the CLI reads NUBIS_TOKEN or the credentials file "nubis login" writes)';
@@ -77,47 +98,75 @@ async function authenticate(
  * @example const app = buildApi(cp, { web: 'web/dist' }); await app.listen({ port: 8080 });
  */
 export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  const log = opts.log ?? stderrLog;
+  // Every request has an id, returned in `x-request-id` (and in the body of a 5xx) and logged with a fault.
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20, genReqId: () => randomUUID() });
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
   const routes: RouteDef[] = [];
   for (const register of ROUTE_MODULES) register((r) => routes.push(r), { cp, opts });
 
-  for (const r of routes) {
-    app.route({
-      method: r.method,
-      url: r.url,
-      handler: async (req, reply) => {
-        const p = r.open
-          ? (undefined as unknown as Principal)
-          : await authenticate(cp, req.headers.authorization, req.ip);
-        const body = parse(r.body, req.body, 'body');
-        const query = parse(r.query, req.query, 'query');
-        const params = parse(r.params, req.params, 'path');
-        reply.code(r.status ?? 200);
-        // A write with an Idempotency-Key runs once per (tenant, method, route, key); retries get its answer.
-        const out = await withIdempotency(cp.ctx, p?.tenantId, req, reply, { body, query }, () =>
-          r.handler({ p, body, query, params, req, reply }),
-        ).catch(async (e: unknown) => {
-          // A refusal of the policy table goes to the security log (in its own write: the
-          // request's transaction, if any, was rolled back), then to the error handler.
-          const op = deniedOperation(e);
-          if (op && p)
-            await appendSecurityEvent(cp.ctx, {
-              kind: 'access.denied',
-              principal: p.userName,
-              tenantId: p.tenantId,
-              source: req.ip,
-              operation: op,
-              object: `${req.method} ${req.url.split('?')[0]}`,
-              detail: { status: (e as ControlError).code === 'FORBIDDEN' ? 403 : 404, role: p.role },
-            });
-          throw e;
-        });
-        if (out === undefined) return reply.send();
-        return out;
-      },
+  // Rate limits per token (per address without one): off unless configured (`nubis serve` sets them).
+  if (opts.rateLimit)
+    void app.register(rateLimit, {
+      max: opts.rateLimit.max,
+      timeWindow: opts.rateLimit.windowMs ?? 60_000,
+      keyGenerator: rateKey,
+      errorResponseBuilder: (_req, ctx) =>
+        new ControlError(
+          'TOO_MANY_REQUESTS',
+          `Rate limit: at most ${ctx.max} requests per ${ctx.after} per token; retry after ${Math.ceil(ctx.ttl / 1000)} s`,
+          { retryAfterS: Math.ceil(ctx.ttl / 1000) },
+        ),
     });
-  }
-  app.get('/openapi.json', async () => openApi(routes));
+  void app.register(async (api) => {
+    for (const r of routes) {
+      api.route({
+        method: r.method,
+        url: r.url,
+        handler: async (req, reply) => {
+          const p = r.open
+            ? (undefined as unknown as Principal)
+            : await authenticate(cp, req.headers.authorization, req.ip);
+          req.principal = p;
+          const body = parse(r.body, req.body, 'body');
+          const query = parse(r.query, req.query, 'query');
+          const params = parse(r.params, req.params, 'path');
+          // Members and readers never choose hosts: no host filter, no migration target.
+          if (
+            !seesHosts(p) &&
+            ((query as { host?: unknown })?.host !== undefined ||
+              (body as { toHost?: unknown })?.toHost !== undefined)
+          )
+            throw new ControlError('FORBIDDEN', `You may not name a host: ${OPERATORS_CHOOSE}`);
+          reply.code(r.status ?? 200);
+          // A write with an Idempotency-Key runs once per (tenant, method, route, key); retries get its answer.
+          const out = await withIdempotency(cp.ctx, p?.tenantId, req, reply, { body, query }, () =>
+            r.handler({ p, body, query, params, req, reply }),
+          ).catch(async (e: unknown) => {
+            // A refusal of the policy table goes to the security log (in its own write: the
+            // request's transaction, if any, was rolled back), then to the error handler.
+            const op = deniedOperation(e);
+            if (op && p)
+              await appendSecurityEvent(cp.ctx, {
+                kind: 'access.denied',
+                principal: p.userName,
+                tenantId: p.tenantId,
+                source: req.ip,
+                operation: op,
+                object: `${req.method} ${req.url.split('?')[0]}`,
+                detail: { status: (e as ControlError).code === 'FORBIDDEN' ? 403 : 404, role: p.role },
+              });
+            throw e;
+          });
+          if (out === undefined) return reply.send();
+          return seesHosts(p) ? out : hideHosts(out);
+        },
+      });
+    }
+    api.get('/openapi.json', async () => openApi(routes));
+  });
 
   // Conditional GETs: a strong ETag on every JSON answer of the API, 304 when the client has it
   // already (the dashboard polls; unchanged lists of 1,000 hosts then cost no transfer). Responses
@@ -147,15 +196,42 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
       .code(404)
       .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}; see /openapi.json` }),
   );
-  app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof ControlError)
-      return reply
-        .code(STATUS[err.code])
-        .send({ code: err.code, message: err.message, ...(err.details ?? {}) });
-    const status = (err as { statusCode?: number }).statusCode;
+  app.setErrorHandler((raw: FastifyError | ControlError, req, reply) => {
+    if (raw instanceof ControlError) {
+      const err = seesHosts(req.principal) ? raw : memberError(raw);
+      const status = STATUS[err.code];
+      if (status === 429) reply.header('retry-after', String(err.details?.retryAfterS ?? 1));
+      // A backend fault (an agent or database that failed) is a server fault: logged with the request id.
+      if (status >= 500) fault(req, status, err);
+      return reply.code(status).send({
+        code: err.code,
+        message: err.message,
+        ...(err.details ?? {}),
+        ...(status >= 500 ? { requestId: req.id } : {}),
+      });
+    }
+    const status = (raw as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500)
-      return reply.code(status).send({ code: 'BAD_REQUEST', message: (err as Error).message });
-    return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error' });
+      return reply.code(status).send({ code: 'BAD_REQUEST', message: raw.message });
+    fault(req, 500, raw);
+    return reply.code(500).send({
+      code: 'INTERNAL',
+      message: `Internal error (request ${req.id}; the server logged it)`,
+      requestId: req.id,
+    });
   });
+  function fault(req: FastifyRequest, status: number, err: Error) {
+    log({
+      level: 'error',
+      time: new Date().toISOString(),
+      requestId: req.id,
+      method: req.method,
+      route: req.routeOptions?.url ?? req.url.split('?')[0],
+      error: err.message,
+      stack: err.stack,
+      code: (err as { code?: unknown }).code,
+      status,
+    });
+  }
   return app;
 }

@@ -18,6 +18,14 @@ import { cryptoIds } from '../runtime/ids.ts';
 import { demoUtilization } from '../sim/synthetic.ts';
 import { writePrivateFile } from './credentials.ts';
 
+/** A whole number flag of at least `min`. @throws RangeError naming the flag and what it accepts */
+function count(v: string, flag: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min)
+    throw new RangeError(`${flag} must be an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
 export function serveCommand(program: Command): void {
   program
     .command('serve')
@@ -62,6 +70,13 @@ export function serveCommand(program: Command): void {
       'report a synthetic CPU load for VMs on simulated hosts this often, as a monitoring agent would (0: never)',
       '10',
     )
+    .option(
+      '--rate-limit <n>',
+      'API requests per minute per token (per address without one; 0: no limit)',
+      '1200',
+    )
+    .option('--sim-max-runs <n>', 'simulation runs at once from the API (others get 429)', '2')
+    .option('--sim-traces <dir>', 'folder of named PlanetLab traces for API runs (default: DATA/traces)')
     .action(
       async (o: {
         host: string;
@@ -78,6 +93,9 @@ export function serveCommand(program: Command): void {
         auditIntervalS: string;
         simLoadIntervalS: string;
         simBootS: string;
+        rateLimit: string;
+        simMaxRuns: string;
+        simTraces?: string;
       }) => {
         const port = Number(o.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -161,7 +179,13 @@ export function serveCommand(program: Command): void {
         const root = packageRoot();
         const app = buildApi(cp, {
           web: join(root, 'web', 'dist'),
-          simulations: { dir: join(o.data, 'simulations'), bin: join(root, 'bin', 'nubis.js') },
+          simulations: {
+            dir: join(o.data, 'simulations'),
+            bin: join(root, 'bin', 'nubis.js'),
+            traces: o.simTraces ?? join(o.data, 'traces'),
+            maxRuns: count(o.simMaxRuns, '--sim-max-runs', 1),
+          },
+          ...(count(o.rateLimit, '--rate-limit', 0) > 0 ? { rateLimit: { max: Number(o.rateLimit) } } : {}),
         });
         const addr = await app.listen({ host: o.host, port });
         // One write, so a reader that sees the address also sees where the token is. The token itself

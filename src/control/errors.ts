@@ -12,6 +12,8 @@ export type ControlErrorCode =
   | 'BAD_REQUEST'
   /** An Idempotency-Key reused with a different request (422). */
   | 'IDEMPOTENCY_CONFLICT'
+  /** Too many requests or runs at once (429, with Retry-After from `details.retryAfterS`). */
+  | 'TOO_MANY_REQUESTS'
   | 'BACKEND';
 
 export class ControlError extends Error {

@@ -84,9 +84,14 @@ export const agentRoutes: RouteModule = (route, { cp }) => {
         memoryMiB: z.number().positive().optional(),
         accel: z.string().optional(),
         health: z.object({ status: z.enum(['ok', 'degraded']), reason: z.string().optional() }).optional(),
+        /** The guests it runs and the CPU utilization it measured for each (0..1 per vCPU). */
         guests: z
-          .array(z.object({ id: z.string(), cpu: z.number().min(0).max(1).optional() }).passthrough())
-          .max(10_000)
+          .array(
+            z
+              .object({ id: z.string().min(1).max(200), cpu: z.number().min(0).max(1000).optional() })
+              .passthrough(),
+          )
+          .max(100_000)
           .optional(),
       })
       .passthrough(),

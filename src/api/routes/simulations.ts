@@ -37,7 +37,8 @@ export const simulationRoutes: RouteModule = (route, { opts }) => {
   route({
     method: 'POST',
     url: '/v1/simulations',
-    summary: 'Start a nubis sim run on the server (admin, operator); poll GET /v1/simulations/:name',
+    summary:
+      'Start a nubis sim run on the server (admin, operator): a preset or named scenario file, a named trace folder, within the limits (429 when enough run already); poll GET /v1/simulations/:name',
     tag: 'simulations',
     status: 202,
     body: z

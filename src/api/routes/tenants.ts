@@ -1,7 +1,7 @@
 /** Tenants and their quotas. */
 import { z } from 'zod';
 import type { RouteModule } from '../route-def.ts';
-import { idParam, name, quotas } from '../schemas.ts';
+import { idParam, name, quotas, someQuotas } from '../schemas.ts';
 
 /** GET/POST /v1/tenants, GET/PATCH/DELETE /v1/tenants/:id, GET /v1/quotas. */
 export const tenantRoutes: RouteModule = (route, { cp }) => {
@@ -42,7 +42,7 @@ export const tenantRoutes: RouteModule = (route, { cp }) => {
     summary: 'Rename a tenant, change its quotas (admin)',
     tag: 'tenants',
     params: idParam,
-    body: z.object({ name: name.optional(), quotas: quotas.partial().optional() }).strict(),
+    body: z.object({ name: name.optional(), quotas: someQuotas.optional() }).strict(),
     handler: async ({ p, params, body }) => cp.tenancyAdmin.updateTenant(p, params.id, body),
   });
   route({

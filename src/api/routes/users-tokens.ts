@@ -4,6 +4,9 @@ import { ROLES } from '../../control/control-plane.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
+/** A token lives at most this long (a longer expiry overflowed the date: a 500). */
+const TEN_YEARS_S = 10 * 365 * 86400;
+
 /** GET/POST /v1/users, PATCH/DELETE /v1/users/:id, GET/POST /v1/tokens, DELETE /v1/tokens/:id. */
 export const userTokenRoutes: RouteModule = (route, { cp }) => {
   route({
@@ -59,7 +62,11 @@ export const userTokenRoutes: RouteModule = (route, { cp }) => {
     tag: 'tokens',
     status: 201,
     body: z
-      .object({ name, userId: z.string().optional(), expiresInS: z.number().int().positive().optional() })
+      .object({
+        name,
+        userId: z.string().optional(),
+        expiresInS: z.number().int().positive().max(TEN_YEARS_S, 'at most 10 years (315360000 s)').optional(),
+      })
       .strict(),
     handler: async ({ p, body }) => cp.createToken(p, body),
   });

@@ -1,6 +1,7 @@
 /** VMs: list, create (or dry-run placement), lifecycle actions, delete, live migration. */
 import { z } from 'zod';
 import { VM_ACTIONS, type VmAction } from '../../control/vm-states.ts';
+import { memberDecision, seesHosts } from '../host-privacy.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
@@ -49,7 +50,11 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
     handler: async ({ p, body, reply }) => {
       if (body.dryRun) {
         reply.code(200);
-        return cp.placement(p, body);
+        const d = await cp.placement(p, body);
+        if (seesHosts(p)) return d;
+        // Members learn whether it fits and why not, counted per filter, never which host.
+        const f = (await cp.listFlavors(p)).find((x) => x.id === body.flavor || x.name === body.flavor);
+        return memberDecision(d, { vcpus: f?.vcpus ?? 0, memoryMiB: f?.memoryMiB ?? 0, zone: body.zone });
       }
       return cp.createVm(p, body);
     },
@@ -89,7 +94,7 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
     method: 'POST',
     url: '/v1/vms/:id/migrate',
     summary:
-      'Live-migrate a VM (to a host, or where placement says); a downtime target lets the models choose the settings',
+      'Live-migrate a VM (to a host, or where placement says; only admins and operators name a host); a downtime target lets the models choose the settings',
     tag: 'vms',
     status: 202,
     params: idParam,

@@ -56,7 +56,11 @@ export const vmCommands: CommandModule = (program) => {
       const op = await c.client.vms.create(body, { idempotencyKey: o.idempotencyKey });
       if (c.json) return c.out(op, () => '');
       const v = op.vmId ? await c.client.vms.get(op.vmId).catch(() => undefined) : undefined;
-      c.out(op, () => `${opLine(o.name, op)}${v ? `: ${v.state} on ${v.hostName ?? '-'} (id ${v.id})` : ''}`);
+      c.out(
+        op,
+        () =>
+          `${opLine(o.name, op)}${v ? `: ${v.state}${v.hostName ? ` on ${v.hostName}` : ''} (id ${v.id})` : ''}`,
+      );
     });
 
   vm.command('list')

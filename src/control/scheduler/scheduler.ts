@@ -37,6 +37,13 @@ export interface PlaceRequest {
   extra?: Constraint[];
 }
 
+/** What a request needs, for errors a member reads (no host in it). */
+const needOf = (r: PlaceRequest) => ({
+  vcpus: r.flavor.vcpus,
+  memoryMiB: r.flavor.memory_mib,
+  zone: r.vm.zone ?? null,
+});
+
 /** The one place that chooses hosts for VMs and claims their capacity. */
 export class Scheduler extends Service {
   /** Hosts' static attributes (capacity, ratios, reserved, zone, rack), cached: placement reads only state and counters. */
@@ -156,7 +163,10 @@ export class Scheduler extends Service {
       )
         continue;
       if (!decision.hostId)
-        throw new ControlError('NO_HOST_FITS', decision.explanation, { rejected: decision.rejected });
+        throw new ControlError('NO_HOST_FITS', decision.explanation, {
+          rejected: decision.rejected,
+          request: needOf(r),
+        });
       if (await this.cp.claims.claimHost(trx, decision.hostId, r.flavor, o.newVms ?? 1))
         return { hostId: decision.hostId, decision };
       if (r.toHost || attempt >= 5)
@@ -165,6 +175,7 @@ export class Scheduler extends Service {
           r.toHost
             ? `Host ${decision.ranked[0]?.hostName ?? r.toHost} has no room for ${r.flavor.name ?? r.vm.name}`
             : `Hosts kept filling up while placing "${r.vm.name}"; try again`,
+          { request: needOf(r) },
         );
     }
   }
@@ -191,7 +202,7 @@ export class Scheduler extends Service {
     return new ControlError(
       'NO_HOST_FITS',
       why ? `Host ${name} cannot take ${r.vm.name}: ${why.reason}` : `Host ${name} cannot take ${r.vm.name}`,
-      { rejected: d.rejected },
+      { rejected: d.rejected, request: needOf(r) },
     );
   }
 

@@ -5,6 +5,8 @@ import { go } from '../router.ts';
 
 export interface Decision {
   hostId: string | null;
+  /** Members are not told the host: whether one would take the VM. */
+  fits?: boolean;
   explanation: string;
   ranked?: { hostId: string; hostName: string; score: number }[];
   rejected?: { hostId: string; hostName: string; filter: string; reason: string }[];
@@ -147,6 +149,10 @@ export function CreateVm() {
             <p className="ok">
               It would go to <b data-testid="chosen-host">{chosen(preview)}</b>: {preview.explanation}
             </p>
+          ) : preview.fits ? (
+            <p className="ok">It would fit: {preview.explanation}</p>
+          ) : rejectionRows(preview).length === 0 ? (
+            <p className="error">{preview.explanation}</p>
           ) : (
             <p className="error">
               Nothing fits on any of the {new Set(rejectionRows(preview).map((r) => r.host)).size} hosts. Why,

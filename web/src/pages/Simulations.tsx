@@ -97,10 +97,10 @@ export function Simulations() {
             </select>
           </label>
           <label>
-            trace folder on the server (PlanetLab)
+            trace name (a folder in the server's traces folder; PlanetLab)
             <input
               value={form.trace}
-              placeholder="../shared/data/planetlab/20110303"
+              placeholder="20110303"
               onChange={(e) => setForm({ ...form, trace: e.target.value })}
             />
           </label>

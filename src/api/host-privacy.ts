@@ -1,0 +1,114 @@
+/**
+ * Members never choose or see hosts. Admins and operators run the infrastructure and see every
+ * host; members and readers see their tenant's objects without where they run: answers lose their
+ * host keys, placement dry-runs and "no host fits" errors explain by counts per filter, never by host
+ * name, zone's host list or load. Applied once, in `server.ts`, to every answer and error.
+ */
+import type { PlacementDecision, Rejection } from '../policies/placement/pipeline.ts';
+import { ControlError } from '../control/errors.ts';
+import type { Principal } from '../control/principal.ts';
+
+/** Whether the caller may see hosts (admins and operators). */
+export const seesHosts = (p: Principal | undefined): boolean =>
+  !p || p.role === 'admin' || p.role === 'operator';
+
+/** Keys that name a host, dropped from every answer to a member or reader. */
+const HOST_KEYS = new Set(['hostId', 'hostName', 'targetHostId', 'sourceHostId', 'host', 'hosts']);
+
+/** What operators are told to do instead of naming a host. */
+export const OPERATORS_CHOOSE =
+  'operators choose hosts; leave the host out and placement chooses one (only admins and operators name a host)';
+
+/**
+ * The keys of an event's `detail` that name hosts: the placement's reasoning (`why`), where it
+ * restarted (`on`), and a VM's `from`/`to` (except a resize, whose are flavors).
+ */
+function hostDetail(kind: string, key: string): boolean {
+  if (key === 'why' || key === 'on') return true;
+  return kind.startsWith('vm.') && kind !== 'vm.resized' && (key === 'from' || key === 'to');
+}
+
+/** `v` without host keys, deeply (arrays and plain objects; other values as they are). */
+export function hideHosts(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(hideHosts);
+  if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return v;
+  const o = v as Record<string, unknown>;
+  const kind = typeof o.kind === 'string' ? o.kind : undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(o)) {
+    if (HOST_KEYS.has(k)) continue;
+    if (kind !== undefined && k === 'detail' && x && typeof x === 'object' && !Array.isArray(x)) {
+      const d: Record<string, unknown> = {};
+      for (const [dk, dx] of Object.entries(x)) if (!hostDetail(kind, dk)) d[dk] = dx;
+      out[k] = hideHosts(d);
+    } else out[k] = hideHosts(x);
+  }
+  return out;
+}
+
+/** Rejections counted per filter (`{ CapacityFilter: 3 }`): why, without which host. */
+export function countByFilter(rejected: readonly Rejection[] | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rejected ?? []) out[r.filter] = (out[r.filter] ?? 0) + 1;
+  return out;
+}
+
+const counts = (c: Record<string, number>) =>
+  Object.entries(c)
+    .map(([f, n]) => `${f} ${n}`)
+    .join(', ');
+
+/** What a member is told about a VM that needs room: "8 vCPUs / 16 GiB in zone z". */
+function need(d: Record<string, unknown> | undefined): string {
+  const r = d?.request as { vcpus?: number; memoryMiB?: number; zone?: string | null } | undefined;
+  if (!r?.vcpus) return 'this VM';
+  const gib = Math.round(((r.memoryMiB ?? 0) / 1024) * 10) / 10;
+  return `${r.vcpus} vCPUs / ${gib} GiB${r.zone ? ` in zone ${r.zone}` : ''}`;
+}
+
+/**
+ * A placement dry-run as a member sees it: whether it fits and why not, counted per filter; no
+ * `hostId` (no host is named): `fits` says whether one would take it.
+ */
+export function memberDecision(
+  d: PlacementDecision,
+  want: { vcpus: number; memoryMiB: number; zone?: string },
+) {
+  const byFilter = countByFilter(d.rejected);
+  const fits = d.hostId !== null;
+  const total = d.ranked.length + d.rejected.length;
+  return {
+    fits,
+    explanation: fits
+      ? `a host has room for ${need({ request: want })} (${d.ranked.length} of ${total} suitable)`
+      : `no host has room for ${need({ request: want })}${total ? ` (${counts(byFilter)})` : ''}`,
+    ranked: [],
+    rejected: [],
+    rejectedByFilter: byFilter,
+  };
+}
+
+/**
+ * A placement error as a member or reader sees it (NO_HOST_FITS, CONSTRAINT_VIOLATED): the same
+ * code, a message without host names, and the rejections counted per filter. Other errors unchanged.
+ */
+export function memberError(e: ControlError): ControlError {
+  if (e.code === 'NO_HOST_FITS') {
+    const byFilter = countByFilter(e.details?.rejected as Rejection[] | undefined);
+    const why = Object.keys(byFilter).length ? ` (${counts(byFilter)})` : '';
+    return new ControlError(
+      'NO_HOST_FITS',
+      `No host has room for ${need(e.details)} now${why}; try again later, with a smaller flavor, or ask an operator`,
+      { rejectedByFilter: byFilter },
+    );
+  }
+  if (e.code === 'CONSTRAINT_VIOLATED') {
+    const c = e.details?.constraint as { name?: string } | undefined;
+    return new ControlError(
+      'CONSTRAINT_VIOLATED',
+      `A placement constraint${c?.name ? ` (${c.name})` : ''} forbids this move`,
+      { ...(c ? { constraint: c } : {}), ...(e.details?.vms ? { vms: e.details.vms } : {}) },
+    );
+  }
+  return e;
+}
