@@ -193,3 +193,21 @@ test('nubis agent refuses to listen on 0.0.0.0 without a token and says how to s
   assert.match(r.stderr, /Refusing to listen on 0\.0\.0\.0 without a token.*NUBIS_AGENT_TOKEN/s);
   assert.ok(!existsSync('/nonexistent/x'));
 });
+
+test('a token on the command line is refused by nubis agent and nubis guest, without echoing it', () => {
+  for (const args of [
+    ['agent', '--listen', '127.0.0.1:0', '--state', '/nonexistent/y', '--token', 'sekret-on-argv'],
+    ['guest', '--token', 'sekret-on-argv', 'list'],
+  ]) {
+    const r = spawnSync(process.execPath, [join(root, 'bin/nubis.js'), ...args], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 2, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /--token was removed.*NUBIS_AGENT_TOKEN/s);
+    assert.ok(!`${r.stdout}${r.stderr}`.includes('sekret-on-argv'), 'the token is not echoed');
+  }
+  assert.ok(!existsSync('/nonexistent/y'));
+});

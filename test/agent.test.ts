@@ -28,9 +28,12 @@ function startAgent(state: string, token?: string): Promise<{ url: string; proc:
     '127.0.0.1:0',
     '--accel',
     'tcg',
-    ...(token ? ['--token', token] : []),
   ];
-  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The token comes from the environment (a token on the command line is refused).
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (token) env.NUBIS_AGENT_TOKEN = token;
+  else delete env.NUBIS_AGENT_TOKEN;
+  const proc = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
   procs.push(proc);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -195,11 +198,11 @@ test(
 
     // The CLI talks to agents too.
     const cli = (...args: string[]) =>
-      spawnSync(
-        process.execPath,
-        [join(root, 'bin/nubis.js'), 'guest', '--agent', b.url, '--token', 'sekret', ...args],
-        { encoding: 'utf8', cwd: root },
-      );
+      spawnSync(process.execPath, [join(root, 'bin/nubis.js'), 'guest', '--agent', b.url, ...args], {
+        encoding: 'utf8',
+        cwd: root,
+        env: { ...process.env, NUBIS_AGENT_TOKEN: 'sekret' },
+      });
     const listed = cli('--json', 'list');
     assert.equal(listed.status, 0, listed.stderr);
     assert.deepEqual(

@@ -35,14 +35,12 @@ async function startAgent(): Promise<string> {
       '127.0.0.1:0',
       '--accel',
       'tcg',
-      '--token',
-      'k',
       '--memory-interval-s',
       '0',
       '--power-command',
       'true',
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NUBIS_AGENT_TOKEN: 'k' } },
   );
   procs.push(proc);
   return new Promise<string>((resolve, reject) => {
@@ -87,7 +85,7 @@ hostDriverConformance({
   skip: typeof g === 'string' ? g : undefined,
   open: async () => {
     const [ua, ub] = await Promise.all([startAgent(), startAgent()]);
-    // Each agent is reached with its own credential (both "k" here: they were started with --token k).
+    // Each agent is reached with its own credential (both "k" here: they were started with NUBIS_AGENT_TOKEN=k).
     const aRef = hostRef({ id: 'a', name: 'host-a', driver: 'qemu', agent_url: ua, agent_credential: 'k' });
     const bRef = hostRef({ id: 'b', name: 'host-b', driver: 'qemu', agent_url: ub, agent_credential: 'k' });
     const drivers = createHostDrivers({});

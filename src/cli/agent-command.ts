@@ -4,7 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { NubisClient, type ApiError } from '../client/index.ts';
 import { buildAgentServer, hostFacts } from '../agent/agent-server.ts';
 import { boundUrl, checkListenHost, isLoopback, noTokenMessage } from '../agent/listen-guard.ts';
@@ -28,11 +28,11 @@ export function agentCommand(program: Command): void {
       '--advertise-url <url>',
       'URL the control plane reaches this agent at, bound at enrollment (default: the address it listens on)',
     )
+    .addOption(new Option('--token <token>').hideHelp())
     .option(
-      '--token <token>',
-      "token required on this agent's API when it is not enrolled (or NUBIS_AGENT_TOKEN); an enrolled agent requires its own credential",
+      '--token-file <file>',
+      "read the token required on this agent's API from this file (mode 0600; or NUBIS_AGENT_TOKEN); an enrolled agent requires its own credential",
     )
-    .option('--token-file <file>', 'read the token from this file (mode 0600; instead of --token)')
     .option(
       '--migration-source-dirs <dirs>',
       "comma-separated folders incoming migrations may copy a guest's disk from (other agents' state folders here or on shared storage; default: the folder holding --state)",
@@ -90,6 +90,7 @@ export function agentCommand(program: Command): void {
         fenceAfterS: string;
         healthFile?: string;
       }) => {
+        if (o.token !== undefined) throw new AgentArgvError(AGENT_TOKEN_ON_ARGV);
         if (!['auto', 'kvm', 'tcg'].includes(o.accel))
           throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
         const m = /^(.+):(\d+)$/.exec(o.listen);
@@ -115,7 +116,6 @@ export function agentCommand(program: Command): void {
           enrollment?.agentCredential ??
           newCredential ??
           (o.tokenFile ? readTokenFile(o.tokenFile) : undefined) ??
-          o.token ??
           process.env.NUBIS_AGENT_TOKEN;
         checkListenHost(m[1]!, !!token);
         const probeImage = {
@@ -315,4 +315,14 @@ function readTokenFile(file: string): string {
   const t = readFileSync(file, 'utf8').trim();
   if (!t) throw new RangeError(`--token-file ${file} is empty`);
   return t;
+}
+
+/** Why `--token` is refused on `nubis agent` and `nubis guest`, and what to do instead. */
+export const AGENT_TOKEN_ON_ARGV =
+  '--token was removed: a token on the command line is visible to every user (ps) and kept in shell ' +
+  'histories. Set NUBIS_AGENT_TOKEN, or give --token-file FILE (mode 0600)';
+
+/** A token given on the command line (one line, exit 2). */
+export class AgentArgvError extends Error {
+  readonly code = 'TOKEN_ON_ARGV';
 }

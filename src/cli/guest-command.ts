@@ -1,5 +1,6 @@
 /** `nubis guest …`: talk to a host agent directly (before and besides the control plane). */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { AGENT_TOKEN_ON_ARGV, AgentArgvError } from './agent-command.ts';
 import { formatTable } from './table.ts';
 
 class AgentCallError extends Error {
@@ -53,9 +54,14 @@ export function guestCommand(program: Command): void {
       'agent URL (or NUBIS_AGENT_URL)',
       process.env.NUBIS_AGENT_URL ?? 'http://127.0.0.1:7070',
     )
-    .option('--token <token>', 'agent token (or NUBIS_AGENT_TOKEN)', process.env.NUBIS_AGENT_TOKEN)
+    .addOption(new Option('--token <token>').hideHelp())
     .option('--json', 'JSON output for scripts');
-  const g = (): Global => guest.opts() as Global;
+  // The agent token comes from NUBIS_AGENT_TOKEN only: never on the command line.
+  const g = (): Global => {
+    const o = guest.opts() as Global;
+    if (o.token !== undefined) throw new AgentArgvError(AGENT_TOKEN_ON_ARGV);
+    return { ...o, token: process.env.NUBIS_AGENT_TOKEN };
+  };
 
   guest
     .command('list')
@@ -137,7 +143,7 @@ export function guestCommand(program: Command): void {
     .command('migrate <id>')
     .description('Live-migrate a guest to another agent')
     .requiredOption('--to <url>', 'destination agent URL')
-    .option('--to-token <token>', 'destination agent token')
+    .option('--to-token-env <name>', 'environment variable holding the destination agent token')
     .option('--mode <mode>', 'stop-and-copy, precopy or postcopy', 'precopy')
     .option('--max-downtime-ms <ms>')
     .option('--bandwidth-mbps <Mbit/s>')
@@ -153,6 +159,9 @@ export function guestCommand(program: Command): void {
     .option('--no-postcopy', 'when planning: do not use post-copy')
     .action(async (id: string, o: Record<string, string | boolean | undefined>) => {
       const s = (k: string) => o[k] as string | undefined;
+      // The destination's token comes from the environment too: NUBIS_AGENT_TOKEN by default (the
+      // same token on both agents), or the variable --to-token-env names.
+      const toToken = process.env[s('toTokenEnv') ?? 'NUBIS_AGENT_TOKEN'];
       let body: Record<string, unknown>;
       if (o.downtimeTargetMs !== undefined) {
         if (o.bandwidthMbps === undefined)
@@ -161,7 +170,7 @@ export function guestCommand(program: Command): void {
           );
         body = {
           destination: s('to'),
-          destinationToken: s('toToken'),
+          destinationToken: toToken,
           plan: {
             downtimeTargetMs: num('downtime-target-ms', s('downtimeTargetMs')),
             bandwidthMbps: num('bandwidth-mbps', s('bandwidthMbps')),
@@ -172,7 +181,7 @@ export function guestCommand(program: Command): void {
         const mf = s('multifd')?.split(':');
         body = {
           destination: s('to'),
-          destinationToken: s('toToken'),
+          destinationToken: toToken,
           options: {
             mode: s('mode'),
             maxDowntimeMs: num('max-downtime-ms', s('maxDowntimeMs')),

@@ -115,7 +115,9 @@ export const hostCommands: CommandModule = (program) => {
             ? [`host credential (the agent reports with it; shown once): ${h.hostCredential}`]
             : []),
           ...(h.agentCredential
-            ? [`agent credential (start its agent with --token; shown once): ${h.agentCredential}`]
+            ? [
+                `agent credential (start its agent with NUBIS_AGENT_TOKEN set to it; shown once): ${h.agentCredential}`,
+              ]
             : []),
         ].join('\n'),
       );
