@@ -15,6 +15,7 @@ import { ControlError } from '../errors.ts';
 import { hashToken, type Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
+import { appendSecurityEvent, recordSecurityEvent } from '../security/security-log.ts';
 
 /** Longest join-token lifetime (7 days): a join token is for an enrollment about to happen. */
 export const MAX_JOIN_TOKEN_S = 7 * 86_400;
@@ -127,7 +128,22 @@ export class Enrollment extends Service {
       .selectAll()
       .where('hash', '=', hashToken(b.joinToken))
       .executeTakeFirst();
-    if (!row || row.used_at || row.expires_at <= at) throw refused();
+    if (!row || row.used_at || row.expires_at <= at) {
+      await appendSecurityEvent(this.ctx, {
+        kind: 'enrollment.failed',
+        object: b.hostname,
+        detail: {
+          reason: !row
+            ? 'unknown join token'
+            : row.used_at
+              ? 'join token already used'
+              : 'join token expired',
+          agentUrl: b.agentUrl,
+          ...(row ? { joinToken: row.id } : {}),
+        },
+      });
+      throw refused();
+    }
     const id = this.ctx.ids.uuid();
     const hostCredential = HOST_PREFIX + this.ctx.ids.secret(32);
     const agentCredential = b.agentCredential ?? this.ctx.ids.secret(32);
@@ -151,6 +167,12 @@ export class Enrollment extends Service {
             actor: `join-token:${row.name}`,
             kind: 'host.enrolled',
             detail: { name: b.hostname, agentUrl: b.agentUrl, accel: b.accel, joinToken: row.id },
+          });
+          await recordSecurityEvent(this.ctx, trx, {
+            kind: 'enrollment.succeeded',
+            principal: `join-token:${row.name}`,
+            object: id,
+            detail: { host: b.hostname, agentUrl: b.agentUrl, joinToken: row.id },
           });
         }),
       `Host "${b.hostname}" already exists: enroll under another name (nubis agent --name)`,

@@ -6,6 +6,7 @@
  */
 import { ControlError } from '../errors.ts';
 import { Service } from '../service.ts';
+import { appendSecurityEvent } from '../security/security-log.ts';
 
 /** Agents' heartbeats: refresh, health reports. */
 export class Heartbeats extends Service {
@@ -39,6 +40,16 @@ export class Heartbeats extends Service {
           detail: { reason: 'agent URL differs from the one bound at enrollment', agentUrl: b.agentUrl },
         }),
       );
+      await appendSecurityEvent(this.ctx, {
+        kind: 'heartbeat.refused',
+        principal: p.userName,
+        object: h.id,
+        detail: {
+          host: h.name,
+          reason: 'agent URL differs from the one bound at enrollment',
+          agentUrl: b.agentUrl,
+        },
+      });
       throw new ControlError(
         'FORBIDDEN',
         `Host "${h.name}" is bound to the agent URL it enrolled with; a heartbeat cannot change it (re-enroll the host to move its agent)`,

@@ -26,6 +26,8 @@ export const SECURITY_EVENT_KINDS = [
   'enrollment.succeeded',
   /** An enrollment refused (unknown, used or expired join token). */
   'enrollment.failed',
+  /** A host's heartbeat refused (it tried to change the agent URL bound at enrollment). */
+  'heartbeat.refused',
 ] as const;
 export type SecurityEventKind = (typeof SECURITY_EVENT_KINDS)[number];
 
