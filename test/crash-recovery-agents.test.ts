@@ -31,6 +31,8 @@ const dirs: string[] = [];
 after(async () => {
   for (const s of serves) await killServe(s);
   for (const p of procs) p.kill('SIGKILL');
+  // QEMU guests are daemons: they outlive their agent. End this test's (their paths hold its folders).
+  for (const d of dirs) spawnSync('pkill', ['-KILL', '-f', d]);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 

@@ -1,5 +1,5 @@
 /** The conformance suites against the third driver: real agent processes over HTTP. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ const procs: ChildProcess[] = [];
 const dirs: string[] = [];
 after(() => {
   for (const p of procs) p.kill('SIGKILL');
+  // QEMU guests are daemons: they outlive their agent. End this test's (their paths hold its folders).
+  for (const d of dirs) spawnSync('pkill', ['-KILL', '-f', d]);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
