@@ -8,6 +8,7 @@
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
+import type { Db } from '../store/open-store.ts';
 import type { VmRow } from './vm-reads.ts';
 
 /** Resizing a VM to another flavor: stopped (in place) or running (through a migration when its host lacks room). */
@@ -48,15 +49,7 @@ export class Resize extends Service {
         disk_gib: Math.max(0, delta.disk_gib),
       };
       await this.cp.claims.claimQuota(trx, v.tenant_id, grow, 0);
-      await trx
-        .updateTable('tenants')
-        .set((eb) => ({
-          used_vcpus: eb('used_vcpus', '+', delta.vcpus - grow.vcpus),
-          used_memory_mib: eb('used_memory_mib', '+', delta.memory_mib - grow.memory_mib),
-          used_disk_gib: eb('used_disk_gib', '+', delta.disk_gib - grow.disk_gib),
-        }))
-        .where('id', '=', v.tenant_id)
-        .execute();
+      await giveBack(trx, 'tenants', v.tenant_id!, delta, grow);
       if (v.host_id) {
         const ok = await this.cp.claims.claimHost(trx, v.host_id, grow, 0);
         if (!ok) {
@@ -70,15 +63,7 @@ export class Resize extends Service {
             `Flavor ${to.name} does not fit on ${h.name} next to its other VMs; migrate the VM first`,
           );
         }
-        await trx
-          .updateTable('hosts')
-          .set((eb) => ({
-            used_vcpus: eb('used_vcpus', '+', delta.vcpus - grow.vcpus),
-            used_memory_mib: eb('used_memory_mib', '+', delta.memory_mib - grow.memory_mib),
-            used_disk_gib: eb('used_disk_gib', '+', delta.disk_gib - grow.disk_gib),
-          }))
-          .where('id', '=', v.host_id)
-          .execute();
+        await giveBack(trx, 'hosts', v.host_id!, delta, grow);
       }
       await trx
         .updateTable('vms')
@@ -218,26 +203,10 @@ export class Resize extends Service {
     this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
       await this.cp.claims.claimQuota(trx, v.tenant_id, grow, 0);
-      await trx
-        .updateTable('tenants')
-        .set((eb) => ({
-          used_vcpus: eb('used_vcpus', '+', delta.vcpus - grow.vcpus),
-          used_memory_mib: eb('used_memory_mib', '+', delta.memory_mib - grow.memory_mib),
-          used_disk_gib: eb('used_disk_gib', '+', delta.disk_gib - grow.disk_gib),
-        }))
-        .where('id', '=', v.tenant_id)
-        .execute();
+      await giveBack(trx, 'tenants', v.tenant_id!, delta, grow);
       if (!(await this.cp.claims.claimHost(trx, host.id, grow, 0)))
         throw new ControlError('NO_HOST_FITS', `Flavor ${to.name} no longer fits on ${host.name}; try again`);
-      await trx
-        .updateTable('hosts')
-        .set((eb) => ({
-          used_vcpus: eb('used_vcpus', '+', delta.vcpus - grow.vcpus),
-          used_memory_mib: eb('used_memory_mib', '+', delta.memory_mib - grow.memory_mib),
-          used_disk_gib: eb('used_disk_gib', '+', delta.disk_gib - grow.disk_gib),
-        }))
-        .where('id', '=', host.id)
-        .execute();
+      await giveBack(trx, 'hosts', host.id!, delta, grow);
       await trx
         .updateTable('vms')
         .set({ flavor_id: to.id, updated_at: this.now() })
@@ -307,4 +276,22 @@ export class Resize extends Service {
       },
     };
   }
+}
+
+type Sizes = { vcpus: number; memory_mib: number; disk_gib: number };
+
+/**
+ * The part of a resize that shrinks a counter (`delta - grow`, never positive) needs no room check:
+ * apply it to a tenant's or a host's used counters (the growing part was claimed before).
+ */
+function giveBack(trx: Db, table: 'tenants' | 'hosts', id: string, delta: Sizes, grow: Sizes) {
+  return trx
+    .updateTable(table)
+    .set((eb) => ({
+      used_vcpus: eb('used_vcpus', '+', delta.vcpus - grow.vcpus),
+      used_memory_mib: eb('used_memory_mib', '+', delta.memory_mib - grow.memory_mib),
+      used_disk_gib: eb('used_disk_gib', '+', delta.disk_gib - grow.disk_gib),
+    }))
+    .where('id', '=', id)
+    .execute();
 }
