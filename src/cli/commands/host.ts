@@ -56,22 +56,11 @@ export const hostCommands: CommandModule = (program) => {
       c.out(h, () => keyValues(h));
     });
 
-  host
-    .command('create <name>')
+  hostAttributeOptions(host.command('create <name>'))
     .description('Register a host (admin)')
     .requiredOption('--vcpus <n>', 'physical cores', int)
     .requiredOption('--memory-mib <n>', 'memory', int)
     .option('--disk-gib <n>', 'disk (default 0)', int)
-    .option('--cpu-ratio <x>', 'CPU overcommit ratio', num)
-    .option('--memory-ratio <x>', 'memory overcommit ratio', num)
-    .option('--disk-ratio <x>', 'disk overcommit ratio', num)
-    .option('--reserved-vcpus <n>', 'kept for the host itself', int)
-    .option('--reserved-memory-mib <n>', 'kept for the host itself', int)
-    .option('--reserved-disk-gib <n>', 'kept for the host itself', int)
-    .option('--datacenter <dc>')
-    .option('--rack <rack>')
-    .option('--zone <zone>')
-    .option('--tier <tier>')
     .option('--driver <driver>', 'sim or qemu')
     .option('--agent-url <url>', "the host agent's URL (qemu hosts)")
     .option('--power-address <addr>', "the agents' power-control address")
@@ -191,21 +180,10 @@ export const hostCommands: CommandModule = (program) => {
       c.out(h, () => `${h.name}: ${h.state}`);
     });
 
-  host
-    .command('update <host>')
+  hostAttributeOptions(host.command('update <host>'))
     .description(
       "Change a host's ratios, reserved resources, labels or power model (admin); refused if its VMs would not fit",
     )
-    .option('--cpu-ratio <x>', 'CPU overcommit ratio', num)
-    .option('--memory-ratio <x>', 'memory overcommit ratio', num)
-    .option('--disk-ratio <x>', 'disk overcommit ratio', num)
-    .option('--reserved-vcpus <n>', 'kept for the host itself', int)
-    .option('--reserved-memory-mib <n>', 'kept for the host itself', int)
-    .option('--reserved-disk-gib <n>', 'kept for the host itself', int)
-    .option('--datacenter <dc>')
-    .option('--rack <rack>')
-    .option('--zone <zone>')
-    .option('--tier <tier>')
     .option('--power-address <addr>')
     .option('--power-model <json>', 'e.g. {"type":"linear","idleW":100,"maxW":250}')
     .action(async function (this: Command, ref: string, o) {
@@ -261,3 +239,18 @@ export const hostCommands: CommandModule = (program) => {
       );
     });
 };
+
+/** The options a host is created and updated with: overcommit, reserved resources, labels. */
+function hostAttributeOptions(cmd: Command): Command {
+  return cmd
+    .option('--cpu-ratio <x>', 'CPU overcommit ratio', num)
+    .option('--memory-ratio <x>', 'memory overcommit ratio', num)
+    .option('--disk-ratio <x>', 'disk overcommit ratio', num)
+    .option('--reserved-vcpus <n>', 'kept for the host itself', int)
+    .option('--reserved-memory-mib <n>', 'kept for the host itself', int)
+    .option('--reserved-disk-gib <n>', 'kept for the host itself', int)
+    .option('--datacenter <dc>')
+    .option('--rack <rack>')
+    .option('--zone <zone>')
+    .option('--tier <tier>');
+}
