@@ -4,6 +4,8 @@
  * one conformance suite runs against both (test/hypervisor-conformance.ts).
  */
 
+import type { GuestNic } from './network/host-network.ts';
+
 export const GuestState = {
   /** Defined, no process. */
   shutoff: 'shutoff',
@@ -27,6 +29,8 @@ export interface GuestImage {
 
 export interface GuestSpec {
   id: string;
+  /** Network interfaces (virtio-net on a tap the host's network plumbing attaches); none = no network. */
+  nics?: GuestNic[];
   memoryMiB: number;
   vcpus: number;
   image: GuestImage;
