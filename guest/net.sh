@@ -22,7 +22,7 @@ n=0
 while [ ! -s /run/nubis/ip ]; do
   n=$((n + 1))
   if [ $n -gt 120 ]; then
-    echo "nubis-net-failed dhcp: no lease on eth0 within 60 s"
+    echo "nubis-net-failed dhcp: no lease on eth0"
     exit 1
   fi
   sleep 0.5
