@@ -23,5 +23,5 @@ else
   apt_get install -y -qq --no-install-recommends qemu-system-x86
 fi
 apt_get install -y -qq --no-install-recommends $pkgs
-apt_get install -y -qq --no-install-recommends dropbear-bin openssh-client # the guest's SSH; tests log in
+apt_get install -y -qq --no-install-recommends dropbear-bin openssh-client dnsmasq-base # guest SSH; guest-net test
 qemu-system-x86_64 --version | head -1

@@ -1,8 +1,11 @@
 // The tiny guest's networking (guest/net.sh) on real QEMU under TCG with user networking: DHCP, the
 // metadata service (EC2 and OpenStack paths), SSH with the given key only, echo on 7, httpd on 80,
-// user data, the failure line without a NIC, and the root shell on the serial console.
+// user data, the failure line without a NIC, and the root shell on the serial console; and on a tap in
+// a network namespace with dnsmasq: the DHCP MTU, classless static routes, DNS, and metadata at
+// 169.254.169.254 reached through such a route.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,3 +147,81 @@ test('without a NIC the guest says why, and the serial console gives a root shel
     c.destroy();
   }
 });
+
+const canNetns = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0;
+const hasDnsmasq = spawnSync('dnsmasq', ['--version']).status === 0;
+const nsSkip =
+  skip ??
+  (canNetns ? undefined : 'network namespaces need root and iproute2') ??
+  (hasDnsmasq ? undefined : 'dnsmasq is not installed (dnsmasq-base)');
+if (nsSkip && !skip && process.env.NUBIS_REQUIRE_QEMU === '1')
+  throw new Error(`QEMU network tests required but ${nsSkip}`);
+
+test(
+  'on a tap with dnsmasq: DHCP MTU, classless static routes and DNS; metadata at 169.254.169.254 via a route',
+  { skip: nsSkip },
+  async () => {
+    const ns = `ngn${process.pid % 100000}`;
+    const dir = mkdtempSync(join(tmpdir(), 'nubis-gnet-ns-'));
+    const key = sshKey(keys, 'ns');
+    const md = join(dir, 'md/latest/meta-data');
+    mkdirSync(join(md, 'public-keys/0'), { recursive: true });
+    writeFileSync(join(md, 'instance-id'), 'i-0002\n');
+    writeFileSync(join(md, 'hostname'), 'tap-1\n');
+    writeFileSync(join(md, 'public-keys/index.html'), '0=ns\n'); // httpd serves a folder's index.html
+    writeFileSync(join(md, 'public-keys/0/openssh-key'), `${key.publicKey}\n`);
+    const sh = (script: string) => spawnSync('bash', ['-ec', script], { encoding: 'utf8' });
+    cleanups.push(() => {
+      sh(`ip netns del ${ns} 2>/dev/null || true`);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const up = sh(`ip netns add ${ns}
+      ip -n ${ns} link set lo up
+      ip -n ${ns} addr add 169.254.169.254/32 dev lo
+      ip -n ${ns} tuntap add tap0 mode tap
+      ip -n ${ns} addr add 192.168.77.1/24 dev tap0
+      ip -n ${ns} link set tap0 up`);
+    assert.equal(up.status, 0, up.stderr);
+    const daemons = [
+      ['busybox', 'httpd', '-f', '-p', '169.254.169.254:80', '-h', join(dir, 'md')],
+      [
+        ...['dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--user=root'],
+        ...['--interface=tap0', '--bind-interfaces', `--dhcp-leasefile=${join(dir, 'leases')}`],
+        '--dhcp-range=192.168.77.10,192.168.77.20,255.255.255.0,1h',
+        ...['--dhcp-option=26,1400', '--dhcp-option=6,192.168.77.53', '--dhcp-option=15,nubis.test'],
+        '--dhcp-option=121,169.254.169.254/32,192.168.77.1,0.0.0.0/0,192.168.77.1',
+      ],
+    ].map((argv) => spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'ignore' }));
+    cleanups.push(() => {
+      for (const d of daemons) d.kill('SIGKILL');
+    });
+    const vm = await bootNetGuest(g as Exclude<typeof g, string>, {
+      append: 'nubis.net=1',
+      tap: 'tap0',
+      netns: ns,
+    });
+    cleanups.push(vm.stop);
+    const log = await waitForSerial(vm.serialLog, (l) => READY.test(l), BOOT_MS);
+    const m = READY.exec(log)!;
+    assert.equal(m[1], 'ready', `the guest's network came up (serial: ${m[0]})`);
+    assert.match(m[2]!, /^192\.168\.77\.(1\d|20)$/, 'an address from the DHCP range');
+
+    const cmd = 'hostname; cat /sys/class/net/eth0/mtu; cat /etc/resolv.conf; ip route';
+    let r = await ssh(22, key.path, cmd, { host: m[2]!, netns: ns });
+    for (let i = 0; i < 3 && r.code !== 0 && !/Permission denied/.test(r.stderr); i++)
+      r = await ssh(22, key.path, cmd, { host: m[2]!, netns: ns });
+    assert.equal(r.code, 0, `ssh with the key works: ${r.stderr}`);
+    const out = r.stdout.split('\n').map((l) => l.trim());
+    assert.equal(out[0], 'tap-1', 'the hostname from the metadata at 169.254.169.254');
+    assert.equal(out[1], '1400', 'the MTU from DHCP option 26');
+    assert.ok(out.includes('search nubis.test') && out.includes('nameserver 192.168.77.53'), out.join('; '));
+    assert.ok(
+      out.some((l) => /^169\.254\.169\.254 via 192\.168\.77\.1 dev eth0/.test(l)),
+      `the classless static route: ${out.join('; ')}`,
+    );
+    assert.ok(
+      out.some((l) => /^default via 192\.168\.77\.1 dev eth0/.test(l)),
+      `the default route from option 121: ${out.join('; ')}`,
+    );
+  },
+);

@@ -58,11 +58,15 @@ export function sshKey(dir: string, name: string): { path: string; publicKey: st
   return { path, publicKey: readFileSync(`${path}.pub`, 'utf8').trim() };
 }
 
-/** Run COMMAND over SSH as root on 127.0.0.1:PORT with KEY (no host key checks: the guest is new). */
+/**
+ * Run COMMAND over SSH as root on HOST:PORT (default 127.0.0.1) with KEY (no host key checks: the guest
+ * is new); `netns` runs the client in that network namespace.
+ */
 export function ssh(
   port: number,
   key: string,
   command: string,
+  o: { host?: string; netns?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const args = [
     ...[
@@ -76,10 +80,11 @@ export function ssh(
       'UserKnownHostsFile=/dev/null',
     ],
     ...['-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'ConnectTimeout=30', '-o', 'LogLevel=ERROR'],
-    ...['-F', '/dev/null', 'root@127.0.0.1', command],
+    ...['-F', '/dev/null', `root@${o.host ?? '127.0.0.1'}`, command],
   ];
+  const [cmd, ...argv] = o.netns ? ['ip', 'netns', 'exec', o.netns, 'ssh', ...args] : ['ssh', ...args];
   return new Promise((resolve) => {
-    const p = spawn('ssh', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '',
       stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -129,11 +134,12 @@ export interface NetGuest {
 /**
  * Boot the tiny guest under TCG with user networking (slirp: guest 10.0.2.15, host 10.0.2.2), forwarding
  * a free host port to each of GUEST_PORTS; the serial port is a socket (`serialSocket`) logged to `serialLog`.
- * `net: false` boots with no NIC at all.
+ * `net: false` boots with no NIC at all; `tap: IFNAME` attaches the NIC to that tap device instead, with
+ * QEMU run in network namespace `netns`.
  */
 export async function bootNetGuest(
   g: TinyGuest,
-  o: { append: string; guestPorts?: number[]; net?: boolean },
+  o: { append: string; guestPorts?: number[]; net?: boolean; tap?: string; netns?: string },
 ): Promise<NetGuest> {
   const dir = mkdtempSync(join(tmpdir(), 'nubis-gnet-'));
   const ports: Record<number, number> = {};
@@ -148,9 +154,15 @@ export async function bootNetGuest(
     ...['-append', `console=ttyS0 quiet panic=-1 nubis.mib=4 nubis.rate=0 ${o.append}`],
     ...(o.net === false
       ? []
-      : ['-netdev', `user,id=n0${fwd.join('')}`, '-device', 'virtio-net-pci,netdev=n0']),
+      : o.tap
+        ? ['-netdev', `tap,id=n0,ifname=${o.tap},script=no,downscript=no`]
+        : ['-netdev', `user,id=n0${fwd.join('')}`]),
+    ...(o.net === false ? [] : ['-device', 'virtio-net-pci,netdev=n0']),
   ];
-  const proc = spawn('qemu-system-x86_64', args, { stdio: 'ignore' });
+  const [cmd, ...argv] = o.netns
+    ? ['ip', 'netns', 'exec', o.netns, 'qemu-system-x86_64', ...args]
+    : ['qemu-system-x86_64', ...args];
+  const proc = spawn(cmd!, argv, { stdio: 'ignore' });
   const stop = async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
       const gone = new Promise((r) => proc.once('exit', r));
