@@ -27,7 +27,7 @@ echo "nubis-ready $(cat /proc/meminfo | head -1)"
 if [ -e /dev/ttyS0 ]; then
   (
     while true; do
-      setsid sh -c 'exec sh -c "read -r _ && exec sh -l" <>/dev/ttyS0 >&0 2>&1'
+      setsid sh -c 'cd /root; export HOME=/root; exec sh -c "read -r _ && exec sh -l" <>/dev/ttyS0 >&0 2>&1'
       sleep 1
     done
   ) &

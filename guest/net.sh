@@ -64,7 +64,8 @@ elif [ "$FLAVOR" = openstack ]; then
 else
   echo "nubis-net-warning no metadata from $MD"
 fi
-sed -i 's#\\/#/#g' /root/.ssh/authorized_keys
+# JSON escapes a key may carry: "\/" and a trailing "\n" (Nova adds one).
+sed -i -e 's#\\/#/#g' -e 's#\\n$##' /root/.ssh/authorized_keys
 chmod 600 /root/.ssh/authorized_keys
 HOST=${HOST%%.*}
 [ -n "$HOST" ] && hostname "$HOST" && echo "$HOST" > /etc/hostname

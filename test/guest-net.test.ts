@@ -98,6 +98,8 @@ test(
   },
 );
 
+const OTHER = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA other@x';
+
 test('OpenStack metadata (no EC2 paths): public_keys from meta_data.json, SSH works', { skip }, async () => {
   const key = sshKey(keys, 'os');
   const md = await metadataServer({
@@ -107,8 +109,8 @@ test('OpenStack metadata (no EC2 paths): public_keys from meta_data.json, SSH wo
         name: 'db-2',
         hostname: 'db-2.novalocal',
         public_keys: {
-          os: key.publicKey,
-          other: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA x',
+          os: `${key.publicKey}\n`, // Nova's keys end with a newline
+          other: OTHER,
         },
       },
       null,
@@ -118,9 +120,11 @@ test('OpenStack metadata (no EC2 paths): public_keys from meta_data.json, SSH wo
   });
   cleanups.push(() => new Promise<void>((r) => md.server.close(() => r())));
   const { vm } = await boot(`nubis.net=1 nubis.metadata=http://10.0.2.2:${md.port}`, [22]);
-  const r = await sshOk(vm.ports[22]!, key.path, 'hostname; wc -l < /root/.ssh/authorized_keys');
+  const r = await sshOk(vm.ports[22]!, key.path, 'hostname; cat /root/.ssh/authorized_keys');
   assert.equal(r.code, 0, `ssh with the key works: ${r.stderr}`);
-  assert.deepEqual(r.stdout.trim().split('\n'), ['db-2', '2']);
+  const [host, ...authorized] = r.stdout.trim().split('\n');
+  assert.equal(host, 'db-2');
+  assert.deepEqual(authorized, [key.publicKey, OTHER], 'both keys, without JSON escapes');
   const log = await waitForSerial(vm.serialLog, () => true);
   assert.doesNotMatch(log, /nubis-userdata-done/, 'user data that is not a script is not run');
 });
