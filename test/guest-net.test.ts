@@ -51,7 +51,7 @@ async function sshOk(port: number, key: string, cmd: string) {
 test(
   'EC2 metadata: DHCP address, hostname, SSH with the key only, echo, httpd and user data',
   { skip },
-  async () => {
+  async (t) => {
     const good = sshKey(keys, 'good'),
       wrong = sshKey(keys, 'wrong');
     const md = await metadataServer({
@@ -62,13 +62,19 @@ test(
       '/latest/user-data': '#!/bin/sh\necho "user data ran as $(id -u)" > /www/user-data.txt\n',
     });
     cleanups.push(() => new Promise<void>((r) => md.server.close(() => r())));
+    const started = performance.now(); // reported, never asserted
     const { vm, ip } = await boot(`nubis.net=1 nubis.metadata=http://10.0.2.2:${md.port}`, [22, 7, 80]);
+    const ready = performance.now();
     assert.equal(ip, '10.0.2.15', 'the address from QEMU user networking’s DHCP server');
 
     const r = await sshOk(
       vm.ports[22]!,
       good.path,
       'hostname; stat -c %a /root/.ssh/authorized_keys; ip route',
+    );
+    const sshed = performance.now();
+    t.diagnostic(
+      `TCG boot to nubis-net-ready ${((ready - started) / 1000).toFixed(1)} s, to a first SSH command ${((sshed - started) / 1000).toFixed(1)} s`,
     );
     assert.equal(r.code, 0, `ssh with the key works: ${r.stderr}`);
     const [host, mode, ...routes] = r.stdout.trim().split('\n');
