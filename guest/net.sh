@@ -18,13 +18,11 @@ ip link set eth0 up
 # udhcpc keeps running to renew the lease; -b: keep trying in the background if the first tries fail.
 udhcpc -i eth0 -s /etc/udhcpc/default.script -b -t 10 -T 2 -A 5 -O mtu -O staticroutes \
   -p /run/nubis/udhcpc.pid >/var/log/udhcpc.log 2>&1
+# No lease within about a minute is reported once; udhcpc keeps trying and the rest follows a late lease.
 n=0
 while [ ! -s /run/nubis/ip ]; do
   n=$((n + 1))
-  if [ $n -gt 120 ]; then
-    echo "nubis-net-failed dhcp: no lease on eth0"
-    exit 1
-  fi
+  [ $n = 120 ] && echo "nubis-net-failed dhcp: no lease on eth0 (still trying)"
   sleep 0.5
 done
 IP=$(cut -d/ -f1 /run/nubis/ip)
@@ -51,7 +49,7 @@ if [ "$FLAVOR" = ec2 ]; then
   idx=0
   if get /latest/meta-data/public-keys/ $md/keys; then idx=$(cut -d= -f1 $md/keys); fi
   for i in $idx; do
-    get "/latest/meta-data/public-keys/$i/openssh-key" $md/key && cat $md/key >> /root/.ssh/authorized_keys
+    get "/latest/meta-data/public-keys/$i/openssh-key" $md/key && { cat $md/key; echo; } >> /root/.ssh/authorized_keys
   done
   get /latest/user-data $md/user-data
 elif [ "$FLAVOR" = openstack ]; then
@@ -65,7 +63,7 @@ else
   echo "nubis-net-warning no metadata from $MD"
 fi
 # JSON escapes a key may carry: "\/" and a trailing "\n" (Nova adds one).
-sed -i -e 's#\\/#/#g' -e 's#\\n$##' /root/.ssh/authorized_keys
+sed -i -e 's#\\/#/#g' -e 's#\\n$##' -e '/^[[:space:]]*$/d' /root/.ssh/authorized_keys
 chmod 600 /root/.ssh/authorized_keys
 HOST=${HOST%%.*}
 [ -n "$HOST" ] && hostname "$HOST" && echo "$HOST" > /etc/hostname
