@@ -12,7 +12,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { hideHosts, memberError, OPERATORS_CHOOSE, seesHosts } from './host-privacy.ts';
 import { withIdempotency } from './idempotency.ts';
 import type { ControlPlane, Principal } from '../control/control-plane.ts';
-import { deniedOperation } from '../control/authz.ts';
+import { denialOf } from '../control/authz.ts';
 import { ControlError } from '../control/errors.ts';
 import { appendSecurityEvent } from '../control/security/security-log.ts';
 import { openApi } from './openapi.ts';
@@ -147,16 +147,22 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
           ).catch(async (e: unknown) => {
             // A refusal of the policy table goes to the security log (in its own write: the
             // request's transaction, if any, was rolled back), then to the error handler.
-            const op = deniedOperation(e);
-            if (op && p)
+            // A 404 for another tenant's (or user's) object says so here, with the object's kind and id.
+            const d = denialOf(e);
+            if (d && p)
               await appendSecurityEvent(cp.ctx, {
                 kind: 'access.denied',
                 principal: p.userName,
                 tenantId: p.tenantId,
                 source: req.ip,
-                operation: op,
+                operation: d.operation,
                 object: `${req.method} ${req.url.split('?')[0]}`,
-                detail: { status: (e as ControlError).code === 'FORBIDDEN' ? 403 : 404, role: p.role },
+                detail: {
+                  status: (e as ControlError).code === 'FORBIDDEN' ? 403 : 404,
+                  role: p.role,
+                  ...(d.reason ? { reason: d.reason } : {}),
+                  ...(d.kind ? { objectKind: d.kind, objectId: d.id } : {}),
+                },
               });
             throw e;
           });
