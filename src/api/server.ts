@@ -9,6 +9,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { createHash, randomUUID } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import {
   hasText,
   hideHosts,
@@ -109,9 +110,30 @@ async function authenticate(
 export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstance {
   const log = opts.log ?? stderrLog;
   // Every request has an id, returned in `x-request-id` (and in the body of a 5xx) and logged with a fault.
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20, genReqId: () => randomUUID() });
+  const tls = opts.https;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1 << 20,
+    genReqId: () => randomUUID(),
+    ...(tls
+      ? {
+          https: {
+            cert: tls.cert,
+            key: tls.key,
+            // Mutual TLS: every client is asked for a certificate, the agents' routes require one (below).
+            ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+          },
+        }
+      : {}),
+  }) as unknown as FastifyInstance;
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    if (tls?.clientCa && req.url.startsWith('/v1/agents/') && !(req.raw.socket as TLSSocket).authorized)
+      throw new ControlError(
+        'UNAUTHENTICATED',
+        "Agents' routes need a client certificate signed by the control plane's --tls-client-ca " +
+          '(nubis agent presents its --tls-cert; it must allow clientAuth)',
+      );
   });
   // What a member or reader sees of an answer: no host keys, and backend messages without host
   // URLs, addresses, names or ids (the hosts are read only when there is a message to clean; if
