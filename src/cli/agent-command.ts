@@ -11,6 +11,7 @@ import { boundUrl, checkListenHost, isLoopback, noTokenMessage } from '../agent/
 import { MemoryManager } from '../agent/memory-manager.ts';
 import { probeAccel, QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { enrollAgent, readEnrollment, type AgentEnrollment } from './agent-enroll.ts';
+import { pinnedFetch } from './pinned-fetch.ts';
 
 export function agentCommand(program: Command): void {
   program
@@ -43,6 +44,10 @@ export function agentCommand(program: Command): void {
     )
     .option('--tls-key <file>', 'PEM key of --tls-cert')
     .option('--tls-client-ca <file>', 'mutual TLS: require client certificates signed by this PEM CA')
+    .option(
+      '--control-plane-ca <file>',
+      "trust only this PEM CA for the control plane's https:// URL (enrollment, heartbeats; plain HTTP is then refused); with --tls-cert, that certificate is also presented to a control plane that requires client certificates",
+    )
     .option('--accel <accel>', 'auto (probe boot decides), kvm or tcg', 'auto')
     .option('--guest-dir <dir>', 'tiny guest used for the KVM probe boot', '.nubis/guest')
     .option('--heartbeat-s <s>', 'seconds between heartbeats', '5')
@@ -76,6 +81,7 @@ export function agentCommand(program: Command): void {
         tlsCert?: string;
         tlsKey?: string;
         tlsClientCa?: string;
+        controlPlaneCa?: string;
         token?: string;
         tokenFile?: string;
         migrationSourceDirs?: string;
@@ -100,6 +106,21 @@ export function agentCommand(program: Command): void {
         if (!!o.tlsCert !== !!o.tlsKey) throw new RangeError('--tls-cert and --tls-key go together');
         if (o.tlsClientCa && !o.tlsCert)
           throw new RangeError('--tls-client-ca needs --tls-cert and --tls-key');
+        if (o.controlPlaneCa && !controlPlane)
+          throw new RangeError('--control-plane-ca needs --join (or --control-plane) with an https:// URL');
+        if (o.controlPlaneCa && !controlPlane!.startsWith('https://'))
+          throw new RangeError(
+            `--control-plane-ca pins the CA of an https:// control plane; ${controlPlane} is not one (serve it with nubis serve --tls-cert)`,
+          );
+        // The control plane's CA, pinned; the agent's certificate doubles as its client certificate.
+        const cpFetch = o.controlPlaneCa
+          ? pinnedFetch({
+              ca: readFileSync(o.controlPlaneCa, 'utf8'),
+              ...(o.tlsCert
+                ? { cert: readFileSync(o.tlsCert, 'utf8'), key: readFileSync(o.tlsKey!, 'utf8') }
+                : {}),
+            })
+          : undefined;
         // An enrolled agent accepts only the credential it issued at enrollment; one about to enroll
         // issues it now, so that the server requires it from its first request.
         let enrollment: AgentEnrollment | undefined = controlPlane ? readEnrollment(o.state) : undefined;
@@ -202,6 +223,8 @@ export function agentCommand(program: Command): void {
           const agentUrl = o.advertiseUrl ?? addr;
           if (!enrollment) {
             const facts = hostFacts(driver, accel.reason);
+            // A refused enrollment (token, or TLS: a control plane not from the pinned CA) ends the
+            // agent: nothing listens on for a control plane that will never call.
             enrollment = await enrollAgent(o.state, {
               controlPlane: cp,
               joinToken: joinToken!,
@@ -211,13 +234,23 @@ export function agentCommand(program: Command): void {
               cpus: facts.cpus,
               memoryMiB: Math.floor(facts.memoryMiB),
               accel: facts.accel,
+              fetch: cpFetch,
+            }).catch(async (e: unknown) => {
+              if (memTimer) clearInterval(memTimer);
+              tlsServer?.close();
+              await app.close();
+              throw e;
             });
             process.stdout.write(`nubis agent enrolled as host ${enrollment.hostId} at ${agentUrl}\n`);
           } else if (enrollment.agentUrl !== agentUrl)
             process.stderr.write(
               `nubis agent: enrolled at ${enrollment.agentUrl} but now at ${agentUrl}: the control plane reaches only the enrolled address (enroll again to move)\n`,
             );
-          const client = new NubisClient({ baseUrl: cp, token: enrollment.hostCredential });
+          const client = new NubisClient({
+            baseUrl: cp,
+            token: enrollment.hostCredential,
+            ...(cpFetch ? { fetch: cpFetch } : {}),
+          });
           let lastAck = Date.now();
           let fenced = false;
           const fenceAfterMs = Number(o.fenceAfterS) * 1000;
