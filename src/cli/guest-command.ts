@@ -160,8 +160,12 @@ export function guestCommand(program: Command): void {
     .action(async (id: string, o: Record<string, string | boolean | undefined>) => {
       const s = (k: string) => o[k] as string | undefined;
       // The destination's token comes from the environment too: NUBIS_AGENT_TOKEN by default (the
-      // same token on both agents), or the variable --to-token-env names.
+      // same token on both agents), or the variable --to-token-env names. It stays here: the
+      // destination issues a one-time ticket for this guest, and the source agent gets only that.
       const toToken = process.env[s('toTokenEnv') ?? 'NUBIS_AGENT_TOKEN'];
+      const { ticket } = (await call({ agent: s('to')!, token: toToken }, 'POST', '/v1/incoming-tickets', {
+        guestId: id,
+      })) as { ticket: string };
       let body: Record<string, unknown>;
       if (o.downtimeTargetMs !== undefined) {
         if (o.bandwidthMbps === undefined)
@@ -170,7 +174,7 @@ export function guestCommand(program: Command): void {
           );
         body = {
           destination: s('to'),
-          destinationToken: toToken,
+          destinationTicket: ticket,
           plan: {
             downtimeTargetMs: num('downtime-target-ms', s('downtimeTargetMs')),
             bandwidthMbps: num('bandwidth-mbps', s('bandwidthMbps')),
@@ -181,7 +185,7 @@ export function guestCommand(program: Command): void {
         const mf = s('multifd')?.split(':');
         body = {
           destination: s('to'),
-          destinationToken: toToken,
+          destinationTicket: ticket,
           options: {
             mode: s('mode'),
             maxDowntimeMs: num('max-downtime-ms', s('maxDowntimeMs')),
