@@ -163,9 +163,6 @@ export function guestCommand(program: Command): void {
       // same token on both agents), or the variable --to-token-env names. It stays here: the
       // destination issues a one-time ticket for this guest, and the source agent gets only that.
       const toToken = process.env[s('toTokenEnv') ?? 'NUBIS_AGENT_TOKEN'];
-      const { ticket } = (await call({ agent: s('to')!, token: toToken }, 'POST', '/v1/incoming-tickets', {
-        guestId: id,
-      })) as { ticket: string };
       let body: Record<string, unknown>;
       if (o.downtimeTargetMs !== undefined) {
         if (o.bandwidthMbps === undefined)
@@ -174,7 +171,6 @@ export function guestCommand(program: Command): void {
           );
         body = {
           destination: s('to'),
-          destinationTicket: ticket,
           plan: {
             downtimeTargetMs: num('downtime-target-ms', s('downtimeTargetMs')),
             bandwidthMbps: num('bandwidth-mbps', s('bandwidthMbps')),
@@ -185,7 +181,6 @@ export function guestCommand(program: Command): void {
         const mf = s('multifd')?.split(':');
         body = {
           destination: s('to'),
-          destinationTicket: ticket,
           options: {
             mode: s('mode'),
             maxDowntimeMs: num('max-downtime-ms', s('maxDowntimeMs')),
@@ -198,6 +193,10 @@ export function guestCommand(program: Command): void {
           },
         };
       }
+      const { ticket } = (await call({ agent: s('to')!, token: toToken }, 'POST', '/v1/incoming-tickets', {
+        guestId: id,
+      })) as { ticket: string };
+      body.destinationTicket = ticket;
       const r = (await call(g(), 'POST', `/v1/guests/${encodeURIComponent(id)}/migrate`, body)) as Record<
         string,
         number | string
