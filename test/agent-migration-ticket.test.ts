@@ -218,3 +218,21 @@ test('an incoming disk whose qcow2 header names a host file as backing file or d
     await a.close();
   }
 });
+
+test("an incoming migration listens on the agent's migration address only, whatever the caller asks", async () => {
+  const a = await inprocAgent({ migrationAddress: '127.0.0.1' });
+  try {
+    sourceDisk(a, 'g6');
+    const t = await issue(a, 'g6');
+    const r = await req(a, 'POST', '/v1/incoming', t, {
+      spec: spec(a, 'g6'),
+      snapshots: [],
+      options: { ...options, listenHost: '0.0.0.0' },
+    });
+    assert.equal(r.statusCode, 400, r.body);
+    assert.match(r.json().message, /receives migrations on 127\.0\.0\.1 only/);
+    assert.deepEqual(readdirSync(join(a.state, 'guests')), []);
+  } finally {
+    await a.close();
+  }
+});

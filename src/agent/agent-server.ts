@@ -500,6 +500,17 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       'incoming migration',
     );
     checkGuestId(b.spec.id);
+    // The stream is received on this host's migration address only (not, say, 0.0.0.0).
+    if (
+      o.migrationAddress &&
+      b.options.listenHost !== undefined &&
+      b.options.listenHost !== o.migrationAddress
+    )
+      throw new HttpError(
+        400,
+        'BAD_REQUEST',
+        `Bad options.listenHost: this agent receives migrations on ${o.migrationAddress} only (its --migration-address); leave it out`,
+      );
     const ticket = ticketOf.get(req);
     if (ticket) {
       try {

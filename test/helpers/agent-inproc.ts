@@ -22,7 +22,7 @@ export interface InprocAgent {
 
 /** Start an in-process agent (token "k" unless `token: null`; tickets from `tickets` if given). */
 export async function inprocAgent(
-  o: { token?: string | null; powerCommand?: string; tickets?: TicketBook } = {},
+  o: { token?: string | null; powerCommand?: string; tickets?: TicketBook; migrationAddress?: string } = {},
 ): Promise<InprocAgent> {
   const root = mkdtempSync(join(tmpdir(), 'nubis-agent-sec-'));
   const state = join(root, 'state'),
@@ -44,6 +44,7 @@ export async function inprocAgent(
     token: o.token === null ? undefined : (o.token ?? 'k'),
     powerCommand: o.powerCommand,
     tickets: o.tickets,
+    migrationAddress: o.migrationAddress,
     images: { tinyGuestDir: images, diskDir: images },
   });
   await app.ready();
