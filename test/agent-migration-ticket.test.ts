@@ -236,3 +236,22 @@ test("an incoming migration listens on the agent's migration address only, whate
     await a.close();
   }
 });
+
+test('an incoming guest follows the rules of a create: a spec the agent would refuse is refused', async () => {
+  const a = await inprocAgent();
+  try {
+    sourceDisk(a, 'g7');
+    for (const bad of [{ vcpus: 0 }, { vcpus: 1000 }, { memoryMiB: 1 }, { minMemoryMiB: 4096 }]) {
+      const r = await req(a, 'POST', '/v1/incoming', 'k', {
+        spec: { ...spec(a, 'g7'), ...bad },
+        snapshots: [],
+        options,
+      });
+      assert.equal(r.statusCode, 400, `${JSON.stringify(bad)}: ${r.body}`);
+      assert.match(r.json().message, /Bad guest spec/);
+    }
+    assert.deepEqual(readdirSync(join(a.state, 'guests')), []);
+  } finally {
+    await a.close();
+  }
+});

@@ -9,7 +9,7 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DriverError, GuestState, type GuestSpec } from '../../core/hypervisor.ts';
+import { checkGuestSpec, DriverError, GuestState, type GuestSpec } from '../../core/hypervisor.ts';
 import { checkGuestId, checkSnapshotName } from './host-paths.ts';
 import { checkQcow2References, findIncomingDisk } from './incoming-disk.ts';
 import type { QemuDriver } from './qemu-driver.ts';
@@ -142,6 +142,9 @@ export interface IncomingRequest {
  */
 export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Promise<{ uri: string }> {
   const id = checkGuestId(req.spec.id);
+  // The same rules as a create: a source cannot bring a guest this host would not have created.
+  const specErrs = checkGuestSpec(req.spec);
+  if (specErrs.length) throw new DriverError('BAD_SPEC', `Bad guest spec: ${specErrs.join('; ')}`, id);
   const errs = checkMigrationOptions(req.options);
   if (errs.length) throw new DriverError('BAD_SPEC', `Bad migration options: ${errs.join('; ')}`, id);
   for (const s of req.snapshots) checkSnapshotName(s, id);
