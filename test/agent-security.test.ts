@@ -1,7 +1,18 @@
 /** Attacks on the host agent that used to work: traversal ids, files outside its folders, open power control. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { InjectOptions } from 'fastify';
@@ -210,4 +221,31 @@ test('a token on the command line is refused by nubis agent and nubis guest, wit
     assert.ok(!`${r.stdout}${r.stderr}`.includes('sekret-on-argv'), 'the token is not echoed');
   }
   assert.ok(!existsSync('/nonexistent/y'));
+});
+
+test("nubis agent makes its state folder (guests' disks and consoles) private to its user", async () => {
+  const root0 = mkdtempSync(join(tmpdir(), 'nubis-agent-mode-'));
+  const state = join(root0, 'state');
+  mkdirSync(state, { mode: 0o755 });
+  chmodSync(state, 0o755);
+  const proc = spawn(
+    process.execPath,
+    [join(root, 'bin/nubis.js'), 'agent', '--listen', '127.0.0.1:0', '--accel', 'tcg', '--state', state],
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    await new Promise<void>((ok, fail) => {
+      let out = '';
+      proc.stdout!.on('data', (d) => {
+        out += d;
+        if (/listening on/.test(out)) ok();
+      });
+      proc.stderr!.on('data', (d) => (out += d));
+      proc.on('exit', (c) => fail(new Error(`agent exited (${c}): ${out}`)));
+    });
+    assert.equal(statSync(state).mode & 0o777, 0o700);
+  } finally {
+    proc.kill('SIGKILL');
+    rmSync(root0, { recursive: true, force: true });
+  }
 });

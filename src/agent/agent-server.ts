@@ -132,6 +132,8 @@ async function call(
         ...(token ? { authorization: `Bearer ${token}` } : {}),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // A redirect would carry the ticket to another address: refused.
+      redirect: 'error',
     });
   } catch (e) {
     throw new HttpError(502, 'PEER_ERROR', `${method} ${url} failed: ${(e as Error).message}`);

@@ -1,6 +1,6 @@
 /** `nubis agent`: run the host agent (standalone, or reporting to a control plane). */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -118,6 +118,8 @@ export function agentCommand(program: Command): void {
           (o.tokenFile ? readTokenFile(o.tokenFile) : undefined) ??
           process.env.NUBIS_AGENT_TOKEN;
         checkListenHost(m[1]!, !!token);
+        // Guests' disks, memory-state snapshots and consoles live here: this user's only.
+        privateFolder(o.state);
         const probeImage = {
           kernel: join(o.guestDir, 'vmlinuz'),
           initrd: join(o.guestDir, 'initramfs.cpio.gz'),
@@ -300,6 +302,12 @@ export function agentCommand(program: Command): void {
         await new Promise(() => undefined); // serve until stopped; guests keep running if the agent dies
       },
     );
+}
+
+/** Create `dir` (mode 0700), or take away others' access to an existing one. */
+export function privateFolder(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (statSync(dir).mode & 0o077) chmodSync(dir, 0o700);
 }
 
 /**
