@@ -22,6 +22,7 @@ import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { checkGuestId, checkSnapshotName, GUEST_ID_PATTERN } from '../drivers/qemu/host-paths.ts';
 import { readKsm } from '../drivers/ksm.ts';
 import { planMigration } from '../models/migration.ts';
+import { agentRequest, type AgentTls } from '../drivers/agent/agent-request.ts';
 import type { MemoryManager } from './memory-manager.ts';
 import { normalizeAddress, TICKET_PREFIX, TicketBook, TicketError } from './migration-tickets.ts';
 
@@ -47,6 +48,11 @@ export interface AgentOptions {
   powerCommand?: string;
   /** Migration tickets this agent issues as a destination (default: 10-minute tickets, real clock). */
   tickets?: TicketBook;
+  /**
+   * TLS towards other agents (a migration's destination): the CA their certificates chain to, and
+   * the client certificate to present to agents that require mutual TLS.
+   */
+  peerTls?: AgentTls;
 }
 
 const specSchema = z.object({
@@ -117,31 +123,37 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   return r.data;
 }
 
+/**
+ * A request to another agent (the destination of a migration), over HTTPS with `tls` (pinned CA,
+ * client certificate for mutual TLS) when given; no redirects are followed and answers are capped.
+ */
 async function call(
   url: string,
   token: string | undefined,
   method: string,
   body?: unknown,
+  tls?: AgentTls,
 ): Promise<unknown> {
-  let res: Response;
+  let res: { status: number; ok: boolean; text: string };
   try {
-    res = await fetch(url, {
-      method,
-      headers: {
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
+    res = await agentRequest(
+      url,
+      {
+        method,
+        headers: {
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      // A redirect would carry the ticket to another address: refused.
-      redirect: 'error',
-    });
+      tls,
+    );
   } catch (e) {
     throw new HttpError(502, 'PEER_ERROR', `${method} ${url} failed: ${(e as Error).message}`);
   }
-  const text = await res.text();
   let data: { message?: string } | undefined;
   try {
-    data = text ? JSON.parse(text) : undefined;
+    data = res.text ? JSON.parse(res.text) : undefined;
   } catch {
     throw new HttpError(
       502,
@@ -447,21 +459,35 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     const opts = b.options as MigrationOptions;
     const dest = b.destination.replace(/\/+$/, '');
     const ticket = b.destinationTicket;
-    const { uri } = (await call(`${dest}/v1/incoming`, ticket, 'POST', {
-      spec: g.spec,
-      snapshots: g.snapshots,
-      options: opts,
-    })) as { uri: string };
+    const { uri } = (await call(
+      `${dest}/v1/incoming`,
+      ticket,
+      'POST',
+      { spec: g.spec, snapshots: g.snapshots, options: opts },
+      o.peerTls,
+    )) as { uri: string };
     const report = await migrateOut(
       d,
       id,
       uri,
       opts,
       async () => {
-        await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/commit`, ticket, 'POST');
+        await call(
+          `${dest}/v1/incoming/${encodeURIComponent(id)}/commit`,
+          ticket,
+          'POST',
+          undefined,
+          o.peerTls,
+        );
       },
       async () => {
-        await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/abort`, ticket, 'POST');
+        await call(
+          `${dest}/v1/incoming/${encodeURIComponent(id)}/abort`,
+          ticket,
+          'POST',
+          undefined,
+          o.peerTls,
+        );
       },
     );
     return planned

@@ -43,6 +43,15 @@ export function agentCommand(program: Command): void {
     )
     .option('--tls-key <file>', 'PEM key of --tls-cert')
     .option('--tls-client-ca <file>', 'mutual TLS: require client certificates signed by this PEM CA')
+    .option(
+      '--peer-ca <file>',
+      "migrations: trust only this PEM CA for other agents' https:// URLs (and send tickets over HTTPS only)",
+    )
+    .option(
+      '--peer-cert <file>',
+      'migrations: PEM client certificate (with clientAuth) to present to agents that require mutual TLS',
+    )
+    .option('--peer-key <file>', 'PEM key of --peer-cert')
     .option('--accel <accel>', 'auto (probe boot decides), kvm or tcg', 'auto')
     .option('--guest-dir <dir>', 'tiny guest used for the KVM probe boot', '.nubis/guest')
     .option('--heartbeat-s <s>', 'seconds between heartbeats', '5')
@@ -76,6 +85,9 @@ export function agentCommand(program: Command): void {
         tlsCert?: string;
         tlsKey?: string;
         tlsClientCa?: string;
+        peerCa?: string;
+        peerCert?: string;
+        peerKey?: string;
         token?: string;
         tokenFile?: string;
         migrationSourceDirs?: string;
@@ -100,6 +112,16 @@ export function agentCommand(program: Command): void {
         if (!!o.tlsCert !== !!o.tlsKey) throw new RangeError('--tls-cert and --tls-key go together');
         if (o.tlsClientCa && !o.tlsCert)
           throw new RangeError('--tls-client-ca needs --tls-cert and --tls-key');
+        if (!!o.peerCert !== !!o.peerKey) throw new RangeError('--peer-cert and --peer-key go together');
+        if (o.peerCert && !o.peerCa) throw new RangeError('--peer-cert needs --peer-ca');
+        const peerTls = o.peerCa
+          ? {
+              ca: readFileSync(o.peerCa, 'utf8'),
+              ...(o.peerCert
+                ? { cert: readFileSync(o.peerCert, 'utf8'), key: readFileSync(o.peerKey!, 'utf8') }
+                : {}),
+            }
+          : undefined;
         // An enrolled agent accepts only the credential it issued at enrollment; one about to enroll
         // issues it now, so that the server requires it from its first request.
         let enrollment: AgentEnrollment | undefined = controlPlane ? readEnrollment(o.state) : undefined;
@@ -148,6 +170,7 @@ export function agentCommand(program: Command): void {
           memory,
           powerCommand: o.powerCommand,
           migrationAddress,
+          peerTls,
           images: {
             tinyGuestDir: resolve(o.guestDir),
             diskDir: o.imagesDir ? resolve(o.imagesDir) : undefined,
