@@ -209,6 +209,7 @@ test('a token on the command line is refused by nubis agent and nubis guest, wit
   for (const args of [
     ['agent', '--listen', '127.0.0.1:0', '--state', '/nonexistent/y', '--token', 'sekret-on-argv'],
     ['guest', '--token', 'sekret-on-argv', 'list'],
+    ['agent', '--join', 'http://127.0.0.1:9', '--join-token', 'sekret-on-argv', '--state', '/nonexistent/y'],
   ]) {
     const r = spawnSync(process.execPath, [join(root, 'bin/nubis.js'), ...args], {
       cwd: root,
@@ -217,7 +218,7 @@ test('a token on the command line is refused by nubis agent and nubis guest, wit
       timeout: 60_000,
     });
     assert.equal(r.status, 2, `${args[0]}: ${r.stderr}`);
-    assert.match(r.stderr, /--token was removed.*NUBIS_AGENT_TOKEN/s);
+    assert.match(r.stderr, /--(join-)?token was removed.*NUBIS_(AGENT|JOIN)_TOKEN/s);
     assert.ok(!`${r.stdout}${r.stderr}`.includes('sekret-on-argv'), 'the token is not echoed');
   }
   assert.ok(!existsSync('/nonexistent/y'));

@@ -18,11 +18,15 @@ export function agentCommand(program: Command): void {
     .description('Run the host agent: QEMU guests on this host, controlled over HTTP')
     .option('--state <dir>', 'state folder (guests, pid files, QMP sockets)', '.nubis/agent')
     .option('--listen <host:port>', 'address to listen on (port 0: any free port)', '127.0.0.1:7070')
-    .option('--join <url>', 'control plane to enroll with (once, with --join-token) and send heartbeats to')
-    .option('--control-plane <url>', 'same as --join')
     .option(
-      '--join-token <token>',
-      'one-time join token from `nubis host join-token create` (or NUBIS_JOIN_TOKEN); the credentials go to STATE/enrollment.json (0600)',
+      '--join <url>',
+      'control plane to enroll with (once, with NUBIS_JOIN_TOKEN) and send heartbeats to',
+    )
+    .option('--control-plane <url>', 'same as --join')
+    .addOption(new Option('--join-token <token>').hideHelp())
+    .option(
+      '--join-token-file <file>',
+      'read the one-time join token from `nubis host join-token create` from this file (mode 0600; or NUBIS_JOIN_TOKEN); the credentials go to STATE/enrollment.json (0600)',
     )
     .option(
       '--advertise-url <url>',
@@ -81,6 +85,7 @@ export function agentCommand(program: Command): void {
         controlPlane?: string;
         join?: string;
         joinToken?: string;
+        joinTokenFile?: string;
         advertiseUrl?: string;
         tlsCert?: string;
         tlsKey?: string;
@@ -103,12 +108,15 @@ export function agentCommand(program: Command): void {
         healthFile?: string;
       }) => {
         if (o.token !== undefined) throw new AgentArgvError(AGENT_TOKEN_ON_ARGV);
+        if (o.joinToken !== undefined) throw new AgentArgvError(JOIN_TOKEN_ON_ARGV);
         if (!['auto', 'kvm', 'tcg'].includes(o.accel))
           throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
         const m = /^(.+):(\d+)$/.exec(o.listen);
         if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
         const controlPlane = (o.join ?? o.controlPlane)?.replace(/\/+$/, '');
-        const joinToken = o.joinToken ?? process.env.NUBIS_JOIN_TOKEN;
+        const joinToken = o.joinTokenFile
+          ? readTokenFile(o.joinTokenFile, '--join-token-file')
+          : process.env.NUBIS_JOIN_TOKEN;
         if (!!o.tlsCert !== !!o.tlsKey) throw new RangeError('--tls-cert and --tls-key go together');
         if (o.tlsClientCa && !o.tlsCert)
           throw new RangeError('--tls-client-ca needs --tls-cert and --tls-key');
@@ -131,13 +139,13 @@ export function agentCommand(program: Command): void {
           );
         if (controlPlane && !enrollment && !joinToken)
           throw new RangeError(
-            `This agent is not enrolled with ${controlPlane}: give --join-token (or NUBIS_JOIN_TOKEN) from \`nubis host join-token create\``,
+            `This agent is not enrolled with ${controlPlane}: set NUBIS_JOIN_TOKEN (or give --join-token-file FILE) from \`nubis host join-token create\``,
           );
         const newCredential = controlPlane && !enrollment ? randomBytes(32).toString('base64url') : undefined;
         const token =
           enrollment?.agentCredential ??
           newCredential ??
-          (o.tokenFile ? readTokenFile(o.tokenFile) : undefined) ??
+          (o.tokenFile ? readTokenFile(o.tokenFile, '--token-file') : undefined) ??
           process.env.NUBIS_AGENT_TOKEN;
         checkListenHost(m[1]!, !!token);
         // Guests' disks, memory-state snapshots and consoles live here: this user's only.
@@ -337,14 +345,14 @@ export function privateFolder(dir: string): void {
  * The token in a file that only its owner may read (trailing newline ignored).
  * @throws RangeError for a file others can read, or an empty one
  */
-function readTokenFile(file: string): string {
+function readTokenFile(file: string, option: string): string {
   const mode = statSync(file).mode & 0o777;
   if (mode & 0o077)
     throw new RangeError(
-      `--token-file ${file} is readable by others (mode ${mode.toString(8)}); chmod 600 ${file}`,
+      `${option} ${file} is readable by others (mode ${mode.toString(8)}); chmod 600 ${file}`,
     );
   const t = readFileSync(file, 'utf8').trim();
-  if (!t) throw new RangeError(`--token-file ${file} is empty`);
+  if (!t) throw new RangeError(`${option} ${file} is empty`);
   return t;
 }
 
@@ -352,6 +360,11 @@ function readTokenFile(file: string): string {
 export const AGENT_TOKEN_ON_ARGV =
   '--token was removed: a token on the command line is visible to every user (ps) and kept in shell ' +
   'histories. Set NUBIS_AGENT_TOKEN, or give --token-file FILE (mode 0600)';
+
+/** Why `--join-token` is refused on `nubis agent`, and what to do instead. */
+export const JOIN_TOKEN_ON_ARGV =
+  '--join-token was removed: a token on the command line is visible to every user (ps) and kept in ' +
+  'shell histories. Set NUBIS_JOIN_TOKEN, or give --join-token-file FILE (mode 0600)';
 
 /** A token given on the command line (one line, exit 2). */
 export class AgentArgvError extends Error {
