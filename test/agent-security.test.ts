@@ -168,6 +168,20 @@ test('power control needs a token; the health check is the only open route; bad 
     const power = await post(a, '/v1/host/power', { action: 'on', host: 'h' });
     assert.equal(power.statusCode, 200);
     assert.equal((await post(a, '/v1/host/power', { action: 'sideways' })).statusCode, 400);
+    // An address is never an option or a shell fragment for the power command; a name has no control characters.
+    for (const address of ['-H evil', 'aa:bb; reboot', '$(reboot)', 'a b', ''])
+      assert.equal(
+        (await post(a, '/v1/host/power', { action: 'on', host: 'h', address })).statusCode,
+        400,
+        address,
+      );
+    assert.equal((await post(a, '/v1/host/power', { action: 'on', host: 'h\nx' })).statusCode, 400);
+    for (const address of ['aa:bb:cc:dd:ee:ff', '10.0.0.9', 'bmc-3.rack.example', '[fe80::1]'])
+      assert.equal(
+        (await post(a, '/v1/host/power', { action: 'on', host: 'h', address })).statusCode,
+        200,
+        address,
+      );
     assert.equal((await post(a, '/v1/nope')).statusCode, 404);
     const badJson = await a.app.inject({
       method: 'POST',

@@ -267,7 +267,26 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   app.post('/v1/host/power', async (req) => {
     const b = parse(
       z
-        .object({ action: z.enum(['on', 'off']), host: z.string().min(1), address: z.string().optional() })
+        .object({
+          action: z.enum(['on', 'off']),
+          // Values reach an operator's shell command through the environment: no control characters,
+          // and an address is a MAC, an IP or a host name (never an option such as "-H evil").
+          host: z
+            .string()
+            .min(1)
+            .max(253)
+            .refine(
+              (h) => ![...h].some((c) => c < ' ' || c === '\x7f'),
+              'must not contain control characters',
+            ),
+          address: z
+            .string()
+            .regex(
+              /^[A-Za-z0-9[][A-Za-z0-9_.:[\]-]{0,252}$/,
+              'must be a MAC address, an IP address or a host name',
+            )
+            .optional(),
+        })
         .strict(),
       req.body,
       'power request',
