@@ -233,7 +233,13 @@ test(
     );
     assert.equal(badMode.status, 400);
     assert.match(badMode.body.message, /options\.mode/);
-    assert.equal((await api(b.url, 'DELETE', '/v1/guests/agent-t1', undefined, 'sekret')).status, 204);
+    // The CLI asks the destination for a one-time ticket with the destination's token and hands the
+    // source agent only that ticket.
+    const viaCli = cli('migrate', 'agent-t1', '--to', a.url, '--mode', 'precopy', '--max-downtime-ms', '300');
+    assert.equal(viaCli.status, 0, viaCli.stderr);
+    assert.equal((await api(a.url, 'GET', '/v1/guests/agent-t1', undefined, 'sekret')).body.state, 'running');
+    assert.equal((await api(b.url, 'GET', '/v1/guests/agent-t1', undefined, 'sekret')).status, 404);
+    assert.equal((await api(a.url, 'DELETE', '/v1/guests/agent-t1', undefined, 'sekret')).status, 204);
   },
 );
 
