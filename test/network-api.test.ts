@@ -243,5 +243,61 @@ for (const backend of storeBackends()) {
       const again = await w.ok('ann', 'POST', '/v1/ports', { network: 'app' });
       assert.deepEqual(again.fixedIps, [ip]);
     });
+
+    test('a floating IP: allocated from the pool, attached to a VM (its host NATs it), metered by the hour', async () => {
+      const w = await world();
+      const ext = {
+        name: 'public',
+        external: true,
+        cidr: '203.0.113.0/24',
+        gateway: '203.0.113.1',
+        pool: '203.0.113.10-203.0.113.11',
+      };
+      assert.equal((await w.t.call(w.tok.ann, 'POST', '/v1/networks', ext)).status, 403);
+      await w.ok(w.a, 'POST', '/v1/networks', ext);
+      // Tenants see the external network, name and CIDR only.
+      const seen = (await w.ok('ann', 'GET', '/v1/networks')).find(
+        (n: { name: string }) => n.name === 'public',
+      );
+      assert.deepEqual(Object.keys(seen).sort(), ['cidr', 'external', 'id', 'kind', 'name']);
+      await w.ok('ann', 'POST', '/v1/networks', { name: 'app', cidr: '10.20.0.0/24' });
+      const v = await w.vm('ann', 'web-1', { networks: ['app'] });
+      await w.ok(w.a, 'POST', '/v1/tariffs', {
+        name: 'fip',
+        validFrom: '2020-01-01',
+        vcpuHour: 0,
+        memoryGiBHour: 0,
+        diskGiBHour: 0,
+        kWh: 0,
+        floatingIpHour: 0.5,
+      });
+      const start = w.t.clock.now();
+      const fip = await w.ok('ann', 'POST', '/v1/floating-ips', {});
+      assert.equal(fip.ip, '203.0.113.10');
+      await w.ok('bob', 'POST', '/v1/floating-ips', {});
+      const none = await w.t.call(w.tok.bob, 'POST', '/v1/floating-ips', {});
+      assert.equal(none.status, 409);
+      assert.match(none.body.message, /No free address left in 203\.0\.113\.10-203\.0\.113\.11/);
+      assert.equal(
+        (await w.t.call(w.tok.bob, 'POST', `/v1/floating-ips/${fip.id}/attach`, { vm: v })).status,
+        404,
+      );
+      const att = await w.ok('ann', 'POST', `/v1/floating-ips/${fip.id}/attach`, { vm: 'web-1' });
+      assert.equal(att.vmId, v);
+      const h = await w.hostOf(v);
+      assert.equal(w.state(h).ports[0]!.floatingIp, '203.0.113.10');
+      w.t.clock.advanceBy(2 * 3600);
+      await w.ok('ann', 'POST', `/v1/floating-ips/${fip.id}/detach`);
+      assert.equal(w.state(h).ports[0]!.floatingIp, null);
+      await w.ok('ann', 'DELETE', `/v1/floating-ips/${fip.id}`);
+      w.t.clock.advanceBy(3600);
+      const from = new Date(start * 1000 - 60_000).toISOString(),
+        to = new Date(w.t.clock.now() * 1000).toISOString();
+      const inv = await w.ok('ann', 'GET', `/v1/invoices?from=${from}&to=${to}`);
+      assert.equal(inv.floatingIpLines.length, 1);
+      assert.equal(inv.floatingIpLines[0].floatingIp, '203.0.113.10');
+      assert.ok(Math.abs(inv.floatingIpLines[0].hours - 2) < 1e-9);
+      assert.equal(inv.floatingIpLines[0].amount, 1);
+    });
   });
 }

@@ -55,6 +55,7 @@ import { Ports } from './network/ports.ts';
 import { SecurityGroups } from './network/security-groups.ts';
 import { NetworkPush } from './network/network-push.ts';
 import { Keypairs } from './network/keypairs.ts';
+import { FloatingIps } from './network/floating-ips.ts';
 
 export { ROLES, hashToken, type Role, type Principal } from './principal.ts';
 export { DEFAULT_QUOTAS, type Quotas } from './tenancy/tenancy-service.ts';
@@ -135,6 +136,7 @@ export class ControlPlane {
   readonly securityGroups = new SecurityGroups(this);
   readonly networkPush = new NetworkPush(this);
   readonly keypairs = new Keypairs(this);
+  readonly floatingIps = new FloatingIps(this);
 
   constructor(o: ControlPlaneOptions) {
     this.ctx = { ...o, ids: o.ids ?? cryptoIds(), hostDrivers: o.hostDrivers ?? NO_HOSTS };

@@ -22,6 +22,7 @@ import { vmRoutes } from './vms.ts';
 import { networkRoutes } from './networks.ts';
 import { securityGroupRoutes } from './security-groups.ts';
 import { keypairRoutes } from './keypairs.ts';
+import { floatingIpRoutes } from './floating-ips.ts';
 
 /** Add a module here to serve its routes (and list them in the OpenAPI document). */
 export const ROUTE_MODULES: readonly RouteModule[] = [
@@ -39,6 +40,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   networkRoutes,
   securityGroupRoutes,
   keypairRoutes,
+  floatingIpRoutes,
   agentRoutes,
   planRoutes,
   automationRoutes,

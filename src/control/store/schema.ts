@@ -220,6 +220,8 @@ export interface TariffTable {
   disk_gib_hour: number;
   kwh: number;
   created_at: string;
+  /** Price of one floating IP allocated for one hour (migration 0700-network). */
+  floating_ip_hour: Generated<number>;
 }
 
 export interface PlanTable {

@@ -2,7 +2,8 @@
  * Migration 0700-network (issue 12): tenant and external networks (one IPv4 subnet each, a
  * cloud-wide unique VNI), ports (MAC, fixed IP unique per network, security groups), security
  * groups and their rules, floating IPs and their metered hours, key pairs; the VM's key pair and
- * user data; the host's underlay address and physnets; the tenant's network quotas.
+ * user data; the host's underlay address and physnets; the tenant's network quotas; the tariff's
+ * price of a floating IP hour.
  */
 import type { Kysely, Migration } from 'kysely';
 
@@ -102,6 +103,10 @@ export const networkMigration = (isPg: boolean): Migration => ({
     await s
       .alterTable('hosts')
       .addColumn('physnets', 'text', (c) => c.notNull().defaultTo('[]'))
+      .execute();
+    await s
+      .alterTable('tariffs')
+      .addColumn('floating_ip_hour', 'real', (c) => c.notNull().defaultTo(0))
       .execute();
     for (const [col, n] of [
       ['quota_networks', 10],
