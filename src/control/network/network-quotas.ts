@@ -43,3 +43,14 @@ export async function countOf(trx: Db, tenantId: string, kind: NetworkQuotaKind)
     .executeTakeFirstOrThrow();
   return Number(r.n);
 }
+
+/** Network quotas as the API sets them (each optional). */
+export type NetworkQuotaInput = Partial<Record<NetworkQuotaKind, number>>;
+
+/** The tenant columns to write for the network quotas given. */
+export function networkQuotaColumns(q: NetworkQuotaInput): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(NETWORK_QUOTAS) as NetworkQuotaKind[])
+    if (q[k] !== undefined) out[NETWORK_QUOTAS[k].column] = q[k];
+  return out;
+}

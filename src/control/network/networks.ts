@@ -117,16 +117,9 @@ export class Networks extends Service {
   async listNetworks(p: Principal) {
     authorize(p, 'network:read');
     const all = reachesAllTenants(p, 'network:read');
-    const rows = await this.db
-      .selectFrom('networks')
-      .selectAll()
-      .where((eb) =>
-        all ? eb.val(true) : eb.or([eb('tenant_id', '=', p.tenantId), eb('kind', '=', 'external')]),
-      )
-      .orderBy('kind', 'desc')
-      .orderBy('name')
-      .orderBy('id')
-      .execute();
+    let q = this.db.selectFrom('networks').selectAll().orderBy('kind', 'desc').orderBy('name').orderBy('id');
+    if (!all) q = q.where((eb) => eb.or([eb('tenant_id', '=', p.tenantId), eb('kind', '=', 'external')]));
+    const rows = await q.execute();
     return rows.map((n) => this.view(p, n));
   }
 

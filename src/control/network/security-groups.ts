@@ -100,10 +100,9 @@ export class SecurityGroups extends Service {
     return this.getGroup(p, id);
   }
 
-  /** The tenant's groups (the default one included) with their rules. */
+  /** The tenant's groups (the default one once a port or group made it) with their rules. A read: it writes nothing. */
   async listGroups(p: Principal) {
     authorize(p, 'security-group:read');
-    await this.db.transaction().execute((trx) => this.ensureDefault(trx, p.tenantId).then(() => undefined));
     const t = tenantFilter(p, 'security-group:read');
     let q = this.db.selectFrom('security_groups').selectAll().orderBy('name').orderBy('id');
     if (t) q = q.where('tenant_id', '=', t);

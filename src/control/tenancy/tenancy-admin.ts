@@ -17,6 +17,7 @@ import { ControlError } from '../errors.ts';
 import { deletedName } from '../inventory/host-edits.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
+import type { NetworkQuotaInput } from '../network/network-quotas.ts';
 import type { Quotas } from './tenancy-service.ts';
 
 /** Administering tenants, users and tokens. */
@@ -46,7 +47,11 @@ export class TenancyAdmin extends Service {
   }
 
   /** Rename a tenant and/or set its quotas (lowering below current use blocks new use only). */
-  async updateTenant(p: Principal, ref: string, c: { name?: string; quotas?: Partial<Quotas> }) {
+  async updateTenant(
+    p: Principal,
+    ref: string,
+    c: { name?: string; quotas?: Partial<Quotas> & NetworkQuotaInput },
+  ) {
     authorize(p, 'tenant:update');
     const t = await this.getTenant(p, ref);
     if (c.name !== undefined && c.name !== t.name) {
