@@ -260,6 +260,14 @@ export class NetworkPush extends Service {
 
   /** Push every host that is up or in maintenance (the resync controller): agents that restarted get their state back. */
   async resync(): Promise<PushFailure[]> {
+    // A cloud with no port attached to a VM has nothing to plumb (simulations of large clouds tick this cheaply).
+    const any = await this.db
+      .selectFrom('ports')
+      .select('id')
+      .where('vm_id', 'is not', null)
+      .limit(1)
+      .executeTakeFirst();
+    if (!any) return [];
     const hosts = await this.db
       .selectFrom('hosts')
       .select('id')
