@@ -299,5 +299,38 @@ for (const backend of storeBackends()) {
       assert.ok(Math.abs(inv.floatingIpLines[0].hours - 2) < 1e-9);
       assert.equal(inv.floatingIpLines[0].amount, 1);
     });
+
+    test('a network on a physnet fences its VMs to the hosts wired to it; a host’s underlay address is its peers’ VXLAN target', async () => {
+      const w = await world();
+      await w.ok('ann', 'POST', '/v1/networks', { name: 'prov', cidr: '10.50.0.0/24', physnet: 'edge' });
+      const nowhere = await w.t.call(w.tok.ann, 'POST', '/v1/vms', {
+        name: 'p0',
+        flavor: 'm1.small',
+        image: 'tiny',
+        networks: ['prov'],
+      });
+      assert.equal(nowhere.status, 409, JSON.stringify(nowhere.body));
+      await w.ok(w.a, 'PATCH', `/v1/hosts/${w.hosts.h2}`, { physnets: ['edge'], underlayIp: '192.0.2.2' });
+      assert.deepEqual((await w.ok(w.a, 'GET', `/v1/hosts/${w.hosts.h2}`)).physnets, ['edge']);
+      for (const n of ['p1', 'p2'])
+        assert.equal(
+          await w.hostOf(await w.vm('ann', n, { networks: ['prov'], preset: 'spread' })),
+          w.hosts.h2,
+        );
+      const v = (await w.ok('ann', 'GET', '/v1/vms')).find((x: { name: string }) => x.name === 'p1').id;
+      const moved = await w.t.call(w.a, 'POST', `/v1/vms/${v}/migrate`, { toHost: w.hosts.h1 });
+      assert.equal(moved.status, 409, JSON.stringify(moved.body));
+      assert.match(JSON.stringify(moved.body), /physnet edge/);
+      // A VM on h1 on another network sees h2 by its underlay address once they share a network.
+      await w.ok('ann', 'POST', '/v1/networks', { name: 'app', cidr: '10.60.0.0/24' });
+      const a = await w.vm('ann', 'a1', { networks: ['app'], preset: 'spread' });
+      const b = await w.vm('ann', 'b1', { networks: ['app'], preset: 'spread' });
+      const [ha, hb] = [await w.hostOf(a), await w.hostOf(b)];
+      if (ha !== hb) {
+        const onH1 = ha === w.hosts.h1 ? ha : hb;
+        const appNet = w.state(onH1).networks.find((n) => n.cidr === '10.60.0.0/24')!;
+        assert.deepEqual(appNet.peers, ['192.0.2.2']);
+      }
+    });
   });
 }

@@ -12,6 +12,7 @@ import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import type { Db } from '../store/open-store.ts';
 import { Service } from '../service.ts';
+import { physnetFences } from '../network/physnet-fences.ts';
 import type { VmState } from '../vm-states.ts';
 
 /** Creating a VM: quota and host claims, the record, then the driver; the shared end of every VM operation. */
@@ -68,6 +69,12 @@ export class CreateVm extends Service {
       opId = this.ctx.ids.uuid();
     let decision!: PlacementDecision;
     const join = await this.cp.constraints.toJoin(this.db, p, vmId, o.constraints ?? []);
+    // Networks that live on a physnet fence the VM to the hosts wired to it.
+    const fences = await physnetFences(
+      this.db,
+      [],
+      [{ vmId, networkIds: await this.cp.ports.networksOf(p, o) }],
+    );
     this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
       await this.cp.claims.claimQuota(trx, p.tenantId, flavor);
@@ -77,7 +84,7 @@ export class CreateVm extends Service {
           vm: { id: vmId, name: o.name, serverGroupId: group?.id, zone: o.zone, tier: o.tier },
           flavor,
           preset: o.preset,
-          extra: join.extra,
+          extra: [...join.extra, ...fences],
         },
         { powerOn: p },
       );

@@ -84,6 +84,16 @@ export class Ports extends Service {
     return ids;
   }
 
+  /** The ids of the networks a new VM's `networks` and `ports` put it on (the caller's own; NOT_FOUND otherwise). */
+  async networksOf(p: Principal, o: { networks?: string[]; ports?: string[] }): Promise<string[]> {
+    const ids: string[] = [];
+    for (const ref of o.networks ?? [])
+      ids.push((await this.cp.networks.find(this.db, p, ref, 'network:read', true)).id);
+    for (const ref of o.ports ?? [])
+      ids.push((await this.find(this.db, p, ref, 'port:write', true)).network_id);
+    return ids;
+  }
+
   /** When a VM is deleted: its implicit ports go (their IPs freed, floating IPs detached), explicit ones are released. */
   async releaseVm(trx: Db, vmId: string): Promise<void> {
     const ports = await trx
