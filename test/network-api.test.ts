@@ -119,6 +119,12 @@ for (const backend of storeBackends()) {
       assert.equal(r.status, 403);
       assert.match(r.body.message, /Quota exceeded for networks: used 1 of 1/);
       await w.ok('ann', 'POST', '/v1/keypairs', { name: 'k1', publicKey: ED25519 });
+      const q = await w.ok('ann', 'GET', '/v1/quotas');
+      assert.equal(q.quotas.networks, 1);
+      assert.equal(q.usage.networks, 1);
+      assert.equal(q.usage.keypairs, 1);
+      await w.ok(w.a, 'PATCH', `/v1/tenants/${acme}`, { quotas: { networks: 2 } });
+      await w.ok('ann', 'POST', '/v1/networks', { name: 'n2', cidr: '10.2.0.0/24' });
       assert.equal(
         (await w.t.call(w.tok.ann, 'POST', '/v1/keypairs', { name: 'k2', publicKey: ED25519 })).status,
         403,

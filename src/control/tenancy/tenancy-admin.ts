@@ -17,7 +17,12 @@ import { ControlError } from '../errors.ts';
 import { deletedName } from '../inventory/host-edits.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
-import type { NetworkQuotaInput } from '../network/network-quotas.ts';
+import {
+  countOf,
+  NETWORK_QUOTAS,
+  type NetworkQuotaInput,
+  type NetworkQuotaKind,
+} from '../network/network-quotas.ts';
 import type { Quotas } from './tenancy-service.ts';
 
 /** Administering tenants, users and tokens. */
@@ -36,12 +41,26 @@ export class TenancyAdmin extends Service {
         memoryMiB: t.quota_memory_mib,
         vms: t.quota_vms,
         diskGiB: t.quota_disk_gib,
+        ...Object.fromEntries(
+          (Object.keys(NETWORK_QUOTAS) as NetworkQuotaKind[]).map((k) => [
+            k,
+            Number(t[NETWORK_QUOTAS[k].column]),
+          ]),
+        ),
       },
       usage: {
         vcpus: Number(t.used_vcpus),
         memoryMiB: Number(t.used_memory_mib),
         vms: Number(t.used_vms),
         diskGiB: Number(t.used_disk_gib),
+        ...Object.fromEntries(
+          await Promise.all(
+            (Object.keys(NETWORK_QUOTAS) as NetworkQuotaKind[]).map(async (k) => [
+              k,
+              await countOf(this.db, t.id, k),
+            ]),
+          ),
+        ),
       },
     };
   }
