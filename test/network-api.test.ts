@@ -290,6 +290,15 @@ for (const backend of storeBackends()) {
       );
       const att = await w.ok('ann', 'POST', `/v1/floating-ips/${fip.id}/attach`, { vm: 'web-1' });
       assert.equal(att.vmId, v);
+      const shown = await w.ok('ann', 'GET', `/v1/vms/${v}`);
+      assert.deepEqual(
+        shown.addresses.map((x: { network: string; ip: string; floatingIp: string }) => [
+          x.network,
+          x.ip,
+          x.floatingIp,
+        ]),
+        [['app', '10.20.0.2', '203.0.113.10']],
+      );
       const h = await w.hostOf(v);
       assert.equal(w.state(h).ports[0]!.floatingIp, '203.0.113.10');
       w.t.clock.advanceBy(2 * 3600);
