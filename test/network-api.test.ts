@@ -347,5 +347,24 @@ for (const backend of storeBackends()) {
         assert.deepEqual(appNet.peers, ['192.0.2.2']);
       }
     });
+
+    test('an HA restart plumbs the VM’s ports on its new host before the guest is built there', async () => {
+      const w = await world();
+      await w.ok('ann', 'POST', '/v1/networks', { name: 'app', cidr: '10.20.0.0/24' });
+      const v = await w.vm('ann', 'db-1', { networks: ['app'], ha: true });
+      const from = await w.hostOf(v);
+      const port = w.state(from).ports[0]!;
+      await w.ok(w.a, 'PATCH', `/v1/hosts/${from}`, { state: 'failed' });
+      await w.t.cp.ha.evacuate(w.t.admin, from);
+      const to = await w.hostOf(v);
+      assert.notEqual(to, from);
+      assert.deepEqual(
+        w.state(to).ports.map((p) => [p.id, p.mac, p.ips]),
+        [[port.id, port.mac, port.ips]],
+      );
+      assert.deepEqual((await w.t.sim.get(v))!.spec.nics, [
+        { portId: port.id, mac: port.mac, tap: port.tap },
+      ]);
+    });
   });
 }
