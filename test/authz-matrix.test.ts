@@ -127,16 +127,21 @@ const PUBKEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5
 const keyOf = async (w: World, o: 'acme' | 'globex') =>
   (await w.t.call(owner(w, o), 'POST', '/v1/keypairs', { name: w.fresh('k'), publicKey: PUBKEY })).body
     .id as string;
-let external: Promise<unknown> | undefined;
+/** The external network of each world (one per store backend). */
+const externals = new WeakMap<World, Promise<unknown>>();
 const fipOf = async (w: World, o: 'acme' | 'globex') => {
-  external ??= w.admin('POST', '/v1/networks', {
-    name: 'public',
-    external: true,
-    cidr: '198.18.0.0/16',
-    gateway: '198.18.0.1',
-    pool: '198.18.0.10-198.18.255.250',
-  });
-  await external;
+  if (!externals.has(w))
+    externals.set(
+      w,
+      w.admin('POST', '/v1/networks', {
+        name: 'public',
+        external: true,
+        cidr: '198.18.0.0/16',
+        gateway: '198.18.0.1',
+        pool: '198.18.0.10-198.18.255.250',
+      }),
+    );
+  await externals.get(w);
   return (await w.t.call(owner(w, o), 'POST', '/v1/floating-ips', { network: 'public' })).body.id as string;
 };
 /** A VM of acme's with a port (for floating IP attach). */

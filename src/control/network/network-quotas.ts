@@ -19,6 +19,12 @@ export type NetworkQuotaKind = keyof typeof NETWORK_QUOTAS;
 /** Refuse when the tenant already has its quota of `kind` (adding `want` more). */
 export async function checkNetworkQuota(trx: Db, tenantId: string, kind: NetworkQuotaKind, want = 1) {
   const q = NETWORK_QUOTAS[kind];
+  // Lock the tenant's row (PostgreSQL), so two concurrent creates cannot both take the last unit.
+  await trx
+    .updateTable('tenants')
+    .set((eb) => ({ quota_networks: eb.ref('quota_networks') }))
+    .where('id', '=', tenantId)
+    .execute();
   const t = await trx
     .selectFrom('tenants')
     .select(q.column)

@@ -201,10 +201,10 @@ export class Ports extends Service {
     net: NetworkTable,
     o: PortInput & { vmId: string | null; implicit: boolean; slot: number },
   ) {
+    // Lock the network's row first (PostgreSQL: a row lock; SQLite serializes transactions anyway).
+    await trx.updateTable('networks').set({ vni: net.vni }).where('id', '=', net.id).execute();
     await checkNetworkQuota(trx, net.tenant_id, 'ports');
     const groups = await this.cp.securityGroups.resolve(trx, p, net.tenant_id, o.securityGroups);
-    // Lock the network's row (PostgreSQL: a row lock; SQLite serializes transactions anyway).
-    await trx.updateTable('networks').set({ vni: net.vni }).where('id', '=', net.id).execute();
     const used = await trx.selectFrom('ports').select('ip').where('network_id', '=', net.id).execute();
     const a = allocateIp({
       cidr: net.cidr,

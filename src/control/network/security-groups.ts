@@ -40,10 +40,21 @@ export class SecurityGroups extends Service {
     if (g) return g.id;
     const id = this.ctx.ids.uuid(),
       at = this.now();
-    await trx
+    // Two first ports of a tenant at once: the second waits on the unique index, then inserts nothing.
+    const r = await trx
       .insertInto('security_groups')
       .values({ id, tenant_id: tenantId, name: DEFAULT_GROUP, description: 'Default group', created_at: at })
-      .execute();
+      .onConflict((oc) => oc.columns(['tenant_id', 'name']).doNothing())
+      .executeTakeFirst();
+    if (!Number(r.numInsertedOrUpdatedRows ?? 0)) {
+      const other = await trx
+        .selectFrom('security_groups')
+        .select('id')
+        .where('tenant_id', '=', tenantId)
+        .where('name', '=', DEFAULT_GROUP)
+        .executeTakeFirstOrThrow();
+      return other.id;
+    }
     const base = { group_id: id, tenant_id: tenantId, port_min: null, port_max: null, created_at: at };
     await trx
       .insertInto('security_group_rules')
