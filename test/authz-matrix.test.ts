@@ -99,6 +99,77 @@ const tariff = () => ({
   kWh: 0.2,
 });
 
+/** Network objects of acme (ann's) or globex (bob's), made fresh (issue 12). */
+const owner = (w: World, o: 'acme' | 'globex') => w.tok[o === 'acme' ? 'ann' : 'bob'];
+let subnet = 0;
+const netOf = async (w: World, o: 'acme' | 'globex') =>
+  (
+    await w.t.call(owner(w, o), 'POST', '/v1/networks', {
+      name: w.fresh('net'),
+      cidr: `10.${Math.floor(++subnet / 256)}.${subnet % 256}.0/24`,
+    })
+  ).body.id as string;
+const portOf = async (w: World, o: 'acme' | 'globex') =>
+  (await w.t.call(owner(w, o), 'POST', '/v1/ports', { network: await netOf(w, o) })).body.id as string;
+const groupOf = async (w: World, o: 'acme' | 'globex') =>
+  (await w.t.call(owner(w, o), 'POST', '/v1/security-groups', { name: w.fresh('sg') })).body.id as string;
+const ruleOf2 = async (w: World, o: 'acme' | 'globex') => {
+  const g = await groupOf(w, o);
+  const r = await w.t.call(owner(w, o), 'POST', `/v1/security-groups/${g}/rules`, {
+    direction: 'ingress',
+    protocol: 'tcp',
+    portMin: 22,
+    remoteCidr: '0.0.0.0/0',
+  });
+  return `/v1/security-groups/${g}/rules/${r.body.rules[0].id}`;
+};
+const PUBKEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+const keyOf = async (w: World, o: 'acme' | 'globex') =>
+  (await w.t.call(owner(w, o), 'POST', '/v1/keypairs', { name: w.fresh('k'), publicKey: PUBKEY })).body
+    .id as string;
+/** The external network of each world (one per store backend). */
+const externals = new WeakMap<World, Promise<unknown>>();
+const fipOf = async (w: World, o: 'acme' | 'globex') => {
+  if (!externals.has(w))
+    externals.set(
+      w,
+      w.admin('POST', '/v1/networks', {
+        name: 'public',
+        external: true,
+        cidr: '198.18.0.0/16',
+        gateway: '198.18.0.1',
+        pool: '198.18.0.10-198.18.255.250',
+      }),
+    );
+  await externals.get(w);
+  return (await w.t.call(owner(w, o), 'POST', '/v1/floating-ips', { network: 'public' })).body.id as string;
+};
+/** A VM of acme's with a port (for floating IP attach). */
+const vmWithPort = async (w: World) => {
+  const net = await netOf(w, 'acme');
+  const r = await w.t.call(w.tok.ann, 'POST', '/v1/vms', {
+    name: w.fresh('vm'),
+    flavor: 'm1.tiny',
+    image: 'tiny',
+    networks: [net],
+  });
+  return r.body.vmId as string;
+};
+/** Cases for a route on an object of acme's (own) and of globex's (another tenant). */
+const both = (
+  op: Operation,
+  url: (w: World, o: 'acme' | 'globex') => Promise<string>,
+  body?: unknown,
+): Case[] => [
+  { op, what: 'own', request: async (w) => ({ url: await url(w, 'acme'), body }) },
+  {
+    op,
+    what: 'another tenant',
+    other: 'tenant',
+    request: async (w) => ({ url: await url(w, 'globex'), body }),
+  },
+];
+
 /** Every route of the API: `METHOD /path` (as in /openapi.json) → the cases to try. */
 const MATRIX: Record<string, Case[]> = {
   'GET /v1/me': [{ op: 'me:read', request: same('/v1/me') }],
@@ -482,6 +553,119 @@ const MATRIX: Record<string, Case[]> = {
     },
   ],
 
+  'GET /v1/networks': [{ op: 'network:read', request: same('/v1/networks') }],
+  'POST /v1/networks': [
+    {
+      op: 'network:write',
+      what: 'tenant network',
+      request: async (w) => ({
+        url: '/v1/networks',
+        body: { name: w.fresh('net'), cidr: `10.${Math.floor(++subnet / 256)}.${subnet % 256}.0/24` },
+      }),
+    },
+    {
+      op: 'network:external',
+      what: 'external network',
+      request: async (w) => ({
+        url: '/v1/networks',
+        body: {
+          name: w.fresh('ext'),
+          external: true,
+          cidr: `172.${16 + (++subnet % 16)}.${subnet % 256}.0/24`,
+          pool: `172.${16 + (subnet % 16)}.${subnet % 256}.10-172.${16 + (subnet % 16)}.${subnet % 256}.20`,
+        },
+      }),
+    },
+  ],
+  'GET /v1/networks/{id}': both('network:read', async (w, o) => `/v1/networks/${await netOf(w, o)}`),
+  'DELETE /v1/networks/{id}': both('network:write', async (w, o) => `/v1/networks/${await netOf(w, o)}`),
+  'GET /v1/ports': [{ op: 'port:read', request: same('/v1/ports') }],
+  'POST /v1/ports': [
+    {
+      op: 'port:write',
+      request: async (w, c) => ({
+        url: '/v1/ports',
+        body: {
+          network:
+            c === 'admin'
+              ? await w
+                  .admin('POST', '/v1/networks', {
+                    name: w.fresh('net'),
+                    cidr: `10.${Math.floor(++subnet / 256)}.${subnet % 256}.0/24`,
+                  })
+                  .then((n) => n.id)
+              : await netOf(w, 'acme'),
+        },
+      }),
+    },
+  ],
+  'GET /v1/ports/{id}': both('port:read', async (w, o) => `/v1/ports/${await portOf(w, o)}`),
+  'PUT /v1/ports/{id}': both('port:write', async (w, o) => `/v1/ports/${await portOf(w, o)}`, {
+    securityGroups: ['default'],
+  }),
+  'DELETE /v1/ports/{id}': both('port:write', async (w, o) => `/v1/ports/${await portOf(w, o)}`),
+  'GET /v1/security-groups': [{ op: 'security-group:read', request: same('/v1/security-groups') }],
+  'POST /v1/security-groups': [
+    {
+      op: 'security-group:write',
+      request: async (w) => ({ url: '/v1/security-groups', body: { name: w.fresh('sg') } }),
+    },
+  ],
+  'GET /v1/security-groups/{id}': both(
+    'security-group:read',
+    async (w, o) => `/v1/security-groups/${await groupOf(w, o)}`,
+  ),
+  'DELETE /v1/security-groups/{id}': both(
+    'security-group:write',
+    async (w, o) => `/v1/security-groups/${await groupOf(w, o)}`,
+  ),
+  'POST /v1/security-groups/{id}/rules': both(
+    'security-group:write',
+    async (w, o) => `/v1/security-groups/${await groupOf(w, o)}/rules`,
+    { direction: 'ingress', protocol: 'tcp', portMin: 80, remoteCidr: '0.0.0.0/0' },
+  ),
+  'DELETE /v1/security-groups/{id}/rules/{rule}': both('security-group:write', ruleOf2),
+  'GET /v1/keypairs': [{ op: 'keypair:read', request: same('/v1/keypairs') }],
+  'POST /v1/keypairs': [
+    {
+      op: 'keypair:write',
+      request: async (w) => ({ url: '/v1/keypairs', body: { name: w.fresh('k'), publicKey: PUBKEY } }),
+    },
+  ],
+  'GET /v1/keypairs/{id}': both('keypair:read', async (w, o) => `/v1/keypairs/${await keyOf(w, o)}`),
+  'DELETE /v1/keypairs/{id}': both('keypair:write', async (w, o) => `/v1/keypairs/${await keyOf(w, o)}`),
+  'GET /v1/floating-ips': [{ op: 'floating-ip:read', request: same('/v1/floating-ips') }],
+  'POST /v1/floating-ips': [
+    {
+      op: 'floating-ip:write',
+      request: async (w) => {
+        await fipOf(w, 'acme');
+        return { url: '/v1/floating-ips', body: { network: 'public' } };
+      },
+    },
+  ],
+  'GET /v1/floating-ips/{id}': both(
+    'floating-ip:read',
+    async (w, o) => `/v1/floating-ips/${await fipOf(w, o)}`,
+  ),
+  'POST /v1/floating-ips/{id}/attach': [
+    {
+      op: 'floating-ip:write',
+      request: async (w) => ({
+        url: `/v1/floating-ips/${await fipOf(w, 'acme')}/attach`,
+        body: { vm: await vmWithPort(w) },
+      }),
+    },
+  ],
+  'POST /v1/floating-ips/{id}/detach': both(
+    'floating-ip:write',
+    async (w, o) => `/v1/floating-ips/${await fipOf(w, o)}/detach`,
+  ),
+  'DELETE /v1/floating-ips/{id}': both(
+    'floating-ip:write',
+    async (w, o) => `/v1/floating-ips/${await fipOf(w, o)}`,
+  ),
+
   'GET /v1/constraints': [{ op: 'constraint:read', request: same('/v1/constraints') }],
   'POST /v1/constraints': [
     {
@@ -738,7 +922,16 @@ for (const backend of storeBackends()) {
         ids[name] = (
           await admin('POST', '/v1/tenants', {
             name,
-            quotas: { vms: 1000, vcpus: 1000, memoryMiB: 1 << 22 },
+            quotas: {
+              vms: 1000,
+              vcpus: 1000,
+              memoryMiB: 1 << 22,
+              networks: 1000,
+              ports: 1000,
+              floatingIps: 1000,
+              securityGroups: 1000,
+              keypairs: 1000,
+            },
           })
         ).id;
       for (const [tenant, user, role] of [

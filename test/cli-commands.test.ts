@@ -530,6 +530,111 @@ test('placement constraints from the CLI: create, join at vm create, a refused m
   assert.equal((await json('admin', 'constraint', 'list')).length, 0);
 });
 
+test('networks from the CLI: network, security group and rule, key pair, VM with --network --key --user-data, port, floating IP', async () => {
+  const pub = join(home, 'id_ed25519.pub');
+  writeFileSync(
+    pub,
+    'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@laptop\n',
+  );
+  const ud = join(home, 'user-data');
+  writeFileSync(ud, '#!/bin/sh\necho hello\n');
+  assert.match(
+    await ok('admin', 'network', 'create', 'app-net', '--cidr', '10.20.0.0/24'),
+    /app-net: 10\.20\.0\.0\/24, gateway 10\.20\.0\.1/,
+  );
+  await ok(
+    'admin',
+    'network',
+    'create',
+    'public',
+    '--external',
+    '--cidr',
+    '203.0.113.0/24',
+    '--pool',
+    '203.0.113.10-203.0.113.20',
+  );
+  assert.match(await ok('admin', 'network', 'list'), /app-net/);
+  assert.match(await ok('admin', 'network', 'show', 'app-net'), /gateway: 10\.20\.0\.1/);
+  await ok('admin', 'security-group', 'create', 'web');
+  await ok(
+    'admin',
+    'security-group',
+    'rule',
+    'add',
+    'web',
+    '--proto',
+    'tcp',
+    '--port',
+    '22',
+    '--from',
+    '0.0.0.0/0',
+  );
+  const web = await json('admin', 'security-group', 'show', 'web');
+  assert.deepEqual(
+    web.rules.map((r: { portMin: number }) => r.portMin),
+    [22],
+  );
+  assert.match(await ok('admin', 'security-group', 'list'), /web/);
+  assert.match(await ok('admin', 'keypair', 'create', 'mykey', '--public-key', pub), /SHA256:/);
+  assert.match(await ok('admin', 'keypair', 'list'), /mykey/);
+  assert.match(await ok('admin', 'keypair', 'show', 'mykey'), /ssh-ed25519/);
+  const big = join(home, 'big');
+  writeFileSync(big, 'x'.repeat(65537));
+  const refused = await nubis(
+    'admin',
+    'vm',
+    'create',
+    '--name',
+    'w0',
+    '--flavor',
+    'm1.small',
+    '--image',
+    'tiny',
+    '--user-data',
+    big,
+  );
+  assert.equal(refused.code, 2);
+  assert.match(refused.err, /at most 65536/);
+  const op = await json(
+    'admin',
+    'vm',
+    'create',
+    '--name',
+    'web-1',
+    '--flavor',
+    'm1.small',
+    '--image',
+    'tiny',
+    '--network',
+    'app-net',
+    '--security-group',
+    'web',
+    '--key',
+    'mykey',
+    '--user-data',
+    ud,
+  );
+  const ports = await json('admin', 'port', 'list', '--vm', op.vmId);
+  assert.equal(ports.length, 1);
+  assert.match(await ok('admin', 'port', 'show', ports[0].id), /ips: 10\.20\.0\.2/);
+  await ok('admin', 'port', 'update', ports[0].id, '--security-group', 'web', '--security-group', 'default');
+  const fip = await json('admin', 'floating-ip', 'create');
+  assert.match(await ok('admin', 'floating-ip', 'attach', fip.id, 'web-1'), /203\.0\.113\.10 → 10\.20\.0\.2/);
+  assert.match(await ok('admin', 'floating-ip', 'list'), /203\.0\.113\.10/);
+  assert.match(await ok('admin', 'floating-ip', 'show', fip.id), /fixed ip: 10\.20\.0\.2/);
+  await ok('admin', 'floating-ip', 'detach', fip.id);
+  await ok('admin', 'floating-ip', 'delete', fip.id);
+  const free = await json('admin', 'port', 'create', '--network', 'app-net');
+  await ok('admin', 'port', 'delete', free.id);
+  const rule = web.rules[0].id;
+  await ok('admin', 'security-group', 'rule', 'delete', 'web', rule);
+  await ok('admin', 'keypair', 'delete', 'mykey');
+  await ok('admin', 'security-group', 'create', 'tmp');
+  await ok('admin', 'security-group', 'delete', 'tmp');
+  await ok('admin', 'network', 'create', 'tmp-net', '--cidr', '10.99.0.0/24');
+  await ok('admin', 'network', 'delete', 'tmp-net');
+});
+
 test('billing, energy, simulations from the CLI; every API operation has a command', async () => {
   const t = await json(
     'admin',

@@ -122,6 +122,20 @@ for (const backend of storeBackends()) {
         });
         const sg = await ok('POST', '/v1/server-groups', { name: 'apart', policy: 'anti-affinity' });
         const me = await ok('GET', '/v1/me');
+        const net = await ok('POST', '/v1/networks', { name: 'app', cidr: '10.20.0.0/24' });
+        await ok('POST', '/v1/networks', {
+          name: 'public',
+          external: true,
+          cidr: '203.0.113.0/24',
+          pool: '203.0.113.10-203.0.113.20',
+        });
+        const port = await ok('POST', '/v1/ports', { network: net.id });
+        const web = await ok('POST', '/v1/security-groups', { name: 'web' });
+        const key = await ok('POST', '/v1/keypairs', {
+          name: 'k',
+          publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
+        });
+        const fip = await ok('POST', '/v1/floating-ips', {});
         const plan = await ok('POST', '/v1/plans', {});
         const hosts = (await ok('GET', '/v1/hosts')) as { id: string; name: string; vms: number }[];
         const empty = hosts.find((h) => h.vms === 0)!;
@@ -140,6 +154,11 @@ for (const backend of storeBackends()) {
           constraints: constraint.id,
           'server-groups': sg.id,
           tenants: me.tenantId,
+          networks: net.id,
+          ports: port.id,
+          'security-groups': web.id,
+          keypairs: key.id,
+          'floating-ips': fip.id,
         };
         type Op = { parameters?: { name: string; in: string }[] };
         const spec = (await ok('GET', '/openapi.json')) as { paths: Record<string, Record<string, Op>> };

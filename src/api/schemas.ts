@@ -15,6 +15,11 @@ export const quotas = z
     memoryMiB: z.number().int().min(0),
     vms: z.number().int().min(0),
     diskGiB: z.number().int().min(0),
+    networks: z.number().int().min(0),
+    ports: z.number().int().min(0),
+    floatingIps: z.number().int().min(0),
+    securityGroups: z.number().int().min(0),
+    keypairs: z.number().int().min(0),
   })
   .partial()
   .strict();
@@ -22,7 +27,7 @@ export const quotas = z
 /** Quotas to set: at least one (an empty object once reached the database as an empty update, a 500). */
 export const someQuotas = quotas.refine(
   (q) => Object.keys(q).length > 0,
-  'give at least one of vcpus, memoryMiB, vms, diskGiB',
+  'give at least one of vcpus, memoryMiB, vms, diskGiB, networks, ports, floatingIps, securityGroups, keypairs',
 );
 
 /** The `:id` path parameter. */

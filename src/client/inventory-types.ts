@@ -3,6 +3,10 @@ import type { PowerModelSpec, Quotas, Role } from './types.ts';
 
 /** What `PATCH /v1/hosts/:id` may change besides the state (admin). */
 export interface HostUpdate {
+  /** The host's VXLAN underlay address (null: its agent URL's host name). */
+  underlayIp?: string | null;
+  /** Provider/external physical networks the host is wired to. */
+  physnets?: string[];
   cpuRatio?: number;
   memoryRatio?: number;
   diskRatio?: number;

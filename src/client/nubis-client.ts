@@ -27,6 +27,13 @@ import { simulationsApi } from './resources/simulations.ts';
 import { tenantsApi } from './resources/tenants.ts';
 import { tokensApi, usersApi } from './resources/users-tokens.ts';
 import { vmsApi } from './resources/vms.ts';
+import {
+  floatingIpsApi,
+  keypairsApi,
+  networksApi,
+  portsApi,
+  securityGroupsApi,
+} from './resources/networks.ts';
 
 /** A client of one control plane. To add an operation, add a method to its resource in `resources/`. */
 export class NubisClient {
@@ -56,6 +63,11 @@ export class NubisClient {
   readonly securityEvents;
   readonly agents;
   readonly simulations;
+  readonly networks;
+  readonly ports;
+  readonly securityGroups;
+  readonly keypairs;
+  readonly floatingIps;
 
   constructor(o: ClientOptions = {}) {
     const http = (this.http = new Http(o));
@@ -69,6 +81,11 @@ export class NubisClient {
     this.serverGroups = serverGroupsApi(http);
     this.constraints = constraintsApi(http);
     this.vms = vmsApi(http);
+    this.networks = networksApi(http);
+    this.ports = portsApi(http);
+    this.securityGroups = securityGroupsApi(http);
+    this.keypairs = keypairsApi(http);
+    this.floatingIps = floatingIpsApi(http);
     this.operations = operationsApi(http);
     this.plans = plansApi(http);
     this.automation = automationApi(http);

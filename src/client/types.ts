@@ -194,6 +194,16 @@ export interface VmCreate {
   haPriority?: number;
   /** Constraints (names or ids) the new VM joins. */
   constraints?: string[];
+  /** Networks (names or ids): one new port on each, in order. */
+  networks?: string[];
+  /** Existing free ports (ids) to attach. */
+  ports?: string[];
+  /** Security groups of the new ports (default: `default`). */
+  securityGroups?: string[];
+  /** Key pair name (served by the metadata service). */
+  key?: string;
+  /** User data (at most 64 KiB). */
+  userData?: string;
 }
 /** The body of POST /v1/vms/:id/actions besides the action. */
 export interface VmActionOptions {
@@ -397,3 +407,4 @@ export interface Enrollment {
 }
 export type * from './report-types.ts';
 export type * from './inventory-types.ts';
+export type * from './network-types.ts';

@@ -147,6 +147,22 @@ export const POLICY = {
   'scaling-group:read': tenantRead('List and read autoscaling groups'),
   'scaling-group:write': tenantWrite('Create, change, delete autoscaling groups; report their metric'),
 
+  // a tenant's networks (issue 12)
+  'network:read': tenantRead('List and read networks (and the external networks, name and CIDR only)'),
+  'network:write': tenantWrite('Create and delete networks'),
+  'network:external': global(
+    ADMIN,
+    'Create and delete external (provider) networks and their floating IP pools',
+  ),
+  'port:read': tenantRead('List and read ports'),
+  'port:write': tenantWrite('Create, change (security groups) and delete ports'),
+  'security-group:read': tenantRead('List and read security groups and their rules'),
+  'security-group:write': tenantWrite('Create and delete security groups and their rules'),
+  'floating-ip:read': tenantRead('List and read floating IPs'),
+  'floating-ip:write': tenantWrite('Allocate, attach, detach and release floating IPs'),
+  'keypair:read': tenantRead('List and read key pairs (public keys)'),
+  'keypair:write': tenantWrite('Import and delete key pairs'),
+
   // billing
   'usage:read': { roles: ALL, scope: 'tenant', anyTenant: ADMIN, summary: "Read a tenant's usage" },
   'invoice:read': { roles: ALL, scope: 'tenant', anyTenant: ADMIN, summary: "Read a tenant's invoice" },

@@ -50,6 +50,12 @@ import { PowerHosts } from './power/power-hosts.ts';
 import { Metering } from './billing/metering.ts';
 import { UsageReports } from './billing/usage.ts';
 import { Invoices } from './billing/invoices.ts';
+import { Networks } from './network/networks.ts';
+import { Ports } from './network/ports.ts';
+import { SecurityGroups } from './network/security-groups.ts';
+import { NetworkPush } from './network/network-push.ts';
+import { Keypairs } from './network/keypairs.ts';
+import { FloatingIps } from './network/floating-ips.ts';
 
 export { ROLES, hashToken, type Role, type Principal } from './principal.ts';
 export { DEFAULT_QUOTAS, type Quotas } from './tenancy/tenancy-service.ts';
@@ -124,6 +130,13 @@ export class ControlPlane {
   readonly metering = new Metering(this);
   readonly usageReports = new UsageReports(this);
   readonly invoices = new Invoices(this);
+  /** Networks, ports, security groups, floating IPs, key pairs and pushing hosts their network state (network/). */
+  readonly networks = new Networks(this);
+  readonly ports = new Ports(this);
+  readonly securityGroups = new SecurityGroups(this);
+  readonly networkPush = new NetworkPush(this);
+  readonly keypairs = new Keypairs(this);
+  readonly floatingIps = new FloatingIps(this);
 
   constructor(o: ControlPlaneOptions) {
     this.ctx = { ...o, ids: o.ids ?? cryptoIds(), hostDrivers: o.hostDrivers ?? NO_HOSTS };

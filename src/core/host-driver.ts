@@ -6,6 +6,7 @@
  * (simulated hosts, or real hosts reached through their agents), `control/` only sees these types.
  */
 import type { HypervisorDriver } from './hypervisor.ts';
+import type { HostNetworkState } from './network/host-network.ts';
 
 /** What a driver needs to know about a host (a host row, as the control plane stores it). */
 export interface HostRef {
@@ -62,6 +63,13 @@ export interface HostDriver extends HypervisorDriver {
    * up switches a switched-off host on (IPMI, Wake-on-LAN). Throws `DriverError` BACKEND on failure.
    */
   power(action: 'on' | 'off', target: HostRef): Promise<PowerResult>;
+  /**
+   * Converge the host's network to `state` (the whole desired state: networks, ports, rules,
+   * floating IPs, metadata; see network/host-network.ts). Idempotent; a state with a lower
+   * revision than the one the host has is ignored. Throws `DriverError` BACKEND when the host
+   * cannot be reached or fails to plumb it.
+   */
+  applyNetwork(state: HostNetworkState): Promise<void>;
 }
 
 /** Factory port: the driver of a host row. */

@@ -45,6 +45,7 @@ export const billingRoutes: RouteModule = (route, { cp }) => {
         memoryGiBHour: z.number().nonnegative(),
         diskGiBHour: z.number().nonnegative(),
         kWh: z.number().nonnegative(),
+        floatingIpHour: z.number().nonnegative().optional(),
       })
       .strict(),
     handler: async ({ p, body }) => cp.createTariff(p, body),

@@ -100,6 +100,17 @@ export const hostRoutes: RouteModule = (route, { cp }) => {
         zone: z.string().min(1).optional(),
         powerAddress: z.string().min(1).nullable().optional(),
         powerModel: powerModel.optional(),
+        underlayIp: z.string().min(1).max(255).nullable().optional(),
+        physnets: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .max(64)
+              .regex(/^[a-zA-Z0-9_.-]+$/),
+          )
+          .max(16)
+          .optional(),
       })
       .strict(),
     handler: async ({ p, params, body }) => {

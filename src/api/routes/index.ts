@@ -19,6 +19,10 @@ import { simulationRoutes } from './simulations.ts';
 import { tenantRoutes } from './tenants.ts';
 import { userTokenRoutes } from './users-tokens.ts';
 import { vmRoutes } from './vms.ts';
+import { networkRoutes } from './networks.ts';
+import { securityGroupRoutes } from './security-groups.ts';
+import { keypairRoutes } from './keypairs.ts';
+import { floatingIpRoutes } from './floating-ips.ts';
 
 /** Add a module here to serve its routes (and list them in the OpenAPI document). */
 export const ROUTE_MODULES: readonly RouteModule[] = [
@@ -33,6 +37,10 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   serverGroupRoutes,
   constraintRoutes,
   vmRoutes,
+  networkRoutes,
+  securityGroupRoutes,
+  keypairRoutes,
+  floatingIpRoutes,
   agentRoutes,
   planRoutes,
   automationRoutes,

@@ -44,6 +44,11 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
         ha: z.boolean().optional(),
         haPriority: z.number().int().min(0).max(100).optional(),
         constraints: z.array(z.string().min(1).max(200)).max(100).optional(),
+        networks: z.array(z.string().min(1).max(200)).max(8).optional(),
+        ports: z.array(z.string().min(1).max(200)).max(8).optional(),
+        securityGroups: z.array(z.string().min(1).max(200)).max(20).optional(),
+        key: z.string().min(1).max(200).optional(),
+        userData: z.string().max(65536).optional(),
         dryRun: z.boolean().optional(),
       })
       .strict(),

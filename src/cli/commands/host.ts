@@ -4,6 +4,7 @@ import type { Host, HostCreate, HostState } from '../../client/index.ts';
 import { formatTable } from '../table.ts';
 import {
   CliError,
+  collect,
   ctx,
   defined,
   int,
@@ -90,6 +91,8 @@ export const hostCommands: CommandModule = (program) => {
           agentUrl: o.agentUrl,
           powerAddress: o.powerAddress,
           powerModel,
+          underlayIp: o.underlayIp === undefined ? undefined : o.underlayIp || null,
+          physnets: o.physnet,
         }),
         name,
         vcpus: o.vcpus,
@@ -186,6 +189,15 @@ export const hostCommands: CommandModule = (program) => {
     )
     .option('--power-address <addr>')
     .option('--power-model <json>', 'e.g. {"type":"linear","idleW":100,"maxW":250}')
+    .option(
+      '--underlay-ip <addr>',
+      "the address other hosts reach this one at for VXLAN ('' = its agent URL's host name)",
+    )
+    .option(
+      '--physnet <name>',
+      'a physical network the host is wired to (repeatable; replaces the list)',
+      collect,
+    )
     .action(async function (this: Command, ref: string, o) {
       const c = ctx(this);
       let powerModel: HostCreate['powerModel'];

@@ -23,9 +23,13 @@ import { tenantCommands } from './tenant.ts';
 import { tokenCommands } from './token.ts';
 import { userCommands } from './user.ts';
 import { vmCommands } from './vm.ts';
+import { networkCommands } from './network.ts';
+import { accessCommands } from './access.ts';
 
 const MODULES: CommandModule[] = [
   vmCommands,
+  networkCommands,
+  accessCommands,
   hostCommands,
   flavorCommands,
   imageCommands,

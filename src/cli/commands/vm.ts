@@ -1,8 +1,10 @@
 /** `nubis vm …`: virtual machines, named by name or id. */
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { VmAction } from '../../client/index.ts';
 import { formatTable } from '../table.ts';
 import {
+  CliError,
   collect,
   ctx,
   hostId,
@@ -16,6 +18,19 @@ import {
 } from './common.ts';
 
 const IDEM = ['--idempotency-key <key>', 'a retry with the same key returns the first answer'] as const;
+
+/** The user data file's text; refused above 64 KiB before anything is sent. */
+function readUserData(file: string): string {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (e) {
+    throw new CliError('BAD_ARGUMENT', `--user-data: cannot read ${file}: ${(e as Error).message}`);
+  }
+  if (size > 65536)
+    throw new CliError('BAD_ARGUMENT', `--user-data: ${file} is ${size} bytes; at most 65536 (64 KiB)`);
+  return readFileSync(file, 'utf8');
+}
 
 /** vm create, list, show, start, stop, reboot, suspend, resume, delete, snapshot, restore, resize, clone, migrate. */
 export const vmCommands: CommandModule = (program) => {
@@ -33,6 +48,19 @@ export const vmCommands: CommandModule = (program) => {
     .option('--ha', 'restart it elsewhere when its host fails')
     .option('--ha-priority <n>', 'restart order, 0-100 (higher first)', int)
     .option('--constraint <constraint>', 'a placement constraint it joins (name or id; repeatable)', collect)
+    .option(
+      '--network <network>',
+      'a network to put a new port on (name or id; repeatable: one NIC each)',
+      collect,
+    )
+    .option('--port <port>', 'an existing free port to attach (id; repeatable)', collect)
+    .option(
+      '--security-group <group>',
+      "the new ports' security groups (repeatable; default: default)",
+      collect,
+    )
+    .option('--key <keypair>', 'a key pair (name): its public key is installed in the guest')
+    .option('--user-data <file>', 'user data for cloud-init, read from FILE (at most 64 KiB)')
     .option('--dry-run', 'only say where it would go and why')
     .option(...IDEM)
     .action(async function (this: Command, o) {
@@ -48,6 +76,11 @@ export const vmCommands: CommandModule = (program) => {
         ha: o.ha,
         haPriority: o.haPriority,
         constraints: o.constraint,
+        networks: o.network,
+        ports: o.port,
+        securityGroups: o.securityGroup,
+        key: o.key,
+        userData: o.userData === undefined ? undefined : readUserData(o.userData),
       };
       if (o.dryRun) {
         const d = await c.client.vms.dryRun(body);

@@ -19,6 +19,7 @@ import {
   uncoveredSpans,
   type TariffWindow,
 } from './tariff-rules.ts';
+import { floatingIpLines } from './floating-ip-usage.ts';
 
 /** Tariffs and invoices. */
 export class Invoices extends Service {
@@ -38,6 +39,7 @@ export class Invoices extends Service {
       memoryGiBHour: number;
       diskGiBHour: number;
       kWh: number;
+      floatingIpHour?: number;
     },
   ) {
     authorize(p, 'tariff:write');
@@ -64,6 +66,7 @@ export class Invoices extends Service {
           memory_gib_hour: t.memoryGiBHour,
           disk_gib_hour: t.diskGiBHour,
           kwh: t.kWh,
+          floating_ip_hour: t.floatingIpHour ?? 0,
           created_at: this.now(),
         })
         .execute();
@@ -101,6 +104,7 @@ export class Invoices extends Service {
       memoryGiBHour: t.memory_gib_hour,
       diskGiBHour: t.disk_gib_hour,
       kWh: t.kwh,
+      floatingIpHour: t.floating_ip_hour,
     }));
   }
 
@@ -185,7 +189,19 @@ export class Invoices extends Service {
       }
     }
     const out = [...lines.values()].map((l) => ({ ...l, amount: roundCents(l.amount) }));
-    const totals = Object.entries(totalsByCurrency(out)).map(([currency, amount]) => ({ currency, amount }));
+    const fips = (
+      await floatingIpLines(this.db, {
+        tenantId: u.tenantId,
+        fromMs: Date.parse(u.from),
+        toMs: Date.parse(u.to),
+        nowMs: this.ctx.clock.now() * 1000,
+        tariffs,
+      })
+    ).map((l) => ({ ...l, amount: roundCents(l.amount) }));
+    const totals = Object.entries(totalsByCurrency([...out, ...fips])).map(([currency, amount]) => ({
+      currency,
+      amount,
+    }));
     const notice = uncovered
       ? unbilledNotice({
           seconds: uncovered,
@@ -199,6 +215,8 @@ export class Invoices extends Service {
       from: u.from,
       to: u.to,
       lines: out,
+      /** Floating IP hours, one line per address and tariff. */
+      floatingIpLines: fips,
       /** One total per currency, alphabetical; different currencies are never added. */
       totals,
       // `currency` and `total` only when the invoice has exactly one currency.

@@ -12,6 +12,7 @@ import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import type { Db } from '../store/open-store.ts';
 import { Service } from '../service.ts';
+import { physnetFences } from '../network/physnet-fences.ts';
 import type { VmState } from '../vm-states.ts';
 
 /** Creating a VM: quota and host claims, the record, then the driver; the shared end of every VM operation. */
@@ -34,6 +35,16 @@ export class CreateVm extends Service {
       haPriority?: number;
       /** Constraints (names or ids in the tenant) the new VM joins: judged when placing it. */
       constraints?: string[];
+      /** Networks (names or ids of the caller's) to put one new port on each, in order (NICs). */
+      networks?: string[];
+      /** Existing free ports of the caller's to attach (after the networks' ones). */
+      ports?: string[];
+      /** Security groups of the new ports (default: the tenant's `default` group). */
+      securityGroups?: string[];
+      /** A key pair (name) of the tenant: its public key is served by the metadata service. */
+      key?: string;
+      /** User data for cloud-init (at most 64 KiB). */
+      userData?: string;
     },
   ) {
     authorize(p, 'vm:create');
@@ -52,11 +63,18 @@ export class CreateVm extends Service {
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!image) throw new ControlError('NOT_FOUND', `No image "${o.image}"; see GET /v1/images`);
+    await this.cp.keypairs.checkVmAccess(p, o);
     const group = o.serverGroup ? await this.cp.scheduler.groupFor(p, o.serverGroup) : undefined;
     const vmId = this.ctx.ids.uuid(),
       opId = this.ctx.ids.uuid();
     let decision!: PlacementDecision;
     const join = await this.cp.constraints.toJoin(this.db, p, vmId, o.constraints ?? []);
+    // Networks that live on a physnet fence the VM to the hosts wired to it.
+    const fences = await physnetFences(
+      this.db,
+      [],
+      [{ vmId, networkIds: await this.cp.ports.networksOf(p, o) }],
+    );
     this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
       await this.cp.claims.claimQuota(trx, p.tenantId, flavor);
@@ -66,7 +84,7 @@ export class CreateVm extends Service {
           vm: { id: vmId, name: o.name, serverGroupId: group?.id, zone: o.zone, tier: o.tier },
           flavor,
           preset: o.preset,
-          extra: join.extra,
+          extra: [...join.extra, ...fences],
         },
         { powerOn: p },
       );
@@ -91,8 +109,11 @@ export class CreateVm extends Service {
           ha_priority: o.haPriority ?? 0,
           zone: o.zone ?? null,
           tier: o.tier ?? null,
+          key_name: o.key ?? null,
+          user_data: o.userData ?? null,
         })
         .execute();
+      await this.cp.ports.forNewVm(trx, p, vmId, o);
       await join.commit(trx);
       await trx
         .insertInto('operations')
@@ -126,11 +147,14 @@ export class CreateVm extends Service {
       .executeTakeFirstOrThrow();
     await this.finish(p, opId, vmId, host.id, async () => {
       const d = this.cp.drivers.driverFor(host);
+      // The host's network is ready before the guest exists (a failed push fails the create).
+      const net = await this.cp.networkPush.prepareGuest(vmId, host.id);
       await d.create({
         id: vmId,
         memoryMiB: flavor.memory_mib,
         vcpus: flavor.vcpus,
         image: { kernel: `image://${image.name}` },
+        ...net,
       });
       await this.cp.opRecords.step(opId, 'guest-created', 'create');
       await d.start(vmId);
@@ -153,6 +177,7 @@ export class CreateVm extends Service {
     hostId: string | null,
     work: () => Promise<VmState | null>,
   ) {
+    const peers = await this.cp.networkPush.peerHostsOf(vmId);
     try {
       const to = await work();
       await this.cp.opRecords.step(opId, 'driver-done');
@@ -169,6 +194,7 @@ export class CreateVm extends Service {
             .execute();
           await this.cp.metering.meter(trx, vmId, to);
           if (to === 'deleted') await this.cp.claims.release(trx, vmId);
+          if (to === 'deleted') await this.cp.ports.releaseVm(trx, vmId);
         }
         await trx
           .updateTable('operations')
@@ -183,6 +209,8 @@ export class CreateVm extends Service {
           kind: `vm.${to ?? 'updated'}`,
         });
       });
+      // A deleted VM's ports are gone from its host and from its peers' flood lists (the resync retries a failure).
+      if (to === 'deleted' && peers.length) await this.cp.networkPush.push(peers);
     } catch (e) {
       await this.db.transaction().execute(async (trx) => {
         await trx

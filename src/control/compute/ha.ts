@@ -132,6 +132,7 @@ export class HighAvailability extends Service {
             memoryMiB: v.memory_mib,
             vcpus: v.vcpus,
             image: { kernel: `image://${v.image}` },
+            ...(await this.cp.networkPush.prepareGuest(v.id, host.id)),
           });
         const g = await drv.get(v.id);
         if (g && g.state !== 'running') await drv.start(v.id);

@@ -112,7 +112,15 @@ export class Migrate extends Service {
       });
     });
     let report: Record<string, unknown> = {};
+    // The VM's network peers: they learn the destination during the switch-over, the source after it.
+    const peers = (await this.cp.networkPush.peerHostsOf(v.id)).filter((h) => h !== dst.id);
+    const also = [{ vmId: v.id, hostId: dst.id }];
     try {
+      if (peers.length) {
+        // The destination's plumbing (bridge, tap, rules) is ready before the guest moves; a failure fails the migration.
+        await this.cp.networkPush.push([dst.id], { strict: true, also });
+        await this.cp.networkPush.push(peers, { also });
+      }
       // The source host's driver moves the guest (agents stream to each other; simulated hosts move
       // it at once and report what the live-migration models predict for this VM).
       report = await this.cp.drivers.driverFor(src).migrate(v.id, hostRef(dst), {
@@ -144,6 +152,8 @@ export class Migrate extends Service {
           detail: { from: src.name, to: dst.name, ...report },
         });
       });
+      // The source loses the VM's ports once it runs on the destination (the resync retries a failure).
+      if (peers.length) await this.cp.networkPush.push([...peers, dst.id]);
     } catch (e) {
       await this.db.transaction().execute(async (trx) => {
         await this.cp.claims.releaseHost(trx, dst.id, flavor);
@@ -166,6 +176,7 @@ export class Migrate extends Service {
           detail: { error: (e as Error).message },
         });
       });
+      if (peers.length) await this.cp.networkPush.push([...peers, dst.id]);
     }
     return this.cp.operations.getOperation(p, opId);
   }

@@ -107,6 +107,7 @@ export class Restarts extends Service {
         memoryMiB: f.memory_mib,
         vcpus: f.vcpus,
         image: { kernel: `image://${image.name}` },
+        ...(await this.cp.networkPush.prepareGuest(v.id, host.id)),
       });
     if (!g || g.state !== 'running') await d.start(v.id);
   }

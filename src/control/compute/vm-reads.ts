@@ -103,7 +103,32 @@ export class VmReads extends Service {
 
   async getVm(p: Principal, id: string) {
     const v = await this.vmRow(p, id);
-    return { ...(await this.vmOut(v)), cpuSeries: series(v.cpu_history, v.cpu_times) };
+    return {
+      ...(await this.vmOut(v)),
+      cpuSeries: series(v.cpu_history, v.cpu_times),
+      addresses: await this.addresses(v.id),
+      keyName: v.key_name,
+    };
+  }
+
+  /** A VM's NICs: port, network, MAC, fixed IP and floating IP (in NIC order). */
+  private async addresses(vmId: string) {
+    const rows = await this.db
+      .selectFrom('ports')
+      .innerJoin('networks', 'networks.id', 'ports.network_id')
+      .leftJoin('floating_ips', 'floating_ips.port_id', 'ports.id')
+      .select(['ports.id', 'networks.name', 'ports.mac', 'ports.ip', 'floating_ips.ip as fip'])
+      .where('ports.vm_id', '=', vmId)
+      .orderBy('ports.slot')
+      .orderBy('ports.id')
+      .execute();
+    return rows.map((r) => ({
+      portId: r.id,
+      network: r.name,
+      mac: r.mac,
+      ip: r.ip,
+      floatingIp: r.fip ?? null,
+    }));
   }
 
   /** VMs with their flavor, image and host names, in one query (it backs lists of 10,000 VMs). */

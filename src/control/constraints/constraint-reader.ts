@@ -5,6 +5,7 @@
  *
  * Uses: no other service.
  */
+import { allPhysnetFences, physnetFences } from '../network/physnet-fences.ts';
 import type { Constraint, SpreadDomain } from '../../core/constraints/index.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
@@ -129,6 +130,8 @@ export class ConstraintReader extends Service {
       }
     }
     constraints.push(...pinConstraints(v), ...extra.filter((c) => c.vms.includes(v.id)));
+    for (const c of await physnetFences(db, [v.id]))
+      if (!constraints.some((x) => x.id === c.id)) constraints.push(c);
     const ctx = await this.placementOf(db, [...new Set(constraints.flatMap((c) => c.vms))]);
     ctx.vmNames.set(v.id, v.name);
     return { constraints, ...ctx };
@@ -160,6 +163,7 @@ export class ConstraintReader extends Service {
       .where((eb) => eb.or([eb('zone', 'is not', null), eb('tier', 'is not', null)]))
       .execute();
     for (const v of pinned) out.push(...pinConstraints(v));
+    out.push(...(await allPhysnetFences(db)));
     return hardOnly ? out.filter((c) => c.hard) : out;
   }
 

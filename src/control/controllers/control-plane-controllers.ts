@@ -2,7 +2,7 @@
  * The control plane's loops, built from one options object: the same list in `nubis serve` (on the
  * real clock) and in the simulator's control-plane engine (on its SimClock), so a replay runs the
  * same loops as production. Loops due at the same time start in this order: reconcile, node
- * lifecycle, HA, boot, simulated load, energy, autoscaling, automation.
+ * lifecycle, HA, boot, simulated load, energy, autoscaling, automation, network resync.
  */
 import type { ControlPlane } from '../control-plane.ts';
 import type { Principal } from '../principal.ts';
@@ -15,6 +15,7 @@ import { haController } from './ha.ts';
 import { nodeLifecycleController } from './node-lifecycle.ts';
 import { reconcileController, type ReconcileFn } from './reconcile.ts';
 import { simLoadController } from './sim-load.ts';
+import { networkResyncController } from './network-resync.ts';
 
 /** Intervals and switches of the loops, s; all optional (see `resolveControllersOptions`). 0 turns a loop off. */
 export interface ControllersOptions {
@@ -40,6 +41,8 @@ export interface ControllersOptions {
   reconcile?: ReconcileFn;
   /** Reconciliation (default 60). */
   reconcileIntervalS?: number;
+  /** Re-push every host its network state (default 60). */
+  networkResyncIntervalS?: number;
 }
 
 export type ResolvedControllersOptions = Required<Omit<ControllersOptions, 'simUtilization' | 'reconcile'>> &
@@ -63,6 +66,7 @@ export function resolveControllersOptions(o: ControllersOptions = {}): ResolvedC
     simUtilization: o.simUtilization,
     reconcile: o.reconcile,
     reconcileIntervalS: o.reconcileIntervalS ?? 60,
+    networkResyncIntervalS: o.networkResyncIntervalS ?? 60,
   };
   if (!(timeout > 0)) throw new RangeError(`hostFailureTimeoutS must be a number > 0, got ${timeout}`);
   for (const [k, v] of Object.entries(r))
@@ -99,5 +103,7 @@ export function controlPlaneControllers(
     out.push(autoscalingController(cp, system, { intervalS: o.autoscalingIntervalS }));
   if (o.automationIntervalS > 0)
     out.push(automationController(cp, system, { intervalS: o.automationIntervalS }));
+  if (o.networkResyncIntervalS > 0)
+    out.push(networkResyncController(cp, { intervalS: o.networkResyncIntervalS }));
   return out;
 }

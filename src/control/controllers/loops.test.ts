@@ -146,10 +146,25 @@ describe('the control plane loops', () => {
   test('automation and autoscaling tick at their intervals; a loop with interval 0 is left out', async () => {
     const names = (o: Parameters<typeof controlPlaneControllers>[2]) =>
       controlPlaneControllers(cp, system, o).map((c) => `${c.name}@${c.intervalS}`);
-    assert.deepEqual(names({}), ['node-lifecycle@5', 'ha@10', 'boot@2', 'energy@60', 'autoscaling@60']);
+    assert.deepEqual(names({}), [
+      'node-lifecycle@5',
+      'ha@10',
+      'boot@2',
+      'energy@60',
+      'autoscaling@60',
+      'network-resync@60',
+    ]);
     assert.deepEqual(
       names({ automationIntervalS: 300, energyIntervalS: 0, reconcile: async () => undefined }),
-      ['reconcile@60', 'node-lifecycle@5', 'ha@10', 'boot@2', 'autoscaling@60', 'automation@300'],
+      [
+        'reconcile@60',
+        'node-lifecycle@5',
+        'ha@10',
+        'boot@2',
+        'autoscaling@60',
+        'automation@300',
+        'network-resync@60',
+      ],
     );
     assert.throws(() => resolveControllersOptions({ haIntervalS: -1 }), /haIntervalS must be a number >= 0/);
     assert.throws(() => resolveControllersOptions({ simLoadIntervalS: 5 }), /needs simUtilization/);

@@ -25,6 +25,10 @@ export interface HostChanges {
   datacenter?: string;
   powerModel?: unknown;
   powerAddress?: string | null;
+  /** The address other hosts reach this one at for VXLAN (null: the agent URL's host name). */
+  underlayIp?: string | null;
+  /** The provider/external physical networks the host is wired to. */
+  physnets?: string[];
 }
 
 /**
@@ -87,6 +91,8 @@ export class HostEdits extends Service {
       datacenter: c.datacenter ?? h.datacenter,
       power_model: c.powerModel !== undefined ? JSON.stringify(c.powerModel) : h.power_model,
       power_address: c.powerAddress !== undefined ? c.powerAddress : h.power_address,
+      underlay_ip: c.underlayIp !== undefined ? c.underlayIp : h.underlay_ip,
+      physnets: c.physnets !== undefined ? JSON.stringify([...new Set(c.physnets)].sort()) : h.physnets,
     };
     for (const [k, reserved, cap] of [
       ['reservedVcpus', next.reserved_vcpus, h.vcpus],
@@ -111,6 +117,8 @@ export class HostEdits extends Service {
       await this.event(trx, { hostId: h.id, actor: p.userName, kind: 'host.updated', detail: c });
     });
     this.cp.scheduler.forgetHosts();
+    // Its peers flood to its new underlay address (the resync retries a failure).
+    if (c.underlayIp !== undefined) await this.cp.networkPush.resync();
     return this.cp.hosts.getHost(p, h.id);
   }
 

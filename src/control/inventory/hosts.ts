@@ -131,6 +131,8 @@ export class HostInventory extends Service {
       driver: h.driver,
       lastSeenAt: h.last_seen_at,
       powerAddress: h.power_address,
+      underlayIp: h.underlay_ip,
+      physnets: JSON.parse(h.physnets) as string[],
       ...hostLoad(h),
       capacity: v.capacity,
       reserved: v.reserved,

@@ -128,6 +128,7 @@ export class Reconciler extends Service {
       if (vm) {
         const deleted = vm.state === 'deleted';
         if (deleted) await this.cp.claims.release(trx, vm.id);
+        if (deleted) await this.cp.ports.releaseVm(trx, vm.id);
         await trx
           .updateTable('vms')
           .set({
@@ -203,6 +204,7 @@ export class Reconciler extends Service {
             memoryMiB: v.memory_mib,
             vcpus: v.vcpus,
             image: { kernel: `image://${v.image_name}` },
+            ...(await this.cp.networkPush.prepareGuest(v.id, host.id)),
           });
         if (!g || g.state !== 'running') await d.start(v.id);
         return this.end(

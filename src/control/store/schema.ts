@@ -16,6 +16,12 @@ export interface TenantTable {
   used_disk_gib: Generated<number>;
   /** Set when deleted (kept for history: invoices and events name it). */
   deleted_at: Generated<string | null>;
+  /** Network quotas (migration 0700-network). */
+  quota_networks: Generated<number>;
+  quota_ports: Generated<number>;
+  quota_floating_ips: Generated<number>;
+  quota_security_groups: Generated<number>;
+  quota_keypairs: Generated<number>;
 }
 export interface UserTable {
   id: string;
@@ -75,6 +81,10 @@ export interface HostTable {
   credential_hash: Generated<string | null>;
   /** The credential the control plane presents to the host's agent (issued by the agent at enrollment). */
   agent_credential: Generated<string | null>;
+  /** The address other hosts reach this one at for VXLAN (default: the agent URL's hostname). */
+  underlay_ip: Generated<string | null>;
+  /** JSON array of the provider/external physical networks this host is wired to. */
+  physnets: Generated<string>;
 }
 /** One-time join tokens an admin creates for host enrollment (only their hash is kept). */
 export interface JoinTokenTable {
@@ -142,6 +152,9 @@ export interface VmTable {
   /** The zone and tier the VM asked for when created (every later move keeps them). */
   zone: Generated<string | null>;
   tier: Generated<string | null>;
+  /** The key pair (name) and user data given at creation (metadata service). */
+  key_name: Generated<string | null>;
+  user_data: Generated<string | null>;
 }
 /** A placement constraint (src/core/constraints): `spec` is JSON with `vms` (ids) and the type's parameters. */
 export interface ConstraintTable {
@@ -207,6 +220,8 @@ export interface TariffTable {
   disk_gib_hour: number;
   kwh: number;
   created_at: string;
+  /** Price of one floating IP allocated for one hour (migration 0700-network). */
+  floating_ip_hour: Generated<number>;
 }
 
 export interface PlanTable {
@@ -281,7 +296,93 @@ export interface TokenAddressTable {
   address: string;
   first_seen_at: string;
 }
+/** A network with its one IPv4 subnet (migration 0700-network). */
+export interface NetworkTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  /** `tenant` or `external`. */
+  kind: string;
+  vni: number;
+  cidr: string;
+  gateway_ip: string | null;
+  dhcp: number;
+  /** JSON array of DNS servers. */
+  dns: string;
+  mtu: number;
+  physnet: string | null;
+  /** External networks: the floating IP pool `FIRST-LAST`. */
+  pool: string | null;
+  created_at: string;
+}
+export interface PortTable {
+  id: string;
+  tenant_id: string;
+  network_id: string;
+  vm_id: string | null;
+  /** The NIC's position on its VM. */
+  slot: Generated<number>;
+  /** Created by `vm create --network` (deleted with the VM), not by POST /v1/ports. */
+  implicit: number;
+  mac: string;
+  ip: string;
+  /** JSON array of security group ids. */
+  security_groups: string;
+  created_at: string;
+}
+export interface SecurityGroupTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: string;
+  created_at: string;
+}
+export interface SecurityGroupRuleTable {
+  id: string;
+  group_id: string;
+  tenant_id: string;
+  direction: string;
+  protocol: string;
+  port_min: number | null;
+  port_max: number | null;
+  remote_cidr: string | null;
+  remote_group_id: string | null;
+  created_at: string;
+}
+export interface FloatingIpTable {
+  id: string;
+  tenant_id: string;
+  network_id: string;
+  ip: string;
+  port_id: string | null;
+  created_at: string;
+}
+/** One stretch of a floating IP allocated to a tenant (metered by the hour). */
+export interface FloatingIpUsageTable {
+  id: Generated<number>;
+  floating_ip_id: string;
+  tenant_id: string;
+  ip: string;
+  start_at: string;
+  end_at: string | null;
+}
+export interface KeypairTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  name: string;
+  public_key: string;
+  fingerprint: string;
+  created_at: string;
+}
 export interface Database {
+  networks: NetworkTable;
+  ports: PortTable;
+  security_groups: SecurityGroupTable;
+  security_group_rules: SecurityGroupRuleTable;
+  floating_ips: FloatingIpTable;
+  floating_ip_usage: FloatingIpUsageTable;
+  keypairs: KeypairTable;
   security_events: SecurityEventTable;
   token_addresses: TokenAddressTable;
   constraints: ConstraintTable;

@@ -17,6 +17,12 @@ import { ControlError } from '../errors.ts';
 import { deletedName } from '../inventory/host-edits.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
+import {
+  countOf,
+  NETWORK_QUOTAS,
+  type NetworkQuotaInput,
+  type NetworkQuotaKind,
+} from '../network/network-quotas.ts';
 import type { Quotas } from './tenancy-service.ts';
 
 /** Administering tenants, users and tokens. */
@@ -35,18 +41,36 @@ export class TenancyAdmin extends Service {
         memoryMiB: t.quota_memory_mib,
         vms: t.quota_vms,
         diskGiB: t.quota_disk_gib,
+        ...Object.fromEntries(
+          (Object.keys(NETWORK_QUOTAS) as NetworkQuotaKind[]).map((k) => [
+            k,
+            Number(t[NETWORK_QUOTAS[k].column]),
+          ]),
+        ),
       },
       usage: {
         vcpus: Number(t.used_vcpus),
         memoryMiB: Number(t.used_memory_mib),
         vms: Number(t.used_vms),
         diskGiB: Number(t.used_disk_gib),
+        ...Object.fromEntries(
+          await Promise.all(
+            (Object.keys(NETWORK_QUOTAS) as NetworkQuotaKind[]).map(async (k) => [
+              k,
+              await countOf(this.db, t.id, k),
+            ]),
+          ),
+        ),
       },
     };
   }
 
   /** Rename a tenant and/or set its quotas (lowering below current use blocks new use only). */
-  async updateTenant(p: Principal, ref: string, c: { name?: string; quotas?: Partial<Quotas> }) {
+  async updateTenant(
+    p: Principal,
+    ref: string,
+    c: { name?: string; quotas?: Partial<Quotas> & NetworkQuotaInput },
+  ) {
     authorize(p, 'tenant:update');
     const t = await this.getTenant(p, ref);
     if (c.name !== undefined && c.name !== t.name) {

@@ -10,6 +10,7 @@ import { hashToken, type Principal, type Role } from '../principal.ts';
 import { appendSecurityEvent, recordSecurityEvent } from '../security/security-log.ts';
 import { TokenUseLog } from '../security/token-use.ts';
 import { Service } from '../service.ts';
+import { networkQuotaColumns, type NetworkQuotaInput } from '../network/network-quotas.ts';
 
 export interface Quotas {
   vcpus: number;
@@ -131,7 +132,7 @@ export class TenancyService extends Service {
     return p;
   }
 
-  async createTenant(p: Principal, name: string, quotas: Partial<Quotas> = {}) {
+  async createTenant(p: Principal, name: string, quotas: Partial<Quotas> & NetworkQuotaInput = {}) {
     authorize(p, 'tenant:create');
     const q = { ...DEFAULT_QUOTAS, ...quotas };
     const id = this.ctx.ids.uuid();
@@ -147,6 +148,7 @@ export class TenancyService extends Service {
               quota_memory_mib: q.memoryMiB,
               quota_vms: q.vms,
               quota_disk_gib: q.diskGiB,
+              ...networkQuotaColumns(q),
               created_at: this.now(),
             })
             .execute();
@@ -163,7 +165,7 @@ export class TenancyService extends Service {
   }
 
   /** Change a tenant's quotas (admin); lowering below current use is allowed and blocks new use. */
-  async setQuotas(p: Principal, tenant: string, q: Partial<Quotas>) {
+  async setQuotas(p: Principal, tenant: string, q: Partial<Quotas> & NetworkQuotaInput) {
     authorize(p, 'tenant:update');
     const t = await this.tenantByRef(tenant);
     await this.db.transaction().execute(async (trx) => {
@@ -174,6 +176,7 @@ export class TenancyService extends Service {
           ...(q.memoryMiB !== undefined ? { quota_memory_mib: q.memoryMiB } : {}),
           ...(q.vms !== undefined ? { quota_vms: q.vms } : {}),
           ...(q.diskGiB !== undefined ? { quota_disk_gib: q.diskGiB } : {}),
+          ...networkQuotaColumns(q),
         })
         .where('id', '=', t.id)
         .execute();

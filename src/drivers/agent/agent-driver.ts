@@ -14,6 +14,7 @@ import type {
 } from '../../core/host-driver.ts';
 import { DriverError, type GuestInfo, type GuestMetrics, type GuestSpec } from '../../core/hypervisor.ts';
 import { agentRequest, type AgentTls } from './agent-request.ts';
+import type { HostNetworkState } from '../../core/network/host-network.ts';
 
 /** The agent's migration request body (options, or a plan from a downtime target). */
 function migrationBody(r: MigrateRequest) {
@@ -205,5 +206,9 @@ export class AgentDriver implements HostDriver {
     });
   }
 
+  /** Push the host's desired network state (the agent's `PUT /v1/network` converges to it). */
+  async applyNetwork(state: HostNetworkState): Promise<void> {
+    await this.call<unknown>('PUT', '/v1/network', state);
+  }
   async close() {}
 }

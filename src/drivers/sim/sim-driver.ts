@@ -16,6 +16,7 @@ import {
   type HypervisorDriver,
 } from '../../core/hypervisor.ts';
 import type { Clock } from '../../runtime/clock.ts';
+import { emptyHostNetworkState, type HostNetworkState } from '../../core/network/host-network.ts';
 
 interface SimGuest {
   spec: GuestSpec;
@@ -42,6 +43,8 @@ type SavedGuest = Omit<SimGuest, 'snapshots'> & {
 interface SavedState {
   guests: SavedGuest[];
   off: string[];
+  /** The network state each simulated host was last given. */
+  networks?: [string, HostNetworkState][];
 }
 const savedGuest = (g: SimGuest): SavedGuest => ({ ...g, snapshots: [...g.snapshots] });
 const loadedGuest = (g: SavedGuest): SimGuest => ({ ...g, snapshots: new Map(g.snapshots) });
@@ -52,6 +55,8 @@ export class SimHypervisorDriver implements HypervisorDriver {
   private readonly guests = new Map<string, SimGuest>();
   /** Simulated hosts that are switched off. */
   private readonly off = new Set<string>();
+  /** The network state each simulated host was last given (host id → state). */
+  private readonly networks = new Map<string, HostNetworkState>();
   private readonly cpuShare: number;
 
   constructor(
@@ -82,7 +87,11 @@ export class SimHypervisorDriver implements HypervisorDriver {
       this.journalLines++;
       return;
     }
-    const state: SavedState = { guests: [...this.guests.values()].map(savedGuest), off: [...this.off] };
+    const state: SavedState = {
+      guests: [...this.guests.values()].map(savedGuest),
+      off: [...this.off],
+      networks: [...this.networks],
+    };
     writeFileSync(`${file}.tmp`, JSON.stringify(state));
     renameSync(`${file}.tmp`, file);
     writeFileSync(`${file}.log`, '');
@@ -95,6 +104,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
       const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedState;
       for (const g of saved.guests) this.guests.set(g.spec.id, loadedGuest(g));
       for (const h of saved.off) this.off.add(h);
+      for (const [h, n] of saved.networks ?? []) this.networks.set(h, n);
     }
     if (!existsSync(`${file}.log`)) return;
     for (const line of readFileSync(`${file}.log`, 'utf8').split('\n')) {
@@ -120,6 +130,19 @@ export class SimHypervisorDriver implements HypervisorDriver {
   assign(id: string, hostId: string): void {
     this.need(id).hostId = hostId;
     this.save(id);
+  }
+
+  /** Keep a simulated host's network state (one older than the kept one is ignored, as an agent does). */
+  setNetwork(hostId: string, state: HostNetworkState): void {
+    const had = this.networks.get(hostId);
+    if (had && had.revision > state.revision) return;
+    this.networks.set(hostId, structuredClone(state));
+    this.save();
+  }
+
+  /** The network state a simulated host was last given (the empty state if none). */
+  networkOf(hostId: string): HostNetworkState {
+    return structuredClone(this.networks.get(hostId) ?? emptyHostNetworkState());
   }
 
   /** Whether a simulated host is switched on. */

@@ -14,6 +14,7 @@ import { DriverError, GuestState, type GuestInfo, type GuestSpec } from '../../c
 import { predictMigration } from '../../models/migration.ts';
 import { DEFAULT_LOAD_OPTIONS } from '../../policies/plans/load-plan.ts';
 import type { SimHypervisorDriver } from './sim-driver.ts';
+import type { HostNetworkState } from '../../core/network/host-network.ts';
 
 /** CPU utilization assumed for a VM with no measurement (what the control plane assumes too). */
 const ASSUMED_UTILIZATION = 0.1;
@@ -146,5 +147,14 @@ export class SimHostDriver implements HostDriver {
     return { exitCode: 0, output: `simulated host ${target.name} switched ${action}` };
   }
 
+  /** Keep the state (a simulated host plumbs nothing); an older revision than the kept one is ignored. */
+  async applyNetwork(state: HostNetworkState): Promise<void> {
+    this.up();
+    this.sim.setNetwork(this.host.id, state);
+  }
+  /** The network state this host was last given (the empty state if none). */
+  network(): HostNetworkState {
+    return this.sim.networkOf(this.host.id);
+  }
   async close() {}
 }

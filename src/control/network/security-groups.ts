@@ -1,0 +1,326 @@
+/**
+ * Security groups and their rules. Every tenant has a `default` group, created the first time it is
+ * needed, with Neutron's default rules: ingress from members of the same group, all egress. A port
+ * with no group gets `default`. A group still used by a port, or named as the remote group of
+ * another group's rule, cannot be deleted.
+ *
+ * Uses: `cp.networkPush` (re-push the hosts of the tenant's ports after a change).
+ */
+import { authorize, authorizeTenantObject, tenantFilter } from '../authz.ts';
+import { ControlError } from '../errors.ts';
+import type { Principal } from '../principal.ts';
+import type { Db } from '../store/open-store.ts';
+import { Service } from '../service.ts';
+import { checkNetworkQuota } from './network-quotas.ts';
+import { parseCidr } from '../../core/network/ipv4.ts';
+
+/** A rule as the API takes it. */
+export interface RuleInput {
+  direction: 'ingress' | 'egress';
+  protocol: 'tcp' | 'udp' | 'icmp' | 'any';
+  portMin?: number;
+  portMax?: number;
+  remoteCidr?: string;
+  /** A group of the same tenant (name or id). */
+  remoteGroup?: string;
+}
+
+/** The name of the group every tenant has. */
+export const DEFAULT_GROUP = 'default';
+
+export class SecurityGroups extends Service {
+  /** The tenant's `default` group (created with its rules if missing); its id. */
+  async ensureDefault(trx: Db, tenantId: string): Promise<string> {
+    const g = await trx
+      .selectFrom('security_groups')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('name', '=', DEFAULT_GROUP)
+      .executeTakeFirst();
+    if (g) return g.id;
+    const id = this.ctx.ids.uuid(),
+      at = this.now();
+    // Two first ports of a tenant at once: the second waits on the unique index, then inserts nothing.
+    const r = await trx
+      .insertInto('security_groups')
+      .values({ id, tenant_id: tenantId, name: DEFAULT_GROUP, description: 'Default group', created_at: at })
+      .onConflict((oc) => oc.columns(['tenant_id', 'name']).doNothing())
+      .executeTakeFirst();
+    if (!Number(r.numInsertedOrUpdatedRows ?? 0)) {
+      const other = await trx
+        .selectFrom('security_groups')
+        .select('id')
+        .where('tenant_id', '=', tenantId)
+        .where('name', '=', DEFAULT_GROUP)
+        .executeTakeFirstOrThrow();
+      return other.id;
+    }
+    const base = { group_id: id, tenant_id: tenantId, port_min: null, port_max: null, created_at: at };
+    await trx
+      .insertInto('security_group_rules')
+      .values([
+        {
+          ...base,
+          id: this.ctx.ids.uuid(),
+          direction: 'ingress',
+          protocol: 'any',
+          remote_cidr: null,
+          remote_group_id: id,
+        },
+        {
+          ...base,
+          id: this.ctx.ids.uuid(),
+          direction: 'egress',
+          protocol: 'any',
+          remote_cidr: '0.0.0.0/0',
+          remote_group_id: null,
+        },
+      ])
+      .execute();
+    return id;
+  }
+
+  /** Create a group (with no rules: it allows nothing until rules are added). */
+  async createGroup(p: Principal, o: { name: string; description?: string }) {
+    authorize(p, 'security-group:write');
+    const id = this.ctx.ids.uuid();
+    await this.db.transaction().execute(async (trx) => {
+      await this.ensureDefault(trx, p.tenantId);
+      await checkNetworkQuota(trx, p.tenantId, 'securityGroups');
+      await this.unique(
+        () =>
+          trx
+            .insertInto('security_groups')
+            .values({
+              id,
+              tenant_id: p.tenantId,
+              name: o.name,
+              description: o.description ?? '',
+              created_at: this.now(),
+            })
+            .execute(),
+        `A security group named "${o.name}" already exists`,
+      );
+      await this.event(trx, {
+        tenantId: p.tenantId,
+        actor: p.userName,
+        kind: 'security-group.created',
+        detail: { id, name: o.name },
+      });
+    });
+    return this.getGroup(p, id);
+  }
+
+  /** The tenant's groups (the default one once a port or group made it) with their rules. A read: it writes nothing. */
+  async listGroups(p: Principal) {
+    authorize(p, 'security-group:read');
+    const t = tenantFilter(p, 'security-group:read');
+    let q = this.db.selectFrom('security_groups').selectAll().orderBy('name').orderBy('id');
+    if (t) q = q.where('tenant_id', '=', t);
+    const groups = await q.execute();
+    const rules = await this.rulesOf(groups.map((g) => g.id));
+    return groups.map((g) => this.view(g, rules));
+  }
+
+  /** A group (by id, or by name in the caller's tenant) and its rules. */
+  async getGroup(
+    p: Principal,
+    ref: string,
+    op: 'security-group:read' | 'security-group:write' = 'security-group:read',
+  ) {
+    const g = await this.find(this.db, p, ref, op);
+    return this.view(g, await this.rulesOf([g.id]));
+  }
+
+  /** Delete a group no port uses and no other group's rule names. */
+  async deleteGroup(p: Principal, ref: string) {
+    const g = await this.find(this.db, p, ref, 'security-group:write');
+    if (g.name === DEFAULT_GROUP)
+      throw new ControlError('INVALID_STATE', 'The default security group cannot be deleted');
+    await this.db.transaction().execute(async (trx) => {
+      const ports = await trx
+        .selectFrom('ports')
+        .select(['id', 'security_groups'])
+        .where('tenant_id', '=', g.tenant_id)
+        .execute();
+      const using = ports.filter((x) => (JSON.parse(x.security_groups) as string[]).includes(g.id));
+      if (using.length)
+        throw new ControlError(
+          'INVALID_STATE',
+          `Security group "${g.name}" is used by ${using.length} port(s); change their groups first`,
+          { ports: using.map((x) => x.id) },
+        );
+      const refs = await trx
+        .selectFrom('security_group_rules')
+        .select('group_id')
+        .where('remote_group_id', '=', g.id)
+        .where('group_id', '!=', g.id)
+        .execute();
+      if (refs.length)
+        throw new ControlError(
+          'INVALID_STATE',
+          `Security group "${g.name}" is the remote group of rules of other groups; delete those rules first`,
+          { groups: [...new Set(refs.map((r) => r.group_id))] },
+        );
+      await trx.deleteFrom('security_group_rules').where('group_id', '=', g.id).execute();
+      await trx.deleteFrom('security_groups').where('id', '=', g.id).execute();
+      await this.event(trx, {
+        tenantId: g.tenant_id,
+        actor: p.userName,
+        kind: 'security-group.deleted',
+        detail: { id: g.id, name: g.name },
+      });
+    });
+  }
+
+  /** Add a rule to a group; the hosts of the tenant's ports get their new rules. */
+  async addRule(p: Principal, ref: string, r: RuleInput) {
+    const g = await this.find(this.db, p, ref, 'security-group:write');
+    if ((r.remoteCidr === undefined) === (r.remoteGroup === undefined))
+      throw new ControlError(
+        'BAD_REQUEST',
+        'Give exactly one of remoteCidr (e.g. 0.0.0.0/0) and remoteGroup (a group name or id)',
+      );
+    if (r.remoteCidr !== undefined && !parseCidr(r.remoteCidr))
+      throw new ControlError(
+        'BAD_REQUEST',
+        `remoteCidr "${r.remoteCidr}" is not an IPv4 CIDR with its network address (e.g. 0.0.0.0/0)`,
+      );
+    const ports = r.protocol === 'tcp' || r.protocol === 'udp';
+    if (!ports && (r.portMin !== undefined || r.portMax !== undefined))
+      throw new ControlError('BAD_REQUEST', `Ports apply to tcp and udp only, not ${r.protocol}`);
+    const portMin = r.portMin ?? null,
+      portMax = r.portMax ?? r.portMin ?? null;
+    if (portMin !== null && portMax !== null && portMin > portMax)
+      throw new ControlError('BAD_REQUEST', `portMin ${portMin} is above portMax ${portMax}`);
+    if (portMin === null && portMax !== null) throw new ControlError('BAD_REQUEST', 'portMax needs portMin');
+    const id = this.ctx.ids.uuid();
+    await this.db.transaction().execute(async (trx) => {
+      const remote =
+        r.remoteGroup !== undefined
+          ? await this.find(trx, { ...p, tenantId: g.tenant_id }, r.remoteGroup, 'security-group:write', true)
+          : undefined;
+      await trx
+        .insertInto('security_group_rules')
+        .values({
+          id,
+          group_id: g.id,
+          tenant_id: g.tenant_id,
+          direction: r.direction,
+          protocol: r.protocol,
+          port_min: portMin,
+          port_max: portMax,
+          remote_cidr: r.remoteCidr ?? null,
+          remote_group_id: remote?.id ?? null,
+          created_at: this.now(),
+        })
+        .execute();
+      await this.event(trx, {
+        tenantId: g.tenant_id,
+        actor: p.userName,
+        kind: 'security-group.rule-added',
+        detail: { group: g.name, rule: id },
+      });
+    });
+    await this.cp.networkPush.pushTenant(g.tenant_id);
+    return this.getGroup(p, g.id);
+  }
+
+  /** Delete a rule (by id) of a group. */
+  async deleteRule(p: Principal, ref: string, ruleId: string) {
+    const g = await this.find(this.db, p, ref, 'security-group:write');
+    const n = await this.db
+      .deleteFrom('security_group_rules')
+      .where('id', '=', ruleId)
+      .where('group_id', '=', g.id)
+      .executeTakeFirst();
+    if (!Number(n.numDeletedRows))
+      throw new ControlError('NOT_FOUND', `No rule "${ruleId}" in security group "${g.name}"`);
+    await this.event(this.db, {
+      tenantId: g.tenant_id,
+      actor: p.userName,
+      kind: 'security-group.rule-deleted',
+      detail: { group: g.name, rule: ruleId },
+    });
+    await this.cp.networkPush.pushTenant(g.tenant_id);
+  }
+
+  /** Group ids for refs (names or ids) of the tenant's groups; `default` when none given. */
+  async resolve(trx: Db, p: Principal, tenantId: string, refs: string[] | undefined): Promise<string[]> {
+    if (!refs || refs.length === 0) return [await this.ensureDefault(trx, tenantId)];
+    await this.ensureDefault(trx, tenantId);
+    const ids: string[] = [];
+    for (const ref of refs) {
+      const g = await this.find(trx, { ...p, tenantId }, ref, 'security-group:read', true);
+      if (!ids.includes(g.id)) ids.push(g.id);
+    }
+    return ids;
+  }
+
+  /** A group by id or by name in the tenant; another tenant's is NOT_FOUND (`sameTenant`: even for admins). */
+  private async find(
+    db: Db,
+    p: Principal,
+    ref: string,
+    op: 'security-group:read' | 'security-group:write',
+    sameTenant = false,
+  ) {
+    authorize(p, op);
+    const rows = await db
+      .selectFrom('security_groups')
+      .selectAll()
+      .where((eb) =>
+        eb.or([eb('id', '=', ref), eb.and([eb('name', '=', ref), eb('tenant_id', '=', p.tenantId)])]),
+      )
+      .execute();
+    const g = rows.find((r) => r.id === ref) ?? rows[0];
+    const msg = `No security group "${ref}"; see GET /v1/security-groups`;
+    if (!g || (sameTenant && g.tenant_id !== p.tenantId)) throw new ControlError('NOT_FOUND', msg);
+    authorizeTenantObject(p, op, g.tenant_id, msg);
+    return g;
+  }
+
+  private async rulesOf(groupIds: string[]) {
+    if (!groupIds.length) return [];
+    return this.db
+      .selectFrom('security_group_rules')
+      .selectAll()
+      .where('group_id', 'in', groupIds)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+  }
+
+  private view(
+    g: { id: string; tenant_id: string; name: string; description: string; created_at: string },
+    rules: {
+      id: string;
+      group_id: string;
+      direction: string;
+      protocol: string;
+      port_min: number | null;
+      port_max: number | null;
+      remote_cidr: string | null;
+      remote_group_id: string | null;
+    }[],
+  ) {
+    return {
+      id: g.id,
+      tenantId: g.tenant_id,
+      name: g.name,
+      description: g.description,
+      createdAt: g.created_at,
+      rules: rules
+        .filter((r) => r.group_id === g.id)
+        .map((r) => ({
+          id: r.id,
+          direction: r.direction,
+          protocol: r.protocol,
+          portMin: r.port_min,
+          portMax: r.port_max,
+          remoteCidr: r.remote_cidr,
+          remoteGroupId: r.remote_group_id,
+        })),
+    };
+  }
+}
