@@ -27,6 +27,19 @@ test('redactor() replaces URLs, IPv4 and IPv6 addresses and host names and ids, 
   );
 });
 
+test("redactor() without anyAddress keeps a tenant's addresses and removes the hosts' own", () => {
+  const r = redactor(
+    [{ id: 'h-1', name: 'rack1-a', agent_url: 'http://10.77.0.1:7070', underlay_ip: '10.77.0.2' }],
+    {
+      anyAddress: false,
+    },
+  );
+  assert.equal(
+    r('10.20.0.0/25 overlaps 10.20.0.0/24; 10.77.0.100 is taken; rack1-a at 10.77.0.1:4444 and 10.77.0.2'),
+    '10.20.0.0/25 overlaps 10.20.0.0/24; 10.77.0.100 is taken; a host at a host and a host',
+  );
+});
+
 test("members and readers never read an agent's URL, address or host name in errors; operators do", async () => {
   const t = await controlPlane(':memory:', 0);
   try {

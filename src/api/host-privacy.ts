@@ -64,20 +64,57 @@ const IPV6_RE =
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** A host as the redactor knows it: its id, name and the addresses it is reached at. */
+export interface HostWords {
+  id: string;
+  name: string;
+  /** Agent URL and underlay address of the host, when known. */
+  agent_url?: string | null;
+  underlay_ip?: string | null;
+}
+
+/** The bare addresses (IP or DNS name) a host is reached at: its agent URL's host and its underlay IP. */
+function hostAddresses(h: HostWords): string[] {
+  const out: string[] = [];
+  if (h.underlay_ip) out.push(h.underlay_ip);
+  if (h.agent_url)
+    try {
+      out.push(new URL(h.agent_url).hostname.replace(/^\[|\]$/g, ''));
+    } catch {
+      // not a URL: nothing to add
+    }
+  return out;
+}
+
 /**
- * A function that takes hosts out of a backend message: every URL and IP address, and the names
- * and ids of `hosts`, become "a host". Longer names are tried first (`h-10` before `h-1`).
- * @example redactor([{ id: 'h-1', name: 'rack1-a' }])('Agent http://10.0.0.5:7070 on rack1-a is down') // 'Agent a host on a host is down'
+ * A function that takes hosts out of a backend message: every URL, and the names, ids and
+ * addresses (agent URL host, underlay IP, with an optional port) of `hosts`, become "a host".
+ * With `anyAddress` (backend text: an agent's, QEMU's or the OS's message, whose addresses may be
+ * hosts' the records do not know, such as a migration stream's) every IP address goes too; without
+ * it (the control plane's own 4xx messages) other addresses stay: a tenant's own subnets, fixed and
+ * floating IPs are theirs to read. Longer words are tried first (`h-10` before `h-1`).
+ * @example redactor([{ id: 'h-1', name: 'rack1-a', underlay_ip: '10.0.0.5' }], { anyAddress: false })('rack1-a (10.0.0.5:4444) cannot reach 10.20.0.0/24') // 'a host (a host) cannot reach 10.20.0.0/24'
  */
-export function redactor(hosts: readonly { id: string; name: string }[]): (text: string) => string {
+export function redactor(
+  hosts: readonly HostWords[],
+  { anyAddress = true }: { anyAddress?: boolean } = {},
+): (text: string) => string {
   const words = [...new Set(hosts.flatMap((h) => [h.id, h.name]).filter((w) => w.length >= 2))].sort(
     (a, b) => b.length - a.length,
   );
   const names = words.length
     ? new RegExp(`(?<![\\w.-])(?:${words.map(escape).join('|')})(?![\\w-])`, 'g')
     : null;
+  const addrs = [...new Set(hosts.flatMap(hostAddresses).filter((w) => w.length >= 2))].sort(
+    (a, b) => b.length - a.length,
+  );
+  const addresses = addrs.length
+    ? new RegExp(`\\[?(?<![\\w.:])(?:${addrs.map(escape).join('|')})\\]?(?::\\d{1,5})?(?![\\w.:]*\\d)`, 'gi')
+    : null;
   return (text) => {
-    let t = text.replace(URL_RE, A_HOST).replace(IPV6_RE, A_HOST).replace(IPV4_RE, A_HOST);
+    let t = text.replace(URL_RE, A_HOST);
+    if (anyAddress) t = t.replace(IPV6_RE, A_HOST).replace(IPV4_RE, A_HOST);
+    if (addresses) t = t.replace(addresses, A_HOST);
     if (names) t = t.replace(names, A_HOST);
     return t;
   };

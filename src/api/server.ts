@@ -138,15 +138,16 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
   // What a member or reader sees of an answer: no host keys, and backend messages without host
   // URLs, addresses, names or ids (the hosts are read only when there is a message to clean; if
   // that read fails, URLs and addresses are still removed).
-  const forMember = async (v: unknown): Promise<unknown> => {
+  // A 4xx is the control plane's own message: only known host words go (a tenant's addresses stay).
+  const forMember = async (v: unknown, backend = true): Promise<unknown> => {
     const out = hideHosts(v);
     if (!hasText(out)) return out;
     const hosts = await cp.ctx.db
       .selectFrom('hosts')
-      .select(['id', 'name'])
+      .select(['id', 'name', 'agent_url', 'underlay_ip'])
       .execute()
       .catch(() => []);
-    return redactText(out, redactor(hosts));
+    return redactText(out, redactor(hosts, { anyAddress: backend }));
   };
   const routes: RouteDef[] = [];
   for (const register of ROUTE_MODULES) register((r) => routes.push(r), { cp, opts });
@@ -265,7 +266,7 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
         ...(err.details ?? {}),
         ...(status >= 500 ? { requestId: req.id } : {}),
       };
-      return reply.code(status).send(sees ? body : await forMember(body));
+      return reply.code(status).send(sees ? body : await forMember(body, status >= 500));
     }
     const status = (raw as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500)
