@@ -6,6 +6,7 @@
  *
  * Uses: `cp.networks`, `cp.ports`, `cp.networkPush`.
  */
+import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { authorize, authorizeTenantObject, tenantFilter } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -88,7 +89,7 @@ export class FloatingIps extends Service {
         .where('tenant_id', '=', f.tenant_id)
         .where('deleted_at', 'is', null)
         .executeTakeFirst();
-      if (!vm) throw new ControlError('NOT_FOUND', `No VM "${o.vm}"`);
+      if (!vm) throw await notFoundInTenant(this.db, p, 'vm:read', 'vm', o.vm!, `No VM "${o.vm}"`);
       const port = await this.db
         .selectFrom('ports')
         .select('id')
@@ -200,7 +201,7 @@ export class FloatingIps extends Service {
     const f = rows.find((r) => r.id === ref) ?? rows[0];
     const msg = `No floating IP "${ref}"; see GET /v1/floating-ips`;
     if (!f) throw new ControlError('NOT_FOUND', msg);
-    authorizeTenantObject(p, op, f.tenant_id, msg);
+    authorizeTenantObject(p, op, f.tenant_id, msg, { kind: 'floating IP', id: f.id });
     return f;
   }
 

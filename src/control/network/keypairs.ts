@@ -110,7 +110,7 @@ export class Keypairs extends Service {
     const k = rows.find((r) => r.id === ref) ?? rows[0];
     const msg = `No key pair "${ref}"; see GET /v1/keypairs`;
     if (!k) throw new ControlError('NOT_FOUND', msg);
-    authorizeTenantObject(p, op, k.tenant_id, msg);
+    authorizeTenantObject(p, op, k.tenant_id, msg, { kind: 'key pair', id: k.id });
     return k;
   }
 

@@ -187,8 +187,11 @@ export class Networks extends Service {
     const n = rows.find((r) => r.id === ref) ?? rows.find((r) => r.tenant_id === p.tenantId) ?? rows[0];
     const msg = `No network "${ref}"; see GET /v1/networks`;
     if (!n) throw new ControlError('NOT_FOUND', msg);
+    const object = { kind: 'network', id: n.id };
+    if (!(n.kind === 'external' && op === 'network:read'))
+      authorizeTenantObject(p, op, n.tenant_id, msg, object);
+    else if (own) authorizeTenantObject(p, 'network:write', n.tenant_id, msg, object);
     if (own && n.tenant_id !== p.tenantId) throw new ControlError('NOT_FOUND', msg);
-    if (!(n.kind === 'external' && op === 'network:read')) authorizeTenantObject(p, op, n.tenant_id, msg);
     return n;
   }
 

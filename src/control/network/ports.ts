@@ -189,8 +189,9 @@ export class Ports extends Service {
     authorize(p, op);
     const r = await db.selectFrom('ports').selectAll().where('id', '=', ref).executeTakeFirst();
     const msg = `No port "${ref}"; see GET /v1/ports`;
-    if (!r || (own && r.tenant_id !== p.tenantId)) throw new ControlError('NOT_FOUND', msg);
-    authorizeTenantObject(p, op, r.tenant_id, msg);
+    if (!r) throw new ControlError('NOT_FOUND', msg);
+    authorizeTenantObject(p, op, r.tenant_id, msg, { kind: 'port', id: r.id });
+    if (own && r.tenant_id !== p.tenantId) throw new ControlError('NOT_FOUND', msg);
     return r as PortRow;
   }
 

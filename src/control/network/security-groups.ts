@@ -275,8 +275,9 @@ export class SecurityGroups extends Service {
       .execute();
     const g = rows.find((r) => r.id === ref) ?? rows[0];
     const msg = `No security group "${ref}"; see GET /v1/security-groups`;
-    if (!g || (sameTenant && g.tenant_id !== p.tenantId)) throw new ControlError('NOT_FOUND', msg);
-    authorizeTenantObject(p, op, g.tenant_id, msg);
+    if (!g) throw new ControlError('NOT_FOUND', msg);
+    authorizeTenantObject(p, op, g.tenant_id, msg, { kind: 'security group', id: g.id });
+    if (sameTenant && g.tenant_id !== p.tenantId) throw new ControlError('NOT_FOUND', msg);
     return g;
   }
 
