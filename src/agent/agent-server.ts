@@ -9,6 +9,7 @@ import { cpus, hostname, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { checkGuestSpec, DriverError, GuestState } from '../core/hypervisor.ts';
+import { NETWORK_ID_PATTERN } from '../core/network/host-network.ts';
 import {
   abortIncoming,
   commitIncoming,
@@ -23,6 +24,8 @@ import { checkGuestId, checkSnapshotName, GUEST_ID_PATTERN } from '../drivers/qe
 import { readKsm } from '../drivers/ksm.ts';
 import { planMigration } from '../models/migration.ts';
 import type { MemoryManager } from './memory-manager.ts';
+import type { NetworkAgent } from './network/net-converge.ts';
+import { checkHostNetworkState, hostNetworkStateSchema } from './network/net-state.ts';
 
 export interface AgentOptions {
   driver: QemuDriver;
@@ -44,6 +47,8 @@ export interface AgentOptions {
    * switch a switched-off host on.
    */
   powerCommand?: string;
+  /** This host's data plane (`PUT /v1/network`); none: the network routes answer 501. */
+  network?: NetworkAgent;
 }
 
 const specSchema = z.object({
@@ -59,6 +64,18 @@ const specSchema = z.object({
   workload: z.object({ mib: z.number(), rateMiBps: z.number() }).optional(),
   minMemoryMiB: z.number().optional(),
   mergeable: z.boolean().optional(),
+  nics: z
+    .array(
+      z
+        .object({
+          portId: z.string().regex(NETWORK_ID_PATTERN),
+          mac: z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'must be a lower-case MAC'),
+          tap: z.string().regex(/^nt[0-9a-f]{8}$/, 'must be a tap name from tapName()'),
+        })
+        .strict(),
+    )
+    .max(8)
+    .optional(),
 });
 
 const migrationOptionsSchema = z
@@ -281,7 +298,9 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       else if (o.images?.diskDir) spec.image = { disk: `${o.images.diskDir}/${name}.qcow2` };
       else throw new HttpError(400, 'BAD_REQUEST', `Unknown image "${name}" on this host`);
     }
-    return reply.code(201).send(await d.create(spec));
+    const created = await d.create(spec);
+    await o.network?.reconcile();
+    return reply.code(201).send(created);
   });
   app.get<{ Params: { id: string } }>('/v1/guests/:id', async (req) => {
     const g = await d.get(req.params.id);
@@ -290,6 +309,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   });
   app.delete<{ Params: { id: string } }>('/v1/guests/:id', async (req, reply) => {
     await d.delete(req.params.id);
+    await o.network?.reconcile();
     return reply.code(204).send();
   });
   for (const action of ['start', 'pause', 'resume', 'reboot'] as const) {
@@ -424,6 +444,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
         await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/abort`, b.destinationToken, 'POST');
       },
     );
+    // The guest left: its floating IP is the destination's now.
+    await o.network?.reconcile();
     return planned
       ? { ...report, plan: { reason: planned.reason, options: opts, predicted: planned.predicted } }
       : report;
@@ -442,6 +464,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       'incoming migration',
     );
     checkGuestId(b.spec.id);
+    // The guest's taps exist before its QEMU opens them (the control plane sent this host its ports).
+    await o.network?.reconcile();
     const options = {
       ...b.options,
       listenHost: b.options.listenHost ?? o.migrationAddress,
@@ -450,6 +474,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   });
   app.post<{ Params: { id: string } }>('/v1/incoming/:id/commit', async (req) => {
     await commitIncoming(d, req.params.id);
+    // The guest runs here now: take its floating IP (with a gratuitous ARP).
+    await o.network?.reconcile();
     return d.get(req.params.id);
   });
   app.post<{ Params: { id: string } }>('/v1/incoming/:id/abort', async (req, reply) => {
@@ -457,5 +483,18 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     return reply.code(204).send();
   });
 
+  // The data plane: the control plane pushes this host's whole network state; the agent converges.
+  const net = () => {
+    if (!o.network) throw new HttpError(501, 'NOT_CONFIGURED', 'This agent does not manage host networking');
+    return o.network;
+  };
+  app.get('/v1/network', async () => net().current);
+  app.put('/v1/network', async (req) => {
+    const n = net();
+    const s = parse(hostNetworkStateSchema, req.body, 'network state');
+    const errs = checkHostNetworkState(s);
+    if (errs.length) throw new HttpError(400, 'BAD_REQUEST', `Bad network state: ${errs.join('; ')}`);
+    return n.apply(s);
+  });
   return app;
 }
