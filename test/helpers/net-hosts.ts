@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostNetworkState, PortPlumbing } from '../../src/core/network/host-network.ts';
 import { tapName } from '../../src/core/network/host-network.ts';
+import { GUEST_DIR } from './guest.ts';
 
 export const root = new URL('../..', import.meta.url).pathname;
 export const TOKEN = 'net-test-agent-token';
@@ -41,6 +42,8 @@ export interface TestHosts {
   a: { ns: string; ip: string; url: string; state: string };
   b: { ns: string; ip: string; url: string; state: string };
   put(host: 'a' | 'b', s: HostNetworkState): Promise<{ status: number; body: unknown }>;
+  /** Any agent request. */
+  call(host: 'a' | 'b', method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   cleanup(): Promise<void>;
 }
 
@@ -49,7 +52,8 @@ function agentIn(ns: string, ip: string, state: string, procs: ChildProcess[]): 
     'ip',
     // prettier-ignore
     ['netns', 'exec', ns, process.execPath, join(root, 'bin/nubis.js'), 'agent', '--state', state,
-      '--listen', `${ip}:7070`, '--accel', 'tcg', '--memory-interval-s', '0', '--underlay-ip', ip],
+      '--listen', `${ip}:7070`, '--accel', 'tcg', '--memory-interval-s', '0', '--underlay-ip', ip,
+      '--guest-dir', GUEST_DIR],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NUBIS_AGENT_TOKEN: TOKEN } },
   );
   procs.push(proc);
@@ -83,16 +87,24 @@ export async function startHosts(prefix: string): Promise<TestHosts> {
     prefix,
     a: { ns: `${prefix}-a`, ip: '10.77.0.1', url: ua, state: sa },
     b: { ns: `${prefix}-b`, ip: '10.77.0.2', url: ub, state: sb },
-    async put(host, s) {
-      const r = await fetch(`${h[host].url}/v1/network`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-        body: JSON.stringify(s),
+    put: (host, s) => h.call(host, 'PUT', '/v1/network', s),
+    async call(host, method, path, body) {
+      const r = await fetch(`${h[host].url}${path}`, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          authorization: `Bearer ${TOKEN}`,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
       });
-      return { status: r.status, body: await r.json() };
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : undefined };
     },
     async cleanup() {
       // An empty state removes every namespace, device, rule and process the agents made.
+      for (const k of ['a', 'b'] as const)
+        for (const g of (await h.call(k, 'GET', '/v1/guests').catch(() => ({ body: [] }))).body ?? [])
+          await h.call(k, 'DELETE', `/v1/guests/${g.id}`).catch(() => {});
       for (const k of ['a', 'b'] as const)
         await h.put(k, { revision: 1e9, networks: [], ports: [] }).catch(() => {});
       for (const p of procs) p.kill('SIGKILL');
