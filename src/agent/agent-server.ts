@@ -474,8 +474,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   });
   app.post<{ Params: { id: string } }>('/v1/incoming/:id/commit', async (req) => {
     await commitIncoming(d, req.params.id);
-    // The guest runs here now: take its floating IP (with a gratuitous ARP).
-    await o.network?.reconcile();
+    // The guest runs here now: take its floating IP at once (with a gratuitous ARP).
+    await o.network?.takeFloatingIps();
     return d.get(req.params.id);
   });
   app.post<{ Params: { id: string } }>('/v1/incoming/:id/abort', async (req, reply) => {

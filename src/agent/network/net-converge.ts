@@ -96,7 +96,9 @@ async function garp(dev: string, ip: string): Promise<void> {
   const was = readFileSync(knob, 'utf8').trim();
   writeFileSync(knob, '1');
   try {
-    await run(['busybox', 'arping', '-U', '-c', '2', '-w', '1', '-I', dev, '-s', ip, ip]);
+    // One unsolicited request and one unsolicited reply (hosts differ in which one they learn from).
+    await run(['busybox', 'arping', '-U', '-c', '1', '-I', dev, '-s', ip, ip]);
+    await run(['busybox', 'arping', '-A', '-c', '1', '-I', dev, '-s', ip, ip]);
   } finally {
     writeFileSync(knob, was);
   }
@@ -149,6 +151,14 @@ export class NetworkAgent {
   /** Converges again to the held state (after a guest arrived, left, started or was deleted). */
   reconcile(): Promise<void> {
     return this.serial(() => this.converge(this.state));
+  }
+
+  /**
+   * Takes the floating IPs of the guests that now run here, and only that (a guest just arrived: its
+   * traffic must come here before the rest of the plumbing is checked again).
+   */
+  takeFloatingIps(): Promise<void> {
+    return this.serial(() => this.floatingIps(this.state));
   }
 
   private serial<T>(f: () => Promise<T>): Promise<T> {
