@@ -121,7 +121,6 @@ before(async () => {
 });
 
 after(async () => {
-  if (process.env.DP_KEEP) return;
   for (const p of procs) p.kill('SIGKILL');
   if (h) await h.cleanup();
   for (const ns of vms) sh(['ip', 'netns', 'del', ns]);

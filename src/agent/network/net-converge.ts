@@ -150,7 +150,14 @@ export class NetworkAgent {
 
   /** Converges again to the held state (after a guest arrived, left, started or was deleted). */
   reconcile(): Promise<void> {
+    // An agent never given a network state leaves the host's networking alone.
+    if (!this.managed) return Promise.resolve();
     return this.serial(() => this.converge(this.state));
+  }
+
+  /** Has this agent been given a network state (now or before a restart)? */
+  get managed(): boolean {
+    return existsSync(join(this.o.stateDir, 'state.json'));
   }
 
   /**
@@ -158,6 +165,7 @@ export class NetworkAgent {
    * traffic must come here before the rest of the plumbing is checked again).
    */
   takeFloatingIps(): Promise<void> {
+    if (!this.managed) return Promise.resolve();
     return this.serial(() => this.floatingIps(this.state));
   }
 
@@ -230,7 +238,13 @@ export class NetworkAgent {
     }
     // No IPv6 on the plumbing (the data plane is IPv4): no stray router solicitations and MLD reports.
     for (const d of want) noIpv6(d);
-    await must(['nft', '-f', '-'], hostRuleset(s.networks, s.ports, u));
+    const empty = !s.networks.length && !s.ports.length;
+    await must(
+      ['nft', '-f', '-'],
+      empty
+        ? 'table bridge nubis {}\ndelete table bridge nubis\ntable inet nubis {}\ndelete table inet nubis\n'
+        : hostRuleset(s.networks, s.ports, u),
+    );
     await this.floatingIps(s);
   }
 
