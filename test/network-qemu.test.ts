@@ -10,10 +10,10 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { HostNetworkState, NetworkPlumbing } from '../src/core/network/host-network.ts';
+import type { HostNetworkState, NetworkPlumbing, PortRule } from '../src/core/network/host-network.ts';
 import { waitForSerial } from './helpers/guest.ts';
 import { netGuest, ssh, sshKey } from './helpers/guest-net.ts';
-import { netSkip, port, startHosts, type TestHosts } from './helpers/net-hosts.ts';
+import { netSkip, port, sh, startHosts, type TestHosts } from './helpers/net-hosts.ts';
 
 const g = netGuest();
 const skip = typeof g === 'string' ? g : netSkip();
@@ -22,9 +22,9 @@ let h: TestHosts;
 const tmp = mkdtempSync(join(tmpdir(), 'nubis-dpq-'));
 let key: { path: string; publicKey: string };
 
-const net = (peers: string[]): NetworkPlumbing => ({
-  id: 'netQ',
-  vni: 300,
+const net = (id: string, vni: number, peers: string[]): NetworkPlumbing => ({
+  id,
+  vni,
   kind: 'tenant',
   cidr: '10.30.0.0/24',
   gatewayIp: '10.30.0.1',
@@ -33,20 +33,26 @@ const net = (peers: string[]): NetworkPlumbing => ({
   mtu: 1450,
   peers,
 });
-const open = (p: number) =>
-  ({ direction: 'ingress', protocol: 'tcp', portMin: p, portMax: p, remoteCidrs: ['0.0.0.0/0'] }) as const;
-const qport = (k: string, mac: string, ip: string, fip: string) => {
-  const p = port(k, 'netQ', mac, ip, { floatingIp: fip });
-  p.rules.push({ ...open(22), remoteCidrs: ['0.0.0.0/0'] }, { ...open(7), remoteCidrs: ['0.0.0.0/0'] });
+const open = (p: number): PortRule => ({
+  direction: 'ingress',
+  protocol: 'tcp',
+  portMin: p,
+  portMax: p,
+  remoteCidrs: ['0.0.0.0/0'],
+});
+const qport = (k: string, mac: string, ip: string, fip: string, netId = 'netQ') => {
+  const p = port(k, netId, mac, ip, { floatingIp: fip });
+  p.rules.push(open(22), open(7), open(80));
   p.metadata.publicKeys = { test: key.publicKey };
   return p;
 };
 let rev = 10;
-const state = (ports: ReturnType<typeof qport>[], peers: string[]): HostNetworkState => ({
+const state = (ports: ReturnType<typeof qport>[], networks: NetworkPlumbing[]): HostNetworkState => ({
   revision: rev,
-  networks: ports.length ? [net(peers)] : [],
+  networks,
   ports,
 });
+const curl = (url: string) => sh(['curl', '-s', '--noproxy', '*', '-m', '3', url], 10_000);
 
 async function boot(host: 'a' | 'b', p: ReturnType<typeof qport>): Promise<string> {
   const t = g as Exclude<typeof g, string>;
@@ -84,17 +90,47 @@ test(
   async () => {
     const q1 = qport('q1', '02:00:00:0c:00:01', '10.30.0.11', '10.77.0.111');
     const q2 = qport('q2', '02:00:00:0c:00:02', '10.30.0.12', '10.77.0.112');
-    assert.equal((await h.put('a', state([q1], ['10.77.0.2']))).status, 200);
-    assert.equal((await h.put('b', state([q2], ['10.77.0.1']))).status, 200);
-    const [ip1, ip2] = await Promise.all([boot('a', q1), boot('b', q2)]);
-    assert.equal(ip1, '10.30.0.11');
-    assert.equal(ip2, '10.30.0.12');
-    // SSH through the floating IP from outside, with the key the metadata service gave the guest.
-    const r = await ssh(22, key.path, 'hostname; ping -c 2 -W 2 10.30.0.12 >/dev/null && echo reached', {
-      host: '10.77.0.111',
-    });
+    // Another tenant with the same subnet, on host a, with q2's address.
+    const z1 = qport('z1', '02:00:00:0d:00:01', '10.30.0.12', '10.77.0.113', 'netZ');
+    const netZ = net('netZ', 301, []);
+    assert.equal((await h.put('a', state([q1, z1], [net('netQ', 300, ['10.77.0.2']), netZ]))).status, 200);
+    assert.equal((await h.put('b', state([q2], [net('netQ', 300, ['10.77.0.1'])]))).status, 200);
+    const [ip1, ip2, ipz] = await Promise.all([boot('a', q1), boot('b', q2), boot('a', z1)]);
+    assert.deepEqual([ip1, ip2, ipz], ['10.30.0.11', '10.30.0.12', '10.30.0.12']);
+    // SSH through the floating IP from outside, with the key the metadata service gave the guest;
+    // q1 reaches q2 on the other host (and learns q2's MAC, not z1's, for the shared address).
+    const r = await ssh(
+      22,
+      key.path,
+      'hostname; ping -c 2 -W 2 10.30.0.12 >/dev/null && echo reached; cat /proc/net/arp',
+      {
+        host: '10.77.0.111',
+      },
+    );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, 'host-q1\nreached\n');
+    assert.match(r.stdout, /^host-q1\nreached\n/);
+    assert.match(r.stdout, /10\.30\.0\.12 .* 02:00:00:0c:00:02/);
+    assert.doesNotMatch(r.stdout, /02:00:00:0d:00:01/);
+    // The other tenant reaches nothing of tenant A (q1's address is not there for it).
+    const rz = await ssh(
+      22,
+      key.path,
+      'hostname; ping -c 2 -W 2 10.30.0.11 >/dev/null || echo isolated; cat /proc/net/arp',
+      {
+        host: '10.77.0.113',
+      },
+    );
+    assert.match(rz.stdout, /^host-z1\nisolated\n/, rz.stderr);
+    assert.doesNotMatch(rz.stdout, /02:00:00:0c:00/);
+    // A security rule removed closes q2's web port; added back, it opens again.
+    assert.equal(curl('http://10.77.0.112/').out.trim(), 'host-q2');
+    rev++;
+    const closed = { ...q2, rules: q2.rules.filter((x) => x.portMin !== 80) };
+    assert.equal((await h.put('b', state([closed], [net('netQ', 300, ['10.77.0.1'])]))).status, 200);
+    assert.notEqual(curl('http://10.77.0.112/').code, 0);
+    rev++;
+    assert.equal((await h.put('b', state([q2], [net('netQ', 300, ['10.77.0.1'])]))).status, 200);
+    assert.equal(curl('http://10.77.0.112/').out.trim(), 'host-q2');
 
     // A stream to q1's echo port through its floating IP: a sequence number every 10 ms.
     const sock = createConnection({ host: '10.77.0.111', port: 7 });
@@ -120,7 +156,7 @@ test(
     await new Promise((res) => setTimeout(res, 1000));
     // The destination gets the port first (its tap exists before the incoming QEMU opens it).
     rev++;
-    assert.equal((await h.put('b', state([q1, q2], ['10.77.0.1']))).status, 200);
+    assert.equal((await h.put('b', state([q1, q2], [net('netQ', 300, ['10.77.0.1'])]))).status, 200);
     const m = await h.call('a', 'POST', `/v1/guests/${q1.guestId}/migrate`, {
       destination: h.b.url,
       destinationToken: 'net-test-agent-token',
@@ -128,8 +164,8 @@ test(
     });
     assert.equal(m.status, 200, JSON.stringify(m.body));
     rev++;
-    assert.equal((await h.put('a', state([], []))).status, 200);
-    assert.equal((await h.put('b', state([q1, q2], []))).status, 200);
+    assert.equal((await h.put('a', state([z1], [netZ]))).status, 200);
+    assert.equal((await h.put('b', state([q1, q2], [net('netQ', 300, [])]))).status, 200);
     await new Promise((res) => setTimeout(res, 2000));
     clearInterval(timer);
     const total = sent;
