@@ -175,6 +175,18 @@ function sameToken(given: string | undefined, token: string): boolean {
 /** Routes anyone may call: the health check only. */
 const OPEN_ROUTES = new Set(['/v1/health']);
 
+/**
+ * Plumbing that follows a guest event: a failure is logged, not returned (the guest operation itself
+ * succeeded; the next PUT /v1/network or guest event converges again).
+ */
+async function netEvent(p: Promise<void> | undefined): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    process.stderr.write(`nubis agent: network convergence failed: ${(e as Error).message}\n`);
+  }
+}
+
 /** Build the agent's HTTP server (not listening yet). */
 export function buildAgentServer(o: AgentOptions): FastifyInstance {
   const app = Fastify({ logger: false });
@@ -299,7 +311,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       else throw new HttpError(400, 'BAD_REQUEST', `Unknown image "${name}" on this host`);
     }
     const created = await d.create(spec);
-    await o.network?.reconcile();
+    await netEvent(o.network?.reconcile());
     return reply.code(201).send(created);
   });
   app.get<{ Params: { id: string } }>('/v1/guests/:id', async (req) => {
@@ -309,7 +321,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   });
   app.delete<{ Params: { id: string } }>('/v1/guests/:id', async (req, reply) => {
     await d.delete(req.params.id);
-    await o.network?.reconcile();
+    await netEvent(o.network?.reconcile());
     return reply.code(204).send();
   });
   for (const action of ['start', 'pause', 'resume', 'reboot'] as const) {
@@ -445,7 +457,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       },
     );
     // The guest left: its floating IP is the destination's now.
-    await o.network?.reconcile();
+    await netEvent(o.network?.reconcile());
     return planned
       ? { ...report, plan: { reason: planned.reason, options: opts, predicted: planned.predicted } }
       : report;
@@ -465,7 +477,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     );
     checkGuestId(b.spec.id);
     // The guest's taps exist before its QEMU opens them (the control plane sent this host its ports).
-    await o.network?.reconcile();
+    await netEvent(o.network?.reconcile());
     const options = {
       ...b.options,
       listenHost: b.options.listenHost ?? o.migrationAddress,
@@ -475,7 +487,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   app.post<{ Params: { id: string } }>('/v1/incoming/:id/commit', async (req) => {
     await commitIncoming(d, req.params.id);
     // The guest runs here now: take its floating IP at once (with a gratuitous ARP).
-    await o.network?.takeFloatingIps();
+    await netEvent(o.network?.takeFloatingIps());
     return d.get(req.params.id);
   });
   app.post<{ Params: { id: string } }>('/v1/incoming/:id/abort', async (req, reply) => {

@@ -108,6 +108,16 @@ export async function startHosts(prefix: string): Promise<TestHosts> {
       for (const k of ['a', 'b'] as const)
         await h.put(k, { revision: 1e9, networks: [], ports: [] }).catch(() => {});
       for (const p of procs) p.kill('SIGKILL');
+      // Guests a failed test left running (QEMU daemonizes): by their pid files.
+      for (const dir of [sa, sb])
+        for (const f of sh(['find', join(dir, 'guests'), '-name', 'qemu.pid'])
+          .out.split('\n')
+          .filter(Boolean))
+          try {
+            process.kill(Number(readFileSync(f, 'utf8')), 'SIGKILL');
+          } catch {
+            /* gone */
+          }
       for (const dir of [sa, sb])
         for (const f of sh(['find', join(dir, 'network'), '-name', '*.pid'])
           .out.split('\n')
