@@ -36,6 +36,8 @@ export function dnsmasqConf(n: NetworkPlumbing, dir: string): string {
       ? `dhcp-option=option:dns-server,${n.dnsServers.join(',')}`
       : 'dhcp-option=option:dns-server',
     `dhcp-option=option:mtu,${n.mtu}`,
+    // Without a router, the metadata service is reached through a classless static route (RFC 3442).
+    ...(n.gatewayIp ? [] : [`dhcp-option=option:classless-static-route,169.254.169.254/32,${serverIp(n)}`]),
     '',
   ].join('\n');
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { tapName, type HostNetworkState } from '../../core/network/host-network.ts';
-import { metadataAnswers, metadataFile } from './dhcp-metadata.ts';
+import { dnsmasqConf, metadataAnswers, metadataFile } from './dhcp-metadata.ts';
 import {
   checkHostNetworkState,
   hostNetworkStateSchema,
@@ -111,4 +111,15 @@ test('metadata answers only the port it was made for', () => {
   assert.equal(JSON.parse(a['/openstack/latest/meta_data.json']!).uuid, 'vm1');
   assert.equal(a['/latest/user-data'], undefined);
   assert.deepEqual(Object.keys(metadataFile([p])), ['10.0.0.5']);
+});
+
+test('dnsmasq: static leases only; without a gateway, a route to the metadata service instead of a router', () => {
+  const n = state().networks[0]!;
+  const c = dnsmasqConf(n, '/x');
+  assert.match(c, /^dhcp-range=10\.0\.0\.0,static,255\.255\.255\.0,12h$/m);
+  assert.match(c, /^dhcp-option=option:router,10\.0\.0\.1$/m);
+  assert.match(c, /^dhcp-option=option:mtu,1450$/m);
+  const iso = dnsmasqConf({ ...n, gatewayIp: null }, '/x');
+  assert.match(iso, /^dhcp-option=option:router$/m);
+  assert.match(iso, /classless-static-route,169\.254\.169\.254\/32,10\.0\.0\.254$/m);
 });
