@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -248,6 +248,23 @@ test('a security rule removed closes a port, added opens it again', { skip }, as
   rev++;
   assert.equal((await h.put('b', stateB())).status, 200);
   assert.equal(get('a1', 'http://10.20.0.12/').out, 'hello from a2\n');
+});
+
+test('what drifted or died is repaired by the next PUT of the same state', { skip }, async () => {
+  // A VXLAN device deleted, a tap's bridge link cut, the host's rules flushed, dnsmasq killed.
+  sh(['ip', '-n', h.a.ns, 'link', 'del', 'nx64']);
+  sh(['ip', '-n', h.a.ns, 'link', 'set', ports.b1.tap, 'nomaster']);
+  nsx(h.a.ns, ['nft', 'flush', 'table', 'inet', 'nubis']);
+  const pid = Number(readFileSync(join(h.a.state, 'network/64/dnsmasq.pid'), 'utf8'));
+  process.kill(pid, 'SIGKILL');
+  assert.ok(!ping(vmNs('a1'), '10.20.0.12'));
+  assert.equal((await h.put('a', stateA())).status, 200);
+  assert.ok(ping(vmNs('a1'), '10.20.0.12'), 'across hosts again');
+  assert.ok(ping(vmNs('b1'), '10.20.0.1'), "b1's tap is bridged again");
+  assert.notEqual(Number(readFileSync(join(h.a.state, 'network/64/dnsmasq.pid'), 'utf8')), pid);
+  nsx(vmNs('a1'), ['ip', 'addr', 'flush', 'dev', 'eth0']);
+  assert.match(dhcp('a1'), /lease 10\.20\.0\.11\/24/);
+  assert.match(nsx(h.a.ns, ['nft', 'list', 'table', 'inet', 'nubis']).out, /chain eg_1/);
 });
 
 test('a floating IP reaches its VM from outside; a VM without one does not get out', { skip }, async () => {

@@ -74,15 +74,24 @@ function agentIn(ns: string, ip: string, state: string, procs: ChildProcess[]): 
 
 /** Brings up the two hosts and their agents. */
 export async function startHosts(prefix: string): Promise<TestHosts> {
-  const up = sh(['bash', join(root, 'scripts/netns-hosts.sh'), 'up', '1gbit', prefix]);
-  if (up.code !== 0) throw new Error(up.out);
+  // netns-hosts.sh waits while another test's hosts are up (one set per machine).
+  const up = sh(['bash', join(root, 'scripts/netns-hosts.sh'), 'up', '1gbit', prefix], 960_000);
+  if (up.code !== 0) throw new Error(`netns-hosts.sh up failed (${up.code}): ${up.out}`);
   const procs: ChildProcess[] = [];
   const sa = mkdtempSync(join(tmpdir(), 'nubis-net-a-'));
   const sb = mkdtempSync(join(tmpdir(), 'nubis-net-b-'));
-  const [ua, ub] = await Promise.all([
-    agentIn(`${prefix}-a`, '10.77.0.1', sa, procs),
-    agentIn(`${prefix}-b`, '10.77.0.2', sb, procs),
-  ]);
+  let ua: string, ub: string;
+  try {
+    // One after the other: the first start may rebuild bin/nubis.js's bundle, which two at once race on.
+    ua = await agentIn(`${prefix}-a`, '10.77.0.1', sa, procs);
+    ub = await agentIn(`${prefix}-b`, '10.77.0.2', sb, procs);
+  } catch (e) {
+    for (const p of procs) p.kill('SIGKILL');
+    sh(['bash', join(root, 'scripts/netns-hosts.sh'), 'down', prefix]);
+    rmSync(sa, { recursive: true, force: true });
+    rmSync(sb, { recursive: true, force: true });
+    throw e;
+  }
   const h: TestHosts = {
     prefix,
     a: { ns: `${prefix}-a`, ip: '10.77.0.1', url: ua, state: sa },

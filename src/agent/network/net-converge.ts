@@ -9,7 +9,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { HostNetworkState, NetworkPlumbing, PortPlumbing } from '../../core/network/host-network.ts';
 import { emptyHostNetworkState } from '../../core/network/host-network.ts';
 import { dhcpHosts, dnsmasqConf, METADATA_SERVER_JS, metadataFile, serverIp } from './dhcp-metadata.ts';
@@ -55,8 +55,12 @@ function alive(pidFile: string): number | null {
   try {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     if (!Number.isInteger(pid) || pid <= 1) return null;
-    process.kill(pid, 0);
-    return pid;
+    // Alive, not a zombie, and still ours (a pid may have been reused): /proc/PID/stat is
+    // "PID (COMM) STATE ...".
+    const m = /^\d+ \((.*)\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return m && m[2] !== 'Z' && ['dnsmasq', basename(process.execPath).slice(0, 15)].includes(m[1]!)
+      ? pid
+      : null;
   } catch {
     return null;
   }
