@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what real-host tests need, from Debian's packages only: QEMU (10.x from bookworm-backports,
 # which fixes TCG dirty-page tracking during migration; 7.2 from bookworm as a fallback),
-# qemu-utils, busybox-static, iproute2 (network namespaces, tc) and a C compiler for the guest workload;
+# qemu-utils, busybox-static, iproute2 (network namespaces, tc, VXLAN), nftables and dnsmasq-base (the
+# data plane: security groups, NAT, DHCP), curl (data-plane tests) and a C compiler for the guest workload;
 # dropbear-bin (the guest's SSH server) and openssh-client (the tests log in to guests).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -14,7 +15,7 @@ if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.
 fi
 apt_get() { bash "$(dirname "$0")/apt-get-wait.sh" "$@"; } # waits for a held lock; shows apt's error
 apt_get update -qq
-pkgs="qemu-utils busybox-static iproute2 gcc libc6-dev cpio kmod"
+pkgs="qemu-utils busybox-static iproute2 gcc libc6-dev cpio kmod nftables dnsmasq-base curl"
 if why=$(apt_get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 qemu-utils 2>&1); then
   echo "install-host-deps: QEMU from bookworm-backports"
 else

@@ -12,6 +12,18 @@ down() {
 }
 if [ "$cmd" = down ]; then down; exit 0; fi
 down
+# One set of test hosts at a time on a machine (they share 10.77.0.0/24 and the data plane's
+# namespace names): wait, under a lock, until no other set holds 10.77.0.254 (test files run in parallel).
+lockdir=/run/lock; [ -d "$lockdir" ] || lockdir=/tmp
+exec 9>"$lockdir/nubis-netns-hosts.lock"
+for i in $(seq 1 900); do
+  flock 9
+  other=$(ip -o addr show to 10.77.0.254/32 | awk '{print $2}')
+  [ -z "$other" ] && break
+  flock -u 9
+  [ "$i" = 900 ] && { echo "netns-hosts: $other still holds 10.77.0.254 after 15 minutes" >&2; exit 1; }
+  sleep 1
+done
 ip link add "$br" type bridge
 ip addr add 10.77.0.254/24 dev "$br"
 ip link set "$br" up
@@ -29,4 +41,5 @@ for h in a b; do
   ip netns exec "$ns" tc qdisc add dev eth0 root tbf rate "$rate" burst 512kb latency 50ms
   n=$((n + 1))
 done
+flock -u 9
 echo "hosts: ${p}-a 10.77.0.1, ${p}-b 10.77.0.2 (links $rate)"

@@ -9,6 +9,7 @@ import { cpus, hostname, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { checkGuestSpec, DriverError, GuestState } from '../core/hypervisor.ts';
+import { NETWORK_ID_PATTERN } from '../core/network/host-network.ts';
 import {
   abortIncoming,
   commitIncoming,
@@ -25,6 +26,8 @@ import { planMigration } from '../models/migration.ts';
 import { agentRequest, type AgentTls } from '../drivers/agent/agent-request.ts';
 import type { MemoryManager } from './memory-manager.ts';
 import { normalizeAddress, TICKET_PREFIX, TicketBook, TicketError } from './migration-tickets.ts';
+import type { NetworkAgent } from './network/net-converge.ts';
+import { checkHostNetworkState, hostNetworkStateSchema } from './network/net-state.ts';
 
 export interface AgentOptions {
   driver: QemuDriver;
@@ -53,6 +56,8 @@ export interface AgentOptions {
    * the client certificate to present to agents that require mutual TLS.
    */
   peerTls?: AgentTls;
+  /** This host's data plane (`PUT /v1/network`); none: the network routes answer 501. */
+  network?: NetworkAgent;
 }
 
 const specSchema = z.object({
@@ -68,6 +73,18 @@ const specSchema = z.object({
   workload: z.object({ mib: z.number(), rateMiBps: z.number() }).optional(),
   minMemoryMiB: z.number().optional(),
   mergeable: z.boolean().optional(),
+  nics: z
+    .array(
+      z
+        .object({
+          portId: z.string().regex(NETWORK_ID_PATTERN),
+          mac: z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'must be a lower-case MAC'),
+          tap: z.string().regex(/^nt[0-9a-f]{8}$/, 'must be a tap name from tapName()'),
+        })
+        .strict(),
+    )
+    .max(8)
+    .optional(),
 });
 
 const migrationOptionsSchema = z
@@ -184,6 +201,17 @@ const TICKET_ROUTES: Record<string, 'incoming' | 'finish'> = {
 
 /** The migration ticket a request presents (set by the authentication hook). */
 const ticketOf = new WeakMap<object, string>();
+/**
+ * Plumbing that follows a guest event: a failure is logged, not returned (the guest operation itself
+ * succeeded; the next PUT /v1/network or guest event converges again).
+ */
+async function netEvent(p: Promise<void> | undefined): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    process.stderr.write(`nubis agent: network convergence failed: ${(e as Error).message}\n`);
+  }
+}
 
 /** Build the agent's HTTP server (not listening yet). */
 export function buildAgentServer(o: AgentOptions): FastifyInstance {
@@ -349,7 +377,9 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       else if (o.images?.diskDir) spec.image = { disk: `${o.images.diskDir}/${name}.qcow2` };
       else throw new HttpError(400, 'BAD_REQUEST', `Unknown image "${name}" on this host`);
     }
-    return reply.code(201).send(await d.create(spec));
+    const created = await d.create(spec);
+    await netEvent(o.network?.reconcile());
+    return reply.code(201).send(created);
   });
   app.get<{ Params: { id: string } }>('/v1/guests/:id', async (req) => {
     const g = await d.get(req.params.id);
@@ -358,6 +388,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   });
   app.delete<{ Params: { id: string } }>('/v1/guests/:id', async (req, reply) => {
     await d.delete(req.params.id);
+    await netEvent(o.network?.reconcile());
     return reply.code(204).send();
   });
   for (const action of ['start', 'pause', 'resume', 'reboot'] as const) {
@@ -509,6 +540,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
         );
       },
     );
+    // The guest left: its floating IP is the destination's now.
+    await netEvent(o.network?.reconcile());
     return planned
       ? { ...report, plan: { reason: planned.reason, options: opts, predicted: planned.predicted } }
       : report;
@@ -568,6 +601,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
         throw e;
       }
     }
+    // The guest's taps exist before its QEMU opens them (the control plane sent this host its ports).
+    await netEvent(o.network?.reconcile());
     const options = {
       ...b.options,
       listenHost: b.options.listenHost ?? o.migrationAddress,
@@ -586,6 +621,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     await commitIncoming(d, req.params.id);
     const ticket = ticketOf.get(req);
     if (ticket) tickets.void(ticket);
+    // The guest runs here now: take its floating IP at once (with a gratuitous ARP).
+    await netEvent(o.network?.takeFloatingIps());
     return d.get(req.params.id);
   });
   app.post<{ Params: { id: string } }>('/v1/incoming/:id/abort', async (req, reply) => {
@@ -595,5 +632,18 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     return reply.code(204).send();
   });
 
+  // The data plane: the control plane pushes this host's whole network state; the agent converges.
+  const net = () => {
+    if (!o.network) throw new HttpError(501, 'NOT_CONFIGURED', 'This agent does not manage host networking');
+    return o.network;
+  };
+  app.get('/v1/network', async () => net().current);
+  app.put('/v1/network', async (req) => {
+    const n = net();
+    const s = parse(hostNetworkStateSchema, req.body, 'network state');
+    const errs = checkHostNetworkState(s);
+    if (errs.length) throw new HttpError(400, 'BAD_REQUEST', `Bad network state: ${errs.join('; ')}`);
+    return n.apply(s);
+  });
   return app;
 }

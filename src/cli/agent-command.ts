@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { NubisClient, type ApiError } from '../client/index.ts';
 import { buildAgentServer, hostFacts } from '../agent/agent-server.ts';
+import { guestRunsHere, NetworkAgent } from '../agent/network/net-converge.ts';
 import { boundUrl, checkListenHost, isLoopback, noTokenMessage } from '../agent/listen-guard.ts';
 import { MemoryManager } from '../agent/memory-manager.ts';
 import { probeAccel, QemuDriver } from '../drivers/qemu/qemu-driver.ts';
@@ -69,6 +70,10 @@ export function agentCommand(program: Command): void {
     .option('--images-dir <dir>', 'folder of NAME.qcow2 disk images the control plane may ask for')
     .option('--migration-address <ip>', 'address incoming migrations listen on (default: the --listen host)')
     .option(
+      '--underlay-ip <ip>',
+      "this host's underlay address: VXLAN source, floating IPs' device (default: the --migration-address)",
+    )
+    .option(
       '--fence-after-s <s>',
       'stop every guest when the control plane has been unreachable this long (match its host failure timeout; 0: never)',
       '30',
@@ -112,6 +117,7 @@ export function agentCommand(program: Command): void {
         imagesDir?: string;
         fenceAfterS: string;
         healthFile?: string;
+        underlayIp?: string;
       }) => {
         if (o.token !== undefined) throw new AgentArgvError(AGENT_TOKEN_ON_ARGV);
         if (o.joinToken !== undefined) throw new AgentArgvError(JOIN_TOKEN_ON_ARGV);
@@ -200,6 +206,11 @@ export function agentCommand(program: Command): void {
           powerCommand: o.powerCommand,
           migrationAddress,
           peerTls,
+          network: new NetworkAgent({
+            stateDir: join(o.state, 'network'),
+            underlayIp: o.underlayIp ?? migrationAddress,
+            guestHere: (id) => guestRunsHere(driver.dir(id)),
+          }),
           images: {
             tinyGuestDir: resolve(o.guestDir),
             diskDir: o.imagesDir ? resolve(o.imagesDir) : undefined,

@@ -212,6 +212,11 @@ export async function commitIncoming(dst: QemuDriver, id: string): Promise<void>
     await sleep(25);
   }
   writeFileSync(join(dst.dir(id), 'desired'), 'running');
+  // Tell the switches (bridges, VXLAN learning tables) where the guest's MACs are now: QEMU sends
+  // RARPs from each NIC (QMP announce-self, QEMU >= 4.0) besides what the guest announces itself.
+  const spec = JSON.parse(readFileSync(join(dst.dir(id), 'spec.json'), 'utf8')) as GuestSpec;
+  if (spec.nics?.length)
+    await dc.execute('announce-self', { initial: 50, max: 550, rounds: 5, step: 100 }).catch(() => undefined); // best effort: a guest whose NICs announce themselves is reached anyway
 }
 
 /** Kill a waiting QEMU and remove the guest's folder. */

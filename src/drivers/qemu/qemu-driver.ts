@@ -258,6 +258,14 @@ export class QemuDriver implements HypervisorDriver {
 
   /** QEMU arguments for a guest (the destination of a migration adds `-incoming defer`). */
   qemuArgs(spec: GuestSpec, dir: string, extra: string[] = []): string[] {
+    // Tap names and MACs go into QEMU option strings: nothing but the contract's shapes may get there.
+    for (const n of spec.nics ?? [])
+      if (!/^nt[0-9a-f]{8}$/.test(n.tap) || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(n.mac))
+        throw new DriverError(
+          'BAD_SPEC',
+          `Bad NIC ${JSON.stringify(n).slice(0, 120)}: tap ntXXXXXXXX, MAC aa:bb:cc:dd:ee:ff`,
+          spec.id,
+        );
     const w = spec.workload;
     const append = [
       'console=ttyS0',
@@ -301,8 +309,15 @@ export class QemuDriver implements HypervisorDriver {
       `file=${join(dir, 'disk.qcow2')},if=none,id=disk0,format=qcow2`,
       '-device',
       'virtio-blk-pci,drive=disk0',
-      '-nic',
-      'none',
+      // NICs: virtio-net on the taps the agent's network plumbing made (and bridged); none = no network.
+      ...(spec.nics?.length
+        ? spec.nics.flatMap((n, i) => [
+            '-netdev',
+            `tap,id=net${i},ifname=${n.tap},script=no,downscript=no`,
+            '-device',
+            `virtio-net-pci,netdev=net${i},mac=${n.mac}`,
+          ])
+        : ['-nic', 'none']),
       '-daemonize',
       '-pidfile',
       join(dir, 'qemu.pid'),
