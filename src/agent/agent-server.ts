@@ -369,12 +369,15 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
           'BAD_REQUEST',
           `Bad image name ${JSON.stringify(name.slice(0, 80))}: use 1-63 letters, digits, '.', '_' or '-'`,
         );
-      if (name === 'tiny' && o.images)
+      if (name === 'tiny' && o.images) {
+        // The tiny guest configures its network (DHCP, metadata, keys, SSH) when it has a NIC.
+        const append = [spec.image.append, spec.nics?.length ? 'nubis.net=1' : ''].filter(Boolean).join(' ');
         spec.image = {
           kernel: `${o.images.tinyGuestDir}/vmlinuz`,
           initrd: `${o.images.tinyGuestDir}/initramfs.cpio.gz`,
+          ...(append ? { append } : {}),
         };
-      else if (o.images?.diskDir) spec.image = { disk: `${o.images.diskDir}/${name}.qcow2` };
+      } else if (o.images?.diskDir) spec.image = { disk: `${o.images.diskDir}/${name}.qcow2` };
       else throw new HttpError(400, 'BAD_REQUEST', `Unknown image "${name}" on this host`);
     }
     const created = await d.create(spec);
