@@ -23,6 +23,7 @@ const bin = join(root, 'bin/nubis.js');
 const NOT_CLI = new Set([
   'POST /v1/agents/heartbeat' /* `nubis agent` sends it */,
   'POST /v1/agents/enroll' /* `nubis agent --join` sends it */,
+  'POST /v1/vms/:id/console/tickets' /* the dashboard's interactive console asks for it */,
 ]);
 
 let app: FastifyInstance;
@@ -464,6 +465,11 @@ test('inventory from the CLI: edit and delete hosts, catalog, tenants, users, gr
   await ok('admin', 'vm', 'create', '--name', 'snapvm', '--flavor', 'm1.tiny', '--image', 'tiny');
   await ok('admin', 'vm', 'snapshot', 'snapvm', '--name', 's1');
   assert.deepEqual((await json('admin', 'vm', 'snapshots', 'snapvm')).snapshots, [{ name: 's1' }]);
+  // The serial console log: the simulated boot log, its last bytes with --tail.
+  assert.match(await ok('admin', 'vm', 'console', 'snapvm'), /nubis-ready/);
+  const tail = await json('admin', 'vm', 'console', 'snapvm', '--tail', '20');
+  assert.equal(Buffer.byteLength(tail.text), 20);
+  assert.equal(tail.truncated, true);
   await ok('admin', 'vm', 'delete-snapshot', 'snapvm', 's1');
   assert.match(await ok('admin', 'vm', 'snapshots', 'snapvm'), /has no snapshots/);
   await ok('admin', 'vm', 'delete', 'snapvm');

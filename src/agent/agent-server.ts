@@ -22,6 +22,7 @@ import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { checkGuestId, checkSnapshotName, GUEST_ID_PATTERN } from '../drivers/qemu/host-paths.ts';
 import { readKsm } from '../drivers/ksm.ts';
 import { planMigration } from '../models/migration.ts';
+import { registerConsoleRoutes } from './console-routes.ts';
 import type { MemoryManager } from './memory-manager.ts';
 
 export interface AgentOptions {
@@ -335,6 +336,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     return d.metrics(req.params.id);
   });
   app.get<{ Params: { id: string } }>('/v1/guests/:id/metrics', async (req) => d.metrics(req.params.id));
+
+  registerConsoleRoutes(app, d, (h) => !o.token || sameToken(h, o.token));
 
   // Migration, source side: ask the destination agent to get ready, stream, commit or abort there.
   // With `plan` instead of `options`, the settings come from the migration models so that it meets

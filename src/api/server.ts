@@ -15,6 +15,7 @@ import type { ControlPlane, Principal } from '../control/control-plane.ts';
 import { deniedOperation } from '../control/authz.ts';
 import { ControlError } from '../control/errors.ts';
 import { appendSecurityEvent } from '../control/security/security-log.ts';
+import { registerConsoleWebSocket } from './console-ws.ts';
 import { openApi } from './openapi.ts';
 import { registerPrometheus } from './prometheus.ts';
 import type { ApiOptions, RouteDef } from './route-def.ts';
@@ -189,6 +190,7 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
   });
 
   registerPrometheus(app, cp);
+  registerConsoleWebSocket(app, cp, (code) => STATUS[code]);
   if (opts.web) registerStaticWeb(app, opts.web);
 
   app.setNotFoundHandler((req, reply) =>

@@ -18,6 +18,7 @@ import { settingsRoutes } from './settings.ts';
 import { simulationRoutes } from './simulations.ts';
 import { tenantRoutes } from './tenants.ts';
 import { userTokenRoutes } from './users-tokens.ts';
+import { vmConsoleRoutes } from './vm-console.ts';
 import { vmRoutes } from './vms.ts';
 
 /** Add a module here to serve its routes (and list them in the OpenAPI document). */
@@ -33,6 +34,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   serverGroupRoutes,
   constraintRoutes,
   vmRoutes,
+  vmConsoleRoutes,
   agentRoutes,
   planRoutes,
   automationRoutes,

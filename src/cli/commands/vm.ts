@@ -17,7 +17,7 @@ import {
 
 const IDEM = ['--idempotency-key <key>', 'a retry with the same key returns the first answer'] as const;
 
-/** vm create, list, show, start, stop, reboot, suspend, resume, delete, snapshot, restore, resize, clone, migrate. */
+/** vm create, list, show, start, stop, reboot, suspend, resume, delete, snapshot, restore, resize, clone, migrate, console. */
 export const vmCommands: CommandModule = (program) => {
   const vm = resourceCommand(program, 'vm', 'Virtual machines (named by name or id)');
 
@@ -179,6 +179,31 @@ export const vmCommands: CommandModule = (program) => {
       const c = ctx(this);
       const s = await c.client.vms.snapshots(ref);
       c.out(s, () => s.snapshots.map((x) => x.name).join('\n') || `VM ${s.vm} has no snapshots`);
+    });
+
+  vm.command('console <vm>')
+    .description(
+      "Print the end of a VM's serial console log; with -f, keep printing what the guest writes (Ctrl-C ends)",
+    )
+    .option('--tail <bytes>', 'bytes from the end of the log (1..1048576)', (v) => Number(v), 65536)
+    .option('-f, --follow', 'keep printing new output (polls every second)')
+    .action(async function (this: Command, ref: string, o: { tail: number; follow?: boolean }) {
+      const c = ctx(this);
+      const first = await c.client.vms.consoleLog(ref, o.tail);
+      if (!o.follow) return c.out(first, () => first.text.replace(/\n$/, ''));
+      process.stdout.write(first.text);
+      let size = first.sizeBytes;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const next = await c.client.vms.consoleLog(first.vmId, 1 << 20);
+        // What grew since the last read: the last (new size - old size) bytes of the tail.
+        const grown = next.sizeBytes - size;
+        if (grown > 0) {
+          const b = Buffer.from(next.text, 'utf8');
+          process.stdout.write(b.subarray(Math.max(0, b.length - grown)));
+        }
+        size = next.sizeBytes;
+      }
     });
 
   vm.command('delete-snapshot <vm> <name>')
