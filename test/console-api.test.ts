@@ -84,6 +84,8 @@ describe('the serial console through the API (simulated hosts)', () => {
       assert.equal(r.body.vmId, vm);
       assert.equal(r.body.truncated, false);
       assert.equal(r.body.sizeBytes, Buffer.byteLength(r.body.text));
+      // Members learn nothing of hosts, not even through a simulated boot log.
+      assert.doesNotMatch(r.body.text, /sim-\d{3}/);
     }
     // By name, and only the tail asked for.
     const tail = await t.call(tok.ann, 'GET', '/v1/vms/web-1/console?tail=12');

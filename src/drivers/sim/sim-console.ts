@@ -1,7 +1,8 @@
 /**
- * The serial console of a simulated guest: a boot log written from its spec (ending, like the tiny
- * guest's, with `nubis-ready`), and an interactive console that is a tiny shell: it echoes what is
- * typed and answers `echo TEXT`, `hostname` and `uname`; the session's output is appended to the log.
+ * The serial console of a simulated guest: a boot log written from its spec, ending like the tiny
+ * guest's with `nubis-ready` (it never names the host: members may not learn it), and an
+ * interactive console that is a tiny shell: it echoes what is typed and answers `echo TEXT`,
+ * `hostname` and `uname`; the session's output is appended to the log.
  */
 import {
   consoleTailBytes,
@@ -15,9 +16,9 @@ const PROMPT = '/ # ';
 const enc = new TextEncoder();
 
 /** The boot log of a simulated guest. */
-export function simBootLog(spec: GuestSpec, hostName: string): string {
+export function simBootLog(spec: GuestSpec): string {
   return [
-    `SeaBIOS (simulated) booting guest ${spec.id} on simulated host ${hostName}`,
+    `SeaBIOS (simulated) booting guest ${spec.id}`,
     `[    0.000000] Linux version 6.1.0-nubis-sim (simulated kernel)`,
     `[    0.000000] Command line: console=ttyS0 quiet panic=-1`,
     `[    0.010000] Memory: ${spec.memoryMiB} MiB, ${spec.vcpus} CPU(s)`,
@@ -42,8 +43,8 @@ export class SimConsoles {
   private readonly transcripts = new Map<string, string>();
 
   /** The end of a guest's console log (its boot log, then what its console sessions showed). */
-  log(spec: GuestSpec, hostName: string, options: ConsoleLogOptions = {}): ConsoleLog {
-    const all = enc.encode(simBootLog(spec, hostName) + (this.transcripts.get(spec.id) ?? ''));
+  log(spec: GuestSpec, options: ConsoleLogOptions = {}): ConsoleLog {
+    const all = enc.encode(simBootLog(spec) + (this.transcripts.get(spec.id) ?? ''));
     const n = Math.min(all.length, consoleTailBytes(options));
     return {
       text: new TextDecoder().decode(all.subarray(all.length - n)),

@@ -110,7 +110,7 @@ export class SimHostDriver implements HostDriver {
   /** A simulated boot log (and what console sessions showed). */
   async consoleLog(id: string, options: ConsoleLogOptions = {}) {
     const g = (await this.get(this.mine(id)))!;
-    return this.consoles().log(g.spec, this.host.name, options);
+    return this.consoles().log(g.spec, options);
   }
   /** A simulated shell on the guest's console (running or paused guests only). */
   async openConsole(id: string): Promise<ConsoleStream> {
