@@ -141,6 +141,13 @@ describe('the serial console through the API (simulated hosts)', () => {
     const bobs = await t.call(tok.bob, 'POST', `/v1/vms/${otherVm}/console/tickets`);
     assert.equal(bobs.status, 201);
     await assert.rejects(openWs(`${base}/v1/vms/${vm}/console/ws?ticket=${bobs.body.ticket}`), /status 401/);
+    // Each refusal is in the security log, without the ticket.
+    const sec = (await t.call(tok.admin, 'GET', '/v1/security-events?kind=login.failed')).body as {
+      detail: { reason: string };
+    }[];
+    assert.ok(sec.some((e) => e.detail.reason === 'console ticket for another VM'));
+    assert.ok(sec.some((e) => e.detail.reason === 'unknown console ticket'));
+    assert.doesNotMatch(JSON.stringify(sec), new RegExp(bobs.body.ticket));
   });
 
   test('a ticket expires after 30 s', async () => {

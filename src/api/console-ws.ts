@@ -42,7 +42,7 @@ export function registerConsoleWebSocket(
     } catch {
       return refuse(socket, 400, 'BAD_REQUEST', 'Bad VM id in the path');
     }
-    cp.console.open(ticket, id).then(
+    cp.console.open(ticket, id, req.socket.remoteAddress).then(
       (con) =>
         wss.handleUpgrade(req, socket, head, (ws) => {
           con.onData((d) => {

@@ -18,6 +18,7 @@ import { authorizeTenantObject, type Operation } from '../authz.ts';
 import { isoIn } from '../context.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
+import { appendSecurityEvent } from '../security/security-log.ts';
 import { Service } from '../service.ts';
 import type { VmRow } from './vm-reads.ts';
 
@@ -120,18 +121,35 @@ export class VmConsole extends Service {
 
   /**
    * Open the console of VM `ref` with a ticket (used up, valid or not): the ticket must be for that
-   * VM, unexpired, and its holder still allowed to act on the VM.
+   * VM, unexpired, and its holder still allowed to act on the VM. A bad ticket is recorded in the
+   * security log as `login.failed` (with `source`, the caller's address).
    * @throws ControlError UNAUTHENTICATED for a missing, used, expired or other VM's ticket
    */
-  async open(ticket: string, ref: string): Promise<ConsoleStream> {
+  async open(ticket: string, ref: string, source?: string): Promise<ConsoleStream> {
     const k = hash(ticket);
     const t = this.tickets.get(k);
     this.tickets.delete(k);
-    if (!t || t.expiresS <= this.ctx.clock.now() || ref !== t.vmId)
+    if (!t || t.expiresS <= this.ctx.clock.now() || ref !== t.vmId) {
+      // In the security log like a failed login (the ticket itself is never recorded).
+      await appendSecurityEvent(this.ctx, {
+        kind: 'login.failed',
+        principal: t?.principal.userName,
+        tenantId: t?.principal.tenantId,
+        source,
+        object: `GET /v1/vms/${ref.slice(0, 200)}/console/ws`,
+        detail: {
+          reason: !t
+            ? 'unknown console ticket'
+            : ref !== t.vmId
+              ? 'console ticket for another VM'
+              : 'expired console ticket',
+        },
+      });
       throw new ControlError(
         'UNAUTHENTICATED',
         `The console ticket is not valid (unknown, used, expired, or for another VM): ask for a new one with POST /v1/vms/:id/console/tickets`,
       );
+    }
     // Checked again: the VM may have been deleted or the role changed since the ticket.
     const { v, d } = await this.guest(t.principal, t.vmId, 'vm:console');
     authorizeTenantObject(t.principal, 'vm:console', v.tenant_id, `No VM "${ref}"`);
