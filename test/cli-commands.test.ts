@@ -23,7 +23,6 @@ const bin = join(root, 'bin/nubis.js');
 const NOT_CLI = new Set([
   'POST /v1/agents/heartbeat' /* `nubis agent` sends it */,
   'POST /v1/agents/enroll' /* `nubis agent --join` sends it */,
-  'POST /v1/vms/:id/console/tickets' /* the dashboard's interactive console asks for it */,
 ]);
 
 let app: FastifyInstance;
@@ -470,6 +469,15 @@ test('inventory from the CLI: edit and delete hosts, catalog, tenants, users, gr
   const tail = await json('admin', 'vm', 'console', 'snapvm', '--tail', '20');
   assert.equal(Buffer.byteLength(tail.text), 20);
   assert.equal(tail.truncated, true);
+  // The interactive console with standard input from a pipe: the session ends with it.
+  const inter = await nubisEnv(
+    { NUBIS_URL: url, NUBIS_TOKEN: tokens.admin!, STDIN: '' },
+    'vm',
+    'console',
+    'snapvm',
+    '-i',
+  );
+  assert.equal(inter.code, 0, inter.err);
   await ok('admin', 'vm', 'delete-snapshot', 'snapvm', 's1');
   assert.match(await ok('admin', 'vm', 'snapshots', 'snapvm'), /has no snapshots/);
   await ok('admin', 'vm', 'delete', 'snapvm');

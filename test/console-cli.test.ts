@@ -52,3 +52,47 @@ test('nubis vm console -f prints the log, then what the guest writes next', asyn
     cli.kill('SIGKILL');
   }
 });
+
+test('nubis vm console -i types into the console and Ctrl-] ends it; a reader may not', async () => {
+  const created = await t.call(t.adminToken, 'POST', '/v1/vms', {
+    name: 'inter-1',
+    flavor: 'm1.tiny',
+    image: 'tiny',
+  });
+  assert.equal(created.status, 202);
+  const cli = spawn(process.execPath, [join(root, 'bin/nubis.js'), 'vm', 'console', 'inter-1', '-i'], {
+    cwd: root,
+    env: { ...process.env, NUBIS_URL: url, NUBIS_TOKEN: t.adminToken },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  cli.stdout.on('data', (d) => (out += d));
+  cli.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((r) => cli.on('exit', r));
+  try {
+    for (let i = 0; i < 300 && !out.includes('/ # '); i++) await new Promise((r) => setTimeout(r, 100));
+    cli.stdin.write('echo typed-7\r');
+    for (let i = 0; i < 300 && !/\r\ntyped-7\r\n/.test(out); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /\r\ntyped-7\r\n/, `stderr: ${err}`);
+    cli.stdin.write('\x1d');
+    assert.equal(await exited, 0, err);
+  } finally {
+    cli.kill('SIGKILL');
+  }
+  // A reader gets the log, not the console: one line and exit code 2.
+  const u = (
+    await t.call(t.adminToken, 'POST', '/v1/users', { tenant: 'admin', name: 'rita', role: 'reader' })
+  ).body;
+  const rita = (await t.call(t.adminToken, 'POST', '/v1/tokens', { name: 'rita', userId: u.id })).body.token;
+  const denied = spawn(process.execPath, [join(root, 'bin/nubis.js'), 'vm', 'console', 'inter-1', '-i'], {
+    cwd: root,
+    env: { ...process.env, NUBIS_URL: url, NUBIS_TOKEN: rita },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let derr = '';
+  denied.stderr.on('data', (d) => (derr += d));
+  assert.equal(await new Promise((r) => denied.on('exit', r)), 2);
+  assert.match(derr, /FORBIDDEN/);
+});

@@ -1,6 +1,7 @@
 /** `nubis vm …`: virtual machines, named by name or id. */
 import type { Command } from 'commander';
 import type { VmAction } from '../../client/index.ts';
+import { runConsoleSession } from '../console-session.ts';
 import { formatTable } from '../table.ts';
 import {
   collect,
@@ -183,12 +184,23 @@ export const vmCommands: CommandModule = (program) => {
 
   vm.command('console <vm>')
     .description(
-      "Print the end of a VM's serial console log; with -f, keep printing what the guest writes (Ctrl-C ends)",
+      "Print the end of a VM's serial console log; with -f, keep printing what the guest writes (Ctrl-C ends); with -i, type into it",
     )
     .option('--tail <bytes>', 'bytes from the end of the log (1..1048576)', (v) => Number(v), 65536)
     .option('-f, --follow', 'keep printing new output (polls every second)')
-    .action(async function (this: Command, ref: string, o: { tail: number; follow?: boolean }) {
+    .option('-i, --interactive', 'type into the console (members and admins; Ctrl-] ends)')
+    .action(async function (
+      this: Command,
+      ref: string,
+      o: { tail: number; follow?: boolean; interactive?: boolean },
+    ) {
       const c = ctx(this);
+      if (o.interactive) {
+        const ticket = await c.client.vms.consoleTicket(ref);
+        const why = await runConsoleSession(c.client.vms.consoleUrl(ticket));
+        if (why) process.stderr.write(`\r\n${why}\n`);
+        return;
+      }
       const first = await c.client.vms.consoleLog(ref, o.tail);
       if (!o.follow) return c.out(first, () => first.text.replace(/\n$/, ''));
       process.stdout.write(first.text);

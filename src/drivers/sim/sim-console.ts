@@ -60,17 +60,25 @@ export class SimConsoles {
 
   /** An interactive session on a guest's console (a prompt first). */
   open(id: string): ConsoleStream {
-    let onData: (d: Uint8Array) => void = () => {};
+    let onData: ((d: Uint8Array) => void) | undefined;
     let onClose: (r?: string) => void = () => {};
     let closed = false;
     let line = '';
-    const out = (s: string) => {
+    /** Output written before a listener is there (the first prompt), delivered when one comes. */
+    let pending = '';
+    /** Hand output to the listener after the caller's current turn, as bytes from a real port would be. */
+    const deliver = (s: string) => {
+      const fn = onData;
       if (!s) return;
+      if (!fn) pending += s;
+      else
+        queueMicrotask(() => {
+          if (!closed) fn(enc.encode(s));
+        });
+    };
+    const out = (s: string) => {
       this.transcripts.set(id, (this.transcripts.get(id) ?? '') + s);
-      // Delivered after the caller's current turn, as bytes from a real port would be.
-      queueMicrotask(() => {
-        if (!closed) onData(enc.encode(s));
-      });
+      deliver(s);
     };
     out(PROMPT);
     return {
@@ -94,6 +102,9 @@ export class SimConsoles {
       },
       onData: (fn) => {
         onData = fn;
+        const first = pending;
+        pending = '';
+        deliver(first);
       },
       onClose: (fn) => {
         onClose = fn;
