@@ -1,20 +1,35 @@
 #!/bin/busybox sh
-# nubis tiny guest init: mount, load virtio modules, start acpid (for ACPI power-off) and the workload.
+# nubis tiny guest init: mount, load virtio modules, start acpid (for ACPI power-off) and the workload;
+# with nubis.net=1 on the kernel command line also the network (/etc/nubis/net.sh); always a root
+# shell on the serial console (press Enter to get it).
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
+mkdir -p /dev/pts /run /var/log
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts 2>/dev/null
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon failover net_failover virtio_net evdev button; do
   [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
 done
 acpid 2>/dev/null
-MIB=16; RATE=0
+MIB=16; RATE=0; NET=0
 for a in $(cat /proc/cmdline); do
   case "$a" in
     nubis.mib=*) MIB=${a#nubis.mib=} ;;
     nubis.rate=*) RATE=${a#nubis.rate=} ;;
+    nubis.net=1) NET=1 ;;
   esac
 done
 echo "nubis-ready $(cat /proc/meminfo | head -1)"
 /bin/dirtier "$MIB" "$RATE" &
+[ "$NET" = 1 ] && /bin/sh /etc/nubis/net.sh &
+# The serial console shell: silent until Enter is pressed (so the log stays clean), respawned on exit.
+if [ -e /dev/ttyS0 ]; then
+  (
+    while true; do
+      setsid sh -c 'cd /root; export HOME=/root; exec sh -c "read -r _ && exec sh -l" <>/dev/ttyS0 >&0 2>&1'
+      sleep 1
+    done
+  ) &
+fi
 while true; do sleep 3600; done

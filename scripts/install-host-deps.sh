@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what real-host tests need, from Debian's packages only: QEMU (10.x from bookworm-backports,
 # which fixes TCG dirty-page tracking during migration; 7.2 from bookworm as a fallback),
-# qemu-utils, busybox-static, iproute2 (network namespaces, tc) and a C compiler for the guest workload.
+# qemu-utils, busybox-static, iproute2 (network namespaces, tc) and a C compiler for the guest workload;
+# dropbear-bin (the guest's SSH server) and openssh-client (the tests log in to guests).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" != 0 ]; then echo "install-host-deps: needs root (apt-get)" >&2; exit 1; fi
@@ -22,4 +23,5 @@ else
   apt_get install -y -qq --no-install-recommends qemu-system-x86
 fi
 apt_get install -y -qq --no-install-recommends $pkgs
+apt_get install -y -qq --no-install-recommends dropbear-bin openssh-client dnsmasq-base # guest SSH; guest-net test
 qemu-system-x86_64 --version | head -1

@@ -31,6 +31,7 @@ const ROUTES = [
   ['PUT', '/v1/guests/%ID%/balloon'],
   ['GET', '/v1/guests/%ID%/metrics'],
   ['POST', '/v1/guests/%ID%/migrate'],
+  ['POST', '/v1/incoming-tickets'],
   ['POST', '/v1/incoming'],
   ['POST', '/v1/incoming/%ID%/commit'],
   ['POST', '/v1/incoming/%ID%/abort'],
@@ -125,7 +126,29 @@ test('2,000 random and hostile requests to the agent: no 5xx, no crash, no file 
         destination: fc.constantFrom('http://127.0.0.1:9', 'file:///etc/hostname', 'x'),
         options,
       }),
+      fc.record(
+        {
+          guestId: fc.oneof(fc.constantFrom('g1', 'g2', ...HOSTILE), fc.string({ maxLength: 10 })),
+          sourceAddress: fc.oneof(
+            fc.constantFrom('10.0.0.1', '::1', '::ffff:10.0.0.1'),
+            fc.string({ maxLength: 70 }),
+          ),
+        },
+        { requiredKeys: [] },
+      ),
     );
+    // Credentials: mostly the agent's token; sometimes none, a migration ticket for g1, or a forged one.
+    const issued = await a.app.inject({
+      method: 'POST',
+      url: '/v1/incoming-tickets',
+      headers: { authorization: 'Bearer k' },
+      payload: { guestId: 'g1' },
+    });
+    const authHeaders = [
+      {},
+      { authorization: `Bearer ${issued.json().ticket as string}` },
+      { authorization: 'Bearer nubis-mt-forged' },
+    ];
     const request = fc.record({
       route: fc.oneof(
         { arbitrary: fc.constant(ROUTES[5]), weight: 1 },
@@ -134,7 +157,7 @@ test('2,000 random and hostile requests to the agent: no 5xx, no crash, no file 
       id,
       name: id,
       body,
-      authorized: fc.integer({ min: 0, max: 9 }).map((n) => n > 0),
+      credential: fc.integer({ min: 0, max: 9 }),
     });
 
     const statuses = new Map<number, number>();
@@ -145,7 +168,7 @@ test('2,000 random and hostile requests to the agent: no 5xx, no crash, no file 
         const res = await a.app.inject({
           method: r.route[0],
           url,
-          headers: r.authorized ? { authorization: 'Bearer k' } : {},
+          headers: authHeaders[r.credential] ?? { authorization: 'Bearer k' },
           ...(r.body !== undefined ? { payload: r.body as object } : {}),
         });
         requests++;

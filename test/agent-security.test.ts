@@ -1,7 +1,18 @@
 /** Attacks on the host agent that used to work: traversal ids, files outside its folders, open power control. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { InjectOptions } from 'fastify';
@@ -157,6 +168,20 @@ test('power control needs a token; the health check is the only open route; bad 
     const power = await post(a, '/v1/host/power', { action: 'on', host: 'h' });
     assert.equal(power.statusCode, 200);
     assert.equal((await post(a, '/v1/host/power', { action: 'sideways' })).statusCode, 400);
+    // An address is never an option or a shell fragment for the power command; a name has no control characters.
+    for (const address of ['-H evil', 'aa:bb; reboot', '$(reboot)', 'a b', ''])
+      assert.equal(
+        (await post(a, '/v1/host/power', { action: 'on', host: 'h', address })).statusCode,
+        400,
+        address,
+      );
+    assert.equal((await post(a, '/v1/host/power', { action: 'on', host: 'h\nx' })).statusCode, 400);
+    for (const address of ['aa:bb:cc:dd:ee:ff', '10.0.0.9', 'bmc-3.rack.example', '[fe80::1]'])
+      assert.equal(
+        (await post(a, '/v1/host/power', { action: 'on', host: 'h', address })).statusCode,
+        200,
+        address,
+      );
     assert.equal((await post(a, '/v1/nope')).statusCode, 404);
     const badJson = await a.app.inject({
       method: 'POST',
@@ -198,6 +223,7 @@ test('a token on the command line is refused by nubis agent and nubis guest, wit
   for (const args of [
     ['agent', '--listen', '127.0.0.1:0', '--state', '/nonexistent/y', '--token', 'sekret-on-argv'],
     ['guest', '--token', 'sekret-on-argv', 'list'],
+    ['agent', '--join', 'http://127.0.0.1:9', '--join-token', 'sekret-on-argv', '--state', '/nonexistent/y'],
   ]) {
     const r = spawnSync(process.execPath, [join(root, 'bin/nubis.js'), ...args], {
       cwd: root,
@@ -206,8 +232,35 @@ test('a token on the command line is refused by nubis agent and nubis guest, wit
       timeout: 60_000,
     });
     assert.equal(r.status, 2, `${args[0]}: ${r.stderr}`);
-    assert.match(r.stderr, /--token was removed.*NUBIS_AGENT_TOKEN/s);
+    assert.match(r.stderr, /--(join-)?token was removed.*NUBIS_(AGENT|JOIN)_TOKEN/s);
     assert.ok(!`${r.stdout}${r.stderr}`.includes('sekret-on-argv'), 'the token is not echoed');
   }
   assert.ok(!existsSync('/nonexistent/y'));
+});
+
+test("nubis agent makes its state folder (guests' disks and consoles) private to its user", async () => {
+  const root0 = mkdtempSync(join(tmpdir(), 'nubis-agent-mode-'));
+  const state = join(root0, 'state');
+  mkdirSync(state, { mode: 0o755 });
+  chmodSync(state, 0o755);
+  const proc = spawn(
+    process.execPath,
+    [join(root, 'bin/nubis.js'), 'agent', '--listen', '127.0.0.1:0', '--accel', 'tcg', '--state', state],
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    await new Promise<void>((ok, fail) => {
+      let out = '';
+      proc.stdout!.on('data', (d) => {
+        out += d;
+        if (/listening on/.test(out)) ok();
+      });
+      proc.stderr!.on('data', (d) => (out += d));
+      proc.on('exit', (c) => fail(new Error(`agent exited (${c}): ${out}`)));
+    });
+    assert.equal(statSync(state).mode & 0o777, 0o700);
+  } finally {
+    proc.kill('SIGKILL');
+    rmSync(root0, { recursive: true, force: true });
+  }
 });

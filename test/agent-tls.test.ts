@@ -197,3 +197,85 @@ test(
     }
   },
 );
+
+test(
+  'over mutual TLS, agents migrate a VM to each other with a ticket and their own client certificates',
+  { skip: noOpenssl ?? (typeof g === 'string' ? g : undefined), timeout: 240_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nubis-tls-mig-'));
+    dirs.push(dir);
+    const pki = makePki(dir, 'nubis');
+    const agentTls = { ca: pki.ca, cert: pki.cpCert, key: pki.cpKey };
+    const db = await openStore(':memory:');
+    const cp = new ControlPlane({
+      db,
+      clock: new RealClock(),
+      hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(new RealClock()), agentTls }),
+    });
+    const adminToken = (await cp.bootstrap('admin-token'))!;
+    const admin = (await cp.authenticate(adminToken))!;
+    await seedDemo(cp, admin, 0);
+    const app = buildApi(cp);
+    try {
+      const cpUrl = await app.listen({ host: '127.0.0.1', port: 0 });
+      // Two agents requiring client certificates from the CA; each presents one to the other.
+      const start = async (name: string) => {
+        const { token } = await cp.enrollment.createJoinToken(admin, { expiresInS: 600 });
+        const p = spawn(
+          process.execPath,
+          [
+            join(root, 'bin/nubis.js'),
+            'agent',
+            ...['--state', join(dir, name), '--listen', '127.0.0.1:0', '--accel', 'tcg', '--name', name],
+            ...['--join', cpUrl, '--heartbeat-s', '1', '--guest-dir', GUEST_DIR, '--memory-interval-s', '0'],
+            ...['--tls-cert', pki.agentCert, '--tls-key', pki.agentKey, '--tls-client-ca', pki.caFile],
+            ...['--peer-ca', pki.caFile, '--peer-cert', join(dir, 'nubis-cp.pem')],
+            ...['--peer-key', join(dir, 'nubis-cp.key')],
+          ],
+          {
+            cwd: root,
+            stdio: ['ignore', 'pipe', 'inherit'],
+            env: { ...process.env, NUBIS_JOIN_TOKEN: token },
+          },
+        );
+        procs.push(p);
+        await new Promise<void>((resolve, reject) => {
+          let out = '';
+          p.stdout!.on('data', (x) => {
+            out += x;
+            if (/enrolled as host/.test(out)) resolve();
+          });
+          p.on('exit', (c) => reject(new Error(`agent exited ${c}: ${out}`)));
+        });
+      };
+      await Promise.all([start('tls-a'), start('tls-b')]);
+      const api = async (method: string, u: string, body?: object) => {
+        const r = await app.inject({
+          method: method as 'GET',
+          url: u,
+          headers: { authorization: `Bearer ${adminToken}` },
+          ...(body ? { payload: body } : {}),
+        });
+        return JSON.parse(r.body);
+      };
+      const made = await api('POST', '/v1/vms', { name: 'tls-mig', flavor: 'm1.tiny', image: 'tiny' });
+      assert.equal(made.status, 'succeeded', JSON.stringify(made));
+      const from = (await api('GET', `/v1/vms/${made.vmId}`)).hostName as string;
+      await new Promise((r) => setTimeout(r, 6000)); // let it boot
+      const mig = await api('POST', `/v1/vms/${made.vmId}/migrate`, {});
+      assert.equal(mig.status, 'succeeded', JSON.stringify(mig));
+      assert.equal(mig.result.status, 'completed');
+      const to = (await api('GET', `/v1/vms/${made.vmId}`)).hostName as string;
+      assert.notEqual(to, from);
+      const rowTo = await db.selectFrom('hosts').selectAll().where('name', '=', to).executeTakeFirstOrThrow();
+      assert.deepEqual(
+        (await cp.drivers.driverFor(rowTo).list()).map((x) => [x.id, x.state]),
+        [[made.vmId, 'running']],
+      );
+      assert.equal((await api('DELETE', `/v1/vms/${made.vmId}`)).status, 'succeeded');
+    } finally {
+      await app.close();
+      await db.destroy();
+    }
+  },
+);

@@ -62,6 +62,13 @@ async function api(url: string, method: string, path: string, body?: unknown, to
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
+/** A one-time migration ticket for guest `id` from the destination agent at `url` (asked with its token). */
+async function ticketFrom(url: string, id: string, token = 'sekret'): Promise<string> {
+  const r = await api(url, 'POST', '/v1/incoming-tickets', { guestId: id }, token);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body.ticket;
+}
+
 const qemuCount = (id: string) =>
   spawnSync('pgrep', ['-fc', `guest=${id},`], { encoding: 'utf8' }).stdout.trim();
 
@@ -128,7 +135,11 @@ test(
       a.url,
       'POST',
       '/v1/guests/agent-t1/migrate',
-      { destination: b.url, destinationToken: 'sekret', options: { mode: 'precopy', maxDowntimeMs: 300 } },
+      {
+        destination: b.url,
+        destinationTicket: await ticketFrom(b.url, 'agent-t1'),
+        options: { mode: 'precopy', maxDowntimeMs: 300 },
+      },
       'sekret',
     );
     assert.equal(mig.status, 200, JSON.stringify(mig.body));
@@ -155,7 +166,7 @@ test(
       '/v1/guests/agent-t2/migrate',
       {
         destination: a.url,
-        destinationToken: 'sekret',
+        destinationTicket: await ticketFrom(a.url, 'agent-t2'),
         plan: {
           downtimeTargetMs: 20,
           bandwidthMbps: 200,
@@ -180,7 +191,7 @@ test(
       '/v1/guests/agent-t2/migrate',
       {
         destination: a.url,
-        destinationToken: 'sekret',
+        destinationTicket: await ticketFrom(a.url, 'agent-t2'),
         plan: {
           downtimeTargetMs: 300,
           bandwidthMbps: 1000,
@@ -222,7 +233,13 @@ test(
     );
     assert.equal(badMode.status, 400);
     assert.match(badMode.body.message, /options\.mode/);
-    assert.equal((await api(b.url, 'DELETE', '/v1/guests/agent-t1', undefined, 'sekret')).status, 204);
+    // The CLI asks the destination for a one-time ticket with the destination's token and hands the
+    // source agent only that ticket.
+    const viaCli = cli('migrate', 'agent-t1', '--to', a.url, '--mode', 'precopy', '--max-downtime-ms', '300');
+    assert.equal(viaCli.status, 0, viaCli.stderr);
+    assert.equal((await api(a.url, 'GET', '/v1/guests/agent-t1', undefined, 'sekret')).body.state, 'running');
+    assert.equal((await api(b.url, 'GET', '/v1/guests/agent-t1', undefined, 'sekret')).status, 404);
+    assert.equal((await api(a.url, 'DELETE', '/v1/guests/agent-t1', undefined, 'sekret')).status, 204);
   },
 );
 

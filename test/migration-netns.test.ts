@@ -26,7 +26,7 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function agentIn(ns: string, ip: string, state: string): Promise<string> {
+function agentIn(ns: string, ip: string, state: string, token: string): Promise<string> {
   const proc = spawn(
     'ip',
     [
@@ -46,7 +46,7 @@ function agentIn(ns: string, ip: string, state: string): Promise<string> {
       '0',
     ],
     // Agents off loopback need a token (an open agent is refused there).
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NUBIS_AGENT_TOKEN: TOKEN } },
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NUBIS_AGENT_TOKEN: token } },
   );
   procs.push(proc);
   return new Promise((resolve, reject) => {
@@ -63,15 +63,16 @@ function agentIn(ns: string, ip: string, state: string): Promise<string> {
   });
 }
 
-const TOKEN = 'netns-test-agent-token';
+// Each agent its own token: the source never holds the destination's.
+const TOKEN = { a: 'netns-test-agent-token-a', b: 'netns-test-agent-token-b' };
 
-const post = async (url: string, body: unknown) => {
+const post = async (url: string, body: unknown, token: string) => {
   const r = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
   });
-  return { status: r.status, body: (await r.json()) as Record<string, number> };
+  return { status: r.status, body: (await r.json()) as Record<string, number> & { ticket: string } };
 };
 
 test('a guest migrates between two hosts over a 1 Gbit/s link', { skip }, async () => {
@@ -83,7 +84,10 @@ test('a guest migrates between two hosts over a 1 Gbit/s link', { skip }, async 
   const sa = mkdtempSync(join(tmpdir(), 'nubis-ns-a-')),
     sb = mkdtempSync(join(tmpdir(), 'nubis-ns-b-'));
   dirs.push(sa, sb);
-  const [a, b] = await Promise.all([agentIn(`${P}-a`, '10.77.0.1', sa), agentIn(`${P}-b`, '10.77.0.2', sb)]);
+  const [a, b] = await Promise.all([
+    agentIn(`${P}-a`, '10.77.0.1', sa, TOKEN.a),
+    agentIn(`${P}-b`, '10.77.0.2', sb, TOKEN.b),
+  ]);
   assert.equal(a, 'http://10.77.0.1:7070');
   const spec = {
     id: 'netns-t1',
@@ -92,15 +96,27 @@ test('a guest migrates between two hosts over a 1 Gbit/s link', { skip }, async 
     image: { kernel: t.kernel, initrd: t.initrd },
     workload: { mib: 64, rateMiBps: 20 },
   };
-  assert.equal((await post(`${a}/v1/guests`, spec)).status, 201);
-  assert.equal((await post(`${a}/v1/guests/netns-t1/start`, {})).status, 200);
+  assert.equal((await post(`${a}/v1/guests`, spec, TOKEN.a)).status, 201);
+  assert.equal((await post(`${a}/v1/guests/netns-t1/start`, {}, TOKEN.a)).status, 200);
   await waitForSerial(join(sa, 'guests/netns-t1/serial.log'), (l) => guestProgress(l).passes >= 1);
   const before = guestProgress(readFileSync(join(sa, 'guests/netns-t1/serial.log'), 'utf8')).heartbeat;
-  const r = await post(`${a}/v1/guests/netns-t1/migrate`, {
-    destination: b,
-    destinationToken: TOKEN,
-    options: { mode: 'precopy', maxDowntimeMs: 300 },
-  });
+  // The destination issues a ticket for this guest, bound to the source's address; the source gets
+  // only the ticket (never the destination's token).
+  const issued = await post(
+    `${b}/v1/incoming-tickets`,
+    { guestId: 'netns-t1', sourceAddress: '10.77.0.1' },
+    TOKEN.b,
+  );
+  assert.equal(issued.status, 201);
+  const r = await post(
+    `${a}/v1/guests/netns-t1/migrate`,
+    {
+      destination: b,
+      destinationTicket: issued.body.ticket,
+      options: { mode: 'precopy', maxDowntimeMs: 300 },
+    },
+    TOKEN.a,
+  );
   assert.equal(r.status, 200, JSON.stringify(r.body));
   // ~200 MiB over 1 Gbit/s cannot take less than ~1.6 s: the stream really crossed the limited link.
   const mbps = (r.body.bytes! * 8) / 1e6 / (r.body.totalMs! / 1000);

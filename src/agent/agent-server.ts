@@ -22,8 +22,10 @@ import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { checkGuestId, checkSnapshotName, GUEST_ID_PATTERN } from '../drivers/qemu/host-paths.ts';
 import { readKsm } from '../drivers/ksm.ts';
 import { planMigration } from '../models/migration.ts';
+import { agentRequest, type AgentTls } from '../drivers/agent/agent-request.ts';
 import { registerConsoleRoutes } from './console-routes.ts';
 import type { MemoryManager } from './memory-manager.ts';
+import { normalizeAddress, TICKET_PREFIX, TicketBook, TicketError } from './migration-tickets.ts';
 
 export interface AgentOptions {
   driver: QemuDriver;
@@ -45,6 +47,13 @@ export interface AgentOptions {
    * switch a switched-off host on.
    */
   powerCommand?: string;
+  /** Migration tickets this agent issues as a destination (default: 10-minute tickets, real clock). */
+  tickets?: TicketBook;
+  /**
+   * TLS towards other agents (a migration's destination): the CA their certificates chain to, and
+   * the client certificate to present to agents that require mutual TLS.
+   */
+  peerTls?: AgentTls;
 }
 
 const specSchema = z.object({
@@ -115,29 +124,37 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   return r.data;
 }
 
+/**
+ * A request to another agent (the destination of a migration), over HTTPS with `tls` (pinned CA,
+ * client certificate for mutual TLS) when given; no redirects are followed and answers are capped.
+ */
 async function call(
   url: string,
   token: string | undefined,
   method: string,
   body?: unknown,
+  tls?: AgentTls,
 ): Promise<unknown> {
-  let res: Response;
+  let res: { status: number; ok: boolean; text: string };
   try {
-    res = await fetch(url, {
-      method,
-      headers: {
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
+    res = await agentRequest(
+      url,
+      {
+        method,
+        headers: {
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+      tls,
+    );
   } catch (e) {
     throw new HttpError(502, 'PEER_ERROR', `${method} ${url} failed: ${(e as Error).message}`);
   }
-  const text = await res.text();
   let data: { message?: string } | undefined;
   try {
-    data = text ? JSON.parse(text) : undefined;
+    data = res.text ? JSON.parse(res.text) : undefined;
   } catch {
     throw new HttpError(
       502,
@@ -159,19 +176,51 @@ function sameToken(given: string | undefined, token: string): boolean {
 /** Routes anyone may call: the health check only. */
 const OPEN_ROUTES = new Set(['/v1/health']);
 
+/** The only routes a migration ticket grants, and which step of the ticket each is. */
+const TICKET_ROUTES: Record<string, 'incoming' | 'finish'> = {
+  'POST /v1/incoming': 'incoming',
+  'POST /v1/incoming/:id/commit': 'finish',
+  'POST /v1/incoming/:id/abort': 'finish',
+};
+
+/** The migration ticket a request presents (set by the authentication hook). */
+const ticketOf = new WeakMap<object, string>();
+
 /** Build the agent's HTTP server (not listening yet). */
 export function buildAgentServer(o: AgentOptions): FastifyInstance {
   const app = Fastify({ logger: false });
   const d = o.driver;
+  const tickets = o.tickets ?? new TicketBook();
 
   app.addHook('onRequest', async (req, reply) => {
     if (OPEN_ROUTES.has(req.url.split('?')[0]!)) return;
-    if (o.token && !sameToken(req.headers.authorization, o.token)) {
+    const auth = req.headers.authorization;
+    if (o.token && sameToken(auth, o.token)) return;
+    // A migration ticket (from a source agent): its guest's incoming routes only.
+    if (auth?.startsWith(`Bearer ${TICKET_PREFIX}`)) {
+      const step = TICKET_ROUTES[`${req.method} ${req.routeOptions.url}`];
+      try {
+        if (!step)
+          throw new TicketError(
+            403,
+            "A migration ticket grants only POST /v1/incoming and that guest's commit or abort",
+          );
+        const id = (req.params as { id?: string } | undefined)?.id;
+        tickets.check(auth.slice('Bearer '.length), step, id, req.ip);
+      } catch (e) {
+        if (!(e instanceof TicketError)) throw e;
+        return reply
+          .code(e.status)
+          .send({ code: e.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message: e.message });
+      }
+      ticketOf.set(req, auth.slice('Bearer '.length));
+      return;
+    }
+    if (o.token)
       return reply.code(401).send({
         code: 'UNAUTHENTICATED',
         message: 'A valid "Authorization: Bearer <token>" header is required',
       });
-    }
   });
 
   // Every id and snapshot name in a URL is checked before any handler runs (the driver checks again).
@@ -219,7 +268,26 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   app.post('/v1/host/power', async (req) => {
     const b = parse(
       z
-        .object({ action: z.enum(['on', 'off']), host: z.string().min(1), address: z.string().optional() })
+        .object({
+          action: z.enum(['on', 'off']),
+          // Values reach an operator's shell command through the environment: no control characters,
+          // and an address is a MAC, an IP or a host name (never an option such as "-H evil").
+          host: z
+            .string()
+            .min(1)
+            .max(253)
+            .refine(
+              (h) => ![...h].some((c) => c < ' ' || c === '\x7f'),
+              'must not contain control characters',
+            ),
+          address: z
+            .string()
+            .regex(
+              /^[A-Za-z0-9[][A-Za-z0-9_.:[\]-]{0,252}$/,
+              'must be a MAC address, an IP address or a host name',
+            )
+            .optional(),
+        })
         .strict(),
       req.body,
       'power request',
@@ -350,7 +418,9 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
             .string()
             .url()
             .refine((u) => /^https?:\/\//.test(u), { message: 'must be an http:// or https:// URL' }),
-          destinationToken: z.string().optional(),
+          // A one-time ticket the destination issued for this guest (POST /v1/incoming-tickets there);
+          // never the destination's credential.
+          destinationTicket: z.string().startsWith(TICKET_PREFIX).max(200).optional(),
           options: migrationOptionsSchema.optional(),
           plan: z
             .object({
@@ -364,6 +434,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
             .strict()
             .optional(),
         })
+        .strict()
         .refine((x) => !!x.options !== !!x.plan, { message: 'give exactly one of options or plan' }),
       req.body,
       'migration request',
@@ -409,22 +480,36 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     }
     const opts = b.options as MigrationOptions;
     const dest = b.destination.replace(/\/+$/, '');
-    const { uri } = (await call(`${dest}/v1/incoming`, b.destinationToken, 'POST', {
-      spec: g.spec,
-      snapshots: g.snapshots,
-      diskPath: `${d.dir(id)}/disk.qcow2`,
-      options: opts,
-    })) as { uri: string };
+    const ticket = b.destinationTicket;
+    const { uri } = (await call(
+      `${dest}/v1/incoming`,
+      ticket,
+      'POST',
+      { spec: g.spec, snapshots: g.snapshots, options: opts },
+      o.peerTls,
+    )) as { uri: string };
     const report = await migrateOut(
       d,
       id,
       uri,
       opts,
       async () => {
-        await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/commit`, b.destinationToken, 'POST');
+        await call(
+          `${dest}/v1/incoming/${encodeURIComponent(id)}/commit`,
+          ticket,
+          'POST',
+          undefined,
+          o.peerTls,
+        );
       },
       async () => {
-        await call(`${dest}/v1/incoming/${encodeURIComponent(id)}/abort`, b.destinationToken, 'POST');
+        await call(
+          `${dest}/v1/incoming/${encodeURIComponent(id)}/abort`,
+          ticket,
+          'POST',
+          undefined,
+          o.peerTls,
+        );
       },
     );
     return planned
@@ -432,30 +517,83 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       : report;
   });
 
-  // Migration, destination side.
-  app.post('/v1/incoming', async (req, reply) => {
+  // Migration, destination side. The control plane (with this agent's credential) asks for a
+  // one-time ticket for one guest; the source agent presents only that ticket.
+  app.post('/v1/incoming-tickets', async (req, reply) => {
+    if (ticketOf.has(req)) throw new HttpError(403, 'FORBIDDEN', 'A migration ticket cannot issue tickets');
     const b = parse(
-      z.object({
-        spec: specSchema,
-        snapshots: z.array(z.string()),
-        diskPath: z.string(),
-        options: migrationOptionsSchema,
-      }),
+      z.object({ guestId: z.string(), sourceAddress: z.string().max(64).optional() }).strict(),
+      req.body,
+      'ticket request',
+    );
+    checkGuestId(b.guestId);
+    const sourceAddress = normalizeAddress(b.sourceAddress);
+    if (b.sourceAddress !== undefined && !sourceAddress)
+      throw new HttpError(
+        400,
+        'BAD_REQUEST',
+        `Bad sourceAddress ${JSON.stringify(b.sourceAddress.slice(0, 64))}: give an IPv4 or IPv6 address`,
+      );
+    const t = tickets.issue(b.guestId, sourceAddress);
+    return reply.code(201).send({
+      ticket: t.ticket,
+      guestId: b.guestId,
+      ...(sourceAddress ? { sourceAddress } : {}),
+      expiresAt: new Date(t.expiresAt).toISOString(),
+    });
+  });
+  app.post('/v1/incoming', async (req, reply) => {
+    // The disk is found from the guest id (a `diskPath` from an older source agent is ignored).
+    const b = parse(
+      z.object({ spec: specSchema, snapshots: z.array(z.string()), options: migrationOptionsSchema }),
       req.body,
       'incoming migration',
     );
     checkGuestId(b.spec.id);
+    // The stream is received on this host's migration address only (not, say, 0.0.0.0).
+    if (
+      o.migrationAddress &&
+      b.options.listenHost !== undefined &&
+      b.options.listenHost !== o.migrationAddress
+    )
+      throw new HttpError(
+        400,
+        'BAD_REQUEST',
+        `Bad options.listenHost: this agent receives migrations on ${o.migrationAddress} only (its --migration-address); leave it out`,
+      );
+    const ticket = ticketOf.get(req);
+    if (ticket) {
+      try {
+        tickets.startIncoming(ticket, b.spec.id, req.ip);
+      } catch (e) {
+        if (e instanceof TicketError)
+          throw new HttpError(e.status, e.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', e.message);
+        throw e;
+      }
+    }
     const options = {
       ...b.options,
       listenHost: b.options.listenHost ?? o.migrationAddress,
     } as MigrationOptions;
-    return reply.code(201).send(await prepareIncoming(d, { ...b, options }));
+    let ok = false;
+    try {
+      const r = await prepareIncoming(d, { ...b, options });
+      ok = true;
+      return reply.code(201).send(r);
+    } finally {
+      // The migration's own limit (60 s by default) plus the commit's wait bound its finish.
+      if (ticket) tickets.endIncoming(ticket, ok, (options.timeoutMs ?? 60_000) + 60_000);
+    }
   });
   app.post<{ Params: { id: string } }>('/v1/incoming/:id/commit', async (req) => {
     await commitIncoming(d, req.params.id);
+    const ticket = ticketOf.get(req);
+    if (ticket) tickets.void(ticket);
     return d.get(req.params.id);
   });
   app.post<{ Params: { id: string } }>('/v1/incoming/:id/abort', async (req, reply) => {
+    const ticket = ticketOf.get(req);
+    if (ticket) tickets.void(ticket);
     await abortIncoming(d, req.params.id);
     return reply.code(204).send();
   });

@@ -2,7 +2,9 @@
  * Members never choose or see hosts. Admins and operators run the infrastructure and see every
  * host; members and readers see their tenant's objects without where they run: answers lose their
  * host keys, placement dry-runs and "no host fits" errors explain by counts per filter, never by host
- * name, zone's host list or load. Applied once, in `server.ts`, to every answer and error.
+ * name, zone's host list or load, and backend messages (an operation's or event's `error`, an error's
+ * `message`) have agent URLs, IP addresses and host names and ids replaced by "a host". Applied
+ * once, in `server.ts`, to every answer and error.
  */
 import type { PlacementDecision, Rejection } from '../policies/placement/pipeline.ts';
 import { ControlError } from '../control/errors.ts';
@@ -44,6 +46,63 @@ export function hideHosts(v: unknown): unknown {
     } else out[k] = hideHosts(x);
   }
   return out;
+}
+
+/** What a member reads in place of a host's URL, address, name or id in a message. */
+export const A_HOST = 'a host';
+
+/** Keys whose strings are free text from the backend (an agent's or QEMU's message, a reason). */
+const TEXT_KEYS = new Set(['error', 'message', 'reason', 'note', 'explanation']);
+
+/** Any URL (`http://10.0.0.5:7070/v1/guests`, `qemu+ssh://...`). */
+const URL_RE = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
+/** IPv4 addresses with an optional port. */
+const IPV4_RE = /(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.]*\d)/g;
+/** IPv6 addresses: eight groups, or a compressed form with `::` (times like 12:30:45 are left alone). */
+const IPV6_RE =
+  /\[?(?<![\w:])(?:(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{0,4}::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{0,4})(?![\w:])\]?(?::\d{1,5})?/gi;
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A function that takes hosts out of a backend message: every URL and IP address, and the names
+ * and ids of `hosts`, become "a host". Longer names are tried first (`h-10` before `h-1`).
+ * @example redactor([{ id: 'h-1', name: 'rack1-a' }])('Agent http://10.0.0.5:7070 on rack1-a is down') // 'Agent a host on a host is down'
+ */
+export function redactor(hosts: readonly { id: string; name: string }[]): (text: string) => string {
+  const words = [...new Set(hosts.flatMap((h) => [h.id, h.name]).filter((w) => w.length >= 2))].sort(
+    (a, b) => b.length - a.length,
+  );
+  const names = words.length
+    ? new RegExp(`(?<![\\w.-])(?:${words.map(escape).join('|')})(?![\\w-])`, 'g')
+    : null;
+  return (text) => {
+    let t = text.replace(URL_RE, A_HOST).replace(IPV6_RE, A_HOST).replace(IPV4_RE, A_HOST);
+    if (names) t = t.replace(names, A_HOST);
+    return t;
+  };
+}
+
+/**
+ * `v` with every free-text string (an `error`, `message`, `reason`, `note`, and every string in an
+ * event's `detail`) passed through `redact`, deeply; other values as they are.
+ */
+export function redactText(v: unknown, redact: (s: string) => string, inText = false): unknown {
+  if (typeof v === 'string') return inText ? redact(v) : v;
+  if (Array.isArray(v)) return v.map((x) => redactText(x, redact, inText));
+  if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v))
+    out[k] = redactText(x, redact, inText || TEXT_KEYS.has(k) || k === 'detail');
+  return out;
+}
+
+/** Whether `v` holds a free-text string that `redactText` would look at (so hosts need loading). */
+export function hasText(v: unknown, inText = false): boolean {
+  if (typeof v === 'string') return inText;
+  if (Array.isArray(v)) return v.some((x) => hasText(x, inText));
+  if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  return Object.entries(v).some(([k, x]) => hasText(x, inText || TEXT_KEYS.has(k) || k === 'detail'));
 }
 
 /** Rejections counted per filter (`{ CapacityFilter: 3 }`): why, without which host. */

@@ -17,6 +17,12 @@ export interface ApiOptions {
   simulations?: SimulationsOptions;
   /** Requests per token (per client address without one) per window; off when unset (`nubis serve` sets it). */
   rateLimit?: { max: number; windowMs?: number };
+  /**
+   * Serve HTTPS: PEM certificate and key; with `clientCa`, mutual TLS for the agents' routes
+   * (`/v1/agents/*`: enrollment and heartbeats need a client certificate from that CA; people's
+   * browsers and CLIs are asked for one but need none, their bearer token is enough).
+   */
+  https?: { cert: string; key: string; clientCa?: string };
   /** Where server faults go, one object per fault (default: a JSON line on stderr). */
   log?: (line: Record<string, unknown>) => void;
 }

@@ -9,11 +9,21 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { createHash, randomUUID } from 'node:crypto';
-import { hideHosts, memberError, OPERATORS_CHOOSE, seesHosts } from './host-privacy.ts';
+import type { TLSSocket } from 'node:tls';
+import {
+  hasText,
+  hideHosts,
+  memberError,
+  OPERATORS_CHOOSE,
+  redactText,
+  redactor,
+  seesHosts,
+} from './host-privacy.ts';
 import { withIdempotency } from './idempotency.ts';
 import type { ControlPlane, Principal } from '../control/control-plane.ts';
-import { deniedOperation } from '../control/authz.ts';
+import { denialOf } from '../control/authz.ts';
 import { ControlError } from '../control/errors.ts';
+import { DriverError } from '../core/hypervisor.ts';
 import { appendSecurityEvent } from '../control/security/security-log.ts';
 import { registerConsoleWebSocket } from './console-ws.ts';
 import { openApi } from './openapi.ts';
@@ -101,10 +111,44 @@ async function authenticate(
 export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstance {
   const log = opts.log ?? stderrLog;
   // Every request has an id, returned in `x-request-id` (and in the body of a 5xx) and logged with a fault.
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20, genReqId: () => randomUUID() });
+  const tls = opts.https;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1 << 20,
+    genReqId: () => randomUUID(),
+    ...(tls
+      ? {
+          https: {
+            cert: tls.cert,
+            key: tls.key,
+            // Mutual TLS: every client is asked for a certificate, the agents' routes require one (below).
+            ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+          },
+        }
+      : {}),
+  }) as unknown as FastifyInstance;
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    if (tls?.clientCa && req.url.startsWith('/v1/agents/') && !(req.raw.socket as TLSSocket).authorized)
+      throw new ControlError(
+        'UNAUTHENTICATED',
+        "Agents' routes need a client certificate signed by the control plane's --tls-client-ca " +
+          '(nubis agent presents its --tls-cert; it must allow clientAuth)',
+      );
   });
+  // What a member or reader sees of an answer: no host keys, and backend messages without host
+  // URLs, addresses, names or ids (the hosts are read only when there is a message to clean; if
+  // that read fails, URLs and addresses are still removed).
+  const forMember = async (v: unknown): Promise<unknown> => {
+    const out = hideHosts(v);
+    if (!hasText(out)) return out;
+    const hosts = await cp.ctx.db
+      .selectFrom('hosts')
+      .select(['id', 'name'])
+      .execute()
+      .catch(() => []);
+    return redactText(out, redactor(hosts));
+  };
   const routes: RouteDef[] = [];
   for (const register of ROUTE_MODULES) register((r) => routes.push(r), { cp, opts });
 
@@ -148,21 +192,27 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
           ).catch(async (e: unknown) => {
             // A refusal of the policy table goes to the security log (in its own write: the
             // request's transaction, if any, was rolled back), then to the error handler.
-            const op = deniedOperation(e);
-            if (op && p)
+            // A 404 for another tenant's (or user's) object says so here, with the object's kind and id.
+            const d = denialOf(e);
+            if (d && p)
               await appendSecurityEvent(cp.ctx, {
                 kind: 'access.denied',
                 principal: p.userName,
                 tenantId: p.tenantId,
                 source: req.ip,
-                operation: op,
+                operation: d.operation,
                 object: `${req.method} ${req.url.split('?')[0]}`,
-                detail: { status: (e as ControlError).code === 'FORBIDDEN' ? 403 : 404, role: p.role },
+                detail: {
+                  status: (e as ControlError).code === 'FORBIDDEN' ? 403 : 404,
+                  role: p.role,
+                  ...(d.reason ? { reason: d.reason } : {}),
+                  ...(d.kind ? { objectKind: d.kind, objectId: d.id } : {}),
+                },
               });
             throw e;
           });
           if (out === undefined) return reply.send();
-          return seesHosts(p) ? out : hideHosts(out);
+          return seesHosts(p) ? out : forMember(out);
         },
       });
     }
@@ -198,19 +248,26 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
       .code(404)
       .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url}; see /openapi.json` }),
   );
-  app.setErrorHandler((raw: FastifyError | ControlError, req, reply) => {
+  app.setErrorHandler(async (thrown: FastifyError | ControlError | DriverError, req, reply) => {
+    // A host driver's error that a service let through is the backend failing: a 502 like the others.
+    const raw =
+      thrown instanceof DriverError
+        ? new ControlError('BACKEND', thrown.message, undefined, { cause: thrown })
+        : thrown;
     if (raw instanceof ControlError) {
-      const err = seesHosts(req.principal) ? raw : memberError(raw);
+      const sees = seesHosts(req.principal);
+      const err = sees ? raw : memberError(raw);
       const status = STATUS[err.code];
       if (status === 429) reply.header('retry-after', String(err.details?.retryAfterS ?? 1));
       // A backend fault (an agent or database that failed) is a server fault: logged with the request id.
-      if (status >= 500) fault(req, status, err);
-      return reply.code(status).send({
+      if (status >= 500) fault(req, status, raw);
+      const body = {
         code: err.code,
         message: err.message,
         ...(err.details ?? {}),
         ...(status >= 500 ? { requestId: req.id } : {}),
-      });
+      };
+      return reply.code(status).send(sees ? body : await forMember(body));
     }
     const status = (raw as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500)

@@ -1,6 +1,6 @@
 /** `nubis agent`: run the host agent (standalone, or reporting to a control plane). */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -11,6 +11,7 @@ import { boundUrl, checkListenHost, isLoopback, noTokenMessage } from '../agent/
 import { MemoryManager } from '../agent/memory-manager.ts';
 import { probeAccel, QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { enrollAgent, readEnrollment, type AgentEnrollment } from './agent-enroll.ts';
+import { pinnedFetch } from './pinned-fetch.ts';
 
 export function agentCommand(program: Command): void {
   program
@@ -18,11 +19,15 @@ export function agentCommand(program: Command): void {
     .description('Run the host agent: QEMU guests on this host, controlled over HTTP')
     .option('--state <dir>', 'state folder (guests, pid files, QMP sockets)', '.nubis/agent')
     .option('--listen <host:port>', 'address to listen on (port 0: any free port)', '127.0.0.1:7070')
-    .option('--join <url>', 'control plane to enroll with (once, with --join-token) and send heartbeats to')
-    .option('--control-plane <url>', 'same as --join')
     .option(
-      '--join-token <token>',
-      'one-time join token from `nubis host join-token create` (or NUBIS_JOIN_TOKEN); the credentials go to STATE/enrollment.json (0600)',
+      '--join <url>',
+      'control plane to enroll with (once, with NUBIS_JOIN_TOKEN) and send heartbeats to',
+    )
+    .option('--control-plane <url>', 'same as --join')
+    .addOption(new Option('--join-token <token>').hideHelp())
+    .option(
+      '--join-token-file <file>',
+      'read the one-time join token from `nubis host join-token create` from this file (mode 0600; or NUBIS_JOIN_TOKEN); the credentials go to STATE/enrollment.json (0600)',
     )
     .option(
       '--advertise-url <url>',
@@ -43,6 +48,19 @@ export function agentCommand(program: Command): void {
     )
     .option('--tls-key <file>', 'PEM key of --tls-cert')
     .option('--tls-client-ca <file>', 'mutual TLS: require client certificates signed by this PEM CA')
+    .option(
+      '--control-plane-ca <file>',
+      "trust only this PEM CA for the control plane's https:// URL (enrollment, heartbeats; plain HTTP is then refused); with --tls-cert, that certificate is also presented to a control plane that requires client certificates",
+    )
+    .option(
+      '--peer-ca <file>',
+      "migrations: trust only this PEM CA for other agents' https:// URLs (and send tickets over HTTPS only)",
+    )
+    .option(
+      '--peer-cert <file>',
+      'migrations: PEM client certificate (with clientAuth) to present to agents that require mutual TLS',
+    )
+    .option('--peer-key <file>', 'PEM key of --peer-cert')
     .option('--accel <accel>', 'auto (probe boot decides), kvm or tcg', 'auto')
     .option('--guest-dir <dir>', 'tiny guest used for the KVM probe boot', '.nubis/guest')
     .option('--heartbeat-s <s>', 'seconds between heartbeats', '5')
@@ -72,10 +90,15 @@ export function agentCommand(program: Command): void {
         controlPlane?: string;
         join?: string;
         joinToken?: string;
+        joinTokenFile?: string;
         advertiseUrl?: string;
         tlsCert?: string;
         tlsKey?: string;
         tlsClientCa?: string;
+        controlPlaneCa?: string;
+        peerCa?: string;
+        peerCert?: string;
+        peerKey?: string;
         token?: string;
         tokenFile?: string;
         migrationSourceDirs?: string;
@@ -91,15 +114,43 @@ export function agentCommand(program: Command): void {
         healthFile?: string;
       }) => {
         if (o.token !== undefined) throw new AgentArgvError(AGENT_TOKEN_ON_ARGV);
+        if (o.joinToken !== undefined) throw new AgentArgvError(JOIN_TOKEN_ON_ARGV);
         if (!['auto', 'kvm', 'tcg'].includes(o.accel))
           throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
         const m = /^(.+):(\d+)$/.exec(o.listen);
         if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
         const controlPlane = (o.join ?? o.controlPlane)?.replace(/\/+$/, '');
-        const joinToken = o.joinToken ?? process.env.NUBIS_JOIN_TOKEN;
+        const joinToken = o.joinTokenFile
+          ? readTokenFile(o.joinTokenFile, '--join-token-file')
+          : process.env.NUBIS_JOIN_TOKEN;
         if (!!o.tlsCert !== !!o.tlsKey) throw new RangeError('--tls-cert and --tls-key go together');
         if (o.tlsClientCa && !o.tlsCert)
           throw new RangeError('--tls-client-ca needs --tls-cert and --tls-key');
+        if (o.controlPlaneCa && !controlPlane)
+          throw new RangeError('--control-plane-ca needs --join (or --control-plane) with an https:// URL');
+        if (o.controlPlaneCa && !controlPlane!.startsWith('https://'))
+          throw new RangeError(
+            `--control-plane-ca pins the CA of an https:// control plane; ${controlPlane} is not one (serve it with nubis serve --tls-cert)`,
+          );
+        // The control plane's CA, pinned; the agent's certificate doubles as its client certificate.
+        const cpFetch = o.controlPlaneCa
+          ? pinnedFetch({
+              ca: readFileSync(o.controlPlaneCa, 'utf8'),
+              ...(o.tlsCert
+                ? { cert: readFileSync(o.tlsCert, 'utf8'), key: readFileSync(o.tlsKey!, 'utf8') }
+                : {}),
+            })
+          : undefined;
+        if (!!o.peerCert !== !!o.peerKey) throw new RangeError('--peer-cert and --peer-key go together');
+        if (o.peerCert && !o.peerCa) throw new RangeError('--peer-cert needs --peer-ca');
+        const peerTls = o.peerCa
+          ? {
+              ca: readFileSync(o.peerCa, 'utf8'),
+              ...(o.peerCert
+                ? { cert: readFileSync(o.peerCert, 'utf8'), key: readFileSync(o.peerKey!, 'utf8') }
+                : {}),
+            }
+          : undefined;
         // An enrolled agent accepts only the credential it issued at enrollment; one about to enroll
         // issues it now, so that the server requires it from its first request.
         let enrollment: AgentEnrollment | undefined = controlPlane ? readEnrollment(o.state) : undefined;
@@ -109,15 +160,17 @@ export function agentCommand(program: Command): void {
           );
         if (controlPlane && !enrollment && !joinToken)
           throw new RangeError(
-            `This agent is not enrolled with ${controlPlane}: give --join-token (or NUBIS_JOIN_TOKEN) from \`nubis host join-token create\``,
+            `This agent is not enrolled with ${controlPlane}: set NUBIS_JOIN_TOKEN (or give --join-token-file FILE) from \`nubis host join-token create\``,
           );
         const newCredential = controlPlane && !enrollment ? randomBytes(32).toString('base64url') : undefined;
         const token =
           enrollment?.agentCredential ??
           newCredential ??
-          (o.tokenFile ? readTokenFile(o.tokenFile) : undefined) ??
+          (o.tokenFile ? readTokenFile(o.tokenFile, '--token-file') : undefined) ??
           process.env.NUBIS_AGENT_TOKEN;
         checkListenHost(m[1]!, !!token);
+        // Guests' disks, memory-state snapshots and consoles live here: this user's only.
+        privateFolder(o.state);
         const probeImage = {
           kernel: join(o.guestDir, 'vmlinuz'),
           initrd: join(o.guestDir, 'initramfs.cpio.gz'),
@@ -146,6 +199,7 @@ export function agentCommand(program: Command): void {
           memory,
           powerCommand: o.powerCommand,
           migrationAddress,
+          peerTls,
           images: {
             tinyGuestDir: resolve(o.guestDir),
             diskDir: o.imagesDir ? resolve(o.imagesDir) : undefined,
@@ -204,6 +258,8 @@ export function agentCommand(program: Command): void {
           const agentUrl = o.advertiseUrl ?? addr;
           if (!enrollment) {
             const facts = hostFacts(driver, accel.reason);
+            // A refused enrollment (token, or TLS: a control plane not from the pinned CA) ends the
+            // agent: nothing listens on for a control plane that will never call.
             enrollment = await enrollAgent(o.state, {
               controlPlane: cp,
               joinToken: joinToken!,
@@ -213,13 +269,23 @@ export function agentCommand(program: Command): void {
               cpus: facts.cpus,
               memoryMiB: Math.floor(facts.memoryMiB),
               accel: facts.accel,
+              fetch: cpFetch,
+            }).catch(async (e: unknown) => {
+              if (memTimer) clearInterval(memTimer);
+              tlsServer?.close();
+              await app.close();
+              throw e;
             });
             process.stdout.write(`nubis agent enrolled as host ${enrollment.hostId} at ${agentUrl}\n`);
           } else if (enrollment.agentUrl !== agentUrl)
             process.stderr.write(
               `nubis agent: enrolled at ${enrollment.agentUrl} but now at ${agentUrl}: the control plane reaches only the enrolled address (enroll again to move)\n`,
             );
-          const client = new NubisClient({ baseUrl: cp, token: enrollment.hostCredential });
+          const client = new NubisClient({
+            baseUrl: cp,
+            token: enrollment.hostCredential,
+            ...(cpFetch ? { fetch: cpFetch } : {}),
+          });
           let lastAck = Date.now();
           let fenced = false;
           const fenceAfterMs = Number(o.fenceAfterS) * 1000;
@@ -304,18 +370,24 @@ export function agentCommand(program: Command): void {
     );
 }
 
+/** Create `dir` (mode 0700), or take away others' access to an existing one. */
+export function privateFolder(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (statSync(dir).mode & 0o077) chmodSync(dir, 0o700);
+}
+
 /**
  * The token in a file that only its owner may read (trailing newline ignored).
  * @throws RangeError for a file others can read, or an empty one
  */
-function readTokenFile(file: string): string {
+function readTokenFile(file: string, option: string): string {
   const mode = statSync(file).mode & 0o777;
   if (mode & 0o077)
     throw new RangeError(
-      `--token-file ${file} is readable by others (mode ${mode.toString(8)}); chmod 600 ${file}`,
+      `${option} ${file} is readable by others (mode ${mode.toString(8)}); chmod 600 ${file}`,
     );
   const t = readFileSync(file, 'utf8').trim();
-  if (!t) throw new RangeError(`--token-file ${file} is empty`);
+  if (!t) throw new RangeError(`${option} ${file} is empty`);
   return t;
 }
 
@@ -323,6 +395,11 @@ function readTokenFile(file: string): string {
 export const AGENT_TOKEN_ON_ARGV =
   '--token was removed: a token on the command line is visible to every user (ps) and kept in shell ' +
   'histories. Set NUBIS_AGENT_TOKEN, or give --token-file FILE (mode 0600)';
+
+/** Why `--join-token` is refused on `nubis agent`, and what to do instead. */
+export const JOIN_TOKEN_ON_ARGV =
+  '--join-token was removed: a token on the command line is visible to every user (ps) and kept in ' +
+  'shell histories. Set NUBIS_JOIN_TOKEN, or give --join-token-file FILE (mode 0600)';
 
 /** A token given on the command line (one line, exit 2). */
 export class AgentArgvError extends Error {

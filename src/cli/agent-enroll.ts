@@ -47,10 +47,12 @@ export async function enrollAgent(
     accel?: string;
     /** The credential this agent requires from the control plane (random, issued by the agent). */
     agentCredential: string;
+    /** How to reach the control plane (a pinned CA: `pinnedFetch`); the global fetch by default. */
+    fetch?: typeof fetch;
   },
 ): Promise<AgentEnrollment> {
   const agentCredential = o.agentCredential;
-  const client = new NubisClient({ baseUrl: o.controlPlane });
+  const client = new NubisClient({ baseUrl: o.controlPlane, ...(o.fetch ? { fetch: o.fetch } : {}) });
   const r = await client.agents.enroll({
     joinToken: o.joinToken,
     hostname: o.hostname,

@@ -160,7 +160,8 @@ export function guestCommand(program: Command): void {
     .action(async (id: string, o: Record<string, string | boolean | undefined>) => {
       const s = (k: string) => o[k] as string | undefined;
       // The destination's token comes from the environment too: NUBIS_AGENT_TOKEN by default (the
-      // same token on both agents), or the variable --to-token-env names.
+      // same token on both agents), or the variable --to-token-env names. It stays here: the
+      // destination issues a one-time ticket for this guest, and the source agent gets only that.
       const toToken = process.env[s('toTokenEnv') ?? 'NUBIS_AGENT_TOKEN'];
       let body: Record<string, unknown>;
       if (o.downtimeTargetMs !== undefined) {
@@ -170,7 +171,6 @@ export function guestCommand(program: Command): void {
           );
         body = {
           destination: s('to'),
-          destinationToken: toToken,
           plan: {
             downtimeTargetMs: num('downtime-target-ms', s('downtimeTargetMs')),
             bandwidthMbps: num('bandwidth-mbps', s('bandwidthMbps')),
@@ -181,7 +181,6 @@ export function guestCommand(program: Command): void {
         const mf = s('multifd')?.split(':');
         body = {
           destination: s('to'),
-          destinationToken: toToken,
           options: {
             mode: s('mode'),
             maxDowntimeMs: num('max-downtime-ms', s('maxDowntimeMs')),
@@ -194,6 +193,10 @@ export function guestCommand(program: Command): void {
           },
         };
       }
+      const { ticket } = (await call({ agent: s('to')!, token: toToken }, 'POST', '/v1/incoming-tickets', {
+        guestId: id,
+      })) as { ticket: string };
+      body.destinationTicket = ticket;
       const r = (await call(g(), 'POST', `/v1/guests/${encodeURIComponent(id)}/migrate`, body)) as Record<
         string,
         number | string

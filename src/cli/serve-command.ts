@@ -44,6 +44,12 @@ export function serveCommand(program: Command): void {
       '--reset-admin-token',
       "lost the admin token? revoke the admin user's tokens, write a new one to DATA/admin-token (0600), and exit (needs the data folder or --db)",
     )
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
+    .option('--tls-key <file>', 'PEM key of --tls-cert')
+    .option(
+      '--tls-client-ca <file>',
+      "mutual TLS: agents' routes (enrollment, heartbeats) require a client certificate signed by this PEM CA",
+    )
     .option(
       '--agent-ca <file>',
       "PEM of the CA that signed the agents' TLS certificates (agents at https:// URLs)",
@@ -86,6 +92,9 @@ export function serveCommand(program: Command): void {
         bootstrapToken?: string;
         resetAdminToken?: boolean;
         demoHosts: string;
+        tlsCert?: string;
+        tlsKey?: string;
+        tlsClientCa?: string;
         agentCa?: string;
         agentClientCert?: string;
         agentClientKey?: string;
@@ -113,6 +122,17 @@ export function serveCommand(program: Command): void {
             '--bootstrap-token was removed (a token on the command line is visible to every user); ' +
               'set NUBIS_BOOTSTRAP_TOKEN, or let serve create one and write it to DATA/admin-token',
           );
+        if (!!o.tlsCert !== !!o.tlsKey) throw new RangeError('--tls-cert and --tls-key go together');
+        if (o.tlsClientCa && !o.tlsCert)
+          throw new RangeError('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is on HTTPS)');
+        // Read now: a missing or unreadable file stops the start before the database is touched.
+        const https = o.tlsCert
+          ? {
+              cert: readFileSync(o.tlsCert, 'utf8'),
+              key: readFileSync(o.tlsKey!, 'utf8'),
+              ...(o.tlsClientCa ? { clientCa: readFileSync(o.tlsClientCa, 'utf8') } : {}),
+            }
+          : undefined;
         const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
         const tokenFile = join(o.data, 'admin-token');
         if (o.resetAdminToken) return resetAdmin(url, tokenFile);
@@ -186,6 +206,7 @@ export function serveCommand(program: Command): void {
             maxRuns: count(o.simMaxRuns, '--sim-max-runs', 1),
           },
           ...(count(o.rateLimit, '--rate-limit', 0) > 0 ? { rateLimit: { max: Number(o.rateLimit) } } : {}),
+          ...(https ? { https } : {}),
         });
         const addr = await app.listen({ host: o.host, port });
         // One write, so a reader that sees the address also sees where the token is. The token itself

@@ -127,6 +127,10 @@ export const POLICY = {
   // a tenant's compute
   'vm:read': tenantRead('List and read VMs, their snapshots'),
   'vm:create': { roles: WRITERS, scope: 'tenant', anyTenant: [], summary: 'Create a VM in your tenant' },
+  'vm:placement': global(
+    ['admin', 'operator', 'member'],
+    'Explain where a new VM would go (a dry-run; members learn counts per filter, never hosts)',
+  ),
   'vm:action': tenantWrite('Start, stop, reboot, suspend, resume, snapshot, restore, resize, clone, delete'),
   'vm:migrate': {
     roles: ['admin', 'operator', 'member'],
@@ -171,20 +175,42 @@ export function ruleOf(op: Operation): PolicyRule {
   return r;
 }
 
+/** What a refusal of the policy table was about, for the security log (never in the answer). */
+export interface Denial {
+  /** The operation refused. */
+  readonly operation: Operation;
+  /** Why, for a 404: the object is another tenant's or another user's. Absent for a 403. */
+  readonly reason?: 'other-tenant' | 'other-user';
+  /** The kind of object (`vm`, `operation`, `scaling group` ...) and the id or name asked for. */
+  readonly kind?: string;
+  readonly id?: string;
+}
+
+/** The object a 404 is about, for the security log: its kind and the reference asked for. */
+export interface ObjectRef {
+  readonly kind: string;
+  readonly id: string;
+}
+
 /**
  * The errors the policy table raised (FORBIDDEN, or NOT_FOUND for an object out of reach), with
- * their operation: the API records them in the security log. Kept beside the error, not in it, so
+ * what they refused: the API records them in the security log. Kept beside the error, not in it, so
  * the answer to another tenant's object stays identical to the answer to a missing one.
  */
-const denials = new WeakMap<Error, Operation>();
+const denials = new WeakMap<Error, Denial>();
 
-/** The operation the policy table refused, when `e` is such a refusal (else undefined). */
-export function deniedOperation(e: unknown): Operation | undefined {
+/** What the policy table refused, when `e` is such a refusal (else undefined). */
+export function denialOf(e: unknown): Denial | undefined {
   return e instanceof Error ? denials.get(e) : undefined;
 }
 
-const denied = (e: ControlError, op: Operation): ControlError => {
-  denials.set(e, op);
+/** The operation the policy table refused, when `e` is such a refusal (else undefined). */
+export function deniedOperation(e: unknown): Operation | undefined {
+  return denialOf(e)?.operation;
+}
+
+const denied = (e: ControlError, op: Operation, more: Omit<Denial, 'operation'> = {}): ControlError => {
+  denials.set(e, { operation: op, ...more });
   return e;
 };
 
@@ -229,28 +255,36 @@ export function tenantFilter(s: Subject, op: Operation): string | undefined {
 /**
  * Authorize an operation on an object a tenant owns: FORBIDDEN when the role lacks the rule;
  * NOT_FOUND (`notFound`, the message a missing object would get) when the object belongs to
- * another tenant the subject does not reach, so its existence is not confirmed.
- * @example authorizeTenantObject(p, 'vm:action', vm.tenant_id, `No VM "${ref}"`)
+ * another tenant the subject does not reach, so its existence is not confirmed (the API records
+ * that refusal as `access.denied`, reason `other-tenant`, with `object`'s kind and id).
+ * @example authorizeTenantObject(p, 'vm:action', vm.tenant_id, `No VM "${ref}"`, { kind: 'vm', id: ref })
  */
 export function authorizeTenantObject(
   s: Subject,
   op: Operation,
   ownerTenantId: string,
   notFound: string,
+  object?: ObjectRef,
 ): void {
   authorize(s, op);
   if (ownerTenantId !== s.tenantId && !reachesAllTenants(s, op))
-    throw denied(new ControlError('NOT_FOUND', notFound), op);
+    throw denied(new ControlError('NOT_FOUND', notFound), op, { reason: 'other-tenant', ...object });
 }
 
 /**
  * Authorize an operation on an object a user owns (a token): FORBIDDEN when the role lacks the
  * rule; NOT_FOUND when it is another user's and the role does not reach every user's.
  */
-export function authorizeUserObject(s: Subject, op: Operation, ownerUserId: string, notFound: string): void {
+export function authorizeUserObject(
+  s: Subject,
+  op: Operation,
+  ownerUserId: string,
+  notFound: string,
+  object?: ObjectRef,
+): void {
   authorize(s, op);
   if (ownerUserId !== s.userId && !(ruleOf(op).anyUser ?? []).includes(s.role))
-    throw denied(new ControlError('NOT_FOUND', notFound), op);
+    throw denied(new ControlError('NOT_FOUND', notFound), op, { reason: 'other-user', ...object });
 }
 
 /** Whether the subject may act on every user's objects for this operation (a `scope: 'user'` rule). */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildAgentServer } from '../../src/agent/agent-server.ts';
+import type { TicketBook } from '../../src/agent/migration-tickets.ts';
 import { QemuDriver } from '../../src/drivers/qemu/qemu-driver.ts';
 
 export interface InprocAgent {
@@ -19,9 +20,9 @@ export interface InprocAgent {
   close(): Promise<void>;
 }
 
-/** Start an in-process agent (token "k" unless `token: null`). */
+/** Start an in-process agent (token "k" unless `token: null`; tickets from `tickets` if given). */
 export async function inprocAgent(
-  o: { token?: string | null; powerCommand?: string } = {},
+  o: { token?: string | null; powerCommand?: string; tickets?: TicketBook; migrationAddress?: string } = {},
 ): Promise<InprocAgent> {
   const root = mkdtempSync(join(tmpdir(), 'nubis-agent-sec-'));
   const state = join(root, 'state'),
@@ -42,6 +43,8 @@ export async function inprocAgent(
     driver,
     token: o.token === null ? undefined : (o.token ?? 'k'),
     powerCommand: o.powerCommand,
+    tickets: o.tickets,
+    migrationAddress: o.migrationAddress,
     images: { tinyGuestDir: images, diskDir: images },
   });
   await app.ready();

@@ -5,6 +5,7 @@
  */
 import { scalingDecision, type ScalingPolicy } from '../../policies/autoscaling.ts';
 import { authorize, tenantFilter, type Operation } from '../authz.ts';
+import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { deletedName } from '../inventory/host-edits.ts';
@@ -54,7 +55,7 @@ export class ScalingGroups extends Service {
       )
       .execute();
     const g = rows.find((r) => !own || r.tenant_id === own);
-    if (!g) throw new ControlError('NOT_FOUND', `No scaling group "${ref}"`);
+    if (!g) throw await notFoundInTenant(this.db, p, op, 'scaling group', ref, `No scaling group "${ref}"`);
     const members = await this.db
       .selectFrom('vms')
       .select('id')

@@ -16,7 +16,7 @@ export class UsageReports extends Service {
     authorize(p, 'usage:read');
     if (!tenant || tenant === p.tenantId) return p.tenantId;
     const t = await this.cp.tenancy.tenantByRef(tenant);
-    authorizeTenantObject(p, 'usage:read', t.id, `No tenant "${tenant}"`);
+    authorizeTenantObject(p, 'usage:read', t.id, `No tenant "${tenant}"`, { kind: 'tenant', id: tenant });
     return t.id;
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Selectable } from 'kysely';
 import { authorize, tenantFilter, type Operation } from '../authz.ts';
+import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -60,7 +61,7 @@ export class VmReads extends Service {
       );
     const v = rows.find((r) => r.id === id) ?? byName[0];
     // Another tenant's VM is "not found", never "forbidden": that would confirm it exists.
-    if (!v) throw new ControlError('NOT_FOUND', `No VM "${id}"`);
+    if (!v) throw await notFoundInTenant(this.db, p, op, 'vm', id, `No VM "${id}"`);
     return v;
   }
 

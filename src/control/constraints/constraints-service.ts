@@ -15,6 +15,7 @@ import {
   type HostAttribute,
 } from '../../core/constraints/index.ts';
 import { authorize, authorizeTenantObject, allows, tenantFilter } from '../authz.ts';
+import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -188,8 +189,8 @@ export class ConstraintsService extends Service {
     const rows = await q.execute();
     const r = rows.find((x) => x.id === ref) ?? rows.find((x) => x.tenant_id === p.tenantId) ?? rows[0];
     const notFound = `No constraint "${ref}"`;
-    if (!r) throw new ControlError('NOT_FOUND', notFound);
-    authorizeTenantObject(p, op, r.tenant_id, notFound);
+    if (!r) throw await notFoundInTenant(db, p, op, 'constraint', ref, notFound);
+    authorizeTenantObject(p, op, r.tenant_id, notFound, { kind: 'constraint', id: ref });
     return r;
   }
 
@@ -206,7 +207,7 @@ export class ConstraintsService extends Service {
       const rows = await q.execute();
       const v = rows.find((x) => x.id === ref) ?? rows.find((x) => x.tenant_id === p.tenantId) ?? rows[0];
       // Another tenant's VM is "not found", never "forbidden".
-      if (!v) throw new ControlError('NOT_FOUND', `No VM "${ref}"`);
+      if (!v) throw await notFoundInTenant(this.db, p, 'constraint:write', 'vm', ref, `No VM "${ref}"`);
       if (!out.some((x) => x.id === v.id)) out.push(v);
     }
     return out;

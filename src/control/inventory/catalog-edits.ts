@@ -174,7 +174,7 @@ export class CatalogEdits extends Service {
       .execute();
     const g = rows.find((r) => r.id === ref) ?? rows[0];
     if (!g) throw new ControlError('NOT_FOUND', `No server group "${ref}"`);
-    authorizeTenantObject(p, op, g.tenant_id, `No server group "${ref}"`);
+    authorizeTenantObject(p, op, g.tenant_id, `No server group "${ref}"`, { kind: 'server group', id: ref });
     const members = await this.db
       .selectFrom('vms')
       .select(['id', 'name', 'host_id'])

@@ -4,7 +4,7 @@
  * Uses: no other service.
  */
 import { authorize, tenantFilter } from '../authz.ts';
-import { ControlError } from '../errors.ts';
+import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 
@@ -39,7 +39,8 @@ export class Operations extends Service {
     const q = this.db.selectFrom('operations').selectAll().where('id', '=', id);
     const own = tenantFilter(p, 'operation:read');
     const o = await (own ? q.where('tenant_id', '=', own) : q).executeTakeFirst();
-    if (!o) throw new ControlError('NOT_FOUND', `No operation "${id}"`);
+    if (!o)
+      throw await notFoundInTenant(this.db, p, 'operation:read', 'operation', id, `No operation "${id}"`);
     return this.opOut(o);
   }
 }

@@ -16,9 +16,11 @@ import {
   placeVm,
 } from '../../policies/placement/pipeline.ts';
 import type { ConstraintContext, VmRef } from '../constraints/constraint-reader.ts';
+import { authorize } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { HostRow } from '../inventory/hosts.ts';
 import type { Principal } from '../principal.ts';
+import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
 
@@ -224,6 +226,7 @@ export class Scheduler extends Service {
     },
     db: Db = this.db,
   ): Promise<PlacementDecision> {
+    authorize(p, 'vm:placement');
     const flavor = await db
       .selectFrom('flavors')
       .selectAll()
@@ -255,7 +258,15 @@ export class Scheduler extends Service {
       .where('tenant_id', '=', p.tenantId)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
-    if (!g) throw new ControlError('NOT_FOUND', `No server group "${ref}"`);
+    if (!g)
+      throw await notFoundInTenant(
+        db,
+        p,
+        'server-group:read',
+        'server group',
+        ref,
+        `No server group "${ref}"`,
+      );
     return g;
   }
 }

@@ -26,7 +26,7 @@ export class TenancyAdmin extends Service {
     authorize(p, 'tenant:read');
     const t = await this.cp.tenancy.tenantByRef(ref).catch(() => undefined);
     if (!t || t.deleted_at) throw new ControlError('NOT_FOUND', `No tenant "${ref}"`);
-    authorizeTenantObject(p, 'tenant:read', t.id, `No tenant "${ref}"`);
+    authorizeTenantObject(p, 'tenant:read', t.id, `No tenant "${ref}"`, { kind: 'tenant', id: ref });
     return {
       id: t.id,
       name: t.name,
@@ -214,7 +214,8 @@ export class TenancyAdmin extends Service {
   async listTokens(p: Principal, o: { user?: string } = {}) {
     authorize(p, 'token:list');
     const userId = o.user ?? (reachesAllUsers(p, 'token:list') ? undefined : p.userId);
-    if (userId) authorizeUserObject(p, 'token:list', userId, `No user "${userId}"`);
+    if (userId)
+      authorizeUserObject(p, 'token:list', userId, `No user "${userId}"`, { kind: 'user', id: userId });
     let q = this.db
       .selectFrom('tokens')
       .innerJoin('users', 'users.id', 'tokens.user_id')

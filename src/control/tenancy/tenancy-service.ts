@@ -242,7 +242,7 @@ export class TenancyService extends Service {
   async createToken(p: Principal, o: { userId?: string; name: string; expiresInS?: number }) {
     const userId = o.userId ?? p.userId;
     // Another user's id is "not found" for a caller who only reaches their own (token:create's rule).
-    authorizeUserObject(p, 'token:create', userId, `No user "${userId}"`);
+    authorizeUserObject(p, 'token:create', userId, `No user "${userId}"`, { kind: 'user', id: userId });
     const user = await this.db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
     if (!user) throw new ControlError('NOT_FOUND', `No user "${userId}"`);
     const token = `nubis_${this.ctx.ids.secret()}`;
@@ -289,7 +289,7 @@ export class TenancyService extends Service {
       .where('tokens.id', '=', id)
       .executeTakeFirst();
     if (!t) throw new ControlError('NOT_FOUND', `No token "${id}"`);
-    authorizeUserObject(p, 'token:revoke', t.user_id, `No token "${id}"`);
+    authorizeUserObject(p, 'token:revoke', t.user_id, `No token "${id}"`, { kind: 'token', id });
     await this.db.transaction().execute(async (trx) => {
       await trx.updateTable('tokens').set({ revoked_at: this.now() }).where('id', '=', id).execute();
       await this.event(trx, {

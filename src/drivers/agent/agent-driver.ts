@@ -4,6 +4,7 @@
  * and power are the agent's own endpoints (the agents stream to each other; the agent runs the
  * power-control command).
  */
+import { isIP } from 'node:net';
 import type {
   HostDriver,
   HostRef,
@@ -26,6 +27,16 @@ function migrationBody(r: MigrateRequest) {
           ...(r.bandwidthMbps ? { bandwidthMbps: r.bandwidthMbps } : {}),
         },
       };
+}
+
+/**
+ * The IP address an agent URL names (brackets dropped), or undefined for a host name, a loopback or
+ * an unspecified address (a local source may connect from any of the machine's addresses).
+ */
+function ipOf(url: string): string | undefined {
+  const h = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (!isIP(h) || h.startsWith('127.') || ['::1', '0.0.0.0', '::'].includes(h)) return undefined;
+  return h;
 }
 
 /**
@@ -176,15 +187,27 @@ export class AgentDriver implements HostDriver {
         `Cannot migrate guest "${id}" to ${target.name}: it is a ${target.driver} host${target.agentUrl ? '' : ' without an agent URL'}; only hosts with an agent receive`,
         id,
       );
+    // The destination issues a one-time ticket for this guest (asked with its own credential, which
+    // the source agent never sees), bound to the source's address when its URL names an IP.
+    const destination = new AgentDriver(target.agentUrl, target.agentCredential ?? undefined, this.tls);
+    const { ticket } = await destination.issueTicket(id, ipOf(this.url));
     return this.call<MigrationReport>(
       'POST',
       `/v1/guests/${encodeURIComponent(id)}/migrate`,
-      // The destination agent accepts the stream with its own credential, never this agent's.
-      {
-        destination: target.agentUrl,
-        ...migrationBody(request),
-        ...(target.agentCredential ? { destinationToken: target.agentCredential } : {}),
-      },
+      { destination: target.agentUrl, ...migrationBody(request), destinationTicket: ticket },
+      id,
+    );
+  }
+
+  /**
+   * Ask this agent (as a migration's destination) for a one-time ticket that lets a source agent
+   * send it guest `id`, and nothing else.
+   */
+  issueTicket(id: string, sourceAddress?: string): Promise<{ ticket: string; expiresAt: string }> {
+    return this.call(
+      'POST',
+      '/v1/incoming-tickets',
+      { guestId: id, ...(sourceAddress ? { sourceAddress } : {}) },
       id,
     );
   }

@@ -7,19 +7,11 @@
  *
  * A failure at any point leaves the guest running on the source and the destination cleaned up.
  */
-import {
-  closeSync,
-  copyFileSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { DriverError, GuestState, type GuestSpec } from '../../core/hypervisor.ts';
-import { checkGuestId, checkSnapshotName, resolveInside } from './host-paths.ts';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkGuestSpec, DriverError, GuestState, type GuestSpec } from '../../core/hypervisor.ts';
+import { checkGuestId, checkSnapshotName } from './host-paths.ts';
+import { checkQcow2References, findIncomingDisk } from './incoming-disk.ts';
 import type { QemuDriver } from './qemu-driver.ts';
 import type { QmpClient } from './qmp-client.ts';
 
@@ -133,12 +125,14 @@ async function setCaps(c: QmpClient, o: MigrationOptions): Promise<void> {
     });
 }
 
-/** What the destination needs to receive a guest: its spec and files (a shared or copied disk). */
+/**
+ * What the destination needs to receive a guest: its spec and snapshot names. Its disk is copied from
+ * `guests/ID/disk.qcow2` of a source state folder the destination is configured with (same machine or
+ * shared storage), found from the id: never a path the caller names.
+ */
 export interface IncomingRequest {
   spec: GuestSpec;
   snapshots: string[];
-  /** Path of the source's disk (same machine or shared storage); copied into the destination's folder. */
-  diskPath: string;
   options: MigrationOptions;
 }
 
@@ -148,17 +142,27 @@ export interface IncomingRequest {
  */
 export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Promise<{ uri: string }> {
   const id = checkGuestId(req.spec.id);
+  // The same rules as a create: a source cannot bring a guest this host would not have created.
+  const specErrs = checkGuestSpec(req.spec);
+  if (specErrs.length) throw new DriverError('BAD_SPEC', `Bad guest spec: ${specErrs.join('; ')}`, id);
   const errs = checkMigrationOptions(req.options);
   if (errs.length) throw new DriverError('BAD_SPEC', `Bad migration options: ${errs.join('; ')}`, id);
   for (const s of req.snapshots) checkSnapshotName(s, id);
-  const disk = incomingDisk(dst, id, req.diskPath);
   dst.resolveImage(req.spec);
   if (await dst.get(id))
     throw new DriverError('ALREADY_EXISTS', `Guest "${id}" already exists on the destination`, id);
+  const disk = findIncomingDisk(dst.opts, id);
   const d = dst.dir(id);
   try {
     mkdirSync(d, { recursive: true });
     copyFileSync(disk, join(d, 'disk.qcow2'));
+    // The copy is what QEMU opens: the files its header names are checked on it.
+    await checkQcow2References(
+      dst.opts.qemuImgBinary ?? 'qemu-img',
+      join(d, 'disk.qcow2'),
+      dst.opts.imageDirs,
+      id,
+    );
     writeFileSync(join(d, 'spec.json'), JSON.stringify(req.spec, null, 2));
     writeFileSync(join(d, 'snapshots.json'), JSON.stringify(req.snapshots));
     writeFileSync(join(d, 'desired'), 'incoming');
@@ -208,34 +212,6 @@ export async function commitIncoming(dst: QemuDriver, id: string): Promise<void>
     await sleep(25);
   }
   writeFileSync(join(dst.dir(id), 'desired'), 'running');
-}
-
-/**
- * The source's disk an incoming migration may copy: a qcow2 file named `guests/ID/disk.qcow2` for the
- * same id, resolved inside the destination's migration source folders.
- * @throws DriverError BAD_SPEC otherwise (the file's contents are never echoed)
- */
-function incomingDisk(dst: QemuDriver, id: string, diskPath: string): string {
-  const roots = dst.opts.migrationSourceDirs ?? [dirname(dst.opts.stateDir)];
-  const real = resolveInside(roots, diskPath, 'disk to copy', id);
-  const guestDir = dirname(real);
-  if (
-    basename(real) !== 'disk.qcow2' ||
-    basename(guestDir) !== id ||
-    basename(dirname(guestDir)) !== 'guests'
-  )
-    throw new DriverError('BAD_SPEC', `disk to copy must be a guest's guests/${id}/disk.qcow2`, id);
-  const magic = Buffer.alloc(4);
-  const fd = openSync(real, 'r');
-  try {
-    readSync(fd, magic, 0, 4, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (!magic.equals(Buffer.from([0x51, 0x46, 0x49, 0xfb])))
-    // "QFI\xfb", the qcow2 header
-    throw new DriverError('BAD_SPEC', `disk to copy for "${id}" is not a qcow2 image`, id);
-  return real;
 }
 
 /** Kill a waiting QEMU and remove the guest's folder. */
@@ -422,12 +398,7 @@ export async function migrate(
   if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}" on the source`, id);
   if (g.state !== GuestState.running)
     throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
-  const { uri } = await prepareIncoming(dst, {
-    spec: g.spec,
-    snapshots: g.snapshots,
-    diskPath: join(src.dir(id), 'disk.qcow2'),
-    options: o,
-  });
+  const { uri } = await prepareIncoming(dst, { spec: g.spec, snapshots: g.snapshots, options: o });
   return migrateOut(
     src,
     id,
