@@ -150,6 +150,31 @@ describe('the serial console through the API (simulated hosts)', () => {
     assert.doesNotMatch(JSON.stringify(sec), new RegExp(bobs.body.ticket));
   });
 
+  test("when the VM's host fails, a member is told without the host's name (log and console)", async () => {
+    const v = await t.call(t.adminToken, 'GET', `/v1/vms/${vm}`);
+    const ticket = (await t.call(tok.ann, 'POST', `/v1/vms/${vm}/console/tickets`)).body;
+    t.sim.setPower(v.body.hostId, false);
+    try {
+      const log = await t.call(tok.ann, 'GET', `/v1/vms/${vm}/console`);
+      assert.equal(log.status, 502);
+      assert.doesNotMatch(JSON.stringify(log.body), new RegExp(v.body.hostName));
+      const refused = await new Promise<{ status?: number; body: string }>((resolve) => {
+        const ws = new WebSocket(`${base}${ticket.path}?ticket=${ticket.ticket}`);
+        ws.once('unexpected-response', (_req, res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode, body }));
+        });
+        ws.once('error', () => {});
+      });
+      assert.equal(refused.status, 502);
+      assert.match(refused.body, /BACKEND/);
+      assert.doesNotMatch(refused.body, new RegExp(v.body.hostName));
+    } finally {
+      t.sim.setPower(v.body.hostId, true);
+    }
+  });
+
   test('a ticket expires after 30 s', async () => {
     const r = await t.call(tok.ann, 'POST', `/v1/vms/${vm}/console/tickets`);
     t.clock.advanceBy(31);

@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
 import type { ControlPlane } from '../control/control-plane.ts';
 import { ControlError } from '../control/errors.ts';
+import { redactor } from './host-privacy.ts';
 
 const WS_PATH = /^\/v1\/vms\/([^/?]+)\/console\/ws$/;
 
@@ -59,10 +60,21 @@ export function registerConsoleWebSocket(
           ws.on('close', () => con.close());
           ws.on('error', () => con.close());
         }),
-      (e: unknown) => {
-        if (e instanceof ControlError) return refuse(socket, statusOf(e.code), e.code, e.message);
-        refuse(socket, 500, 'INTERNAL', 'Internal error; the server logged it');
-        process.stderr.write(`nubis api: console WebSocket for VM ${id} failed: ${(e as Error).stack}\n`);
+      async (e: unknown) => {
+        if (!(e instanceof ControlError)) {
+          refuse(socket, 500, 'INTERNAL', 'Internal error; the server logged it');
+          process.stderr.write(`nubis api: console WebSocket for VM ${id} failed: ${(e as Error).stack}\n`);
+          return;
+        }
+        const status = statusOf(e.code);
+        if (status >= 500) process.stderr.write(`nubis api: console WebSocket for VM ${id}: ${e.message}\n`);
+        // The caller may be a member: no host's name, id, URL or address in the answer.
+        const hosts = await cp.ctx.db
+          .selectFrom('hosts')
+          .select(['id', 'name'])
+          .execute()
+          .catch(() => []);
+        refuse(socket, status, e.code, redactor(hosts)(e.message));
       },
     );
   });
