@@ -66,7 +66,7 @@ describe(
       const tail = await agent.consoleLog(id, { tailBytes: 10 });
       assert.equal(Buffer.byteLength(tail.text), 10);
       assert.equal(tail.truncated, true);
-      assert.equal(tail.sizeBytes, log.sizeBytes);
+      assert.ok(tail.sizeBytes >= log.sizeBytes, 'the size of the whole log (which only grows)');
       await assert.rejects(
         agent.consoleLog('no-such-guest'),
         (e) => e instanceof DriverError && e.code === 'NOT_FOUND',
