@@ -5,6 +5,7 @@
  */
 
 import type { GuestNic } from './network/host-network.ts';
+import type { GuestDisk, ImageRef } from './storage/host-storage.ts';
 
 export const GuestState = {
   /** Defined, no process. */
@@ -25,12 +26,17 @@ export interface GuestImage {
   append?: string;
   /** A qcow2 disk image to attach (copied on write per guest). */
   disk?: string;
+  /** An image of the registry: the host fetches it once (verified by its checksum) into its cache
+   * and boots a copy-on-write overlay of it. */
+  cached?: ImageRef;
 }
 
 export interface GuestSpec {
   id: string;
   /** Network interfaces (virtio-net on a tap the host's network plumbing attaches); none = no network. */
   nics?: GuestNic[];
+  /** Volumes attached to the guest (virtio-blk, in this order after the root disk). */
+  disks?: GuestDisk[];
   memoryMiB: number;
   vcpus: number;
   image: GuestImage;
@@ -127,8 +133,8 @@ export function checkGuestSpec(s: GuestSpec): string[] {
     e.push(`memoryMiB must be an integer >= 64, got ${s.memoryMiB}`);
   if (!(Number.isInteger(s.vcpus) && s.vcpus >= 1 && s.vcpus <= 64))
     e.push(`vcpus must be an integer in 1..64, got ${s.vcpus}`);
-  if (!s.image?.kernel && !s.image?.disk)
-    e.push('image needs a kernel (direct boot) or a bootable qcow2 disk');
+  if (!s.image?.kernel && !s.image?.disk && !s.image?.cached)
+    e.push('image needs a kernel (direct boot), a bootable qcow2 disk or a registry image');
   if (s.minMemoryMiB !== undefined && !(s.minMemoryMiB >= 0 && s.minMemoryMiB <= s.memoryMiB))
     e.push(`minMemoryMiB must be in 0..memoryMiB, got ${s.minMemoryMiB}`);
   return e;
