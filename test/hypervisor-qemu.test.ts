@@ -66,7 +66,7 @@ test(
       execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', img, '32M']);
       await assert.rejects(
         drv.create({ id: 'nodisk', memoryMiB: 128, vcpus: 1, image: {} }),
-        /needs a kernel \(direct boot\) or a bootable qcow2 disk/,
+        /needs a kernel \(direct boot\), a bootable qcow2 disk or a registry image/,
       );
       await drv.create({ id: 'disk', memoryMiB: 128, vcpus: 1, image: { disk: img } });
       await drv.start('disk');
