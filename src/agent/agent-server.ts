@@ -25,6 +25,7 @@ import { readKsm } from '../drivers/ksm.ts';
 import { planMigration } from '../models/migration.ts';
 import { agentRequest, type AgentTls } from '../drivers/agent/agent-request.ts';
 import { registerConsoleRoutes } from './console-routes.ts';
+import { guestDiskSchema, imageRefSchema, registerStorageRoutes } from './storage-routes.ts';
 import type { MemoryManager } from './memory-manager.ts';
 import { normalizeAddress, TICKET_PREFIX, TicketBook, TicketError } from './migration-tickets.ts';
 import type { NetworkAgent } from './network/net-converge.ts';
@@ -70,7 +71,9 @@ const specSchema = z.object({
     initrd: z.string().optional(),
     append: z.string().optional(),
     disk: z.string().optional(),
+    cached: imageRefSchema.optional(),
   }),
+  disks: z.array(guestDiskSchema).max(8).optional(),
   workload: z.object({ mib: z.number(), rateMiBps: z.number() }).optional(),
   minMemoryMiB: z.number().optional(),
   mergeable: z.boolean().optional(),
@@ -116,6 +119,8 @@ export function hostFacts(driver: QemuDriver, accelReason?: string) {
     memoryMiB: Math.round(totalmem() / 2 ** 20),
     accel: driver.accel,
     accelReason: accelReason ?? '',
+    /** Storage pools this host has (the control plane learns which hosts see which pool). */
+    pools: driver.opts.pools?.list() ?? [],
   };
 }
 
@@ -440,6 +445,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   app.get<{ Params: { id: string } }>('/v1/guests/:id/metrics', async (req) => d.metrics(req.params.id));
 
   registerConsoleRoutes(app, d, (h) => !o.token || sameToken(h, o.token));
+  registerStorageRoutes(app, d);
 
   // Migration, source side: ask the destination agent to get ready, stream, commit or abort there.
   // With `plan` instead of `options`, the settings come from the migration models so that it meets

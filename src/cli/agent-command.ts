@@ -10,7 +10,9 @@ import { buildAgentServer, hostFacts } from '../agent/agent-server.ts';
 import { guestRunsHere, NetworkAgent } from '../agent/network/net-converge.ts';
 import { boundUrl, checkListenHost, isLoopback, noTokenMessage } from '../agent/listen-guard.ts';
 import { MemoryManager } from '../agent/memory-manager.ts';
+import { ImageCache } from '../drivers/qemu/image-cache.ts';
 import { probeAccel, QemuDriver } from '../drivers/qemu/qemu-driver.ts';
+import { HostPools, parsePoolFlag } from '../drivers/qemu/storage-pools.ts';
 import { enrollAgent, readEnrollment, type AgentEnrollment } from './agent-enroll.ts';
 import { pinnedFetch } from './pinned-fetch.ts';
 
@@ -68,6 +70,16 @@ export function agentCommand(program: Command): void {
     .option('--memory-interval-s <s>', 'seconds between balloon/KSM rounds (0: off)', '10')
     .option('--name <name>', "host name reported to the control plane (default: the machine's hostname)")
     .option('--images-dir <dir>', 'folder of NAME.qcow2 disk images the control plane may ask for')
+    .option(
+      '--pool <NAME=DIR[:shared]>',
+      'a storage pool: volumes of pool NAME live in DIR (":shared": a folder every host of the zone sees); repeatable',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option(
+      '--image-cache <dir>',
+      'folder of registry images downloaded from the control plane, by checksum (default: STATE/images-cache)',
+    )
     .option('--migration-address <ip>', 'address incoming migrations listen on (default: the --listen host)')
     .option(
       '--underlay-ip <ip>',
@@ -118,6 +130,8 @@ export function agentCommand(program: Command): void {
         fenceAfterS: string;
         healthFile?: string;
         underlayIp?: string;
+        pool: string[];
+        imageCache?: string;
       }) => {
         if (o.token !== undefined) throw new AgentArgvError(AGENT_TOKEN_ON_ARGV);
         if (o.joinToken !== undefined) throw new AgentArgvError(JOIN_TOKEN_ON_ARGV);
@@ -185,7 +199,15 @@ export function agentCommand(program: Command): void {
           o.accel === 'auto'
             ? await probeAccel({ stateDir: o.state, probeImage })
             : { accel: o.accel as 'kvm' | 'tcg', reason: 'chosen with --accel' };
+        const pools = new HostPools(o.pool.map(parsePoolFlag));
+        // Images come from the control plane, with its pinned CA; the credential is set once enrolled.
+        const imageCache = new ImageCache({
+          dir: resolve(o.imageCache ?? join(o.state, 'images-cache')),
+          ...(cpFetch ? { fetch: cpFetch } : {}),
+        });
         const driver = await QemuDriver.open({
+          pools,
+          imageCache,
           stateDir: o.state,
           accel: accel.accel,
           // Guests may boot only from the tiny guest's folder and the images folder.
@@ -292,6 +314,7 @@ export function agentCommand(program: Command): void {
             process.stderr.write(
               `nubis agent: enrolled at ${enrollment.agentUrl} but now at ${agentUrl}: the control plane reaches only the enrolled address (enroll again to move)\n`,
             );
+          imageCache.setCredential({ origin: cp, token: enrollment.hostCredential });
           const client = new NubisClient({
             baseUrl: cp,
             token: enrollment.hostCredential,

@@ -24,7 +24,11 @@ import {
   GUEST_ID_PATTERN,
   resolveInside,
 } from './host-paths.ts';
+import type { GuestDisk } from '../../core/storage/host-storage.ts';
+import { diskArgs, hotPlug, hotUnplug, type SlottedDisk } from './guest-disks.ts';
+import type { ImageCache } from './image-cache.ts';
 import { QmpClient } from './qmp-client.ts';
+import type { HostPools } from './storage-pools.ts';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -48,6 +52,10 @@ export interface QemuDriverOptions {
   /** For the KVM probe: a bootable tiny guest. */
   probeImage?: { kernel: string; initrd?: string };
   probeTimeoutMs?: number;
+  /** This host's storage pools (volumes attached as guest disks); none: guests have no volumes. */
+  pools?: HostPools;
+  /** Where registry images (`image.cached`) are downloaded and kept; none: such guests are refused. */
+  imageCache?: ImageCache;
 }
 
 const run = (cmd: string, args: string[], timeoutMs = 30_000) =>
@@ -240,11 +248,23 @@ export class QemuDriver implements HypervisorDriver {
     if (this.readSpec(spec.id))
       throw new DriverError('ALREADY_EXISTS', `Guest "${spec.id}" already exists`, spec.id);
     const image = this.resolveImage(spec);
+    // Volumes must exist in this host's pools (checked again at every start).
+    if (spec.disks?.length) diskArgs(spec, this.opts.pools);
+    // A registry image: fetched once into the cache, verified, then the root disk is an overlay on it.
+    let base: { path: string; format: 'qcow2' | 'raw' } | undefined;
+    if (!image.kernel && !image.disk && image.cached) {
+      if (!this.opts.imageCache)
+        throw new DriverError('BAD_SPEC', 'This host has no image cache for registry images', spec.id);
+      base = await this.opts.imageCache.get(image.cached, spec.id);
+    } else if (image.disk) base = { path: image.disk, format: 'qcow2' };
+    // Again: another create of this id may have finished during the download.
+    if (this.readSpec(spec.id))
+      throw new DriverError('ALREADY_EXISTS', `Guest "${spec.id}" already exists`, spec.id);
     const d = this.dir(spec.id);
     mkdirSync(d, { recursive: true });
     // A per-guest qcow2 holds internal snapshots (VM state and disk); backed by the image's disk if any.
-    const args = image.disk
-      ? ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', image.disk, join(d, 'disk.qcow2')]
+    const args = base
+      ? ['create', '-q', '-f', 'qcow2', '-F', base.format, '-b', base.path, join(d, 'disk.qcow2')]
       : ['create', '-q', '-f', 'qcow2', join(d, 'disk.qcow2'), '64M'];
     const r = await run(this.qemuImg, args);
     if (r.code !== 0) {
@@ -312,7 +332,10 @@ export class QemuDriver implements HypervisorDriver {
       '-drive',
       `file=${join(dir, 'disk.qcow2')},if=none,id=disk0,format=qcow2`,
       '-device',
-      'virtio-blk-pci,drive=disk0',
+      // The root disk boots before any volume (those are on root ports, enumerated later or not).
+      `virtio-blk-pci,drive=disk0${spec.image.kernel ? '' : ',bootindex=0'}`,
+      // PCIe root ports (hot-plug slots) and the guest's volumes, each on its own port.
+      ...diskArgs(spec, this.opts.pools),
       // NICs: virtio-net on the taps the agent's network plumbing made (and bridged); none = no network.
       ...(spec.nics?.length
         ? spec.nics.flatMap((n, i) => [
@@ -342,6 +365,54 @@ export class QemuDriver implements HypervisorDriver {
         `QEMU failed to start guest "${spec.id}": ${r.stderr.trim() || `exit ${r.code}`}`,
         spec.id,
       );
+  }
+
+  /** Replace a guest's stored spec (its disks after a hot-plug or an attach to a stopped guest). */
+  saveSpec(spec: GuestSpec): void {
+    writeFileSync(join(this.dir(spec.id), 'spec.json'), JSON.stringify(spec, null, 2));
+  }
+
+  /**
+   * Attach a volume: hot-plugged into a running guest, or added to a stopped one's spec (attached at
+   * its next start).
+   * @throws DriverError NOT_FOUND (guest, pool, volume), INVALID_STATE (paused or migrating), BACKEND
+   */
+  async attachDisk(id: string, disk: GuestDisk): Promise<GuestInfo> {
+    const g = await this.need(id);
+    this.expect(g, [GuestState.running, GuestState.shutoff, GuestState.crashed], 'attach a volume to');
+    const pools = this.opts.pools;
+    if (!pools) throw new DriverError('BAD_SPEC', 'This host has no storage pools', id);
+    pools.existing(disk.pool.name, disk.volumeId);
+    const disks =
+      g.state === GuestState.running
+        ? await hotPlug(await this.client(id), g.spec, disk, pools)
+        : [...((g.spec.disks ?? []) as SlottedDisk[]), disk];
+    const spec = { ...g.spec, disks };
+    diskArgs(spec, pools); // a second attach, too many disks, a bad serial: refused before saving
+    this.saveSpec(spec);
+    return (await this.get(id))!;
+  }
+
+  /** Detach a volume: unplugged from a running guest (the guest must release it), or dropped from the spec. */
+  async detachDisk(id: string, volumeId: string, timeoutMs?: number): Promise<GuestInfo> {
+    const g = await this.need(id);
+    this.expect(g, [GuestState.running, GuestState.shutoff, GuestState.crashed], 'detach a volume from');
+    const before = (g.spec.disks ?? []) as SlottedDisk[];
+    if (!before.some((d) => d.volumeId === volumeId))
+      throw new DriverError('NOT_FOUND', `Volume "${volumeId}" is not attached to "${id}"`, id);
+    const disks =
+      g.state === GuestState.running
+        ? await hotUnplug(await this.client(id), g.spec, volumeId, timeoutMs)
+        : before.filter((d) => d.volumeId !== volumeId);
+    this.saveSpec({ ...g.spec, disks });
+    return (await this.get(id))!;
+  }
+
+  /** Guests (any state) that have volume `volumeId` of pool `pool` attached. */
+  async volumeUsers(pool: string, volumeId: string): Promise<GuestInfo[]> {
+    return (await this.list()).filter((g) =>
+      (g.spec.disks ?? []).some((d) => d.pool.name === pool && d.volumeId === volumeId),
+    );
   }
 
   async start(id: string): Promise<void> {
