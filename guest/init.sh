@@ -8,7 +8,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 mkdir -p /dev/pts /run /var/log
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts 2>/dev/null
-for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon failover net_failover virtio_net evdev button; do
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon virtio_blk failover net_failover virtio_net evdev button; do
   [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
 done
 acpid 2>/dev/null
@@ -22,6 +22,24 @@ for a in $(cat /proc/cmdline); do
 done
 echo "nubis-ready $(cat /proc/meminfo | head -1)"
 /bin/dirtier "$MIB" "$RATE" &
+# Disks (volumes) appearing and disappearing, hot-plugged or not: one line each on the console.
+(
+  seen=" "
+  while true; do
+    now=" "
+    for b in /sys/block/vd*; do
+      [ -e "$b" ] || continue
+      n=${b##*/}
+      now="$now$n "
+      case "$seen" in *" $n "*) ;; *) echo "nubis-disk-add $n $(cat $b/serial 2>/dev/null) $(cat $b/size)" ;; esac
+    done
+    for n in $seen; do
+      case "$now" in *" $n "*) ;; *) echo "nubis-disk-del $n" ;; esac
+    done
+    seen=$now
+    sleep 1
+  done
+) &
 [ "$NET" = 1 ] && /bin/sh /etc/nubis/net.sh &
 # The serial console shell: silent until Enter is pressed (so the log stays clean), respawned on exit.
 if [ -e /dev/ttyS0 ]; then
