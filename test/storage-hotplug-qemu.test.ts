@@ -84,9 +84,17 @@ describe('volumes hot-plugged into real QEMU guests', { skip }, () => {
     let r = await req('POST', '/v1/guests/hp-1/disks', disk);
     assert.equal(r.statusCode, 200, r.body);
     await waitForSerial(log('hp-1'), (l) => /nubis-disk-add vdb data-1 2097152/.test(l), 120_000);
-    // A running guest's volume is neither snapshotted offline nor deleted under it.
-    assert.equal((await req('POST', '/v1/volumes/fast/data-1/snapshots', { name: 's' })).statusCode, 409);
+    // A running guest's volume is snapshotted through its QEMU, and not deleted under it.
+    r = await req('POST', '/v1/volumes/fast/data-1/snapshots', { name: 'empty' });
+    assert.equal(r.statusCode, 201, r.body);
+    assert.deepEqual(r.json().snapshots, ['empty']);
+    assert.equal((await req('POST', '/v1/volumes/fast/data-1/snapshots', { name: 'empty' })).statusCode, 409);
     assert.equal((await req('DELETE', '/v1/volumes/fast/data-1')).statusCode, 409);
+    assert.equal(
+      (await req('POST', '/v1/volumes', { id: 'c', pool, sizeGiB: 1, from: { volumeId: 'data-1' } }))
+        .statusCode,
+      409,
+    );
 
     await shell(
       'hp-1',
@@ -97,6 +105,8 @@ describe('volumes hot-plugged into real QEMU guests', { skip }, () => {
     assert.equal(r.statusCode, 200, r.body);
     assert.deepEqual(r.json().spec.disks, []);
     await waitForSerial(log('hp-1'), (l) => /nubis-disk-del vdb/.test(l), 120_000);
+    // Detached, the snapshot is deleted offline.
+    assert.equal((await req('DELETE', '/v1/volumes/fast/data-1/snapshots/empty')).statusCode, 204);
 
     // The second guest gets it while stopped: attached at its start by qemuArgs.
     assert.equal((await req('POST', '/v1/guests', guest('hp-2'))).statusCode, 201);

@@ -74,15 +74,18 @@ export function registerStorageRoutes(app: FastifyInstance, d: QemuDriver): void
       throw new DriverError('BAD_SPEC', 'This agent has no storage pools; start it with --pool NAME=DIR');
     return p;
   };
-  /** Running (or paused) guests write their volumes: no offline snapshot or clone of those. */
-  const refuseIfRunning = async (pool: string, volumeId: string, action: string) => {
-    const busy = (await d.volumeUsers(pool, volumeId)).filter(
+  /** The running (or paused) guest that writes a volume, if any. */
+  const writer = async (pool: string, volumeId: string) =>
+    (await d.volumeUsers(pool, volumeId)).find(
       (g) => g.state === GuestState.running || g.state === GuestState.paused,
     );
-    if (busy.length)
+  /** Running (or paused) guests write their volumes: no offline clone of those. */
+  const refuseIfRunning = async (pool: string, volumeId: string, action: string) => {
+    const busy = await writer(pool, volumeId);
+    if (busy)
       throw new DriverError(
         'INVALID_STATE',
-        `Cannot ${action} volume "${volumeId}": guest "${busy[0]!.id}" is running with it attached; stop it or detach the volume first`,
+        `Cannot ${action} volume "${volumeId}": guest "${busy.id}" is running with it attached; stop it or detach the volume first`,
       );
   };
 
@@ -130,7 +133,12 @@ export function registerStorageRoutes(app: FastifyInstance, d: QemuDriver): void
         'volume snapshot (name: 1-64 letters, digits, ".", "_" or "-")',
       );
       pools().existing(pool, volumeId);
-      await refuseIfRunning(pool, volumeId, 'snapshot');
+      // A running guest's volume is snapshotted by its QEMU (the only writer), others by qemu-img.
+      const g = await writer(pool, volumeId);
+      if (g) {
+        await d.volumeSnapshot(g.id, volumeId, name);
+        return reply.code(201).send(await pools().info(pool, volumeId));
+      }
       return reply.code(201).send(await pools().snapshot(pool, volumeId, name));
     },
   );
@@ -139,8 +147,9 @@ export function registerStorageRoutes(app: FastifyInstance, d: QemuDriver): void
     async (req, reply) => {
       const { pool, volumeId, name } = req.params;
       pools().existing(pool, volumeId);
-      await refuseIfRunning(pool, volumeId, 'delete a snapshot of');
-      await pools().deleteSnapshot(pool, volumeId, name);
+      const g = await writer(pool, volumeId);
+      if (g) await d.volumeSnapshot(g.id, volumeId, name, true);
+      else await pools().deleteSnapshot(pool, volumeId, name);
       return reply.code(204).send();
     },
   );

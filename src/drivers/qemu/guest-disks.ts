@@ -187,3 +187,34 @@ export async function hotUnplug(
   await qmp.execute('blockdev-del', { 'node-name': nodeName(d.slot) }).catch(() => undefined);
   return current.filter((x) => x !== d);
 }
+
+/**
+ * Internal snapshot of an attached volume while its guest runs (QMP
+ * `blockdev-snapshot-internal-sync`; `del`: `blockdev-snapshot-delete-internal-sync`): QEMU, the
+ * volume's only writer, writes the snapshot table, so the image stays consistent.
+ * @throws DriverError NOT_FOUND (not attached), BACKEND (QMP refused: a name that exists, a missing one)
+ */
+export async function liveVolumeSnapshot(
+  qmp: QmpClient,
+  spec: GuestSpec,
+  volumeId: string,
+  name: string,
+  del = false,
+): Promise<void> {
+  const d = assignSlots((spec.disks ?? []) as SlottedDisk[], spec.id).find((x) => x.volumeId === volumeId);
+  if (!d) throw new DriverError('NOT_FOUND', `Volume "${volumeId}" is not attached to "${spec.id}"`, spec.id);
+  try {
+    await qmp.execute(
+      del ? 'blockdev-snapshot-delete-internal-sync' : 'blockdev-snapshot-internal-sync',
+      { device: nodeName(d.slot), name },
+      120_000,
+    );
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new DriverError(
+      /not found|can't find/i.test(msg) ? 'NOT_FOUND' : /exists/i.test(msg) ? 'ALREADY_EXISTS' : 'BACKEND',
+      `Cannot ${del ? 'delete' : 'take'} snapshot "${name}" of volume "${volumeId}": ${msg}`,
+      spec.id,
+    );
+  }
+}

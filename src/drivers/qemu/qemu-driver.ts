@@ -25,7 +25,7 @@ import {
   resolveInside,
 } from './host-paths.ts';
 import type { GuestDisk } from '../../core/storage/host-storage.ts';
-import { diskArgs, hotPlug, hotUnplug, type SlottedDisk } from './guest-disks.ts';
+import { diskArgs, hotPlug, hotUnplug, liveVolumeSnapshot, type SlottedDisk } from './guest-disks.ts';
 import type { ImageCache } from './image-cache.ts';
 import { QmpClient } from './qmp-client.ts';
 import type { HostPools } from './storage-pools.ts';
@@ -406,6 +406,14 @@ export class QemuDriver implements HypervisorDriver {
         : before.filter((d) => d.volumeId !== volumeId);
     this.saveSpec({ ...g.spec, disks });
     return (await this.get(id))!;
+  }
+
+  /** Take (or `del`ete) an internal snapshot of a volume attached to running or paused guest `id`, over QMP. */
+  async volumeSnapshot(id: string, volumeId: string, name: string, del = false): Promise<void> {
+    checkSnapshotName(name, id);
+    const g = await this.need(id);
+    this.expect(g, [GuestState.running, GuestState.paused], 'snapshot a volume of');
+    await liveVolumeSnapshot(await this.client(id), g.spec, volumeId, name, del);
   }
 
   /** Guests (any state) that have volume `volumeId` of pool `pool` attached. */
