@@ -6,7 +6,11 @@
  * NUBIS_GUEST_DIR names such a build).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +20,7 @@ import { diskSerial } from '../src/core/storage/host-storage.ts';
 import { QemuDriver } from '../src/drivers/qemu/qemu-driver.ts';
 import { openSerialConsole } from '../src/drivers/qemu/serial-console.ts';
 import { HostPools } from '../src/drivers/qemu/storage-pools.ts';
+import { ImageCache } from '../src/drivers/qemu/image-cache.ts';
 import { GUEST_DIR, tinyGuest, waitForSerial } from './helpers/guest.ts';
 
 const g = tinyGuest();
@@ -41,6 +46,7 @@ describe('volumes hot-plugged into real QEMU guests', { skip }, () => {
       accel: 'tcg',
       imageDirs: [GUEST_DIR],
       pools: new HostPools([{ ...pool, dir: join(dir, 'pool') }]),
+      imageCache: new ImageCache({ dir: join(dir, 'cache') }),
     });
     app = buildAgentServer({ driver: qemu, token: 'k', images: { tinyGuestDir: GUEST_DIR } });
     await app.ready();
@@ -118,5 +124,33 @@ describe('volumes hot-plugged into real QEMU guests', { skip }, () => {
     await waitForSerial(log('hp-2'), (l) => /nubis-disk-add vdb data-1/.test(l), 180_000);
     const out = await shell('hp-2', 'echo read-$(head -c 18 /dev/vdb)-done', /read-[^\n]*-done/);
     assert.match(out, /read-nubis-pattern-7f3a-done/);
+  });
+
+  test('a guest whose root disk is an overlay on a cached registry image starts', async () => {
+    const img = join(dir, 'img.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', img, '16M']);
+    const bytes = readFileSync(img);
+    const server = createServer((_req, res) => res.end(bytes));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const cached = {
+        id: 'empty',
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        sizeBytes: bytes.length,
+        format: 'qcow2' as const,
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/img`,
+      };
+      let r = await req('POST', '/v1/guests', { id: 'hp-img', memoryMiB: 128, vcpus: 1, image: { cached } });
+      assert.equal(r.statusCode, 201, r.body);
+      r = await req('POST', '/v1/guests/hp-img/start');
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.json().state, 'running');
+      const cmd = readFileSync(`/proc/${qemu.pid('hp-img')}/cmdline`, 'utf8');
+      assert.match(cmd, /hp-img\/disk\.qcow2/);
+      assert.match(cmd, /-boot\0c/);
+    } finally {
+      server.close();
+      await qemu.delete('hp-img').catch(() => undefined);
+    }
   });
 });

@@ -5,7 +5,7 @@
  * back onto an internal snapshot) or on a cached image. Every name from outside is checked against
  * the contract's pattern and every path resolved inside its pool's folder (host-paths.ts).
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DriverError } from '../../core/hypervisor.ts';
 import { STORAGE_ID_PATTERN, type PoolRef, type VolumeSpec } from '../../core/storage/host-storage.ts';
@@ -139,10 +139,13 @@ export class HostPools {
       args = ['convert', '-q', '-O', 'qcow2', '-l', `snapshot.name=${f.snapshot.name}`, src, path];
       await this.tool(args, `copy snapshot "${f.snapshot.name}"`);
       await this.tool(['resize', '-q', path, size], 'resize the copy').catch(() => undefined);
+      chmodSync(path, 0o600);
       return this.info(pool.name, v.id);
     }
     if (f) args.push(path, size);
     await this.tool(args, `create volume "${v.id}"`);
+    // A guest's data: this user's only, also in a pool folder others can list (a shared export).
+    chmodSync(path, 0o600);
     return this.info(pool.name, v.id);
   }
 
