@@ -164,6 +164,15 @@ describe('agent storage: pools, volumes and the image cache', { skip: noQemuImg 
     assert.equal(r.statusCode, 200, r.body);
     assert.deepEqual(r.json().spec.disks, [disk]);
     assert.equal((await req('POST', '/v1/guests/vm-a/disks', disk)).statusCode, 409);
+    // One writer per volume: a second guest cannot be created with it either.
+    const r2 = await req('POST', '/v1/guests', {
+      id: 'vm-b',
+      memoryMiB: 128,
+      vcpus: 1,
+      image: { cached: ref() },
+      disks: [disk],
+    });
+    assert.equal(r2.statusCode, 409, r2.body);
     r = await req('DELETE', '/v1/volumes/fast/att-1');
     assert.equal(r.statusCode, 409);
     assert.match(r.json().message, /attached to guest "vm-a"/);

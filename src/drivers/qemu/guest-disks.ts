@@ -21,8 +21,10 @@ export type SlottedDisk = GuestDisk & { slot?: number };
 const SERIAL_PATTERN = /^[a-zA-Z0-9_.-]{1,20}$/;
 
 const portId = (slot: number) => `hp${slot}`;
-const nodeName = (slot: number) => `vd${slot}`;
-const deviceId = (slot: number) => `vdisk${slot}`;
+/** QMP node name of the volume on port `slot` (a block mirror of the volume starts from it). */
+export const nodeName = (slot: number) => `vd${slot}`;
+/** QMP device id of the volume's virtio-blk device on port `slot`. */
+export const deviceId = (slot: number) => `vdisk${slot}`;
 
 /**
  * Give every disk a slot: those that have one keep it; the others take the lowest free ones, in order.

@@ -248,8 +248,17 @@ export class QemuDriver implements HypervisorDriver {
     if (this.readSpec(spec.id))
       throw new DriverError('ALREADY_EXISTS', `Guest "${spec.id}" already exists`, spec.id);
     const image = this.resolveImage(spec);
-    // Volumes must exist in this host's pools (checked again at every start).
+    // Volumes must exist in this host's pools (checked again at every start), one writer each.
     if (spec.disks?.length) diskArgs(spec, this.opts.pools);
+    for (const disk of spec.disks ?? []) {
+      const [other] = await this.volumeUsers(disk.pool.name, disk.volumeId);
+      if (other)
+        throw new DriverError(
+          'INVALID_STATE',
+          `Volume "${disk.volumeId}" is attached to guest "${other.id}"; detach it first`,
+          spec.id,
+        );
+    }
     // A registry image: fetched once into the cache, verified, then the root disk is an overlay on it.
     let base: { path: string; format: 'qcow2' | 'raw' } | undefined;
     if (!image.kernel && !image.disk && image.cached) {
