@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the tiny nubis guest from Debian packages only: the cloud kernel (apt-get download + dpkg -x),
-# an initramfs with busybox-static, the virtio modules, the static workload (guest/dirtier.c), the
+# an initramfs with busybox-static, the virtio modules, the static workloads (guest/dirtier.c, guest/diskcheck.c), the
 # networking scripts (guest/net.sh, guest/udhcpc.script) and dropbear (dropbear-bin, with its shared
 # libraries and the ELF interpreter, if installed). Output: OUT/vmlinuz, OUT/initramfs.cpio.gz (default OUT: .nubis/guest). Needs scripts/install-host-deps.sh.
 set -euo pipefail
@@ -11,12 +11,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
 [ -n "$kpkg" ] || { echo "build-guest: cannot resolve linux-image-cloud-amd64 (run apt-get update)" >&2; exit 1; }
-if [ ! -f "$out/vmlinuz" ] || [ "$(cat "$out/kernel-package" 2>/dev/null)" != "$kpkg" ]; then
+if [ ! -f "$out/vmlinuz" ] || [ ! -f "$out/modules/virtio_blk.ko" ] || [ "$(cat "$out/kernel-package" 2>/dev/null)" != "$kpkg" ]; then
   (cd "$work" && apt-get download "$kpkg" >/dev/null 2>&1)
   dpkg -x "$work"/*.deb "$work/k"
   cp "$work"/k/boot/vmlinuz-* "$out/vmlinuz"
   rm -rf "$out/modules" && mkdir -p "$out/modules"
-  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon failover net_failover virtio_net evdev button; do
+  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon failover net_failover virtio_net virtio_blk evdev button; do
     f=$(find "$work/k/lib/modules" -name "$m.ko" | head -1)
     [ -n "$f" ] && cp "$f" "$out/modules/"
   done
@@ -31,10 +31,11 @@ mkdir -p "$ir"/{bin,sbin,etc/udhcpc,etc/nubis,etc/dropbear,proc,sys,dev,tmp,run,
 cp "$bb" "$ir/bin/busybox"
 cp "$out"/modules/*.ko "$ir/lib/modules/"
 gcc -static -O2 -o "$ir/bin/dirtier" "$root/guest/dirtier.c"
+gcc -static -O2 -o "$ir/bin/diskcheck" "$root/guest/diskcheck.c"
 cp "$root/guest/init.sh" "$ir/init"
 cp "$root/guest/net.sh" "$ir/etc/nubis/net.sh"
 cp "$root/guest/udhcpc.script" "$ir/etc/udhcpc/default.script"
-chmod +x "$ir/init" "$ir/bin/dirtier" "$ir/etc/nubis/net.sh" "$ir/etc/udhcpc/default.script"
+chmod +x "$ir/init" "$ir/bin/dirtier" "$ir/bin/diskcheck" "$ir/etc/nubis/net.sh" "$ir/etc/udhcpc/default.script"
 chmod 700 "$ir/root"
 # Accounts for dropbear and the console: root, key-only ('*' is no password, not a locked account).
 echo 'root:x:0:0:root:/root:/bin/sh' > "$ir/etc/passwd"
