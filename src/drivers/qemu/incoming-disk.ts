@@ -89,7 +89,7 @@ export function findIncomingDisk(
 /**
  * Check the files a qcow2 header points QEMU at: a backing file must resolve inside `imageDirs`, and
  * an external data file is refused. Reads the header with `qemu-img info` (which does not open the
- * backing file).
+ * backing file; -U: a shared disk is open in the source QEMU, which holds its lock).
  * @throws DriverError BAD_SPEC naming the problem (never the file's contents)
  */
 export async function checkQcow2References(
@@ -99,8 +99,11 @@ export async function checkQcow2References(
   id: string,
 ): Promise<void> {
   const out = await new Promise<string>((ok, fail) =>
-    execFile(qemuImg, ['info', '--output=json', '-f', 'qcow2', disk], { timeout: 30_000 }, (e, stdout) =>
-      e ? fail(e) : ok(stdout),
+    execFile(
+      qemuImg,
+      ['info', '-U', '--output=json', '-f', 'qcow2', disk],
+      { timeout: 30_000 },
+      (e, stdout) => (e ? fail(e) : ok(stdout)),
     ),
   ).catch(() => {
     throw new DriverError('BAD_SPEC', `The disk of "${id}" is not a readable qcow2 image`, id);
