@@ -183,7 +183,10 @@ async function placeDisk(dst: QemuDriver, req: IncomingRequest, d: string): Prom
     try {
       found = findIncomingDisk(dst.opts, id);
     } catch (e) {
-      if (req.options.disks === 'shared') throw e;
+      // Mirror only when no disk is visible and the source sent the sizes to mirror into; a visible
+      // disk that fails a check (symlink, owner, several copies) is refused, never worked around.
+      const none = e instanceof DriverError && e.message.startsWith('No disk of guest');
+      if (req.options.disks === 'shared' || !none || !req.disks) throw e;
     }
   }
   if (found) {
