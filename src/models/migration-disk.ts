@@ -101,7 +101,8 @@ export function predictBlockMigration(
   const left = Math.max(1e-3, i.bandwidthMbps - (i.writeMiBps * MiB * 8) / 1e6);
   const m = predictMigration({ ...i, bandwidthMbps: left }, o, memCal);
   const memS = m.totalMs / 1000;
-  const duringMem = i.writeMiBps * memS;
+  // Writes go on while the memory moves (for ever when the memory never converges).
+  const duringMem = i.writeMiBps > 0 ? i.writeMiBps * memS : 0;
   const mirrorMs = (cal.mirrorSetupMs / 1000 + mirrorS) * 1000;
   return {
     converged: converged && m.converged,
