@@ -145,38 +145,95 @@ test(
   },
 );
 
+/** Kill the destination's QEMU for `id` once `when(source QMP)` holds; resolves with what it saw. */
+function killDestinationWhen(
+  src: QemuDriver,
+  dst: QemuDriver,
+  id: string,
+  when: (jobs: { ready: boolean; offset: number }[], migration: string) => boolean,
+): Promise<string> {
+  return (async () => {
+    const c = await src.client(id);
+    for (let i = 0; i < 1200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const jobs = await c.execute<{ ready: boolean; offset: number }[]>('query-block-jobs');
+      const m = (await c.execute<{ status?: string }>('query-migrate')).status ?? 'none';
+      const pid = dst.pid(id);
+      if (pid && when(jobs, m)) {
+        process.kill(pid, 'SIGKILL');
+        return `jobs ${JSON.stringify(jobs.map((j) => ({ ready: j.ready, offset: j.offset })))}, migration ${m}`;
+      }
+    }
+    return 'never';
+  })();
+}
+
+/** The move failed, the guest runs on the source with no job or NBD node left, its disk intact. */
+async function assertRolledBack(
+  a: QemuDriver,
+  b: QemuDriver,
+  id: string,
+  move: Promise<unknown>,
+  before: string,
+) {
+  await assert.rejects(move, (e: unknown) => {
+    assert.ok(e instanceof MigrationError);
+    assert.match(e.message, /keeps running on the source/);
+    assert.equal(e.report.disks, 'mirror');
+    return true;
+  });
+  assert.equal((await a.get(id))!.state, GuestState.running);
+  assert.equal(await b.get(id), undefined, 'nothing left on the destination');
+  const c = await a.client(id);
+  assert.deepEqual(await c.execute('query-block-jobs'), [], 'no mirror job left');
+  assert.deepEqual(await c.execute('query-jobs'), [], 'no job left');
+  const nodes = await c.execute<{ 'node-name': string }[]>('query-named-block-nodes');
+  assert.ok(!nodes.some((n) => n['node-name'].startsWith('mig-nbd-')), 'no NBD client node left');
+  await verifyDisk(a, id, before);
+}
+
 test(
   'the destination killed during the mirror: the guest keeps running on its source, disk intact',
   { skip },
   async () => {
     const [a, b] = await twoHosts(false);
     try {
-      await diskGuest(a, 'bmk', '1G');
+      // 256 MiB of data at 40 Mbit/s: about a minute of mirror; killed once a part was copied.
+      await diskGuest(a, 'bmk', '1G', 256);
       const before = readFileSync(a.serialLog('bmk'), 'utf8');
-      // 40 Mbit/s for a 1 GiB disk: minutes of mirror; kill the destination QEMU after a second.
-      const killer = (async () => {
-        for (let i = 0; i < 300; i++) {
-          await new Promise((r) => setTimeout(r, 100));
-          const pid = b.pid('bmk');
-          if (pid && i >= 10) return process.kill(pid, 'SIGKILL');
-        }
-      })();
-      await assert.rejects(
-        migrate(a, b, 'bmk', { mode: 'precopy', bandwidthMbps: 40, timeoutMs: 120_000, disks: 'mirror' }),
-        (e: unknown) => {
-          assert.ok(e instanceof MigrationError);
-          assert.match(e.message, /keeps running on the source/);
-          return true;
-        },
+      const killed = killDestinationWhen(
+        a,
+        b,
+        'bmk',
+        (j) => j.length === 1 && !j[0]!.ready && j[0]!.offset > 0,
       );
-      await killer;
-      assert.equal((await a.get('bmk'))!.state, GuestState.running);
-      assert.equal(await b.get('bmk'), undefined, 'nothing left on the destination');
-      const c = await a.client('bmk');
-      assert.deepEqual(await c.execute('query-block-jobs'), [], 'no mirror job left');
-      const nodes = await c.execute<{ 'node-name': string }[]>('query-named-block-nodes');
-      assert.ok(!nodes.some((n) => n['node-name'].startsWith('mig-nbd-')), 'no NBD client node left');
-      await verifyDisk(a, 'bmk', before);
+      const move = migrate(a, b, 'bmk', {
+        mode: 'precopy',
+        bandwidthMbps: 40,
+        timeoutMs: 120_000,
+        disks: 'mirror',
+      });
+      await assertRolledBack(a, b, 'bmk', move, before);
+      assert.match(await killed, /"ready":false.*migration none/, 'killed during the mirror phase');
+    } finally {
+      await cleanup(a, b);
+    }
+  },
+);
+
+test(
+  'the destination killed while the memory moves after the mirror: the guest stays on its source, disk intact',
+  { skip },
+  async () => {
+    const [a, b] = await twoHosts(false);
+    try {
+      await diskGuest(a, 'bmm', '64M');
+      const before = readFileSync(a.serialLog('bmm'), 'utf8');
+      // 256 MiB of memory at 20 Mbit/s: about a minute of memory phase after a quick mirror (64 MiB, sparse).
+      const killed = killDestinationWhen(a, b, 'bmm', (j, m) => m === 'active' && j.every((x) => x.ready));
+      const move = migrate(a, b, 'bmm', { mode: 'precopy', bandwidthMbps: 20, timeoutMs: 120_000 });
+      await assertRolledBack(a, b, 'bmm', move, before);
+      assert.match(await killed, /"ready":true.*migration active/, 'killed during the memory phase');
     } finally {
       await cleanup(a, b);
     }
