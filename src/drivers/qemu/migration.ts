@@ -3,7 +3,8 @@
  * material: stop-and-copy, iterative pre-copy (downtime limit, bandwidth cap, Xen-style stop rules:
  * Clark et al., NSDI 2005), post-copy after a pre-copy warm-up (Hines & Gopalan, VEE 2009), and the
  * options auto-converge (CPU throttling), XBZRLE page-delta compression (Svärd et al., VEE 2011),
- * multifd with zstd/zlib compression. Zero pages are always skipped by QEMU.
+ * multifd with zstd/zlib compression. Zero pages are always skipped by QEMU. Local disks are mirrored
+ * live over NBD before the memory moves (block-mirror.ts); shared disks are not moved.
  *
  * A failure at any point leaves the guest running on the source and the destination cleaned up.
  */
@@ -156,9 +157,10 @@ async function setCaps(c: QmpClient, o: MigrationOptions, mirror = false): Promi
 }
 
 /**
- * What the destination needs to receive a guest: its spec and snapshot names. Its disk is copied from
+ * What the destination needs to receive a guest: its spec, snapshot names and disk sizes. Its disk is
  * `guests/ID/disk.qcow2` of a source state folder the destination is configured with (same machine or
- * shared storage), found from the id: never a path the caller names.
+ * shared storage; hard-linked: the same file), found from the id, never a path the caller names; or,
+ * when it sees none, an empty target the source mirrors into over NBD (block-mirror.ts).
  */
 export interface IncomingRequest {
   spec: GuestSpec;

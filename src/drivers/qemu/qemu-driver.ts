@@ -37,7 +37,7 @@ export interface QemuDriverOptions {
    */
   imageDirs: readonly string[];
   /**
-   * Folders an incoming migration may copy a guest's disk from (other agents' state folders on this
+   * Folders where an incoming migration finds a guest's disk (and uses that file) (other agents' state folders on this
    * machine or on shared storage). Default: the folder holding `stateDir`.
    */
   migrationSourceDirs?: readonly string[];
