@@ -1,8 +1,9 @@
 /**
- * Which disk an incoming migration may use (hard-linked, shared): never a path the caller names. The destination derives
- * it from the guest id (the one its migration ticket names) and its configured migration source
- * folders, and checks the file before and after copying it (a qcow2 header names other files QEMU
- * would open: a backing file or an external data file; those must lie in the image folders).
+ * Which disk an incoming migration may use (hard-linked: the same file): never a path the caller
+ * names. The destination derives it from the guest id (the one its migration ticket names) and its
+ * configured migration source folders, and checks the file before and after linking it (a qcow2
+ * header names other files QEMU would open: a backing file or an external data file; those must lie
+ * in the image folders).
  */
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, openSync, readdirSync, readSync, realpathSync } from 'node:fs';
