@@ -206,11 +206,12 @@ async function placeDisk(dst: QemuDriver, req: IncomingRequest, d: string): Prom
     return 'shared';
   }
   const root = req.disks?.find((x) => x.device === 'disk0');
-  const others = (req.disks ?? []).filter((x) => x.device !== 'disk0');
-  if (!root || others.length || !req.disks!.every((x) => DEVICE_RE.test(x.device)))
+  // Only the root disk is mirrored for now: attached volumes come from their pools (a shared pool's
+  // file is visible here; a local volume's is not, so QEMU does not start and the move is rolled back).
+  if (!root || !req.disks!.every((x) => DEVICE_RE.test(x.device)))
     throw new DriverError(
       'BAD_SPEC',
-      `A mirrored migration needs the size of the root disk (disks: [{ device: "disk0", virtualSize }]) and mirrors only it`,
+      `A mirrored migration needs the size of the root disk (disks: [{ device: "disk0", virtualSize }])`,
       id,
     );
   if (!(Number.isSafeInteger(root.virtualSize) && root.virtualSize > 0 && root.virtualSize <= MAX_DISK_BYTES))
@@ -386,7 +387,7 @@ export async function migrateOut(
   };
   const sc = await src.client(id);
   let jobs: string[] = [];
-  let pausedByUs = false;
+  let pausedAt: number | undefined;
   const t0 = Date.now();
   try {
     await setCaps(sc, o, !!nbd);
@@ -399,7 +400,7 @@ export async function migrateOut(
     await sc.execute('migrate-set-parameters', params);
     if (o.mode === 'stop-and-copy') {
       await sc.execute('stop');
-      pausedByUs = true;
+      pausedAt = Date.now(); // stop-and-copy: paused for the mirror too
     }
     const deadline = Date.now() + (o.timeoutMs ?? 60_000);
     if (nbd) {
@@ -479,7 +480,7 @@ export async function migrateOut(
     }
     await commit();
     report.totalMs = q['total-time'] ?? Date.now() - tStart;
-    report.downtimeMs = pausedByUs ? Date.now() - tStart : (q.downtime ?? 0);
+    report.downtimeMs = pausedAt !== undefined ? Date.now() - pausedAt : (q.downtime ?? 0);
     report.status = 'completed';
   } catch (e) {
     // Roll back: cancel here, clean the destination, make sure the guest runs on the source.
