@@ -139,6 +139,17 @@ test(
           `measured mirror ${r.mirrorMs} ms + memory ${r.totalMs} ms, ${r.diskBytes} disk bytes, ${r.bytes} memory bytes; ` +
           `model (10 Gbit/s, 1 MiB/s of writes): mirror ${p.mirrorMs.toFixed(0)} ms, total ${p.totalMs.toFixed(0)} ms`,
       );
+      // Back with post-copy, and out again with stop-and-copy: the mirror completes at either switch-over.
+      for (const [from, to, mode] of [
+        [b, a, 'postcopy'],
+        [a, b, 'stop-and-copy'],
+      ] as const) {
+        const log = readFileSync(from.serialLog('bm'), 'utf8');
+        const r2 = await migrate(from, to, 'bm', { mode, postcopyAfterMs: 0, timeoutMs: 180_000 });
+        assert.equal(r2.disks, 'mirror');
+        if (mode === 'postcopy') assert.equal(r2.modeUsed, 'precopy→postcopy');
+        await verifyDisk(to, 'bm', log);
+      }
     } finally {
       await cleanup(a, b);
     }
