@@ -39,6 +39,31 @@ test('a simulated migration reports what the live-migration models predict for t
   assert.ok(busy.totalMs! > idle.totalMs!, `busy ${busy.totalMs} ms > idle ${idle.totalMs} ms`);
 });
 
+test('a simulated VM with a local volume mirrors it first; shared disks move only memory', async () => {
+  const drivers = createHostDrivers({ sim: new SimHypervisorDriver(new SimClock()) });
+  const a = drivers.forHost(ref('a'));
+  const disk = (kind: 'local' | 'shared') => ({
+    volumeId: `vol-${kind}`,
+    pool: { name: kind, kind },
+    sizeGiB: 10,
+    serial: `vol-${kind}`,
+  });
+  for (const id of ['plain', 'local', 'shared']) {
+    const disks = id === 'plain' ? [] : [disk(id as 'local' | 'shared')];
+    await a.create({ ...spec(id), disks });
+    await a.start(id);
+  }
+  const plain = await a.migrate('plain', ref('b'), { cpuUtilization: 0.5 });
+  const local = await a.migrate('local', ref('b'), { cpuUtilization: 0.5 });
+  const shared = await a.migrate('shared', ref('b'), { cpuUtilization: 0.5 });
+  // 10 GiB at 1 Gbit/s is about 86 s of mirror before the memory moves.
+  assert.ok(Number(local.mirrorMs) > 80_000, `mirror ${local.mirrorMs} ms`);
+  assert.ok(Number(local.diskBytes) >= 10 * 2 ** 30);
+  assert.ok(local.totalMs! > plain.totalMs! + 80_000);
+  assert.equal(shared.totalMs, plain.totalMs, 'a shared volume does not move');
+  assert.equal(shared.diskBytes, undefined);
+});
+
 test('a switched-off simulated host answers nothing, its guests crash, and it cannot receive migrations', async () => {
   const drivers = createHostDrivers({ sim: new SimHypervisorDriver(new SimClock()) });
   const [a, b] = [drivers.forHost(ref('a')), drivers.forHost(ref('b'))];

@@ -17,8 +17,10 @@ import {
   MigrationError,
   migrateOut,
   prepareIncoming,
+  type IncomingReady,
   type MigrationOptions,
 } from '../drivers/qemu/migration.ts';
+import { listDisks } from '../drivers/qemu/block-mirror.ts';
 import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { checkGuestId, checkSnapshotName, GUEST_ID_PATTERN } from '../drivers/qemu/host-paths.ts';
 import { readKsm } from '../drivers/ksm.ts';
@@ -107,6 +109,7 @@ const migrationOptionsSchema = z
       .optional(),
     timeoutMs: z.number().positive().optional(),
     listenHost: z.string().optional(),
+    disks: z.enum(['mirror', 'shared']).optional(),
   })
   .strict();
 
@@ -470,6 +473,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
               allowPostcopy: z.boolean().optional(),
               allowAutoConverge: z.boolean().optional(),
               allowCompression: z.boolean().optional(),
+              disks: z.enum(['mirror', 'shared']).optional(),
             })
             .strict()
             .optional(),
@@ -507,6 +511,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       const p = planned.options!;
       b.options = {
         mode: p.mode,
+        ...(b.plan.disks ? { disks: b.plan.disks } : {}),
         bandwidthMbps: b.plan.bandwidthMbps,
         ...(p.mode === 'precopy' ? { maxDowntimeMs: p.maxDowntimeMs } : {}),
         // Safety net: should the guest outrun the prediction, finish with post-copy instead of looping.
@@ -521,13 +526,15 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     const opts = b.options as MigrationOptions;
     const dest = b.destination.replace(/\/+$/, '');
     const ticket = b.destinationTicket;
-    const { uri } = (await call(
+    // The disks' sizes: the destination creates mirror targets of those sizes unless it sees the files.
+    const disks = await listDisks(await d.client(id));
+    const { uri, nbd } = (await call(
       `${dest}/v1/incoming`,
       ticket,
       'POST',
-      { spec: g.spec, snapshots: g.snapshots, options: opts },
+      { spec: g.spec, snapshots: g.snapshots, options: opts, disks },
       o.peerTls,
-    )) as { uri: string };
+    )) as IncomingReady;
     const report = await migrateOut(
       d,
       id,
@@ -551,6 +558,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
           o.peerTls,
         );
       },
+      nbd,
     );
     // The guest left: its floating IP is the destination's now.
     await netEvent(o.network?.reconcile());
@@ -587,7 +595,15 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   app.post('/v1/incoming', async (req, reply) => {
     // The disk is found from the guest id (a `diskPath` from an older source agent is ignored).
     const b = parse(
-      z.object({ spec: specSchema, snapshots: z.array(z.string()), options: migrationOptionsSchema }),
+      z.object({
+        spec: specSchema,
+        snapshots: z.array(z.string()),
+        options: migrationOptionsSchema,
+        disks: z
+          .array(z.object({ device: z.string().max(32), virtualSize: z.number().int().positive() }).strict())
+          .max(16)
+          .optional(),
+      }),
       req.body,
       'incoming migration',
     );

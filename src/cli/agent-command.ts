@@ -43,7 +43,7 @@ export function agentCommand(program: Command): void {
     )
     .option(
       '--migration-source-dirs <dirs>',
-      "comma-separated folders incoming migrations may copy a guest's disk from (other agents' state folders here or on shared storage; default: the folder holding --state)",
+      "comma-separated folders where incoming migrations find a guest's disk (other agents' state folders here or on shared storage; the same file is then used, otherwise the disk is mirrored live over NBD; default: the folder holding --state)",
     )
     .option(
       '--tls-cert <file>',

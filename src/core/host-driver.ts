@@ -31,6 +31,11 @@ export interface MigrateRequest {
   downtimeTargetMs?: number;
   /** The VM's recent CPU utilization (0..1): a simulated host models the dirty rate from it. */
   cpuUtilization?: number;
+  /**
+   * How the disks move: `mirror` (live copy of the local disks over NBD before the memory) or `shared`
+   * (the destination sees them: only memory moves). Default: shared when the destination sees the disk.
+   */
+  disks?: 'mirror' | 'shared';
 }
 
 /** What a completed migration reports (the agent's report, or the modelled one of a simulated host). */

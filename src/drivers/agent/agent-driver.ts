@@ -21,11 +21,18 @@ import type { HostNetworkState } from '../../core/network/host-network.ts';
 /** The agent's migration request body (options, or a plan from a downtime target). */
 function migrationBody(r: MigrateRequest) {
   return r.downtimeTargetMs
-    ? { plan: { downtimeTargetMs: r.downtimeTargetMs, bandwidthMbps: r.bandwidthMbps ?? 1000 } }
+    ? {
+        plan: {
+          downtimeTargetMs: r.downtimeTargetMs,
+          bandwidthMbps: r.bandwidthMbps ?? 1000,
+          ...(r.disks ? { disks: r.disks } : {}),
+        },
+      }
     : {
         options: {
           mode: r.mode ?? 'precopy',
           ...(r.bandwidthMbps ? { bandwidthMbps: r.bandwidthMbps } : {}),
+          ...(r.disks ? { disks: r.disks } : {}),
         },
       };
 }

@@ -1,8 +1,9 @@
 /**
- * Which disk an incoming migration may copy: never a path the caller names. The destination derives
- * it from the guest id (the one its migration ticket names) and its configured migration source
- * folders, and checks the file before and after copying it (a qcow2 header names other files QEMU
- * would open: a backing file or an external data file; those must lie in the image folders).
+ * Which disk an incoming migration may use (hard-linked: the same file): never a path the caller
+ * names. The destination derives it from the guest id (the one its migration ticket names) and its
+ * configured migration source folders, and checks the file before and after linking it (a qcow2
+ * header names other files QEMU would open: a backing file or an external data file; those must lie
+ * in the image folders).
  */
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, openSync, readdirSync, readSync, realpathSync } from 'node:fs';
@@ -89,7 +90,7 @@ export function findIncomingDisk(
 /**
  * Check the files a qcow2 header points QEMU at: a backing file must resolve inside `imageDirs`, and
  * an external data file is refused. Reads the header with `qemu-img info` (which does not open the
- * backing file).
+ * backing file; -U: a shared disk is open in the source QEMU, which holds its lock).
  * @throws DriverError BAD_SPEC naming the problem (never the file's contents)
  */
 export async function checkQcow2References(
@@ -99,8 +100,11 @@ export async function checkQcow2References(
   id: string,
 ): Promise<void> {
   const out = await new Promise<string>((ok, fail) =>
-    execFile(qemuImg, ['info', '--output=json', '-f', 'qcow2', disk], { timeout: 30_000 }, (e, stdout) =>
-      e ? fail(e) : ok(stdout),
+    execFile(
+      qemuImg,
+      ['info', '-U', '--output=json', '-f', 'qcow2', disk],
+      { timeout: 30_000 },
+      (e, stdout) => (e ? fail(e) : ok(stdout)),
     ),
   ).catch(() => {
     throw new DriverError('BAD_SPEC', `The disk of "${id}" is not a readable qcow2 image`, id);

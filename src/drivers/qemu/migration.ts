@@ -3,14 +3,31 @@
  * material: stop-and-copy, iterative pre-copy (downtime limit, bandwidth cap, Xen-style stop rules:
  * Clark et al., NSDI 2005), post-copy after a pre-copy warm-up (Hines & Gopalan, VEE 2009), and the
  * options auto-converge (CPU throttling), XBZRLE page-delta compression (Svärd et al., VEE 2011),
- * multifd with zstd/zlib compression. Zero pages are always skipped by QEMU.
+ * multifd with zstd/zlib compression. Zero pages are always skipped by QEMU. Local disks are mirrored
+ * live over NBD before the memory moves (block-mirror.ts); shared disks are not moved.
  *
  * A failure at any point leaves the guest running on the source and the destination cleaned up.
  */
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkGuestSpec, DriverError, GuestState, type GuestSpec } from '../../core/hypervisor.ts';
 import { checkGuestId, checkSnapshotName } from './host-paths.ts';
+import {
+  abortMirrors,
+  completeMirrors,
+  createTargetDisk,
+  DEVICE_RE,
+  type DiskMode,
+  listDisks,
+  MAX_DISK_BYTES,
+  type MirrorDisk,
+  mirrorProgress,
+  type NbdTarget,
+  startMirrors,
+  startNbdServer,
+  stopNbdServer,
+  waitMirrorsReady,
+} from './block-mirror.ts';
 import { checkQcow2References, findIncomingDisk } from './incoming-disk.ts';
 import type { QemuDriver } from './qemu-driver.ts';
 import type { QmpClient } from './qmp-client.ts';
@@ -40,6 +57,12 @@ export interface MigrationOptions {
   timeoutMs?: number;
   /** Address the destination listens on (default 127.0.0.1). */
   listenHost?: string;
+  /**
+   * How the disks travel: `mirror` (live NBD mirror of the local disks before the memory moves) or
+   * `shared` (the destination sees the disk files: only memory moves). Default: shared when the
+   * destination can see the source's disk, else mirror.
+   */
+  disks?: DiskMode;
 }
 
 export interface MigrationReport {
@@ -53,6 +76,10 @@ export interface MigrationReport {
   bytes: number;
   rounds: number;
   dirtyRateMiBps: number;
+  /** How the disks travelled, the bytes the mirror copied (0 when shared) and how long it took to sync. */
+  disks?: DiskMode;
+  diskBytes?: number;
+  mirrorMs?: number;
   error?: string;
 }
 
@@ -102,6 +129,8 @@ export function checkMigrationOptions(o: MigrationOptions): string[] {
   if (o.bandwidthMbps !== undefined && !(o.bandwidthMbps > 0))
     e.push(`bandwidthMbps must be > 0, got ${o.bandwidthMbps}`);
   // It becomes part of a QEMU URI (tcp:HOST:0): an address or a host name, nothing else.
+  if (o.disks !== undefined && o.disks !== 'mirror' && o.disks !== 'shared')
+    e.push(`disks must be "mirror" or "shared", got ${JSON.stringify(String(o.disks).slice(0, 40))}`);
   if (o.listenHost !== undefined && !/^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])$/.test(o.listenHost))
     e.push(
       `listenHost must be an IPv4 address, a host name or [IPv6], got ${JSON.stringify(String(o.listenHost).slice(0, 80))}`,
@@ -109,8 +138,10 @@ export function checkMigrationOptions(o: MigrationOptions): string[] {
   return e;
 }
 
-async function setCaps(c: QmpClient, o: MigrationOptions): Promise<void> {
+async function setCaps(c: QmpClient, o: MigrationOptions, mirror = false): Promise<void> {
   const caps = [
+    // With disks mirrored, QEMU pauses before the switch-over so that the mirror jobs complete first.
+    { capability: 'pause-before-switchover', state: mirror },
     { capability: 'events', state: true },
     { capability: 'postcopy-ram', state: o.mode === 'postcopy' || o.postcopyFallbackAfterMs !== undefined },
     { capability: 'auto-converge', state: !!o.autoConverge },
@@ -126,21 +157,87 @@ async function setCaps(c: QmpClient, o: MigrationOptions): Promise<void> {
 }
 
 /**
- * What the destination needs to receive a guest: its spec and snapshot names. Its disk is copied from
+ * What the destination needs to receive a guest: its spec, snapshot names and disk sizes. Its disk is
  * `guests/ID/disk.qcow2` of a source state folder the destination is configured with (same machine or
- * shared storage), found from the id: never a path the caller names.
+ * shared storage; hard-linked: the same file), found from the id, never a path the caller names; or,
+ * when it sees none, an empty target the source mirrors into over NBD (block-mirror.ts).
  */
 export interface IncomingRequest {
   spec: GuestSpec;
   snapshots: string[];
   options: MigrationOptions;
+  /** The source's disks and their virtual sizes (the destination creates mirror targets of that size). */
+  disks?: MirrorDisk[];
+}
+
+/** What a prepared destination tells the source: where to stream, and the NBD targets when mirroring. */
+export interface IncomingReady {
+  uri: string;
+  disks: DiskMode;
+  nbd?: NbdTarget;
+}
+
+/** The destination's disk for guest `id`: hard-linked from the source (shared) or an empty mirror target. */
+async function placeDisk(dst: QemuDriver, req: IncomingRequest, d: string): Promise<DiskMode> {
+  const id = req.spec.id;
+  let found: string | undefined;
+  if (req.options.disks !== 'mirror') {
+    try {
+      found = findIncomingDisk(dst.opts, id);
+    } catch (e) {
+      // Mirror only when no disk is visible and the source sent the sizes to mirror into; a visible
+      // disk that fails a check (symlink, owner, several copies) is refused, never worked around.
+      const none = e instanceof DriverError && e.message.startsWith('No disk of guest');
+      if (req.options.disks === 'shared' || !none || !req.disks) throw e;
+    }
+  }
+  if (found) {
+    // The same file, not a copy: writes the guest makes until the switch-over are kept. Both state
+    // folders must be on one filesystem (a shared pool); otherwise use disks: 'mirror'.
+    try {
+      linkSync(found, join(d, 'disk.qcow2'));
+    } catch (e) {
+      throw new DriverError(
+        'BAD_SPEC',
+        `The disk of "${id}" is visible but not on this host's filesystem (${(e as NodeJS.ErrnoException).code}); use disks: 'mirror'`,
+        id,
+      );
+    }
+    return 'shared';
+  }
+  const root = req.disks?.find((x) => x.device === 'disk0');
+  // Only the root disk is mirrored for now: attached volumes come from their pools (a shared pool's
+  // file is visible here; a local volume's is not, so QEMU does not start and the move is rolled back).
+  if (!root || !req.disks!.every((x) => DEVICE_RE.test(x.device)))
+    throw new DriverError(
+      'BAD_SPEC',
+      `A mirrored migration needs the size of the root disk (disks: [{ device: "disk0", virtualSize }])`,
+      id,
+    );
+  if (!(Number.isSafeInteger(root.virtualSize) && root.virtualSize > 0 && root.virtualSize <= MAX_DISK_BYTES))
+    throw new DriverError('BAD_SPEC', `Bad disk size ${root.virtualSize}: 1 byte .. 4 TiB`, id);
+  if (req.snapshots.length)
+    throw new DriverError(
+      'BAD_SPEC',
+      `Guest "${id}" has internal snapshots, which a disk mirror does not carry; delete them or use disks: 'shared'`,
+      id,
+    );
+  // Over the same (cached, read-only) image the source's disk is backed by: only the overlay moves.
+  const image = dst.resolveImage(req.spec);
+  await createTargetDisk(
+    dst.opts.qemuImgBinary ?? 'qemu-img',
+    join(d, 'disk.qcow2'),
+    root.virtualSize,
+    image.disk,
+  );
+  return 'mirror';
 }
 
 /**
  * Destination side, step 1: set up a QEMU waiting for the stream; returns the URI to send to.
  * @throws DriverError (the destination is then clean)
  */
-export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Promise<{ uri: string }> {
+export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Promise<IncomingReady> {
   const id = checkGuestId(req.spec.id);
   // The same rules as a create: a source cannot bring a guest this host would not have created.
   const specErrs = checkGuestSpec(req.spec);
@@ -151,12 +248,11 @@ export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Pr
   dst.resolveImage(req.spec);
   if (await dst.get(id))
     throw new DriverError('ALREADY_EXISTS', `Guest "${id}" already exists on the destination`, id);
-  const disk = findIncomingDisk(dst.opts, id);
   const d = dst.dir(id);
   try {
     mkdirSync(d, { recursive: true });
-    copyFileSync(disk, join(d, 'disk.qcow2'));
-    // The copy is what QEMU opens: the files its header names are checked on it.
+    const mode = await placeDisk(dst, req, d);
+    // The file QEMU opens: the files its header names are checked on it.
     await checkQcow2References(
       dst.opts.qemuImgBinary ?? 'qemu-img',
       join(d, 'disk.qcow2'),
@@ -170,10 +266,11 @@ export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Pr
     const dc = await dst.client(id);
     await setCaps(dc, req.options);
     const host = req.options.listenHost ?? '127.0.0.1';
+    const nbd = mode === 'mirror' ? await startNbdServer(dc, host, ['disk0']) : undefined;
     await dc.execute('migrate-incoming', { uri: `tcp:${host}:0` });
     const addr = (await dc.execute<QueryMigrate>('query-migrate'))['socket-address']?.find((a) => a.port);
     if (!addr?.port) throw new Error('the destination did not report its listening port');
-    return { uri: `tcp:${host}:${addr.port}` };
+    return { uri: `tcp:${host}:${addr.port}`, disks: mode, ...(nbd ? { nbd } : {}) };
   } catch (e) {
     await cleanIncoming(dst, id);
     if (e instanceof DriverError) throw e;
@@ -198,6 +295,8 @@ export async function commitIncoming(dst: QemuDriver, id: string): Promise<void>
     throw new DriverError('INVALID_STATE', `Guest "${id}" is not an incoming migration`, id);
   }
   const dc = await dst.client(id);
+  // The mirror is complete (the source finished it before the switch-over): no export outlives it.
+  await stopNbdServer(dc);
   // 'cont' during 'inmigrate' is not a resume: only after the stream has been loaded.
   for (let i = 0; ; i++) {
     const s = await dc.execute<{ running: boolean; status: string }>('query-status');
@@ -254,6 +353,8 @@ export async function abortIncoming(dst: QemuDriver, id: string): Promise<void> 
  * gone (after `commit` confirms the destination runs it); on failure the guest is running here.
  * @param commit called once the stream completed; it must make the destination run the guest
  * @param abort called on failure to clean the destination
+ * @param nbd the destination's NBD targets: the local disks are mirrored there live before the memory
+ *   moves, and the mirror completes at the switch-over (none: the disks are shared, only memory moves)
  */
 export async function migrateOut(
   src: QemuDriver,
@@ -262,6 +363,7 @@ export async function migrateOut(
   o: MigrationOptions,
   commit: () => Promise<void>,
   abort: () => Promise<void>,
+  nbd?: NbdTarget,
 ): Promise<MigrationReport> {
   const errs = checkMigrationOptions(o);
   if (errs.length) throw new DriverError('BAD_SPEC', `Bad migration options: ${errs.join('; ')}`, id);
@@ -279,12 +381,16 @@ export async function migrateOut(
     bytes: 0,
     rounds: 0,
     dirtyRateMiBps: 0,
+    disks: nbd ? 'mirror' : 'shared',
+    diskBytes: 0,
+    mirrorMs: 0,
   };
   const sc = await src.client(id);
-  let pausedByUs = false;
+  let jobs: string[] = [];
+  let pausedAt: number | undefined;
   const t0 = Date.now();
   try {
-    await setCaps(sc, o);
+    await setCaps(sc, o, !!nbd);
     const params: Record<string, unknown> = {};
     if (o.maxDowntimeMs !== undefined) params['downtime-limit'] = o.maxDowntimeMs;
     params['max-bandwidth'] = o.bandwidthMbps ? Math.round((o.bandwidthMbps * 1e6) / 8) : 2 ** 40; // QEMU's default cap is 128 MiB/s; lift it unless asked
@@ -294,11 +400,21 @@ export async function migrateOut(
     await sc.execute('migrate-set-parameters', params);
     if (o.mode === 'stop-and-copy') {
       await sc.execute('stop');
-      pausedByUs = true;
+      pausedAt = Date.now(); // stop-and-copy: paused for the mirror too
+    }
+    const deadline = Date.now() + (o.timeoutMs ?? 60_000);
+    if (nbd) {
+      // Phase 1: the disks, while the guest runs and writes (its writes are mirrored too).
+      const tm = Date.now();
+      jobs = await startMirrors(sc, nbd, {
+        syncTop: !!g.spec.image.disk,
+        ...(o.bandwidthMbps ? { bandwidthBytesPerSec: (o.bandwidthMbps * 1e6) / 8 } : {}),
+      });
+      report.diskBytes = await waitMirrorsReady(sc, jobs, deadline);
+      report.mirrorMs = Date.now() - tm;
     }
     const tStart = Date.now();
     await sc.execute('migrate', { uri });
-    const deadline = tStart + (o.timeoutMs ?? 60_000);
     let postcopyStarted = false,
       forcedStop = false;
     let q: QueryMigrate = {};
@@ -314,6 +430,15 @@ export async function migrateOut(
         );
       }
       if (st === 'completed') break;
+      if (st === 'pre-switchover') {
+        // The guest is paused: finish the disk mirrors (exact copies now), then let the memory switch.
+        report.diskBytes = Math.max(report.diskBytes ?? 0, await completeMirrors(sc, jobs));
+        jobs = [];
+        await sc.execute('migrate-continue', { state: 'pre-switchover' });
+        continue;
+      }
+      // A mirror that dies while the memory moves (the NBD connection lost) fails the migration.
+      if (jobs.length) await mirrorProgress(sc, jobs);
       if (st === 'failed' || st === 'cancelled')
         throw new Error(`QEMU reports the migration ${st}${q['error-desc'] ? `: ${q['error-desc']}` : ''}`);
       if (Date.now() > deadline)
@@ -355,11 +480,13 @@ export async function migrateOut(
     }
     await commit();
     report.totalMs = q['total-time'] ?? Date.now() - tStart;
-    report.downtimeMs = pausedByUs ? Date.now() - tStart : (q.downtime ?? 0);
+    report.downtimeMs = pausedAt !== undefined ? Date.now() - pausedAt : (q.downtime ?? 0);
     report.status = 'completed';
   } catch (e) {
     // Roll back: cancel here, clean the destination, make sure the guest runs on the source.
     await sc.execute('migrate_cancel').catch(() => undefined);
+    // The mirror jobs and their NBD client nodes go too: the source's disks were never touched.
+    await abortMirrors(sc, nbd).catch(() => undefined);
     // Wait for the cancel to finish: a migration still "cancelling" makes the next attempt fail
     // ("There's a migration process in progress"), as the full benchmark showed.
     for (let i = 0; i < 200; i++) {
@@ -403,7 +530,13 @@ export async function migrate(
   if (!g) throw new DriverError('NOT_FOUND', `No guest "${id}" on the source`, id);
   if (g.state !== GuestState.running)
     throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
-  const { uri } = await prepareIncoming(dst, { spec: g.spec, snapshots: g.snapshots, options: o });
+  const disks = await listDisks(await src.client(id));
+  const { uri, nbd } = await prepareIncoming(dst, {
+    spec: g.spec,
+    snapshots: g.snapshots,
+    options: o,
+    disks,
+  });
   return migrateOut(
     src,
     id,
@@ -411,5 +544,6 @@ export async function migrate(
     o,
     () => commitIncoming(dst, id),
     () => abortIncoming(dst, id),
+    nbd,
   );
 }

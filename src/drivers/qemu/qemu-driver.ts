@@ -41,8 +41,9 @@ export interface QemuDriverOptions {
    */
   imageDirs: readonly string[];
   /**
-   * Folders an incoming migration may copy a guest's disk from (other agents' state folders on this
-   * machine or on shared storage). Default: the folder holding `stateDir`.
+   * Folders where an incoming migration finds a guest's disk and uses that file (other agents' state
+   * folders on this machine or on shared storage; none found: the disk is mirrored over NBD).
+   * Default: the folder holding `stateDir`.
    */
   migrationSourceDirs?: readonly string[];
   /** `kvm`, `tcg`, or `auto` (probe boot; cached in STATE/accel.json). Default auto. */

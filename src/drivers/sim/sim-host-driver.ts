@@ -11,7 +11,7 @@ import type {
   PowerResult,
 } from '../../core/host-driver.ts';
 import { DriverError, GuestState, type GuestInfo, type GuestSpec } from '../../core/hypervisor.ts';
-import { predictMigration } from '../../models/migration.ts';
+import { predictBlockMigration } from '../../models/migration-disk.ts';
 import { DEFAULT_LOAD_OPTIONS } from '../../policies/plans/load-plan.ts';
 import type { ConsoleLogOptions, ConsoleStream } from '../../core/console.ts';
 import { SimConsoles } from './sim-console.ts';
@@ -23,6 +23,8 @@ const consoles = new WeakMap<SimHypervisorDriver, SimConsoles>();
 
 /** CPU utilization assumed for a VM with no measurement (what the control plane assumes too). */
 const ASSUMED_UTILIZATION = 0.1;
+/** Disk write rate assumed for a VM at full CPU, MiB/s (scaled by its utilization; an assumption). */
+const WRITE_MIBPS_AT_FULL_CPU = 20;
 
 export class SimHostDriver implements HostDriver {
   readonly kind = 'sim';
@@ -141,11 +143,19 @@ export class SimHostDriver implements HostDriver {
     if (!this.sim.isOn(target.id))
       throw new DriverError('BACKEND', `Simulated host ${target.name} is switched off`, id);
     const cpu = request.cpuUtilization ?? ASSUMED_UTILIZATION;
-    const m = predictMigration(
+    // Attached volumes in local pools are mirrored first (unless the request says the disks are
+    // shared); a VM without them moves only its memory, as before.
+    const localGiB =
+      request.disks === 'shared'
+        ? 0
+        : (g.spec.disks ?? []).filter((d) => d.pool.kind === 'local').reduce((s, d) => s + d.sizeGiB, 0);
+    const m = predictBlockMigration(
       {
         memMiB: g.spec.memoryMiB,
         dirtyMiBps: cpu * DEFAULT_LOAD_OPTIONS.maxDirtyMiBps,
         bandwidthMbps: request.bandwidthMbps ?? 1000,
+        diskBytes: localGiB * 2 ** 30,
+        writeMiBps: localGiB ? cpu * WRITE_MIBPS_AT_FULL_CPU : 0,
       },
       { mode: request.mode ?? 'precopy' },
     );
@@ -157,6 +167,7 @@ export class SimHostDriver implements HostDriver {
       totalMs: Math.round(m.totalMs),
       downtimeMs: Math.round(m.downtimeMs),
       bytes: Math.round(m.bytes),
+      ...(localGiB ? { diskBytes: Math.round(m.diskBytes), mirrorMs: Math.round(m.mirrorMs) } : {}),
     };
   }
 
