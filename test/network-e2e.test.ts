@@ -195,7 +195,138 @@ test(
       `vm create to first SSH login through the floating IP: ${(bootToSsh / 1000).toFixed(1)} s\n`,
     );
 
-    void A;
-    void Z;
+    // Tenant B: the same CIDR, its own key, a VM on the other host. A: a second VM there too.
+    const hostOf = async (vm: string) => (await admin('vm', 'show', vm)).hostName as string;
+    const first = await hostOf('web-1');
+    const other = first === 'host-a' ? 'host-b' : 'host-a';
+    await Z('network', 'create', 'app-net', '--cidr', '10.20.0.0/24');
+    await Z('security-group', 'create', 'web');
+    await Z('security-group', 'rule', 'add', 'web', '--proto', 'tcp', '--port', '22', '--from', '0.0.0.0/0');
+    await Z('keypair', 'create', 'zkey', '--public-key', `${wrong.path}.pub`);
+    // Members of A's group may ping each other (a new group allows nothing until rules are added).
+    await A('security-group', 'rule', 'add', 'web', '--proto', 'icmp', '--group', 'web');
+    await A(
+      'security-group',
+      'rule',
+      'add',
+      'web',
+      '--direction',
+      'egress',
+      '--proto',
+      'any',
+      '--from',
+      '0.0.0.0/0',
+    );
+    await Z(
+      'security-group',
+      'rule',
+      'add',
+      'web',
+      '--direction',
+      'egress',
+      '--proto',
+      'any',
+      '--from',
+      '0.0.0.0/0',
+    );
+    // The operator keeps web-1's host out of placement while they are created.
+    await admin('host', 'set-state', first, 'maintenance');
+    // prettier-ignore
+    await Z('vm', 'create', '--name', 'z-1', '--flavor', 'm1.small', '--image', 'tiny', '--network', 'app-net',
+      '--security-group', 'web', '--key', 'zkey');
+    // prettier-ignore
+    await A('vm', 'create', '--name', 'web-2', '--flavor', 'm1.small', '--image', 'tiny', '--network', 'app-net',
+      '--security-group', 'web', '--key', 'mykey');
+    await admin('host', 'set-state', first, 'up');
+    assert.equal(await hostOf('z-1'), other);
+    assert.equal(await hostOf('web-2'), other);
+    const fipZ = (await Z('floating-ip', 'create')).ip as string;
+    await Z('floating-ip', 'attach', fipZ, 'z-1');
+    const fip2 = (await A('floating-ip', 'create')).ip as string;
+    await A('floating-ip', 'attach', fip2, 'web-2');
+    const portsA = (await A('port', 'list')) as { vmId: string; mac: string; fixedIps: string[] }[];
+    const portsZ = (await Z('port', 'list')) as { vmId: string; mac: string; fixedIps: string[] }[];
+    const macOf = (ports: typeof portsA, ip: string) => ports.find((x) => x.fixedIps[0] === ip)!.mac;
+    await firstSsh(key.path, fip2, performance.now());
+    await firstSsh(wrong.path, fipZ, performance.now());
+    // web-2 (on the other host, next to z-1 which has web-1's address) reaches web-1 over VXLAN, and
+    // learns web-1's MAC, not z-1's.
+    const r2 = await ssh(
+      22,
+      key.path,
+      'hostname; ping -c 2 -W 2 10.20.0.2 >/dev/null && echo reached; cat /proc/net/arp',
+      {
+        host: fip2,
+      },
+    );
+    assert.match(r2.stdout, /^web-2\nreached\n/, r2.stderr);
+    assert.match(r2.stdout, new RegExp(`10\\.20\\.0\\.2 .* ${macOf(portsA, '10.20.0.2')}`));
+    assert.doesNotMatch(r2.stdout, new RegExp(macOf(portsZ, '10.20.0.2')));
+    // z-1 reaches nothing of A's: not web-2 next to it, not web-1 across hosts; A's key does not open it.
+    const rz = await ssh(
+      22,
+      wrong.path,
+      'hostname; ping -c 2 -W 2 10.20.0.3 >/dev/null || echo isolated; nc -w 3 10.20.0.3 22 </dev/null || echo closed; cat /proc/net/arp',
+      { host: fipZ },
+    );
+    assert.match(rz.stdout, /^z-1\nisolated\nclosed\n/, rz.stderr);
+    for (const x of portsA) assert.doesNotMatch(rz.stdout, new RegExp(x.mac));
+    assert.notEqual(
+      (await ssh(22, key.path, 'hostname', { host: fipZ })).code,
+      0,
+      "A's key does not open B's VM",
+    );
+
+    // A rule removed through the CLI closes port 22 on the floating IP; added back, it opens it again.
+    const web = (await A('security-group', 'show', 'web')) as {
+      rules: { id: string; portMin: number | null }[];
+    };
+    await A('security-group', 'rule', 'delete', 'web', web.rules.find((x) => x.portMin === 22)!.id);
+    assert.notEqual(await sshQuick(key.path, fip, 'true'), 0, 'port 22 is closed');
+    await A('security-group', 'rule', 'add', 'web', '--proto', 'tcp', '--port', '22', '--from', '0.0.0.0/0');
+    assert.equal(await sshQuick(key.path, fip, 'true'), 0, 'port 22 is open again');
+
+    // A stream to web-1's echo port through its floating IP, a sequence number every 10 ms, across
+    // `nubis vm migrate web-1`.
+    await A('security-group', 'rule', 'add', 'web', '--proto', 'tcp', '--port', '7', '--from', '0.0.0.0/0');
+    const sock = createConnection({ host: fip, port: 7 });
+    await new Promise<void>((res, rej) => sock.once('connect', res).once('error', rej));
+    sock.setNoDelay(true);
+    let sent = 0,
+      buf = '',
+      last = performance.now(),
+      maxGap = 0;
+    const got: number[] = [];
+    sock.on('data', (d) => {
+      buf += d;
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) {
+        got.push(Number(l));
+        const now = performance.now();
+        maxGap = Math.max(maxGap, now - last);
+        last = now;
+      }
+    });
+    const timer = setInterval(() => sock.write(`${sent++}\n`), 10);
+    await sleep(1000);
+    const m = await cli(url, tokens.acme!, 'vm', 'migrate', 'web-1');
+    await sleep(2000);
+    clearInterval(timer);
+    const total = sent;
+    for (let i = 0; i < 300 && got.length < total; i++) await sleep(100);
+    sock.destroy();
+    assert.equal(m.code, 0, m.err + m.out);
+    assert.equal(await hostOf('web-1'), other, 'web-1 moved');
+    process.stdout.write(
+      `stream through the floating IP across vm migrate: ${total} numbers sent, ${got.length} echoed, longest gap ${maxGap.toFixed(0)} ms\n`,
+    );
+    assert.deepEqual(
+      got,
+      Array.from({ length: total }, (_, i) => i),
+      'every number came back once, in order',
+    );
+    const after = await ssh(22, key.path, 'hostname', { host: fip });
+    assert.equal(after.stdout, 'web-1\n', after.stderr);
   },
 );
