@@ -164,6 +164,16 @@ test(
         guests.map((x) => x.id),
         [made.vmId],
       );
+      // The serial console over mutual TLS too: its log, and a WebSocket that opens (wss://).
+      assert.equal(typeof (await cp.drivers.driverFor(row).consoleLog(made.vmId)).sizeBytes, 'number');
+      const con = await cp.drivers.driverFor(row).openConsole(made.vmId);
+      con.close();
+      await assert.rejects(
+        createHostDrivers({ agentTls: { ca: other.ca } })
+          .forHost(hostRef(row))
+          .openConsole(made.vmId),
+        /unreachable/,
+      );
       assert.equal((await api('DELETE', `/v1/vms/${made.vmId}`)).status, 'succeeded');
       assert.deepEqual(await cp.drivers.driverFor(row).list(), []);
 

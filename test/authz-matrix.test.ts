@@ -486,6 +486,32 @@ const MATRIX: Record<string, Case[]> = {
       request: async (w) => ({ url: `/v1/vms/${w.ids.globexVm}/snapshots` }),
     },
   ],
+  'GET /v1/vms/{id}/console': [
+    {
+      op: 'vm:console-log',
+      what: 'own',
+      request: async (w) => ({ url: `/v1/vms/${w.ids.acmeVm}/console?tail=100` }),
+    },
+    {
+      op: 'vm:console-log',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/vms/${w.ids.globexVm}/console` }),
+    },
+  ],
+  'POST /v1/vms/{id}/console/tickets': [
+    {
+      op: 'vm:console',
+      what: 'own',
+      request: async (w) => ({ url: `/v1/vms/${w.ids.acmeVm}/console/tickets` }),
+    },
+    {
+      op: 'vm:console',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/vms/${w.ids.globexVm}/console/tickets` }),
+    },
+  ],
   'DELETE /v1/vms/{id}/snapshots/{name}': [
     {
       op: 'vm:action',

@@ -464,6 +464,20 @@ test('inventory from the CLI: edit and delete hosts, catalog, tenants, users, gr
   await ok('admin', 'vm', 'create', '--name', 'snapvm', '--flavor', 'm1.tiny', '--image', 'tiny');
   await ok('admin', 'vm', 'snapshot', 'snapvm', '--name', 's1');
   assert.deepEqual((await json('admin', 'vm', 'snapshots', 'snapvm')).snapshots, [{ name: 's1' }]);
+  // The serial console log: the simulated boot log, its last bytes with --tail.
+  assert.match(await ok('admin', 'vm', 'console', 'snapvm'), /nubis-ready/);
+  const tail = await json('admin', 'vm', 'console', 'snapvm', '--tail', '20');
+  assert.equal(Buffer.byteLength(tail.text), 20);
+  assert.equal(tail.truncated, true);
+  // The interactive console with standard input from a pipe: the session ends with it.
+  const inter = await nubisEnv(
+    { NUBIS_URL: url, NUBIS_TOKEN: tokens.admin!, STDIN: '' },
+    'vm',
+    'console',
+    'snapvm',
+    '-i',
+  );
+  assert.equal(inter.code, 0, inter.err);
   await ok('admin', 'vm', 'delete-snapshot', 'snapvm', 's1');
   assert.match(await ok('admin', 'vm', 'snapshots', 'snapvm'), /has no snapshots/);
   await ok('admin', 'vm', 'delete', 'snapvm');

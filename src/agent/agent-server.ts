@@ -24,6 +24,7 @@ import { checkGuestId, checkSnapshotName, GUEST_ID_PATTERN } from '../drivers/qe
 import { readKsm } from '../drivers/ksm.ts';
 import { planMigration } from '../models/migration.ts';
 import { agentRequest, type AgentTls } from '../drivers/agent/agent-request.ts';
+import { registerConsoleRoutes } from './console-routes.ts';
 import type { MemoryManager } from './memory-manager.ts';
 import { normalizeAddress, TICKET_PREFIX, TicketBook, TicketError } from './migration-tickets.ts';
 import type { NetworkAgent } from './network/net-converge.ts';
@@ -437,6 +438,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     return d.metrics(req.params.id);
   });
   app.get<{ Params: { id: string } }>('/v1/guests/:id/metrics', async (req) => d.metrics(req.params.id));
+
+  registerConsoleRoutes(app, d, (h) => !o.token || sameToken(h, o.token));
 
   // Migration, source side: ask the destination agent to get ready, stream, commit or abort there.
   // With `plan` instead of `options`, the settings come from the migration models so that it meets

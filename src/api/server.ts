@@ -25,6 +25,7 @@ import { denialOf } from '../control/authz.ts';
 import { ControlError } from '../control/errors.ts';
 import { DriverError } from '../core/hypervisor.ts';
 import { appendSecurityEvent } from '../control/security/security-log.ts';
+import { registerConsoleWebSocket } from './console-ws.ts';
 import { openApi } from './openapi.ts';
 import { registerPrometheus } from './prometheus.ts';
 import type { ApiOptions, RouteDef } from './route-def.ts';
@@ -240,6 +241,7 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
   });
 
   registerPrometheus(app, cp);
+  registerConsoleWebSocket(app, cp, (code) => STATUS[code]);
   if (opts.web) registerStaticWeb(app, opts.web);
 
   app.setNotFoundHandler((req, reply) =>

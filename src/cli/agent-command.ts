@@ -244,6 +244,8 @@ export function agentCommand(program: Command): void {
             },
             (req, res) => app.routing(req, res),
           );
+          // WebSocket upgrades (the serial console) go to the handler the agent registered on its server.
+          tlsServer.on('upgrade', (req, socket, head) => app.server.emit('upgrade', req, socket, head));
           await new Promise<void>((ok, fail) =>
             tlsServer!.once('error', fail).listen(Number(m[2]), m[1], () => ok()),
           );

@@ -67,3 +67,23 @@ export interface SnapshotList {
   vm: string;
   snapshots: { name: string }[];
 }
+
+/** The end of a VM's serial console log (GET /v1/vms/:id/console). */
+export interface VmConsoleLog {
+  vmId: string;
+  /** The last bytes of the log, as text. */
+  text: string;
+  /** Size of the whole log, bytes: a follower prints what grew since its last read. */
+  sizeBytes: number;
+  /** True when `text` is not the whole log. */
+  truncated: boolean;
+}
+
+/** A one-time ticket for a VM's console WebSocket (valid 30 s, used once). */
+export interface ConsoleTicket {
+  ticket: string;
+  vmId: string;
+  /** The WebSocket path; open it with `?ticket=` + ticket. */
+  path: string;
+  expiresAt: string;
+}

@@ -138,6 +138,14 @@ export const POLICY = {
     anyTenant: OPS,
     summary: 'Live-migrate a VM',
   },
+  // The log may hold what a guest prints (keys, passwords): its tenant and admins only, not operators.
+  'vm:console-log': {
+    roles: ALL,
+    scope: 'tenant',
+    anyTenant: ADMIN,
+    summary: "Read a VM's serial console log",
+  },
+  'vm:console': tenantWrite("Open a VM's interactive serial console (a one-time ticket for its WebSocket)"),
   'operation:read': tenantRead('Poll an operation'),
   'event:read': tenantRead('Read the audit trail'),
   'server-group:read': tenantRead('List and read server groups'),

@@ -19,6 +19,7 @@ import { HostEdits } from './inventory/host-edits.ts';
 import { TenancyAdmin } from './tenancy/tenancy-admin.ts';
 import { Tariffs } from './billing/tariffs.ts';
 import { VmSnapshots } from './compute/vm-snapshots.ts';
+import { VmConsole } from './compute/vm-console.ts';
 import { OverviewService } from './inventory/overview.ts';
 import { Scheduler } from './scheduler/scheduler.ts';
 import { ConstraintReader } from './constraints/constraint-reader.ts';
@@ -99,6 +100,7 @@ export class ControlPlane {
   readonly tenancyAdmin = new TenancyAdmin(this);
   readonly tariffs = new Tariffs(this);
   readonly snapshots = new VmSnapshots(this);
+  readonly console = new VmConsole(this);
   readonly summary = new OverviewService(this);
   readonly scheduler = new Scheduler(this);
   readonly constraintReader = new ConstraintReader(this);

@@ -5,6 +5,7 @@
  * records with the truth. `HostDrivers` gives the driver of a host row; composition roots build it
  * (simulated hosts, or real hosts reached through their agents), `control/` only sees these types.
  */
+import type { ConsoleDriver } from './console.ts';
 import type { HypervisorDriver } from './hypervisor.ts';
 import type { HostNetworkState } from './network/host-network.ts';
 
@@ -50,8 +51,8 @@ export interface PowerResult {
   output: string;
 }
 
-/** The driver of one host. */
-export interface HostDriver extends HypervisorDriver {
+/** The driver of one host (with its guests' serial consoles). */
+export interface HostDriver extends HypervisorDriver, ConsoleDriver {
   /**
    * Live-migrate a running guest of this host to `target` (a host of the same kind); resolves when
    * the guest runs there. Throws `DriverError` (INVALID_STATE, NOT_FOUND, BAD_SPEC, BACKEND) and

@@ -18,6 +18,7 @@ import { settingsRoutes } from './settings.ts';
 import { simulationRoutes } from './simulations.ts';
 import { tenantRoutes } from './tenants.ts';
 import { userTokenRoutes } from './users-tokens.ts';
+import { vmConsoleRoutes } from './vm-console.ts';
 import { vmRoutes } from './vms.ts';
 import { networkRoutes } from './networks.ts';
 import { securityGroupRoutes } from './security-groups.ts';
@@ -41,6 +42,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   securityGroupRoutes,
   keypairRoutes,
   floatingIpRoutes,
+  vmConsoleRoutes,
   agentRoutes,
   planRoutes,
   automationRoutes,

@@ -2,6 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { VmAction } from '../../client/index.ts';
+import { runConsoleSession } from '../console-session.ts';
 import { formatTable } from '../table.ts';
 import {
   CliError,
@@ -32,7 +33,7 @@ function readUserData(file: string): string {
   return readFileSync(file, 'utf8');
 }
 
-/** vm create, list, show, start, stop, reboot, suspend, resume, delete, snapshot, restore, resize, clone, migrate. */
+/** vm create, list, show, start, stop, reboot, suspend, resume, delete, snapshot, restore, resize, clone, migrate, console. */
 export const vmCommands: CommandModule = (program) => {
   const vm = resourceCommand(program, 'vm', 'Virtual machines (named by name or id)');
 
@@ -212,6 +213,42 @@ export const vmCommands: CommandModule = (program) => {
       const c = ctx(this);
       const s = await c.client.vms.snapshots(ref);
       c.out(s, () => s.snapshots.map((x) => x.name).join('\n') || `VM ${s.vm} has no snapshots`);
+    });
+
+  vm.command('console <vm>')
+    .description(
+      "Print the end of a VM's serial console log; with -f, keep printing what the guest writes (Ctrl-C ends); with -i, type into it",
+    )
+    .option('--tail <bytes>', 'bytes from the end of the log (1..1048576)', (v) => Number(v), 65536)
+    .option('-f, --follow', 'keep printing new output (polls every second)')
+    .option('-i, --interactive', 'type into the console (members and admins; Ctrl-] ends)')
+    .action(async function (
+      this: Command,
+      ref: string,
+      o: { tail: number; follow?: boolean; interactive?: boolean },
+    ) {
+      const c = ctx(this);
+      if (o.interactive) {
+        const ticket = await c.client.vms.consoleTicket(ref);
+        const why = await runConsoleSession(c.client.vms.consoleUrl(ticket));
+        if (why) process.stderr.write(`\r\n${why}\n`);
+        return;
+      }
+      const first = await c.client.vms.consoleLog(ref, o.tail);
+      if (!o.follow) return c.out(first, () => first.text.replace(/\n$/, ''));
+      process.stdout.write(first.text);
+      let size = first.sizeBytes;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const next = await c.client.vms.consoleLog(first.vmId, 1 << 20);
+        // What grew since the last read: the last (new size - old size) bytes of the tail.
+        const grown = next.sizeBytes - size;
+        if (grown > 0) {
+          const b = Buffer.from(next.text, 'utf8');
+          process.stdout.write(b.subarray(Math.max(0, b.length - grown)));
+        }
+        size = next.sizeBytes;
+      }
     });
 
   vm.command('delete-snapshot <vm> <name>')

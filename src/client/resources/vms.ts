@@ -1,4 +1,5 @@
 import { Http, seg, type WriteOptions } from '../http.ts';
+import type { ConsoleTicket, VmConsoleLog } from '../inventory-types.ts';
 import type {
   MigrateOptions,
   Operation,
@@ -29,6 +30,16 @@ export const vmsApi = (http: Http) => ({
   /** Deletes one snapshot. */
   deleteSnapshot: (vm: string, name: string) =>
     http.delete<void>(`/v1/vms/${seg(vm)}/snapshots/${seg(name)}`),
+  /** The end of the VM's serial console log: `tail` bytes (1..1 MiB, default 64 KiB). */
+  consoleLog: (vm: string, tail?: number) => http.get<VmConsoleLog>(`/v1/vms/${seg(vm)}/console`, { tail }),
+  /** A one-time ticket for the interactive console's WebSocket (members and admins). */
+  consoleTicket: (vm: string) => http.post<ConsoleTicket>(`/v1/vms/${seg(vm)}/console/tickets`, {}),
+  /**
+   * The WebSocket URL of a ticket (ws:// or wss:// on the API's origin; `origin` is needed when the
+   * client was built without a base URL, as in the dashboard: pass `location.origin`).
+   */
+  consoleUrl: (t: ConsoleTicket, origin?: string) =>
+    `${(http.baseUrl || origin || '').replace(/^http/, 'ws')}${t.path}?ticket=${encodeURIComponent(t.ticket)}`,
   /** Live-migrates a VM, to a host or where placement says. */
   migrate: (vm: string, o: MigrateOptions = {}, w?: WriteOptions) =>
     http.post<Operation>(`/v1/vms/${seg(vm)}/migrate`, o, w),

@@ -13,6 +13,8 @@ import type {
   PowerResult,
 } from '../../core/host-driver.ts';
 import { DriverError, type GuestInfo, type GuestMetrics, type GuestSpec } from '../../core/hypervisor.ts';
+import { consoleTailBytes, type ConsoleLog, type ConsoleLogOptions } from '../../core/console.ts';
+import { openAgentConsole } from './agent-console.ts';
 import { agentRequest, type AgentTls } from './agent-request.ts';
 import type { HostNetworkState } from '../../core/network/host-network.ts';
 
@@ -162,6 +164,20 @@ export class AgentDriver implements HostDriver {
   }
   metrics(id: string) {
     return this.call<GuestMetrics>('GET', `/v1/guests/${encodeURIComponent(id)}/metrics`, undefined, id);
+  }
+
+  /** The end of a guest's serial console log. */
+  consoleLog(id: string, options: ConsoleLogOptions = {}) {
+    return this.call<ConsoleLog>(
+      'GET',
+      `/v1/guests/${encodeURIComponent(id)}/console?tail=${consoleTailBytes(options)}`,
+      undefined,
+      id,
+    );
+  }
+  /** The guest's serial port, through a WebSocket to its agent. */
+  openConsole(id: string) {
+    return openAgentConsole(this.url, id, this.token, this.tls);
   }
 
   /** Live-migrate a guest to another host's agent (the agents stream to each other). */

@@ -299,8 +299,12 @@ export class QemuDriver implements HypervisorDriver {
       '-display',
       'none',
       '-nodefaults',
+      // The serial port: logged to serial.log (appended across restarts and migrations) and
+      // reachable interactively on console.sock (the agent bridges a WebSocket to it).
+      '-chardev',
+      `socket,id=ser0,path=${join(dir, 'console.sock')},server=on,wait=off,logfile=${join(dir, 'serial.log')},logappend=on`,
       '-serial',
-      `file:${join(dir, 'serial.log')}`,
+      'chardev:ser0',
       '-qmp',
       `unix:${join(dir, 'qmp.sock')},server=on,wait=off`,
       '-device',

@@ -13,8 +13,13 @@ import type {
 import { DriverError, GuestState, type GuestInfo, type GuestSpec } from '../../core/hypervisor.ts';
 import { predictMigration } from '../../models/migration.ts';
 import { DEFAULT_LOAD_OPTIONS } from '../../policies/plans/load-plan.ts';
+import type { ConsoleLogOptions, ConsoleStream } from '../../core/console.ts';
+import { SimConsoles } from './sim-console.ts';
 import type { SimHypervisorDriver } from './sim-driver.ts';
 import type { HostNetworkState } from '../../core/network/host-network.ts';
+
+/** The console transcripts of each simulated hypervisor's guests (shared by its host views). */
+const consoles = new WeakMap<SimHypervisorDriver, SimConsoles>();
 
 /** CPU utilization assumed for a VM with no measurement (what the control plane assumes too). */
 const ASSUMED_UTILIZATION = 0.1;
@@ -88,6 +93,7 @@ export class SimHostDriver implements HostDriver {
     return this.sim.deleteSnapshot(this.mine(id), name);
   }
   delete(id: string) {
+    this.consoles().forget(id);
     return this.sim.delete(this.mine(id));
   }
   setBalloon(id: string, targetMiB: number) {
@@ -95,6 +101,24 @@ export class SimHostDriver implements HostDriver {
   }
   metrics(id: string) {
     return this.sim.metrics(this.mine(id));
+  }
+
+  private consoles(): SimConsoles {
+    let c = consoles.get(this.sim);
+    if (!c) consoles.set(this.sim, (c = new SimConsoles()));
+    return c;
+  }
+  /** A simulated boot log (and what console sessions showed). */
+  async consoleLog(id: string, options: ConsoleLogOptions = {}) {
+    const g = (await this.get(this.mine(id)))!;
+    return this.consoles().log(g.spec, options);
+  }
+  /** A simulated shell on the guest's console (running or paused guests only). */
+  async openConsole(id: string): Promise<ConsoleStream> {
+    const g = (await this.get(this.mine(id)))!;
+    if (g.state !== GuestState.running && g.state !== GuestState.paused)
+      throw new DriverError('INVALID_STATE', `Guest "${id}" is ${g.state}: its console is closed`, id);
+    return this.consoles().open(id);
   }
 
   /**

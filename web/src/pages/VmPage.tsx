@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import { client, type Me, type Operation, type VmAction } from '../api.ts';
 import { Plot } from '../components/Plot.tsx';
 import { secs, time } from '../format.ts';
@@ -6,6 +6,11 @@ import { usePoll } from '../poll.ts';
 import { go, href } from '../router.ts';
 import { Events } from './HostPage.tsx';
 import { migrations } from '../model.ts';
+
+// The terminal widget (xterm.js) loads only when a VM page shows its console.
+const SerialConsole = lazy(() =>
+  import('../components/SerialConsole.tsx').then((m) => ({ default: m.SerialConsole })),
+);
 
 export function VmPage({ id, me }: { id: string; me: Me }) {
   const vm = usePoll(() => client.vms.get(id), 2000, [id]);
@@ -150,6 +155,17 @@ export function VmPage({ id, me }: { id: string; me: Me }) {
           yMax={100}
         />
       </div>
+      {v.state !== 'building' && v.state !== 'deleted' && (
+        <Suspense fallback={<p className="muted">loading the console…</p>}>
+          <SerialConsole
+            vmId={v.id}
+            interactive={
+              v.state === 'running' &&
+              (me.role === 'admin' || (me.role === 'member' && me.tenantId === v.tenantId))
+            }
+          />
+        </Suspense>
+      )}
       <div className="cols">
         <div className="card">
           <h3>Migrations</h3>
