@@ -58,6 +58,7 @@ function cli(
 }
 
 /** A CLI call that must succeed; its parsed JSON output (with --json). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON, read field by field
 async function ok(url: string, token: string, ...args: string[]): Promise<any> {
   const r = await cli(url, token, ...args, '--json');
   assert.equal(r.code, 0, `nubis ${args.join(' ')}: ${r.err}${r.out}`);
@@ -191,6 +192,12 @@ test(
     const who = await ssh(22, key.path, 'hostname', { host: fip });
     assert.equal(who.stdout.trim(), 'web-1', who.stderr);
     assert.notEqual((await ssh(22, wrong.path, 'hostname', { host: fip })).code, 0, 'a wrong key is refused');
+    // The owner reads the guest's serial console: its boot log, up to its network being ready.
+    const con = await cli(url, tokens.acme!, 'vm', 'console', 'web-1');
+    assert.equal(con.code, 0, con.err);
+    assert.match(con.out, /nubis-net-ready 10\.20\.0\.2/);
+    const notHers = await cli(url, tokens.zeta!, 'vm', 'console', 'web-1');
+    assert.notEqual(notHers.code, 0, 'another tenant cannot read it');
     process.stdout.write(
       `vm create to first SSH login through the floating IP: ${(bootToSsh / 1000).toFixed(1)} s\n`,
     );
