@@ -261,12 +261,12 @@ test(
     const r2 = await ssh(
       22,
       key.path,
-      'hostname; ping -c 2 -W 2 10.20.0.2 >/dev/null && echo reached; cat /proc/net/arp',
+      'hostname; ping -c 2 -W 2 10.20.0.2 >/dev/null && echo reached; sleep 1 | nc -w 3 10.20.0.2 22 | head -c 8; echo; cat /proc/net/arp',
       {
         host: fip2,
       },
     );
-    assert.match(r2.stdout, /^web-2\nreached\n/, r2.stderr);
+    assert.match(r2.stdout, /^web-2\nreached\nSSH-2\.0-/, r2.stderr);
     assert.match(r2.stdout, new RegExp(`10\\.20\\.0\\.2 .* ${macOf(portsA, '10.20.0.2')}`));
     assert.doesNotMatch(r2.stdout, new RegExp(macOf(portsZ, '10.20.0.2')));
     // z-1 reaches nothing of A's: not web-2 next to it, not web-1 across hosts; A's key does not open it.
