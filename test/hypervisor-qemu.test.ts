@@ -79,3 +79,35 @@ test(
     }
   },
 );
+
+test(
+  "a guest's state read while it starts (an agent's heartbeat) shares the start's QMP connection",
+  { skip: typeof g === 'string' ? g : undefined },
+  async () => {
+    const t = g as Exclude<typeof g, string>;
+    const d = mkdtempSync(join(tmpdir(), 'nubis-qmp-race-'));
+    const drv = await QemuDriver.open({ stateDir: d, accel: 'tcg', imageDirs: [GUEST_DIR] });
+    try {
+      await drv.create({
+        id: 'race',
+        memoryMiB: 128,
+        vcpus: 1,
+        image: { kernel: t.kernel, initrd: t.initrd },
+      });
+      const start = drv.start('race');
+      // QEMU's monitor serves one client: a second connection of its own would never get a greeting.
+      const reads: Promise<unknown>[] = [];
+      for (let i = 0; i < 40 && drv.pid('race') === undefined; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 3; i++) reads.push(drv.client('race'));
+      await start;
+      const clients = await Promise.all(reads);
+      assert.equal(new Set([...clients, await drv.client('race')]).size, 1, 'one QMP connection');
+      assert.equal((await drv.get('race'))!.state, 'running');
+    } finally {
+      for (const x of await drv.list()) await drv.delete(x.id);
+      await drv.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  },
+);

@@ -157,9 +157,12 @@ test(
     // The destination gets the port first (its tap exists before the incoming QEMU opens it).
     rev++;
     assert.equal((await h.put('b', state([q1, q2], [net('netQ', 300, ['10.77.0.1'])]))).status, 200);
+    // The destination issues a one-time migration ticket for this guest (agent tokens are not passed on).
+    const t = await h.call('b', 'POST', '/v1/incoming-tickets', { guestId: q1.guestId });
+    assert.equal(t.status, 201, JSON.stringify(t.body));
     const m = await h.call('a', 'POST', `/v1/guests/${q1.guestId}/migrate`, {
       destination: h.b.url,
-      destinationToken: 'net-test-agent-token',
+      destinationTicket: t.body.ticket,
       options: { mode: 'precopy', maxDowntimeMs: 300 },
     });
     assert.equal(m.status, 200, JSON.stringify(m.body));

@@ -97,6 +97,8 @@ function alive(pid: number): boolean {
 export class QemuDriver implements HypervisorDriver {
   readonly kind = 'qemu';
   private readonly qmp = new Map<string, QmpClient>();
+  /** QMP connections being opened, by guest id. */
+  private readonly qmpConnecting = new Map<string, Promise<QmpClient>>();
   private readonly qemu: string;
   private readonly qemuImg: string;
 
@@ -187,9 +189,18 @@ export class QemuDriver implements HypervisorDriver {
     if (c && !c.isClosed) return c;
     if (this.pid(id) === undefined)
       throw new DriverError('INVALID_STATE', `Guest "${id}" has no running QEMU process`, id);
-    const n = await QmpClient.connect(this.qmpPath(id), 5000);
-    this.qmp.set(id, n);
-    return n;
+    // One connection attempt at a time per guest: QEMU's monitor serves one client, so a second
+    // concurrent connect (a heartbeat's state read during a start) would wait for a greeting in vain.
+    const pending = this.qmpConnecting.get(id);
+    if (pending) return pending;
+    const p = QmpClient.connect(this.qmpPath(id), 5000)
+      .then((n) => {
+        this.qmp.set(id, n);
+        return n;
+      })
+      .finally(() => this.qmpConnecting.delete(id));
+    this.qmpConnecting.set(id, p);
+    return p;
   }
 
   private async state(id: string): Promise<GuestState> {
