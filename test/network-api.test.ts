@@ -200,7 +200,15 @@ for (const backend of storeBackends()) {
       const web = await w.ok('ann', 'POST', '/v1/security-groups', { name: 'web' });
       const v = await w.vm('ann', 'web-1', { networks: ['app'], securityGroups: ['web'] });
       const h = await w.hostOf(v);
-      assert.deepEqual(w.state(h).ports[0]!.rules, []);
+      // A new group allows all egress (Neutron's rule for a new group), and no ingress yet.
+      const EGRESS = {
+        direction: 'egress',
+        protocol: 'any',
+        portMin: null,
+        portMax: null,
+        remoteCidrs: ['0.0.0.0/0'],
+      };
+      assert.deepEqual(w.state(h).ports[0]!.rules, [EGRESS]);
       const before = w.state(h).revision;
       const g = await w.ok('ann', 'POST', `/v1/security-groups/${web.id}/rules`, {
         direction: 'ingress',
@@ -210,11 +218,13 @@ for (const backend of storeBackends()) {
       });
       assert.ok(w.state(h).revision > before);
       assert.deepEqual(w.state(h).ports[0]!.rules, [
+        EGRESS,
         { direction: 'ingress', protocol: 'tcp', portMin: 22, portMax: 22, remoteCidrs: ['0.0.0.0/0'] },
       ]);
       assert.equal((await w.t.call(w.tok.ann, 'DELETE', `/v1/security-groups/${web.id}`)).status, 409);
-      await w.ok('ann', 'DELETE', `/v1/security-groups/${web.id}/rules/${g.rules[0].id}`);
-      assert.deepEqual(w.state(h).ports[0]!.rules, []);
+      const ssh = g.rules.find((r: { direction: string }) => r.direction === 'ingress');
+      await w.ok('ann', 'DELETE', `/v1/security-groups/${web.id}/rules/${ssh.id}`);
+      assert.deepEqual(w.state(h).ports[0]!.rules, [EGRESS]);
       // Changing the port's groups: the default group's rules apply.
       const port = (await w.ok('ann', 'GET', `/v1/ports?vm=${v}`))[0];
       await w.ok('ann', 'PUT', `/v1/ports/${port.id}`, { securityGroups: ['default'] });

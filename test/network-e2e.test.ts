@@ -212,32 +212,8 @@ test(
     await Z('security-group', 'create', 'web');
     await Z('security-group', 'rule', 'add', 'web', '--proto', 'tcp', '--port', '22', '--from', '0.0.0.0/0');
     await Z('keypair', 'create', 'zkey', '--public-key', `${wrong.path}.pub`);
-    // Members of A's group may ping each other (a new group allows nothing until rules are added).
+    // Members of A's group may ping each other (a new group allows all egress and, until rules are added, no ingress).
     await A('security-group', 'rule', 'add', 'web', '--proto', 'icmp', '--group', 'web');
-    await A(
-      'security-group',
-      'rule',
-      'add',
-      'web',
-      '--direction',
-      'egress',
-      '--proto',
-      'any',
-      '--from',
-      '0.0.0.0/0',
-    );
-    await Z(
-      'security-group',
-      'rule',
-      'add',
-      'web',
-      '--direction',
-      'egress',
-      '--proto',
-      'any',
-      '--from',
-      '0.0.0.0/0',
-    );
     // The operator keeps web-1's host out of placement while they are created.
     await admin('host', 'set-state', first, 'maintenance');
     // prettier-ignore

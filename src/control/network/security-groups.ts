@@ -80,7 +80,7 @@ export class SecurityGroups extends Service {
     return id;
   }
 
-  /** Create a group (with no rules: it allows nothing until rules are added). */
+  /** Create a group with Neutron's rule for a new group: all egress (ingress only by the rules added). */
   async createGroup(p: Principal, o: { name: string; description?: string }) {
     authorize(p, 'security-group:write');
     const id = this.ctx.ids.uuid();
@@ -101,6 +101,21 @@ export class SecurityGroups extends Service {
             .execute(),
         `A security group named "${o.name}" already exists`,
       );
+      await trx
+        .insertInto('security_group_rules')
+        .values({
+          id: this.ctx.ids.uuid(),
+          group_id: id,
+          tenant_id: p.tenantId,
+          direction: 'egress',
+          protocol: 'any',
+          port_min: null,
+          port_max: null,
+          remote_cidr: '0.0.0.0/0',
+          remote_group_id: null,
+          created_at: this.now(),
+        })
+        .execute();
       await this.event(trx, {
         tenantId: p.tenantId,
         actor: p.userName,
