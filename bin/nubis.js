@@ -2,7 +2,7 @@
 // Entry point. The TypeScript sources are bundled once with esbuild into node_modules/.cache
 // (rebuilt whenever a source file is newer than the bundle): startup without a loader hook, and a
 // hot path without per-module wrappers. NUBIS_NO_BUNDLE=1 runs the sources through tsx instead.
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -28,16 +28,19 @@ async function load() {
   if (!existsSync(out) || statSync(out).mtimeMs < newestSource(join(root, 'src'))) {
     const { buildSync } = await import('esbuild');
     mkdirSync(dirname(out), { recursive: true });
+    // Built beside and renamed into place: two processes starting at once never read a half-written bundle.
+    const tmp = `${out}.${process.pid}.tmp.mjs`;
     buildSync({
       entryPoints: [entry],
       bundle: true,
       platform: 'node',
       format: 'esm',
       target: 'node20',
-      outfile: out,
+      outfile: tmp,
       packages: 'external',
       logLevel: 'error',
     });
+    renameSync(tmp, out);
   }
   return import(pathToFileURL(out).href);
 }
