@@ -73,3 +73,19 @@ test('an invoice comes as JSON or as CSV text; the token is read on every call',
   token = t.adminToken;
   assert.equal((await late.meta.me()).role, 'admin');
 });
+
+test('an empty id or name is refused before any call is made', async () => {
+  let calls = 0;
+  const c = new NubisClient({
+    baseUrl: 'http://127.0.0.1:1',
+    fetch: (async () => {
+      calls++;
+      throw new Error('no call expected');
+    }) as typeof fetch,
+  });
+  await assert.rejects(
+    async () => c.floatingIps.attach('', { vm: 'web-1' }),
+    (e: unknown) => e instanceof ApiError && e.code === 'BAD_ARGUMENT' && /empty/.test(e.message),
+  );
+  assert.equal(calls, 0);
+});

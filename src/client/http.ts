@@ -48,8 +48,12 @@ export interface WriteOptions {
   idempotencyKey?: string;
 }
 
-/** Encodes one path segment (an id or a name). */
-export const seg = (s: string): string => encodeURIComponent(s);
+/** Encodes one path segment (an id or a name); an empty one is refused before any call is made. */
+export const seg = (s: string): string => {
+  if (typeof s !== 'string' || s.trim() === '')
+    throw new ApiError(0, 'BAD_ARGUMENT', 'An id or name is empty: give the name or id of an object');
+  return encodeURIComponent(s);
+};
 
 /** Does the HTTP calls of a NubisClient. */
 export class Http {
