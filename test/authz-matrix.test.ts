@@ -155,6 +155,20 @@ const vmWithPort = async (w: World) => {
   });
   return r.body.vmId as string;
 };
+/** A private raw image uploaded by acme (ann) or globex (bob); its id. */
+const imageOf = async (w: World, o: 'acme' | 'globex') => {
+  const disk = Buffer.alloc(1024);
+  disk[510] = 0x55;
+  disk[511] = 0xaa;
+  const r = await w.t.app.inject({
+    method: 'POST',
+    url: `/v1/images/${w.fresh('img')}/data`,
+    headers: { authorization: `Bearer ${owner(w, o)}`, 'content-type': 'application/octet-stream' },
+    payload: disk,
+  });
+  assert.equal(r.statusCode, 201, r.body);
+  return JSON.parse(r.body).id as string;
+};
 /** Cases for a route on an object of acme's (own) and of globex's (another tenant). */
 const both = (
   op: Operation,
@@ -414,6 +428,20 @@ const MATRIX: Record<string, Case[]> = {
       },
     },
   ],
+
+  'POST /v1/images/{id}/data': [
+    // A JSON body is refused (400) once the role is allowed: the upload itself is in storage-images.test.ts.
+    {
+      op: 'image:upload',
+      request: async (w) => ({ url: `/v1/images/${w.fresh('i')}/data`, body: {} }),
+      ok: [400],
+    },
+  ],
+  'GET /v1/images/{id}': [{ op: 'image:read', request: same('/v1/images/tiny') }],
+  'GET /v1/images/{id}/data': both(
+    'image:download',
+    async (w, o) => `/v1/images/${await imageOf(w, o)}/data`,
+  ),
 
   'GET /v1/vms': [{ op: 'vm:read', request: same('/v1/vms') }],
   'GET /v1/vms/{id}': [

@@ -24,6 +24,7 @@ import { networkRoutes } from './networks.ts';
 import { securityGroupRoutes } from './security-groups.ts';
 import { keypairRoutes } from './keypairs.ts';
 import { floatingIpRoutes } from './floating-ips.ts';
+import { imageRoutes } from './images.ts';
 
 /** Add a module here to serve its routes (and list them in the OpenAPI document). */
 export const ROUTE_MODULES: readonly RouteModule[] = [
@@ -35,6 +36,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   metricsEnergyRoutes,
   settingsRoutes,
   catalogRoutes,
+  imageRoutes,
   serverGroupRoutes,
   constraintRoutes,
   vmRoutes,

@@ -56,13 +56,13 @@ export class CreateVm extends Service {
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"; see GET /v1/flavors`);
-    const image = await this.db
-      .selectFrom('images')
-      .selectAll()
-      .where((eb) => eb.or([eb('id', '=', o.image), eb('name', '=', o.image)]))
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
-    if (!image) throw new ControlError('NOT_FOUND', `No image "${o.image}"; see GET /v1/images`);
+    // The catalog's images, public ones and the tenant's own uploads (another tenant's: NOT_FOUND).
+    const image = await this.cp.images.visible(this.db, p, o.image);
+    if (image.status !== 'active')
+      throw new ControlError(
+        'INVALID_STATE',
+        `Image "${image.name}" is ${image.status}: wait for its upload`,
+      );
     await this.cp.keypairs.checkVmAccess(p, o);
     const group = o.serverGroup ? await this.cp.scheduler.groupFor(p, o.serverGroup) : undefined;
     const vmId = this.ctx.ids.uuid(),
@@ -153,7 +153,10 @@ export class CreateVm extends Service {
         id: vmId,
         memoryMiB: flavor.memory_mib,
         vcpus: flavor.vcpus,
-        image: { kernel: `image://${image.name}` },
+        // A registry image: the host fetches it once and caches it by checksum.
+        image: this.cp.images.refOf(image)
+          ? { cached: this.cp.images.refOf(image) }
+          : { kernel: `image://${image.name}` },
         ...net,
       });
       await this.cp.opRecords.step(opId, 'guest-created', 'create');
