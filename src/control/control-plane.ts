@@ -59,6 +59,10 @@ import { Keypairs } from './network/keypairs.ts';
 import { FloatingIps } from './network/floating-ips.ts';
 import type { ImageFiles } from './storage/image-files.ts';
 import { ImageRegistry } from './storage/image-registry.ts';
+import { StoragePools } from './storage/pools.ts';
+import { Volumes } from './storage/volumes.ts';
+import { VolumeOps } from './storage/volume-ops.ts';
+import { VolumeSnapshots } from './storage/volume-snapshots.ts';
 
 export { ROLES, hashToken, type Role, type Principal } from './principal.ts';
 export { DEFAULT_QUOTAS, type Quotas } from './tenancy/tenancy-service.ts';
@@ -147,6 +151,10 @@ export class ControlPlane {
   readonly floatingIps = new FloatingIps(this);
   /** The image registry, storage pools and volumes (storage/). */
   readonly images = new ImageRegistry(this);
+  readonly pools = new StoragePools(this);
+  readonly volumes = new Volumes(this);
+  readonly volumeOps = new VolumeOps(this);
+  readonly volumeSnapshots = new VolumeSnapshots(this);
 
   constructor(o: ControlPlaneOptions) {
     this.ctx = { ...o, ids: o.ids ?? cryptoIds(), hostDrivers: o.hostDrivers ?? NO_HOSTS };

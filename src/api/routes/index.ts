@@ -25,6 +25,7 @@ import { securityGroupRoutes } from './security-groups.ts';
 import { keypairRoutes } from './keypairs.ts';
 import { floatingIpRoutes } from './floating-ips.ts';
 import { imageRoutes } from './images.ts';
+import { volumeRoutes } from './volumes.ts';
 
 /** Add a module here to serve its routes (and list them in the OpenAPI document). */
 export const ROUTE_MODULES: readonly RouteModule[] = [
@@ -44,6 +45,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   securityGroupRoutes,
   keypairRoutes,
   floatingIpRoutes,
+  volumeRoutes,
   vmConsoleRoutes,
   agentRoutes,
   planRoutes,

@@ -13,6 +13,7 @@ import type { Principal } from '../principal.ts';
 import type { Db } from '../store/open-store.ts';
 import { Service } from '../service.ts';
 import { physnetFences } from '../network/physnet-fences.ts';
+import { storageFences } from '../storage/storage-fences.ts';
 import type { VmState } from '../vm-states.ts';
 
 /** Creating a VM: quota and host claims, the record, then the driver; the shared end of every VM operation. */
@@ -45,6 +46,8 @@ export class CreateVm extends Service {
       key?: string;
       /** User data for cloud-init (at most 64 KiB). */
       userData?: string;
+      /** Available volumes of the tenant (names or ids) to attach at build, in order. */
+      volumes?: string[];
     },
   ) {
     authorize(p, 'vm:create');
@@ -75,6 +78,18 @@ export class CreateVm extends Service {
       [],
       [{ vmId, networkIds: await this.cp.ports.networksOf(p, o) }],
     );
+    // Volumes attached at build: their pool (and a local volume's host) fence the VM.
+    const vols = await Promise.all(
+      (o.volumes ?? []).map((r) => this.cp.volumes.find(this.db, p, r, 'volume:write')),
+    );
+    for (const v of vols)
+      if (v.state !== 'available' || v.vm_id)
+        throw new ControlError(
+          'INVALID_STATE',
+          `Volume "${v.name}" is ${v.state}: only an available volume attaches`,
+        );
+    if (vols.length)
+      fences.push(...(await storageFences(this.db, [], [{ vmId, volumeIds: vols.map((v) => v.id) }])));
     this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
       await this.cp.claims.claimQuota(trx, p.tenantId, flavor);
@@ -114,6 +129,8 @@ export class CreateVm extends Service {
         })
         .execute();
       await this.cp.ports.forNewVm(trx, p, vmId, o);
+      for (const v of vols)
+        await this.cp.volumes.transition(trx, v, ['available'], 'in-use', { vm_id: vmId });
       await join.commit(trx);
       await trx
         .insertInto('operations')
@@ -149,6 +166,7 @@ export class CreateVm extends Service {
       const d = this.cp.drivers.driverFor(host);
       // The host's network is ready before the guest exists (a failed push fails the create).
       const net = await this.cp.networkPush.prepareGuest(vmId, host.id);
+      const disks = await this.cp.volumes.disksOfVm(this.db, vmId);
       await d.create({
         id: vmId,
         memoryMiB: flavor.memory_mib,
@@ -157,6 +175,7 @@ export class CreateVm extends Service {
         image: this.cp.images.refOf(image)
           ? { cached: this.cp.images.refOf(image) }
           : { kernel: `image://${image.name}` },
+        ...(disks.length ? { disks } : {}),
         ...net,
       });
       await this.cp.opRecords.step(opId, 'guest-created', 'create');
@@ -198,6 +217,7 @@ export class CreateVm extends Service {
           await this.cp.metering.meter(trx, vmId, to);
           if (to === 'deleted') await this.cp.claims.release(trx, vmId);
           if (to === 'deleted') await this.cp.ports.releaseVm(trx, vmId);
+          if (to === 'deleted') await this.cp.volumes.releaseVm(trx, vmId);
         }
         await trx
           .updateTable('operations')

@@ -129,6 +129,7 @@ export class Reconciler extends Service {
         const deleted = vm.state === 'deleted';
         if (deleted) await this.cp.claims.release(trx, vm.id);
         if (deleted) await this.cp.ports.releaseVm(trx, vm.id);
+        if (deleted) await this.cp.volumes.releaseVm(trx, vm.id);
         await trx
           .updateTable('vms')
           .set({
@@ -170,6 +171,7 @@ export class Reconciler extends Service {
   private async recover(op: OpRow) {
     if (op.kind === 'power-on' || op.kind === 'power-off') return this.recoverPower(op);
     if (op.kind === 'plan-apply') return this.recoverPlan(op);
+    if (op.kind.startsWith('volume-')) return this.cp.volumeOps.recover(op);
     const v = await this.vm(this.db, op.vm_id);
     if (!v) return this.end(op, 'failed', 'interrupted by a restart; its VM no longer exists');
     const vm = (state: VmState | 'error', hostId?: string | null) => ({

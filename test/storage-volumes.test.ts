@@ -1,0 +1,218 @@
+/**
+ * Volumes through the API on simulated hosts (issue 13): lifecycle (create, attach to a running VM,
+ * which its simulated host sees, detach, snapshot, clone, delete), quotas, placement by pool (a
+ * shared pool some hosts see, a local volume's host), and migration: the mirror flag for local
+ * volumes and the volume's host moving with the VM.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { controlPlane, storeBackends } from './helpers/control.ts';
+
+type Api = Awaited<ReturnType<typeof controlPlane>>;
+
+for (const backend of storeBackends()) {
+  describe(`volumes through the API on ${backend.name}`, () => {
+    if (backend.skip) return void test(`every test on ${backend.name}`, { skip: backend.skip });
+    const open: { close: () => Promise<void> }[] = [];
+    after(async () => {
+      for (const x of open) await x.close();
+    });
+
+    /** Two simulated hosts (h1 in zone-a, h2 in zone-b) and two tenants (acme: ann, globex: bob). */
+    const world = async () => {
+      const s = await backend.url();
+      const t: Api = await controlPlane(s.url, 0);
+      open.push({ close: async () => (await t.close(), await s.drop()) });
+      const a = t.adminToken;
+      const hosts: Record<string, string> = {};
+      for (const [name, zone] of [
+        ['h1', 'zone-a'],
+        ['h2', 'zone-b'],
+      ]) {
+        const r = await t.call(a, 'POST', '/v1/hosts', {
+          name,
+          zone,
+          vcpus: 16,
+          memoryMiB: 32768,
+          diskGiB: 500,
+        });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        hosts[name!] = r.body.id;
+      }
+      const tok: Record<string, string> = { admin: a };
+      for (const [tenant, user] of [
+        ['acme', 'ann'],
+        ['globex', 'bob'],
+      ] as const) {
+        await t.call(a, 'POST', '/v1/tenants', { name: tenant });
+        const u = await t.call(a, 'POST', '/v1/users', { tenant, name: user, role: 'member' });
+        tok[user] = (await t.call(a, 'POST', '/v1/tokens', { name: 'tk', userId: u.body.id })).body.token;
+      }
+      const ok = async (who: string, method: string, url: string, body?: unknown) => {
+        const r = await t.call(tok[who] ?? who, method, url, body);
+        assert.ok(r.status < 300, `${method} ${url}: ${r.status} ${JSON.stringify(r.body)}`);
+        return r.body;
+      };
+      const vm = async (who: string, name: string, body: Record<string, unknown> = {}) => {
+        const op = await ok(who, 'POST', '/v1/vms', { name, flavor: 'm1.small', image: 'tiny', ...body });
+        assert.equal(op.status, 'succeeded', JSON.stringify(op));
+        return op.vmId as string;
+      };
+      const hostOf = async (vmId: string) => (await ok(a, 'GET', `/v1/vms/${vmId}`)).hostId as string;
+      /** A volume as an operator sees it (members are not shown hosts). */
+      const volHost = async (ref: string) =>
+        (await ok(a, 'GET', `/v1/volumes/${ref}`)).hostId as string | null;
+      return { t, a, tok, hosts, ok, vm, hostOf, volHost };
+    };
+
+    test('a volume is created, hot-plugged into a running VM (its host sees the disk), detached, snapshotted, cloned and deleted', async () => {
+      const w = await world();
+      const v = await w.ok('ann', 'POST', '/v1/volumes', { name: 'data-1', sizeGiB: 2 });
+      assert.equal(v.state, 'available');
+      assert.equal(v.pool, 'local', 'a local pool is made when none exists');
+      const vmId = await w.vm('ann', 'db-1');
+      // The local volume lives on one host: attach it to a VM there.
+      assert.equal(v.hostId, undefined, 'members are not shown hosts');
+      const vHost = await w.volHost(v.id);
+      assert.equal(vHost, await w.hostOf(vmId), 'both land on the emptiest host');
+      const att = await w.ok('ann', 'POST', '/v1/volumes/data-1/attach', { vm: 'db-1' });
+      assert.equal(att.state, 'in-use');
+      assert.equal(att.vm, 'db-1');
+      const g = await w.t.sim.get(vmId);
+      assert.deepEqual(
+        g?.spec.disks?.map((d) => [d.volumeId, d.sizeGiB, d.pool.kind, d.serial]),
+        [[v.id, 2, 'local', v.id.replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 20)]],
+      );
+      const del = await w.t.call(w.tok.ann, 'DELETE', '/v1/volumes/data-1');
+      assert.equal(del.status, 409, 'an attached volume is not deleted');
+      assert.match(del.body.message, /db-1/);
+      const snap = await w.ok('ann', 'POST', '/v1/volumes/data-1/snapshots', { name: 'before-upgrade' });
+      assert.deepEqual(
+        (await w.ok('ann', 'GET', '/v1/volumes/data-1/snapshots')).map((s: { name: string }) => s.name),
+        ['before-upgrade'],
+      );
+      const fromSnap = await w.ok('ann', 'POST', '/v1/volumes', {
+        name: 'data-1b',
+        sizeGiB: 3,
+        fromSnapshot: snap.id,
+      });
+      assert.equal(await w.volHost(fromSnap.id), vHost, 'a clone stays with its source');
+      const det = await w.ok('ann', 'POST', '/v1/volumes/data-1/detach');
+      assert.equal(det.state, 'available');
+      assert.deepEqual((await w.t.sim.get(vmId))?.spec.disks, []);
+      await w.ok('ann', 'DELETE', `/v1/volume-snapshots/${snap.id}`);
+      await w.ok('ann', 'DELETE', '/v1/volumes/data-1');
+      assert.equal((await w.t.call(w.tok.ann, 'GET', '/v1/volumes/data-1')).status, 404);
+      const hostVolumes = await w.t.cp.ctx.hostDrivers
+        .forHost({ id: vHost!, name: 'h', driver: 'sim', agentUrl: null, powerAddress: null })
+        .listVolumes('local');
+      assert.deepEqual(
+        hostVolumes.map((x) => x.id),
+        [fromSnap.id],
+      );
+      // Operations record every step.
+      const ops = await w.t.db
+        .selectFrom('operations')
+        .select(['kind', 'status'])
+        .where('kind', 'like', 'volume-%')
+        .execute();
+      assert.ok(ops.length >= 6 && ops.every((o) => o.status === 'succeeded'), JSON.stringify(ops));
+    });
+
+    test("another tenant's volume is 404 and cannot be attached to its VMs", async () => {
+      const w = await world();
+      const v = await w.ok('ann', 'POST', '/v1/volumes', { name: 'secret', sizeGiB: 1 });
+      await w.vm('bob', 'b1');
+      assert.equal((await w.t.call(w.tok.bob, 'GET', `/v1/volumes/${v.id}`)).status, 404);
+      assert.equal(
+        (await w.t.call(w.tok.bob, 'POST', `/v1/volumes/${v.id}/attach`, { vm: 'b1' })).status,
+        404,
+      );
+      assert.equal((await w.t.call(w.tok.bob, 'DELETE', `/v1/volumes/${v.id}`)).status, 404);
+      assert.deepEqual(await w.ok('bob', 'GET', '/v1/volumes'), []);
+    });
+
+    test('quotas: volumes, gigabytes and snapshots', async () => {
+      const w = await world();
+      await w.ok('admin', 'PATCH', '/v1/tenants/acme', {
+        quotas: { volumes: 2, volumeGiB: 5, volumeSnapshots: 1 },
+      });
+      await w.ok('ann', 'POST', '/v1/volumes', { name: 'a', sizeGiB: 3 });
+      const big = await w.t.call(w.tok.ann, 'POST', '/v1/volumes', { name: 'b', sizeGiB: 3 });
+      assert.equal(big.status, 403, JSON.stringify(big.body));
+      assert.match(big.body.message, /volumeGiB: used 3 of 5/);
+      await w.ok('ann', 'POST', '/v1/volumes', { name: 'b', sizeGiB: 2 });
+      const third = await w.t.call(w.tok.ann, 'POST', '/v1/volumes', { name: 'c', sizeGiB: 0 + 1 });
+      assert.match(third.body.message, /volumes: used 2 of 2/);
+      await w.ok('ann', 'POST', '/v1/volumes/a/snapshots', { name: 's1' });
+      const s2 = await w.t.call(w.tok.ann, 'POST', '/v1/volumes/a/snapshots', { name: 's2' });
+      assert.match(s2.body.message, /volumeSnapshots: used 1 of 1/);
+      assert.equal(
+        (await w.t.db.selectFrom('volumes').select('id').execute()).length,
+        2,
+        'nothing left behind',
+      );
+    });
+
+    test('placement by pool: a shared pool fences VMs to the hosts that see it; a local volume pins its VM', async () => {
+      const w = await world();
+      await w.ok('admin', 'POST', '/v1/storage-pools', { name: 'nas-b', kind: 'shared', zone: 'zone-b' });
+      await w.ok('admin', 'POST', '/v1/storage-pools', { name: 'disk', kind: 'local' });
+      const shared = await w.ok('ann', 'POST', '/v1/volumes', { name: 's', sizeGiB: 1, pool: 'nas-b' });
+      assert.equal(await w.volHost(shared.id), null);
+      const vmId = await w.vm('ann', 'v-shared', { volumes: ['s'] });
+      assert.equal(await w.hostOf(vmId), w.hosts.h2, 'only h2 (zone-b) sees nas-b');
+      assert.equal((await w.t.sim.get(vmId))?.spec.disks?.[0]?.pool.kind, 'shared');
+      // A local volume made on h1 pins the VM created with it to h1.
+      await w.t.call(w.a, 'PATCH', `/v1/hosts/${w.hosts.h2}`, { state: 'maintenance' });
+      const local = await w.ok('ann', 'POST', '/v1/volumes', { name: 'l', sizeGiB: 1, pool: 'disk' });
+      assert.equal(await w.volHost(local.id), w.hosts.h1);
+      await w.t.call(w.a, 'PATCH', `/v1/hosts/${w.hosts.h2}`, { state: 'up' });
+      for (let i = 0; i < 3; i++) {
+        const id = await w.vm('ann', `filler-${i}`);
+        assert.ok(id);
+      }
+      const pinned = await w.vm('ann', 'v-local', { volumes: ['l'] });
+      assert.equal(await w.hostOf(pinned), w.hosts.h1);
+      // A real host sees a pool only when it lists it.
+      const h = await w.ok('admin', 'PATCH', `/v1/hosts/${w.hosts.h1}`, { pools: ['nas-b'] });
+      assert.deepEqual(h.pools, ['nas-b']);
+    });
+
+    test('migration: local volumes are mirrored (the flag and the disk bytes) and their host moves with the VM; shared ones are not', async () => {
+      const w = await world();
+      await w.ok('admin', 'POST', '/v1/storage-pools', { name: 'nas', kind: 'shared' });
+      await w.ok('admin', 'POST', '/v1/storage-pools', { name: 'disk', kind: 'local' });
+      const vmId = await w.vm('ann', 'mover');
+      const src = await w.hostOf(vmId);
+      const dst = src === w.hosts.h1 ? w.hosts.h2 : w.hosts.h1;
+      // Make the local volume on the VM's host (the other host is in maintenance meanwhile).
+      await w.t.call(w.a, 'PATCH', `/v1/hosts/${dst}`, { state: 'maintenance' });
+      await w.ok('ann', 'POST', '/v1/volumes', { name: 'l', sizeGiB: 4, pool: 'disk' });
+      await w.t.call(w.a, 'PATCH', `/v1/hosts/${dst}`, { state: 'up' });
+      await w.ok('ann', 'POST', '/v1/volumes/l/attach', { vm: 'mover' });
+      const before = await w.ok('admin', 'POST', `/v1/vms/${vmId}/migrate`, { toHost: dst });
+      assert.equal(before.status, 'succeeded', JSON.stringify(before));
+      const r = before.result as { disks: string; diskBytes: number; bytes: number };
+      assert.equal(r.disks, 'mirror');
+      assert.ok(r.diskBytes >= 4 * 2 ** 30, `the mirror sent the 4 GiB disk: ${r.diskBytes}`);
+      const l = await w.ok('ann', 'GET', '/v1/volumes/l');
+      assert.equal(await w.volHost(l.id), dst, "the local volume's host moved with the VM");
+      const seen = await w.t.cp.ctx.hostDrivers
+        .forHost({ id: dst!, name: 'dst', driver: 'sim', agentUrl: null, powerAddress: null })
+        .listVolumes('disk');
+      assert.deepEqual(
+        seen.map((x) => x.id),
+        [l.id],
+      );
+      // Shared only: memory moves, no disk bytes.
+      await w.ok('ann', 'POST', '/v1/volumes/l/detach');
+      await w.ok('ann', 'POST', '/v1/volumes', { name: 's', sizeGiB: 8, pool: 'nas' });
+      await w.ok('ann', 'POST', '/v1/volumes/s/attach', { vm: 'mover' });
+      const back = await w.ok('admin', 'POST', `/v1/vms/${vmId}/migrate`, { toHost: src });
+      assert.equal(back.status, 'succeeded', JSON.stringify(back));
+      // needsBlockMigration: the root disk of a VM is local, so it still mirrors, but no volume bytes.
+      assert.equal((back.result as { diskBytes: number }).diskBytes, 0);
+    });
+  });
+}
