@@ -214,5 +214,38 @@ for (const backend of storeBackends()) {
       // needsBlockMigration: the root disk of a VM is local, so it still mirrors, but no volume bytes.
       assert.equal((back.result as { diskBytes: number }).diskBytes, 0);
     });
+
+    test("volumes are metered in GiB-hours from creation to deletion and billed at the tariff's volumeGiBHour", async () => {
+      const w = await world();
+      await w.ok('admin', 'POST', '/v1/tariffs', {
+        name: 'std',
+        validFrom: '2020-01-01',
+        vcpuHour: 0,
+        memoryGiBHour: 0,
+        diskGiBHour: 0,
+        kWh: 0,
+        volumeGiBHour: 0.01,
+      });
+      const from = new Date(w.t.clock.now() * 1000).toISOString();
+      await w.ok('ann', 'POST', '/v1/volumes', { name: 'billed', sizeGiB: 2 });
+      w.t.clock.advanceBy(10 * 3600);
+      await w.ok('ann', 'DELETE', '/v1/volumes/billed');
+      w.t.clock.advanceBy(5 * 3600); // deleted: no longer metered
+      const to = new Date(w.t.clock.now() * 1000).toISOString();
+      const inv = await w.ok(
+        'ann',
+        'GET',
+        `/v1/invoices?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`,
+      );
+      // 2 GiB × 10 h = 20 GiB-hours at 0.01 = 0.20.
+      assert.deepEqual(
+        inv.volumeLines.map((l: { volume: string; gibHours: number; amount: number }) => [
+          l.volume,
+          l.gibHours,
+          l.amount,
+        ]),
+        [['billed', 20, 0.2]],
+      );
+    });
   });
 }
