@@ -5,6 +5,7 @@
  * its reason, cost and gain. Pure: the caller passes the cluster, the options and the randomness.
  */
 import { planMigration, predictMigration } from '../../models/migration.ts';
+import { predictDiskMigration } from '../../models/block-migration.ts';
 import { idlePowerW, powerW, type PowerModelSpec } from '../../models/power.ts';
 import type { Random } from '../../runtime/random.ts';
 import { planConsolidation as beloglazov } from '../consolidation/beloglazov.ts';
@@ -317,8 +318,13 @@ export function planSpread(
       }
     }
     if (!best) break;
-    const p = predictMigration(
-      { memMiB: best.memoryMiB, dirtyMiBps: 0, bandwidthMbps: o.bandwidthMbps },
+    const p = predictDiskMigration(
+      {
+        memMiB: best.memoryMiB,
+        dirtyMiBps: 0,
+        bandwidthMbps: o.bandwidthMbps,
+        diskMiB: (best.localDiskGiB ?? 0) * 1024,
+      },
       { mode: 'precopy' },
     );
     actions.push({

@@ -5,7 +5,7 @@
  * constraints admit (src/core/constraints). Pure functions.
  */
 import type { Constraint } from '../../core/constraints/index.ts';
-import { predictMigration } from '../../models/migration.ts';
+import { predictDiskMigration } from '../../models/block-migration.ts';
 import { PlanConstraints } from './plan-constraints.ts';
 
 export { checkPlan, type PlanViolation } from './check-plan.ts';
@@ -35,6 +35,8 @@ export interface PlanVm {
   vcpus: number;
   memoryMiB: number;
   /** Seconds since its last migration (Infinity if never). */ sinceMigrationS: number;
+  /** GiB of local volumes a migration must mirror (block migration); absent or 0: memory only. */
+  localDiskGiB?: number;
 }
 export interface PlanCluster {
   hosts: PlanHost[];
@@ -159,8 +161,13 @@ export function planConsolidation(c: PlanCluster, o: ConsolidationPlanOptions = 
       continue;
     }
     const costs = moves.map((m) =>
-      predictMigration(
-        { memMiB: m.v.memoryMiB, dirtyMiBps: 0, bandwidthMbps: o.bandwidthMbps },
+      predictDiskMigration(
+        {
+          memMiB: m.v.memoryMiB,
+          dirtyMiBps: 0,
+          bandwidthMbps: o.bandwidthMbps,
+          diskMiB: (m.v.localDiskGiB ?? 0) * 1024,
+        },
         { mode: 'precopy' },
       ),
     );
