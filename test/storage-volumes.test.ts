@@ -247,5 +247,86 @@ for (const backend of storeBackends()) {
         [['billed', 20, 0.2]],
       );
     });
+
+    test('an interrupted volume create and attach are finished by the reconciler (the driver calls are idempotent)', async () => {
+      const w = await world();
+      const vmId = await w.vm('ann', 'r1');
+      await w.ok('admin', 'POST', '/v1/storage-pools', { name: 'nas', kind: 'shared' });
+      const pool = await w.t.db
+        .selectFrom('storage_pools')
+        .select('id')
+        .where('name', '=', 'nas')
+        .executeTakeFirstOrThrow();
+      const tenant = await w.t.db
+        .selectFrom('vms')
+        .select('tenant_id')
+        .where('id', '=', vmId)
+        .executeTakeFirstOrThrow();
+      // The records a crash right after "recorded" leaves: a creating volume and its running operation.
+      const at = new Date(w.t.clock.now() * 1000).toISOString();
+      const spec = { id: 'vol-crash', pool: { name: 'nas', kind: 'shared' }, sizeGiB: 1 };
+      await w.t.db
+        .insertInto('volumes')
+        .values({
+          id: 'vol-crash',
+          tenant_id: tenant.tenant_id,
+          name: 'crashed',
+          pool_id: pool.id,
+          host_id: null,
+          size_gib: 1,
+          state: 'creating',
+          vm_id: null,
+          image_id: null,
+          source_volume_id: null,
+          created_at: at,
+          updated_at: at,
+          deleted_at: null,
+        })
+        .execute();
+      const op = (id: string, kind: string, detail: unknown, vm: string | null) =>
+        w.t.db
+          .insertInto('operations')
+          .values({
+            id,
+            tenant_id: tenant.tenant_id,
+            vm_id: vm,
+            kind,
+            status: 'running',
+            idempotency_key: null,
+            result: null,
+            error: null,
+            created_at: at,
+            finished_at: null,
+            step: 'recorded',
+            detail: JSON.stringify(detail),
+          })
+          .execute();
+      await op('op-create', 'volume-create', { volumeId: 'vol-crash', action: 'create', spec }, null);
+      await w.t.cp.reconcile();
+      assert.equal((await w.ok('ann', 'GET', '/v1/volumes/crashed')).state, 'available');
+      // An attach interrupted after its record: the reconciler plugs it in.
+      await w.t.db
+        .updateTable('volumes')
+        .set({ state: 'attaching', vm_id: vmId })
+        .where('id', '=', 'vol-crash')
+        .execute();
+      await op('op-attach', 'volume-attach', { volumeId: 'vol-crash', action: 'attach', vmId }, vmId);
+      await w.t.cp.reconcile();
+      assert.equal((await w.ok('ann', 'GET', '/v1/volumes/crashed')).state, 'in-use');
+      assert.deepEqual(
+        (await w.t.sim.get(vmId))?.spec.disks?.map((d) => d.volumeId),
+        ['vol-crash'],
+      );
+      const ops = await w.t.db
+        .selectFrom('operations')
+        .select(['id', 'status'])
+        .where('id', 'like', 'op-%')
+        .orderBy('id')
+        .execute();
+      assert.deepEqual(ops, [
+        { id: 'op-attach', status: 'succeeded' },
+        { id: 'op-create', status: 'succeeded' },
+      ]);
+    });
   });
 }
