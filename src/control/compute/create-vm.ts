@@ -166,16 +166,12 @@ export class CreateVm extends Service {
       const d = this.cp.drivers.driverFor(host);
       // The host's network is ready before the guest exists (a failed push fails the create).
       const net = await this.cp.networkPush.prepareGuest(vmId, host.id);
-      const disks = await this.cp.volumes.disksOfVm(this.db, vmId);
       await d.create({
         id: vmId,
         memoryMiB: flavor.memory_mib,
         vcpus: flavor.vcpus,
-        // A registry image: the host fetches it once and caches it by checksum.
-        image: this.cp.images.refOf(image)
-          ? { cached: this.cp.images.refOf(image) }
-          : { kernel: `image://${image.name}` },
-        ...(disks.length ? { disks } : {}),
+        // A registry image: the host fetches it once and caches it by checksum; attached volumes.
+        ...(await this.cp.volumes.guestStorage(this.db, vmId, image.id)),
         ...net,
       });
       await this.cp.opRecords.step(opId, 'guest-created', 'create');

@@ -205,7 +205,7 @@ export class Reconciler extends Service {
             id: v.id,
             memoryMiB: v.memory_mib,
             vcpus: v.vcpus,
-            image: { kernel: `image://${v.image_name}` },
+            ...(await this.cp.volumes.guestStorage(this.db, v.id, v.image_id)),
             ...(await this.cp.networkPush.prepareGuest(v.id, host.id)),
           });
         if (!g || g.state !== 'running') await d.start(v.id);

@@ -10,6 +10,7 @@
  * Uses: `cp.images`, `cp.pools`, `cp.volumeOps`.
  */
 import type { Selectable } from 'kysely';
+import type { GuestSpec } from '../../core/hypervisor.ts';
 import { diskSerial, type GuestDisk, type VolumeSpec } from '../../core/storage/host-storage.ts';
 import { authorize, authorizeTenantObject, tenantFilter } from '../authz.ts';
 import { ControlError } from '../errors.ts';
@@ -293,6 +294,21 @@ export class Volumes extends Service {
       .orderBy('id')
       .execute();
     return Promise.all(rows.map((v) => this.diskOf(db, v)));
+  }
+
+  /**
+   * What a VM's guest is built from, for every path that builds it (create, HA restart, a restart
+   * elsewhere, the reconciler): its image (a registry image: `cached`, fetched and checked by
+   * checksum; a catalog image: by name) and its attached volumes.
+   */
+  async guestStorage(db: Db, vmId: string, imageId: string): Promise<Pick<GuestSpec, 'image' | 'disks'>> {
+    const i = await db.selectFrom('images').selectAll().where('id', '=', imageId).executeTakeFirstOrThrow();
+    const cached = this.cp.images.refOf(i);
+    const disks = await this.disksOfVm(db, vmId);
+    return {
+      image: cached ? { cached } : { kernel: `image://${i.name}` },
+      ...(disks.length ? { disks } : {}),
+    };
   }
 
   /** A deleted VM's volumes are free again (in its delete transaction). */
