@@ -254,9 +254,17 @@ export class Reconciler extends Service {
     const target = await this.host(op.target_host_id);
     const there = await this.settledTarget(source, target, v.id);
     if (there !== 'unreachable' && there?.state === 'running') {
-      await this.db
-        .transaction()
-        .execute((trx) => this.cp.metering.restartUsage(trx, v.id, v.tenant_id, target!.id, v.flavor_id));
+      await this.db.transaction().execute(async (trx) => {
+        await this.cp.metering.restartUsage(trx, v.id, v.tenant_id, target!.id, v.flavor_id);
+        // Its local volumes were mirrored with it.
+        if (source)
+          await trx
+            .updateTable('volumes')
+            .set({ host_id: target!.id })
+            .where('vm_id', '=', v.id)
+            .where('host_id', '=', source.id)
+            .execute();
+      });
       return this.end(
         op,
         'completed',
