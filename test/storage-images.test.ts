@@ -12,6 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { hashToken } from '../src/control/control-plane.ts';
 import { controlPlane, storeBackends } from './helpers/control.ts';
 
 type Api = Awaited<ReturnType<typeof controlPlane>>;
@@ -152,6 +153,30 @@ for (const backend of storeBackends()) {
         headers: { authorization: `Bearer ${w.tok.ann}` },
       });
       assert.equal(u.statusCode, 401);
+      // A host presents the credential it was given at enrollment (set here as enrollment stores it).
+      const cred = 'nubis_host_' + 'x'.repeat(40);
+      const host = await w.t.db.selectFrom('hosts').select('id').limit(1).executeTakeFirstOrThrow();
+      await w.t.db
+        .updateTable('hosts')
+        .set({ credential_hash: hashToken(cred) })
+        .where('id', '=', host.id)
+        .execute();
+      const h = await w.t.app.inject({
+        method: 'GET',
+        url: `/v1/agents/images/${pub.body.id}/data`,
+        headers: { authorization: `Bearer ${cred}` },
+      });
+      assert.equal(h.statusCode, 200);
+      assert.ok(h.rawPayload.equals(data));
+      assert.equal(h.headers['x-image-sha256'], pub.body.sha256);
+      // Hosts reach private images too (they run every tenant's VMs), by id only.
+      const priv = await w.upload('bob', 'bobs', data);
+      const hp = await w.t.app.inject({
+        method: 'GET',
+        url: `/v1/agents/images/${priv.body.id}/data`,
+        headers: { authorization: `Bearer ${cred}` },
+      });
+      assert.equal(hp.statusCode, 200);
     });
 
     test('a VM boots from an uploaded image (its host is given image.cached) and the image is not deleted while used', async () => {
