@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -203,6 +203,28 @@ for (const backend of storeBackends()) {
       assert.match(del.body.message, /v1/);
       await w.t.call(w.tok.ann, 'DELETE', `/v1/vms/${op.body.vmId}`);
       assert.equal((await w.t.call(w.tok.ann, 'DELETE', '/v1/images/mine')).status, 204);
+      assert.deepEqual(readdirSync(w.t.imageDir), []);
+    });
+
+    test('an upload a crash interrupted (queued, its partial file) is removed by the reconciler', async () => {
+      const w = await world();
+      const at = new Date(w.t.clock.now() * 1000).toISOString();
+      await w.t.db
+        .insertInto('images')
+        .values({
+          id: 'half',
+          name: 'half',
+          format: 'raw',
+          size_mib: 0,
+          created_at: at,
+          status: 'queued',
+          file: 'half',
+        })
+        .execute();
+      writeFileSync(join(w.t.imageDir, 'half'), 'partial');
+      const r = await w.t.cp.reconcile();
+      assert.deepEqual(r.imagesRemoved, ['half']);
+      assert.ok(!(await w.images()).includes('half'));
       assert.deepEqual(readdirSync(w.t.imageDir), []);
     });
   });

@@ -25,6 +25,8 @@ export interface ReconcileReport {
   claimsRepaired: { hosts: string[]; tenants: string[] };
   /** VMs whose open usage intervals were repaired. */
   usageRepaired: string[];
+  /** Image uploads a crash interrupted (`queued` with no upload running): record and file removed. */
+  imagesRemoved?: string[];
 }
 
 /** Seconds the reconciler waits for a migration that agents are still streaming. */
@@ -68,13 +70,16 @@ export class Reconciler extends Service {
     report.guestsRemoved = await this.repairs.sweepGuests();
     report.claimsRepaired = await this.repairs.claims();
     report.usageRepaired = await this.repairs.usage();
+    const images = await this.cp.images.removeInterrupted();
+    if (images.length) report.imagesRemoved = images;
     const changed =
       report.operations.length +
       report.settled.length +
       report.guestsRemoved.length +
       report.claimsRepaired.hosts.length +
       report.claimsRepaired.tenants.length +
-      report.usageRepaired.length;
+      report.usageRepaired.length +
+      images.length;
     if (changed)
       await this.db
         .transaction()

@@ -25,6 +25,9 @@ export const hostImageUrl = (id: string) => `/v1/agents/images/${encodeURICompon
 
 /** The registry of uploaded images. */
 export class ImageRegistry extends Service {
+  /** Uploads this process is receiving (the reconciler leaves their `queued` records alone). */
+  private readonly uploading = new Set<string>();
+
   private get files() {
     return this.ctx.imageFiles ?? NO_IMAGE_FILES;
   }
@@ -67,6 +70,7 @@ export class ImageRegistry extends Service {
           .execute(),
       `Image "${name}" already exists`,
     );
+    this.uploading.add(id);
     try {
       const s = await this.files.receive(id, data, this.ctx.imageMaxBytes ?? DEFAULT_IMAGE_MAX_BYTES);
       await this.db.transaction().execute(async (trx) => {
@@ -93,6 +97,8 @@ export class ImageRegistry extends Service {
       await this.db.deleteFrom('images').where('id', '=', id).execute();
       await this.files.remove(id);
       throw e;
+    } finally {
+      this.uploading.delete(id);
     }
     return this.view(await this.row(this.db, id));
   }
@@ -160,6 +166,26 @@ export class ImageRegistry extends Service {
       format: i.format === 'qcow2' ? 'qcow2' : 'raw',
       url: hostImageUrl(i.id),
     };
+  }
+
+  /**
+   * Remove the uploads a crash interrupted: `queued` records no upload of this process is receiving,
+   * and their partial files. Returns their names.
+   */
+  async removeInterrupted(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('images')
+      .select(['id', 'name', 'file'])
+      .where('status', '=', 'queued')
+      .execute();
+    const out: string[] = [];
+    for (const r of rows) {
+      if (this.uploading.has(r.id)) continue;
+      await this.db.deleteFrom('images').where('id', '=', r.id).where('status', '=', 'queued').execute();
+      await this.removeFile(r.file);
+      out.push(r.name);
+    }
+    return out;
   }
 
   /** Remove an uploaded image's file (after its record is deleted). */
