@@ -328,5 +328,31 @@ for (const backend of storeBackends()) {
         { id: 'op-create', status: 'succeeded' },
       ]);
     });
+
+    test("vm clone copies the VM's volumes (copy-on-write clones in the same pool) and attaches them to the clone", async () => {
+      const w = await world();
+      await w.ok('admin', 'POST', '/v1/storage-pools', { name: 'nas', kind: 'shared' });
+      await w.ok('ann', 'POST', '/v1/volumes', { name: 'data', sizeGiB: 3, pool: 'nas' });
+      const vmId = await w.vm('ann', 'orig', { volumes: ['data'] });
+      const op = await w.ok('ann', 'POST', `/v1/vms/${vmId}/actions`, { action: 'clone', name: 'copy' });
+      assert.equal(op.status, 'succeeded', JSON.stringify(op));
+      const vols = (await w.ok('ann', 'GET', '/v1/volumes')) as {
+        id: string;
+        name: string;
+        vm: string;
+        sourceVolumeId: string | null;
+        pool: string;
+        sizeGiB: number;
+      }[];
+      const copy = vols.find((v) => v.name === 'copy-data')!;
+      assert.equal(copy.vm, 'copy');
+      assert.equal(copy.pool, 'nas');
+      assert.equal(copy.sizeGiB, 3);
+      assert.equal(copy.sourceVolumeId, vols.find((v) => v.name === 'data')!.id);
+      assert.deepEqual(
+        (await w.t.sim.get(op.vmId))?.spec.disks?.map((d) => d.sizeGiB),
+        [3],
+      );
+    });
   });
 }
