@@ -155,6 +155,45 @@ const vmWithPort = async (w: World) => {
   });
   return r.body.vmId as string;
 };
+/** A private raw image uploaded by acme (ann) or globex (bob); its id. */
+const imageOf = async (w: World, o: 'acme' | 'globex') => {
+  const disk = Buffer.alloc(1024);
+  disk[510] = 0x55;
+  disk[511] = 0xaa;
+  const r = await w.t.app.inject({
+    method: 'POST',
+    url: `/v1/images/${w.fresh('img')}/data`,
+    headers: { authorization: `Bearer ${owner(w, o)}`, 'content-type': 'application/octet-stream' },
+    payload: disk,
+  });
+  assert.equal(r.statusCode, 201, r.body);
+  return JSON.parse(r.body).id as string;
+};
+/** A volume of acme's (ann) or globex's (bob) in a new shared pool (every simulated host sees it); its id. */
+const volOf = async (w: World, o: 'acme' | 'globex') => {
+  const pool = await w.admin('POST', '/v1/storage-pools', { name: w.fresh('pool'), kind: 'shared' });
+  const r = await w.t.call(owner(w, o), 'POST', '/v1/volumes', {
+    name: w.fresh('vol'),
+    sizeGiB: 1,
+    pool: pool.id,
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body.id as string;
+};
+/** A volume of acme's or globex's attached to a new VM of the same tenant; its id. */
+const attachedVolOf = async (w: World, o: 'acme' | 'globex') => {
+  const id = await volOf(w, o);
+  const r = await w.t.call(owner(w, o), 'POST', `/v1/volumes/${id}/attach`, { vm: await w.vm(o) });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return id;
+};
+/** A snapshot of a volume of acme's or globex's; its id. */
+const volSnapOf = async (w: World, o: 'acme' | 'globex') => {
+  const id = await volOf(w, o);
+  const r = await w.t.call(owner(w, o), 'POST', `/v1/volumes/${id}/snapshots`, { name: w.fresh('s') });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body.id as string;
+};
 /** Cases for a route on an object of acme's (own) and of globex's (another tenant). */
 const both = (
   op: Operation,
@@ -414,6 +453,77 @@ const MATRIX: Record<string, Case[]> = {
       },
     },
   ],
+
+  'POST /v1/images/{id}/data': [
+    // A JSON body is refused (400) once the role is allowed: the upload itself is in storage-images.test.ts.
+    {
+      op: 'image:upload',
+      request: async (w) => ({ url: `/v1/images/${w.fresh('i')}/data`, body: {} }),
+      ok: [400],
+    },
+  ],
+  'GET /v1/images/{id}': [{ op: 'image:read', request: same('/v1/images/tiny') }],
+  'GET /v1/images/{id}/data': both(
+    'image:download',
+    async (w, o) => `/v1/images/${await imageOf(w, o)}/data`,
+  ),
+
+  'GET /v1/storage-pools': [{ op: 'storage-pool:read', request: same('/v1/storage-pools') }],
+  'POST /v1/storage-pools': [
+    {
+      op: 'storage-pool:write',
+      request: async (w) => ({ url: '/v1/storage-pools', body: { name: w.fresh('pool'), kind: 'shared' } }),
+    },
+  ],
+  'GET /v1/volumes': [{ op: 'volume:read', request: same('/v1/volumes') }],
+  'POST /v1/volumes': [
+    {
+      op: 'volume:write',
+      request: async (w) => ({ url: '/v1/volumes', body: { name: w.fresh('vol'), sizeGiB: 1 } }),
+    },
+  ],
+  'GET /v1/volumes/{id}': both('volume:read', async (w, o) => `/v1/volumes/${await volOf(w, o)}`),
+  'DELETE /v1/volumes/{id}': both('volume:write', async (w, o) => `/v1/volumes/${await volOf(w, o)}`),
+  'POST /v1/volumes/{id}/attach': [
+    {
+      op: 'volume:write',
+      request: async (w) => ({
+        url: `/v1/volumes/${await volOf(w, 'acme')}/attach`,
+        body: { vm: await w.vm('acme') },
+      }),
+    },
+  ],
+  'POST /v1/volumes/{id}/detach': both(
+    'volume:write',
+    async (w, o) => `/v1/volumes/${await attachedVolOf(w, o)}/detach`,
+  ),
+  'GET /v1/volumes/{id}/snapshots': both(
+    'volume:read',
+    async (w, o) => `/v1/volumes/${await volOf(w, o)}/snapshots`,
+  ),
+  'POST /v1/volumes/{id}/snapshots': [
+    {
+      op: 'volume:write',
+      what: 'own',
+      request: async (w) => ({
+        url: `/v1/volumes/${await volOf(w, 'acme')}/snapshots`,
+        body: { name: w.fresh('s') },
+      }),
+    },
+    {
+      op: 'volume:write',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({
+        url: `/v1/volumes/${await volOf(w, 'globex')}/snapshots`,
+        body: { name: w.fresh('s') },
+      }),
+    },
+  ],
+  'DELETE /v1/volume-snapshots/{id}': both(
+    'volume:write',
+    async (w, o) => `/v1/volume-snapshots/${await volSnapOf(w, o)}`,
+  ),
 
   'GET /v1/vms': [{ op: 'vm:read', request: same('/v1/vms') }],
   'GET /v1/vms/{id}': [
@@ -955,6 +1065,9 @@ for (const backend of storeBackends()) {
               networks: 1000,
               ports: 1000,
               floatingIps: 1000,
+              volumes: 1000,
+              volumeGiB: 100_000,
+              volumeSnapshots: 1000,
               securityGroups: 1000,
               keypairs: 1000,
             },

@@ -14,6 +14,8 @@ import { buildApi } from '../src/api/server.ts';
 import { ControlPlane, seedDemo } from '../src/control/control-plane.ts';
 import { openStore } from '../src/control/store/open-store.ts';
 import { createHostDrivers } from '../src/drivers/host-drivers.ts';
+import { createImageFiles } from '../src/drivers/image-files.ts';
+import { execFileSync } from 'node:child_process';
 import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../src/runtime/clock.ts';
 
@@ -23,6 +25,7 @@ const bin = join(root, 'bin/nubis.js');
 const NOT_CLI = new Set([
   'POST /v1/agents/heartbeat' /* `nubis agent` sends it */,
   'POST /v1/agents/enroll' /* `nubis agent --join` sends it */,
+  'GET /v1/agents/images/:id/data' /* the agent driver fetches images with its host credential */,
 ]);
 
 let app: FastifyInstance;
@@ -39,6 +42,7 @@ before(async () => {
     db,
     clock,
     hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(clock) }),
+    imageFiles: createImageFiles(mkdtempSync(join(tmpdir(), 'nubis-cli-images-'))),
   });
   await cp.bootstrap('admin-tok');
   await seedDemo(cp, (await cp.authenticate('admin-tok'))!, 4);
@@ -342,7 +346,7 @@ test('hosts, catalog, plans and automation from the CLI', async () => {
     (await json('admin', 'image', 'create', 'img1', '--format', 'raw', '--size-mib', '10')).format,
     'raw',
   );
-  assert.match(await ok('ann', 'image', 'list'), /^img1 +raw +10$/m);
+  assert.match(await ok('ann', 'image', 'list'), /^img1 +raw +10 +public +active$/m);
   const plan = await json('admin', 'plan', 'audit', '--move', `web2=sim-003`);
   assert.equal(plan.status, 'proposed');
   assert.match(await ok('admin', 'plan', 'show', plan.id), /migrate +web2 /);
@@ -647,6 +651,62 @@ test('networks from the CLI: network, security group and rule, key pair, VM with
   await ok('admin', 'security-group', 'delete', 'tmp');
   await ok('admin', 'network', 'create', 'tmp-net', '--cidr', '10.99.0.0/24');
   await ok('admin', 'network', 'delete', 'tmp-net');
+});
+
+test('storage from the CLI: image upload/show/download, storage pool, volume create/attach/snapshot/detach/delete, vm create --volume', async () => {
+  const disk = join(home, 'disk.qcow2');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '16M']);
+  const up = await json('admin', 'image', 'upload', 'cli-img', disk, '--public');
+  assert.equal(up.format, 'qcow2');
+  assert.equal(up.visibility, 'public');
+  assert.match(await ok('admin', 'image', 'show', 'cli-img'), /sha256/);
+  const back = join(home, 'back.qcow2');
+  assert.match(await ok('admin', 'image', 'download', 'cli-img', back), new RegExp(`sha256 ${up.sha256}`));
+  assert.ok(readFileSync(back).equals(readFileSync(disk)));
+  const notes = join(home, 'notes.txt');
+  writeFileSync(notes, 'not a disk\n');
+  const bad = await nubis('admin', 'image', 'upload', 'notes', notes);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /not a disk image/);
+  assert.match(
+    await ok('admin', 'storage-pool', 'create', 'nas', '--kind', 'shared'),
+    /storage pool nas: shared/,
+  );
+  assert.match(await ok('admin', 'storage-pool', 'list'), /nas/);
+  assert.match(await ok('admin', 'volume', 'create', 'data-1', '--size', '2', '--pool', 'nas'), /available/);
+  await ok('admin', 'volume', 'create', 'data-2', '--size', '1', '--pool', 'nas');
+  assert.match(
+    await ok(
+      'admin',
+      'vm',
+      'create',
+      '--name',
+      'db-1',
+      '--flavor',
+      'm1.small',
+      '--image',
+      'cli-img',
+      '--volume',
+      'data-1',
+    ),
+    /succeeded/,
+  );
+  assert.match(
+    await ok('admin', 'volume', 'attach', 'data-2', 'db-1'),
+    /in-use on VM db-1 .*; the guest sees/,
+  );
+  assert.match(
+    await ok('admin', 'volume', 'snapshot', 'data-1', '--name', 'before-upgrade'),
+    /before-upgrade/,
+  );
+  assert.match(await ok('admin', 'volume', 'snapshots', 'data-1'), /before-upgrade/);
+  assert.match(await ok('admin', 'volume', 'delete-snapshot', 'data-1', 'before-upgrade'), /deleted/);
+  assert.match(await ok('admin', 'volume', 'list'), /data-2\s+1\s+nas\s+in-use\s+db-1/);
+  assert.match(await ok('admin', 'volume', 'detach', 'data-2'), /available/);
+  assert.match(await ok('admin', 'volume', 'show', 'data-2'), /state +available/);
+  assert.match(await ok('admin', 'volume', 'delete', 'data-2'), /deleted/);
+  assert.match(await ok('admin', 'vm', 'delete', 'db-1'), /delete succeeded/);
+  await ok('admin', 'volume', 'delete', 'data-1');
 });
 
 test('billing, energy, simulations from the CLI; every API operation has a command', async () => {

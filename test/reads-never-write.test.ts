@@ -15,6 +15,10 @@ import { buildApi } from '../src/api/server.ts';
 import { ControlPlane, seedDemo } from '../src/control/control-plane.ts';
 import { openStore } from '../src/control/store/open-store.ts';
 import { createHostDrivers } from '../src/drivers/host-drivers.ts';
+import { createImageFiles } from '../src/drivers/image-files.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../src/runtime/clock.ts';
 import { storeBackends } from './helpers/control.ts';
@@ -66,6 +70,7 @@ for (const backend of storeBackends()) {
         clock,
         hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(clock) }),
         simBootS: 120,
+        imageFiles: createImageFiles(mkdtempSync(join(tmpdir(), 'nubis-rnw-images-'))),
       });
       const app = buildApi(cp);
       try {
@@ -136,6 +141,17 @@ for (const backend of storeBackends()) {
           publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl',
         });
         const fip = await ok('POST', '/v1/floating-ips', {});
+        const disk = Buffer.alloc(1024);
+        disk[510] = 0x55;
+        disk[511] = 0xaa;
+        const uploaded = await app.inject({
+          method: 'POST',
+          url: '/v1/images/disk/data',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+          payload: disk,
+        });
+        assert.equal(uploaded.statusCode, 201, uploaded.body);
+        const volume = await ok('POST', '/v1/volumes', { name: 'v', sizeGiB: 1 });
         const plan = await ok('POST', '/v1/plans', {});
         const hosts = (await ok('GET', '/v1/hosts')) as { id: string; name: string; vms: number }[];
         const empty = hosts.find((h) => h.vms === 0)!;
@@ -159,6 +175,8 @@ for (const backend of storeBackends()) {
           'security-groups': web.id,
           keypairs: key.id,
           'floating-ips': fip.id,
+          images: JSON.parse(uploaded.body).id,
+          volumes: volume.id,
         };
         type Op = { parameters?: { name: string; in: string }[] };
         const spec = (await ok('GET', '/openapi.json')) as { paths: Record<string, Record<string, Op>> };
@@ -173,6 +191,7 @@ for (const backend of storeBackends()) {
         ];
         for (const [template, ops] of [...gets, ...extra]) {
           if (template.startsWith('/v1/simulations')) continue; // saved runs are files, not rows
+          if (template.startsWith('/v1/agents/')) continue; // hosts' routes: a host credential, not a user token
           const path = template.replace(/\{(\w+)\}/g, (_m, name: string) => {
             const resource = template.split('/')[2]!;
             const id = ids[resource];

@@ -53,7 +53,7 @@ export interface RouteDef {
   params?: z.ZodType;
   /** Success status (200 unless set). */
   status?: number;
-  /** Returns the JSON answer, or `undefined` for an empty one. */
+  /** Returns the JSON answer, `undefined` for an empty one, or `ctx.reply` when it sent its own (a stream). */
   handler: (ctx: RouteContext) => Promise<unknown>;
 }
 

@@ -20,6 +20,9 @@ export const quotas = z
     floatingIps: z.number().int().min(0),
     securityGroups: z.number().int().min(0),
     keypairs: z.number().int().min(0),
+    volumes: z.number().int().min(0),
+    volumeGiB: z.number().int().min(0),
+    volumeSnapshots: z.number().int().min(0),
   })
   .partial()
   .strict();
@@ -27,7 +30,7 @@ export const quotas = z
 /** Quotas to set: at least one (an empty object once reached the database as an empty update, a 500). */
 export const someQuotas = quotas.refine(
   (q) => Object.keys(q).length > 0,
-  'give at least one of vcpus, memoryMiB, vms, diskGiB, networks, ports, floatingIps, securityGroups, keypairs',
+  'give at least one of vcpus, memoryMiB, vms, diskGiB, networks, ports, floatingIps, securityGroups, keypairs, volumes, volumeGiB, volumeSnapshots',
 );
 
 /** The `:id` path parameter. */

@@ -150,6 +150,8 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
       .catch(() => []);
     return redactText(out, redactor(hosts, { anyAddress: backend }));
   };
+  // Raw bodies (image uploads) are left unread: the route streams `req.raw` to disk, never buffered whole.
+  app.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null, undefined));
   const routes: RouteDef[] = [];
   for (const register of ROUTE_MODULES) register((r) => routes.push(r), { cp, opts });
 
@@ -212,6 +214,7 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
               });
             throw e;
           });
+          if (out === reply) return reply; // the handler streamed its answer (image data)
           if (out === undefined) return reply.send();
           return seesHosts(p) ? out : forMember(out);
         },

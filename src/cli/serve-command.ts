@@ -12,6 +12,7 @@ import { systemPrincipal } from '../control/controllers/system-principal.ts';
 import { maskUrl, openStore, StoreError } from '../control/store/open-store.ts';
 import { resetAdminToken } from '../control/tenancy/admin-recovery.ts';
 import { createHostDrivers } from '../drivers/host-drivers.ts';
+import { createImageFiles } from '../drivers/image-files.ts';
 import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
 import { RealClock } from '../runtime/clock.ts';
 import { cryptoIds } from '../runtime/ids.ts';
@@ -33,6 +34,7 @@ export function serveCommand(program: Command): void {
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', '8080')
     .option('--data <dir>', 'data folder (SQLite database)', '.nubis/data')
+    .option('--image-max-gib <n>', 'largest image upload accepted, in GiB (default 20)')
     .option(
       '--db <url>',
       'database URL: sqlite:PATH or postgres://USER:PASS@HOST/DB (default: SQLite in --data)',
@@ -88,6 +90,7 @@ export function serveCommand(program: Command): void {
         host: string;
         port: string;
         data: string;
+        imageMaxGib?: string;
         db?: string;
         bootstrapToken?: string;
         resetAdminToken?: boolean;
@@ -162,6 +165,8 @@ export function serveCommand(program: Command): void {
                 : {}),
             }
           : undefined;
+        if (o.imageMaxGib !== undefined && !(Number(o.imageMaxGib) > 0))
+          throw new RangeError(`--image-max-gib must be a number > 0, got "${o.imageMaxGib}"`);
         const simBootS = Number(o.simBootS);
         if (!(simBootS >= 0)) throw new RangeError(`--sim-boot-s must be a number >= 0, got "${o.simBootS}"`);
         const cp: ControlPlane = new ControlPlane({
@@ -169,6 +174,9 @@ export function serveCommand(program: Command): void {
           clock,
           hostDrivers: createHostDrivers({ sim, agentTls }),
           simBootS,
+          // Uploaded images live in DATA/images/ (streamed there, checksummed, checked by qemu-img).
+          imageFiles: createImageFiles(join(o.data, 'images')),
+          imageMaxBytes: o.imageMaxGib !== undefined ? Number(o.imageMaxGib) * 2 ** 30 : undefined,
           // Crash-recovery tests: NUBIS_TEST_CRASH_AT=STEP kills this process when an operation
           // completes STEP (e.g. guest-created, guest-moved, driver-done), before it is recorded.
           onStep: crashAt(process.env.NUBIS_TEST_CRASH_AT),

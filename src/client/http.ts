@@ -41,6 +41,10 @@ export interface CallOptions {
   idempotencyKey?: string;
   /** Return the answer as text (CSV) instead of parsing JSON. */
   text?: boolean;
+  /** Send these bytes as `application/octet-stream` (a stream is streamed, never read whole). */
+  raw?: Blob | Uint8Array | ReadableStream<Uint8Array>;
+  /** Resolve with the `Response` itself (its body unread: a download to stream). */
+  response?: boolean;
 }
 
 /** Options of the calls that create or act (they accept an Idempotency-Key). */
@@ -83,10 +87,13 @@ export class Http {
         headers: {
           ...(token ? { authorization: `Bearer ${token}` } : {}),
           ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(o.raw !== undefined ? { 'content-type': 'application/octet-stream' } : {}),
           ...(o.idempotencyKey !== undefined ? { 'idempotency-key': o.idempotencyKey } : {}),
         },
-        body: o.body === undefined ? undefined : JSON.stringify(o.body),
-      });
+        body: o.raw !== undefined ? o.raw : o.body === undefined ? undefined : JSON.stringify(o.body),
+        // A streamed request body needs half-duplex (fetch's rule for ReadableStream bodies).
+        ...(o.raw instanceof ReadableStream ? { duplex: 'half' } : {}),
+      } as RequestInit);
     } catch (e) {
       throw new ApiError(
         0,
@@ -94,6 +101,7 @@ export class Http {
         `Cannot reach the control plane at ${this.baseUrl || 'this origin'}: ${(e as Error).message}`,
       );
     }
+    if (o.response && res.ok) return res as T;
     const text = await res.text();
     const isJson = (res.headers.get('content-type') ?? '').includes('json');
     let data: unknown = text || undefined;

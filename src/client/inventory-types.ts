@@ -7,6 +7,8 @@ export interface HostUpdate {
   underlayIp?: string | null;
   /** Provider/external physical networks the host is wired to. */
   physnets?: string[];
+  /** Storage pools (names) the host sees. */
+  pools?: string[];
   cpuRatio?: number;
   memoryRatio?: number;
   diskRatio?: number;

@@ -12,6 +12,7 @@ import { agentsApi } from './resources/agents.ts';
 import { automationApi } from './resources/automation.ts';
 import { invoicesApi, tariffsApi, usageApi } from './resources/billing.ts';
 import { flavorsApi, imagesApi } from './resources/catalog.ts';
+import { imageDataApi, storagePoolsApi, volumesApi } from './resources/storage.ts';
 import { constraintsApi } from './resources/constraints.ts';
 import { eventsApi } from './resources/events.ts';
 import { hostsApi } from './resources/hosts.ts';
@@ -68,6 +69,10 @@ export class NubisClient {
   readonly securityGroups;
   readonly keypairs;
   readonly floatingIps;
+  /** Image uploads and downloads, storage pools, volumes. */
+  readonly imageData;
+  readonly storagePools;
+  readonly volumes;
 
   constructor(o: ClientOptions = {}) {
     const http = (this.http = new Http(o));
@@ -86,6 +91,9 @@ export class NubisClient {
     this.securityGroups = securityGroupsApi(http);
     this.keypairs = keypairsApi(http);
     this.floatingIps = floatingIpsApi(http);
+    this.imageData = imageDataApi(http);
+    this.storagePools = storagePoolsApi(http);
+    this.volumes = volumesApi(http);
     this.operations = operationsApi(http);
     this.plans = plansApi(http);
     this.automation = automationApi(http);

@@ -118,6 +118,55 @@ export interface Image {
   name: string;
   format: string;
   sizeMiB: number;
+  /** `public` (every tenant) or `private` (its tenant's). */
+  visibility?: string;
+  /** `queued` while uploading, then `active`. */
+  status?: string;
+  tenantId?: string | null;
+  /** Uploaded images: SHA-256 of the file, its size and the disk size the guest sees. */
+  sha256?: string | null;
+  sizeBytes?: number | null;
+  virtualSizeBytes?: number | null;
+}
+export interface StoragePool {
+  id: string;
+  name: string;
+  kind: 'local' | 'shared';
+  zone: string | null;
+}
+export interface Volume {
+  id: string;
+  name: string;
+  tenantId: string;
+  sizeGiB: number;
+  /** creating, available, attaching, in-use, detaching, deleting, error. */
+  state: string;
+  pool: string | null;
+  poolKind: string | null;
+  /** Operators only. */
+  hostId?: string | null;
+  vmId: string | null;
+  vm: string | null;
+  imageId: string | null;
+  sourceVolumeId: string | null;
+  /** What the guest sees: /dev/disk/by-id/virtio-SERIAL. */
+  serial: string;
+  createdAt: string;
+}
+export interface VolumeCreate {
+  name: string;
+  sizeGiB: number;
+  pool?: string;
+  fromImage?: string;
+  fromVolume?: string;
+  fromSnapshot?: string;
+}
+export interface VolumeSnapshot {
+  id: string;
+  volumeId: string;
+  name: string;
+  sizeGiB: number;
+  createdAt: string;
 }
 export type ServerGroupPolicy = 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';
 export interface ServerGroup {
@@ -204,6 +253,8 @@ export interface VmCreate {
   key?: string;
   /** User data (at most 64 KiB). */
   userData?: string;
+  /** Available volumes (names or ids) to attach at build. */
+  volumes?: string[];
 }
 /** The body of POST /v1/vms/:id/actions besides the action. */
 export interface VmActionOptions {

@@ -123,6 +123,16 @@ export const POLICY = {
   'flavor:write': global(ADMIN, 'Create, change and delete flavors'),
   'image:read': global(ALL, 'List images'),
   'image:write': global(ADMIN, 'Create, change and delete images'),
+  'image:upload': tenantWrite(
+    'Upload images (private to the tenant; public needs an admin) and delete your own',
+  ),
+  'image:download': tenantRead("Download the data of a public image or of your tenant's"),
+
+  // storage
+  'storage-pool:read': global(ALL, 'List storage pools'),
+  'storage-pool:write': global(ADMIN, 'Create storage pools'),
+  'volume:read': tenantRead('List and read volumes and their snapshots'),
+  'volume:write': tenantWrite('Create, attach, detach, snapshot and delete volumes'),
 
   // a tenant's compute
   'vm:read': tenantRead('List and read VMs, their snapshots'),

@@ -8,6 +8,7 @@ import type { HostDrivers } from '../core/host-driver.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { IdSource } from '../runtime/ids.ts';
 import { ControlError } from './errors.ts';
+import type { ImageFiles } from './storage/image-files.ts';
 import type { Db } from './store/open-store.ts';
 
 export interface ControlContext {
@@ -20,6 +21,10 @@ export interface ControlContext {
   readonly simBootS?: number;
   /** Called when an operation completes a step, before it is recorded (crash tests kill the process here). */
   readonly onStep?: (step: string, kind: string) => void;
+  /** Where uploaded images are kept (src/drivers/image-files.ts); without it uploads are refused. */
+  readonly imageFiles?: ImageFiles;
+  /** Largest image upload accepted, in bytes (default 20 GiB). */
+  readonly imageMaxBytes?: number;
 }
 
 /** The context's time as ISO-8601 text (how times are stored). */

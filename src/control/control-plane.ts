@@ -57,6 +57,12 @@ import { SecurityGroups } from './network/security-groups.ts';
 import { NetworkPush } from './network/network-push.ts';
 import { Keypairs } from './network/keypairs.ts';
 import { FloatingIps } from './network/floating-ips.ts';
+import type { ImageFiles } from './storage/image-files.ts';
+import { ImageRegistry } from './storage/image-registry.ts';
+import { StoragePools } from './storage/pools.ts';
+import { Volumes } from './storage/volumes.ts';
+import { VolumeOps } from './storage/volume-ops.ts';
+import { VolumeSnapshots } from './storage/volume-snapshots.ts';
 
 export { ROLES, hashToken, type Role, type Principal } from './principal.ts';
 export { DEFAULT_QUOTAS, type Quotas } from './tenancy/tenancy-service.ts';
@@ -76,6 +82,10 @@ export interface ControlPlaneOptions {
   simBootS?: number;
   /** Called when an operation completes a step (crash-recovery tests stop the process there). */
   onStep?: (step: string, kind: string) => void;
+  /** Where uploaded images are kept (createImageFiles() in src/drivers); without it uploads are refused. */
+  imageFiles?: ImageFiles;
+  /** Largest image upload accepted, in bytes (default 20 GiB). */
+  imageMaxBytes?: number;
 }
 
 /** Without host drivers (tools that only read or write records): every host is refused. */
@@ -139,6 +149,12 @@ export class ControlPlane {
   readonly networkPush = new NetworkPush(this);
   readonly keypairs = new Keypairs(this);
   readonly floatingIps = new FloatingIps(this);
+  /** The image registry, storage pools and volumes (storage/). */
+  readonly images = new ImageRegistry(this);
+  readonly pools = new StoragePools(this);
+  readonly volumes = new Volumes(this);
+  readonly volumeOps = new VolumeOps(this);
+  readonly volumeSnapshots = new VolumeSnapshots(this);
 
   constructor(o: ControlPlaneOptions) {
     this.ctx = { ...o, ids: o.ids ?? cryptoIds(), hostDrivers: o.hostDrivers ?? NO_HOSTS };

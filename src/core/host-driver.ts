@@ -8,6 +8,7 @@
 import type { ConsoleDriver } from './console.ts';
 import type { HypervisorDriver } from './hypervisor.ts';
 import type { HostNetworkState } from './network/host-network.ts';
+import type { GuestDisk, VolumeSpec } from './storage/host-storage.ts';
 
 /** What a driver needs to know about a host (a host row, as the control plane stores it). */
 export interface HostRef {
@@ -36,6 +37,16 @@ export interface MigrateRequest {
    * (the destination sees them: only memory moves). Default: shared when the destination sees the disk.
    */
   disks?: 'mirror' | 'shared';
+}
+
+/** A volume as a host reports it (`listVolumes`, `createVolume`). */
+export interface HostVolume {
+  id: string;
+  /** The pool's name. */
+  pool: string;
+  sizeGiB: number;
+  /** Names of its snapshots. */
+  snapshots: string[];
 }
 
 /** What a completed migration reports (the agent's report, or the modelled one of a simulated host). */
@@ -76,6 +87,24 @@ export interface HostDriver extends HypervisorDriver, ConsoleDriver {
    * cannot be reached or fails to plumb it.
    */
   applyNetwork(state: HostNetworkState): Promise<void>;
+  /**
+   * Create a volume in a pool this host sees (a qcow2 file; a copy-on-write clone when `spec.from`
+   * names a volume, snapshot or image). Idempotent for the same spec. Throws `DriverError` BAD_SPEC
+   * (unknown pool, other size), NOT_FOUND (the source), BACKEND.
+   */
+  createVolume(spec: VolumeSpec): Promise<HostVolume>;
+  /** Delete a volume and its snapshots (nothing if it is not there). Throws `DriverError` BACKEND. */
+  deleteVolume(pool: string, id: string): Promise<void>;
+  /** Hot-plug (or, for a stopped guest, add to its definition) a volume as a disk. Throws NOT_FOUND, INVALID_STATE, BACKEND. */
+  attachVolume(guestId: string, disk: GuestDisk): Promise<void>;
+  /** Unplug a volume from a guest (nothing if it is not attached). Throws NOT_FOUND (the guest), BACKEND. */
+  detachVolume(guestId: string, volumeId: string): Promise<void>;
+  /** Take a named snapshot of a volume (idempotent). Throws NOT_FOUND, BACKEND. */
+  snapshotVolume(pool: string, id: string, name: string): Promise<void>;
+  /** Delete a volume's snapshot (nothing if it is not there). Throws NOT_FOUND (the volume), BACKEND. */
+  deleteVolumeSnapshot(pool: string, id: string, name: string): Promise<void>;
+  /** The volumes of a pool this host sees (for the reconciler). */
+  listVolumes(pool: string): Promise<HostVolume[]>;
 }
 
 /** Factory port: the driver of a host row. */

@@ -1,10 +1,14 @@
 /** A control plane in-process on a given store, with helpers for API tests. */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { buildApi } from '../../src/api/server.ts';
 import { ControlPlane, seedDemo } from '../../src/control/control-plane.ts';
 import { openStore } from '../../src/control/store/open-store.ts';
 import { createHostDrivers } from '../../src/drivers/host-drivers.ts';
+import { createImageFiles } from '../../src/drivers/image-files.ts';
 import { SimHypervisorDriver } from '../../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../../src/runtime/clock.ts';
 
@@ -76,14 +80,17 @@ export function storeBackends(): StoreBackend[] {
   return list;
 }
 
-export async function controlPlane(url: string, hosts = 4) {
+export async function controlPlane(url: string, hosts = 4, o: { imageMaxBytes?: number } = {}) {
   const db = await openStore(url);
   const clock = new SimClock(1_800_000_000);
   const sim = new SimHypervisorDriver(clock);
+  const imageDir = mkdtempSync(join(tmpdir(), 'nubis-images-'));
   const cp: ControlPlane = new ControlPlane({
     db,
     clock,
     hostDrivers: createHostDrivers({ sim }),
+    imageFiles: createImageFiles(imageDir),
+    imageMaxBytes: o.imageMaxBytes,
   });
   const adminToken = (await cp.bootstrap('admin-token'))!;
   const admin = (await cp.authenticate(adminToken))!;
@@ -102,7 +109,8 @@ export async function controlPlane(url: string, hosts = 4) {
       headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
       ...(body !== undefined ? { payload: body as object } : {}),
     });
-    return { status: r.statusCode, body: r.body ? JSON.parse(r.body) : undefined };
+    const json = String(r.headers['content-type'] ?? 'application/json').includes('json');
+    return { status: r.statusCode, body: r.body ? (json ? JSON.parse(r.body) : r.rawPayload) : undefined };
   };
   return {
     db,
@@ -113,9 +121,11 @@ export async function controlPlane(url: string, hosts = 4) {
     admin,
     adminToken,
     call,
+    imageDir,
     close: async () => {
       await app.close();
       await db.destroy();
+      rmSync(imageDir, { recursive: true, force: true });
     },
   };
 }

@@ -46,6 +46,7 @@ export const billingRoutes: RouteModule = (route, { cp }) => {
         diskGiBHour: z.number().nonnegative(),
         kWh: z.number().nonnegative(),
         floatingIpHour: z.number().nonnegative().optional(),
+        volumeGiBHour: z.number().nonnegative().optional(),
       })
       .strict(),
     handler: async ({ p, body }) => cp.createTariff(p, body),
@@ -66,6 +67,7 @@ export const billingRoutes: RouteModule = (route, { cp }) => {
         memoryGiBHour: z.number().nonnegative().optional(),
         diskGiBHour: z.number().nonnegative().optional(),
         kWh: z.number().nonnegative().optional(),
+        volumeGiBHour: z.number().nonnegative().optional(),
       })
       .strict(),
     handler: async ({ p, params, body }) => cp.tariffs.updateTariff(p, params.id, body),

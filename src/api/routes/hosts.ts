@@ -111,6 +111,16 @@ export const hostRoutes: RouteModule = (route, { cp }) => {
           )
           .max(16)
           .optional(),
+        pools: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .max(63)
+              .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/),
+          )
+          .max(32)
+          .optional(),
       })
       .strict(),
     handler: async ({ p, params, body }) => {

@@ -24,6 +24,8 @@ import { networkRoutes } from './networks.ts';
 import { securityGroupRoutes } from './security-groups.ts';
 import { keypairRoutes } from './keypairs.ts';
 import { floatingIpRoutes } from './floating-ips.ts';
+import { imageRoutes } from './images.ts';
+import { volumeRoutes } from './volumes.ts';
 
 /** Add a module here to serve its routes (and list them in the OpenAPI document). */
 export const ROUTE_MODULES: readonly RouteModule[] = [
@@ -35,6 +37,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   metricsEnergyRoutes,
   settingsRoutes,
   catalogRoutes,
+  imageRoutes,
   serverGroupRoutes,
   constraintRoutes,
   vmRoutes,
@@ -42,6 +45,7 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   securityGroupRoutes,
   keypairRoutes,
   floatingIpRoutes,
+  volumeRoutes,
   vmConsoleRoutes,
   agentRoutes,
   planRoutes,

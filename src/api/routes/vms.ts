@@ -49,6 +49,7 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
         securityGroups: z.array(z.string().min(1).max(200)).max(20).optional(),
         key: z.string().min(1).max(200).optional(),
         userData: z.string().max(65536).optional(),
+        volumes: z.array(z.string().min(1).max(200)).max(16).optional(),
         dryRun: z.boolean().optional(),
       })
       .strict(),

@@ -198,6 +198,7 @@ export const hostCommands: CommandModule = (program) => {
       'a physical network the host is wired to (repeatable; replaces the list)',
       collect,
     )
+    .option('--pool <name>', 'a storage pool the host sees (repeatable; replaces the list)', collect)
     .action(async function (this: Command, ref: string, o) {
       const c = ctx(this);
       let powerModel: HostCreate['powerModel'];
@@ -222,6 +223,9 @@ export const hostCommands: CommandModule = (program) => {
           tier: o.tier,
           powerAddress: o.powerAddress,
           powerModel,
+          underlayIp: o.underlayIp === undefined ? undefined : o.underlayIp || null,
+          physnets: o.physnet,
+          pools: o.pool,
         }),
       );
       c.out(h, () => keyValues(h));

@@ -25,6 +25,7 @@ import { userCommands } from './user.ts';
 import { vmCommands } from './vm.ts';
 import { networkCommands } from './network.ts';
 import { accessCommands } from './access.ts';
+import { volumeCommands } from './volume.ts';
 
 const MODULES: CommandModule[] = [
   vmCommands,
@@ -33,6 +34,7 @@ const MODULES: CommandModule[] = [
   hostCommands,
   flavorCommands,
   imageCommands,
+  volumeCommands,
   serverGroupCommands,
   constraintCommands,
   scalingGroupCommands,

@@ -61,6 +61,7 @@ export const vmCommands: CommandModule = (program) => {
       collect,
     )
     .option('--key <keypair>', 'a key pair (name): its public key is installed in the guest')
+    .option('--volume <volume>', 'an available volume to attach at build (name or id; repeatable)', collect)
     .option('--user-data <file>', 'user data for cloud-init, read from FILE (at most 64 KiB)')
     .option('--dry-run', 'only say where it would go and why')
     .option(...IDEM)
@@ -82,6 +83,7 @@ export const vmCommands: CommandModule = (program) => {
         securityGroups: o.securityGroup,
         key: o.key,
         userData: o.userData === undefined ? undefined : readUserData(o.userData),
+        volumes: o.volume,
       };
       if (o.dryRun) {
         const d = await c.client.vms.dryRun(body);

@@ -20,6 +20,7 @@ import {
   type TariffWindow,
 } from './tariff-rules.ts';
 import { floatingIpLines } from './floating-ip-usage.ts';
+import { volumeLines } from './volume-usage.ts';
 
 /** Tariffs and invoices. */
 export class Invoices extends Service {
@@ -40,6 +41,7 @@ export class Invoices extends Service {
       diskGiBHour: number;
       kWh: number;
       floatingIpHour?: number;
+      volumeGiBHour?: number;
     },
   ) {
     authorize(p, 'tariff:write');
@@ -67,6 +69,7 @@ export class Invoices extends Service {
           disk_gib_hour: t.diskGiBHour,
           kwh: t.kWh,
           floating_ip_hour: t.floatingIpHour ?? 0,
+          volume_gib_hour: t.volumeGiBHour ?? 0,
           created_at: this.now(),
         })
         .execute();
@@ -105,6 +108,7 @@ export class Invoices extends Service {
       diskGiBHour: t.disk_gib_hour,
       kWh: t.kwh,
       floatingIpHour: t.floating_ip_hour,
+      volumeGiBHour: t.volume_gib_hour,
     }));
   }
 
@@ -198,7 +202,16 @@ export class Invoices extends Service {
         tariffs,
       })
     ).map((l) => ({ ...l, amount: roundCents(l.amount) }));
-    const totals = Object.entries(totalsByCurrency([...out, ...fips])).map(([currency, amount]) => ({
+    const vols = (
+      await volumeLines(this.db, {
+        tenantId: u.tenantId,
+        fromMs: Date.parse(u.from),
+        toMs: Date.parse(u.to),
+        nowMs: this.ctx.clock.now() * 1000,
+        tariffs,
+      })
+    ).map((l) => ({ ...l, amount: roundCents(l.amount) }));
+    const totals = Object.entries(totalsByCurrency([...out, ...fips, ...vols])).map(([currency, amount]) => ({
       currency,
       amount,
     }));
@@ -217,6 +230,8 @@ export class Invoices extends Service {
       lines: out,
       /** Floating IP hours, one line per address and tariff. */
       floatingIpLines: fips,
+      /** Volume GiB-hours, one line per volume and tariff (attached or not). */
+      volumeLines: vols,
       /** One total per currency, alphabetical; different currencies are never added. */
       totals,
       // `currency` and `total` only when the invoice has exactly one currency.

@@ -21,6 +21,8 @@ export interface TariffChanges {
   memoryGiBHour?: number;
   diskGiBHour?: number;
   kWh?: number;
+  /** Price of one GiB of volume for one hour. */
+  volumeGiBHour?: number;
 }
 
 /** Editing and deleting tariffs. */
@@ -59,6 +61,7 @@ export class Tariffs extends Service {
           memory_gib_hour: c.memoryGiBHour ?? t.memory_gib_hour,
           disk_gib_hour: c.diskGiBHour ?? t.disk_gib_hour,
           kwh: c.kWh ?? t.kwh,
+          volume_gib_hour: c.volumeGiBHour ?? t.volume_gib_hour,
         })
         .where('id', '=', id)
         .execute();
@@ -75,6 +78,7 @@ export class Tariffs extends Service {
       memoryGiBHour: n.memory_gib_hour,
       diskGiBHour: n.disk_gib_hour,
       kWh: n.kwh,
+      volumeGiBHour: n.volume_gib_hour,
     };
   }
 

@@ -13,6 +13,7 @@ import type { Principal } from '../principal.ts';
 import type { Db } from '../store/open-store.ts';
 import { Service } from '../service.ts';
 import { physnetFences } from '../network/physnet-fences.ts';
+import { storageFences } from '../storage/storage-fences.ts';
 import type { VmState } from '../vm-states.ts';
 
 /** Creating a VM: quota and host claims, the record, then the driver; the shared end of every VM operation. */
@@ -45,6 +46,8 @@ export class CreateVm extends Service {
       key?: string;
       /** User data for cloud-init (at most 64 KiB). */
       userData?: string;
+      /** Available volumes of the tenant (names or ids) to attach at build, in order. */
+      volumes?: string[];
     },
   ) {
     authorize(p, 'vm:create');
@@ -56,13 +59,13 @@ export class CreateVm extends Service {
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!flavor) throw new ControlError('NOT_FOUND', `No flavor "${o.flavor}"; see GET /v1/flavors`);
-    const image = await this.db
-      .selectFrom('images')
-      .selectAll()
-      .where((eb) => eb.or([eb('id', '=', o.image), eb('name', '=', o.image)]))
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
-    if (!image) throw new ControlError('NOT_FOUND', `No image "${o.image}"; see GET /v1/images`);
+    // The catalog's images, public ones and the tenant's own uploads (another tenant's: NOT_FOUND).
+    const image = await this.cp.images.visible(this.db, p, o.image);
+    if (image.status !== 'active')
+      throw new ControlError(
+        'INVALID_STATE',
+        `Image "${image.name}" is ${image.status}: wait for its upload`,
+      );
     await this.cp.keypairs.checkVmAccess(p, o);
     const group = o.serverGroup ? await this.cp.scheduler.groupFor(p, o.serverGroup) : undefined;
     const vmId = this.ctx.ids.uuid(),
@@ -75,6 +78,18 @@ export class CreateVm extends Service {
       [],
       [{ vmId, networkIds: await this.cp.ports.networksOf(p, o) }],
     );
+    // Volumes attached at build: their pool (and a local volume's host) fence the VM.
+    const vols = await Promise.all(
+      (o.volumes ?? []).map((r) => this.cp.volumes.find(this.db, p, r, 'volume:write')),
+    );
+    for (const v of vols)
+      if (v.state !== 'available' || v.vm_id)
+        throw new ControlError(
+          'INVALID_STATE',
+          `Volume "${v.name}" is ${v.state}: only an available volume attaches`,
+        );
+    if (vols.length)
+      fences.push(...(await storageFences(this.db, [], [{ vmId, volumeIds: vols.map((v) => v.id) }])));
     this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
       await this.cp.claims.claimQuota(trx, p.tenantId, flavor);
@@ -114,6 +129,8 @@ export class CreateVm extends Service {
         })
         .execute();
       await this.cp.ports.forNewVm(trx, p, vmId, o);
+      for (const v of vols)
+        await this.cp.volumes.transition(trx, v, ['available'], 'in-use', { vm_id: vmId });
       await join.commit(trx);
       await trx
         .insertInto('operations')
@@ -153,7 +170,8 @@ export class CreateVm extends Service {
         id: vmId,
         memoryMiB: flavor.memory_mib,
         vcpus: flavor.vcpus,
-        image: { kernel: `image://${image.name}` },
+        // A registry image: the host fetches it once and caches it by checksum; attached volumes.
+        ...(await this.cp.volumes.guestStorage(this.db, vmId, image.id)),
         ...net,
       });
       await this.cp.opRecords.step(opId, 'guest-created', 'create');
@@ -195,6 +213,7 @@ export class CreateVm extends Service {
           await this.cp.metering.meter(trx, vmId, to);
           if (to === 'deleted') await this.cp.claims.release(trx, vmId);
           if (to === 'deleted') await this.cp.ports.releaseVm(trx, vmId);
+          if (to === 'deleted') await this.cp.volumes.releaseVm(trx, vmId);
         }
         await trx
           .updateTable('operations')

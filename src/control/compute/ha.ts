@@ -37,6 +37,7 @@ export class HighAvailability extends Service {
         'flavors.disk_gib',
         'flavors.name as flavor',
         'images.name as image',
+        'vms.image_id',
       ])
       .where('vms.host_id', '=', hostId)
       .where('vms.deleted_at', 'is', null)
@@ -131,7 +132,7 @@ export class HighAvailability extends Service {
             id: v.id,
             memoryMiB: v.memory_mib,
             vcpus: v.vcpus,
-            image: { kernel: `image://${v.image}` },
+            ...(await this.cp.volumes.guestStorage(this.db, v.id, v.image_id)),
             ...(await this.cp.networkPush.prepareGuest(v.id, host.id)),
           });
         const g = await drv.get(v.id);

@@ -3,6 +3,7 @@
  *
  * Uses: `cp.claims`, `cp.drivers`, `cp.metering`, `cp.operations`, `cp.scheduler`, `cp.vmReads`.
  */
+import { needsBlockMigration } from '../../core/storage/host-storage.ts';
 import { hostRef } from '../../core/host-driver.ts';
 import { ControlError } from '../errors.ts';
 import type { HostRow } from '../inventory/hosts.ts';
@@ -123,11 +124,15 @@ export class Migrate extends Service {
       }
       // The source host's driver moves the guest (agents stream to each other; simulated hosts move
       // it at once and report what the live-migration models predict for this VM).
+      // A VM with volumes says how its disks move: local ones are mirrored (block migration). A VM
+      // without volumes sends no flag (its root disk moves as before issue 13).
+      const disks = await this.cp.volumes.disksOfVm(this.db, v.id);
       report = await this.cp.drivers.driverFor(src).migrate(v.id, hostRef(dst), {
         mode: o.mode,
         bandwidthMbps: o.bandwidthMbps,
         downtimeTargetMs: o.downtimeTargetMs,
         cpuUtilization: (JSON.parse(v.cpu_history) as number[])[0] ?? ASSUMED_VM_UTILIZATION,
+        ...(disks.length ? { disks: needsBlockMigration(disks) ? 'mirror' : 'shared' } : {}),
       });
       await this.cp.opRecords.step(opId, 'guest-moved', 'migrate');
       await this.db.transaction().execute(async (trx) => {
@@ -136,6 +141,13 @@ export class Migrate extends Service {
           .updateTable('vms')
           .set({ state: 'running', host_id: dst.id, updated_at: this.now() })
           .where('id', '=', v.id)
+          .execute();
+        // The VM's local volumes were mirrored: they live on the destination now.
+        await trx
+          .updateTable('volumes')
+          .set({ host_id: dst.id, updated_at: this.now() })
+          .where('vm_id', '=', v.id)
+          .where('host_id', '=', src.id)
           .execute();
         await this.cp.metering.restartUsage(trx, v.id, v.tenant_id, dst.id, v.flavor_id);
         await trx

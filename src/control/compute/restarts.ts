@@ -96,7 +96,7 @@ export class Restarts extends Service {
       .executeTakeFirstOrThrow();
     const image = await this.db
       .selectFrom('images')
-      .select('name')
+      .select(['id', 'name'])
       .where('id', '=', v.image_id)
       .executeTakeFirstOrThrow();
     const d = this.cp.drivers.driverFor(host);
@@ -106,7 +106,7 @@ export class Restarts extends Service {
         id: v.id,
         memoryMiB: f.memory_mib,
         vcpus: f.vcpus,
-        image: { kernel: `image://${image.name}` },
+        ...(await this.cp.volumes.guestStorage(this.db, v.id, image.id)),
         ...(await this.cp.networkPush.prepareGuest(v.id, host.id)),
       });
     if (!g || g.state !== 'running') await d.start(v.id);

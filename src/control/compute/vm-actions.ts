@@ -25,9 +25,22 @@ export class VmActions extends Service {
         throw new ControlError('INVALID_STATE', `Cannot clone VM "${v.name}" (${v.id}): it is ${v.state}`, {
           state: v.state,
         });
-      // A clone is a new VM of the same flavor and image (and server group), placed and charged like any create.
+      // A clone is a new VM of the same flavor and image (and server group), placed and charged like
+      // any create, with copies of the VM's volumes (copy-on-write clones in the same pool).
+      const name = o.name ?? `${v.name}-clone`;
+      const volumes: string[] = [];
+      for (const d of await this.cp.volumes.disksOfVm(this.db, v.id)) {
+        const src = await this.cp.volumes.get(p, d.volumeId);
+        const c = await this.cp.volumes.create(p, {
+          name: `${name}-${src.name}`.slice(0, 63),
+          sizeGiB: src.sizeGiB,
+          fromVolume: src.id,
+        });
+        volumes.push(c.id);
+      }
       return this.cp.vmCreate.createVm(p, {
-        name: o.name ?? `${v.name}-clone`,
+        volumes,
+        name,
         flavor: v.flavor_id,
         image: v.image_id,
         serverGroup: v.server_group_id ?? undefined,

@@ -6,6 +6,7 @@
  * Uses: no other service.
  */
 import { allPhysnetFences, physnetFences } from '../network/physnet-fences.ts';
+import { allStorageFences, storageFences } from '../storage/storage-fences.ts';
 import type { Constraint, SpreadDomain } from '../../core/constraints/index.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
@@ -130,7 +131,7 @@ export class ConstraintReader extends Service {
       }
     }
     constraints.push(...pinConstraints(v), ...extra.filter((c) => c.vms.includes(v.id)));
-    for (const c of await physnetFences(db, [v.id]))
+    for (const c of [...(await physnetFences(db, [v.id])), ...(await storageFences(db, [v.id]))])
       if (!constraints.some((x) => x.id === c.id)) constraints.push(c);
     const ctx = await this.placementOf(db, [...new Set(constraints.flatMap((c) => c.vms))]);
     ctx.vmNames.set(v.id, v.name);
@@ -163,7 +164,7 @@ export class ConstraintReader extends Service {
       .where((eb) => eb.or([eb('zone', 'is not', null), eb('tier', 'is not', null)]))
       .execute();
     for (const v of pinned) out.push(...pinConstraints(v));
-    out.push(...(await allPhysnetFences(db)));
+    out.push(...(await allPhysnetFences(db)), ...(await allStorageFences(db)));
     return hardOnly ? out.filter((c) => c.hard) : out;
   }
 

@@ -32,7 +32,10 @@ export class CatalogEdits extends Service {
   }
 
   /** What still uses a flavor or image: live VMs and scaling groups, as text; empty when unused. */
-  private async users(kind: Kind, id: string): Promise<{ text: string[]; vms: string[]; groups: string[] }> {
+  private async users(
+    kind: Kind,
+    id: string,
+  ): Promise<{ text: string[]; vms: string[]; groups: string[]; volumes: string[] }> {
     const vms = (
       await this.db
         .selectFrom('vms')
@@ -50,11 +53,24 @@ export class CatalogEdits extends Service {
         .orderBy('name')
         .execute()
     ).map((g) => g.name);
+    const volumes =
+      kind === 'image'
+        ? (
+            await this.db
+              .selectFrom('volumes')
+              .select('name')
+              .where('image_id', '=', id)
+              .where('deleted_at', 'is', null)
+              .orderBy('name')
+              .execute()
+          ).map((v) => v.name)
+        : [];
     const text = [
       ...(vms.length ? [label(`VM(s)`, vms)] : []),
       ...(groups.length ? [label('scaling group(s)', groups)] : []),
+      ...(volumes.length ? [label('volume(s)', volumes)] : []),
     ];
-    return { text, vms, groups };
+    return { text, vms, groups, volumes };
   }
 
   /** Rename a flavor, or change its sizes while no VM has ever used it (usage and invoices read them). */
@@ -134,14 +150,24 @@ export class CatalogEdits extends Service {
 
   /** Delete a flavor or image no VM or scaling group uses (INVALID_STATE naming them otherwise). */
   async deleteCatalogItem(p: Principal, kind: Kind, ref: string) {
-    authorize(p, kind === 'flavor' ? 'flavor:write' : 'image:write');
+    // A tenant's own uploaded image is deleted by its members (image:upload); the rest by admins.
+    const own =
+      kind === 'image' &&
+      (await this.db
+        .selectFrom('images')
+        .select('id')
+        .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+        .where('tenant_id', '=', p.tenantId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst());
+    authorize(p, kind === 'flavor' ? 'flavor:write' : own ? 'image:upload' : 'image:write');
     const r = await this.row(kind, ref);
     const u = await this.users(kind, r.id);
     if (u.text.length)
       throw new ControlError(
         'INVALID_STATE',
         `${kind === 'flavor' ? 'Flavor' : 'Image'} "${r.name}" is in use by ${u.text.join(' and ')}; delete or resize them first`,
-        { [kind]: r.name, vms: u.vms, scalingGroups: u.groups },
+        { [kind]: r.name, vms: u.vms, scalingGroups: u.groups, volumes: u.volumes },
       );
     await this.db.transaction().execute(async (trx) => {
       await trx
@@ -155,6 +181,7 @@ export class CatalogEdits extends Service {
         detail: { id: r.id, name: r.name },
       });
     });
+    if (kind === 'image') await this.cp.images.removeFile((r as { file?: string | null }).file ?? null);
   }
 
   /** A server group by id (or name in the caller's tenant) with its members. */

@@ -3,7 +3,7 @@
  *
  * Uses: no other service.
  */
-import { authorize, tenantFilter } from '../authz.ts';
+import { authorize, reachesAllTenants, tenantFilter } from '../authz.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 
@@ -57,16 +57,15 @@ export class Catalog extends Service {
     return { id, ...i };
   }
 
+  /** The images the caller may use: the catalog's, public ones and its tenant's private uploads. */
   async listImages(p: Principal) {
     authorize(p, 'image:read');
+    const all = reachesAllTenants(p, 'image:download');
     return (
       await this.db.selectFrom('images').selectAll().where('deleted_at', 'is', null).orderBy('name').execute()
-    ).map((i) => ({
-      id: i.id,
-      name: i.name,
-      format: i.format,
-      sizeMiB: i.size_mib,
-    }));
+    )
+      .filter((i) => all || i.visibility === 'public' || i.tenant_id === null || i.tenant_id === p.tenantId)
+      .map((i) => this.cp.images.view(i));
   }
 
   /**

@@ -29,6 +29,8 @@ export interface HostChanges {
   underlayIp?: string | null;
   /** The provider/external physical networks the host is wired to. */
   physnets?: string[];
+  /** The storage pools (names) the host sees (a local pool's folder, a shared pool's mount). */
+  pools?: string[];
 }
 
 /**
@@ -93,6 +95,7 @@ export class HostEdits extends Service {
       power_address: c.powerAddress !== undefined ? c.powerAddress : h.power_address,
       underlay_ip: c.underlayIp !== undefined ? c.underlayIp : h.underlay_ip,
       physnets: c.physnets !== undefined ? JSON.stringify([...new Set(c.physnets)].sort()) : h.physnets,
+      pools: c.pools !== undefined ? JSON.stringify([...new Set(c.pools)].sort()) : h.pools,
     };
     for (const [k, reserved, cap] of [
       ['reservedVcpus', next.reserved_vcpus, h.vcpus],

@@ -133,6 +133,7 @@ export class HostInventory extends Service {
       powerAddress: h.power_address,
       underlayIp: h.underlay_ip,
       physnets: JSON.parse(h.physnets) as string[],
+      pools: JSON.parse(h.pools) as string[],
       ...hostLoad(h),
       capacity: v.capacity,
       reserved: v.reserved,

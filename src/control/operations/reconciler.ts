@@ -25,6 +25,8 @@ export interface ReconcileReport {
   claimsRepaired: { hosts: string[]; tenants: string[] };
   /** VMs whose open usage intervals were repaired. */
   usageRepaired: string[];
+  /** Image uploads a crash interrupted (`queued` with no upload running): record and file removed. */
+  imagesRemoved?: string[];
 }
 
 /** Seconds the reconciler waits for a migration that agents are still streaming. */
@@ -68,13 +70,16 @@ export class Reconciler extends Service {
     report.guestsRemoved = await this.repairs.sweepGuests();
     report.claimsRepaired = await this.repairs.claims();
     report.usageRepaired = await this.repairs.usage();
+    const images = await this.cp.images.removeInterrupted();
+    if (images.length) report.imagesRemoved = images;
     const changed =
       report.operations.length +
       report.settled.length +
       report.guestsRemoved.length +
       report.claimsRepaired.hosts.length +
       report.claimsRepaired.tenants.length +
-      report.usageRepaired.length;
+      report.usageRepaired.length +
+      images.length;
     if (changed)
       await this.db
         .transaction()
@@ -129,6 +134,7 @@ export class Reconciler extends Service {
         const deleted = vm.state === 'deleted';
         if (deleted) await this.cp.claims.release(trx, vm.id);
         if (deleted) await this.cp.ports.releaseVm(trx, vm.id);
+        if (deleted) await this.cp.volumes.releaseVm(trx, vm.id);
         await trx
           .updateTable('vms')
           .set({
@@ -170,6 +176,7 @@ export class Reconciler extends Service {
   private async recover(op: OpRow) {
     if (op.kind === 'power-on' || op.kind === 'power-off') return this.recoverPower(op);
     if (op.kind === 'plan-apply') return this.recoverPlan(op);
+    if (op.kind.startsWith('volume-')) return this.cp.volumeOps.recover(op);
     const v = await this.vm(this.db, op.vm_id);
     if (!v) return this.end(op, 'failed', 'interrupted by a restart; its VM no longer exists');
     const vm = (state: VmState | 'error', hostId?: string | null) => ({
@@ -203,7 +210,7 @@ export class Reconciler extends Service {
             id: v.id,
             memoryMiB: v.memory_mib,
             vcpus: v.vcpus,
-            image: { kernel: `image://${v.image_name}` },
+            ...(await this.cp.volumes.guestStorage(this.db, v.id, v.image_id)),
             ...(await this.cp.networkPush.prepareGuest(v.id, host.id)),
           });
         if (!g || g.state !== 'running') await d.start(v.id);
@@ -252,9 +259,17 @@ export class Reconciler extends Service {
     const target = await this.host(op.target_host_id);
     const there = await this.settledTarget(source, target, v.id);
     if (there !== 'unreachable' && there?.state === 'running') {
-      await this.db
-        .transaction()
-        .execute((trx) => this.cp.metering.restartUsage(trx, v.id, v.tenant_id, target!.id, v.flavor_id));
+      await this.db.transaction().execute(async (trx) => {
+        await this.cp.metering.restartUsage(trx, v.id, v.tenant_id, target!.id, v.flavor_id);
+        // Its local volumes were mirrored with it.
+        if (source)
+          await trx
+            .updateTable('volumes')
+            .set({ host_id: target!.id })
+            .where('vm_id', '=', v.id)
+            .where('host_id', '=', source.id)
+            .execute();
+      });
       return this.end(
         op,
         'completed',

@@ -50,6 +50,17 @@ export class PlanClusterReader extends Service {
       .groupBy('host_id')
       .execute();
     const lastEnd = new Map(lastUse.map((r) => [r.host_id, r.end ? Date.parse(String(r.end)) : NaN]));
+    // GiB of local volumes attached to each VM (a move mirrors them).
+    const local = await this.db
+      .selectFrom('volumes')
+      .innerJoin('storage_pools', 'storage_pools.id', 'volumes.pool_id')
+      .select(['volumes.vm_id', (eb) => eb.fn.sum<number>('volumes.size_gib').as('gib')])
+      .where('volumes.vm_id', 'is not', null)
+      .where('volumes.deleted_at', 'is', null)
+      .where('storage_pools.kind', '=', 'local')
+      .groupBy('volumes.vm_id')
+      .execute();
+    const localGiB = new Map(local.map((r) => [r.vm_id!, Number(r.gib)]));
     return {
       hosts: hosts.map((h) => {
         const power = parsePower(h.power_model);
@@ -86,6 +97,8 @@ export class PlanClusterReader extends Service {
         memoryMiB: v.memory_mib,
         sinceMigrationS: lastAt.has(v.id) ? (nowMs - lastAt.get(v.id)!) / 1000 : Infinity,
         history: JSON.parse(v.cpu_history) as number[],
+        // Local volumes move by block migration: their size counts in each move's cost.
+        localDiskGiB: localGiB.get(v.id) ?? 0,
       })),
       constraints: await this.cp.constraintReader.all(this.db),
     };

@@ -16,6 +16,8 @@ const TABLES = {
   'scaling group': 'scaling_groups',
   'server group': 'server_groups',
   constraint: 'constraints',
+  volume: 'volumes',
+  image: 'images',
 } as const;
 
 /** A kind of object a tenant owns (`vm`, `operation`, `scaling group`, `server group`, `constraint`). */

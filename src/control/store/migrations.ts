@@ -8,6 +8,7 @@ import { constraintsMigration } from './migrations/0200-constraints.ts';
 import { enrollmentMigration } from './migrations/0500-enrollment.ts';
 import { securityMigration } from './migrations/0600-security.ts';
 import { networkMigration } from './migrations/0700-network.ts';
+import { storageMigration } from './migrations/0800-storage.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -328,4 +329,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0500-enrollment': enrollmentMigration,
   '0600-security': securityMigration(isPg),
   '0700-network': networkMigration(isPg),
+  '0800-storage': storageMigration(isPg),
 });

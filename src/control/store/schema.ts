@@ -22,6 +22,10 @@ export interface TenantTable {
   quota_floating_ips: Generated<number>;
   quota_security_groups: Generated<number>;
   quota_keypairs: Generated<number>;
+  /** Storage quotas (migration 0800-storage). */
+  quota_volumes: Generated<number>;
+  quota_volume_gib: Generated<number>;
+  quota_volume_snapshots: Generated<number>;
 }
 export interface UserTable {
   id: string;
@@ -85,6 +89,8 @@ export interface HostTable {
   underlay_ip: Generated<string | null>;
   /** JSON array of the provider/external physical networks this host is wired to. */
   physnets: Generated<string>;
+  /** JSON array of the storage pools (names) this host sees (migration 0800-storage). */
+  pools: Generated<string>;
 }
 /** One-time join tokens an admin creates for host enrollment (only their hash is kept). */
 export interface JoinTokenTable {
@@ -115,6 +121,16 @@ export interface ImageTable {
   created_at: string;
   /** Set when deleted (kept for history: invoices and events name it). */
   deleted_at: Generated<string | null>;
+  /** Registry fields (migration 0800-storage): the owner (null: the cloud's catalog), `public` or `private`. */
+  tenant_id: Generated<string | null>;
+  visibility: Generated<string>;
+  /** `queued` while its data is uploaded, then `active`. */
+  status: Generated<string>;
+  sha256: Generated<string | null>;
+  size_bytes: Generated<number | null>;
+  virtual_size_bytes: Generated<number | null>;
+  /** The stored file's name under the image folder (uploaded images). */
+  file: Generated<string | null>;
 }
 export interface ServerGroupTable {
   id: string;
@@ -222,6 +238,8 @@ export interface TariffTable {
   created_at: string;
   /** Price of one floating IP allocated for one hour (migration 0700-network). */
   floating_ip_hour: Generated<number>;
+  /** Price of one GiB of volume for one hour (migration 0800-storage). */
+  volume_gib_hour: Generated<number>;
 }
 
 export interface PlanTable {
@@ -375,7 +393,52 @@ export interface KeypairTable {
   fingerprint: string;
   created_at: string;
 }
+/** A storage pool (migration 0800-storage). */
+export interface StoragePoolTable {
+  id: string;
+  name: string;
+  kind: string;
+  zone: string | null;
+  created_at: string;
+}
+/** A volume: in a pool, on one host when the pool is local, attached to at most one VM. */
+export interface VolumeTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  pool_id: string;
+  host_id: string | null;
+  size_gib: number;
+  state: string;
+  vm_id: string | null;
+  image_id: string | null;
+  source_volume_id: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+export interface VolumeSnapshotTable {
+  id: string;
+  volume_id: string;
+  tenant_id: string;
+  name: string;
+  size_gib: number;
+  created_at: string;
+}
+/** One stretch of a volume's life at one size (metered in GiB-hours). */
+export interface VolumeUsageTable {
+  id: Generated<number>;
+  volume_id: string;
+  tenant_id: string;
+  size_gib: number;
+  start_at: string;
+  end_at: string | null;
+}
 export interface Database {
+  storage_pools: StoragePoolTable;
+  volumes: VolumeTable;
+  volume_snapshots: VolumeSnapshotTable;
+  volume_usage: VolumeUsageTable;
   networks: NetworkTable;
   ports: PortTable;
   security_groups: SecurityGroupTable;

@@ -23,6 +23,12 @@ import {
   type NetworkQuotaInput,
   type NetworkQuotaKind,
 } from '../network/network-quotas.ts';
+import {
+  STORAGE_QUOTA_KINDS,
+  storageQuotasOf,
+  storageUsed,
+  type StorageQuotaInput,
+} from '../storage/storage-quotas.ts';
 import type { Quotas } from './tenancy-service.ts';
 
 /** Administering tenants, users and tokens. */
@@ -47,6 +53,7 @@ export class TenancyAdmin extends Service {
             Number(t[NETWORK_QUOTAS[k].column]),
           ]),
         ),
+        ...storageQuotasOf(t),
       },
       usage: {
         vcpus: Number(t.used_vcpus),
@@ -61,6 +68,9 @@ export class TenancyAdmin extends Service {
             ]),
           ),
         ),
+        ...Object.fromEntries(
+          await Promise.all(STORAGE_QUOTA_KINDS.map(async (k) => [k, await storageUsed(this.db, t.id, k)])),
+        ),
       },
     };
   }
@@ -69,7 +79,7 @@ export class TenancyAdmin extends Service {
   async updateTenant(
     p: Principal,
     ref: string,
-    c: { name?: string; quotas?: Partial<Quotas> & NetworkQuotaInput },
+    c: { name?: string; quotas?: Partial<Quotas> & NetworkQuotaInput & StorageQuotaInput },
   ) {
     authorize(p, 'tenant:update');
     const t = await this.getTenant(p, ref);

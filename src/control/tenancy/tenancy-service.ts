@@ -11,6 +11,7 @@ import { appendSecurityEvent, recordSecurityEvent } from '../security/security-l
 import { TokenUseLog } from '../security/token-use.ts';
 import { Service } from '../service.ts';
 import { networkQuotaColumns, type NetworkQuotaInput } from '../network/network-quotas.ts';
+import { storageQuotaColumns, type StorageQuotaInput } from '../storage/storage-quotas.ts';
 
 export interface Quotas {
   vcpus: number;
@@ -132,7 +133,11 @@ export class TenancyService extends Service {
     return p;
   }
 
-  async createTenant(p: Principal, name: string, quotas: Partial<Quotas> & NetworkQuotaInput = {}) {
+  async createTenant(
+    p: Principal,
+    name: string,
+    quotas: Partial<Quotas> & NetworkQuotaInput & StorageQuotaInput = {},
+  ) {
     authorize(p, 'tenant:create');
     const q = { ...DEFAULT_QUOTAS, ...quotas };
     const id = this.ctx.ids.uuid();
@@ -149,6 +154,7 @@ export class TenancyService extends Service {
               quota_vms: q.vms,
               quota_disk_gib: q.diskGiB,
               ...networkQuotaColumns(q),
+              ...storageQuotaColumns(q),
               created_at: this.now(),
             })
             .execute();
@@ -165,7 +171,7 @@ export class TenancyService extends Service {
   }
 
   /** Change a tenant's quotas (admin); lowering below current use is allowed and blocks new use. */
-  async setQuotas(p: Principal, tenant: string, q: Partial<Quotas> & NetworkQuotaInput) {
+  async setQuotas(p: Principal, tenant: string, q: Partial<Quotas> & NetworkQuotaInput & StorageQuotaInput) {
     authorize(p, 'tenant:update');
     const t = await this.tenantByRef(tenant);
     await this.db.transaction().execute(async (trx) => {
@@ -177,6 +183,7 @@ export class TenancyService extends Service {
           ...(q.vms !== undefined ? { quota_vms: q.vms } : {}),
           ...(q.diskGiB !== undefined ? { quota_disk_gib: q.diskGiB } : {}),
           ...networkQuotaColumns(q),
+          ...storageQuotaColumns(q),
         })
         .where('id', '=', t.id)
         .execute();

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type {
   HostDriver,
   HostRef,
+  HostVolume,
   MigrateRequest,
   MigrationReport,
   PowerResult,
@@ -17,6 +18,7 @@ import { consoleTailBytes, type ConsoleLog, type ConsoleLogOptions } from '../..
 import { openAgentConsole } from './agent-console.ts';
 import { agentRequest, type AgentTls } from './agent-request.ts';
 import type { HostNetworkState } from '../../core/network/host-network.ts';
+import type { GuestDisk, VolumeSpec } from '../../core/storage/host-storage.ts';
 
 /** The agent's migration request body (options, or a plan from a downtime target). */
 function migrationBody(r: MigrateRequest) {
@@ -202,7 +204,13 @@ export class AgentDriver implements HostDriver {
     return this.call<MigrationReport>(
       'POST',
       `/v1/guests/${encodeURIComponent(id)}/migrate`,
-      { destination: target.agentUrl, ...migrationBody(request), destinationTicket: ticket },
+      {
+        destination: target.agentUrl,
+        ...migrationBody(request),
+        destinationTicket: ticket,
+        // Block migration (local disks mirrored to the destination) or shared storage: the agent's choice to carry out.
+        ...(request.disks ? { disks: request.disks } : {}),
+      },
       id,
     );
   }
@@ -232,6 +240,39 @@ export class AgentDriver implements HostDriver {
   /** Push the host's desired network state (the agent's `PUT /v1/network` converges to it). */
   async applyNetwork(state: HostNetworkState): Promise<void> {
     await this.call<unknown>('PUT', '/v1/network', state);
+  }
+
+  // Storage (docs/storage.md): the agent keeps volumes as qcow2 files in its pools' folders.
+  createVolume(spec: VolumeSpec): Promise<HostVolume> {
+    return this.call<HostVolume>('POST', '/v1/volumes', spec);
+  }
+  async deleteVolume(pool: string, id: string): Promise<void> {
+    await this.call('DELETE', `/v1/volumes/${encodeURIComponent(pool)}/${encodeURIComponent(id)}`);
+  }
+  listVolumes(pool: string): Promise<HostVolume[]> {
+    return this.call<HostVolume[]>('GET', `/v1/volumes/${encodeURIComponent(pool)}`);
+  }
+  async snapshotVolume(pool: string, id: string, name: string): Promise<void> {
+    await this.call('POST', `/v1/volumes/${encodeURIComponent(pool)}/${encodeURIComponent(id)}/snapshots`, {
+      name,
+    });
+  }
+  async deleteVolumeSnapshot(pool: string, id: string, name: string): Promise<void> {
+    await this.call(
+      'DELETE',
+      `/v1/volumes/${encodeURIComponent(pool)}/${encodeURIComponent(id)}/snapshots/${encodeURIComponent(name)}`,
+    );
+  }
+  async attachVolume(guestId: string, disk: GuestDisk): Promise<void> {
+    await this.call('POST', `/v1/guests/${encodeURIComponent(guestId)}/disks`, disk, guestId);
+  }
+  async detachVolume(guestId: string, volumeId: string): Promise<void> {
+    await this.call(
+      'DELETE',
+      `/v1/guests/${encodeURIComponent(guestId)}/disks/${encodeURIComponent(volumeId)}`,
+      undefined,
+      guestId,
+    );
   }
   async close() {}
 }

@@ -17,6 +17,8 @@ import {
 } from '../../core/hypervisor.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import { emptyHostNetworkState, type HostNetworkState } from '../../core/network/host-network.ts';
+import type { GuestDisk } from '../../core/storage/host-storage.ts';
+import { SimStorage, type SimVolume } from './sim-storage.ts';
 
 interface SimGuest {
   spec: GuestSpec;
@@ -45,6 +47,8 @@ interface SavedState {
   off: string[];
   /** The network state each simulated host was last given. */
   networks?: [string, HostNetworkState][];
+  /** The simulated hosts' volumes (sim-storage.ts). */
+  volumes?: [string, SimVolume][];
 }
 const savedGuest = (g: SimGuest): SavedGuest => ({ ...g, snapshots: [...g.snapshots] });
 const loadedGuest = (g: SavedGuest): SimGuest => ({ ...g, snapshots: new Map(g.snapshots) });
@@ -57,6 +61,8 @@ export class SimHypervisorDriver implements HypervisorDriver {
   private readonly off = new Set<string>();
   /** The network state each simulated host was last given (host id → state). */
   private readonly networks = new Map<string, HostNetworkState>();
+  /** Every simulated host's volumes (saved with the guests). */
+  readonly storage = new SimStorage(() => this.save());
   private readonly cpuShare: number;
 
   constructor(
@@ -91,6 +97,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
       guests: [...this.guests.values()].map(savedGuest),
       off: [...this.off],
       networks: [...this.networks],
+      volumes: this.storage.entries(),
     };
     writeFileSync(`${file}.tmp`, JSON.stringify(state));
     renameSync(`${file}.tmp`, file);
@@ -105,6 +112,7 @@ export class SimHypervisorDriver implements HypervisorDriver {
       for (const g of saved.guests) this.guests.set(g.spec.id, loadedGuest(g));
       for (const h of saved.off) this.off.add(h);
       for (const [h, n] of saved.networks ?? []) this.networks.set(h, n);
+      this.storage.load(saved.volumes ?? []);
     }
     if (!existsSync(`${file}.log`)) return;
     for (const line of readFileSync(`${file}.log`, 'utf8').split('\n')) {
@@ -119,6 +127,12 @@ export class SimHypervisorDriver implements HypervisorDriver {
       else this.guests.delete(e.id);
       this.journalLines++;
     }
+  }
+
+  /** Set the disks (attached volumes) of a guest's definition. */
+  setDisks(id: string, disks: GuestDisk[]): void {
+    this.need(id).spec.disks = disks;
+    this.save(id);
   }
 
   /** The simulated host a guest runs on (undefined: none recorded). */

@@ -6,6 +6,7 @@
 import type {
   HostDriver,
   HostRef,
+  HostVolume,
   MigrateRequest,
   MigrationReport,
   PowerResult,
@@ -17,6 +18,7 @@ import type { ConsoleLogOptions, ConsoleStream } from '../../core/console.ts';
 import { SimConsoles } from './sim-console.ts';
 import type { SimHypervisorDriver } from './sim-driver.ts';
 import type { HostNetworkState } from '../../core/network/host-network.ts';
+import type { GuestDisk, VolumeSpec } from '../../core/storage/host-storage.ts';
 
 /** The console transcripts of each simulated hypervisor's guests (shared by its host views). */
 const consoles = new WeakMap<SimHypervisorDriver, SimConsoles>();
@@ -145,25 +147,27 @@ export class SimHostDriver implements HostDriver {
     const cpu = request.cpuUtilization ?? ASSUMED_UTILIZATION;
     // Attached volumes in local pools are mirrored first (unless the request says the disks are
     // shared); a VM without them moves only its memory, as before.
-    const localGiB =
-      request.disks === 'shared'
-        ? 0
-        : (g.spec.disks ?? []).filter((d) => d.pool.kind === 'local').reduce((s, d) => s + d.sizeGiB, 0);
+    const local =
+      request.disks === 'shared' ? [] : (g.spec.disks ?? []).filter((d) => d.pool.kind === 'local');
+    const localGiB = local.reduce((s, d) => s + d.sizeGiB, 0);
+    const dirtyMiBps = cpu * DEFAULT_LOAD_OPTIONS.maxDirtyMiBps;
     const m = predictBlockMigration(
       {
         memMiB: g.spec.memoryMiB,
-        dirtyMiBps: cpu * DEFAULT_LOAD_OPTIONS.maxDirtyMiBps,
+        dirtyMiBps,
         bandwidthMbps: request.bandwidthMbps ?? 1000,
         diskBytes: localGiB * 2 ** 30,
         writeMiBps: localGiB ? cpu * WRITE_MIBPS_AT_FULL_CPU : 0,
       },
       { mode: request.mode ?? 'precopy' },
     );
+    for (const d of local) this.sim.storage.move(this.host.id, target.id, d.pool.name, d.volumeId);
     this.sim.assign(id, target.id);
     return {
       status: 'completed',
       modeUsed: 'simulated',
       modeled: true,
+      disks: request.disks ?? 'shared',
       totalMs: Math.round(m.totalMs),
       downtimeMs: Math.round(m.downtimeMs),
       bytes: Math.round(m.bytes),
@@ -187,6 +191,47 @@ export class SimHostDriver implements HostDriver {
     this.up();
     this.sim.setNetwork(this.host.id, state);
   }
+  // Storage: volumes kept as data (sim-storage.ts); attached disks are part of the guest's spec.
+  async createVolume(spec: VolumeSpec): Promise<HostVolume> {
+    this.up();
+    return this.sim.storage.create(this.host.id, spec);
+  }
+  async deleteVolume(pool: string, id: string): Promise<void> {
+    this.up();
+    this.sim.storage.delete(this.host.id, pool, id);
+  }
+  async listVolumes(pool: string): Promise<HostVolume[]> {
+    this.up();
+    return this.sim.storage.list(this.host.id, pool);
+  }
+  async snapshotVolume(pool: string, id: string, name: string): Promise<void> {
+    this.up();
+    this.sim.storage.snapshot(this.host.id, pool, id, name);
+  }
+  async deleteVolumeSnapshot(pool: string, id: string, name: string): Promise<void> {
+    this.up();
+    this.sim.storage.deleteSnapshot(this.host.id, pool, id, name);
+  }
+  /** Plug a volume this host sees into a guest of this host (hot-plug when it runs: the same data here). */
+  async attachVolume(guestId: string, disk: GuestDisk): Promise<void> {
+    const g = (await this.get(this.mine(guestId)))!;
+    if (!this.sim.storage.find(this.host.id, disk.pool.name, disk.volumeId))
+      throw new DriverError(
+        'NOT_FOUND',
+        `No volume "${disk.volumeId}" in pool "${disk.pool.name}" on ${this.host.name}`,
+        guestId,
+      );
+    const disks = (g.spec.disks ?? []).filter((d) => d.volumeId !== disk.volumeId);
+    this.sim.setDisks(guestId, [...disks, structuredClone(disk)]);
+  }
+  async detachVolume(guestId: string, volumeId: string): Promise<void> {
+    const g = (await this.get(this.mine(guestId)))!;
+    this.sim.setDisks(
+      guestId,
+      (g.spec.disks ?? []).filter((d) => d.volumeId !== volumeId),
+    );
+  }
+
   /** The network state this host was last given (the empty state if none). */
   network(): HostNetworkState {
     return this.sim.networkOf(this.host.id);

@@ -5,6 +5,7 @@
  * its reason, cost and gain. Pure: the caller passes the cluster, the options and the randomness.
  */
 import { planMigration, predictMigration } from '../../models/migration.ts';
+import { predictBlockMigration } from '../../models/migration-disk.ts';
 import { idlePowerW, powerW, type PowerModelSpec } from '../../models/power.ts';
 import type { Random } from '../../runtime/random.ts';
 import { planConsolidation as beloglazov } from '../consolidation/beloglazov.ts';
@@ -317,8 +318,14 @@ export function planSpread(
       }
     }
     if (!best) break;
-    const p = predictMigration(
-      { memMiB: best.memoryMiB, dirtyMiBps: 0, bandwidthMbps: o.bandwidthMbps },
+    const p = predictBlockMigration(
+      {
+        memMiB: best.memoryMiB,
+        dirtyMiBps: 0,
+        bandwidthMbps: o.bandwidthMbps,
+        diskBytes: (best.localDiskGiB ?? 0) * 2 ** 30,
+        writeMiBps: 0,
+      },
       { mode: 'precopy' },
     );
     actions.push({

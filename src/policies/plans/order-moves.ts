@@ -2,7 +2,7 @@
  * Operator moves ordered into a plan whose every intermediate state has room and keeps the
  * continuous hard constraints (Entropy's cycle breaking, Hermenier et al., VEE 2009). Pure.
  */
-import { predictMigration } from '../../models/migration.ts';
+import { predictBlockMigration } from '../../models/migration-disk.ts';
 import { PlanConstraints } from './plan-constraints.ts';
 import { DEFAULT_PLAN_OPTIONS, type PlanAction, type PlanCluster, type PlanVm } from './plan.ts';
 import type { Violation } from '../../core/constraints/model.ts';
@@ -74,8 +74,14 @@ export function orderMoves(
   const actions: PlanAction[] = [];
   const move = (v: PlanVm, to: string, reason: string) => {
     const from = where.get(v.id)!;
-    const p = predictMigration(
-      { memMiB: v.memoryMiB, dirtyMiBps: 0, bandwidthMbps: o.bandwidthMbps },
+    const p = predictBlockMigration(
+      {
+        memMiB: v.memoryMiB,
+        dirtyMiBps: 0,
+        bandwidthMbps: o.bandwidthMbps,
+        diskBytes: (v.localDiskGiB ?? 0) * 2 ** 30,
+        writeMiBps: 0,
+      },
       { mode: 'precopy' },
     );
     actions.push({

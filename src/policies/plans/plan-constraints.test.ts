@@ -479,3 +479,16 @@ test('property: on random plans with random constraints the checker flags exactl
     { numRuns: 1000, seed: 33 },
   );
 });
+
+test("a move's cost counts the local volumes it mirrors (block migration): more data and more time", () => {
+  const c = (localDiskGiB: number): PlanCluster => ({
+    hosts: [host('a'), host('b')],
+    vms: [vm('p', 'a', { localDiskGiB })],
+  });
+  const [plain] = orderMoves(c(0), [{ vmId: 'p', to: 'b' }]);
+  const [mirrored] = orderMoves(c(4), [{ vmId: 'p', to: 'b' }]);
+  const cost = (a: PlanAction | undefined) => (a as { cost: { dataMiB: number; timeS: number } }).cost;
+  // 4 GiB of disk with no writes: exactly 4096 MiB more on the wire.
+  assert.ok(Math.abs(cost(mirrored).dataMiB - cost(plain).dataMiB - 4096) < 1e-6);
+  assert.ok(cost(mirrored).timeS > cost(plain).timeS);
+});

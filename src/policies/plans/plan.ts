@@ -5,7 +5,7 @@
  * constraints admit (src/core/constraints). Pure functions.
  */
 import type { Constraint } from '../../core/constraints/index.ts';
-import { predictMigration } from '../../models/migration.ts';
+import { predictBlockMigration } from '../../models/migration-disk.ts';
 import { PlanConstraints } from './plan-constraints.ts';
 
 export { checkPlan, type PlanViolation } from './check-plan.ts';
@@ -35,6 +35,8 @@ export interface PlanVm {
   vcpus: number;
   memoryMiB: number;
   /** Seconds since its last migration (Infinity if never). */ sinceMigrationS: number;
+  /** GiB of local volumes a migration must mirror (block migration); absent or 0: memory only. */
+  localDiskGiB?: number;
 }
 export interface PlanCluster {
   hosts: PlanHost[];
@@ -159,8 +161,14 @@ export function planConsolidation(c: PlanCluster, o: ConsolidationPlanOptions = 
       continue;
     }
     const costs = moves.map((m) =>
-      predictMigration(
-        { memMiB: m.v.memoryMiB, dirtyMiBps: 0, bandwidthMbps: o.bandwidthMbps },
+      predictBlockMigration(
+        {
+          memMiB: m.v.memoryMiB,
+          dirtyMiBps: 0,
+          bandwidthMbps: o.bandwidthMbps,
+          diskBytes: (m.v.localDiskGiB ?? 0) * 2 ** 30,
+          writeMiBps: 0,
+        },
         { mode: 'precopy' },
       ),
     );
