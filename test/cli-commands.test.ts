@@ -588,9 +588,13 @@ test('networks from the CLI: network, security group and rule, key pair, VM with
     '0.0.0.0/0',
   );
   const web = await json('admin', 'security-group', 'show', 'web');
+  // A new group allows all egress; the rule added is its one ingress rule.
   assert.deepEqual(
-    web.rules.map((r: { portMin: number }) => r.portMin),
-    [22],
+    web.rules.map((r: { direction: string; portMin: number }) => [r.direction, r.portMin]),
+    [
+      ['egress', null],
+      ['ingress', 22],
+    ],
   );
   assert.match(await ok('admin', 'security-group', 'list'), /web/);
   assert.match(await ok('admin', 'keypair', 'create', 'mykey', '--public-key', pub), /SHA256:/);
