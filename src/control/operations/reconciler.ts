@@ -303,7 +303,8 @@ export class Reconciler extends Service {
   /**
    * The guest on a migration's target once the migration has ended. Agents stream to each other by
    * themselves: a migration the crash cut off from its requester may still be running (the target
-   * holds a guest that does not run yet while the source still runs it); wait for it to end, at most
+   * holds a guest that does not run yet while the source still runs it, or has paused it for the
+   * switch-over); wait for it to end, at most
    * `MIGRATION_SETTLE_S`. Simulated hosts move at once: no wait.
    */
   private async settledTarget(source: HostRow | undefined, target: HostRow | undefined, id: string) {
@@ -312,7 +313,9 @@ export class Reconciler extends Service {
       if (!target || target.driver === 'sim' || there === 'unreachable' || !there) return there;
       if (there.state === 'running' || waited >= MIGRATION_SETTLE_S) return there;
       const here = await this.guestOn(source, id);
-      if (here === 'unreachable' || here?.state !== 'running') return there;
+      // A source paused at the switch-over (a block migration completes its mirrors then) is still moving.
+      if (here === 'unreachable' || !here || (here.state !== 'running' && here.state !== 'paused'))
+        return there;
       await new Promise<void>((resolve) => this.ctx.clock.schedule(1, resolve));
     }
   }
