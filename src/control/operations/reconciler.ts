@@ -31,6 +31,8 @@ export interface ReconcileReport {
 
 /** Seconds the reconciler waits for a migration that agents are still streaming. */
 const MIGRATION_SETTLE_S = 300;
+/** Seconds the reconciler waits for an interrupted migration's incoming guest to appear on its target. */
+const MIGRATION_APPEAR_S = 30;
 
 type OpRow = Awaited<ReturnType<Reconciler['runningOps']>>[number];
 type VmFull = NonNullable<Awaited<ReturnType<Reconciler['vm']>>>;
@@ -310,12 +312,16 @@ export class Reconciler extends Service {
   private async settledTarget(source: HostRow | undefined, target: HostRow | undefined, id: string) {
     for (let waited = 0; ; waited++) {
       const there = await this.guestOn(target, id);
-      if (!target || target.driver === 'sim' || there === 'unreachable' || !there) return there;
-      if (there.state === 'running' || waited >= MIGRATION_SETTLE_S) return there;
+      if (!target || target.driver === 'sim' || there === 'unreachable') return there;
+      if (there?.state === 'running' || waited >= MIGRATION_SETTLE_S) return there;
+      // Nothing on the target yet: the agents may still be preparing it (a busy destination takes
+      // seconds to set up an incoming guest); give it a while to appear before rolling back.
+      if (!there && waited >= MIGRATION_APPEAR_S) return there;
       const here = await this.guestOn(source, id);
       // A source paused at the switch-over (a block migration completes its mirrors then) is still moving.
+      // The source let go of it (or cannot say): read the target again, it may have just taken over.
       if (here === 'unreachable' || !here || (here.state !== 'running' && here.state !== 'paused'))
-        return there;
+        return this.guestOn(target, id);
       await new Promise<void>((resolve) => this.ctx.clock.schedule(1, resolve));
     }
   }
