@@ -220,6 +220,7 @@ test(
     await A('volume', 'delete-snapshot', 'data-1', snaps.find((s) => s.name === 'before-upgrade')!.id);
 
     const m = await timed('vm migrate db-1 (local volume mirrored)', () => A('vm', 'migrate', 'db-1'));
+    process.stdout.write(`vm migrate: ${JSON.stringify(m)}\n`);
     const dest = await vmHost();
     assert.notEqual(dest, source, 'db-1 moved');
     assert.equal((await A('vm', 'show', 'db-1')).state, 'running');
