@@ -210,10 +210,12 @@ test(
     await timed('volume snapshot data-1', () =>
       A('volume', 'snapshot', 'data-1', '--name', 'before-upgrade'),
     );
-    const refused = await cli(url, token, 'vm', 'migrate', 'db-1', '--json');
+    const refused = await A('vm', 'migrate', 'db-1');
     process.stdout.write(
-      `vm migrate with a snapshot on a local volume: exit ${refused.code} ${refused.err}\n`,
+      `vm migrate with a snapshot on a local volume: ${refused.status}: ${refused.error}\n`,
     );
+    assert.equal(refused.status, 'failed');
+    assert.match(refused.error, /snapshots/);
     assert.equal(await vmHost(), source, 'db-1 stays on its host');
     assert.equal((await A('vm', 'show', 'db-1')).state, 'running');
     const snaps = (await A('volume', 'snapshots', 'data-1')) as { id: string; name: string }[];
