@@ -228,6 +228,19 @@ test(
     assert.equal((await A('vm', 'show', 'db-1')).state, 'running');
     assert.equal(await volHost('data-1'), dest, "the local volume's host moved");
     assert.equal((await vol('data-2')).state, 'in-use');
+    // The image's data came along (the volume was an overlay on the cached image: mirrored whole), read
+    // beside the running guest; the source's copy is gone.
+    const names = Object.fromEntries(
+      ((await admin('host', 'list')) as { id: string; name: string }[]).map((h) => [h.id, h.name]),
+    );
+    const volumeId = (await vol('data-1')).id;
+    const volFile = (hostId: string) =>
+      join(stateDirs[names[hostId] === 'host-a' ? 'a' : 'b'], 'pool-local', `${volumeId}.qcow2`);
+    const read = sh(['qemu-io', '-r', '-U', '-f', 'qcow2', '-c', 'read -P 0x6b 0 4M', volFile(dest)]);
+    assert.equal(read.code, 0, read.out);
+    assert.match(read.out, /read 4194304\/4194304 bytes/);
+    assert.doesNotMatch(read.out, /Pattern verification failed/);
+    assert.equal(sh(['test', '-e', volFile(source)]).code, 1, "the source's copy is gone");
     process.stdout.write(`${timings.join('\n')}\nmigration report: ${JSON.stringify(m?.result ?? m)}\n`);
   },
 );
