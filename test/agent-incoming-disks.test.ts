@@ -3,7 +3,7 @@
  * `disks` mode, the sizes of the disks to mirror into, and nothing it would have to guess.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { InjectOptions } from 'fastify';
@@ -16,7 +16,12 @@ const spec = (a: InprocAgent, id: string) => ({
   image: { kernel: join(a.images, 'vmlinuz') },
 });
 
-async function incoming(a: InprocAgent, id: string, body: Record<string, unknown>) {
+async function incoming(
+  a: InprocAgent,
+  id: string,
+  body: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+) {
   const t = await a.app.inject({
     method: 'POST',
     url: '/v1/incoming-tickets',
@@ -28,7 +33,7 @@ async function incoming(a: InprocAgent, id: string, body: Record<string, unknown
     method: 'POST',
     url: '/v1/incoming',
     headers: { authorization: `Bearer ${t.json().ticket as string}` },
-    payload: { spec: spec(a, id), snapshots: [], options: { mode: 'precopy' }, ...body },
+    payload: { spec: { ...spec(a, id), ...extra }, snapshots: [], options: { mode: 'precopy' }, ...body },
   } as InjectOptions);
 }
 
@@ -60,6 +65,40 @@ test('an incoming migration refuses disks it cannot mirror or find, and leaves n
       assert.equal(r.statusCode, 400, `${JSON.stringify(body)}: ${r.body}`);
       assert.match(r.json().message as string, message, JSON.stringify(body));
     }
+    assert.deepEqual(readdirSync(join(a.state, 'guests')), [], 'no guest folder left');
+  } finally {
+    await a.close();
+  }
+});
+
+test('a local volume is mirrored only with its size, without snapshots, into a pool that does not hold it', async () => {
+  const a = await inprocAgent({ pools: true });
+  try {
+    const disks = [
+      { volumeId: 'data-1', pool: { name: 'local', kind: 'local' }, sizeGiB: 1, serial: 'data-1' },
+    ];
+    const root = { device: 'disk0', virtualSize: GiB };
+    const cases: [Record<string, unknown>, number, RegExp][] = [
+      [{ disks: [root] }, 400, /size of its local volume "data-1"/],
+      [{ disks: [root, { device: 'vd0', virtualSize: -5 }] }, 400, /virtualSize/],
+      [{ disks: [root, { device: 'vd0', virtualSize: GiB, snapshots: 1 }] }, 400, /has snapshots/],
+    ];
+    let n = 0;
+    for (const [body, status, message] of cases) {
+      const r = await incoming(a, `v${n++}`, body, { disks });
+      assert.equal(r.statusCode, status, `${JSON.stringify(body)}: ${r.body}`);
+      assert.match(r.json().message as string, message, JSON.stringify(body));
+    }
+    // A volume of that name in this host's local pool already: never overwritten.
+    writeFileSync(join(a.localPool, 'data-1.qcow2'), 'someone else');
+    const r = await incoming(
+      a,
+      'v9',
+      { disks: [root, { device: 'vd0', virtualSize: GiB, snapshots: 0 }] },
+      { disks },
+    );
+    assert.equal(r.statusCode, 409, r.body);
+    assert.deepEqual(readdirSync(a.localPool), ['data-1.qcow2'], 'nothing created in the pool');
     assert.deepEqual(readdirSync(join(a.state, 'guests')), [], 'no guest folder left');
   } finally {
     await a.close();

@@ -51,7 +51,7 @@ describe('agent storage: pools, volumes and the image cache', { skip: noQemuImg 
     other = readFileSync(join(root, 'other.qcow2'));
     server = createServer((req, res) => {
       hits.push({ url: req.url!, auth: req.headers.authorization });
-      if (req.url === '/img') return res.end(image);
+      if (req.url === '/img' || req.url === '/v1/img') return res.end(image);
       if (req.url === '/other') return res.end(other);
       if (req.url === '/corrupt') return res.end(Buffer.concat([image.subarray(0, -1), Buffer.from([7])]));
       res.statusCode = 404;
@@ -271,5 +271,19 @@ describe('agent storage: pools, volumes and the image cache', { skip: noQemuImg 
     await cache.get(ref());
     assert.equal(hits.length, 1);
     assert.equal(hits[0]!.auth, undefined);
+  });
+
+  test('an image named by a control-plane path is fetched from the enrolled origin, with the credential', async () => {
+    hits.length = 0;
+    const cache = new ImageCache({
+      dir: join(root, 'cache3'),
+      credential: { origin: base, token: 'host-cred' },
+    });
+    await cache.get(ref({ url: '/v1/img' }));
+    assert.deepEqual(hits, [{ url: '/v1/img', auth: 'Bearer host-cred' }]);
+    // No control plane to resolve it against, or a path that names another host: refused.
+    const lone = new ImageCache({ dir: join(root, 'cache4') });
+    await assert.rejects(lone.get(ref({ url: '/v1/img' })), /no control plane/);
+    await assert.rejects(async () => cache.get(ref({ url: '//evil.example/v1/img' })), /url must be/);
   });
 });

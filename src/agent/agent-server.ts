@@ -600,7 +600,15 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
         snapshots: z.array(z.string()),
         options: migrationOptionsSchema,
         disks: z
-          .array(z.object({ device: z.string().max(32), virtualSize: z.number().int().positive() }).strict())
+          .array(
+            z
+              .object({
+                device: z.string().max(32),
+                virtualSize: z.number().int().positive(),
+                snapshots: z.number().int().min(0).max(10_000).optional(),
+              })
+              .strict(),
+          )
           .max(16)
           .optional(),
       }),

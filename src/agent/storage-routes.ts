@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { DriverError, GuestState } from '../core/hypervisor.ts';
 import { diskSerial, STORAGE_ID_PATTERN } from '../core/storage/host-storage.ts';
 import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
-import { checkImageRef } from '../drivers/qemu/image-cache.ts';
+import { checkImageRef, IMAGE_URL_RE } from '../drivers/qemu/image-cache.ts';
 import { checkStorageId, type HostPools } from '../drivers/qemu/storage-pools.ts';
 
 const id = z.string().regex(STORAGE_ID_PATTERN, "1-63 letters, digits, '.', '_' or '-'");
@@ -25,8 +25,11 @@ export const imageRefSchema = z
     format: z.enum(['qcow2', 'raw']),
     url: z
       .string()
-      .url()
-      .refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL'),
+      .max(2048)
+      .refine(
+        (u) => IMAGE_URL_RE.test(u) && (u.startsWith('/') || URL.canParse(u)),
+        'must be an http:// or https:// URL, or a /v1/ path of the control plane',
+      ),
   })
   .strict();
 

@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildAgentServer } from '../../src/agent/agent-server.ts';
 import type { TicketBook } from '../../src/agent/migration-tickets.ts';
 import { QemuDriver } from '../../src/drivers/qemu/qemu-driver.ts';
+import { HostPools } from '../../src/drivers/qemu/storage-pools.ts';
 
 export interface InprocAgent {
   app: FastifyInstance;
@@ -17,12 +18,21 @@ export interface InprocAgent {
   state: string;
   images: string;
   canary: string;
+  /** The folder of the pool `local` (when started with `pools: true`). */
+  localPool: string;
   close(): Promise<void>;
 }
 
 /** Start an in-process agent (token "k" unless `token: null`; tickets from `tickets` if given). */
 export async function inprocAgent(
-  o: { token?: string | null; powerCommand?: string; tickets?: TicketBook; migrationAddress?: string } = {},
+  o: {
+    token?: string | null;
+    powerCommand?: string;
+    tickets?: TicketBook;
+    migrationAddress?: string;
+    /** A `local` pool in the agent's root. */
+    pools?: boolean;
+  } = {},
 ): Promise<InprocAgent> {
   const root = mkdtempSync(join(tmpdir(), 'nubis-agent-sec-'));
   const state = join(root, 'state'),
@@ -38,6 +48,9 @@ export async function inprocAgent(
     accel: 'tcg',
     imageDirs: [images],
     qemuBinary: 'true',
+    ...(o.pools
+      ? { pools: new HostPools([{ name: 'local', kind: 'local', dir: join(root, 'pool-local') }]) }
+      : {}),
   });
   const app = buildAgentServer({
     driver,
@@ -54,6 +67,7 @@ export async function inprocAgent(
     state,
     images,
     canary,
+    localPool: join(root, 'pool-local'),
     close: async () => {
       await app.close();
       await driver.close();

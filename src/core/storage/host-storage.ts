@@ -24,7 +24,7 @@ export interface ImageRef {
   sha256: string;
   sizeBytes: number;
   format: 'qcow2' | 'raw';
-  /** Where the host downloads it (the control plane's URL; the driver authenticates as the host). */
+  /** Where the host downloads it: a URL, or a `/v1/` path of the control plane the host enrolled with (the driver authenticates as the host there). */
   url: string;
 }
 

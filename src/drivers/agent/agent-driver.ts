@@ -208,8 +208,6 @@ export class AgentDriver implements HostDriver {
         destination: target.agentUrl,
         ...migrationBody(request),
         destinationTicket: ticket,
-        // Block migration (local disks mirrored to the destination) or shared storage: the agent's choice to carry out.
-        ...(request.disks ? { disks: request.disks } : {}),
       },
       id,
     );

@@ -16,10 +16,14 @@ import type { QmpClient } from './qmp-client.ts';
 /** How the disks travel: mirrored over NBD, or already visible to the destination (shared). */
 export type DiskMode = 'mirror' | 'shared';
 
-/** A disk the source mirrors: its QEMU block device (backend) name and virtual size in bytes. */
+/**
+ * A disk the source mirrors: its QEMU block device (backend) name, or the node name of a volume
+ * (guest-disks.ts nodeName()), its virtual size in bytes and how many internal snapshots it has.
+ */
 export interface MirrorDisk {
   device: string;
   virtualSize: number;
+  snapshots?: number;
 }
 
 /** The NBD server a destination runs for one migration: address and one secret export per disk. */
@@ -38,15 +42,29 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface BlockInfo {
   device: string;
-  inserted?: { image: { 'virtual-size': number; 'backing-filename'?: string } };
+  inserted?: {
+    'node-name'?: string;
+    image: { 'virtual-size': number; 'backing-filename'?: string; snapshots?: unknown[] };
+  };
 }
+
+/** Node names of attached volumes (guest-disks.ts nodeName()): they have no backend name. */
+export const VOLUME_NODE_RE = /^vd[0-9]{1,2}$/;
+
+/** The name a disk is mirrored under: its backend name (root disk) or its node name (a volume). */
+const diskName = (b: BlockInfo) =>
+  b.device || (VOLUME_NODE_RE.test(b.inserted?.['node-name'] ?? '') ? b.inserted!['node-name']! : '');
 
 /** Source side: the guest's disks (root disk and attached volumes) as QEMU sees them. */
 export async function listDisks(sc: QmpClient): Promise<MirrorDisk[]> {
   const blocks = await sc.execute<BlockInfo[]>('query-block');
   return blocks
-    .filter((b) => b.inserted && DEVICE_RE.test(b.device))
-    .map((b) => ({ device: b.device, virtualSize: b.inserted!.image['virtual-size'] }));
+    .filter((b) => b.inserted && DEVICE_RE.test(diskName(b)))
+    .map((b) => ({
+      device: diskName(b),
+      virtualSize: b.inserted!.image['virtual-size'],
+      snapshots: b.inserted!.image.snapshots?.length ?? 0,
+    }));
 }
 
 /** Create an empty qcow2 target of `bytes` (over the same backing image when `backing` is given). */
@@ -104,7 +122,7 @@ export async function startNbdServer(dc: QmpClient, host: string, devices: strin
   const exports: NbdTarget['exports'] = [];
   for (const device of devices) {
     const name = `nubis-${randomBytes(16).toString('hex')}`;
-    const info = (await dc.execute<BlockInfo[]>('query-block')).find((b) => b.device === device);
+    const info = (await dc.execute<BlockInfo[]>('query-block')).find((b) => diskName(b) === device);
     const node = (info?.inserted as { 'node-name'?: string } | undefined)?.['node-name'];
     if (!node) throw new Error(`the destination has no disk "${device}"`);
     await dc.execute('block-export-add', {
@@ -135,7 +153,11 @@ interface BlockJob {
   status: string;
 }
 
-/** Source side: mirror each disk to its NBD export; returns the job ids. */
+/**
+ * Source side: mirror each disk to its NBD export; returns the job ids. `syncTop`: the root disk's
+ * target has the same backing image (only its overlay moves); volumes are copied whole (`full`) into
+ * flat targets, since the destination may not have what they are backed by.
+ */
 export async function startMirrors(
   sc: QmpClient,
   t: NbdTarget,
@@ -157,7 +179,7 @@ export async function startMirrors(
       'job-id': job,
       device: e.device,
       target: node,
-      sync: o.syncTop ? 'top' : 'full',
+      sync: o.syncTop && e.device === 'disk0' ? 'top' : 'full',
       ...(o.bandwidthBytesPerSec ? { speed: Math.round(o.bandwidthBytesPerSec) } : {}),
       'auto-finalize': true,
       // Kept after it ends, so that its error can be read (query-jobs) before it is dismissed.

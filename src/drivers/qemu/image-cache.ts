@@ -44,9 +44,13 @@ export function checkImageRef(r: ImageRef, vmId?: string): ImageRef {
     bad('sha256 must be 64 lower-case hex digits');
   if (!Number.isSafeInteger(r.sizeBytes) || r.sizeBytes <= 0) bad('sizeBytes must be a positive integer');
   if (r.format !== 'qcow2' && r.format !== 'raw') bad('format must be qcow2 or raw');
-  if (typeof r.url !== 'string' || !/^https?:\/\//.test(r.url)) bad('url must be an http:// or https:// URL');
+  if (typeof r.url !== 'string' || !IMAGE_URL_RE.test(r.url))
+    bad('url must be an http:// or https:// URL, or a /v1/ path of the control plane');
   return r;
 }
+
+/** An image URL: absolute http(s), or a path on the control plane (`/v1/…`, never `//host`). */
+export const IMAGE_URL_RE = /^(https?:\/\/|\/v1\/[^/])/;
 
 /** The images cached on one host. */
 export class ImageCache {
@@ -92,11 +96,17 @@ export class ImageCache {
       throw new DriverError('BACKEND', `Image "${r.id}" (${r.sha256.slice(0, 12)}…): ${why}`, vmId);
     };
     const c = this.o.credential;
+    // The control plane names its own images by path: they are fetched from the origin it enrolled us at.
+    const url = r.url.startsWith('/')
+      ? c
+        ? new URL(r.url, c.origin).href
+        : fail('a control-plane path, but this host has no control plane')
+      : r.url;
     const headers: Record<string, string> =
-      c && new URL(r.url).origin === new URL(c.origin).origin ? { authorization: `Bearer ${c.token}` } : {};
+      c && new URL(url).origin === new URL(c.origin).origin ? { authorization: `Bearer ${c.token}` } : {};
     let res: Response;
     try {
-      res = await (this.o.fetch ?? fetch)(r.url, { headers, redirect: 'error' });
+      res = await (this.o.fetch ?? fetch)(url, { headers, redirect: 'error' });
     } catch (e) {
       return fail(`download failed: ${(e as Error).message}`);
     }

@@ -8,7 +8,7 @@
  *
  * A failure at any point leaves the guest running on the source and the destination cleaned up.
  */
-import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkGuestSpec, DriverError, GuestState, type GuestSpec } from '../../core/hypervisor.ts';
 import { checkGuestId, checkSnapshotName } from './host-paths.ts';
@@ -28,6 +28,7 @@ import {
   stopNbdServer,
   waitMirrorsReady,
 } from './block-mirror.ts';
+import { assignSlots, nodeName, type SlottedDisk } from './guest-disks.ts';
 import { checkQcow2References, findIncomingDisk } from './incoming-disk.ts';
 import type { QemuDriver } from './qemu-driver.ts';
 import type { QmpClient } from './qmp-client.ts';
@@ -177,6 +178,78 @@ export interface IncomingReady {
   nbd?: NbdTarget;
 }
 
+/** Volumes the destination created as mirror targets for an incoming guest (pool, volume id). */
+const MIRRORED = 'mirrored-volumes.json';
+
+/** The local volumes created for incoming guest dir `d` (none: an empty list). */
+function mirroredVolumes(d: string): { pool: string; volumeId: string }[] {
+  try {
+    return JSON.parse(readFileSync(join(d, MIRRORED), 'utf8')) as { pool: string; volumeId: string }[];
+  } catch {
+    return [];
+  }
+}
+
+/** Remove the mirror targets created for incoming guest dir `d` (a failed or aborted migration). */
+function removeMirroredVolumes(dst: QemuDriver, d: string): void {
+  for (const v of mirroredVolumes(d)) {
+    try {
+      rmSync(dst.opts.pools!.volumePath(v.pool, v.volumeId), { force: true });
+    } catch {
+      // a pool that went away: nothing of ours is left in it
+    }
+  }
+}
+
+/**
+ * The destination's targets for the guest's volumes in local pools: an empty qcow2 of the source's
+ * virtual size in this host's pool of the same name (a volume in a shared pool is the same file here,
+ * opened as it is). Returns the node names to export; the created volumes are recorded in `d`.
+ */
+async function placeVolumes(dst: QemuDriver, req: IncomingRequest, d: string): Promise<string[]> {
+  const id = req.spec.id;
+  const local = assignSlots((req.spec.disks ?? []) as SlottedDisk[], id).filter(
+    (x) => x.pool.kind === 'local',
+  );
+  if (!local.length) return [];
+  const pools = dst.opts.pools;
+  if (!pools) throw new DriverError('BAD_SPEC', `Guest "${id}" has volumes but this host has no pools`, id);
+  const created: { pool: string; volumeId: string }[] = [];
+  const nodes: string[] = [];
+  for (const v of local) {
+    const node = nodeName(v.slot);
+    const src = req.disks?.find((x) => x.device === node);
+    if (!src)
+      throw new DriverError(
+        'BAD_SPEC',
+        `A migration of "${id}" needs the size of its local volume "${v.volumeId}" (disks: [{ device: "${node}", virtualSize }])`,
+        id,
+      );
+    if (!(Number.isSafeInteger(src.virtualSize) && src.virtualSize > 0 && src.virtualSize <= MAX_DISK_BYTES))
+      throw new DriverError('BAD_SPEC', `Bad disk size ${src.virtualSize}: 1 byte .. 4 TiB`, id);
+    if (src.snapshots)
+      throw new DriverError(
+        'BAD_SPEC',
+        `Volume "${v.volumeId}" of "${id}" has snapshots, which a disk mirror does not carry; delete them first`,
+        id,
+      );
+    pools.pool(v.pool.name, 'local');
+    const path = pools.volumePath(v.pool.name, v.volumeId);
+    if (existsSync(path))
+      throw new DriverError(
+        'ALREADY_EXISTS',
+        `Volume "${v.volumeId}" already exists in this host's local pool "${v.pool.name}"`,
+        id,
+      );
+    await createTargetDisk(dst.opts.qemuImgBinary ?? 'qemu-img', path, src.virtualSize);
+    chmodSync(path, 0o600);
+    created.push({ pool: v.pool.name, volumeId: v.volumeId });
+    writeFileSync(join(d, MIRRORED), JSON.stringify(created));
+    nodes.push(node);
+  }
+  return nodes;
+}
+
 /** The destination's disk for guest `id`: hard-linked from the source (shared) or an empty mirror target. */
 async function placeDisk(dst: QemuDriver, req: IncomingRequest, d: string): Promise<DiskMode> {
   const id = req.spec.id;
@@ -206,8 +279,6 @@ async function placeDisk(dst: QemuDriver, req: IncomingRequest, d: string): Prom
     return 'shared';
   }
   const root = req.disks?.find((x) => x.device === 'disk0');
-  // Only the root disk is mirrored for now: attached volumes come from their pools (a shared pool's
-  // file is visible here; a local volume's is not, so QEMU does not start and the move is rolled back).
   if (!root || !req.disks!.every((x) => DEVICE_RE.test(x.device)))
     throw new DriverError(
       'BAD_SPEC',
@@ -252,6 +323,8 @@ export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Pr
   try {
     mkdirSync(d, { recursive: true });
     const mode = await placeDisk(dst, req, d);
+    const volumes = await placeVolumes(dst, req, d);
+    const mirrored = [...(mode === 'mirror' ? ['disk0'] : []), ...volumes];
     // The file QEMU opens: the files its header names are checked on it.
     await checkQcow2References(
       dst.opts.qemuImgBinary ?? 'qemu-img',
@@ -266,11 +339,11 @@ export async function prepareIncoming(dst: QemuDriver, req: IncomingRequest): Pr
     const dc = await dst.client(id);
     await setCaps(dc, req.options);
     const host = req.options.listenHost ?? '127.0.0.1';
-    const nbd = mode === 'mirror' ? await startNbdServer(dc, host, ['disk0']) : undefined;
+    const nbd = mirrored.length ? await startNbdServer(dc, host, mirrored) : undefined;
     await dc.execute('migrate-incoming', { uri: `tcp:${host}:0` });
     const addr = (await dc.execute<QueryMigrate>('query-migrate'))['socket-address']?.find((a) => a.port);
     if (!addr?.port) throw new Error('the destination did not report its listening port');
-    return { uri: `tcp:${host}:${addr.port}`, disks: mode, ...(nbd ? { nbd } : {}) };
+    return { uri: `tcp:${host}:${addr.port}`, disks: nbd ? 'mirror' : mode, ...(nbd ? { nbd } : {}) };
   } catch (e) {
     await cleanIncoming(dst, id);
     if (e instanceof DriverError) throw e;
@@ -311,6 +384,8 @@ export async function commitIncoming(dst: QemuDriver, id: string): Promise<void>
     await sleep(25);
   }
   writeFileSync(join(dst.dir(id), 'desired'), 'running');
+  // The mirrored volumes are this guest's now: no abort may remove them.
+  rmSync(join(dst.dir(id), MIRRORED), { force: true });
   // Tell the switches (bridges, VXLAN learning tables) where the guest's MACs are now: QEMU sends
   // RARPs from each NIC (QMP announce-self, QEMU >= 4.0) besides what the guest announces itself.
   const spec = JSON.parse(readFileSync(join(dst.dir(id), 'spec.json'), 'utf8')) as GuestSpec;
@@ -321,6 +396,7 @@ export async function commitIncoming(dst: QemuDriver, id: string): Promise<void>
 /** Kill a waiting QEMU and remove the guest's folder. */
 async function cleanIncoming(dst: QemuDriver, id: string): Promise<void> {
   await dst.terminate(id, 0).catch(() => undefined);
+  removeMirroredVolumes(dst, dst.dir(id));
   rmSync(dst.dir(id), { recursive: true, force: true });
 }
 
@@ -345,6 +421,7 @@ export async function abortIncoming(dst: QemuDriver, id: string): Promise<void> 
     throw new DriverError('INVALID_STATE', `Guest "${id}" is not an incoming migration; not aborting it`, id);
   }
   await dst.terminate(id, 0).catch(() => undefined);
+  removeMirroredVolumes(dst, d);
   rmSync(d, { recursive: true, force: true });
 }
 
@@ -511,6 +588,11 @@ export async function migrateOut(
   }
   writeFileSync(join(src.dir(id), 'desired'), 'migrated');
   await src.terminate(id, 0);
+  // The local volumes that were mirrored live on the destination now: the copies here go.
+  const moved = new Set(nbd?.exports.map((e) => e.device));
+  for (const v of assignSlots((g.spec.disks ?? []) as SlottedDisk[], id))
+    if (v.pool.kind === 'local' && moved.has(nodeName(v.slot)))
+      rmSync(src.opts.pools!.volumePath(v.pool.name, v.volumeId), { force: true });
   rmSync(src.dir(id), { recursive: true, force: true });
   return report;
 }
