@@ -493,7 +493,8 @@ export async function migrateOut(
     const tStart = Date.now();
     await sc.execute('migrate', { uri });
     let postcopyStarted = false,
-      forcedStop = false;
+      forcedStop = false,
+      switchoverContinued = false;
     let q: QueryMigrate = {};
     for (;;) {
       q = await sc.execute<QueryMigrate>('query-migrate');
@@ -508,10 +509,15 @@ export async function migrateOut(
       }
       if (st === 'completed') break;
       if (st === 'pre-switchover') {
-        // The guest is paused: finish the disk mirrors (exact copies now), then let the memory switch.
-        report.diskBytes = Math.max(report.diskBytes ?? 0, await completeMirrors(sc, jobs));
-        jobs = [];
-        await sc.execute('migrate-continue', { state: 'pre-switchover' });
+        // The guest is paused: finish the disk mirrors (exact copies now), then let the memory switch,
+        // once: QEMU leaves pre-switchover a moment after migrate-continue, and a poll in between
+        // still reports it (a second migrate-continue fails: "not in expected state: device").
+        if (!switchoverContinued) {
+          report.diskBytes = Math.max(report.diskBytes ?? 0, await completeMirrors(sc, jobs));
+          jobs = [];
+          await sc.execute('migrate-continue', { state: 'pre-switchover' });
+          switchoverContinued = true;
+        } else await sleep(10);
         continue;
       }
       // A mirror that dies while the memory moves (the NBD connection lost) fails the migration.
