@@ -12,7 +12,7 @@ function inst(
 ): PackInstance {
   return {
     dims,
-    hosts: caps.map((capacity, i) => ({ id: `h${i}`, capacity, idleW: 100, on: true })),
+    hosts: caps.map((capacity, i) => ({ id: `h${i}`, name: `h${i}`, capacity, idleW: 100, on: true })),
     vms: demands.map((demand, i) => ({ id: `v${i}`, demand, moveCostS: 1 })),
   };
 }

@@ -4,6 +4,7 @@
  * so every dimension counts: CPU, memory, and whatever else a caller adds). Pure data.
  */
 import type { Constraint, HostAttributes } from '../../core/constraints/index.ts';
+import type { PowerModelSpec } from '../../models/power.ts';
 
 /** One host: capacity per dimension (in `PackInstance.dims` order) and what keeping it on costs. */
 export interface PackHost extends HostAttributes {
@@ -13,6 +14,8 @@ export interface PackHost extends HostAttributes {
   idleW: number;
   /** Whether it is on now (a host off costs a boot to use). */
   on: boolean;
+  /** Power as a function of CPU load (power-aware heuristics); absent: linear from `idleW`. */
+  power?: PowerModelSpec;
 }
 
 /** One VM: demand per dimension and where it runs now (undefined: not placed yet). */
