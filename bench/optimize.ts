@@ -1,0 +1,168 @@
+/**
+ * `npm run bench:optimize`: random (uniform, bimodal) and PlanetLab-derived packing instances from
+ * 50 to 30,000 VMs; per instance the lower bounds (L1, L2, best), then FFD, BFD, PABFD (and the
+ * exact optimizer, see SOLVERS) with hosts used, migrations from the start placement, gap to the
+ * bound and time. Prints a table and saves JSON to bench/results/optimize.json.
+ * Options: --quick (up to 2,000 VMs), --json (print the JSON only), --sizes=50,200 (override).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { boundGap, lowerBound } from '../src/policies/bounds/bounds.ts';
+import {
+  BASELINES,
+  planetLabInstance,
+  randomInstance,
+  runHeuristic,
+  type TraceDay,
+} from '../src/policies/bounds/instances.ts';
+import type { OptimizeResult, PackInstance, PackSolution } from '../src/policies/optimize/instance.ts';
+import { readPlanetLabDay } from '../src/sim/planetlab.ts';
+
+const quick = process.argv.includes('--quick');
+const json = process.argv.includes('--json');
+const sizesArg = process.argv.find((a) => a.startsWith('--sizes='));
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DAY = join(root, '../shared/data/planetlab/20110303');
+/** The PlanetLab interval used (noon) and the one whose PABFD placement is the start (5 min before). */
+const INTERVAL = 144;
+const SIZES = sizesArg
+  ? sizesArg.slice(8).split(',').map(Number)
+  : quick
+    ? [50, 200, 1000, 2000]
+    : [50, 200, 1000, 5000, 30000];
+const log = (s: string) => {
+  if (!json) process.stderr.write(s + '\n');
+};
+
+/**
+ * An exact solver the benchmark runs after the baselines, warm-started from the best of them.
+ * HOOK (issue 14): the lead adds the MILP optimizer here at 1 s, 10 s and 60 s once `optim` lands
+ * (src/policies/optimize/optimize.ts), e.g.
+ *   { name: 'milp-1s', run: (inst, warm) => optimize(inst, { timeLimitS: 1, warmStart: warm }) }.
+ */
+interface Solver {
+  name: string;
+  /** Largest instance (VMs) it is run on. */
+  maxVms?: number;
+  run(inst: PackInstance, warm: PackSolution): Promise<OptimizeResult>;
+}
+const SOLVERS: Solver[] = [];
+
+interface Row {
+  instance: string;
+  kind: string;
+  vms: number;
+  hosts: number;
+  l1: number;
+  l2: number;
+  bound: number;
+  winner: string;
+  boundMs: number;
+  results: {
+    algo: string;
+    hostsUsed?: number;
+    migrations?: number;
+    gap?: number;
+    ms: number;
+    status?: string;
+    solverBound?: number;
+    error?: string;
+  }[];
+}
+
+let day: TraceDay | undefined;
+function planetLab(vms: number, seed: number): PackInstance {
+  day ??= readPlanetLabDay(DAY);
+  // Start: the previous interval's PABFD placement (what a consolidation round finds in place).
+  const before = planetLabInstance(day, { interval: INTERVAL - 1, vms, seed });
+  const start = runHeuristic(before, 'pabfd').placement;
+  const now = planetLabInstance(day, { interval: INTERVAL, vms, seed });
+  return { ...now, vms: now.vms.map((v) => ({ ...v, hostId: start.get(v.id) })) };
+}
+
+const KINDS: [string, (vms: number, seed: number) => PackInstance][] = [
+  ['uniform', (vms, seed) => randomInstance({ vms, seed, shape: 'uniform', start: true })],
+  ['bimodal', (vms, seed) => randomInstance({ vms, seed, shape: 'bimodal', start: true })],
+];
+if (existsSync(DAY)) KINDS.push(['planetlab', planetLab]);
+else log(`(no PlanetLab trace at ${DAY}: PlanetLab-derived instances skipped)`);
+
+const rows: Row[] = [];
+for (const vms of SIZES) {
+  for (const [kind, make] of KINDS) {
+    const inst = make(vms, 14);
+    const t0 = performance.now();
+    const lb = lowerBound(inst);
+    const boundMs = performance.now() - t0;
+    const row: Row = {
+      instance: `${kind}-${vms}`,
+      kind,
+      vms,
+      hosts: inst.hosts.length,
+      l1: lb.l1.value,
+      l2: lb.l2.value,
+      bound: lb.hosts,
+      winner: `${lb.winner.bound}:${lb.winner.dim}`,
+      boundMs: Math.round(boundMs * 10) / 10,
+      results: [],
+    };
+    let warm: PackSolution | undefined;
+    for (const h of BASELINES) {
+      const t = performance.now();
+      try {
+        const s = runHeuristic(inst, h);
+        if (!warm || s.hostsUsed < warm.hostsUsed) warm = s;
+        row.results.push({
+          algo: h,
+          hostsUsed: s.hostsUsed,
+          migrations: s.migrations,
+          gap: boundGap(s.hostsUsed, lb.hosts),
+          ms: Math.round(performance.now() - t),
+        });
+      } catch (e) {
+        row.results.push({ algo: h, ms: Math.round(performance.now() - t), error: (e as Error).message });
+      }
+    }
+    for (const solver of SOLVERS) {
+      if (!warm || vms > (solver.maxVms ?? Infinity)) continue;
+      const t = performance.now();
+      try {
+        const r = await solver.run(inst, warm);
+        const used = r.incumbent?.hostsUsed;
+        row.results.push({
+          algo: solver.name,
+          hostsUsed: used,
+          migrations: r.incumbent?.migrations,
+          gap: used === undefined ? undefined : boundGap(used, Math.max(lb.hosts, Math.ceil(r.bound - 1e-9))),
+          ms: Math.round(performance.now() - t),
+          status: r.status,
+          solverBound: r.bound,
+        });
+      } catch (e) {
+        row.results.push({
+          algo: solver.name,
+          ms: Math.round(performance.now() - t),
+          error: (e as Error).message,
+        });
+      }
+    }
+    rows.push(row);
+    log(
+      `${row.instance.padEnd(16)} hosts ${String(row.hosts).padStart(6)}  L1 ${String(row.l1).padStart(6)}  L2 ${String(row.l2).padStart(6)}  bound ${String(row.bound).padStart(6)} (${row.winner}, ${row.boundMs} ms)`,
+    );
+    for (const r of row.results)
+      log(
+        r.error
+          ? `    ${r.algo.padEnd(10)} error: ${r.error}`
+          : `    ${r.algo.padEnd(10)} hosts ${String(r.hostsUsed).padStart(6)}  gap ${((r.gap ?? 0) * 100).toFixed(1).padStart(5)} %  migrations ${String(r.migrations).padStart(6)}  ${String(r.ms).padStart(7)} ms${r.status ? `  ${r.status}` : ''}`,
+      );
+  }
+}
+
+const out = { quick, interval: INTERVAL, solvers: SOLVERS.map((s) => s.name), rows };
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+const file = join(root, 'bench/results', quick ? 'optimize-quick.json' : 'optimize.json');
+writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+if (json) console.log(JSON.stringify(out, null, 2));
+else log(`saved ${file}`);
