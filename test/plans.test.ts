@@ -43,6 +43,8 @@ for (const backend of storeBackends()) {
         plan.summary,
         /migration\(s\) \(\d+ MiB, [\d.]+ s\), switch off \d+ host\(s\); net saving \d+ W/,
       );
+      // the lower bound and the gap of the plan's result (issue 14), shown by `nubis plan show`
+      assert.match(plan.summary, /; \d+ host\(s\) with VMs after, lower bound \d+ \(gap [\d.]+ %\)$/);
 
       const applied = (await t.call(a, 'POST', `/v1/plans/${plan.id}/apply`)).body;
       assert.equal(applied.status, 'applied', JSON.stringify(applied.result));

@@ -88,7 +88,7 @@ export class Plans extends Service {
         return { vmId: v.id, to: h.id };
       });
       try {
-        plan = summarize(orderMoves(cluster, moves, options));
+        plan = summarize(orderMoves(cluster, moves, options), cluster);
       } catch (e) {
         // A move a hard constraint forbids is refused like a migration to that host (409, named).
         if (e instanceof MovesBreakConstraint) {

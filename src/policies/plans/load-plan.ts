@@ -269,10 +269,10 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
     });
   }
   // Power-ons first: they have no prerequisite, and hosts boot while nothing else waits on them.
-  return summarize([
-    ...actions.filter((a) => a.type === 'power-on'),
-    ...actions.filter((a) => a.type !== 'power-on'),
-  ]);
+  return summarize(
+    [...actions.filter((a) => a.type === 'power-on'), ...actions.filter((a) => a.type !== 'power-on')],
+    c,
+  );
 }
 
 /**
@@ -345,7 +345,7 @@ export function planSpread(
     on.get(cold.id)!.push({ ...best, hostId: cold.id });
     pc.move(best.id, cold.id);
   }
-  const plan = summarize(actions);
+  const plan = summarize(actions, c);
   return actions.length
     ? {
         ...plan,
@@ -354,5 +354,11 @@ export function planSpread(
           `rebalance ${new Set(actions.map((a) => (a.type === 'migrate' ? a.from : ''))).size} busy host(s)`,
         ),
       }
-    : { ...plan, summary: `nothing to do: hosts are within ${pct(o.gap)} of each other` };
+    : {
+        ...plan,
+        summary: plan.summary.replace(
+          /^[^;]*/,
+          `nothing to do: hosts are within ${pct(o.gap)} of each other`,
+        ),
+      };
 }

@@ -6,6 +6,7 @@
  */
 import type { Constraint } from '../../core/constraints/index.ts';
 import { predictBlockMigration } from '../../models/migration-disk.ts';
+import { describePlanBound, planBound, type PlanBound } from '../bounds/plan-bound.ts';
 import { PlanConstraints } from './plan-constraints.ts';
 
 export { checkPlan, type PlanViolation } from './check-plan.ts';
@@ -65,6 +66,8 @@ export interface Plan {
   gainWatts: number;
   costTimeS: number;
   costDataMiB: number;
+  /** The lower bound on hosts with VMs, the hosts the plan leaves with VMs, and the gap (when the cluster was given to `summarize`). */
+  bound?: PlanBound;
 }
 
 export interface ConsolidationPlanOptions {
@@ -215,11 +218,11 @@ export function planConsolidation(c: PlanCluster, o: ConsolidationPlanOptions = 
       gain: { wattsSaved: h.idleW },
     });
   }
-  return summarize(actions);
+  return summarize(actions, c);
 }
 
 /** Totals and a one-line summary of a list of actions. */
-export function summarize(actions: PlanAction[]): Plan {
+export function summarize(actions: PlanAction[], cluster?: PlanCluster): Plan {
   const gainWatts = actions.reduce(
     (s, a) => s + (a.type === 'power-off' ? a.gain.wattsSaved : a.type === 'power-on' ? -a.cost.watts : 0),
     0,
@@ -237,15 +240,18 @@ export function summarize(actions: PlanAction[]): Plan {
   if (relieved) parts.push(`relieve ${relieved} overloaded host(s)`);
   if (ons) parts.push(`switch on ${ons} host(s)`);
   if (offs) parts.push(`switch off ${offs} host(s)`);
+  const bound = cluster ? planBound(cluster, actions) : undefined;
+  const summary =
+    actions.length === 0
+      ? 'nothing to do: no host is overloaded and none can be emptied worth its cost'
+      : `${parts.join(', ')}; net ${gainWatts >= 0 ? 'saving' : 'adding'} ${Math.abs(gainWatts).toFixed(0)} W`;
   return {
     actions,
     gainWatts,
     costTimeS,
     costDataMiB,
-    summary:
-      actions.length === 0
-        ? 'nothing to do: no host is overloaded and none can be emptied worth its cost'
-        : `${parts.join(', ')}; net ${gainWatts >= 0 ? 'saving' : 'adding'} ${Math.abs(gainWatts).toFixed(0)} W`,
+    summary: bound ? `${summary}; ${describePlanBound(bound)}` : summary,
+    ...(bound ? { bound } : {}),
   };
 }
 
