@@ -84,6 +84,11 @@ function planetLab(vms: number, seed: number): PackInstance {
 const KINDS: [string, (vms: number, seed: number) => PackInstance][] = [
   ['uniform', (vms, seed) => randomInstance({ vms, seed, shape: 'uniform', start: true })],
   ['bimodal', (vms, seed) => randomInstance({ vms, seed, shape: 'bimodal', start: true })],
+  // identical hosts: the bound does not favour the larger type, and large VMs make L2 count
+  [
+    'bimodal-1type',
+    (vms, seed) => randomInstance({ vms, seed, shape: 'bimodal', start: true, hostTypes: 1 }),
+  ],
 ];
 if (existsSync(DAY)) KINDS.push(['planetlab', planetLab]);
 else log(`(no PlanetLab trace at ${DAY}: PlanetLab-derived instances skipped)`);

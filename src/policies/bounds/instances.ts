@@ -25,6 +25,8 @@ export interface RandomInstanceOptions {
   seed: number;
   /** Give every VM a current host (a random feasible placement) so migrations can be counted. */
   start?: boolean;
+  /** Host types used, alternating (1: every host the first, smaller type; default 2). */
+  hostTypes?: 1 | 2;
 }
 
 /** The two host types of random instances (alternating): vCPUs and MiB. */
@@ -62,15 +64,16 @@ export function randomInstance(o: RandomInstanceOptions): PackInstance {
     const mem = memGiB * 1024;
     return { id: `vm-${i}`, demand: [cpu, mem], moveCostS: moveS(mem) };
   });
-  const meanCap = RANDOM_HOST_TYPES.reduce((s, t) => s + t.capacity[1], 0) / RANDOM_HOST_TYPES.length;
-  const meanCpu = RANDOM_HOST_TYPES.reduce((s, t) => s + t.capacity[0], 0) / RANDOM_HOST_TYPES.length;
+  const types = RANDOM_HOST_TYPES.slice(0, o.hostTypes ?? 2);
+  const meanCap = types.reduce((s, t) => s + t.capacity[1], 0) / types.length;
+  const meanCpu = types.reduce((s, t) => s + t.capacity[0], 0) / types.length;
   const need = Math.max(
     vms.reduce((s, v) => s + v.demand[0]!, 0) / meanCpu,
     vms.reduce((s, v) => s + v.demand[1]!, 0) / meanCap,
   );
   const M = o.hosts ?? Math.max(1, Math.ceil(need * 1.5));
   const hosts: PackHost[] = Array.from({ length: M }, (_, h) => {
-    const t = RANDOM_HOST_TYPES[h % RANDOM_HOST_TYPES.length]!;
+    const t = types[h % types.length]!;
     return hostOf(`host-${h}`, t.capacity, t.power);
   });
   const inst: PackInstance = { dims: ['cpu', 'memoryMiB'], hosts, vms };
