@@ -58,6 +58,14 @@ function l1Dim(demands: readonly number[], caps: readonly number[]): number {
  * size (or 0) need be tried. Items of size 0 are left out (they need no host of their own).
  */
 export function l2Identical(sizes: readonly number[], C: number): number {
+  return l2Core(sizes, C, (rest) => Math.ceil(rest / C - EPS));
+}
+
+/**
+ * L2's scan over K with bins of capacity C; `extraHosts(rest)` is how many further hosts the J3
+ * volume left over needs at least.
+ */
+function l2Core(sizes: readonly number[], C: number, extraHosts: (rest: number) => number): number {
   const items = sizes.filter((x) => x > EPS).sort((a, b) => b - a);
   if (items.length === 0) return 0;
   if (!(C > 0)) return items.length; // nothing fits: every item would need its own host
@@ -77,22 +85,27 @@ export function l2Identical(sizes: readonly number[], C: number): number {
       } else if (x >= K - EPS) sum3 += x;
     }
     const rest = sum3 - (n2 * C - sum2);
-    const v = n12 + Math.max(0, Math.ceil(rest / C - EPS));
+    const v = n12 + (rest > EPS ? extraHosts(rest) : 0);
     if (v > best) best = v;
   }
   return best;
 }
 
 /**
- * L2 of one dimension generalised to unequal hosts: L2 for bins of the largest capacity is a valid
- * bound (every host is no larger, so any feasible packing is one into such bins); with identical
- * hosts it is Martello & Toth's L2 itself. An item larger than every host makes the instance
- * infeasible: the bound is then the number of hosts + 1.
+ * L2 of one dimension generalised to unequal hosts. With C the largest capacity: no two items of
+ * J1 ∪ J2 share a host and no J1 item shares one with a J3 item on any host (none is larger than
+ * C), the free room the J2 items leave is at most |J2|·C − ΣJ2, and the J3 volume beyond it needs at
+ * least the fewest largest hosts covering it. With identical hosts this is Martello & Toth's L2. An
+ * item larger than every host makes the instance infeasible: the bound is then the hosts + 1.
  */
 function l2Dim(demands: readonly number[], caps: readonly number[]): number {
   const C = Math.max(0, ...caps);
   if (demands.some((x) => x > C + EPS)) return caps.length + 1;
-  return Math.min(l2Identical(demands, C), caps.length + 1);
+  const desc = [...caps].sort((a, b) => b - a);
+  return Math.min(
+    l2Core(demands, C, (rest) => fewestLargest(desc, rest)),
+    caps.length + 1,
+  );
 }
 
 function perDimension(inst: PackInstance, f: (demands: number[], caps: number[]) => number): DimBound {
@@ -118,8 +131,8 @@ export function l1Bound(inst: PackInstance): DimBound {
 }
 
 /**
- * Martello & Toth's L2 per dimension (see {@link l2Identical}), for unequal hosts computed with the
- * largest capacity (a relaxation, so still a lower bound); the maximum over dimensions.
+ * Martello & Toth's L2 per dimension (see {@link l2Identical}), generalised to unequal hosts with the
+ * largest capacity and the fewest largest hosts for the volume left over; the maximum over dimensions.
  * @example l2Bound({ dims: ['cpu'], hosts: [h(10), h(10), h(10)], vms: [v(6), v(6), v(6)] }).value // 3
  */
 export function l2Bound(inst: PackInstance): DimBound {
