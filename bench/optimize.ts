@@ -17,6 +17,7 @@ import {
   type TraceDay,
 } from '../src/policies/bounds/instances.ts';
 import type { OptimizeResult, PackInstance, PackSolution } from '../src/policies/optimize/instance.ts';
+import { formatTable } from '../src/cli/table.ts';
 import { readPlanetLabDay } from '../src/sim/planetlab.ts';
 
 const quick = process.argv.includes('--quick');
@@ -170,4 +171,41 @@ mkdirSync(join(root, 'bench/results'), { recursive: true });
 const file = join(root, 'bench/results', quick ? 'optimize-quick.json' : 'optimize.json');
 writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
 if (json) console.log(JSON.stringify(out, null, 2));
-else log(`saved ${file}`);
+else {
+  console.log(
+    formatTable(
+      [
+        'instance',
+        'VMs',
+        'hosts',
+        'L1',
+        'L2',
+        'bound',
+        'won',
+        'algorithm',
+        'used',
+        'gap %',
+        'migrations',
+        'ms',
+      ],
+      rows.flatMap((r) =>
+        r.results.map((x, i) => [
+          i ? '' : r.instance,
+          i ? '' : r.vms,
+          i ? '' : r.hosts,
+          i ? '' : r.l1,
+          i ? '' : r.l2,
+          i ? '' : r.bound,
+          i ? '' : r.winner,
+          x.algo,
+          x.error ? 'error' : (x.hostsUsed ?? '-'),
+          x.gap === undefined ? '-' : (x.gap * 100).toFixed(1),
+          x.migrations ?? '-',
+          x.ms,
+        ]),
+      ),
+      [false, true, true, true, true, true, false, false, true, true, true, true],
+    ),
+  );
+  log(`saved ${file}`);
+}
