@@ -85,11 +85,13 @@ function planetLab(vms: number, seed: number): PackInstance {
 const KINDS: [string, (vms: number, seed: number) => PackInstance][] = [
   ['uniform', (vms, seed) => randomInstance({ vms, seed, shape: 'uniform', start: true })],
   ['bimodal', (vms, seed) => randomInstance({ vms, seed, shape: 'bimodal', start: true })],
-  // identical hosts: the bound does not favour the larger type, and large VMs make L2 count
+  // identical hosts: the bound does not favour the larger type
   [
     'bimodal-1type',
     (vms, seed) => randomInstance({ vms, seed, shape: 'bimodal', start: true, hostTypes: 1 }),
   ],
+  // VMs of a quarter to three quarters of a host: L2 counts the ones above half
+  ['large-1type', (vms, seed) => randomInstance({ vms, seed, shape: 'large', start: true, hostTypes: 1 })],
 ];
 if (existsSync(DAY)) KINDS.push(['planetlab', planetLab]);
 else log(`(no PlanetLab trace at ${DAY}: PlanetLab-derived instances skipped)`);

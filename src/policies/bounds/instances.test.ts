@@ -25,7 +25,7 @@ test('a random start placement never overfills a host and places every VM when t
   fc.assert(
     fc.property(
       fc.integer({ min: 0, max: 1000 }),
-      fc.constantFrom('uniform', 'bimodal' as const),
+      fc.constantFrom('uniform', 'bimodal', 'large' as const),
       (seed, shape) => {
         const p = randomInstance({ vms: 80, seed, shape, start: true });
         const used = new Map<string, number[]>();
@@ -43,7 +43,7 @@ test('a random start placement never overfills a host and places every VM when t
 });
 
 test('every baseline places every VM within capacity and never beats the lower bound', () => {
-  for (const shape of ['uniform', 'bimodal'] as const) {
+  for (const shape of ['uniform', 'bimodal', 'large'] as const) {
     const p = randomInstance({ vms: 300, seed: 3, shape, start: true });
     const lb = lowerBound(p).hosts;
     for (const h of BASELINES) {

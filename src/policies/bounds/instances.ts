@@ -14,8 +14,11 @@ import { seededRandom, type Random } from '../../runtime/random.ts';
 import type { PackHost, PackInstance, PackSolution, PackVm } from '../optimize/instance.ts';
 import { placeVectors, type Heuristic } from '../placement/heuristics.ts';
 
-/** How VM demands are drawn: uniform over the whole range, or mostly small with some large VMs. */
-export type DemandShape = 'uniform' | 'bimodal';
+/**
+ * How VM demands are drawn: uniform over the whole range, mostly small with some large VMs, or large
+ * (a quarter to three quarters of the small host type: where L2 beats L1).
+ */
+export type DemandShape = 'uniform' | 'bimodal' | 'large';
 
 export interface RandomInstanceOptions {
   vms: number;
@@ -40,7 +43,8 @@ const moveS = (memMiB: number) => (memMiB * 8 * 1.048576) / 1000;
 
 /**
  * A random instance: CPU (vCPUs) and memory (MiB) per VM, uniform (1–16 vCPUs, 1–32 GiB, memory
- * loosely tied to CPU) or bimodal (80 % small: 1–4 vCPUs, 1–8 GiB; 20 % large: 8–32 vCPUs, 32–128 GiB).
+ * loosely tied to CPU), bimodal (80 % small: 1–4 vCPUs, 1–8 GiB; 20 % large: 8–32 vCPUs, 32–128 GiB)
+ * or large (8–24 vCPUs, 32–96 GiB).
  * The same options give the same instance.
  * @example randomInstance({ vms: 100, seed: 1, shape: 'bimodal', start: true })
  */
@@ -51,7 +55,10 @@ export function randomInstance(o: RandomInstanceOptions): PackInstance {
   const uni = (lo: number, hi: number) => lo + r.int(hi - lo + 1);
   const vms: PackVm[] = Array.from({ length: o.vms }, (_, i) => {
     let cpu: number, memGiB: number;
-    if ((o.shape ?? 'uniform') === 'bimodal' && r.next() < 0.2) {
+    if (o.shape === 'large') {
+      cpu = uni(8, 24);
+      memGiB = uni(32, 96);
+    } else if ((o.shape ?? 'uniform') === 'bimodal' && r.next() < 0.2) {
       cpu = uni(8, 32);
       memGiB = uni(32, 128);
     } else if ((o.shape ?? 'uniform') === 'bimodal') {
