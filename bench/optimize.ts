@@ -3,7 +3,8 @@
  * 50 to 30,000 VMs; per instance the lower bounds (L1, L2, best), then FFD, BFD, PABFD (and the
  * exact optimizer, see SOLVERS) with hosts used, migrations from the start placement, gap to the
  * bound and time. Prints a table and saves JSON to bench/results/optimize.json.
- * Options: --quick (up to 2,000 VMs), --json (print the JSON only), --sizes=50,200 (override).
+ * Options: --quick (up to 2,000 VMs), --json (print the JSON only), --sizes=50,200 and
+ * --kinds=uniform,planetlab (choose), --out=NAME (save to bench/results/NAME.json).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -23,6 +24,10 @@ import { readPlanetLabDay } from '../src/sim/planetlab.ts';
 const quick = process.argv.includes('--quick');
 const json = process.argv.includes('--json');
 const sizesArg = process.argv.find((a) => a.startsWith('--sizes='));
+const kindsArg = process.argv
+  .find((a) => a.startsWith('--kinds='))
+  ?.slice(8)
+  .split(',');
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DAY = join(root, '../shared/data/planetlab/20110303');
 /** The PlanetLab interval used (noon) and the one whose PABFD placement is the start (5 min before). */
@@ -99,6 +104,7 @@ else log(`(no PlanetLab trace at ${DAY}: PlanetLab-derived instances skipped)`);
 const rows: Row[] = [];
 for (const vms of SIZES) {
   for (const [kind, make] of KINDS) {
+    if (kindsArg && !kindsArg.includes(kind)) continue;
     const inst = make(vms, 14);
     const t0 = performance.now();
     const lb = lowerBound(inst);
@@ -170,7 +176,8 @@ for (const vms of SIZES) {
 
 const out = { quick, interval: INTERVAL, solvers: SOLVERS.map((s) => s.name), rows };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
-const file = join(root, 'bench/results', quick ? 'optimize-quick.json' : 'optimize.json');
+const outArg = process.argv.find((a) => a.startsWith('--out='))?.slice(6);
+const file = join(root, 'bench/results', `${outArg ?? (quick ? 'optimize-quick' : 'optimize')}.json`);
 writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
 if (json) console.log(JSON.stringify(out, null, 2));
 else {
