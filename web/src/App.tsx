@@ -2,13 +2,17 @@ import { useEffect, useState } from 'react';
 import { client, session, type Me } from './api.ts';
 import { CreateVm } from './pages/CreateVm.tsx';
 import { HostPage } from './pages/HostPage.tsx';
+import { Images } from './pages/Images.tsx';
 import { Overview } from './pages/Overview.tsx';
 import { Plans } from './pages/Plans.tsx';
 import { SignIn } from './pages/SignIn.tsx';
 import { Simulations } from './pages/Simulations.tsx';
+import { StoragePools } from './pages/StoragePools.tsx';
 import { Usage } from './pages/Usage.tsx';
 import { VmList } from './pages/VmList.tsx';
 import { VmPage } from './pages/VmPage.tsx';
+import { VolumePage } from './pages/VolumePage.tsx';
+import { Volumes } from './pages/Volumes.tsx';
 import { href, useRoute } from './router.ts';
 import { navFor } from './model.ts';
 
@@ -38,6 +42,10 @@ export function App() {
   else if (page === 'vms' && id) body = <VmPage id={id} me={me} />;
   else if (page === 'vms') body = <VmList />;
   else if (page === 'create') body = <CreateVm />;
+  else if (page === 'images') body = <Images me={me} />;
+  else if (page === 'volumes' && id) body = <VolumePage id={id} me={me} />;
+  else if (page === 'volumes') body = <Volumes me={me} />;
+  else if (page === 'pools' && ops) body = <StoragePools me={me} />;
   else if (page === 'plans' && ops) body = <Plans />;
   else if (page === 'usage') body = <Usage me={me} />;
   else if (page === 'simulations' && ops) body = <Simulations />;
