@@ -3,8 +3,8 @@ import { client, type Host, type Me, type StoragePool } from '../api.ts';
 import { usePoll } from '../poll.ts';
 import { hostsSeeing } from '../storage-model.ts';
 
-/** The pool table (pure markup, for tests): kind, zone and the hosts that see each pool. */
-export function PoolTable({ pools, hosts }: { pools: readonly StoragePool[]; hosts: readonly Host[] }) {
+/** The pool table (pure markup, for tests): kind, zone and the hosts that see each pool (`hosts` still loading: …). */
+export function PoolTable({ pools, hosts }: { pools: readonly StoragePool[]; hosts?: readonly Host[] }) {
   if (pools.length === 0)
     return <p className="muted">no storage pools (the first volume creates a local one)</p>;
   return (
@@ -19,13 +19,21 @@ export function PoolTable({ pools, hosts }: { pools: readonly StoragePool[]; hos
       </thead>
       <tbody>
         {pools.map((p) => {
-          const seen = hostsSeeing(p, hosts);
+          const seen = hosts ? hostsSeeing(p, hosts) : undefined;
           return (
             <tr key={p.id} data-pool={p.name}>
               <td>{p.name}</td>
               <td>{p.kind}</td>
               <td>{p.zone ?? 'every zone'}</td>
-              <td>{seen.length ? seen.join(', ') : <span className="error">none</span>}</td>
+              <td>
+                {!seen ? (
+                  <span className="muted">…</span>
+                ) : seen.length ? (
+                  seen.join(', ')
+                ) : (
+                  <span className="error">none</span>
+                )}
+              </td>
             </tr>
           );
         })}
@@ -62,7 +70,7 @@ export function StoragePools({ me }: { me: Me }) {
       <div className={me.role === 'admin' ? 'cols' : ''}>
         <div className="card">
           {(pools.error ?? hosts.error) && <p className="error">{pools.error ?? hosts.error}</p>}
-          <PoolTable pools={pools.data ?? []} hosts={hosts.data ?? []} />
+          <PoolTable pools={pools.data ?? []} hosts={hosts.data} />
           <p className="muted small">
             Real hosts see the pools they are given (<code>nubis host update HOST --pool NAME</code>);
             simulated hosts see every pool of their zone.
