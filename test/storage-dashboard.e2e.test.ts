@@ -2,7 +2,8 @@
  * The dashboard's storage pages in a real headless Chromium against `nubis serve` with simulated
  * hosts: a member uploads a qcow2 through the Images page (a file that is not an image is refused
  * with the server's message), creates a volume from it on the Volumes page, attaches it to a
- * running VM, snapshots it, sees it on the VM's page, detaches it there, and sees the image refused for delete
+ * running VM, snapshots it, sees it on the VM's page, detaches it there, builds
+ * a new VM with it from the Create VM page, and sees the image refused for delete
  * while the volume uses it (409, "in use by"); an admin sees the storage pools and the hosts that
  * see them, and creates one. Screenshots go to test-results/dashboard/.
  */
@@ -208,6 +209,14 @@ test(
         state: 'attached',
       });
       assert.equal((await api(ann, 'GET', '/v1/volumes/data-1')).body.state, 'available');
+
+      // A new VM built with the volume, from the Create VM page: its page lists the volume.
+      await p.locator('header nav a', { hasText: 'Create VM' }).click();
+      await p.fill('input[name=name]', 'db-2');
+      await p.getByTestId('create-volumes').locator('input[value=data-1]').check();
+      await p.getByRole('button', { name: 'Create', exact: true }).click();
+      await p.getByTestId('vm-volumes').locator('tr[data-volume=data-1]').waitFor();
+      assert.equal((await api(ann, 'GET', '/v1/volumes/data-1')).body.vm, 'db-2');
     } finally {
       await p.context().close();
     }

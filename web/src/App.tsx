@@ -41,7 +41,7 @@ export function App() {
   else if (page === 'hosts' && id && ops) body = <HostPage id={id} />;
   else if (page === 'vms' && id) body = <VmPage id={id} me={me} />;
   else if (page === 'vms') body = <VmList />;
-  else if (page === 'create') body = <CreateVm />;
+  else if (page === 'create') body = <CreateVm me={me} />;
   else if (page === 'images') body = <Images me={me} />;
   else if (page === 'volumes' && id) body = <VolumePage id={id} me={me} />;
   else if (page === 'volumes') body = <Volumes me={me} />;

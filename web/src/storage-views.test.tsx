@@ -112,6 +112,10 @@ test('volume table: size, pool and kind, state and the VM it is attached to (lin
     renderToStaticMarkup(<VolumeTable volumes={vols} showHost />),
     /<th>host<\/th>.*<td>h-a<\/td>/,
   );
+  assert.match(
+    renderToStaticMarkup(<VolumeTable volumes={vols} showHost hostNames={{ 'h-a': 'host-a' }} />),
+    /<td>host-a<\/td>/,
+  );
 });
 
 test("volume helpers: the create body per source, what a state allows, a VM's volumes and the attachable ones", () => {

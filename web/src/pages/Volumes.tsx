@@ -5,7 +5,16 @@ import { go, href } from '../router.ts';
 import { volumeCreateBody, type VolumeSource } from '../storage-model.ts';
 
 /** The volume table (pure markup, for tests); operators also see each local volume's host. */
-export function VolumeTable({ volumes, showHost }: { volumes: readonly Volume[]; showHost?: boolean }) {
+export function VolumeTable({
+  volumes,
+  showHost,
+  hostNames = {},
+}: {
+  volumes: readonly Volume[];
+  showHost?: boolean;
+  /** Host names by id (operators). */
+  hostNames?: Record<string, string>;
+}) {
   if (volumes.length === 0) return <p className="muted">no volumes</p>;
   return (
     <table className="grid" data-testid="volume-table">
@@ -32,7 +41,7 @@ export function VolumeTable({ volumes, showHost }: { volumes: readonly Volume[];
             </td>
             <td className={`st-${v.state}`}>{v.state}</td>
             <td>{v.vmId ? <a href={href('vms', v.vmId)}>{v.vm ?? v.vmId}</a> : '—'}</td>
-            {showHost && <td>{v.hostId ?? '—'}</td>}
+            {showHost && <td>{v.hostId ? (hostNames[v.hostId] ?? v.hostId) : '—'}</td>}
           </tr>
         ))}
       </tbody>
@@ -194,6 +203,8 @@ export function Volumes({ me }: { me: Me }) {
   const volumes = usePoll(() => client.volumes.list(), 3000);
   const writer = me.role === 'admin' || me.role === 'member';
   const ops = me.role === 'admin' || me.role === 'operator';
+  const hosts = usePoll(() => (ops ? client.hosts.list() : Promise.resolve([])), 30_000);
+  const hostNames = Object.fromEntries((hosts.data ?? []).map((h) => [h.id, h.name]));
   return (
     <div>
       <h2>
@@ -202,7 +213,7 @@ export function Volumes({ me }: { me: Me }) {
       <div className={writer ? 'cols' : ''}>
         <div className="card">
           {volumes.error && <p className="error">{volumes.error}</p>}
-          <VolumeTable volumes={volumes.data ?? []} showHost={ops} />
+          <VolumeTable volumes={volumes.data ?? []} showHost={ops} hostNames={hostNames} />
         </div>
         {writer && <CreateVolume volumes={volumes.data ?? []} onCreated={(v) => go('volumes', v.id)} />}
       </div>
