@@ -70,6 +70,8 @@ export interface Host {
   /** Mean measured CPU utilization of the host (0..1). */
   cpu: number;
   powerW: number;
+  /** Storage pools (names) the host declares it sees; a simulated host also sees every pool of its zone. */
+  pools?: string[];
   /** Recent CPU samples (GET /v1/hosts/:id only). */
   cpuSeries?: CpuSample[];
 }
