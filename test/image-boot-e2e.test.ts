@@ -14,7 +14,18 @@ import { tinyGuest } from './helpers/guest.ts';
 import { netSkip, root, sh } from './helpers/net-hosts.ts';
 
 const g = tinyGuest();
-const skip = typeof g === 'string' ? g : netSkip();
+/** scripts/build-guest-disk.sh's tools (scripts/install-host-deps.sh installs them). */
+const diskTools = ['sfdisk', 'mformat', 'mcopy', 'syslinux'].every(
+  (t) => sh(['sh', '-c', `command -v ${t}`]).code === 0,
+);
+if (!diskTools && process.env.NUBIS_REQUIRE_QEMU === '1')
+  throw new Error('the bootable-image test needs sfdisk, mtools and syslinux (scripts/install-host-deps.sh)');
+const skip =
+  typeof g === 'string'
+    ? g
+    : !diskTools
+      ? 'needs sfdisk, mtools and syslinux (scripts/install-host-deps.sh)'
+      : netSkip();
 const c = new E2eCluster('nib');
 after(() => c.stop());
 

@@ -161,7 +161,10 @@ export class E2eCluster {
     return name === 'host-a' ? 'a' : 'b';
   }
 
-  /** Kills the processes and the guests it started, removes the hosts and the scratch folder. */
+  /**
+   * Kills the processes, the guests and dnsmasq it started (by their pid files), removes the agents'
+   * data-plane namespaces, the hosts and the scratch folder.
+   */
   async stop(): Promise<void> {
     for (const p of this.procs) p.kill('SIGKILL');
     if (this.up) {
@@ -172,6 +175,9 @@ export class E2eCluster {
           } catch {
             /* gone */
           }
+      for (const ip of Object.values(HOSTS))
+        for (const n of sh(['ip', 'netns', 'list']).out.split('\n'))
+          if (n.startsWith(`nubis-${ip}-n`)) sh(['ip', 'netns', 'del', n.split(' ')[0]!]);
       sh(['bash', join(root, 'scripts/netns-hosts.sh'), 'down', this.prefix]);
     }
     rmSync(this.tmp, { recursive: true, force: true });
