@@ -302,6 +302,7 @@ export function agentCommand(program: Command): void {
               cpus: facts.cpus,
               memoryMiB: Math.floor(facts.memoryMiB),
               accel: facts.accel,
+              pools: facts.pools,
               fetch: cpFetch,
             }).catch(async (e: unknown) => {
               if (memTimer) clearInterval(memTimer);
