@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { haController } from '../src/control/controllers/ha.ts';
 import { controlPlane } from './helpers/control.ts';
 
 type Ev = { kind: string; vmId: string; detail: Record<string, unknown> };
@@ -117,6 +118,38 @@ test('a waiting VM can always be deleted while its host is down', async () => {
       'available',
       'the volume stays, on its host',
     );
+  } finally {
+    await t.close();
+  }
+});
+
+test("the ha loop restarts a waiting VM whose host came back by its agent's heartbeat (no operator's PATCH)", async () => {
+  const t = await controlPlane(':memory:', 2);
+  try {
+    const a = t.adminToken;
+    await t.call(a, 'POST', '/v1/volumes', { name: 'd', sizeGiB: 1 });
+    const id = (
+      await t.call(a, 'POST', '/v1/vms', {
+        name: 'x',
+        flavor: 'm1.small',
+        image: 'tiny',
+        ha: true,
+        volumes: ['d'],
+      })
+    ).body.vmId as string;
+    const hostId = (await t.call(a, 'GET', `/v1/vms/${id}`)).body.hostId as string;
+    t.sim.setPower(hostId, false);
+    await t.call(a, 'PATCH', `/v1/hosts/${hostId}`, { state: 'failed' });
+    const loop = haController(t.cp, (await t.cp.authenticate(a))!, { intervalS: 10 });
+    await loop.tick(0);
+    assert.equal((await t.call(a, 'GET', `/v1/vms/${id}`)).body.state, 'error', 'still waiting');
+    // The agent reports again: the heartbeat puts its host back up (src/control/agents/heartbeat.ts).
+    t.sim.setPower(hostId, true);
+    await t.cp.db.updateTable('hosts').set({ state: 'up' }).where('id', '=', hostId).execute();
+    await loop.tick(10);
+    const v = (await t.call(a, 'GET', `/v1/vms/${id}`)).body;
+    assert.equal(v.state, 'running');
+    assert.equal(v.hostId, hostId);
   } finally {
     await t.close();
   }

@@ -290,12 +290,13 @@ export class HighAvailability extends Service {
     const restarted: string[] = [],
       failed: { vm: string; reason: string }[] = [];
     for (const v of await q.execute()) {
-      // Only the VMs that HA left waiting (a VM in error for another reason is the operator's to start).
+      // Only the VMs that HA left waiting and that have not run since (a VM in error for another
+      // reason is the operator's to start).
       const last = await this.db
         .selectFrom('events')
         .select('kind')
         .where('vm_id', '=', v.id)
-        .where('kind', 'in', ['vm.ha.waiting', 'vm.ha.restarted'])
+        .where('kind', 'in', ['vm.ha.waiting', 'vm.ha.restarted', 'vm.running', 'vm.recovered'])
         .orderBy('id', 'desc')
         .limit(1)
         .executeTakeFirst();
