@@ -33,7 +33,8 @@ function world() {
       url,
     };
   }
-  const fetch = (async (u: string) => new Response(data.get(u)!)) as unknown as typeof globalThis.fetch;
+  const fetch = (async (u: string) =>
+    new Response(new Uint8Array(data.get(u)!))) as unknown as typeof globalThis.fetch;
   const guests = join(root, 'guests');
   mkdirSync(guests);
   const size = refs.a!.sizeBytes;
