@@ -83,6 +83,7 @@ test('nubis vm migrate exits 1 with the operation error when the migration fails
   assert.match(op.error, /switched off/);
   // The VM still runs where it was.
   assert.equal(JSON.parse((await nubis('vm', 'show', 'db', '--json')).out).hostName, vm.hostName);
+  sim.setPower(to!.id, true);
 
   const moved = await nubis('vm', 'migrate', 'db', '--to', other!.name);
   assert.equal(moved.code, 0, moved.err);
@@ -110,4 +111,31 @@ test('a VM action whose operation fails exits 1 too (the shared wait helper, not
   assert.equal(r.code, 1, r.out + r.err);
   assert.match(r.err, /^nubis: error: reboot of web failed: /);
   sim.setPower(vm.hostId, true);
+});
+
+test('nubis plan apply exits 1 naming the failed action when a move of the plan fails', async () => {
+  const created = await nubis(
+    'vm',
+    'create',
+    '--name',
+    'batch',
+    '--flavor',
+    'm1.tiny',
+    '--image',
+    'tiny',
+    '--json',
+  );
+  assert.equal(created.code, 0, created.err);
+  const vm = JSON.parse((await nubis('vm', 'show', 'batch', '--json')).out) as { hostName: string };
+  const hosts = JSON.parse((await nubis('host', 'list', '--json')).out) as { id: string; name: string }[];
+  const to = hosts.find((h) => h.name !== vm.hostName)!;
+  const audit = await nubis('plan', 'audit', '--move', `batch=${to.name}`, '--json');
+  assert.equal(audit.code, 0, audit.err);
+  const plan = JSON.parse(audit.out) as { id: string };
+  sim.setPower(to.id, false);
+  const r = await nubis('plan', 'apply', plan.id);
+  assert.equal(r.code, 1, r.out + r.err);
+  assert.match(r.out, /failed/);
+  assert.match(r.err, new RegExp(`^nubis: error: plan ${plan.id} failed at action \\d+: .*switched off`));
+  sim.setPower(to.id, true);
 });
