@@ -3,7 +3,8 @@
 # which fixes TCG dirty-page tracking during migration; 7.2 from bookworm as a fallback),
 # qemu-utils, busybox-static, iproute2 (network namespaces, tc, VXLAN), nftables and dnsmasq-base (the
 # data plane: security groups, NAT, DHCP), curl (data-plane tests) and a C compiler for the guest workload;
-# dropbear-bin (the guest's SSH server) and openssh-client (the tests log in to guests).
+# dropbear-bin (the guest's SSH server) and openssh-client (the tests log in to guests); syslinux,
+# syslinux-common, mtools and fdisk (scripts/build-guest-disk.sh: a bootable disk image without root).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" != 0 ]; then echo "install-host-deps: needs root (apt-get)" >&2; exit 1; fi
@@ -25,4 +26,5 @@ else
 fi
 apt_get install -y -qq --no-install-recommends $pkgs
 apt_get install -y -qq --no-install-recommends dropbear-bin openssh-client dnsmasq-base # guest SSH; guest-net test
+apt_get install -y -qq --no-install-recommends syslinux syslinux-common mtools fdisk # bootable guest disk
 qemu-system-x86_64 --version | head -1

@@ -266,7 +266,13 @@ test(
       await p.fill('input[name=token]', memberToken);
       await p.click('button[type=submit]');
       await p.locator('.vm-row').first().waitFor();
-      assert.deepEqual(await p.locator('header nav a').allInnerTexts(), ['VMs', 'Create VM', 'Usage']);
+      assert.deepEqual(await p.locator('header nav a').allInnerTexts(), [
+        'VMs',
+        'Create VM',
+        'Images',
+        'Volumes',
+        'Usage',
+      ]);
       assert.deepEqual(
         await p.locator('.vm-row').evaluateAll((rows) => rows.map((x) => x.getAttribute('data-vm'))),
         ['acme-web'],

@@ -5,65 +5,17 @@
  * from `vm create` to the first SSH login and the longest gap of a TCP stream across a live migration.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { GUEST_DIR } from './helpers/guest.ts';
+import { E2eCluster, sleep } from './helpers/e2e-cluster.ts';
 import { netGuest, ssh, sshKey } from './helpers/guest-net.ts';
-import { netSkip, root, sh } from './helpers/net-hosts.ts';
+import { netSkip } from './helpers/net-hosts.ts';
 
 const g = netGuest();
 const skip = typeof g === 'string' ? g : netSkip();
-const P = `nbe${process.pid % 10000}`;
-const HOSTS = { a: '10.77.0.1', b: '10.77.0.2' } as const;
-const tmp = mkdtempSync(join(tmpdir(), 'nubis-e2e-'));
-const procs: ChildProcess[] = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const bin = join(root, 'bin/nubis.js');
-
-/** Starts PROC and resolves with the first match of RE in its stdout. */
-function waitFor(proc: ChildProcess, re: RegExp, what: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = re.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    proc.stderr!.on('data', (d) => process.stderr.write(d));
-    proc.on('exit', (c) => reject(new Error(`${what} exited (${c}): ${out}`)));
-  });
-}
-
-/** `nubis ARGS` as the holder of TOKEN (async: a stream keeps running meanwhile). */
-function cli(
-  url: string,
-  token: string,
-  ...args: string[]
-): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [bin, ...args], {
-      cwd: root,
-      env: { ...process.env, NUBIS_URL: url, NUBIS_TOKEN: token, NUBIS_CREDENTIALS: join(tmp, 'none') },
-    });
-    let out = '',
-      err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
-
-/** A CLI call that must succeed; its parsed JSON output (with --json). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON, read field by field
-async function ok(url: string, token: string, ...args: string[]): Promise<any> {
-  const r = await cli(url, token, ...args, '--json');
-  assert.equal(r.code, 0, `nubis ${args.join(' ')}: ${r.err}${r.out}`);
-  return r.out.trim() ? JSON.parse(r.out) : undefined;
-}
+const c = new E2eCluster('nbe');
+after(() => c.stop());
 
 /** Polls SSH until it logs in; the milliseconds it took from `since`. */
 async function firstSsh(key: string, host: string, since: number, timeoutMs = 240_000): Promise<number> {
@@ -88,71 +40,14 @@ function sshQuick(key: string, host: string, cmd: string) {
   });
 }
 
-let cleanup: () => Promise<void> = async () => {};
-after(async () => {
-  await cleanup();
-  rmSync(tmp, { recursive: true, force: true });
-});
-
 test(
   "the issue's commands on a real control plane with two real agents: SSH through a floating IP, tenants isolated, rules applied live, a stream survives a migration",
   { skip, timeout: 1_200_000 },
   async () => {
-    const up = sh(['bash', join(root, 'scripts/netns-hosts.sh'), 'up', '1gbit', P], 960_000);
-    assert.equal(up.code, 0, up.out);
-    const stateDirs = { a: join(tmp, 'host-a'), b: join(tmp, 'host-b') };
-    cleanup = async () => {
-      for (const p of procs) p.kill('SIGKILL');
-      // Guests and dnsmasq the agents left (QEMU daemonizes): by their pid files.
-      for (const dir of Object.values(stateDirs))
-        for (const f of sh(['find', dir, '-name', '*.pid']).out.split('\n').filter(Boolean))
-          try {
-            process.kill(Number(readFileSync(f, 'utf8')), 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-      for (const ip of Object.values(HOSTS))
-        for (const n of sh(['ip', 'netns', 'list']).out.split('\n'))
-          if (n.startsWith(`nubis-${ip}-n`)) sh(['ip', 'netns', 'del', n.split(' ')[0]!]);
-      sh(['bash', join(root, 'scripts/netns-hosts.sh'), 'down', P]);
-    };
-
-    // The control plane, on the test hosts' bridge so the agents reach it.
-    const serve = spawn(
-      process.execPath,
-      // prettier-ignore
-      [bin, 'serve', '--host', '10.77.0.254', '--port', '0', '--data', join(tmp, 'data'), '--demo-hosts', '0',
-        '--sim-load-interval-s', '0', '--rate-limit', '0'],
-      {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, NUBIS_BOOTSTRAP_TOKEN: 'e2e-admin' },
-      },
-    );
-    procs.push(serve);
-    const url = await waitFor(serve, /control plane on (http:\/\/[^ ]+)/, 'nubis serve');
-    const admin = (...a: string[]) => ok(url, 'e2e-admin', ...a);
-
-    // Two agents, one per host, enrolled with one-time join tokens.
-    for (const k of ['a', 'b'] as const) {
-      mkdirSync(stateDirs[k]);
-      const jt = (await admin('host', 'join-token', 'create')).token as string;
-      const p = spawn(
-        'ip',
-        // prettier-ignore
-        ['netns', 'exec', `${P}-${k}`, process.execPath, bin, 'agent', '--state', stateDirs[k],
-          '--listen', `${HOSTS[k]}:7070`, '--join', url, '--name', `host-${k}`, '--underlay-ip', HOSTS[k],
-          '--accel', 'tcg', '--heartbeat-s', '1', '--memory-interval-s', '0', '--guest-dir', GUEST_DIR],
-        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NUBIS_JOIN_TOKEN: jt } },
-      );
-      procs.push(p);
-      await waitFor(p, /listening on (http:\/\/[^ ]+)/, `agent host-${k}`);
-    }
-    let hosts: { name: string; state: string }[] = [];
-    for (let i = 0; i < 100 && hosts.filter((h) => h.state === 'up').length < 2; i++) {
-      await sleep(200);
-      hosts = await admin('host', 'list');
-    }
+    await c.start();
+    const tmp = c.tmp;
+    const admin = (...a: string[]) => c.admin(...a);
+    const hosts = (await admin('host', 'list')) as { name: string; state: string }[];
     assert.deepEqual(hosts.map((h) => [h.name, h.state]).sort(), [
       ['host-a', 'up'],
       ['host-b', 'up'],
@@ -165,15 +60,9 @@ test(
     );
     // Two tenants with a member each.
     const tokens: Record<string, string> = {};
-    for (const t of ['acme', 'zeta']) {
-      await admin('tenant', 'create', t);
-      const u = await admin('user', 'create', `${t}-dev`, '--tenant', t, '--role', 'member');
-      const file = join(tmp, `${t}.token`);
-      await admin('token', 'create', '--name', t, '--user', u.id, '--output', file);
-      tokens[t] = readFileSync(file, 'utf8').trim();
-    }
-    const A = (...a: string[]) => ok(url, tokens.acme!, ...a);
-    const Z = (...a: string[]) => ok(url, tokens.zeta!, ...a);
+    for (const t of ['acme', 'zeta']) tokens[t] = await c.tenantToken(t);
+    const A = (...a: string[]) => c.ok(tokens.acme!, ...a);
+    const Z = (...a: string[]) => c.ok(tokens.zeta!, ...a);
     const key = sshKey(tmp, 'id_ed25519');
     const wrong = sshKey(tmp, 'wrong');
 
@@ -195,10 +84,10 @@ test(
     assert.notEqual(refused.code, 0, 'a wrong key is refused');
     assert.match(refused.stderr, /Permission denied \(publickey\)/);
     // The owner reads the guest's serial console: its boot log, up to its network being ready.
-    const con = await cli(url, tokens.acme!, 'vm', 'console', 'web-1');
+    const con = await c.cli(tokens.acme!, 'vm', 'console', 'web-1');
     assert.equal(con.code, 0, con.err);
     assert.match(con.out, /nubis-net-ready 10\.20\.0\.2/);
-    const notHers = await cli(url, tokens.zeta!, 'vm', 'console', 'web-1');
+    const notHers = await c.cli(tokens.zeta!, 'vm', 'console', 'web-1');
     assert.notEqual(notHers.code, 0, 'another tenant cannot read it');
     process.stdout.write(
       `vm create to first SSH login through the floating IP: ${(bootToSsh / 1000).toFixed(1)} s\n`,
@@ -296,7 +185,7 @@ test(
     });
     const timer = setInterval(() => sock.write(`${sent++}\n`), 10);
     await sleep(1000);
-    const m = await cli(url, tokens.acme!, 'vm', 'migrate', 'web-1', '--json');
+    const m = await c.cli(tokens.acme!, 'vm', 'migrate', 'web-1', '--json');
     await sleep(2000);
     clearInterval(timer);
     const total = sent;

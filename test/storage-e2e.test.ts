@@ -6,148 +6,40 @@
  * a snapshot and a live migration that mirrors the local volume. Prints timings; asserts none.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { GUEST_DIR, tinyGuest } from './helpers/guest.ts';
-import { netSkip, root, sh } from './helpers/net-hosts.ts';
+import { E2eCluster, until } from './helpers/e2e-cluster.ts';
+import { tinyGuest } from './helpers/guest.ts';
+import { netSkip, sh } from './helpers/net-hosts.ts';
 
 const g = tinyGuest();
 const skip = typeof g === 'string' ? g : netSkip();
-const P = `nse${process.pid % 10000}`;
-const HOSTS = { a: '10.77.0.1', b: '10.77.0.2' } as const;
-const tmp = mkdtempSync(join(tmpdir(), 'nubis-se2e-'));
-const procs: ChildProcess[] = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const bin = join(root, 'bin/nubis.js');
-
-/** Resolves with the first match of RE in PROC's stdout. */
-function waitFor(proc: ChildProcess, re: RegExp, what: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = re.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    proc.stderr!.on('data', (d) => process.stderr.write(d));
-    proc.on('exit', (c) => reject(new Error(`${what} exited (${c}): ${out}`)));
-  });
-}
-
-/** `nubis ARGS` as the holder of TOKEN. */
-function cli(
-  url: string,
-  token: string,
-  ...args: string[]
-): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [bin, ...args], {
-      cwd: root,
-      env: { ...process.env, NUBIS_URL: url, NUBIS_TOKEN: token, NUBIS_CREDENTIALS: join(tmp, 'none') },
-    });
-    let out = '',
-      err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
-
-/** A CLI call that must succeed; its parsed JSON output (with --json). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON, read field by field
-async function ok(url: string, token: string, ...args: string[]): Promise<any> {
-  const r = await cli(url, token, ...args, '--json');
-  assert.equal(r.code, 0, `nubis ${args.join(' ')}: ${r.err}${r.out}`);
-  return r.out.trim() ? JSON.parse(r.out) : undefined;
-}
-
-/** Polls `check` every 500 ms until it returns a value; throws after `timeoutMs`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
-  const t0 = performance.now();
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(500);
-  }
-}
-
-let cleanup: () => Promise<void> = async () => {};
-after(async () => {
-  await cleanup();
-  rmSync(tmp, { recursive: true, force: true });
-});
+const c = new E2eCluster('nse');
+after(() => c.stop());
 
 test(
   "the issue's storage commands on a real control plane with two real agents: upload, volumes, hot-plug, snapshot, a migration that mirrors the local volume",
   { skip, timeout: 1_200_000 },
   async () => {
-    const up = sh(['bash', join(root, 'scripts/netns-hosts.sh'), 'up', '1gbit', P], 960_000);
-    assert.equal(up.code, 0, up.out);
-    const stateDirs = { a: join(tmp, 'host-a'), b: join(tmp, 'host-b') };
+    const { tmp, stateDirs } = c;
     const nas = join(tmp, 'nas');
-    cleanup = async () => {
-      for (const p of procs) p.kill('SIGKILL');
-      for (const dir of Object.values(stateDirs))
-        for (const f of sh(['find', dir, '-name', '*.pid']).out.split('\n').filter(Boolean))
-          try {
-            process.kill(Number(readFileSync(f, 'utf8')), 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-      sh(['bash', join(root, 'scripts/netns-hosts.sh'), 'down', P]);
-    };
-
-    const serve = spawn(
-      process.execPath,
-      // prettier-ignore
-      [bin, 'serve', '--host', '10.77.0.254', '--port', '0', '--data', join(tmp, 'data'), '--demo-hosts', '0',
-        '--sim-load-interval-s', '0', '--rate-limit', '0'],
-      {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, NUBIS_BOOTSTRAP_TOKEN: 'e2e-admin' },
-      },
-    );
-    procs.push(serve);
-    const url = await waitFor(serve, /control plane on (http:\/\/[^ ]+)/, 'nubis serve');
-    const admin = (...a: string[]) => ok(url, 'e2e-admin', ...a);
-    await admin('storage-pool', 'create', 'local', '--kind', 'local');
-    await admin('storage-pool', 'create', 'nas', '--kind', 'shared');
-
     mkdirSync(nas);
-    for (const k of ['a', 'b'] as const) {
-      mkdirSync(stateDirs[k]);
-      const jt = (await admin('host', 'join-token', 'create')).token as string;
-      const p = spawn(
-        'ip',
-        // prettier-ignore
-        ['netns', 'exec', `${P}-${k}`, process.execPath, bin, 'agent', '--state', stateDirs[k],
-          '--listen', `${HOSTS[k]}:7070`, '--join', url, '--name', `host-${k}`, '--underlay-ip', HOSTS[k],
-          '--accel', 'tcg', '--heartbeat-s', '1', '--memory-interval-s', '0', '--guest-dir', GUEST_DIR,
-          '--pool', `local=${join(stateDirs[k], 'pool-local')}`, '--pool', `nas=${nas}:shared`],
-        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NUBIS_JOIN_TOKEN: jt } },
-      );
-      procs.push(p);
-      await waitFor(p, /listening on (http:\/\/[^ ]+)/, `agent host-${k}`);
-    }
-    await until('two hosts up', async () => {
-      const hosts = (await admin('host', 'list')) as { state: string }[];
-      return hosts.filter((h) => h.state === 'up').length === 2 ? true : undefined;
+    await c.start({
+      beforeAgents: async () => {
+        await c.admin('storage-pool', 'create', 'local', '--kind', 'local');
+        await c.admin('storage-pool', 'create', 'nas', '--kind', 'shared');
+      },
+      agentArgs: (_k, dir) => ['--pool', `local=${join(dir, 'pool-local')}`, '--pool', `nas=${nas}:shared`],
     });
+    const admin = (...a: string[]) => c.admin(...a);
 
-    // The operator says which pools each host sees (the control plane does not take it from the agents).
+    // Each host sees the pools its agent reports (no `host update --pool`).
     for (const h of ['host-a', 'host-b'])
-      await admin('host', 'update', h, '--pool', 'local', '--pool', 'nas');
-    await admin('tenant', 'create', 'acme');
-    const u = await admin('user', 'create', 'acme-dba', '--tenant', 'acme', '--role', 'member');
-    const file = join(tmp, 'acme.token');
-    await admin('token', 'create', '--name', 'acme', '--user', u.id, '--output', file);
-    const token = readFileSync(file, 'utf8').trim();
-    const A = (...a: string[]) => ok(url, token, ...a);
+      assert.deepEqual((await admin('host', 'show', h)).pools, ['local', 'nas'], h);
+    const token = await c.tenantToken('acme');
+    const A = (...a: string[]) => c.ok(token, ...a);
     const timings: string[] = [];
     const timed = async <T>(what: string, f: () => Promise<T>) => {
       const t0 = performance.now();
@@ -191,7 +83,7 @@ test(
       );
     });
     const vmHost = async () => (await admin('vm', 'show', 'db-1')).hostId as string;
-    const serial = async () => (await cli(url, token, 'vm', 'console', 'db-1')).out;
+    const serial = async () => (await c.cli(token, 'vm', 'console', 'db-1')).out;
     const adds = (log: string) => log.split('\n').filter((l) => l.startsWith('nubis-disk-add')).length;
     await until('the guest sees data-1', async () => (adds(await serial()) >= 1 ? true : undefined));
     const source = await vmHost();

@@ -1,7 +1,7 @@
 /**
  * The image registry through the API on simulated hosts (issue 13): an upload is streamed, checksummed
  * and judged by `qemu-img info` (a real qcow2 made by `qemu-img create`), a text file, a qcow2 with a
- * backing file and an upload over the cap are refused and leave nothing behind; private images are
+ * backing file, a truncated qcow2 (`qemu-img check`) and an upload over the cap are refused and leave nothing behind; private images are
  * their tenant's, public ones need an admin; hosts download with their credential; a VM boots from
  * an uploaded image with `image.cached`; an image in use is not deleted.
  */
@@ -121,6 +121,20 @@ for (const backend of storeBackends()) {
         [],
       );
       assert.deepEqual(readdirSync(w.t.imageDir), [r.body.id], 'only the accepted file is kept');
+    });
+
+    test('a truncated qcow2 (its header intact) is refused as corrupt and leaves nothing', async () => {
+      const w = await world();
+      const f = join(work, 'cut.qcow2');
+      execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', f, '64M']);
+      execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 0 1M', f]);
+      const whole = readFileSync(f);
+      const r = await w.upload('ann', 'cut', whole.subarray(0, Math.floor(whole.length / 2)));
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.match(r.body.message, /The qcow2 image is corrupt \(qemu-img check found \d+ corruptions\)/);
+      assert.ok(!(await w.images()).includes('cut'));
+      assert.deepEqual(readdirSync(w.t.imageDir), []);
+      assert.equal((await w.upload('ann', 'whole', whole)).status, 201, 'the whole file is accepted');
     });
 
     test('an upload over the cap is refused and leaves no record and no file', async () => {

@@ -124,6 +124,8 @@ export function hostFacts(driver: QemuDriver, accelReason?: string) {
     accelReason: accelReason ?? '',
     /** Storage pools this host has (the control plane learns which hosts see which pool). */
     pools: driver.opts.pools?.list() ?? [],
+    /** Bytes of registry images in its cache (`nubis agent --image-cache-max-gib` bounds them). */
+    ...(driver.opts.imageCache ? { imageCacheBytes: driver.opts.imageCache.bytes() } : {}),
   };
 }
 

@@ -189,6 +189,9 @@ export function memberDecision(
  * code, a message without host names, and the rejections counted per filter. Other errors unchanged.
  */
 export function memberError(e: ControlError): ControlError {
+  // A volume's placement names no host: its message is already in volume words, for everyone.
+  if (e.code === 'NO_HOST_FITS' && e.details?.volume)
+    return new ControlError('NO_HOST_FITS', e.message, { volume: e.details.volume });
   if (e.code === 'NO_HOST_FITS') {
     const byFilter = countByFilter(e.details?.rejected as Rejection[] | undefined);
     const why = Object.keys(byFilter).length ? ` (${counts(byFilter)})` : '';

@@ -80,6 +80,10 @@ export function agentCommand(program: Command): void {
       '--image-cache <dir>',
       'folder of registry images downloaded from the control plane, by checksum (default: STATE/images-cache)',
     )
+    .option(
+      '--image-cache-max-gib <n>',
+      'keep the image cache under N GiB: the least recently used images no disk is backed by make room (default: no limit)',
+    )
     .option('--migration-address <ip>', 'address incoming migrations listen on (default: the --listen host)')
     .option(
       '--underlay-ip <ip>',
@@ -132,6 +136,7 @@ export function agentCommand(program: Command): void {
         underlayIp?: string;
         pool: string[];
         imageCache?: string;
+        imageCacheMaxGib?: string;
       }) => {
         if (o.token !== undefined) throw new AgentArgvError(AGENT_TOKEN_ON_ARGV);
         if (o.joinToken !== undefined) throw new AgentArgvError(JOIN_TOKEN_ON_ARGV);
@@ -199,11 +204,20 @@ export function agentCommand(program: Command): void {
           o.accel === 'auto'
             ? await probeAccel({ stateDir: o.state, probeImage })
             : { accel: o.accel as 'kvm' | 'tcg', reason: 'chosen with --accel' };
-        const pools = new HostPools(o.pool.map(parsePoolFlag));
+        const poolFlags = o.pool.map(parsePoolFlag);
+        const pools = new HostPools(poolFlags);
+        const cacheMaxGib = o.imageCacheMaxGib === undefined ? undefined : Number(o.imageCacheMaxGib);
+        if (cacheMaxGib !== undefined && !(Number.isFinite(cacheMaxGib) && cacheMaxGib > 0))
+          throw new RangeError(
+            `--image-cache-max-gib must be a positive number, got "${o.imageCacheMaxGib}"`,
+          );
         // Images come from the control plane, with its pinned CA; the credential is set once enrolled.
         const imageCache = new ImageCache({
           dir: resolve(o.imageCache ?? join(o.state, 'images-cache')),
           ...(cpFetch ? { fetch: cpFetch } : {}),
+          ...(cacheMaxGib !== undefined ? { maxBytes: Math.floor(cacheMaxGib * 2 ** 30) } : {}),
+          // Guests' root disks and the pools' volumes may be overlays on cached images: those stay.
+          overlayDirs: () => [join(o.state, 'guests'), ...poolFlags.map((p) => p.dir)],
         });
         const driver = await QemuDriver.open({
           pools,
@@ -302,6 +316,7 @@ export function agentCommand(program: Command): void {
               cpus: facts.cpus,
               memoryMiB: Math.floor(facts.memoryMiB),
               accel: facts.accel,
+              pools: facts.pools,
               fetch: cpFetch,
             }).catch(async (e: unknown) => {
               if (memTimer) clearInterval(memTimer);

@@ -45,6 +45,8 @@ export async function enrollAgent(
     cpus: number;
     memoryMiB: number;
     accel?: string;
+    /** The storage pools this host has. */
+    pools?: { name: string; kind: 'local' | 'shared' }[];
     /** The credential this agent requires from the control plane (random, issued by the agent). */
     agentCredential: string;
     /** How to reach the control plane (a pinned CA: `pinnedFetch`); the global fetch by default. */
@@ -60,6 +62,7 @@ export async function enrollAgent(
     cpus: o.cpus,
     memoryMiB: o.memoryMiB,
     accel: o.accel,
+    ...(o.pools ? { pools: o.pools } : {}),
     agentCredential,
   });
   const e: AgentEnrollment = {

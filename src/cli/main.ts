@@ -4,7 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { ApiError } from '../client/index.ts';
 import { agentCommand } from './agent-command.ts';
-import { CliError } from './commands/common.ts';
+import { CliError, OperationFailedError } from './commands/common.ts';
 import { cloudCommands } from './commands/index.ts';
 import { guestCommand } from './guest-command.ts';
 import { serveCommand } from './serve-command.ts';
@@ -52,6 +52,11 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ApiError) {
       process.stderr.write(`nubis: error: ${apiErrorLine(e)}\n`);
       return 2;
+    }
+    if (e instanceof OperationFailedError) {
+      // The operation was printed; the exit status and this line say it failed, and why.
+      process.stderr.write(`nubis: error: ${e.message}\n`);
+      return 1;
     }
     if (e instanceof CliError) {
       process.stderr.write(`nubis: error: ${e.code}: ${e.message}\n`);

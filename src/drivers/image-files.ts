@@ -1,6 +1,7 @@
 /**
  * Image files in a folder (DATA/images/): uploads are streamed to disk with their SHA-256 computed on
- * the way, capped in size, then judged by `qemu-img info`; any failure removes the file.
+ * the way, capped in size, then judged by `qemu-img info` (and a qcow2 by `qemu-img check`); any failure
+ * removes the file.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -8,7 +9,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ControlError } from '../control/errors.ts';
 import type { ImageFiles, StoredImage } from '../control/storage/image-files.ts';
-import { judgeImage, qemuImgInfo } from './image-inspect.ts';
+import { judgeImage, qemuImgCheck, qemuImgInfo } from './image-inspect.ts';
 
 /** Only names the registry makes (ids) reach the disk. */
 const FILE_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
@@ -54,6 +55,13 @@ export function createImageFiles(dir: string, o: { qemuImg?: string } = {}): Ima
         });
         const v = judgeImage(info, size, head.subarray(0, Math.min(size, head.length)));
         if (!v.ok) throw new ControlError('BAD_REQUEST', v.reason);
+        // A truncated or damaged qcow2 still has a header `info` reads: its tables are checked too.
+        const bad = v.format === 'qcow2' ? await qemuImgCheck(file, o.qemuImg) : undefined;
+        if (bad)
+          throw new ControlError(
+            'BAD_REQUEST',
+            `The qcow2 image is corrupt (${bad}); upload a complete, consistent qcow2 or a raw disk image`,
+          );
         return {
           sha256: hash.digest('hex'),
           sizeBytes: size,

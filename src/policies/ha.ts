@@ -13,11 +13,17 @@ export interface HaVm {
   hostId: string;
   vcpus: number;
   memoryMiB: number;
+  /**
+   * Its data is on its host only (a volume in a local pool): when the host fails it waits for it
+   * instead of restarting elsewhere (Masakari/Nova do not evacuate instances on local disks), so it
+   * needs no failover room on the others.
+   */
+  pinned?: boolean;
 }
 
 /**
- * For each host that may fail, try to fit its HA VMs (largest memory first) into the others' free
- * room. Returns the first host whose HA VMs would not all fit, with the VM left over, or null.
+ * For each host that may fail, try to fit its HA VMs (largest memory first; pinned ones wait for
+ * their host and are skipped) into the others' free room. Returns the first host whose HA VMs would not all fit, with the VM left over, or null.
  */
 export function failoverShortfall(
   hosts: readonly HaHost[],
@@ -31,7 +37,7 @@ export function failoverShortfall(
   }
   for (const failed of hosts) {
     const vms = (byHost.get(failed.id) ?? [])
-      .slice()
+      .filter((v) => !v.pinned)
       .sort((a, b) => b.memoryMiB - a.memoryMiB || b.vcpus - a.vcpus);
     if (!vms.length) continue;
     const room = hosts.filter((h) => h.id !== failed.id).map((h) => ({ ...h.free }));

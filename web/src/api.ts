@@ -20,8 +20,11 @@ export type {
   ServerGroup,
   SimulationRun,
   SimulationSummary,
+  StoragePool,
   Vm,
   VmAction,
+  Volume,
+  VolumeSnapshot,
 } from '../../src/client/index.ts';
 
 const KEY = 'nubis.token';

@@ -10,13 +10,19 @@ export interface Series {
   energyKWh: number[];
 }
 
-/** Pages by role: members see their tenant's VMs, usage and invoices; operators the whole data center. */
+/**
+ * Pages by role: members see their tenant's VMs, images, volumes, usage and invoices; operators the
+ * whole data center and its storage pools.
+ */
 export function navFor(role: Me['role']): [string, string][] {
   const ops = role === 'admin' || role === 'operator';
   return [
     ...(ops ? [['', 'Data center'] as [string, string]] : []),
     ['vms', 'VMs'],
     ...(role === 'admin' || role === 'member' ? [['create', 'Create VM'] as [string, string]] : []),
+    ['images', 'Images'],
+    ['volumes', 'Volumes'],
+    ...(ops ? [['pools', 'Storage pools'] as [string, string]] : []),
     ...(ops ? [['plans', 'Plans'] as [string, string]] : []),
     ['usage', 'Usage'],
     ...(ops ? [['simulations', 'Simulations'] as [string, string]] : []),

@@ -187,15 +187,25 @@ test('placement preview: the chosen host by name; rejections per host and filter
 test('roles pick the pages; migrations come from events oldest first; simulation lines per policy in hours', () => {
   assert.deepEqual(
     navFor('member').map((x) => x[1]),
-    ['VMs', 'Create VM', 'Usage'],
+    ['VMs', 'Create VM', 'Images', 'Volumes', 'Usage'],
   );
   assert.deepEqual(
     navFor('operator').map((x) => x[1]),
-    ['Data center', 'VMs', 'Plans', 'Usage', 'Simulations'],
+    ['Data center', 'VMs', 'Images', 'Volumes', 'Storage pools', 'Plans', 'Usage', 'Simulations'],
   );
   assert.deepEqual(
     navFor('admin').map((x) => x[1]),
-    ['Data center', 'VMs', 'Create VM', 'Plans', 'Usage', 'Simulations'],
+    [
+      'Data center',
+      'VMs',
+      'Create VM',
+      'Images',
+      'Volumes',
+      'Storage pools',
+      'Plans',
+      'Usage',
+      'Simulations',
+    ],
   );
   const ev = (id: number, kind: string, detail: Record<string, unknown>): EventRow => ({
     id,

@@ -4,6 +4,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { STORAGE_ID_PATTERN } from '../../core/storage/host-storage.ts';
 import type { RouteModule } from '../route-def.ts';
 
 /** The bearer token of a request, if any. */
@@ -17,6 +18,19 @@ const agentUrl = z
   .url()
   .max(2048)
   .refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL');
+
+/** The storage pools an agent reports (they define the pools its host sees). */
+const reportedPools = z
+  .array(
+    z
+      .object({
+        name: z.string().regex(STORAGE_ID_PATTERN, "1-63 letters, digits, '.', '_' or '-'"),
+        kind: z.enum(['local', 'shared']),
+      })
+      .strict(),
+  )
+  .max(100)
+  .optional();
 
 /** POST /v1/hosts/join-tokens, /v1/agents/enroll, /v1/agents/heartbeat. */
 export const agentRoutes: RouteModule = (route, { cp }) => {
@@ -64,6 +78,7 @@ export const agentRoutes: RouteModule = (route, { cp }) => {
           .positive()
           .max(2 ** 40),
         accel: z.string().max(100).optional(),
+        pools: reportedPools,
         agentCredential: z.string().min(24).max(200).optional(),
       })
       .strict(),
@@ -84,6 +99,7 @@ export const agentRoutes: RouteModule = (route, { cp }) => {
         memoryMiB: z.number().positive().optional(),
         accel: z.string().optional(),
         health: z.object({ status: z.enum(['ok', 'degraded']), reason: z.string().optional() }).optional(),
+        pools: reportedPools,
         /** The guests it runs and the CPU utilization it measured for each (0..1 per vCPU). */
         guests: z
           .array(

@@ -191,5 +191,40 @@ export function keyValues(o: object): string {
 export const opLine = (label: string, op: Operation): string =>
   `${label}: ${op.kind ? `${op.kind} ` : ''}${op.status}${op.error ? ` — ${op.error}` : ''}`;
 
+/** An operation (or plan) that ended `failed`: the command printed it, and exits 1 with its error. */
+export class OperationFailedError extends Error {}
+
+/** Statuses an operation leaves (anything else is final). */
+const UNFINISHED = new Set(['pending', 'running']);
+
+/**
+ * Every command that starts an operation ends here: waits while the operation is unfinished (an
+ * idempotent replay can answer with one still running; polls every `pollMs`, at most `timeoutMs`),
+ * prints it (the JSON with --json, else `human(op)`), and throws OperationFailedError when it failed,
+ * so the command exits non-zero with the operation's error.
+ * @throws OperationFailedError when the operation ended `failed`
+ */
+export async function finishOperation(
+  c: Ctx,
+  label: string,
+  first: Operation,
+  human: (op: Operation) => string | Promise<string> = (op) => opLine(label, op),
+  o: { pollMs?: number; timeoutMs?: number } = {},
+): Promise<Operation> {
+  const pollMs = o.pollMs ?? 500;
+  let op = first;
+  for (let waited = 0; UNFINISHED.has(op.status) && waited < (o.timeoutMs ?? 600_000); waited += pollMs) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    op = await c.client.operations.get(op.id);
+  }
+  const text = c.json ? '' : await human(op);
+  c.out(op, () => text);
+  if (op.status === 'failed')
+    throw new OperationFailedError(
+      `${op.kind || 'operation'} of ${label} failed: ${op.error ?? 'no reason given'} (operation ${op.id})`,
+    );
+  return op;
+}
+
 /** Capitalized first letter. */
 export const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);

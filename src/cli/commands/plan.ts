@@ -2,7 +2,17 @@
 import type { Command } from 'commander';
 import type { PlanAction, PlanProposal } from '../../client/index.ts';
 import { formatTable } from '../table.ts';
-import { collect, ctx, defined, int, num, pair, resourceCommand, type CommandModule } from './common.ts';
+import {
+  collect,
+  ctx,
+  defined,
+  int,
+  num,
+  OperationFailedError,
+  pair,
+  resourceCommand,
+  type CommandModule,
+} from './common.ts';
 
 const costGain = (a: PlanAction) =>
   a.type === 'migrate'
@@ -103,6 +113,12 @@ export const planCommands: CommandModule = (program) => {
       });
       const r = await c.client.plans.apply(id, Object.keys(limits).length ? limits : undefined);
       c.out(r, () => showPlan(r));
+      if (r.status === 'failed') {
+        const f = r.result?.failed;
+        throw new OperationFailedError(
+          `plan ${id} failed${f ? ` at action ${f.action}: ${f.error}` : ''}`.replace(/\s*\n\s*/g, ' '),
+        );
+      }
     });
   plan
     .command('discard <id>')

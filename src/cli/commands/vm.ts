@@ -8,6 +8,7 @@ import {
   CliError,
   collect,
   ctx,
+  finishOperation,
   hostId,
   int,
   keyValues,
@@ -90,13 +91,10 @@ export const vmCommands: CommandModule = (program) => {
         return c.out(d, () => d.explanation);
       }
       const op = await c.client.vms.create(body, { idempotencyKey: o.idempotencyKey });
-      if (c.json) return c.out(op, () => '');
-      const v = op.vmId ? await c.client.vms.get(op.vmId).catch(() => undefined) : undefined;
-      c.out(
-        op,
-        () =>
-          `${opLine(o.name, op)}${v ? `: ${v.state}${v.hostName ? ` on ${v.hostName}` : ''} (id ${v.id})` : ''}`,
-      );
+      await finishOperation(c, o.name, op, async (op) => {
+        const v = op.vmId ? await c.client.vms.get(op.vmId).catch(() => undefined) : undefined;
+        return `${opLine(o.name, op)}${v ? `: ${v.state}${v.hostName ? ` on ${v.hostName}` : ''} (id ${v.id})` : ''}`;
+      });
     });
 
   vm.command('list')
@@ -144,7 +142,7 @@ export const vmCommands: CommandModule = (program) => {
       .action(async function (this: Command, ref: string, o: { idempotencyKey?: string }) {
         const c = ctx(this);
         const op = await c.client.vms.action(await vmId(c, ref), action, {}, o);
-        c.out(op, () => opLine(ref, op));
+        await finishOperation(c, ref, op);
       });
 
   vm.command('delete <vm>')
@@ -153,7 +151,7 @@ export const vmCommands: CommandModule = (program) => {
     .action(async function (this: Command, ref: string, o: { idempotencyKey?: string }) {
       const c = ctx(this);
       const op = await c.client.vms.delete(await vmId(c, ref), o);
-      c.out(op, () => opLine(ref, op));
+      await finishOperation(c, ref, op);
     });
 
   const withArg: [VmAction, string, string, 'snapshotName' | 'flavor' | 'name', boolean][] = [
@@ -183,7 +181,12 @@ export const vmCommands: CommandModule = (program) => {
         { [field]: o[key] },
         { idempotencyKey: o.idempotencyKey },
       );
-      c.out(op, () => `${opLine(ref, op)}${op.vmId && action === 'clone' ? ` (new VM ${op.vmId})` : ''}`);
+      await finishOperation(
+        c,
+        ref,
+        op,
+        (op) => `${opLine(ref, op)}${op.vmId && action === 'clone' ? ` (new VM ${op.vmId})` : ''}`,
+      );
     });
   }
 
@@ -201,12 +204,10 @@ export const vmCommands: CommandModule = (program) => {
         { toHost: o.to, mode: o.mode, downtimeTargetMs: o.downtimeTargetMs, bandwidthMbps: o.bandwidthMbps },
         { idempotencyKey: o.idempotencyKey },
       );
-      const r = op.result as { modeUsed?: string; totalMs?: number; downtimeMs?: number } | null;
-      c.out(
-        op,
-        () =>
-          `${opLine(ref, op)}${r && r.totalMs !== undefined ? ` (${r.modeUsed ?? ''}, ${Math.round(r.totalMs)} ms, downtime ${Math.round(r.downtimeMs ?? 0)} ms)` : ''}`,
-      );
+      await finishOperation(c, ref, op, (op) => {
+        const r = op.result as { modeUsed?: string; totalMs?: number; downtimeMs?: number } | null;
+        return `${opLine(ref, op)}${r && r.totalMs !== undefined ? ` (${r.modeUsed ?? ''}, ${Math.round(r.totalMs)} ms, downtime ${Math.round(r.downtimeMs ?? 0)} ms)` : ''}`;
+      });
     });
 
   vm.command('snapshots <vm>')

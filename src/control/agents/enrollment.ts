@@ -16,6 +16,8 @@ import { hashToken, type Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
 import { appendSecurityEvent, recordSecurityEvent } from '../security/security-log.ts';
+import { syncReportedPools } from '../storage/reported-pools.ts';
+import type { PoolRef } from '../../core/storage/host-storage.ts';
 
 /** Longest join-token lifetime (7 days): a join token is for an enrollment about to happen. */
 export const MAX_JOIN_TOKEN_S = 7 * 86_400;
@@ -30,6 +32,8 @@ export interface EnrollRequest {
   cpus: number;
   memoryMiB: number;
   accel?: string;
+  /** The storage pools the host has: they define the pools it sees (storage/reported-pools.ts). */
+  pools?: PoolRef[];
   /** The credential the control plane must present to this agent (generated here when omitted). */
   agentCredential?: string;
 }
@@ -162,6 +166,14 @@ export class Enrollment extends Service {
             .insertInto('hosts')
             .values(newHostRow(id, b, at, hashToken(hostCredential), agentCredential))
             .execute();
+          if (b.pools?.length)
+            await syncReportedPools(
+              this.ctx,
+              trx,
+              { id, name: b.hostname, pools: '[]' },
+              b.pools,
+              `join-token:${row.name}`,
+            );
           await this.event(trx, {
             hostId: id,
             actor: `join-token:${row.name}`,

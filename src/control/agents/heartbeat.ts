@@ -2,11 +2,12 @@
  * Agents' heartbeats: refresh, health reports, per-guest load. A heartbeat is authenticated by the
  * host credential received at enrollment (agents/enrollment.ts) and reports that host only.
  *
- * Uses: `cp.enrollment`, `cp.draining`, `cp.metrics`, `cp.plans`.
+ * Uses: `cp.enrollment`, storage/reported-pools.ts, `cp.draining`, `cp.metrics`, `cp.plans`.
  */
 import { ControlError } from '../errors.ts';
 import { Service } from '../service.ts';
 import { appendSecurityEvent } from '../security/security-log.ts';
+import { syncReportedPools, type ReportedPool } from '../storage/reported-pools.ts';
 
 /** Agents' heartbeats: refresh, health reports. */
 export class Heartbeats extends Service {
@@ -27,6 +28,8 @@ export class Heartbeats extends Service {
       accel?: string;
       health?: { status: 'ok' | 'degraded'; reason?: string };
       guests?: { id: string; cpu?: number }[];
+      /** The storage pools the host has: they define the pools it sees (storage/reported-pools.ts). */
+      pools?: ReportedPool[];
     },
   ) {
     const { host: h, p } = await this.cp.enrollment.authenticateHost(credential);
@@ -61,6 +64,9 @@ export class Heartbeats extends Service {
       .set({ last_seen_at: at, ...(h.state === 'failed' || h.state === 'booting' ? { state: 'up' } : {}) })
       .where('id', '=', h.id)
       .execute();
+    const reported = b.pools;
+    if (reported)
+      await this.db.transaction().execute((trx) => syncReportedPools(this.ctx, trx, h, reported, p.userName));
     // Agent-sourced load: the CPU utilization the agent measured for each guest since its last report.
     const samples = (b.guests ?? [])
       .filter((g) => typeof g.cpu === 'number')

@@ -4,6 +4,7 @@
  * `floating_ip_hour`. One line per address and tariff.
  */
 import type { Db } from '../store/open-store.ts';
+import { meteredLines } from './metered-lines.ts';
 
 /** The tariff fields the lines need. */
 export interface TariffRow {
@@ -37,28 +38,12 @@ export async function floatingIpLines(
     .orderBy('ip')
     .orderBy('id')
     .execute();
-  const lines = new Map<string, FloatingIpLine>();
-  for (const r of rows) {
-    const a0 = Math.max(o.fromMs, Date.parse(r.start_at));
-    const b0 = Math.min(o.toMs, r.end_at ? Date.parse(r.end_at) : o.nowMs);
-    if (b0 <= a0) continue;
-    for (const t of o.tariffs) {
-      const a = Math.max(a0, Date.parse(t.valid_from)),
-        b = Math.min(b0, t.valid_to ? Date.parse(t.valid_to) : Infinity);
-      if (b <= a) continue;
-      const h = (b - a) / 3_600_000;
-      const key = `${r.ip}|${t.id}`;
-      const l = lines.get(key) ?? {
-        floatingIp: r.ip,
-        tariff: t.name,
-        currency: t.currency,
-        hours: 0,
-        amount: 0,
-      };
-      l.hours += h;
-      l.amount += h * t.floating_ip_hour;
-      lines.set(key, l);
-    }
-  }
-  return [...lines.values()];
+  return meteredLines(rows, o, {
+    resource: (r) => r.ip,
+    line: (r, t) => ({ floatingIp: r.ip, tariff: t.name, currency: t.currency, hours: 0, amount: 0 }),
+    add: (l, hours, _r, t) => {
+      l.hours += hours;
+      l.amount += hours * t.floating_ip_hour;
+    },
+  });
 }

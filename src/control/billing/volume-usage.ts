@@ -4,6 +4,7 @@
  * at the tariff's `volume_gib_hour`. One line per volume and tariff.
  */
 import type { Db } from '../store/open-store.ts';
+import { meteredLines } from './metered-lines.ts';
 
 /** The tariff fields the lines need. */
 export interface VolumeTariffRow {
@@ -47,30 +48,20 @@ export async function volumeLines(
     .orderBy('volumes.name')
     .orderBy('volume_usage.id')
     .execute();
-  const lines = new Map<string, VolumeLine>();
-  for (const r of rows) {
-    const a0 = Math.max(o.fromMs, Date.parse(r.start_at));
-    const b0 = Math.min(o.toMs, r.end_at ? Date.parse(r.end_at) : o.nowMs);
-    if (b0 <= a0) continue;
-    for (const t of o.tariffs) {
-      const a = Math.max(a0, Date.parse(t.valid_from)),
-        b = Math.min(b0, t.valid_to ? Date.parse(t.valid_to) : Infinity);
-      if (b <= a) continue;
-      const gibH = ((b - a) / 3_600_000) * r.size_gib;
-      const key = `${r.volume_id}|${t.id}`;
-      const l = lines.get(key) ?? {
-        volumeId: r.volume_id,
-        volume: r.name.replace(/~deleted~.*$/, ''),
-        tariff: t.name,
-        currency: t.currency,
-        sizeGiB: r.size_gib,
-        gibHours: 0,
-        amount: 0,
-      };
-      l.gibHours += gibH;
-      l.amount += gibH * t.volume_gib_hour;
-      lines.set(key, l);
-    }
-  }
-  return [...lines.values()];
+  return meteredLines(rows, o, {
+    resource: (r) => r.volume_id,
+    line: (r, t) => ({
+      volumeId: r.volume_id,
+      volume: r.name.replace(/~deleted~.*$/, ''),
+      tariff: t.name,
+      currency: t.currency,
+      sizeGiB: r.size_gib,
+      gibHours: 0,
+      amount: 0,
+    }),
+    add: (l, hours, r, t) => {
+      l.gibHours += hours * r.size_gib;
+      l.amount += hours * r.size_gib * t.volume_gib_hour;
+    },
+  });
 }

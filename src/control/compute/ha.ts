@@ -1,7 +1,7 @@
 /**
  * High availability: evacuating a failed host, the failover reserve, heartbeat timeouts.
  *
- * Uses: `cp.claims`, `cp.drivers`, `cp.hosts`, `cp.metering`, `cp.scheduler`.
+ * Uses: `cp.claims`, `cp.drivers`, `cp.hosts`, `cp.metering`, `cp.scheduler`, `cp.restarts`, `cp.vmCreate`.
  */
 import { authorize } from '../authz.ts';
 import { ControlError } from '../errors.ts';
@@ -66,6 +66,13 @@ export class HighAvailability extends Service {
             detail: { reason: 'its host failed and it is not HA' },
           });
         });
+        continue;
+      }
+      // Its local volumes are on the failed host: no other host has their data (Masakari and Nova do
+      // not evacuate instances on local disks without shared storage). It waits for its host.
+      const local = await this.localVolumesOn(v.id, hostId);
+      if (local.length) {
+        await this.waitForHost(v, hostId, local);
         continue;
       }
       const opId = this.ctx.ids.uuid();
@@ -197,6 +204,157 @@ export class HighAvailability extends Service {
           });
         });
       }
+    }
+    return { restarted, failed };
+  }
+
+  /** The names of VM `vmId`'s volumes in local pools that live on host `hostId`, in name order. */
+  async localVolumesOn(vmId: string, hostId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('volumes')
+      .innerJoin('storage_pools', 'storage_pools.id', 'volumes.pool_id')
+      .select('volumes.name')
+      .where('volumes.vm_id', '=', vmId)
+      .where('volumes.host_id', '=', hostId)
+      .where('volumes.deleted_at', 'is', null)
+      .where('storage_pools.kind', '!=', 'shared')
+      .orderBy('volumes.name')
+      .execute();
+    return rows.map((r) => r.name);
+  }
+
+  /** Why a VM with local volumes on host `hostName` cannot run elsewhere, as events and errors say it. */
+  static waitingReason(hostName: string, volumes: readonly string[]): string {
+    const v =
+      volumes.length === 1 ? `local volume ${volumes[0]} is` : `local volumes ${volumes.join(', ')} are`;
+    return `waiting for host ${hostName}: its ${v} there`;
+  }
+
+  /**
+   * An HA VM whose local volumes are on its failed host stays there in `error` (start, stop and delete
+   * stay allowed) with one `vm.ha.waiting` event; `restartReturned()` starts it when the host is back.
+   */
+  private async waitForHost(
+    v: { id: string; tenant_id: string; state: string },
+    hostId: string,
+    volumes: string[],
+  ) {
+    if (v.state === 'error') return; // said once, not on every pass of the HA loop
+    const host = await this.db.selectFrom('hosts').select('name').where('id', '=', hostId).executeTakeFirst();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('vms')
+        .set({ state: 'error', updated_at: this.now() })
+        .where('id', '=', v.id)
+        .execute();
+      await this.cp.metering.meter(trx, v.id, 'error');
+      await this.event(trx, {
+        tenantId: v.tenant_id,
+        vmId: v.id,
+        hostId,
+        actor: 'ha',
+        kind: 'vm.ha.waiting',
+        detail: {
+          reason: HighAvailability.waitingReason(host?.name ?? hostId, volumes),
+          host: host?.name ?? hostId,
+          volumes,
+          next: 'it restarts on that host when the host is up again; or delete it',
+        },
+      });
+    });
+  }
+
+  /**
+   * Restart, on their own host, the HA VMs that waited for it (in `error`, with local volumes there)
+   * now that it is up: of host `hostId`, or of every up host. Returns the VMs started and those that
+   * failed again (they stay in `error`; the next pass tries again).
+   */
+  async restartReturned(p: Principal, hostId?: string) {
+    let q = this.db
+      .selectFrom('vms')
+      .innerJoin('hosts', 'hosts.id', 'vms.host_id')
+      .innerJoin('volumes', (j) =>
+        j.onRef('volumes.vm_id', '=', 'vms.id').onRef('volumes.host_id', '=', 'vms.host_id'),
+      )
+      .innerJoin('storage_pools', 'storage_pools.id', 'volumes.pool_id')
+      .select(['vms.id', 'vms.name', 'vms.tenant_id', 'vms.flavor_id', 'vms.image_id', 'vms.host_id'])
+      .where('vms.ha', '=', 1)
+      .where('vms.state', '=', 'error')
+      .where('vms.deleted_at', 'is', null)
+      .where('volumes.deleted_at', 'is', null)
+      .where('storage_pools.kind', '!=', 'shared')
+      .where('hosts.state', '=', 'up')
+      .distinct()
+      .orderBy('vms.name');
+    if (hostId) q = q.where('vms.host_id', '=', hostId);
+    const restarted: string[] = [],
+      failed: { vm: string; reason: string }[] = [];
+    for (const v of await q.execute()) {
+      // Only the VMs that HA left waiting and that have not run since (a VM in error for another
+      // reason is the operator's to start).
+      const last = await this.db
+        .selectFrom('events')
+        .select('kind')
+        .where('vm_id', '=', v.id)
+        .where('kind', 'in', ['vm.ha.waiting', 'vm.ha.restarted', 'vm.running', 'vm.recovered'])
+        .orderBy('id', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (last?.kind !== 'vm.ha.waiting') continue;
+      const host = await this.db
+        .selectFrom('hosts')
+        .selectAll()
+        .where('id', '=', v.host_id!)
+        .executeTakeFirstOrThrow();
+      const opId = this.ctx.ids.uuid();
+      this.cp.opRecords.track(opId);
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('vms')
+          .set({ state: 'building', updated_at: this.now() })
+          .where('id', '=', v.id)
+          .execute();
+        await trx
+          .insertInto('operations')
+          .values({
+            id: opId,
+            tenant_id: v.tenant_id,
+            vm_id: v.id,
+            kind: 'ha-restart',
+            status: 'running',
+            idempotency_key: null,
+            result: null,
+            error: null,
+            created_at: this.now(),
+            finished_at: null,
+            ...this.cp.opRecords.fields({ hostId: host.id, detail: { from: host.id, waited: true } }),
+          })
+          .execute();
+      });
+      await this.cp.vmCreate.finish(p, opId, v.id, host.id, async () => {
+        await this.cp.restarts.recreate(v, host);
+        return 'running';
+      });
+      const op = await this.db
+        .selectFrom('operations')
+        .select(['status', 'error'])
+        .where('id', '=', opId)
+        .executeTakeFirst();
+      if (op?.status !== 'succeeded') {
+        failed.push({ vm: v.name, reason: op?.error ?? 'unknown' });
+        continue;
+      }
+      await this.db.transaction().execute(async (trx) => {
+        await this.event(trx, {
+          tenantId: v.tenant_id,
+          vmId: v.id,
+          hostId: host.id,
+          actor: 'ha',
+          kind: 'vm.ha.restarted',
+          detail: { on: host.name, why: 'its host is back, with its local volumes' },
+        });
+      });
+      restarted.push(v.name);
     }
     return { restarted, failed };
   }

@@ -9,15 +9,31 @@ import { ControlError } from '../errors.ts';
 import type { HostRow } from '../inventory/hosts.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
+import { HighAvailability } from './ha.ts';
 import type { VmRow } from './vm-reads.ts';
 
 /** Starting a VM again on another host, and re-creating a lost guest. */
 export class Restarts extends Service {
   /**
    * Start `v` on a host placement picks (its own host is gone, failed, off or in maintenance).
-   * @throws ControlError NO_HOST_FITS naming why no host takes it (the VM stays as it was)
+   * @throws ControlError NO_HOST_FITS naming why no host takes it (the VM stays as it was);
+   *   INVALID_STATE when its local volumes are on its host (it waits for that host)
    */
   async startElsewhere(p: Principal, v: VmRow) {
+    // Its local volumes are on its host: no other host has their data, so it can only start there.
+    const local = v.host_id ? await this.cp.ha.localVolumesOn(v.id, v.host_id) : [];
+    if (local.length) {
+      const h = await this.db
+        .selectFrom('hosts')
+        .select('name')
+        .where('id', '=', v.host_id!)
+        .executeTakeFirst();
+      throw new ControlError(
+        'INVALID_STATE',
+        `Cannot start VM "${v.name}" elsewhere: ${HighAvailability.waitingReason(h?.name ?? v.host_id!, local)}; start it when that host is up again (an HA VM restarts there by itself), or delete it`,
+        { volumes: local },
+      );
+    }
     const flavor = await this.db
       .selectFrom('flavors')
       .selectAll()

@@ -3,7 +3,8 @@
  * host failed evacuates it at once; this loop finds failed hosts that still hold VMs to act on (an
  * evacuation a crash interrupted, an HA VM that found no room last time) and calls the same
  * evacuation service again. Evacuation is idempotent: VMs already restarted have left the host, and
- * VMs already given up are in `error`.
+ * VMs already given up are in `error`. An HA VM whose local volumes are on the failed host waits for
+ * it (in `error`, a `vm.ha.waiting` event) and is restarted there when the host is up again.
  */
 import type { ControlPlane } from '../control-plane.ts';
 import type { Principal } from '../principal.ts';
@@ -24,13 +25,17 @@ export async function hostsToEvacuate(cp: Pick<ControlPlane, 'db'>): Promise<str
   return rows.map((r) => r.id);
 }
 
-/** The HA loop: evacuate failed hosts that still hold live VMs. */
+/**
+ * The HA loop: evacuate failed hosts that still hold live VMs, and restart on their own host the HA
+ * VMs that waited for it (their local volumes are there) once it is up again.
+ */
 export function haController(
-  cp: Pick<ControlPlane, 'db' | 'evacuate'>,
+  cp: Pick<ControlPlane, 'db' | 'evacuate' | 'ha'>,
   system: Principal,
   o: { intervalS: number },
 ): Controller {
   return controller('ha', o.intervalS, async () => {
     for (const hostId of await hostsToEvacuate(cp)) await cp.evacuate(system, hostId);
+    await cp.ha.restartReturned(system);
   });
 }

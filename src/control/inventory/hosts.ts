@@ -177,6 +177,8 @@ export class HostInventory extends Service {
       if (row.driver === 'sim') await this.cp.drivers.driverFor(row).power('on', hostRef(row));
     }
     if (state === 'failed' && h.state !== 'failed') await this.cp.ha.evacuate(p, h.id);
+    // HA VMs that waited for this host (their local volumes are on it) start again on it.
+    if (state === 'up' && h.state !== 'up') await this.cp.ha.restartReturned(p, h.id);
     return this.getHost(p, h.id);
   }
 }

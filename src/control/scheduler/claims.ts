@@ -153,17 +153,38 @@ export class Claims extends Service {
         },
       }),
     );
+    // HA VMs with a local volume on their host wait for it when it fails: they need no room elsewhere.
+    const pinned = new Set(
+      (
+        await trx
+          .selectFrom('volumes')
+          .innerJoin('storage_pools', 'storage_pools.id', 'volumes.pool_id')
+          .innerJoin('vms', (j) =>
+            j.onRef('vms.id', '=', 'volumes.vm_id').onRef('vms.host_id', '=', 'volumes.host_id'),
+          )
+          .select('vms.id')
+          .where('storage_pools.kind', '!=', 'shared')
+          .where('volumes.deleted_at', 'is', null)
+          .execute()
+      ).map((r) => r.id),
+    );
     const ha = (
       await trx
         .selectFrom('vms')
         .innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
-        .select(['vms.name', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib'])
+        .select(['vms.id', 'vms.name', 'vms.host_id', 'flavors.vcpus', 'flavors.memory_mib'])
         .where('vms.ha', '=', 1)
         .where('vms.deleted_at', 'is', null)
         .where('vms.host_id', 'is not', null)
         .execute()
-    ).map((v) => ({ name: v.name, hostId: v.host_id!, vcpus: v.vcpus, memoryMiB: v.memory_mib }));
-    ha.push({ name, hostId, vcpus: f.vcpus, memoryMiB: f.memory_mib });
+    ).map((v) => ({
+      name: v.name,
+      hostId: v.host_id!,
+      vcpus: v.vcpus,
+      memoryMiB: v.memory_mib,
+      pinned: pinned.has(v.id),
+    }));
+    ha.push({ name, hostId, vcpus: f.vcpus, memoryMiB: f.memory_mib, pinned: false });
     const short = failoverShortfall(hosts, ha);
     if (short)
       throw new ControlError(

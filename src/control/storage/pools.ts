@@ -1,8 +1,8 @@
 /**
  * Storage pools: `local` (a folder on each host, a volume in it lives on one host) and `shared` (one
- * pool every host of its zone sees, as a NAS or SAN would be). Real hosts list the pools they see
- * (`nubis host update H --pool NAME`, as with physnets); simulated hosts see every pool of their
- * zone (a pool without a zone: every zone).
+ * pool every host of its zone sees, as a NAS or SAN would be). Real hosts see the pools their agents
+ * report (storage/reported-pools.ts; `nubis host update H --pool NAME` until the next report that
+ * changes them); simulated hosts see every pool of their zone (a pool without a zone: every zone).
  *
  * Uses: no other service.
  */

@@ -84,7 +84,7 @@ export class Volumes extends Service {
       o.pool !== undefined
         ? await this.cp.pools.find(this.db, o.pool)
         : await this.cp.pools.defaultPool(this.db);
-    if (pool.kind !== 'shared' && !hostId) hostId = await this.hostForLocal(pool);
+    if (pool.kind !== 'shared' && !hostId) hostId = await this.hostForLocal(pool, o.sizeGiB);
     const id = this.ctx.ids.uuid();
     const spec: VolumeSpec = { id, pool: poolRef(pool), sizeGiB: o.sizeGiB, ...(from ? { from } : {}) };
     await this.cp.volumeOps.run(p, { volumeId: id, action: 'create', spec }, async (trx) => {
@@ -127,21 +127,36 @@ export class Volumes extends Service {
     return this.get(p, id);
   }
 
-  /** The host a new volume of a local pool goes to: an up host that sees it, with the fewest GiB of volumes. */
-  private async hostForLocal(pool: PoolRow): Promise<string> {
+  /**
+   * The host a new volume of a local pool goes to: an up host that sees it and has room for `sizeGiB`
+   * on its disk (its VMs' root disks and its local volumes counted), with the fewest GiB of volumes.
+   * @throws ControlError NO_HOST_FITS in volume words (`details.volume`: the pool and the size)
+   */
+  private async hostForLocal(pool: PoolRow, sizeGiB: number): Promise<string> {
     const hosts = (await this.cp.pools.hostsSeeing(this.db, pool)).filter((h) => h.state === 'up');
-    if (!hosts.length)
-      throw new ControlError('NO_HOST_FITS', `No host that is up sees storage pool "${pool.name}"`);
     const used = await this.db
       .selectFrom('volumes')
       .select(['host_id', (eb) => eb.fn.sum<number>('size_gib').as('gib')])
-      .where('pool_id', '=', pool.id)
+      .where('host_id', 'is not', null)
       .where('deleted_at', 'is', null)
       .groupBy('host_id')
       .execute();
     const gib = (h: string) => Number(used.find((u) => u.host_id === h)?.gib ?? 0);
-    hosts.sort((a, b) => gib(a.id) - gib(b.id) || a.name.localeCompare(b.name));
-    return hosts[0]!.id;
+    const free = (h: (typeof hosts)[number]) =>
+      h.disk_gib * h.disk_ratio - h.reserved_disk_gib - Number(h.used_disk_gib) - gib(h.id);
+    const room = hosts.filter((h) => free(h) >= sizeGiB);
+    if (!room.length) {
+      const why = hosts.length
+        ? `the ${hosts.length} host(s) up that see it have at most ${Math.max(0, Math.floor(Math.max(...hosts.map(free))))} GiB free`
+        : 'no host that is up sees it';
+      throw new ControlError(
+        'NO_HOST_FITS',
+        `No host in pool "${pool.name}" has room for a ${sizeGiB} GiB volume now (${why}); try a smaller size, another pool, or ask an operator`,
+        { volume: { pool: pool.name, sizeGiB }, hostsUp: hosts.length },
+      );
+    }
+    room.sort((a, b) => gib(a.id) - gib(b.id) || a.name.localeCompare(b.name));
+    return room[0]!.id;
   }
 
   async list(p: Principal) {

@@ -1,5 +1,6 @@
 import { useState } from 'react';
-import { ApiError, client } from '../api.ts';
+import { ApiError, client, type Me } from '../api.ts';
+import { attachable } from '../storage-model.ts';
 import { usePoll } from '../poll.ts';
 import { go } from '../router.ts';
 
@@ -22,8 +23,11 @@ export function rejectionRows(d: Decision): { host: string; filter: string; reas
 /** The chosen host's name. */
 export const chosen = (d: Decision) => d.ranked?.find((r) => r.hostId === d.hostId)?.hostName ?? d.hostId;
 
-export function CreateVm() {
+export function CreateVm({ me }: { me: Me }) {
   const flavors = usePoll(() => client.flavors.list(), 60_000);
+  const vols = usePoll(() => client.volumes.list(), 10_000);
+  const [volumes, setVolumes] = useState<string[]>([]);
+  const free = attachable((vols.data ?? []).filter((v) => v.tenantId === me.tenantId));
   const images = usePoll(() => client.images.list(), 60_000);
   const groups = usePoll(() => client.serverGroups.list(), 60_000);
   const [f, setF] = useState({ name: '', flavor: '', image: '', serverGroup: '', ha: false });
@@ -36,6 +40,7 @@ export function CreateVm() {
     image: f.image || images.data?.[0]?.name || '',
     ...(f.serverGroup ? { serverGroup: f.serverGroup } : {}),
     ...(f.ha ? { ha: true } : {}),
+    ...(volumes.length ? { volumes } : {}),
   });
   const where = async () => {
     setError(undefined);
@@ -120,6 +125,25 @@ export function CreateVm() {
             ))}
           </select>
         </label>
+        {free.length > 0 && (
+          <fieldset className="volumes" data-testid="create-volumes">
+            <legend>volumes to attach</legend>
+            {free.map((v) => (
+              <label key={v.id} className="check">
+                <input
+                  type="checkbox"
+                  name="volume"
+                  value={v.name}
+                  checked={volumes.includes(v.id)}
+                  onChange={(e) =>
+                    setVolumes(e.target.checked ? [...volumes, v.id] : volumes.filter((x) => x !== v.id))
+                  }
+                />{' '}
+                {v.name} ({v.sizeGiB} GiB, {v.pool})
+              </label>
+            ))}
+          </fieldset>
+        )}
         <label className="check">
           <input
             type="checkbox"

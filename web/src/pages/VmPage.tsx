@@ -1,6 +1,7 @@
 import { lazy, Suspense, useState } from 'react';
 import { client, type Me, type Operation, type VmAction } from '../api.ts';
 import { Plot } from '../components/Plot.tsx';
+import { VmVolumes } from '../components/VmVolumes.tsx';
 import { secs, time } from '../format.ts';
 import { usePoll } from '../poll.ts';
 import { go, href } from '../router.ts';
@@ -155,6 +156,13 @@ export function VmPage({ id, me }: { id: string; me: Me }) {
           yMax={100}
         />
       </div>
+      {v.state !== 'deleted' && (
+        <VmVolumes
+          vmId={v.id}
+          tenantId={v.tenantId}
+          canWrite={me.role === 'admin' || (me.role === 'member' && me.tenantId === v.tenantId)}
+        />
+      )}
       {v.state !== 'building' && v.state !== 'deleted' && (
         <Suspense fallback={<p className="muted">loading the console…</p>}>
           <SerialConsole
