@@ -55,6 +55,9 @@ test('table: known L1 and L2 values (L2 > L1 when large items cannot share a bin
     { C: 10, items: [6, 6, 5, 5, 5], l1: 3, l2: 4 },
     // K = 4: J1 = {7, 7} (> 6), J3 = {4, 4, 4}: 2 + ⌈12/10⌉ = 4; L1 = ⌈26/10⌉ = 3
     { C: 10, items: [7, 7, 4, 4, 4], l1: 3, l2: 4 },
+    // Falkenauer's triplet class (J. Heuristics 2(1), 1996): items in (250, 500), each triple fills a bin of
+    // 1000 exactly, so L1 = L2 = the optimum n/3
+    { C: 1000, items: [380, 330, 290, 260, 370, 370, 449, 300, 251], l1: 3, l2: 3 },
     // small items only: L2 = L1
     { C: 10, items: [3, 3, 3, 3], l1: 2, l2: 2 },
     { C: 10, items: [], l1: 0, l2: 0 },
