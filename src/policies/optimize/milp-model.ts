@@ -386,7 +386,7 @@ export function decodePlacement(m: MilpModel, colValue: ArrayLike<number>): Int3
 /** The objective of a placement under the model (host costs of used hosts + weighted move cost). */
 export function placementObjective(
   inst: PackInstance,
-  m: MilpModel,
+  m: Pick<MilpModel, 'migrationWeight'>,
   hostOfVm: ArrayLike<number>,
   o: MilpModelOptions = {},
 ): number {
