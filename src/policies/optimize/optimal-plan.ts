@@ -1,0 +1,129 @@
+/**
+ * The control plane's `optimal` policy: the plan cluster as a PackInstance (vCPUs and memory;
+ * predicted migration time as the move cost, local disks included), the optimizer's placement as
+ * plan actions (moves ordered by orderMoves so every intermediate state fits and keeps the
+ * continuous constraints, then power-off of emptied hosts as the reservation planner does), and
+ * incumbent, bound and gap in the summary. Pure, through the injected solver.
+ */
+import { predictBlockMigration } from '../../models/migration-disk.ts';
+import {
+  offableHosts,
+  orderMoves,
+  summarize,
+  type ConsolidationPlanOptions,
+  type Plan,
+  type PlanAction,
+  type PlanCluster,
+  type PlanHost,
+  type PlanVm,
+} from '../plans/plan.ts';
+import type { OptimizeResult, PackInstance } from './instance.ts';
+import { optimize, type OptimizeOptions } from './optimize.ts';
+import type { MilpSolver } from './solver-port.ts';
+
+/** The up hosts and the VMs on them as a packing instance; VMs moved within `holdDownS` are not free. */
+export function planInstance(
+  c: PlanCluster,
+  o: Pick<ConsolidationPlanOptions, 'bandwidthMbps' | 'holdDownS'>,
+): { instance: PackInstance; free: Set<string> } {
+  const up = c.hosts.filter((h) => h.state === 'up');
+  const ids = new Set(up.map((h) => h.id));
+  const vms = c.vms.filter((v) => ids.has(v.hostId));
+  const free = new Set(vms.filter((v) => !(v.sinceMigrationS < o.holdDownS)).map((v) => v.id));
+  return {
+    instance: {
+      dims: ['vcpus', 'memoryMiB'],
+      hosts: up.map((h) => ({
+        id: h.id,
+        name: h.name,
+        zone: h.zone,
+        rack: h.rack,
+        tier: h.tier,
+        datacenter: h.datacenter,
+        capacity: [h.capacity.vcpus, h.capacity.memoryMiB],
+        idleW: h.idleW,
+        on: true,
+      })),
+      vms: vms.map((v) => ({
+        id: v.id,
+        name: v.name,
+        demand: [v.vcpus, v.memoryMiB],
+        hostId: v.hostId,
+        moveCostS: moveCost(v, o.bandwidthMbps).timeS,
+      })),
+      constraints: c.constraints,
+    },
+    free,
+  };
+}
+
+/** Predicted time and data of moving a VM (memory pre-copy, plus its local disks). */
+function moveCost(v: PlanVm, bandwidthMbps: number) {
+  const r = predictBlockMigration(
+    {
+      memMiB: v.memoryMiB,
+      dirtyMiBps: 0,
+      bandwidthMbps,
+      diskBytes: (v.localDiskGiB ?? 0) * 2 ** 30,
+      writeMiBps: 0,
+    },
+    { mode: 'precopy' },
+  );
+  return { timeS: r.totalMs / 1000, dataMiB: r.bytes / 2 ** 20 };
+}
+
+/** `3 host(s) used, bound 2.50, gap 4.2 % (time-limit, from the solver)` */
+export function describeOptimum(r: OptimizeResult): string {
+  if (!r.incumbent)
+    return `optimizer: no placement (${r.status}${r.notes?.length ? `: ${r.notes.join('; ')}` : ''})`;
+  return (
+    `optimizer: ${r.incumbent.hostsUsed} host(s) used, objective ${r.objective!.toFixed(3)}, ` +
+    `bound ${r.bound.toFixed(3)}, gap ${(r.gap * 100).toFixed(1)} % (${r.status}, from the ${r.source})`
+  );
+}
+
+/**
+ * Plan with the optimizer: VMs move to the optimal (or best found) placement within the limits,
+ * then emptied hosts are switched off (spares kept on).
+ * @throws RangeError (from orderMoves) when the moves cannot be ordered so every step fits
+ */
+export async function planOptimal(
+  c: PlanCluster,
+  o: ConsolidationPlanOptions,
+  solver: MilpSolver,
+  oo: OptimizeOptions = {},
+): Promise<{ plan: Plan; result: OptimizeResult }> {
+  const { instance, free } = planInstance(c, o);
+  const result = await optimize(instance, solver, { free, ...oo });
+  const actions: PlanAction[] = [];
+  if (result.incumbent) {
+    const moves = instance.vms.flatMap((v) => {
+      const to = result.incumbent!.placement.get(v.id)!;
+      return to !== v.hostId ? [{ vmId: v.id, to }] : [];
+    });
+    const ordered = moves.length ? orderMoves(c, moves, o) : [];
+    for (const a of ordered)
+      actions.push(a.type === 'migrate' ? { ...a, reason: `optimal placement: ${a.reason}` } : a);
+    const up = c.hosts.filter((h) => h.state === 'up');
+    const before = new Set(instance.vms.map((v) => v.hostId));
+    const after = new Set(result.incumbent.placement.values());
+    const alreadyEmpty = up.filter((h) => !before.has(h.id) && !after.has(h.id)).map((h) => h.id);
+    const emptied = up.filter((h) => before.has(h.id) && !after.has(h.id)).map((h) => h.id);
+    const offable = offableHosts(up, alreadyEmpty, emptied, o.powerOffGraceS ?? 0);
+    const byId = new Map<string, PlanHost>(up.map((h) => [h.id, h]));
+    for (const id of offable.slice(Math.min(o.spareHosts, offable.length))) {
+      const h = byId.get(id)!;
+      actions.push({
+        type: 'power-off',
+        hostId: id,
+        hostName: h.name,
+        reason: emptied.includes(id)
+          ? `emptied by the optimal placement; ${o.spareHosts} spare host(s) stay on`
+          : `empty; ${o.spareHosts} spare host(s) stay on`,
+        gain: { wattsSaved: h.idleW },
+      });
+    }
+  }
+  const plan = summarize(actions);
+  return { plan: { ...plan, summary: `${plan.summary}; ${describeOptimum(result)}` }, result };
+}
