@@ -23,7 +23,7 @@ import { placementValid, warmStarts } from './warm-start.ts';
 
 /** Options of one optimizer run; every field is optional. */
 export interface OptimizeOptions extends MilpModelOptions {
-  /** Wall-clock limit per part, seconds (parts run in parallel). Default 10. */
+  /** Wall-clock limit of the whole run, seconds (default 10): parts run `parallel` at a time, in rounds sharing it. */
   timeLimitS?: number;
   /** Deterministic limit: branch-and-bound nodes per part (the simulator's choice). */
   maxNodes?: number;
@@ -114,7 +114,7 @@ async function solvePart(
   if (model.unplaceable.length) r = { status: 'infeasible', bound: Infinity };
   else
     r = await solver.solve(model, {
-      timeLimitS: o.timeLimitS ?? 10,
+      timeLimitS: o.timeLimitS,
       maxNodes: o.maxNodes,
       mipRelGap: o.mipRelGap,
       warmStart: warmCols,
@@ -133,7 +133,15 @@ async function solvePart(
       }
     }
   }
-  const bound = Math.max(r.bound, trivialBound(sub, hostCosts(sub, o.hostCost)));
+  let bound = Math.max(r.bound, trivialBound(sub, hostCosts(sub, o.hostCost)));
+  if (o.hostCost !== 'power' && Number.isFinite(bound)) {
+    // objective = hosts + migration term, 0 ≤ migration term ≤ M and hosts integral: hosts ≥ ⌈bound − M⌉.
+    const m = sub.vms.reduce(
+      (s, v) => s + (v.hostId !== undefined ? o.migrationWeight * Math.max(0, v.moveCostS) : 0),
+      0,
+    );
+    bound = Math.max(bound, Math.ceil(bound - m - 1e-6));
+  }
   return { r, placement, fromSolver, bound, unencoded: model.unencoded, unplaceable: model.unplaceable };
 }
 
@@ -209,8 +217,10 @@ export async function optimize(
     o.decompose === false || o.maxMoves !== undefined
       ? [{ vms: inst.vms.map((_, i) => i), hosts: inst.hosts.map((_, i) => i) }]
       : partition(inst, adm);
+  const rounds = Math.ceil(parts.length / Math.max(1, o.parallel ?? 2));
+  const perPart = { ...oo, timeLimitS: (o.timeLimitS ?? 10) / rounds };
   const results = await pool(
-    parts.map((p) => () => solvePart(inst, p, warm?.hostOfVm, solver, oo)),
+    parts.map((p) => () => solvePart(inst, p, warm?.hostOfVm, solver, perPart)),
     o.parallel ?? 2,
   );
 
