@@ -277,6 +277,21 @@ describe('time limits and cancelling', () => {
     assertValid(inst, r.incumbent.placement);
   });
 
+  it('the event loop stays free while HiGHS searches (the solve runs in a worker)', async () => {
+    const m = buildMilpModel(bigInstance(400, 80));
+    let ticks = 0,
+      running = true;
+    const tick = () => {
+      ticks++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const r = await solveMilp(m, { timeLimitS: 1 });
+    running = false;
+    assert.ok(r.status === 'time-limit' || r.status === 'optimal', r.status);
+    assert.ok(ticks > 100, `only ${ticks} turns of the event loop during the solve`);
+  });
+
   it('solveMilp() returns on abort mid-solve with what it knows', async () => {
     const m = buildMilpModel(bigInstance(400, 80));
     const ac = new AbortController();

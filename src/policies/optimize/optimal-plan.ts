@@ -17,23 +17,41 @@ import {
   type PlanHost,
   type PlanVm,
 } from '../plans/plan.ts';
+import type { Constraint } from '../../core/constraints/index.ts';
 import type { OptimizeResult, PackInstance } from './instance.ts';
 import { optimize, type OptimizeOptions } from './optimize.ts';
 import type { MilpSolver } from './solver-port.ts';
 
-/** The up hosts and the VMs on them as a packing instance; VMs moved within `holdDownS` are not free. */
+/**
+ * The cluster as a packing instance: the up hosts, and hosts not up that still hold VMs (those VMs
+ * stay, and a ban keeps every other VM off them, so the constraints see where they are). VMs moved
+ * within `holdDownS` are not free.
+ */
 export function planInstance(
   c: PlanCluster,
   o: Pick<ConsolidationPlanOptions, 'bandwidthMbps' | 'holdDownS'>,
-): { instance: PackInstance; free: Set<string> } {
-  const up = c.hosts.filter((h) => h.state === 'up');
-  const ids = new Set(up.map((h) => h.id));
+): { instance: PackInstance; free: Set<string>; pinnedHosts: string[] } {
+  const occupied = new Set(c.vms.map((v) => v.hostId));
+  const hosts = c.hosts.filter((h) => h.state === 'up' || occupied.has(h.id));
+  const pinnedHosts = hosts.filter((h) => h.state !== 'up').map((h) => h.id);
+  const pinned = new Set(pinnedHosts);
+  const ids = new Set(hosts.map((h) => h.id));
   const vms = c.vms.filter((v) => ids.has(v.hostId));
-  const free = new Set(vms.filter((v) => !(v.sinceMigrationS < o.holdDownS)).map((v) => v.id));
+  const free = new Set(
+    vms.filter((v) => !pinned.has(v.hostId) && !(v.sinceMigrationS < o.holdDownS)).map((v) => v.id),
+  );
+  const bans: Constraint[] = pinnedHosts.map((h) => ({
+    id: `optimizer:not-up:${h}`,
+    type: 'ban',
+    hard: true,
+    vms: vms.filter((v) => v.hostId !== h).map((v) => v.id),
+    hosts: [h],
+  }));
   return {
+    pinnedHosts,
     instance: {
       dims: ['vcpus', 'memoryMiB'],
-      hosts: up.map((h) => ({
+      hosts: hosts.map((h) => ({
         id: h.id,
         name: h.name,
         zone: h.zone,
@@ -42,7 +60,7 @@ export function planInstance(
         datacenter: h.datacenter,
         capacity: [h.capacity.vcpus, h.capacity.memoryMiB],
         idleW: h.idleW,
-        on: true,
+        on: h.state === 'up',
       })),
       vms: vms.map((v) => ({
         id: v.id,
@@ -51,7 +69,7 @@ export function planInstance(
         hostId: v.hostId,
         moveCostS: moveCost(v, o.bandwidthMbps).timeS,
       })),
-      constraints: c.constraints,
+      constraints: [...(c.constraints ?? []), ...bans],
     },
     free,
   };
@@ -93,7 +111,7 @@ export async function planOptimal(
   solver: MilpSolver,
   oo: OptimizeOptions = {},
 ): Promise<{ plan: Plan; result: OptimizeResult }> {
-  const { instance, free } = planInstance(c, o);
+  const { instance, free, pinnedHosts } = planInstance(c, o);
   const result = await optimize(instance, solver, { free, ...oo });
   const actions: PlanAction[] = [];
   if (result.incumbent) {
@@ -125,5 +143,8 @@ export async function planOptimal(
     }
   }
   const plan = summarize(actions);
-  return { plan: { ...plan, summary: `${plan.summary}; ${describeOptimum(result)}` }, result };
+  const pinnedNote = pinnedHosts.length
+    ? ` (${pinnedHosts.length} host(s) not up keep their VMs and count as used)`
+    : '';
+  return { plan: { ...plan, summary: `${plan.summary}; ${describeOptimum(result)}${pinnedNote}` }, result };
 }
