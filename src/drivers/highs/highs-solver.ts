@@ -5,6 +5,7 @@
  * (time limit + grace) does the same for a stuck solve. Either way the best columns and bound
  * known so far are returned (the caller falls back to its warm start when there are none).
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { MilpModel } from '../../policies/optimize/milp-model.ts';
@@ -31,17 +32,27 @@ type Msg =
     };
 
 let highsPath: string | undefined;
+let wasmModule: Promise<WebAssembly.Module | undefined> | undefined;
+
+/** HiGHS's WebAssembly, compiled once per process and shared with every worker (undefined: each compiles its own). */
+function compiledHighs(): Promise<WebAssembly.Module | undefined> {
+  wasmModule ??= WebAssembly.compile(
+    readFileSync(createRequire(import.meta.url).resolve('highs/runtime')),
+  ).catch(() => undefined);
+  return wasmModule;
+}
 
 /**
  * Solve one MILP in a fresh worker.
  * @example await solveMilp(buildMilpModel(inst), { timeLimitS: 10, warmStart })
  */
-export function solveMilp(
+export async function solveMilp(
   model: MilpModel,
   o: MilpSolveOptions = {},
   w: HighsSolverOptions = {},
 ): Promise<MilpSolveResult> {
   highsPath ??= createRequire(import.meta.url).resolve('highs');
+  const compiled = await compiledHighs();
   const graceMs = (w.graceS ?? 2) * 1000;
   const stop = new SharedArrayBuffer(4);
   const flag = new Int32Array(stop);
@@ -53,7 +64,7 @@ export function solveMilp(
     const timers: NodeJS.Timeout[] = [];
     const worker = new Worker(HIGHS_WORKER_SOURCE, {
       eval: true,
-      workerData: { highsPath, model: plain(model), options: rest, stop },
+      workerData: { highsPath, wasmModule: compiled, model: plain(model), options: rest, stop },
     });
     const finish = (r: MilpSolveResult) => {
       if (settled) return;

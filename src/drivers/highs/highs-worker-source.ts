@@ -1,7 +1,7 @@
 /**
  * The worker thread's code, as a string run with `new Worker(src, { eval: true })`: the CLI is one
- * esbuild bundle, so a worker file beside the sources would not exist at run time. It loads HiGHS
- * (WebAssembly, its own copy per thread), builds the model from CSC arrays with createModel, sets
+ * esbuild bundle, so a worker file beside the sources would not exist at run time. It instantiates
+ * HiGHS (WebAssembly compiled once by the main thread, its own instance per thread), builds the model from CSC arrays with createModel, sets
  * the limits and the warm start, runs, and posts progress (each better incumbent, the dual bound)
  * and the end. A shared flag set by the main thread interrupts it at HiGHS's next checkpoint.
  *
@@ -11,11 +11,11 @@
 export const HIGHS_WORKER_SOURCE = String.raw`
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-const { highsPath, model: m, options: o, stop } = workerData;
+const { highsPath, wasmModule, model: m, options: o, stop } = workerData;
 const flag = new Int32Array(stop);
 const post = (msg) => parentPort.postMessage(msg);
 (async () => {
-  const highs = await require(highsPath)();
+  const highs = await require(highsPath)(wasmModule ? { wasmModule } : {});
   const ms = highs.constants.modelStatus;
   const cb = highs.constants.callbackType;
   const inf = (x) => (x === null ? Infinity : x === -1e300 ? -Infinity : x);
