@@ -120,8 +120,16 @@ export async function planOptimal(
       return to !== v.hostId ? [{ vmId: v.id, to }] : [];
     });
     const ordered = moves.length ? orderMoves(c, moves, o) : [];
+    // orderMoves says "requested by an operator" for a direct move; a routed one says through which host.
     for (const a of ordered)
-      actions.push(a.type === 'migrate' ? { ...a, reason: `optimal placement: ${a.reason}` } : a);
+      actions.push(
+        a.type === 'migrate'
+          ? {
+              ...a,
+              reason: a.reason.startsWith('through') ? `optimal placement, ${a.reason}` : 'optimal placement',
+            }
+          : a,
+      );
     const up = c.hosts.filter((h) => h.state === 'up');
     const before = new Set(instance.vms.map((v) => v.hostId));
     const after = new Set(result.incumbent.placement.values());
