@@ -1,7 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { PackInstance } from './instance.ts';
-import { admissibility, buildMilpModel, decodePlacement, encodePlacement } from './milp-model.ts';
+import {
+  admissibility,
+  buildMilpModel,
+  canonicalPlacement,
+  decodePlacement,
+  encodePlacement,
+} from './milp-model.ts';
 import { partition } from './optimize.ts';
 
 const host = (id: string, zone: string, cpu = 8) => ({
@@ -69,6 +75,21 @@ describe('buildMilpModel()', () => {
     const cols = encodePlacement(m, [0, 3, 2])!;
     assert.deepEqual([...decodePlacement(m, cols)], [0, 3, 2]);
     assert.equal(encodePlacement(m, [1, 3, 2]), undefined); // x may not run on a1
+  });
+
+  it('renames the interchangeable empty hosts a warm start uses to the first ones of their group', () => {
+    const same: PackInstance = {
+      dims: ['cpu', 'memoryMiB'],
+      hosts: [host('e0', 'a'), host('e1', 'a'), host('e2', 'a'), host('e3', 'a')],
+      vms: [
+        { id: 'p', demand: [2, 2], moveCostS: 0 },
+        { id: 'q', demand: [2, 2], moveCostS: 0 },
+        { id: 'r', demand: [2, 2], moveCostS: 0 },
+      ],
+    };
+    const m = buildMilpModel(same);
+    assert.deepEqual(m.symmetryGroups, [[0, 1, 2, 3]]);
+    assert.deepEqual([...canonicalPlacement(m, [3, 1, 3])], [1, 0, 1]);
   });
 
   it('splits VMs that share no host and no constraint into parts', () => {

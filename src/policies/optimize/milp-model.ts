@@ -72,6 +72,8 @@ export interface MilpModel {
   rows: Record<'assignment' | 'capacity' | 'linking' | 'symmetry' | 'constraint' | 'moves', number>;
   /** The migration weight used. */
   migrationWeight: number;
+  /** Interchangeable empty hosts, in the order the symmetry rows impose (y[g[0]] ≥ y[g[1]] ≥ …). */
+  symmetryGroups: number[][];
 }
 
 /**
@@ -221,6 +223,7 @@ export function buildMilpModel(inst: PackInstance, o: MilpModelOptions = {}): Mi
   }
 
   const hard = (inst.constraints ?? []).filter((c) => c.hard);
+  const symmetryGroups: number[][] = [];
   if (o.symmetryBreaking !== false) {
     const hostSets = hard.filter((c) => (c.type === 'fence' || c.type === 'ban') && c.vms.length);
     const occupied = new Set(inst.vms.map((v) => v.hostId));
@@ -230,6 +233,7 @@ export function buildMilpModel(inst: PackInstance, o: MilpModelOptions = {}): Mi
       const s = hostSignature(h, hostSets, cost[i]!);
       groups.set(s, [...(groups.get(s) ?? []), i]);
     });
+    for (const g of groups.values()) if (g.length > 1) symmetryGroups.push(g);
     for (const g of groups.values())
       for (let k = 0; k + 1 < g.length; k++)
         row(
@@ -346,6 +350,7 @@ export function buildMilpModel(inst: PackInstance, o: MilpModelOptions = {}): Mi
     xHost,
     xStart,
     unplaceable: inst.vms.filter((_, i) => adm[i]!.length === 0).map((v) => v.id),
+    symmetryGroups,
     unencoded,
     rows,
     migrationWeight: w,
@@ -366,6 +371,24 @@ export function encodePlacement(m: MilpModel, hostOfVm: ArrayLike<number>): Floa
     if (!found) return undefined;
   }
   return x;
+}
+
+/**
+ * A placement with the symmetry rows' order: in each group of interchangeable empty hosts, the
+ * hosts it uses are renamed to the group's first ones (same loads, so the same objective and
+ * capacity; a warm start that broke the order would be refused by the solver).
+ */
+export function canonicalPlacement(m: MilpModel, hostOfVm: ArrayLike<number>): Int32Array {
+  const out = Int32Array.from(hostOfVm as ArrayLike<number>);
+  for (const g of m.symmetryGroups) {
+    const used = g.filter((h) => out.includes(h));
+    const rename = new Map(used.map((h, k) => [h, g[k]!]));
+    out.forEach((h, v) => {
+      const to = rename.get(h);
+      if (to !== undefined) out[v] = to;
+    });
+  }
+  return out;
 }
 
 /** The placement (VM index → host index, −1 if none) of a column vector. */

@@ -11,6 +11,7 @@ import type { OptimizeResult, PackInstance, PackSolution } from './instance.ts';
 import {
   admissibility,
   buildMilpModel,
+  canonicalPlacement,
   decodePlacement,
   defaultMigrationWeight,
   encodePlacement,
@@ -109,7 +110,10 @@ async function solvePart(
   const sub = subInstance(inst, part);
   const model = buildMilpModel(sub, o);
   const local = warm ? Int32Array.from(part.vms, (v) => part.hosts.indexOf(warm[v]!)) : undefined;
-  const warmCols = local && encodePlacement(model, local);
+  // In the symmetry rows' order (when that keeps every constraint, unencoded ones included).
+  const canonical = local && canonicalPlacement(model, local);
+  const warmCols =
+    local && encodePlacement(model, canonical && placementValid(sub, canonical) ? canonical : local);
   let r: MilpSolveResult;
   if (model.unplaceable.length) r = { status: 'infeasible', bound: Infinity };
   else
