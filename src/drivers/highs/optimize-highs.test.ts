@@ -3,12 +3,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { checkAll, constraintState, type Constraint } from '../../core/constraints/index.ts';
 import type { PackInstance } from '../../policies/optimize/instance.ts';
-import {
-  admissibility,
-  buildMilpModel,
-  defaultMigrationWeight,
-  placementObjective,
-} from '../../policies/optimize/milp-model.ts';
+import { admissibility, buildMilpModel, defaultMigrationWeight } from '../../policies/optimize/milp-model.ts';
+import { placementObjective } from '../../policies/optimize/milp-solution.ts';
 import { optimize } from '../../policies/optimize/optimize.ts';
 import type { MilpSolver } from '../../policies/optimize/solver-port.ts';
 import { placementValid } from '../../policies/optimize/warm-start.ts';

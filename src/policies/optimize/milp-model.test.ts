@@ -1,13 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { PackInstance } from './instance.ts';
-import {
-  admissibility,
-  buildMilpModel,
-  canonicalPlacement,
-  decodePlacement,
-  encodePlacement,
-} from './milp-model.ts';
+import { admissibility, buildMilpModel } from './milp-model.ts';
+import { canonicalPlacement, decodePlacement, encodePlacement } from './milp-solution.ts';
 import { partition } from './optimize.ts';
 
 const host = (id: string, zone: string, cpu = 8) => ({

@@ -11,14 +11,11 @@ import type { OptimizeResult, PackInstance, PackSolution } from './instance.ts';
 import {
   admissibility,
   buildMilpModel,
-  canonicalPlacement,
-  decodePlacement,
   defaultMigrationWeight,
-  encodePlacement,
   hostCosts,
-  placementObjective,
   type MilpModelOptions,
 } from './milp-model.ts';
+import { canonicalPlacement, decodePlacement, encodePlacement, placementObjective } from './milp-solution.ts';
 import type { MilpSolveResult, MilpSolver } from './solver-port.ts';
 import { placementValid, warmStarts } from './warm-start.ts';
 
