@@ -11,6 +11,7 @@ import { recordControllerFailure } from '../control/controllers/record-failure.t
 import { systemPrincipal } from '../control/controllers/system-principal.ts';
 import { maskUrl, openStore, StoreError } from '../control/store/open-store.ts';
 import { resetAdminToken } from '../control/tenancy/admin-recovery.ts';
+import { highsSolver } from '../drivers/highs/highs-solver.ts';
 import { createHostDrivers } from '../drivers/host-drivers.ts';
 import { createImageFiles } from '../drivers/image-files.ts';
 import { SimHypervisorDriver } from '../drivers/sim/sim-driver.ts';
@@ -173,6 +174,8 @@ export function serveCommand(program: Command): void {
           db,
           clock,
           hostDrivers: createHostDrivers({ sim, agentTls }),
+          // `plan audit --policy optimal`: HiGHS in a worker thread per solve (the API stays responsive).
+          milpSolver: highsSolver(),
           simBootS,
           // Uploaded images live in DATA/images/ (streamed there, checksummed, checked by qemu-img).
           imageFiles: createImageFiles(join(o.data, 'images')),

@@ -313,6 +313,8 @@ export interface PlanAudit {
   paybackHorizonS?: number;
   powerOffGraceS?: number;
   policy?: string;
+  /** Seconds the `optimal` policy's solver may run (default 10, at most 600). */
+  timeLimitS?: number;
   zone?: string;
   moves?: { vm: string; to: string }[];
 }

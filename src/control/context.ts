@@ -5,6 +5,7 @@
  * clock, `crypto.randomUUID` or `Math.random` directly.
  */
 import type { HostDrivers } from '../core/host-driver.ts';
+import type { MilpSolver } from '../policies/optimize/solver-port.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { IdSource } from '../runtime/ids.ts';
 import { ControlError } from './errors.ts';
@@ -25,6 +26,8 @@ export interface ControlContext {
   readonly imageFiles?: ImageFiles;
   /** Largest image upload accepted, in bytes (default 20 GiB). */
   readonly imageMaxBytes?: number;
+  /** The exact optimizer's MILP solver (HiGHS workers, src/drivers/highs/); without it `--policy optimal` is refused. */
+  readonly milpSolver?: MilpSolver;
 }
 
 /** The context's time as ISO-8601 text (how times are stored). */

@@ -58,6 +58,7 @@ import { NetworkPush } from './network/network-push.ts';
 import { Keypairs } from './network/keypairs.ts';
 import { FloatingIps } from './network/floating-ips.ts';
 import type { ImageFiles } from './storage/image-files.ts';
+import type { MilpSolver } from '../policies/optimize/solver-port.ts';
 import { ImageRegistry } from './storage/image-registry.ts';
 import { StoragePools } from './storage/pools.ts';
 import { Volumes } from './storage/volumes.ts';
@@ -86,6 +87,8 @@ export interface ControlPlaneOptions {
   imageFiles?: ImageFiles;
   /** Largest image upload accepted, in bytes (default 20 GiB). */
   imageMaxBytes?: number;
+  /** The exact optimizer's MILP solver (highsSolver() in src/drivers/highs); without it `--policy optimal` is refused. */
+  milpSolver?: MilpSolver;
 }
 
 /** Without host drivers (tools that only read or write records): every host is refused. */

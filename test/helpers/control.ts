@@ -1,4 +1,5 @@
 /** A control plane in-process on a given store, with helpers for API tests. */
+import { highsSolver } from '../../src/drivers/highs/highs-solver.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,6 +92,7 @@ export async function controlPlane(url: string, hosts = 4, o: { imageMaxBytes?: 
     hostDrivers: createHostDrivers({ sim }),
     imageFiles: createImageFiles(imageDir),
     imageMaxBytes: o.imageMaxBytes,
+    milpSolver: highsSolver(),
   });
   const adminToken = (await cp.bootstrap('admin-token'))!;
   const admin = (await cp.authenticate(adminToken))!;

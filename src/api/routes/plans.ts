@@ -18,6 +18,7 @@ export const planRoutes: RouteModule = (route, { cp }) => {
         paybackHorizonS: z.number().positive().optional(),
         powerOffGraceS: z.number().nonnegative().optional(),
         policy: z.string().min(1).optional(),
+        timeLimitS: z.number().positive().max(600).optional(),
         zone: z.string().min(1).optional(),
         moves: z
           .array(z.object({ vm: z.string().min(1), to: z.string().min(1) }).strict())

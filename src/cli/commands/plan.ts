@@ -55,7 +55,11 @@ export const planCommands: CommandModule = (program) => {
       num,
     )
     .option('--power-off-grace-s <s>', 'seconds a host must have been empty before it is switched off', num)
-    .option('--policy <preset>', 'reservation (default) or DETECTOR-SELECTION[:PARAM], e.g. lr-mmt:1.2')
+    .option(
+      '--policy <preset>',
+      'reservation (default), optimal (exact optimizer: bound and gap in the summary), or DETECTOR-SELECTION[:PARAM], e.g. lr-mmt:1.2',
+    )
+    .option('--time-limit <s>', 'seconds the optimal policy may search (default 10)', num)
     .option('--zone <zone>', 'only this zone (cluster)')
     .option(
       '--move <vm=host>',
@@ -73,6 +77,7 @@ export const planCommands: CommandModule = (program) => {
           paybackHorizonS: o.paybackHorizonS,
           powerOffGraceS: o.powerOffGraceS,
           policy: o.policy,
+          timeLimitS: o.timeLimit,
           zone: o.zone,
           moves: moves.length ? moves : undefined,
         }),

@@ -67,14 +67,19 @@ export class Automation extends Service {
     o: Partial<Omit<AutomationSettings, 'level'>> & { zone?: string } = {},
   ) {
     authorize(p, 'settings:write');
-    if (o.policy && o.policy !== 'reservation' && !/^spread(:0?\.[0-9]+)?$/.test(o.policy)) {
+    if (
+      o.policy &&
+      o.policy !== 'reservation' &&
+      o.policy !== 'optimal' &&
+      !/^spread(:0?\.[0-9]+)?$/.test(o.policy)
+    ) {
       try {
         if (parsePolicy(o.policy).type !== 'migration')
           throw new PolicySpecError(`Policy "${o.policy}" plans no migrations`);
       } catch (e) {
         throw new ControlError(
           'BAD_REQUEST',
-          `${(e as Error).message}; accepted: reservation, spread[:GAP] or a DETECTOR-SELECTION preset such as lr-mmt:1.2`,
+          `${(e as Error).message}; accepted: reservation, optimal, spread[:GAP] or a DETECTOR-SELECTION preset such as lr-mmt:1.2`,
         );
       }
     }

@@ -16,6 +16,7 @@ import {
   summarize,
 } from '../../policies/plans/plan.ts';
 import { MovesBreakConstraint } from '../../policies/plans/order-moves.ts';
+import { planOptimal } from '../../policies/optimize/optimal-plan.ts';
 import { parsePolicy, PolicySpecError } from '../../policies/registry.ts';
 import { seededRandom } from '../../runtime/random.ts';
 import { stripUndefined } from '../automation/automation.ts';
@@ -59,6 +60,8 @@ export class Plans extends Service {
     p: Principal,
     o: Partial<ConsolidationPlanOptions> & {
       policy?: string;
+      /** Seconds the `optimal` policy's solver may run (default 10). */
+      timeLimitS?: number;
       zone?: string;
       moves?: { vm: string; to: string }[];
       actor?: string;
@@ -105,6 +108,7 @@ export class Plans extends Service {
       const policy = o.policy ?? settings.policy ?? 'reservation';
       const spread = /^spread(?::([0-9.]+))?$/.exec(policy);
       if (policy === 'reservation') plan = planConsolidation(cluster, options);
+      else if (policy === 'optimal') plan = await this.planOptimal(cluster, options, o.timeLimitS ?? 10);
       else if (spread) {
         const gap = spread[1] === undefined ? 0.3 : Number(spread[1]);
         if (!(gap > 0 && gap < 1))
@@ -121,7 +125,7 @@ export class Plans extends Service {
         } catch (e) {
           throw new ControlError(
             'BAD_REQUEST',
-            `${(e as PolicySpecError).message}, or reservation, or spread[:GAP]`,
+            `${(e as PolicySpecError).message}, or reservation, or optimal, or spread[:GAP]`,
           );
         }
         if (spec.type !== 'migration')
@@ -173,6 +177,34 @@ export class Plans extends Service {
       });
     });
     return this.getPlan(p, id);
+  }
+
+  /**
+   * The exact optimizer's plan (HiGHS in a worker thread: the event loop stays free while it
+   * searches); incumbent, bound and gap go into the summary.
+   */
+  private async planOptimal(
+    cluster: Awaited<ReturnType<Plans['cp']['clusterReader']['planCluster']>>,
+    options: ConsolidationPlanOptions,
+    timeLimitS: number,
+  ): Promise<Plan> {
+    const solver = this.ctx.milpSolver;
+    if (!solver)
+      throw new ControlError(
+        'BAD_REQUEST',
+        'The optimal policy needs the MILP solver, which this control plane was started without; use reservation',
+      );
+    try {
+      return (await planOptimal(cluster, options, solver, { timeLimitS, now: () => this.ctx.clock.now() }))
+        .plan;
+    } catch (e) {
+      if (e instanceof RangeError)
+        throw new ControlError(
+          'BAD_REQUEST',
+          `The optimal placement cannot be reached step by step: ${e.message}`,
+        );
+      throw e;
+    }
   }
 
   async listPlans(p: Principal) {

@@ -68,4 +68,10 @@ export interface OptimizeResult {
   gap: number;
   /** Wall-clock seconds spent (reported, never asserted). */
   elapsedS: number;
+  /** What a person should know about the run (warm start used, fallbacks, solver messages). */
+  notes?: string[];
+  /** Ids of hard constraints the model does not encode (checked on the solution afterwards). */
+  unencoded?: string[];
+  /** Independent parts solved (zones, when VMs stay in their zone). */
+  parts?: number;
 }
