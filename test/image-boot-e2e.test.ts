@@ -105,8 +105,9 @@ test(
     for (const k of ['a', 'b'] as const) {
       assert.deepEqual(readdirSync(cache(k)), [`${img.sha256}.qcow2`]);
       const now = statSync(file(k));
+      // A download writes a new file and renames it over: the same inode means no second download
+      // (the mtime moves: it records the last use, for the cache's LRU eviction).
       assert.equal(now.ino, before[k].ino, `host ${k} kept its one download`);
-      assert.equal(now.mtimeMs, before[k].mtimeMs);
     }
     assert.ok(existsSync(file(h3)));
     process.stdout.write(`${timings.join('\n')}\n`);
