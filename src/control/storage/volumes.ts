@@ -162,7 +162,11 @@ export class Volumes extends Service {
     return room[0]!.id;
   }
 
-  async list(p: Principal) {
+  /**
+   * The caller's volumes (all tenants' for operators and admins); with `vm`, only those attached to
+   * that VM (an id; another tenant's VM yields none, as the ports filter does).
+   */
+  async list(p: Principal, o: { vm?: string } = {}) {
     authorize(p, 'volume:read');
     const t = tenantFilter(p, 'volume:read');
     let q = this.db
@@ -172,6 +176,7 @@ export class Volumes extends Service {
       .orderBy('name')
       .orderBy('id');
     if (t) q = q.where('tenant_id', '=', t);
+    if (o.vm !== undefined) q = q.where('vm_id', '=', o.vm);
     return Promise.all((await q.execute()).map((v) => this.view(v)));
   }
 
