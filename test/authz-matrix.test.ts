@@ -443,6 +443,8 @@ const MATRIX: Record<string, Case[]> = {
         return { url: `/v1/images/${i.id}`, body: { name: w.fresh('i') } };
       },
     },
+    // Making an uploaded image private: its tenant's members, or admins (public: admins only).
+    ...both('image:upload', async (w, o) => `/v1/images/${await imageOf(w, o)}`, { visibility: 'private' }),
   ],
   'DELETE /v1/images/{id}': [
     {

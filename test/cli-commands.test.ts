@@ -663,6 +663,8 @@ test('storage from the CLI: image upload/show/download, storage pool, volume cre
   const up = await json('admin', 'image', 'upload', 'cli-img', disk, '--public');
   assert.equal(up.format, 'qcow2');
   assert.equal(up.visibility, 'public');
+  assert.match(await ok('admin', 'image', 'update', 'cli-img', '--private'), /updated: private$/m);
+  assert.equal((await json('admin', 'image', 'update', 'cli-img', '--public')).visibility, 'public');
   assert.match(await ok('admin', 'image', 'show', 'cli-img'), /sha256/);
   const back = join(home, 'back.qcow2');
   assert.match(await ok('admin', 'image', 'download', 'cli-img', back), new RegExp(`sha256 ${up.sha256}`));
@@ -706,6 +708,12 @@ test('storage from the CLI: image upload/show/download, storage pool, volume cre
   assert.match(await ok('admin', 'volume', 'snapshots', 'data-1'), /before-upgrade/);
   assert.match(await ok('admin', 'volume', 'delete-snapshot', 'data-1', 'before-upgrade'), /deleted/);
   assert.match(await ok('admin', 'volume', 'list'), /data-2\s+1\s+nas\s+in-use\s+db-1/);
+  await ok('admin', 'volume', 'create', 'spare', '--size', '1', '--pool', 'nas');
+  assert.deepEqual(
+    ((await json('admin', 'volume', 'list', '--vm', 'db-1')) as { name: string }[]).map((v) => v.name),
+    ['data-1', 'data-2'],
+  );
+  await ok('admin', 'volume', 'delete', 'spare');
   assert.match(await ok('admin', 'volume', 'detach', 'data-2'), /available/);
   assert.match(await ok('admin', 'volume', 'show', 'data-2'), /state +available/);
   assert.match(await ok('admin', 'volume', 'delete', 'data-2'), /deleted/);

@@ -124,7 +124,7 @@ export const POLICY = {
   'image:read': global(ALL, 'List images'),
   'image:write': global(ADMIN, 'Create, change and delete images'),
   'image:upload': tenantWrite(
-    'Upload images (private to the tenant; public needs an admin) and delete your own',
+    'Upload images (private to the tenant; public needs an admin), make your own private, delete your own',
   ),
   'image:download': tenantRead("Download the data of a public image or of your tenant's"),
 

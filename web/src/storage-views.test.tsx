@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { renderToStaticMarkup } from 'react-dom/server';
 import type { Host, Image, Me, StoragePool, Volume } from './api.ts';
 import { AttachedVolumes } from './components/VmVolumes.tsx';
-import { canDeleteImage, ImageTable } from './pages/Images.tsx';
+import { canDeleteImage, canToggleVisibility, ImageTable } from './pages/Images.tsx';
 import { PoolTable } from './pages/StoragePools.tsx';
 import { VolumeTable } from './pages/Volumes.tsx';
 import {
@@ -94,6 +94,29 @@ test('image table: name, format, virtual size, size, visibility, state and short
   assert.equal(canDeleteImage(me('operator'), image('x')), false, 'operators read');
   assert.equal(canDeleteImage(me('admin', 't9'), image('tiny', { tenantId: null })), true);
   assert.match(renderToStaticMarkup(<ImageTable images={[]} />), /no images/);
+});
+
+test('image table: admins get a public/private toggle on uploaded images, never on catalog ones', () => {
+  const imgs = [
+    image('mine'),
+    image('shared', { visibility: 'public' }),
+    image('tiny', { tenantId: null, visibility: 'public' }),
+  ];
+  const admin = me('admin', 't9');
+  const html = renderToStaticMarkup(
+    <ImageTable images={imgs} toggleable={(i) => canToggleVisibility(admin, i)} onVisibility={() => {}} />,
+  );
+  assert.match(
+    html,
+    /<tr data-image="mine">.*<td>private <button class="secondary" data-testid="image-visibility">make public<\/button><\/td>/,
+  );
+  assert.match(
+    html,
+    /<tr data-image="shared">.*<td>public <button class="secondary" data-testid="image-visibility">make private<\/button><\/td>/,
+  );
+  assert.match(html, /<tr data-image="tiny">.*<td>public<\/td>/);
+  assert.equal(canToggleVisibility(me('member'), image('x')), false, 'members: the CLI or API');
+  assert.equal(canToggleVisibility(me('operator'), image('x')), false);
 });
 
 test('volume table: size, pool and kind, state and the VM it is attached to (linked); hosts for operators only', () => {

@@ -81,11 +81,25 @@ export const catalogRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'PATCH',
     url: '/v1/images/:id',
-    summary: 'Rename an image; its size only while nothing uses it (admin)',
+    summary:
+      "Rename an image; its size only while nothing uses it (admin); visibility: public (admin) or private (admin, or your tenant's own image)",
     tag: 'images',
     params: idParam,
-    body: z.object({ name: name.optional(), sizeMiB: z.number().int().positive().optional() }).strict(),
-    handler: async ({ p, params, body }) => cp.catalogEdits.updateImage(p, params.id, body),
+    body: z
+      .object({
+        name: name.optional(),
+        sizeMiB: z.number().int().positive().optional(),
+        visibility: z.enum(['public', 'private']).optional(),
+      })
+      .strict(),
+    handler: async ({ p, params, body }) => {
+      const { visibility, ...rest } = body;
+      if (visibility === undefined) return cp.catalogEdits.updateImage(p, params.id, rest);
+      const id = Object.keys(rest).length
+        ? (await cp.catalogEdits.updateImage(p, params.id, rest)).id
+        : params.id;
+      return cp.images.setVisibility(p, id, visibility);
+    },
   });
   route({
     method: 'DELETE',

@@ -4,6 +4,12 @@ import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
 const ref = z.string().min(1).max(200);
+/** A VM id in a filter: what `ctx.ids` makes (letters, digits and "-"). */
+const vmIdQuery = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9-]+$/, 'a VM id: letters, digits and "-" (the CLI resolves a name)');
 
 /** /v1/storage-pools, /v1/volumes, /v1/volumes/:id/{attach,detach,snapshots}, /v1/volume-snapshots/:id. */
 export const volumeRoutes: RouteModule = (route, { cp }) => {
@@ -29,9 +35,10 @@ export const volumeRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'GET',
     url: '/v1/volumes',
-    summary: 'List your volumes',
+    summary: "List your volumes (vm: only those attached to that VM, by id; another tenant's VM: none)",
     tag: 'volumes',
-    handler: async ({ p }) => cp.volumes.list(p),
+    query: z.object({ vm: vmIdQuery.optional() }).strict(),
+    handler: async ({ p, query }) => cp.volumes.list(p, query),
   });
   route({
     method: 'POST',

@@ -100,13 +100,19 @@ export const imageCommands: CommandModule = (program) => {
     });
   image
     .command('update <image>')
-    .description('Rename a image, or change its sizes while nothing uses it (admin)')
+    .description(
+      "Rename an image, or change its sizes while nothing uses it (admin); make it public (admin) or private (admin, or your tenant's own)",
+    )
     .option('--name <name>', 'new name')
     .option('--size-mib <n>', 'size (only while unused)', int)
+    .option('--public', 'visible to every tenant (admin)')
+    .option('--private', "visible to its tenant only (admin, or your tenant's own image)")
     .action(async function (this: Command, ref: string, o) {
       const c = ctx(this);
-      const x = await c.client.images.update(ref, defined({ name: o.name, sizeMiB: o.sizeMib }));
-      c.out(x, () => `image ${x.name} (id ${x.id}) updated`);
+      if (o.public && o.private) throw new CliError('BAD_ARGUMENT', 'Give --public or --private, not both');
+      const visibility = o.public ? 'public' : o.private ? 'private' : undefined;
+      const x = await c.client.images.update(ref, defined({ name: o.name, sizeMiB: o.sizeMib, visibility }));
+      c.out(x, () => `image ${x.name} (id ${x.id}) updated${visibility ? `: ${visibility}` : ''}`);
     });
   image
     .command('delete <image>')

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Volume } from '../../client/index.ts';
 import { formatTable } from '../table.ts';
-import { CliError, ctx, int, keyValues, resourceCommand, type CommandModule } from './common.ts';
+import { CliError, ctx, int, keyValues, resourceCommand, vmId, type CommandModule } from './common.ts';
 
 const line = (v: Volume) =>
   `volume ${v.name}: ${v.sizeGiB} GiB in pool ${v.pool}, ${v.state}${v.vm ? ` on VM ${v.vm}` : ''} (id ${v.id})`;
@@ -33,9 +33,10 @@ export const volumeCommands: CommandModule = (program) => {
   volume
     .command('list')
     .description('List your volumes')
-    .action(async function (this: Command) {
+    .option('--vm <vm>', 'only the volumes attached to this VM (name or id)')
+    .action(async function (this: Command, o: { vm?: string }) {
       const c = ctx(this);
-      const list = await c.client.volumes.list();
+      const list = await c.client.volumes.list({ vm: o.vm === undefined ? undefined : await vmId(c, o.vm) });
       c.out(list, () =>
         formatTable(
           ['name', 'size GiB', 'pool', 'state', 'vm', 'id'],

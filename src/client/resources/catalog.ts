@@ -17,8 +17,11 @@ export const imagesApi = (http: Http) => ({
   list: () => http.get<Image[]>('/v1/images'),
   create: (i: { name: string; format: 'qcow2' | 'raw' | 'kernel+initramfs'; sizeMiB: number }) =>
     http.post<Image>('/v1/images', i),
-  /** Renames an image; its size only while nothing uses it (admin). */
-  update: (image: string, c: { name?: string; sizeMiB?: number }) =>
+  /**
+   * Renames an image, its size only while nothing uses it (admin); `visibility`: `public` (admin) or
+   * `private` (admin, or the members of the tenant that uploaded it).
+   */
+  update: (image: string, c: { name?: string; sizeMiB?: number; visibility?: 'public' | 'private' }) =>
     http.patch<Image>(`/v1/images/${seg(image)}`, c),
   /** Deletes an image no VM or scaling group uses (admin). */
   delete: (image: string) => http.delete<void>(`/v1/images/${seg(image)}`),

@@ -29,7 +29,8 @@ export const storagePoolsApi = (http: Http) => ({
 
 /** Volumes and their snapshots. */
 export const volumesApi = (http: Http) => ({
-  list: () => http.get<Volume[]>('/v1/volumes'),
+  /** Your volumes; `vm` (an id): only those attached to that VM. */
+  list: (o: { vm?: string } = {}) => http.get<Volume[]>('/v1/volumes', { vm: o.vm }),
   create: (v: VolumeCreate) => http.post<Volume>('/v1/volumes', v),
   get: (volume: string) => http.get<Volume>(`/v1/volumes/${seg(volume)}`),
   delete: (volume: string) => http.delete<void>(`/v1/volumes/${seg(volume)}`),

@@ -7,6 +7,7 @@ import { authorize } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
+import { haRetryDelayS } from './ha-retry.ts';
 
 /** High availability: evacuating a failed host, the failover reserve, heartbeat timeouts. */
 export class HighAvailability extends Service {
@@ -294,13 +295,26 @@ export class HighAvailability extends Service {
       // reason is the operator's to start).
       const last = await this.db
         .selectFrom('events')
-        .select('kind')
+        .select(['id', 'kind'])
         .where('vm_id', '=', v.id)
         .where('kind', 'in', ['vm.ha.waiting', 'vm.ha.restarted', 'vm.running', 'vm.recovered'])
         .orderBy('id', 'desc')
         .limit(1)
         .executeTakeFirst();
       if (last?.kind !== 'vm.ha.waiting') continue;
+      // A restart that failed is tried again after a back-off, not on every pass of the HA loop.
+      const tries = await this.db
+        .selectFrom('events')
+        .select('detail')
+        .where('vm_id', '=', v.id)
+        .where('kind', '=', 'vm.ha.retry')
+        .where('id', '>', last.id)
+        .orderBy('id', 'desc')
+        .execute();
+      const next = tries[0]
+        ? (JSON.parse(tries[0].detail) as { nextRetryAt?: string }).nextRetryAt
+        : undefined;
+      if (next && Date.parse(next) / 1000 > this.ctx.clock.now()) continue;
       const host = await this.db
         .selectFrom('hosts')
         .selectAll()
@@ -341,7 +355,21 @@ export class HighAvailability extends Service {
         .where('id', '=', opId)
         .executeTakeFirst();
       if (op?.status !== 'succeeded') {
-        failed.push({ vm: v.name, reason: op?.error ?? 'unknown' });
+        const reason = op?.error ?? 'unknown';
+        failed.push({ vm: v.name, reason });
+        const attempt = tries.length + 1;
+        const delayS = haRetryDelayS(attempt);
+        const nextRetryAt = new Date((this.ctx.clock.now() + delayS) * 1000).toISOString();
+        await this.db.transaction().execute(async (trx) => {
+          await this.event(trx, {
+            tenantId: v.tenant_id,
+            vmId: v.id,
+            hostId: host.id,
+            actor: 'ha',
+            kind: 'vm.ha.retry',
+            detail: { attempt, error: reason, delayS, nextRetryAt, on: host.name },
+          });
+        });
         continue;
       }
       await this.db.transaction().execute(async (trx) => {

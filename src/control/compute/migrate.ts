@@ -65,6 +65,16 @@ export class Migrate extends Service {
           );
         toHost = t.id;
       }
+      // The VM's local volumes are mirrored to the destination: it needs room for them too.
+      const local = await trx
+        .selectFrom('volumes')
+        .innerJoin('storage_pools', 'storage_pools.id', 'volumes.pool_id')
+        .select((eb) => eb.fn.sum<number>('volumes.size_gib').as('gib'))
+        .where('volumes.vm_id', '=', v.id)
+        .where('volumes.host_id', '=', src.id)
+        .where('volumes.deleted_at', 'is', null)
+        .where('storage_pools.kind', '!=', 'shared')
+        .executeTakeFirst();
       // The scheduler judges a target given by the caller with the same filters and constraints.
       const placed = await this.cp.scheduler.placeAndClaim(trx, {
         vm: { id: v.id, name: v.name, serverGroupId: v.server_group_id, zone: v.zone, tier: v.tier },
@@ -72,6 +82,7 @@ export class Migrate extends Service {
         exclude: [src.id],
         driver: src.driver,
         toHost,
+        volumesGiB: Number(local?.gib ?? 0),
       });
       dst = await trx
         .selectFrom('hosts')

@@ -8,6 +8,7 @@ import { failoverShortfall } from '../../policies/ha.ts';
 import { ControlError } from '../errors.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
+import { localVolumesGiB } from '../storage/local-disk.ts';
 
 /** Claims on capacity: a host's counters, a tenant's quota, their release, and HA admission control. */
 export class Claims extends Service {
@@ -73,13 +74,21 @@ export class Claims extends Service {
     throw new ControlError('QUOTA_EXCEEDED', 'Quota exceeded');
   }
 
-  /** Claim a host's capacity for a flavor (conditional update: two racing requests cannot both take the last room). */
+  /**
+   * Claim a host's capacity for a flavor (conditional update: two racing requests cannot both take the
+   * last room). The disk check counts the host's local volumes too, and `o.volumesGiB` (local volumes
+   * that come along with a migrating VM) without claiming them.
+   */
   async claimHost(
     trx: Db,
     hostId: string,
     f: { vcpus: number; memory_mib: number; disk_gib: number },
     newVms = 1,
+    o: { volumesGiB?: number } = {},
   ): Promise<boolean> {
+    // A claim that adds no disk (a resize of CPU or memory) is not refused for a disk filled before.
+    const adds = f.disk_gib + (o.volumesGiB ?? 0);
+    const disk = adds > 0 ? adds + ((await localVolumesGiB(trx, [hostId])).get(hostId) ?? 0) : f.disk_gib;
     const r = await trx
       .updateTable('hosts')
       .set((eb) => ({
@@ -91,7 +100,7 @@ export class Claims extends Service {
       .where('id', '=', hostId)
       .where('state', '=', 'up')
       .where(
-        sql<boolean>`used_vcpus + ${f.vcpus} <= vcpus * cpu_ratio - reserved_vcpus and used_memory_mib + ${f.memory_mib} <= memory_mib * memory_ratio - reserved_memory_mib and used_disk_gib + ${f.disk_gib} <= disk_gib * disk_ratio - reserved_disk_gib`,
+        sql<boolean>`used_vcpus + ${f.vcpus} <= vcpus * cpu_ratio - reserved_vcpus and used_memory_mib + ${f.memory_mib} <= memory_mib * memory_ratio - reserved_memory_mib and used_disk_gib + ${disk} <= disk_gib * disk_ratio - reserved_disk_gib`,
       )
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;

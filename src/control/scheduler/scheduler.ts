@@ -23,6 +23,7 @@ import type { Principal } from '../principal.ts';
 import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
+import { localDiskUse, localVolumesGiB } from '../storage/local-disk.ts';
 
 /** What to place: the VM, its size, where not to go, or the one host it must go to. */
 export interface PlaceRequest {
@@ -37,6 +38,11 @@ export interface PlaceRequest {
   preset?: string;
   /** Constraints the request adds (those a new VM joins). */
   extra?: Constraint[];
+  /**
+   * GiB of the VM's local volumes that come along (mirrored by a block migration): the host needs room
+   * for them too. They are not claimed in the host's counter; they count there once they live on it.
+   */
+  volumesGiB?: number;
 }
 
 /** What a request needs, for errors a member reads (no host in it). */
@@ -70,6 +76,8 @@ export class Scheduler extends Service {
         this.staticViews.set(h.id, { ...rest, rack: h.rack, datacenter: h.datacenter });
       }
     }
+    // A host's disk holds VM root disks and local volumes: both count (one function for every path).
+    const volumes = await localVolumesGiB(db);
     // Only state and counters change between decisions: a small object per host, no row spreads
     // (copying whole rows cost about 1 ms per decision at 200 hosts).
     return live.map((l) => ({
@@ -78,7 +86,8 @@ export class Scheduler extends Service {
       used: {
         vcpus: Number(l.used_vcpus),
         memoryMiB: Number(l.used_memory_mib),
-        diskGiB: Number(l.used_disk_gib),
+        diskGiB: localDiskUse({ ...this.hostStatic.get(l.id)!, used_disk_gib: l.used_disk_gib }, volumes)
+          .usedGiB,
       },
       vmIds: members.get(l.id) ?? [],
     }));
@@ -104,7 +113,11 @@ export class Scheduler extends Service {
     const decision = placeVm(
       views,
       {
-        flavor: { vcpus: r.flavor.vcpus, memoryMiB: r.flavor.memory_mib, diskGiB: r.flavor.disk_gib },
+        flavor: {
+          vcpus: r.flavor.vcpus,
+          memoryMiB: r.flavor.memory_mib,
+          diskGiB: r.flavor.disk_gib + (r.volumesGiB ?? 0),
+        },
         vmId: r.vm.id,
         vmName: r.vm.name,
         constraints: ctx.constraints,
@@ -169,7 +182,11 @@ export class Scheduler extends Service {
           rejected: decision.rejected,
           request: needOf(r),
         });
-      if (await this.cp.claims.claimHost(trx, decision.hostId, r.flavor, o.newVms ?? 1))
+      if (
+        await this.cp.claims.claimHost(trx, decision.hostId, r.flavor, o.newVms ?? 1, {
+          volumesGiB: r.volumesGiB,
+        })
+      )
         return { hostId: decision.hostId, decision };
       if (r.toHost || attempt >= 5)
         throw new ControlError(

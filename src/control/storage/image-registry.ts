@@ -109,6 +109,40 @@ export class ImageRegistry extends Service {
     return this.view(await this.visible(this.db, p, ref));
   }
 
+  /**
+   * Make an image public (admins only) or private (admins, or the members of the tenant that owns
+   * it). Another tenant's private image is NOT_FOUND; one the caller sees but does not own (public or
+   * from the catalog) is FORBIDDEN. VMs and volumes already made from it keep working.
+   */
+  async setVisibility(p: Principal, ref: string, visibility: 'public' | 'private') {
+    authorize(p, 'image:upload');
+    const i = await this.visible(this.db, p, ref);
+    const admin = reachesAllTenants(p, 'image:upload');
+    if (!admin && i.tenant_id !== p.tenantId)
+      throw new ControlError(
+        'FORBIDDEN',
+        `Image "${i.name}" is not your tenant's: only admins change its visibility`,
+      );
+    if (visibility === 'public' && p.role !== 'admin')
+      throw new ControlError('FORBIDDEN', `Only admins make images public; image "${i.name}" stays private`);
+    if (i.tenant_id === null && visibility === 'private')
+      throw new ControlError(
+        'BAD_REQUEST',
+        `Image "${i.name}" is a catalog image (no tenant owns it): every tenant sees it`,
+      );
+    if (i.visibility !== visibility)
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('images').set({ visibility }).where('id', '=', i.id).execute();
+        await this.event(trx, {
+          tenantId: i.tenant_id,
+          actor: p.userName,
+          kind: 'image.updated',
+          detail: { id: i.id, name: i.name, visibility },
+        });
+      });
+    return this.view(await this.row(this.db, i.id));
+  }
+
   /** The data of an uploaded image the caller may see. */
   async download(p: Principal, ref: string) {
     authorize(p, 'image:download');

@@ -19,6 +19,7 @@ import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
 import type { VolumeTable } from '../store/schema.ts';
+import { freeLocalDiskGiB, localVolumesGiB } from './local-disk.ts';
 import { poolRef, type PoolRow } from './pools.ts';
 import { checkStorageQuota } from './storage-quotas.ts';
 
@@ -84,7 +85,7 @@ export class Volumes extends Service {
       o.pool !== undefined
         ? await this.cp.pools.find(this.db, o.pool)
         : await this.cp.pools.defaultPool(this.db);
-    if (pool.kind !== 'shared' && !hostId) hostId = await this.hostForLocal(pool, o.sizeGiB);
+    if (pool.kind !== 'shared') hostId = await this.hostForLocal(pool, o.sizeGiB, hostId ?? undefined);
     const id = this.ctx.ids.uuid();
     const spec: VolumeSpec = { id, pool: poolRef(pool), sizeGiB: o.sizeGiB, ...(from ? { from } : {}) };
     await this.cp.volumeOps.run(p, { volumeId: id, action: 'create', spec }, async (trx) => {
@@ -130,36 +131,42 @@ export class Volumes extends Service {
   /**
    * The host a new volume of a local pool goes to: an up host that sees it and has room for `sizeGiB`
    * on its disk (its VMs' root disks and its local volumes counted), with the fewest GiB of volumes.
+   * With `onHost` (a clone stays on its source's host), only that host is judged.
    * @throws ControlError NO_HOST_FITS in volume words (`details.volume`: the pool and the size)
    */
-  private async hostForLocal(pool: PoolRow, sizeGiB: number): Promise<string> {
-    const hosts = (await this.cp.pools.hostsSeeing(this.db, pool)).filter((h) => h.state === 'up');
-    const used = await this.db
-      .selectFrom('volumes')
-      .select(['host_id', (eb) => eb.fn.sum<number>('size_gib').as('gib')])
-      .where('host_id', 'is not', null)
-      .where('deleted_at', 'is', null)
-      .groupBy('host_id')
-      .execute();
-    const gib = (h: string) => Number(used.find((u) => u.host_id === h)?.gib ?? 0);
-    const free = (h: (typeof hosts)[number]) =>
-      h.disk_gib * h.disk_ratio - h.reserved_disk_gib - Number(h.used_disk_gib) - gib(h.id);
+  private async hostForLocal(pool: PoolRow, sizeGiB: number, onHost?: string): Promise<string> {
+    const hosts = (await this.cp.pools.hostsSeeing(this.db, pool)).filter(
+      (h) => h.state === 'up' && (onHost === undefined || h.id === onHost),
+    );
+    const volumes = await localVolumesGiB(this.db);
+    const free = (h: (typeof hosts)[number]) => freeLocalDiskGiB(h, volumes);
     const room = hosts.filter((h) => free(h) >= sizeGiB);
     if (!room.length) {
-      const why = hosts.length
-        ? `the ${hosts.length} host(s) up that see it have at most ${Math.max(0, Math.floor(Math.max(...hosts.map(free))))} GiB free`
-        : 'no host that is up sees it';
+      const most = Math.max(0, Math.floor(Math.max(...hosts.map(free))));
+      const why =
+        onHost !== undefined
+          ? hosts.length
+            ? `its source's host has ${most} GiB free; a clone stays on its source's host`
+            : "its source's host is not up"
+          : hosts.length
+            ? `the ${hosts.length} host(s) up that see it have at most ${most} GiB free`
+            : 'no host that is up sees it';
       throw new ControlError(
         'NO_HOST_FITS',
         `No host in pool "${pool.name}" has room for a ${sizeGiB} GiB volume now (${why}); try a smaller size, another pool, or ask an operator`,
         { volume: { pool: pool.name, sizeGiB }, hostsUp: hosts.length },
       );
     }
+    const gib = (h: string) => volumes.get(h) ?? 0;
     room.sort((a, b) => gib(a.id) - gib(b.id) || a.name.localeCompare(b.name));
     return room[0]!.id;
   }
 
-  async list(p: Principal) {
+  /**
+   * The caller's volumes (all tenants' for operators and admins); with `vm`, only those attached to
+   * that VM (an id; another tenant's VM yields none, as the ports filter does).
+   */
+  async list(p: Principal, o: { vm?: string } = {}) {
     authorize(p, 'volume:read');
     const t = tenantFilter(p, 'volume:read');
     let q = this.db
@@ -169,6 +176,7 @@ export class Volumes extends Service {
       .orderBy('name')
       .orderBy('id');
     if (t) q = q.where('tenant_id', '=', t);
+    if (o.vm !== undefined) q = q.where('vm_id', '=', o.vm);
     return Promise.all((await q.execute()).map((v) => this.view(v)));
   }
 

@@ -53,11 +53,17 @@ export function VmVolumes({
   tenantId: string;
   canWrite: boolean;
 }) {
-  const vols = usePoll(() => client.volumes.list(), 3000, [vmId]);
+  // The VM's own volumes come filtered by the API (GET /v1/volumes?vm=ID); the tenant's whole list is
+  // read only for the attach picker, when the user may attach.
+  const vols = usePoll(() => client.volumes.list({ vm: vmId }), 3000, [vmId]);
+  const pickable = usePoll(() => (canWrite ? client.volumes.list() : Promise.resolve([])), 3000, [
+    vmId,
+    canWrite,
+  ]);
   const [pick, setPick] = useState('');
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState<{ ok: boolean; text: string }>();
-  const all = vols.data ?? [];
+  const mine = vols.data ?? [];
   const run = async (label: string, f: () => Promise<unknown>) => {
     setBusy(true);
     setMsg(undefined);
@@ -70,15 +76,16 @@ export function VmVolumes({
     } finally {
       setBusy(false);
       vols.reload();
+      pickable.reload();
     }
   };
-  const free = attachable(all.filter((v) => v.tenantId === tenantId));
+  const free = attachable((pickable.data ?? []).filter((v) => v.tenantId === tenantId));
   return (
     <div className="card" data-testid="vm-volumes-card">
       <h3>Volumes</h3>
       {vols.error && <p className="error">{vols.error}</p>}
       <AttachedVolumes
-        volumes={volumesOf(vmId, all)}
+        volumes={volumesOf(vmId, mine)}
         busy={busy}
         onDetach={
           canWrite ? (v) => void run(`detach ${v.name}`, () => client.volumes.detach(v.id)) : undefined

@@ -8,15 +8,25 @@ import { uploadImage, type Upload } from '../upload.ts';
 export const canDeleteImage = (me: Pick<Me, 'role' | 'tenantId'>, i: Image) =>
   me.role === 'admin' || (me.role === 'member' && !!i.tenantId && i.tenantId === me.tenantId);
 
-/** The image table (pure markup, for tests); `onDelete` absent: no delete buttons. */
+/** Whether the signed-in user gets the public/private toggle: admins, on uploaded images (catalog ones stay public). */
+export const canToggleVisibility = (me: Pick<Me, 'role'>, i: Image) => me.role === 'admin' && !!i.tenantId;
+
+/**
+ * The image table (pure markup, for tests); `onDelete` absent: no delete buttons; `onVisibility`
+ * absent: no public/private toggle.
+ */
 export function ImageTable({
   images,
   deletable,
   onDelete,
+  toggleable,
+  onVisibility,
 }: {
   images: readonly Image[];
   deletable?: (i: Image) => boolean;
   onDelete?: (i: Image) => void;
+  toggleable?: (i: Image) => boolean;
+  onVisibility?: (i: Image, to: 'public' | 'private') => void;
 }) {
   if (images.length === 0) return <p className="muted">no images</p>;
   return (
@@ -40,7 +50,21 @@ export function ImageTable({
             <td>{i.format}</td>
             <td>{i.virtualSizeBytes ? bytes(i.virtualSizeBytes) : bytes(i.sizeMiB * 1024 * 1024)}</td>
             <td>{bytes(i.sizeBytes)}</td>
-            <td>{i.visibility ?? 'public'}</td>
+            <td>
+              {i.visibility ?? 'public'}
+              {onVisibility && toggleable?.(i) && (
+                <>
+                  {' '}
+                  <button
+                    className="secondary"
+                    data-testid="image-visibility"
+                    onClick={() => onVisibility(i, i.visibility === 'public' ? 'private' : 'public')}
+                  >
+                    make {i.visibility === 'public' ? 'private' : 'public'}
+                  </button>
+                </>
+              )}
+            </td>
             <td className={`st-${i.status ?? 'active'}`}>{i.status ?? 'active'}</td>
             <td>
               <code title={i.sha256 ?? ''}>{shortSha(i.sha256)}</code>
@@ -97,6 +121,17 @@ export function Images({ me }: { me: Me }) {
     try {
       await client.images.delete(i.id);
       setMsg({ ok: true, text: `Deleted ${i.name}` });
+      images.reload();
+    } catch (err) {
+      setMsg({ ok: false, text: (err as Error).message });
+    }
+  };
+
+  const setVisibility = async (i: Image, to: 'public' | 'private') => {
+    setMsg(undefined);
+    try {
+      await client.images.update(i.id, { visibility: to });
+      setMsg({ ok: true, text: `${i.name} is ${to}` });
       images.reload();
     } catch (err) {
       setMsg({ ok: false, text: (err as Error).message });
@@ -168,7 +203,13 @@ export function Images({ me }: { me: Me }) {
       )}
       <div className="card">
         {images.error && <p className="error">{images.error}</p>}
-        <ImageTable images={images.data ?? []} deletable={(i) => canDeleteImage(me, i)} onDelete={del} />
+        <ImageTable
+          images={images.data ?? []}
+          deletable={(i) => canDeleteImage(me, i)}
+          onDelete={del}
+          toggleable={(i) => canToggleVisibility(me, i)}
+          onVisibility={setVisibility}
+        />
       </div>
     </div>
   );
