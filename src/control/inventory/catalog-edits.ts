@@ -6,7 +6,8 @@
  *
  * Uses: `cp.scheduler` (server group lookup).
  */
-import { authorize, authorizeTenantObject } from '../authz.ts';
+import { allows, authorize, authorizeTenantObject } from '../authz.ts';
+import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -160,6 +161,17 @@ export class CatalogEdits extends Service {
         .where('tenant_id', '=', p.tenantId)
         .where('deleted_at', 'is', null)
         .executeTakeFirst());
+    if (kind === 'image' && !own && !allows(p, 'image:write')) {
+      // Another tenant's private image is not there for this caller: 404, as for any of its objects.
+      const seen = await this.db
+        .selectFrom('images')
+        .select('id')
+        .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
+        .where((eb) => eb.or([eb('tenant_id', 'is', null), eb('visibility', '=', 'public')]))
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      if (!seen) throw await notFoundInTenant(this.db, p, 'image:write', 'image', ref, `No image "${ref}"`);
+    }
     authorize(p, kind === 'flavor' ? 'flavor:write' : own ? 'image:upload' : 'image:write');
     const r = await this.row(kind, ref);
     const u = await this.users(kind, r.id);
