@@ -39,6 +39,7 @@ export function checkPlan(c: PlanCluster, plan: Plan): PlanViolation[] {
   const pc = new PlanConstraints(c);
   const before = new Set(pc.violations({ only: 'discrete' }).map((x) => x.message));
   const lastMove = new Map<string, number>();
+  let lastPowerOn = -1;
   const out: PlanViolation[] = [];
   plan.actions.forEach((a, i) => {
     if (a.type === 'migrate') {
@@ -80,6 +81,8 @@ export function checkPlan(c: PlanCluster, plan: Plan): PlanViolation[] {
           reason: `cannot switch ${a.hostName} on: it is ${state.get(a.hostId) ?? 'unknown'}`,
         });
       state.set(a.hostId, 'up');
+      pc.power(a.hostId, true);
+      lastPowerOn = i;
     } else {
       const on = [...where.entries()].filter(([, h]) => h === a.hostId).map(([id]) => size.get(id)!.name);
       if (on.length)
@@ -88,13 +91,15 @@ export function checkPlan(c: PlanCluster, plan: Plan): PlanViolation[] {
           reason: `cannot switch ${a.hostName} off: ${on.join(', ')} still on it`,
         });
       state.set(a.hostId, 'off');
+      pc.power(a.hostId, false);
     }
     return undefined;
   });
   // Discrete constraints hold at the end; the plan answers for those whose VMs it moved.
   for (const x of pc.violations({ only: 'discrete' })) {
     if (before.has(x.message)) continue;
-    const moved = x.vmIds.map((v) => lastMove.get(v) ?? -1);
+    // A rule about hosts only (maxOnline) answers to the last host the plan switched on.
+    const moved = x.vmIds.length ? x.vmIds.map((v) => lastMove.get(v) ?? -1) : [lastPowerOn];
     const at = Math.max(...moved);
     if (at >= 0)
       out.push({ action: at, reason: `at the end of the plan: ${x.message}`, constraint: x.constraint.id });
