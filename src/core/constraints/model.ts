@@ -253,7 +253,7 @@ export interface ConstraintState {
    * sum of `demand` over the VMs `placement` puts there.
    */
   used?: ReadonlyMap<string, ResourceAmounts>;
-  /** When each VM's action starts in a schedule, in seconds from the plan's start (noDelay). */
+  /** When each VM's action starts in a schedule (seconds from the plan's start, or a wave index); noDelay wants 0. */
   starts?: ReadonlyMap<string, number>;
 }
 

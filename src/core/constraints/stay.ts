@@ -133,7 +133,7 @@ export function noDelayChecker(c: NoDelayConstraint): ConstraintChecker {
           out.push({
             constraint: c,
             vmIds: [v],
-            message: `${label}: ${names(s, [v])} starts at ${t} s, not 0`,
+            message: `${label}: ${names(s, [v])} starts at ${t}, not 0`,
           });
       }
       return out;

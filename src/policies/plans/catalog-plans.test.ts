@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import type { Constraint } from '../../core/constraints/index.ts';
 import {
   checkPlan,
+  checkSchedule,
   planConsolidation,
+  scheduleWaves,
   type PlanAction,
   type PlanCluster,
   type PlanHost,
@@ -115,4 +117,20 @@ test('the plan checker refuses switching on more hosts than maxOnline allows', (
   const v = checkPlan({ ...c, constraints: [cap] }, plan([on]));
   assert.equal(v.length, 1);
   assert.match(v[0]!.reason, /maxOnline "m": 4 hosts on/);
+});
+
+test('noDelay is judged on a wave schedule: a listed VM whose migration waits for a later wave is named', () => {
+  // One migration per host at once: v3 and v4 both leave c, so the second waits for wave 2.
+  const p = plan([migrate('v3', 'c', 'a'), migrate('v4', 'c', 'b')]);
+  const waves = scheduleWaves(cluster, p, { perHost: 1, perCluster: 8 });
+  assert.deepEqual(waves, [[0], [1]]);
+  const nd = (vms: string[]): Constraint => ({ id: 'nd', name: 'now', hard: true, type: 'noDelay', vms });
+  assert.deepEqual(checkSchedule({ ...cluster, constraints: [nd(['v3'])] }, p, waves), []);
+  const late = checkSchedule({ ...cluster, constraints: [nd(['v3', 'v4'])] }, p, waves);
+  assert.deepEqual(
+    late.map((x) => [x.action, x.constraint, x.reason]),
+    [[1, 'nd', 'in wave 2: noDelay "now": v4 starts at 1, not 0']],
+  );
+  // An unordered check has nothing to judge.
+  assert.deepEqual(checkPlan({ ...cluster, constraints: [nd(['v3', 'v4'])] }, p), []);
 });

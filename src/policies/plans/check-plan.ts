@@ -4,8 +4,10 @@
  * hold during each migration (the VM counts on both hosts until it completes), and the discrete ones
  * (affinity) at the end. Pure.
  */
+import { checkAll } from '../../core/constraints/index.ts';
 import { PlanConstraints } from './plan-constraints.ts';
 import type { Plan, PlanCluster } from './plan.ts';
+import { waveStarts } from './waves.ts';
 
 /** A broken rule: the action (index in the plan), why, and the constraint's id when one is broken. */
 export interface PlanViolation {
@@ -105,4 +107,24 @@ export function checkPlan(c: PlanCluster, plan: Plan): PlanViolation[] {
       out.push({ action: at, reason: `at the end of the plan: ${x.message}`, constraint: x.constraint.id });
   }
   return out.sort((p, q) => p.action - q.action);
+}
+
+/**
+ * The `noDelay` constraints a wave schedule breaks (BtrPlace `NoDelay`: the VM's action starts at
+ * time 0): a listed VM whose migration is not in the first wave, against its action.
+ */
+export function checkSchedule(
+  c: PlanCluster,
+  plan: Plan,
+  waves: readonly (readonly number[])[],
+): PlanViolation[] {
+  const noDelay = (c.constraints ?? []).filter((x) => x.hard && x.type === 'noDelay');
+  if (!noDelay.length) return [];
+  const starts = waveStarts(plan, waves);
+  const pc = new PlanConstraints(c);
+  return checkAll(noDelay, { ...pc, starts }).map((x) => ({
+    action: plan.actions.findIndex((a) => a.type === 'migrate' && a.vmId === x.vmIds[0]),
+    reason: `in wave ${(starts.get(x.vmIds[0]!) ?? 0) + 1}: ${x.message}`,
+    constraint: x.constraint.id,
+  }));
 }

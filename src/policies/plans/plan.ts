@@ -8,9 +8,9 @@ import type { Constraint } from '../../core/constraints/index.ts';
 import { predictBlockMigration } from '../../models/migration-disk.ts';
 import { PlanConstraints } from './plan-constraints.ts';
 
-export { checkPlan, type PlanViolation } from './check-plan.ts';
+export { checkPlan, checkSchedule, type PlanViolation } from './check-plan.ts';
 export { orderMoves, type RequestedMove } from './order-moves.ts';
-export { DEFAULT_CONCURRENCY, scheduleWaves, type ConcurrencyLimits } from './waves.ts';
+export { DEFAULT_CONCURRENCY, scheduleWaves, waveStarts, type ConcurrencyLimits } from './waves.ts';
 
 export interface PlanHost {
   id: string;
