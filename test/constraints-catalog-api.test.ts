@@ -92,6 +92,18 @@ test('tenants set the VM rules over their own VMs; host rules are for operators;
     // Another tenant's VM is not found (404), never forbidden.
     const other = await post('mia', { name: 'x', type: 'root', vms: ['theirs'] });
     assert.equal(other.status, 404);
+    // Per server group: its members now; another tenant's group is not found.
+    assert.equal(
+      (await w.t.call(w.tok.mia!, 'POST', '/v1/server-groups', { name: 'web', policy: 'soft-anti-affinity' }))
+        .status,
+      201,
+    );
+    await w.vm('mia', 'web-3', { serverGroup: 'web' });
+    await w.vm('mia', 'web-4', { serverGroup: 'web' });
+    const byGroup = await post('mia', { name: 'web-root', type: 'root', serverGroup: 'web', vms: ['db'] });
+    assert.equal(byGroup.status, 201, JSON.stringify(byGroup.body));
+    assert.deepEqual(byGroup.body.vms.map((v: { name: string }) => v.name).sort(), ['db', 'web-3', 'web-4']);
+    assert.equal((await post('gus', { name: 'x', type: 'root', serverGroup: 'web' })).status, 404);
     // Host rules: 403 for a member, naming who may; an operator sets them.
     const q = await post('mia', { name: 'q', type: 'quarantine', where: { zone: 'z2' } });
     assert.equal(q.status, 403);

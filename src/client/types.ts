@@ -207,6 +207,8 @@ export interface ConstraintHostGroup {
 /** The fields the catalog's constraints add (see docs/constraints.md for which type takes which). */
 export interface ConstraintCatalogFields {
   vmGroups?: string[][];
+  /** On create: the VMs of this server group (name or id) now. */
+  serverGroup?: string;
   hostGroups?: ConstraintHostGroup[];
   resource?: 'vcpus' | 'memoryMiB' | 'diskGiB';
   amount?: number;

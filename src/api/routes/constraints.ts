@@ -46,6 +46,7 @@ export const constraintRoutes: RouteModule = (route, { cp }) => {
         type: z.enum(CONSTRAINT_TYPES as [string, ...string[]]),
         hard: z.boolean().optional(),
         vms: z.array(z.string().min(1).max(200)).max(1000).optional(),
+        serverGroup: ref.optional(),
         hosts: z.array(z.string().min(1).max(200)).max(1000).optional(),
         where: where.optional(),
         max: z.number().int().min(0).optional(),

@@ -131,6 +131,7 @@ export const constraintCommands: CommandModule = (program) => {
       'max-per-host: VMs per host; maxOnline: hosts on; runningCapacity: VMs on the hosts together',
       int,
     )
+    .option('--server-group <group>', "the VMs of this server group now (with --vm's)")
     .option('--vm-group <vms>', 'split, splitAmong: a group of VMs, comma-separated (repeatable)', collect)
     .option(
       '--host-group <hosts>',
@@ -158,6 +159,7 @@ export const constraintCommands: CommandModule = (program) => {
         max?: number;
         over?: string;
         maxPerDomain?: number;
+        serverGroup?: string;
         vmGroup?: string[];
         hostGroup?: string[];
         resource?: string;
@@ -190,6 +192,7 @@ export const constraintCommands: CommandModule = (program) => {
         ...(o.max !== undefined ? { max: o.max } : {}),
         ...(o.over ? { over: o.over as ConstraintCreate['over'] } : {}),
         ...(o.maxPerDomain !== undefined ? { maxPerDomain: o.maxPerDomain } : {}),
+        ...(o.serverGroup ? { serverGroup: o.serverGroup } : {}),
         ...(o.vmGroup ? { vmGroups: o.vmGroup.map((g) => g.split(',').filter(Boolean)) } : {}),
         ...(o.hostGroup ? { hostGroups: o.hostGroup.map(hostGroup) } : {}),
         ...(o.resource ? { resource: o.resource as ConstraintCreate['resource'] } : {}),

@@ -26,6 +26,8 @@ export interface ConstraintInput {
   /** Default true. */
   hard?: boolean;
   vms?: string[];
+  /** The VMs of this server group (name or id in the tenant) now, with `vms`. */
+  serverGroup?: string;
   hosts?: string[];
   where?: Partial<Record<HostAttribute, string>>;
   max?: number;
@@ -71,6 +73,9 @@ export const CONSTRAINT_FIELDS: Record<ConstraintType, { needs: Need[]; may: Fie
   runningCapacity: { needs: [SELECT, 'max'], may: ['continuous'] },
   overbook: { needs: [SELECT, 'resource', 'ratio'], may: ['continuous'] },
 };
+
+// A rule about VMs may name them one by one or as a server group's members.
+for (const f of Object.values(CONSTRAINT_FIELDS)) if (f.may.includes('vms')) f.may.push('serverGroup');
 
 const HINT: Record<string, string> = {
   'hosts|where': 'hosts (names or ids) or where (zone, rack, tier, datacenter)',

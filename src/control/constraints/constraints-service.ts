@@ -57,7 +57,14 @@ export class ConstraintsService extends Service {
     const groups = o.vmGroups ? await Promise.all(o.vmGroups.map((g) => this.resolveVms(p, g))) : undefined;
     const vms = groups
       ? [...new Map(groups.flat().map((v) => [v.id, v])).values()]
-      : await this.resolveVms(p, o.vms ?? []);
+      : [
+          ...new Map(
+            [
+              ...(await this.resolveVms(p, o.vms ?? [])),
+              ...(o.serverGroup ? await this.groupMembers(p, o.serverGroup) : []),
+            ].map((v) => [v.id, v]),
+          ).values(),
+        ];
     const tenants = [...new Set(vms.map((v) => v.tenant_id))];
     if (tenants.length > 1)
       throw new ControlError(
@@ -212,6 +219,34 @@ export class ConstraintsService extends Service {
       if (!out.some((x) => x.id === v.id)) out.push(v);
     }
     return out;
+  }
+
+  /** The live members of a server group (by id, or by name in the caller's tenant); another tenant's is not found. */
+  private async groupMembers(p: Principal, ref: string) {
+    const mine = tenantFilter(p, 'constraint:write');
+    let q = this.db
+      .selectFrom('server_groups')
+      .select(['id', 'tenant_id'])
+      .where('deleted_at', 'is', null)
+      .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]));
+    if (mine) q = q.where('tenant_id', '=', mine);
+    const rows = await q.execute();
+    const g = rows.find((x) => x.id === ref) ?? rows.find((x) => x.tenant_id === p.tenantId) ?? rows[0];
+    if (!g)
+      throw await notFoundInTenant(
+        this.db,
+        p,
+        'constraint:write',
+        'server group',
+        ref,
+        `No server group "${ref}"`,
+      );
+    return this.db
+      .selectFrom('vms')
+      .select(['id', 'name', 'tenant_id'])
+      .where('server_group_id', '=', g.id)
+      .where('deleted_at', 'is', null)
+      .execute();
   }
 
   private async resolveHosts(p: Principal, refs: string[]) {
