@@ -127,9 +127,10 @@ export class ConstraintsService extends Service {
   }
 
   async deleteConstraint(p: Principal, ref: string) {
-    // Found as a reader first (another tenant's is not found); then the rule's own write permission.
+    // Operators find any rule (to delete host rules); writers their tenant's (another tenant's is not
+    // found); then the rule's own write permission.
     if (!allows(p, 'host:operate')) authorize(p, 'constraint:write');
-    const r = await this.row(p, ref, 'constraint:read');
+    const r = await this.row(p, ref, allows(p, 'constraint:write') ? 'constraint:write' : 'constraint:read');
     if (isHostConstraint(r.type as ConstraintType)) authorize(p, 'host:operate');
     else {
       authorize(p, 'constraint:write');
