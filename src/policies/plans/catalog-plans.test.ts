@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Constraint } from '../../core/constraints/index.ts';
+import fc from 'fast-check';
+import { checkAll, constraintState, type Constraint } from '../../core/constraints/index.ts';
 import {
   checkPlan,
   checkSchedule,
@@ -133,4 +134,63 @@ test('noDelay is judged on a wave schedule: a listed VM whose migration waits fo
   );
   // An unordered check has nothing to judge.
   assert.deepEqual(checkPlan({ ...cluster, constraints: [nd(['v3', 'v4'])] }, p), []);
+});
+
+test('property: consolidation plans keep the catalog (every move checked, the end state too)', () => {
+  const H = ['a', 'b', 'c', 'd'];
+  const V = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'];
+  const arb = fc.oneof(
+    fc.record({ type: fc.constant('root' as const), vms: fc.subarray(V, { minLength: 1 }) }),
+    fc.record({
+      type: fc.constant('quarantine' as const),
+      vms: fc.constant([]),
+      hosts: fc.subarray(H, { minLength: 1 }),
+    }),
+    fc.record({
+      type: fc.constant('lonely' as const),
+      vms: fc.subarray(V, { minLength: 1 }),
+      continuous: fc.boolean(),
+    }),
+    fc.record({
+      type: fc.constant('runningCapacity' as const),
+      vms: fc.constant([]),
+      hosts: fc.subarray(H, { minLength: 1 }),
+      max: fc.integer({ min: 1, max: 6 }),
+    }),
+    fc.record({
+      type: fc.constant('overbook' as const),
+      vms: fc.constant([]),
+      hosts: fc.subarray(H, { minLength: 1 }),
+      resource: fc.constant('vcpus' as const),
+      ratio: fc.constantFrom(0.25, 0.5, 1),
+    }),
+    fc.record({
+      type: fc.constant('among' as const),
+      vms: fc.subarray(V, { minLength: 1 }),
+      groups: fc.constant([{ hosts: ['a', 'b'] }, { hosts: ['c', 'd'] }]),
+    }),
+  );
+  fc.assert(
+    fc.property(arb, fc.array(fc.constantFrom(...H), { minLength: 6, maxLength: 6 }), (spec, where) => {
+      const c: PlanCluster = {
+        hosts: H.map((h) => host(h)),
+        vms: V.map((v, i) => vm(v, where[i]!)),
+        constraints: [{ id: 'k', hard: true, ...spec } as Constraint],
+      };
+      const s = constraintState(
+        c.hosts,
+        c.vms.map((v) => [v.id, v.hostId] as const),
+      );
+      const start = {
+        ...s,
+        origin: s.placement,
+        capacity: new Map(c.hosts.map((h) => [h.id, h.capacity])),
+        demand: new Map(c.vms.map((v) => [v.id, { vcpus: v.vcpus, memoryMiB: v.memoryMiB }])),
+      };
+      if (checkAll(c.constraints!, start).length) return; // plans answer for what they add
+      const p = planConsolidation(c, opts);
+      assert.deepEqual(checkPlan(c, p), [], JSON.stringify({ spec, where, plan: show(p.actions) }));
+    }),
+    { numRuns: 300, seed: 14 },
+  );
 });
