@@ -423,7 +423,8 @@ test('property: on a state that satisfies a catalog constraint, admits agrees wi
       fc.array(fc.option(fc.constantFrom(...IDS)), { minLength: 5, maxLength: 5 }),
       fc.constantFrom(...vms),
       fc.constantFrom(...IDS),
-      (c, hosts, vm, to) => {
+      fc.boolean(),
+      (c, hosts, vm, to, indexed) => {
         const pairs = vms.flatMap((v, i) => (hosts[i] ? [[v, hosts[i]!] as const] : []));
         const before = constraintState(HOSTS, pairs);
         const extra = {
@@ -431,10 +432,18 @@ test('property: on a state that satisfies a catalog constraint, admits agrees wi
           demand: new Map(vms.map((v) => [v, { vcpus: 2 }])),
           origin: before.placement,
         };
-        const s = { ...before, ...extra };
+        // With or without the host index (`onHost`): the same answers.
+        const index = (x: ConstraintState): ConstraintState => {
+          if (!indexed) return x;
+          const onHost = new Map<string, Set<string>>();
+          for (const [v, hs] of x.placement)
+            for (const h of hs) onHost.set(h, (onHost.get(h) ?? new Set()).add(v));
+          return { ...x, onHost };
+        };
+        const s = index({ ...before, ...extra });
         const k = checkerFor(c);
         if (k.check(s).length) return;
-        const after = {
+        const after = index({
           ...constraintState(
             HOSTS,
             k.continuous
@@ -442,7 +451,7 @@ test('property: on a state that satisfies a catalog constraint, admits agrees wi
               : [...pairs.filter(([v]) => v !== vm), [vm, to] as const],
           ),
           ...extra,
-        };
+        });
         assert.equal(
           k.admits(s, vm, to) === undefined,
           k.check(after).length === 0,

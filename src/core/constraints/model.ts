@@ -240,6 +240,11 @@ export interface ConstraintState {
   placement: ReadonlyMap<string, readonly string[]>;
   /** VM names for messages (the id is used when a name is missing). */
   vmNames?: ReadonlyMap<string, string>;
+  /**
+   * The VMs on each host, when the state keeps that index (the same facts as `placement`, read from
+   * the host side: rules about every VM then cost per host, not per VM of the cluster).
+   */
+  onHost?: ReadonlyMap<string, ReadonlySet<string>>;
   /** Where each VM ran when the plan started (root and quarantine judge a state against it). */
   origin?: ReadonlyMap<string, readonly string[]>;
   /** Hosts that are on (maxOnline); without it a host is on when a VM runs on it. */

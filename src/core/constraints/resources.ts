@@ -122,8 +122,12 @@ export function runningCapacityChecker(c: RunningCapacityConstraint): Constraint
   whole(c, 'max', c.max, 0);
   const label = constraintLabel(c);
   const inSet = (s: ConstraintState, h: string) => selects(c, hostOf(s, h));
-  const running = (s: ConstraintState) =>
-    [...s.placement].filter(([, hs]) => hs.some((h) => inSet(s, h))).map(([v]) => v);
+  const running = (s: ConstraintState) => {
+    if (!s.onHost) return [...s.placement].filter(([, hs]) => hs.some((h) => inSet(s, h))).map(([v]) => v);
+    const vms = new Set<string>();
+    for (const h of s.hosts.keys()) if (inSet(s, h)) for (const v of s.onHost.get(h) ?? []) vms.add(v);
+    return [...vms];
+  };
   const where = describeSelector(c);
   return {
     constraint: c,

@@ -53,6 +53,7 @@ export function domainOf(h: HostAttributes, over: SpreadDomain): string {
 
 /** The VMs running on a host (a migrating VM runs on two). */
 export function vmsOn(s: ConstraintState, hostId: string): string[] {
+  if (s.onHost) return [...(s.onHost.get(hostId) ?? [])];
   const out: string[] = [];
   for (const [v, hs] of s.placement) if (hs.includes(hostId)) out.push(v);
   return out;
@@ -82,6 +83,10 @@ export function loadOn(
 /** Whether a host is on: in `online` when the state has it, else when a VM runs on it. */
 export function isOnline(s: ConstraintState, hostId: string, without?: string): boolean {
   if (s.online) return s.online.has(hostId);
+  if (s.onHost) {
+    const on = s.onHost.get(hostId);
+    return !!on && on.size > (without !== undefined && on.has(without) ? 1 : 0);
+  }
   for (const [v, hs] of s.placement) if (v !== without && hs.includes(hostId)) return true;
   return false;
 }

@@ -127,7 +127,8 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
         if (l) l.push(hosts[x]!.id);
         else placement.set(id, [hosts[x]!.id]);
       }
-    return !admitsAll(cs, { ...pc, placement }, vms[v]!.id, hosts[h]!.id);
+    // The trial's own placement: the plan's host index does not describe it.
+    return !admitsAll(cs, { ...pc, placement, onHost: undefined }, vms[v]!.id, hosts[h]!.id);
   };
   const snap: ClusterSnapshot = {
     hostCapacityMips: cap,

@@ -27,6 +27,8 @@ export class PlanConstraints {
   readonly origin = new Map<string, readonly string[]>();
   readonly capacity: Map<string, ResourceAmounts>;
   readonly demand: Map<string, ResourceAmounts>;
+  /** The VMs on each host (the checkers' index of `placement`). */
+  readonly onHost = new Map<string, Set<string>>();
   /** Hosts that are on (maxOnline): up ones. */
   readonly online: Set<string>;
   /** True when the cluster has no hard constraint: every test below then passes at once. */
@@ -51,6 +53,7 @@ export class PlanConstraints {
     for (const v of c.vms) {
       this.placement.set(v.id, [v.hostId]);
       this.origin.set(v.id, [v.hostId]);
+      this.index(v.id, v.hostId, true);
       this.zoneAtStart.set(v.id, this.hosts.get(v.hostId)?.zone);
     }
     this.hard = (c.constraints ?? NONE).filter((x) => x.hard);
@@ -88,9 +91,18 @@ export class PlanConstraints {
     else this.online.delete(hostId);
   }
 
+  private index(vmId: string, hostId: string, on: boolean): void {
+    let set = this.onHost.get(hostId);
+    if (!set) this.onHost.set(hostId, (set = new Set()));
+    if (on) set.add(vmId);
+    else set.delete(vmId);
+  }
+
   /** The VM now runs only on `hostId`. */
   move(vmId: string, hostId: string): void {
+    for (const h of this.placement.get(vmId) ?? []) this.index(vmId, h, false);
     this.placement.set(vmId, [hostId]);
+    this.index(vmId, hostId, true);
   }
 
   /** The VM also runs on `hostId` (a migration started). */
@@ -98,6 +110,7 @@ export class PlanConstraints {
     const l = this.placement.get(vmId);
     if (!l) this.placement.set(vmId, [hostId]);
     else if (!l.includes(hostId)) l.push(hostId);
+    this.index(vmId, hostId, true);
   }
 
   /** The VM no longer runs on `hostId` (a migration finished). */
@@ -105,6 +118,7 @@ export class PlanConstraints {
     const l = this.placement.get(vmId)?.filter((h) => h !== hostId);
     if (l?.length) this.placement.set(vmId, l);
     else this.placement.delete(vmId);
+    this.index(vmId, hostId, false);
   }
 
   /** Every violation of the hard constraints in the current placement. */
