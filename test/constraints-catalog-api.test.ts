@@ -179,6 +179,19 @@ test('the scheduler keeps new VMs off a quarantined host, and migrate --to refus
     const ids = [];
     for (let i = 0; i < 4; i++) ids.push(await w.vm(w.a, `v${i}`, { preset: 'spread' }));
     for (const id of ids) assert.notEqual(await w.hostOf(id), w.hosts.h1);
+    // What an overbook breaks now is judged on the hosts' physical capacity and counters.
+    const ob = await w.t.call(w.tok.oda!, 'POST', '/v1/constraints', {
+      name: 'tight',
+      type: 'overbook',
+      where: { zone: 'z1' },
+      resource: 'vcpus',
+      ratio: 0.01,
+    });
+    assert.equal(ob.status, 201, JSON.stringify(ob.body));
+    assert.match(
+      ob.body.violations.join('; '),
+      /overbook "tight": \d+ vcpus on h2, above 0.16 \(0.01 × capacity\)/,
+    );
     const db = ids[0]!;
     const r = await w.t.call(w.a, 'POST', '/v1/constraints', { name: 'pin', type: 'root', vms: ['v0'] });
     assert.equal(r.status, 201, JSON.stringify(r.body));

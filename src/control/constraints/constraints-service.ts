@@ -264,6 +264,40 @@ export class ConstraintsService extends Service {
     });
   }
 
+  /** Physical capacities, the hosts' counters, power, and the demand of `vmIds` (preserve, overbook, maxOnline). */
+  private async resourcesOf(
+    rows: Awaited<ReturnType<ConstraintsService['cp']['hosts']['hostRows']>>,
+    vmIds: readonly string[],
+  ) {
+    const flavors = vmIds.length
+      ? await this.db
+          .selectFrom('vms')
+          .innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+          .select(['vms.id', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib'])
+          .where('vms.id', 'in', [...vmIds])
+          .execute()
+      : [];
+    return {
+      capacity: new Map(
+        rows.map((h) => [h.id, { vcpus: h.vcpus, memoryMiB: h.memory_mib, diskGiB: h.disk_gib }]),
+      ),
+      used: new Map(
+        rows.map((h) => [
+          h.id,
+          {
+            vcpus: Number(h.used_vcpus),
+            memoryMiB: Number(h.used_memory_mib),
+            diskGiB: Number(h.used_disk_gib),
+          },
+        ]),
+      ),
+      online: new Set(rows.filter((h) => h.state === 'up').map((h) => h.id)),
+      demand: new Map(
+        flavors.map((f) => [f.id, { vcpus: f.vcpus, memoryMiB: f.memory_mib, diskGiB: f.disk_gib }]),
+      ),
+    };
+  }
+
   /** The API's view: VMs and hosts by name, and what the current placement breaks (hard ones). */
   private async out(r: Row) {
     const c = rowToConstraint(r);
@@ -283,8 +317,9 @@ export class ConstraintsService extends Service {
       const own = new Set(mine.map((x) => x.id));
       for (const v of placement.keys()) if (!own.has(v)) vmNames.set(v, "another tenant's VM");
     }
+    const rows = await this.cp.hosts.hostRows();
     const hosts = new Map(
-      (await this.cp.hosts.hostRows()).map((h) => [
+      rows.map((h) => [
         h.id,
         { id: h.id, name: h.name, zone: h.zone, rack: h.rack, tier: h.tier, datacenter: h.datacenter },
       ]),
@@ -312,7 +347,12 @@ export class ConstraintsService extends Service {
           }
         : {}),
       label: constraintLabel(c),
-      violations: checkAll([{ ...c, hard: true }], { hosts, placement, vmNames }).map((v) => v.message),
+      violations: checkAll([{ ...c, hard: true }], {
+        hosts,
+        placement,
+        vmNames,
+        ...(everyVm ? await this.resourcesOf(rows, c.vms) : {}),
+      }).map((v) => v.message),
       createdAt: r.created_at,
     };
   }

@@ -47,7 +47,7 @@ export class PlanConstraints {
       ]),
     );
     this.vmNames = new Map(c.vms.map((v) => [v.id, v.name]));
-    this.capacity = new Map(c.hosts.map((h) => [h.id, h.capacity]));
+    this.capacity = new Map(c.hosts.map((h) => [h.id, h.physical ?? h.capacity]));
     this.demand = new Map(c.vms.map((v) => [v.id, { vcpus: v.vcpus, memoryMiB: v.memoryMiB }]));
     this.online = new Set(c.hosts.filter((h) => h.state === 'up').map((h) => h.id));
     for (const v of c.vms) {

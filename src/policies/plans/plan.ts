@@ -18,6 +18,8 @@ export interface PlanHost {
   state: 'up' | 'maintenance' | 'off' | 'failed' | 'booting';
   /** Schedulable capacity (after overcommit and reservations). */
   capacity: { vcpus: number; memoryMiB: number };
+  /** Physical capacity, before overcommit (what `overbook` and `preserve` judge); `capacity` when absent. */
+  physical?: { vcpus: number; memoryMiB: number };
   /** Power drawn when idle and on, W (what switching it off saves). */
   idleW: number;
   /** Seconds it has been empty (0 with VMs on it; Infinity if it never had any). */
