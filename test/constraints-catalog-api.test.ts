@@ -206,3 +206,40 @@ test('the scheduler keeps new VMs off a quarantined host, and migrate --to refus
     await w.close();
   }
 });
+
+test('maxOnline keeps a switched-off host off when the set already has its hosts on', async () => {
+  const w = await world();
+  try {
+    const off = await w.t.call(w.a, 'POST', `/v1/hosts/${w.hosts.h3}/power`, {
+      action: 'off',
+      reason: 'test',
+    });
+    assert.equal(off.body.state, 'off', JSON.stringify(off.body));
+    for (const h of ['h1', 'h2'])
+      await w.t.call(w.a, 'PATCH', `/v1/hosts/${w.hosts[h]}`, { state: 'maintenance' });
+    const cap = await w.t.call(w.tok.oda!, 'POST', '/v1/constraints', {
+      name: 'two-on',
+      type: 'maxOnline',
+      hosts: ['h1', 'h2', 'h3'],
+      max: 2,
+    });
+    assert.equal(cap.status, 201, JSON.stringify(cap.body));
+    const refused = await w.t.call(w.a, 'POST', '/v1/vms', {
+      name: 'wake',
+      flavor: 'm1.small',
+      image: 'tiny',
+    });
+    assert.notEqual(refused.body.status, 'succeeded', JSON.stringify(refused.body));
+    assert.equal((await w.t.call(w.a, 'GET', `/v1/hosts/${w.hosts.h3}`)).body.state, 'off');
+    assert.equal((await w.t.call(w.tok.oda!, 'DELETE', '/v1/constraints/two-on')).status, 204);
+    const woke = await w.t.call(w.a, 'POST', '/v1/vms', {
+      name: 'wake-2',
+      flavor: 'm1.small',
+      image: 'tiny',
+    });
+    assert.equal(woke.body.status, 'succeeded', JSON.stringify(woke.body));
+    assert.equal((await w.t.call(w.a, 'GET', `/v1/hosts/${w.hosts.h3}`)).body.state, 'up');
+  } finally {
+    await w.close();
+  }
+});
