@@ -548,6 +548,66 @@ test('placement constraints from the CLI: create, join at vm create, a refused m
   assert.equal((await json('admin', 'constraint', 'list')).length, 0);
 });
 
+test('the constraint catalog from the CLI: VM groups, host groups, resources, a host rule, errors', async () => {
+  const args = ['--flavor', 'm1.small', '--image', 'tiny'];
+  for (const n of ['cat-1', 'cat-2', 'cat-3']) await json('admin', 'vm', 'create', '--name', n, ...args);
+  const split = await json(
+    'admin',
+    'constraint',
+    'create',
+    'cat-split',
+    '--type',
+    'splitAmong',
+    '--vm-group',
+    'cat-1',
+    '--vm-group',
+    'cat-2,cat-3',
+    '--host-group',
+    'sim-001,sim-002',
+    '--host-group',
+    'sim-003,sim-004',
+    '--continuous',
+  );
+  assert.deepEqual(split.vmGroups, [['cat-1'], ['cat-2', 'cat-3']]);
+  assert.deepEqual(split.hostGroups, [{ hosts: ['sim-001', 'sim-002'] }, { hosts: ['sim-003', 'sim-004'] }]);
+  assert.equal(split.continuous, true);
+  assert.match(
+    await ok('admin', 'constraint', 'show', 'cat-split'),
+    /VM groups: cat-1 \| cat-2, cat-3\nhost groups: sim-001, sim-002 \| sim-003, sim-004/,
+  );
+  const ob = await json(
+    'admin',
+    'constraint',
+    'create',
+    'cat-ob',
+    '--type',
+    'overbook',
+    '--host',
+    'sim-001',
+    '--resource',
+    'vcpus',
+    '--ratio',
+    '2.5',
+  );
+  assert.equal(ob.ratio, 2.5);
+  assert.deepEqual(ob.vms, []);
+  const bad = await nubis(
+    'admin',
+    'constraint',
+    'create',
+    'x',
+    '--type',
+    'preserve',
+    '--vm',
+    'cat-1',
+    '--resource',
+    'vcpus',
+  );
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /A preserve needs amount/);
+  for (const n of ['cat-split', 'cat-ob']) await ok('admin', 'constraint', 'delete', n);
+});
+
 test('networks from the CLI: network, security group and rule, key pair, VM with --network --key --user-data, port, floating IP', async () => {
   const pub = join(home, 'id_ed25519.pub');
   writeFileSync(

@@ -181,10 +181,44 @@ export interface ServerGroup {
   spreadOver?: 'rack' | 'zone' | 'datacenter' | null;
 }
 
-/** Placement constraint types (src/core/constraints). */
-export type ConstraintType = 'affinity' | 'anti-affinity' | 'fence' | 'ban' | 'max-per-host' | 'spread';
+/** Placement constraint types (src/core/constraints; BtrPlace's catalog). */
+export type ConstraintType =
+  | 'affinity'
+  | 'anti-affinity'
+  | 'fence'
+  | 'ban'
+  | 'max-per-host'
+  | 'spread'
+  | 'gather'
+  | 'among'
+  | 'split'
+  | 'splitAmong'
+  | 'lonely'
+  | 'root'
+  | 'preserve'
+  | 'noDelay'
+  | 'quarantine'
+  | 'maxOnline'
+  | 'runningCapacity'
+  | 'overbook';
+/** Hosts by name or id, or by attributes (a group of `among` or `splitAmong`). */
+export interface ConstraintHostGroup {
+  hosts?: string[];
+  where?: { zone?: string; rack?: string; tier?: string; datacenter?: string };
+}
+/** The fields the catalog's constraints add (see docs/constraints.md for which type takes which). */
+export interface ConstraintCatalogFields {
+  vmGroups?: string[][];
+  /** On create: the VMs of this server group (name or id) now. */
+  serverGroup?: string;
+  hostGroups?: ConstraintHostGroup[];
+  resource?: 'vcpus' | 'memoryMiB' | 'diskGiB';
+  amount?: number;
+  ratio?: number;
+  continuous?: boolean;
+}
 /** The body of POST /v1/constraints: VMs and hosts by name or id. */
-export interface ConstraintCreate {
+export interface ConstraintCreate extends ConstraintCatalogFields {
   name: string;
   type: ConstraintType;
   hard?: boolean;
@@ -196,7 +230,7 @@ export interface ConstraintCreate {
   maxPerDomain?: number;
 }
 /** A placement constraint, with what the current placement breaks (`violations`, for hard and soft alike). */
-export interface PlacementConstraint {
+export interface PlacementConstraint extends ConstraintCatalogFields {
   id: string;
   name: string;
   tenantId: string;

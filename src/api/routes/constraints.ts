@@ -1,12 +1,19 @@
 /** Placement constraints: a tenant's rules about where its VMs may run (src/core/constraints). */
 import { z } from 'zod';
-import { CONSTRAINT_TYPES, HOST_ATTRIBUTES, SPREAD_DOMAINS } from '../../core/constraints/index.ts';
+import {
+  CONSTRAINT_TYPES,
+  HOST_ATTRIBUTES,
+  RESOURCES,
+  SPREAD_DOMAINS,
+} from '../../core/constraints/index.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
 const where = z
   .object(Object.fromEntries(HOST_ATTRIBUTES.map((k) => [k, z.string().min(1).optional()])))
   .strict();
+const ref = z.string().min(1).max(200);
+const hostGroup = z.object({ hosts: z.array(ref).max(1000).optional(), where: where.optional() }).strict();
 
 /** GET/POST /v1/constraints, GET/DELETE /v1/constraints/:id. */
 export const constraintRoutes: RouteModule = (route, { cp }) => {
@@ -30,7 +37,7 @@ export const constraintRoutes: RouteModule = (route, { cp }) => {
     method: 'POST',
     url: '/v1/constraints',
     summary:
-      'Create a placement constraint: affinity, anti-affinity, fence, ban, max-per-host or spread over VMs (names or ids)',
+      'Create a placement constraint (BtrPlace catalog): over VMs (names or ids) for tenants; quarantine, maxOnline, runningCapacity, overbook over hosts for operators',
     tag: 'constraints',
     status: 201,
     body: z
@@ -39,11 +46,18 @@ export const constraintRoutes: RouteModule = (route, { cp }) => {
         type: z.enum(CONSTRAINT_TYPES as [string, ...string[]]),
         hard: z.boolean().optional(),
         vms: z.array(z.string().min(1).max(200)).max(1000).optional(),
+        serverGroup: ref.optional(),
         hosts: z.array(z.string().min(1).max(200)).max(1000).optional(),
         where: where.optional(),
-        max: z.number().int().min(1).optional(),
+        max: z.number().int().min(0).optional(),
         over: z.enum(SPREAD_DOMAINS).optional(),
         maxPerDomain: z.number().int().min(1).optional(),
+        vmGroups: z.array(z.array(ref).max(1000)).max(100).optional(),
+        hostGroups: z.array(hostGroup).max(100).optional(),
+        resource: z.enum(RESOURCES).optional(),
+        amount: z.number().min(0).optional(),
+        ratio: z.number().positive().max(1000).optional(),
+        continuous: z.boolean().optional(),
       })
       .strict(),
     handler: async ({ p, body }) => cp.constraints.createConstraint(p, body),

@@ -1,12 +1,50 @@
-/** `nubis constraint …`: placement constraints (affinity, anti-affinity, fence, ban, max per host, spread). */
+/**
+ * `nubis constraint …`: placement constraints (affinity, anti-affinity, fence, ban, max per host,
+ * spread, and BtrPlace's catalog: gather, among, split, splitAmong, lonely, root, preserve, noDelay;
+ * quarantine, maxOnline, runningCapacity, overbook for operators).
+ */
 import type { Command } from 'commander';
-import type { ConstraintCreate, ConstraintType } from '../../client/index.ts';
+import type { ConstraintCreate, ConstraintHostGroup, ConstraintType } from '../../client/index.ts';
 import { formatTable } from '../table.ts';
-import { CliError, collect, ctx, int, pair, resourceCommand, type CommandModule } from './common.ts';
+import { CliError, collect, ctx, int, num, pair, resourceCommand, type CommandModule } from './common.ts';
 
-const TYPES: ConstraintType[] = ['affinity', 'anti-affinity', 'fence', 'ban', 'max-per-host', 'spread'];
+const TYPES: ConstraintType[] = [
+  'affinity',
+  'anti-affinity',
+  'fence',
+  'ban',
+  'max-per-host',
+  'spread',
+  'gather',
+  'among',
+  'split',
+  'splitAmong',
+  'lonely',
+  'root',
+  'preserve',
+  'noDelay',
+  'quarantine',
+  'maxOnline',
+  'runningCapacity',
+  'overbook',
+];
+const RESOURCES = ['vcpus', 'memoryMiB', 'diskGiB'] as const;
 const DOMAINS = ['rack', 'zone', 'datacenter'] as const;
 const ATTRS = ['zone', 'rack', 'tier', 'datacenter'];
+
+/** `zone=z1,tier=gpu` or `h1,h2` (host names or ids), or both: one host group. */
+function hostGroup(v: string): ConstraintHostGroup {
+  const parts = v.split(',').filter(Boolean);
+  const where = Object.fromEntries(parts.filter((x) => x.includes('=')).map((x) => pair(x, '--host-group')));
+  for (const k of Object.keys(where))
+    if (!ATTRS.includes(k))
+      throw new CliError(
+        'BAD_ARGUMENT',
+        `--host-group takes host names or ${ATTRS.join(', ')}=VALUE, got "${k}"`,
+      );
+  const hosts = parts.filter((x) => !x.includes('='));
+  return { ...(hosts.length ? { hosts } : {}), ...(Object.keys(where).length ? { where } : {}) };
+}
 
 /** constraint list, show, create, delete. */
 export const constraintCommands: CommandModule = (program) => {
@@ -50,6 +88,22 @@ export const constraintCommands: CommandModule = (program) => {
             : []),
           ...(x.max !== undefined ? [`max per host: ${x.max}`] : []),
           ...(x.over ? [`spread over: ${x.over} (at most ${x.maxPerDomain ?? 1} per ${x.over})`] : []),
+          ...(x.vmGroups ? [`VM groups: ${x.vmGroups.map((g) => g.join(', ')).join(' | ')}`] : []),
+          ...(x.hostGroups
+            ? [
+                `host groups: ${x.hostGroups
+                  .map((g) =>
+                    [...(g.hosts ?? []), ...Object.entries(g.where ?? {}).map(([k, v]) => `${k}=${v}`)].join(
+                      ', ',
+                    ),
+                  )
+                  .join(' | ')}`,
+              ]
+            : []),
+          ...(x.resource ? [`resource: ${x.resource}`] : []),
+          ...(x.amount !== undefined ? [`at least: ${x.amount}`] : []),
+          ...(x.ratio !== undefined ? [`ratio: ${x.ratio} × capacity`] : []),
+          ...(x.continuous !== undefined ? [`continuous: ${x.continuous ? 'yes' : 'no'}`] : []),
           x.violations.length ? `broken now: ${x.violations.join('; ')}` : 'holds now',
         ].join('\n'),
       );
@@ -62,13 +116,35 @@ export const constraintCommands: CommandModule = (program) => {
     .requiredOption('--type <type>', TYPES.join(', '))
     .option('--vm <vm>', 'a VM it is about (repeatable)', collect)
     .option('--soft', 'a preference that is scored, never a refusal')
-    .option('--host <host>', 'fence/ban: a host (repeatable; admins and operators)', collect)
     .option(
-      '--where <attr=value>',
-      `fence/ban: hosts with this attribute (${ATTRS.join(', ')}; repeatable)`,
+      '--host <host>',
+      'fence, ban, quarantine, maxOnline, runningCapacity, overbook: a host (repeatable; admins and operators)',
       collect,
     )
-    .option('--max <n>', 'max-per-host: at most this many of the VMs on one host', int)
+    .option(
+      '--where <attr=value>',
+      `fence, ban and the host rules: hosts with this attribute (${ATTRS.join(', ')}; repeatable)`,
+      collect,
+    )
+    .option(
+      '--max <n>',
+      'max-per-host: VMs per host; maxOnline: hosts on; runningCapacity: VMs on the hosts together',
+      int,
+    )
+    .option('--server-group <group>', "the VMs of this server group now (with --vm's)")
+    .option('--vm-group <vms>', 'split, splitAmong: a group of VMs, comma-separated (repeatable)', collect)
+    .option(
+      '--host-group <hosts>',
+      'among, splitAmong: a group of hosts, comma-separated names or attr=value (repeatable)',
+      collect,
+    )
+    .option('--resource <r>', `preserve, overbook: ${RESOURCES.join(', ')}`)
+    .option('--amount <n>', 'preserve: the least of the resource each VM gets', num)
+    .option('--ratio <x>', 'overbook: demand at most this × capacity on each host', num)
+    .option(
+      '--continuous',
+      'hold in every intermediate state of a plan too (among, split, lonely, host rules)',
+    )
     .option('--over <domain>', `spread: ${DOMAINS.join(', ')}`)
     .option('--max-per-domain <n>', 'spread: at most this many per domain (1)', int)
     .action(async function (
@@ -83,6 +159,13 @@ export const constraintCommands: CommandModule = (program) => {
         max?: number;
         over?: string;
         maxPerDomain?: number;
+        serverGroup?: string;
+        vmGroup?: string[];
+        hostGroup?: string[];
+        resource?: string;
+        amount?: number;
+        ratio?: number;
+        continuous?: boolean;
       },
     ) {
       const c = ctx(this);
@@ -90,6 +173,11 @@ export const constraintCommands: CommandModule = (program) => {
         throw new CliError('BAD_ARGUMENT', `--type must be one of ${TYPES.join(', ')}, got "${o.type}"`);
       if (o.over && !(DOMAINS as readonly string[]).includes(o.over))
         throw new CliError('BAD_ARGUMENT', `--over must be one of ${DOMAINS.join(', ')}, got "${o.over}"`);
+      if (o.resource && !(RESOURCES as readonly string[]).includes(o.resource))
+        throw new CliError(
+          'BAD_ARGUMENT',
+          `--resource must be one of ${RESOURCES.join(', ')}, got "${o.resource}"`,
+        );
       const where = Object.fromEntries((o.where ?? []).map((w) => pair(w, '--where')));
       for (const k of Object.keys(where))
         if (!ATTRS.includes(k))
@@ -104,6 +192,13 @@ export const constraintCommands: CommandModule = (program) => {
         ...(o.max !== undefined ? { max: o.max } : {}),
         ...(o.over ? { over: o.over as ConstraintCreate['over'] } : {}),
         ...(o.maxPerDomain !== undefined ? { maxPerDomain: o.maxPerDomain } : {}),
+        ...(o.serverGroup ? { serverGroup: o.serverGroup } : {}),
+        ...(o.vmGroup ? { vmGroups: o.vmGroup.map((g) => g.split(',').filter(Boolean)) } : {}),
+        ...(o.hostGroup ? { hostGroups: o.hostGroup.map(hostGroup) } : {}),
+        ...(o.resource ? { resource: o.resource as ConstraintCreate['resource'] } : {}),
+        ...(o.amount !== undefined ? { amount: o.amount } : {}),
+        ...(o.ratio !== undefined ? { ratio: o.ratio } : {}),
+        ...(o.continuous ? { continuous: true } : {}),
       };
       const x = await c.client.constraints.create(body);
       c.out(

@@ -7,7 +7,7 @@
  */
 import { allPhysnetFences, physnetFences } from '../network/physnet-fences.ts';
 import { allStorageFences, storageFences } from '../storage/storage-fences.ts';
-import type { Constraint, SpreadDomain } from '../../core/constraints/index.ts';
+import { GLOBAL_CONSTRAINT_TYPES, type Constraint, type SpreadDomain } from '../../core/constraints/index.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
 
@@ -112,6 +112,14 @@ export class ConstraintReader extends Service {
       .where('spec', 'like', `%${JSON.stringify(v.id)}%`)
       .execute();
     const constraints = rows.map(rowToConstraint).filter((c) => c.vms.includes(v.id));
+    // Rules about every VM (quarantine, maxOnline, runningCapacity, overbook, lonely, preserve).
+    const global = await db
+      .selectFrom('constraints')
+      .selectAll()
+      .where('type', 'in', [...GLOBAL_CONSTRAINT_TYPES])
+      .execute();
+    for (const c of global.map(rowToConstraint))
+      if (!constraints.some((x) => x.id === c.id)) constraints.push(c);
     if (v.serverGroupId) {
       const g = await db
         .selectFrom('server_groups')
@@ -133,7 +141,11 @@ export class ConstraintReader extends Service {
     constraints.push(...pinConstraints(v), ...extra.filter((c) => c.vms.includes(v.id)));
     for (const c of [...(await physnetFences(db, [v.id])), ...(await storageFences(db, [v.id]))])
       if (!constraints.some((x) => x.id === c.id)) constraints.push(c);
-    const ctx = await this.placementOf(db, [...new Set(constraints.flatMap((c) => c.vms))]);
+    // A rule about every VM judges the whole placement: read where every VM runs.
+    const ctx = await this.placementOf(
+      db,
+      global.length ? undefined : [...new Set(constraints.flatMap((c) => c.vms))],
+    );
     ctx.vmNames.set(v.id, v.name);
     return { constraints, ...ctx };
   }
@@ -168,18 +180,18 @@ export class ConstraintReader extends Service {
     return hardOnly ? out.filter((c) => c.hard) : out;
   }
 
-  /** Where these VMs run (live VMs on hosts that have not failed) and their names. */
-  async placementOf(db: Db, vmIds: string[]): Promise<Omit<ConstraintContext, 'constraints'>> {
+  /** Where these VMs (every VM when `vmIds` is undefined) run (live VMs on hosts that have not failed) and their names. */
+  async placementOf(db: Db, vmIds?: string[]): Promise<Omit<ConstraintContext, 'constraints'>> {
     const placement = new Map<string, string[]>();
     const vmNames = new Map<string, string>();
-    if (!vmIds.length) return { placement, vmNames };
-    const rows = await db
+    if (vmIds && !vmIds.length) return { placement, vmNames };
+    let q = db
       .selectFrom('vms')
       .innerJoin('hosts', 'hosts.id', 'vms.host_id')
       .select(['vms.id', 'vms.name', 'vms.host_id', 'hosts.state'])
-      .where('vms.id', 'in', vmIds)
-      .where('vms.deleted_at', 'is', null)
-      .execute();
+      .where('vms.deleted_at', 'is', null);
+    if (vmIds) q = q.where('vms.id', 'in', vmIds);
+    const rows = await q.execute();
     for (const r of rows) {
       vmNames.set(r.id, r.name);
       if (r.host_id && r.state !== 'failed') placement.set(r.id, [r.host_id]);

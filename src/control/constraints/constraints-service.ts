@@ -10,9 +10,9 @@ import {
   checkerFor,
   constraintLabel,
   CONSTRAINT_TYPES,
+  GLOBAL_CONSTRAINT_TYPES,
   type Constraint,
   type ConstraintType,
-  type HostAttribute,
 } from '../../core/constraints/index.ts';
 import { authorize, authorizeTenantObject, allows, tenantFilter } from '../authz.ts';
 import { notFoundInTenant } from '../security/tenant-lookup.ts';
@@ -20,21 +20,16 @@ import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
+import {
+  isHostConstraint,
+  validateInput,
+  validateType,
+  type ConstraintInput,
+  type HostGroupInput,
+} from './constraint-input.ts';
 import { rowToConstraint } from './constraint-reader.ts';
 
-/** A constraint as the API receives it: VMs and hosts by name or id. */
-export interface ConstraintInput {
-  name: string;
-  type: ConstraintType;
-  /** Default true. */
-  hard?: boolean;
-  vms?: string[];
-  hosts?: string[];
-  where?: Partial<Record<HostAttribute, string>>;
-  max?: number;
-  over?: 'rack' | 'zone' | 'datacenter';
-  maxPerDomain?: number;
-}
+export type { ConstraintInput } from './constraint-input.ts';
 
 type Row = {
   id: string;
@@ -49,13 +44,27 @@ type Row = {
 /** Placement constraints: create, list, show, delete; joined by new VMs. */
 export class ConstraintsService extends Service {
   async createConstraint(p: Principal, o: ConstraintInput) {
-    authorize(p, 'constraint:write');
-    if (!CONSTRAINT_TYPES.includes(o.type))
+    // Rules about hosts are the operators' (host:operate); rules about VMs the tenant's writers'.
+    const hostRule = CONSTRAINT_TYPES.includes(o.type) && isHostConstraint(o.type);
+    if (hostRule && !allows(p, 'host:operate'))
       throw new ControlError(
-        'BAD_REQUEST',
-        `Unknown constraint type "${o.type}"; accepted: ${CONSTRAINT_TYPES.join(', ')}`,
+        'FORBIDDEN',
+        `${o.type} is a rule about hosts: operators and admins set it (host:operate); you are ${p.role}`,
       );
-    const vms = await this.resolveVms(p, o.vms ?? []);
+    authorize(p, hostRule ? 'host:operate' : 'constraint:write');
+    validateType(o.type);
+    // split and splitAmong list their VMs in groups; the constraint is about all of them.
+    const groups = o.vmGroups ? await Promise.all(o.vmGroups.map((g) => this.resolveVms(p, g))) : undefined;
+    const vms = groups
+      ? [...new Map(groups.flat().map((v) => [v.id, v])).values()]
+      : [
+          ...new Map(
+            [
+              ...(await this.resolveVms(p, o.vms ?? [])),
+              ...(o.serverGroup ? await this.groupMembers(p, o.serverGroup) : []),
+            ].map((v) => [v.id, v]),
+          ).values(),
+        ];
     const tenants = [...new Set(vms.map((v) => v.tenant_id))];
     if (tenants.length > 1)
       throw new ControlError(
@@ -63,29 +72,18 @@ export class ConstraintsService extends Service {
         `A constraint is about the VMs of one tenant; these belong to ${tenants.length}`,
       );
     const tenantId = tenants[0] ?? p.tenantId;
+    // Fields after the VMs: another tenant's VM is "not found" whatever else is wrong.
+    validateInput(o);
     const spec: Record<string, unknown> = { vms: vms.map((v) => v.id) };
-    if (o.type === 'fence' || o.type === 'ban') {
-      if (!o.hosts?.length && !Object.keys(o.where ?? {}).length)
-        throw new ControlError(
-          'BAD_REQUEST',
-          `A ${o.type} needs hosts (names or ids) or where (zone, rack, tier, datacenter)`,
-        );
-      if (o.hosts?.length) spec.hosts = await this.resolveHosts(p, o.hosts);
-      if (o.where && Object.keys(o.where).length) spec.where = o.where;
-    } else if (o.hosts || o.where)
-      throw new ControlError('BAD_REQUEST', `hosts and where are for fence and ban, not ${o.type}`);
-    if (o.type === 'max-per-host') {
-      if (o.max === undefined)
-        throw new ControlError('BAD_REQUEST', 'max-per-host needs max (a whole number ≥ 1)');
-      spec.max = o.max;
-    } else if (o.max !== undefined)
-      throw new ControlError('BAD_REQUEST', `max is for max-per-host, not ${o.type}`);
-    if (o.type === 'spread') {
-      if (!o.over) throw new ControlError('BAD_REQUEST', 'spread needs over: rack, zone or datacenter');
-      spec.over = o.over;
-      if (o.maxPerDomain !== undefined) spec.maxPerDomain = o.maxPerDomain;
-    } else if (o.over || o.maxPerDomain !== undefined)
-      throw new ControlError('BAD_REQUEST', `over and maxPerDomain are for spread, not ${o.type}`);
+    if (groups) spec.vmGroups = groups.map((g) => g.map((v) => v.id));
+    const hostGroup = async (g: HostGroupInput) => ({
+      ...(g.hosts?.length ? { hosts: await this.resolveHosts(p, g.hosts) } : {}),
+      ...(g.where && Object.keys(g.where).length ? { where: g.where } : {}),
+    });
+    Object.assign(spec, await hostGroup(o));
+    if (o.hostGroups) spec.groups = await Promise.all(o.hostGroups.map(hostGroup));
+    for (const k of ['max', 'over', 'maxPerDomain', 'resource', 'amount', 'ratio', 'continuous'] as const)
+      if (o[k] !== undefined) spec[k] = o[k];
     const id = this.ctx.ids.uuid();
     const row: Row = {
       id,
@@ -129,7 +127,18 @@ export class ConstraintsService extends Service {
   }
 
   async deleteConstraint(p: Principal, ref: string) {
-    const r = await this.row(p, ref, 'constraint:write');
+    // Operators find any rule (to delete host rules); writers their tenant's (another tenant's is not
+    // found); then the rule's own write permission.
+    if (!allows(p, 'host:operate')) authorize(p, 'constraint:write');
+    const r = await this.row(p, ref, allows(p, 'constraint:write') ? 'constraint:write' : 'constraint:read');
+    if (isHostConstraint(r.type as ConstraintType)) authorize(p, 'host:operate');
+    else {
+      authorize(p, 'constraint:write');
+      authorizeTenantObject(p, 'constraint:write', r.tenant_id, `No constraint "${ref}"`, {
+        kind: 'constraint',
+        id: ref,
+      });
+    }
     await this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('constraints').where('id', '=', r.id).execute();
       await this.event(trx, {
@@ -213,6 +222,34 @@ export class ConstraintsService extends Service {
     return out;
   }
 
+  /** The live members of a server group (by id, or by name in the caller's tenant); another tenant's is not found. */
+  private async groupMembers(p: Principal, ref: string) {
+    const mine = tenantFilter(p, 'constraint:write');
+    let q = this.db
+      .selectFrom('server_groups')
+      .select(['id', 'tenant_id'])
+      .where('deleted_at', 'is', null)
+      .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]));
+    if (mine) q = q.where('tenant_id', '=', mine);
+    const rows = await q.execute();
+    const g = rows.find((x) => x.id === ref) ?? rows.find((x) => x.tenant_id === p.tenantId) ?? rows[0];
+    if (!g)
+      throw await notFoundInTenant(
+        this.db,
+        p,
+        'constraint:write',
+        'server group',
+        ref,
+        `No server group "${ref}"`,
+      );
+    return this.db
+      .selectFrom('vms')
+      .select(['id', 'name', 'tenant_id'])
+      .where('server_group_id', '=', g.id)
+      .where('deleted_at', 'is', null)
+      .execute();
+  }
+
   private async resolveHosts(p: Principal, refs: string[]) {
     if (!allows(p, 'host:read'))
       throw new ControlError(
@@ -227,17 +264,73 @@ export class ConstraintsService extends Service {
     });
   }
 
+  /** Physical capacities, the hosts' counters, power, and the demand of `vmIds` (preserve, overbook, maxOnline). */
+  private async resourcesOf(
+    rows: Awaited<ReturnType<ConstraintsService['cp']['hosts']['hostRows']>>,
+    vmIds: readonly string[],
+  ) {
+    const flavors = vmIds.length
+      ? await this.db
+          .selectFrom('vms')
+          .innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+          .select(['vms.id', 'flavors.vcpus', 'flavors.memory_mib', 'flavors.disk_gib'])
+          .where('vms.id', 'in', [...vmIds])
+          .execute()
+      : [];
+    return {
+      capacity: new Map(
+        rows.map((h) => [h.id, { vcpus: h.vcpus, memoryMiB: h.memory_mib, diskGiB: h.disk_gib }]),
+      ),
+      used: new Map(
+        rows.map((h) => [
+          h.id,
+          {
+            vcpus: Number(h.used_vcpus),
+            memoryMiB: Number(h.used_memory_mib),
+            diskGiB: Number(h.used_disk_gib),
+          },
+        ]),
+      ),
+      online: new Set(rows.filter((h) => h.state === 'up').map((h) => h.id)),
+      demand: new Map(
+        flavors.map((f) => [f.id, { vcpus: f.vcpus, memoryMiB: f.memory_mib, diskGiB: f.disk_gib }]),
+      ),
+    };
+  }
+
   /** The API's view: VMs and hosts by name, and what the current placement breaks (hard ones). */
   private async out(r: Row) {
     const c = rowToConstraint(r);
-    const { placement, vmNames } = await this.cp.constraintReader.placementOf(this.db, [...c.vms]);
+    // A rule about every VM is judged against every VM's host.
+    const everyVm = GLOBAL_CONSTRAINT_TYPES.includes(c.type);
+    const { placement, vmNames } = await this.cp.constraintReader.placementOf(
+      this.db,
+      everyVm ? undefined : [...c.vms],
+    );
+    // A rule about every VM judges other tenants' VMs too: never name them.
+    if (everyVm) {
+      const mine = await this.db
+        .selectFrom('vms')
+        .select('id')
+        .where('tenant_id', '=', r.tenant_id)
+        .execute();
+      const own = new Set(mine.map((x) => x.id));
+      for (const v of placement.keys()) if (!own.has(v)) vmNames.set(v, "another tenant's VM");
+    }
+    const rows = await this.cp.hosts.hostRows();
     const hosts = new Map(
-      (await this.cp.hosts.hostRows()).map((h) => [
+      rows.map((h) => [
         h.id,
         { id: h.id, name: h.name, zone: h.zone, rack: h.rack, tier: h.tier, datacenter: h.datacenter },
       ]),
     );
-    const spec = JSON.parse(r.spec) as Record<string, unknown> & { vms: string[]; hosts?: string[] };
+    const { groups, ...spec } = JSON.parse(r.spec) as Record<string, unknown> & {
+      vms: string[];
+      hosts?: string[];
+      vmGroups?: string[][];
+      groups?: { hosts?: string[] }[];
+    };
+    const hostNames = (l: string[]) => l.map((h) => hosts.get(h)?.name ?? h);
     return {
       id: r.id,
       name: r.name,
@@ -246,9 +339,20 @@ export class ConstraintsService extends Service {
       hard: Number(r.hard) === 1,
       ...spec,
       vms: spec.vms.filter((v) => vmNames.has(v)).map((v) => ({ id: v, name: vmNames.get(v)! })),
-      ...(spec.hosts ? { hosts: spec.hosts.map((h) => hosts.get(h)?.name ?? h) } : {}),
+      ...(spec.hosts ? { hosts: hostNames(spec.hosts) } : {}),
+      ...(spec.vmGroups ? { vmGroups: spec.vmGroups.map((g) => g.map((v) => vmNames.get(v) ?? v)) } : {}),
+      ...(groups
+        ? {
+            hostGroups: groups.map((g) => ({ ...g, ...(g.hosts ? { hosts: hostNames(g.hosts) } : {}) })),
+          }
+        : {}),
       label: constraintLabel(c),
-      violations: checkAll([{ ...c, hard: true }], { hosts, placement, vmNames }).map((v) => v.message),
+      violations: checkAll([{ ...c, hard: true }], {
+        hosts,
+        placement,
+        vmNames,
+        ...(everyVm ? await this.resourcesOf(rows, c.vms) : {}),
+      }).map((v) => v.message),
       createdAt: r.created_at,
     };
   }

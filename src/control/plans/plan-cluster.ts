@@ -78,6 +78,7 @@ export class PlanClusterReader extends Service {
             vcpus: h.vcpus * h.cpu_ratio - h.reserved_vcpus,
             memoryMiB: h.memory_mib * h.memory_ratio - h.reserved_memory_mib,
           },
+          physical: { vcpus: h.vcpus, memoryMiB: h.memory_mib },
           idleW: power.type === 'specpower' ? power.wattsAt[0]! : power.idleW,
           cpus: h.vcpus,
           power,

@@ -9,6 +9,7 @@ import {
   type AffinityConstraint,
   type AntiAffinityConstraint,
   type ConstraintState,
+  type GatherConstraint,
   type Violation,
 } from './model.ts';
 import { hostOf, hostsOf, names } from './state.ts';
@@ -64,10 +65,10 @@ export function antiAffinityChecker(c: AntiAffinityConstraint): ConstraintChecke
 }
 
 /**
- * Checker of an affinity constraint: all its placed VMs share one host. Discrete: members move one
+ * Checker of an affinity constraint (or `gather`, its BtrPlace name): all its placed VMs share one host. Discrete: members move one
  * at a time, so the group is apart while it moves and the rule holds at the end of a plan.
  */
-export function affinityChecker(c: AffinityConstraint): ConstraintChecker {
+export function affinityChecker(c: AffinityConstraint | GatherConstraint): ConstraintChecker {
   const label = constraintLabel(c);
   const where = (s: ConstraintState, vms: readonly string[]) =>
     [...membersByHost({ vms }, s)].map(([h, l]) => `${names(s, l)} on ${hostOf(s, h).name}`).join('; ');

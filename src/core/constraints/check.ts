@@ -6,7 +6,16 @@ import { affinityChecker, antiAffinityChecker } from './affinity.ts';
 import type { ConstraintChecker } from './checker.ts';
 import { maxPerHostChecker, spreadChecker } from './counting.ts';
 import { banChecker, fenceChecker } from './host-sets.ts';
-import type { Constraint, ConstraintState, Violation } from './model.ts';
+import {
+  concerns,
+  GLOBAL_CONSTRAINT_TYPES,
+  type Constraint,
+  type ConstraintState,
+  type Violation,
+} from './model.ts';
+import { maxOnlineChecker, overbookChecker, preserveChecker, runningCapacityChecker } from './resources.ts';
+import { noDelayChecker, quarantineChecker, rootChecker } from './stay.ts';
+import { amongChecker, lonelyChecker, splitAmongChecker, splitChecker } from './vm-groups.ts';
 
 const cache = new WeakMap<Constraint, ConstraintChecker>();
 
@@ -19,6 +28,7 @@ export function checkerFor(c: Constraint): ConstraintChecker {
   if (k) return k;
   switch (c.type) {
     case 'affinity':
+    case 'gather':
       k = affinityChecker(c);
       break;
     case 'anti-affinity':
@@ -35,6 +45,39 @@ export function checkerFor(c: Constraint): ConstraintChecker {
       break;
     case 'spread':
       k = spreadChecker(c);
+      break;
+    case 'among':
+      k = amongChecker(c);
+      break;
+    case 'split':
+      k = splitChecker(c);
+      break;
+    case 'splitAmong':
+      k = splitAmongChecker(c);
+      break;
+    case 'lonely':
+      k = lonelyChecker(c);
+      break;
+    case 'root':
+      k = rootChecker(c);
+      break;
+    case 'quarantine':
+      k = quarantineChecker(c);
+      break;
+    case 'noDelay':
+      k = noDelayChecker(c);
+      break;
+    case 'preserve':
+      k = preserveChecker(c);
+      break;
+    case 'overbook':
+      k = overbookChecker(c);
+      break;
+    case 'runningCapacity':
+      k = runningCapacityChecker(c);
+      break;
+    case 'maxOnline':
+      k = maxOnlineChecker(c);
       break;
     default:
       throw new RangeError(`Unknown constraint type "${(c as { type: string }).type}"`);
@@ -92,14 +135,18 @@ export function softScore(
   let sum = 0,
     n = 0;
   for (const c of constraints)
-    if (!c.hard && c.vms.includes(vmId)) {
+    if (!c.hard && concerns(c, vmId)) {
       sum += checkerFor(c).score(state, vmId, hostId);
       n++;
     }
   return n ? sum / n : 0.5;
 }
 
-/** The constraints about each VM, in constraint order (a planner's index). */
+/**
+ * The constraints about each VM, in constraint order (a planner's index). Constraints about every
+ * VM (host rules, lonely, preserve: `concerns`) are indexed under their listed VMs only; add
+ * `globalConstraints` to a VM's list.
+ */
 export function constraintsByVm(constraints: readonly Constraint[]): Map<string, Constraint[]> {
   const by = new Map<string, Constraint[]>();
   for (const c of constraints)
@@ -109,4 +156,9 @@ export function constraintsByVm(constraints: readonly Constraint[]): Map<string,
       else by.set(v, [c]);
     }
   return by;
+}
+
+/** The constraints that may judge any VM, whatever their `vms` (see `concerns`). */
+export function globalConstraints(constraints: readonly Constraint[]): Constraint[] {
+  return constraints.filter((c) => GLOBAL_CONSTRAINT_TYPES.includes(c.type));
 }

@@ -77,6 +77,96 @@ export interface SpreadConstraint extends Common {
   maxPerDomain?: number;
 }
 
+/** Resources a `preserve` or an `overbook` is about (the flavor's dimensions). */
+export const RESOURCES = ['vcpus', 'memoryMiB', 'diskGiB'] as const;
+export type Resource = (typeof RESOURCES)[number];
+export type ResourceAmounts = Partial<Record<Resource, number>>;
+
+/**
+ * BtrPlace lets some constraints be either: `continuous` true makes the rule hold in every
+ * intermediate state of a plan, false (or absent: BtrPlace's default for the type) only at its end.
+ */
+interface Restriction {
+  continuous?: boolean;
+}
+
+/** BtrPlace's name for `affinity`: all placed VMs on one host. Discrete. */
+export interface GatherConstraint extends Common {
+  type: 'gather';
+}
+/**
+ * All placed VMs on the hosts of ONE of the host groups (BtrPlace `Among`; the groups should be
+ * disjoint, a host counts in the first group that selects it). Discrete by default.
+ */
+export interface AmongConstraint extends Common, Restriction {
+  type: 'among';
+  groups: readonly HostSelector[];
+}
+/**
+ * VM groups that never share a host across groups (BtrPlace `Split`); `vms` lists every VM of the
+ * groups. Discrete by default.
+ */
+export interface SplitConstraint extends Common, Restriction {
+  type: 'split';
+  vmGroups: readonly (readonly string[])[];
+}
+/**
+ * Each VM group on the hosts of one host group, and distinct VM groups in distinct host groups
+ * (BtrPlace `SplitAmong`); `vms` lists every VM of the groups. Discrete by default.
+ */
+export interface SplitAmongConstraint extends Common, Restriction {
+  type: 'splitAmong';
+  vmGroups: readonly (readonly string[])[];
+  groups: readonly HostSelector[];
+}
+/** The VMs' hosts run no other VMs (the VMs may share hosts; BtrPlace `Lonely`). Discrete by default. */
+export interface LonelyConstraint extends Common, Restriction {
+  type: 'lonely';
+}
+/** A placed VM never moves from where it runs (BtrPlace `Root`). Continuous. */
+export interface RootConstraint extends Common {
+  type: 'root';
+}
+/**
+ * The VMs get at least `amount` of `resource` where they run: the host's capacity less the demand
+ * of the VMs beside them (BtrPlace `Preserve`). Discrete.
+ */
+export interface PreserveConstraint extends Common {
+  type: 'preserve';
+  resource: Resource;
+  amount: number;
+}
+/** The VMs' actions start at time 0 of a plan (BtrPlace `NoDelay`); judged on schedules. Continuous. */
+export interface NoDelayConstraint extends Common {
+  type: 'noDelay';
+}
+/**
+ * The selected hosts in quarantine: no VM enters them, none of theirs leaves (BtrPlace
+ * `Quarantine`). About every VM (`vms` is empty). Continuous.
+ */
+export interface QuarantineConstraint extends Common, HostSelector {
+  type: 'quarantine';
+}
+/** At most `max` of the selected hosts on at once (BtrPlace `MaxOnline`). Discrete by default. */
+export interface MaxOnlineConstraint extends Common, HostSelector, Restriction {
+  type: 'maxOnline';
+  max: number;
+}
+/** At most `max` VMs running on the selected hosts together (BtrPlace `RunningCapacity`). Discrete by default. */
+export interface RunningCapacityConstraint extends Common, HostSelector, Restriction {
+  type: 'runningCapacity';
+  max: number;
+}
+/**
+ * On each selected host, the VMs' demand of `resource` is at most `ratio` × its capacity (BtrPlace
+ * `Overbook`). Continuous by default.
+ */
+export interface OverbookConstraint extends Common, HostSelector, Restriction {
+  type: 'overbook';
+  resource: Resource;
+  ratio: number;
+}
+
 /** Every constraint, discriminated by `type`. */
 export type Constraint =
   | AffinityConstraint
@@ -84,7 +174,19 @@ export type Constraint =
   | FenceConstraint
   | BanConstraint
   | MaxPerHostConstraint
-  | SpreadConstraint;
+  | SpreadConstraint
+  | GatherConstraint
+  | AmongConstraint
+  | SplitConstraint
+  | SplitAmongConstraint
+  | LonelyConstraint
+  | RootConstraint
+  | PreserveConstraint
+  | NoDelayConstraint
+  | QuarantineConstraint
+  | MaxOnlineConstraint
+  | RunningCapacityConstraint
+  | OverbookConstraint;
 export type ConstraintType = Constraint['type'];
 export const CONSTRAINT_TYPES: readonly ConstraintType[] = [
   'affinity',
@@ -93,7 +195,40 @@ export const CONSTRAINT_TYPES: readonly ConstraintType[] = [
   'ban',
   'max-per-host',
   'spread',
+  'gather',
+  'among',
+  'split',
+  'splitAmong',
+  'lonely',
+  'root',
+  'preserve',
+  'noDelay',
+  'quarantine',
+  'maxOnline',
+  'runningCapacity',
+  'overbook',
 ];
+/**
+ * Constraints about hosts (operators set them): they may refuse any VM, so every placement and
+ * plan judges them, whatever their `vms`.
+ */
+export const HOST_CONSTRAINT_TYPES: readonly ConstraintType[] = [
+  'quarantine',
+  'maxOnline',
+  'runningCapacity',
+  'overbook',
+];
+/** Constraints that may refuse VMs they do not list: the host ones, and lonely and preserve (a neighbour). */
+export const GLOBAL_CONSTRAINT_TYPES: readonly ConstraintType[] = [
+  ...HOST_CONSTRAINT_TYPES,
+  'lonely',
+  'preserve',
+];
+
+/** Whether the constraint may judge `vmId`: it lists the VM, or it is about every VM (a host rule, ...). */
+export function concerns(c: Constraint, vmId: string): boolean {
+  return GLOBAL_CONSTRAINT_TYPES.includes(c.type) || c.vms.includes(vmId);
+}
 
 /**
  * What checkers look at: the hosts' attributes and where each VM runs. A VM runs on one host, or
@@ -105,6 +240,26 @@ export interface ConstraintState {
   placement: ReadonlyMap<string, readonly string[]>;
   /** VM names for messages (the id is used when a name is missing). */
   vmNames?: ReadonlyMap<string, string>;
+  /**
+   * The VMs on each host, when the state keeps that index (the same facts as `placement`, read from
+   * the host side: rules about every VM then cost per host, not per VM of the cluster).
+   */
+  onHost?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Where each VM ran when the plan started (root and quarantine judge a state against it). */
+  origin?: ReadonlyMap<string, readonly string[]>;
+  /** Hosts that are on (maxOnline); without it a host is on when a VM runs on it. */
+  online?: ReadonlySet<string>;
+  /** Each host's capacity (preserve, overbook); a host without one is not judged. */
+  capacity?: ReadonlyMap<string, ResourceAmounts>;
+  /** Each VM's demand (its flavor); a VM without one demands nothing. */
+  demand?: ReadonlyMap<string, ResourceAmounts>;
+  /**
+   * The demand already on each host, when known in total (the scheduler's counters): replaces the
+   * sum of `demand` over the VMs `placement` puts there.
+   */
+  used?: ReadonlyMap<string, ResourceAmounts>;
+  /** When each VM's action starts in a schedule (seconds from the plan's start, or a wave index); noDelay wants 0. */
+  starts?: ReadonlyMap<string, number>;
 }
 
 /** A broken constraint: which one, the VMs involved, where, and a sentence a person can read. */

@@ -245,3 +245,33 @@ test('property: placeVm never picks a host that breaks a hard constraint, and fi
     { numRuns: 500, seed: 12 },
   );
 });
+
+test('catalog rules about every VM filter a new VM: lonely hosts, quarantine, overbook, runningCapacity', () => {
+  const hs = [host('a', { vmIds: ['db'] }), host('b', { vmIds: ['w1'] }), host('c'), host('d')];
+  const rules: Constraint[] = [
+    // The request names placement only for the lonely VM: the stranger w1 is read from the hosts.
+    { id: 'l', name: 'db alone', hard: true, type: 'lonely', vms: ['db'] },
+    { id: 'q', name: 'c quarantined', hard: true, type: 'quarantine', vms: [], hosts: ['id-c'] },
+    { id: 'o', hard: true, type: 'overbook', vms: [], hosts: ['id-d'], resource: 'vcpus', ratio: 0.1 },
+  ];
+  const d = placeVm(hs, { flavor: small, constraints: rules, placement: new Map([['db', ['id-a']]]) });
+  assert.equal(d.hostId, 'id-b');
+  assert.deepEqual(
+    d.rejected.map((r) => [r.hostName, r.reason]),
+    [
+      ['a', 'lonely "db alone": a is reserved for db'],
+      ['c', 'quarantine "c quarantined": the new VM may not enter c (quarantined: host id-c)'],
+      ['d', 'overbook "o": 2 vcpus on d, above 0.8 (0.1 × capacity)'],
+    ],
+  );
+  const full: Constraint = {
+    id: 'rc',
+    hard: true,
+    type: 'runningCapacity',
+    vms: [],
+    where: {},
+    hosts: ['id-b'],
+    max: 1,
+  };
+  assert.equal(placeVm([hs[1]!], { flavor: small, constraints: [full] }).hostId, null);
+});

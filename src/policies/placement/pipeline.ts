@@ -7,6 +7,8 @@
  */
 import {
   admitsAll,
+  concerns,
+  globalConstraints,
   softScore,
   type Constraint,
   type ConstraintState,
@@ -114,7 +116,7 @@ export function requestConstraints(r: PlacementRequest): Constraint[] {
 
 function placementContext(hosts: readonly HostView[], r: PlacementRequest): PlacementContext {
   const vmId = r.vmId ?? NEW_VM_ID;
-  const constraints = requestConstraints(r).filter((c) => c.vms.includes(vmId));
+  const constraints = requestConstraints(r).filter((c) => concerns(c, vmId));
   const vmNames = new Map(r.vmNames ?? []);
   if (!vmNames.has(vmId)) vmNames.set(vmId, r.vmName ?? (r.vmId ? vmId : 'the new VM'));
   // Without constraints no checker runs: skip the per-host attribute copies (10,000 hosts per decision).
@@ -130,18 +132,33 @@ function placementContext(hosts: readonly HostView[], r: PlacementRequest): Plac
       tier: h.tier,
       datacenter: h.datacenter,
     });
+  // Rules about every VM (lonely, host rules) need every VM the hosts run, not only the request's.
+  const global = globalConstraints(constraints).length > 0;
   let placement = r.placement;
-  if (!placement && constraints.length) {
-    const p = new Map<string, string[]>();
+  if (!placement || global) {
+    const p = new Map<string, string[]>([...(placement ?? [])].map(([v, l]) => [v, [...l]]));
     for (const h of hosts)
       for (const v of h.vmIds) {
         const l = p.get(v);
-        if (l) l.push(h.id);
-        else p.set(v, [h.id]);
+        if (!l) p.set(v, [h.id]);
+        else if (!l.includes(h.id)) l.push(h.id);
       }
     placement = p;
   }
-  return { vmId, constraints, state: { hosts: attrs, placement: placement ?? new Map(), vmNames } };
+  const state: ConstraintState = { hosts: attrs, placement, vmNames };
+  if (!global) return { vmId, constraints, state };
+  // Capacities, demands and power for preserve, overbook and maxOnline (the hosts' counters).
+  return {
+    vmId,
+    constraints,
+    state: {
+      ...state,
+      capacity: new Map(hosts.map((h) => [h.id, h.capacity])),
+      used: new Map(hosts.map((h) => [h.id, h.used])),
+      demand: new Map([[vmId, r.flavor]]),
+      online: new Set(hosts.filter((h) => h.state === HostState.up).map((h) => h.id)),
+    },
+  };
 }
 
 export interface FilterVerdict {

@@ -4,8 +4,10 @@
  * hold during each migration (the VM counts on both hosts until it completes), and the discrete ones
  * (affinity) at the end. Pure.
  */
+import { checkAll } from '../../core/constraints/index.ts';
 import { PlanConstraints } from './plan-constraints.ts';
 import type { Plan, PlanCluster } from './plan.ts';
+import { waveStarts } from './waves.ts';
 
 /** A broken rule: the action (index in the plan), why, and the constraint's id when one is broken. */
 export interface PlanViolation {
@@ -39,6 +41,7 @@ export function checkPlan(c: PlanCluster, plan: Plan): PlanViolation[] {
   const pc = new PlanConstraints(c);
   const before = new Set(pc.violations({ only: 'discrete' }).map((x) => x.message));
   const lastMove = new Map<string, number>();
+  let lastPowerOn = -1;
   const out: PlanViolation[] = [];
   plan.actions.forEach((a, i) => {
     if (a.type === 'migrate') {
@@ -80,6 +83,8 @@ export function checkPlan(c: PlanCluster, plan: Plan): PlanViolation[] {
           reason: `cannot switch ${a.hostName} on: it is ${state.get(a.hostId) ?? 'unknown'}`,
         });
       state.set(a.hostId, 'up');
+      pc.power(a.hostId, true);
+      lastPowerOn = i;
     } else {
       const on = [...where.entries()].filter(([, h]) => h === a.hostId).map(([id]) => size.get(id)!.name);
       if (on.length)
@@ -88,16 +93,38 @@ export function checkPlan(c: PlanCluster, plan: Plan): PlanViolation[] {
           reason: `cannot switch ${a.hostName} off: ${on.join(', ')} still on it`,
         });
       state.set(a.hostId, 'off');
+      pc.power(a.hostId, false);
     }
     return undefined;
   });
   // Discrete constraints hold at the end; the plan answers for those whose VMs it moved.
   for (const x of pc.violations({ only: 'discrete' })) {
     if (before.has(x.message)) continue;
-    const moved = x.vmIds.map((v) => lastMove.get(v) ?? -1);
+    // A rule about hosts only (maxOnline) answers to the last host the plan switched on.
+    const moved = x.vmIds.length ? x.vmIds.map((v) => lastMove.get(v) ?? -1) : [lastPowerOn];
     const at = Math.max(...moved);
     if (at >= 0)
       out.push({ action: at, reason: `at the end of the plan: ${x.message}`, constraint: x.constraint.id });
   }
   return out.sort((p, q) => p.action - q.action);
+}
+
+/**
+ * The `noDelay` constraints a wave schedule breaks (BtrPlace `NoDelay`: the VM's action starts at
+ * time 0): a listed VM whose migration is not in the first wave, against its action.
+ */
+export function checkSchedule(
+  c: PlanCluster,
+  plan: Plan,
+  waves: readonly (readonly number[])[],
+): PlanViolation[] {
+  const noDelay = (c.constraints ?? []).filter((x) => x.hard && x.type === 'noDelay');
+  if (!noDelay.length) return [];
+  const starts = waveStarts(plan, waves);
+  const pc = new PlanConstraints(c);
+  return checkAll(noDelay, { ...pc, starts }).map((x) => ({
+    action: plan.actions.findIndex((a) => a.type === 'migrate' && a.vmId === x.vmIds[0]),
+    reason: `in wave ${(starts.get(x.vmIds[0]!) ?? 0) + 1}: ${x.message}`,
+    constraint: x.constraint.id,
+  }));
 }

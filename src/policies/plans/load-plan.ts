@@ -112,7 +112,8 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
   const admittedInTrial = (t: TrialCluster, h: number, v: number) => {
     const cs = pc.about(vms[v]!.id);
     if (!cs.length) return true;
-    const members = new Set(cs.flatMap((x) => x.vms));
+    // Rules about every VM (lonely, preserve, host rules) judge the whole placement.
+    const members = new Set(pc.hasGlobal ? vms.map((x) => x.id) : cs.flatMap((x) => x.vms));
     const placement = new Map<string, string[]>();
     for (const m of members) {
       const start = pc.placement.get(m);
@@ -126,7 +127,8 @@ export function planLoadAware(c: LoadCluster, o: LoadPlanOptions, random: Random
         if (l) l.push(hosts[x]!.id);
         else placement.set(id, [hosts[x]!.id]);
       }
-    return !admitsAll(cs, { hosts: pc.hosts, placement, vmNames: pc.vmNames }, vms[v]!.id, hosts[h]!.id);
+    // The trial's own placement: the plan's host index does not describe it.
+    return !admitsAll(cs, { ...pc, placement, onHost: undefined }, vms[v]!.id, hosts[h]!.id);
   };
   const snap: ClusterSnapshot = {
     hostCapacityMips: cap,

@@ -9,9 +9,9 @@ import { predictBlockMigration } from '../../models/migration-disk.ts';
 import { describePlanBound, planBound, type PlanBound } from '../bounds/plan-bound.ts';
 import { PlanConstraints } from './plan-constraints.ts';
 
-export { checkPlan, type PlanViolation } from './check-plan.ts';
+export { checkPlan, checkSchedule, type PlanViolation } from './check-plan.ts';
 export { orderMoves, type RequestedMove } from './order-moves.ts';
-export { DEFAULT_CONCURRENCY, scheduleWaves, type ConcurrencyLimits } from './waves.ts';
+export { DEFAULT_CONCURRENCY, scheduleWaves, waveStarts, type ConcurrencyLimits } from './waves.ts';
 
 export interface PlanHost {
   id: string;
@@ -19,6 +19,8 @@ export interface PlanHost {
   state: 'up' | 'maintenance' | 'off' | 'failed' | 'booting';
   /** Schedulable capacity (after overcommit and reservations). */
   capacity: { vcpus: number; memoryMiB: number };
+  /** Physical capacity, before overcommit (what `overbook` and `preserve` judge); `capacity` when absent. */
+  physical?: { vcpus: number; memoryMiB: number };
   /** Power drawn when idle and on, W (what switching it off saves). */
   idleW: number;
   /** Seconds it has been empty (0 with VMs on it; Infinity if it never had any). */

@@ -95,3 +95,18 @@ export function scheduleWaves(
   close();
   return waves;
 }
+
+/**
+ * When each migrated VM's action starts in a wave schedule: its wave's index (0: at once). What a
+ * `noDelay` constraint judges (`ConstraintState.starts`).
+ */
+export function waveStarts(plan: Plan, waves: readonly (readonly number[])[]): Map<string, number> {
+  const starts = new Map<string, number>();
+  waves.forEach((w, i) =>
+    w.forEach((ix) => {
+      const a = plan.actions[ix];
+      if (a?.type === 'migrate' && !starts.has(a.vmId)) starts.set(a.vmId, i);
+    }),
+  );
+  return starts;
+}
