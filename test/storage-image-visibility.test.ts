@@ -50,6 +50,10 @@ test('image visibility after upload: admins publish, owners make private, other 
     assert.equal((await patch('bob', 'public')).status, 404);
     assert.equal((await patch('rita', 'private')).status, 403);
     assert.equal((await patch('ann', 'hidden')).status, 400);
+    // Deleting it is no different: by id or by name, another tenant's private image is not there.
+    assert.equal((await t.call(tok.bob, 'DELETE', `/v1/images/${id}`)).status, 404);
+    assert.equal((await t.call(tok.bob, 'DELETE', '/v1/images/acme-img')).status, 404);
+    assert.equal(await seen('ann'), 200);
 
     const made = await patch('admin', 'public');
     assert.equal(made.status, 200, JSON.stringify(made.body));
