@@ -10,9 +10,16 @@ import {
   ENCODED_CONSTRAINT_TYPES,
 } from '../../policies/optimize/milp-model.ts';
 import { decodePlacement, placementObjective } from '../../policies/optimize/milp-solution.ts';
+import { planOptimal } from '../../policies/optimize/optimal-plan.ts';
 import { optimize } from '../../policies/optimize/optimize.ts';
 import { packState } from '../../policies/optimize/pack-state.ts';
 import { placementValid } from '../../policies/optimize/warm-start.ts';
+import {
+  checkPlan,
+  DEFAULT_PLAN_OPTIONS,
+  type PlanCluster,
+  type PlanHost,
+} from '../../policies/plans/plan.ts';
 import { highsSolver, solveMilp } from './highs-solver.ts';
 
 const solver = highsSolver();
@@ -379,5 +386,49 @@ describe('property: the optimizer honours random catalog constraints', () => {
       }),
       { numRuns: 60, seed: 1414 },
     );
+  });
+});
+
+describe('planOptimal() carries what the catalog needs', () => {
+  it('overbook judges the hosts physical cores, so the plan does not pack them onto one host', async () => {
+    const h = (id: string): PlanHost => ({
+      id,
+      name: id,
+      state: 'up',
+      capacity: { vcpus: 16, memoryMiB: 32768 },
+      physical: { vcpus: 4, memoryMiB: 32768 },
+      idleW: 100,
+    });
+    const v = (id: string, hostId: string) => ({
+      id,
+      name: id,
+      hostId,
+      vcpus: 4,
+      memoryMiB: 1024,
+      sinceMigrationS: Infinity,
+    });
+    const bare: PlanCluster = { hosts: [h('h0'), h('h1')], vms: [v('a', 'h0'), v('b', 'h1')] };
+    const opts = { ...DEFAULT_PLAN_OPTIONS, spareHosts: 0 };
+    const packed = await planOptimal(bare, opts, solver, { timeLimitS: 10 });
+    assert.equal(packed.result.incumbent!.hostsUsed, 1); // 8 vCPUs fit 16 schedulable
+    const c: PlanCluster = {
+      ...bare,
+      constraints: [
+        {
+          id: 'ob',
+          type: 'overbook',
+          hard: true,
+          vms: [],
+          hosts: ['h0', 'h1'],
+          resource: 'vcpus',
+          ratio: 1.5,
+        },
+      ],
+    };
+    const { plan, result } = await planOptimal(c, opts, solver, { timeLimitS: 10 });
+    assert.deepEqual(result.unencoded, []);
+    assert.equal(result.incumbent!.hostsUsed, 2); // 8 > 1.5 × 4 physical cores
+    assert.equal(plan.actions.filter((a) => a.type === 'migrate').length, 0);
+    assert.deepEqual(checkPlan(c, plan), []);
   });
 });
