@@ -3,7 +3,7 @@
  * built from a simulator snapshot or from the control plane's plan cluster (vectors of resources,
  * so every dimension counts: CPU, memory, and whatever else a caller adds). Pure data.
  */
-import type { Constraint, HostAttributes } from '../../core/constraints/index.ts';
+import type { Constraint, HostAttributes, ResourceAmounts } from '../../core/constraints/index.ts';
 import type { PowerModelSpec } from '../../models/power.ts';
 
 /** One host: capacity per dimension (in `PackInstance.dims` order) and what keeping it on costs. */
@@ -16,6 +16,11 @@ export interface PackHost extends HostAttributes {
   on: boolean;
   /** Power as a function of CPU load (power-aware heuristics); absent: linear from `idleW`. */
   power?: PowerModelSpec;
+  /**
+   * Physical capacity before overcommit, what `overbook` and `preserve` judge (as `PlanHost.physical`);
+   * absent: `capacity` of the dimension named like the resource.
+   */
+  physical?: ResourceAmounts;
 }
 
 /** One VM: demand per dimension and where it runs now (undefined: not placed yet). */

@@ -5,23 +5,16 @@
  * migrationWeight·Σ moveCostS_v·(1 − x[v,cur(v)]) subject to assignment rows, capacity rows per
  * dimension, the disaggregated linking rows x[v,h] ≤ y[h] (Martello & Toth, "Knapsack Problems",
  * 1990, ch. 8: the bin-packing MILP's LP bound is weak without them), symmetry breaking among
- * identical empty hosts, and rows for the hard constraints it encodes (affinity, anti-affinity,
- * max-per-host, spread). Repair mode fixes every VM that is not free to its host and can bound the
+ * identical empty hosts, and the hard constraints of the catalog (milp-constraints.ts: rows,
+ * auxiliary binaries and admissible columns). Repair mode fixes every VM that is not free to its host and can bound the
  * number of moves (Entropy: Hermenier et al., VEE 2009; BtrPlace: Hermenier et al., IEEE TDSC 2013).
  */
-import { checkerFor, domainOf, type Constraint, type HostAttributes } from '../../core/constraints/index.ts';
+import { checkerFor, type Constraint } from '../../core/constraints/index.ts';
 import { constraintState } from '../../core/constraints/state.ts';
 import type { PackInstance } from './instance.ts';
+import { catalogRules, encodeConstraint, hostConstraintKey, type ModelSink } from './milp-constraints.ts';
 
-/** Constraint types the model encodes as rows or as admissible host sets. */
-export const ENCODED_CONSTRAINT_TYPES: ReadonlySet<string> = new Set([
-  'affinity',
-  'anti-affinity',
-  'fence',
-  'ban',
-  'max-per-host',
-  'spread',
-]);
+export { ENCODED_CONSTRAINT_TYPES } from './milp-constraints.ts';
 
 /** How the model is built; every field is optional. */
 export interface MilpModelOptions {
@@ -58,12 +51,21 @@ export interface MilpModel {
   starts: Int32Array;
   indices: Int32Array;
   values: Float64Array;
-  /** Column of x[v,h] j < xCount: its VM index (`xVm[j]`) and host index (`xHost[j]`); y[h] is column xCount + h. */
+  /**
+   * Column of x[v,h] j < xCount: its VM index (`xVm[j]`) and host index (`xHost[j]`); y[h] is column
+   * xCount + h; auxiliary binaries of the constraints follow (see `aux`).
+   */
   xCount: number;
   xVm: Int32Array;
   xHost: Int32Array;
   /** Per VM, its admissible host indices (the x columns of VM v are in xStart[v]..xStart[v+1]). */
   xStart: Int32Array;
+  /**
+   * Auxiliary column xCount + H + k is the OR of the x columns auxCols[auxStart[k]..auxStart[k+1]]
+   * (what a placement sets it to).
+   */
+  auxStart: Int32Array;
+  auxCols: Int32Array;
   /** VMs with no admissible host (the instance is infeasible when this is not empty). */
   unplaceable: string[];
   /** Ids of the hard constraints the model does not encode (check the solution against them). */
@@ -92,15 +94,23 @@ export function hostCosts(inst: PackInstance, mode: 'hosts' | 'power' = 'hosts')
   return inst.hosts.map((h) => (mean > 0 ? h.idleW / mean : 1));
 }
 
-/** Whether VM `vi` may run on host `hi` at all: capacity, fence/ban, zone, repair mode. */
+/**
+ * Whether VM `vi` may run on host `hi` at all: capacity, fence/ban, zone, repair mode, and the
+ * catalog's host rules (root and quarantine fix a VM to its host; quarantine, among and splitAmong
+ * refuse hosts).
+ */
 export function admissibility(inst: PackInstance, o: MilpModelOptions = {}): number[][] {
   const hostIndex = new Map(inst.hosts.map((h, i) => [h.id, i]));
   const state = constraintState(inst.hosts, []);
-  const hostSets = (inst.constraints ?? []).filter((c) => c.hard && (c.type === 'fence' || c.type === 'ban'));
+  const hard = (inst.constraints ?? []).filter((c) => c.hard);
+  const hostSets = hard.filter((c) => c.type === 'fence' || c.type === 'ban');
   const byVm = new Map<string, Constraint[]>();
   for (const c of hostSets) for (const v of c.vms) byVm.set(v, [...(byVm.get(v) ?? []), c]);
-  return inst.vms.map((v) => {
+  const rules = catalogRules(inst, hard);
+  return inst.vms.map((v, vi) => {
     const cur = v.hostId !== undefined ? hostIndex.get(v.hostId) : undefined;
+    const fixed = rules.fixed[vi];
+    if (fixed !== undefined) return fixed >= 0 ? [fixed] : [];
     if (o.free && cur !== undefined && !o.free.has(v.id)) return [cur];
     const zone = cur !== undefined && o.stayInZone !== false ? inst.hosts[cur]!.zone : undefined;
     const cs = byVm.get(v.id) ?? [];
@@ -109,6 +119,7 @@ export function admissibility(inst: PackInstance, o: MilpModelOptions = {}): num
       if (zone !== undefined && h.zone !== zone) return;
       if (!v.demand.every((x, d) => x <= (h.capacity[d] ?? 0) + 1e-9)) return;
       if (cs.some((c) => checkerFor(c).admits(state, v.id, h.id))) return;
+      if (rules.refuses(vi, hi)) return;
       ok.push(hi);
     });
     return ok;
@@ -116,9 +127,16 @@ export function admissibility(inst: PackInstance, o: MilpModelOptions = {}): num
 }
 
 /** A signature of what makes two empty hosts interchangeable. */
-function hostSignature(h: PackInstance['hosts'][number], hostSets: readonly Constraint[], cost: number) {
-  const sel = hostSets.filter((c) => checkerFor(c).admits(constraintState([h], []), c.vms[0]!, h.id));
-  return JSON.stringify([h.capacity, cost, h.on, h.zone, h.rack, h.tier, h.datacenter, sel.map((c) => c.id)]);
+function hostSignature(h: PackInstance['hosts'][number], hard: readonly Constraint[], cost: number) {
+  const key = hostConstraintKey(hard, h);
+  return JSON.stringify([h.capacity, h.physical, cost, h.on, h.zone, h.rack, h.tier, h.datacenter, key]);
+}
+
+/** [0, n0, n0 + n1, …] */
+function prefixSums(ns: readonly number[]): Int32Array {
+  const out = new Int32Array(ns.length + 1);
+  ns.forEach((n, k) => (out[k + 1] = out[k]! + n));
+  return out;
 }
 
 /**
@@ -158,8 +176,7 @@ export function buildMilpModel(inst: PackInstance, o: MilpModelOptions = {}): Mi
       col.set(v * H + h, j);
     }),
   );
-  const numCols = xCount + H;
-  const colCost = new Float64Array(numCols);
+  const colCost: number[] = new Array<number>(xCount + H).fill(0);
   let offset = 0;
   inst.vms.forEach((v, vi) => {
     const cur = v.hostId !== undefined ? hostIndex.get(v.hostId) : undefined;
@@ -225,12 +242,11 @@ export function buildMilpModel(inst: PackInstance, o: MilpModelOptions = {}): Mi
   const hard = (inst.constraints ?? []).filter((c) => c.hard);
   const symmetryGroups: number[][] = [];
   if (o.symmetryBreaking !== false) {
-    const hostSets = hard.filter((c) => (c.type === 'fence' || c.type === 'ban') && c.vms.length);
     const occupied = new Set(inst.vms.map((v) => v.hostId));
     const groups = new Map<string, number[]>();
     inst.hosts.forEach((h, i) => {
       if (occupied.has(h.id)) return;
-      const s = hostSignature(h, hostSets, cost[i]!);
+      const s = hostSignature(h, hard, cost[i]!);
       groups.set(s, [...(groups.get(s) ?? []), i]);
     });
     for (const g of groups.values()) if (g.length > 1) symmetryGroups.push(g);
@@ -248,62 +264,23 @@ export function buildMilpModel(inst: PackInstance, o: MilpModelOptions = {}): Mi
   }
 
   const unencoded: string[] = [];
-  for (const c of hard) {
-    if (!ENCODED_CONSTRAINT_TYPES.has(c.type)) {
-      unencoded.push(c.id);
-      continue;
-    }
-    const members = [...new Set(c.vms)].map((id) => vmIndex.get(id)).filter((i) => i !== undefined);
-    const colsOn = (h: number) => members.flatMap((v) => (col.has(v * H + h) ? [col.get(v * H + h)!] : []));
-    switch (c.type) {
-      case 'affinity': {
-        // Gather: x[v0,h] = x[w,h] for every member w and host h (a missing column is 0).
-        const [v0, ...rest] = members;
-        if (v0 === undefined) break;
-        for (const wv of rest)
-          for (let h = 0; h < H; h++) {
-            const a = col.get(v0 * H + h),
-              b = col.get(wv * H + h);
-            if (a === undefined && b === undefined) continue;
-            const e: [number, number][] = [];
-            if (a !== undefined) e.push([a, 1]);
-            if (b !== undefined) e.push([b, -1]);
-            row('constraint', e, 0, 0);
-          }
-        break;
-      }
-      case 'anti-affinity':
-      case 'max-per-host': {
-        const k = c.type === 'anti-affinity' ? 1 : c.max;
-        for (let h = 0; h < H; h++) {
-          const cs = colsOn(h);
-          if (cs.length <= k) continue;
-          row('constraint', [...cs.map((j): [number, number] => [j, 1]), [y(h), -k]], -Infinity, 0);
-        }
-        break;
-      }
-      case 'spread': {
-        const k = c.maxPerDomain ?? 1;
-        const byDomain = new Map<string, number[]>();
-        inst.hosts.forEach((h, hi) => {
-          const d = domainOf(h as HostAttributes, c.over);
-          byDomain.set(d, [...(byDomain.get(d) ?? []), ...colsOn(hi)]);
-        });
-        for (const cs of byDomain.values())
-          if (cs.length > k)
-            row(
-              'constraint',
-              cs.map((j): [number, number] => [j, 1]),
-              -Infinity,
-              k,
-            );
-        break;
-      }
-      default:
-        // fence and ban are admissible host sets, applied to the columns above.
-        break;
-    }
-  }
+  const auxOf: number[][] = [];
+  const sink: ModelSink = {
+    inst,
+    vmIndex,
+    col: (v, h) => col.get(v * H + h),
+    y,
+    onHost,
+    xVm,
+    linked: o.linking !== false,
+    row: (e, l, u) => row('constraint', e, l, u),
+    aux(of) {
+      auxOf.push([...of]);
+      colCost.push(0);
+      return colCost.length - 1;
+    },
+  };
+  for (const c of hard) if (!encodeConstraint(c, sink)) unencoded.push(c.id);
 
   if (o.maxMoves !== undefined) {
     // Σ over placed VMs of x[v,cur] ≥ placed − maxMoves (a VM whose current host is not admissible always moves).
@@ -320,6 +297,7 @@ export function buildMilpModel(inst: PackInstance, o: MilpModelOptions = {}): Mi
   }
 
   // Triplets → CSC.
+  const numCols = colCost.length;
   const numRows = lo.length;
   const starts = new Int32Array(numCols + 1);
   for (const c of rc) starts[c + 1]!++;
@@ -336,7 +314,7 @@ export function buildMilpModel(inst: PackInstance, o: MilpModelOptions = {}): Mi
     numCols,
     numRows,
     offset,
-    colCost,
+    colCost: Float64Array.from(colCost),
     colLower: new Float64Array(numCols),
     colUpper: new Float64Array(numCols).fill(1),
     integrality: new Int32Array(numCols).fill(1),
@@ -349,6 +327,8 @@ export function buildMilpModel(inst: PackInstance, o: MilpModelOptions = {}): Mi
     xVm,
     xHost,
     xStart,
+    auxStart: prefixSums(auxOf.map((a) => a.length)),
+    auxCols: Int32Array.from(auxOf.flat()),
     unplaceable: inst.vms.filter((_, i) => adm[i]!.length === 0).map((v) => v.id),
     symmetryGroups,
     unencoded,

@@ -18,6 +18,11 @@ export function encodePlacement(m: MilpModel, hostOfVm: ArrayLike<number>): Floa
       }
     if (!found) return undefined;
   }
+  // The constraints' auxiliary binaries: each the OR of its x columns.
+  const aux = m.auxStart.length - 1;
+  const first = m.numCols - aux;
+  for (let k = 0; k < aux; k++)
+    for (let p = m.auxStart[k]!; p < m.auxStart[k + 1]!; p++) if (x[m.auxCols[p]!]) x[first + k] = 1;
   return x;
 }
 

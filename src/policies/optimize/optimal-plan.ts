@@ -59,6 +59,8 @@ export function planInstance(
         tier: h.tier,
         datacenter: h.datacenter,
         capacity: [h.capacity.vcpus, h.capacity.memoryMiB],
+        // What overbook and preserve judge (the plan checker's capacity: physical, else schedulable).
+        physical: h.physical ?? h.capacity,
         idleW: h.idleW,
         on: h.state === 'up',
       })),

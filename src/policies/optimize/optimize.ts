@@ -6,7 +6,7 @@
  * Decomposition as in BtrPlace's partitioned solving (Hermenier et al., IEEE TDSC 2013). Pure
  * orchestration: the solver is a port (solver-port.ts).
  */
-import type { Constraint } from '../../core/constraints/index.ts';
+import { GLOBAL_CONSTRAINT_TYPES, selects, type Constraint } from '../../core/constraints/index.ts';
 import type { OptimizeResult, PackInstance, PackSolution } from './instance.ts';
 import {
   admissibility,
@@ -56,6 +56,11 @@ export function partition(
   for (const c of inst.constraints ?? []) {
     const ms = c.vms.map((id) => vmIndex.get(id)).filter((i) => i !== undefined);
     for (let k = 1; k < ms.length; k++) union(ms[0]!, ms[k]!);
+    // A count over a host set couples the VMs of all its hosts.
+    if (c.hard && (c.type === 'maxOnline' || c.type === 'runningCapacity')) {
+      const hs = inst.hosts.flatMap((h, i) => (selects(c, h) ? [V + i] : []));
+      for (let k = 1; k < hs.length; k++) union(hs[0]!, hs[k]!);
+    }
   }
   const parts = new Map<number, { vms: number[]; hosts: number[] }>();
   const get = (r: number) => {
@@ -70,8 +75,9 @@ export function partition(
 
 function subInstance(inst: PackInstance, part: { vms: number[]; hosts: number[] }): PackInstance {
   const ids = new Set(part.vms.map((v) => inst.vms[v]!.id));
+  // Rules about every VM (host rules, lonely, preserve) judge the part's VMs even when they list none.
   const constraints = (inst.constraints ?? [])
-    .filter((c) => c.vms.some((v) => ids.has(v)))
+    .filter((c) => GLOBAL_CONSTRAINT_TYPES.includes(c.type) || c.vms.some((v) => ids.has(v)))
     .map((c): Constraint => ({ ...c, vms: c.vms.filter((v) => ids.has(v)) }));
   return {
     dims: inst.dims,

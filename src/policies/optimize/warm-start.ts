@@ -5,8 +5,15 @@
  * current placement itself. Each candidate keeps capacity, the admissible host sets and every hard
  * constraint (checkAll); the best by the model's objective is returned. Pure.
  */
-import { admitsAll, checkAll, constraintsByVm, type Constraint } from '../../core/constraints/index.ts';
+import {
+  admitsAll,
+  checkAll,
+  constraintsByVm,
+  globalConstraints,
+  type Constraint,
+} from '../../core/constraints/index.ts';
 import type { PackInstance } from './instance.ts';
+import { packStateBase } from './pack-state.ts';
 
 /** A candidate placement: host index per VM. */
 export interface WarmStart {
@@ -21,8 +28,10 @@ class Packer {
   readonly count: number[];
   readonly where = new Map<string, string[]>();
   readonly hostOfVm: Int32Array;
-  private readonly state;
+  readonly state;
   private readonly byVm: Map<string, Constraint[]>;
+  /** Rules about every VM (host rules, lonely, preserve): they judge VMs they do not list. */
+  private readonly global: readonly Constraint[];
   constructor(
     private readonly inst: PackInstance,
     private readonly hard: readonly Constraint[],
@@ -30,8 +39,10 @@ class Packer {
     this.used = inst.hosts.map(() => inst.dims.map(() => 0));
     this.count = inst.hosts.map(() => 0);
     this.hostOfVm = new Int32Array(inst.vms.length).fill(-1);
-    this.state = { hosts: new Map(inst.hosts.map((h) => [h.id, h])), placement: this.where };
-    this.byVm = constraintsByVm(hard);
+    // Origins, physical capacities and demands too: root, quarantine, preserve and overbook judge them.
+    this.state = { ...packStateBase(inst), placement: this.where };
+    this.global = globalConstraints(hard);
+    this.byVm = constraintsByVm(hard.filter((c) => !this.global.includes(c)));
   }
   fits(v: number, h: number): boolean {
     const cap = this.inst.hosts[h]!.capacity,
@@ -40,8 +51,9 @@ class Packer {
   }
   admits(v: number, h: number): boolean {
     const vm = this.inst.vms[v]!;
-    const cs = this.byVm.get(vm.id);
-    return !cs || !admitsAll(cs, this.state, vm.id, this.inst.hosts[h]!.id);
+    const own = this.byVm.get(vm.id);
+    const cs = own ? [...own, ...this.global] : this.global;
+    return !cs.length || !admitsAll(cs, this.state, vm.id, this.inst.hosts[h]!.id);
   }
   place(v: number, h: number) {
     this.hostOfVm[v] = h;
@@ -76,10 +88,7 @@ export function placementValid(inst: PackInstance, hostOfVm: ArrayLike<number>):
     p.place(v, h);
   }
   const hard = (inst.constraints ?? []).filter((c) => c.hard);
-  return (
-    !hard.length ||
-    checkAll(hard, { hosts: new Map(inst.hosts.map((h) => [h.id, h])), placement: p.where }).length === 0
-  );
+  return !hard.length || checkAll(hard, p.state).length === 0;
 }
 
 /**
