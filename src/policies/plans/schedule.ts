@@ -103,7 +103,10 @@ export function planDependencies(c: PlanCluster, actions: readonly PlanAction[])
       }
       if (!out.has(a.from)) out.set(a.from, []);
       out.get(a.from)!.push(i);
-      for (const h of hosts) sincePower.set(h, [...(sincePower.get(h) ?? []), i]);
+      for (const h of hosts) {
+        if (!sincePower.has(h)) sincePower.set(h, []);
+        sincePower.get(h)!.push(i);
+      }
     } else {
       for (const j of sincePower.get(a.hostId) ?? []) d.add(j);
       sincePower.set(a.hostId, []);
@@ -165,7 +168,10 @@ function listSchedule(
   const where = new Map(c.vms.map((v) => [v.id, v.hostId]));
   const incoming = new Map<string, number[]>();
   actions.forEach((a, i) => {
-    if (a.type === 'migrate') incoming.set(a.to, [...(incoming.get(a.to) ?? []), i]);
+    if (a.type === 'migrate') {
+      if (!incoming.has(a.to)) incoming.set(a.to, []);
+      incoming.get(a.to)!.push(i);
+    }
   });
   const pc = new PlanConstraints(c);
   const start = new Array<number>(n).fill(NaN);
