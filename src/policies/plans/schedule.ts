@@ -397,6 +397,35 @@ function strip(a: PlanAction): PlanAction {
   return rest as PlanAction;
 }
 
+/**
+ * The actions in order of start, migrations before power actions at one instant (so the actions at
+ * 0 are the first wave of the plan as stored), and never before an action they wait for (Kahn's
+ * topological order, the start as priority).
+ */
+function startOrder(actions: readonly PlanAction[], start: readonly number[], deps: readonly number[][]) {
+  const key = (i: number) => [start[i]!, actions[i]!.type === 'migrate' ? 0 : 1, i] as const;
+  const before = (x: number, y: number) => {
+    const a = key(x),
+      b = key(y);
+    return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
+  };
+  const waiting = deps.map((d) => d.length);
+  const next: number[][] = actions.map(() => []);
+  deps.forEach((d, i) => d.forEach((j) => next[j]!.push(i)));
+  const ready = [...actions.keys()].filter((i) => waiting[i] === 0).sort(before);
+  const order: number[] = [];
+  while (ready.length) {
+    const i = ready.shift()!;
+    order.push(i);
+    for (const k of next[i]!)
+      if (--waiting[k]! === 0) {
+        const at = ready.findIndex((r) => before(k, r) < 0);
+        ready.splice(at < 0 ? ready.length : at, 0, k);
+      }
+  }
+  return order;
+}
+
 /** Actions sorted by start with their schedule, the makespan and the noDelay verdicts. */
 function timed(
   c: PlanCluster,
@@ -407,7 +436,7 @@ function timed(
   method: 'list' | 'waves',
   pivots: number,
 ): Omit<Schedule, 'wavesS'> {
-  const order = [...actions.keys()].sort((x, y) => start[x]! - start[y]! || x - y);
+  const order = startOrder(actions, start, deps);
   const pos = new Map(order.map((i, k) => [i, k]));
   const out: TimedAction[] = order.map((i) => ({
     ...actions[i]!,
