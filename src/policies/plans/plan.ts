@@ -19,6 +19,7 @@ export {
   type ScheduleModels,
   type TimedAction,
 } from './schedule.ts';
+export { checkTimedSchedule } from './schedule-check.ts';
 export { DEFAULT_CONCURRENCY, scheduleWaves, waveStarts, type ConcurrencyLimits } from './waves.ts';
 
 export interface PlanHost {

@@ -120,6 +120,15 @@ test('a swap of two VMs on two full hosts goes through a third host with room (a
     () => schedulePlan({ ...c, hosts: c.hosts.slice(0, 2) }, p),
     /moves v1, v2 wait on each other's room and no other host can hold v1 in between/,
   );
+  // A host switched off with a VM that no move takes away.
+  const off: PlanAction = {
+    type: 'power-off',
+    hostId: 'a',
+    hostName: 'a',
+    reason: 'test',
+    gain: { wattsSaved: 1 },
+  };
+  assert.throws(() => schedulePlan(c, plan([off])), /power-off of a can never start: VMs stay on it/);
 });
 
 test('noDelay: listed VMs start at 0, and the schedule names those that cannot', () => {

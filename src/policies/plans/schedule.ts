@@ -360,6 +360,10 @@ export function schedulePlan(
     const stuck = actions[r.stuck];
     const p =
       stuck?.type === 'migrate' && !routed.has(stuck.vmId) ? pivotFor(c, actions, r, models) : undefined;
+    if (stuck && stuck.type !== 'migrate')
+      throw new RangeError(
+        `${stuck.type} of ${stuck.hostName} can never start: ${stuck.type === 'power-off' ? 'VMs stay on it' : 'the host is not off'}`,
+      );
     if (!p) {
       const waiting = actions.filter((a, i) => i >= r.stuck && a.type === 'migrate');
       throw new RangeError(
