@@ -349,7 +349,9 @@ test('hosts, catalog, plans and automation from the CLI', async () => {
   assert.match(await ok('ann', 'image', 'list'), /^img1 +raw +10 +public +active$/m);
   const plan = await json('admin', 'plan', 'audit', '--move', `web2=sim-003`);
   assert.equal(plan.status, 'proposed');
-  assert.match(await ok('admin', 'plan', 'show', plan.id), /migrate +web2 /);
+  const shown = await ok('admin', 'plan', 'show', plan.id);
+  assert.match(shown, /0\.0 s +[\d.]+ s +migrate +web2 /);
+  assert.match(shown, /makespan [\d.]+ s/);
   assert.match(await ok('admin', 'plan', 'list'), new RegExp(plan.id));
   assert.match(await ok('admin', 'plan', 'discard', plan.id), /: discarded/);
   const plan2 = await json('admin', 'plan', 'audit', '--move', `web2=sim-003`);

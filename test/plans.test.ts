@@ -45,6 +45,15 @@ for (const backend of storeBackends()) {
       );
       // the lower bound and the gap of the plan's result (issue 14), shown by `nubis plan show`
       assert.match(plan.summary, /; \d+ host\(s\) with VMs after, lower bound \d+ \(gap [\d.]+ %\)$/);
+      // The plan as a schedule (issue 14): each action's start, duration and the actions it waits for.
+      type Timed = { type: string; startS: number; durationS: number; after: number[] };
+      const timed = plan.actions as Timed[];
+      assert.equal(plan.makespanS, Math.max(...timed.map((x) => x.startS + x.durationS)));
+      for (const [i, x] of timed.entries())
+        for (const d of x.after)
+          assert.ok(d < i && timed[d]!.startS + timed[d]!.durationS <= x.startS + 1e-9, JSON.stringify(x));
+      for (const o of timed.filter((x) => x.type === 'power-off'))
+        assert.ok(o.after.length > 0, 'a power-off waits for the moves off its host');
 
       const applied = (await t.call(a, 'POST', `/v1/plans/${plan.id}/apply`)).body;
       assert.equal(applied.status, 'applied', JSON.stringify(applied.result));

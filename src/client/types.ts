@@ -338,6 +338,8 @@ export interface Plan {
   actions: PlanAction[];
   result: PlanResult | null;
   finishedAt: string | null;
+  /** When the last action ends in the plan's schedule, s (actions then carry startS, durationS, after). */
+  makespanS?: number;
 }
 /** What an audit answers: a stored plan, or (id null) nothing to do. */
 export type PlanProposal = Omit<Plan, 'id'> & { id: string | null };

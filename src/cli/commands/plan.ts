@@ -26,16 +26,31 @@ export const showPlan = (r: PlanProposal) =>
   `plan ${r.id ?? '(none)'}: ${r.status}${r.zone ? ` (zone ${r.zone})` : ''}\n${r.summary}` +
   (r.actions.length
     ? '\n' +
-      formatTable(
-        ['#', 'action', 'what', 'why', 'cost / gain'],
-        r.actions.map((a, i) => [
-          i + 1,
-          a.type,
-          a.type === 'migrate' ? a.vmName : a.hostName,
-          a.reason,
-          costGain(a),
-        ]),
-      )
+      (r.makespanS !== undefined
+        ? formatTable(
+            ['#', 'start', 'duration', 'after', 'action', 'what', 'why', 'cost / gain'],
+            r.actions.map((a, i) => [
+              i + 1,
+              `${(a.startS ?? 0).toFixed(1)} s`,
+              `${(a.durationS ?? 0).toFixed(1)} s`,
+              (a.after ?? []).map((d) => d + 1).join(' '),
+              a.type,
+              a.type === 'migrate' ? a.vmName : a.hostName,
+              a.reason,
+              costGain(a),
+            ]),
+          ) +
+          `\nmakespan ${r.makespanS.toFixed(1)} s (every action at its start, within the migration limits)`
+        : formatTable(
+            ['#', 'action', 'what', 'why', 'cost / gain'],
+            r.actions.map((a, i) => [
+              i + 1,
+              a.type,
+              a.type === 'migrate' ? a.vmName : a.hostName,
+              a.reason,
+              costGain(a),
+            ]),
+          ))
     : '') +
   (r.result ? `\nresult: ${JSON.stringify(r.result)}` : '');
 
@@ -99,7 +114,7 @@ export const planCommands: CommandModule = (program) => {
     });
   plan
     .command('show <id>')
-    .description("Show a plan with each action's reason, cost and gain")
+    .description("Show a plan with each action's start, duration, reason, cost and gain, and its makespan")
     .action(async function (this: Command, id: string) {
       const c = ctx(this);
       const r = await c.client.plans.get(id);

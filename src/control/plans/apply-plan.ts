@@ -7,6 +7,7 @@
  */
 import {
   checkPlan,
+  checkSchedule,
   type ConcurrencyLimits,
   DEFAULT_CONCURRENCY,
   type Plan,
@@ -89,6 +90,18 @@ export class PlanApplier extends Service {
       perHost: o.limits?.perHost ?? s.maxMigrationsPerHost ?? DEFAULT_CONCURRENCY.perHost,
       perCluster: o.limits?.perCluster ?? s.maxMigrationsPerCluster ?? DEFAULT_CONCURRENCY.perCluster,
     };
+    // noDelay: the listed VMs' migrations must be in the first wave (the plan's schedule shows where
+    // they would start without waves; waves still run the plan).
+    if (!resuming) {
+      const live = await this.cp.clusterReader.planCluster(zone);
+      const late = checkSchedule(live, asPlan(actions), scheduleWaves(live, asPlan(actions), limits));
+      if (late.length)
+        throw new ControlError(
+          'CONSTRAINT_VIOLATED',
+          `Plan ${id} would delay VMs that must move at once: ${late.map((v) => `action ${v.action + 1}: ${v.reason}`).join('; ')}; raise the migration limits or audit again`,
+          { violations: late, limits },
+        );
+    }
     // An operation record says this process applies the plan: after a crash, the reconciler finds it
     // and lets the plan resume after its last completed wave.
     const opId = this.ctx.ids.uuid();

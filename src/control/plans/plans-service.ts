@@ -13,6 +13,9 @@ import {
   type Plan,
   type PlanAction,
   planConsolidation,
+  schedulePlan,
+  DEFAULT_SCHEDULE_MODELS,
+  DEFAULT_CONCURRENCY,
   summarize,
 } from '../../policies/plans/plan.ts';
 import { MovesBreakConstraint } from '../../policies/plans/order-moves.ts';
@@ -47,7 +50,39 @@ export class Plans extends Service {
       actions: JSON.parse(r.actions) as PlanAction[],
       result: r.result ? JSON.parse(r.result) : null,
       finishedAt: r.finished_at,
+      ...makespan(JSON.parse(r.actions) as PlanAction[]),
     };
+  }
+
+  /**
+   * The plan as a schedule (schedule.ts): every action with its start, duration and the actions it
+   * waits for, in order of start, under the zone's migration limits and the boot time hosts take here.
+   * A plan the scheduler cannot run (moves that wait on each other with no host in between) is kept
+   * as it is: applying it re-checks it and says why.
+   */
+  private scheduled(
+    cluster: Awaited<ReturnType<Plans['cp']['clusterReader']['planCluster']>>,
+    plan: Plan,
+    s: { maxMigrationsPerHost?: number; maxMigrationsPerCluster?: number },
+    bandwidthMbps: number,
+  ): Plan {
+    if (!plan.actions.length) return plan;
+    const limits = {
+      perHost: s.maxMigrationsPerHost ?? DEFAULT_CONCURRENCY.perHost,
+      perCluster: s.maxMigrationsPerCluster ?? DEFAULT_CONCURRENCY.perCluster,
+    };
+    const bootS = this.ctx.simBootS ?? 0;
+    try {
+      const r = schedulePlan(cluster, plan, limits, {
+        ...DEFAULT_SCHEDULE_MODELS,
+        ...(bootS > 0 ? { bootS } : {}),
+        bandwidthMbps,
+      });
+      return { ...plan, actions: r.actions, makespanS: r.makespanS };
+    } catch (e) {
+      if (e instanceof RangeError) return plan;
+      throw e;
+    }
   }
 
   /**
@@ -141,6 +176,7 @@ export class Plans extends Service {
         );
       }
     }
+    plan = this.scheduled(cluster, plan, settings, options.bandwidthMbps);
     const id = this.ctx.ids.uuid();
     // Periodic audits keep no record of plans with nothing to do (one every few minutes otherwise).
     if (!plan.actions.length && o.keepEmpty === false)
@@ -284,4 +320,10 @@ export class Plans extends Service {
     );
     return { host: h.name, state: 'maintenance', moved, stuck };
   }
+}
+
+/** When the last action of a scheduled plan ends (`makespanS`), or nothing for a plan without a schedule. */
+function makespan(actions: readonly PlanAction[]): { makespanS?: number } {
+  if (!actions.length || actions.some((a) => a.startS === undefined || a.durationS === undefined)) return {};
+  return { makespanS: Math.max(...actions.map((a) => a.startS! + a.durationS!)) };
 }

@@ -11,6 +11,15 @@ import { PlanConstraints } from './plan-constraints.ts';
 
 export { checkPlan, checkSchedule, type PlanViolation } from './check-plan.ts';
 export { orderMoves, type RequestedMove } from './order-moves.ts';
+export {
+  actionDurationS,
+  DEFAULT_SCHEDULE_MODELS,
+  schedulePlan,
+  type Schedule,
+  type ScheduleModels,
+  type TimedAction,
+} from './schedule.ts';
+export { checkTimedSchedule } from './schedule-check.ts';
 export { DEFAULT_CONCURRENCY, scheduleWaves, waveStarts, type ConcurrencyLimits } from './waves.ts';
 
 export interface PlanHost {
@@ -48,7 +57,14 @@ export interface PlanCluster {
   constraints?: readonly Constraint[];
 }
 
-export type PlanAction =
+/** Where an action sits in a schedule (schedule.ts): start and duration in seconds, the actions (indices) it waits for. */
+export interface ActionTiming {
+  startS?: number;
+  durationS?: number;
+  after?: number[];
+}
+
+export type PlanAction = (
   | {
       type: 'migrate';
       vmId: string;
@@ -60,7 +76,9 @@ export type PlanAction =
       gain?: { /** Share of the source host's CPU moved off it (hot-spot relief). */ loadMoved: number };
     }
   | { type: 'power-on'; hostId: string; hostName: string; reason: string; cost: { watts: number } }
-  | { type: 'power-off'; hostId: string; hostName: string; reason: string; gain: { wattsSaved: number } };
+  | { type: 'power-off'; hostId: string; hostName: string; reason: string; gain: { wattsSaved: number } }
+) &
+  ActionTiming;
 
 export interface Plan {
   actions: PlanAction[];
@@ -70,6 +88,8 @@ export interface Plan {
   costDataMiB: number;
   /** The lower bound on hosts with VMs, the hosts the plan leaves with VMs, and the gap (when the cluster was given to `summarize`). */
   bound?: PlanBound;
+  /** When the last action ends in the plan's schedule, s (when it was scheduled). */
+  makespanS?: number;
 }
 
 export interface ConsolidationPlanOptions {
