@@ -160,9 +160,22 @@ export class Automation extends Service {
         powerOffGraceS: s.powerOffGraceS ?? 600,
       });
       if (plan.status === 'empty') continue;
-      out.push(
-        s.level !== 'full' ? plan : await this.cp.plans.applyPlan(p, plan.id!, { actor: 'automation' }),
-      );
+      if (s.level !== 'full') {
+        out.push(plan);
+        continue;
+      }
+      // A plan that cannot be applied (stale, or its waves would delay a noDelay VM) stays proposed
+      // for an operator; the other zones' rounds go on.
+      try {
+        out.push(await this.cp.plans.applyPlan(p, plan.id!, { actor: 'automation' }));
+      } catch (e) {
+        await this.event(this.db, {
+          actor: 'automation',
+          kind: 'automation.apply-refused',
+          detail: { zone: zone ?? null, plan: plan.id, reason: (e as Error).message },
+        });
+        out.push(plan);
+      }
     }
     return out;
   }
