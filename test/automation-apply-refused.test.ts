@@ -58,7 +58,8 @@ test('full automation: a zone whose plan is refused keeps it proposed and the ot
     const apply = t.cp.plans.applyPlan.bind(t.cp.plans);
     t.cp.plans.applyPlan = async (p, id, o) => {
       const plan = (await t.call(a, 'GET', `/v1/plans/${id}`)).body as { zone: string };
-      if (plan.zone === 'zone-a') throw new ControlError('CONFLICT', 'The cluster changed since the plan');
+      if (plan.zone === 'zone-a')
+        throw new ControlError('INVALID_STATE', 'The cluster changed since the plan');
       return apply(p, id, o);
     };
     const r = await t.call(a, 'POST', '/v1/automation/rounds');
