@@ -16,7 +16,9 @@ import {
   type MilpModelOptions,
 } from './milp-model.ts';
 import { canonicalPlacement, decodePlacement, encodePlacement, placementObjective } from './milp-solution.ts';
+import { LNS_AUTO_THRESHOLD, optimizeLns } from './lns-optimize.ts';
 import type { MilpSolveResult, MilpSolver } from './solver-port.ts';
+import type { Random } from '../../runtime/random.ts';
 import { placementValid, warmStarts } from './warm-start.ts';
 
 /** Options of one optimizer run; every field is optional. */
@@ -35,8 +37,19 @@ export interface OptimizeOptions extends MilpModelOptions {
   decompose?: boolean;
   /** Parts solved at once (default 2). */
   parallel?: number;
-  /** Seconds now, for `elapsedS` (a clock's now(); 0 when absent). */
+  /** Seconds now, for `elapsedS` (a clock's now(); 0 when absent); LNS needs it to keep `timeLimitS`. */
   now?: () => number;
+  /**
+   * `milp` (default): the whole MILP per part; `lns`: large-neighbourhood search with exact
+   * sub-MILPs (lns-optimize.ts); `auto`: LNS above LNS_AUTO_THRESHOLD VMs. `maxMoves` always uses the MILP.
+   */
+  strategy?: 'milp' | 'lns' | 'auto';
+  /** LNS: the seeded source of its random choices (default seed 0). */
+  random?: Random;
+  /** LNS: a placement to start from (VM id → host id), used when complete and valid. */
+  start?: ReadonlyMap<string, string>;
+  /** LNS: deterministic limit on rounds of neighbourhoods per part (with `maxNodes`, no wall clock). */
+  maxRounds?: number;
 }
 
 /** Union-find over VM and host indices: the independent parts of an instance. */
@@ -186,6 +199,12 @@ export async function optimize(
   solver: MilpSolver,
   o: OptimizeOptions = {},
 ): Promise<OptimizeResult> {
+  const strategy = o.strategy ?? 'milp';
+  if (
+    o.maxMoves === undefined &&
+    (strategy === 'lns' || (strategy === 'auto' && inst.vms.length > LNS_AUTO_THRESHOLD))
+  )
+    return optimizeLns(inst, solver, o);
   const t0 = o.now?.() ?? 0;
   const elapsed = () => (o.now ? o.now() - t0 : 0);
   const oo = { ...o, migrationWeight: o.migrationWeight ?? defaultMigrationWeight(inst) };
