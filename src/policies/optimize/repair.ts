@@ -81,17 +81,19 @@ export function repairPlacement(inst: PackInstance, o: { stayInZone?: boolean } 
 
   const mustMove: number[] = [];
   hostOfVm.forEach((h, v) => h < 0 && mustMove.push(v));
-  // Best fit, largest first: the host left with the least normalised room; used hosts before empty ones.
-  for (const v of [...mustMove].sort((a, b) => size(b) - size(a) || a - b)) {
+  const zoneOf = (v: number) => {
+    const cur = inst.vms[v]!.hostId !== undefined ? hostIndex.get(inst.vms[v]!.hostId!) : undefined;
+    return cur !== undefined && o.stayInZone !== false ? inst.hosts[cur]!.zone : undefined;
+  };
+  // Best fit: the host left with the least normalised room, used hosts before empty ones.
+  const bestFit = (v: number, except = -1): number => {
     const vm = inst.vms[v]!;
-    const cur = vm.hostId !== undefined ? hostIndex.get(vm.hostId) : undefined;
-    const zone = cur !== undefined && o.stayInZone !== false ? inst.hosts[cur]!.zone : undefined;
+    const zone = zoneOf(v);
     const cs = byVm.get(vm.id) ?? [];
     let chosen = -1,
       best = Infinity;
     for (let h = 0; h < H; h++) {
-      if (zone !== undefined && inst.hosts[h]!.zone !== zone) continue;
-      if (over(h, v)) continue;
+      if (h === except || (zone !== undefined && inst.hosts[h]!.zone !== zone) || over(h, v)) continue;
       let room = 0;
       for (let d = 0; d < D; d++)
         room += (inst.hosts[h]!.capacity[d]! - used[h * D + d]! - vm.demand[d]!) / maxCap[d]!;
@@ -100,8 +102,48 @@ export function repairPlacement(inst: PackInstance, o: { stayInZone?: boolean } 
       best = score;
       chosen = h;
     }
-    if (chosen < 0) return undefined;
-    place(v, chosen);
+    return chosen;
+  };
+  // No room on any admissible host: make room on one by moving its unconstrained VMs elsewhere
+  // (an ejection chain of length one); they move too.
+  const eject = (v: number): boolean => {
+    const vm = inst.vms[v]!;
+    const zone = zoneOf(v);
+    const cs = byVm.get(vm.id) ?? [];
+    for (let h = 0; h < H; h++) {
+      if (zone !== undefined && inst.hosts[h]!.zone !== zone) continue;
+      if (cs.length && admitsAll(cs, state, vm.id, inst.hosts[h]!.id)) continue;
+      const out: [number, number][] = [];
+      const movable = [...onHost[h]!]
+        .filter((u) => !byVm.has(inst.vms[u]!.id))
+        .sort((a, b) => size(a) - size(b));
+      for (const u of movable) {
+        if (!over(h, v)) break;
+        remove(u);
+        const to = bestFit(u, h);
+        if (to < 0) {
+          place(u, h);
+          continue;
+        }
+        place(u, to);
+        out.push([u, to]);
+      }
+      if (!over(h, v)) {
+        place(v, h);
+        for (const [u] of out) mustMove.push(u);
+        return true;
+      }
+      for (const [u] of out) {
+        remove(u);
+        place(u, h);
+      }
+    }
+    return false;
+  };
+  for (const v of [...mustMove].sort((a, b) => size(b) - size(a) || a - b)) {
+    const h = bestFit(v);
+    if (h >= 0) place(v, h);
+    else if (!eject(v)) return undefined;
   }
   return { hostOfVm, mustMove };
 }
