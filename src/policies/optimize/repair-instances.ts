@@ -90,7 +90,8 @@ export function repairInstance(o: RepairInstanceOptions): RepairInstance {
   for (let k = 0; k < n; k++) {
     const zone = zones[k % zones.length]!;
     const pool = byZone.get(zone)!;
-    const size = k % 3 === 2 ? uni(2, 4) : uni(3, 6);
+    // A spread leaves a rack free, so one rack in maintenance never makes it infeasible.
+    const size = Math.min(k % 3 === 2 ? uni(2, 4) : uni(3, 6), racksOfZone.get(zone)!.length - 1);
     const members: string[] = [];
     for (let t = 0; t < 50 && members.length < size && pool.length; t++) {
       const v = pool[r.int(pool.length)]!.id;
