@@ -81,14 +81,19 @@ function solutionOf(inst: PackInstance, hostOfVm: ArrayLike<number>): PackSoluti
   return { placement, hostsUsed: new Set(placement.values()).size, migrations, moveCostS };
 }
 
+/** A caller's start as host indices, when it places every VM validly. */
+export function givenStart(inst: PackInstance, start?: ReadonlyMap<string, string>): Int32Array | undefined {
+  if (!start) return undefined;
+  const index = new Map(inst.hosts.map((h, i) => [h.id, i]));
+  const p = Int32Array.from(inst.vms, (v) => index.get(start.get(v.id) ?? '') ?? -1);
+  return p.every((h) => h >= 0) && placementValid(inst, p) ? p : undefined;
+}
+
 /** The valid starts at hand, best objective first. */
 function starts(inst: PackInstance, o: OptimizeOptions, w: number) {
-  const hostIndex = new Map(inst.hosts.map((h, i) => [h.id, i]));
   const out: { hostOfVm: Int32Array; from: string }[] = [];
-  if (o.start) {
-    const p = Int32Array.from(inst.vms, (v) => hostIndex.get(o.start!.get(v.id) ?? '') ?? -1);
-    if (p.every((h) => h >= 0) && placementValid(inst, p)) out.push({ hostOfVm: p, from: 'the start given' });
-  }
+  const given = givenStart(inst, o.start);
+  if (given) return [{ hostOfVm: given, from: 'the start given' }];
   if (inst.vms.length * inst.hosts.length <= HEURISTICS_MAX_PAIRS)
     for (const c of warmStarts(inst, admissibility(inst, { ...o, migrationWeight: w })))
       out.push({ hostOfVm: c.hostOfVm, from: c.heuristic });
@@ -179,25 +184,33 @@ export async function optimizeLns(
   const boundsP = Promise.all(
     parts.map((p) => partBound(subInstance(inst, p), solver, o, w, o.now ? lpLimit : 0)),
   );
+  // Hosts used and objective per part, for onImprove's view of the whole.
+  const partHosts = parts.map((p) => new Set(p.vms.map((v) => hostOfVm[v]!)).size);
+  const subs = parts.map((p) => {
+    const local = new Map(p.hosts.map((h, i) => [h, i]));
+    return { sub: subInstance(inst, p), startLocal: Int32Array.from(p.vms, (v) => local.get(hostOfVm[v]!)!) };
+  });
+  const partObj = subs.map((x) => placementObjective(x.sub, { migrationWeight: w }, x.startLocal, o));
   for (const [k, p] of parts.entries()) {
-    const sub = subInstance(inst, p);
+    const { sub, startLocal } = subs[k]!;
     const left = limit - elapsed();
-    const r = await lns(
-      sub,
-      Int32Array.from(p.vms, (v) => p.hosts.indexOf(hostOfVm[v]!)),
-      solver,
-      {
-        ...o,
-        random: random.fork(),
-        migrationWeight: w,
-        timeLimitS: o.now ? left / (parts.length - k) : undefined,
-        now: o.now,
-        maxRounds: o.maxRounds,
-        maxNodes: o.maxNodes,
-        parallel: o.parallel,
-        signal: o.signal,
+    const r = await lns(sub, startLocal, solver, {
+      ...o,
+      random: random.fork(),
+      migrationWeight: w,
+      timeLimitS: o.now ? left / (parts.length - k) : undefined,
+      now: o.now,
+      maxRounds: o.maxRounds,
+      maxNodes: o.maxNodes,
+      parallel: o.parallel,
+      signal: o.signal,
+      onImprove: (objective, hosts) => {
+        partHosts[k] = hosts;
+        partObj[k] = objective;
+        const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+        o.onImprove?.(sum(partObj), sum(partHosts), elapsed());
       },
-    );
+    });
     p.vms.forEach((v, i) => (hostOfVm[v] = p.hosts[r.hostOfVm[i]!]!));
     subSolves += r.subSolves;
     rounds += r.rounds;

@@ -16,7 +16,7 @@ import {
   type MilpModelOptions,
 } from './milp-model.ts';
 import { canonicalPlacement, decodePlacement, encodePlacement, placementObjective } from './milp-solution.ts';
-import { LNS_AUTO_THRESHOLD, optimizeLns } from './lns-optimize.ts';
+import { givenStart, LNS_AUTO_THRESHOLD, optimizeLns } from './lns-optimize.ts';
 import type { MilpSolveResult, MilpSolver } from './solver-port.ts';
 import type { Random } from '../../runtime/random.ts';
 import { placementValid, warmStarts } from './warm-start.ts';
@@ -46,8 +46,10 @@ export interface OptimizeOptions extends MilpModelOptions {
   strategy?: 'milp' | 'lns' | 'auto';
   /** LNS: the seeded source of its random choices (default seed 0). */
   random?: Random;
-  /** LNS: a placement to start from (VM id → host id), used when complete and valid. */
+  /** A placement to start from (VM id → host id), used when complete and valid (LNS: instead of the heuristics). */
   start?: ReadonlyMap<string, string>;
+  /** LNS: called with every improvement (objective, hosts used, seconds since its part's search began). */
+  onImprove?: (objective: number, hostsUsed: number, elapsedS: number) => void;
   /** LNS: deterministic limit on rounds of neighbourhoods per part (with `maxNodes`, no wall clock). */
   maxRounds?: number;
 }
@@ -226,7 +228,11 @@ export async function optimize(
     placementObjective(inst, { migrationWeight: oo.migrationWeight }, p, oo);
   const moves = (p: ArrayLike<number>) =>
     inst.vms.filter((v, i) => v.hostId !== undefined && inst.hosts[p[i]!]!.id !== v.hostId).length;
-  const candidates = warmStarts(inst, adm)
+  const given = givenStart(inst, o.start);
+  const candidates = [
+    ...(given ? [{ hostOfVm: given, heuristic: 'given' as const }] : []),
+    ...warmStarts(inst, adm),
+  ]
     .filter((c) => o.maxMoves === undefined || moves(c.hostOfVm) <= o.maxMoves)
     .sort((a, b) => objectiveOf(a.hostOfVm) - objectiveOf(b.hostOfVm));
   const warm = candidates[0];
