@@ -177,13 +177,12 @@ export async function optimizeLns(
   const random = o.random ?? seededRandom(0);
   const hostOfVm = Int32Array.from(start.hostOfVm);
   const startObjective = placementObjective(inst, { migrationWeight: w }, hostOfVm, o);
-  const lpLimit = Math.min(limit / 4, 5);
+  // Without a clock (deterministic runs) the LP gets a generous safety limit.
+  const lpLimit = o.now ? Math.min(limit / 4, 5) : 60;
   let subSolves = 0,
     rounds = 0;
   // Parts one after another (each search runs `parallel` neighbourhoods), the LP bounds beside them.
-  const boundsP = Promise.all(
-    parts.map((p) => partBound(subInstance(inst, p), solver, o, w, o.now ? lpLimit : 0)),
-  );
+  const boundsP = Promise.all(parts.map((p) => partBound(subInstance(inst, p), solver, o, w, lpLimit)));
   // Hosts used and objective per part, for onImprove's view of the whole.
   const partHosts = parts.map((p) => new Set(p.vms.map((v) => hostOfVm[v]!)).size);
   const subs = parts.map((p) => {
