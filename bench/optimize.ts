@@ -5,7 +5,8 @@
  * bound and time. Prints a table and saves JSON to bench/results/optimize.json.
  * Options: --quick (up to 2,000 VMs; optimizer at 1 s and 10 s only), --json (print the JSON only),
  * --sizes=50,200 and --kinds=uniform,planetlab (choose), --out=NAME (save to bench/results/NAME.json),
- * --repair (the repair benchmark instead, see optimize-repair.ts).
+ * --strategy=milp|lns|auto (the optimizer's, default auto), --repair (the repair benchmark instead,
+ * see optimize-repair.ts; --repair-size=500x3000, --time-limit=S).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -55,12 +56,14 @@ interface Solver {
 }
 const highs = highsSolver();
 const now = () => performance.now() / 1000;
+const strategy = (process.argv.find((a) => a.startsWith('--strategy='))?.slice(11) ?? 'auto') as
+  'auto' | 'milp' | 'lns';
 /** The optimizer (strategy auto: the MILP up to LNS_AUTO_THRESHOLD VMs, LNS above) at a time limit. */
 const optimizer = (s: number): Solver => ({
-  name: `opt-${s}s`,
+  name: `${strategy === 'auto' ? 'opt' : strategy}-${s}s`,
   run: (inst, warm) =>
     optimize(inst, highs, {
-      strategy: 'auto',
+      strategy,
       timeLimitS: s,
       start: warm.placement,
       knownBound: lowerBound(inst).hosts,

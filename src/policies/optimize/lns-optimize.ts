@@ -91,9 +91,15 @@ export function givenStart(inst: PackInstance, start?: ReadonlyMap<string, strin
 
 /** The valid starts at hand, best objective first. */
 function starts(inst: PackInstance, o: OptimizeOptions, w: number) {
-  const out: { hostOfVm: Int32Array; from: string }[] = [];
+  // Repair mode: a VM not free stays where it is.
+  const keepsPinned = (p: Int32Array) =>
+    !o.free ||
+    inst.vms.every(
+      (v, i) => v.hostId === undefined || o.free!.has(v.id) || inst.hosts[p[i]!]!.id === v.hostId,
+    );
   const given = givenStart(inst, o.start);
-  if (given) return [{ hostOfVm: given, from: 'the start given' }];
+  if (given && keepsPinned(given)) return [{ hostOfVm: given, from: 'the start given' }];
+  const out: { hostOfVm: Int32Array; from: string }[] = [];
   if (inst.vms.length * inst.hosts.length <= HEURISTICS_MAX_PAIRS)
     for (const c of warmStarts(inst, admissibility(inst, { ...o, migrationWeight: w })))
       out.push({ hostOfVm: c.hostOfVm, from: c.heuristic });
@@ -106,12 +112,6 @@ function starts(inst: PackInstance, o: OptimizeOptions, w: number) {
       });
   }
   const objective = (p: Int32Array) => placementObjective(inst, { migrationWeight: w }, p, o);
-  // Repair mode: a VM not free stays where it is.
-  const keepsPinned = (p: Int32Array) =>
-    !o.free ||
-    inst.vms.every(
-      (v, i) => v.hostId === undefined || o.free!.has(v.id) || inst.hosts[p[i]!]!.id === v.hostId,
-    );
   return out
     .filter((c) => keepsPinned(c.hostOfVm))
     .sort((a, b) => objective(a.hostOfVm) - objective(b.hostOfVm));
