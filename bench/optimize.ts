@@ -22,7 +22,7 @@ import {
 import type { OptimizeResult, PackInstance, PackSolution } from '../src/policies/optimize/instance.ts';
 import { formatTable } from '../src/cli/table.ts';
 import { readPlanetLabDay } from '../src/sim/planetlab.ts';
-import { highsSolver } from '../src/drivers/highs/highs-solver.ts';
+import { highsPool } from '../src/drivers/highs/highs-pool.ts';
 import { optimize } from '../src/policies/optimize/optimize.ts';
 import { seededRandom } from '../src/runtime/random.ts';
 import { repairBench } from './optimize-repair.ts';
@@ -54,7 +54,8 @@ interface Solver {
   maxVms?: number;
   run(inst: PackInstance, warm: PackSolution): Promise<OptimizeResult>;
 }
-const highs = highsSolver();
+// Long-lived workers: the LNS's sub-MILPs are many and small (2 for them, 1 for an LP bound beside).
+const highs = highsPool({ size: 3 });
 const now = () => performance.now() / 1000;
 const strategy = (process.argv.find((a) => a.startsWith('--strategy='))?.slice(11) ?? 'auto') as
   'auto' | 'milp' | 'lns';

@@ -6,6 +6,8 @@ import type { PackInstance } from '../../policies/optimize/instance.ts';
 import { optimize } from '../../policies/optimize/optimize.ts';
 import { placementValid } from '../../policies/optimize/warm-start.ts';
 import { seededRandom } from '../../runtime/random.ts';
+import { buildMilpModel } from '../../policies/optimize/milp-model.ts';
+import { highsPool } from './highs-pool.ts';
 import { highsSolver } from './highs-solver.ts';
 
 const solver = highsSolver();
@@ -47,5 +49,29 @@ describe('optimize({ strategy: "lns" }) with HiGHS', () => {
   it('gives the same placement for the same seed, round and node limits', async () => {
     const [a, b] = [await run(), await run()];
     assert.deepEqual([...a.incumbent!.placement], [...b.incumbent!.placement]);
+  });
+});
+
+describe('highsPool()', () => {
+  it('answers as a fresh worker per solve does, over more jobs than workers, and closes', async () => {
+    const pool = highsPool({ size: 2 });
+    const models = [0, 1, 2, 3, 4, 5].map((k) =>
+      buildMilpModel(randomInstance({ vms: 4 + k, seed: k, shape: 'uniform', start: true, hostTypes: 1 })),
+    );
+    const got = await Promise.all(models.map((m) => pool.solve(m, { timeLimitS: 30 })));
+    const want = await Promise.all(models.map((m) => solver.solve(m, { timeLimitS: 30 })));
+    got.forEach((r, k) => {
+      assert.equal(r.status, want[k]!.status);
+      assert.ok(Math.abs(r.objective! - want[k]!.objective!) < 1e-6);
+    });
+    await pool.close();
+  });
+
+  it('returns at once, interrupted, for a solve cancelled before it starts', async () => {
+    const pool = highsPool({ size: 1, graceS: 0.2 });
+    const m = buildMilpModel(randomInstance({ vms: 30, seed: 2, shape: 'uniform', start: true }));
+    const r = await pool.solve(m, { timeLimitS: 30, signal: AbortSignal.abort() });
+    assert.ok(r.status === 'interrupted' || r.status === 'optimal', r.status);
+    await pool.close();
   });
 });
