@@ -31,7 +31,10 @@ export interface LnsOptions extends Pick<MilpModelOptions, 'hostCost' | 'stayInZ
   maxNodes?: number;
   /** Wall-clock limit per sub-problem, seconds (default 1, never past the overall limit). */
   subTimeLimitS?: number;
-  /** Hosts per neighbourhood (default 12). */
+  /**
+   * Most hosts per neighbourhood (default 8). Neighbourhoods start at 4 hosts (small MILPs that
+   * solve to optimality fast) and grow by one every 8 rounds without improvement, back to 4 on one.
+   */
   hosts?: number;
   /** At most this many free VMs per neighbourhood (default 250): hosts are added until it is reached. */
   maxFreeVms?: number;
@@ -107,10 +110,11 @@ function pickNeighbourhood(
   byVm: Map<string, Constraint[]>,
   vmIndex: Map<string, number>,
   hostIndex: Map<string, number>,
+  size: number,
 ): Neighbourhood | undefined {
   const inst = s.inst;
   const maxCap = inst.dims.map((_, d) => Math.max(1e-12, ...inst.hosts.map((h) => h.capacity[d]!)));
-  const k = o.hosts ?? 8;
+  const k = size;
   const maxFree = o.maxFreeVms ?? 250;
   const usedHosts = inst.hosts.map((_, h) => h).filter((h) => !taken.has(h) && s.onHost[h]!.size > 0);
   if (!usedHosts.length) return undefined;
@@ -253,7 +257,8 @@ export async function lns(
     const taken = new Set<number>();
     const picks: Neighbourhood[] = [];
     for (let p = 0; p < Math.max(1, o.parallel ?? 2); p++) {
-      const n = pickNeighbourhood(s, o.random, taken, o, byVm, vmIndex, hostIndex);
+      const size = Math.min(o.hosts ?? 8, 4 + Math.floor(stale / 8));
+      const n = pickNeighbourhood(s, o.random, taken, o, byVm, vmIndex, hostIndex, size);
       if (!n || !n.free.size) continue;
       n.hosts.forEach((h) => taken.add(h));
       picks.push(n);
