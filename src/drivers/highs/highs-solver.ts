@@ -35,7 +35,7 @@ let highsPath: string | undefined;
 let wasmModule: Promise<WebAssembly.Module | undefined> | undefined;
 
 /** HiGHS's WebAssembly, compiled once per process and shared with every worker (undefined: each compiles its own). */
-function compiledHighs(): Promise<WebAssembly.Module | undefined> {
+export function compiledHighs(): Promise<WebAssembly.Module | undefined> {
   wasmModule ??= WebAssembly.compile(
     readFileSync(createRequire(import.meta.url).resolve('highs/runtime')),
   ).catch(() => undefined);
@@ -117,7 +117,7 @@ export async function solveMilp(
 }
 
 /** The model's arrays only (structured clone copies typed arrays; no functions or maps). */
-function plain(m: MilpModel) {
+export function plain(m: MilpModel) {
   const { numCols, numRows, offset, colCost, colLower, colUpper, integrality } = m;
   const { rowLower, rowUpper, starts, indices, values } = m;
   return {

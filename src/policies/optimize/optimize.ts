@@ -16,7 +16,9 @@ import {
   type MilpModelOptions,
 } from './milp-model.ts';
 import { canonicalPlacement, decodePlacement, encodePlacement, placementObjective } from './milp-solution.ts';
+import { givenStart, LNS_AUTO_THRESHOLD, optimizeLns } from './lns-optimize.ts';
 import type { MilpSolveResult, MilpSolver } from './solver-port.ts';
+import type { Random } from '../../runtime/random.ts';
 import { placementValid, warmStarts } from './warm-start.ts';
 
 /** Options of one optimizer run; every field is optional. */
@@ -35,8 +37,21 @@ export interface OptimizeOptions extends MilpModelOptions {
   decompose?: boolean;
   /** Parts solved at once (default 2). */
   parallel?: number;
-  /** Seconds now, for `elapsedS` (a clock's now(); 0 when absent). */
+  /** Seconds now, for `elapsedS` (a clock's now(); 0 when absent); LNS needs it to keep `timeLimitS`. */
   now?: () => number;
+  /**
+   * `milp` (default): the whole MILP per part; `lns`: large-neighbourhood search with exact
+   * sub-MILPs (lns-optimize.ts); `auto`: LNS above LNS_AUTO_THRESHOLD VMs. `maxMoves` always uses the MILP.
+   */
+  strategy?: 'milp' | 'lns' | 'auto';
+  /** LNS: the seeded source of its random choices (default seed 0). */
+  random?: Random;
+  /** A placement to start from (VM id → host id), used when complete and valid (LNS: instead of the heuristics). */
+  start?: ReadonlyMap<string, string>;
+  /** LNS: called with every improvement (objective, hosts used, seconds since its part's search began). */
+  onImprove?: (objective: number, hostsUsed: number, elapsedS: number) => void;
+  /** LNS: deterministic limit on rounds of neighbourhoods per part (with `maxNodes`, no wall clock). */
+  maxRounds?: number;
 }
 
 /** Union-find over VM and host indices: the independent parts of an instance. */
@@ -192,6 +207,12 @@ export async function optimize(
   solver: MilpSolver,
   o: OptimizeOptions = {},
 ): Promise<OptimizeResult> {
+  const strategy = o.strategy ?? 'milp';
+  if (
+    o.maxMoves === undefined &&
+    (strategy === 'lns' || (strategy === 'auto' && inst.vms.length > LNS_AUTO_THRESHOLD))
+  )
+    return optimizeLns(inst, solver, o);
   const t0 = o.now?.() ?? 0;
   const elapsed = () => (o.now ? o.now() - t0 : 0);
   const oo = { ...o, migrationWeight: o.migrationWeight ?? defaultMigrationWeight(inst) };
@@ -213,7 +234,11 @@ export async function optimize(
     placementObjective(inst, { migrationWeight: oo.migrationWeight }, p, oo);
   const moves = (p: ArrayLike<number>) =>
     inst.vms.filter((v, i) => v.hostId !== undefined && inst.hosts[p[i]!]!.id !== v.hostId).length;
-  const candidates = warmStarts(inst, adm)
+  const given = givenStart(inst, o.start);
+  const candidates = [
+    ...(given ? [{ hostOfVm: given, heuristic: 'given' as const }] : []),
+    ...warmStarts(inst, adm),
+  ]
     .filter((c) => o.maxMoves === undefined || moves(c.hostOfVm) <= o.maxMoves)
     .sort((a, b) => objectiveOf(a.hostOfVm) - objectiveOf(b.hostOfVm));
   const warm = candidates[0];
