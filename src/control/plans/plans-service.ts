@@ -231,8 +231,16 @@ export class Plans extends Service {
         'The optimal policy needs the MILP solver, which this control plane was started without; use reservation',
       );
     try {
-      return (await planOptimal(cluster, options, solver, { timeLimitS, now: () => this.ctx.clock.now() }))
-        .plan;
+      // Above a few hundred VMs the whole MILP stalls: large-neighbourhood search takes over
+      // ('auto'); the round cap keeps it finite on a simulated clock that does not move while it runs.
+      const oo = {
+        timeLimitS,
+        now: () => this.ctx.clock.now(),
+        strategy: 'auto' as const,
+        random: seededRandom(1),
+        maxRounds: Math.max(50, Math.ceil(timeLimitS * 20)),
+      };
+      return (await planOptimal(cluster, options, solver, oo)).plan;
     } catch (e) {
       if (e instanceof RangeError)
         throw new ControlError(
