@@ -35,6 +35,8 @@ export const DEFAULT_FREE_VMS = 30;
 /** What a round did, for counters. */
 export interface OptimalRound {
   migrations: PlannedMigration[];
+  /** The instance solved (absent when there was nothing to free). */
+  instance?: PackInstance;
   result?: OptimizeResult;
   overloadedHosts: number;
   freed: number;
@@ -112,7 +114,7 @@ export function planOptimalRound(
     maxNodes: o.maxNodes,
     timeLimitS: o.timeLimitS,
   });
-  if (!result.incumbent) return { ...base, result };
+  if (!result.incumbent) return { ...base, instance: inst, result };
   const over = new Set(overloaded);
   const migrations: PlannedMigration[] = [];
   for (const v of vms) {
@@ -121,5 +123,5 @@ export function planOptimalRound(
     if (to !== from)
       migrations.push({ vm: Number(v.id), from, to, phase: over.has(from) ? 'overload' : 'underload' });
   }
-  return { ...base, migrations, result };
+  return { ...base, migrations, instance: inst, result };
 }
