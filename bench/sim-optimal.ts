@@ -4,7 +4,8 @@
  * baselines: energy, migrations, SLATAH/PDM/SLAV, hosts on over the day, CPU time, and the
  * optimizer's rounds (proven optimal, improved on the warm start).
  * Options: --vms N (first N trace files, default 100), --hosts N (default 0.76·N, the reference
- * experiment's 800/1052), --policy P (the optimal policy, default optimal), --json.
+ * experiment's 800/1052), --policy P (the optimal policy, default optimal), --free N (VMs freed per
+ * round, default 30), --json.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ const json = process.argv.includes('--json');
 const vms = Number(arg('vms', '100'));
 const hosts = Number(arg('hosts', String(Math.round(vms * (800 / 1052)))));
 const optimal = arg('policy', 'optimal');
+const free = Number(arg('free', '30'));
 const DAY = join(dirname(fileURLToPath(import.meta.url)), '../../shared/data/planetlab/20110303');
 const milp = await highsSyncSolver();
 
@@ -35,6 +37,7 @@ for (const policy of [optimal, 'lr-mmt:1.2', 'dvfs', 'npa']) {
     mode: 'default',
     hosts,
     milp,
+    optimalFreeVms: free,
     onOptimalRound: (r) => rounds.push(r),
   });
   const cpu = process.cpuUsage(cpu0);

@@ -45,12 +45,15 @@ export interface ExperimentOptions {
   milp?: MilpSolverSync;
   /** Called after each round of the `optimal` policy (counters for the benchmark). */
   onOptimalRound?: (round: OptimalRound) => void;
+  /** VMs the `optimal` policy frees per round to consolidate (default DEFAULT_FREE_VMS). */
+  optimalFreeVms?: number;
 }
 
 /** What the simulator's `optimal` policy is built with (injected by the composition root). */
 export interface SimDeps {
   milp?: MilpSolverSync;
   onOptimalRound?: (round: OptimalRound) => void;
+  optimalFreeVms?: number;
 }
 
 /** A policy needs the MILP solver but none was given, or runs in a mode it does not support. */
@@ -172,6 +175,7 @@ export function buildSimInput(
         const r = planOptimalRound(snap, milp, {
           maxNodes: policy.maxNodes,
           timeLimitS: policy.timeLimitS,
+          freeVms: deps.optimalFreeVms,
           moveCostS,
         });
         deps.onOptimalRound?.(r);
@@ -220,6 +224,7 @@ export function runExperiment(o: ExperimentOptions): RunOutput {
       const input = buildSimInput(o.scenario, w, p, o.mode, seed, o.hosts, {
         milp: o.milp,
         onOptimalRound: o.onOptimalRound,
+        optimalFreeVms: o.optimalFreeVms,
       });
       const t0 = performance.now();
       const r = simulate({
