@@ -4,6 +4,7 @@ import { dirname, extname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { highsSyncSolver } from '../drivers/highs/highs-sync.ts';
 import { parsePolicy } from '../policies/registry.ts';
 import { seriesCsv } from '../sim/csv.ts';
 import { resolveTraceDays, TraceError } from '../sim/planetlab.ts';
@@ -58,7 +59,7 @@ export function simCommand(program: Command): void {
     .option('--trace <dir>', 'PlanetLab day folder, or a folder of day folders (repeatable)', collect, [])
     .option(
       '--policy <list>',
-      'comma-separated presets, e.g. thr-mmt:0.8,lr-mmt:1.2,npa,dvfs (repeatable)',
+      'comma-separated presets, e.g. thr-mmt:0.8,lr-mmt:1.2,npa,dvfs,optimal[:NODES],milp:SECONDS (repeatable)',
       collect,
       [],
     )
@@ -83,7 +84,7 @@ export function simCommand(program: Command): void {
       'simulator',
     )
     .action(
-      (o: {
+      async (o: {
         save?: string;
         engine: string;
         scenario: string;
@@ -119,7 +120,19 @@ export function simCommand(program: Command): void {
           .filter(Boolean);
         if (policies.length === 0)
           throw new ScenarioError('No policy given; use --policy (e.g. --policy thr-mmt:0.8,lr-mmt:1.2)');
-        policies.forEach(parsePolicy); // fail fast on a bad name
+        const specs = policies.map(parsePolicy); // fail fast on a bad name
+        const optimal = specs.filter((p) => p.type === 'optimal');
+        if (optimal.length && o.mode !== 'default')
+          throw new ScenarioError(
+            `Policy "${optimal[0]!.label}" runs in default mode only; drop --mode ${o.mode} or the policy`,
+          );
+        // The optimal policy solves in the simulator's own thread: HiGHS is loaded before the run starts.
+        const milp = optimal.length ? await highsSyncSolver() : undefined;
+        for (const p of optimal)
+          if (p.timeLimitS !== undefined)
+            process.stderr.write(
+              `note: ${p.label} stops each solve on the wall clock: this run is not reproducible (optimal[:NODES] is)\n`,
+            );
         let days: string[] = [];
         if (scenario.workload.type === 'planetlab') {
           const paths = o.trace.length ? o.trace : scenario.workload.path ? [scenario.workload.path] : [];
@@ -151,6 +164,7 @@ export function simCommand(program: Command): void {
             mode: o.mode,
             seed: int('seed', o.seed, 0),
             hosts: int('hosts', o.hosts, 1),
+            milp,
             onProgress: bar ? (done, _t, label) => bar.update(done, { label }) : undefined,
           });
         } finally {
@@ -250,6 +264,10 @@ async function runControlPlaneEngine(o: {
   for (const p of policies)
     if (p !== 'reservation') {
       const spec = parsePolicy(p);
+      if (spec.type === 'optimal')
+        throw new ScenarioError(
+          `Policy "${p}" runs in the simulator engine only (the control plane's optimizer: nubis plan audit --policy optimal)`,
+        );
       if (spec.type !== 'migration')
         throw new ScenarioError(
           `Policy "${p}" plans no migrations; the control-plane engine takes reservation or DETECTOR-SELECTION presets (e.g. lr-mmt:1.2)`,

@@ -40,7 +40,9 @@ export type SelectionName = keyof typeof SELECTIONS;
 export type PolicySpec =
   | { type: 'migration'; detector: DetectorName; selection: SelectionName; param: number; label: string }
   | { type: 'npa'; label: string }
-  | { type: 'dvfs'; label: string };
+  | { type: 'dvfs'; label: string }
+  /** The exact optimizer (simulator only): a node limit (`optimal[:NODES]`, reproducible) or wall clock (`milp:SECONDS`). */
+  | { type: 'optimal'; maxNodes?: number; timeLimitS?: number; label: string };
 
 /** Bad policy name or parameter. */
 export class PolicySpecError extends Error {
@@ -50,8 +52,34 @@ export class PolicySpecError extends Error {
 /** CloudSim's fallback detector threshold for IQR/MAD/LR/LRR while history is short (quirk Q7). */
 export const FALLBACK_THRESHOLD = 0.7;
 
+/** Branch-and-bound nodes per round of the simulator's `optimal` policy (HiGHS `mip_max_nodes`). */
+export const DEFAULT_OPTIMAL_NODES = 200;
+
+/** `optimal[:NODES]` and `milp:SECONDS`, or undefined when `lower` names neither. */
+function parseOptimal(label: string, lower: string): PolicySpec | undefined {
+  const m = /^(optimal|milp)(?::(.*))?$/.exec(lower);
+  if (!m) return undefined;
+  const [, kind, arg] = m;
+  if (kind === 'optimal') {
+    if (arg === undefined) return { type: 'optimal', maxNodes: DEFAULT_OPTIMAL_NODES, label };
+    const n = Number(arg);
+    if (!/^[0-9]+$/.test(arg) || !Number.isSafeInteger(n) || n < 1)
+      throw new PolicySpecError(
+        `Bad node limit "${arg}" in policy "${label}": optimal[:NODES] takes a whole number of branch-and-bound nodes >= 1 (default ${DEFAULT_OPTIMAL_NODES})`,
+      );
+    return { type: 'optimal', maxNodes: n, label };
+  }
+  const s = Number(arg);
+  if (arg === undefined || arg.trim() === '' || !Number.isFinite(s) || s <= 0)
+    throw new PolicySpecError(
+      `Policy "${label}" needs a time limit: milp:SECONDS with SECONDS a positive number (e.g. milp:2); for a reproducible run use optimal[:NODES]`,
+    );
+  return { type: 'optimal', timeLimitS: s, label };
+}
+
 /**
- * Parse a preset name such as `lr-mmt:1.2`, `thr-mu` (default parameter), `npa`, `dvfs`.
+ * Parse a preset name such as `lr-mmt:1.2`, `thr-mu` (default parameter), `npa`, `dvfs`,
+ * `optimal` / `optimal:500` (the exact optimizer with a node limit) or `milp:2` (with a wall-clock limit).
  * @throws PolicySpecError naming what was wrong and what is accepted.
  */
 export function parsePolicy(text: string): PolicySpec {
@@ -59,8 +87,10 @@ export function parsePolicy(text: string): PolicySpec {
   const lower = label.toLowerCase();
   if (lower === 'npa') return { type: 'npa', label };
   if (lower === 'dvfs') return { type: 'dvfs', label };
+  const optimal = parseOptimal(label, lower);
+  if (optimal) return optimal;
   const m = /^([a-z]+)-([a-z]+)(?::(.+))?$/.exec(lower);
-  const accepted = `accepted: DETECTOR-SELECTION[:PARAM] with DETECTOR one of ${Object.keys(DETECTORS).join(', ')} and SELECTION one of ${Object.keys(SELECTIONS).join(', ')} (e.g. thr-mmt:0.8, lr-mc:1.2), or npa, dvfs`;
+  const accepted = `accepted: DETECTOR-SELECTION[:PARAM] with DETECTOR one of ${Object.keys(DETECTORS).join(', ')} and SELECTION one of ${Object.keys(SELECTIONS).join(', ')} (e.g. thr-mmt:0.8, lr-mc:1.2), or npa, dvfs, optimal[:NODES], milp:SECONDS`;
   if (!m) throw new PolicySpecError(`Unknown policy "${label}"; ${accepted}`);
   const [, d, s, p] = m;
   if (!(d! in DETECTORS))

@@ -8,7 +8,11 @@
  */
 import { shareCpu, VmRole } from '../models/cpu-share.ts';
 import { maxPowerW, powerW, type PowerModelSpec } from '../models/power.ts';
-import { planConsolidation, type ConsolidationStats } from '../policies/consolidation/beloglazov.ts';
+import {
+  planConsolidation,
+  type ConsolidationStats,
+  type PlannedMigration,
+} from '../policies/consolidation/beloglazov.ts';
 import type { ClusterSnapshot } from '../policies/consolidation/trial-cluster.ts';
 import type { OverloadDetector } from '../policies/overload.ts';
 import type { VmSelectionPolicy } from '../policies/selection.ts';
@@ -23,7 +27,16 @@ export type SimMode = 'cloudsim' | 'default';
 export type SimPolicy =
   | { kind: 'migration'; detector: OverloadDetector; selection: VmSelectionPolicy }
   | { kind: 'npa' }
-  | { kind: 'dvfs' };
+  | { kind: 'dvfs' }
+  /**
+   * A planner that sees the cluster at each step and returns its migrations (the optimizer, built
+   * with its solver by the composition root, src/sim/run.ts); `detector` places the VMs at t = 0.
+   */
+  | {
+      kind: 'planner';
+      detector: OverloadDetector;
+      plan: (snapshot: ClusterSnapshot, t: number) => PlannedMigration[];
+    };
 
 /** Migration duration model: seconds to migrate a VM of `ramMiB` using `utilization` of its CPU to a host with `bandwidthMbps`. */
 export type MigrationTimeModel = (ramMiB: number, bandwidthMbps: number, utilization: number) => number;
@@ -179,7 +192,8 @@ export class DatacenterSim {
     const step = (): void => {
       const t = this.clock.now();
       this.fullUpdate(t);
-      const started = input.policy.kind === 'migration' ? this.consolidate(t) : 0;
+      const consolidates = input.policy.kind === 'migration' || input.policy.kind === 'planner';
+      const started = consolidates ? this.consolidate(t) : 0;
       this.recordSeries(t, started);
       stepIdx++;
       input.onStep?.(stepIdx, total);
@@ -229,7 +243,8 @@ export class DatacenterSim {
 
   placeInitial(): void {
     const { input } = this;
-    const { hosts, vms } = input;
+    const { hosts, vms, policy } = input;
+    const baseline = policy.kind === 'npa' || policy.kind === 'dvfs';
     const ramFree = Float64Array.from(hosts.ramMiB);
     const bwFree = Float64Array.from(hosts.bandwidthMbps);
     const allocFull = new Float64Array(this.H); // MIPS held by created VMs (full size at creation)
@@ -239,14 +254,14 @@ export class DatacenterSim {
       const size = vms.mips[v]!;
       // Baselines reserve the full VM size (no CPU overcommit); consolidation in default mode
       // places by current demand.
-      const need = this.cs || input.policy.kind !== 'migration' ? size : d;
+      const need = this.cs || baseline ? size : d;
       let best = -1;
       const suitable = (h: number): boolean =>
         hosts.peMips[h]! >= need &&
         hosts.capacityMips[h]! - allocFull[h]! >= need &&
         ramFree[h]! >= vms.ramMiB[v]! &&
         bwFree[h]! >= vms.bandwidthMbps[v]!;
-      if (input.policy.kind !== 'migration') {
+      if (policy.kind === 'npa' || policy.kind === 'dvfs') {
         // NPA and DVFS: first fit (CloudSim `PowerVmAllocationPolicySimple`).
         for (let h = 0; h < this.H && best < 0; h++) if (suitable(h)) best = h;
       } else {
@@ -277,7 +292,7 @@ export class DatacenterSim {
               bandwidthMbps: hosts.bandwidthMbps[h]!,
             };
             this.detectorCalls++;
-            if (input.policy.detector(view)) {
+            if (policy.detector(view)) {
               candH[k] = -1;
               continue;
             }
@@ -482,16 +497,20 @@ export class DatacenterSim {
 
   private consolidate(t: number): number {
     const policy = this.input.policy;
-    if (policy.kind !== 'migration') return 0;
-    const { migrations, stats } = planConsolidation(this.snapshot(), {
-      detector: policy.detector,
-      selection: policy.selection,
-      random: this.input.random,
-      ramConstraint: !this.cs,
-      excludeOverloadTargets: !this.cs,
-      consolidateIdleHosts: !this.cs,
-    });
-    this.addStats(stats);
+    let migrations: PlannedMigration[];
+    if (policy.kind === 'planner') migrations = policy.plan(this.snapshot(), t);
+    else if (policy.kind === 'migration') {
+      const r = planConsolidation(this.snapshot(), {
+        detector: policy.detector,
+        selection: policy.selection,
+        random: this.input.random,
+        ramConstraint: !this.cs,
+        excludeOverloadTargets: !this.cs,
+        consolidateIdleHosts: !this.cs,
+      });
+      this.addStats(r.stats);
+      migrations = r.migrations;
+    } else return 0;
     // Group completions by time, in plan order (CloudSim's event queue order).
     const groups = new Map<number, { vm: number; to: number }[]>();
     for (const m of migrations) {

@@ -1,6 +1,13 @@
 /**
  * The simulator's composition root for experiments: scenario + days + policies → result rows.
  */
+import { thresholdDetector } from '../policies/overload.ts';
+import {
+  DEFAULT_UTILIZATION_CAP,
+  planOptimalRound,
+  type OptimalRound,
+} from '../policies/optimize/sim-consolidation.ts';
+import type { MilpSolverSync } from '../policies/optimize/solver-port.ts';
 import { buildDetector, buildSelection, parsePolicy, type PolicySpec } from '../policies/registry.ts';
 import { seededRandom } from '../runtime/random.ts';
 import { planMigration, predictMigration } from '../models/migration.ts';
@@ -34,6 +41,24 @@ export interface ExperimentOptions {
   /** Override the host count (scales every host type proportionally). */
   hosts?: number;
   onProgress?: (done: number, total: number, label: string) => void;
+  /** The synchronous MILP solver the `optimal` policy needs (highsSyncSolver(), loaded before the run). */
+  milp?: MilpSolverSync;
+  /** Called after each round of the `optimal` policy (counters for the benchmark). */
+  onOptimalRound?: (round: OptimalRound) => void;
+  /** VMs the `optimal` policy frees per round to consolidate (default DEFAULT_FREE_VMS). */
+  optimalFreeVms?: number;
+}
+
+/** What the simulator's `optimal` policy is built with (injected by the composition root). */
+export interface SimDeps {
+  milp?: MilpSolverSync;
+  onOptimalRound?: (round: OptimalRound) => void;
+  optimalFreeVms?: number;
+}
+
+/** A policy needs the MILP solver but none was given, or runs in a mode it does not support. */
+export class SimPolicyError extends Error {
+  readonly code = 'BAD_POLICY';
 }
 
 /** Load a workload for a scenario and (for PlanetLab) a day folder. */
@@ -58,6 +83,7 @@ export function buildSimInput(
   mode: SimMode,
   seed: number,
   hostsOverride?: number,
+  deps: SimDeps = {},
 ): Omit<SimInput, 'onStep'> {
   const types = s.hostTypes;
   let counts = types.map((t) => t.count);
@@ -102,15 +128,6 @@ export function buildSimInput(
     bandwidthMbps: Float64Array.from(vmType, (i) => vt[i]!.bandwidthMbps),
   };
   const stepS = s.stepS;
-  let simPolicy: SimPolicy;
-  if (policy.type === 'npa') simPolicy = { kind: 'npa' };
-  else if (policy.type === 'dvfs') simPolicy = { kind: 'dvfs' };
-  else
-    simPolicy = {
-      kind: 'migration',
-      detector: buildDetector(policy, mode === 'cloudsim' ? 'cloudsim' : 'loess', stepS),
-      selection: buildSelection(policy.selection),
-    };
   const mig = s.migration;
   const share = mig.bandwidthShare;
   let migrationTime: SimInput['migrationTime'];
@@ -135,6 +152,42 @@ export function buildSimInput(
       return r.totalMs / 1000;
     };
   } else migrationTime = (ram, bw) => (ram * 8) / (bw * share);
+  let simPolicy: SimPolicy;
+  if (policy.type === 'npa') simPolicy = { kind: 'npa' };
+  else if (policy.type === 'dvfs') simPolicy = { kind: 'dvfs' };
+  else if (policy.type === 'optimal') {
+    if (mode === 'cloudsim')
+      throw new SimPolicyError(
+        `Policy "${policy.label}" runs in default mode only (CloudSim has no exact optimizer to be compatible with)`,
+      );
+    const milp = deps.milp;
+    if (!milp)
+      throw new SimPolicyError(
+        `Policy "${policy.label}" needs the MILP solver (HiGHS), which was not loaded`,
+      );
+    const moveCostS = (v: number, h: number, u: number) =>
+      migrationTime(vms.ramMiB[v]!, hosts.bandwidthMbps[h]!, u);
+    simPolicy = {
+      kind: 'planner',
+      // Initial placement: PABFD under the same cap the optimizer packs to.
+      detector: thresholdDetector(DEFAULT_UTILIZATION_CAP),
+      plan: (snap) => {
+        const r = planOptimalRound(snap, milp, {
+          maxNodes: policy.maxNodes,
+          timeLimitS: policy.timeLimitS,
+          freeVms: deps.optimalFreeVms,
+          moveCostS,
+        });
+        deps.onOptimalRound?.(r);
+        return r.migrations;
+      },
+    };
+  } else
+    simPolicy = {
+      kind: 'migration',
+      detector: buildDetector(policy, mode === 'cloudsim' ? 'cloudsim' : 'loess', stepS),
+      selection: buildSelection(policy.selection),
+    };
   return {
     mode,
     hosts,
@@ -168,7 +221,11 @@ export function runExperiment(o: ExperimentOptions): RunOutput {
     const w = loadWorkload(o.scenario, day, seed);
     const label = day ? dayName(day) : w.source;
     for (const p of policies) {
-      const input = buildSimInput(o.scenario, w, p, o.mode, seed, o.hosts);
+      const input = buildSimInput(o.scenario, w, p, o.mode, seed, o.hosts, {
+        milp: o.milp,
+        onOptimalRound: o.onOptimalRound,
+        optimalFreeVms: o.optimalFreeVms,
+      });
       const t0 = performance.now();
       const r = simulate({
         ...input,

@@ -39,3 +39,12 @@ export interface MilpSolveResult {
 export interface MilpSolver {
   solve(model: MilpModel, o: MilpSolveOptions): Promise<MilpSolveResult>;
 }
+
+/**
+ * Solves MILPs synchronously, in the caller's thread (HiGHS loaded beforehand): what the simulator
+ * uses, since its consolidation step runs inside a synchronous clock callback. Only deterministic
+ * limits (`maxNodes`) keep a run reproducible; `timeLimitS` makes it depend on the machine.
+ */
+export interface MilpSolverSync {
+  solve(model: MilpModel, o: Omit<MilpSolveOptions, 'signal'>): MilpSolveResult;
+}
