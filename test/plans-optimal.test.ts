@@ -24,6 +24,10 @@ for (const backend of storeBackends()) {
       assert.equal(await used(), 4);
 
       const bad = await t.call(a, 'POST', '/v1/plans', { policy: 'optimal', timeLimitS: 0 });
+      // The simulator's node-limited form is named as such, not as a policy that plans no migrations.
+      const simForm = await t.call(a, 'POST', '/v1/plans', { policy: 'optimal:500' });
+      assert.equal(simForm.status, 400);
+      assert.match(simForm.body.message, /simulator's form; plans take "optimal" with a time limit/);
       assert.equal(bad.status, 400);
 
       const plan = (

@@ -74,8 +74,12 @@ export class Automation extends Service {
       !/^spread(:0?\.[0-9]+)?$/.test(o.policy)
     ) {
       try {
-        if (parsePolicy(o.policy).type !== 'migration')
-          throw new PolicySpecError(`Policy "${o.policy}" plans no migrations`);
+        const type = parsePolicy(o.policy).type;
+        if (type === 'optimal')
+          throw new PolicySpecError(
+            `Policy "${o.policy}" is the simulator's form; automation takes "optimal"`,
+          );
+        if (type !== 'migration') throw new PolicySpecError(`Policy "${o.policy}" plans no migrations`);
       } catch (e) {
         throw new ControlError(
           'BAD_REQUEST',

@@ -163,6 +163,11 @@ export class Plans extends Service {
             `${(e as PolicySpecError).message}, or reservation, or optimal, or spread[:GAP]`,
           );
         }
+        if (spec.type === 'optimal')
+          throw new ControlError(
+            'BAD_REQUEST',
+            `Policy "${policy}" is the simulator's form; plans take "optimal" with a time limit (timeLimitS, --time-limit)`,
+          );
         if (spec.type !== 'migration')
           throw new ControlError(
             'BAD_REQUEST',
