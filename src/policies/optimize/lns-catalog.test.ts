@@ -8,6 +8,7 @@ import { lns } from './lns.ts';
 import { zoneParts } from './lns-optimize.ts';
 import { admissibility, defaultMigrationWeight, type MilpModel } from './milp-model.ts';
 import { placementObjective } from './milp-solution.ts';
+import { optimize } from './optimize.ts';
 import { packState } from './pack-state.ts';
 import type { MilpSolver } from './solver-port.ts';
 import { placementValid, warmStarts } from './warm-start.ts';
@@ -312,5 +313,41 @@ describe('zoneParts() with host-set rules', () => {
       }),
       2,
     );
+  });
+
+  it('optimize({ strategy: "lns" }) searches each zone under the rules about every VM and improves', async () => {
+    // Two zones of three hosts, a 2-core VM on each; overbook (4 physical cores) allows two per host.
+    const two: PackInstance = {
+      ...inst,
+      hosts: [0, 1, 2, 3, 4, 5].map((i) => ({
+        ...host(i, i < 3 ? 'a' : 'b'),
+        rack: 'x',
+        physical: { vcpus: 4 },
+      })),
+      vms: [0, 1, 2, 3, 4, 5].map((i) => ({ id: `v${i}`, demand: [2, 2], moveCostS: 1, hostId: `h${i}` })),
+      constraints: [
+        {
+          id: 'ob',
+          type: 'overbook',
+          hard: true,
+          vms: [],
+          hosts: [],
+          where: { rack: 'x' },
+          resource: 'vcpus',
+          ratio: 1,
+        },
+      ],
+    };
+    const start = new Map(two.vms.map((v) => [v.id, v.hostId!]));
+    const r = await optimize(two, enumerationSolver(), {
+      strategy: 'lns',
+      start,
+      maxRounds: 10,
+      random: seededRandom(2),
+    });
+    assert.equal(r.parts, 2);
+    assert.equal(r.incumbent?.hostsUsed, 4, String(r.notes)); // 3 VMs per zone, two per host
+    assert.equal(r.source, 'solver');
+    assert.ok(!r.notes?.some((n) => n.includes('start is kept')), String(r.notes));
   });
 });
