@@ -58,7 +58,7 @@ const instances = fc
   });
 
 describe('lns() with HiGHS under the rules about hosts and every VM', () => {
-  it('no sub-solution HiGHS finds is refused by the whole check (property)', async () => {
+  it('no improving sub-solution HiGHS finds is refused by the whole check (property)', async () => {
     let solves = 0,
       improvements = 0;
     await fc.assert(

@@ -163,7 +163,7 @@ function startOf(inst: PackInstance): Int32Array | undefined {
 }
 
 describe('lns() under the catalog rules about hosts and every VM', () => {
-  it('every sub-solution its sub-model admits passes the whole check (property: random feasible answers)', async () => {
+  it('no improving sub-solution its sub-model admits is refused by the whole check (property: random feasible answers)', async () => {
     await fc.assert(
       fc.asyncProperty(instances, fc.integer(), fc.boolean(), async (inst, seed, best) => {
         const start = startOf(inst);
