@@ -8,7 +8,7 @@
  */
 import { lowerBound } from '../bounds/bounds.ts';
 import { seededRandom } from '../../runtime/random.ts';
-import type { Constraint } from '../../core/constraints/index.ts';
+import { GLOBAL_CONSTRAINT_TYPES, selects, type Constraint } from '../../core/constraints/index.ts';
 import type { OptimizeResult, PackInstance, PackSolution } from './instance.ts';
 import { lns } from './lns.ts';
 import { admissibility, buildMilpModel, defaultMigrationWeight, hostCosts } from './milp-model.ts';
@@ -25,7 +25,10 @@ export const LP_BOUND_MAX_COLUMNS = 40_000;
 /** Above this many VM × host pairs, the O(V·H) heuristics are not run for a start. */
 const HEURISTICS_MAX_PAIRS = 4_000_000;
 
-/** Independent parts: per zone of the VMs' current hosts, zones joined by constraints that cross them. */
+/**
+ * Independent parts: per zone of the VMs' current hosts, zones joined by constraints whose VMs
+ * cross them and by host-set counts (maxOnline, runningCapacity) whose hosts do: a count stays whole.
+ */
 export function zoneParts(inst: PackInstance, stayInZone = true): { vms: number[]; hosts: number[] }[] {
   const hostIndex = new Map(inst.hosts.map((h, i) => [h.id, i]));
   const whole = [{ vms: inst.vms.map((_, i) => i), hosts: inst.hosts.map((_, i) => i) }];
@@ -41,6 +44,11 @@ export function zoneParts(inst: PackInstance, stayInZone = true): { vms: number[
   for (const c of inst.constraints ?? []) {
     const zs = c.vms.flatMap((id) => (vmById.has(id) ? [find(zoneOf(vmById.get(id)!))] : []));
     for (const z of zs) parent.set(find(z), find(zs[0]!));
+    // A count over a host set couples every host of it (as optimize.ts's partition).
+    if (c.hard && (c.type === 'maxOnline' || c.type === 'runningCapacity')) {
+      const hz = inst.hosts.flatMap((h) => (selects(c, h) ? [find(h.zone ?? '')] : []));
+      for (const z of hz) parent.set(find(z), find(hz[0]!));
+    }
   }
   const parts = new Map<string, { vms: number[]; hosts: number[] }>();
   const get = (z: string) => {
@@ -55,8 +63,9 @@ export function zoneParts(inst: PackInstance, stayInZone = true): { vms: number[
 
 function subInstance(inst: PackInstance, part: { vms: number[]; hosts: number[] }): PackInstance {
   const ids = new Set(part.vms.map((v) => inst.vms[v]!.id));
+  // Rules about every VM (host rules, lonely, preserve) judge the part's VMs even when they list none.
   const constraints = (inst.constraints ?? [])
-    .filter((c) => c.vms.some((v) => ids.has(v)))
+    .filter((c) => GLOBAL_CONSTRAINT_TYPES.includes(c.type) || c.vms.some((v) => ids.has(v)))
     .map((c): Constraint => ({ ...c, vms: c.vms.filter((v) => ids.has(v)) }));
   return {
     dims: inst.dims,

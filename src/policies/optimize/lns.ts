@@ -7,7 +7,12 @@
  * it when it is better (fewer hosts, then cheaper moves). Disjoint neighbourhoods solve in parallel.
  * Deterministic given the seeded Random, a round limit and a node limit. Pure.
  */
-import { constraintsByVm, type Constraint } from '../../core/constraints/index.ts';
+import {
+  constraintsByVm,
+  GLOBAL_CONSTRAINT_TYPES,
+  selects,
+  type Constraint,
+} from '../../core/constraints/index.ts';
 import type { Random } from '../../runtime/random.ts';
 import type { PackInstance } from './instance.ts';
 import { buildMilpModel, ENCODED_CONSTRAINT_TYPES, type MilpModelOptions } from './milp-model.ts';
@@ -55,6 +60,10 @@ export interface LnsResult {
   rounds: number;
   subSolves: number;
   improvements: number;
+  /** Sub-solutions the sub-instance's own check refused (the sub-MILP does not encode it exactly). */
+  invalid: number;
+  /** Improving sub-solutions, valid in their sub-instance, that the whole placement's check refused (0: the restriction is exact). */
+  rejected: number;
 }
 
 /** A neighbourhood: its hosts (instance indices), VMs on them, and which of those may move. */
@@ -160,9 +169,11 @@ function pickNeighbourhood(
     shuffle(largest, r);
     hosts.push(...largest.slice(0, 1 + r.int(Math.ceil(k / 4))));
   }
-  // Free a VM only when every hard constraint about it is decided inside the neighbourhood.
+  // Free a VM only when every hard constraint about it is decided inside the neighbourhood. Rules
+  // about hosts or every VM are, restricted to its hosts (subInstance); so are the per-host ones.
   const inside = new Set(vms);
   const local = (c: Constraint) =>
+    GLOBAL_CONSTRAINT_TYPES.includes(c.type) ||
     c.type === 'fence' ||
     c.type === 'ban' ||
     c.type === 'anti-affinity' ||
@@ -193,16 +204,59 @@ function shuffle<T>(a: T[], r: Random) {
   }
 }
 
-/** The sub-instance of a neighbourhood: its hosts, its VMs (the pinned ones fenced to their host), the constraints restricted to them. */
-function subInstance(s: State, n: Neighbourhood, byVm: Map<string, Constraint[]>): PackInstance {
+/**
+ * The budgets of the host-set counts (maxOnline: hosts on, runningCapacity: VMs running) per
+ * neighbourhood of a round, so that whatever each sub-solution does within its budget, the whole
+ * keeps the rule: a neighbourhood may use what its hosts use now, and the first also the slack
+ * (max − what the whole uses now). The hosts outside every neighbourhood do not change.
+ */
+function countBudgets(s: State, picks: readonly Neighbourhood[], globals: readonly Constraint[]) {
+  const out = picks.map(() => new Map<string, number>());
+  for (const c of globals) {
+    if (c.type !== 'maxOnline' && c.type !== 'runningCapacity') continue;
+    const count = (h: number) =>
+      !selects(c, s.inst.hosts[h]!)
+        ? 0
+        : c.type === 'maxOnline'
+          ? Math.min(1, s.onHost[h]!.size)
+          : s.onHost[h]!.size;
+    let total = 0;
+    for (let h = 0; h < s.inst.hosts.length; h++) total += count(h);
+    const slack = Math.max(0, c.max - total);
+    picks.forEach((n, i) =>
+      out[i]!.set(
+        c.id,
+        n.hosts.reduce((a, h) => a + count(h), i === 0 ? slack : 0),
+      ),
+    );
+  }
+  return out;
+}
+
+/**
+ * The sub-instance of a neighbourhood: its hosts, its VMs (the pinned ones fenced to their host),
+ * the constraints restricted to them. The VMs on its hosts are all in it, so the per-host rules
+ * (overbook, preserve, lonely, quarantine) judge the same loads and neighbours as on the whole;
+ * the host-set counts get the neighbourhood's budget (countBudgets).
+ */
+function subInstance(
+  s: State,
+  n: Neighbourhood,
+  byVm: Map<string, Constraint[]>,
+  globals: readonly Constraint[],
+  budget: ReadonlyMap<string, number>,
+): PackInstance {
   const inst = s.inst;
   const ids = new Set(n.vms.map((v) => inst.vms[v]!.id));
   const cs = new Map<string, Constraint>();
   for (const v of n.vms) for (const c of byVm.get(inst.vms[v]!.id) ?? []) if (!cs.has(c.id)) cs.set(c.id, c);
-  const constraints: Constraint[] = [...cs.values()].map((c) => ({
-    ...c,
-    vms: c.vms.filter((v) => ids.has(v)),
-  }));
+  for (const c of globals) cs.set(c.id, c);
+  const constraints: Constraint[] = [...cs.values()].map((c) => {
+    const r = { ...c, vms: c.vms.filter((v) => ids.has(v)) };
+    if ((r.type === 'maxOnline' || r.type === 'runningCapacity') && budget.has(r.id))
+      r.max = budget.get(r.id)!;
+    return r;
+  });
   for (const v of n.vms)
     if (!n.free.has(v))
       constraints.push({
@@ -238,12 +292,15 @@ export async function lns(
   const w = { migrationWeight: o.migrationWeight };
   const hard = (inst.constraints ?? []).filter((c) => c.hard);
   const byVm = constraintsByVm(hard);
+  const globals = hard.filter((c) => GLOBAL_CONSTRAINT_TYPES.includes(c.type));
   const vmIndex = new Map(inst.vms.map((v, i) => [v.id, i]));
   const hostIndex = new Map(inst.hosts.map((h, i) => [h.id, i]));
   let objective = placementObjective(inst, w, s.hostOfVm, o);
   let rounds = 0,
     subSolves = 0,
     improvements = 0,
+    invalid = 0,
+    rejected = 0,
     stale = 0;
   const over = () =>
     o.signal?.aborted ||
@@ -268,9 +325,10 @@ export async function lns(
       continue;
     }
     const subLimit = Math.max(0.05, Math.min(o.subTimeLimitS ?? 1, o.now ? limit - elapsed() : Infinity));
+    const budgets = countBudgets(s, picks, globals);
     const results = await Promise.all(
-      picks.map(async (n) => {
-        const sub = subInstance(s, n, byVm);
+      picks.map(async (n, i) => {
+        const sub = subInstance(s, n, byVm, globals, budgets[i]!);
         const model = buildMilpModel(sub, { ...o, ...w, symmetryBreaking: true });
         const local = Int32Array.from(n.vms, (v) => n.hosts.indexOf(s.hostOfVm[v]!));
         const canonical = canonicalPlacement(model, local);
@@ -287,7 +345,10 @@ export async function lns(
         });
         if (!r.colValue) return undefined;
         const dec = decodePlacement(model, r.colValue);
-        if (!dec.every((h) => h >= 0) || !placementValid(sub, dec)) return undefined;
+        if (!dec.every((h) => h >= 0) || !placementValid(sub, dec)) {
+          invalid++;
+          return undefined;
+        }
         return dec.some((h, i) => h !== local[i]) ? { n, dec } : undefined;
       }),
     );
@@ -296,10 +357,13 @@ export async function lns(
       if (!res) continue;
       const undo = res.n.vms.map((v) => [v, s.hostOfVm[v]!] as const);
       res.n.vms.forEach((v, i) => s.move(v, res.n.hosts[res.dec[i]!]!));
-      // Kept only if the whole placement is better (the instance's host costs) and still valid
-      // (locality makes validity hold by construction; checked anyway).
+      // Kept only if the whole placement is better (the instance's host costs) and still valid: the
+      // restriction makes it so by construction; checked anyway (the whole check costs seconds at
+      // 30,000 VMs, so only for an improvement), a refusal counted.
       const next = placementObjective(inst, w, s.hostOfVm, o);
-      if (next >= objective - 1e-9 || (hard.length > 0 && !placementValid(inst, s.hostOfVm))) {
+      const valid = next < objective - 1e-9 && (!hard.length || placementValid(inst, s.hostOfVm));
+      if (!valid && next < objective - 1e-9) rejected++;
+      if (!valid) {
         for (const [v, h] of undo) s.move(v, h);
         continue;
       }
@@ -312,5 +376,5 @@ export async function lns(
       o.onImprove?.(objective, new Set(s.hostOfVm).size, elapsed());
     } else stale++;
   }
-  return { hostOfVm: s.hostOfVm, objective, rounds, subSolves, improvements };
+  return { hostOfVm: s.hostOfVm, objective, rounds, subSolves, improvements, invalid, rejected };
 }
