@@ -98,22 +98,14 @@ export class HighAvailability extends Service {
             .where('host_id', '=', hostId)
             .execute();
           // Recorded with the move: a crash before the guest runs leaves it to the reconciler.
-          await trx
-            .insertInto('operations')
-            .values({
-              id: opId,
-              tenant_id: v.tenant_id,
-              vm_id: v.id,
-              kind: 'ha-restart',
-              status: 'running',
-              idempotency_key: null,
-              result: null,
-              error: null,
-              created_at: this.now(),
-              finished_at: null,
-              ...this.cp.opRecords.fields({ hostId: target, detail: { from: hostId } }),
-            })
-            .execute();
+          await this.cp.opRecords.begin(trx, {
+            id: opId,
+            tenantId: v.tenant_id,
+            vmId: v.id,
+            kind: 'ha-restart',
+            hostId: target,
+            detail: { from: hostId },
+          });
           const failed = await trx
             .selectFrom('hosts')
             .select('name')
@@ -328,22 +320,14 @@ export class HighAvailability extends Service {
           .set({ state: 'building', updated_at: this.now() })
           .where('id', '=', v.id)
           .execute();
-        await trx
-          .insertInto('operations')
-          .values({
-            id: opId,
-            tenant_id: v.tenant_id,
-            vm_id: v.id,
-            kind: 'ha-restart',
-            status: 'running',
-            idempotency_key: null,
-            result: null,
-            error: null,
-            created_at: this.now(),
-            finished_at: null,
-            ...this.cp.opRecords.fields({ hostId: host.id, detail: { from: host.id, waited: true } }),
-          })
-          .execute();
+        await this.cp.opRecords.begin(trx, {
+          id: opId,
+          tenantId: v.tenant_id,
+          vmId: v.id,
+          kind: 'ha-restart',
+          hostId: host.id,
+          detail: { from: host.id, waited: true },
+        });
       });
       await this.cp.vmCreate.finish(p, opId, v.id, host.id, async () => {
         await this.cp.restarts.recreate(v, host);
