@@ -5,97 +5,36 @@
  * screenshot in test-results/dashboard/.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
+import { dashboardSkip as skip, screenshot, dashboardE2e } from './helpers/dashboard-e2e.ts';
 
-const root = new URL('..', import.meta.url).pathname;
-const CHROMIUM = process.env.NUBIS_CHROMIUM ?? '/usr/bin/chromium';
-const shots = join(root, 'test-results', 'dashboard');
-const missing = !existsSync(CHROMIUM)
-  ? `no Chromium at ${CHROMIUM} (apt-get install chromium)`
-  : !existsSync(join(root, 'web/dist/index.html'))
-    ? 'the dashboard is not built (npm run build:web)'
-    : undefined;
-if (missing && process.env.NUBIS_REQUIRE_CHROMIUM)
-  throw new Error(`NUBIS_REQUIRE_CHROMIUM is set but ${missing}`);
-const skip = missing;
-
-let server: ChildProcess | undefined;
-let url = '';
-let browser: Browser | undefined;
-let page: Page;
-const data = mkdtempSync(join(tmpdir(), 'nubis-dash-'));
 const TOKEN = 'dash-admin-token';
-
-async function api(method: string, path: string, body?: unknown) {
-  const r = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : undefined };
-}
-const shot = async (name: string) => {
-  mkdirSync(shots, { recursive: true });
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-};
+const dash = dashboardE2e({ name: 'main', adminToken: TOKEN, demoHosts: 6 });
+const api = (method: string, path: string, body?: unknown) => dash.api(TOKEN, method, path, body);
+let page: Page;
+const shot = (name: string) => screenshot(page, name);
 
 before(async () => {
   if (skip) return;
-  server = spawn(
-    process.execPath,
-    [join(root, 'bin/nubis.js'), 'serve', '--port', '0', '--data', data, '--demo-hosts', '6'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NUBIS_BOOTSTRAP_TOKEN: TOKEN } },
-  );
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    server!.stdout!.on('data', (d) => {
-      out += d;
-      const m = /control plane on (http:\/\/[^ ]+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    server!.stderr!.on('data', (d) => {
-      out += d;
-    });
-    server!.on('exit', (c) => reject(new Error(`serve exited ${c}: ${out}`)));
+  await dash.start();
+  const ctx = await dash.browser.newContext({
+    viewport: { width: 1360, height: 900 },
+    acceptDownloads: true,
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
-  const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 }, acceptDownloads: true });
   page = await ctx.newPage();
   page.setDefaultTimeout(15_000);
   await signIn();
 });
+after(() => dash.stop());
 
 async function signIn() {
-  await page.goto(url + '/');
+  await page.goto(dash.url + '/');
   await page.fill('input[name=token]', TOKEN);
   await page.click('button[type=submit]');
   await page.locator('.tile').first().waitFor();
 }
-
-after(async () => {
-  await browser?.close();
-  server?.kill('SIGKILL');
-  rmSync(data, { recursive: true, force: true });
-});
 
 test(
   'sign in with a token; a wrong token is refused; the overview shows every host as a tile with live totals',
@@ -118,7 +57,7 @@ test(
   'create a VM from the form: the preview says where it would go, then it runs there',
   { skip },
   async () => {
-    await page.goto(url + '/#/create');
+    await page.goto(dash.url + '/#/create');
     await page.fill('input[name=name]', 'web-1');
     await page.selectOption('select[name=flavor]', 'm1.medium');
     await page.check('input[name=ha]');
@@ -131,7 +70,7 @@ test(
     assert.equal(await page.getByTestId('vm-host').innerText(), chosen);
     await shot('04-vm-running');
     // Nothing fits: the preview gives the reason per host and filter.
-    await page.goto(url + '/#/create');
+    await page.goto(dash.url + '/#/create');
     await page.fill('input[name=name]', 'too-big');
     assert.equal(
       (await api('POST', '/v1/flavors', { name: 'x.huge', vcpus: 256, memoryMiB: 1024, diskGiB: 1 })).status,
@@ -152,7 +91,7 @@ test(
   { skip },
   async () => {
     const vm = (await api('GET', '/v1/vms')).body.find((v: { name: string }) => v.name === 'web-1');
-    await page.goto(url + '/');
+    await page.goto(dash.url + '/');
     await page.locator(`.tile[data-host="${vm.hostName}"]`).waitFor();
     assert.notEqual(
       await page.locator(`.tile[data-host="${vm.hostName}"]`).getAttribute('data-state'),
@@ -169,7 +108,7 @@ test(
       'the same page updated itself (no reload)',
     );
     await shot('06-host-failed');
-    await page.goto(url + `/#/vms/${vm.id}`);
+    await page.goto(dash.url + `/#/vms/${vm.id}`);
     await page.getByTestId('vm-state').filter({ hasText: 'running' }).waitFor();
     assert.notEqual(await page.getByTestId('vm-host').innerText(), vm.hostName);
     await page.getByText('vm.ha.restarted').first().waitFor();
@@ -194,7 +133,7 @@ test(
         ).status,
         202,
       );
-    await page.goto(url + '/#/plans');
+    await page.goto(dash.url + '/#/plans');
     await page.getByRole('button', { name: 'Audit now' }).click();
     const plan = page.locator('.plan[data-status=proposed]');
     await plan.waitFor();
@@ -217,7 +156,7 @@ test(
       hosts.some((h) => h.state === 'off'),
       'a host was switched off',
     );
-    await page.goto(url + '/');
+    await page.goto(dash.url + '/');
     await page.locator('.tile[data-state="off"]').first().waitFor();
     await shot('10-overview-after-plan');
   },
@@ -230,7 +169,7 @@ test('usage and billing: the invoice for a period downloads as CSV', { skip }, a
     tariffs.map((t) => t.name),
     ['default'],
   );
-  await page.goto(url + '/#/usage');
+  await page.goto(dash.url + '/#/usage');
   await page.getByTestId('invoice-total').waitFor();
   await shot('11-usage');
   const [dl] = await Promise.all([
@@ -248,21 +187,18 @@ test(
   'a member sees their tenant only: their VMs, the create form and their usage; no data center, plans or simulations',
   { skip },
   async () => {
-    assert.equal((await api('POST', '/v1/tenants', { name: 'acme' })).status, 201);
-    const user = (await api('POST', '/v1/users', { tenant: 'acme', name: 'ann', role: 'member' })).body;
-    const memberToken = (await api('POST', '/v1/tokens', { name: 'ann', userId: user.id })).body
-      .token as string;
-    const r = await fetch(url + '/v1/vms', {
+    const memberToken = await dash.member('acme', 'ann');
+    const r = await fetch(dash.url + '/v1/vms', {
       method: 'POST',
       headers: { authorization: `Bearer ${memberToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'acme-web', flavor: 'm1.small', image: 'tiny' }),
     });
     assert.equal(r.status, 202);
-    const ctx = await browser!.newContext({ viewport: { width: 1360, height: 900 } });
+    const ctx = await dash.browser.newContext({ viewport: { width: 1360, height: 900 } });
     const p = await ctx.newPage();
     p.setDefaultTimeout(15_000);
     try {
-      await p.goto(url + '/');
+      await p.goto(dash.url + '/');
       await p.fill('input[name=token]', memberToken);
       await p.click('button[type=submit]');
       await p.locator('.vm-row').first().waitFor();
@@ -278,9 +214,9 @@ test(
         ['acme-web'],
         "only the tenant's VMs, not the admin's",
       );
-      await p.goto(url + '/#/plans');
+      await p.goto(dash.url + '/#/plans');
       await p.getByText('No page "plans" for a member').waitFor();
-      await p.screenshot({ path: join(shots, '13-member-view.png'), fullPage: true });
+      await screenshot(p, '13-member-view');
     } finally {
       await ctx.close();
     }
@@ -291,7 +227,7 @@ test(
   'simulations: a run started from the form finishes and its policies are compared side by side',
   { skip },
   async () => {
-    await page.goto(url + '/#/simulations');
+    await page.goto(dash.url + '/#/simulations');
     await page.getByLabel('policies').fill('thr-mmt:0.8,lr-mmt:1.2');
     await page.getByRole('button', { name: 'Start' }).click();
     await page.locator('tr[data-status=done]').first().waitFor({ timeout: 120_000 });

@@ -8,92 +8,28 @@
  * see them, and creates one. Screenshots go to test-results/dashboard/.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
+import { dashboardSkip as skip, screenshot, dashboardE2e } from './helpers/dashboard-e2e.ts';
 
-const root = new URL('..', import.meta.url).pathname;
-const CHROMIUM = process.env.NUBIS_CHROMIUM ?? '/usr/bin/chromium';
-const shots = join(root, 'test-results', 'dashboard');
-const missing = !existsSync(CHROMIUM)
-  ? `no Chromium at ${CHROMIUM} (apt-get install chromium)`
-  : !existsSync(join(root, 'web/dist/index.html'))
-    ? 'the dashboard is not built (npm run build:web)'
-    : undefined;
-if (missing && process.env.NUBIS_REQUIRE_CHROMIUM)
-  throw new Error(`NUBIS_REQUIRE_CHROMIUM is set but ${missing}`);
-const skip = missing;
-
-let server: ChildProcess | undefined;
-let url = '';
-let browser: Browser | undefined;
-const data = mkdtempSync(join(tmpdir(), 'nubis-dash-storage-'));
 const TOKEN = 'dash-storage-admin';
-
-async function api(token: string, method: string, path: string, body?: unknown) {
-  const r = await fetch(url + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : undefined };
-}
+const dash = dashboardE2e({ name: 'storage', adminToken: TOKEN, demoHosts: 2 });
+const { api, member } = dash;
 
 before(async () => {
-  if (skip) return;
-  server = spawn(
-    process.execPath,
-    [join(root, 'bin/nubis.js'), 'serve', '--port', '0', '--data', data, '--demo-hosts', '2'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NUBIS_BOOTSTRAP_TOKEN: TOKEN } },
-  );
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    server!.stdout!.on('data', (d) => {
-      out += d;
-      const m = /control plane on (http:\/\/[^ ]+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    server!.stderr!.on('data', (d) => {
-      out += d;
-    });
-    server!.on('exit', (c) => reject(new Error(`serve exited ${c}: ${out}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--no-first-run',
-    ],
-  });
+  if (!skip) await dash.start();
 });
-
-after(async () => {
-  await browser?.close();
-  server?.kill('SIGKILL');
-  rmSync(data, { recursive: true, force: true });
-});
-
-/** A member of a new tenant and their token. */
-async function member(tenant: string, name: string): Promise<string> {
-  assert.equal((await api(TOKEN, 'POST', '/v1/tenants', { name: tenant })).status, 201);
-  const u = (await api(TOKEN, 'POST', '/v1/users', { tenant, name, role: 'member' })).body;
-  return (await api(TOKEN, 'POST', '/v1/tokens', { name, userId: u.id })).body.token as string;
-}
+after(() => dash.stop());
 
 async function signIn(token: string, viewport = { width: 1360, height: 1000 }): Promise<Page> {
-  const ctx = await browser!.newContext({ viewport });
+  const ctx = await dash.browser.newContext({ viewport });
   const p = await ctx.newPage();
   p.setDefaultTimeout(20_000);
   p.on('dialog', (d) => void d.accept());
-  await p.goto(url + '/');
+  await p.goto(dash.url + '/');
   await p.fill('input[name=token]', token);
   await p.click('button[type=submit]');
   await p.locator('header nav a').first().waitFor();
@@ -104,17 +40,16 @@ test(
   'a member uploads an image, makes a volume of it, attaches it to a running VM and sees it on the VM page',
   { skip },
   async () => {
-    mkdirSync(shots, { recursive: true });
     const ann = await member('acme', 'ann');
     const created = await api(ann, 'POST', '/v1/vms', { name: 'db-1', flavor: 'm1.small', image: 'tiny' });
     assert.equal(created.status, 202);
     const vmId = created.body.vmId as string;
 
     // A small qcow2 with data in it, and a text file that is no image.
-    const seed = join(data, 'seed.qcow2');
+    const seed = join(dash.data, 'seed.qcow2');
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', seed, '8M']);
     execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x6b 0 2M', seed]);
-    const notes = join(data, 'notes.txt');
+    const notes = join(dash.data, 'notes.txt');
     writeFileSync(notes, 'these are notes, not a disk image\n'.repeat(64));
 
     const p = await signIn(ann);
@@ -157,7 +92,7 @@ test(
       assert.match(cells[6]!, /^[0-9a-f]{12}$/);
       const img = await api(ann, 'GET', '/v1/images/seed');
       assert.equal(cells[6], img.body.sha256.slice(0, 12));
-      await p.screenshot({ path: join(shots, '30-images.png'), fullPage: true });
+      await screenshot(p, '30-images');
 
       // A volume from the image, on the Volumes page: the page then shows it.
       await p.locator('header nav a', { hasText: 'Volumes' }).click();
@@ -175,7 +110,7 @@ test(
           const r = await fetch(`${base}/v1/vms/${id}`, { headers: { authorization: `Bearer ${token}` } });
           return (await r.json()).state === 'running';
         },
-        { base: url, token: ann, id: vmId },
+        { base: dash.url, token: ann, id: vmId },
         { polling: 250 },
       );
       await p.getByLabel('VM to attach to').selectOption(vmId);
@@ -186,14 +121,14 @@ test(
       await p.getByLabel('snapshot name').fill('before-upgrade');
       await p.getByRole('button', { name: 'snapshot', exact: true }).click();
       await p.getByTestId('volume-snapshots').locator('tr[data-snapshot=before-upgrade]').waitFor();
-      await p.screenshot({ path: join(shots, '31-volume-attached.png'), fullPage: true });
+      await screenshot(p, '31-volume-attached');
 
       // The VM's page lists it; detach it there.
       await p.getByTestId('volume-vm').click();
       const mine = p.getByTestId('vm-volumes').locator('tr[data-volume=data-1]');
       await mine.waitFor();
       assert.match(await mine.innerText(), /1 GiB/);
-      await p.screenshot({ path: join(shots, '32-vm-volumes.png'), fullPage: true });
+      await screenshot(p, '32-vm-volumes');
 
       // The image is in use by the volume: deleting it says so.
       await p.locator('header nav a', { hasText: 'Images' }).click();
@@ -202,7 +137,7 @@ test(
       await inUse.waitFor();
       assert.match(await inUse.innerText(), /in use by .*data-1/);
 
-      await p.goto(url + `/#/vms/${vmId}`);
+      await p.goto(dash.url + `/#/vms/${vmId}`);
       await mine.locator('button', { hasText: 'detach' }).click();
       await p.getByTestId('vm-volumes-card').getByText('detach data-1: done').waitFor();
       await p.getByTestId('vm-volumes-card').locator('select option', { hasText: 'data-1' }).waitFor({
@@ -238,7 +173,7 @@ test(
         'shared',
         'every zone',
       ]);
-      await a.screenshot({ path: join(shots, '33-storage-pools.png'), fullPage: true });
+      await screenshot(a, '33-storage-pools');
     } finally {
       await a.context().close();
     }

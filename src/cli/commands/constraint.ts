@@ -5,29 +5,12 @@
  */
 import type { Command } from 'commander';
 import type { ConstraintCreate, ConstraintHostGroup, ConstraintType } from '../../client/index.ts';
+import { CONSTRAINT_TYPES } from '../../core/constraints/model.ts';
 import { formatTable } from '../table.ts';
 import { CliError, collect, ctx, int, num, pair, resourceCommand, type CommandModule } from './common.ts';
 
-const TYPES: ConstraintType[] = [
-  'affinity',
-  'anti-affinity',
-  'fence',
-  'ban',
-  'max-per-host',
-  'spread',
-  'gather',
-  'among',
-  'split',
-  'splitAmong',
-  'lonely',
-  'root',
-  'preserve',
-  'noDelay',
-  'quarantine',
-  'maxOnline',
-  'runningCapacity',
-  'overbook',
-];
+/** The constraint types the control plane knows (the core's list). */
+const TYPES: readonly ConstraintType[] = CONSTRAINT_TYPES;
 const RESOURCES = ['vcpus', 'memoryMiB', 'diskGiB'] as const;
 const DOMAINS = ['rack', 'zone', 'datacenter'] as const;
 const ATTRS = ['zone', 'rack', 'tier', 'datacenter'];

@@ -51,22 +51,7 @@ export class HighAvailability extends Service {
       failed: { vm: string; reason: string }[] = [];
     for (const v of vms) {
       if (Number(v.ha) !== 1) {
-        await this.db.transaction().execute(async (trx) => {
-          await trx
-            .updateTable('vms')
-            .set({ state: 'error', updated_at: this.now() })
-            .where('id', '=', v.id)
-            .execute();
-          await this.cp.metering.meter(trx, v.id, 'error');
-          await this.event(trx, {
-            tenantId: v.tenant_id,
-            vmId: v.id,
-            hostId,
-            actor: 'ha',
-            kind: 'vm.lost',
-            detail: { reason: 'its host failed and it is not HA' },
-          });
-        });
+        await this.markError(v, hostId, 'vm.lost', { reason: 'its host failed and it is not HA' });
         continue;
       }
       // Its local volumes are on the failed host: no other host has their data (Masakari and Nova do
@@ -98,22 +83,14 @@ export class HighAvailability extends Service {
             .where('host_id', '=', hostId)
             .execute();
           // Recorded with the move: a crash before the guest runs leaves it to the reconciler.
-          await trx
-            .insertInto('operations')
-            .values({
-              id: opId,
-              tenant_id: v.tenant_id,
-              vm_id: v.id,
-              kind: 'ha-restart',
-              status: 'running',
-              idempotency_key: null,
-              result: null,
-              error: null,
-              created_at: this.now(),
-              finished_at: null,
-              ...this.cp.opRecords.fields({ hostId: target, detail: { from: hostId } }),
-            })
-            .execute();
+          await this.cp.opRecords.begin(trx, {
+            id: opId,
+            tenantId: v.tenant_id,
+            vmId: v.id,
+            kind: 'ha-restart',
+            hostId: target,
+            detail: { from: hostId },
+          });
           const failed = await trx
             .selectFrom('hosts')
             .select('name')
@@ -242,6 +219,21 @@ export class HighAvailability extends Service {
   ) {
     if (v.state === 'error') return; // said once, not on every pass of the HA loop
     const host = await this.db.selectFrom('hosts').select('name').where('id', '=', hostId).executeTakeFirst();
+    await this.markError(v, hostId, 'vm.ha.waiting', {
+      reason: HighAvailability.waitingReason(host?.name ?? hostId, volumes),
+      host: host?.name ?? hostId,
+      volumes,
+      next: 'it restarts on that host when the host is up again; or delete it',
+    });
+  }
+
+  /** Puts VM V in `error` (metered as such) with an event of KIND by `ha` on host HOSTID. */
+  private async markError(
+    v: { id: string; tenant_id: string },
+    hostId: string,
+    kind: string,
+    detail: Record<string, unknown>,
+  ) {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('vms')
@@ -249,19 +241,7 @@ export class HighAvailability extends Service {
         .where('id', '=', v.id)
         .execute();
       await this.cp.metering.meter(trx, v.id, 'error');
-      await this.event(trx, {
-        tenantId: v.tenant_id,
-        vmId: v.id,
-        hostId,
-        actor: 'ha',
-        kind: 'vm.ha.waiting',
-        detail: {
-          reason: HighAvailability.waitingReason(host?.name ?? hostId, volumes),
-          host: host?.name ?? hostId,
-          volumes,
-          next: 'it restarts on that host when the host is up again; or delete it',
-        },
-      });
+      await this.event(trx, { tenantId: v.tenant_id, vmId: v.id, hostId, actor: 'ha', kind, detail });
     });
   }
 
@@ -328,22 +308,14 @@ export class HighAvailability extends Service {
           .set({ state: 'building', updated_at: this.now() })
           .where('id', '=', v.id)
           .execute();
-        await trx
-          .insertInto('operations')
-          .values({
-            id: opId,
-            tenant_id: v.tenant_id,
-            vm_id: v.id,
-            kind: 'ha-restart',
-            status: 'running',
-            idempotency_key: null,
-            result: null,
-            error: null,
-            created_at: this.now(),
-            finished_at: null,
-            ...this.cp.opRecords.fields({ hostId: host.id, detail: { from: host.id, waited: true } }),
-          })
-          .execute();
+        await this.cp.opRecords.begin(trx, {
+          id: opId,
+          tenantId: v.tenant_id,
+          vmId: v.id,
+          kind: 'ha-restart',
+          hostId: host.id,
+          detail: { from: host.id, waited: true },
+        });
       });
       await this.cp.vmCreate.finish(p, opId, v.id, host.id, async () => {
         await this.cp.restarts.recreate(v, host);

@@ -94,22 +94,14 @@ export class Migrate extends Service {
         .set({ state: 'migrating', updated_at: this.now() })
         .where('id', '=', v.id)
         .execute();
-      await trx
-        .insertInto('operations')
-        .values({
-          id: opId,
-          tenant_id: v.tenant_id,
-          vm_id: v.id,
-          kind: 'migrate',
-          status: 'running',
-          idempotency_key: null,
-          result: null,
-          error: null,
-          created_at: this.now(),
-          finished_at: null,
-          ...this.cp.opRecords.fields({ hostId: src.id, targetHostId: dst.id }),
-        })
-        .execute();
+      await this.cp.opRecords.begin(trx, {
+        id: opId,
+        tenantId: v.tenant_id,
+        vmId: v.id,
+        kind: 'migrate',
+        hostId: src.id,
+        targetHostId: dst.id,
+      });
       await this.event(trx, {
         tenantId: v.tenant_id,
         vmId: v.id,

@@ -213,22 +213,14 @@ export class Resize extends Service {
         .where('id', '=', v.id)
         .execute();
       await this.cp.metering.restartUsage(trx, v.id, v.tenant_id, host.id, to.id);
-      await trx
-        .insertInto('operations')
-        .values({
-          id: opId,
-          tenant_id: v.tenant_id,
-          vm_id: v.id,
-          kind: 'resize',
-          status: 'running',
-          idempotency_key: null,
-          result: null,
-          error: null,
-          created_at: this.now(),
-          finished_at: null,
-          ...this.cp.opRecords.fields({ hostId: host.id, detail: { from: from.id, to: to.id } }),
-        })
-        .execute();
+      await this.cp.opRecords.begin(trx, {
+        id: opId,
+        tenantId: v.tenant_id,
+        vmId: v.id,
+        kind: 'resize',
+        hostId: host.id,
+        detail: { from: from.id, to: to.id },
+      });
     });
     await this.cp.vmCreate.finish(p, opId, v.id, host.id, async () => {
       const d = this.cp.drivers.driverFor(host);

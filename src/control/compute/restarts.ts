@@ -71,22 +71,14 @@ export class Restarts extends Service {
         .set({ host_id: target.id, state: 'building', updated_at: this.now() })
         .where('id', '=', v.id)
         .execute();
-      await trx
-        .insertInto('operations')
-        .values({
-          id: opId,
-          tenant_id: v.tenant_id,
-          vm_id: v.id,
-          kind: 'start',
-          status: 'running',
-          idempotency_key: null,
-          result: null,
-          error: null,
-          created_at: this.now(),
-          finished_at: null,
-          ...this.cp.opRecords.fields({ hostId: target.id, detail: { from: v.host_id } }),
-        })
-        .execute();
+      await this.cp.opRecords.begin(trx, {
+        id: opId,
+        tenantId: v.tenant_id,
+        vmId: v.id,
+        kind: 'start',
+        hostId: target.id,
+        detail: { from: v.host_id },
+      });
       await this.event(trx, {
         tenantId: v.tenant_id,
         vmId: v.id,

@@ -68,22 +68,14 @@ export class VmActions extends Service {
     const opId = this.ctx.ids.uuid();
     this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('operations')
-        .values({
-          id: opId,
-          tenant_id: v.tenant_id,
-          vm_id: v.id,
-          kind: action,
-          status: 'running',
-          idempotency_key: null,
-          result: null,
-          error: null,
-          created_at: this.now(),
-          finished_at: null,
-          ...this.cp.opRecords.fields({ hostId: v.host_id, detail: { snapshotName: o.snapshotName } }),
-        })
-        .execute();
+      await this.cp.opRecords.begin(trx, {
+        id: opId,
+        tenantId: v.tenant_id,
+        vmId: v.id,
+        kind: action,
+        hostId: v.host_id,
+        detail: { snapshotName: o.snapshotName },
+      });
       await this.event(trx, {
         tenantId: v.tenant_id,
         vmId: v.id,

@@ -7,6 +7,7 @@
  * Uses: no other service.
  */
 import { Service } from '../service.ts';
+import type { Db } from '../store/open-store.ts';
 
 /** Where an operation acts, for its record. */
 export interface OperationScope {
@@ -16,6 +17,16 @@ export interface OperationScope {
   targetHostId?: string | null;
   /** What the reconciler needs to finish or roll back (JSON-serializable). */
   detail?: Record<string, unknown>;
+}
+
+/** A running operation on a VM, as {@link OperationRecords.begin} records it. */
+export interface VmOperationStart extends OperationScope {
+  /** The operation's id (tracked with `track` first). */
+  id: string;
+  tenantId: string;
+  vmId: string;
+  /** What it does: `start`, `migrate`, `resize`, `ha-restart`, … */
+  kind: string;
 }
 
 /** Operation records that recover: steps, scope, and which operations this process executes. */
@@ -46,6 +57,26 @@ export class OperationRecords extends Service {
       updated_at: this.now(),
       detail: s.detail ? JSON.stringify(s.detail) : null,
     };
+  }
+
+  /** Write the record of a running operation on a VM (step `recorded`), in the caller's transaction. */
+  async begin(trx: Db, o: VmOperationStart): Promise<void> {
+    await trx
+      .insertInto('operations')
+      .values({
+        id: o.id,
+        tenant_id: o.tenantId,
+        vm_id: o.vmId,
+        kind: o.kind,
+        status: 'running',
+        idempotency_key: null,
+        result: null,
+        error: null,
+        created_at: this.now(),
+        finished_at: null,
+        ...this.fields(o),
+      })
+      .execute();
   }
 
   /** Record that a running operation of `kind` completed `step` (e.g. `guest-created`). */

@@ -3,8 +3,8 @@
  * continuous constraints on a schedule, Hermenier et al., IEEE TDSC 2013). Independent of the
  * scheduler that produced it. Pure.
  */
-import { PlanConstraints } from './plan-constraints.ts';
 import type { PlanCluster } from './plan.ts';
+import { PlanProgress } from './plan-progress.ts';
 import type { PlanViolation } from './check-plan.ts';
 import type { TimedAction } from './schedule.ts';
 import type { ConcurrencyLimits } from './waves.ts';
@@ -23,24 +23,10 @@ export function checkTimedSchedule(
   limits: ConcurrencyLimits,
 ): PlanViolation[] {
   const out: PlanViolation[] = [];
-  const vms = new Map(c.vms.map((v) => [v.id, v]));
-  const cap = new Map(c.hosts.map((h) => [h.id, h.capacity]));
-  const used = new Map(c.hosts.map((h) => [h.id, { vcpus: 0, memoryMiB: 0 }]));
-  for (const v of c.vms) {
-    const u = used.get(v.hostId);
-    if (u) {
-      u.vcpus += v.vcpus;
-      u.memoryMiB += v.memoryMiB;
-    }
-  }
-  const state = new Map<string, string>(c.hosts.map((h) => [h.id, h.state]));
-  const where = new Map(c.vms.map((v) => [v.id, v.hostId]));
-  const pc = new PlanConstraints(c);
+  const progress = new PlanProgress(c);
+  const { vms, cap, used, state, where, pc, moving, touching } = progress;
   const before = new Set(pc.violations({ only: 'discrete' }).map((x) => x.message));
-  const moving = new Set<string>();
-  const touching = new Map<string, number>();
   const applied = new Set<number>();
-  let migrating = 0;
   const events = actions.flatMap((a, i) => [
     { t: a.startS, kind: 1, i },
     { t: a.startS + a.durationS, kind: 0, i },
@@ -90,7 +76,7 @@ export function checkTimedSchedule(
           bad(`target ${a.to} has no room for ${a.vmName} at ${a.startS} s`);
         const refused = pc.refuses(a.vmId, a.to, { only: 'continuous' });
         if (refused) bad(`${a.vmName} may not migrate to ${a.to}: ${refused.message}`, refused.constraint.id);
-        if (migrating + 1 > limits.perCluster)
+        if (progress.migrating + 1 > limits.perCluster)
           bad(`more than ${limits.perCluster} migrations at ${a.startS} s`);
         for (const h of [a.from, a.to]) {
           if ((touching.get(h) ?? 0) + 1 > limits.perHost)
@@ -101,27 +87,10 @@ export function checkTimedSchedule(
         u.memoryMiB += v.memoryMiB;
         pc.arrive(a.vmId, a.to);
         moving.add(a.vmId);
-        migrating++;
+        progress.migrating++;
       }
       applied.add(e.i);
-    } else if (applied.has(e.i)) {
-      if (a.type === 'power-on') {
-        state.set(a.hostId, 'up');
-        pc.power(a.hostId, true);
-      } else if (a.type === 'migrate') {
-        const v = vms.get(a.vmId)!,
-          s = used.get(a.from);
-        if (s) {
-          s.vcpus -= v.vcpus;
-          s.memoryMiB -= v.memoryMiB;
-        }
-        pc.leave(a.vmId, a.from);
-        where.set(a.vmId, a.to);
-        moving.delete(a.vmId);
-        migrating--;
-        for (const h of [a.from, a.to]) touching.set(h, touching.get(h)! - 1);
-      }
-    }
+    } else if (applied.has(e.i)) progress.end(a);
   }
   for (const x of pc.violations({ only: 'discrete' }))
     if (!before.has(x.message))

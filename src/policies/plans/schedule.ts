@@ -8,6 +8,7 @@ import { predictBlockMigration } from '../../models/migration-disk.ts';
 import { checkPlan, type PlanViolation } from './check-plan.ts';
 import { PlanConstraints } from './plan-constraints.ts';
 import type { Plan, PlanAction, PlanCluster, PlanVm } from './plan.ts';
+import { PlanProgress, type Amounts } from './plan-progress.ts';
 import { DEFAULT_CONCURRENCY, scheduleWaves, type ConcurrencyLimits } from './waves.ts';
 
 /** How long actions take: migrations take their `cost.timeS` (the migration models); hosts boot and shut down. */
@@ -118,8 +119,6 @@ export function planDependencies(c: PlanCluster, actions: readonly PlanAction[])
   return deps;
 }
 
-type Amounts = { vcpus: number; memoryMiB: number };
-
 /** A cycle the list scheduler could not start: the earliest waiting migration. */
 interface Stuck {
   stuck: number;
@@ -154,18 +153,8 @@ function listSchedule(
     return a.type === 'migrate' && first.has(a.vmId) && deps[i]!.length === 0 ? 1 : 0;
   };
   const order = [...actions.keys()].sort((x, y) => urgent(y) - urgent(x) || tail[y]! - tail[x]! || x - y);
-  const vms = new Map<string, PlanVm>(c.vms.map((v) => [v.id, v]));
-  const cap = new Map(c.hosts.map((h) => [h.id, h.capacity]));
-  const used = new Map(c.hosts.map((h) => [h.id, { vcpus: 0, memoryMiB: 0 }]));
-  for (const v of c.vms) {
-    const u = used.get(v.hostId);
-    if (u) {
-      u.vcpus += v.vcpus;
-      u.memoryMiB += v.memoryMiB;
-    }
-  }
-  const state = new Map<string, string>(c.hosts.map((h) => [h.id, h.state]));
-  const where = new Map(c.vms.map((v) => [v.id, v.hostId]));
+  const progress = new PlanProgress(c);
+  const { vms, cap, used, state, where, pc, moving, touching } = progress;
   const incoming = new Map<string, number[]>();
   actions.forEach((a, i) => {
     if (a.type === 'migrate') {
@@ -173,12 +162,8 @@ function listSchedule(
       incoming.get(a.to)!.push(i);
     }
   });
-  const pc = new PlanConstraints(c);
   const start = new Array<number>(n).fill(NaN);
   const done = new Array<boolean>(n).fill(false);
-  const moving = new Set<string>();
-  const touching = new Map<string, number>();
-  let migrating = 0;
   let inflight: { i: number; end: number }[] = [];
   let t = 0;
   const can = (i: number, inOrder: boolean): boolean => {
@@ -201,7 +186,7 @@ function listSchedule(
       where.get(a.vmId) === a.from &&
       !moving.has(a.vmId) &&
       state.get(a.to) === 'up' &&
-      migrating < limits.perCluster &&
+      progress.migrating < limits.perCluster &&
       (touching.get(a.from) ?? 0) < limits.perHost &&
       (touching.get(a.to) ?? 0) < limits.perHost &&
       u.vcpus + v.vcpus <= k.vcpus &&
@@ -238,29 +223,13 @@ function listSchedule(
       u.memoryMiB += v.memoryMiB;
       pc.arrive(a.vmId, a.to);
       moving.add(a.vmId);
-      migrating++;
+      progress.migrating++;
       for (const h of [a.from, a.to]) touching.set(h, (touching.get(h) ?? 0) + 1);
     }
   };
   const end = (i: number) => {
-    const a = actions[i]!;
     done[i] = true;
-    if (a.type === 'power-on') {
-      state.set(a.hostId, 'up');
-      pc.power(a.hostId, true);
-    } else if (a.type === 'migrate') {
-      const v = vms.get(a.vmId)!,
-        s = used.get(a.from);
-      if (s) {
-        s.vcpus -= v.vcpus;
-        s.memoryMiB -= v.memoryMiB;
-      }
-      pc.leave(a.vmId, a.from);
-      where.set(a.vmId, a.to);
-      moving.delete(a.vmId);
-      migrating--;
-      for (const h of [a.from, a.to]) touching.set(h, touching.get(h)! - 1);
-    }
+    progress.end(actions[i]!);
   };
   let left = n;
   while (left > 0 || inflight.length) {
