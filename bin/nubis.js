@@ -13,7 +13,7 @@
 // It is skipped when nubis runs from an installed package (its folder is inside a node_modules
 // folder: src/ does not change there) or when NUBIS_BUNDLE_CHECK=0 (you promise src/ is unchanged).
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -22,13 +22,14 @@ const entry = join(src, 'cli/main.ts');
 const cache = join(root, 'node_modules/.cache/nubis');
 const current = join(cache, 'current.json');
 
-/** Every file and folder under `dir` with its mtime (ms), keyed by path relative to src/. */
-function manifest(dir, out = {}) {
-  out[relative(src, dir)] = statSync(dir).mtimeMs;
+/** Every file and folder under src/ with its mtime (ms), keyed by its path relative to src/. */
+function manifest(rel = '', out = {}) {
+  const dir = join(src, rel);
+  out[rel] = statSync(dir).mtimeMs;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) manifest(p, out);
-    else out[relative(src, p)] = statSync(p).mtimeMs;
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) manifest(r, out);
+    else out[r] = statSync(`${dir}/${e.name}`).mtimeMs;
   }
   return out;
 }
@@ -48,7 +49,7 @@ function readCurrent() {
 
 /** Build into a fresh folder and switch `current.json` to it (a rename: atomic for concurrent starts). */
 async function build() {
-  const sources = manifest(src); // taken before building: an edit during the build rebuilds next time
+  const sources = manifest(); // taken before building: an edit during the build rebuilds next time
   const { buildSync } = await import('esbuild');
   const name = `build-${Date.now()}-${process.pid}`;
   buildSync({
@@ -87,7 +88,7 @@ async function load() {
   if (
     !cur ||
     !existsSync(join(cache, dir, 'cli.mjs')) ||
-    (!installed && existsSync(src) && !sameManifest(cur.sources, manifest(src)))
+    (!installed && existsSync(src) && !sameManifest(cur.sources, manifest()))
   )
     dir = await build();
   return import(pathToFileURL(join(cache, dir, 'cli.mjs')).href);
