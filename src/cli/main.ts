@@ -3,12 +3,30 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ApiError } from '../client/index.ts';
-import { agentCommand } from './agent-command.ts';
 import { CliError, OperationFailedError } from './commands/common.ts';
-import { cloudCommands } from './commands/index.ts';
-import { guestCommand } from './guest-command.ts';
-import { serveCommand } from './serve-command.ts';
-import { simCommand } from './sim-command.ts';
+
+type Register = (program: Command) => void;
+
+/**
+ * Each command group's module, loaded only when needed: `nubis sim …` evaluates the simulator alone,
+ * not fastify, the stores or the agent (bin/nubis.js bundles each import below as its own chunk).
+ * The command's definitions and its implementation stay together in one module; only help and the
+ * control plane's client commands (the fallback) load every group.
+ */
+const GROUPS: Record<string, () => Promise<Register>> = {
+  sim: async () => (await import('./sim-command.ts')).simCommand,
+  agent: async () => (await import('./agent-command.ts')).agentCommand,
+  guest: async () => (await import('./guest-command.ts')).guestCommand,
+  serve: async () => (await import('./serve-command.ts')).serveCommand,
+};
+const cloud = async (): Promise<Register> => (await import('./commands/index.ts')).cloudCommands;
+
+/** The groups to register for `argv`: the one named first, or (help, client commands, typos) all. */
+function groupsFor(argv: string[]): (() => Promise<Register>)[] {
+  const first = argv[2];
+  if (first !== undefined && Object.hasOwn(GROUPS, first)) return [GROUPS[first]!];
+  return [...Object.values(GROUPS), cloud];
+}
 
 /** Errors with a stable `code` are the user's input problems: one line, exit 2. */
 function isUserError(e: unknown): e is Error & { code: string } {
@@ -39,11 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('Cloud data-center manager: simulate and run VM consolidation')
     .exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  simCommand(program);
-  agentCommand(program);
-  guestCommand(program);
-  serveCommand(program);
-  cloudCommands(program);
+  for (const register of await Promise.all(groupsFor(argv).map((load) => load()))) register(program);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -4,12 +4,11 @@ import { dirname, extname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { highsSyncSolver } from '../drivers/highs/highs-sync.ts';
 import { parsePolicy } from '../policies/registry.ts';
 import { seriesCsv } from '../sim/csv.ts';
 import { resolveTraceDays, TraceError } from '../sim/planetlab.ts';
+import type { OpsResult } from '../sim/ops-run.ts';
 import { renderOpsReport, renderReport } from '../sim/report.ts';
-import { runOpsInProcess, type OpsResult } from '../sim/ops-run.ts';
 import { OPS_PRESETS, parseOpsScenario, type OpsScenario } from '../sim/ops-scenario.ts';
 import { runExperiment, type ResultRow } from '../sim/run.ts';
 import { parseScenario, SCENARIO_PRESETS, ScenarioError, type ScenarioSpec } from '../sim/scenario.ts';
@@ -127,7 +126,9 @@ export function simCommand(program: Command): void {
             `Policy "${optimal[0]!.label}" runs in default mode only; drop --mode ${o.mode} or the policy`,
           );
         // The optimal policy solves in the simulator's own thread: HiGHS is loaded before the run starts.
-        const milp = optimal.length ? await highsSyncSolver() : undefined;
+        const milp = optimal.length
+          ? await (await import('../drivers/highs/highs-sync.ts')).highsSyncSolver()
+          : undefined;
         for (const p of optimal)
           if (p.timeLimitS !== undefined)
             process.stderr.write(
@@ -286,6 +287,8 @@ async function runControlPlaneEngine(o: {
     : undefined;
   const steps = Math.floor(s.durationS / s.stepS) + 1;
   bar?.start(steps * policies.length, 0, { label: '' });
+  // Loaded here, not at the top: the control plane and its stores are for this engine only.
+  const { runOpsInProcess } = await import('../sim/ops-run.ts');
   const results: OpsResult[] = [];
   try {
     for (const [i, policy] of policies.entries()) {
