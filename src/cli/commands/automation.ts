@@ -50,7 +50,10 @@ export const automationCommands: CommandModule = (program) => {
     .command('set <level>')
     .description(`Set the level (${LEVELS.join(', ')}) and settings of the data center or one zone (admin)`)
     .option('--zone <zone>', 'only this zone')
-    .option('--policy <preset>', 'audit policy: reservation or e.g. lr-mmt:1.2')
+    .option(
+      '--policy <preset>',
+      'audit policy: reservation, optimal, spread[:GAP] or a preset such as lr-mmt:1.2',
+    )
     .option('--spare-hosts <n>', 'hosts kept on, empty', int)
     .option('--power-off-grace-s <s>', 'seconds a host must have been empty before it is switched off', num)
     .option('--max-migrations-per-host <n>', 'concurrent migrations per host', int)
