@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { haController } from '../src/control/controllers/ha.ts';
 import { controlPlane } from './helpers/control.ts';
+import { haVmOnFailedHost } from './helpers/ha-local.ts';
 
 type Ev = { kind: string; vmId: string; detail: Record<string, unknown> };
 
@@ -97,19 +98,7 @@ test('a waiting VM can always be deleted while its host is down', async () => {
   const t = await controlPlane(':memory:', 2);
   try {
     const a = t.adminToken;
-    await t.call(a, 'POST', '/v1/volumes', { name: 'd', sizeGiB: 1 });
-    const id = (
-      await t.call(a, 'POST', '/v1/vms', {
-        name: 'x',
-        flavor: 'm1.small',
-        image: 'tiny',
-        ha: true,
-        volumes: ['d'],
-      })
-    ).body.vmId as string;
-    const hostId = (await t.call(a, 'GET', `/v1/vms/${id}`)).body.hostId as string;
-    t.sim.setPower(hostId, false);
-    await t.call(a, 'PATCH', `/v1/hosts/${hostId}`, { state: 'failed' });
+    const { id } = await haVmOnFailedHost(t);
     assert.equal((await t.call(a, 'GET', `/v1/vms/${id}`)).body.state, 'error');
     const del = await t.call(a, 'DELETE', `/v1/vms/${id}`);
     assert.equal(del.body.status, 'succeeded', JSON.stringify(del.body));
@@ -127,19 +116,7 @@ test("the ha loop restarts a waiting VM whose host came back by its agent's hear
   const t = await controlPlane(':memory:', 2);
   try {
     const a = t.adminToken;
-    await t.call(a, 'POST', '/v1/volumes', { name: 'd', sizeGiB: 1 });
-    const id = (
-      await t.call(a, 'POST', '/v1/vms', {
-        name: 'x',
-        flavor: 'm1.small',
-        image: 'tiny',
-        ha: true,
-        volumes: ['d'],
-      })
-    ).body.vmId as string;
-    const hostId = (await t.call(a, 'GET', `/v1/vms/${id}`)).body.hostId as string;
-    t.sim.setPower(hostId, false);
-    await t.call(a, 'PATCH', `/v1/hosts/${hostId}`, { state: 'failed' });
+    const { id, hostId } = await haVmOnFailedHost(t);
     const loop = haController(t.cp, (await t.cp.authenticate(a))!, { intervalS: 10 });
     await loop.tick(0);
     assert.equal((await t.call(a, 'GET', `/v1/vms/${id}`)).body.state, 'error', 'still waiting');

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { haRetryDelayS } from '../src/control/compute/ha-retry.ts';
 import { haController } from '../src/control/controllers/ha.ts';
 import { controlPlane } from './helpers/control.ts';
+import { haVmOnFailedHost } from './helpers/ha-local.ts';
 
 type Ev = { id: number; kind: string; vmId: string; detail: Record<string, unknown> };
 
@@ -26,19 +27,7 @@ test('a failing restart on a returned host is retried after 10, 20, 40 ... s (on
   const t = await controlPlane(':memory:', 2);
   try {
     const a = t.adminToken;
-    await t.call(a, 'POST', '/v1/volumes', { name: 'd', sizeGiB: 1 });
-    const id = (
-      await t.call(a, 'POST', '/v1/vms', {
-        name: 'x',
-        flavor: 'm1.small',
-        image: 'tiny',
-        ha: true,
-        volumes: ['d'],
-      })
-    ).body.vmId as string;
-    const hostId = (await t.call(a, 'GET', `/v1/vms/${id}`)).body.hostId as string;
-    t.sim.setPower(hostId, false);
-    await t.call(a, 'PATCH', `/v1/hosts/${hostId}`, { state: 'failed' });
+    const { id, hostId } = await haVmOnFailedHost(t);
     // The host is marked up again while its hypervisor is still off: every restart fails.
     await t.cp.db.updateTable('hosts').set({ state: 'up' }).where('id', '=', hostId).execute();
     const loop = haController(t.cp, (await t.cp.authenticate(a))!, { intervalS: 1 });
