@@ -45,7 +45,7 @@ export function checkWorkersStore(workers: number, url: string): void {
 
 /**
  * The primary: fork `workers` API processes, answer their simulated-host calls with `simDrivers`,
- * replace one that exits, and resolve with the address once the first one listens.
+ * replace one that exits, and resolve with the address once all of them listen.
  */
 export function forkApiProcesses(workers: number, simDrivers: HostDrivers): Promise<string> {
   // Advanced serialization: guest specs and driver answers cross the IPC channel as structured clones.
@@ -53,11 +53,13 @@ export function forkApiProcesses(workers: number, simDrivers: HostDrivers): Prom
   let stopping = false;
   let resolveAddr: (addr: string) => void = () => undefined;
   const listening = new Promise<string>((r) => (resolveAddr = r));
+  let ready = 0;
   const fork = (): Worker => {
     const w = cluster.fork({ [WORKER_ENV]: '1' });
     serveSimHosts(simDrivers, w);
     w.on('message', (m: { nubisListening?: string }) => {
-      if (typeof m?.nubisListening === 'string') resolveAddr(m.nubisListening);
+      // The address is announced when every API process of the first start listens.
+      if (typeof m?.nubisListening === 'string' && ++ready === workers) resolveAddr(m.nubisListening);
     });
     w.on('exit', (code, signal) => {
       if (stopping) return;
@@ -115,6 +117,10 @@ export async function runApiProcess(s: ApiProcessSetup): Promise<void> {
   });
   const cp = await s.controlPlane(ipcHostDrivers(s.hostDrivers, process as never), session);
   const app = s.api(cp);
+  // Which API process answered (load-balancing checks, logs): its pid, nothing secret.
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('nubis-api-process', String(process.pid));
+  });
   const addr = await app.listen(s.listen);
   process.send?.({ nubisListening: addr });
   let manager: ControllerManager | undefined;
@@ -127,6 +133,8 @@ export async function runApiProcess(s: ApiProcessSetup): Promise<void> {
         detail: { pid: process.pid },
       });
       process.stderr.write(`nubis: API process ${process.pid} leads: it runs the control plane's loops\n`);
+      // What the previous leader was doing when it died is finished or rolled back now, not a round later.
+      await cp.reconcile().catch((e: Error) => process.stderr.write(`nubis: reconcile: ${e.message}\n`));
       manager = await s.loops(cp);
       manager.start();
     },

@@ -23,6 +23,13 @@ export interface PgLockSessionOptions {
   clock: Clock;
   /** Called once when the session ends unasked (the connection broke): the process must stop. */
   onLost: (reason: string) => void;
+  /**
+   * Seconds `heldElsewhere` waits before looking again at operations it found free (default 1; 0:
+   * look once). A process locks an operation just before writing its record, on its own session: a
+   * look between its record's commit and its lock (a busy session) would take a running operation
+   * for an abandoned one; the second look does not.
+   */
+  confirmS?: number;
 }
 
 /** The dedicated session of one API process: its leader lock and its operations' locks. */
@@ -82,9 +89,25 @@ export class PgLockSession implements LeaderLock, OperationOwners {
 
   /**
    * Of `ids`, the operations another live session holds. A lock this session can take is free: it is
-   * released at once. (Two ids with the same hash look held while either is: a recovery waits a round.)
+   * released at once, and looked at again after `confirmS`. (Two ids with the same hash look held
+   * while either is: a recovery waits a round.)
    */
   async heldElsewhere(ids: readonly string[]): Promise<ReadonlySet<string>> {
+    const held = await this.lookHeld(ids);
+    const confirmS = this.options.confirmS ?? 1;
+    const free = ids.filter((id) => !held.has(id));
+    if (!free.length || confirmS <= 0) return held;
+    await new Promise<void>((r) => this.options.clock.schedule(confirmS, r));
+    for (const id of await this.lookHeld(free)) held.add(id);
+    return held;
+  }
+
+  /** Resolves when every query asked so far has run (tests). */
+  async flush(): Promise<void> {
+    await this.tail;
+  }
+
+  private async lookHeld(ids: readonly string[]): Promise<Set<string>> {
     const r = await this.query<{ id: string; got: boolean }>(
       'select id, pg_try_advisory_lock($1, hashtext(id)) as got from unnest($2::text[]) as t(id)',
       [OPERATION_CLASS, ids],
