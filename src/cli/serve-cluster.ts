@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ControlPlane } from '../control/control-plane.ts';
 import type { ControllerManager } from '../control/controllers/controller-manager.ts';
 import { recordEvent } from '../control/context.ts';
+import { hostCacheSync } from '../control/leader/host-cache-sync.ts';
 import { LeaderElection } from '../control/leader/leader-election.ts';
 import { PgLockSession } from '../control/leader/pg-lock-session.ts';
 import { StoreError } from '../control/store/open-store.ts';
@@ -141,9 +142,12 @@ export async function runApiProcess(s: ApiProcessSetup): Promise<void> {
     onError: (e) => process.stderr.write(`nubis: leader election: ${(e as Error).message}\n`),
   });
   await election.start();
+  const hostsChanged = hostCacheSync(cp.db, () => cp.scheduler.forgetHosts());
   const sweep = () => {
     timer = s.clock.schedule(SWEEP_S, sweep);
     session.sweep().catch((e: Error) => process.stderr.write(`nubis: lock sweep: ${e.message}\n`));
+    // A host edited through another process: this one's scheduler forgets its cached attributes.
+    hostsChanged().catch((e: Error) => process.stderr.write(`nubis: host cache check: ${e.message}\n`));
   };
   let timer = s.clock.schedule(SWEEP_S, sweep);
   const stop = async () => {
