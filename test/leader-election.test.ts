@@ -129,7 +129,7 @@ describe('PgLockSession (PostgreSQL advisory locks)', () => {
     }
   });
 
-  test("a live session's operations are held elsewhere; a dead session's are free; sweep releases ended ones", async () => {
+  test("a live session's operations are held elsewhere; a dead session's are free; sweep releases ended ones, not uploads", async () => {
     const { url, drop } = await pgBackend.url();
     const db = await openStore(url); // the schema (the operations table)
     const clock = new SimClock(0);
@@ -162,6 +162,15 @@ describe('PgLockSession (PostgreSQL advisory locks)', () => {
       clock.advanceBy(61);
       assert.equal(await a.sweep(), 1, 'an operation never recorded is released after a minute');
       assert.equal((await b.heldElsewhere(['op-2'])).size, 0);
+      // An image upload has no operation record: it is held until released, whatever the sweep sees.
+      a.holdUntilReleased('image:i-1');
+      await a.flush();
+      clock.advanceBy(120);
+      await a.sweep();
+      assert.deepEqual([...(await b.heldElsewhere(['image:i-1']))], ['image:i-1']);
+      a.release('image:i-1');
+      await a.flush();
+      assert.equal((await b.heldElsewhere(['image:i-1'])).size, 0);
       a.hold('op-4');
       await a.flush();
       await a.close();

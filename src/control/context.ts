@@ -39,7 +39,11 @@ export interface ControlContext {
 export interface OperationOwners {
   /** Say that this process executes operation `id` (until the operation is no longer running). */
   hold(id: string): void;
-  /** Of `ids`, those another live process executes (the reconciler leaves them alone). */
+  /** Say that this process works on `key` (e.g. an image upload) until `release(key)`. */
+  holdUntilReleased(key: string): void;
+  /** The end of a `holdUntilReleased`. */
+  release(key: string): void;
+  /** Of `ids` (operation ids or `holdUntilReleased` keys), those another live process holds. */
   heldElsewhere(ids: readonly string[]): Promise<ReadonlySet<string>>;
 }
 

@@ -36,6 +36,8 @@ export interface PgLockSessionOptions {
 export class PgLockSession implements LeaderLock, OperationOwners {
   /** Operations this process holds a lock for, with when the hold began (seconds on the clock). */
   private readonly held = new Map<string, number>();
+  /** Keys held until released (`holdUntilReleased`): not swept. */
+  private readonly pinned = new Set<string>();
   private closing = false;
   private lost = false;
   /** The session's queries, one at a time in call order (pg's client no longer queues them itself). */
@@ -83,6 +85,23 @@ export class PgLockSession implements LeaderLock, OperationOwners {
     if (this.held.has(id)) return;
     this.held.set(id, this.options.clock.now());
     this.query('select pg_advisory_lock($1, hashtext($2))', [OPERATION_CLASS, id]).catch((e: Error) =>
+      this.failed(e),
+    );
+  }
+
+  /** Lock `key` for this process until `release(key)` (work with no operation record: an image upload). */
+  holdUntilReleased(key: string): void {
+    if (this.pinned.has(key)) return;
+    this.pinned.add(key);
+    this.query('select pg_advisory_lock($1, hashtext($2))', [OPERATION_CLASS, key]).catch((e: Error) =>
+      this.failed(e),
+    );
+  }
+
+  /** Unlock a `holdUntilReleased` key. */
+  release(key: string): void {
+    if (!this.pinned.delete(key)) return;
+    this.query('select pg_advisory_unlock($1, hashtext($2))', [OPERATION_CLASS, key]).catch((e: Error) =>
       this.failed(e),
     );
   }
