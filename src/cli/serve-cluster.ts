@@ -58,6 +58,8 @@ export function forkApiProcesses(workers: number, simDrivers: HostDrivers): Prom
   const fork = (): Worker => {
     const w = cluster.fork({ [WORKER_ENV]: '1' });
     serveSimHosts(simDrivers, w);
+    // An answer sent to a process that just died fails here, not in the primary.
+    w.on('error', (e: Error) => process.stderr.write(`nubis: API process ${w.process.pid}: ${e.message}\n`));
     w.on('message', (m: { nubisListening?: string }) => {
       // The address is announced when every API process of the first start listens.
       if (typeof m?.nubisListening === 'string' && ++ready === workers) resolveAddr(m.nubisListening);

@@ -69,7 +69,13 @@ export function serveSimHosts(drivers: HostDrivers, channel: IpcChannel): void {
     const call = m as Partial<SimCall>;
     if (typeof call?.nubisSimCall !== 'number') return;
     const id = call.nubisSimCall;
-    const reply = (r: Omit<SimReply, 'nubisSimReply'>) => channel.send({ nubisSimReply: id, ...r });
+    const reply = (r: Omit<SimReply, 'nubisSimReply'>) => {
+      try {
+        channel.send({ nubisSimReply: id, ...r });
+      } catch {
+        // The API process died meanwhile: nobody waits for this answer.
+      }
+    };
     void (async () => {
       if (!call.host || call.host.driver !== 'sim' || !ALLOWED.has(String(call.method)))
         throw new DriverError('BACKEND', `Not a simulated-host call: ${String(call.method)}`);
