@@ -1,7 +1,7 @@
 /**
  * `npm run bench:api-workers`: VM creates per second and their p99 latency through the HTTP API on
  * PostgreSQL with 1 and then 2 API processes (`nubis serve --workers N`), simulated hosts,
- * concurrency 32; the ratio of 2 to 1 in the same run. Each run gets a fresh database.
+ * concurrency 32, then GET /v1/vms/ID (reads take no row lock); the ratio of 2 to 1 in the same run. Each run gets a fresh database.
  * PostgreSQL: NUBIS_BENCH_PG_URL or NUBIS_TEST_PG_URL (a user that may create databases); without
  * one, the benchmark says so and prints no figures.
  * Options: --quick (600 VMs), --vms N (default 4,000), --hosts N (default 200), --concurrency N,
@@ -27,6 +27,7 @@ const HOSTS = Number(arg('hosts') ?? (quick ? 100 : 200));
 const CONC = Number(arg('concurrency') ?? 32);
 const WORKERS = (arg('workers') ?? '1,2').split(',').map(Number);
 const TENANTS = Number(arg('tenants') ?? 1);
+const READS = quick ? 2000 : 10000;
 const log = (s: string) => {
   if (!json) process.stderr.write(s + '\n');
 };
@@ -129,7 +130,23 @@ async function run(workers: number) {
     const wallS = (performance.now() - t0) / 1000;
     lat.sort((a, b) => a - b);
     const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
-    return { createsPerS: VMS / wallS, p50Ms: pct(50), p99Ms: pct(99), failed };
+    // Reads, which take no row lock: GET /v1/vms/ID of the VMs just made, READS times.
+    // The list may be a page ({ items }) once lists are paginated.
+    const listed = (await (await fetch(`${url}/v1/vms`, { headers: admin })).json()) as
+      { id: string }[] | { items: { id: string }[] };
+    const ids = (Array.isArray(listed) ? listed : listed.items).slice(0, 100).map((v) => v.id);
+    let nextRead = 0;
+    const r0 = performance.now();
+    const reader = async () => {
+      for (let i = nextRead++; i < READS; i = nextRead++) {
+        const r = await fetch(`${url}/v1/vms/${ids[i % ids.length]}`, { headers: admin });
+        await r.arrayBuffer();
+        if (r.status !== 200) failed++;
+      }
+    };
+    await Promise.all(Array.from({ length: CONC }, reader));
+    const readsPerS = READS / ((performance.now() - r0) / 1000);
+    return { createsPerS: VMS / wallS, p50Ms: pct(50), p99Ms: pct(99), readsPerS, failed };
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
@@ -143,14 +160,14 @@ if (!base) {
   if (json) console.log('[]');
 } else {
   const rows: Row[] = [];
-  let one: number | undefined;
+  let one: number | undefined, oneReads: number | undefined;
   for (const w of WORKERS) {
     const r = await run(w);
     log(
       `${w} API process(es): ${r.createsPerS.toFixed(0)} creates/s, p50 ${r.p50Ms.toFixed(1)} ms, ` +
-        `p99 ${r.p99Ms.toFixed(1)} ms (${VMS} VMs, ${HOSTS} hosts, ${TENANTS} tenant(s), concurrency ${CONC}, ${r.failed} failed)`,
+        `p99 ${r.p99Ms.toFixed(1)} ms; ${r.readsPerS.toFixed(0)} reads/s (${VMS} VMs, ${HOSTS} hosts, ${TENANTS} tenant(s), concurrency ${CONC}, ${r.failed} failed)`,
     );
-    if (w === 1) one = r.createsPerS;
+    if (w === 1) [one, oneReads] = [r.createsPerS, r.readsPerS];
     rows.push({
       name: `api-workers ${w}`,
       metric: 'creates/s',
@@ -161,6 +178,15 @@ if (!base) {
         : {}),
     });
     rows.push({ name: `api-workers ${w}`, metric: 'p99', value: Number(r.p99Ms.toFixed(1)), unit: 'ms' });
+    rows.push({
+      name: `api-workers ${w}`,
+      metric: 'reads/s',
+      value: Math.round(r.readsPerS),
+      unit: 'GET /v1/vms/ID per s',
+      ...(oneReads !== undefined && w !== 1
+        ? { baseline: Math.round(oneReads), ratio: Number((r.readsPerS / oneReads).toFixed(2)) }
+        : {}),
+    });
     if (r.failed) rows.push({ name: `api-workers ${w}`, metric: 'failed', value: r.failed, unit: 'creates' });
   }
   if (json) console.log(JSON.stringify(rows));
