@@ -4,6 +4,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Option, type Command } from 'commander';
 import { buildApi } from '../api/server.ts';
+import type { OperationOwners } from '../control/context.ts';
+import type { HostDrivers } from '../core/host-driver.ts';
+import { checkWorkersStore, forkApiProcesses, isServeWorker, runApiProcess } from './serve-cluster.ts';
 import { ControlPlane, reconcileSimHosts, seedDefaultTariff, seedDemo } from '../control/control-plane.ts';
 import { controlPlaneControllers } from '../control/controllers/control-plane-controllers.ts';
 import { ControllerManager } from '../control/controllers/controller-manager.ts';
@@ -86,6 +89,11 @@ export function serveCommand(program: Command): void {
     )
     .option('--sim-max-runs <n>', 'simulation runs at once from the API (others get 429)', '2')
     .option('--sim-traces <dir>', 'folder of named PlanetLab traces for API runs (default: DATA/traces)')
+    .option(
+      '--workers <n>',
+      'API processes sharing the port (PostgreSQL only; one leader runs the loops: docs/operations.md)',
+      '1',
+    )
     .action(
       async (o: {
         host: string;
@@ -109,6 +117,7 @@ export function serveCommand(program: Command): void {
         rateLimit: string;
         simMaxRuns: string;
         simTraces?: string;
+        workers: string;
       }) => {
         const port = Number(o.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -118,9 +127,9 @@ export function serveCommand(program: Command): void {
           automationIntervalS: flagS(o.auditIntervalS, '--audit-interval-s', true),
           simLoadIntervalS: flagS(o.simLoadIntervalS, '--sim-load-interval-s', true),
           simUtilization: demoUtilization,
-          // The reconciler runs once before the API listens (below), then periodically.
-          reconcile: () => cp.reconcile(),
         };
+        // The reconciler runs once before the API listens (below), then periodically.
+        const loopsOf = (c: ControlPlane) => ({ ...loops, reconcile: () => c.reconcile() });
         if (o.bootstrapToken !== undefined)
           throw new RangeError(
             '--bootstrap-token was removed (a token on the command line is visible to every user); ' +
@@ -140,18 +149,13 @@ export function serveCommand(program: Command): void {
         const url = o.db ?? `sqlite:${join(o.data, 'nubis.db')}`;
         const tokenFile = join(o.data, 'admin-token');
         if (o.resetAdminToken) return resetAdmin(url, tokenFile);
+        const workers = count(o.workers, '--workers', 1);
+        checkWorkersStore(workers, url);
         const db = await openStore(url, {
           onConnectionError: (e) =>
             process.stderr.write(`nubis: PostgreSQL closed a connection (${e.message}); reconnecting\n`),
         });
         const clock = new RealClock();
-        // The data folder holds the database and the admin token: its owner only (0700 when created).
-        mkdirSync(o.data, { recursive: true, mode: 0o700 });
-        // Simulated hosts keep their guests in the data folder: like real hosts, they outlive a crash
-        // of the control plane, and the reconciler compares them with the records.
-        const simState = join(o.data, 'sim-hosts.json');
-        const firstSimStart = !existsSync(simState);
-        const sim = new SimHypervisorDriver(clock, { stateFile: simState });
         if (!!o.agentClientCert !== !!o.agentClientKey)
           throw new RangeError('--agent-client-cert and --agent-client-key go together');
         // Each agent is reached with its own credential (issued at enrollment); TLS pins the agents' CA.
@@ -170,20 +174,64 @@ export function serveCommand(program: Command): void {
           throw new RangeError(`--image-max-gib must be a number > 0, got "${o.imageMaxGib}"`);
         const simBootS = Number(o.simBootS);
         if (!(simBootS >= 0)) throw new RangeError(`--sim-boot-s must be a number >= 0, got "${o.simBootS}"`);
-        const cp: ControlPlane = new ControlPlane({
-          db,
-          clock,
-          hostDrivers: createHostDrivers({ sim, agentTls }),
-          // `plan audit --policy optimal`: HiGHS in a worker thread per solve (the API stays responsive).
-          milpSolver: highsSolver(),
-          simBootS,
-          // Uploaded images live in DATA/images/ (streamed there, checksummed, checked by qemu-img).
-          imageFiles: createImageFiles(join(o.data, 'images')),
-          imageMaxBytes: o.imageMaxGib !== undefined ? Number(o.imageMaxGib) * 2 ** 30 : undefined,
-          // Crash-recovery tests: NUBIS_TEST_CRASH_AT=STEP kills this process when an operation
-          // completes STEP (e.g. guest-created, guest-moved, driver-done), before it is recorded.
-          onStep: crashAt(process.env.NUBIS_TEST_CRASH_AT),
-        });
+        const controlPlane = (hostDrivers: HostDrivers, operationOwners?: OperationOwners) =>
+          new ControlPlane({
+            db,
+            clock,
+            hostDrivers,
+            // `plan audit --policy optimal`: HiGHS in a worker thread per solve (the API stays responsive).
+            milpSolver: highsSolver(),
+            simBootS,
+            // Uploaded images live in DATA/images/ (streamed there, checksummed, checked by qemu-img).
+            imageFiles: createImageFiles(join(o.data, 'images')),
+            imageMaxBytes: o.imageMaxGib !== undefined ? Number(o.imageMaxGib) * 2 ** 30 : undefined,
+            // Crash-recovery tests: NUBIS_TEST_CRASH_AT=STEP kills this process when an operation
+            // completes STEP (e.g. guest-created, guest-moved, driver-done), before it is recorded.
+            onStep: crashAt(process.env.NUBIS_TEST_CRASH_AT),
+            ...(operationOwners ? { operationOwners } : {}),
+          });
+        const root = packageRoot();
+        const apiOf = (c: ControlPlane) =>
+          buildApi(c, {
+            web: join(root, 'web', 'dist'),
+            simulations: {
+              dir: join(o.data, 'simulations'),
+              bin: join(root, 'bin', 'nubis.js'),
+              traces: o.simTraces ?? join(o.data, 'traces'),
+              maxRuns: count(o.simMaxRuns, '--sim-max-runs', 1),
+            },
+            ...(count(o.rateLimit, '--rate-limit', 0) > 0 ? { rateLimit: { max: Number(o.rateLimit) } } : {}),
+            ...(https ? { https } : {}),
+          });
+        const managerOf = async (c: ControlPlane) =>
+          new ControllerManager(clock, controlPlaneControllers(c, await systemPrincipal(db), loopsOf(c)), {
+            onError: async (f) => {
+              process.stderr.write(
+                `nubis: ${f.controller} loop failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`,
+              );
+              await recordControllerFailure(c.ctx)(f);
+            },
+          });
+        // An API process of `--workers N` (serve-cluster.ts): the primary prepared the database.
+        if (isServeWorker())
+          return runApiProcess({
+            url,
+            clock,
+            hostDrivers: createHostDrivers({ agentTls }),
+            controlPlane: async (drivers, owners) => controlPlane(drivers, owners),
+            api: apiOf,
+            listen: { host: o.host, port },
+            loops: managerOf,
+          });
+        // The data folder holds the database and the admin token: its owner only (0700 when created).
+        mkdirSync(o.data, { recursive: true, mode: 0o700 });
+        // Simulated hosts keep their guests in the data folder: like real hosts, they outlive a crash
+        // of the control plane, and the reconciler compares them with the records.
+        const simState = join(o.data, 'sim-hosts.json');
+        const firstSimStart = !existsSync(simState);
+        const sim = new SimHypervisorDriver(clock, { stateFile: simState });
+        const hostDrivers = createHostDrivers({ sim, agentTls });
+        const cp = controlPlane(hostDrivers);
         const token = await cp.bootstrap(process.env.NUBIS_BOOTSTRAP_TOKEN);
         if (token) writePrivateFile(tokenFile, `${token}\n`);
         const admin = await db
@@ -207,35 +255,27 @@ export function serveCommand(program: Command): void {
         // Finish or roll back what a crash interrupted before serving anything.
         const repaired = await cp.reconcile();
         const recovered = repaired.operations.length + repaired.settled.length;
-        const root = packageRoot();
-        const app = buildApi(cp, {
-          web: join(root, 'web', 'dist'),
-          simulations: {
-            dir: join(o.data, 'simulations'),
-            bin: join(root, 'bin', 'nubis.js'),
-            traces: o.simTraces ?? join(o.data, 'traces'),
-            maxRuns: count(o.simMaxRuns, '--sim-max-runs', 1),
-          },
-          ...(count(o.rateLimit, '--rate-limit', 0) > 0 ? { rateLimit: { max: Number(o.rateLimit) } } : {}),
-          ...(https ? { https } : {}),
-        });
+        const notes = `${restored ? `, ${restored} simulated VM(s) restored` : ''}${recovered ? `, ${recovered} interrupted operation(s) recovered` : ''}`;
+        if (workers > 1) {
+          // The primary: the database is ready; the API processes serve, and it owns the simulated hosts.
+          await db.destroy();
+          const addr = await forkApiProcesses(workers, hostDrivers);
+          process.stdout.write(
+            (token ? adminTokenNotice(tokenFile, token, addr) : '') +
+              `nubis control plane on ${addr} (database ${maskUrl(url)}, ${workers} API processes${notes})\n`,
+          );
+          return new Promise(() => undefined);
+        }
+        const app = apiOf(cp);
         const addr = await app.listen({ host: o.host, port });
         // One write, so a reader that sees the address also sees where the token is. The token itself
         // only on a terminal: stdout is often a log file or a CI transcript.
         process.stdout.write(
           (token ? adminTokenNotice(tokenFile, token, addr) : '') +
-            `nubis control plane on ${addr} (database ${maskUrl(url)}${restored ? `, ${restored} simulated VM(s) restored` : ''}${recovered ? `, ${recovered} interrupted operation(s) recovered` : ''})\n`,
+            `nubis control plane on ${addr} (database ${maskUrl(url)}${notes})\n`,
         );
         // The control plane's loops (docs/operations.md): one ControllerManager on the real clock.
-        const system = await systemPrincipal(db);
-        const manager = new ControllerManager(clock, controlPlaneControllers(cp, system, loops), {
-          onError: async (f) => {
-            process.stderr.write(
-              `nubis: ${f.controller} loop failed: ${f.error instanceof Error ? f.error.message : String(f.error)}\n`,
-            );
-            await recordControllerFailure(cp.ctx)(f);
-          },
-        });
+        const manager = await managerOf(cp);
         manager.start();
         const stop = async () => {
           await manager.stop();

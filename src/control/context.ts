@@ -28,6 +28,23 @@ export interface ControlContext {
   readonly imageMaxBytes?: number;
   /** The exact optimizer's MILP solver (HiGHS workers, src/drivers/highs/); without it `--policy optimal` is refused. */
   readonly milpSolver?: MilpSolver;
+  /**
+   * Several API processes on one database (`nubis serve --workers N`): who else executes a running
+   * operation (src/control/leader/); without it, only this process's operations are known.
+   */
+  readonly operationOwners?: OperationOwners;
+}
+
+/** Operations executed by other processes of the same control plane (see `ControlContext.operationOwners`). */
+export interface OperationOwners {
+  /** Say that this process executes operation `id` (until the operation is no longer running). */
+  hold(id: string): void;
+  /** Say that this process works on `key` (e.g. an image upload) until `release(key)`. */
+  holdUntilReleased(key: string): void;
+  /** The end of a `holdUntilReleased`. */
+  release(key: string): void;
+  /** Of `ids` (operation ids or `holdUntilReleased` keys), those another live process holds. */
+  heldElsewhere(ids: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 /** The context's time as ISO-8601 text (how times are stored). */

@@ -9,7 +9,7 @@ import type { HostDrivers } from '../core/host-driver.ts';
 import { DriverError } from '../core/hypervisor.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { cryptoIds, type IdSource } from '../runtime/ids.ts';
-import type { ControlContext } from './context.ts';
+import type { ControlContext, OperationOwners } from './context.ts';
 import type { Db } from './store/open-store.ts';
 import { TenancyService } from './tenancy/tenancy-service.ts';
 import { HostInventory } from './inventory/hosts.ts';
@@ -89,6 +89,8 @@ export interface ControlPlaneOptions {
   imageMaxBytes?: number;
   /** The exact optimizer's MILP solver (highsSolver() in src/drivers/highs); without it `--policy optimal` is refused. */
   milpSolver?: MilpSolver;
+  /** Several API processes on PostgreSQL: the operations the other processes execute (src/control/leader/). */
+  operationOwners?: OperationOwners;
 }
 
 /** Without host drivers (tools that only read or write records): every host is refused. */

@@ -36,11 +36,21 @@ export class OperationRecords extends Service {
   /** Say that this process executes operation `id` (call before its record is written). */
   track(id: string): void {
     this.active.add(id);
+    this.ctx.operationOwners?.hold(id);
   }
 
   /** Whether this process executes operation `id` (the reconciler leaves it alone). */
   isActive(id: string): boolean {
     return this.active.has(id);
+  }
+
+  /** Of running operations, those no process executes: this one, or another (several API processes). */
+  async notExecuted<T extends { id: string }>(rows: readonly T[]): Promise<T[]> {
+    const mine = rows.filter((o) => !this.active.has(o.id));
+    const owners = this.ctx.operationOwners;
+    if (!owners || !mine.length) return mine;
+    const elsewhere = await owners.heldElsewhere(mine.map((o) => o.id));
+    return mine.filter((o) => !elsewhere.has(o.id));
   }
 
   /** Forget the operations that are no longer running. */

@@ -100,7 +100,7 @@ export class Reconciler extends Service {
       .orderBy('created_at')
       .execute();
     this.cp.opRecords.prune(new Set(rows.map((o) => o.id)));
-    return rows.filter((o) => !this.cp.opRecords.isActive(o.id));
+    return this.cp.opRecords.notExecuted(rows);
   }
 
   async vm(trx: Db, id: string | null) {

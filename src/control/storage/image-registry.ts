@@ -71,6 +71,8 @@ export class ImageRegistry extends Service {
       `Image "${name}" already exists`,
     );
     this.uploading.add(id);
+    // Several API processes: the leader's reconciler must not take this upload for an interrupted one.
+    this.ctx.operationOwners?.holdUntilReleased(`image:${id}`);
     try {
       const s = await this.files.receive(id, data, this.ctx.imageMaxBytes ?? DEFAULT_IMAGE_MAX_BYTES);
       await this.db.transaction().execute(async (trx) => {
@@ -99,6 +101,7 @@ export class ImageRegistry extends Service {
       throw e;
     } finally {
       this.uploading.delete(id);
+      this.ctx.operationOwners?.release(`image:${id}`);
     }
     return this.view(await this.row(this.db, id));
   }
@@ -213,8 +216,13 @@ export class ImageRegistry extends Service {
       .where('status', '=', 'queued')
       .execute();
     const out: string[] = [];
+    const others = this.ctx.operationOwners;
+    const elsewhere = others?.heldElsewhere(
+      rows.filter((r) => !this.uploading.has(r.id)).map((r) => `image:${r.id}`),
+    );
+    const uploadingElsewhere = rows.length && elsewhere ? await elsewhere : new Set<string>();
     for (const r of rows) {
-      if (this.uploading.has(r.id)) continue;
+      if (this.uploading.has(r.id) || uploadingElsewhere.has(`image:${r.id}`)) continue;
       await this.db.deleteFrom('images').where('id', '=', r.id).where('status', '=', 'queued').execute();
       await this.removeFile(r.file);
       out.push(r.name);
