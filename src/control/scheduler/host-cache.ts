@@ -55,13 +55,14 @@ export class HostCache {
   /** The index, after reading what changed (or every host, the first time and now and then). */
   async current(db: Db): Promise<HostIndex> {
     if (!this.index || ++this.reads >= FULL_EVERY) return this.reload(db);
-    const rows = await db
+    // Ids and versions only: the rows themselves are read for the few that changed.
+    const recent = await db
       .selectFrom('hosts')
-      .select([...COLUMNS])
+      .select(['id', 'version'])
       .where('version', '>', this.seen - LOOKBACK)
       .execute();
-    const changed = rows.filter((r) => this.versions.get(r.id) !== Number(r.version) || r.deleted_at);
-    if (changed.length) await this.apply(db, changed, this.index);
+    const changed = recent.filter((r) => this.versions.get(r.id) !== Number(r.version)).map((r) => r.id);
+    if (changed.length) await this.refresh(db, changed);
     return this.index;
   }
 
