@@ -12,9 +12,9 @@ const arbHost = (i: number): fc.Arbitrary<HostView> =>
       state: fc.constantFrom('up', 'up', 'up', 'maintenance', 'off', 'failed'),
       big: fc.boolean(),
       cpuRatio: fc.constantFrom(1, 2, 4),
-      usedV: fc.nat(12),
-      usedM: fc.constantFrom(0, 2048, 4096, 8192, 12288, 16000),
-      usedD: fc.constantFrom(0, 40, 80, 90),
+      usedV: fc.constantFrom(0, 0, 2, 12),
+      usedM: fc.constantFrom(0, 0, 4096, 16000),
+      usedD: fc.constantFrom(0, 90),
       zone: fc.constantFrom('z1', 'z2'),
       rack: fc.constantFrom('r1', 'r2', 'r3'),
       vms: fc.subarray(['v1', 'v2', 'v3', 'v4']),
@@ -48,7 +48,9 @@ const arbRequest = fc.record({
     diskGiB: fc.constantFrom(1, 20, 40),
   }),
   preset: fc.constantFrom('pack', 'spread', 'first-fit'),
-  group: fc.option(fc.constantFrom('affinity', 'anti-affinity', 'soft-anti-affinity'), { nil: undefined }),
+  group: fc.option(fc.constantFrom('affinity', 'anti-affinity', 'soft-anti-affinity', 'soft-affinity'), {
+    nil: undefined,
+  }),
   zone: fc.option(fc.constantFrom('z1', 'z2'), { nil: undefined }),
   spread: fc.boolean(),
   domainOf: fc.boolean(),
@@ -98,7 +100,7 @@ test('HostIndex.place chooses the host placeVm chooses, with its score and expla
       assert.equal(got.hostId, want.hostId);
       if (!want.hostId) return assert.deepEqual(got, want);
       assert.deepEqual(got.ranked[0], want.ranked[0]);
-      const hard = req.group?.policy !== 'soft-anti-affinity' && (req.group || req.zone || r.spread);
+      const hard = (req.group && !req.group.policy.startsWith('soft')) || req.zone || r.spread;
       if (!hard) assert.equal(got.explanation, want.explanation);
     }),
     { numRuns: 500 },
@@ -164,4 +166,33 @@ test('HostIndex scores one class for many identical hosts and breaks ties by nam
   assert.equal(index.place({ flavor }, 'pack').hostId, 'a');
   assert.equal(index.place({ flavor }, 'spread').hostId, 'b');
   assert.equal(index.place({ flavor }, 'spread', { exclude: new Set(['b']) }).hostId, 'c');
+});
+
+test('HostIndex with a soft anti-affinity group passes over a lower-named twin that holds a member', () => {
+  const base: HostView = {
+    id: '',
+    name: '',
+    state: 'up',
+    capacity: { vcpus: 8, memoryMiB: 16384, diskGiB: 100 },
+    reserved: { vcpus: 0, memoryMiB: 0, diskGiB: 0 },
+    cpuRatio: 1,
+    memoryRatio: 1,
+    diskRatio: 1,
+    used: { vcpus: 0, memoryMiB: 0, diskGiB: 0 },
+    vmIds: [],
+  };
+  // One class (same counters): a holds the member, so b scores higher (soft 1 against 0).
+  const hs = [
+    { ...base, id: 'a', name: 'a', vmIds: ['m1'] },
+    { ...base, id: 'b', name: 'b' },
+  ];
+  const req: PlacementRequest = {
+    flavor: { vcpus: 1, memoryMiB: 1024, diskGiB: 1 },
+    group: { id: 'g', policy: 'soft-anti-affinity', memberIds: ['m1'] },
+  };
+  const index = new HostIndex(hs);
+  assert.equal(index.classCount, 1);
+  assert.equal(placeVm(hs, req).hostId, 'b');
+  assert.equal(index.place(req).hostId, 'b');
+  assert.equal(index.place(req).explanation, placeVm(hs, req).explanation);
 });

@@ -2,8 +2,9 @@
  * An incremental index of hosts for placement: hosts that the pipeline cannot tell apart (same state,
  * capacity, ratios, reserved, counters and domain: driver kind, ...) share one class, so a decision
  * scores each class once instead of each host, and runs the per-host constraint checkers lazily, in
- * score order, only until a host passes. Same decisions as `placeVm` over the same hosts (ties by name);
- * rules about every VM (lonely, preserve, ...) and soft constraints fall back to the plain pipeline.
+ * score order, only until a host passes (soft constraints, which score each host, bound each class's
+ * score from above: branch and bound). Same decisions as `placeVm` over the same hosts (ties by name);
+ * rules about every VM (lonely, preserve, ...) fall back to the plain pipeline.
  * (Equivalence classes of interchangeable nodes: Kubernetes' equivalence cache, Nova's host-state
  * aggregation; the lazy filter order follows Kubernetes' percentageOfNodesToScore idea, minus sampling.)
  */
@@ -19,9 +20,11 @@ import {
   PLACEMENT_PRESETS,
   placeVm,
   requestConstraints,
+  softConstraintScorer,
   type HostView,
   type PlacementContext,
   type PlacementDecision,
+  type HostScorer,
   type PlacementRequest,
   type RankedHost,
 } from './pipeline.ts';
@@ -155,14 +158,18 @@ export class HostIndex {
     const vmId = req.vmId ?? NEW_VM_ID;
     const constraints = requestConstraints(req).filter((c) => concerns(c, vmId));
     const plain = () => placeVm(this.views(q), { ...req, hostAttributes: this.attrs }, preset);
-    if (globalConstraints(constraints).length || constraints.some((c) => !c.hard)) return plain();
+    if (globalConstraints(constraints).length) return plain();
     const ctx = this.context(req, vmId, constraints, q);
     const constraintFilter = p.filters.find((f) => f.name === 'ConstraintFilter');
     const classFilters = p.filters.filter((f) => f !== constraintFilter);
-    // Score every class that passes the host-independent filters (state, capacity).
+    // Soft constraints score each host (in [0, 1]); every other scorer is the same for a whole class.
+    const soft = constraints.some((c) => !c.hard);
+    const perHost = (s: HostScorer) => soft && s.name === softConstraintScorer.name;
+    // Score every class that passes the host-independent filters (state, capacity); a class's bound
+    // takes 1 for each per-host score (float sums are monotone, so no host of it scores above it).
     let total = 0,
       fitting = 0;
-    const scored: { cls: HostClass; score: number; scores: Record<string, number>; n: number }[] = [];
+    const scored: { cls: HostClass; bound: number }[] = [];
     for (const cls of this.classes.values()) {
       if (q.domain !== undefined && cls.domain !== q.domain) continue;
       let n = cls.members.length;
@@ -170,48 +177,40 @@ export class HostIndex {
       if (!n) continue;
       total += n;
       if (!classFilters.every((f) => f.filter(cls.rep, req, ctx).pass)) continue;
-      const scores: Record<string, number> = {};
-      let score = 0;
-      for (const s of p.scorers) {
-        const x = s.score(cls.rep, req, ctx);
-        scores[s.name] = x;
-        score += s.weight * x;
-      }
+      let bound = 0;
+      for (const s of p.scorers) bound += s.weight * (perHost(s) ? 1 : s.score(cls.rep, req, ctx));
       fitting += n;
-      scored.push({ cls, score, scores, n });
+      scored.push({ cls, bound });
     }
     if (!scored.length) return plain();
-    const ok = (h: HostView) =>
-      !q.exclude?.has(h.id) && (!constraintFilter || constraintFilter.filter(h, req, ctx).pass);
-    // Highest score first; within one score the lowest name wins (placeVm's stable sort by name).
-    scored.sort((a, b) => b.score - a.score);
+    // Highest bound first; stop at a class whose bound is below the best score found. Within a class,
+    // members in name order: the first that passes wins unless a later one scores higher.
+    scored.sort((a, b) => b.bound - a.bound);
     let winner: { h: HostView; score: number; scores: Record<string, number> } | undefined;
-    for (let i = 0; i < scored.length && !winner;) {
-      let j = i;
-      while (j < scored.length && scored[j]!.score === scored[i]!.score) j++;
-      const tier = scored.slice(i, j);
-      // Walk the tied classes' members in name order (a k-way merge of sorted lists).
-      const pos = tier.map(() => 0);
-      for (;;) {
-        let best = -1;
-        for (let k = 0; k < tier.length; k++) {
-          const h = tier[k]!.cls.members[pos[k]!];
-          if (h && (best < 0 || byName(h, tier[best]!.cls.members[pos[best]!]!) < 0)) best = k;
+    for (const { cls, bound } of scored) {
+      if (winner && bound < winner.score) break;
+      for (const h of cls.members) {
+        if (q.exclude?.has(h.id) || (constraintFilter && !constraintFilter.filter(h, req, ctx).pass))
+          continue;
+        const scores: Record<string, number> = {};
+        let score = 0;
+        for (const s of p.scorers) {
+          const x = s.score(perHost(s) ? h : cls.rep, req, ctx);
+          if (x > 1) return plain();
+          scores[s.name] = x;
+          score += s.weight * x;
         }
-        if (best < 0) break;
-        const h = tier[best]!.cls.members[pos[best]!++]!;
-        if (ok(h)) {
-          winner = { h, score: tier[best]!.score, scores: { ...tier[best]!.scores } };
-          break;
-        }
+        if (!winner || score > winner.score || (score === winner.score && byName(h, winner.h) < 0))
+          winner = { h, score, scores };
+        // No later member scores above the bound; at the bound only an earlier name would win.
+        if (score === bound || !soft) break;
       }
-      i = j;
     }
     if (!winner) return plain();
     const ranked: RankedHost[] = [
       { hostId: winner.h.id, hostName: winner.h.name, score: winner.score, scores: winner.scores },
     ];
-    const among = constraints.length ? `the ${fitting} hosts with room` : `${fitting} suitable`;
+    const among = constraints.some((c) => c.hard) ? `the ${fitting} hosts with room` : `${fitting} suitable`;
     const explanation = `${winner.h.name}: ${preset} score ${winner.score.toFixed(3)} (${Object.entries(
       winner.scores,
     )
