@@ -116,6 +116,10 @@ function decisions(n: number, fillPerHost: number, label: string) {
       { group: { id: 'g', policy: 'anti-affinity', memberIds: members.map((m) => m.vm) }, placement },
     ],
     ['zone pin', { zone: 'z2', placement: new Map() }],
+    [
+      'soft anti-affinity group',
+      { group: { id: 'g', policy: 'soft-anti-affinity', memberIds: members.map((m) => m.vm) }, placement },
+    ],
   ].map(([k, r]) => [k as string, { flavor: FLAVORS[2]!, vmId: 'vm-new', ...(r as object) }]);
   const reps = quick ? 20 : n > 5000 ? 100 : 400;
   log(`\n${n} hosts, ${label}: ${index.classCount} classes`);
