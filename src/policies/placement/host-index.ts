@@ -185,11 +185,14 @@ export class HostIndex {
     if (!scored.length) return plain();
     // Highest bound first; stop at a class whose bound is below the best score found. Within a class,
     // members in name order: the first that passes wins unless a later one scores higher.
-    scored.sort((a, b) => b.bound - a.bound);
+    // Equal bounds: the class with the lowest name first (the likely winner of a tie, which prunes the rest).
+    scored.sort((a, b) => b.bound - a.bound || byName(a.cls.members[0]!, b.cls.members[0]!));
     let winner: { h: HostView; score: number; scores: Record<string, number> } | undefined;
     for (const { cls, bound } of scored) {
       if (winner && bound < winner.score) break;
       for (const h of cls.members) {
+        // Here bound ≥ the best score: a later name can at most tie it, and a tie goes to the earlier name.
+        if (winner && bound <= winner.score && byName(h, winner.h) > 0) break;
         if (q.exclude?.has(h.id) || (constraintFilter && !constraintFilter.filter(h, req, ctx).pass))
           continue;
         const scores: Record<string, number> = {};
