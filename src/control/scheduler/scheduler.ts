@@ -12,6 +12,7 @@ import { admitsAll, type Constraint } from '../../core/constraints/index.ts';
 import {
   type HostView,
   type PlacementDecision,
+  type PlacementRequest,
   NEW_VM_ID,
   placeVm,
 } from '../../policies/placement/pipeline.ts';
@@ -22,6 +23,7 @@ import type { HostRow } from '../inventory/hosts.ts';
 import type { Principal } from '../principal.ts';
 import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { Service } from '../service.ts';
+import { HostCache } from './host-cache.ts';
 import type { Db } from '../store/open-store.ts';
 import { localDiskUse, localVolumesGiB } from '../storage/local-disk.ts';
 
@@ -93,15 +95,39 @@ export class Scheduler extends Service {
     }));
   }
 
+  /**
+   * Whether `placeAndClaim` asks the in-memory host index (true) or scans every host row per
+   * decision (false: the old path, kept for `npm run bench:scheduler`'s comparison). Same decisions.
+   */
+  useIndex = true;
+  private readonly cache = new HostCache();
+
   /** Forget the cached static host attributes (after a host is edited or deleted: zone, rack, tier, capacity). */
   forgetHosts(): void {
     this.hostStatic.clear();
     this.staticViews.clear();
+    this.cache.invalidate();
   }
 
-  /** Run the pipeline for a request (no claim); also returns the constraints it judged with. */
-  async decide(db: Db, r: PlaceRequest): Promise<{ decision: PlacementDecision; ctx: ConstraintContext }> {
+  /**
+   * Run the pipeline for a request (no claim); also returns the constraints it judged with. With
+   * `o.fast` (and `useIndex`) the in-memory index answers: the same host and score, `ranked` holds
+   * only the winner and `rejected` is empty unless no host fits (then every host's reason).
+   */
+  async decide(
+    db: Db,
+    r: PlaceRequest,
+    o: { fast?: boolean } = {},
+  ): Promise<{ decision: PlacementDecision; ctx: ConstraintContext }> {
     const ctx = await this.cp.constraintReader.forVm(db, r.vm, r.extra);
+    if (o.fast && this.useIndex && r.toHost === undefined) {
+      const index = await this.cache.current(db);
+      const decision = index.place(this.pipelineRequest(r, ctx), r.preset ?? 'pack', {
+        domain: r.driver,
+        exclude: r.exclude?.length ? new Set(r.exclude) : undefined,
+      });
+      return { decision, ctx };
+    }
     const all = await this.placementViews(db);
     const skip = new Set(r.exclude ?? []);
     const views = all.filter(
@@ -113,16 +139,7 @@ export class Scheduler extends Service {
     const decision = placeVm(
       views,
       {
-        flavor: {
-          vcpus: r.flavor.vcpus,
-          memoryMiB: r.flavor.memory_mib,
-          diskGiB: r.flavor.disk_gib + (r.volumesGiB ?? 0),
-        },
-        vmId: r.vm.id,
-        vmName: r.vm.name,
-        constraints: ctx.constraints,
-        placement: ctx.placement,
-        vmNames: ctx.vmNames,
+        ...this.pipelineRequest(r, ctx),
         // Every host's attributes (a spread needs the rack of hosts that are not candidates), only
         // when some constraint will be checked.
         hostAttributes: ctx.constraints.length
@@ -146,6 +163,22 @@ export class Scheduler extends Service {
     return { decision, ctx };
   }
 
+  /** The pipeline's request for a scheduler request and the constraints read for its VM. */
+  private pipelineRequest(r: PlaceRequest, ctx: ConstraintContext): PlacementRequest {
+    return {
+      flavor: {
+        vcpus: r.flavor.vcpus,
+        memoryMiB: r.flavor.memory_mib,
+        diskGiB: r.flavor.disk_gib + (r.volumesGiB ?? 0),
+      },
+      vmId: r.vm.id,
+      vmName: r.vm.name,
+      constraints: ctx.constraints,
+      placement: ctx.placement,
+      vmNames: ctx.vmNames,
+    };
+  }
+
   /**
    * Choose a host for the request and claim its capacity in `trx` (retrying when a concurrent
    * request took the room first). With `powerOn`, a host that is off is switched on when nothing
@@ -159,7 +192,7 @@ export class Scheduler extends Service {
     o: { newVms?: number; powerOn?: Principal } = {},
   ): Promise<{ hostId: string; decision: PlacementDecision }> {
     for (let attempt = 0; ; attempt++) {
-      const { decision, ctx } = await this.decide(trx, r);
+      const { decision, ctx } = await this.decide(trx, r, { fast: true });
       if (!decision.hostId && r.toHost) throw await this.refusal(trx, r, decision, ctx);
       if (
         !decision.hostId &&
@@ -188,6 +221,8 @@ export class Scheduler extends Service {
         })
       )
         return { hostId: decision.hostId, decision };
+      // Lost a race (another request or process took the room, or the host changed): re-read it.
+      await this.cache.refresh(trx, [decision.hostId]);
       if (r.toHost || attempt >= 5)
         throw new ControlError(
           'NO_HOST_FITS',

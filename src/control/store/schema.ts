@@ -91,6 +91,8 @@ export interface HostTable {
   physnets: Generated<string>;
   /** JSON array of the storage pools (names) this host sees (migration 0800-storage). */
   pools: Generated<string>;
+  /** Bumped by triggers when anything placement reads changes (migration 0910-host-version). */
+  version: Generated<number | string | bigint>;
 }
 /** One-time join tokens an admin creates for host enrollment (only their hash is kept). */
 export interface JoinTokenTable {
