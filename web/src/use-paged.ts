@@ -22,18 +22,20 @@ export function usePaged<T>(path: string, q: PageQuery, limit: number, everyMs: 
     (state: PagedState<T>, first: boolean) => {
       const g = gen.current;
       busy.current = true;
-      fetchPage<T>(src, path, { ...q, limit, cursor: first ? undefined : (state.next ?? undefined) })
-        .then(
-          (p) => {
-            if (g !== gen.current) return;
-            setError(undefined);
-            setS((cur) => addPage(cur, p, first));
-          },
-          (e: Error) => g === gen.current && setError(e.message),
-        )
-        .finally(() => {
-          if (g === gen.current) busy.current = false;
-        });
+      fetchPage<T>(src, path, { ...q, limit, cursor: first ? undefined : (state.next ?? undefined) }).then(
+        (p) => {
+          if (g !== gen.current) return;
+          // Not busy before the new rows render: the list's next onView may ask for the page after.
+          busy.current = false;
+          setError(undefined);
+          setS((cur) => addPage(cur, p, first));
+        },
+        (e: Error) => {
+          if (g !== gen.current) return;
+          busy.current = false;
+          setError(e.message);
+        },
+      );
     },
     // `key` stands for path, q and limit.
     [key],
