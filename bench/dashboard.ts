@@ -12,10 +12,14 @@
  * so 100,000 VMs seed in seconds. Events and operations of the copies are not written (no page here
  * reads them).
  *
- * Options: --web DIR (the built dashboard to serve; default web/dist), --hosts N --vms N (one size; default both 1,000/10,000 and 10,000/100,000), --quick
+ * Options: --web DIR (the built dashboard to serve; default web/dist), --baseline DIR|REF (an older
+ * dashboard measured in the same run: each figure with the old one and the ratio), --hosts N --vms N (one size; default both 1,000/10,000 and 10,000/100,000), --quick
  * (300 hosts / 3,000 VMs), --json (one JSON array of rows as the last line).
  */
+import { execSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
@@ -46,6 +50,19 @@ const sizes: [number, number][] =
 const root = join(fileURLToPath(import.meta.url), '../..');
 /** The dashboard's built files to serve: web/dist, or `--web DIR` (e.g. an older build, for a before/after). */
 const webDir = argv.includes('--web') ? argv[argv.indexOf('--web') + 1]! : join(root, 'web', 'dist');
+/**
+ * `--baseline DIR|REF`: the same pages from an older dashboard in the same run (a built web/dist, or a
+ * git ref whose web/ is built here, e.g. `--baseline main~5`), for the ratio of each figure.
+ */
+const baselineDir = ((b?: string) => {
+  if (!b) return undefined;
+  if (existsSync(join(b, 'index.html'))) return b;
+  const dir = mkdtempSync(join(tmpdir(), 'nubis-dash-baseline-'));
+  execSync(`git -C ${JSON.stringify(root)} archive ${JSON.stringify(b)} | tar -x -C ${JSON.stringify(dir)}`);
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+  execSync('npx vite build --config web/vite.config.ts --logLevel warn', { cwd: dir, stdio: 'ignore' });
+  return join(dir, 'web', 'dist');
+})(argv.includes('--baseline') ? argv[argv.indexOf('--baseline') + 1] : undefined);
 /** The VM list's row height (px): the scroll goes to row N's position, or as far as the rows read reach. */
 const ROW_PX = 34;
 const log = (s: string) => (json ? process.stderr.write(s + '\n') : console.log(s));
@@ -160,10 +177,24 @@ async function measure(H: number, V: number) {
   const api = {
     summary: await timeApi('/v1/datacenter/summary'),
     hosts: await timeApi('/v1/hosts'),
-    vmsPage: await timeApi('/v1/vms?limit=200'),
+    vmsPage: await timeApi('/v1/vms?limit=500'),
     overview: await timeApi('/v1/overview'),
   };
 
+  const now = await inBrowser(url, token, H, V);
+  let before: Awaited<ReturnType<typeof inBrowser>> | undefined;
+  if (baselineDir) {
+    const old = buildApi(cp, { web: baselineDir });
+    before = await inBrowser(await old.listen({ host: '127.0.0.1', port: 0 }), token, H, V);
+    await old.close();
+  }
+  await app.close();
+  await db.destroy();
+  return { hosts: H, vms: V, seedS: Number(seedS.toFixed(1)), api, now, before };
+}
+
+/** The two pages in Chromium against `url`: tiles, VM list, filter, scroll, longest tasks, bytes. */
+async function inBrowser(url: string, token: string, H: number, V: number) {
   const browser = await chromium.launch({
     executablePath: process.env.NUBIS_CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
@@ -195,6 +226,10 @@ async function measure(H: number, V: number) {
     );
   });
   const took = (t: number) => Math.round(performance.now() - t);
+  if (process.env.NUBIS_BENCH_TRACE) {
+    const t = performance.now();
+    page.on('requestfinished', (r) => log(`    ${took(t)} ms: ${r.method()} ${r.url().replace(url, '')}`));
+  }
 
   let t0 = performance.now();
   await page.goto(url + '/');
@@ -239,13 +274,7 @@ async function measure(H: number, V: number) {
   const listLongTaskMs = await longestTask(page);
   const listKiB = Math.round(bytes / 1024);
   await browser.close();
-  await app.close();
-  await db.destroy();
   return {
-    hosts: H,
-    vms: V,
-    seedS: Number(seedS.toFixed(1)),
-    api,
     firstTilesMs,
     tilesMs,
     tilesLongTaskMs,
@@ -259,39 +288,51 @@ async function measure(H: number, V: number) {
     listKiB,
   };
 }
-
 function vmName(i: number) {
   return `vm-${String(i).padStart(6, '0')}`;
 }
 
-const rows: { name: string; metric: string; value: number; unit: string }[] = [];
+type Row = { name: string; metric: string; value: number; unit: string; baseline?: number; ratio?: number };
+const rows: Row[] = [];
+/** A figure, with the baseline's and the ratio baseline ÷ now (above 1: faster or smaller now). */
+const fig = (v: number, b: number | undefined, unit: string) =>
+  `${v} ${unit}${b === undefined ? '' : ` (was ${b} ${unit}, ${(b / Math.max(v, 1)).toFixed(1)}×)`}`;
 for (const [H, V] of sizes) {
-  const r = await measure(H, V);
+  const { seedS, api, now: r, before: b } = await measure(H, V);
   const name = `dashboard ${H}h/${V}vm`;
-  const add = (metric: string, value: number, unit: string) => rows.push({ name, metric, value, unit });
-  add('seed', r.seedS, 's');
-  for (const [k, a] of Object.entries(r.api)) {
+  const add = (metric: string, value: number, unit: string, baseline?: number) =>
+    rows.push({
+      name,
+      metric,
+      value,
+      unit,
+      ...(baseline === undefined
+        ? {}
+        : { baseline, ratio: Number((baseline / Math.max(value, 1)).toFixed(2)) }),
+    });
+  add('seed', seedS, 's');
+  for (const [k, a] of Object.entries(api)) {
     add(`api ${k}`, a.ms, 'ms');
     add(`api ${k} size`, a.kib, 'KiB');
   }
-  add('first tiles', r.firstTilesMs, 'ms');
-  add('all tiles', r.tilesMs, 'ms');
-  add('data-center longest task', r.tilesLongTaskMs, 'ms');
-  add('data-center transferred', r.tilesKiB, 'KiB');
-  add('VM list first rows', r.listMs, 'ms');
-  add('VM list filter to one', r.filterMs, 'ms');
-  add(`VM list scroll to row ${r.scrollRow}`, r.scrollMs, 'ms');
-  add('VM list longest task', r.listLongTaskMs, 'ms');
-  add('VM list transferred', r.listKiB, 'KiB');
-  log(`${name}: seeded in ${r.seedS} s`);
+  add('first tiles', r.firstTilesMs, 'ms', b?.firstTilesMs);
+  add('all tiles', r.tilesMs, 'ms', b?.tilesMs);
+  add('data-center longest task', r.tilesLongTaskMs, 'ms', b?.tilesLongTaskMs);
+  add('data-center transferred', r.tilesKiB, 'KiB', b?.tilesKiB);
+  add('VM list first rows', r.listMs, 'ms', b?.listMs);
+  add('VM list filter to one', r.filterMs, 'ms', b?.filterMs);
+  add(`VM list scroll to row ${r.scrollRow}`, r.scrollMs, 'ms', b?.scrollMs);
+  add('VM list longest task', r.listLongTaskMs, 'ms', b?.listLongTaskMs);
+  add('VM list transferred', r.listKiB, 'KiB', b?.listKiB);
+  log(`${name}: seeded in ${seedS} s`);
   log(
-    `  API: summary ${r.api.summary.ms} ms (${r.api.summary.kib} KiB), /v1/hosts ${r.api.hosts.ms} ms (${r.api.hosts.kib} KiB), /v1/vms?limit=200 ${r.api.vmsPage.ms} ms (${r.api.vmsPage.kib} KiB), /v1/overview ${r.api.overview.ms} ms`,
+    `  API: summary ${api.summary.ms} ms (${api.summary.kib} KiB), /v1/hosts ${api.hosts.ms} ms (${api.hosts.kib} KiB), /v1/vms?limit=500 ${api.vmsPage.ms} ms (${api.vmsPage.kib} KiB), /v1/overview ${api.overview.ms} ms`,
   );
   log(
-    `  data center: first tiles ${r.firstTilesMs} ms, all ${H} tiles ${r.tilesMs} ms, longest task ${r.tilesLongTaskMs} ms, ${r.tilesKiB} KiB transferred`,
+    `  data center: first tiles ${fig(r.firstTilesMs, b?.firstTilesMs, 'ms')}, all ${H} tiles ${fig(r.tilesMs, b?.tilesMs, 'ms')}, longest task ${fig(r.tilesLongTaskMs, b?.tilesLongTaskMs, 'ms')}, transferred ${fig(r.tilesKiB, b?.tilesKiB, 'KiB')}`,
   );
   log(
-    `  VM list: first rows ${r.listMs} ms (${r.rowsInDom} rows in the DOM), filter to one ${r.filterMs} ms, scroll to row ${r.scrollRow} ${r.scrollMs} ms, longest task ${r.listLongTaskMs} ms, ${r.listKiB} KiB transferred`,
+    `  VM list: first rows ${fig(r.listMs, b?.listMs, 'ms')} (${r.rowsInDom} rows in the DOM), filter to one ${fig(r.filterMs, b?.filterMs, 'ms')}, scroll to row ${r.scrollRow} ${fig(r.scrollMs, b?.scrollMs, 'ms')}, longest task ${fig(r.listLongTaskMs, b?.listLongTaskMs, 'ms')}, transferred ${fig(r.listKiB, b?.listKiB, 'KiB')}`,
   );
 }
 if (json) console.log(JSON.stringify(rows));
