@@ -5,9 +5,11 @@ import { addPage, EMPTY_PAGES, fetchPage, wantsMore, type PagedState, type PageQ
 
 /** Rows still unread within this many of the last one in view: read the next page. */
 const MARGIN = 100;
+/** Pages after the first are as large as the API allows (fewer round trips on a long scroll). */
+const MORE = 1000;
 
 /**
- * Rows of `path` with the filters `q`, `limit` per page: the first page when the filters change and
+ * Rows of `path` with the filters `q`, `limit` in the first page (1,000 in the next ones): the first page when the filters change and
  * every `everyMs` while only it is read (live without a reload; once scrolled further the rows stay as
  * read), the next page when `onView(remaining)` says the rows in view near the end of those shown.
  */
@@ -22,7 +24,11 @@ export function usePaged<T>(path: string, q: PageQuery, limit: number, everyMs: 
     (state: PagedState<T>, first: boolean) => {
       const g = gen.current;
       busy.current = true;
-      fetchPage<T>(src, path, { ...q, limit, cursor: first ? undefined : (state.next ?? undefined) }).then(
+      fetchPage<T>(src, path, {
+        ...q,
+        limit: first ? limit : Math.max(limit, MORE),
+        cursor: first ? undefined : (state.next ?? undefined),
+      }).then(
         (p) => {
           if (g !== gen.current) return;
           // Not busy before the new rows render: the list's next onView may ask for the page after.
