@@ -213,6 +213,7 @@ const both = (
 const MATRIX: Record<string, Case[]> = {
   'GET /v1/me': [{ op: 'me:read', request: same('/v1/me') }],
   'GET /v1/overview': [{ op: 'overview:read', request: same('/v1/overview') }],
+  'GET /v1/datacenter/summary': [{ op: 'overview:read', request: same('/v1/datacenter/summary') }],
   'GET /v1/simulations': [{ op: 'simulation:read', request: same('/v1/simulations'), ok: [404] }],
   'GET /v1/simulations/{id}': [{ op: 'simulation:read', request: same('/v1/simulations/x'), ok: [404] }],
   'POST /v1/simulations': [

@@ -3,6 +3,7 @@
  * through the shared typed client (src/client) with the session's token, on the page's own origin.
  */
 import { NubisClient } from '../../src/client/index.ts';
+import type { DatacenterSummary } from '../../src/control/inventory/summary-types.ts';
 
 export { ApiError } from '../../src/client/index.ts';
 export type {
@@ -43,6 +44,16 @@ export const session = {
 
 /** The API with the session's token (read on every call, so signing in or out needs no new client). */
 export const client = new NubisClient({ token: () => session.token });
+
+/** The data-center page's one answer (GET /v1/datacenter/summary): VM counts, and host columns for operators. */
+export type { DatacenterSummary, HostColumns } from '../../src/control/inventory/summary-types.ts';
+
+/** The summary; `hosts: false` asks for the VM counts only (the VM list's totals). */
+export function summary(o: { hosts?: boolean } = {}): Promise<DatacenterSummary> {
+  return client.http.call<DatacenterSummary>('GET', '/v1/datacenter/summary', {
+    query: o.hosts === false ? { hosts: 'false' } : {},
+  });
+}
 
 /** Hand text (a CSV invoice) to the browser as a download. */
 export function download(text: string, filename: string): void {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderToStaticMarkup } from 'react-dom/server';
 import type { EventRow, Host, Plan, Vm } from './api.ts';
-import { byRack, HostTile, HostTiles } from './components/HostTiles.tsx';
+import { byRack, fromHost, HostTile, HostTiles, tileHosts } from './components/HostTiles.tsx';
 import { costGain, PlanView, progress } from './components/PlanView.tsx';
 import { loadColor, sortBy } from './format.ts';
 import { linesFor, migrations, navFor } from './model.ts';
@@ -58,23 +58,49 @@ test('host tiles: grouped by rack in natural order, coloured by CPU when on, mar
     host('sim-003', { state: 'off', cpu: 0 }),
   ];
   assert.deepEqual(
-    byRack(hosts).map((r) => [r.rack, r.hosts.map((h) => h.name)]),
+    byRack(hosts.map(fromHost)).map((r) => [r.rack, r.hosts.map((h) => h.name)]),
     [
       ['dc1 / r1', ['sim-001', 'sim-002', 'sim-003']],
       ['dc1 / r2', ['sim-010']],
     ],
   );
-  const on = renderToStaticMarkup(<HostTile h={host('sim-002', { cpu: 1 })} />);
+  const on = renderToStaticMarkup(<HostTile h={fromHost(host('sim-002', { cpu: 1 }))} />);
   assert.match(on, /class="tile state-up"/);
   assert.match(on, new RegExp(`background:${loadColor(1).replace(/[()]/g, '\\$&')}`));
   assert.match(on, /title="sim-002: on, CPU 100 %, memory 50 % allocated, 2 VM\(s\), 175 W"/);
   assert.match(on, /class="tile-mem" style="width:50%"/);
-  const off = renderToStaticMarkup(<HostTile h={host('sim-003', { state: 'off' })} />);
+  const off = renderToStaticMarkup(<HostTile h={fromHost(host('sim-003', { state: 'off' }))} />);
   assert.match(off, /state-off/);
   assert.doesNotMatch(off, /background:/, 'a host that is off is not coloured by load');
-  assert.match(renderToStaticMarkup(<HostTiles hosts={hosts} />), /data-state="failed"/);
+  assert.match(renderToStaticMarkup(<HostTiles hosts={hosts.map(fromHost)} />), /data-state="failed"/);
   assert.equal(loadColor(0), 'hsl(130, 62%, 54%)');
   assert.equal(loadColor(2), loadColor(1), 'clamped');
+});
+
+test("tiles from the summary's columns are the tiles of the same hosts from /v1/hosts", () => {
+  const hosts = [
+    host('sim-001', { cpu: 0.25, vms: 3 }),
+    host('sim-002', { state: 'off', rack: 'r2', cpu: 0 }),
+  ];
+  const columns = {
+    id: hosts.map((h) => h.id),
+    name: hosts.map((h) => h.name),
+    state: hosts.map((h) => h.state),
+    rack: [0, 1],
+    zone: [0, 0],
+    racks: ['dc1 / r1', 'dc1 / r2'],
+    zones: ['z'],
+    cpu: hosts.map((h) => h.cpu),
+    powerW: hosts.map((h) => h.powerW),
+    vms: hosts.map((h) => h.vms),
+    used: { vcpus: [4, 4], memoryMiB: [65536, 65536], diskGiB: [40, 40] },
+    capacity: { vcpus: [32, 32], memoryMiB: [131072, 131072], diskGiB: [2000, 2000] },
+  };
+  assert.deepEqual(tileHosts(columns), hosts.map(fromHost));
+  assert.equal(
+    renderToStaticMarkup(<HostTiles hosts={tileHosts(columns)} />),
+    renderToStaticMarkup(<HostTiles hosts={hosts.map(fromHost)} />),
+  );
 });
 
 test('plan view: every action with its reason and cost or gain; progress for each status', () => {

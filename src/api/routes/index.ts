@@ -26,10 +26,12 @@ import { keypairRoutes } from './keypairs.ts';
 import { floatingIpRoutes } from './floating-ips.ts';
 import { imageRoutes } from './images.ts';
 import { volumeRoutes } from './volumes.ts';
+import { summaryRoutes } from './summary.ts';
 
 /** Add a module here to serve its routes (and list them in the OpenAPI document). */
 export const ROUTE_MODULES: readonly RouteModule[] = [
   metaRoutes,
+  summaryRoutes,
   simulationRoutes,
   tenantRoutes,
   userTokenRoutes,

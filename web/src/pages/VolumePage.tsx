@@ -1,5 +1,6 @@
 import { useState } from 'react';
-import { client, type Me } from '../api.ts';
+import { client, session, type Me, type Vm } from '../api.ts';
+import { fetchPage } from '../paging.ts';
 import { time } from '../format.ts';
 import { usePoll } from '../poll.ts';
 import { go, href } from '../router.ts';
@@ -10,7 +11,24 @@ export function VolumePage({ id, me }: { id: string; me: Me }) {
   const vol = usePoll(() => client.volumes.get(id), 2000, [id]);
   const snaps = usePoll(() => client.volumes.snapshots(id), 4000, [id]);
   const writer = me.role === 'admin' || me.role === 'member';
-  const vms = usePoll(() => (writer ? client.vms.list() : Promise.resolve([])), 10_000);
+  // The VMs it could attach to: the first 1,000 of the volume's tenant (never the whole list).
+  const tenant = vol.data?.tenantId;
+  const vms = usePoll(
+    () =>
+      writer && tenant
+        ? fetchPage<Pick<Vm, 'id' | 'name' | 'tenantId' | 'state'>>(
+            { token: () => session.token },
+            '/v1/vms',
+            {
+              tenant: me.role === 'admin' ? tenant : undefined,
+              fields: 'name,tenantId,state',
+              limit: 1000,
+            },
+          ).then((p) => p.rows)
+        : Promise.resolve([]),
+    10_000,
+    [tenant],
+  );
   const [vm, setVm] = useState('');
   const [snap, setSnap] = useState('');
   const [busy, setBusy] = useState<string>();

@@ -1,5 +1,5 @@
-import { useState } from 'react';
-import { client, type Me, type Volume } from '../api.ts';
+import { useMemo, useState } from 'react';
+import { client, summary, type Me, type Volume } from '../api.ts';
 import { usePoll } from '../poll.ts';
 import { go, href } from '../router.ts';
 import { volumeCreateBody, type VolumeSource } from '../storage-model.ts';
@@ -203,8 +203,12 @@ export function Volumes({ me }: { me: Me }) {
   const volumes = usePoll(() => client.volumes.list(), 3000);
   const writer = me.role === 'admin' || me.role === 'member';
   const ops = me.role === 'admin' || me.role === 'operator';
-  const hosts = usePoll(() => (ops ? client.hosts.list() : Promise.resolve([])), 30_000);
-  const hostNames = Object.fromEntries((hosts.data ?? []).map((h) => [h.id, h.name]));
+  // Host names from the summary's columns (one compact answer, not every host's record).
+  const hosts = usePoll(() => (ops ? summary() : Promise.resolve(undefined)), 30_000);
+  const hostNames = useMemo(() => {
+    const c = hosts.data?.hosts?.columns;
+    return c ? Object.fromEntries(c.id.map((id, i) => [id, c.name[i]!])) : {};
+  }, [hosts.data]);
   return (
     <div>
       <h2>
