@@ -44,7 +44,8 @@ export interface ExperimentOptions {
   seeds?: number[];
   /** Override the host count (scales every host type proportionally). */
   hosts?: number;
-  onProgress?: (done: number, total: number, label: string) => void;
+  /** Progress: `done` counts cells, with fractions for the cells under way; `finished` counts whole cells. */
+  onProgress?: (done: number, total: number, label: string, finished: number) => void;
   /** The synchronous MILP solver the `optimal` policy needs (highsSyncSolver(), loaded before the run). */
   milp?: MilpSolverSync;
   /** Called after each round of the `optimal` policy (counters for the benchmark). */
@@ -299,11 +300,11 @@ export function runExperiment(o: ExperimentOptions): RunOutput {
     const w = loaded.w;
     const label = `${cell.day ? dayName(cell.day) : w.source} ${cell.policy}`;
     const { row, series: s } = runCell(o, cell, w, (k, n) =>
-      o.onProgress?.(cell.index + k / Math.max(1, n), total, label),
+      o.onProgress?.(cell.index + k / Math.max(1, n), total, label, cell.index),
     );
     rows.push(row);
     series.set(seriesKey(row.day, row.policy, row.seed, severalSeeds), s);
-    o.onProgress?.(cell.index + 1, total, label);
+    o.onProgress?.(cell.index + 1, total, label, cell.index + 1);
   }
   return { rows, series };
 }

@@ -82,7 +82,7 @@ export async function runSweep(o: SweepOptions): Promise<RunOutput> {
   const progress = (label: string) => {
     let done = finished;
     for (const f of running.values()) done += f;
-    o.onProgress?.(done, cells.length, label);
+    o.onProgress?.(done, cells.length, label, finished);
   };
   await new Promise<void>((resolve, reject) => {
     let failed = false;
