@@ -5,9 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseSeeds } from '../src/cli/sim-command.ts';
-import { experimentCells, runExperiment, type ResultRow, type RunOutput } from '../src/sim/run.ts';
+import {
+  experimentCells,
+  runExperiment,
+  type ResultRow,
+  type RunOutput,
+  type SweepCell,
+} from '../src/sim/run.ts';
 import { PLANETLAB_SCENARIO, SYNTHETIC_SCENARIO } from '../src/sim/scenario.ts';
-import { runSweep, SweepCellError } from '../src/sim/sweep.ts';
+import { CellQueue, runSweep, SweepCellError } from '../src/sim/sweep.ts';
+import fc from 'fast-check';
 
 const root = new URL('..', import.meta.url).pathname;
 const DATA = join(root, '../shared/data/planetlab');
@@ -46,6 +53,47 @@ test('experimentCells() lists the grid day by day, then seed by seed, then polic
   // A synthetic workload has no days: one cell per seed and policy; without seeds, the scenario's seed.
   const syn = experimentCells({ scenario: SYNTHETIC_SCENARIO, days: ['/ignored'], policies: ['a'] });
   assert.deepEqual(syn, [{ index: 0, day: undefined, seed: SYNTHETIC_SCENARIO.seed, policy: 'a' }]);
+});
+
+test('CellQueue gives every cell once and moves a worker to another day only when its day has none left', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.array(fc.nat(), { maxLength: 200 }),
+      (nDays, nSeeds, nPolicies, jobs, order) => {
+        const cells = experimentCells({
+          scenario: small,
+          days: Array.from({ length: nDays }, (_, i) => `/d/${i}`),
+          seeds: Array.from({ length: nSeeds }, (_, i) => i),
+          policies: Array.from({ length: nPolicies }, (_, i) => `p${i}`),
+        });
+        const q = new CellQueue(cells, (c) => c.day!);
+        const last: (SweepCell | undefined)[] = new Array(jobs).fill(undefined);
+        const taken: SweepCell[] = [];
+        for (let i = 0; taken.length < cells.length; i++) {
+          const w = (order[i] ?? i) % jobs;
+          const c = q.take(last[w]);
+          assert.ok(c, 'a cell is left');
+          const prev = last[w];
+          if (prev && c.day !== prev.day)
+            assert.ok(
+              cells.filter((x) => x.day === prev.day).every((x) => taken.includes(x)),
+              `a worker left day ${prev.day} with cells of it still to run`,
+            );
+          taken.push(c);
+          last[w] = c;
+        }
+        assert.equal(q.take(last[0]), undefined);
+        assert.deepEqual(
+          taken.map((c) => c.index).sort((a, b) => a - b),
+          cells.map((c) => c.index),
+        );
+      },
+    ),
+  );
 });
 
 test('runSweep() in 2 worker threads gives the rows and series of the sequential run, in its order', async () => {
@@ -100,16 +148,16 @@ test('runSweep() rejects with the failed cell named and its code when a cell fai
     runSweep({
       scenario: small,
       days: DAYS,
-      policies: ['thr-mmt:0.8', 'optimal'], // optimal refuses cloudsim mode, inside the worker
+      policies: ['optimal'], // refuses cloudsim mode, inside the worker
       mode: 'cloudsim',
-      hosts: 60,
+      hosts: 150,
       jobs: 2,
     }),
     (e: unknown) => {
       assert.ok(e instanceof SweepCellError);
       assert.equal(e.cell.policy, 'optimal');
       assert.equal(e.causeCode, 'BAD_POLICY');
-      assert.match(e.message, /^day 20110303, policy optimal, seed \d+: .*default mode only/);
+      assert.match(e.message, /^day 2011030[36], policy optimal, seed \d+: .*default mode only/);
       return true;
     },
   );
@@ -151,7 +199,7 @@ test('nubis sim --jobs 2 prints the rows of --jobs 1 (bundled CLI, workers from 
   const table = nubis(...args, '--policy', 'lr-rs:1.2', '--seeds', '1,2', '--jobs', '2');
   assert.equal(table.code, 0, table.err);
   assert.match(table.out, /^day\s+seed\s+policy/);
-  assert.match(table.out, /mean ± sd/);
+  assert.match(table.out, /policy \(mean ± sd\)\s+runs/);
   const bad = nubis(...args, '--policy', 'npa', '--jobs', '0');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--jobs must be an integer >= 1, got "0"/);

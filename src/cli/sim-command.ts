@@ -243,9 +243,10 @@ export function simCommand(program: Command): void {
           process.stdout.write(JSON.stringify(out.rows, null, 2) + '\n');
           return;
         }
-        process.stdout.write(renderRows(out.rows, seeds !== undefined && seeds.length > 1) + '\n');
+        const severalSeeds = seeds !== undefined && seeds.length > 1;
+        process.stdout.write(renderRows(out.rows, severalSeeds) + '\n');
         if (new Set(out.rows.map((r) => `${r.day}|${r.seed}`)).size > 1)
-          process.stdout.write('\n' + renderSummary(out.rows) + '\n');
+          process.stdout.write('\n' + renderSummary(out.rows, severalSeeds) + '\n');
         if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
         if (o.csv) process.stdout.write(`series: ${o.csv}\n`);
       },
@@ -452,11 +453,19 @@ function renderRows(rows: ResultRow[], withSeed: boolean): string {
   );
 }
 
-function renderSummary(rows: ResultRow[]): string {
+function renderSummary(rows: ResultRow[], severalSeeds: boolean): string {
   const pct = (x: number, d: number) => (x * 100).toFixed(d);
   const s = summarize(rows);
   return formatTable(
-    ['policy (mean ± sd)', 'days', 'energy kWh', 'migrations', 'SLATAH %', 'PDM %', 'SLAV %'],
+    [
+      'policy (mean ± sd)',
+      severalSeeds ? 'runs' : 'days',
+      'energy kWh',
+      'migrations',
+      'SLATAH %',
+      'PDM %',
+      'SLAV %',
+    ],
     s.map((x) => [
       x.policy,
       x.days,

@@ -11,6 +11,7 @@ import {
   experimentSeeds,
   runExperiment,
   seriesKey,
+  workloadKey,
   type CellResult,
   type ExperimentOptions,
   type ResultRow,
@@ -56,6 +57,55 @@ const BOOTSTRAP = `const { workerData } = require('node:worker_threads');
   await import(workerData.url);
 })();`;
 
+/**
+ * The cells not yet given to a worker, grouped by workload (day). A worker takes the next cell of
+ * the day it has loaded, else the first cell of a day no worker is on, else the first cell left:
+ * each day is read by as few workers as possible (rows are put back in grid order anyway).
+ */
+export class CellQueue {
+  /** Per workload key, its cells left in reverse grid order (the next one is the last). */
+  private readonly byKey = new Map<string, SweepCell[]>();
+  private readonly workersOn = new Map<string, number>();
+  private left: number;
+
+  constructor(
+    cells: readonly SweepCell[],
+    private readonly keyOf: (cell: SweepCell) => string,
+  ) {
+    for (const c of cells) {
+      const k = keyOf(c);
+      if (!this.byKey.has(k)) this.byKey.set(k, []);
+      this.byKey.get(k)!.push(c);
+    }
+    for (const q of this.byKey.values()) q.reverse();
+    this.left = cells.length;
+  }
+
+  /** The next cell for a worker whose previous cell was `previous` (undefined: none left). */
+  take(previous: SweepCell | undefined): SweepCell | undefined {
+    if (this.left === 0) return undefined;
+    const prevKey = previous && this.keyOf(previous);
+    let key: string | undefined;
+    if (prevKey !== undefined && this.byKey.has(prevKey)) key = prevKey;
+    else {
+      for (const k of this.byKey.keys())
+        if (!this.workersOn.get(k)) {
+          key = k;
+          break;
+        }
+      key ??= this.byKey.keys().next().value;
+    }
+    if (prevKey !== undefined && prevKey !== key)
+      this.workersOn.set(prevKey, this.workersOn.get(prevKey)! - 1);
+    if (prevKey !== key) this.workersOn.set(key!, (this.workersOn.get(key!) ?? 0) + 1);
+    const q = this.byKey.get(key!)!;
+    const cell = q.pop()!;
+    if (q.length === 0) this.byKey.delete(key!);
+    this.left--;
+    return cell;
+  }
+}
+
 /** Run every cell of the grid, `jobs` at a time in worker threads; rows in `runExperiment`'s order. */
 export async function runSweep(o: SweepOptions): Promise<RunOutput> {
   const cells = experimentCells(o);
@@ -77,7 +127,7 @@ export async function runSweep(o: SweepOptions): Promise<RunOutput> {
   const results: (CellResult | undefined)[] = new Array(cells.length);
   const running = new Map<number, number>(); // cell index → fraction done
   let finished = 0;
-  let next = 0;
+  const queue = new CellQueue(cells, (c) => workloadKey(o.scenario, c));
   const workers: Worker[] = [];
   const progress = (label: string) => {
     let done = finished;
@@ -94,7 +144,7 @@ export async function runSweep(o: SweepOptions): Promise<RunOutput> {
     };
     const labelOf = (c: SweepCell) => `${c.day ? dayName(c.day) : 'synthetic'} ${c.policy}`;
     const give = (w: Worker, busy: { cell?: SweepCell }) => {
-      const cell = cells[next++];
+      const cell = queue.take(busy.cell);
       busy.cell = cell;
       if (!cell) {
         void w.terminate();
