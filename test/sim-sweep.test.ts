@@ -143,6 +143,20 @@ test('runSweep() on a synthetic workload draws each seed its own workload, as th
   assert.notEqual(parallel.rows[0]!.energyKWh, parallel.rows[2]!.energyKWh, 'seeds 3 and 4 differ');
 });
 
+test('runSweep() runs the optimal policy in a worker, which loads HiGHS itself, with the sequential numbers', async () => {
+  const { highsSyncSolver } = await import('../src/drivers/highs/highs-sync.ts');
+  const o = {
+    scenario: { ...small, workload: { type: 'planetlab' as const, limitVms: 100 } },
+    days: [DAYS[0]!],
+    policies: ['optimal:200', 'thr-mmt:0.8'],
+    mode: 'default' as const,
+    hosts: 40,
+  };
+  const sequential = runExperiment({ ...o, milp: await highsSyncSolver() });
+  same(sequential, await runSweep({ ...o, jobs: 2 }));
+  assert.ok(sequential.rows[0]!.migrations > 0, 'the optimizer moved VMs');
+});
+
 test('runSweep() rejects with the failed cell named and its code when a cell fails in a worker', async () => {
   await assert.rejects(
     runSweep({

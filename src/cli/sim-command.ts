@@ -11,7 +11,7 @@ import type { OpsResult } from '../sim/ops-run.ts';
 import { renderOpsReport, renderReport } from '../sim/report.ts';
 import { OPS_PRESETS, parseOpsScenario, type OpsScenario } from '../sim/ops-scenario.ts';
 import type { ResultRow } from '../sim/run.ts';
-import { runSweep, SweepCellError } from '../sim/sweep.ts';
+import { runSweep, SweepCellError, sweepJobs } from '../sim/sweep.ts';
 import { parseScenario, SCENARIO_PRESETS, ScenarioError, type ScenarioSpec } from '../sim/scenario.ts';
 import { summarize } from '../sim/summary.ts';
 import { OperationFailedError } from './commands/common.ts';
@@ -157,10 +157,6 @@ export function simCommand(program: Command): void {
           throw new ScenarioError(
             `Policy "${optimal[0]!.label}" runs in default mode only; drop --mode ${o.mode} or the policy`,
           );
-        // The optimal policy solves in the simulator's own thread: HiGHS is loaded before the run starts.
-        const milp = optimal.length
-          ? await (await import('../drivers/highs/highs-sync.ts')).highsSyncSolver()
-          : undefined;
         for (const p of optimal)
           if (p.timeLimitS !== undefined)
             process.stderr.write(
@@ -194,6 +190,12 @@ export function simCommand(program: Command): void {
           : undefined;
         const total =
           (scenario.workload.type === 'synthetic' ? 1 : days.length) * (seeds?.length ?? 1) * policies.length;
+        // The optimal policy solves in the simulator's own thread: HiGHS is loaded before the run starts
+        // (here when the cells run in this thread; each worker loads its own).
+        const milp =
+          optimal.length && sweepJobs(jobs, total) <= 1
+            ? await (await import('../drivers/highs/highs-sync.ts')).highsSyncSolver()
+            : undefined;
         bar?.start(total, 0, { label: '', cells: 0 });
         let out;
         try {

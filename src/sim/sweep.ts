@@ -42,6 +42,17 @@ export class SweepCellError extends Error {
   }
 }
 
+/**
+ * The worker threads a grid of `cells` cells gets for a `jobs` option (default: the CPUs); 1 means
+ * the cells run in the caller's thread.
+ * @throws RangeError when `jobs` is not an integer >= 1
+ */
+export function sweepJobs(jobs: number | undefined, cells: number): number {
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1))
+    throw new RangeError(`jobs must be an integer >= 1, got ${jobs}`);
+  return Math.max(1, Math.min(jobs ?? availableParallelism(), cells));
+}
+
 /** A cell as words: `day 20110303, policy lr-rs:1.2, seed 3`. */
 export function cellName(cell: SweepCell): string {
   return `${cell.day ? `day ${dayName(cell.day)}, ` : ''}policy ${cell.policy}, seed ${cell.seed}`;
@@ -109,9 +120,7 @@ export class CellQueue {
 /** Run every cell of the grid, `jobs` at a time in worker threads; rows in `runExperiment`'s order. */
 export async function runSweep(o: SweepOptions): Promise<RunOutput> {
   const cells = experimentCells(o);
-  if (o.jobs !== undefined && (!Number.isInteger(o.jobs) || o.jobs < 1))
-    throw new RangeError(`jobs must be an integer >= 1, got ${o.jobs}`);
-  const jobs = Math.min(o.jobs ?? availableParallelism(), cells.length);
+  const jobs = sweepJobs(o.jobs, cells.length);
   if (jobs <= 1 || o.onOptimalRound) return runExperiment(o);
   const { SWEEP_WORKER_URL, SWEEP_WORKER_KIND } = await import('./sweep-worker.ts');
   const data: SweepWorkerData & { url: string; tsx?: string } = {
