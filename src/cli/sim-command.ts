@@ -10,9 +10,11 @@ import { resolveTraceDays, TraceError } from '../sim/planetlab.ts';
 import type { OpsResult } from '../sim/ops-run.ts';
 import { renderOpsReport, renderReport } from '../sim/report.ts';
 import { OPS_PRESETS, parseOpsScenario, type OpsScenario } from '../sim/ops-scenario.ts';
-import { runExperiment, type ResultRow } from '../sim/run.ts';
+import type { ResultRow } from '../sim/run.ts';
+import { runSweep, SweepCellError, sweepJobs } from '../sim/sweep.ts';
 import { parseScenario, SCENARIO_PRESETS, ScenarioError, type ScenarioSpec } from '../sim/scenario.ts';
 import { summarize } from '../sim/summary.ts';
+import { OperationFailedError } from './commands/common.ts';
 import { formatTable } from './table.ts';
 
 /** Read a scenario file (.json, .yaml, .yml) as data; errors name the file and what is wrong. */
@@ -46,6 +48,29 @@ export function loadScenario(arg: string): ScenarioSpec {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+/** Most seeds one `--seeds` takes (a typo like 1..100000 should not start a week of runs). */
+const MAX_SEEDS = 10_000;
+
+/** Parse `--seeds`: a list (`1,2,3`), a range (`1..5`), or both (`1..3,10`); integers >= 0. */
+export function parseSeeds(arg: string): number[] {
+  const bad = () =>
+    new ScenarioError(
+      `--seeds takes integers >= 0 as a list or ranges (1,2,3 or 1..5 or 1..3,10), got "${arg}"`,
+    );
+  const seeds: number[] = [];
+  for (const part of arg.split(',').map((x) => x.trim())) {
+    const m = /^(\d+)(?:\.\.(\d+))?$/.exec(part);
+    if (!m) throw bad();
+    const a = Number(m[1]),
+      b = m[2] === undefined ? a : Number(m[2]);
+    if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || b < a) throw bad();
+    if (seeds.length + (b - a + 1) > MAX_SEEDS)
+      throw new ScenarioError(`--seeds "${arg}" names more than ${MAX_SEEDS} seeds`);
+    for (let x = a; x <= b; x++) seeds.push(x);
+  }
+  return [...new Set(seeds)];
+}
+
 export function simCommand(program: Command): void {
   program
     .command('sim')
@@ -68,6 +93,11 @@ export function simCommand(program: Command): void {
       'default',
     )
     .option('--seed <n>', "random seed (default: the scenario's)")
+    .option('--seeds <list>', 'run every day and policy once per seed: 1,2,3 or 1..5 (overrides --seed)')
+    .option(
+      '--jobs <n>',
+      'worker threads for the grid of days × seeds × policies (default: the number of CPUs; 1 runs in this thread)',
+    )
     .option('--hosts <n>', "number of hosts (scales the scenario's host types)")
     .option('--limit-vms <n>', 'use only the first N trace files of each day')
     .option('--json', 'print the results as JSON on stdout (nothing else)')
@@ -91,6 +121,8 @@ export function simCommand(program: Command): void {
         policy: string[];
         mode: string;
         seed?: string;
+        seeds?: string;
+        jobs?: string;
         hosts?: string;
         limitVms?: string;
         json?: boolean;
@@ -125,10 +157,6 @@ export function simCommand(program: Command): void {
           throw new ScenarioError(
             `Policy "${optimal[0]!.label}" runs in default mode only; drop --mode ${o.mode} or the policy`,
           );
-        // The optimal policy solves in the simulator's own thread: HiGHS is loaded before the run starts.
-        const milp = optimal.length
-          ? await (await import('../drivers/highs/highs-sync.ts')).highsSyncSolver()
-          : undefined;
         for (const p of optimal)
           if (p.timeLimitS !== undefined)
             process.stderr.write(
@@ -143,31 +171,56 @@ export function simCommand(program: Command): void {
             );
           days = resolveTraceDays(paths);
         }
+        const seeds = o.seeds === undefined ? undefined : parseSeeds(o.seeds);
+        const seed = int('seed', o.seed, 0);
+        const hosts = int('hosts', o.hosts, 1);
+        const jobs = int('jobs', o.jobs, 1);
         const showBar = !o.json && process.stderr.isTTY === true;
+        // One bar for the whole grid: cells done of all cells, the ETA from the cells' steps.
         const bar = showBar
           ? new cliProgress.SingleBar(
               {
-                format: 'sim [{bar}] {percentage}% | {label} | {eta_formatted} left',
+                format: 'sim [{bar}] {cells}/{total} cells | {label} | {eta_formatted} left',
                 stream: process.stderr,
                 hideCursor: true,
+                etaBuffer: 50,
               },
               cliProgress.Presets.shades_classic,
             )
           : undefined;
-        const total = Math.max(1, (days.length || 1) * policies.length);
-        bar?.start(total, 0, { label: '' });
+        const total =
+          (scenario.workload.type === 'synthetic' ? 1 : days.length) * (seeds?.length ?? 1) * policies.length;
+        // The optimal policy solves in the simulator's own thread: HiGHS is loaded before the run starts
+        // (here when the cells run in this thread; each worker loads its own).
+        const milp =
+          optimal.length && sweepJobs(jobs, total) <= 1
+            ? await (await import('../drivers/highs/highs-sync.ts')).highsSyncSolver()
+            : undefined;
+        bar?.start(total, 0, { label: '', cells: 0 });
         let out;
         try {
-          out = runExperiment({
+          out = await runSweep({
             scenario,
             days,
             policies,
             mode: o.mode,
-            seed: int('seed', o.seed, 0),
-            hosts: int('hosts', o.hosts, 1),
+            seed,
+            seeds,
+            hosts,
             milp,
-            onProgress: bar ? (done, _t, label) => bar.update(done, { label }) : undefined,
+            jobs,
+            onProgress: bar
+              ? (done, _t, label, finished) => bar.update(done, { label, cells: finished })
+              : undefined,
           });
+        } catch (e) {
+          // A cell failed in a worker (the other workers are stopped): the error names the cell. An
+          // input error (bad trace, bad policy) keeps its code and exit 2, as with --jobs 1; others exit 1.
+          if (e instanceof SweepCellError)
+            throw e.causeCode && /^[A-Z_]+$/.test(e.causeCode)
+              ? Object.assign(new Error(e.message), { code: e.causeCode })
+              : new OperationFailedError(`sim: ${e.message}`);
+          throw e;
         } finally {
           bar?.stop();
         }
@@ -192,9 +245,10 @@ export function simCommand(program: Command): void {
           process.stdout.write(JSON.stringify(out.rows, null, 2) + '\n');
           return;
         }
-        process.stdout.write(renderRows(out.rows) + '\n');
-        if (new Set(out.rows.map((r) => r.day)).size > 1)
-          process.stdout.write('\n' + renderSummary(out.rows) + '\n');
+        const severalSeeds = seeds !== undefined && seeds.length > 1;
+        process.stdout.write(renderRows(out.rows, severalSeeds) + '\n');
+        if (new Set(out.rows.map((r) => `${r.day}|${r.seed}`)).size > 1)
+          process.stdout.write('\n' + renderSummary(out.rows, severalSeeds) + '\n');
         if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
         if (o.csv) process.stdout.write(`series: ${o.csv}\n`);
       },
@@ -360,11 +414,14 @@ async function runControlPlaneEngine(o: {
   if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
 }
 
-function renderRows(rows: ResultRow[]): string {
+function renderRows(rows: ResultRow[], withSeed: boolean): string {
   const pct = (x: number, d: number) => (x * 100).toFixed(d);
+  // The seed column only when the grid has several seeds.
+  const keep = <T>(xs: T[]) => (withSeed ? xs : xs.filter((_, i) => i !== 1));
   return formatTable(
-    [
+    keep([
       'day',
+      'seed',
       'policy',
       'mode',
       'energy kWh',
@@ -376,30 +433,41 @@ function renderRows(rows: ResultRow[]): string {
       'shutdowns',
       'mig s',
       'wall ms',
-    ],
-    rows.map((r) => [
-      r.day,
-      r.policy,
-      r.mode,
-      r.energyKWh.toFixed(2),
-      r.migrations,
-      pct(r.slatah, 3),
-      pct(r.pdm, 4),
-      pct(r.slav, 5),
-      r.esv.toExponential(3),
-      r.hostShutdowns,
-      r.meanMigrationTimeS.toFixed(2),
-      r.wallMs.toFixed(0),
     ]),
-    [false, false, false, true, true, true, true, true, true, true, true, true],
+    rows.map((r) =>
+      keep([
+        r.day,
+        r.seed,
+        r.policy,
+        r.mode,
+        r.energyKWh.toFixed(2),
+        r.migrations,
+        pct(r.slatah, 3),
+        pct(r.pdm, 4),
+        pct(r.slav, 5),
+        r.esv.toExponential(3),
+        r.hostShutdowns,
+        r.meanMigrationTimeS.toFixed(2),
+        r.wallMs.toFixed(0),
+      ]),
+    ),
+    keep([false, true, false, false, true, true, true, true, true, true, true, true, true]),
   );
 }
 
-function renderSummary(rows: ResultRow[]): string {
+function renderSummary(rows: ResultRow[], severalSeeds: boolean): string {
   const pct = (x: number, d: number) => (x * 100).toFixed(d);
   const s = summarize(rows);
   return formatTable(
-    ['policy (mean ± sd)', 'days', 'energy kWh', 'migrations', 'SLATAH %', 'PDM %', 'SLAV %'],
+    [
+      'policy (mean ± sd)',
+      severalSeeds ? 'runs' : 'days',
+      'energy kWh',
+      'migrations',
+      'SLATAH %',
+      'PDM %',
+      'SLAV %',
+    ],
     s.map((x) => [
       x.policy,
       x.days,

@@ -22,6 +22,8 @@ export interface ResultRow extends Omit<SimResult, 'series'> {
   day: string;
   policy: string;
   mode: SimMode;
+  /** The run's seed (a cell of the grid's `--seeds`). */
+  seed: number;
   wallMs: number;
   peakRssMiB: number;
 }
@@ -38,9 +40,12 @@ export interface ExperimentOptions {
   policies: string[];
   mode: SimMode;
   seed?: number;
+  /** Several seeds: every day and policy runs once per seed (overrides `seed`). */
+  seeds?: number[];
   /** Override the host count (scales every host type proportionally). */
   hosts?: number;
-  onProgress?: (done: number, total: number, label: string) => void;
+  /** Progress: `done` counts cells, with fractions for the cells under way; `finished` counts whole cells. */
+  onProgress?: (done: number, total: number, label: string, finished: number) => void;
   /** The synchronous MILP solver the `optimal` policy needs (highsSyncSolver(), loaded before the run). */
   milp?: MilpSolverSync;
   /** Called after each round of the `optimal` policy (counters for the benchmark). */
@@ -206,45 +211,100 @@ export function buildSimInput(
   };
 }
 
+/** One cell of an experiment's grid: a day (undefined for a synthetic workload), a seed and a policy. */
+export interface SweepCell {
+  /** Position in the grid: rows come back in this order. */
+  index: number;
+  day: string | undefined;
+  seed: number;
+  policy: string;
+}
+
+/** The grid's seeds: `seeds` if given, else `seed`, else the scenario's. */
+export function experimentSeeds(o: Pick<ExperimentOptions, 'scenario' | 'seed' | 'seeds'>): number[] {
+  if (o.seeds?.length) return [...o.seeds];
+  return [o.seed ?? o.scenario.seed];
+}
+
+/** Every cell of the grid, in row order: day, then seed, then policy. */
+export function experimentCells(
+  o: Pick<ExperimentOptions, 'scenario' | 'days' | 'policies' | 'seed' | 'seeds'>,
+): SweepCell[] {
+  const days = o.scenario.workload.type === 'synthetic' ? [undefined] : o.days;
+  const cells: SweepCell[] = [];
+  for (const day of days)
+    for (const seed of experimentSeeds(o))
+      for (const policy of o.policies) cells.push({ index: cells.length, day, seed, policy });
+  return cells;
+}
+
+/** Cells with equal keys read the same workload (a PlanetLab day ignores the seed; a synthetic one does not). */
+export function workloadKey(s: ScenarioSpec, cell: Pick<SweepCell, 'day' | 'seed'>): string {
+  return s.workload.type === 'synthetic' ? `synthetic|${s.workload.seed ?? cell.seed}` : (cell.day ?? '');
+}
+
+/** The key of a cell's series in `RunOutput.series`: `day|policy`, with the seed when the grid has several. */
+export function seriesKey(day: string, policy: string, seed: number, severalSeeds: boolean): string {
+  return severalSeeds ? `${day} seed ${seed}|${policy}` : `${day}|${policy}`;
+}
+
+/** What one cell produced. */
+export interface CellResult {
+  row: ResultRow;
+  series: SimResult['series'];
+}
+
+/** Run one cell of the grid on its (already loaded) workload. */
+export function runCell(
+  o: Pick<ExperimentOptions, 'scenario' | 'mode' | 'hosts' | 'milp' | 'onOptimalRound' | 'optimalFreeVms'>,
+  cell: SweepCell,
+  w: Workload,
+  onStep?: (step: number, total: number) => void,
+): CellResult {
+  const p = parsePolicy(cell.policy);
+  const input = buildSimInput(o.scenario, w, p, o.mode, cell.seed, o.hosts, {
+    milp: o.milp,
+    onOptimalRound: o.onOptimalRound,
+    optimalFreeVms: o.optimalFreeVms,
+  });
+  const t0 = performance.now();
+  const r = simulate({ ...input, onStep });
+  const wallMs = performance.now() - t0;
+  const { series, ...rest } = r;
+  const row: ResultRow = {
+    day: cell.day ? dayName(cell.day) : w.source,
+    policy: p.label,
+    mode: o.mode,
+    seed: cell.seed,
+    ...rest,
+    wallMs,
+    peakRssMiB: process.memoryUsage().rss / 2 ** 20,
+  };
+  return { row, series };
+}
+
 /**
- * Run every (day, policy) pair. Rows come in day order, then policy order.
+ * Run every (day, seed, policy) cell in this thread. Rows come in day order, then seed, then policy
+ * (src/sim/sweep.ts runs the same cells in worker threads, with the same rows).
  */
 export function runExperiment(o: ExperimentOptions): RunOutput {
-  const policies = o.policies.map(parsePolicy);
-  const seed = o.seed ?? o.scenario.seed;
-  const days = o.scenario.workload.type === 'synthetic' ? [undefined] : o.days;
+  const cells = experimentCells(o);
+  const severalSeeds = experimentSeeds(o).length > 1;
   const rows: ResultRow[] = [];
   const series = new Map<string, SimResult['series']>();
-  const total = days.length * policies.length;
-  let done = 0;
-  for (const day of days) {
-    const w = loadWorkload(o.scenario, day, seed);
-    const label = day ? dayName(day) : w.source;
-    for (const p of policies) {
-      const input = buildSimInput(o.scenario, w, p, o.mode, seed, o.hosts, {
-        milp: o.milp,
-        onOptimalRound: o.onOptimalRound,
-        optimalFreeVms: o.optimalFreeVms,
-      });
-      const t0 = performance.now();
-      const r = simulate({
-        ...input,
-        onStep: (k, n) => o.onProgress?.(done + k / Math.max(1, n), total, `${label} ${p.label}`),
-      });
-      const wallMs = performance.now() - t0;
-      const { series: s, ...rest } = r;
-      rows.push({
-        day: label,
-        policy: p.label,
-        mode: o.mode,
-        ...rest,
-        wallMs,
-        peakRssMiB: process.memoryUsage().rss / 2 ** 20,
-      });
-      series.set(`${label}|${p.label}`, s);
-      done++;
-      o.onProgress?.(done, total, `${label} ${p.label}`);
-    }
+  const total = cells.length;
+  let loaded: { key: string; w: Workload } | undefined;
+  for (const cell of cells) {
+    const key = workloadKey(o.scenario, cell);
+    if (loaded?.key !== key) loaded = { key, w: loadWorkload(o.scenario, cell.day, cell.seed) };
+    const w = loaded.w;
+    const label = `${cell.day ? dayName(cell.day) : w.source} ${cell.policy}`;
+    const { row, series: s } = runCell(o, cell, w, (k, n) =>
+      o.onProgress?.(cell.index + k / Math.max(1, n), total, label, cell.index),
+    );
+    rows.push(row);
+    series.set(seriesKey(row.day, row.policy, row.seed, severalSeeds), s);
+    o.onProgress?.(cell.index + 1, total, label, cell.index + 1);
   }
   return { rows, series };
 }
