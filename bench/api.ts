@@ -79,6 +79,8 @@ const metrics = async () => {
   return {
     statements: num(/^nubis_sql_statements_total (\d+)/m),
     running: num(/^nubis_vms\{state="running"\} (\d+)/m),
+    commits: num(/^nubis_sqlite_commits_total (\d+)/m),
+    transactions: num(/^nubis_sqlite_transactions_total (\d+)/m),
   };
 };
 const before = await metrics();
@@ -115,6 +117,9 @@ while (running < before.running + VMS - failed && performance.now() - tStart < 6
 const allRunningS = (performance.now() - tStart) / 1000;
 // One /metrics read runs statements too (the VM counts); it is not counted against the creates.
 const perCreate = (accepted.statements - before.statements) / VMS;
+// Transactions per fsync (SQLite's group commit; 0 on PostgreSQL, which commits on its own).
+const commits = accepted.commits - before.commits;
+const perCommit = commits ? (accepted.transactions - before.transactions) / commits : 0;
 lat.sort((a, b) => a - b);
 const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
 server.kill('SIGTERM');
@@ -150,6 +155,7 @@ const result = {
   p50Ms: Number(pct(50).toFixed(2)),
   p99Ms: Number(pct(99).toFixed(2)),
   statementsPerCreate: Number(perCreate.toFixed(1)),
+  transactionsPerCommit: Number(perCommit.toFixed(1)),
   allRunningS: Number(allRunningS.toFixed(2)),
   running: running - before.running,
   placementMsAt10kHosts: Number(perDecisionMs.toFixed(2)),
@@ -160,6 +166,7 @@ const rows = [
   { name, metric: 'p50', value: result.p50Ms, unit: 'ms' },
   { name, metric: 'p99', value: result.p99Ms, unit: 'ms' },
   { name, metric: 'statements per create', value: result.statementsPerCreate, unit: '' },
+  { name, metric: 'transactions per commit', value: result.transactionsPerCommit, unit: '' },
   { name, metric: 'all running after', value: result.allRunningS, unit: 's' },
   { name, metric: 'failed', value: failed, unit: '' },
   { name: 'placement at 10,000 hosts', metric: 'decision', value: result.placementMsAt10kHosts, unit: 'ms' },
@@ -168,7 +175,8 @@ if (json) console.log(JSON.stringify(rows));
 else
   log(
     `\n${VMS} VMs on ${HOSTS} hosts at concurrency ${CONC}: ${result.createsPerS} creates/s, p50 ${result.p50Ms} ms, ` +
-      `p99 ${result.p99Ms} ms, ${result.statementsPerCreate} SQL statements per create (${failed} failed)\n` +
+      `p99 ${result.p99Ms} ms, ${result.statementsPerCreate} SQL statements per create, ` +
+      `${result.transactionsPerCommit} transactions per commit (${failed} failed)\n` +
       `all ${result.running} running ${result.allRunningS} s after the first create\n` +
       `placement pipeline on 10,000 hosts: ${result.placementMsAt10kHosts} ms per decision`,
   );

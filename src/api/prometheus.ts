@@ -40,6 +40,12 @@ export function registerPrometheus(app: FastifyInstance, cp: ControlPlane): void
       '# HELP nubis_sql_statements_total SQL statements this process ran (transaction control included)',
       '# TYPE nubis_sql_statements_total counter',
       `nubis_sql_statements_total ${storeStats.statements}`,
+      '# HELP nubis_sqlite_commits_total SQLite group commits (one fsync each)',
+      '# TYPE nubis_sqlite_commits_total counter',
+      `nubis_sqlite_commits_total ${storeStats.commits}`,
+      '# HELP nubis_sqlite_transactions_total SQLite transactions and lone writes carried by the group commits',
+      '# TYPE nubis_sqlite_transactions_total counter',
+      `nubis_sqlite_transactions_total ${storeStats.transactions}`,
     );
     lines.push(
       '# HELP nubis_http_request_duration_seconds API latency',

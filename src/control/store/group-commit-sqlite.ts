@@ -123,7 +123,10 @@ class GroupCommitDriver implements Driver {
       throw e;
     }
     const { changes, lastInsertRowid } = r;
-    if (alone) await this.#awaitGroup(c);
+    if (alone) {
+      this.stats.transactions++;
+      await this.#awaitGroup(c);
+    }
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   }
 
