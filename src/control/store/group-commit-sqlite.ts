@@ -151,6 +151,8 @@ class GroupCommitDriver implements Driver {
   }
 
   async rollbackTransaction(c: DatabaseConnection): Promise<void> {
+    // Its commit failed with its group: the group is rolled back, and the connection is another's now.
+    if ((c as Connection).handedOff) return;
     (c as Connection).inTx = false;
     if (!this.db.inTransaction) {
       // SQLite rolled the whole group back itself (a full disk, an I/O error): the group failed.
