@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, sql } from 'kysely';
+import fc from 'fast-check';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { GroupCommitSqliteDialect } from './group-commit-sqlite.ts';
 
 interface T {
@@ -85,4 +86,51 @@ test('lone writes join a group; a failing one throws and leaves no transaction o
     { id: 3, v: 'd' },
   ]);
   await done();
+});
+
+test('property: concurrent grouped transactions leave the state that running them one by one leaves', async () => {
+  // A transaction: some upserts, then it fails or not; the failed ones change nothing.
+  const txArb = fc.record({
+    writes: fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.string({ maxLength: 3 })), {
+      minLength: 1,
+      maxLength: 4,
+    }),
+    fails: fc.boolean(),
+  });
+  await fc.assert(
+    fc.asyncProperty(fc.array(txArb, { maxLength: 12 }), async (txs) => {
+      const grouped = open();
+      const plain = new Kysely<T>({
+        dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }),
+      });
+      for (const db of [grouped.db, plain])
+        await sql`create table t (id integer primary key, v text not null)`.execute(db);
+      const run = (db: Kysely<T>, tx: (typeof txs)[number]) =>
+        db
+          .transaction()
+          .execute(async (trx) => {
+            for (const [id, v] of tx.writes)
+              await trx
+                .insertInto('t')
+                .values({ id, v })
+                .onConflict((oc) => oc.column('id').doUpdateSet({ v }))
+                .execute();
+            if (tx.fails) throw new Error('refused');
+          })
+          .then(
+            () => 'ok',
+            () => 'failed',
+          );
+      // Started together, they run in the order they were started (one connection, first come first served).
+      const a = await Promise.all(txs.map((tx) => run(grouped.db, tx)));
+      const b: string[] = [];
+      for (const tx of txs) b.push(await run(plain, tx));
+      assert.deepEqual(a, b);
+      const rows = (db: Kysely<T>) => db.selectFrom('t').selectAll().orderBy('id').execute();
+      assert.deepEqual(await rows(grouped.db), await rows(plain));
+      await plain.destroy();
+      await grouped.done();
+    }),
+    { numRuns: 25 },
+  );
 });
