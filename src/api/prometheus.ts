@@ -1,6 +1,7 @@
 /** GET /metrics: Prometheus text exposition of the cluster and of the API's latency. */
 import type { FastifyInstance } from 'fastify';
 import type { ControlPlane } from '../control/control-plane.ts';
+import { storeStats } from '../control/store/open-store.ts';
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -34,6 +35,17 @@ export function registerPrometheus(app: FastifyInstance, cp: ControlPlane): void
       '# HELP nubis_power_watts Estimated IT power of the data center',
       '# TYPE nubis_power_watts gauge',
       `nubis_power_watts ${m.powerW.toFixed(1)}`,
+    );
+    lines.push(
+      '# HELP nubis_sql_statements_total SQL statements this process ran (transaction control included)',
+      '# TYPE nubis_sql_statements_total counter',
+      `nubis_sql_statements_total ${storeStats.statements}`,
+      '# HELP nubis_sqlite_commits_total SQLite group commits (one fsync each)',
+      '# TYPE nubis_sqlite_commits_total counter',
+      `nubis_sqlite_commits_total ${storeStats.commits}`,
+      '# HELP nubis_sqlite_transactions_total SQLite transactions and lone writes carried by the group commits',
+      '# TYPE nubis_sqlite_transactions_total counter',
+      `nubis_sqlite_transactions_total ${storeStats.transactions}`,
     );
     lines.push(
       '# HELP nubis_http_request_duration_seconds API latency',

@@ -162,22 +162,29 @@ export class CreateVm extends Service {
       .selectAll()
       .where('id', '=', decision.hostId!)
       .executeTakeFirstOrThrow();
-    await this.finish(p, opId, vmId, host.id, async () => {
-      const d = this.cp.drivers.driverFor(host);
-      // The host's network is ready before the guest exists (a failed push fails the create).
-      const net = await this.cp.networkPush.prepareGuest(vmId, host.id);
-      await d.create({
-        id: vmId,
-        memoryMiB: flavor.memory_mib,
-        vcpus: flavor.vcpus,
-        // A registry image: the host fetches it once and caches it by checksum; attached volumes.
-        ...(await this.cp.volumes.guestStorage(this.db, vmId, image.id)),
-        ...net,
-      });
-      await this.cp.opRecords.step(opId, 'guest-created', 'create');
-      await d.start(vmId);
-      return 'running';
-    });
+    await this.finish(
+      p,
+      opId,
+      vmId,
+      host.id,
+      async () => {
+        const d = this.cp.drivers.driverFor(host);
+        // The host's network is ready before the guest exists (a failed push fails the create).
+        const net = await this.cp.networkPush.prepareGuest(vmId, host.id);
+        await d.create({
+          id: vmId,
+          memoryMiB: flavor.memory_mib,
+          vcpus: flavor.vcpus,
+          // A registry image: the host fetches it once and caches it by checksum; attached volumes.
+          ...(await this.cp.volumes.guestStorage(this.db, vmId, image.id)),
+          ...net,
+        });
+        await this.cp.opRecords.step(opId, 'guest-created', 'create');
+        await d.start(vmId);
+        return 'running';
+      },
+      p.tenantId,
+    );
     return this.cp.operations.getOperation(p, opId);
   }
 
@@ -187,13 +194,17 @@ export class CreateVm extends Service {
     return v?.tenant_id ?? null;
   }
 
-  /** Run the hypervisor side of an operation and record its outcome (the VM goes to error if it fails). */
+  /**
+   * Run the hypervisor side of an operation and record its outcome (the VM goes to error if it fails).
+   * `owner`: the VM's tenant when the caller knows it (else it is read).
+   */
   async finish(
     p: Principal,
     opId: string,
     vmId: string,
     hostId: string | null,
     work: () => Promise<VmState | null>,
+    owner?: string,
   ) {
     const peers = await this.cp.networkPush.peerHostsOf(vmId);
     try {
@@ -221,7 +232,7 @@ export class CreateVm extends Service {
           .where('id', '=', opId)
           .execute();
         await this.event(trx, {
-          tenantId: await this.ownerOf(trx, vmId),
+          tenantId: owner ?? (await this.ownerOf(trx, vmId)),
           vmId,
           hostId,
           actor: p.userName,
@@ -244,7 +255,7 @@ export class CreateVm extends Service {
           .where('id', '=', opId)
           .execute();
         await this.event(trx, {
-          tenantId: await this.ownerOf(trx, vmId),
+          tenantId: owner ?? (await this.ownerOf(trx, vmId)),
           vmId,
           hostId,
           actor: p.userName,

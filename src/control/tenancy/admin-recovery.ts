@@ -7,6 +7,7 @@ import { recordSecurityEvent } from '../security/security-log.ts';
 import { hashToken } from '../control-plane.ts';
 import { type ControlContext, nowIso, recordEvent } from '../context.ts';
 import { ControlError } from '../errors.ts';
+import { tokenCacheFor } from '../security/token-cache.ts';
 
 /** What `resetAdminToken` did; `token` is the only copy of the new secret (it is stored hashed). */
 export interface AdminTokenReset {
@@ -75,5 +76,6 @@ export async function resetAdminToken(ctx: ControlContext): Promise<AdminTokenRe
     });
     return n;
   });
+  tokenCacheFor(ctx.db).clear(); // in this process at once; a server on the same database within its TTL
   return { token, tokenId, userId: admin.id, userName: admin.name, revoked };
 }

@@ -148,6 +148,7 @@ export class TenancyAdmin extends Service {
         detail: { name: t.name },
       });
     });
+    this.cp.tenancy.tokens.clear(); // its tokens stop working at once
   }
 
   private userOut(u: {
@@ -224,6 +225,7 @@ export class TenancyAdmin extends Service {
         detail: { user: u.name, from: u.role, to: c.role },
       });
     });
+    this.cp.tenancy.tokens.clear(); // the user's tokens carry the change at once
     return this.userOut(await this.userRow(u.id));
   }
 
@@ -242,6 +244,7 @@ export class TenancyAdmin extends Service {
         detail: { user: u.name },
       });
     });
+    this.cp.tenancy.tokens.clear(); // the user's tokens carry the change at once
   }
 
   /** Tokens (never their secret or hash): your own; admins everyone's, or one user's with `user`. */

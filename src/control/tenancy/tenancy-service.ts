@@ -8,6 +8,7 @@ import { authorize, authorizeUserObject } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import { hashToken, type Principal, type Role } from '../principal.ts';
 import { appendSecurityEvent, recordSecurityEvent } from '../security/security-log.ts';
+import { tokenCacheFor, type TokenCache } from '../security/token-cache.ts';
 import { TokenUseLog } from '../security/token-use.ts';
 import { Service } from '../service.ts';
 import { networkQuotaColumns, type NetworkQuotaInput } from '../network/network-quotas.ts';
@@ -81,6 +82,10 @@ export class TenancyService extends Service {
   }
 
   #tokenUse?: TokenUseLog;
+  /** Valid tokens' lookups (security/token-cache.ts); emptied by every change to who may call. */
+  get tokens(): TokenCache {
+    return tokenCacheFor(this.db);
+  }
 
   /**
    * The principal behind a bearer token, or null (unknown, revoked or expired). With the request's
@@ -88,6 +93,13 @@ export class TenancyService extends Service {
    * first use from an address a `token.new-address` one.
    */
   async authenticate(token: string, source?: string): Promise<Principal | null> {
+    const hash = hashToken(token);
+    const nowS = this.ctx.clock.now();
+    const hit = this.tokens.get(hash, nowS);
+    if (hit && !(hit.expiresAt && hit.expiresAt <= this.now())) {
+      if (source !== undefined) await (this.#tokenUse ??= new TokenUseLog(this.ctx)).note(hit.p, source);
+      return hit.p;
+    }
     const row = await this.db
       .selectFrom('tokens')
       .innerJoin('users', 'users.id', 'tokens.user_id')
@@ -101,7 +113,7 @@ export class TenancyService extends Service {
         'users.role',
       ])
       .innerJoin('tenants', 'tenants.id', 'users.tenant_id')
-      .where('tokens.hash', '=', hashToken(token))
+      .where('tokens.hash', '=', hash)
       .where('tenants.deleted_at', 'is', null)
       .executeTakeFirst();
     const reason = !row
@@ -129,6 +141,7 @@ export class TenancyService extends Service {
       role: row!.role as Role,
       tokenId: row!.tokenId,
     };
+    this.tokens.set(hash, { p, expiresAt: row!.expires_at }, nowS);
     if (source !== undefined) await (this.#tokenUse ??= new TokenUseLog(this.ctx)).note(p, source);
     return p;
   }
@@ -308,6 +321,7 @@ export class TenancyService extends Service {
         kind: 'token.revoked',
         detail: { tokenId: id },
       });
+      this.tokens.clear(); // after the commit: a lookup racing the revoke cannot re-cache the token
       await recordSecurityEvent(this.ctx, trx, {
         kind: 'token.revoked',
         principal: p.userName,
