@@ -302,7 +302,9 @@ export async function runOps(
     if (!loops && k > 0 && t % s.automation.intervalS === 0) await port.automationRound();
     const hosts = await port.hosts();
     const demand = new Map<string, number>();
-    for (const v of await port.vms())
+    // With the loops, nothing moves a VM between the read above and here (a metrics report places
+    // nothing): the same list serves. Without them, the automation round just ran: read again.
+    for (const v of loops ? vms : await port.vms())
       if (v.state === 'running' && v.hostId)
         demand.set(
           v.hostId,

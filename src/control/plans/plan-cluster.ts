@@ -13,7 +13,28 @@ import { parsePower } from '../telemetry/energy.ts';
 export class PlanClusterReader extends Service {
   /** The live cluster as the plan code sees it (one zone, or all), with CPU histories. */
   async planCluster(zone?: string): Promise<LoadCluster> {
-    let hq = this.db.selectFrom('hosts').selectAll().where('deleted_at', 'is', null).orderBy('name');
+    // Not the hosts' CPU histories (hundreds of samples each, unused here).
+    let hq = this.db
+      .selectFrom('hosts')
+      .select([
+        'id',
+        'name',
+        'state',
+        'vcpus',
+        'cpu_ratio',
+        'reserved_vcpus',
+        'memory_mib',
+        'memory_ratio',
+        'reserved_memory_mib',
+        'power_model',
+        'vm_count',
+        'zone',
+        'rack',
+        'tier',
+        'datacenter',
+      ])
+      .where('deleted_at', 'is', null)
+      .orderBy('name');
     if (zone) hq = hq.where('zone', '=', zone);
     const hosts = await hq.execute();
     const ids = new Set(hosts.map((h) => h.id));
