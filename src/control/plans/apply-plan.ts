@@ -12,6 +12,7 @@ import {
   DEFAULT_CONCURRENCY,
   type Plan,
   type PlanAction,
+  type PlanCluster,
   scheduleWaves,
 } from '../../policies/plans/plan.ts';
 import { authorize } from '../authz.ts';
@@ -67,8 +68,7 @@ export class PlanApplier extends Service {
     const zone = plan.zone ?? undefined;
     // The live cluster, read once until the first migration: nothing between here and the first
     // wave moves a VM or changes a host (settings, the plan's status and its operation record only).
-    let live: Awaited<ReturnType<typeof this.cp.clusterReader.planCluster>> | undefined =
-      await this.cp.clusterReader.planCluster(zone);
+    let live: PlanCluster | undefined = await this.cp.clusterReader.checkCluster(zone);
     const violations = checkPlan(live, asPlan(actions)).map((v) => ({
       ...v,
       action: v.action + start,
@@ -141,7 +141,7 @@ export class PlanApplier extends Service {
     for (const [w, wave] of waves.entries()) {
       // Re-check what is left against the live state: something may have changed since the last wave.
       const late = checkPlan(
-        live ?? (await this.cp.clusterReader.planCluster(zone)),
+        live ?? (await this.cp.clusterReader.checkCluster(zone)),
         asPlan(actions.slice(wave[0])),
       );
       live = undefined;
