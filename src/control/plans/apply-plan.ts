@@ -12,6 +12,7 @@ import {
   DEFAULT_CONCURRENCY,
   type Plan,
   type PlanAction,
+  type PlanCluster,
   scheduleWaves,
 } from '../../policies/plans/plan.ts';
 import { authorize } from '../authz.ts';
@@ -65,7 +66,10 @@ export class PlanApplier extends Service {
       costDataMiB: 0,
     });
     const zone = plan.zone ?? undefined;
-    const violations = checkPlan(await this.cp.clusterReader.planCluster(zone), asPlan(actions)).map((v) => ({
+    // The live cluster, read once until the first migration: nothing between here and the first
+    // wave moves a VM or changes a host (settings, the plan's status and its operation record only).
+    let live: PlanCluster | undefined = await this.cp.clusterReader.checkCluster(zone);
+    const violations = checkPlan(live, asPlan(actions)).map((v) => ({
       ...v,
       action: v.action + start,
     }));
@@ -93,7 +97,6 @@ export class PlanApplier extends Service {
     // noDelay: the listed VMs' migrations must be in the first wave (the plan's schedule shows where
     // they would start without waves; waves still run the plan).
     if (!resuming) {
-      const live = await this.cp.clusterReader.planCluster(zone);
       const late = checkSchedule(live, asPlan(actions), scheduleWaves(live, asPlan(actions), limits));
       if (late.length)
         throw new ControlError(
@@ -131,13 +134,17 @@ export class PlanApplier extends Service {
         .set({ status: 'succeeded', finished_at: this.now(), result: JSON.stringify({ plan: status }) })
         .where('id', '=', opId)
         .execute();
-    const waves = scheduleWaves(await this.cp.clusterReader.planCluster(zone), asPlan(actions), limits);
+    const waves = scheduleWaves(live, asPlan(actions), limits);
     let done = start;
     let failure: { action: number; error: string } | undefined;
     const booting: { id: string; name: string }[] = [];
     for (const [w, wave] of waves.entries()) {
       // Re-check what is left against the live state: something may have changed since the last wave.
-      const late = checkPlan(await this.cp.clusterReader.planCluster(zone), asPlan(actions.slice(wave[0])));
+      const late = checkPlan(
+        live ?? (await this.cp.clusterReader.checkCluster(zone)),
+        asPlan(actions.slice(wave[0])),
+      );
+      live = undefined;
       if (late.length) {
         failure = {
           action: start + wave[0]! + late[0]!.action,

@@ -332,4 +332,12 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0700-network': networkMigration(isPg),
   '0800-storage': storageMigration(isPg),
   '0910-host-version': hostVersionMigration(isPg),
+  '0920-plan-cluster-indexes': {
+    // The planners' cluster read (issue 15): each VM's last migration and each host's last usage,
+    // read before every wave of a plan, were full scans of the growing event and usage tables.
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('events_kind_vm').on('events').columns(['kind', 'vm_id', 'at']).execute();
+      await db.schema.createIndex('usage_host_end').on('usage').columns(['host_id', 'end_at']).execute();
+    },
+  },
 });

@@ -9,6 +9,7 @@ import { parseBillingTime } from '../billing/period.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
+import { firstSample } from './metrics.ts';
 
 /** CPU utilization assumed for energy attribution while no host metrics arrive. */
 export const ASSUMED_VM_UTILIZATION = 0.1;
@@ -56,11 +57,15 @@ export class Energy extends Service {
   async integrateEnergy(): Promise<void> {
     const { at, day, joules: add } = await this.pendingEnergy();
     await this.db.transaction().execute(async (trx) => {
-      for (const [k, j] of add) {
+      // One statement per 200 rows (distinct keys, so no row is upserted twice in a statement).
+      const rows = [...add].map(([k, joules]) => {
         const [scope, ref] = k.split('\u0000') as [string, string];
+        return { scope, ref, day, joules };
+      });
+      for (let i = 0; i < rows.length; i += 200) {
         await trx
           .insertInto('energy')
-          .values({ scope, ref, day, joules: j })
+          .values(rows.slice(i, i + 200))
           .onConflict((oc) =>
             oc
               .columns(['scope', 'ref', 'day'])
@@ -100,7 +105,7 @@ export class Energy extends Service {
         l.push({
           tenant: v.tenant_id,
           vcpus: v.vcpus,
-          cpu: (JSON.parse(v.cpu_history) as number[])[0] ?? ASSUMED_VM_UTILIZATION,
+          cpu: firstSample(v.cpu_history) ?? ASSUMED_VM_UTILIZATION,
         });
       }
     const add = new Map<string, number>();

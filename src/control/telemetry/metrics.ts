@@ -14,28 +14,58 @@ import { parsePower } from './energy.ts';
 
 /** A host's latest CPU utilization and power draw (0 W when not on). */
 export function hostLoad(h: { state: string; power_model: string; cpu_history: string }) {
-  const cpu = (JSON.parse(h.cpu_history) as number[])[0] ?? 0;
+  const cpu = firstSample(h.cpu_history) ?? 0;
   const on = h.state === 'up' || h.state === 'maintenance';
   return { cpu, powerW: on ? powerW(parsePower(h.power_model), Math.min(1, Math.max(0, cpu))) : 0 };
 }
 
 /**
- * Set one text column on many rows in a few statements (UPDATE ... FROM VALUES works on SQLite
- * 3.33+ and PostgreSQL; VALUES columns are column1, column2 on both).
+ * Set text columns on many rows in a few statements (UPDATE ... FROM VALUES works on SQLite 3.33+
+ * and PostgreSQL; VALUES columns are column1, column2... on both). `values` maps a row's id to its
+ * columns' values, in the order of `columns`.
  */
 export async function bulkSet(
   db: Db,
   table: 'vms' | 'hosts',
-  column: 'cpu_history' | 'cpu_times',
-  values: Map<string, string>,
+  columns: ('cpu_history' | 'cpu_times')[],
+  values: Map<string, string[]>,
 ): Promise<void> {
   const rows = [...values];
-  for (let i = 0; i < rows.length; i += 500) {
-    const chunk = rows.slice(i, i + 500);
-    await sql`update ${sql.table(table)} set ${sql.ref(column)} = v.column2 from (values ${sql.join(chunk.map(([id, v]) => sql`(${id}, ${v})`))}) as v where ${sql.ref(`${table}.id`)} = v.column1`.execute(
+  const set = sql.join(columns.map((c, i) => sql`${sql.ref(c)} = ${sql.ref(`v.column${i + 2}`)}`));
+  // At most 999 parameters per statement (SQLite's old default limit).
+  const per = Math.floor(999 / (columns.length + 1));
+  for (let i = 0; i < rows.length; i += per) {
+    const chunk = rows.slice(i, i + per);
+    await sql`update ${sql.table(table)} set ${set} from (values ${sql.join(chunk.map(([id, v]) => sql`(${sql.join([id, ...v])})`))}) as v where ${sql.ref(`${table}.id`)} = v.column1`.execute(
       db,
     );
   }
+}
+
+/**
+ * `[x, ...history]` cut to `keep` samples, as JSON, from a JSON array of numbers as
+ * `JSON.stringify` wrote it: the same text as parsing, prepending, slicing and stringifying.
+ */
+export function prependSample(history: string, x: number, keep: number): string {
+  const head = JSON.stringify(x);
+  if (keep <= 1) return `[${head}]`;
+  if (history.length <= 2) return `[${head}]`;
+  // Keep the first keep-1 stored samples: cut at the (keep-1)th comma, if there is one.
+  let at = 0;
+  for (let n = 0; n < keep - 1; n++) {
+    at = history.indexOf(',', at + 1);
+    if (at < 0) return `[${head},${history.slice(1)}`;
+  }
+  return `[${head},${history.slice(1, at)}]`;
+}
+
+/** The first number of a JSON array of numbers as `JSON.stringify` wrote it (undefined when empty). */
+export function firstSample(history: string): number | undefined {
+  if (history.length <= 2) return undefined;
+  const end = history.indexOf(',');
+  const head = history.slice(1, end < 0 ? -1 : end);
+  // A NaN sample was stored as null: JSON.parse would give null, which callers default with ??.
+  return head === 'null' ? undefined : Number(head);
 }
 
 /** Samples kept per host for the dashboard's plots (a day at 5-minute reports). */
@@ -63,83 +93,56 @@ export class Metrics extends Service {
     await this.db.transaction().execute(async (trx) => {
       const vms = await trx
         .selectFrom('vms')
-        .select(['id', 'name', 'cpu_history', 'cpu_times'])
-        .where('deleted_at', 'is', null)
+        .innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
+        .select([
+          'vms.id',
+          'vms.name',
+          'vms.host_id',
+          'vms.state',
+          'vms.cpu_history',
+          'vms.cpu_times',
+          'flavors.vcpus',
+        ])
+        .where('vms.deleted_at', 'is', null)
         .execute();
       const t = Math.round(this.ctx.clock.now());
-      const changedTimes = new Map<string, string>();
       const byRef = new Map<string, (typeof vms)[number]>();
       for (const v of vms) {
         byRef.set(v.name, v);
         byRef.set(v.id, v);
       }
-      const changed = new Map<string, string>();
+      const changed = new Map<string, string[]>();
       for (const x of samples) {
         const v = byRef.get(x.vm);
         if (!v) {
           unknown.push(x.vm);
           continue;
         }
-        const h = [Math.min(1, Math.max(0, x.cpu)), ...(JSON.parse(v.cpu_history) as number[])].slice(
-          0,
-          LOAD_HISTORY,
-        );
-        v.cpu_history = JSON.stringify(h);
-        changed.set(v.id, v.cpu_history);
-        changedTimes.set(
-          v.id,
-          JSON.stringify([t, ...(JSON.parse(v.cpu_times) as number[])].slice(0, LOAD_HISTORY)),
-        );
+        v.cpu_history = prependSample(v.cpu_history, Math.min(1, Math.max(0, x.cpu)), LOAD_HISTORY);
+        // A VM sampled twice in one report gets both samples but one time (as it always had).
+        changed.set(v.id, [v.cpu_history, prependSample(v.cpu_times, t, LOAD_HISTORY)]);
       }
-      await bulkSet(trx, 'vms', 'cpu_history', changed);
-      await bulkSet(trx, 'vms', 'cpu_times', changedTimes);
-      // Host utilization follows from its VMs' (for the plots and the energy).
-      const rows = await trx
+      await bulkSet(trx, 'vms', ['cpu_history', 'cpu_times'], changed);
+      // Host utilization follows from its running VMs' (for the plots and the energy), summed in the
+      // store's order of the VMs (rowid), as a join on the host index gives them.
+      const demand = new Map<string, number>();
+      for (const v of vms)
+        if (v.state === 'running' && v.host_id && v.vcpus)
+          demand.set(v.host_id, (demand.get(v.host_id) ?? 0) + v.vcpus * (firstSample(v.cpu_history) ?? 0));
+      const hosts = await trx
         .selectFrom('hosts')
-        .leftJoin('vms', (j) =>
-          j
-            .onRef('vms.host_id', '=', 'hosts.id')
-            .on('vms.deleted_at', 'is', null)
-            .on('vms.state', '=', 'running'),
-        )
-        .leftJoin('flavors', 'flavors.id', 'vms.flavor_id')
-        .select([
-          'hosts.id',
-          'hosts.vcpus as cpus',
-          'hosts.state',
-          'hosts.cpu_history as host_history',
-          'hosts.cpu_times as host_times',
-          'vms.cpu_history',
-          'flavors.vcpus',
-        ])
+        .select(['id', 'vcpus', 'state', 'cpu_history', 'cpu_times'])
         .execute();
-      const util = new Map<
-        string,
-        { cpus: number; demand: number; history: string; times: string; state: string }
-      >();
-      for (const r of rows) {
-        const u = util.get(r.id) ?? {
-          cpus: r.cpus,
-          demand: 0,
-          history: r.host_history,
-          times: r.host_times,
-          state: r.state,
-        };
-        if (r.cpu_history && r.vcpus) u.demand += r.vcpus * ((JSON.parse(r.cpu_history) as number[])[0] ?? 0);
-        util.set(r.id, u);
+      const hostRows = new Map<string, string[]>();
+      for (const h of hosts) {
+        const on = h.state === 'up' || h.state === 'maintenance';
+        const sample = on ? Math.min(1, (demand.get(h.id) ?? 0) / h.vcpus) : 0;
+        hostRows.set(h.id, [
+          prependSample(h.cpu_history, sample, HOST_HISTORY),
+          prependSample(h.cpu_times, t, HOST_HISTORY),
+        ]);
       }
-      const hostHistories = new Map<string, string>(),
-        hostTimes = new Map<string, string>();
-      for (const [id, u] of util) {
-        const sample = u.state === 'up' || u.state === 'maintenance' ? Math.min(1, u.demand / u.cpus) : 0;
-        hostHistories.set(
-          id,
-          JSON.stringify([sample, ...(JSON.parse(u.history) as number[])].slice(0, HOST_HISTORY)),
-        );
-        hostTimes.set(id, JSON.stringify([t, ...(JSON.parse(u.times) as number[])].slice(0, HOST_HISTORY)));
-      }
-      await bulkSet(trx, 'hosts', 'cpu_history', hostHistories);
-      await bulkSet(trx, 'hosts', 'cpu_times', hostTimes);
+      await bulkSet(trx, 'hosts', ['cpu_history', 'cpu_times'], hostRows);
     });
     return { recorded: samples.length - unknown.length, unknown };
   }
