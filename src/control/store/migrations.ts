@@ -9,6 +9,7 @@ import { enrollmentMigration } from './migrations/0500-enrollment.ts';
 import { securityMigration } from './migrations/0600-security.ts';
 import { networkMigration } from './migrations/0700-network.ts';
 import { storageMigration } from './migrations/0800-storage.ts';
+import { listIndexesMigration } from './migrations/0910-list-indexes.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -330,4 +331,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0600-security': securityMigration(isPg),
   '0700-network': networkMigration(isPg),
   '0800-storage': storageMigration(isPg),
+  '0910-list-indexes': listIndexesMigration,
 });
