@@ -69,7 +69,7 @@ for (const backend of storeBackends())
       const out: Row[] = [];
       let next: string | undefined = `${url}${url.includes('?') ? '&' : '?'}limit=${limit}`;
       for (let guard = 0; next && guard < 10000; guard++) {
-        const r = await t.app.inject({
+        const r: { statusCode: number; body: string; headers: Record<string, unknown> } = await t.app.inject({
           method: 'GET',
           url: next,
           headers: { authorization: `Bearer ${token}` },
