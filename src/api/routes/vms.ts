@@ -41,7 +41,7 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
       zone: z.string().max(200).optional(),
       flavor: z.string().max(200).optional().describe('a flavor id or name'),
       image: z.string().max(200).optional().describe('an image id or name'),
-      name: z.string().max(63).optional().describe('a name prefix'),
+      name: z.string().max(200).optional().describe('a name prefix'),
       serverGroup: z.string().max(200).optional().describe('a server group id'),
     },
     fields: VM_FIELDS,
