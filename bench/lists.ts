@@ -27,7 +27,7 @@ const quick = process.argv.includes('--quick'),
 const V = Number(arg('vms', quick ? '20000' : '100000')),
   H = 1000,
   T = 10,
-  reps = Number(arg('reps', quick ? '20' : '50')),
+  reps = Number(arg('reps', quick ? '40' : '200')),
   baseReps = quick ? 2 : 3;
 const log = (s: string) => {
   if (!json) console.log(s);
@@ -119,9 +119,9 @@ const get = async (url: string) => {
   return r;
 };
 
-/** Median ms of `n` runs of `f` (after one warm-up run). */
+/** Median ms of `n` runs of `f` (after `n / 4` warm-up runs, so the JIT has compiled the path). */
 const time = async (n: number, f: () => Promise<unknown>) => {
-  await f();
+  for (let i = 0; i < Math.max(1, n / 4); i++) await f();
   const ms: number[] = [];
   for (let i = 0; i < n; i++) {
     t0 = performance.now();
