@@ -143,7 +143,7 @@ export class VmReads extends Service {
 
   /**
    * One page of VMs with their flavor, image and host names, in one query: ordered by creation time
-   * then id, a keyset range scan on `vms_live_created` (or the tenant's, state's or host's index).
+   * then id, a keyset range scan on `vms_live_created` (or the tenant's or state's index; a host's few VMs are sorted).
    */
   async pageVms(p: Principal, f: VmFilters = {}, page: PageRequest = {}): Promise<Page<VmView>> {
     const limit = pageLimit(page.limit);
