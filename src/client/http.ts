@@ -47,6 +47,23 @@ export interface CallOptions {
   response?: boolean;
 }
 
+/** The most rows one page of a list holds (the API's limit). */
+export const PAGE_MAX = 1000;
+
+/** What a page of a list is asked with: rows (1-1000, default 100), the previous page's cursor, fields. */
+export interface PageQuery {
+  limit?: number;
+  cursor?: string;
+  /** Comma-separated top-level fields (id always included). */
+  fields?: string;
+}
+
+/** One page of a list and the cursor of the next one (absent on the last page). */
+export interface ListPage<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
 /** Options of the calls that create or act (they accept an Idempotency-Key). */
 export interface WriteOptions {
   idempotencyKey?: string;
@@ -125,6 +142,31 @@ export class Http {
       );
     }
     return data as T;
+  }
+  /**
+   * One page of a list: its rows and the cursor of the next page (the `X-Next-Cursor` header),
+   * absent on the last page.
+   */
+  async page<T>(path: string, query: Query = {}): Promise<ListPage<T>> {
+    const res = await this.call<Response>('GET', path, { query, response: true });
+    const items = (await res.json()) as T[];
+    const next = res.headers.get('x-next-cursor');
+    return next ? { items, nextCursor: next } : { items };
+  }
+  /**
+   * Every row of a list, following the pages (1,000 rows a request), or the first `max` rows.
+   * Rows inserted while it walks may or may not appear; none appears twice.
+   */
+  async all<T>(path: string, query: Query = {}, max = Infinity): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const limit = Math.min(PAGE_MAX, max - out.length);
+      const p = await this.page<T>(path, { ...query, limit, cursor });
+      out.push(...p.items);
+      cursor = p.nextCursor;
+    } while (cursor && out.length < max);
+    return out;
   }
   get<T>(path: string, query?: Query): Promise<T> {
     return this.call<T>('GET', path, { query });

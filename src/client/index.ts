@@ -5,6 +5,8 @@ export {
   Http,
   type CallOptions,
   type ClientOptions,
+  type ListPage,
+  type PageQuery,
   type Query,
   type WriteOptions,
 } from './http.ts';

@@ -431,6 +431,32 @@ export interface EventRow {
   actor: string | null;
   detail: Record<string, unknown>;
 }
+/** Filters of a VM list, each optional (references by id or name where noted). */
+export interface VmFilters {
+  state?: string;
+  /** A host id (admin, operator). */
+  host?: string;
+  /** A tenant id or name (admin, operator). */
+  tenant?: string;
+  zone?: string;
+  /** A flavor id or name. */
+  flavor?: string;
+  /** An image id or name. */
+  image?: string;
+  /** A name prefix. */
+  name?: string;
+  /** A server group id. */
+  serverGroup?: string;
+}
+
+/** Filters of a host list, each optional and exact. */
+export interface HostFilters {
+  state?: string;
+  zone?: string;
+  rack?: string;
+  driver?: string;
+}
+
 export interface EventQuery {
   vm?: string;
   host?: string;

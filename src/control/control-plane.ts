@@ -201,6 +201,9 @@ export class ControlPlane {
   listHosts(...a: Parameters<HostInventory['listHosts']>) {
     return this.hosts.listHosts(...a);
   }
+  pageHosts(...a: Parameters<HostInventory['pageHosts']>) {
+    return this.hosts.pageHosts(...a);
+  }
   getHost(...a: Parameters<HostInventory['getHost']>) {
     return this.hosts.getHost(...a);
   }
@@ -244,6 +247,9 @@ export class ControlPlane {
   listVms(...a: Parameters<VmReads['listVms']>) {
     return this.vmReads.listVms(...a);
   }
+  pageVms(...a: Parameters<VmReads['pageVms']>) {
+    return this.vmReads.pageVms(...a);
+  }
   // ---- vmCreate (compute/create-vm.ts)
   createVm(...a: Parameters<CreateVm['createVm']>) {
     return this.vmCreate.createVm(...a);
@@ -277,6 +283,9 @@ export class ControlPlane {
   // ---- events (events/event-log.ts)
   listEvents(...a: Parameters<EventLog['listEvents']>) {
     return this.events.listEvents(...a);
+  }
+  pageEvents(...a: Parameters<EventLog['pageEvents']>) {
+    return this.events.pageEvents(...a);
   }
   // ---- heartbeats (agents/heartbeat.ts)
   heartbeat(...a: Parameters<Heartbeats['heartbeat']>) {

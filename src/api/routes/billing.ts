@@ -1,5 +1,6 @@
 /** Billing: usage, tariffs, invoices (JSON or CSV). */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { dateOrTime, idParam, name, period } from '../schemas.ts';
 
@@ -21,12 +22,11 @@ export const billingRoutes: RouteModule = (route, { cp }) => {
     query: period,
     handler: async ({ p, query }) => cp.usageByDay(p, query),
   });
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/tariffs',
     summary: 'List tariffs',
     tag: 'billing',
-    handler: async ({ p }) => cp.listTariffs(p),
+    list: async ({ p }) => cp.listTariffs(p),
   });
   route({
     method: 'POST',

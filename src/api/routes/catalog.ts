@@ -1,16 +1,16 @@
 /** The catalog: flavors and images. */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
 /** GET/POST /v1/flavors, PATCH/DELETE /v1/flavors/:id, GET/POST /v1/images, PATCH/DELETE /v1/images/:id. */
 export const catalogRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/flavors',
     summary: 'List flavors',
     tag: 'flavors',
-    handler: async ({ p }) => cp.listFlavors(p),
+    list: async ({ p }) => cp.listFlavors(p),
   });
   route({
     method: 'POST',
@@ -56,12 +56,11 @@ export const catalogRoutes: RouteModule = (route, { cp }) => {
       return undefined;
     },
   });
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/images',
     summary: 'List images',
     tag: 'images',
-    handler: async ({ p }) => cp.listImages(p),
+    list: async ({ p }) => cp.listImages(p),
   });
   route({
     method: 'POST',

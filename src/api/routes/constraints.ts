@@ -6,6 +6,7 @@ import {
   RESOURCES,
   SPREAD_DOMAINS,
 } from '../../core/constraints/index.ts';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
@@ -17,13 +18,12 @@ const hostGroup = z.object({ hosts: z.array(ref).max(1000).optional(), where: wh
 
 /** GET/POST /v1/constraints, GET/DELETE /v1/constraints/:id. */
 export const constraintRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/constraints',
     summary:
       "List placement constraints (your tenant's; all for admin and operator), each with what breaks it now",
     tag: 'constraints',
-    handler: async ({ p }) => cp.constraints.listConstraints(p),
+    list: async ({ p }) => cp.constraints.listConstraints(p),
   });
   route({
     method: 'GET',

@@ -1,23 +1,26 @@
 /** The audit trail. */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 
 /** GET /v1/events. */
 export const eventRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/events',
-    summary: "The audit trail (your tenant's; all for admin and operator)",
+    summary:
+      "The audit trail (your tenant's; all for admin and operator), newest first; with after, oldest first after that event",
     tag: 'events',
-    query: z
-      .object({
-        vm: z.string().optional(),
-        host: z.string().optional(),
-        after: z.coerce.number().int().nonnegative().optional(),
-        limit: z.coerce.number().int().positive().max(10000).optional(),
-      })
-      .strict(),
-    handler: async ({ p, query }) =>
-      cp.listEvents(p, { vmId: query.vm, hostId: query.host, after: query.after, limit: query.limit }),
+    filters: {
+      vm: z.string().max(200).optional(),
+      host: z.string().max(200).optional(),
+      after: z.coerce.number().int().nonnegative().optional(),
+    },
+    fields: ['id', 'at', 'tenantId', 'vmId', 'hostId', 'actor', 'kind', 'detail'],
+    page: ({ p, query }) =>
+      cp.pageEvents(
+        p,
+        { vmId: query.vm, hostId: query.host, after: query.after },
+        { limit: query.limit, cursor: query.cursor },
+      ),
   });
 };

@@ -1,5 +1,6 @@
 /** Floating IPs from an external network's pool. */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam } from '../schemas.ts';
 
@@ -7,12 +8,11 @@ const ref = z.string().min(1).max(200);
 
 /** /v1/floating-ips. */
 export const floatingIpRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/floating-ips',
     summary: 'List your floating IPs',
     tag: 'floating-ips',
-    handler: async ({ p }) => cp.floatingIps.list(p),
+    list: async ({ p }) => cp.floatingIps.list(p),
   });
   route({
     method: 'POST',

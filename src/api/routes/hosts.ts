@@ -1,7 +1,32 @@
 /** Hosts: inventory, state, power, drain. */
 import { z } from 'zod';
 import type { RouteModule } from '../route-def.ts';
+import { listRoute } from '../pagination.ts';
 import { idParam, name } from '../schemas.ts';
+
+/** The fields of a host in a list (`fields`). */
+const HOST_FIELDS = [
+  'id',
+  'name',
+  'state',
+  'datacenter',
+  'zone',
+  'rack',
+  'tier',
+  'driver',
+  'lastSeenAt',
+  'powerAddress',
+  'underlayIp',
+  'physnets',
+  'pools',
+  'cpu',
+  'powerW',
+  'capacity',
+  'reserved',
+  'overcommit',
+  'used',
+  'vms',
+] as const;
 
 const powerModel = z.discriminatedUnion('type', [
   z
@@ -23,12 +48,23 @@ const powerModel = z.discriminatedUnion('type', [
 
 /** GET/POST /v1/hosts, GET/PATCH/DELETE /v1/hosts/:id, POST /v1/hosts/:id/{power,drain,undrain,retire}. */
 export const hostRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/hosts',
-    summary: 'List hosts with capacity and use (admin, operator)',
+    summary: 'List hosts with capacity and use (admin, operator), by name',
     tag: 'hosts',
-    handler: async ({ p }) => cp.listHosts(p),
+    filters: {
+      state: z.string().max(50).optional(),
+      zone: z.string().max(200).optional(),
+      rack: z.string().max(200).optional(),
+      driver: z.string().max(50).optional(),
+    },
+    fields: HOST_FIELDS,
+    page: ({ p, query }) =>
+      cp.pageHosts(
+        p,
+        { state: query.state, zone: query.zone, rack: query.rack, driver: query.driver },
+        { limit: query.limit, cursor: query.cursor },
+      ),
   });
   route({
     method: 'GET',

@@ -1,16 +1,16 @@
 /** Key pairs (OpenSSH public keys of a tenant). */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
 /** /v1/keypairs. */
 export const keypairRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/keypairs',
     summary: "List your tenant's key pairs",
     tag: 'keypairs',
-    handler: async ({ p }) => cp.keypairs.listKeypairs(p),
+    list: async ({ p }) => cp.keypairs.listKeypairs(p),
   });
   route({
     method: 'POST',

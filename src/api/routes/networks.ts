@@ -1,5 +1,6 @@
 /** Networks (with their one subnet) and ports. */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
@@ -9,12 +10,11 @@ const groups = z.array(ref).max(20);
 
 /** /v1/networks and /v1/ports. */
 export const networkRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/networks',
     summary: "List your networks and the external networks (others' external ones: name and CIDR)",
     tag: 'networks',
-    handler: async ({ p }) => cp.networks.listNetworks(p),
+    list: async ({ p }) => cp.networks.listNetworks(p),
   });
   route({
     method: 'POST',
@@ -64,13 +64,12 @@ export const networkRoutes: RouteModule = (route, { cp }) => {
     },
   });
 
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/ports',
     summary: 'List your ports (filter by VM or network id)',
     tag: 'ports',
-    query: z.object({ vm: ref.optional(), network: ref.optional() }).strict(),
-    handler: async ({ p, query }) => cp.ports.listPorts(p, query),
+    filters: { vm: ref.optional(), network: ref.optional() },
+    list: async ({ p, query }) => cp.ports.listPorts(p, query),
   });
   route({
     method: 'POST',

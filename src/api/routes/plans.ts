@@ -1,5 +1,6 @@
 /** Consolidation plans: audit (propose), read, apply in waves, discard. */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam } from '../schemas.ts';
 
@@ -29,12 +30,11 @@ export const planRoutes: RouteModule = (route, { cp }) => {
       .optional(),
     handler: async ({ p, body }) => cp.auditPlan(p, body ?? {}),
   });
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/plans',
     summary: 'Recent plans',
     tag: 'plans',
-    handler: async ({ p }) => cp.listPlans(p),
+    list: async ({ p }) => cp.listPlans(p),
   });
   route({
     method: 'GET',

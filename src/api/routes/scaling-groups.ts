@@ -1,5 +1,6 @@
 /** Autoscaling groups. */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
@@ -54,12 +55,11 @@ export const scalingGroupRoutes: RouteModule = (route, { cp }) => {
     body: z.object({ value: z.number(), loads: z.record(z.string(), z.number()).optional() }).strict(),
     handler: async ({ p, params, body }) => cp.reportGroupMetric(p, params.id, body.value, body.loads),
   });
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/scaling-groups',
     summary: "List autoscaling groups (your tenant's; all for admin and operator)",
     tag: 'scaling-groups',
-    handler: async ({ p }) => cp.scaling.listScalingGroups(p),
+    list: async ({ p }) => cp.scaling.listScalingGroups(p),
   });
   route({
     method: 'PATCH',

@@ -1,5 +1,6 @@
 /** Security groups and their rules. */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
@@ -7,12 +8,11 @@ const port = z.number().int().min(1).max(65535);
 
 /** /v1/security-groups and their rules. */
 export const securityGroupRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/security-groups',
     summary: 'List your security groups (the default one included) with their rules',
     tag: 'security-groups',
-    handler: async ({ p }) => cp.securityGroups.listGroups(p),
+    list: async ({ p }) => cp.securityGroups.listGroups(p),
   });
   route({
     method: 'POST',

@@ -1,16 +1,16 @@
 /** Server groups (affinity and anti-affinity, hard or soft). */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
 /** GET/POST /v1/server-groups, GET/DELETE /v1/server-groups/:id. */
 export const serverGroupRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/server-groups',
     summary: 'List server groups',
     tag: 'server-groups',
-    handler: async ({ p }) => cp.listServerGroups(p),
+    list: async ({ p }) => cp.listServerGroups(p),
   });
   route({
     method: 'POST',

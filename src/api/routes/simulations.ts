@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ControlError } from '../../control/errors.ts';
 import { authorize } from '../../control/authz.ts';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam } from '../schemas.ts';
 import { getRun, listRuns, startRun } from '../simulations.ts';
@@ -13,12 +14,11 @@ export const simulationRoutes: RouteModule = (route, { opts }) => {
       throw new ControlError('NOT_FOUND', 'This server keeps no simulation runs (start it with nubis serve)');
     return opts.simulations;
   };
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/simulations',
     summary: 'Saved and running simulation runs (admin, operator)',
     tag: 'simulations',
-    handler: async ({ p }) => {
+    list: async ({ p }) => {
       authorize(p, 'simulation:read');
       return listRuns(sims());
     },

@@ -1,16 +1,16 @@
 /** Tenants and their quotas. */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name, quotas, someQuotas } from '../schemas.ts';
 
 /** GET/POST /v1/tenants, GET/PATCH/DELETE /v1/tenants/:id, GET /v1/quotas. */
 export const tenantRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/tenants',
     summary: 'List tenants (admin, operator)',
     tag: 'tenants',
-    handler: async ({ p }) => cp.listTenants(p),
+    list: async ({ p }) => cp.listTenants(p),
   });
   route({
     method: 'POST',

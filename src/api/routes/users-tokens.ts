@@ -1,6 +1,7 @@
 /** Users and API tokens. */
 import { z } from 'zod';
 import { ROLES } from '../../control/control-plane.ts';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
@@ -18,13 +19,12 @@ export const userTokenRoutes: RouteModule = (route, { cp }) => {
     body: z.object({ tenant: z.string().min(1), name, role: z.enum(ROLES) }).strict(),
     handler: async ({ p, body }) => cp.createUser(p, body.tenant, body.name, body.role),
   });
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/users',
     summary: 'List users (admin: all, or one tenant with ?tenant=; others: themselves)',
     tag: 'users',
-    query: z.object({ tenant: z.string().min(1).optional() }).strict(),
-    handler: async ({ p, query }) => cp.tenancyAdmin.listUsers(p, query),
+    filters: { tenant: z.string().min(1).optional() },
+    list: async ({ p, query }) => cp.tenancyAdmin.listUsers(p, query),
   });
   route({
     method: 'PATCH',
@@ -47,13 +47,12 @@ export const userTokenRoutes: RouteModule = (route, { cp }) => {
       return undefined;
     },
   });
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/tokens',
     summary: "List tokens, never their secret (your own; admin: everyone's, or one user's with ?user=)",
     tag: 'tokens',
-    query: z.object({ user: z.string().min(1).max(200).optional() }).strict(),
-    handler: async ({ p, query }) => cp.tenancyAdmin.listTokens(p, query),
+    filters: { user: z.string().min(1).max(200).optional() },
+    list: async ({ p, query }) => cp.tenancyAdmin.listTokens(p, query),
   });
   route({
     method: 'POST',

@@ -3,20 +3,52 @@ import { z } from 'zod';
 import { VM_ACTIONS, type VmAction } from '../../control/vm-states.ts';
 import { memberDecision, seesHosts } from '../host-privacy.ts';
 import type { RouteModule } from '../route-def.ts';
+import { listRoute } from '../pagination.ts';
 import { idParam, name } from '../schemas.ts';
+
+/** The fields of a VM in a list (`fields`). */
+const VM_FIELDS = [
+  'id',
+  'name',
+  'tenantId',
+  'state',
+  'flavor',
+  'image',
+  'hostId',
+  'hostName',
+  'serverGroupId',
+  'createdAt',
+  'updatedAt',
+  'cpu',
+  'ha',
+  'haPriority',
+  'allowedActions',
+] as const;
 
 /**
  * GET/POST /v1/vms, GET/DELETE /v1/vms/:id, POST /v1/vms/:id/{actions,migrate}, GET /v1/vms/:id/snapshots,
  * DELETE /v1/vms/:id/snapshots/:name. `:id` is a VM's id or a name unique among the VMs the caller sees.
  */
 export const vmRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/vms',
-    summary: "List VMs (your tenant's; all for admin and operator)",
+    summary: "List VMs (your tenant's; all for admin and operator), oldest first",
     tag: 'vms',
-    query: z.object({ state: z.string().optional(), host: z.string().optional() }).strict(),
-    handler: async ({ p, query }) => cp.listVms(p, query),
+    filters: {
+      state: z.string().max(50).optional(),
+      host: z.string().max(200).optional().describe('a host id (admin, operator)'),
+      tenant: z.string().max(200).optional().describe('a tenant id or name (admin, operator)'),
+      zone: z.string().max(200).optional(),
+      flavor: z.string().max(200).optional().describe('a flavor id or name'),
+      image: z.string().max(200).optional().describe('an image id or name'),
+      name: z.string().max(200).optional().describe('a name prefix'),
+      serverGroup: z.string().max(200).optional().describe('a server group id'),
+    },
+    fields: VM_FIELDS,
+    page: ({ p, query }) => {
+      const { limit: _l, cursor: _c, fields: _f, ...filters } = query as Record<string, string | undefined>;
+      return cp.pageVms(p, filters, { limit: query.limit, cursor: query.cursor });
+    },
   });
   route({
     method: 'GET',

@@ -1,5 +1,6 @@
 /** Storage pools, volumes and volume snapshots. */
 import { z } from 'zod';
+import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name } from '../schemas.ts';
 
@@ -13,12 +14,11 @@ const vmIdQuery = z
 
 /** /v1/storage-pools, /v1/volumes, /v1/volumes/:id/{attach,detach,snapshots}, /v1/volume-snapshots/:id. */
 export const volumeRoutes: RouteModule = (route, { cp }) => {
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/storage-pools',
     summary: 'List storage pools',
     tag: 'storage',
-    handler: async ({ p }) => cp.pools.list(p),
+    list: async ({ p }) => cp.pools.list(p),
   });
   route({
     method: 'POST',
@@ -32,13 +32,12 @@ export const volumeRoutes: RouteModule = (route, { cp }) => {
       .strict(),
     handler: async ({ p, body }) => cp.pools.create(p, body),
   });
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/volumes',
     summary: "List your volumes (vm: only those attached to that VM, by id; another tenant's VM: none)",
     tag: 'volumes',
-    query: z.object({ vm: vmIdQuery.optional() }).strict(),
-    handler: async ({ p, query }) => cp.volumes.list(p, query),
+    filters: { vm: vmIdQuery.optional() },
+    list: async ({ p, query }) => cp.volumes.list(p, query),
   });
   route({
     method: 'POST',
@@ -96,13 +95,12 @@ export const volumeRoutes: RouteModule = (route, { cp }) => {
     params: idParam,
     handler: async ({ p, params }) => cp.volumes.detach(p, params.id),
   });
-  route({
-    method: 'GET',
+  listRoute(route, {
     url: '/v1/volumes/:id/snapshots',
     summary: "A volume's snapshots",
     tag: 'volumes',
     params: idParam,
-    handler: async ({ p, params }) => cp.volumeSnapshots.list(p, params.id),
+    list: async ({ p, params }) => cp.volumeSnapshots.list(p, params.id),
   });
   route({
     method: 'POST',

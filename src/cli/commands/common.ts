@@ -157,12 +157,16 @@ export async function resolveId<T extends { id: string; name: string }>(
   return ref;
 }
 
-/** A VM's id from its id or name (VMs are named per tenant: admins may see several with one name). */
+/**
+ * A VM's id from its id or name (VMs are named per tenant: admins may see several with one name).
+ * Only the VMs whose name starts with `ref` are fetched (not every page of every VM); an id matches
+ * none of them and is passed on as given.
+ */
 export const vmId = (c: Ctx, ref: string): Promise<string> =>
   resolveId(
     'VM',
     ref,
-    () => c.client.vms.list(),
+    () => c.client.vms.list({ name: ref }),
     (v) => `id ${v.id}, tenant ${v.tenantId}`,
   );
 

@@ -8,11 +8,13 @@ export const eventCommands: CommandModule = (program) => {
   const event = resourceCommand(program, 'event', 'The audit trail');
   event
     .command('list')
-    .description("Events, oldest first (your tenant's; all for admins and operators)")
+    .description(
+      "Events, newest first; with --after, oldest first after that event (your tenant's; all for admins and operators)",
+    )
     .option('--vm <vm>', 'only this VM (name or id)')
     .option('--host <host>', 'only this host (name or id)')
     .option('--after <id>', 'only events after this event id', int)
-    .option('--limit <n>', 'at most this many', int)
+    .option('--limit <n>', 'at most this many (default 100)', int)
     .action(async function (
       this: Command,
       o: { vm?: string; host?: string; after?: number; limit?: number },

@@ -35,10 +35,18 @@ export const hostCommands: CommandModule = (program) => {
 
   host
     .command('list')
-    .description('List hosts with capacity and use')
-    .action(async function (this: Command) {
+    .description('List hosts with capacity and use, by name: every page unless --limit')
+    .option('--state <state>', 'only hosts in this state')
+    .option('--zone <zone>', 'only hosts in this zone')
+    .option('--rack <rack>', 'only hosts in this rack')
+    .option('--driver <driver>', 'only hosts with this driver (sim, qemu)')
+    .option('--limit <n>', 'at most this many hosts (the first ones)', int)
+    .action(async function (
+      this: Command,
+      o: { state?: string; zone?: string; rack?: string; driver?: string; limit?: number },
+    ) {
       const c = ctx(this);
-      const list = await c.client.hosts.list();
+      const list = await c.client.hosts.list(o);
       c.out(list, () =>
         formatTable(
           ['name', 'state', 'zone', 'rack', 'vCPUs used/cap', 'memory MiB used/cap', 'VMs', 'CPU', 'power'],

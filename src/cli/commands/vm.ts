@@ -98,12 +98,34 @@ export const vmCommands: CommandModule = (program) => {
     });
 
   vm.command('list')
-    .description("List VMs (your tenant's; all for admins and operators)")
+    .description(
+      "List VMs, oldest first (your tenant's; all for admins and operators): every page unless --limit",
+    )
     .option('--state <state>', 'only VMs in this state')
-    .option('--host <host>', 'only VMs on this host (name or id)')
-    .action(async function (this: Command, o: { state?: string; host?: string }) {
+    .option('--host <host>', 'only VMs on this host (name or id; admins and operators)')
+    .option('--tenant <tenant>', 'only VMs of this tenant (name or id; admins and operators)')
+    .option('--zone <zone>', 'only VMs in this zone')
+    .option('--flavor <flavor>', 'only VMs of this flavor (name or id)')
+    .option('--image <image>', 'only VMs of this image (name or id)')
+    .option('--name <prefix>', 'only VMs whose name starts with this')
+    .option('--server-group <id>', 'only VMs of this server group (id)')
+    .option('--limit <n>', 'at most this many VMs (the first ones)', int)
+    .action(async function (
+      this: Command,
+      o: {
+        state?: string;
+        host?: string;
+        tenant?: string;
+        zone?: string;
+        flavor?: string;
+        image?: string;
+        name?: string;
+        serverGroup?: string;
+        limit?: number;
+      },
+    ) {
       const c = ctx(this);
-      const list = await c.client.vms.list({ state: o.state, host: o.host && (await hostId(c, o.host)) });
+      const list = await c.client.vms.list({ ...o, host: o.host && (await hostId(c, o.host)) });
       c.out(list, () =>
         formatTable(
           ['id', 'name', 'state', 'flavor', 'image', 'host', 'cpu'],

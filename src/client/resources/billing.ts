@@ -1,4 +1,4 @@
-import { Http, seg } from '../http.ts';
+import { Http, type PageQuery, seg } from '../http.ts';
 import type { DailyUsage, Invoice, Period, Tariff, TariffCreate, UsageReport } from '../types.ts';
 
 /** Metered usage of a tenant in a period. */
@@ -11,7 +11,9 @@ export const usageApi = (http: Http) => ({
 
 /** Tariffs (create: admin). */
 export const tariffsApi = (http: Http) => ({
-  list: () => http.get<Tariff[]>('/v1/tariffs'),
+  list: () => http.all<Tariff>('/v1/tariffs'),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery = {}) => http.page<Tariff>('/v1/tariffs', { ...q }),
   create: (t: TariffCreate) => http.post<Tariff>('/v1/tariffs', t),
   /** Changes a tariff (its window may not overlap another's). */
   update: (id: string, c: Partial<TariffCreate> & { validTo?: string | null }) =>

@@ -1,9 +1,11 @@
-import { Http, seg } from '../http.ts';
+import { Http, type PageQuery, seg } from '../http.ts';
 import type { Flavor, Image } from '../types.ts';
 
 /** Flavors (create: admin). */
 export const flavorsApi = (http: Http) => ({
-  list: () => http.get<Flavor[]>('/v1/flavors'),
+  list: () => http.all<Flavor>('/v1/flavors'),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery = {}) => http.page<Flavor>('/v1/flavors', { ...q }),
   create: (f: Omit<Flavor, 'id'>) => http.post<Flavor>('/v1/flavors', f),
   /** Renames a flavor; its sizes only while no VM has used it (admin). */
   update: (flavor: string, c: Partial<Omit<Flavor, 'id'>>) =>
@@ -14,7 +16,9 @@ export const flavorsApi = (http: Http) => ({
 
 /** Images (register: admin). */
 export const imagesApi = (http: Http) => ({
-  list: () => http.get<Image[]>('/v1/images'),
+  list: () => http.all<Image>('/v1/images'),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery = {}) => http.page<Image>('/v1/images', { ...q }),
   create: (i: { name: string; format: 'qcow2' | 'raw' | 'kernel+initramfs'; sizeMiB: number }) =>
     http.post<Image>('/v1/images', i),
   /**

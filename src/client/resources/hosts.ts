@@ -1,8 +1,9 @@
-import { Http, seg } from '../http.ts';
+import { Http, type PageQuery, seg } from '../http.ts';
 import type {
   DrainResult,
   Host,
   HostCreate,
+  HostFilters,
   HostState,
   HostUpdate,
   JoinToken,
@@ -12,7 +13,10 @@ import type {
 
 /** Hosts (admin, operator). `host` arguments are an id or a name. */
 export const hostsApi = (http: Http) => ({
-  list: () => http.get<Host[]>('/v1/hosts'),
+  list: ({ limit, ...q }: HostFilters & { limit?: number } = {}) =>
+    http.all<Host>('/v1/hosts', { ...q }, limit),
+  /** One page of hosts, by name (limit 1-1000, default 100; cursor; fields; filters). */
+  page: (q: PageQuery & HostFilters = {}) => http.page<Host>('/v1/hosts', { ...q }),
   /** One host with its recent CPU series. */
   get: (host: string) => http.get<Host>(`/v1/hosts/${seg(host)}`),
   /** Registers a host (admin); a real host (driver qemu with an agentUrl) comes with its credentials, shown once. */

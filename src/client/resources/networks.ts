@@ -1,4 +1,4 @@
-import { Http, seg } from '../http.ts';
+import { Http, type PageQuery, seg } from '../http.ts';
 import type {
   FloatingIp,
   Keypair,
@@ -11,7 +11,9 @@ import type {
 
 /** Networks (yours, and the external ones). */
 export const networksApi = (http: Http) => ({
-  list: () => http.get<Network[]>('/v1/networks'),
+  list: () => http.all<Network>('/v1/networks'),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery = {}) => http.page<Network>('/v1/networks', { ...q }),
   create: (n: NetworkCreate) => http.post<Network>('/v1/networks', n),
   get: (network: string) => http.get<Network>(`/v1/networks/${seg(network)}`),
   delete: (network: string) => http.delete<void>(`/v1/networks/${seg(network)}`),
@@ -19,7 +21,9 @@ export const networksApi = (http: Http) => ({
 
 /** Ports. */
 export const portsApi = (http: Http) => ({
-  list: (q: { vm?: string; network?: string } = {}) => http.get<Port[]>('/v1/ports', q),
+  list: (q: { vm?: string; network?: string } = {}) => http.all<Port>('/v1/ports', q),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery & { vm?: string; network?: string } = {}) => http.page<Port>('/v1/ports', { ...q }),
   create: (p: { network: string; fixedIp?: string; securityGroups?: string[] }) =>
     http.post<Port>('/v1/ports', p),
   get: (port: string) => http.get<Port>(`/v1/ports/${seg(port)}`),
@@ -30,7 +34,9 @@ export const portsApi = (http: Http) => ({
 
 /** Security groups and their rules. */
 export const securityGroupsApi = (http: Http) => ({
-  list: () => http.get<SecurityGroup[]>('/v1/security-groups'),
+  list: () => http.all<SecurityGroup>('/v1/security-groups'),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery = {}) => http.page<SecurityGroup>('/v1/security-groups', { ...q }),
   create: (g: { name: string; description?: string }) => http.post<SecurityGroup>('/v1/security-groups', g),
   get: (group: string) => http.get<SecurityGroup>(`/v1/security-groups/${seg(group)}`),
   delete: (group: string) => http.delete<void>(`/v1/security-groups/${seg(group)}`),
@@ -42,7 +48,9 @@ export const securityGroupsApi = (http: Http) => ({
 
 /** Key pairs. */
 export const keypairsApi = (http: Http) => ({
-  list: () => http.get<Keypair[]>('/v1/keypairs'),
+  list: () => http.all<Keypair>('/v1/keypairs'),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery = {}) => http.page<Keypair>('/v1/keypairs', { ...q }),
   create: (k: { name: string; publicKey: string }) => http.post<Keypair>('/v1/keypairs', k),
   get: (keypair: string) => http.get<Keypair>(`/v1/keypairs/${seg(keypair)}`),
   delete: (keypair: string) => http.delete<void>(`/v1/keypairs/${seg(keypair)}`),
@@ -50,7 +58,9 @@ export const keypairsApi = (http: Http) => ({
 
 /** Floating IPs. */
 export const floatingIpsApi = (http: Http) => ({
-  list: () => http.get<FloatingIp[]>('/v1/floating-ips'),
+  list: () => http.all<FloatingIp>('/v1/floating-ips'),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery = {}) => http.page<FloatingIp>('/v1/floating-ips', { ...q }),
   create: (f: { network?: string } = {}) => http.post<FloatingIp>('/v1/floating-ips', f),
   get: (fip: string) => http.get<FloatingIp>(`/v1/floating-ips/${seg(fip)}`),
   attach: (fip: string, to: { vm?: string; port?: string }) =>

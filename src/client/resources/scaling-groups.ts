@@ -1,10 +1,12 @@
-import { Http, seg } from '../http.ts';
+import { Http, type PageQuery, seg } from '../http.ts';
 import type { ScalingGroup, ScalingGroupCreate } from '../types.ts';
 
 /** Autoscaling groups. `group` arguments are an id or a name. */
 export const scalingGroupsApi = (http: Http) => ({
   create: (g: ScalingGroupCreate) => http.post<ScalingGroup>('/v1/scaling-groups', g),
-  list: () => http.get<ScalingGroup[]>('/v1/scaling-groups'),
+  list: () => http.all<ScalingGroup>('/v1/scaling-groups'),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery = {}) => http.page<ScalingGroup>('/v1/scaling-groups', { ...q }),
   /** Changes min, max, desired, policy or scale-in order; the group is reconciled. */
   update: (
     group: string,

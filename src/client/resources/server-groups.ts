@@ -1,9 +1,11 @@
-import { Http, seg } from '../http.ts';
+import { Http, type PageQuery, seg } from '../http.ts';
 import type { ServerGroup, ServerGroupDetail, ServerGroupPolicy } from '../types.ts';
 
 /** Server groups (your tenant's; all for admin and operator). */
 export const serverGroupsApi = (http: Http) => ({
-  list: () => http.get<ServerGroup[]>('/v1/server-groups'),
+  list: () => http.all<ServerGroup>('/v1/server-groups'),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery = {}) => http.page<ServerGroup>('/v1/server-groups', { ...q }),
   create: (g: {
     name: string;
     policy: ServerGroupPolicy;

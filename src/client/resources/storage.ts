@@ -1,4 +1,4 @@
-import { Http, seg } from '../http.ts';
+import { Http, type PageQuery, seg } from '../http.ts';
 import type { Image, StoragePool, Volume, VolumeCreate, VolumeSnapshot } from '../types.ts';
 
 /** The image registry's data: upload (streamed) and download. */
@@ -21,7 +21,9 @@ export const imageDataApi = (http: Http) => ({
 
 /** Storage pools. */
 export const storagePoolsApi = (http: Http) => ({
-  list: () => http.get<StoragePool[]>('/v1/storage-pools'),
+  list: () => http.all<StoragePool>('/v1/storage-pools'),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery = {}) => http.page<StoragePool>('/v1/storage-pools', { ...q }),
   /** Creates a pool (admin). */
   create: (p: { name: string; kind: 'local' | 'shared'; zone?: string }) =>
     http.post<StoragePool>('/v1/storage-pools', p),
@@ -30,7 +32,9 @@ export const storagePoolsApi = (http: Http) => ({
 /** Volumes and their snapshots. */
 export const volumesApi = (http: Http) => ({
   /** Your volumes; `vm` (an id): only those attached to that VM. */
-  list: (o: { vm?: string } = {}) => http.get<Volume[]>('/v1/volumes', { vm: o.vm }),
+  list: (o: { vm?: string } = {}) => http.all<Volume>('/v1/volumes', { vm: o.vm }),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery & { vm?: string } = {}) => http.page<Volume>('/v1/volumes', { ...q }),
   create: (v: VolumeCreate) => http.post<Volume>('/v1/volumes', v),
   get: (volume: string) => http.get<Volume>(`/v1/volumes/${seg(volume)}`),
   delete: (volume: string) => http.delete<void>(`/v1/volumes/${seg(volume)}`),

@@ -1,10 +1,12 @@
-import { Http, seg } from '../http.ts';
+import { Http, type PageQuery, seg } from '../http.ts';
 import type { Quotas, Tenant, TenantDetail } from '../types.ts';
 
 /** Tenants and quotas. */
 export const tenantsApi = (http: Http) => ({
   /** All tenants (admin, operator). */
-  list: () => http.get<Tenant[]>('/v1/tenants'),
+  list: () => http.all<Tenant>('/v1/tenants'),
+  /** One page (limit, cursor, fields); see `list` for every row. */
+  page: (q: PageQuery = {}) => http.page<Tenant>('/v1/tenants', { ...q }),
   /** Creates a tenant (admin); unset quotas take the defaults. */
   create: (t: { name: string; quotas?: Partial<Quotas> }) => http.post<Tenant>('/v1/tenants', t),
   /** Changes some quotas of a tenant (id or name) (admin). */

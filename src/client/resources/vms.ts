@@ -1,4 +1,4 @@
-import { Http, seg, type WriteOptions } from '../http.ts';
+import { Http, type PageQuery, seg, type WriteOptions } from '../http.ts';
 import type { ConsoleTicket, VmConsoleLog } from '../inventory-types.ts';
 import type {
   MigrateOptions,
@@ -8,13 +8,19 @@ import type {
   VmAction,
   VmActionOptions,
   SnapshotList,
+  VmFilters,
   VmCreate,
 } from '../types.ts';
 
 /** Virtual machines. `vm` arguments are ids or names (unique among the VMs you see). Writes answer an Operation. */
 export const vmsApi = (http: Http) => ({
-  /** Your tenant's VMs (all for admin and operator), optionally by state or host. */
-  list: (q: { state?: string; host?: string } = {}) => http.get<Vm[]>('/v1/vms', q),
+  /**
+   * Your tenant's VMs (all for admin and operator), oldest first, optionally filtered: every page,
+   * or the first `limit` VMs.
+   */
+  list: ({ limit, ...q }: VmFilters & { limit?: number } = {}) => http.all<Vm>('/v1/vms', { ...q }, limit),
+  /** One page of VMs (limit 1-1000, default 100; cursor: the previous page's `nextCursor`; fields). */
+  page: (q: PageQuery & VmFilters = {}) => http.page<Vm>('/v1/vms', { ...q }),
   /** One VM with the actions its state allows and its recent CPU series. */
   get: (vm: string) => http.get<Vm>(`/v1/vms/${seg(vm)}`),
   /** Creates a VM: the operation says where it went (`vmId`) or why it failed. */

@@ -3,12 +3,13 @@
  *
  * Uses: no other service.
  */
-import type { Selectable } from 'kysely';
+import { sql, type Selectable, type SqlBool } from 'kysely';
 import { authorize, tenantFilter, type Operation } from '../authz.ts';
 import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
+import { after, decodeCursor, pageLimit, toPage, type Page, type PageRequest } from '../store/keyset.ts';
 import type { VmTable } from '../store/schema.ts';
 import { series } from '../telemetry/metrics.ts';
 import { allowedActions, type VmAction, type VmState } from '../vm-states.ts';
@@ -131,8 +132,53 @@ export class VmReads extends Service {
     }));
   }
 
-  /** VMs with their flavor, image and host names, in one query (it backs lists of 10,000 VMs). */
-  async listVms(p: Principal, f: { state?: string; host?: string } = {}) {
+  /** Every VM the caller sees (all pages), in list order: see `pageVms`. */
+  async listVms(p: Principal, f: VmFilters = {}) {
+    const rows = await this.vmQuery(p, f, await this.tenantIdOf(f.tenant))
+      .orderBy('vms.created_at')
+      .orderBy('vms.id')
+      .execute();
+    return rows.map((r) => this.vmView(r, r.flavor_name, r.image_name, r.host_name));
+  }
+
+  /**
+   * One page of VMs with their flavor, image and host names, in one query: ordered by creation time
+   * then id, a keyset range scan on `vms_live_created` (or the tenant's or state's index; a host's few VMs are sorted).
+   */
+  async pageVms(p: Principal, f: VmFilters = {}, page: PageRequest = {}): Promise<Page<VmView>> {
+    const limit = pageLimit(page.limit);
+    return toPage(
+      'vms',
+      await this.vmPageQuery(p, f, page, await this.tenantIdOf(f.tenant)).execute(),
+      limit,
+      (r) => [r.created_at, r.id],
+      (r) => this.vmView(r, r.flavor_name, r.image_name, r.host_name),
+    );
+  }
+
+  /** The query of one page of VMs (`limit + 1` rows), unexecuted: for `pageVms`, and to EXPLAIN it. */
+  vmPageQuery(p: Principal, f: VmFilters = {}, page: PageRequest = {}, tenantId?: string) {
+    let q = this.vmQuery(p, f, tenantId);
+    if (page.cursor) q = q.where(after(['vms.created_at', 'vms.id'], decodeCursor('vms', page.cursor, 2)));
+    return q
+      .orderBy('vms.created_at')
+      .orderBy('vms.id')
+      .limit(pageLimit(page.limit) + 1);
+  }
+
+  /** The id of a tenant given by id or name (the filter then is one equality on an index). */
+  private async tenantIdOf(ref: string | undefined): Promise<string | undefined> {
+    if (ref === undefined) return undefined;
+    const t = await this.db
+      .selectFrom('tenants')
+      .select('id')
+      .where((w) => w.or([w('id', '=', ref), w('name', '=', ref)]))
+      .executeTakeFirst();
+    return t?.id;
+  }
+
+  /** The VMs the caller sees that match the filters, with their names joined (unordered, unlimited). */
+  private vmQuery(p: Principal, f: VmFilters, tenantId?: string) {
     authorize(p, 'vm:read');
     let q = this.db
       .selectFrom('vms')
@@ -144,9 +190,46 @@ export class VmReads extends Service {
       .where('vms.deleted_at', 'is', null);
     const own = tenantFilter(p, 'vm:read');
     if (own) q = q.where('vms.tenant_id', '=', own);
+    if (f.tenant !== undefined) {
+      if (own)
+        throw new ControlError(
+          'FORBIDDEN',
+          'Only admin and operator filter VMs by tenant: leave out "tenant"',
+        );
+      q = q.where('vms.tenant_id', '=', tenantId ?? '');
+    }
     if (f.state) q = q.where('vms.state', '=', f.state);
     if (f.host) q = q.where('vms.host_id', '=', f.host);
-    const rows = await q.orderBy('vms.created_at').orderBy('vms.id').execute();
-    return rows.map((r) => this.vmView(r, r.flavor_name, r.image_name, r.host_name));
+    if (f.zone) q = q.where('vms.zone', '=', f.zone);
+    if (f.serverGroup) q = q.where('vms.server_group_id', '=', f.serverGroup);
+    if (f.flavor) {
+      const v = f.flavor;
+      q = q.where((w) => w.or([w('vms.flavor_id', '=', v), w('flavors.name', '=', v)]));
+    }
+    if (f.image) {
+      const v = f.image;
+      q = q.where((w) => w.or([w('vms.image_id', '=', v), w('images.name', '=', v)]));
+    }
+    // A name prefix, compared exactly (LIKE's wildcards and case rules differ between the databases).
+    if (f.name) q = q.where(sql<SqlBool>`substr(vms.name, 1, ${f.name.length}) = ${f.name}`);
+    return q;
   }
+}
+
+/** Filters of a VM list, each optional: ids or names where a reference is taken. */
+export interface VmFilters {
+  state?: string;
+  /** A host id. */
+  host?: string;
+  /** A tenant id or name (admin and operator only). */
+  tenant?: string;
+  zone?: string;
+  /** A flavor id or name. */
+  flavor?: string;
+  /** An image id or name. */
+  image?: string;
+  /** A name prefix. */
+  name?: string;
+  /** A server group id. */
+  serverGroup?: string;
 }

@@ -11,6 +11,7 @@ import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
+import { after, decodeCursor, pageLimit, toPage, type PageRequest } from '../store/keyset.ts';
 import type { HostTable } from '../store/schema.ts';
 import { hostLoad, series } from '../telemetry/metrics.ts';
 
@@ -119,6 +120,33 @@ export class HostInventory extends Service {
     return (await this.hostRows()).map((h) => this.hostOut(h, this.hostView(h)));
   }
 
+  /**
+   * One page of hosts, ordered by name then id (a keyset range scan on `hosts_live_name`), with
+   * optional filters (each exact).
+   */
+  async pageHosts(p: Principal, f: HostFilters = {}, page: PageRequest = {}) {
+    authorize(p, 'host:read');
+    const limit = pageLimit(page.limit);
+    let q = this.db.selectFrom('hosts').selectAll().where('deleted_at', 'is', null);
+    if (f.state) q = q.where('state', '=', f.state);
+    if (f.zone) q = q.where('zone', '=', f.zone);
+    if (f.rack) q = q.where('rack', '=', f.rack);
+    if (f.driver) q = q.where('driver', '=', f.driver);
+    if (page.cursor) q = q.where(after(['name', 'id'], decodeCursor('hosts', page.cursor, 2)));
+    const rows = await q
+      .orderBy('name')
+      .orderBy('id')
+      .limit(limit + 1)
+      .execute();
+    return toPage(
+      'hosts',
+      rows,
+      limit,
+      (h) => [h.name, h.id],
+      (h) => this.hostOut(h, this.hostView(h)),
+    );
+  }
+
   private hostOut(h: HostRow, v: HostView) {
     return {
       id: h.id,
@@ -181,4 +209,12 @@ export class HostInventory extends Service {
     if (state === 'up' && h.state !== 'up') await this.cp.ha.restartReturned(p, h.id);
     return this.getHost(p, h.id);
   }
+}
+
+/** Filters of a host list, each optional and exact. */
+export interface HostFilters {
+  state?: string;
+  zone?: string;
+  rack?: string;
+  driver?: string;
 }

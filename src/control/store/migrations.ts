@@ -10,6 +10,7 @@ import { securityMigration } from './migrations/0600-security.ts';
 import { networkMigration } from './migrations/0700-network.ts';
 import { storageMigration } from './migrations/0800-storage.ts';
 import { hostVersionMigration } from './migrations/0910-host-version.ts';
+import { listIndexesMigration } from './migrations/0930-list-indexes.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -340,4 +341,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
       await db.schema.createIndex('usage_host_end').on('usage').columns(['host_id', 'end_at']).execute();
     },
   },
+  '0930-list-indexes': listIndexesMigration,
 });
