@@ -13,6 +13,7 @@ import {
   type ConsolidationStats,
   type PlannedMigration,
 } from '../policies/consolidation/beloglazov.ts';
+import { PowerIncreaseIndex, powerClasses } from '../policies/consolidation/host-index.ts';
 import type { ClusterSnapshot } from '../policies/consolidation/trial-cluster.ts';
 import type { OverloadDetector } from '../policies/overload.ts';
 import type { VmSelectionPolicy } from '../policies/selection.ts';
@@ -248,6 +249,45 @@ export class DatacenterSim {
     const ramFree = Float64Array.from(hosts.ramMiB);
     const bwFree = Float64Array.from(hosts.bandwidthMbps);
     const allocFull = new Float64Array(this.H); // MIPS held by created VMs (full size at creation)
+    const cur = { v: 0, need: 0, d: 0, size: 0 };
+    const nowW = (h: number): number =>
+      this.cs || this.lists[h]!.length > 0 ? powerW(hosts.power[h]!, 0) : 0;
+    const index = baseline
+      ? undefined
+      : new PowerIncreaseIndex(
+          powerClasses(hosts.power, hosts.capacityMips),
+          hosts.power,
+          hosts.peMips,
+          hosts.ramMiB,
+        );
+    const setHost = (h: number): void =>
+      index!.set(h, allocFull[h]!, hosts.capacityMips[h]! - allocFull[h]!, ramFree[h]!, nowW(h));
+    if (index) for (let h = 0; h < this.H; h++) setHost(h);
+    const evaluate = (h: number): number => {
+      const { v, need } = cur;
+      if (!(
+        hosts.peMips[h]! >= need &&
+        hosts.capacityMips[h]! - allocFull[h]! >= need &&
+        ramFree[h]! >= vms.ramMiB[v]! &&
+        bwFree[h]! >= vms.bandwidthMbps[v]!
+      ))
+        return NaN;
+      return powerW(hosts.power[h]!, Math.min(1, (allocFull[h]! + need) / hosts.capacityMips[h]!)) - nowW(h);
+    };
+    const zeroHistory = () => new Float64Array([0]);
+    const accept = (h: number): boolean => {
+      if (allocFull[h] === 0) return true;
+      const { v, d, size } = cur;
+      const view = {
+        capacityMips: hosts.capacityMips[h]!,
+        requestedMips: this.cs ? size : this.hostDemand(h) + d,
+        history: zeroHistory,
+        maxVmRamMiB: vms.ramMiB[v]!,
+        bandwidthMbps: hosts.bandwidthMbps[h]!,
+      };
+      this.detectorCalls++;
+      return !(policy as { detector: OverloadDetector }).detector(view);
+    };
     for (let v = 0; v < this.V; v++) {
       // CloudSim: a VM being created asks for its full MIPS, RAM and BW.
       const d = this.cs ? vms.mips[v]! : utilizationAt(input.workload, v, 0) * vms.mips[v]!;
@@ -266,40 +306,13 @@ export class DatacenterSim {
         for (let h = 0; h < this.H && best < 0; h++) if (suitable(h)) best = h;
       } else {
         // PABFD with the state of t = 0: created VMs report no demand yet, hosts are at P(0).
-        // Rank by power increase, then run the detector in that order (same winner as CloudSim's scan).
-        const candH: number[] = [];
-        const candD: number[] = [];
-        for (let h = 0; h < this.H; h++) {
-          if (!suitable(h)) continue;
-          const cap = hosts.capacityMips[h]!;
-          const nowW = this.cs || this.lists[h]!.length > 0 ? powerW(hosts.power[h]!, 0) : 0;
-          candH.push(h);
-          candD.push(powerW(hosts.power[h]!, Math.min(1, (allocFull[h]! + need) / cap)) - nowW);
-        }
-        const zeroHistory = () => new Float64Array([0]);
-        for (;;) {
-          let k = -1;
-          for (let i = 0; i < candH.length; i++)
-            if (candH[i]! >= 0 && (k < 0 || candD[i]! < candD[k]!)) k = i;
-          if (k < 0) break;
-          const h = candH[k]!;
-          if (allocFull[h] !== 0) {
-            const view = {
-              capacityMips: hosts.capacityMips[h]!,
-              requestedMips: this.cs ? size : this.hostDemand(h) + d,
-              history: zeroHistory,
-              maxVmRamMiB: vms.ramMiB[v]!,
-              bandwidthMbps: hosts.bandwidthMbps[h]!,
-            };
-            this.detectorCalls++;
-            if (policy.detector(view)) {
-              candH[k] = -1;
-              continue;
-            }
-          }
-          best = h;
-          break;
-        }
+        // Rank by power increase, then run the detector in that order (same winner as CloudSim's scan),
+        // reading only the hosts the index cannot rule out.
+        cur.v = v;
+        cur.need = need;
+        cur.d = d;
+        cur.size = size;
+        best = index!.best(need, vms.ramMiB[v]!, evaluate, accept);
       }
       if (best < 0)
         throw new PlacementError(
@@ -314,6 +327,7 @@ export class DatacenterSim {
       bwFree[best] = bwFree[best]! - vms.bandwidthMbps[v]!;
       if (!this.cs) this.hostState[best] = HOST_ON;
       this.beingInstantiated[v] = 0;
+      if (index) setHost(best);
     }
   }
 
