@@ -146,6 +146,8 @@ export class DatacenterSim {
   private powerOffs = 0;
   private removed = 0;
   private detectorCalls = 0;
+  /** Hosts whose power state changed since the last full update. */
+  private readonly stateChanged = new Set<number>();
   private demandT = -1;
   private scratchD = new Float64Array(16);
   private scratchR = new Uint8Array(16);
@@ -421,6 +423,7 @@ export class DatacenterSim {
   /** CloudSim `updateCloudetProcessingWithoutSchedulingFutureEventsForce`. */
   private fullUpdate(t: number): void {
     this.refreshDemand(t);
+    this.stateChanged.clear();
     for (let h = 0; h < this.H; h++) this.updateHost(h, t);
     const dt = t - this.lastProcessT;
     if (dt > 0) {
@@ -443,22 +446,34 @@ export class DatacenterSim {
         }
       }
     }
-    if (this.cs) {
-      // Q1: a VM (not migrating) whose demand is exactly 0 is finished and removed for good.
-      for (let h = 0; h < this.H; h++) {
-        const list = this.lists[h]!;
-        for (let i = 0; i < list.length; i++) {
-          const v = list[i]!;
-          if (this.vmInMig[v] || this.demand[v] !== 0) continue;
-          this.removeFromList(this.vmHost[v]!, v);
-          if (this.vmHost[v] === h) i--;
-          this.vmHost[v] = -1;
-          this.vmAlive[v] = 0;
-          this.removed++;
-        }
-      }
-    }
+    // Q1: a VM (not migrating) whose demand is exactly 0 is finished and removed for good.
+    if (this.cs) for (let h = 0; h < this.H; h++) this.removeFinished(h);
     this.lastProcessT = t;
+  }
+
+  private removeFinished(h: number): void {
+    const list = this.lists[h]!;
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i]!;
+      if (this.vmInMig[v] || this.demand[v] !== 0) continue;
+      this.removeFromList(this.vmHost[v]!, v);
+      if (this.vmHost[v] === h) i--;
+      this.vmHost[v] = -1;
+      this.vmAlive[v] = 0;
+      this.removed++;
+    }
+  }
+
+  /**
+   * A full update again at the instant of the last one, after only `hosts` changed (their lists or
+   * power state): every other host would record exactly what it recorded then, so it is skipped.
+   */
+  private updateChanged(t: number, hosts: Set<number>): void {
+    for (const h of this.stateChanged) hosts.add(h);
+    this.stateChanged.clear();
+    const order = [...hosts].sort((a, b) => a - b);
+    for (const h of order) this.updateHost(h, t);
+    if (this.cs) for (const h of order) this.removeFinished(h);
   }
 
   private removeFromList(h: number, v: number): void {
@@ -531,11 +546,13 @@ export class DatacenterSim {
       let start = t;
       if (!this.cs && this.hostState[m.to] === HOST_OFF) {
         this.hostState[m.to] = HOST_BOOTING;
+        this.stateChanged.add(m.to);
         this.energyJ +=
           this.input.powerOnS * this.input.transitionPowerShare * maxPowerW(this.input.hosts.power[m.to]!);
         const h = m.to;
         this.clock.schedule(this.input.powerOnS, () => {
           this.hostState[h] = HOST_ON;
+          this.stateChanged.add(h);
         });
       }
       if (!this.cs && this.hostState[m.to] === HOST_BOOTING) start = t + this.input.powerOnS;
@@ -580,6 +597,7 @@ export class DatacenterSim {
   private completeMigrations(t: number, group: { vm: number; to: number }[]): void {
     if (t > this.lastProcessT) this.fullUpdate(t);
     const sources = new Set<number>();
+    const changed = new Set<number>();
     for (const { vm, to } of group) {
       const from = this.vmHost[vm]!;
       if (from >= 0) {
@@ -593,19 +611,23 @@ export class DatacenterSim {
       this.vmInMig[vm] = 0;
       this.lists[to]!.push(vm);
       this.vmHost[vm] = to;
+      changed.add(to);
     }
-    this.fullUpdate(t);
+    for (const h of sources) changed.add(h);
+    this.updateChanged(t, changed);
     if (!this.cs) {
       // Default mode: an emptied host is switched off (it takes time and energy).
       for (const h of sources) {
         if (this.lists[h]!.length === 0 && this.hostState[h] === HOST_ON) {
           this.hostState[h] = HOST_SHUTTING;
+          this.stateChanged.add(h);
           this.powerOffs++;
           this.energyJ +=
             this.input.powerOffS * this.input.transitionPowerShare * maxPowerW(this.input.hosts.power[h]!);
           this.metrics.host(h, t, 0, 0, false);
           this.clock.schedule(this.input.powerOffS, () => {
             if (this.hostState[h] === HOST_SHUTTING) this.hostState[h] = HOST_OFF;
+            this.stateChanged.add(h);
           });
         }
       }
