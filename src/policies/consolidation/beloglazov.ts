@@ -93,7 +93,7 @@ export function planConsolidation(
   const update = (idx: PowerIncreaseIndex, h: number): void =>
     idx.set(h, t.allocatedMips(h), t.availableMips(h), t.freeRamMiB(h), snap.hostPowerNowW[h]!);
   const newIndex = (hosts: Iterable<number>): PowerIncreaseIndex => {
-    const idx = new PowerIncreaseIndex(classes, snap.hostPower, snap.hostPeMips, snap.hostRamMiB);
+    const idx = PowerIncreaseIndex.acquire(classes, snap.hostPower, snap.hostPeMips, snap.hostRamMiB);
     for (const h of hosts) if (!excludedPlace[h]) update(idx, h);
     return idx;
   };
@@ -108,6 +108,7 @@ export function planConsolidation(
         migrations.push({ vm: v, from: vmHostAtStart[v]!, to: h, phase: 'overload' });
       }
     }
+    idx.release();
   }
 
   // 4. Underloaded hosts: least utilized first, try to move all their VMs elsewhere.
@@ -203,6 +204,7 @@ export function planConsolidation(
       migrations.push(m);
     }
   }
+  idx.release();
   return { migrations, stats };
 }
 

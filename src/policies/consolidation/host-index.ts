@@ -77,6 +77,8 @@ function sameValues(a: Float64Array, b: Float64Array): boolean {
   return true;
 }
 
+const spare = new WeakMap<PowerClasses, PowerIncreaseIndex[]>();
+
 /** Levels of allocated/capacity per power class: 1 % steps and one for allocations at capacity or above. */
 const LEVELS = 101;
 /** Levels of free RAM (eighths of the largest host's RAM). */
@@ -116,7 +118,7 @@ export class PowerIncreaseIndex {
     private readonly classes: PowerClasses,
     private readonly power: readonly PowerModelSpec[],
     private readonly peMips: Float64Array,
-    ramMiB: Float64Array,
+    private readonly ramMiB: Float64Array,
   ) {
     const H = classes.classOf.length;
     const B = classes.capacity.length * LEVELS * RAM_LEVELS;
@@ -139,6 +141,37 @@ export class PowerIncreaseIndex {
     this.ramUnit = maxRam > 0 ? maxRam / RAM_LEVELS : 1;
     this.heapDiff = new Float64Array(16);
     this.heapHost = new Int32Array(16);
+  }
+
+  /**
+   * An empty index for these hosts, reusing one given back with `release` (a planning round builds
+   * two per step; reuse keeps the simulator's memory flat).
+   */
+  static acquire(
+    classes: PowerClasses,
+    power: readonly PowerModelSpec[],
+    peMips: Float64Array,
+    ramMiB: Float64Array,
+  ): PowerIncreaseIndex {
+    const free = spare.get(classes);
+    const i = free?.findIndex((x) => x.power === power && x.peMips === peMips && x.ramMiB === ramMiB) ?? -1;
+    if (i >= 0) return free!.splice(i, 1)[0]!;
+    return new PowerIncreaseIndex(classes, power, peMips, ramMiB);
+  }
+
+  /** Empty this index and keep it for `acquire`; do not use it afterwards. */
+  release(): void {
+    for (let i = 0; i < this.liveCount; i++) {
+      const b = this.live[i]!;
+      this.sizes[b] = 0;
+      this.minBase[b] = Infinity;
+      this.maxAvail[b] = this.maxRam[b] = this.maxPe[b] = -Infinity;
+    }
+    this.liveCount = 0;
+    this.bucketOf.fill(-1);
+    let free = spare.get(this.classes);
+    if (!free) spare.set(this.classes, (free = []));
+    if (free.length < 2) free.push(this);
   }
 
   has(h: number): boolean {
