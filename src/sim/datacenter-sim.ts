@@ -13,6 +13,7 @@ import {
   type ConsolidationStats,
   type PlannedMigration,
 } from '../policies/consolidation/beloglazov.ts';
+import { PowerIncreaseIndex, powerClasses } from '../policies/consolidation/host-index.ts';
 import type { ClusterSnapshot } from '../policies/consolidation/trial-cluster.ts';
 import type { OverloadDetector } from '../policies/overload.ts';
 import type { VmSelectionPolicy } from '../policies/selection.ts';
@@ -145,6 +146,8 @@ export class DatacenterSim {
   private powerOffs = 0;
   private removed = 0;
   private detectorCalls = 0;
+  /** Hosts whose power state changed since the last full update. */
+  private readonly stateChanged = new Set<number>();
   private demandT = -1;
   private scratchD = new Float64Array(16);
   private scratchR = new Uint8Array(16);
@@ -248,6 +251,45 @@ export class DatacenterSim {
     const ramFree = Float64Array.from(hosts.ramMiB);
     const bwFree = Float64Array.from(hosts.bandwidthMbps);
     const allocFull = new Float64Array(this.H); // MIPS held by created VMs (full size at creation)
+    const cur = { v: 0, need: 0, d: 0, size: 0 };
+    const nowW = (h: number): number =>
+      this.cs || this.lists[h]!.length > 0 ? powerW(hosts.power[h]!, 0) : 0;
+    const index = baseline
+      ? undefined
+      : new PowerIncreaseIndex(
+          powerClasses(hosts.power, hosts.capacityMips),
+          hosts.power,
+          hosts.peMips,
+          hosts.ramMiB,
+        );
+    const setHost = (h: number): void =>
+      index!.set(h, allocFull[h]!, hosts.capacityMips[h]! - allocFull[h]!, ramFree[h]!, nowW(h));
+    if (index) for (let h = 0; h < this.H; h++) setHost(h);
+    const evaluate = (h: number): number => {
+      const { v, need } = cur;
+      if (!(
+        hosts.peMips[h]! >= need &&
+        hosts.capacityMips[h]! - allocFull[h]! >= need &&
+        ramFree[h]! >= vms.ramMiB[v]! &&
+        bwFree[h]! >= vms.bandwidthMbps[v]!
+      ))
+        return NaN;
+      return powerW(hosts.power[h]!, Math.min(1, (allocFull[h]! + need) / hosts.capacityMips[h]!)) - nowW(h);
+    };
+    const zeroHistory = () => new Float64Array([0]);
+    const accept = (h: number): boolean => {
+      if (allocFull[h] === 0) return true;
+      const { v, d, size } = cur;
+      const view = {
+        capacityMips: hosts.capacityMips[h]!,
+        requestedMips: this.cs ? size : this.hostDemand(h) + d,
+        history: zeroHistory,
+        maxVmRamMiB: vms.ramMiB[v]!,
+        bandwidthMbps: hosts.bandwidthMbps[h]!,
+      };
+      this.detectorCalls++;
+      return !(policy as { detector: OverloadDetector }).detector(view);
+    };
     for (let v = 0; v < this.V; v++) {
       // CloudSim: a VM being created asks for its full MIPS, RAM and BW.
       const d = this.cs ? vms.mips[v]! : utilizationAt(input.workload, v, 0) * vms.mips[v]!;
@@ -266,40 +308,13 @@ export class DatacenterSim {
         for (let h = 0; h < this.H && best < 0; h++) if (suitable(h)) best = h;
       } else {
         // PABFD with the state of t = 0: created VMs report no demand yet, hosts are at P(0).
-        // Rank by power increase, then run the detector in that order (same winner as CloudSim's scan).
-        const candH: number[] = [];
-        const candD: number[] = [];
-        for (let h = 0; h < this.H; h++) {
-          if (!suitable(h)) continue;
-          const cap = hosts.capacityMips[h]!;
-          const nowW = this.cs || this.lists[h]!.length > 0 ? powerW(hosts.power[h]!, 0) : 0;
-          candH.push(h);
-          candD.push(powerW(hosts.power[h]!, Math.min(1, (allocFull[h]! + need) / cap)) - nowW);
-        }
-        const zeroHistory = () => new Float64Array([0]);
-        for (;;) {
-          let k = -1;
-          for (let i = 0; i < candH.length; i++)
-            if (candH[i]! >= 0 && (k < 0 || candD[i]! < candD[k]!)) k = i;
-          if (k < 0) break;
-          const h = candH[k]!;
-          if (allocFull[h] !== 0) {
-            const view = {
-              capacityMips: hosts.capacityMips[h]!,
-              requestedMips: this.cs ? size : this.hostDemand(h) + d,
-              history: zeroHistory,
-              maxVmRamMiB: vms.ramMiB[v]!,
-              bandwidthMbps: hosts.bandwidthMbps[h]!,
-            };
-            this.detectorCalls++;
-            if (policy.detector(view)) {
-              candH[k] = -1;
-              continue;
-            }
-          }
-          best = h;
-          break;
-        }
+        // Rank by power increase, then run the detector in that order (same winner as CloudSim's scan),
+        // reading only the hosts the index cannot rule out.
+        cur.v = v;
+        cur.need = need;
+        cur.d = d;
+        cur.size = size;
+        best = index!.best(need, vms.ramMiB[v]!, evaluate, accept);
       }
       if (best < 0)
         throw new PlacementError(
@@ -314,6 +329,7 @@ export class DatacenterSim {
       bwFree[best] = bwFree[best]! - vms.bandwidthMbps[v]!;
       if (!this.cs) this.hostState[best] = HOST_ON;
       this.beingInstantiated[v] = 0;
+      if (index) setHost(best);
     }
   }
 
@@ -407,6 +423,7 @@ export class DatacenterSim {
   /** CloudSim `updateCloudetProcessingWithoutSchedulingFutureEventsForce`. */
   private fullUpdate(t: number): void {
     this.refreshDemand(t);
+    this.stateChanged.clear();
     for (let h = 0; h < this.H; h++) this.updateHost(h, t);
     const dt = t - this.lastProcessT;
     if (dt > 0) {
@@ -429,22 +446,34 @@ export class DatacenterSim {
         }
       }
     }
-    if (this.cs) {
-      // Q1: a VM (not migrating) whose demand is exactly 0 is finished and removed for good.
-      for (let h = 0; h < this.H; h++) {
-        const list = this.lists[h]!;
-        for (let i = 0; i < list.length; i++) {
-          const v = list[i]!;
-          if (this.vmInMig[v] || this.demand[v] !== 0) continue;
-          this.removeFromList(this.vmHost[v]!, v);
-          if (this.vmHost[v] === h) i--;
-          this.vmHost[v] = -1;
-          this.vmAlive[v] = 0;
-          this.removed++;
-        }
-      }
-    }
+    // Q1: a VM (not migrating) whose demand is exactly 0 is finished and removed for good.
+    if (this.cs) for (let h = 0; h < this.H; h++) this.removeFinished(h);
     this.lastProcessT = t;
+  }
+
+  private removeFinished(h: number): void {
+    const list = this.lists[h]!;
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i]!;
+      if (this.vmInMig[v] || this.demand[v] !== 0) continue;
+      this.removeFromList(this.vmHost[v]!, v);
+      if (this.vmHost[v] === h) i--;
+      this.vmHost[v] = -1;
+      this.vmAlive[v] = 0;
+      this.removed++;
+    }
+  }
+
+  /**
+   * A full update again at the instant of the last one, after only `hosts` changed (their lists or
+   * power state): every other host would record exactly what it recorded then, so it is skipped.
+   */
+  private updateChanged(t: number, hosts: Set<number>): void {
+    for (const h of this.stateChanged) hosts.add(h);
+    this.stateChanged.clear();
+    const order = [...hosts].sort((a, b) => a - b);
+    for (const h of order) this.updateHost(h, t);
+    if (this.cs) for (const h of order) this.removeFinished(h);
   }
 
   private removeFromList(h: number, v: number): void {
@@ -517,11 +546,13 @@ export class DatacenterSim {
       let start = t;
       if (!this.cs && this.hostState[m.to] === HOST_OFF) {
         this.hostState[m.to] = HOST_BOOTING;
+        this.stateChanged.add(m.to);
         this.energyJ +=
           this.input.powerOnS * this.input.transitionPowerShare * maxPowerW(this.input.hosts.power[m.to]!);
         const h = m.to;
         this.clock.schedule(this.input.powerOnS, () => {
           this.hostState[h] = HOST_ON;
+          this.stateChanged.add(h);
         });
       }
       if (!this.cs && this.hostState[m.to] === HOST_BOOTING) start = t + this.input.powerOnS;
@@ -566,6 +597,7 @@ export class DatacenterSim {
   private completeMigrations(t: number, group: { vm: number; to: number }[]): void {
     if (t > this.lastProcessT) this.fullUpdate(t);
     const sources = new Set<number>();
+    const changed = new Set<number>();
     for (const { vm, to } of group) {
       const from = this.vmHost[vm]!;
       if (from >= 0) {
@@ -579,19 +611,23 @@ export class DatacenterSim {
       this.vmInMig[vm] = 0;
       this.lists[to]!.push(vm);
       this.vmHost[vm] = to;
+      changed.add(to);
     }
-    this.fullUpdate(t);
+    for (const h of sources) changed.add(h);
+    this.updateChanged(t, changed);
     if (!this.cs) {
       // Default mode: an emptied host is switched off (it takes time and energy).
       for (const h of sources) {
         if (this.lists[h]!.length === 0 && this.hostState[h] === HOST_ON) {
           this.hostState[h] = HOST_SHUTTING;
+          this.stateChanged.add(h);
           this.powerOffs++;
           this.energyJ +=
             this.input.powerOffS * this.input.transitionPowerShare * maxPowerW(this.input.hosts.power[h]!);
           this.metrics.host(h, t, 0, 0, false);
           this.clock.schedule(this.input.powerOffS, () => {
             if (this.hostState[h] === HOST_SHUTTING) this.hostState[h] = HOST_OFF;
+            this.stateChanged.add(h);
           });
         }
       }

@@ -7,6 +7,7 @@ import { powerW } from '../../models/power.ts';
 import type { Random } from '../../runtime/random.ts';
 import type { OverloadDetector } from '../overload.ts';
 import type { VmSelectionPolicy } from '../selection.ts';
+import { PowerIncreaseIndex, powerClasses } from './host-index.ts';
 import { TrialCluster, type ClusterSnapshot } from './trial-cluster.ts';
 
 /** One move of a plan. */
@@ -88,12 +89,26 @@ export function planConsolidation(
   for (const h of overloaded) excludedPlace[h] = 1;
   const migrations: PlannedMigration[] = [];
   const allHosts = Int32Array.from({ length: H }, (_, h) => h);
-  for (const v of sortByDemandDecreasing(toMigrate, snap.vmDemandMips)) {
-    const h = findHost(t, v, allHosts, excludedPlace, o, detect);
-    if (h >= 0) {
-      t.add(h, v);
-      migrations.push({ vm: v, from: vmHostAtStart[v]!, to: h, phase: 'overload' });
+  const classes = powerClasses(snap.hostPower, snap.hostCapacityMips);
+  const update = (idx: PowerIncreaseIndex, h: number): void =>
+    idx.set(h, t.allocatedMips(h), t.availableMips(h), t.freeRamMiB(h), snap.hostPowerNowW[h]!);
+  const newIndex = (hosts: Iterable<number>): PowerIncreaseIndex => {
+    const idx = PowerIncreaseIndex.acquire(classes, snap.hostPower, snap.hostPeMips, snap.hostRamMiB);
+    for (const h of hosts) if (!excludedPlace[h]) update(idx, h);
+    return idx;
+  };
+  const placer = new Placer(t, excludedPlace, o, detect);
+  if (toMigrate.length > 0) {
+    const idx = newIndex(allHosts);
+    for (const v of sortByDemandDecreasing(toMigrate, snap.vmDemandMips)) {
+      const h = placer.find(idx, v);
+      if (h >= 0) {
+        t.add(h, v);
+        update(idx, h);
+        migrations.push({ vm: v, from: vmHostAtStart[v]!, to: h, phase: 'overload' });
+      }
     }
+    idx.release();
   }
 
   // 4. Underloaded hosts: least utilized first, try to move all their VMs elsewhere.
@@ -130,6 +145,10 @@ export function planConsolidation(
         (!o.ramConstraint || t.freeRamMiB(h) >= minRam),
     ),
   );
+  const idx = newIndex(candidates);
+  const moved = (h: number): void => {
+    if (idx.has(h)) update(idx, h);
+  };
   let excludedSinceCompaction = 0;
   // Within this phase hosts only lose room and exclusions only grow: once no host passes the cheap
   // tests for a VM of (demand, RAM), none will for a VM at least as large. Skipping those scans is
@@ -141,6 +160,7 @@ export function planConsolidation(
     if (t.lists[u]!.length === 0) continue; // CloudSim: "all VMs migrating out" holds vacuously
     excludedUnder[u] = 1;
     excludedPlace[u] = 1;
+    idx.delete(u);
     if (++excludedSinceCompaction * 4 > candidates.length) {
       candidates = candidates.filter((h) => !excludedPlace[h]);
       excludedSinceCompaction = 0;
@@ -158,7 +178,7 @@ export function planConsolidation(
     // A VM with no room even before this attempt will not find any after the attempt's first moves.
     if (sorted.some((v) => hopeless.dominates(...req(v)))) continue;
     for (const v of sorted) {
-      const h = findHost(t, v, candidates, excludedPlace, o, detect);
+      const h = placer.find(idx, v);
       if (h < 0) {
         if (placed.length === 0) recordNoRoom(t, v, candidates, excludedPlace, o, hopeless);
         else failedAfterMoves = v;
@@ -166,10 +186,14 @@ export function planConsolidation(
         break;
       }
       t.add(h, v);
+      moved(h);
       placed.push({ vm: v, from: u, to: h, phase: 'underload' });
     }
     if (!ok) {
-      for (const m of placed) t.remove(m.to, m.vm);
+      for (const m of placed) {
+        t.remove(m.to, m.vm);
+        moved(m.to);
+      }
       // Once undone, find out whether the VM that failed has no room at all (then it never will).
       if (failedAfterMoves >= 0) recordNoRoom(t, failedAfterMoves, candidates, excludedPlace, o, hopeless);
       failedAfterMoves = -1;
@@ -180,6 +204,7 @@ export function planConsolidation(
       migrations.push(m);
     }
   }
+  idx.release();
   return { migrations, stats };
 }
 
@@ -193,56 +218,51 @@ function sortByDemandDecreasing(vms: readonly number[], demand: Float64Array): n
  * overloaded, the one whose power grows least; ties go to the lowest host id.
  * CloudSim tests every host in id order and keeps the first strictly smaller increase; that is the
  * minimum of (increase, id) over the hosts that pass the overload test. So we rank the cheap part
- * first and run the costly detector only in that order until one host passes: same answer, a
- * fraction of the detector calls.
+ * first (with an index of hosts by power segment, see host-index.ts) and run the costly detector
+ * only in that order until one host passes: same answer, a fraction of the work.
  */
-function findHost(
-  t: TrialCluster,
-  v: number,
-  hosts: Int32Array,
-  excluded: Uint8Array,
-  o: ConsolidationOptions,
-  detect: (h: number, extra?: number) => boolean,
-): number {
-  const snap = t.snap;
-  const d = snap.vmDemandMips[v]!;
-  if (candHost.length < hosts.length) {
-    candHost = new Int32Array(hosts.length);
-    candDiff = new Float64Array(hosts.length);
+class Placer {
+  private v = -1;
+  private d = 0;
+  readonly evaluate: (h: number) => number;
+  readonly accept: (h: number) => boolean;
+
+  constructor(
+    private readonly t: TrialCluster,
+    excluded: Uint8Array,
+    private readonly o: ConsolidationOptions,
+    detect: (h: number, extra?: number) => boolean,
+  ) {
+    const snap = t.snap;
+    this.evaluate = (h) => {
+      const d = this.d;
+      if (excluded[h]) return NaN;
+      if (snap.hostPeMips[h]! < d) return NaN;
+      if (t.availableMips(h) < d) return NaN;
+      if (o.ramConstraint && t.freeRamMiB(h) < snap.vmRamMiB[this.v]!) return NaN;
+      if (o.extraFits && !o.extraFits(t, h, this.v)) return NaN;
+      let u = (t.allocatedMips(h) + d) / snap.hostCapacityMips[h]!;
+      if (u > 1) {
+        if (u < 1 + 1e-9) u = 1;
+        else return NaN;
+      }
+      const diff = powerW(snap.hostPower[h]!, u) - snap.hostPowerNowW[h]!;
+      return diff < Number.MAX_VALUE ? diff : NaN;
+    };
+    this.accept = (h) => t.allocatedMips(h) === 0 || !detect(h, this.v);
   }
-  let n = 0;
-  for (let i = 0; i < hosts.length; i++) {
-    const h = hosts[i]!;
-    if (excluded[h]) continue;
-    if (snap.hostPeMips[h]! < d) continue;
-    if (t.availableMips(h) < d) continue;
-    if (o.ramConstraint && t.freeRamMiB(h) < snap.vmRamMiB[v]!) continue;
-    if (o.extraFits && !o.extraFits(t, h, v)) continue;
-    let u = (t.allocatedMips(h) + d) / snap.hostCapacityMips[h]!;
-    if (u > 1) {
-      if (u < 1 + 1e-9) u = 1;
-      else continue;
-    }
-    const diff = powerW(snap.hostPower[h]!, u) - snap.hostPowerNowW[h]!;
-    if (!(diff < Number.MAX_VALUE)) continue;
-    candHost[n] = h;
-    candDiff[n] = diff;
-    n++;
+
+  private ramNeeded(v: number): number {
+    return this.o.ramConstraint ? this.t.snap.vmRamMiB[v]! : -Infinity;
   }
-  for (;;) {
-    let k = -1;
-    for (let i = 0; i < n; i++) {
-      if (candHost[i]! < 0) continue;
-      if (k < 0 || candDiff[i]! < candDiff[k]!) k = i; // hosts are in id order, so ties keep the lowest id
-    }
-    if (k < 0) return -1;
-    const h = candHost[k]!;
-    if (t.allocatedMips(h) === 0 || !detect(h, v)) return h;
-    candHost[k] = -1;
+
+  /** The PABFD host for VM v among the indexed hosts, or -1. */
+  find(idx: PowerIncreaseIndex, v: number): number {
+    this.v = v;
+    this.d = this.t.snap.vmDemandMips[v]!;
+    return idx.best(this.d, this.ramNeeded(v), this.evaluate, this.accept);
   }
 }
-
-let candHost = new Int32Array(0);
 
 /**
  * If no host passes the cheap tests (core, free MIPS, free RAM) for VM v, remember why: no RAM
@@ -287,4 +307,3 @@ class DominatedRequests {
     return false;
   }
 }
-let candDiff = new Float64Array(0);

@@ -49,7 +49,8 @@ export class TrialCluster implements VmSelectionView {
   private readonly reqSum: Float64Array;
   private readonly ramUsed: Float64Array;
   private readonly maxRam: Float64Array;
-  private readonly histSum: Float64Array;
+  /** Per host, the sum of its VMs' utilization histories (allocated when first asked for). */
+  private readonly histSum: (Float64Array | undefined)[];
   private readonly histDirty: Uint8Array;
   private scratchDemand = new Float64Array(64);
   private scratchRoles = new Uint8Array(64);
@@ -70,7 +71,7 @@ export class TrialCluster implements VmSelectionView {
     this.reqSum = new Float64Array(H);
     this.ramUsed = new Float64Array(H);
     this.maxRam = new Float64Array(H);
-    this.histSum = new Float64Array(H * snap.historyCapacity);
+    this.histSum = new Array<Float64Array | undefined>(H);
     this.histDirty = new Uint8Array(H).fill(1);
     this.histOut = new Float64Array(snap.historyCapacity);
     this.ramMiB = snap.vmRamMiB;
@@ -175,15 +176,16 @@ export class TrialCluster implements VmSelectionView {
    */
   hostHistory(h: number, extra = -1): Float64Array {
     const c = this.snap.historyCapacity;
-    const base = h * c;
     const cap = this.snap.hostCapacityMips[h]!;
+    let sum = this.histSum[h];
+    if (sum === undefined) this.histSum[h] = sum = new Float64Array(c);
     if (this.histDirty[h]) {
-      this.histSum.fill(0, base, base + c);
-      for (const v of this.lists[h]!) this.addHistory(this.histSum, base, v, cap);
+      sum.fill(0);
+      for (const v of this.lists[h]!) this.addHistory(sum, 0, v, cap);
       this.histDirty[h] = 0;
     }
     const out = this.histOut;
-    out.set(this.histSum.subarray(base, base + c));
+    out.set(sum);
     if (extra >= 0) this.addHistory(out, 0, extra, cap);
     let i = c - 1;
     while (i >= 0) {
