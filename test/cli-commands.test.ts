@@ -386,6 +386,12 @@ test('hosts, catalog, plans and automation from the CLI', async () => {
   assert.match(await ok('ann', 'scaling-group', 'report-metric', 'sg1', '90'), /sg1: 2 member/);
   assert.match(await ok('ann', 'scaling-group', 'show', 'sg1'), /members: /);
   assert.match(await ok('admin', 'overview'), /vms/);
+  const dc = await ok('admin', 'datacenter');
+  assert.match(dc, /^VMs: \d+ \(/m);
+  assert.match(dc, /^hosts: \d+ \(\d+ up/m);
+  assert.match(dc, /^HOST +STATE +ZONE/m);
+  assert.doesNotMatch(await ok('admin', 'datacenter', '--no-hosts'), /^hosts:/m);
+  assert.doesNotMatch(await ok('ann', 'datacenter'), /^hosts:/m); // members see no hosts
 });
 
 test('inventory from the CLI: edit and delete hosts, catalog, tenants, users, groups, tariffs, snapshots, by name, --json', async () => {

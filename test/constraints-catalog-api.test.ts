@@ -88,7 +88,9 @@ test('tenants set the VM rules over their own VMs; host rules are for operators;
     // VMs are packed on h1 with gus's: a lonely db is broken now, and the other tenant's VM is not named.
     const lo = await post('mia', { name: 'lo', type: 'lonely', vms: ['db'], continuous: true });
     assert.equal(lo.status, 201, JSON.stringify(lo.body));
-    assert.deepEqual(lo.body.violations, [`lonely "lo": web-1, web-2, another tenant's VM on h1 beside db`]);
+    assert.equal(lo.body.violations.length, 1);
+    const [, strangers] = /^lonely "lo": (.+) on h1 beside db$/.exec(lo.body.violations[0]) ?? [];
+    assert.deepEqual(strangers?.split(', ').sort(), ["another tenant's VM", 'web-1', 'web-2']);
     // Another tenant's VM is not found (404), never forbidden.
     const other = await post('mia', { name: 'x', type: 'root', vms: ['theirs'] });
     assert.equal(other.status, 404);

@@ -191,7 +191,8 @@ export class ConstraintReader extends Service {
       .select(['vms.id', 'vms.name', 'vms.host_id', 'hosts.state'])
       .where('vms.deleted_at', 'is', null);
     if (vmIds) q = q.where('vms.id', 'in', vmIds);
-    const rows = await q.execute();
+    // In creation order, so that messages list VMs the same way whatever plan the database picks.
+    const rows = await q.orderBy('vms.created_at').orderBy('vms.id').execute();
     for (const r of rows) {
       vmNames.set(r.id, r.name);
       if (r.host_id && r.state !== 'failed') placement.set(r.id, [r.host_id]);
