@@ -52,7 +52,10 @@ export class VmReads extends Service {
       .where((eb) => eb.or([eb('id', '=', id), eb('name', '=', id)]))
       .where('deleted_at', 'is', null);
     const own = tenantFilter(p, op);
-    const rows = await (own ? q.where('tenant_id', '=', own) : q).orderBy('created_at').execute();
+    const rows = await (own ? q.where('tenant_id', '=', own) : q)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
     const byName = rows.filter((r) => r.id !== id);
     if (!rows.some((r) => r.id === id) && byName.length > 1)
       throw new ControlError(

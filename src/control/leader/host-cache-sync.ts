@@ -21,6 +21,7 @@ const DYNAMIC = [
   'boot_until',
   'credential_hash',
   'agent_credential',
+  'version', // bumped by triggers on state and counters too (placement's change feed)
 ];
 
 /** An MD5 of every host's other columns (PostgreSQL): it changes when a host is added, edited or deleted. */
