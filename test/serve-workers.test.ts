@@ -51,8 +51,15 @@ async function serveWorkers(env: Record<string, string> = {}) {
 
 /** The `control.leader` events, oldest first: one per process that became the leader. */
 async function leaders(url: string): Promise<number[]> {
-  const r = await fetch(`${url}/v1/events?after=0&limit=10000`, { headers: auth });
-  const events = (await r.json()) as { kind: string; detail: { pid: number } }[];
+  const events: { kind: string; detail: { pid: number } }[] = [];
+  // Every page (at most 1,000 events each), oldest first.
+  for (let next: string | null = `/v1/events?after=0&limit=1000`; next;) {
+    const r = await fetch(`${url}${next}`, { headers: auth });
+    assert.equal(r.status, 200, await r.clone().text());
+    events.push(...((await r.json()) as typeof events));
+    const cursor = r.headers.get('x-next-cursor');
+    next = cursor ? `/v1/events?after=0&limit=1000&cursor=${encodeURIComponent(cursor)}` : null;
+  }
   return events.filter((e) => e.kind === 'control.leader').map((e) => e.detail.pid);
 }
 
