@@ -4,8 +4,10 @@
  * on the ops-demo scenario (12 hosts, 60 VMs, one day) and on a larger one (60 hosts, 300 VMs), with
  * the ratio to the figures before issue 15's engine work (BASELINE). The 2-core machines are shared:
  * wall figures swing with the load, steps per CPU-second much less; compare ratios.
+ * It also counts the SQL statements the replay ran (kysely's, all stores of the process).
  * Options: --quick (ops-demo only), --json (one JSON array of rows as the last line).
  */
+import { storeStats } from '../src/control/store/open-store.ts';
 import { runOpsInProcess } from '../src/sim/ops-run.ts';
 import { OPS_PRESETS, parseOpsScenario } from '../src/sim/ops-scenario.ts';
 
@@ -49,7 +51,9 @@ for (const c of cases) {
   }, 20);
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const statements0 = storeStats.statements;
   const r = await runOpsInProcess(c.s);
+  const statements = storeStats.statements - statements0;
   const cpu = process.cpuUsage(cpu0);
   const wallMs = performance.now() - t0;
   const cpuMs = (cpu.user + cpu.system) / 1000;
@@ -86,11 +90,12 @@ for (const c of cases) {
       baseline: base.stepsPerCpuS,
       ratio: ratio(stepsPerCpuS, base.stepsPerCpuS),
       cpuMs: Math.round(cpuMs),
+      sqlStatements: statements,
     },
   );
   if (!json)
     console.log(
-      `${c.name.padEnd(48)} ${String(Math.round(wallMs)).padStart(7)} ms  ${String(stepsPerS).padStart(6)} steps/s (before ${base.stepsPerS}, ×${ratio(stepsPerS, base.stepsPerS)})  ${String(stepsPerCpuS).padStart(6)} steps/CPU-s (before ${base.stepsPerCpuS}, ×${ratio(stepsPerCpuS, base.stepsPerCpuS)})  peak RSS ${peakRssMiB} MiB  (${results.migrations} migrations, ${results.powerOffs} power-offs, ${results.haRestarts} HA restarts, ${results.energyKWh} kWh, ${results.meanHostsOn} hosts on)`,
+      `${c.name.padEnd(48)} ${String(Math.round(wallMs)).padStart(7)} ms  ${String(stepsPerS).padStart(6)} steps/s (before ${base.stepsPerS}, ×${ratio(stepsPerS, base.stepsPerS)})  ${String(stepsPerCpuS).padStart(6)} steps/CPU-s (before ${base.stepsPerCpuS}, ×${ratio(stepsPerCpuS, base.stepsPerCpuS)})  peak RSS ${peakRssMiB} MiB  ${statements} SQL statements  (${results.migrations} migrations, ${results.powerOffs} power-offs, ${results.haRestarts} HA restarts, ${results.energyKWh} kWh, ${results.meanHostsOn} hosts on)`,
     );
 }
 if (json) console.log(JSON.stringify(rows));

@@ -1,7 +1,7 @@
 /**
  * The scheduler's in-memory host index answers as the scan of every host row does: property
  * (fast-check) on the in-process control plane (SQLite), random creates (presets, zones, server
- * groups), deletes, migrations, host failures and returns, and writes by "another process" (host
+ * groups), deletes, migrations (chosen or to a given host), host failures and returns, and writes by "another process" (host
  * counters and states changed by plain SQL, which only the store's version triggers tell the index
  * about). Every indexed decision is compared with the scan's on the same transaction.
  */
@@ -25,6 +25,7 @@ type Step =
   | { k: 'create'; flavor: number; preset: number; zone: number; group: number }
   | { k: 'delete'; vm: number }
   | { k: 'migrate'; vm: number }
+  | { k: 'migrate-to'; vm: number; host: number }
   | { k: 'state'; host: number; state: number }
   | { k: 'other'; host: number; vcpus: number; state: number };
 
@@ -41,6 +42,10 @@ const arbStep: fc.Arbitrary<Step> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('delete' as const), vm: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('migrate' as const), vm: fc.nat() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ k: fc.constant('migrate-to' as const), vm: fc.nat(), host: fc.nat() }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({ k: fc.constant('state' as const), host: fc.nat(), state: fc.nat(2) }),
@@ -66,17 +71,26 @@ const arbWorld = fc.record({
 
 /** Wrap `decide`: every indexed decision is also made by the scan, and both answers are kept. */
 function compareDecisions(s: Scheduler) {
-  const pairs: { fast: string | null; scan: string | null; fastScore?: number; scanScore?: number }[] = [];
+  const pairs: {
+    fast: string | null;
+    scan: string | null;
+    fastScore?: number;
+    scanScore?: number;
+    /** A given target: the whole decision (reasons of a refusal too) must be the scan's. */
+    fastWhole?: unknown;
+    scanWhole?: unknown;
+  }[] = [];
   const decide = s.decide.bind(s);
   s.decide = async (db, r, o = {}) => {
     const got = await decide(db, r, o);
-    if (o.fast && r.toHost === undefined) {
+    if (o.fast) {
       const want = await decide(db, r);
       pairs.push({
         fast: got.decision.hostId,
         scan: want.decision.hostId,
         fastScore: got.decision.ranked[0]?.score,
         scanScore: want.decision.ranked[0]?.score,
+        ...(r.toHost === undefined ? {} : { fastWhole: got.decision, scanWhole: want.decision }),
       });
     }
     return got;
@@ -85,6 +99,7 @@ function compareDecisions(s: Scheduler) {
 }
 
 test('property: the scheduler index chooses the host the scan of every host row chooses', async () => {
+  let targeted = 0;
   await fc.assert(
     fc.asyncProperty(arbWorld, async (w) => {
       const db = await openStore(':memory:');
@@ -139,6 +154,8 @@ test('property: the scheduler index chooses the host the scan of every host row 
               });
             else if (s.k === 'delete' && vm(s.vm)) await cp.vmAction(admin, vm(s.vm)!, 'delete');
             else if (s.k === 'migrate' && vm(s.vm)) await cp.migrateVm(admin, vm(s.vm)!, {});
+            else if (s.k === 'migrate-to' && vm(s.vm))
+              await cp.migrateVm(admin, vm(s.vm)!, { toHost: host(s.host) });
             else if (s.k === 'state')
               await cp.setHostState(
                 admin,
@@ -157,11 +174,15 @@ test('property: the scheduler index chooses the host the scan of every host row 
         for (const p of pairs) {
           assert.equal(p.fast, p.scan);
           assert.equal(p.fastScore, p.scanScore);
+          assert.deepEqual(p.fastWhole, p.scanWhole);
         }
+        targeted += pairs.filter((p) => p.fastWhole).length;
       } finally {
         await db.destroy();
       }
     }),
     { numRuns: 40, seed: 15 },
   );
+  // Migrations to a given host were judged (and compared) too.
+  assert.ok(targeted > 0);
 });

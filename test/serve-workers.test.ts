@@ -54,7 +54,7 @@ async function leaders(url: string): Promise<number[]> {
   const events: { kind: string; detail: { pid: number } }[] = [];
   // Every page (at most 1,000 events each), oldest first.
   for (let next: string | null = `/v1/events?after=0&limit=1000`; next;) {
-    const r = await fetch(`${url}${next}`, { headers: auth });
+    const r: Response = await fetch(`${url}${next}`, { headers: auth });
     assert.equal(r.status, 200, await r.clone().text());
     events.push(...((await r.json()) as typeof events));
     const cursor = r.headers.get('x-next-cursor');

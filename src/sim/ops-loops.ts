@@ -17,7 +17,7 @@ export const REPLAY_PHASE_S = 1;
 /**
  * Start the control plane's loops for a replay of `s` (call after `bootstrap()`): audits and
  * autoscaling every `automation.intervalS`, boot completion every minute (or step, if shorter),
- * the other loops every step. Drive the clock with `advanceWithControllers`.
+ * energy integration and the reconciler hourly, the other loops every step. Drive the clock with `advanceWithControllers`.
  */
 export async function startReplayLoops(
   cp: ControlPlane,
@@ -31,7 +31,9 @@ export async function startReplayLoops(
       nodeLifecycleIntervalS: stepS,
       haIntervalS: stepS,
       bootIntervalS: Math.min(60, stepS),
-      energyIntervalS: stepS,
+      // Every step's metrics report integrates energy first (as every write that changes power does):
+      // the loop only keeps the integral current when nothing else happens, so it runs hourly here.
+      energyIntervalS: Math.max(3600, stepS),
       autoscalingIntervalS: s.automation.intervalS,
       automationIntervalS: s.automation.intervalS,
       // The reconciler finds nothing to repair in a replay without crashes; it runs as in production

@@ -11,22 +11,38 @@ import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import { ASSUMED_VM_UTILIZATION } from '../telemetry/energy.ts';
 
+/** How a migration is asked for: the target (a host id or name; placement chooses when absent) and the mode. */
+export interface MigrateOptions {
+  toHost?: string;
+  mode?: 'stop-and-copy' | 'precopy' | 'postcopy';
+  downtimeTargetMs?: number;
+  bandwidthMbps?: number;
+}
+
+/** What became of a migration: its operation's id, and the error when it failed. */
+export interface MigrateOutcome {
+  opId: string;
+  status: 'succeeded' | 'failed';
+  error?: string;
+}
+
 /** Live migration of a VM to another host. */
 export class Migrate extends Service {
   /**
    * Live-migrate a VM to another host (chosen by placement when not given). Capacity is claimed on
    * the target first; on failure the VM stays where it was and the claim is given back.
+   * @returns the migration's operation record (as `GET /v1/operations/ID` shows it)
    */
-  async migrateVm(
-    p: Principal,
-    id: string,
-    o: {
-      toHost?: string;
-      mode?: 'stop-and-copy' | 'precopy' | 'postcopy';
-      downtimeTargetMs?: number;
-      bandwidthMbps?: number;
-    },
-  ) {
+  async migrateVm(p: Principal, id: string, o: MigrateOptions) {
+    const { opId } = await this.migrateVmOutcome(p, id, o);
+    return this.cp.operations.getOperation(p, opId);
+  }
+
+  /**
+   * `migrateVm` without reading the operation record back: its id, whether it succeeded and why not
+   * (what applying a plan needs: one statement less per migration). Same checks and effects.
+   */
+  async migrateVmOutcome(p: Principal, id: string, o: MigrateOptions): Promise<MigrateOutcome> {
     const v = await this.cp.vmReads.vmRow(p, id, 'vm:migrate');
     if (v.state !== 'running')
       throw new ControlError(
@@ -46,6 +62,7 @@ export class Migrate extends Service {
       .executeTakeFirstOrThrow();
     const opId = this.ctx.ids.uuid();
     let dst!: HostRow;
+    let target: HostRow | undefined;
     this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
       let toHost: string | undefined;
@@ -64,6 +81,7 @@ export class Migrate extends Service {
             `Cannot migrate between a ${src.driver} host and a ${t.driver} host`,
           );
         toHost = t.id;
+        target = t;
       }
       // The VM's local volumes are mirrored to the destination: it needs room for them too.
       const local = await trx
@@ -84,11 +102,15 @@ export class Migrate extends Service {
         toHost,
         volumesGiB: Number(local?.gib ?? 0),
       });
-      dst = await trx
-        .selectFrom('hosts')
-        .selectAll()
-        .where('id', '=', placed.hostId)
-        .executeTakeFirstOrThrow();
+      // A target given by the caller was read above (its counters are now stale: not used below).
+      dst =
+        target?.id === placed.hostId
+          ? target
+          : await trx
+              .selectFrom('hosts')
+              .selectAll()
+              .where('id', '=', placed.hostId)
+              .executeTakeFirstOrThrow();
       await trx
         .updateTable('vms')
         .set({ state: 'migrating', updated_at: this.now() })
@@ -116,6 +138,7 @@ export class Migrate extends Service {
       });
     });
     let report: Record<string, unknown> = {};
+    let error: string | undefined;
     // The VM's network peers: they learn the destination during the switch-over, the source after it.
     const peers = (await this.cp.networkPush.peerHostsOf(v.id)).filter((h) => h !== dst.id);
     const also = [{ vmId: v.id, hostId: dst.id }];
@@ -170,6 +193,7 @@ export class Migrate extends Service {
       // The source loses the VM's ports once it runs on the destination (the resync retries a failure).
       if (peers.length) await this.cp.networkPush.push([...peers, dst.id]);
     } catch (e) {
+      error = (e as Error).message;
       await this.db.transaction().execute(async (trx) => {
         await this.cp.claims.releaseHost(trx, dst.id, flavor);
         await trx
@@ -193,6 +217,6 @@ export class Migrate extends Service {
       });
       if (peers.length) await this.cp.networkPush.push([...peers, dst.id]);
     }
-    return this.cp.operations.getOperation(p, opId);
+    return { opId, status: error === undefined ? 'succeeded' : 'failed', error };
   }
 }

@@ -157,7 +157,7 @@ export class PlanApplier extends Service {
           const a = actions[i]!;
           try {
             if (a.type === 'migrate') {
-              const op = await this.cp.migrations.migrateVm(p, a.vmId, { toHost: a.to });
+              const op = await this.cp.migrations.migrateVmOutcome(p, a.vmId, { toHost: a.to });
               if (op.status !== 'succeeded') throw new Error(op.error ?? 'migration failed');
             } else {
               const r = await this.cp.power.powerHost(p, a.hostId, a.type === 'power-on' ? 'on' : 'off', {

@@ -316,7 +316,7 @@ export class Plans extends Service {
         continue;
       }
       try {
-        const op = await this.cp.migrations.migrateVm(p, v.id, {});
+        const op = await this.cp.migrations.migrateVmOutcome(p, v.id, {});
         if (op.status === 'succeeded') moved.push(v.name);
         else stuck.push({ vm: v.name, reason: op.error ?? 'migration failed' });
       } catch (e) {

@@ -54,6 +54,15 @@ const needOf = (r: PlaceRequest) => ({
   zone: r.vm.zone ?? null,
 });
 
+/** Every host's attributes that constraints read (a spread needs the rack of hosts that are not candidates). */
+const hostAttributesOf = (hosts: readonly HostView[]) =>
+  new Map(
+    hosts.map((h) => [
+      h.id,
+      { id: h.id, name: h.name, zone: h.zone, rack: h.rack, tier: h.tier, datacenter: h.datacenter },
+    ]),
+  );
+
 /** The one place that chooses hosts for VMs and claims their capacity. */
 export class Scheduler extends Service {
   /** Hosts' static attributes (capacity, ratios, reserved, zone, rack), cached: placement reads only state and counters. */
@@ -128,6 +137,25 @@ export class Scheduler extends Service {
       });
       return { decision, ctx };
     }
+    if (o.fast && this.useIndex) {
+      // A given target (a plan's or a caller's migration): the plain pipeline on that one host's
+      // indexed view, instead of reading every host row for it. Same filters, constraints and score.
+      const index = await this.cache.current(db);
+      const h = index.get(r.toHost!);
+      const views =
+        h && !r.exclude?.includes(h.id) && (r.driver === undefined || index.domainOf(h.id) === r.driver)
+          ? [h]
+          : [];
+      const decision = placeVm(
+        views,
+        {
+          ...this.pipelineRequest(r, ctx),
+          hostAttributes: ctx.constraints.length ? hostAttributesOf(index.views()) : undefined,
+        },
+        r.preset ?? 'pack',
+      );
+      return { decision, ctx };
+    }
     const all = await this.placementViews(db);
     const skip = new Set(r.exclude ?? []);
     const views = all.filter(
@@ -142,21 +170,7 @@ export class Scheduler extends Service {
         ...this.pipelineRequest(r, ctx),
         // Every host's attributes (a spread needs the rack of hosts that are not candidates), only
         // when some constraint will be checked.
-        hostAttributes: ctx.constraints.length
-          ? new Map(
-              all.map((h) => [
-                h.id,
-                {
-                  id: h.id,
-                  name: h.name,
-                  zone: h.zone,
-                  rack: h.rack,
-                  tier: h.tier,
-                  datacenter: h.datacenter,
-                },
-              ]),
-            )
-          : undefined,
+        hostAttributes: ctx.constraints.length ? hostAttributesOf(all) : undefined,
       },
       r.preset ?? 'pack',
     );
@@ -240,6 +254,8 @@ export class Scheduler extends Service {
     const name = host?.name ?? r.toHost!;
     const why = d.rejected[0];
     if (why?.filter === 'ConstraintFilter') {
+      // The indexed path reads no host rows: load the static attributes for this (rare) refusal.
+      if (!this.hostStatic.has(r.toHost!)) await this.placementViews(db);
       const hosts = new Map(
         [...this.hostStatic.values()].map((h) => [
           h.id,
