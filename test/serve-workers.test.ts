@@ -51,7 +51,7 @@ async function serveWorkers(env: Record<string, string> = {}) {
 
 /** The `control.leader` events, oldest first: one per process that became the leader. */
 async function leaders(url: string): Promise<number[]> {
-  const r = await fetch(`${url}/v1/events?after=0&limit=10000`, { headers: auth });
+  const r = await fetch(`${url}/v1/events?after=0&limit=1000`, { headers: auth });
   const events = (await r.json()) as { kind: string; detail: { pid: number } }[];
   return events.filter((e) => e.kind === 'control.leader').map((e) => e.detail.pid);
 }
