@@ -163,7 +163,7 @@ export class CreateVm extends Service {
         detail: { name: o.name, flavor: flavor.name, image: image.name, why: decision.explanation },
       });
     };
-    // The records first, the claims on the host and the tenant's usage last: their row locks
+    // The records first, the claims on the tenant's usage and the host last: their row locks
     // (PostgreSQL) are then held only until the commit. A host claim that loses a race rolls the
     // attempt back and decides again; the last attempt, no host that fits, and an HA VM (its
     // admission check counts the HA VMs recorded, this one apart) take the claims-first path, whose
@@ -186,8 +186,9 @@ export class CreateVm extends Service {
           }
           decision = picked;
           await record(trx);
-          if (!(await this.cp.claims.claimHost(trx, picked.hostId, flavor))) throw LOST_RACE;
+          // Tenant then host, the order of every claim and release (no deadlock between them).
           await this.cp.claims.claimQuota(trx, p.tenantId, flavor);
+          if (!(await this.cp.claims.claimHost(trx, picked.hostId, flavor))) throw LOST_RACE;
           return false;
         })
         .catch((e: unknown) => {
