@@ -105,4 +105,25 @@ for (const backend of storeBackends())
       assert.equal(Number(tenant.used_vcpus), ok * big.vcpus);
       await countersMatch();
     });
+
+    test('creates and deletes of one tenant at once: every one succeeds, the counters stay exact', async () => {
+      const token = await member('mix', { vms: 1e6, vcpus: 1e6, memoryMiB: 1e9, diskGiB: 1e9 });
+      const first = await createMany(token, 'm', 8, 'm1.tiny');
+      assert.deepEqual(
+        first.map((r) => r.status),
+        first.map(() => 202),
+      );
+      const [deletes, creates] = await Promise.all([
+        Promise.all(first.map((r) => t.call(token, 'DELETE', `/v1/vms/${r.body.vmId}`))),
+        createMany(token, 'n', 8, 'm1.tiny'),
+      ]);
+      for (const r of [...deletes, ...creates]) assert.equal(r.status, 202, JSON.stringify(r.body));
+      const tenant = await t.db
+        .selectFrom('tenants')
+        .selectAll()
+        .where('name', '=', 'mix')
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(tenant.used_vms), 8);
+      await countersMatch();
+    });
   });
