@@ -54,7 +54,8 @@ export class HostCache {
 
   /** The index, after reading what changed (or every host, the first time and now and then). */
   async current(db: Db): Promise<HostIndex> {
-    if (!this.index || ++this.reads >= FULL_EVERY) return this.reload(db);
+    const index = this.index;
+    if (!index || ++this.reads >= FULL_EVERY) return this.reload(db);
     // Ids and versions only: the rows themselves are read for the few that changed.
     const recent = await db
       .selectFrom('hosts')
@@ -63,18 +64,20 @@ export class HostCache {
       .execute();
     const changed = recent.filter((r) => this.versions.get(r.id) !== Number(r.version)).map((r) => r.id);
     if (changed.length) await this.refresh(db, changed);
-    return this.index;
+    // Invalidated while this read was waiting (a host edited): read every host again.
+    return this.index === index ? index : this.current(db);
   }
 
   /** Re-read some hosts now (after a claim lost a race on them). */
   async refresh(db: Db, ids: readonly string[]): Promise<void> {
-    if (!this.index || !ids.length) return;
+    const index = this.index;
+    if (!index || !ids.length) return;
     const rows = await db
       .selectFrom('hosts')
       .select([...COLUMNS])
       .where('id', 'in', ids)
       .execute();
-    await this.apply(db, rows, this.index);
+    await this.apply(db, rows, index);
   }
 
   private async reload(db: Db): Promise<HostIndex> {
