@@ -46,13 +46,14 @@ export function acquireHostSearch(
   return PowerIncreaseIndex.acquire(classes(), power, peMips, ramMiB);
 }
 
-let spare: HostScan | undefined;
+/** Released scans for reuse (one is enough: a planning round holds one at a time). */
+const spare: HostScan[] = [];
 
 /** Member hosts as flags; a query evaluates all of them in id order. */
 export class HostScan implements HostSearch {
   private readonly member: Uint8Array;
-  private candHost: Int32Array;
-  private candDiff: Float64Array;
+  private readonly candHost: Int32Array;
+  private readonly candDiff: Float64Array;
 
   constructor(readonly hostCount: number) {
     this.member = new Uint8Array(hostCount);
@@ -62,17 +63,14 @@ export class HostScan implements HostSearch {
 
   /** An empty scan over H hosts, reusing the one last released when it has that size. */
   static acquire(H: number): HostScan {
-    const s = spare;
-    if (s && s.hostCount === H) {
-      spare = undefined;
-      return s;
-    }
-    return new HostScan(H);
+    const s = spare.pop();
+    return s && s.hostCount === H ? s : new HostScan(H);
   }
 
   release(): void {
     this.member.fill(0);
-    spare = this;
+    spare.length = 0;
+    spare.push(this);
   }
 
   has(h: number): boolean {
