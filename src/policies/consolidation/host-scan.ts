@@ -28,10 +28,12 @@ export interface HostSearch {
 export type HostSearchMode = 'auto' | 'index' | 'scan';
 
 /**
- * Below this many hosts `auto` scans. Measured on PlanetLab 20110303 (800 hosts, lr-mmt:1.2):
- * the scan costs less CPU and memory in cloudsim mode; at 4,000 hosts the index wins (docs/simulator.md).
+ * Below this many hosts `auto` scans. Measured (lr-mmt:1.2, one warm `simulate`, CPU-s scan/index):
+ * 800 PlanetLab hosts 0.45/0.40 (cloudsim mode), synthetic days of 1,000 hosts 0.80/0.67 and 2,000
+ * hosts 2.35/1.69; but a whole `nubis sim` process on the 800 hosts costs about 0.05 CPU-s more with
+ * the index (its code is compiled cold), so the index pays from about 1,000 hosts (docs/simulator.md).
  */
-export const SCAN_BELOW_HOSTS = 2000;
+export const SCAN_BELOW_HOSTS = 1000;
 
 /** A host search over `power.length` hosts, empty. */
 export function acquireHostSearch(
