@@ -74,7 +74,7 @@ export interface SimInput {
   migrationTime: MigrationTimeModel;
   pue: number;
   historyLength: number;
-  /** How PABFD finds hosts (placement at t = 0 and consolidation); default `auto`: by cluster size. */
+  /** How PABFD finds hosts (placement at t = 0 and consolidation); default `index`, same results. */
   hostSearch?: HostSearchMode;
   /** Called after every step with the step index and the total. */
   onStep?: (step: number, total: number) => void;
@@ -260,7 +260,7 @@ export class DatacenterSim {
     const index = baseline
       ? undefined
       : acquireHostSearch(
-          input.hostSearch ?? 'auto',
+          input.hostSearch ?? 'index',
           () => powerClasses(hosts.power, hosts.capacityMips),
           hosts.power,
           hosts.peMips,

@@ -38,10 +38,7 @@ export interface ConsolidationOptions {
    * cycles may still have no vCPU slots left). Absent in the simulator.
    */
   extraFits?: (t: TrialCluster, h: number, v: number) => boolean;
-  /**
-   * How PABFD finds its host: the power-increase index, the plain scan, or (`auto`, the default)
-   * the one that is cheaper for the cluster's size. Both give the same plan.
-   */
+  /** How PABFD finds its host: the power-increase index (default) or the plain scan; same plan. */
   hostSearch?: HostSearchMode;
 }
 
@@ -99,7 +96,7 @@ export function planConsolidation(
   const update = (idx: HostSearch, h: number): void =>
     idx.set(h, t.allocatedMips(h), t.availableMips(h), t.freeRamMiB(h), snap.hostPowerNowW[h]!);
   const newIndex = (hosts: Iterable<number>): HostSearch => {
-    const mode = o.hostSearch ?? 'auto';
+    const mode = o.hostSearch ?? 'index';
     const idx = acquireHostSearch(mode, classes, snap.hostPower, snap.hostPeMips, snap.hostRamMiB);
     for (const h of hosts) if (!excludedPlace[h]) update(idx, h);
     return idx;

@@ -1,9 +1,8 @@
 /**
  * The plain PABFD scan (Beloglazov & Buyya, CCPE 2012, Alg. 1, as CloudSim's
  * `PowerVmAllocationPolicyMigrationAbstract#findHostForVm` runs it): evaluate every member host in id
- * order, then ask `accept` in (increase, id) order. Same contract as `PowerIncreaseIndex`; on small
- * clusters (CloudSim's 800 hosts, most of them nearly tied) it is cheaper than the index, whose
- * queries read most buckets there anyway. Pure data structure: no I/O, no clock.
+ * order, then ask `accept` in (increase, id) order. Same contract and answers as
+ * `PowerIncreaseIndex`, which it backs up as the plain reference. Pure data structure: no I/O, no clock.
  */
 import { PowerIncreaseIndex, type HostScorer, type PowerClasses } from './host-index.ts';
 import type { PowerModelSpec } from '../../models/power.ts';
@@ -17,25 +16,24 @@ export interface HostSearch {
   /**
    * The host with the least (increase, id) among those `s.evaluate` gives a number for (NaN: does not
    * fit) that `s.accept` takes, asking `s.accept` in that order; -1 when none.
-   * @param d the VM's demand, MIPS; @param r its RAM, MiB, when RAM is checked (the index's bounds).
+   * @param d the VM's demand, MIPS (the index's bounds use it).
+   * @param r the VM's RAM, MiB, when RAM is checked, else 0 or -Infinity.
    */
   best(d: number, r: number, s: HostScorer): number;
   /** Empty it and keep it for reuse; do not use it afterwards. */
   release(): void;
 }
 
-/** Which host search PABFD uses: `auto` picks by cluster size (`SCAN_BELOW_HOSTS`). */
-export type HostSearchMode = 'auto' | 'index' | 'scan';
+/** Which host search PABFD uses (both give the same plan): the index (default) or the plain scan. */
+export type HostSearchMode = 'index' | 'scan';
 
 /**
- * Below this many hosts `auto` scans. Measured (lr-mmt:1.2, one warm `simulate`, CPU-s scan/index):
- * 800 PlanetLab hosts 0.45/0.40 (cloudsim mode), synthetic days of 1,000 hosts 0.80/0.67 and 2,000
- * hosts 2.35/1.69; but a whole `nubis sim` process on the 800 hosts costs about 0.05 CPU-s more with
- * the index (its code is compiled cold), so the index pays from about 1,000 hosts (docs/simulator.md).
+ * An empty host search over `power.length` hosts. The index costs no more than the scan even on
+ * small clusters (measured, lr-mmt:1.2, one warm run, CPU-s scan / index: synthetic days of 100
+ * hosts 0.074 / 0.066, 400 hosts 0.24 / 0.26, 4,000 hosts 6.7 / 3.9; PlanetLab's 800 hosts in
+ * cloudsim mode 0.58 / 0.52, and the same 0.98 CPU-s median for a whole `nubis sim` process); the scan
+ * stays as the literal reference the tests compare the index with, and as an option.
  */
-export const SCAN_BELOW_HOSTS = 1000;
-
-/** A host search over `power.length` hosts, empty. */
 export function acquireHostSearch(
   mode: HostSearchMode,
   classes: () => PowerClasses,
@@ -43,8 +41,7 @@ export function acquireHostSearch(
   peMips: Float64Array,
   ramMiB: Float64Array,
 ): HostSearch {
-  if (mode === 'scan' || (mode === 'auto' && power.length < SCAN_BELOW_HOSTS))
-    return HostScan.acquire(power.length);
+  if (mode === 'scan') return HostScan.acquire(power.length);
   return PowerIncreaseIndex.acquire(classes(), power, peMips, ramMiB);
 }
 

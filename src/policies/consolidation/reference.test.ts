@@ -188,7 +188,7 @@ test("property: the optimized planner (index and scan) makes exactly the literal
         consolidateIdleHosts: false,
       };
       const want = referencePlan(snap, o);
-      // Both host searches (the auto mode scans clusters this small): each must give the literal plan.
+      // Both host searches (the index is the default): each must give the literal plan.
       for (const hostSearch of ['index', 'scan'] as const)
         assert.deepEqual(
           planConsolidation(snap, { ...o, random: seededRandom(1), hostSearch }).migrations,
