@@ -194,3 +194,19 @@ test('cloudsim mode: LRR gives exactly LR (Q5) and idle VMs vanish (Q1); default
   assert.equal(rs1.energyKWh, rs2.energyKWh);
   assert.equal(rs1.migrations, rs2.migrations);
 });
+
+test('the host index and the plain scan give the same run (placement at t = 0 and every round)', () => {
+  const s = { ...PLANETLAB_SCENARIO, workload: { type: 'planetlab' as const, limitVms: 120 } };
+  const w = loadWorkload(s, DAY, 1);
+  for (const [p, mode] of [
+    ['lr-mmt:1.2', 'cloudsim'],
+    ['mad-mc:2.5', 'default'],
+    ['thr-mu:0.8', 'default'],
+  ] as const) {
+    const run = (hostSearch: 'index' | 'scan') =>
+      simulate({ ...buildSimInput(s, w, parsePolicy(p), mode, 1, 60), hostSearch });
+    const index = run('index');
+    assert.ok(index.migrations > 0, p);
+    assert.deepEqual(index, run('scan'), `${p} ${mode}`);
+  }
+});

@@ -13,7 +13,8 @@ import {
   type ConsolidationStats,
   type PlannedMigration,
 } from '../policies/consolidation/beloglazov.ts';
-import { PowerIncreaseIndex, powerClasses } from '../policies/consolidation/host-index.ts';
+import { powerClasses } from '../policies/consolidation/host-index.ts';
+import { acquireHostSearch, type HostSearchMode } from '../policies/consolidation/host-scan.ts';
 import type { ClusterSnapshot } from '../policies/consolidation/trial-cluster.ts';
 import type { OverloadDetector } from '../policies/overload.ts';
 import type { VmSelectionPolicy } from '../policies/selection.ts';
@@ -73,6 +74,8 @@ export interface SimInput {
   migrationTime: MigrationTimeModel;
   pue: number;
   historyLength: number;
+  /** How PABFD finds hosts (placement at t = 0 and consolidation); default `index`, same results. */
+  hostSearch?: HostSearchMode;
   /** Called after every step with the step index and the total. */
   onStep?: (step: number, total: number) => void;
 }
@@ -256,8 +259,9 @@ export class DatacenterSim {
       this.cs || this.lists[h]!.length > 0 ? powerW(hosts.power[h]!, 0) : 0;
     const index = baseline
       ? undefined
-      : new PowerIncreaseIndex(
-          powerClasses(hosts.power, hosts.capacityMips),
+      : acquireHostSearch(
+          input.hostSearch ?? 'index',
+          () => powerClasses(hosts.power, hosts.capacityMips),
           hosts.power,
           hosts.peMips,
           hosts.ramMiB,
@@ -314,7 +318,7 @@ export class DatacenterSim {
         cur.need = need;
         cur.d = d;
         cur.size = size;
-        best = index!.best(need, vms.ramMiB[v]!, evaluate, accept);
+        best = index!.best(need, vms.ramMiB[v]!, { evaluate, accept });
       }
       if (best < 0)
         throw new PlacementError(
@@ -331,6 +335,7 @@ export class DatacenterSim {
       this.beingInstantiated[v] = 0;
       if (index) setHost(best);
     }
+    index?.release();
   }
 
   private hostDemand(h: number): number {
@@ -536,6 +541,7 @@ export class DatacenterSim {
         ramConstraint: !this.cs,
         excludeOverloadTargets: !this.cs,
         consolidateIdleHosts: !this.cs,
+        hostSearch: this.input.hostSearch,
       });
       this.addStats(r.stats);
       migrations = r.migrations;

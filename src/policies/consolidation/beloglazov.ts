@@ -7,7 +7,8 @@ import { powerW } from '../../models/power.ts';
 import type { Random } from '../../runtime/random.ts';
 import type { OverloadDetector } from '../overload.ts';
 import type { VmSelectionPolicy } from '../selection.ts';
-import { PowerIncreaseIndex, powerClasses } from './host-index.ts';
+import { powerClasses, type HostScorer } from './host-index.ts';
+import { acquireHostSearch, type HostSearch, type HostSearchMode } from './host-scan.ts';
 import { TrialCluster, type ClusterSnapshot } from './trial-cluster.ts';
 
 /** One move of a plan. */
@@ -37,6 +38,8 @@ export interface ConsolidationOptions {
    * cycles may still have no vCPU slots left). Absent in the simulator.
    */
   extraFits?: (t: TrialCluster, h: number, v: number) => boolean;
+  /** How PABFD finds its host: the power-increase index (default) or the plain scan; same plan. */
+  hostSearch?: HostSearchMode;
 }
 
 /** Counters of one planning round, for the report and the benchmark. */
@@ -89,15 +92,16 @@ export function planConsolidation(
   for (const h of overloaded) excludedPlace[h] = 1;
   const migrations: PlannedMigration[] = [];
   const allHosts = Int32Array.from({ length: H }, (_, h) => h);
-  const classes = powerClasses(snap.hostPower, snap.hostCapacityMips);
-  const update = (idx: PowerIncreaseIndex, h: number): void =>
+  const classes = () => powerClasses(snap.hostPower, snap.hostCapacityMips);
+  const update = (idx: HostSearch, h: number): void =>
     idx.set(h, t.allocatedMips(h), t.availableMips(h), t.freeRamMiB(h), snap.hostPowerNowW[h]!);
-  const newIndex = (hosts: Iterable<number>): PowerIncreaseIndex => {
-    const idx = PowerIncreaseIndex.acquire(classes, snap.hostPower, snap.hostPeMips, snap.hostRamMiB);
+  const newIndex = (hosts: Iterable<number>): HostSearch => {
+    const mode = o.hostSearch ?? 'index';
+    const idx = acquireHostSearch(mode, classes, snap.hostPower, snap.hostPeMips, snap.hostRamMiB);
     for (const h of hosts) if (!excludedPlace[h]) update(idx, h);
     return idx;
   };
-  const placer = new Placer(t, excludedPlace, o, detect);
+  const placer = new Placer(t, excludedPlace, o, stats);
   if (toMigrate.length > 0) {
     const idx = newIndex(allHosts);
     for (const v of sortByDemandDecreasing(toMigrate, snap.vmDemandMips)) {
@@ -221,46 +225,45 @@ function sortByDemandDecreasing(vms: readonly number[], demand: Float64Array): n
  * first (with an index of hosts by power segment, see host-index.ts) and run the costly detector
  * only in that order until one host passes: same answer, a fraction of the work.
  */
-class Placer {
+class Placer implements HostScorer {
   private v = -1;
   private d = 0;
-  readonly evaluate: (h: number) => number;
-  readonly accept: (h: number) => boolean;
 
   constructor(
     private readonly t: TrialCluster,
-    excluded: Uint8Array,
+    private readonly excluded: Uint8Array,
     private readonly o: ConsolidationOptions,
-    detect: (h: number, extra?: number) => boolean,
-  ) {
+    private readonly stats: ConsolidationStats,
+  ) {}
+
+  evaluate(h: number): number {
+    const { t, o, d } = this;
     const snap = t.snap;
-    this.evaluate = (h) => {
-      const d = this.d;
-      if (excluded[h]) return NaN;
-      if (snap.hostPeMips[h]! < d) return NaN;
-      if (t.availableMips(h) < d) return NaN;
-      if (o.ramConstraint && t.freeRamMiB(h) < snap.vmRamMiB[this.v]!) return NaN;
-      if (o.extraFits && !o.extraFits(t, h, this.v)) return NaN;
-      let u = (t.allocatedMips(h) + d) / snap.hostCapacityMips[h]!;
-      if (u > 1) {
-        if (u < 1 + 1e-9) u = 1;
-        else return NaN;
-      }
-      const diff = powerW(snap.hostPower[h]!, u) - snap.hostPowerNowW[h]!;
-      return diff < Number.MAX_VALUE ? diff : NaN;
-    };
-    this.accept = (h) => t.allocatedMips(h) === 0 || !detect(h, this.v);
+    if (this.excluded[h]) return NaN;
+    if (snap.hostPeMips[h]! < d) return NaN;
+    if (t.availableMips(h) < d) return NaN;
+    if (o.ramConstraint && t.freeRamMiB(h) < snap.vmRamMiB[this.v]!) return NaN;
+    if (o.extraFits && !o.extraFits(t, h, this.v)) return NaN;
+    let u = (t.allocatedMips(h) + d) / snap.hostCapacityMips[h]!;
+    if (u > 1) {
+      if (u < 1 + 1e-9) u = 1;
+      else return NaN;
+    }
+    const diff = powerW(snap.hostPower[h]!, u) - snap.hostPowerNowW[h]!;
+    return diff < Number.MAX_VALUE ? diff : NaN;
   }
 
-  private ramNeeded(v: number): number {
-    return this.o.ramConstraint ? this.t.snap.vmRamMiB[v]! : -Infinity;
+  accept(h: number): boolean {
+    if (this.t.allocatedMips(h) === 0) return true;
+    this.stats.detectorCalls++;
+    return !this.o.detector(this.t.loadView(h, this.v));
   }
 
   /** The PABFD host for VM v among the indexed hosts, or -1. */
-  find(idx: PowerIncreaseIndex, v: number): number {
+  find(idx: HostSearch, v: number): number {
     this.v = v;
     this.d = this.t.snap.vmDemandMips[v]!;
-    return idx.best(this.d, this.ramNeeded(v), this.evaluate, this.accept);
+    return idx.best(this.d, this.o.ramConstraint ? this.t.snap.vmRamMiB[v]! : -Infinity, this);
   }
 }
 

@@ -13,6 +13,7 @@ import {
   type PowerModelSpec,
 } from '../../models/power.ts';
 import { PowerIncreaseIndex, powerClasses } from './host-index.ts';
+import { HostScan } from './host-scan.ts';
 
 const MODELS: PowerModelSpec[] = [
   HP_PROLIANT_ML110_G4,
@@ -56,7 +57,7 @@ const arbCase = fc.record({
   ),
 });
 
-test('property: the index picks the same host as the plain scan', () => {
+test('property: the index and HostScan pick the same host as the plain scan', () => {
   fc.assert(
     fc.property(arbCase, (c) => {
       const H = c.hosts.length;
@@ -71,14 +72,18 @@ test('property: the index picks the same host as the plain scan', () => {
       );
       const present = new Uint8Array(H).fill(1);
       const idx = new PowerIncreaseIndex(powerClasses(power, cap), power, pe, ramTotal);
-      const put = (h: number) =>
+      const scan = new HostScan(H);
+      const put = (h: number) => {
         idx.set(h, alloc[h]!, Math.max(0, cap[h]! - alloc[h]!), freeRam[h]!, nowW[h]!);
+        scan.set(h);
+      };
       for (let h = 0; h < H; h++) put(h);
       for (const q of c.queries) {
         for (const m of q.moves) {
           const h = m.h % H;
           if (m.drop) {
             idx.delete(h);
+            scan.delete(h);
             present[h] = 0;
           } else {
             alloc[h] = m.alloc * cap[h]!;
@@ -97,10 +102,16 @@ test('property: the index picks the same host as the plain scan', () => {
         };
         const rejected = new Set(q.reject.map((h) => h % H));
         const asked: number[] = [];
-        const got = idx.best(q.d, q.r, diff, (h) => {
+        const accept = (h: number) => {
           asked.push(h);
           return !rejected.has(h);
-        });
+        };
+        const got = idx.best(q.d, q.r, { evaluate: diff, accept });
+        const askedByIndex = asked.splice(0);
+        const gotByScan = scan.best(q.d, q.r, { evaluate: diff, accept });
+        assert.equal(gotByScan, got);
+        assert.deepEqual(asked, askedByIndex);
+        for (let h = 0; h < H; h++) assert.equal(scan.has(h), idx.has(h));
         // the plain scan: rank every present host that fits by (increase, id), ask in that order
         const ranked = [...Array(H).keys()]
           .filter((h) => present[h] && !Number.isNaN(diff(h)))

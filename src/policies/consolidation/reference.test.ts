@@ -129,7 +129,7 @@ const arbCluster = fc.integer({ min: 2, max: 14 }).chain((H) =>
   }),
 );
 
-test("property: the optimized planner makes exactly the literal CloudSim algorithm's plan", () => {
+test("property: the optimized planner (index and scan) makes exactly the literal CloudSim algorithm's plan", () => {
   fc.assert(
     fc.property(arbCluster, (c) => {
       const lists: number[][] = Array.from({ length: c.H }, () => []);
@@ -187,7 +187,14 @@ test("property: the optimized planner makes exactly the literal CloudSim algorit
         excludeOverloadTargets: c.excludeOverloadTargets,
         consolidateIdleHosts: false,
       };
-      assert.deepEqual(planConsolidation(snap, o).migrations, referencePlan(snap, o));
+      const want = referencePlan(snap, o);
+      // Both host searches (the index is the default): each must give the literal plan.
+      for (const hostSearch of ['index', 'scan'] as const)
+        assert.deepEqual(
+          planConsolidation(snap, { ...o, random: seededRandom(1), hostSearch }).migrations,
+          want,
+          hostSearch,
+        );
     }),
     { numRuns: 400, seed: 2026 },
   );
