@@ -81,7 +81,7 @@ async function seed(H: number, V: number) {
   });
   const token = (await cp.bootstrap('bench-token'))!;
   const admin = (await cp.authenticate(token))!;
-  await cp.setQuotas(admin, 'admin', { vcpus: 1e9, memoryMiB: 1e12, vms: 1e9, diskGiB: 1e12 });
+  await cp.setQuotas(admin, 'admin', { vcpus: 1e9, memoryMiB: 2 ** 31 - 1, vms: 1e9, diskGiB: 2 ** 31 - 1 });
   await cp.createFlavor(admin, { name: 'small', vcpus: 1, memoryMiB: 2048, diskGiB: 10 });
   await cp.createImage(admin, { name: 'tiny', format: 'kernel+initramfs', sizeMiB: 16 });
   const t0 = performance.now();
