@@ -67,7 +67,7 @@ const post = async (path: string, body: unknown, h = admin) =>
   ).json() as Promise<Record<string, string>>;
 await post('/v1/tenants', {
   name: 'bench',
-  quotas: { vcpus: 1e9, memoryMiB: 1e12, vms: 1e9, diskGiB: 1e12 },
+  quotas: { vcpus: 1e9, memoryMiB: 2 ** 31 - 1, vms: 1e9, diskGiB: 2 ** 31 - 1 }, // no limit (QUOTA_MAX)
 });
 const user = await post('/v1/users', { tenant: 'bench', name: 'loader', role: 'member' });
 const { token } = await post('/v1/tokens', { name: 'bench', userId: user.id });

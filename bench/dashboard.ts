@@ -4,7 +4,8 @@
  * hosts / 100,000 VMs? Seeds an in-memory control plane, serves it, and measures in Debian's Chromium
  * (playwright-core): the data-center page's first tiles and all tiles, the VM list's first rows, a
  * filter to one VM, a scroll to the end (at most to row 50,000), the longest main-thread task of each
- * page, the bytes each page transferred, and the API answers behind them.
+ * page, the bytes each page transferred, and the API answers behind them (the summary, the overview,
+ * and the host and VM lists: their first page of 100 rows, and a walk of all pages with limit=1000).
  *
  * Seeding: the first 50 hosts and 500 VMs go through the control plane (real placement, events,
  * operations); the rest are copies of those rows written in bulk (new id, name, rack, host; the hosts'
@@ -13,7 +14,7 @@
  * reads them).
  *
  * Options: --web DIR (the built dashboard to serve; default web/dist), --baseline DIR|REF (an older
- * dashboard measured in the same run: each figure with the old one and the ratio), --hosts N --vms N (one size; default both 1,000/10,000 and 10,000/100,000), --quick
+ * dashboard measured in the same run: each figure with the old one and the ratio), --hosts N --vms N (one size; default both 1,000/10,000 and 10,000/100,000), --api-only (no browser), --quick
  * (300 hosts / 3,000 VMs), --json (one JSON array of rows as the last line).
  */
 import { execSync } from 'node:child_process';
@@ -38,6 +39,8 @@ const arg = (name: string) => {
   return i > 0 ? Number(argv[i + 1]) : undefined;
 };
 const json = argv.includes('--json');
+/** `--api-only`: the API timings without the browser (e.g. `--api-only --hosts 10000 --vms 100000`). */
+const apiOnly = argv.includes('--api-only');
 const sizes: [number, number][] =
   arg('hosts') || arg('vms')
     ? [[arg('hosts') ?? 1000, arg('vms') ?? 10000]]
@@ -78,7 +81,7 @@ async function seed(H: number, V: number) {
   });
   const token = (await cp.bootstrap('bench-token'))!;
   const admin = (await cp.authenticate(token))!;
-  await cp.setQuotas(admin, 'admin', { vcpus: 1e9, memoryMiB: 1e12, vms: 1e9, diskGiB: 1e12 });
+  await cp.setQuotas(admin, 'admin', { vcpus: 1e9, memoryMiB: 2 ** 31 - 1, vms: 1e9, diskGiB: 2 ** 31 - 1 });
   await cp.createFlavor(admin, { name: 'small', vcpus: 1, memoryMiB: 2048, diskGiB: 10 });
   await cp.createImage(admin, { name: 'tiny', format: 'kernel+initramfs', sizeMiB: 16 });
   const t0 = performance.now();
@@ -174,13 +177,35 @@ async function measure(H: number, V: number) {
     const body = await r.text();
     return { ms: Math.round(performance.now() - t), kib: Math.round(body.length / 1024), status: r.status };
   };
+  /** Every page of a list, following X-Next-Cursor (time and bytes summed over the pages). */
+  const walkApi = async (path: string) => {
+    const t = performance.now();
+    let bytes = 0;
+    let pages = 0;
+    for (let cursor: string | null = ''; cursor !== null; pages++) {
+      const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+      const r: Response = await fetch(url + path + q, { headers: { authorization: `Bearer ${token}` } });
+      bytes += (await r.text()).length;
+      if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+      cursor = r.headers.get('x-next-cursor');
+    }
+    return { ms: Math.round(performance.now() - t), kib: Math.round(bytes / 1024), pages };
+  };
+  // Lists answer a page (100 rows by default, at most 1,000): one page, and a walk of every page.
   const api = {
     summary: await timeApi('/v1/datacenter/summary'),
-    hosts: await timeApi('/v1/hosts'),
-    vmsPage: await timeApi('/v1/vms?limit=500'),
+    'hosts first page (100 rows)': await timeApi('/v1/hosts'),
+    'hosts all pages (limit=1000)': await walkApi('/v1/hosts?limit=1000'),
+    'vms first page (100 rows)': await timeApi('/v1/vms'),
+    'vms all pages (limit=1000)': await walkApi('/v1/vms?limit=1000'),
     overview: await timeApi('/v1/overview'),
   };
 
+  if (apiOnly) {
+    await app.close();
+    await db.destroy();
+    return { hosts: H, vms: V, seedS: Number(seedS.toFixed(1)), api, now: undefined, before: undefined };
+  }
   const now = await inBrowser(url, token, H, V);
   let before: Awaited<ReturnType<typeof inBrowser>> | undefined;
   if (baselineDir) {
@@ -315,6 +340,13 @@ for (const [H, V] of sizes) {
     add(`api ${k}`, a.ms, 'ms');
     add(`api ${k} size`, a.kib, 'KiB');
   }
+  log(`${name}: seeded in ${seedS} s`);
+  log(
+    `  API: ${Object.entries(api)
+      .map(([k, a]) => `${k} ${a.ms} ms (${a.kib} KiB${'pages' in a ? `, ${a.pages} pages` : ''})`)
+      .join(', ')}`,
+  );
+  if (!r) continue;
   add('first tiles', r.firstTilesMs, 'ms', b?.firstTilesMs);
   add('all tiles', r.tilesMs, 'ms', b?.tilesMs);
   add('data-center longest task', r.tilesLongTaskMs, 'ms', b?.tilesLongTaskMs);
@@ -324,10 +356,6 @@ for (const [H, V] of sizes) {
   add(`VM list scroll to row ${r.scrollRow}`, r.scrollMs, 'ms', b?.scrollMs);
   add('VM list longest task', r.listLongTaskMs, 'ms', b?.listLongTaskMs);
   add('VM list transferred', r.listKiB, 'KiB', b?.listKiB);
-  log(`${name}: seeded in ${seedS} s`);
-  log(
-    `  API: summary ${api.summary.ms} ms (${api.summary.kib} KiB), /v1/hosts ${api.hosts.ms} ms (${api.hosts.kib} KiB), /v1/vms?limit=500 ${api.vmsPage.ms} ms (${api.vmsPage.kib} KiB), /v1/overview ${api.overview.ms} ms`,
-  );
   log(
     `  data center: first tiles ${fig(r.firstTilesMs, b?.firstTilesMs, 'ms')}, all ${H} tiles ${fig(r.tilesMs, b?.tilesMs, 'ms')}, longest task ${fig(r.tilesLongTaskMs, b?.tilesLongTaskMs, 'ms')}, transferred ${fig(r.tilesKiB, b?.tilesKiB, 'KiB')}`,
   );

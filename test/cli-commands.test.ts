@@ -249,6 +249,14 @@ test('VMs by name: one in each tenant with the same name is ambiguous for the ad
   assert.match(amb.err, /AMBIGUOUS: "web" names 2 VMs: web \(id .*\), web \(id .*\); give the id/);
   assert.ok(amb.err.includes(op.vmId) && amb.err.includes(mine.id), 'both candidates listed');
   assert.equal((await json('admin', 'vm', 'show', op.vmId)).id, op.vmId, 'an exact id wins');
+  // A VM named like another VM's id: the id still wins, the name is still found when it is no id.
+  await ok('ann', 'vm', 'create', '--name', op.vmId, '--flavor', 'm1.small', '--image', 'tiny');
+  assert.equal((await json('admin', 'vm', 'show', op.vmId)).id, op.vmId, 'an id wins over a name');
+  assert.equal((await json('admin', 'vm', 'stop', op.vmId)).vmId, op.vmId, 'actions too');
+  await ok('admin', 'vm', 'start', op.vmId);
+  const named = await json('ann', 'vm', 'show', op.vmId);
+  assert.equal(named.name, op.vmId, 'the member, who cannot see that id, gets her VM by its name');
+  await ok('ann', 'vm', 'delete', named.id);
   const dry = await ok(
     'ann',
     'vm',

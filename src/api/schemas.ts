@@ -8,21 +8,33 @@ export const name = z
   .max(63)
   .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'letters, digits, ".", "_" or "-", starting with a letter or digit');
 
+/**
+ * The largest quota (2^31 - 1, a 32-bit integer column on PostgreSQL): set a quota to it for "no
+ * limit" (2,147,483,647 vCPUs, or 2 PiB of memory in MiB).
+ */
+export const QUOTA_MAX = 2147483647;
+
+const quota = z
+  .number()
+  .int()
+  .min(0)
+  .max(QUOTA_MAX, `a quota is a whole number from 0 to ${QUOTA_MAX} (the largest: use it for "no limit")`);
+
 /** A tenant's quotas, each optional. */
 export const quotas = z
   .object({
-    vcpus: z.number().int().min(0),
-    memoryMiB: z.number().int().min(0),
-    vms: z.number().int().min(0),
-    diskGiB: z.number().int().min(0),
-    networks: z.number().int().min(0),
-    ports: z.number().int().min(0),
-    floatingIps: z.number().int().min(0),
-    securityGroups: z.number().int().min(0),
-    keypairs: z.number().int().min(0),
-    volumes: z.number().int().min(0),
-    volumeGiB: z.number().int().min(0),
-    volumeSnapshots: z.number().int().min(0),
+    vcpus: quota,
+    memoryMiB: quota,
+    vms: quota,
+    diskGiB: quota,
+    networks: quota,
+    ports: quota,
+    floatingIps: quota,
+    securityGroups: quota,
+    keypairs: quota,
+    volumes: quota,
+    volumeGiB: quota,
+    volumeSnapshots: quota,
   })
   .partial()
   .strict();

@@ -2,7 +2,7 @@
  * Self-contained HTML report: result tables and inline SVG line charts (active hosts, power,
  * SLA violation, migrations per step), one line per policy. No scripts, no external assets.
  */
-import type { RunOutput } from './run.ts';
+import { seriesKey, type RunOutput } from './run.ts';
 import { summarize } from './summary.ts';
 
 const COLORS = [
@@ -100,10 +100,12 @@ export function renderReport(out: RunOutput, meta: { title: string; command?: st
   const days = [...new Set(out.rows.map((r) => r.day))];
   const policies = [...new Set(out.rows.map((r) => r.policy))];
   const pct = (x: number, d = 3) => (x * 100).toFixed(d);
+  const severalSeeds = new Set(out.rows.map((r) => r.seed)).size > 1;
+  const dayCell = (r: { day: string; seed: number }) => esc(severalSeeds ? `${r.day} seed ${r.seed}` : r.day);
   const rowsHtml = out.rows
     .map(
       (r) =>
-        `<tr><td>${esc(r.day)}</td><td>${esc(r.policy)}</td><td>${r.mode}</td><td>${r.energyKWh.toFixed(2)}</td><td>${r.migrations}</td><td>${pct(r.slatah)}</td><td>${pct(r.pdm, 4)}</td><td>${pct(r.slav, 5)}</td><td>${r.esv.toExponential(3)}</td><td>${r.hostShutdowns}</td><td>${r.meanMigrationTimeS.toFixed(2)}</td><td>${r.wallMs.toFixed(0)}</td></tr>`,
+        `<tr><td>${dayCell(r)}</td><td>${esc(r.policy)}</td><td>${r.mode}</td><td>${r.energyKWh.toFixed(2)}</td><td>${r.migrations}</td><td>${pct(r.slatah)}</td><td>${pct(r.pdm, 4)}</td><td>${pct(r.slav, 5)}</td><td>${r.esv.toExponential(3)}</td><td>${r.hostShutdowns}</td><td>${r.meanMigrationTimeS.toFixed(2)}</td><td>${r.wallMs.toFixed(0)}</td></tr>`,
     )
     .join('');
   const sum = summarize(out.rows);
@@ -111,12 +113,19 @@ export function renderReport(out: RunOutput, meta: { title: string; command?: st
     days.length > 1
       ? `<h2>Mean ± standard deviation over ${days.length} days</h2><table><tr><th>policy</th><th>energy kWh</th><th>migrations</th><th>SLATAH %</th><th>PDM %</th><th>SLAV %</th><th>ESV</th></tr>${sum.map((s) => `<tr><td>${esc(s.policy)}</td><td>${s.mean.energyKWh.toFixed(2)} ± ${s.stdev.energyKWh.toFixed(2)}</td><td>${s.mean.migrations.toFixed(0)} ± ${s.stdev.migrations.toFixed(0)}</td><td>${pct(s.mean.slatah)} ± ${pct(s.stdev.slatah)}</td><td>${pct(s.mean.pdm, 4)} ± ${pct(s.stdev.pdm, 4)}</td><td>${pct(s.mean.slav, 5)} ± ${pct(s.stdev.slav, 5)}</td><td>${s.mean.esv.toExponential(3)}</td></tr>`).join('')}</table>`
       : '';
-  const charts = days
-    .map((day) => {
-      const series = policies.map((p) => ({ name: p, s: out.series.get(`${day}|${p}`) })).filter((x) => x.s);
+  // One group of charts per day, or per day and seed with several seeds (the series' keys, run.ts).
+  const groups = [
+    ...new Map(out.rows.map((r) => [`${r.day}\0${r.seed}`, { day: r.day, seed: r.seed }] as const)).values(),
+  ];
+  const charts = groups
+    .map(({ day, seed }) => {
+      const series = policies
+        .map((p) => ({ name: p, s: out.series.get(seriesKey(day, p, seed, severalSeeds)) }))
+        .filter((x) => x.s);
+      const title = severalSeeds ? `${day}, seed ${seed}` : day;
       const mk = (f: 'activeHosts' | 'powerW' | 'slaViolation' | 'migrations', scale = 1) =>
         series.map(({ name, s }) => ({ name, x: s!.timeS, y: s![f].map((v) => v * scale) }));
-      return `<h2>${esc(day)}</h2>${legend(series.map((x) => x.name))}<div class="charts">${lineChart('Active hosts', 'hosts', mk('activeHosts'))}${lineChart('Data-center power', 'kW', mk('powerW', 1e-3))}${lineChart('SLA violation (hosts under-serving)', '% of active hosts', mk('slaViolation', 100))}${lineChart('Migrations started per step', 'migrations', mk('migrations'))}</div>`;
+      return `<h2>${esc(title)}</h2>${legend(series.map((x) => x.name))}<div class="charts">${lineChart('Active hosts', 'hosts', mk('activeHosts'))}${lineChart('Data-center power', 'kW', mk('powerW', 1e-3))}${lineChart('SLA violation (hosts under-serving)', '% of active hosts', mk('slaViolation', 100))}${lineChart('Migrations started per step', 'migrations', mk('migrations'))}</div>`;
     })
     .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(meta.title)}</title><style>

@@ -160,13 +160,20 @@ export async function resolveId<T extends { id: string; name: string }>(
 /**
  * A VM's id from its id or name (VMs are named per tenant: admins may see several with one name).
  * Only the VMs whose name starts with `ref` are fetched (not every page of every VM); an id matches
- * none of them and is passed on as given.
+ * none of them and is passed on as given. When some VM is named `ref`, the VM whose id is `ref` (if
+ * any) is fetched too, so that an id wins over a name, as everywhere else.
  */
 export const vmId = (c: Ctx, ref: string): Promise<string> =>
   resolveId(
     'VM',
     ref,
-    () => c.client.vms.list({ name: ref }),
+    async () => {
+      const named = await c.client.vms.list({ name: ref });
+      if (!named.some((v) => v.name === ref) || named.some((v) => v.id === ref)) return named;
+      // The API's GET answers the VM with that id first, else one named so (or an error: no such id).
+      const byId = await c.client.vms.get(ref).catch(() => undefined);
+      return byId?.id === ref ? [byId, ...named] : named;
+    },
     (v) => `id ${v.id}, tenant ${v.tenantId}`,
   );
 

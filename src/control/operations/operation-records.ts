@@ -29,14 +29,52 @@ export interface VmOperationStart extends OperationScope {
   kind: string;
 }
 
+/** The fewest remembered operations at which `track` looks for those that ended. */
+const PRUNE_MIN = 64;
+
 /** Operation records that recover: steps, scope, and which operations this process executes. */
 export class OperationRecords extends Service {
   private readonly active = new Set<string>();
+  /** `active`'s size at which `track` forgets the operations that ended (doubles with what runs). */
+  private pruneAt = PRUNE_MIN;
+  private pruning: Promise<number> | undefined;
 
   /** Say that this process executes operation `id` (call before its record is written). */
   track(id: string): void {
     this.active.add(id);
     this.ctx.operationOwners?.hold(id);
+    // A process that never reconciles (a `serve --workers` follower) forgets here what ended.
+    if (this.active.size >= this.pruneAt) void this.pruneEnded().catch(() => 0);
+  }
+
+  /** How many operations this process remembers executing. */
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  /**
+   * Forget the operations whose records say they ended (those not yet recorded are kept); `track`
+   * calls it whenever the remembered ones doubled. Returns how many were forgotten.
+   */
+  pruneEnded(): Promise<number> {
+    this.pruning ??= (async () => {
+      const ids = [...this.active];
+      let n = 0;
+      for (let i = 0; i < ids.length; i += 500) {
+        const ended = await this.db
+          .selectFrom('operations')
+          .select('id')
+          .where('id', 'in', ids.slice(i, i + 500))
+          .where('status', '<>', 'running')
+          .execute();
+        for (const o of ended) n += Number(this.active.delete(o.id));
+      }
+      return n;
+    })().finally(() => {
+      this.pruning = undefined;
+      this.pruneAt = Math.max(PRUNE_MIN, 2 * this.active.size);
+    });
+    return this.pruning;
   }
 
   /** Whether this process executes operation `id` (the reconciler leaves it alone). */

@@ -11,6 +11,7 @@ import { networkMigration } from './migrations/0700-network.ts';
 import { storageMigration } from './migrations/0800-storage.ts';
 import { hostVersionMigration } from './migrations/0910-host-version.ts';
 import { listIndexesMigration } from './migrations/0930-list-indexes.ts';
+import { overviewDemandMigration } from './migrations/0940-overview-demand.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -342,4 +343,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
     },
   },
   '0930-list-indexes': listIndexesMigration,
+  '0940-overview-demand': overviewDemandMigration(isPg),
 });
