@@ -64,11 +64,17 @@ export class HostCache {
       .execute();
     const changed = recent.filter((r) => this.versions.get(r.id) !== Number(r.version)).map((r) => r.id);
     if (changed.length) await this.refresh(db, changed);
+    // The watermark moves only by this listing, which saw every version above it: a row re-read later
+    // may carry a newer version, and taking that would skip other hosts changed in between.
+    for (const r of recent) if (Number(r.version) > this.seen) this.seen = Number(r.version);
     // Invalidated while this read was waiting (a host edited): read every host again.
     return this.index === index ? index : this.current(db);
   }
 
-  /** Re-read some hosts now (after a claim lost a race on them). */
+  /**
+   * Re-read some hosts now (after a claim lost a race on them). It does not move the watermark of the
+   * change feed: hosts changed meanwhile are still found by the next `current`.
+   */
   async refresh(db: Db, ids: readonly string[]): Promise<void> {
     const index = this.index;
     if (!index || !ids.length) return;
@@ -91,6 +97,8 @@ export class HostCache {
     this.seen = 0;
     this.reads = 0;
     await this.apply(db, rows, index, await localVolumesGiB(db));
+    // One statement read every row: any later change has a higher version.
+    for (const r of rows) if (Number(r.version) > this.seen) this.seen = Number(r.version);
     this.index = index;
     return index;
   }
@@ -104,9 +112,7 @@ export class HostCache {
         live.map((r) => r.id),
       ));
     for (const r of rows) {
-      const v = Number(r.version);
-      if (v > this.seen) this.seen = v;
-      this.versions.set(r.id, v);
+      this.versions.set(r.id, Number(r.version));
       if (r.deleted_at) index.remove(r.id);
       else index.upsert(view(r, vols), r.driver);
     }
