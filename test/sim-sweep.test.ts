@@ -146,11 +146,11 @@ test('runSweep() on a synthetic workload draws each seed its own workload, as th
 test('runSweep() runs the optimal policy in a worker, which loads HiGHS itself, with the sequential numbers', async () => {
   const { highsSyncSolver } = await import('../src/drivers/highs/highs-sync.ts');
   const o = {
-    scenario: { ...small, workload: { type: 'planetlab' as const, limitVms: 100 } },
+    scenario: { ...small, workload: { type: 'planetlab' as const, limitVms: 30 } },
     days: [DAYS[0]!],
     policies: ['optimal:200', 'thr-mmt:0.8'],
     mode: 'default' as const,
-    hosts: 40,
+    hosts: 12,
   };
   const sequential = runExperiment({ ...o, milp: await highsSyncSolver() });
   same(sequential, await runSweep({ ...o, jobs: 2 }));
