@@ -50,12 +50,17 @@ function lastJson(out) {
   return undefined;
 }
 
-/** Up to six numeric figures of one result row, named by their keys. */
+/** A row's figures: `metric value unit (×ratio)` for metric rows, else up to six numeric fields by name. */
 function figures(row) {
+  const n = (v) => String(Number.isInteger(v) ? v : Number(v.toPrecision(3)));
+  if (typeof row.metric === 'string' && typeof row.value === 'number') {
+    const ratio = typeof row.ratio === 'number' ? ` (×${n(row.ratio)} vs ${n(row.baseline ?? NaN)})` : '';
+    return `${row.metric} ${n(row.value)} ${row.unit ?? ''}`.trimEnd() + ratio;
+  }
   return Object.entries(row)
     .filter(([, v]) => typeof v === 'number' && Number.isFinite(v))
     .slice(0, 6)
-    .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toPrecision(4)}`)
+    .map(([k, v]) => `${k} ${n(v)}`)
     .join(', ');
 }
 
