@@ -60,4 +60,54 @@ for (const backend of storeBackends())
           await t.cp.constraintReader.forVm(t.db, ref, extra),
         );
     });
+
+    test('a host claim counts the local volumes on the host in its one statement', async () => {
+      const a = t.adminToken;
+      const h = await t.call(a, 'POST', '/v1/hosts', {
+        name: 'disk1',
+        vcpus: 8,
+        memoryMiB: 16384,
+        diskGiB: 100,
+      });
+      assert.equal(h.status, 201, JSON.stringify(h.body));
+      // Only this host has room for the volume: the others are taken out of service first.
+      const others = await t.db.selectFrom('hosts').select('id').where('id', '!=', h.body.id).execute();
+      await t.db
+        .updateTable('hosts')
+        .set({ state: 'maintenance' })
+        .where(
+          'id',
+          'in',
+          others.map((o) => o.id),
+        )
+        .execute();
+      t.cp.scheduler.forgetHosts();
+      const v = await t.call(a, 'POST', '/v1/volumes', { name: 'big', sizeGiB: 90 });
+      assert.equal(v.status, 201, JSON.stringify(v.body));
+      assert.equal((await t.call(a, 'GET', `/v1/volumes/${v.body.id}`)).body.hostId, h.body.id);
+      const f = (disk: number) => ({ vcpus: 1, memory_mib: 512, disk_gib: disk });
+      await t.db.transaction().execute(async (trx) => {
+        assert.equal(await t.cp.claims.claimHost(trx, h.body.id, f(20)), false, '20 GiB beside 90 of 100');
+        assert.equal(
+          await t.cp.claims.claimHost(trx, h.body.id, f(5), 1, { volumesGiB: 6 }),
+          false,
+          'a volume brought along counts',
+        );
+        assert.equal(await t.cp.claims.claimHost(trx, h.body.id, f(10)), true, '10 GiB fits');
+        assert.equal(await t.cp.claims.claimHost(trx, h.body.id, f(0)), true, 'no disk added: not refused');
+        assert.equal(await t.cp.claims.claimHost(trx, h.body.id, f(1)), false, 'full');
+      });
+      await t.db
+        .updateTable('volumes')
+        .set({ deleted_at: '2027-01-01T00:00:00Z' })
+        .where('id', '=', v.body.id)
+        .execute();
+      await t.db.transaction().execute(async (trx) => {
+        assert.equal(
+          await t.cp.claims.claimHost(trx, h.body.id, f(80)),
+          true,
+          'a deleted volume counts no more',
+        );
+      });
+    });
   });
