@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { after, before, describe, test } from 'node:test';
 import { controlPlane, storeBackends } from './helpers/control.ts';
 
@@ -109,5 +110,65 @@ for (const backend of storeBackends())
           'a deleted volume counts no more',
         );
       });
+      await t.db
+        .updateTable('hosts')
+        .set({ state: 'up' })
+        .where(
+          'id',
+          'in',
+          others.map((o) => o.id),
+        )
+        .execute();
+      t.cp.scheduler.forgetHosts();
+    });
+
+    test('metering in two statements records the intervals of the read-then-write way', async () => {
+      const states = [
+        'running',
+        'stopped',
+        'suspended',
+        'migrating',
+        'resizing',
+        'error',
+        'deleted',
+      ] as const;
+      const id = await vm('metered');
+      const rows = () =>
+        t.db
+          .selectFrom('usage')
+          .select(['tenant_id', 'host_id', 'flavor_id', 'class', 'start_at', 'end_at'])
+          .where('vm_id', '=', id)
+          .orderBy('id')
+          .execute();
+      const row = await t.db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      const want = await rows();
+      assert.equal(want.length, 1, 'a create opens one interval');
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.constantFrom(...states), { maxLength: 12 }), async (seq) => {
+          for (const state of seq) {
+            t.clock.advanceBy(60);
+            const at = new Date(t.clock.now() * 1000).toISOString();
+            // The reference: read the open interval, close it unless its class is the new one, open one.
+            const cls =
+              state === 'stopped' ? 'stopped' : state === 'error' || state === 'deleted' ? null : 'running';
+            const open = want.find((r) => r.end_at === null);
+            if (!(open && open.class === cls)) {
+              if (open) open.end_at = at;
+              if (cls)
+                want.push({
+                  tenant_id: row.tenant_id,
+                  host_id: row.host_id,
+                  flavor_id: row.flavor_id,
+                  class: cls,
+                  start_at: at,
+                  end_at: null,
+                });
+            }
+            await t.db.transaction().execute((trx) => t.cp.metering.meter(trx, id, state));
+          }
+          assert.deepEqual(await rows(), want);
+        }),
+        { numRuns: 15 },
+      );
     });
   });
