@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { after, before, describe, test } from 'node:test';
+import { ControlPlane } from '../src/control/control-plane.ts';
+import { openStore } from '../src/control/store/open-store.ts';
+import { createHostDrivers } from '../src/drivers/host-drivers.ts';
+import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
+import { SimClock } from '../src/runtime/clock.ts';
 import { controlPlane, storeBackends } from './helpers/control.ts';
 
 /**
@@ -172,3 +177,53 @@ for (const backend of storeBackends())
       );
     });
   });
+
+test('a create promotes booted hosts; it reads them only when one may be booting', async () => {
+  const db = await openStore(':memory:');
+  const clock = new SimClock(1_800_000_000);
+  const cp = new ControlPlane({
+    db,
+    clock,
+    hostDrivers: createHostDrivers({ sim: new SimHypervisorDriver(clock) }),
+    simBootS: 300,
+  });
+  try {
+    const p = (await cp.authenticate((await cp.bootstrap())!))!;
+    await cp.createFlavor(p, { name: 'big', vcpus: 4, memoryMiB: 4096, diskGiB: 10 });
+    await cp.createImage(p, { name: 'tiny', format: 'kernel+initramfs', sizeMiB: 16 });
+    const host = (name: string) => cp.createHost(p, { name, vcpus: 8, memoryMiB: 32768, diskGiB: 500 });
+    const h1 = await host('h1');
+    const h2 = await host('h2');
+    await cp.powerHost(p, h2.id, 'off');
+    await cp.createVm(p, { name: 'a', flavor: 'big', image: 'tiny' });
+    // Switched on in this process: the first create after its boot time promotes it.
+    await cp.powerHost(p, h2.id, 'on');
+    assert.equal((await cp.getHost(p, 'h2')).state, 'booting');
+    await cp.createVm(p, { name: 'b', flavor: 'big', image: 'tiny' });
+    assert.equal((await cp.getHost(p, 'h2')).state, 'booting', 'not before its boot time');
+    clock.advanceBy(300);
+    await cp.createVm(p, { name: 'c', flavor: 'big', image: 'tiny' });
+    assert.equal((await cp.getHost(p, 'h2')).state, 'up');
+    // Switched on by another process (written directly): seen by a create a second later at most.
+    const past = new Date((clock.now() - 1) * 1000).toISOString();
+    await db
+      .updateTable('hosts')
+      .set({ state: 'booting', boot_until: past })
+      .where('id', '=', h1.id)
+      .execute();
+    cp.scheduler.forgetHosts();
+    clock.advanceBy(1);
+    await cp.createVm(p, { name: 'd', flavor: 'big', image: 'tiny' });
+    assert.equal((await cp.getHost(p, 'h1')).state, 'up');
+    // The boot loop's check reads every time.
+    await db
+      .updateTable('hosts')
+      .set({ state: 'booting', boot_until: past })
+      .where('id', '=', h1.id)
+      .execute();
+    await cp.promoteBooted();
+    assert.equal((await cp.getHost(p, 'h1')).state, 'up');
+  } finally {
+    await db.destroy();
+  }
+});

@@ -62,7 +62,7 @@ export class CreateVm extends Service {
     },
   ) {
     authorize(p, 'vm:create');
-    await this.cp.energy.promoteBooted();
+    await this.cp.energy.promoteBooted({ ifBooting: true });
     const flavor = await this.db
       .selectFrom('flavors')
       .selectAll()
