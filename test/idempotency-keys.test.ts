@@ -63,6 +63,18 @@ for (const backend of storeBackends())
       );
     });
 
+    test('concurrent first requests with one key: exactly one runs, the others wait', async () => {
+      const ctx = { db, clock };
+      const h = requestHash({ name: 'race' });
+      const out = await Promise.allSettled(
+        Array.from({ length: 8 }, () => beginIdempotent(ctx, scope({ key: 'race' }), h)),
+      );
+      assert.equal(out.filter((r) => r.status === 'fulfilled' && r.value.kind === 'new').length, 1);
+      for (const r of out)
+        if (r.status === 'rejected') assert.equal((r.reason as { code?: string }).code, 'INVALID_STATE');
+      assert.equal(out.filter((r) => r.status === 'rejected').length, 7);
+    });
+
     test('keys are scoped to the tenant, the method and the route', async () => {
       const ctx = { db, clock };
       const h = requestHash({ name: 'a' });

@@ -40,31 +40,43 @@ export class Metering extends Service {
         : state === 'stopped'
           ? 'stopped'
           : null;
-    const open = await trx
-      .selectFrom('usage')
-      .selectAll()
+    // Close the open interval of another class (any open one when the VM leaves billing)...
+    let close = trx
+      .updateTable('usage')
+      .set({ end_at: at })
       .where('vm_id', '=', vmId)
-      .where('end_at', 'is', null)
-      .executeTakeFirst();
-    if (open && open.class === cls) return;
-    if (open) await trx.updateTable('usage').set({ end_at: at }).where('id', '=', open.id).execute();
+      .where('end_at', 'is', null);
+    if (cls) close = close.where('class', '!=', cls);
+    await close.execute();
     if (!cls) return;
-    const v = await trx
-      .selectFrom('vms')
-      .select(['tenant_id', 'host_id', 'flavor_id'])
-      .where('id', '=', vmId)
-      .executeTakeFirstOrThrow();
+    // ...and open one for the new class from the VM's row, unless one of that class is still open:
+    // two statements, the VM and its open interval are not read first.
     await trx
       .insertInto('usage')
-      .values({
-        vm_id: vmId,
-        tenant_id: v.tenant_id,
-        host_id: v.host_id,
-        flavor_id: v.flavor_id,
-        class: cls,
-        start_at: at,
-        end_at: null,
-      })
+      .columns(['vm_id', 'tenant_id', 'host_id', 'flavor_id', 'class', 'start_at'])
+      .expression((eb) =>
+        eb
+          .selectFrom('vms')
+          .select([
+            'vms.id',
+            'vms.tenant_id',
+            'vms.host_id',
+            'vms.flavor_id',
+            eb.val(cls).as('class'),
+            eb.val(at).as('start_at'),
+          ])
+          .where('vms.id', '=', vmId)
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('usage')
+                  .select('usage.id')
+                  .where('usage.vm_id', '=', vmId)
+                  .where('usage.end_at', 'is', null),
+              ),
+            ),
+          ),
+      )
       .execute();
   }
 }

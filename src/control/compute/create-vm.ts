@@ -62,7 +62,7 @@ export class CreateVm extends Service {
     },
   ) {
     authorize(p, 'vm:create');
-    await this.cp.energy.promoteBooted();
+    await this.cp.energy.promoteBooted({ ifBooting: true });
     const flavor = await this.db
       .selectFrom('flavors')
       .selectAll()
@@ -103,7 +103,7 @@ export class CreateVm extends Service {
       fences.push(...(await storageFences(this.db, [], [{ vmId, volumeIds: vols.map((v) => v.id) }])));
     this.cp.opRecords.track(opId);
     const req = {
-      vm: { id: vmId, name: o.name, serverGroupId: group?.id, zone: o.zone, tier: o.tier },
+      vm: { id: vmId, name: o.name, serverGroupId: group?.id, zone: o.zone, tier: o.tier, fresh: true },
       flavor,
       preset: o.preset,
       extra: [...join.extra, ...fences],

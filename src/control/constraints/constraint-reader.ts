@@ -18,6 +18,11 @@ export interface VmRef {
   serverGroupId?: string | null;
   zone?: string | null;
   tier?: string | null;
+  /**
+   * A VM being created: no row yet, so no stored constraint, port or volume names it (its own come in
+   * `extra`); the reads for them are skipped.
+   */
+  fresh?: boolean;
 }
 
 /** Constraints, where their VMs run (VM id → host ids) and the VMs' names for messages. */
@@ -106,11 +111,13 @@ export class ConstraintReader extends Service {
    * `extra`), with where their VMs run. Deleted VMs and VMs on failed hosts count as not placed.
    */
   async forVm(db: Db, v: VmRef, extra: Constraint[] = []): Promise<ConstraintContext> {
-    const rows = await db
-      .selectFrom('constraints')
-      .selectAll()
-      .where('spec', 'like', `%${JSON.stringify(v.id)}%`)
-      .execute();
+    const rows = v.fresh
+      ? []
+      : await db
+          .selectFrom('constraints')
+          .selectAll()
+          .where('spec', 'like', `%${JSON.stringify(v.id)}%`)
+          .execute();
     const constraints = rows.map(rowToConstraint).filter((c) => c.vms.includes(v.id));
     // Rules about every VM (quarantine, maxOnline, runningCapacity, overbook, lonely, preserve).
     const global = await db
@@ -139,8 +146,10 @@ export class ConstraintReader extends Service {
       }
     }
     constraints.push(...pinConstraints(v), ...extra.filter((c) => c.vms.includes(v.id)));
-    for (const c of [...(await physnetFences(db, [v.id])), ...(await storageFences(db, [v.id]))])
-      if (!constraints.some((x) => x.id === c.id)) constraints.push(c);
+    const stored = v.fresh
+      ? []
+      : [...(await physnetFences(db, [v.id])), ...(await storageFences(db, [v.id]))];
+    for (const c of stored) if (!constraints.some((x) => x.id === c.id)) constraints.push(c);
     // A rule about every VM judges the whole placement: read where every VM runs.
     const ctx = await this.placementOf(
       db,

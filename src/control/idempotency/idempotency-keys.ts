@@ -68,28 +68,25 @@ export async function beginIdempotent(
   staleAfterS = IDEMPOTENCY_STALE_S,
 ): Promise<IdempotencyBegin> {
   for (let attempt = 0; attempt < 3; attempt++) {
+    // Reserve first (a new key is one statement); a key already there is read (the primary key is
+    // the scope: the insert does nothing then).
+    const ins = await ctx.db
+      .insertInto('idempotency_keys')
+      .values({
+        tenant_id: s.tenantId,
+        method: s.method,
+        route: s.route,
+        key: s.key,
+        body_hash: bodyHash,
+        status: null,
+        response: null,
+        created_at: nowIso(ctx),
+      })
+      .onConflict((oc) => oc.columns(['tenant_id', 'method', 'route', 'key']).doNothing())
+      .executeTakeFirst();
+    if (Number(ins.numInsertedOrUpdatedRows ?? 0) === 1) return { kind: 'new' };
     const row = await where(ctx.db, s).executeTakeFirst();
-    if (!row) {
-      try {
-        await ctx.db
-          .insertInto('idempotency_keys')
-          .values({
-            tenant_id: s.tenantId,
-            method: s.method,
-            route: s.route,
-            key: s.key,
-            body_hash: bodyHash,
-            status: null,
-            response: null,
-            created_at: nowIso(ctx),
-          })
-          .execute();
-        return { kind: 'new' };
-      } catch (e) {
-        if (/UNIQUE|duplicate key/i.test(String((e as Error).message))) continue; // raced: read it again
-        throw e;
-      }
-    }
+    if (!row) continue; // removed meanwhile: reserve it again
     if (row.body_hash !== bodyHash)
       throw new ControlError(
         'IDEMPOTENCY_CONFLICT',

@@ -117,6 +117,8 @@ export class PowerHosts extends Service {
         detail: { reason: o.reason ?? 'requested', result },
       });
     });
+    // After the commit: a create's check for booted hosts then sees this one.
+    if (bootUntil) this.cp.energy.noteBooting();
     return { host: h.name, state: to, result };
   }
 }

@@ -8,7 +8,6 @@ import { failoverShortfall } from '../../policies/ha.ts';
 import { ControlError } from '../errors.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
-import { localVolumesGiB } from '../storage/local-disk.ts';
 
 /** Claims on capacity: a host's counters, a tenant's quota, their release, and HA admission control. */
 export class Claims extends Service {
@@ -88,7 +87,11 @@ export class Claims extends Service {
   ): Promise<boolean> {
     // A claim that adds no disk (a resize of CPU or memory) is not refused for a disk filled before.
     const adds = f.disk_gib + (o.volumesGiB ?? 0);
-    const disk = adds > 0 ? adds + ((await localVolumesGiB(trx, [hostId])).get(hostId) ?? 0) : f.disk_gib;
+    // The host's local volumes (as `localVolumesGiB` counts them) in the same statement: no read before.
+    const disk =
+      adds > 0
+        ? sql`${adds} + (select coalesce(sum(volumes.size_gib), 0) from volumes inner join storage_pools on storage_pools.id = volumes.pool_id where volumes.host_id = hosts.id and volumes.deleted_at is null and storage_pools.kind != 'shared')`
+        : sql`${f.disk_gib}`;
     const r = await trx
       .updateTable('hosts')
       .set((eb) => ({
