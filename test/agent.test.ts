@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { guestProgress, tinyGuest, waitForSerial } from './helpers/guest.ts';
+import { twoHostDirs } from './helpers/host-dirs.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const g = tinyGuest();
@@ -77,9 +78,8 @@ test(
   { skip },
   async () => {
     const t = g as Exclude<typeof g, string>;
-    const sa = mkdtempSync(join(tmpdir(), 'nubis-agent-a-')),
-      sb = mkdtempSync(join(tmpdir(), 'nubis-agent-b-'));
-    dirs.push(sa, sb);
+    const [parent, sa, sb] = twoHostDirs('nubis-agent-');
+    dirs.push(parent);
     let a = await startAgent(sa, 'sekret');
     const b = await startAgent(sb, 'sekret');
 

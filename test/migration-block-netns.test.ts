@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { predictBlockMigration } from '../src/models/migration-disk.ts';
 import { TINY_GUEST_USED_SHARE } from '../src/models/migration.ts';
 import { GUEST_DIR, tinyGuest, waitForSerial } from './helpers/guest.ts';
+import { twoHostDirs } from './helpers/host-dirs.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const g = tinyGuest();
@@ -99,9 +99,8 @@ test(
       encoding: 'utf8',
     });
     assert.equal(up.status, 0, up.stderr);
-    const sa = mkdtempSync(join(tmpdir(), 'nubis-nsbm-a-')),
-      sb = mkdtempSync(join(tmpdir(), 'nubis-nsbm-b-'));
-    dirs.push(sa, sb);
+    const [parent, sa, sb] = twoHostDirs('nubis-nsbm-');
+    dirs.push(parent);
     const [a, b] = await Promise.all([
       agentIn(`${P}-a`, '10.77.0.1', sa, TOKEN.a),
       agentIn(`${P}-b`, '10.77.0.2', sb, TOKEN.b),

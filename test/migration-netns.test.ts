@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { guestProgress, tinyGuest, waitForSerial } from './helpers/guest.ts';
+import { twoHostDirs } from './helpers/host-dirs.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const g = tinyGuest();
@@ -81,9 +81,8 @@ test('a guest migrates between two hosts over a 1 Gbit/s link', { skip }, async 
     encoding: 'utf8',
   });
   assert.equal(up.status, 0, up.stderr);
-  const sa = mkdtempSync(join(tmpdir(), 'nubis-ns-a-')),
-    sb = mkdtempSync(join(tmpdir(), 'nubis-ns-b-'));
-  dirs.push(sa, sb);
+  const [parent, sa, sb] = twoHostDirs('nubis-ns-');
+  dirs.push(parent);
   const [a, b] = await Promise.all([
     agentIn(`${P}-a`, '10.77.0.1', sa, TOKEN.a),
     agentIn(`${P}-b`, '10.77.0.2', sb, TOKEN.b),

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { GuestState } from '../src/core/hypervisor.ts';
 import { migrate, MigrationError, type MigrationOptions } from '../src/drivers/qemu/migration.ts';
 import { QemuDriver } from '../src/drivers/qemu/qemu-driver.ts';
 import { guestProgress, GUEST_DIR, tinyGuest, waitForSerial } from './helpers/guest.ts';
+import { twoHostDirs } from './helpers/host-dirs.ts';
 
 const g = tinyGuest();
 const skip = typeof g === 'string' ? g : undefined;
@@ -26,9 +25,8 @@ async function cleanup(...ds: QemuDriver[]) {
 }
 
 async function twoHosts() {
-  const a = mkdtempSync(join(tmpdir(), 'nubis-host-a-')),
-    b = mkdtempSync(join(tmpdir(), 'nubis-host-b-'));
-  dirs.push(a, b);
+  const [parent, a, b] = twoHostDirs('nubis-hosts-');
+  dirs.push(parent);
   return [
     await QemuDriver.open({ stateDir: a, accel: 'tcg', imageDirs: [GUEST_DIR] }),
     await QemuDriver.open({ stateDir: b, accel: 'tcg', imageDirs: [GUEST_DIR] }),
