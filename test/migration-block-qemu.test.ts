@@ -156,7 +156,13 @@ test(
         const log = readFileSync(from.serialLog('bm'), 'utf8');
         const r2 = await migrate(from, to, 'bm', { mode, postcopyAfterMs: 0, timeoutMs: 180_000 });
         assert.equal(r2.disks, 'mirror');
-        if (mode === 'postcopy') assert.equal(r2.modeUsed, 'precopy→postcopy');
+        // A tiny guest's memory may all be copied before the switch to post-copy takes effect: both are
+        // a post-copy migration that completed; what matters here is that the mirror completed with it.
+        if (mode === 'postcopy')
+          assert.match(
+            r2.modeUsed ?? '',
+            /^precopy(→postcopy| \(finished before the switch to post-copy\))$/,
+          );
         await verifyDisk(to, 'bm', log);
       }
     } finally {
