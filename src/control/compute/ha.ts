@@ -67,6 +67,7 @@ export class HighAvailability extends Service {
         let target = '';
         this.cp.opRecords.track(opId);
         await this.db.transaction().execute(async (trx) => {
+          await this.cp.opRecords.holdVm(trx, v);
           // The VM's constraints hold for the restart too (its failed host counts as nowhere).
           const placed = await this.cp.scheduler.placeAndClaim(trx, {
             vm: { id: v.id, name: v.name, serverGroupId: v.server_group_id, zone: v.zone, tier: v.tier },
@@ -303,6 +304,7 @@ export class HighAvailability extends Service {
       const opId = this.ctx.ids.uuid();
       this.cp.opRecords.track(opId);
       await this.db.transaction().execute(async (trx) => {
+        await this.cp.opRecords.holdVm(trx, { ...v, state: 'error' });
         await trx
           .updateTable('vms')
           .set({ state: 'building', updated_at: this.now() })

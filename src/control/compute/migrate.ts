@@ -65,6 +65,7 @@ export class Migrate extends Service {
     let target: HostRow | undefined;
     this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
+      await this.cp.opRecords.holdVm(trx, v);
       let toHost: string | undefined;
       if (o.toHost) {
         const t = await trx

@@ -202,6 +202,7 @@ export class Resize extends Service {
     const opId = this.ctx.ids.uuid();
     this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
+      await this.cp.opRecords.holdVm(trx, v);
       await this.cp.claims.claimQuota(trx, v.tenant_id, grow, 0);
       await giveBack(trx, 'tenants', v.tenant_id!, delta, grow);
       if (!(await this.cp.claims.claimHost(trx, host.id, grow, 0)))

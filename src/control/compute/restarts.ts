@@ -43,6 +43,7 @@ export class Restarts extends Service {
     let target!: HostRow;
     this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
+      await this.cp.opRecords.holdVm(trx, v);
       // The one scheduler places it (its pins, server group and constraints judged) and claims the room.
       const placed = await this.cp.scheduler
         .placeAndClaim(trx, {

@@ -68,6 +68,7 @@ export class VmActions extends Service {
     const opId = this.ctx.ids.uuid();
     this.cp.opRecords.track(opId);
     await this.db.transaction().execute(async (trx) => {
+      await this.cp.opRecords.holdVm(trx, v);
       await this.cp.opRecords.begin(trx, {
         id: opId,
         tenantId: v.tenant_id,

@@ -6,8 +6,33 @@
  *
  * Uses: no other service.
  */
+import { ControlError } from '../errors.ts';
 import { Service } from '../service.ts';
+import { ONE_OPERATION_INDEX } from '../store/migrations/0950-one-operation-per-vm.ts';
 import type { Db } from '../store/open-store.ts';
+
+/** Whether a store error is a second running operation on one VM (SQLite and PostgreSQL wordings). */
+export function isVmBusy(e: unknown): boolean {
+  const m = String((e as Error)?.message ?? e);
+  return m.includes(ONE_OPERATION_INDEX) || /UNIQUE constraint failed: operations\.vm_id/.test(m);
+}
+
+/**
+ * Run `write` (which inserts a running operation on `vmId`); a second running operation on the VM
+ * becomes INVALID_STATE (409): one operation at a time per VM, as the store enforces.
+ */
+export async function oneAtATime<T>(vmId: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    if (!isVmBusy(e)) throw e;
+    throw new ControlError(
+      'INVALID_STATE',
+      `VM ${vmId} is busy: another operation on it is running (its events name it); retry when it has finished`,
+      { vmId, busy: true },
+    );
+  }
+}
 
 /** Where an operation acts, for its record. */
 export interface OperationScope {
@@ -107,24 +132,55 @@ export class OperationRecords extends Service {
     };
   }
 
+  /**
+   * The first write of a transaction that begins an operation on VM `v`: lock its row while it is
+   * still live and in the state the caller read and judged (`v.state`). A request that read the VM
+   * before another operation changed it (deleted it, stopped it) is refused here with INVALID_STATE
+   * naming the state now, instead of acting on a stale read; with `begin`'s one-running-operation
+   * rule, two requests on one VM can no longer both act.
+   */
+  async holdVm(trx: Db, v: { id: string; name: string; state: string }): Promise<void> {
+    const r = await trx
+      .updateTable('vms')
+      .set({ updated_at: this.now() })
+      .where('id', '=', v.id)
+      .where('deleted_at', 'is', null)
+      .where('state', '=', v.state as never)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 1) return;
+    const now = await trx
+      .selectFrom('vms')
+      .select(['state', 'deleted_at'])
+      .where('id', '=', v.id)
+      .executeTakeFirst();
+    const state = !now || now.deleted_at ? 'deleted' : now.state;
+    throw new ControlError(
+      'INVALID_STATE',
+      `VM "${v.name}" (${v.id}) changed while this request was checked: it was ${v.state} and is now ${state}; retry if the request still applies`,
+      { state },
+    );
+  }
+
   /** Write the record of a running operation on a VM (step `recorded`), in the caller's transaction. */
   async begin(trx: Db, o: VmOperationStart): Promise<void> {
-    await trx
-      .insertInto('operations')
-      .values({
-        id: o.id,
-        tenant_id: o.tenantId,
-        vm_id: o.vmId,
-        kind: o.kind,
-        status: 'running',
-        idempotency_key: null,
-        result: null,
-        error: null,
-        created_at: this.now(),
-        finished_at: null,
-        ...this.fields(o),
-      })
-      .execute();
+    await oneAtATime(o.vmId, () =>
+      trx
+        .insertInto('operations')
+        .values({
+          id: o.id,
+          tenant_id: o.tenantId,
+          vm_id: o.vmId,
+          kind: o.kind,
+          status: 'running',
+          idempotency_key: null,
+          result: null,
+          error: null,
+          created_at: this.now(),
+          finished_at: null,
+          ...this.fields(o),
+        })
+        .execute(),
+    );
   }
 
   /** Record that a running operation of `kind` completed `step` (e.g. `guest-created`). */

@@ -10,6 +10,7 @@ import type { HostDriver } from '../../core/host-driver.ts';
 import type { VolumeSpec } from '../../core/storage/host-storage.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
+import { oneAtATime } from '../operations/operation-records.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
 import { hostSeesPool } from './pools.ts';
@@ -39,22 +40,20 @@ export class VolumeOps extends Service {
     await this.db.transaction().execute(async (trx) => {
       const tenantId = await before(trx);
       const at = this.now();
-      await trx
-        .insertInto('operations')
-        .values({
-          id: opId,
-          tenant_id: tenantId,
-          vm_id: d.vmId ?? null,
-          kind: `volume-${d.action}`,
-          status: 'running',
-          idempotency_key: null,
-          result: null,
-          error: null,
-          created_at: at,
-          finished_at: null,
-          ...this.cp.opRecords.fields({ detail: d as unknown as Record<string, unknown> }),
-        })
-        .execute();
+      const insert = trx.insertInto('operations').values({
+        id: opId,
+        tenant_id: tenantId,
+        vm_id: d.vmId ?? null,
+        kind: `volume-${d.action}`,
+        status: 'running',
+        idempotency_key: null,
+        result: null,
+        error: null,
+        created_at: at,
+        finished_at: null,
+        ...this.cp.opRecords.fields({ detail: d as unknown as Record<string, unknown> }),
+      });
+      await (d.vmId ? oneAtATime(d.vmId, () => insert.execute()) : insert.execute());
     });
     await this.carryOut(p.userName, opId, d, true);
     return opId;

@@ -12,6 +12,7 @@ import { storageMigration } from './migrations/0800-storage.ts';
 import { hostVersionMigration } from './migrations/0910-host-version.ts';
 import { listIndexesMigration } from './migrations/0930-list-indexes.ts';
 import { overviewDemandMigration } from './migrations/0940-overview-demand.ts';
+import { oneOperationPerVmMigration } from './migrations/0950-one-operation-per-vm.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -344,4 +345,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   },
   '0930-list-indexes': listIndexesMigration,
   '0940-overview-demand': overviewDemandMigration(isPg),
+  '0950-one-operation-per-vm': oneOperationPerVmMigration,
 });
