@@ -25,6 +25,11 @@ export interface ApiOptions {
   https?: { cert: string; key: string; clientCa?: string };
   /** Where server faults go, one object per fault (default: a JSON line on stderr). */
   log?: (line: Record<string, unknown>) => void;
+  /**
+   * The URL clients reach nubis at (e.g. `https://cloud.example.org`), for the absolute URLs of the
+   * OpenStack catalog and links; by default they are built from each request's Host header.
+   */
+  publicUrl?: string;
 }
 
 /** What a handler receives: the caller, the parsed body, query and path parameters, and the raw request. */

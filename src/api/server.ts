@@ -27,27 +27,14 @@ import { DriverError } from '../core/hypervisor.ts';
 import { appendSecurityEvent } from '../control/security/security-log.ts';
 import { registerConsoleWebSocket } from './console-ws.ts';
 import { openApi } from './openapi.ts';
+import { registerOpenStack } from './openstack/index.ts';
 import { registerPrometheus } from './prometheus.ts';
 import type { ApiOptions, RouteDef } from './route-def.ts';
 import { ROUTE_MODULES } from './routes/index.ts';
 import { registerStaticWeb } from './static-web.ts';
 
 export type { ApiOptions } from './route-def.ts';
-
-const STATUS: Record<ControlError['code'], number> = {
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  ALREADY_EXISTS: 409,
-  INVALID_STATE: 409,
-  QUOTA_EXCEEDED: 403,
-  NO_HOST_FITS: 409,
-  CONSTRAINT_VIOLATED: 409,
-  BAD_REQUEST: 400,
-  IDEMPOTENCY_CONFLICT: 422,
-  TOO_MANY_REQUESTS: 429,
-  BACKEND: 502,
-};
+import { STATUS } from './status.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -243,6 +230,7 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
     return payload;
   });
 
+  registerOpenStack(app, { cp, opts });
   registerPrometheus(app, cp);
   registerConsoleWebSocket(app, cp, (code) => STATUS[code]);
   if (opts.web) registerStaticWeb(app, opts.web);

@@ -1,0 +1,6 @@
+/** The OpenStack identity service's routes (docs/openstack.md). */
+import type { FastifyInstance } from 'fastify';
+import type { OsDeps } from '../frame.ts';
+
+/** Register the identity service's routes (paths relative to its prefix, see SERVICE_PATHS). */
+export function registerIdentity(_s: FastifyInstance, _deps: OsDeps): void {}
