@@ -44,12 +44,44 @@ export function checkMetadata(v: unknown, field = 'metadata'): Record<string, st
   return out;
 }
 
-/** An access IP of the given version, or "" (Nova accepts an empty one). */
+/** An access IP of the given version, or "" (Nova accepts an empty one); IPv6 in its RFC 5952 form. */
 export function checkAccessIp(v: unknown, version: 4 | 6, field: string): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || (v !== '' && isIP(v) !== version))
     throw bad(`${field}: "${String(v)}" is not an IPv${version} address`);
-  return v;
+  return version === 6 && v ? canonicalIpv6(v) : v;
+}
+
+/** An IPv6 address as RFC 5952 writes it (lower case, no leading zeros, the longest zero run as `::`). */
+export function canonicalIpv6(ip: string): string {
+  let s = ip.toLowerCase();
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    s = s.slice(0, v4.index) + ((a << 8) | b).toString(16) + ':' + ((c << 8) | d).toString(16);
+  }
+  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = [
+    ...h,
+    ...Array<string>(tail === undefined ? 0 : 8 - h.length - t.length).fill('0'),
+    ...t,
+  ].map((g) => parseInt(g, 16).toString(16));
+  let best = -1,
+    len = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > len && j - i >= 2) [best, len] = [i, j - i];
+    i = j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + len).join(':')}`;
 }
 
 /** A server name: 1–255 characters without leading or trailing spaces. */

@@ -70,7 +70,12 @@ async function listRows(
   const since = one(q['changes-since']);
   if (since) {
     const t = Date.parse(since);
-    if (Number.isNaN(t)) throw new OsError(400, `Invalid changes-since value: ${since}`);
+    // ISO 8601 only, as oslo's parse_isotime (`2011/01/01` is 400).
+    if (
+      Number.isNaN(t) ||
+      !/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(since)
+    )
+      throw new OsError(400, `Invalid changes-since value: ${since}`);
     list = list.filter((b) => Date.parse(b.vm.updated_at) >= t);
   }
   list.sort((a, b) =>
