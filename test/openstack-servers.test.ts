@@ -306,6 +306,44 @@ for (const backend of storeBackends())
       );
     });
 
+    test('a server being built can be deleted at once (the delete waits for the build); an ERROR server shows its fault', async () => {
+      const id = (await create(mia)).body.server.id as string;
+      const s = (await nova(t, mia, 'GET', `/servers/${id}`)).body.server;
+      assert.ok(['BUILD', 'ACTIVE'].includes(s.status), s.status);
+      assert.equal(s['OS-EXT-STS:task_state'], s.status === 'BUILD' ? 'spawning' : null);
+      assert.equal((await nova(t, mia, 'DELETE', `/servers/${id}`)).status, 204);
+      assert.equal((await nova(t, mia, 'GET', `/servers/${id}`)).status, 404);
+      assert.ok(!(await nova(t, mia, 'GET', '/servers')).body.servers.some((x: J) => x.id === id));
+      // A VM nubis recorded in error (its last operation failed): ERROR with Nova's fault.
+      const e = (await create(mia)).body.server.id as string;
+      await until(t, mia, e, (x) => x.status === 'ACTIVE');
+      await t.db.updateTable('vms').set({ state: 'error' }).where('id', '=', e).execute();
+      await t.db
+        .insertInto('operations')
+        .values({
+          id: 'op-failed-1',
+          tenant_id: s.tenant_id,
+          vm_id: e,
+          kind: 'reboot',
+          status: 'failed',
+          idempotency_key: null,
+          result: null,
+          error: 'the guest did not come back',
+          created_at: '2027-01-15T08:00:00.000Z',
+          finished_at: '2027-01-15T08:00:01.000Z',
+        })
+        .execute();
+      const shown = await nova(t, mia, 'GET', `/servers/${e}`, undefined, '2.30');
+      check('compute.v2_26.servers.get_server', shown);
+      assert.equal(shown.body.server.status, 'ERROR');
+      assert.deepEqual(shown.body.server.fault, {
+        code: 500,
+        created: '2027-01-15T08:00:01Z',
+        message: 'the guest did not come back',
+      });
+      assert.equal((await nova(t, mia, 'DELETE', `/servers/${e}`)).status, 204);
+    });
+
     test('metadata: set, merge, one key, delete', async () => {
       const id = (await create(mia, { metadata: { a: '1' } })).body.server.id as string;
       await until(t, mia, id, (x) => x.status === 'ACTIVE');
