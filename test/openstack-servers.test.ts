@@ -140,6 +140,11 @@ for (const backend of storeBackends())
       );
       check('compute.v2_26.servers.update_server', u);
       assert.equal(u.body.server.description, 'front');
+      // nubis's own API reads the same record.
+      const mine = (await t.call(mia, 'GET', `/v1/vms/${id}`)).body;
+      assert.equal(mine.name, 'web-2');
+      assert.equal(mine.description, 'front');
+      assert.deepEqual(mine.metadata, { role: 'web' });
       check(
         'compute.v2_1.servers.update_server',
         await nova(t, mia, 'PUT', `/servers/${id}`, { server: { accessIPv4: '10.0.0.9' } }),
@@ -186,6 +191,9 @@ for (const backend of storeBackends())
       assert.equal((await create(mia, { security_groups: [{ name: 'nope' }] })).status, 400);
       assert.equal((await create(mia, { accessIPv4: 'not-an-ip' })).status, 400);
       assert.equal((await create(mia, { max_count: 3 })).status, 400);
+      assert.equal((await create(mia, { availability_zone: 'atlantis' })).status, 400);
+      assert.equal((await create(mia, { key_name: 'no-such-key' })).status, 400);
+      assert.equal((await create(mia, { name: 12345 })).status, 400);
       assert.equal((await nova(t, mia, 'GET', '/servers/web-missing')).status, 404);
       await t.call(bob, 'POST', '/v1/networks', { name: 'a', cidr: '10.30.0.0/24' });
       await t.call(bob, 'POST', '/v1/networks', { name: 'b', cidr: '10.31.0.0/24' });

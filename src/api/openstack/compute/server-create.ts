@@ -150,6 +150,15 @@ async function createOptions(deps: OsDeps, p: Principal, s: Obj) {
   if (adminPass !== undefined && typeof adminPass !== 'string') throw bad('adminPass: a string');
   const metadata = s.metadata === undefined || s.metadata === null ? undefined : checkMetadata(s.metadata);
   const zone = optString(s, 'availability_zone');
+  if (zone && zone !== 'nova') {
+    const known = await deps.cp.db
+      .selectFrom('hosts')
+      .select('id')
+      .where('zone', '=', zone)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (!known) throw new OsError(400, `The requested availability zone is not available: ${zone}`);
+  }
   return {
     adminPass: adminPass ?? randomBytes(9).toString('base64url'),
     securityGroups,
