@@ -352,6 +352,36 @@ for (const backend of storeBackends())
       assert.equal((await nova(t, mia, 'DELETE', `/servers/${e}`)).status, 204);
     });
 
+    test('lists are newest first, filtered like Nova, paged by limit and marker with a next link', async () => {
+      const a = (await create(mia, { name: 'page-a' })).body.server.id as string;
+      const b = (await create(mia, { name: 'page-b' })).body.server.id as string;
+      await until(t, mia, a, (x) => x.status === 'ACTIVE');
+      await until(t, mia, b, (x) => x.status === 'ACTIVE');
+      const names = async (q: string) =>
+        (await nova(t, mia, 'GET', `/servers${q}`)).body.servers.map((x: J) => x.name) as string[];
+      assert.deepEqual(await names('?name=^page-'), ['page-b', 'page-a']);
+      assert.deepEqual(await names('?name=page-a'), ['page-a']);
+      assert.deepEqual(await names('?name=page&status=SHUTOFF'), []);
+      assert.deepEqual(await names('?name=page&limit=0'), []);
+      const first = await nova(t, mia, 'GET', '/servers/detail?name=page&limit=1');
+      check('compute.v2_1.servers.list_servers_detail', first);
+      assert.deepEqual(
+        first.body.servers.map((x: J) => x.id),
+        [b],
+      );
+      const next = new URL(first.body.servers_links[0].href);
+      assert.equal(next.searchParams.get('marker'), b);
+      const second = await nova(t, mia, 'GET', `/servers/detail${next.search}`);
+      assert.deepEqual(
+        second.body.servers.map((x: J) => x.id),
+        [a],
+      );
+      assert.equal((await nova(t, mia, 'GET', '/servers?limit=x')).status, 400);
+      assert.equal((await nova(t, mia, 'GET', '/servers?changes-since=2011/01/01')).status, 400);
+      assert.deepEqual(await names('?name=page&changes-since=2051-01-01T12:34:00Z'), []);
+      for (const id of [a, b]) assert.equal((await nova(t, mia, 'DELETE', `/servers/${id}`)).status, 204);
+    });
+
     test('metadata: set, merge, one key, delete', async () => {
       const id = (await create(mia, { metadata: { a: '1' } })).body.server.id as string;
       await until(t, mia, id, (x) => x.status === 'ACTIVE');
