@@ -354,6 +354,7 @@ for (const backend of storeBackends())
 
     test('lists are newest first, filtered like Nova, paged by limit and marker with a next link', async () => {
       const a = (await create(mia, { name: 'page-a' })).body.server.id as string;
+      t.clock.advanceBy(1); // b is a second newer (Nova lists newest first)
       const b = (await create(mia, { name: 'page-b' })).body.server.id as string;
       await until(t, mia, a, (x) => x.status === 'ACTIVE');
       await until(t, mia, b, (x) => x.status === 'ACTIVE');
