@@ -66,7 +66,8 @@ export function registerServerActions(s: FastifyInstance, deps: OsDeps): void {
     if (!a.from.includes(v.state) || (a.paused !== undefined && (Number(v.paused) === 1) !== a.paused))
       throw conflict(v, name);
     if (a.setPaused !== undefined) await cp.vmAttributes.edit(p, id, { paused: a.setPaused });
-    const work = cp.vmActions.vmAction(p, id, a.action).catch((e: unknown) => {
+    const hard = name === 'reboot' && (arg as Obj).type === 'HARD';
+    const work = cp.vmActions.vmAction(p, id, a.action, { hard }).catch((e: unknown) => {
       if (e instanceof ControlError && e.code === 'INVALID_STATE') throw conflict(v, name);
       throw e;
     });

@@ -23,6 +23,8 @@ export interface ServerBundle {
   volumes: string[];
   /** The kind of the VM's running operation (create, stop, migrate...), if one runs. */
   running: string | null;
+  /** The running operation is a hard reboot. */
+  hard?: boolean;
   /** The error of its last failed operation (the fault of an ERROR server). */
   fault: { message: string; at: string } | null;
 }
@@ -61,7 +63,7 @@ export async function loadServers(cp: ControlPlane, rows: VmRow[]): Promise<Serv
       .execute(),
     db
       .selectFrom('operations')
-      .select(['vm_id', 'kind', 'status', 'error', 'finished_at', 'created_at'])
+      .select(['vm_id', 'kind', 'status', 'error', 'finished_at', 'created_at', 'detail'])
       .where('vm_id', 'in', ids)
       .where((eb) =>
         eb.or([
@@ -82,6 +84,7 @@ export async function loadServers(cp: ControlPlane, rows: VmRow[]): Promise<Serv
     const h = vm.host_id ? hostById.get(vm.host_id) : undefined;
     const mine = ops.filter((o) => o.vm_id === vm.id);
     const failed = mine.filter((o) => o.status === 'failed').at(-1);
+    const run = mine.find((o) => o.status === 'running');
     return {
       vm,
       host: h ? { name: h.name, state: h.state, zone: String(h.zone ?? '') } : null,
@@ -94,7 +97,8 @@ export async function loadServers(cp: ControlPlane, rows: VmRow[]): Promise<Serv
           groups: (JSON.parse(p.security_groups || '[]') as string[]).map((g) => groupName.get(g) ?? g),
         })),
       volumes: vols.filter((v) => v.vm_id === vm.id).map((v) => v.id),
-      running: mine.find((o) => o.status === 'running')?.kind ?? null,
+      running: run?.kind ?? null,
+      hard: run?.kind === 'reboot' && /"hard":true/.test(run.detail ?? ''),
       fault: failed
         ? { message: failed.error ?? 'failed', at: failed.finished_at ?? failed.created_at }
         : null,
@@ -108,7 +112,7 @@ function errorIds(rows: VmRow[]): string[] {
 }
 
 /** Nova's status triple and task of a VM (contract section 4, state model). */
-export function serverState(b: Pick<ServerBundle, 'vm' | 'running'>): {
+export function serverState(b: Pick<ServerBundle, 'vm' | 'running' | 'hard'>): {
   status: string;
   vmState: string;
   power: number;
@@ -138,8 +142,13 @@ export function serverState(b: Pick<ServerBundle, 'vm' | 'running'>): {
     resize: 'resize_migrating',
     snapshot: 'image_snapshot',
   };
-  const task = !b.running || b.running.startsWith('volume-') ? null : (tasks[b.running] ?? b.running);
-  if (b.running === 'reboot') status = 'REBOOT';
+  if (b.running === 'reboot') status = b.hard ? 'HARD_REBOOT' : 'REBOOT';
+  const task =
+    !b.running || b.running.startsWith('volume-')
+      ? null
+      : b.hard
+        ? 'rebooting_hard'
+        : (tasks[b.running] ?? b.running);
   if (b.running === 'migrate') status = 'MIGRATING';
   if (b.vm.state === 'building' && !b.running) [status, vmState, power] = ['ERROR', 'error', 0];
   return { status, vmState, power, task };
