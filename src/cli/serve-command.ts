@@ -238,12 +238,13 @@ export function serveCommand(program: Command): void {
           .selectFrom('users')
           .select(['id', 'tenant_id', 'name'])
           .where('role', '=', 'admin')
+          .where('tenant_id', 'is not', null)
           .orderBy('created_at')
           .executeTakeFirstOrThrow();
         const adminP = {
           userId: admin.id,
           userName: admin.name,
-          tenantId: admin.tenant_id,
+          tenantId: admin.tenant_id!,
           role: 'admin' as const,
           tokenId: 'system',
         };

@@ -6,6 +6,7 @@
  */
 import { authorize, authorizeUserObject } from '../authz.ts';
 import { ControlError } from '../errors.ts';
+import { resolveToken } from '../identity/token-principal.ts';
 import { hashToken, type Principal, type Role } from '../principal.ts';
 import { appendSecurityEvent, recordSecurityEvent } from '../security/security-log.ts';
 import { tokenCacheFor, type TokenCache } from '../security/token-cache.ts';
@@ -100,48 +101,21 @@ export class TenancyService extends Service {
       if (source !== undefined) await (this.#tokenUse ??= new TokenUseLog(this.ctx)).note(hit.p, source);
       return hit.p;
     }
-    const row = await this.db
-      .selectFrom('tokens')
-      .innerJoin('users', 'users.id', 'tokens.user_id')
-      .select([
-        'tokens.id as tokenId',
-        'tokens.expires_at',
-        'tokens.revoked_at',
-        'users.id as userId',
-        'users.name as userName',
-        'users.tenant_id as tenantId',
-        'users.role',
-      ])
-      .innerJoin('tenants', 'tenants.id', 'users.tenant_id')
-      .where('tokens.hash', '=', hash)
-      .where('tenants.deleted_at', 'is', null)
-      .executeTakeFirst();
-    const reason = !row
-      ? 'unknown'
-      : row.revoked_at
-        ? 'revoked'
-        : row.expires_at && row.expires_at <= this.now()
-          ? 'expired'
-          : null;
-    if (reason) {
+    const found = await resolveToken(this.db, hash, this.now());
+    const row = found.row;
+    if (!found.p) {
       if (source !== undefined)
         await appendSecurityEvent(this.ctx, {
           kind: 'login.failed',
           principal: row?.userName,
           tenantId: row?.tenantId,
           source,
-          detail: { reason, ...(row ? { tokenId: row.tokenId } : {}) },
+          detail: { reason: found.reason, ...(row ? { tokenId: row.tokenId } : {}) },
         });
       return null;
     }
-    const p: Principal = {
-      userId: row!.userId,
-      userName: row!.userName,
-      tenantId: row!.tenantId,
-      role: row!.role as Role,
-      tokenId: row!.tokenId,
-    };
-    this.tokens.set(hash, { p, expiresAt: row!.expires_at }, nowS);
+    const p = found.p;
+    this.tokens.set(hash, { p, expiresAt: row!.expiresAt }, nowS);
     if (source !== undefined) await (this.#tokenUse ??= new TokenUseLog(this.ctx)).note(p, source);
     return p;
   }
