@@ -119,7 +119,8 @@ export class KeystoneTokens extends Service {
       const u = await this.userFor(c.user);
       if (!u) return this.failed(source, undefined, 'application credential');
       q = q.where('app_credentials.name', '=', c.name).where('app_credentials.user_id', '=', u.id);
-    } else throw new ControlError('BAD_REQUEST', 'An application credential needs its id, or its name and user');
+    } else
+      throw new ControlError('BAD_REQUEST', 'An application credential needs its id, or its name and user');
     const a = await q.executeTakeFirst();
     if (!a || !(await verifyPassword(secret, a.secret_hash)))
       return this.failed(source, undefined, 'application credential');
@@ -144,7 +145,11 @@ export class KeystoneTokens extends Service {
     if (o.tenantId) {
       const roles = await tokenRoles(this.db, o.userId, o.tenantId, o.appCredentialId ?? null);
       if (!roles.length) {
-        const u = await this.db.selectFrom('users').select('name').where('id', '=', o.userId).executeTakeFirst();
+        const u = await this.db
+          .selectFrom('users')
+          .select('name')
+          .where('id', '=', o.userId)
+          .executeTakeFirst();
         return this.failed(o.source, u?.name, 'no role on the project');
       }
     }
@@ -158,7 +163,8 @@ export class KeystoneTokens extends Service {
         user_id: o.userId,
         name: 'keystone',
         hash: hashToken(token),
-        expires_at: o.expiresAt ?? new Date((this.ctx.clock.now() + KEYSTONE_TOKEN_TTL_S) * 1000).toISOString(),
+        expires_at:
+          o.expiresAt ?? new Date((this.ctx.clock.now() + KEYSTONE_TOKEN_TTL_S) * 1000).toISOString(),
         revoked_at: null,
         created_at: at,
         scope_tenant_id: o.tenantId,

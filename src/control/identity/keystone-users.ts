@@ -66,7 +66,12 @@ export class KeystoneUsers extends Service {
           email: u.email ?? null,
         })
         .execute();
-      await this.event(trx, { tenantId: null, actor: p.userName, kind: 'user.created', detail: { name: u.name } });
+      await this.event(trx, {
+        tenantId: null,
+        actor: p.userName,
+        kind: 'user.created',
+        detail: { name: u.name },
+      });
     });
     return this.get(id);
   }
@@ -97,7 +102,17 @@ export class KeystoneUsers extends Service {
     authorize(p, 'user:create');
     let q = this.db
       .selectFrom('users')
-      .select(['id', 'name', 'tenant_id', 'role', 'domain_id', 'enabled', 'default_project_id', 'description', 'email']);
+      .select([
+        'id',
+        'name',
+        'tenant_id',
+        'role',
+        'domain_id',
+        'enabled',
+        'default_project_id',
+        'description',
+        'email',
+      ]);
     if (o.name !== undefined) q = q.where('name', '=', o.name);
     return q.orderBy('name').orderBy('id').execute();
   }
@@ -108,7 +123,15 @@ export class KeystoneUsers extends Service {
     const u = await this.get(id);
     const name = c.name ?? u.name;
     if (c.password || (c.name && c.name !== u.name)) {
-      const hasPw = c.password ? true : (await this.db.selectFrom('users').select('password_hash').where('id', '=', id).executeTakeFirstOrThrow()).password_hash !== null;
+      const hasPw = c.password
+        ? true
+        : (
+            await this.db
+              .selectFrom('users')
+              .select('password_hash')
+              .where('id', '=', id)
+              .executeTakeFirstOrThrow()
+          ).password_hash !== null;
       if (hasPw) await this.nameFree(name, id);
     }
     const set = {
@@ -145,7 +168,12 @@ export class KeystoneUsers extends Service {
     if (u.tenant_id) return this.cp.tenancyAdmin.deleteUser(p, id);
     await this.db.transaction().execute(async (trx) => {
       await deleteUserRows(trx, id);
-      await this.event(trx, { tenantId: null, actor: p.userName, kind: 'user.deleted', detail: { user: u.name } });
+      await this.event(trx, {
+        tenantId: null,
+        actor: p.userName,
+        kind: 'user.deleted',
+        detail: { user: u.name },
+      });
     });
     this.cp.tenancy.tokens.clear();
   }
@@ -173,7 +201,12 @@ export class KeystoneUsers extends Service {
         .insertInto('role_assignments')
         .values({ user_id: u.id, tenant_id: t.id, role, created_at: this.now() })
         .execute();
-      await this.event(trx, { tenantId: t.id, actor: p.userName, kind: 'user.role-granted', detail: { user: u.name, role } });
+      await this.event(trx, {
+        tenantId: t.id,
+        actor: p.userName,
+        kind: 'user.role-granted',
+        detail: { user: u.name, role },
+      });
     });
     this.cp.tenancy.tokens.clear();
   }
@@ -190,10 +223,21 @@ export class KeystoneUsers extends Service {
       .executeTakeFirst();
     if (!Number(r.numDeletedRows)) {
       if (u.tenant_id === t.id && u.role === role)
-        throw new ControlError('INVALID_STATE', `"${role}" on "${t.name}" is the home role of "${u.name}": change it with nubis`);
-      throw new ControlError('NOT_FOUND', `Could not find role assignment of ${role} on ${tenantId} for ${userId}.`);
+        throw new ControlError(
+          'INVALID_STATE',
+          `"${role}" on "${t.name}" is the home role of "${u.name}": change it with nubis`,
+        );
+      throw new ControlError(
+        'NOT_FOUND',
+        `Could not find role assignment of ${role} on ${tenantId} for ${userId}.`,
+      );
     }
-    await this.event(this.db, { tenantId: t.id, actor: p.userName, kind: 'user.role-revoked', detail: { user: u.name, role } });
+    await this.event(this.db, {
+      tenantId: t.id,
+      actor: p.userName,
+      kind: 'user.role-revoked',
+      detail: { user: u.name, role },
+    });
     this.cp.tenancy.tokens.clear();
   }
 
@@ -231,8 +275,16 @@ export class KeystoneUsers extends Service {
   /** The projects where `userId` has a role. */
   async projectsOf(userId: string) {
     const ids = [
-      ...(await this.db.selectFrom('users').select('tenant_id').where('id', '=', userId).execute()).map((r) => r.tenant_id),
-      ...(await this.db.selectFrom('role_assignments').select('tenant_id').where('user_id', '=', userId).execute()).map((r) => r.tenant_id),
+      ...(await this.db.selectFrom('users').select('tenant_id').where('id', '=', userId).execute()).map(
+        (r) => r.tenant_id,
+      ),
+      ...(
+        await this.db
+          .selectFrom('role_assignments')
+          .select('tenant_id')
+          .where('user_id', '=', userId)
+          .execute()
+      ).map((r) => r.tenant_id),
     ].filter((x): x is string => !!x);
     if (!ids.length) return [];
     return this.db
