@@ -13,7 +13,13 @@ import { sql, type Kysely, type Migration } from 'kysely';
 
 const USER_COLUMNS = 'id, tenant_id, name, role, created_at';
 
-async function rebuildUsersSqlite(db: Kysely<unknown>) {
+async function rebuildUsersSqlite(outer: Kysely<unknown>) {
+  // One transaction (a savepoint of the group commit's outer transaction): the deferred foreign keys
+  // hold until its commit, by when every token's user is back.
+  await outer.transaction().execute((db) => rebuildUsersIn(db));
+}
+
+async function rebuildUsersIn(db: Kysely<unknown>) {
   const indexes = await sql<{ sql: string }>`select sql from sqlite_master
     where type = 'index' and tbl_name = 'users' and sql is not null`.execute(db);
   await sql`pragma defer_foreign_keys = on`.execute(db);
