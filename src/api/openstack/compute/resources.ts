@@ -1,6 +1,13 @@
 /** Nova's version documents and its resources other than servers (docs/openstack.md). */
 import type { FastifyInstance } from 'fastify';
 import type { OsDeps } from '../frame.ts';
+import { registerFlavors } from './flavors.ts';
+import { registerKeypairs } from './keypairs.ts';
+import { registerVersions } from './versions.ts';
 
 /** Register the version documents, flavors, keypairs, server groups, limits, quotas, zones, hypervisors, services, migrations. */
-export function registerComputeResources(_s: FastifyInstance, _deps: OsDeps): void {}
+export function registerComputeResources(s: FastifyInstance, deps: OsDeps): void {
+  registerVersions(s, deps);
+  registerFlavors(s, deps);
+  registerKeypairs(s, deps);
+}
