@@ -5,6 +5,10 @@ import { registerAvailabilityZones } from './availability-zones.ts';
 import { registerFlavors } from './flavors.ts';
 import { registerHypervisors } from './hypervisors.ts';
 import { registerKeypairs } from './keypairs.ts';
+import { registerLimits } from './limits.ts';
+import { registerMigrations } from './migrations.ts';
+import { registerQuotaSets } from './quota-sets.ts';
+import { registerServerGroups } from './server-groups.ts';
 import { registerServices } from './services.ts';
 import { registerVersions } from './versions.ts';
 
@@ -13,7 +17,11 @@ export function registerComputeResources(s: FastifyInstance, deps: OsDeps): void
   registerVersions(s, deps);
   registerFlavors(s, deps);
   registerKeypairs(s, deps);
+  registerServerGroups(s, deps);
+  registerLimits(s, deps);
+  registerQuotaSets(s, deps);
   registerAvailabilityZones(s, deps);
   registerHypervisors(s, deps);
   registerServices(s, deps);
+  registerMigrations(s, deps);
 }
