@@ -1,7 +1,7 @@
 /**
  * Nova's hypervisors (admin), one per nubis host (`cp.listHosts`): `/os-hypervisors`, `/detail`,
  * `/{id}` (the host id), `/statistics`, `/{id}/uptime` and, below 2.53, `/{name}/search` and
- * `/{name}/servers`. `hypervisor_hostname` is the host's name; 2.28 makes `cpu_info` an object.
+ * `/{name}/servers`; `/os-aggregates` is empty. `hypervisor_hostname` is the host's name; 2.28 makes `cpu_info` an object.
  * Source: https://docs.openstack.org/api-ref/compute/#hypervisors-os-hypervisors
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -53,6 +53,12 @@ export function registerHypervisors(s: FastifyInstance, deps: OsDeps): void {
     return found;
   };
 
+  // nubis has no host aggregates (its zones, racks and tiers are attributes of hosts): an empty list,
+  // which `openstack hypervisor show` reads to name a hypervisor's aggregates.
+  s.get('/v2.1/os-aggregates', async (req) => {
+    await hosts(req);
+    return { aggregates: [] };
+  });
   s.get('/v2.1/os-hypervisors', async (req) => ({ hypervisors: (await hosts(req)).map(summary) }));
   s.get('/v2.1/os-hypervisors/detail', async (req) => ({
     hypervisors: (await hosts(req)).map((h) => detail(h, req.novaMinor ?? 1)),
