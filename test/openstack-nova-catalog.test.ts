@@ -1,5 +1,6 @@
 /** Nova's version documents, flavors and key pairs (src/api/openstack/compute/), checked with Tempest's schemas. */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { novaPlane } from './helpers/nova.ts';
 import { TEMPEST_SKIP, tempestCheck } from './helpers/tempest-schema.ts';
@@ -132,6 +133,21 @@ test(
         )
       ).status,
       403,
+    );
+    const x509 = await t.nova(
+      t.member,
+      'POST',
+      '/v2.1/os-keypairs',
+      { keypair: { name: 'cert', type: 'x509' } },
+      2,
+    );
+    ok('compute.v2_2.keypairs.create_keypair', x509);
+    assert.equal(x509.body.keypair.type, 'x509');
+    assert.match(x509.body.keypair.public_key, /^-----BEGIN CERTIFICATE-----/);
+    assert.equal(new X509Certificate(x509.body.keypair.public_key).subject, `CN=${t.memberId}`);
+    assert.equal(
+      (await t.nova(t.member, 'GET', '/v2.1/os-keypairs/cert', undefined, 2)).body.keypair.type,
+      'x509',
     );
     // Refusals: duplicate 409, bad names and keys 400.
     assert.equal(

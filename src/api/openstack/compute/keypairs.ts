@@ -1,6 +1,7 @@
 /**
  * Nova's key pairs (`/os-keypairs`), per user, over nubis's key pairs (`cp.keypairs`): import a
- * public key, or have one generated (RSA 2048, private key returned once, never kept); 2.2 adds
+ * public key, or have one generated (RSA 2048, private key returned once, never kept; with 2.2's
+ * `type: x509` a self-signed certificate, ./x509-keypair.ts); 2.2 adds
  * `type` (create 201, delete 204), 2.10 an admin's `user_id`. The fingerprint is Nova's: MD5 of the
  * key blob in colon hex. Source: https://docs.openstack.org/api-ref/compute/#keypairs-keypairs
  */
@@ -10,6 +11,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseSshPublicKey } from '../../../core/network/ssh-key.ts';
 import { OsError, osPrincipal, type OsDeps } from '../frame.ts';
 import { bodyObject, novaIntId, novaTime, queryOne } from './nova-common.ts';
+import { generateX509Keypair } from './x509-keypair.ts';
 
 type NubisKeypair = {
   id: string;
@@ -101,8 +103,10 @@ export function registerKeypairs(s: FastifyInstance, deps: OsDeps): void {
     let privateKey: string | undefined;
     let publicKey = b.public_key;
     if (publicKey === undefined || publicKey === null) {
-      if (type === 'x509') throw new OsError(400, 'nubis cannot generate x509 key pairs: give public_key');
-      const g = await generateSshKeypair(`Generated-by-Nova`);
+      const g =
+        type === 'x509'
+          ? await generateX509Keypair(userId ?? p.userId)
+          : await generateSshKeypair('Generated-by-Nova');
       publicKey = g.publicKey;
       privateKey = g.privateKey;
     }
