@@ -92,11 +92,21 @@ export class Keypairs extends Service {
       throw new ControlError('FORBIDDEN', `Only an admin may name another user's key pairs (user ${userId})`);
     const u = await this.db
       .selectFrom('users')
-      .select(['id', 'tenant_id'])
+      .select(['id', 'tenant_id', 'default_project_id'])
       .where('id', '=', userId)
       .executeTakeFirst();
     if (!u) throw new ControlError('NOT_FOUND', `No user "${userId}"`);
-    return { userId: u.id, tenantId: u.tenant_id };
+    // A Keystone user without a home tenant: its default project, else the first project it has a role on.
+    const role = await this.db
+      .selectFrom('role_assignments')
+      .select('tenant_id')
+      .where('user_id', '=', u.id)
+      .orderBy('created_at')
+      .executeTakeFirst();
+    const tenantId = u.tenant_id ?? u.default_project_id ?? role?.tenant_id;
+    if (!tenantId)
+      throw new ControlError('NOT_FOUND', `User "${userId}" has no project to keep a key pair in`);
+    return { userId: u.id, tenantId };
   }
 
   /** A user's key pairs (the caller's, or an admin's pick), by name: Nova's per-user view. */
