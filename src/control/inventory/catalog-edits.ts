@@ -226,6 +226,7 @@ export class CatalogEdits extends Service {
       name: g.name,
       policy: g.policy,
       tenantId: g.tenant_id,
+      userId: g.user_id,
       members: members.map((m) => ({ id: m.id, name: m.name, hostId: m.host_id })),
     };
   }

@@ -86,7 +86,15 @@ export class Catalog extends Service {
       () =>
         this.db
           .insertInto('server_groups')
-          .values({ id, tenant_id: p.tenantId, name, policy, created_at: this.now(), ...extra })
+          .values({
+            id,
+            tenant_id: p.tenantId,
+            user_id: p.userId,
+            name,
+            policy,
+            created_at: this.now(),
+            ...extra,
+          })
           .execute(),
       `Server group "${name}" already exists`,
     );
@@ -95,6 +103,7 @@ export class Catalog extends Service {
       name,
       policy,
       tenantId: p.tenantId,
+      userId: p.userId,
       maxPerHost: extra.max_per_host,
       spreadOver: extra.spread_over,
     };
@@ -110,6 +119,7 @@ export class Catalog extends Service {
       name: g.name,
       policy: g.policy,
       tenantId: g.tenant_id,
+      userId: g.user_id,
       maxPerHost: g.max_per_host,
       spreadOver: g.spread_over,
     }));

@@ -171,6 +171,23 @@ export class HostInventory extends Service {
     };
   }
 
+  /**
+   * The availability zones: each zone's name and whether a host in it is up. Every role may read
+   * them (a VM's creation may name a zone); which hosts are in a zone stays with admins and operators.
+   */
+  async listZones(p: Principal): Promise<{ zone: string; available: boolean }[]> {
+    authorize(p, 'flavor:read');
+    const rows = await this.db
+      .selectFrom('hosts')
+      .select(['zone', 'state'])
+      .where('deleted_at', 'is', null)
+      .orderBy('zone')
+      .execute();
+    const zones = new Map<string, boolean>();
+    for (const r of rows) zones.set(r.zone, (zones.get(r.zone) ?? false) || r.state === 'up');
+    return [...zones].map(([zone, available]) => ({ zone, available }));
+  }
+
   async getHost(p: Principal, ref: string) {
     authorize(p, 'host:read');
     const h = await this.db

@@ -1,15 +1,17 @@
 /**
- * Key pairs: OpenSSH public keys a tenant imports by name (no private key is ever made or kept).
- * They belong to the tenant (unlike Nova, where they are per user): every member can start a VM
- * with the team's key, and the importing user is recorded. The key is given to a VM's metadata
+ * Key pairs: OpenSSH public keys (or X.509 certificates) a tenant imports by name (no private key is
+ * ever kept). They belong to the tenant (unlike Nova, where they are per user): every member can
+ * start a VM with the team's key, and the importing user is recorded; Nova's per-user view
+ * (`listUserKeypairs`, `getUserKeypair`) shows a user the ones they imported. The key is given to a VM's metadata
  * (`vm create --key NAME`), with its user data (at most 64 KiB).
  *
  * Uses: no other service.
  */
-import { createHash } from 'node:crypto';
-import { authorize, authorizeTenantObject, tenantFilter } from '../authz.ts';
+import { createHash, X509Certificate } from 'node:crypto';
+import { authorize, authorizeTenantObject, reachesAllTenants, tenantFilter } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
+import type { Selectable } from 'kysely';
 import type { KeypairTable } from '../store/schema.ts';
 import { Service } from '../service.ts';
 import { checkNetworkQuota } from './network-quotas.ts';
@@ -23,39 +25,117 @@ export function sshFingerprint(blob: Uint8Array): string {
   return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
+/** The SHA-256 fingerprint of an OpenSSH public key line. @throws ControlError BAD_REQUEST when it is not one. */
+function sshKeyFingerprint(line: string): string {
+  const k = parseSshPublicKey(line);
+  if (typeof k === 'string') throw new ControlError('BAD_REQUEST', `publicKey: ${k}`);
+  return sshFingerprint(k.blob);
+}
+
+/** The SHA-1 fingerprint (colon hex, lower case, as Nova) of a PEM X.509 certificate. @throws ControlError BAD_REQUEST otherwise. */
+function x509Fingerprint(pem: string): string {
+  try {
+    return new X509Certificate(pem.trim()).fingerprint.toLowerCase();
+  } catch {
+    throw new ControlError('BAD_REQUEST', 'publicKey: not a PEM X.509 certificate (type x509)');
+  }
+}
+
 export class Keypairs extends Service {
-  /** Import a public key under a name of the caller's tenant. */
-  async createKeypair(p: Principal, o: { name: string; publicKey: string }) {
+  /**
+   * Import a public key under a name of the caller's tenant: an OpenSSH key line (`type: 'ssh'`, the
+   * default) or a PEM X.509 certificate (`x509`, as Nova 2.2). An admin may import it for another
+   * user (`userId`, as Nova 2.10): it then belongs to that user's tenant.
+   */
+  async createKeypair(
+    p: Principal,
+    o: { name: string; publicKey: string; type?: 'ssh' | 'x509'; userId?: string },
+  ) {
     authorize(p, 'keypair:write');
-    const k = parseSshPublicKey(o.publicKey);
-    if (typeof k === 'string') throw new ControlError('BAD_REQUEST', `publicKey: ${k}`);
+    const type = o.type ?? 'ssh';
+    const fingerprint = type === 'x509' ? x509Fingerprint(o.publicKey) : sshKeyFingerprint(o.publicKey);
+    const owner = await this.owner(p, o.userId, 'keypair:write');
     const id = this.ctx.ids.uuid();
     await this.db.transaction().execute(async (trx) => {
-      await checkNetworkQuota(trx, p.tenantId, 'keypairs');
+      await checkNetworkQuota(trx, owner.tenantId, 'keypairs');
       await this.unique(
         () =>
           trx
             .insertInto('keypairs')
             .values({
               id,
-              tenant_id: p.tenantId,
-              user_id: p.userId,
+              tenant_id: owner.tenantId,
+              user_id: owner.userId,
               name: o.name,
               public_key: o.publicKey.trim(),
-              fingerprint: sshFingerprint(k.blob),
+              fingerprint,
+              type,
               created_at: this.now(),
             })
             .execute(),
         `A key pair named "${o.name}" already exists`,
       );
       await this.event(trx, {
-        tenantId: p.tenantId,
+        tenantId: owner.tenantId,
         actor: p.userName,
         kind: 'keypair.created',
         detail: { name: o.name },
       });
     });
     return this.getKeypair(p, id);
+  }
+
+  /** The user a key pair is for: the caller, or (reaching all tenants) another user by id. */
+  private async owner(p: Principal, userId: string | undefined, op: 'keypair:read' | 'keypair:write') {
+    if (userId === undefined || userId === p.userId) return { userId: p.userId, tenantId: p.tenantId };
+    if (!reachesAllTenants(p, op))
+      throw new ControlError('FORBIDDEN', `Only an admin may name another user's key pairs (user ${userId})`);
+    const u = await this.db
+      .selectFrom('users')
+      .select(['id', 'tenant_id', 'default_project_id'])
+      .where('id', '=', userId)
+      .executeTakeFirst();
+    if (!u) throw new ControlError('NOT_FOUND', `No user "${userId}"`);
+    // A Keystone user without a home tenant: its default project, else the first project it has a role on.
+    const role = await this.db
+      .selectFrom('role_assignments')
+      .select('tenant_id')
+      .where('user_id', '=', u.id)
+      .orderBy('created_at')
+      .executeTakeFirst();
+    const tenantId = u.tenant_id ?? u.default_project_id ?? role?.tenant_id;
+    if (!tenantId)
+      throw new ControlError('NOT_FOUND', `User "${userId}" has no project to keep a key pair in`);
+    return { userId: u.id, tenantId };
+  }
+
+  /** A user's key pairs (the caller's, or an admin's pick), by name: Nova's per-user view. */
+  async listUserKeypairs(p: Principal, userId?: string) {
+    authorize(p, 'keypair:read');
+    const owner = await this.owner(p, userId, 'keypair:read');
+    const rows = await this.db
+      .selectFrom('keypairs')
+      .selectAll()
+      .where('tenant_id', '=', owner.tenantId)
+      .where('user_id', '=', owner.userId)
+      .orderBy('name')
+      .execute();
+    return rows.map((k) => this.view(k));
+  }
+
+  /** A user's key pair by name (the caller's, or an admin's pick); another user's is NOT_FOUND. */
+  async getUserKeypair(p: Principal, name: string, userId?: string) {
+    authorize(p, 'keypair:read');
+    const owner = await this.owner(p, userId, 'keypair:read');
+    const k = await this.db
+      .selectFrom('keypairs')
+      .selectAll()
+      .where('tenant_id', '=', owner.tenantId)
+      .where('user_id', '=', owner.userId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (!k) throw new ControlError('NOT_FOUND', `No key pair "${name}"`);
+    return this.view(k);
   }
 
   async listKeypairs(p: Principal) {
@@ -98,7 +178,11 @@ export class Keypairs extends Service {
     if (!k) throw new ControlError('NOT_FOUND', `No key pair "${o.key}"; see GET /v1/keypairs`);
   }
 
-  private async find(p: Principal, ref: string, op: 'keypair:read' | 'keypair:write'): Promise<KeypairTable> {
+  private async find(
+    p: Principal,
+    ref: string,
+    op: 'keypair:read' | 'keypair:write',
+  ): Promise<Selectable<KeypairTable>> {
     authorize(p, op);
     const rows = await this.db
       .selectFrom('keypairs')
@@ -114,7 +198,7 @@ export class Keypairs extends Service {
     return k;
   }
 
-  private view(k: KeypairTable) {
+  private view(k: Selectable<KeypairTable>) {
     return {
       id: k.id,
       tenantId: k.tenant_id,
@@ -122,6 +206,7 @@ export class Keypairs extends Service {
       name: k.name,
       publicKey: k.public_key,
       fingerprint: k.fingerprint,
+      type: k.type,
       createdAt: k.created_at,
     };
   }

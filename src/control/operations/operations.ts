@@ -43,4 +43,42 @@ export class Operations extends Service {
       throw await notFoundInTenant(this.db, p, 'operation:read', 'operation', id, `No operation "${id}"`);
     return this.opOut(o);
   }
+
+  /**
+   * The live migrations (operations of kind `migrate`), newest first, with their source and target
+   * host names (admins and operators: they name hosts). Optionally one VM's.
+   */
+  async listMigrations(p: Principal, o: { vmId?: string; limit?: number } = {}) {
+    authorize(p, 'host:read');
+    let q = this.db
+      .selectFrom('operations as o')
+      .leftJoin('hosts as src', 'src.id', 'o.host_id')
+      .leftJoin('hosts as dst', 'dst.id', 'o.target_host_id')
+      .select([
+        'o.id',
+        'o.vm_id',
+        'o.status',
+        'o.created_at',
+        'o.updated_at',
+        'o.finished_at',
+        'src.name as source',
+        'dst.name as target',
+      ])
+      .where('o.kind', '=', 'migrate');
+    if (o.vmId) q = q.where('o.vm_id', '=', o.vmId);
+    const rows = await q
+      .orderBy('o.created_at', 'desc')
+      .orderBy('o.id', 'desc')
+      .limit(o.limit ?? 1000)
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      vmId: r.vm_id,
+      status: r.status,
+      sourceHost: r.source,
+      targetHost: r.target,
+      createdAt: r.created_at,
+      updatedAt: r.finished_at ?? r.updated_at,
+    }));
+  }
 }

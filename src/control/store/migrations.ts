@@ -15,6 +15,7 @@ import { overviewDemandMigration } from './migrations/0940-overview-demand.ts';
 import { oneOperationPerVmMigration } from './migrations/0950-one-operation-per-vm.ts';
 import { identityMigration } from './migrations/0960-identity.ts';
 import { serverAttributesMigration } from './migrations/0962-server-attributes.ts';
+import { novaResourcesMigration } from './migrations/0964-nova-resources.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -350,4 +351,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0950-one-operation-per-vm': oneOperationPerVmMigration,
   '0960-identity': identityMigration(isPg),
   '0962-server-attributes': serverAttributesMigration,
+  '0964-nova-resources': novaResourcesMigration,
 });

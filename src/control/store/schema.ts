@@ -182,6 +182,8 @@ export interface ServerGroupTable {
   /** At most this many members on one host; spread members over `rack`, `zone` or `datacenter`. */
   max_per_host: Generated<number | null>;
   spread_over: Generated<string | null>;
+  /** Who created it (migration 0964-nova-resources; null for older groups). */
+  user_id: Generated<string | null>;
 }
 export interface VmTable {
   id: string;
@@ -445,6 +447,8 @@ export interface KeypairTable {
   public_key: string;
   fingerprint: string;
   created_at: string;
+  /** `ssh` or `x509` (migration 0964-nova-resources). */
+  type: Generated<string>;
 }
 /** A storage pool (migration 0800-storage). */
 export interface StoragePoolTable {
