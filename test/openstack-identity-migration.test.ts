@@ -15,16 +15,17 @@ import { hashToken } from '../src/control/principal.ts';
 import { GroupCommitSqliteDialect } from '../src/control/store/group-commit-sqlite.ts';
 import { buildMigrations } from '../src/control/store/migrations.ts';
 import { openStore } from '../src/control/store/open-store.ts';
+import type { Database } from '../src/control/store/schema.ts';
 import { storeBackends } from './helpers/control.ts';
 
 /** A database migrated up to (not including) 0960. */
 async function before0960(url: string, isPg: boolean) {
   /* eslint-disable @typescript-eslint/no-explicit-any -- a schema before 0960, untyped */
   const db = isPg
-    ? new Kysely<any>({
+    ? new Kysely<Database>({
         dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }),
       })
-    : new Kysely<any>({
+    : new Kysely<Database>({
         dialect: new GroupCommitSqliteDialect(
           (() => {
             const raw = new BetterSqlite3(url);
@@ -69,13 +70,13 @@ for (const backend of storeBackends()) {
         for (const [id, name, role] of [
           ['u1', 'admin', 'admin'],
           ['u2', 'bob', 'member'],
-        ])
+        ] as const)
           await old.insertInto('users').values({ id, tenant_id: 't1', name, role, created_at: at }).execute();
         for (const [id, user] of [
           ['k1', 'u1'],
           ['k2', 'u2'],
           ['k3', 'u2'],
-        ])
+        ] as const)
           await old
             .insertInto('tokens')
             .values({

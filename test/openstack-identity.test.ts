@@ -221,6 +221,25 @@ for (const backend of storeBackends()) {
       assert.equal(t.body.token.roles[0].name, 'member');
     });
 
+    test('a new password or a disabled user ends its Keystone tokens; the old password stops working', async () => {
+      const admin = await adminLogin();
+      const u = await ks(admin, 'POST', '/users', {
+        user: { name: 'carol', password: 'one', domain_id: 'default' },
+      });
+      const uid = u.body.user.id as string;
+      const t1 = (await login({ id: uid }, 'one')).headers['x-subject-token'] as string;
+      assert.equal((await ks(admin, 'PATCH', `/users/${uid}`, { user: { password: 'two' } })).status, 200);
+      assert.equal(
+        (await ks(admin, 'GET', '/auth/tokens', undefined, { 'x-subject-token': t1 })).status,
+        404,
+      );
+      assert.equal((await login({ id: uid }, 'one')).status, 401);
+      assert.equal((await login({ id: uid }, 'two')).status, 201);
+      const off = await ks(admin, 'PATCH', `/users/${uid}`, { user: { enabled: false } });
+      assert.equal(off.body.user.enabled, false);
+      assert.equal((await login({ id: uid }, 'two')).status, 401);
+    });
+
     test('application credentials: secret once, login scoped to its project, expiry, delete', async () => {
       const admin = await adminLogin();
       const me = (await ks(admin, 'GET', '/auth/tokens', undefined, { 'x-subject-token': admin })).body.token;

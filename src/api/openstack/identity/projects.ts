@@ -58,7 +58,11 @@ export function projectRoutes(s: FastifyInstance, d: IdentityDeps): void {
     const domainId = optString(b, 'domain_id');
     if (domainId && domainId !== 'default') throw new OsError(404, `Could not find domain: ${domainId}.`);
     if (b.is_domain === true) throw new OsError(400, 'Domains cannot be created (there is one: default).');
-    const t = await d.cp.createTenant(p, reqString(b, 'name'));
+    const name = reqString(b, 'name');
+    // Keystone's project schema: a name of 1 to 64 characters.
+    if (name.length > 64)
+      throw new OsError(400, "Invalid input for field 'name': longer than 64 characters.");
+    const t = await d.cp.createTenant(p, name);
     await setDescription(t.id, optString(b, 'description'));
     return reply.code(201).send({ project: projectBody(req, d, await tenantRow(t.id)) });
   });
@@ -67,17 +71,18 @@ export function projectRoutes(s: FastifyInstance, d: IdentityDeps): void {
     const q = req.query as Q;
     if (q.domain_id && q.domain_id !== 'default')
       return { projects: [], links: listLinks(req, d, '/projects') };
-    let rows;
-    if (p.role === 'admin') {
-      let sel = d.cp.ctx.db
-        .selectFrom('tenants')
-        .select(['id', 'name', 'description'])
-        .where('deleted_at', 'is', null);
-      if (q.name !== undefined) sel = sel.where('name', '=', q.name);
-      rows = await sel.orderBy('name').execute();
-    } else {
-      rows = (await d.users.projectsOf(p.userId)).filter((t) => q.name === undefined || t.name === q.name);
-    }
+    // Keystone's policy: listing projects is the admin's (a user lists theirs at /v3/users/{u}/projects).
+    if (p.role !== 'admin')
+      throw new OsError(
+        403,
+        'You are not authorized to perform the requested action: identity:list_projects.',
+      );
+    let sel = d.cp.ctx.db
+      .selectFrom('tenants')
+      .select(['id', 'name', 'description'])
+      .where('deleted_at', 'is', null);
+    if (q.name !== undefined) sel = sel.where('name', '=', q.name);
+    const rows = await sel.orderBy('name').execute();
     return { projects: rows.map((t) => projectBody(req, d, t)), links: listLinks(req, d, '/projects') };
   });
   s.get('/v3/projects/:id', async (req) => {

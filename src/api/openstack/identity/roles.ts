@@ -84,11 +84,34 @@ export function roleRoutes(s: FastifyInstance, d: IdentityDeps): void {
     });
     if (q['role.id']) rows = rows.filter((a) => a.role === q['role.id']);
     const base = ksBase(req, d);
+    const names = 'include_names' in q && q.include_names !== 'false' && q.include_names !== '0';
+    const db = d.cp.ctx.db;
+    const userIds = [...new Set(rows.map((a) => a.userId))],
+      tenantIds = [...new Set(rows.map((a) => a.tenantId))];
+    const userName = new Map(
+      names && userIds.length
+        ? (await db.selectFrom('users').select(['id', 'name']).where('id', 'in', userIds).execute()).map(
+            (u) => [u.id, u.name],
+          )
+        : [],
+    );
+    const projectName = new Map(
+      names && tenantIds.length
+        ? (await db.selectFrom('tenants').select(['id', 'name']).where('id', 'in', tenantIds).execute()).map(
+            (t) => [t.id, t.name],
+          )
+        : [],
+    );
+    const domain = { id: 'default', name: 'Default' };
     return {
       role_assignments: rows.map((a) => ({
-        role: { id: a.role },
-        user: { id: a.userId },
-        scope: { project: { id: a.tenantId } },
+        role: names ? { id: a.role, name: a.role } : { id: a.role },
+        user: names ? { id: a.userId, name: userName.get(a.userId) ?? '', domain } : { id: a.userId },
+        scope: {
+          project: names
+            ? { id: a.tenantId, name: projectName.get(a.tenantId) ?? '', domain }
+            : { id: a.tenantId },
+        },
         links: { assignment: `${base}/projects/${a.tenantId}/users/${a.userId}/roles/${a.role}` },
       })),
       links: listLinks(req, d, '/role_assignments'),
