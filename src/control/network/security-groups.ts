@@ -196,7 +196,8 @@ export class SecurityGroups extends Service {
 
   /** Add a rule to a group; the hosts of the tenant's ports get their new rules. */
   async addRule(p: Principal, ref: string, r: RuleInput) {
-    const { groupId } = await this.createRule(p, ref, r);
+    // nubis's own API: a single port is `portMin` alone.
+    const { groupId } = await this.createRule(p, ref, { ...r, portMax: r.portMax ?? r.portMin });
     return this.getGroup(p, groupId);
   }
 
