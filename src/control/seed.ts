@@ -84,11 +84,13 @@ export const SHARED_NETWORK = { name: 'shared', cidr: '10.0.0.0/24' } as const;
  */
 export async function seedSharedNetwork(cp: ControlPlane, admin: Principal): Promise<boolean> {
   if ((await cp.networks.visibleRows(admin)).some((n) => n.shared)) return false;
-  await cp.networks.createNetwork(admin, {
+  const n = await cp.networks.createNetwork(admin, {
     ...SHARED_NETWORK,
     shared: true,
     description: 'Shared by every project',
   });
+  const row = (await cp.networks.visibleRows(admin)).find((r) => r.id === n.id)!;
+  await cp.subnets.updateSubnet(admin, row.subnet_id!, { name: `${SHARED_NETWORK.name}-subnet` });
   return true;
 }
 
