@@ -7,7 +7,13 @@ import { buildApi } from '../api/server.ts';
 import type { OperationOwners } from '../control/context.ts';
 import type { HostDrivers } from '../core/host-driver.ts';
 import { checkWorkersStore, forkApiProcesses, isServeWorker, runApiProcess } from './serve-cluster.ts';
-import { ControlPlane, reconcileSimHosts, seedDefaultTariff, seedDemo } from '../control/control-plane.ts';
+import {
+  ControlPlane,
+  reconcileSimHosts,
+  seedDefaultTariff,
+  seedDemo,
+  seedSharedNetwork,
+} from '../control/control-plane.ts';
 import { controlPlaneControllers } from '../control/controllers/control-plane-controllers.ts';
 import { ControllerManager } from '../control/controllers/controller-manager.ts';
 import { recordControllerFailure } from '../control/controllers/record-failure.ts';
@@ -260,6 +266,8 @@ export function serveCommand(program: Command): void {
         await seedDemo(cp, adminP, Number(o.demoHosts));
         // First start only (the admin was just created): a deleted default tariff stays deleted.
         if (token) await seedDefaultTariff(cp, adminP);
+        // First start: the network every project's servers may go on (OpenStack's shared network).
+        if (token) await seedSharedNetwork(cp, adminP);
         // Before the state file existed, simulated guests lived in memory only: re-create them once.
         const restored = firstSimStart ? await reconcileSimHosts(cp) : 0;
         // Finish or roll back what a crash interrupted before serving anything.

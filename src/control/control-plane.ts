@@ -55,6 +55,7 @@ import { Invoices } from './billing/invoices.ts';
 import { Networks } from './network/networks.ts';
 import { Ports } from './network/ports.ts';
 import { SecurityGroups } from './network/security-groups.ts';
+import { Subnets } from './network/subnets.ts';
 import { NetworkPush } from './network/network-push.ts';
 import { Keypairs } from './network/keypairs.ts';
 import { FloatingIps } from './network/floating-ips.ts';
@@ -71,7 +72,14 @@ export { DEFAULT_QUOTAS, type Quotas } from './tenancy/tenancy-service.ts';
 export type { VmView } from './compute/vm-reads.ts';
 export { ASSUMED_VM_UTILIZATION, vmPowerW, parsePower } from './telemetry/energy.ts';
 export type { AutomationLevel, AutomationSettings } from './automation/automation.ts';
-export { DEFAULT_TARIFF, reconcileSimHosts, seedDefaultTariff, seedDemo } from './seed.ts';
+export {
+  DEFAULT_TARIFF,
+  SHARED_NETWORK,
+  reconcileSimHosts,
+  seedDefaultTariff,
+  seedDemo,
+  seedSharedNetwork,
+} from './seed.ts';
 
 export interface ControlPlaneOptions {
   db: Db;
@@ -152,6 +160,7 @@ export class ControlPlane {
   readonly invoices = new Invoices(this);
   /** Networks, ports, security groups, floating IPs, key pairs and pushing hosts their network state (network/). */
   readonly networks = new Networks(this);
+  readonly subnets = new Subnets(this);
   readonly ports = new Ports(this);
   readonly securityGroups = new SecurityGroups(this);
   readonly networkPush = new NetworkPush(this);

@@ -74,6 +74,26 @@ export async function seedDemo(cp: ControlPlane, admin: Principal, hosts = 8): P
   }
 }
 
+/** The network every project may use (OpenStack's `fixed_network_name`: servers without networks go on it). */
+export const SHARED_NETWORK = { name: 'shared', cidr: '10.0.0.0/24' } as const;
+
+/**
+ * The shared network `nubis serve` creates on its first start: the admin tenant's, `shared` (every
+ * tenant sees it and puts ports on it), with one IPv4 subnet. Returns whether it made it (not when a
+ * shared network already exists).
+ */
+export async function seedSharedNetwork(cp: ControlPlane, admin: Principal): Promise<boolean> {
+  if ((await cp.networks.visibleRows(admin)).some((n) => n.shared)) return false;
+  const n = await cp.networks.createNetwork(admin, {
+    ...SHARED_NETWORK,
+    shared: true,
+    description: 'Shared by every project',
+  });
+  const row = (await cp.networks.visibleRows(admin)).find((r) => r.id === n.id)!;
+  await cp.subnets.updateSubnet(admin, row.subnet_id!, { name: `${SHARED_NETWORK.name}-subnet` });
+  return true;
+}
+
 /**
  * The tariff `nubis serve` creates on its first start, so a fresh install bills its usage: "default",
  * EUR, valid from 1970-01-01 and open-ended. Round demo prices, not a recommendation: an admin ends

@@ -12,6 +12,7 @@
  * Uses: `cp.drivers`.
  */
 import { ControlError } from '../errors.ts';
+import { addressOf } from './ports.ts';
 import type { Db } from '../store/open-store.ts';
 import { Service } from '../service.ts';
 import {
@@ -20,6 +21,17 @@ import {
   type PortRecord,
 } from '../../core/network/host-state.ts';
 import type { GuestNic, HostNetworkState } from '../../core/network/host-network.ts';
+
+/** A rule's protocol as stored (a name or Neutron's IP protocol number) to what hosts enforce. */
+const PUSHED_PROTOCOLS: Record<string, 'tcp' | 'udp' | 'icmp' | 'any' | undefined> = {
+  tcp: 'tcp',
+  udp: 'udp',
+  icmp: 'icmp',
+  any: 'any',
+  '6': 'tcp',
+  '17': 'udp',
+  '1': 'icmp',
+};
 
 /** The settings key of the network revision counter. */
 export const REVISION_KEY = 'network.revision';
@@ -100,7 +112,7 @@ export class NetworkPush extends Service {
           ...also.filter((a) => a.vmId === r.vm_id && a.hostId !== r.host_id).map((a) => a.hostId),
         ],
         mac: r.mac,
-        ips: [r.ip],
+        ips: addressOf(r.ip) ? [r.ip] : [],
         securityGroupIds: JSON.parse(r.security_groups) as string[],
         floatingIp: fipOf.get(r.id) ?? null,
         metadata: {
@@ -124,15 +136,23 @@ export class NetworkPush extends Service {
         mtu: n.mtu,
       })),
       ports: records,
-      rules: rules.map((r) => ({
-        groupId: r.group_id,
-        direction: r.direction === 'egress' ? 'egress' : 'ingress',
-        protocol: r.protocol as 'tcp' | 'udp' | 'icmp' | 'any',
-        portMin: r.port_min,
-        portMax: r.port_max,
-        remoteCidr: r.remote_cidr,
-        remoteGroupId: r.remote_group_id,
-      })),
+      rules: rules.flatMap((r) => {
+        // Hosts enforce IPv4 rules of tcp, udp, icmp (any type) or any protocol; others are recorded only.
+        const protocol = PUSHED_PROTOCOLS[r.protocol];
+        if (r.ethertype !== 'IPv4' || !protocol || (protocol === 'icmp' && r.port_min !== null)) return [];
+        return [
+          {
+            groupId: r.group_id,
+            direction: r.direction === 'egress' ? ('egress' as const) : ('ingress' as const),
+            protocol,
+            portMin: r.port_min,
+            portMax: r.port_max,
+            // Neutron's rule without a remote matches every address.
+            remoteCidr: r.remote_cidr ?? (r.remote_group_id ? null : '0.0.0.0/0'),
+            remoteGroupId: r.remote_group_id,
+          },
+        ];
+      }),
       underlay: Object.fromEntries(hosts.map((h) => [h.id, underlayOf(h)])),
     };
   }

@@ -6,6 +6,7 @@
  *
  * Uses: no other service.
  */
+import type { Selectable } from 'kysely';
 import { authorize, authorizeTenantObject, reachesAllTenants } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -30,7 +31,8 @@ export const DEFAULT_MTU = 1450;
 /** What creating a network takes. */
 export interface NetworkInput {
   name: string;
-  cidr: string;
+  /** Its subnet (none: a network without a subnet yet, see `cp.subnets`). */
+  cidr?: string;
   gateway?: string | null;
   dhcp?: boolean;
   dns?: string[];
@@ -40,77 +42,175 @@ export interface NetworkInput {
   pool?: string;
   /** The physical network it lives on: only hosts with this physnet can plumb it. */
   physnet?: string;
+  /** Admins only: every tenant sees it and may put ports on it. */
+  shared?: boolean;
+  description?: string;
+  adminStateUp?: boolean;
+  /** Admins only: the tenant it is created for (default: the caller's). */
+  tenantId?: string;
 }
 
-type NetworkRow = Omit<NetworkTable, never>;
+/** What changing a network takes (Neutron's updatable attributes). */
+export interface NetworkUpdate {
+  name?: string;
+  description?: string;
+  adminStateUp?: boolean;
+  /** Admins only. */
+  shared?: boolean;
+}
+
+/** A network's row as read. */
+export type NetworkRow = Selectable<NetworkTable>;
 
 export class Networks extends Service {
-  /** Create a tenant network (or, admins, an external one). */
+  /** Create a tenant network (or, admins, an external or shared one). */
   async createNetwork(p: Principal, o: NetworkInput) {
-    authorize(p, o.external ? 'network:external' : 'network:write');
-    const gateway = o.gateway === undefined ? (parseCidr(o.cidr) ? defaultGateway(o.cidr) : null) : o.gateway;
-    const bad = checkSubnet(o.cidr, gateway);
+    authorize(p, o.external || o.shared ? 'network:external' : 'network:write');
+    const tenantId = this.ownerFor(p, o.tenantId);
+    const cidr = o.cidr ?? '';
+    const gateway = o.gateway === undefined ? (parseCidr(cidr) ? defaultGateway(cidr) : null) : o.gateway;
+    const bad = o.cidr === undefined ? [] : checkSubnet(cidr, gateway);
     for (const d of o.dns ?? []) if (parseIpv4(d) === null) bad.push(`dns "${d}" is not an IPv4 address`);
     if (o.external) {
       if (!o.pool) bad.push('an external network needs pool: FIRST-LAST (its floating IP range)');
       else if (bad.length === 0) {
-        const r = parseRange(o.pool, o.cidr);
+        const r = parseRange(o.pool, cidr);
         if (typeof r === 'string') bad.push(r);
       }
     } else if (o.pool) bad.push('pool is for external networks only (external: true)');
     if (bad.length) throw new ControlError('BAD_REQUEST', bad.join('; '), { problems: bad });
     const id = this.ctx.ids.uuid();
-    const subnet = parseCidr(o.cidr)!;
+    const subnet = parseCidr(cidr);
     await this.db.transaction().execute(async (trx) => {
-      if (!o.external) await checkNetworkQuota(trx, p.tenantId, 'networks');
-      const mine = await trx
-        .selectFrom('networks')
-        .select(['name', 'cidr'])
-        .where('tenant_id', '=', p.tenantId)
-        .where('kind', '=', o.external ? 'external' : 'tenant')
-        .execute();
-      const clash = mine.find((n) => overlaps(parseCidr(n.cidr)!, subnet));
-      if (clash)
-        throw new ControlError(
-          'INVALID_STATE',
-          `${o.cidr} overlaps ${clash.cidr} of your network "${clash.name}"; a tenant's networks may not overlap (other tenants' may)`,
-        );
+      if (!o.external) await checkNetworkQuota(trx, tenantId, 'networks');
+      if (subnet) {
+        const clash = await this.overlapping(trx, tenantId, o.external ? 'external' : 'tenant', cidr);
+        if (clash)
+          throw new ControlError(
+            'INVALID_STATE',
+            `${cidr} overlaps ${clash.cidr} of your network "${clash.name}"; a tenant's networks may not overlap (other tenants' may)`,
+          );
+      }
       const top = await trx
         .selectFrom('networks')
         .select((eb) => eb.fn.max('vni').as('vni'))
         .executeTakeFirst();
       const vni = Number(top?.vni ?? 0) + 1;
       if (vni > VNI_MAX) throw new ControlError('INVALID_STATE', 'No VXLAN network identifier left');
+      const at = this.now();
       await this.unique(
         () =>
           trx
             .insertInto('networks')
             .values({
               id,
-              tenant_id: p.tenantId,
+              tenant_id: tenantId,
               name: o.name,
               kind: o.external ? 'external' : 'tenant',
               vni,
-              cidr: o.cidr,
+              cidr,
               gateway_ip: gateway,
               dhcp: o.dhcp === false ? 0 : 1,
               dns: JSON.stringify(o.dns ?? []),
               mtu: o.mtu ?? DEFAULT_MTU,
               physnet: o.physnet ?? null,
               pool: o.pool ?? null,
-              created_at: this.now(),
+              created_at: at,
+              shared: o.shared ? 1 : 0,
+              description: o.description ?? '',
+              admin_state_up: o.adminStateUp === false ? 0 : 1,
+              updated_at: at,
+              subnet_id: subnet ? this.ctx.ids.uuid() : null,
+              subnet_created_at: subnet ? at : null,
+              subnet_updated_at: subnet ? at : null,
             })
             .execute(),
         `A network named "${o.name}" already exists`,
       );
       await this.event(trx, {
-        tenantId: p.tenantId,
+        tenantId,
         actor: p.userName,
         kind: 'network.created',
-        detail: { id, name: o.name, cidr: o.cidr },
+        detail: { id, name: o.name, cidr },
       });
     });
     return this.getNetwork(p, id);
+  }
+
+  /** Change a network's name, description, admin state or (admins) sharing. */
+  async updateNetwork(p: Principal, ref: string, o: NetworkUpdate) {
+    const n = await this.find(this.db, p, ref, 'network:write');
+    if (o.shared !== undefined || n.kind === 'external') authorize(p, 'network:external');
+    if (o.shared === false && n.shared) {
+      const others = await this.db
+        .selectFrom('ports')
+        .select('id')
+        .where('network_id', '=', n.id)
+        .where('tenant_id', '!=', n.tenant_id)
+        .execute();
+      if (others.length)
+        throw new ControlError(
+          'INVALID_STATE',
+          `Network "${n.name}" has ${others.length} port(s) of other tenants; it stays shared`,
+        );
+    }
+    await this.db.transaction().execute(async (trx) => {
+      await this.unique(
+        () =>
+          trx
+            .updateTable('networks')
+            .set({
+              ...(o.name !== undefined && { name: o.name }),
+              ...(o.description !== undefined && { description: o.description }),
+              ...(o.adminStateUp !== undefined && { admin_state_up: o.adminStateUp ? 1 : 0 }),
+              ...(o.shared !== undefined && { shared: o.shared ? 1 : 0 }),
+              revision_number: n.revision_number + 1,
+              updated_at: this.now(),
+            })
+            .where('id', '=', n.id)
+            .execute(),
+        `A network named "${o.name}" already exists`,
+      );
+      await this.event(trx, {
+        tenantId: n.tenant_id,
+        actor: p.userName,
+        kind: 'network.updated',
+        detail: { id: n.id, ...o },
+      });
+    });
+    return this.getNetwork(p, n.id);
+  }
+
+  /** The rows of the networks a caller sees: its own, the shared and external ones (admins: all). */
+  async visibleRows(p: Principal): Promise<NetworkRow[]> {
+    authorize(p, 'network:read');
+    let q = this.db.selectFrom('networks').selectAll().orderBy('created_at').orderBy('id');
+    if (!reachesAllTenants(p, 'network:read'))
+      q = q.where((eb) =>
+        eb.or([eb('tenant_id', '=', p.tenantId), eb('kind', '=', 'external'), eb('shared', '=', 1)]),
+      );
+    return q.execute();
+  }
+
+  /** A network of the tenant (of `kind`) whose subnet overlaps `cidr` (not `except`), if any. */
+  async overlapping(db: Db, tenantId: string, kind: string, cidr: string, except?: string) {
+    const s = parseCidr(cidr)!;
+    const mine = await db
+      .selectFrom('networks')
+      .select(['id', 'name', 'cidr'])
+      .where('tenant_id', '=', tenantId)
+      .where('kind', '=', kind)
+      .where('cidr', '!=', '')
+      .execute();
+    return mine.find((n) => n.id !== except && overlaps(parseCidr(n.cidr)!, s));
+  }
+
+  /** The tenant an object is created for: the caller's, or (admins reaching all tenants) the one named. */
+  ownerFor(p: Principal, tenantId: string | undefined): string {
+    if (!tenantId || tenantId === p.tenantId) return p.tenantId;
+    if (!reachesAllTenants(p, 'network:write'))
+      throw new ControlError('FORBIDDEN', 'Only admins create objects for another project');
+    return tenantId;
   }
 
   /** The caller's networks, then the external ones (name and CIDR only for those it does not own). */
@@ -118,7 +218,10 @@ export class Networks extends Service {
     authorize(p, 'network:read');
     const all = reachesAllTenants(p, 'network:read');
     let q = this.db.selectFrom('networks').selectAll().orderBy('kind', 'desc').orderBy('name').orderBy('id');
-    if (!all) q = q.where((eb) => eb.or([eb('tenant_id', '=', p.tenantId), eb('kind', '=', 'external')]));
+    if (!all)
+      q = q.where((eb) =>
+        eb.or([eb('tenant_id', '=', p.tenantId), eb('kind', '=', 'external'), eb('shared', '=', 1)]),
+      );
     const rows = await q.execute();
     return rows.map((n) => this.view(p, n));
   }
@@ -179,7 +282,7 @@ export class Networks extends Service {
           eb('id', '=', ref),
           eb.and([
             eb('name', '=', ref),
-            eb.or([eb('tenant_id', '=', p.tenantId), eb('kind', '=', 'external')]),
+            eb.or([eb('tenant_id', '=', p.tenantId), eb('kind', '=', 'external'), eb('shared', '=', 1)]),
           ]),
         ]),
       )
@@ -188,6 +291,8 @@ export class Networks extends Service {
     const msg = `No network "${ref}"; see GET /v1/networks`;
     if (!n) throw new ControlError('NOT_FOUND', msg);
     const object = { kind: 'network', id: n.id };
+    // A shared network: everyone reads it and puts ports on it (`own`); only its owner (or an admin) changes it.
+    if (n.shared && op === 'network:read') return n;
     if (!(n.kind === 'external' && op === 'network:read'))
       authorizeTenantObject(p, op, n.tenant_id, msg, object);
     else if (own) authorizeTenantObject(p, 'network:write', n.tenant_id, msg, object);
@@ -197,7 +302,7 @@ export class Networks extends Service {
 
   /** What a caller sees of a network: everything of its own, name and CIDR of another's external one. */
   private view(p: Principal, n: NetworkRow) {
-    if (n.tenant_id !== p.tenantId && !reachesAllTenants(p, 'network:read'))
+    if (n.tenant_id !== p.tenantId && !n.shared && !reachesAllTenants(p, 'network:read'))
       return { id: n.id, name: n.name, kind: n.kind, cidr: n.cidr, external: true };
     return {
       id: n.id,
@@ -213,6 +318,7 @@ export class Networks extends Service {
       mtu: n.mtu,
       physnet: n.physnet,
       pool: n.pool,
+      shared: n.shared === 1,
       createdAt: n.created_at,
     };
   }

@@ -7,6 +7,7 @@
  *
  * Uses: `cp.networks`, `cp.securityGroups`, `cp.networkPush`.
  */
+import type { Selectable } from 'kysely';
 import { authorize, authorizeTenantObject, tenantFilter } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
@@ -14,18 +15,56 @@ import type { Db } from '../store/open-store.ts';
 import type { NetworkTable, PortTable } from '../store/schema.ts';
 import { Service } from '../service.ts';
 import { checkNetworkQuota } from './network-quotas.ts';
-import { allocateIp } from '../../core/network/ipam.ts';
+import { allocateIp, type IpAllocation } from '../../core/network/ipam.ts';
+import { parseIpv4 } from '../../core/network/ipv4.ts';
+import type { AllocationPool } from './subnets.ts';
 import { macFromUuid } from '../../core/network/mac.ts';
 import { tapName } from '../../core/network/host-network.ts';
 
-type PortRow = Omit<PortTable, 'slot'> & { slot: number };
+/** A port's row as read. */
+export type PortRow = Selectable<PortTable>;
 
 /** What a port takes. */
 export interface PortInput {
   network: string;
   fixedIp?: string;
+  /** Its groups (none given: `default`; `[]` with `exactGroups`: none at all). */
   securityGroups?: string[];
+  exactGroups?: boolean;
+  /** A MAC of the caller's choosing (default: Neutron's prefix and random bytes). */
+  mac?: string;
+  name?: string;
+  description?: string;
+  adminStateUp?: boolean;
+  /** What holds a port no VM holds (Neutron's device_id and device_owner, as given). */
+  deviceId?: string;
+  deviceOwner?: string;
+  /** Admins only: the tenant it is created for (default: the caller's, or the network's). */
+  tenantId?: string;
 }
+
+/** What changing a port takes (absent: unchanged). */
+export interface PortUpdate {
+  securityGroups?: string[];
+  name?: string;
+  description?: string;
+  adminStateUp?: boolean;
+  deviceId?: string;
+  deviceOwner?: string;
+}
+
+/** The address stored for a port without one (its network has no subnet): unique per port, never an IP. */
+export function noAddress(portId: string): string {
+  return `none:${portId}`;
+}
+
+/** A port's address, or null for a port without one. */
+export function addressOf(ip: string): string | null {
+  return ip.startsWith('none:') ? null : ip;
+}
+
+/** A MAC address as Neutron takes it (six hex pairs, unicast). */
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 export class Ports extends Service {
   /** Create a port (not attached to a VM) on one of the caller's networks. */
@@ -33,6 +72,11 @@ export class Ports extends Service {
     authorize(p, 'port:write');
     const id = await this.db.transaction().execute(async (trx) => {
       const net = await this.cp.networks.find(trx, p, o.network, 'network:read', true);
+      if (net.kind === 'external')
+        throw new ControlError(
+          'BAD_REQUEST',
+          `"${o.network}" is an external network: attach a floating IP instead`,
+        );
       return (await this.allocate(trx, p, net, { ...o, vmId: null, implicit: false, slot: 0 })).id;
     });
     return this.getPort(p, id);
@@ -132,18 +176,51 @@ export class Ports extends Service {
     return Promise.all(rows.map((r) => this.view(r as PortRow)));
   }
 
+  /**
+   * The rows of the ports a caller sees (admins: every tenant's), with the zone of the VM holding
+   * each (what Neutron's `device_owner: compute:<zone>` says).
+   */
+  async visibleRows(p: Principal) {
+    authorize(p, 'port:read');
+    const t = tenantFilter(p, 'port:read');
+    let q = this.db
+      .selectFrom('ports')
+      .leftJoin('vms', 'vms.id', 'ports.vm_id')
+      .leftJoin('hosts', 'hosts.id', 'vms.host_id')
+      .selectAll('ports')
+      .select(['vms.zone as vm_zone', 'hosts.zone as host_zone'])
+      .orderBy('ports.created_at')
+      .orderBy('ports.id');
+    if (t) q = q.where('ports.tenant_id', '=', t);
+    return q.execute();
+  }
+
   async getPort(p: Principal, ref: string) {
     return this.view(await this.find(this.db, p, ref, 'port:read'));
   }
 
-  /** Change a port's security groups (the hosts of the tenant's ports get the new rules). */
-  async updatePort(p: Principal, ref: string, o: { securityGroups: string[] }) {
+  /** Change a port's security groups (the hosts of the tenant's ports get the new rules), name, description, admin state or device. */
+  async updatePort(p: Principal, ref: string, o: PortUpdate & { exactGroups?: boolean }) {
     const port = await this.find(this.db, p, ref, 'port:write');
     await this.db.transaction().execute(async (trx) => {
-      const ids = await this.cp.securityGroups.resolve(trx, p, port.tenant_id, o.securityGroups);
+      const ids =
+        o.securityGroups === undefined
+          ? undefined
+          : o.exactGroups && o.securityGroups.length === 0
+            ? []
+            : await this.cp.securityGroups.resolve(trx, p, port.tenant_id, o.securityGroups);
       await trx
         .updateTable('ports')
-        .set({ security_groups: JSON.stringify(ids) })
+        .set({
+          ...(ids && { security_groups: JSON.stringify(ids) }),
+          ...(o.name !== undefined && { name: o.name }),
+          ...(o.description !== undefined && { description: o.description }),
+          ...(o.adminStateUp !== undefined && { admin_state_up: o.adminStateUp ? 1 : 0 }),
+          ...(o.deviceId !== undefined && { device_id: o.deviceId }),
+          ...(o.deviceOwner !== undefined && { device_owner: o.deviceOwner }),
+          revision_number: port.revision_number + 1,
+          updated_at: this.now(),
+        })
         .where('id', '=', port.id)
         .execute();
       await this.event(trx, {
@@ -151,10 +228,10 @@ export class Ports extends Service {
         vmId: port.vm_id,
         actor: p.userName,
         kind: 'port.updated',
-        detail: { port: port.id, securityGroups: ids },
+        detail: { port: port.id, ...(ids && { securityGroups: ids }) },
       });
     });
-    await this.cp.networkPush.pushTenant(port.tenant_id);
+    if (o.securityGroups !== undefined) await this.cp.networkPush.pushTenant(port.tenant_id);
     return this.getPort(p, port.id);
   }
 
@@ -199,50 +276,91 @@ export class Ports extends Service {
   private async allocate(
     trx: Db,
     p: Principal,
-    net: NetworkTable,
+    net: Selectable<NetworkTable>,
     o: PortInput & { vmId: string | null; implicit: boolean; slot: number },
   ) {
     // Lock the network's row first (PostgreSQL: a row lock; SQLite serializes transactions anyway).
     await trx.updateTable('networks').set({ vni: net.vni }).where('id', '=', net.id).execute();
-    await checkNetworkQuota(trx, net.tenant_id, 'ports');
-    const groups = await this.cp.securityGroups.resolve(trx, p, net.tenant_id, o.securityGroups);
-    const used = await trx.selectFrom('ports').select('ip').where('network_id', '=', net.id).execute();
-    const a = allocateIp({
-      cidr: net.cidr,
-      gatewayIp: net.gateway_ip,
-      used: used.map((u) => u.ip),
-      requested: o.fixedIp,
-    });
-    if (!a.ok)
+    // A port on a shared network is the caller's; elsewhere the network's tenant's (an admin acting for it).
+    const owner = net.shared ? this.cp.networks.ownerFor(p, o.tenantId) : net.tenant_id;
+    await checkNetworkQuota(trx, owner, 'ports');
+    const groups =
+      o.exactGroups && o.securityGroups?.length === 0
+        ? []
+        : await this.cp.securityGroups.resolve(trx, p, owner, o.securityGroups);
+    const mac = o.mac?.toLowerCase() ?? macFromUuid(this.ctx.ids.uuid());
+    if (!MAC.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 1)
       throw new ControlError(
-        a.reason === 'invalid' ? 'BAD_REQUEST' : 'INVALID_STATE',
-        `Network "${net.name}": ${a.message}`,
+        'BAD_REQUEST',
+        `"${o.mac}" is not a unicast MAC address (e.g. fa:16:3e:00:00:01)`,
       );
     const id = this.ctx.ids.uuid();
+    const ip = await this.pickAddress(trx, net, id, o.fixedIp);
     const row = {
       id,
-      tenant_id: net.tenant_id,
+      tenant_id: owner,
       network_id: net.id,
       vm_id: o.vmId,
       slot: o.slot,
       implicit: o.implicit ? 1 : 0,
-      mac: macFromUuid(this.ctx.ids.uuid()),
-      ip: a.ip,
+      mac,
+      ip,
       security_groups: JSON.stringify(groups),
       created_at: this.now(),
+      updated_at: this.now(),
+      name: o.name ?? '',
+      description: o.description ?? '',
+      admin_state_up: o.adminStateUp === false ? 0 : 1,
+      device_id: o.deviceId ?? null,
+      device_owner: o.deviceOwner ?? null,
     };
     await this.unique(
       () => trx.insertInto('ports').values(row).execute(),
-      `${a.ip} or the MAC drawn is already in use; try again`,
+      o.mac
+        ? `MAC ${mac} or address ${ip} is already in use on this network`
+        : `${ip} or the MAC drawn is already in use; try again`,
     );
     await this.event(trx, {
-      tenantId: net.tenant_id,
+      tenantId: owner,
       vmId: o.vmId,
       actor: p.userName,
       kind: 'port.created',
-      detail: { port: id, network: net.name, ip: a.ip },
+      detail: { port: id, network: net.name, ip },
     });
     return row;
+  }
+
+  /** A port's address: the one asked for, else the lowest free one of the subnet's allocation pools. */
+  private async pickAddress(trx: Db, net: Selectable<NetworkTable>, portId: string, requested?: string) {
+    if (!net.subnet_id) {
+      if (requested !== undefined)
+        throw new ControlError(
+          'BAD_REQUEST',
+          `Network "${net.name}" has no subnet: no address ${requested} on it`,
+        );
+      return noAddress(portId);
+    }
+    const used = (await trx.selectFrom('ports').select('ip').where('network_id', '=', net.id).execute()).map(
+      (u) => u.ip,
+    );
+    const pools = net.allocation_pools ? (JSON.parse(net.allocation_pools) as AllocationPool[]) : [undefined];
+    let a: IpAllocation | undefined;
+    for (const pool of requested === undefined ? pools : [undefined]) {
+      a = allocateIp({
+        cidr: net.cidr,
+        gatewayIp: net.gateway_ip,
+        used,
+        requested,
+        range: pool && { first: parseIpv4(pool.start)!, last: parseIpv4(pool.end)! },
+      });
+      if (a.ok) return a.ip;
+    }
+    if (!a || !a.ok)
+      throw new ControlError(
+        a?.reason === 'invalid' ? 'BAD_REQUEST' : 'INVALID_STATE',
+        `Network "${net.name}": ${a?.message ?? 'no allocation pool'}`,
+      );
+    return a.ip;
   }
 
   private async view(r: PortRow) {
@@ -257,7 +375,7 @@ export class Ports extends Service {
       networkId: r.network_id,
       vmId: r.vm_id,
       mac: r.mac,
-      fixedIps: [r.ip],
+      fixedIps: addressOf(r.ip) ? [r.ip] : [],
       securityGroups: JSON.parse(r.security_groups) as string[],
       implicit: r.implicit === 1,
       floatingIp: fip?.ip ?? null,

@@ -6,23 +6,27 @@
  *
  * Uses: `cp.networkPush` (re-push the hosts of the tenant's ports after a change).
  */
-import { authorize, authorizeTenantObject, tenantFilter } from '../authz.ts';
+import { authorize, authorizeTenantObject, reachesAllTenants, tenantFilter } from '../authz.ts';
+import { checkRule } from './rule-checks.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import type { Db } from '../store/open-store.ts';
 import { Service } from '../service.ts';
 import { checkNetworkQuota } from './network-quotas.ts';
-import { parseCidr } from '../../core/network/ipv4.ts';
 
-/** A rule as the API takes it. */
+/** A rule as the API takes it (see ./rule-checks.ts: no remote matches every address). */
 export interface RuleInput {
   direction: 'ingress' | 'egress';
-  protocol: 'tcp' | 'udp' | 'icmp' | 'any';
-  portMin?: number;
-  portMax?: number;
-  remoteCidr?: string;
+  /** A name (`any`: every protocol) or Neutron's IP protocol number. */
+  protocol: string | number | null;
+  /** `IPv4` (default) or `IPv6` (recorded; hosts enforce IPv4 rules only). */
+  ethertype?: string;
+  portMin?: number | null;
+  portMax?: number | null;
+  remoteCidr?: string | null;
   /** A group of the same tenant (name or id). */
-  remoteGroup?: string;
+  remoteGroup?: string | null;
+  description?: string;
 }
 
 /** The name of the group every tenant has. */
@@ -81,19 +85,20 @@ export class SecurityGroups extends Service {
   }
 
   /** Create a group with Neutron's rule for a new group: all egress (ingress only by the rules added). */
-  async createGroup(p: Principal, o: { name: string; description?: string }) {
+  async createGroup(p: Principal, o: { name: string; description?: string; tenantId?: string }) {
     authorize(p, 'security-group:write');
+    const tenantId = this.cp.networks.ownerFor(p, o.tenantId);
     const id = this.ctx.ids.uuid();
     await this.db.transaction().execute(async (trx) => {
-      await this.ensureDefault(trx, p.tenantId);
-      await checkNetworkQuota(trx, p.tenantId, 'securityGroups');
+      await this.ensureDefault(trx, tenantId);
+      await checkNetworkQuota(trx, tenantId, 'securityGroups');
       await this.unique(
         () =>
           trx
             .insertInto('security_groups')
             .values({
               id,
-              tenant_id: p.tenantId,
+              tenant_id: tenantId,
               name: o.name,
               description: o.description ?? '',
               created_at: this.now(),
@@ -106,7 +111,7 @@ export class SecurityGroups extends Service {
         .values({
           id: this.ctx.ids.uuid(),
           group_id: id,
-          tenant_id: p.tenantId,
+          tenant_id: tenantId,
           direction: 'egress',
           protocol: 'any',
           port_min: null,
@@ -117,7 +122,7 @@ export class SecurityGroups extends Service {
         })
         .execute();
       await this.event(trx, {
-        tenantId: p.tenantId,
+        tenantId: tenantId,
         actor: p.userName,
         kind: 'security-group.created',
         detail: { id, name: o.name },
@@ -150,7 +155,8 @@ export class SecurityGroups extends Service {
   /** Delete a group no port uses and no other group's rule names. */
   async deleteGroup(p: Principal, ref: string) {
     const g = await this.find(this.db, p, ref, 'security-group:write');
-    if (g.name === DEFAULT_GROUP)
+    // Admins may (Neutron lets them: Tempest removes a test project's default group that way).
+    if (g.name === DEFAULT_GROUP && !reachesAllTenants(p, 'security-group:write'))
       throw new ControlError('INVALID_STATE', 'The default security group cannot be deleted');
     await this.db.transaction().execute(async (trx) => {
       const ports = await trx
@@ -190,45 +196,54 @@ export class SecurityGroups extends Service {
 
   /** Add a rule to a group; the hosts of the tenant's ports get their new rules. */
   async addRule(p: Principal, ref: string, r: RuleInput) {
+    // nubis's own API: a single port is `portMin` alone.
+    const { groupId } = await this.createRule(p, ref, { ...r, portMax: r.portMax ?? r.portMin });
+    return this.getGroup(p, groupId);
+  }
+
+  /** Add a rule to a group (refused if the group has the same rule); the rule's id and group's. */
+  async createRule(p: Principal, ref: string, r: RuleInput): Promise<{ id: string; groupId: string }> {
     const g = await this.find(this.db, p, ref, 'security-group:write');
-    if ((r.remoteCidr === undefined) === (r.remoteGroup === undefined))
-      throw new ControlError(
-        'BAD_REQUEST',
-        'Give exactly one of remoteCidr (e.g. 0.0.0.0/0) and remoteGroup (a group name or id)',
-      );
-    if (r.remoteCidr !== undefined && !parseCidr(r.remoteCidr))
-      throw new ControlError(
-        'BAD_REQUEST',
-        `remoteCidr "${r.remoteCidr}" is not an IPv4 CIDR with its network address (e.g. 0.0.0.0/0)`,
-      );
-    const ports = r.protocol === 'tcp' || r.protocol === 'udp';
-    if (!ports && (r.portMin !== undefined || r.portMax !== undefined))
-      throw new ControlError('BAD_REQUEST', `Ports apply to tcp and udp only, not ${r.protocol}`);
-    const portMin = r.portMin ?? null,
-      portMax = r.portMax ?? r.portMin ?? null;
-    if (portMin !== null && portMax !== null && portMin > portMax)
-      throw new ControlError('BAD_REQUEST', `portMin ${portMin} is above portMax ${portMax}`);
-    if (portMin === null && portMax !== null) throw new ControlError('BAD_REQUEST', 'portMax needs portMin');
+    const c = checkRule(r);
+    if (typeof c === 'string') throw new ControlError('BAD_REQUEST', c);
     const id = this.ctx.ids.uuid();
     await this.db.transaction().execute(async (trx) => {
       const remote =
-        r.remoteGroup !== undefined
-          ? await this.find(trx, { ...p, tenantId: g.tenant_id }, r.remoteGroup, 'security-group:write', true)
+        c.remoteGroup !== null
+          ? await this.find(trx, { ...p, tenantId: g.tenant_id }, c.remoteGroup, 'security-group:write', true)
           : undefined;
+      const values = {
+        direction: c.direction,
+        ethertype: c.ethertype,
+        protocol: c.protocol,
+        port_min: c.portMin,
+        port_max: c.portMax,
+        remote_cidr: c.remoteCidr,
+        remote_group_id: remote?.id ?? null,
+      };
+      const same = (
+        await trx.selectFrom('security_group_rules').selectAll().where('group_id', '=', g.id).execute()
+      ).find((x) => (Object.keys(values) as (keyof typeof values)[]).every((k) => x[k] === values[k]));
+      if (same)
+        throw new ControlError(
+          'ALREADY_EXISTS',
+          `Security group rule already exists. Rule id is ${same.id}.`,
+        );
       await trx
         .insertInto('security_group_rules')
         .values({
           id,
           group_id: g.id,
           tenant_id: g.tenant_id,
-          direction: r.direction,
-          protocol: r.protocol,
-          port_min: portMin,
-          port_max: portMax,
-          remote_cidr: r.remoteCidr ?? null,
-          remote_group_id: remote?.id ?? null,
+          ...values,
+          description: r.description ?? '',
           created_at: this.now(),
         })
+        .execute();
+      await trx
+        .updateTable('security_groups')
+        .set({ revision_number: g.revision_number + 1, updated_at: this.now() })
+        .where('id', '=', g.id)
         .execute();
       await this.event(trx, {
         tenantId: g.tenant_id,
@@ -238,7 +253,65 @@ export class SecurityGroups extends Service {
       });
     });
     await this.cp.networkPush.pushTenant(g.tenant_id);
+    return { id, groupId: g.id };
+  }
+
+  /** Rename a group or change its description (no group may be named, or renamed from, `default`). */
+  async updateGroup(p: Principal, ref: string, o: { name?: string; description?: string }) {
+    const g = await this.find(this.db, p, ref, 'security-group:write');
+    if (o.name !== undefined && o.name !== g.name && (o.name === DEFAULT_GROUP || g.name === DEFAULT_GROUP))
+      throw new ControlError('INVALID_STATE', 'Updating default security group name not allowed.');
+    await this.unique(
+      () =>
+        this.db
+          .updateTable('security_groups')
+          .set({
+            ...(o.name !== undefined && { name: o.name }),
+            ...(o.description !== undefined && { description: o.description }),
+            revision_number: g.revision_number + 1,
+            updated_at: this.now(),
+          })
+          .where('id', '=', g.id)
+          .execute(),
+      `A security group named "${o.name}" already exists`,
+    );
     return this.getGroup(p, g.id);
+  }
+
+  /** The caller's tenant's `default` group, made if missing (Neutron makes it on a project's first use). */
+  async ensureDefaultFor(p: Principal): Promise<string> {
+    authorize(p, 'security-group:read');
+    return this.db.transaction().execute((trx) => this.ensureDefault(trx, p.tenantId));
+  }
+
+  /** The rows of the groups the caller sees (admins: all) and of their rules. */
+  async visibleRows(p: Principal) {
+    authorize(p, 'security-group:read');
+    const t = tenantFilter(p, 'security-group:read');
+    let q = this.db.selectFrom('security_groups').selectAll().orderBy('created_at').orderBy('id');
+    if (t) q = q.where('tenant_id', '=', t);
+    const groups = await q.execute();
+    let r = this.db.selectFrom('security_group_rules').selectAll().orderBy('created_at').orderBy('id');
+    if (t) r = r.where('tenant_id', '=', t);
+    return { groups, rules: await r.execute() };
+  }
+
+  /** A rule's row by id (another tenant's: NOT_FOUND). */
+  async findRule(
+    p: Principal,
+    id: string,
+    op: 'security-group:read' | 'security-group:write' = 'security-group:read',
+  ) {
+    authorize(p, op);
+    const r = await this.db
+      .selectFrom('security_group_rules')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    const msg = `Security group rule ${id} does not exist`;
+    if (!r) throw new ControlError('NOT_FOUND', msg);
+    authorizeTenantObject(p, op, r.tenant_id, msg, { kind: 'security group rule', id });
+    return r;
   }
 
   /** Delete a rule (by id) of a group. */
@@ -258,6 +331,12 @@ export class SecurityGroups extends Service {
       detail: { group: g.name, rule: ruleId },
     });
     await this.cp.networkPush.pushTenant(g.tenant_id);
+  }
+
+  /** Delete a rule by its id alone. */
+  async deleteRuleById(p: Principal, id: string) {
+    const r = await this.findRule(p, id, 'security-group:write');
+    await this.deleteRule(p, r.group_id, r.id);
   }
 
   /** Group ids for refs (names or ids) of the tenant's groups; `default` when none given. */

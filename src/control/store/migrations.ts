@@ -16,6 +16,7 @@ import { oneOperationPerVmMigration } from './migrations/0950-one-operation-per-
 import { identityMigration } from './migrations/0960-identity.ts';
 import { serverAttributesMigration } from './migrations/0962-server-attributes.ts';
 import { novaResourcesMigration } from './migrations/0964-nova-resources.ts';
+import { neutronMigration } from './migrations/0968-neutron.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -352,4 +353,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0960-identity': identityMigration(isPg),
   '0962-server-attributes': serverAttributesMigration,
   '0964-nova-resources': novaResourcesMigration,
+  '0968-neutron': neutronMigration,
 });

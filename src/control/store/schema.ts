@@ -387,6 +387,23 @@ export interface NetworkTable {
   /** External networks: the floating IP pool `FIRST-LAST`. */
   pool: string | null;
   created_at: string;
+  /** Every tenant sees it and may put ports on it (Neutron's `shared`). */
+  shared: Generated<number>;
+  description: Generated<string>;
+  admin_state_up: Generated<number>;
+  revision_number: Generated<number>;
+  updated_at: string | null;
+  /** Its subnet's id (null: no subnet yet, `cidr` is empty). */
+  subnet_id: string | null;
+  subnet_name: Generated<string>;
+  subnet_description: Generated<string>;
+  /** JSON array of `{start, end}` (null: the whole subnet but the gateway). */
+  allocation_pools: string | null;
+  /** JSON array of `{destination, nexthop}`. */
+  host_routes: Generated<string>;
+  subnet_revision: Generated<number>;
+  subnet_created_at: string | null;
+  subnet_updated_at: string | null;
 }
 export interface PortTable {
   id: string;
@@ -402,6 +419,14 @@ export interface PortTable {
   /** JSON array of security group ids. */
   security_groups: string;
   created_at: string;
+  name: Generated<string>;
+  description: Generated<string>;
+  admin_state_up: Generated<number>;
+  /** What holds a port no VM holds (Neutron's device_id/device_owner as given). */
+  device_id: string | null;
+  device_owner: string | null;
+  revision_number: Generated<number>;
+  updated_at: string | null;
 }
 export interface SecurityGroupTable {
   id: string;
@@ -409,6 +434,8 @@ export interface SecurityGroupTable {
   name: string;
   description: string;
   created_at: string;
+  revision_number: Generated<number>;
+  updated_at: string | null;
 }
 export interface SecurityGroupRuleTable {
   id: string;
@@ -421,6 +448,9 @@ export interface SecurityGroupRuleTable {
   remote_cidr: string | null;
   remote_group_id: string | null;
   created_at: string;
+  /** `IPv4` or `IPv6` (IPv6 rules are recorded, not yet pushed to hosts). */
+  ethertype: Generated<string>;
+  description: Generated<string>;
 }
 export interface FloatingIpTable {
   id: string;
