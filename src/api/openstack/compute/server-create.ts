@@ -91,12 +91,12 @@ export function checkServerName(v: unknown): string {
   return v;
 }
 
-/** The networks a server goes on when the request names none: the only one the project may use. */
+/** The networks a server goes on when the request names none: the only one the project may use (its own or shared). */
 async function defaultNetworks(deps: OsDeps, p: Principal): Promise<string[]> {
   const nets = await deps.cp.db
     .selectFrom('networks')
     .select(['id'])
-    .where('tenant_id', '=', p.tenantId)
+    .where((eb) => eb.or([eb('tenant_id', '=', p.tenantId), eb('shared', '=', 1)]))
     .where('kind', '!=', 'external')
     .execute();
   if (nets.length > 1)
