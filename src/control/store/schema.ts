@@ -133,6 +133,22 @@ export interface ImageTable {
   virtual_size_bytes: Generated<number | null>;
   /** The stored file's name under the image folder (uploaded images). */
   file: Generated<string | null>;
+  /** Glance's fields (migration 0966-glance-images): declared formats (`bare`/`ovf`, `qcow2`/`raw`). */
+  container_format: Generated<string | null>;
+  disk_format: Generated<string | null>;
+  /** Minimum disk (GiB) and memory (MiB) a VM booted from it needs. */
+  min_disk: Generated<number>;
+  min_ram: Generated<number>;
+  /** 1: cannot be deleted; 1: left out of listings unless asked for. */
+  protected: Generated<number>;
+  os_hidden: Generated<number>;
+  /** JSON: a list of strings; an object of custom string properties. */
+  tags: Generated<string>;
+  properties: Generated<string>;
+  /** Lower-case hex MD5 and SHA-512 of the uploaded data. */
+  md5: Generated<string | null>;
+  sha512: Generated<string | null>;
+  updated_at: Generated<string | null>;
 }
 export interface ServerGroupTable {
   id: string;
