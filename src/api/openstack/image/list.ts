@@ -66,7 +66,7 @@ function sortOrder(q: Query): [string, 1 | -1][] {
         })
       : keys.length
         ? keys.map((k, n) => [k, dirOf(all(q.sort_dir)[n] ?? all(q.sort_dir)[0])])
-        : [['created_at', -1]];
+        : [['created_at', dirOf(one(q, 'sort_dir'))]];
   for (const [k] of pairs) if (!SORT_KEYS.has(k)) bad(`Invalid sort key: ${k}`);
   return [...pairs, ['created_at', -1], ['id', -1]];
 }
