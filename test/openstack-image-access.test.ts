@@ -75,7 +75,23 @@ for (const backend of storeBackends()) {
         // bob sees it but it is not his tenant's.
         assert.equal((await patch('bob', [{ op: 'replace', path: '/name', value: 'x' }])).status, 403);
         assert.equal((await os(tok.bob, 'DELETE', `/v2/images/${img.id}`)).status, 403);
-        // The seeded catalog images are public, owned by nobody.
+        // An admin registers an image for a tenant (Glance's owner); members cannot.
+        const acme = (await os(tok.ann, 'GET', `/v2/images/${img.id}`)).body.owner as string;
+        const given = await w.create('admin', { name: 'for-acme', owner: acme, visibility: 'private' });
+        assert.equal((await os(tok.ann, 'GET', `/v2/images/${given.id}`)).body.owner, acme);
+        assert.equal((await os(tok.bob, 'GET', `/v2/images/${given.id}`)).status, 404);
+        assert.equal(
+          (await os(tok.admin, 'POST', '/v2/images', { name: 'o', owner: 'nope' }, JSON_CT)).status,
+          400,
+        );
+        assert.equal(
+          (await os(tok.bob, 'POST', '/v2/images', { name: 'o', owner: acme }, JSON_CT)).status,
+          403,
+        );
+        // The seeded catalog images are public, owned by nobody, bare raw or qcow2.
+        const debian = (await os(tok.bob, 'GET', '/v2/images?name=debian-12')).body.images[0];
+        assert.equal(debian.disk_format, 'qcow2');
+        assert.equal(debian.container_format, 'bare');
         const list = (await os(tok.bob, 'GET', '/v2/images')).body.images as {
           name: string;
           visibility: string;
@@ -122,7 +138,7 @@ for (const backend of storeBackends()) {
         };
         const names = async (q: string) => (await list(q)).images.map((i) => i.name);
         assert.deepEqual(await names('?visibility=private'), ['l3', 'l2', 'l1'], 'newest first; not bob’s');
-        assert.deepEqual(await names('?disk_format=qcow2'), ['l2']);
+        assert.deepEqual(await names('?disk_format=qcow2'), ['l2', 'debian-12']);
         assert.deepEqual(await names('?tag=t1&tag=all'), ['l1']);
         assert.deepEqual(await names('?size_min=2000&size_max=2500'), ['l3']);
         assert.deepEqual(await names('?size=3000'), ['l2']);

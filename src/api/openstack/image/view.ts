@@ -45,8 +45,9 @@ export function glanceImage(i: ImageRecord): Record<string, unknown> {
     protected: i.protected === 1,
     os_hidden: i.os_hidden === 1,
     owner: i.tenant_id,
-    container_format: i.container_format,
-    disk_format: i.disk_format,
+    // Images registered by nubis's own API (the catalog's, `POST /v1/images`) declare no formats: theirs.
+    container_format: i.container_format ?? (i.status === 'queued' ? null : 'bare'),
+    disk_format: i.disk_format ?? (i.status === 'queued' ? null : i.format === 'qcow2' ? 'qcow2' : 'raw'),
     min_disk: i.min_disk,
     min_ram: i.min_ram,
     size: data ? Number(i.size_bytes) : null,
