@@ -190,8 +190,12 @@ test('Glance v2: patch (add/replace/remove), tags, protected, deactivate/reactiv
     assert.equal((await os(a, 'POST', `/v2/images/${id}/actions/reactivate`)).status, 204);
     assert.equal((await os(a, 'GET', `/v2/images/${id}`)).body.status, 'active');
 
-    // Protected: 403; unprotected: 204, then 404.
+    // Protected: 403 (through nubis's own API too, which shows it); unprotected: 204, then 404.
     assert.equal((await os(a, 'DELETE', `/v2/images/${id}`)).status, 403);
+    assert.equal((await t.call(a, 'DELETE', `/v1/images/${id}`)).status, 403);
+    const own = await t.call(a, 'GET', `/v1/images/${id}`);
+    assert.equal(own.body.protected, true);
+    assert.deepEqual(own.body.tags, ['b']);
     await patch([{ op: 'replace', path: '/protected', value: false }]);
     assert.equal((await os(a, 'DELETE', `/v2/images/${id}`)).status, 204);
     assert.equal((await os(a, 'GET', `/v2/images/${id}`)).status, 404);

@@ -203,11 +203,9 @@ export class ImageRecords extends Service {
     return this.cp.images.row(this.db, i.id);
   }
 
-  /** Delete an image (not while protected; not while VMs or volumes use it: the catalog's rules). */
+  /** Delete an image by id: the catalog's rules (not while protected, nor while VMs or volumes use it). */
   async delete(p: Principal, id: string) {
     const i = await this.get(p, id);
-    if (i.protected)
-      throw new ControlError('FORBIDDEN', `Image "${i.name}" is protected: unprotect it before deleting it`);
     await this.cp.catalogEdits.deleteCatalogItem(p, 'image', i.id);
   }
 

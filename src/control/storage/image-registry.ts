@@ -351,6 +351,8 @@ export class ImageRegistry extends Service {
       sha256: i.sha256,
       sizeBytes: i.size_bytes,
       virtualSizeBytes: i.virtual_size_bytes,
+      protected: i.protected === 1,
+      tags: JSON.parse(i.tags) as string[],
     };
   }
 }
