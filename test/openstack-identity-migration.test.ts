@@ -19,6 +19,7 @@ import { storeBackends } from './helpers/control.ts';
 
 /** A database migrated up to (not including) 0960. */
 async function before0960(url: string, isPg: boolean) {
+  /* eslint-disable @typescript-eslint/no-explicit-any -- a schema before 0960, untyped */
   const db = isPg
     ? new Kysely<any>({
         dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }),
