@@ -169,6 +169,11 @@ test('Glance v2: patch (add/replace/remove), tags, protected, deactivate/reactiv
     assert.equal(p.body.color, 'blue');
     assert.equal(p.body.min_ram, 512);
     assert.equal(p.body.protected, true);
+    // Tempest's older media type and form (JSON-patch draft 10).
+    const old = await os(a, 'PATCH', `/v2/images/${id}`, [{ replace: '/color', value: 'red' }], {
+      'content-type': 'application/openstack-images-v2.0-json-patch',
+    });
+    assert.equal(old.body.color, 'red');
     assert.equal((await patch([{ op: 'remove', path: '/color' }])).body.color, undefined);
     assert.equal((await patch([{ op: 'remove', path: '/color' }])).status, 409);
     assert.equal((await patch([{ op: 'replace', path: '/status', value: 'active' }])).status, 403);

@@ -13,6 +13,8 @@ import { glanceImage, imageSchema, imagesSchema } from './view.ts';
 
 /** Glance's JSON-patch media type (https://docs.openstack.org/api-ref/image/v2/#update-image). */
 export const IMAGE_PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
+/** The older one Tempest sends (`{"replace": "/name", "value": …}`, JSON-patch draft 10). */
+const IMAGE_PATCH_TYPE_20 = 'application/openstack-images-v2.0-json-patch';
 
 /** The API versions nubis answers under `/v2` (no import, no stores: the contract's section 10). */
 const VERSIONS = ['2.6', '2.5', '2.4', '2.3', '2.2', '2.1', '2.0'];
@@ -21,13 +23,17 @@ type IdParams = { id: string };
 
 /** Register the image service's routes (paths relative to its prefix, see SERVICE_PATHS). */
 export function registerImage(s: FastifyInstance, { cp, opts }: OsDeps): void {
-  s.addContentTypeParser(IMAGE_PATCH_TYPE, { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, JSON.parse(String(body)));
-    } catch {
-      done(new OsError(400, 'Malformed request body: not a JSON patch'), undefined);
-    }
-  });
+  s.addContentTypeParser(
+    [IMAGE_PATCH_TYPE, IMAGE_PATCH_TYPE_20],
+    { parseAs: 'string' },
+    (_req, body, done) => {
+      try {
+        done(null, JSON.parse(String(body)));
+      } catch {
+        done(new OsError(400, 'Malformed request body: not a JSON patch'), undefined);
+      }
+    },
+  );
   // Image data is streamed from `req.raw` by the route, never buffered whole (the root's parser leaves it unread).
   if (!s.hasContentTypeParser('application/octet-stream'))
     s.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null, undefined));
@@ -77,7 +83,7 @@ export function registerImage(s: FastifyInstance, { cp, opts }: OsDeps): void {
   s.patch<{ Params: IdParams }>('/v2/images/:id', async (req, reply) => {
     const p = await principal(req);
     const ct = String(req.headers['content-type'] ?? '');
-    if (!ct.startsWith(IMAGE_PATCH_TYPE) && !ct.startsWith('application/json'))
+    if (![IMAGE_PATCH_TYPE, IMAGE_PATCH_TYPE_20, 'application/json'].some((m) => ct.startsWith(m)))
       throw new OsError(415, `Send the changes as ${IMAGE_PATCH_TYPE}`);
     const i = await cp.imageRecords.get(p, req.params.id);
     const changed = await cp.imageRecords.update(p, i.id, patchFields(i, req.body));
