@@ -105,6 +105,62 @@ for (const backend of storeBackends()) {
       }
     });
 
+    test('sharing: the owner adds a tenant (pending), the member accepts or rejects, sees and boots the image', async () => {
+      const w = await world();
+      try {
+        const { os, tok, t } = w;
+        const img = await w.create('ann', { name: 'to-share', disk_format: 'raw', container_format: 'bare' });
+        assert.equal(
+          (await os(tok.ann, 'PUT', `/v2/images/${img.id}/file`, imageBytes(), DATA_CT)).status,
+          204,
+        );
+        const globex = (await os(tok.bob, 'POST', '/v2/images', { name: 'g' }, JSON_CT)).body.owner as string;
+        const ids = async (who: string, q = '') =>
+          ((await os(tok[who], 'GET', `/v2/images${q}`)).body.images as { id: string }[]).map((i) => i.id);
+        assert.equal((await os(tok.bob, 'GET', `/v2/images/${img.id}`)).status, 404);
+        // Only the owner shares; a member's answer is the member's.
+        assert.equal(
+          (await os(tok.bob, 'POST', `/v2/images/${img.id}/members`, { member: globex }, JSON_CT)).status,
+          404,
+        );
+        const m = await os(tok.ann, 'POST', `/v2/images/${img.id}/members`, { member: globex }, JSON_CT);
+        assert.equal(m.status, 200, JSON.stringify(m.body));
+        assert.deepEqual([m.body.member_id, m.body.image_id, m.body.status], [globex, img.id, 'pending']);
+        assert.equal(
+          (await os(tok.ann, 'POST', `/v2/images/${img.id}/members`, { member: globex }, JSON_CT)).status,
+          409,
+        );
+        assert.equal((await os(tok.bob, 'GET', `/v2/images/${img.id}`)).status, 200);
+        assert.ok(!(await ids('bob')).includes(img.id), 'pending: not listed');
+        assert.ok((await ids('bob', '?member_status=pending')).includes(img.id));
+        const answer = (who: string, status: string) =>
+          os(tok[who], 'PUT', `/v2/images/${img.id}/members/${globex}`, { status }, JSON_CT);
+        assert.equal((await answer('ann', 'accepted')).status, 403);
+        assert.equal((await answer('bob', 'maybe')).status, 400);
+        assert.equal((await answer('bob', 'accepted')).body.status, 'accepted');
+        assert.ok((await ids('bob')).includes(img.id));
+        const members = await os(tok.ann, 'GET', `/v2/images/${img.id}/members`);
+        assert.deepEqual(
+          members.body.members.map((x: { status: string }) => x.status),
+          ['accepted'],
+        );
+        const vm = await t.call(tok.bob, 'POST', '/v1/vms', {
+          name: 'shared-vm',
+          flavor: 'm1.small',
+          image: img.id,
+        });
+        assert.equal(vm.status, 202, JSON.stringify(vm.body));
+        assert.equal((await answer('bob', 'rejected')).body.status, 'rejected');
+        assert.ok(!(await ids('bob')).includes(img.id));
+        assert.equal((await os(tok.ann, 'DELETE', `/v2/images/${img.id}/members/${globex}`)).status, 204);
+        assert.equal((await os(tok.bob, 'GET', `/v2/images/${img.id}`)).status, 404);
+        assert.equal((await os(tok.admin, 'GET', '/v2/schemas/member')).body.name, 'member');
+        assert.equal((await os(tok.admin, 'GET', '/v2/schemas/members')).body.name, 'members');
+      } finally {
+        await w.close();
+      }
+    });
+
     test('listing: filters, sort keys and directions, limit/marker with next', async () => {
       const w = await world();
       try {

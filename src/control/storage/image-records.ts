@@ -97,12 +97,13 @@ export class ImageRecords extends Service {
   }
 
   /**
-   * Every image the caller sees: public and community ones, the catalog's, its tenant's (admins:
-   * all), newest first; the API filters, sorts and pages.
+   * Every image the caller sees: public and community ones, the catalog's, its tenant's, those
+   * shared with it whatever its answer (admins: all), newest first; the API filters, sorts and pages.
    */
   async list(p: Principal): Promise<ImageRecord[]> {
     authorize(p, 'image:read');
     const all = reachesAllTenants(p, 'image:download');
+    const shared = await this.cp.imageMembers.sharedWith(p);
     const rows = await this.db
       .selectFrom('images')
       .selectAll()
@@ -116,7 +117,8 @@ export class ImageRecords extends Service {
         i.visibility === 'public' ||
         i.visibility === 'community' ||
         i.tenant_id === null ||
-        i.tenant_id === p.tenantId,
+        i.tenant_id === p.tenantId ||
+        (i.visibility === 'shared' && shared.has(i.id)),
     );
   }
 
@@ -205,6 +207,7 @@ export class ImageRecords extends Service {
   async delete(p: Principal, id: string) {
     const i = await this.get(p, id);
     await this.cp.catalogEdits.deleteCatalogItem(p, 'image', i.id);
+    await this.db.deleteFrom('image_members').where('image_id', '=', i.id).execute();
   }
 
   /** An image the caller may change: its tenant's (or any, for an admin). */

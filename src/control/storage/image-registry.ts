@@ -254,7 +254,10 @@ export class ImageRegistry extends Service {
     return { image: this.view(i), data: this.files.read(i.file) };
   }
 
-  /** An image by id or name as `p` may see it; NOT_FOUND for another tenant's private image. */
+  /**
+   * An image by id or name as `p` may see it (a `shared` one also by the tenants it is shared with);
+   * NOT_FOUND for another tenant's private image.
+   */
   async visible(db: Db, p: Principal, ref: string) {
     const i = await db
       .selectFrom('images')
@@ -268,7 +271,17 @@ export class ImageRegistry extends Service {
         i.visibility === 'community' ||
         i.tenant_id === null ||
         i.tenant_id === p.tenantId);
-    if (!i || (!mine && !reachesAllTenants(p, 'image:download'))) {
+    const member =
+      i &&
+      !mine &&
+      i.visibility === 'shared' &&
+      (await db
+        .selectFrom('image_members')
+        .select('status')
+        .where('image_id', '=', i.id)
+        .where('member_id', '=', p.tenantId)
+        .executeTakeFirst());
+    if (!i || (!mine && !member && !reachesAllTenants(p, 'image:download'))) {
       const message = `No image "${ref}"; see GET /v1/images`;
       throw i
         ? await notFoundInTenant(db, p, 'image:download', 'image', i.id, message)

@@ -187,6 +187,14 @@ export interface ImageTable {
   sha512: Generated<string | null>;
   updated_at: Generated<string | null>;
 }
+/** A tenant an image is shared with (migration 0966-glance-images): `pending`, `accepted` or `rejected`. */
+export interface ImageMemberTable {
+  image_id: string;
+  member_id: string;
+  status: string;
+  created_at: string;
+  updated_at: string;
+}
 export interface ServerGroupTable {
   id: string;
   tenant_id: string;
@@ -520,6 +528,7 @@ export interface Database {
   join_tokens: JoinTokenTable;
   flavors: FlavorTable;
   images: ImageTable;
+  image_members: ImageMemberTable;
   server_groups: ServerGroupTable;
   vms: VmTable;
   operations: OperationTable;

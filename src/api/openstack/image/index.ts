@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { OsError, osBase, osPrincipal, type OsDeps } from '../frame.ts';
 import { createFields, patchFields } from './input.ts';
 import { listImages } from './list.ts';
+import { registerMembers } from './members.ts';
 import { glanceImage, imageSchema, imagesSchema } from './view.ts';
 
 /** Glance's JSON-patch media type (https://docs.openstack.org/api-ref/image/v2/#update-image). */
@@ -72,8 +73,10 @@ export function registerImage(s: FastifyInstance, { cp, opts }: OsDeps): void {
 
   s.get('/v2/images', async (req) => {
     const p = await principal(req);
-    return listImages(await cp.imageRecords.list(p), req.query as Record<string, string>, p.tenantId);
+    const shared = await cp.imageMembers.sharedWith(p);
+    return listImages(await cp.imageRecords.list(p), req.query as Record<string, string>, p.tenantId, shared);
   });
+  registerMembers(s, { cp, opts });
 
   s.get<{ Params: IdParams }>('/v2/images/:id', async (req) => {
     const p = await principal(req);

@@ -79,7 +79,12 @@ function compare(a: unknown, b: unknown): number {
 }
 
 /** Whether an image document passes the query's filters (`in:a,b` for a list of values). */
-function matches(d: Doc, q: Query, tenantId: string): boolean {
+function matches(d: Doc, q: Query, tenantId: string, shared: Map<string, string>): boolean {
+  // Images shared with the caller: listed once accepted, or by `member_status` (`all`, `pending`...).
+  const answer = d.owner !== tenantId ? shared.get(d.id as string) : undefined;
+  const wanted = one(q, 'member_status') ?? 'accepted';
+  if (!['accepted', 'pending', 'rejected', 'all'].includes(wanted)) bad(`Invalid member_status: ${wanted}`);
+  if (answer !== undefined && wanted !== 'all' && answer !== wanted) return false;
   const visibility = one(q, 'visibility');
   if (visibility === undefined) {
     // Glance leaves others' community images out of the default listing.
@@ -109,12 +114,17 @@ function matches(d: Doc, q: Query, tenantId: string): boolean {
 }
 
 /** The list answer: `{images, first, schema, next?}`. @throws OsError 400 (bad parameter, unknown marker) */
-export function listImages(rows: ImageRecord[], q: Query, tenantId: string) {
+export function listImages(
+  rows: ImageRecord[],
+  q: Query,
+  tenantId: string,
+  shared = new Map<string, string>(),
+) {
   const limit = Math.min(intParam(q, 'limit') ?? DEFAULT_LIMIT, MAX_LIMIT);
   const order = sortOrder(q);
   const docs = rows
     .map(glanceImage)
-    .filter((d) => matches(d, q, tenantId))
+    .filter((d) => matches(d, q, tenantId, shared))
     .sort((a, b) => {
       for (const [k, dir] of order) {
         const c = compare(a[k], b[k]);
