@@ -10,6 +10,15 @@ import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import { allowedActions, VM_ACTIONS, type VmAction, type VmState } from '../vm-states.ts';
 
+/** What some actions take: a snapshot's name, the flavor of a resize, a clone's name, a reboot that is hard. */
+export interface VmActionOptions {
+  snapshotName?: string;
+  flavor?: string;
+  name?: string;
+  /** A hard reboot (recorded on the operation: Nova shows HARD_REBOOT while it runs). */
+  hard?: boolean;
+}
+
 /** VM lifecycle actions: start, stop, reboot, suspend, resume, snapshot, restore, delete, resize, clone. */
 export class VmActions extends Service {
   /**
@@ -18,12 +27,7 @@ export class VmActions extends Service {
    * process is carrying out on the VM (a create still building: Nova deletes BUILD servers too), then runs.
    * A VM that changed between the read and the hold is judged again once, as it is now.
    */
-  async vmAction(
-    p: Principal,
-    id: string,
-    action: VmAction,
-    o: { snapshotName?: string; flavor?: string; name?: string } = {},
-  ) {
+  async vmAction(p: Principal, id: string, action: VmAction, o: VmActionOptions = {}) {
     try {
       return await this.#vmAction(p, id, action, o);
     } catch (e) {
@@ -36,12 +40,7 @@ export class VmActions extends Service {
     }
   }
 
-  async #vmAction(
-    p: Principal,
-    id: string,
-    action: VmAction,
-    o: { snapshotName?: string; flavor?: string; name?: string } = {},
-  ) {
+  async #vmAction(p: Principal, id: string, action: VmAction, o: VmActionOptions = {}) {
     const v = await this.cp.vmReads.vmRow(p, id, 'vm:action');
     if (action === 'clone') {
       if (!(VM_ACTIONS.clone.from as readonly string[]).includes(v.state))
@@ -98,7 +97,7 @@ export class VmActions extends Service {
         vmId: v.id,
         kind: action,
         hostId: v.host_id,
-        detail: { snapshotName: o.snapshotName },
+        detail: { snapshotName: o.snapshotName, ...(o.hard ? { hard: true } : {}) },
       });
       await this.event(trx, {
         tenantId: v.tenant_id,

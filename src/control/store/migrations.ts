@@ -14,6 +14,7 @@ import { listIndexesMigration } from './migrations/0930-list-indexes.ts';
 import { overviewDemandMigration } from './migrations/0940-overview-demand.ts';
 import { oneOperationPerVmMigration } from './migrations/0950-one-operation-per-vm.ts';
 import { identityMigration } from './migrations/0960-identity.ts';
+import { serverAttributesMigration } from './migrations/0962-server-attributes.ts';
 import { glanceImagesMigration } from './migrations/0966-glance-images.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
@@ -349,5 +350,6 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0940-overview-demand': overviewDemandMigration(isPg),
   '0950-one-operation-per-vm': oneOperationPerVmMigration,
   '0960-identity': identityMigration(isPg),
+  '0962-server-attributes': serverAttributesMigration,
   '0966-glance-images': glanceImagesMigration,
 });

@@ -234,6 +234,20 @@ export interface VmTable {
   /** The key pair (name) and user data given at creation (metadata service). */
   key_name: Generated<string | null>;
   user_data: Generated<string | null>;
+  /** Nova's server attributes (migration 0962): the creator, metadata (JSON object), tags (JSON array)... */
+  user_id: Generated<string | null>;
+  metadata: Generated<string>;
+  tags: Generated<string>;
+  description: Generated<string | null>;
+  /** 1: actions by its non-admin owner are refused (Nova's lock). */
+  locked: Generated<number>;
+  access_ipv4: Generated<string>;
+  access_ipv6: Generated<string>;
+  /** Nova's OS-DCF:diskConfig (AUTO or MANUAL). */
+  disk_config: Generated<string>;
+  /** 1: a suspended VM was paused (Nova's PAUSED), 0: suspended (SUSPENDED). */
+  paused: Generated<number>;
+  launched_at: Generated<string | null>;
 }
 /** A placement constraint (src/core/constraints): `spec` is JSON with `vms` (ids) and the type's parameters. */
 export interface ConstraintTable {
