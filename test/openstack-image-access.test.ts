@@ -248,6 +248,28 @@ for (const backend of storeBackends()) {
         assert.equal(op.status, 202, JSON.stringify(op.body));
         const g = await t.sim.get(op.body.vmId);
         assert.equal(g?.spec.image.cached?.url, `/v1/agents/images/${img.id}/data`);
+        // Through Nova too: a server from the Glance image (imageRef) boots it.
+        const net = await t.call(tok.ann, 'POST', '/v1/networks', { name: 'n1', cidr: '10.30.0.0/24' });
+        assert.equal(net.status, 201, JSON.stringify(net.body));
+        const flavor = (await t.call(tok.ann, 'GET', '/v1/flavors')).body.find(
+          (f: { name: string }) => f.name === 'm1.small',
+        ).id;
+        const server = await t.app.inject({
+          method: 'POST',
+          url: '/openstack/compute/v2.1/servers',
+          headers: { 'x-auth-token': tok.ann, 'content-type': 'application/json' },
+          payload: { server: { name: 'nova-vm', imageRef: img.id, flavorRef: flavor } },
+        });
+        assert.equal(server.statusCode, 202, server.body);
+        const sid = JSON.parse(server.body).server.id as string;
+        // Nova builds in the background: wait (bounded) for the guest.
+        let guest = await t.sim.get(sid);
+        for (let n = 0; !guest && n < 400; n++) {
+          await new Promise((r) => setTimeout(r, 10));
+          guest = await t.sim.get(sid);
+        }
+        const sha = (await t.call(tok.ann, 'GET', `/v1/images/${img.id}`)).body.sha256;
+        assert.equal(guest?.spec.image.cached?.sha256, sha);
         // In use: not deleted (409); deactivated: no new VM boots it.
         assert.equal((await os(tok.ann, 'DELETE', `/v2/images/${img.id}`)).status, 409);
         assert.equal((await os(tok.ann, 'POST', `/v2/images/${img.id}/actions/deactivate`)).status, 204);
