@@ -62,6 +62,8 @@ import { FloatingIps } from './network/floating-ips.ts';
 import type { ImageFiles } from './storage/image-files.ts';
 import type { MilpSolver } from '../policies/optimize/solver-port.ts';
 import { ImageRegistry } from './storage/image-registry.ts';
+import { ImageMembers } from './storage/image-members.ts';
+import { ImageRecords } from './storage/image-records.ts';
 import { StoragePools } from './storage/pools.ts';
 import { Volumes } from './storage/volumes.ts';
 import { VolumeOps } from './storage/volume-ops.ts';
@@ -168,6 +170,9 @@ export class ControlPlane {
   readonly floatingIps = new FloatingIps(this);
   /** The image registry, storage pools and volumes (storage/). */
   readonly images = new ImageRegistry(this);
+  /** Glance's view of the image records (registered before their data, tags, properties...). */
+  readonly imageRecords = new ImageRecords(this);
+  readonly imageMembers = new ImageMembers(this);
   readonly pools = new StoragePools(this);
   readonly volumes = new Volumes(this);
   readonly volumeOps = new VolumeOps(this);

@@ -24,7 +24,7 @@ export function createImageFiles(dir: string, o: { qemuImg?: string } = {}): Ima
     return join(dir, name);
   };
   return {
-    async receive(name, data, maxBytes): Promise<StoredImage> {
+    async receive(name, data, maxBytes, ro = {}): Promise<StoredImage> {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const file = path(name);
       const hash = createHash('sha256');
@@ -53,7 +53,7 @@ export function createImageFiles(dir: string, o: { qemuImg?: string } = {}): Ima
         const info = await qemuImgInfo(file, o.qemuImg).catch((e: Error) => {
           throw new ControlError('BAD_REQUEST', `The file is not a disk image: ${e.message}`);
         });
-        const v = judgeImage(info, size, head.subarray(0, Math.min(size, head.length)));
+        const v = judgeImage(info, size, head.subarray(0, Math.min(size, head.length)), ro);
         if (!v.ok) throw new ControlError('BAD_REQUEST', v.reason);
         // A truncated or damaged qcow2 still has a header `info` reads: its tables are checked too.
         const bad = v.format === 'qcow2' ? await qemuImgCheck(file, o.qemuImg) : undefined;

@@ -23,7 +23,12 @@ interface QemuImgInfo {
  * recognise `raw`, so a raw image must also look like a disk: a whole number of 512-byte sectors and
  * a first sector that is not plain text.
  */
-export function judgeImage(info: QemuImgInfo, sizeBytes: number, head: Uint8Array): ImageVerdict {
+export function judgeImage(
+  info: QemuImgInfo,
+  sizeBytes: number,
+  head: Uint8Array,
+  o: { partialSector?: boolean } = {},
+): ImageVerdict {
   const accepted = 'accepted: qcow2 (without backing or external data file) or a raw disk image';
   if (info.format === 'qcow2') {
     if (info['backing-filename'] || info['full-backing-filename'])
@@ -34,7 +39,7 @@ export function judgeImage(info: QemuImgInfo, sizeBytes: number, head: Uint8Arra
   }
   if (info.format !== 'raw')
     return { ok: false, reason: `The file is a ${info.format ?? 'unknown'} image; ${accepted}` };
-  if (sizeBytes === 0 || sizeBytes % 512 !== 0)
+  if (sizeBytes === 0 || (sizeBytes % 512 !== 0 && !o.partialSector))
     return {
       ok: false,
       reason: `The file is not a disk image (${sizeBytes} bytes, not whole sectors); ${accepted}`,

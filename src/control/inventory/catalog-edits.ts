@@ -174,6 +174,8 @@ export class CatalogEdits extends Service {
     }
     authorize(p, kind === 'flavor' ? 'flavor:write' : own ? 'image:upload' : 'image:write');
     const r = await this.row(kind, ref);
+    if (kind === 'image' && (r as { protected?: number }).protected)
+      throw new ControlError('FORBIDDEN', `Image "${r.name}" is protected: unprotect it before deleting it`);
     const u = await this.users(kind, r.id);
     if (u.text.length)
       throw new ControlError(

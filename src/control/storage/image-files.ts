@@ -20,8 +20,15 @@ export interface ImageFiles {
    * Stream `data` into the file `name` (never held whole in memory), computing its SHA-256, and
    * inspect it. On any failure (more than `maxBytes`, not a qcow2 or raw image, a qcow2 with a
    * backing or external data file, a broken stream) the file is removed and a ControlError says why.
+   * `partialSector`: a raw image may end in a partial sector (Glance stores any bytes; QEMU reads
+   * the missing end as zeros).
    */
-  receive(name: string, data: AsyncIterable<Uint8Array>, maxBytes: number): Promise<StoredImage>;
+  receive(
+    name: string,
+    data: AsyncIterable<Uint8Array>,
+    maxBytes: number,
+    o?: { partialSector?: boolean },
+  ): Promise<StoredImage>;
   /** The bytes of file `name`, streamed. @throws ControlError NOT_FOUND when it is missing. */
   read(name: string): AsyncIterable<Uint8Array>;
   /** Remove file `name` (nothing if it is missing). */

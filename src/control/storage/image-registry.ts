@@ -3,10 +3,12 @@
  * folder with their checksum and format (the `ImageFiles` port), served back to their owners and to
  * hosts, which cache them by checksum (`ImageRef`). An upload is one request: the record is `queued`
  * while the data arrives and `active` after; on any failure the record and the file are removed, so
- * nothing is half-registered.
+ * nothing is half-registered. Glance registers a record first (`queued`, no file) and sends its data
+ * later ({@link ImageRegistry.receiveData}: `saving`, then `active`, or `queued` again on failure).
  *
  * Uses: `cp.enrollment` (host credentials).
  */
+import { createHash } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import type { ImageRef } from '../../core/storage/host-storage.ts';
 import { authorize, reachesAllTenants } from '../authz.ts';
@@ -106,6 +108,81 @@ export class ImageRegistry extends Service {
     return this.view(await this.row(this.db, id));
   }
 
+  /**
+   * Receive the data of a registered image (Glance's `PUT /v2/images/{id}/file`): the caller's tenant
+   * owns it (or an admin), it is `queued`; streamed to the image folder with its SHA-256, MD5 and
+   * SHA-512 computed on the way, then `active`. On any failure it is `queued` again, without data.
+   * @throws NOT_FOUND, FORBIDDEN (not its tenant's), INVALID_STATE (not queued), BAD_REQUEST (not an image)
+   */
+  async receiveData(p: Principal, id: string, data: AsyncIterable<Uint8Array>) {
+    authorize(p, 'image:upload');
+    const i = await this.visible(this.db, p, id);
+    if (i.tenant_id !== p.tenantId && !reachesAllTenants(p, 'image:upload'))
+      throw new ControlError(
+        'FORBIDDEN',
+        `Image "${i.name}" is not your tenant's: you cannot upload its data`,
+      );
+    const claimed = await this.db
+      .updateTable('images')
+      .set({ status: 'saving', file: i.id, updated_at: this.now() })
+      .where('id', '=', i.id)
+      .where('status', '=', 'queued')
+      .where('file', 'is', null)
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) !== 1)
+      throw new ControlError('INVALID_STATE', `Image "${i.name}" is ${i.status}: its data was already sent`);
+    this.uploading.add(i.id);
+    this.ctx.operationOwners?.holdUntilReleased(`image:${i.id}`);
+    const md5 = createHash('md5');
+    const sha512 = createHash('sha512');
+    const tee = async function* () {
+      for await (const chunk of data) {
+        md5.update(chunk);
+        sha512.update(chunk);
+        yield chunk;
+      }
+    };
+    try {
+      const max = this.ctx.imageMaxBytes ?? DEFAULT_IMAGE_MAX_BYTES;
+      const s = await this.files.receive(i.id, tee(), max, { partialSector: true });
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('images')
+          .set({
+            status: 'active',
+            format: s.format,
+            sha256: s.sha256,
+            md5: md5.digest('hex'),
+            sha512: sha512.digest('hex'),
+            size_bytes: s.sizeBytes,
+            virtual_size_bytes: s.virtualSizeBytes,
+            size_mib: Math.max(1, Math.ceil(s.virtualSizeBytes / 2 ** 20)),
+            updated_at: this.now(),
+          })
+          .where('id', '=', i.id)
+          .execute();
+        await this.event(trx, {
+          tenantId: i.tenant_id,
+          actor: p.userName,
+          kind: 'image.uploaded',
+          detail: { id: i.id, name: i.name, sha256: s.sha256, sizeBytes: s.sizeBytes, format: s.format },
+        });
+      });
+    } catch (e) {
+      await this.db
+        .updateTable('images')
+        .set({ status: 'queued', file: null })
+        .where('id', '=', i.id)
+        .execute();
+      await this.files.remove(i.id);
+      throw e;
+    } finally {
+      this.uploading.delete(i.id);
+      this.ctx.operationOwners?.release(`image:${i.id}`);
+    }
+    return this.row(this.db, i.id);
+  }
+
   /** An image the caller may see (public, catalog, or its tenant's), by id or name. */
   async get(p: Principal, ref: string) {
     authorize(p, 'image:read');
@@ -150,6 +227,8 @@ export class ImageRegistry extends Service {
   async download(p: Principal, ref: string) {
     authorize(p, 'image:download');
     const i = await this.visible(this.db, p, ref);
+    if (i.status === 'deactivated' && p.role !== 'admin')
+      throw new ControlError('FORBIDDEN', `Image "${i.name}" is deactivated: only admins download its data`);
     return this.data(i);
   }
 
@@ -167,7 +246,7 @@ export class ImageRegistry extends Service {
   }
 
   private data(i: ImageRow) {
-    if (i.status !== 'active' || !i.file || !i.sha256)
+    if ((i.status !== 'active' && i.status !== 'deactivated') || !i.file || !i.sha256)
       throw new ControlError(
         'INVALID_STATE',
         `Image "${i.name}" has no uploaded data (a catalog image or still queued)`,
@@ -175,7 +254,10 @@ export class ImageRegistry extends Service {
     return { image: this.view(i), data: this.files.read(i.file) };
   }
 
-  /** An image by id or name as `p` may see it; NOT_FOUND for another tenant's private image. */
+  /**
+   * An image by id or name as `p` may see it (a `shared` one also by the tenants it is shared with);
+   * NOT_FOUND for another tenant's private image.
+   */
   async visible(db: Db, p: Principal, ref: string) {
     const i = await db
       .selectFrom('images')
@@ -183,8 +265,23 @@ export class ImageRegistry extends Service {
       .where((eb) => eb.or([eb('id', '=', ref), eb('name', '=', ref)]))
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
-    const mine = i && (i.visibility === 'public' || i.tenant_id === null || i.tenant_id === p.tenantId);
-    if (!i || (!mine && !reachesAllTenants(p, 'image:download'))) {
+    const mine =
+      i &&
+      (i.visibility === 'public' ||
+        i.visibility === 'community' ||
+        i.tenant_id === null ||
+        i.tenant_id === p.tenantId);
+    const member =
+      i &&
+      !mine &&
+      i.visibility === 'shared' &&
+      (await db
+        .selectFrom('image_members')
+        .select('status')
+        .where('image_id', '=', i.id)
+        .where('member_id', '=', p.tenantId)
+        .executeTakeFirst());
+    if (!i || (!mine && !member && !reachesAllTenants(p, 'image:download'))) {
       const message = `No image "${ref}"; see GET /v1/images`;
       throw i
         ? await notFoundInTenant(db, p, 'image:download', 'image', i.id, message)
@@ -206,14 +303,21 @@ export class ImageRegistry extends Service {
   }
 
   /**
-   * Remove the uploads a crash interrupted: `queued` records no upload of this process is receiving,
-   * and their partial files. Returns their names.
+   * Settle the uploads a crash interrupted (those no upload of this process is receiving) and remove
+   * their partial files: a `queued` record with a file (nubis's one-request upload) is removed; a
+   * `saving` one (Glance's upload into a registered record) is `queued` again, without data.
+   * Returns their names.
    */
   async removeInterrupted(): Promise<string[]> {
     const rows = await this.db
       .selectFrom('images')
-      .select(['id', 'name', 'file'])
-      .where('status', '=', 'queued')
+      .select(['id', 'name', 'file', 'status'])
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', 'queued'), eb('file', 'is not', null)]),
+          eb('status', '=', 'saving'),
+        ]),
+      )
       .execute();
     const out: string[] = [];
     const others = this.ctx.operationOwners;
@@ -223,7 +327,14 @@ export class ImageRegistry extends Service {
     const uploadingElsewhere = rows.length && elsewhere ? await elsewhere : new Set<string>();
     for (const r of rows) {
       if (this.uploading.has(r.id) || uploadingElsewhere.has(`image:${r.id}`)) continue;
-      await this.db.deleteFrom('images').where('id', '=', r.id).where('status', '=', 'queued').execute();
+      if (r.status === 'saving')
+        await this.db
+          .updateTable('images')
+          .set({ status: 'queued', file: null })
+          .where('id', '=', r.id)
+          .where('status', '=', 'saving')
+          .execute();
+      else await this.db.deleteFrom('images').where('id', '=', r.id).where('status', '=', 'queued').execute();
       await this.removeFile(r.file);
       out.push(r.name);
     }
@@ -235,7 +346,8 @@ export class ImageRegistry extends Service {
     if (file) await this.files.remove(file);
   }
 
-  private async row(db: Db, id: string) {
+  /** The record of image `id` (no authorization: the caller has checked it). */
+  async row(db: Db, id: string) {
     return db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   }
 
@@ -252,6 +364,8 @@ export class ImageRegistry extends Service {
       sha256: i.sha256,
       sizeBytes: i.size_bytes,
       virtualSizeBytes: i.virtual_size_bytes,
+      protected: i.protected === 1,
+      tags: JSON.parse(i.tags) as string[],
     };
   }
 }

@@ -17,6 +17,7 @@ import { identityMigration } from './migrations/0960-identity.ts';
 import { serverAttributesMigration } from './migrations/0962-server-attributes.ts';
 import { novaResourcesMigration } from './migrations/0964-nova-resources.ts';
 import { neutronMigration } from './migrations/0968-neutron.ts';
+import { glanceImagesMigration } from './migrations/0966-glance-images.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -354,4 +355,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0962-server-attributes': serverAttributesMigration,
   '0964-nova-resources': novaResourcesMigration,
   '0968-neutron': neutronMigration,
+  '0966-glance-images': glanceImagesMigration,
 });

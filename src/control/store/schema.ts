@@ -170,6 +170,30 @@ export interface ImageTable {
   virtual_size_bytes: Generated<number | null>;
   /** The stored file's name under the image folder (uploaded images). */
   file: Generated<string | null>;
+  /** Glance's fields (migration 0966-glance-images): declared formats (`bare`/`ovf`, `qcow2`/`raw`). */
+  container_format: Generated<string | null>;
+  disk_format: Generated<string | null>;
+  /** Minimum disk (GiB) and memory (MiB) a VM booted from it needs. */
+  min_disk: Generated<number>;
+  min_ram: Generated<number>;
+  /** 1: cannot be deleted; 1: left out of listings unless asked for. */
+  protected: Generated<number>;
+  os_hidden: Generated<number>;
+  /** JSON: a list of strings; an object of custom string properties. */
+  tags: Generated<string>;
+  properties: Generated<string>;
+  /** Lower-case hex MD5 and SHA-512 of the uploaded data. */
+  md5: Generated<string | null>;
+  sha512: Generated<string | null>;
+  updated_at: Generated<string | null>;
+}
+/** A tenant an image is shared with (migration 0966-glance-images): `pending`, `accepted` or `rejected`. */
+export interface ImageMemberTable {
+  image_id: string;
+  member_id: string;
+  status: string;
+  created_at: string;
+  updated_at: string;
 }
 export interface ServerGroupTable {
   id: string;
@@ -552,6 +576,7 @@ export interface Database {
   join_tokens: JoinTokenTable;
   flavors: FlavorTable;
   images: ImageTable;
+  image_members: ImageMemberTable;
   server_groups: ServerGroupTable;
   vms: VmTable;
   operations: OperationTable;
