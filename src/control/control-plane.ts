@@ -61,6 +61,7 @@ import type { ImageFiles } from './storage/image-files.ts';
 import type { MilpSolver } from '../policies/optimize/solver-port.ts';
 import { ImageRegistry } from './storage/image-registry.ts';
 import { StoragePools } from './storage/pools.ts';
+import { VolumeDetails } from './storage/volume-details.ts';
 import { Volumes } from './storage/volumes.ts';
 import { VolumeOps } from './storage/volume-ops.ts';
 import { VolumeSnapshots } from './storage/volume-snapshots.ts';
@@ -160,6 +161,7 @@ export class ControlPlane {
   readonly volumes = new Volumes(this);
   readonly volumeOps = new VolumeOps(this);
   readonly volumeSnapshots = new VolumeSnapshots(this);
+  readonly volumeDetails = new VolumeDetails(this);
 
   constructor(o: ControlPlaneOptions) {
     this.ctx = { ...o, ids: o.ids ?? cryptoIds(), hostDrivers: o.hostDrivers ?? NO_HOSTS };
