@@ -47,13 +47,19 @@ const updateBody = z.object({
     .passthrough(),
 });
 
-/** The pool of a Cinder availability zone (its default pool when that is in the zone). */
-async function poolOfZone(deps: OsDeps, ctx: VolumeCtx, zone: string): Promise<string | undefined> {
-  const def = await deps.cp.pools.defaultPool(deps.cp.db);
-  if ((def.zone ?? DEFAULT_ZONE) === zone) return undefined;
-  const pool = (await deps.cp.pools.list(ctx.p)).find((x) => (x.zone ?? DEFAULT_ZONE) === zone);
-  if (!pool) throw new OsError(400, `Availability zone "${zone}" is invalid`);
-  return pool.id;
+/**
+ * The pool a Cinder volume goes to: of the pools in the zone asked for (any zone when none is), a
+ * shared one first (any VM of the zone can attach it, as a Cinder volume can), else nubis's default
+ * (undefined). @throws OsError 400 for a zone no pool is in.
+ */
+async function cinderPool(deps: OsDeps, ctx: VolumeCtx, zone: string | null | undefined) {
+  const pools = await deps.cp.pools.list(ctx.p);
+  const inZone = zone == null ? pools : pools.filter((x) => (x.zone ?? DEFAULT_ZONE) === zone);
+  if (zone != null && !inZone.length && (pools.length || zone !== DEFAULT_ZONE))
+    throw new OsError(400, `Availability zone "${zone}" is invalid`);
+  const shared = inZone.filter((x) => x.kind === 'shared');
+  const pick = shared.find((x) => x.zone === null) ?? shared[0] ?? (zone != null ? inZone[0] : undefined);
+  return pick?.id;
 }
 
 /** Register `/volumes`. */
@@ -81,10 +87,11 @@ export function registerVolumes(s: FastifyInstance, deps: OsDeps): void {
       if (src === null) throw new OsError(400, 'Invalid volume: size is required');
       o.sizeGiB = (await cp.volumes.get(ctx.p, src)).sizeGiB;
     } else o.sizeGiB = b.size;
-    if (b.availability_zone != null) {
-      const pool = await poolOfZone(deps, ctx, b.availability_zone);
-      if (pool) o.pool = pool;
-    }
+    const pool =
+      b.source_volid == null && b.snapshot_id == null
+        ? await cinderPool(deps, ctx, b.availability_zone)
+        : undefined;
+    if (pool) o.pool = pool;
     // The label is nubis's handle too when it is a valid, free nubis name; else nubis names it volume-<id>.
     const handle = label !== null && nubisName.safeParse(label).success ? label : undefined;
     let v;
