@@ -289,6 +289,7 @@ for (const backend of storeBackends()) {
       );
       const next = new URL(page1.body.volumes_links[0].href);
       assert.equal(next.searchParams.get('marker'), sorted[1]);
+      assert.equal(next.pathname, '/openstack/volume/v3/volumes/detail');
       const page2 = await os('ann', 'GET', `/volumes/detail${next.search}`);
       assert.deepEqual(
         page2.body.volumes.map((x: { id: string }) => x.id),
@@ -345,6 +346,8 @@ for (const backend of storeBackends()) {
 
     test('types, zones and quota sets', async () => {
       const { os, tenant } = await world();
+      const ext = await os('ann', 'GET', '/extensions');
+      assert.ok(ext.body.extensions.some((x: { alias: string }) => x.alias === 'os-availability-zone'));
       const types = await os('ann', 'GET', '/types');
       const type = await os('ann', 'GET', `/types/${types.body.volume_types[0].id}`);
       assert.equal((await os('ann', 'GET', '/types/gold')).status, 404);
@@ -356,6 +359,7 @@ for (const backend of storeBackends()) {
       assert.equal(q.body.quota_set.id, tenant.ann);
       assert.equal((await os('ann', 'GET', `/os-quota-sets/${tenant.bob}`)).status, 404);
       schemaOk(
+        { schema: 'volume.extensions.list_extensions', status: ext.status, body: ext.body },
         { schema: 'volume.volume_types.list_volume_types', status: types.status, body: types.body },
         { schema: 'volume.volume_types.show_volume_type', status: type.status, body: type.body },
         { schema: 'volume.quotas.show_quota_set', status: q.status, body: q.body },

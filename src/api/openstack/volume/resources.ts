@@ -19,12 +19,40 @@ const volumeType = () => ({
   qos_specs_id: null,
 });
 
+/** The API extensions nubis serves (alias, name, what it adds), as Cinder lists them. */
+const EXTENSIONS: [string, string, string][] = [
+  ['os-availability-zone', 'AvailabilityZones', 'Describe availability zones.'],
+  ['os-volume-actions', 'VolumeActions', 'Enable volume actions.'],
+  [
+    'os-vol-tenant-attr',
+    'VolumeTenantAttribute',
+    'Expose the internal project_id as an attribute of a volume.',
+  ],
+  ['os-vol-host-attr', 'VolumeHostAttribute', 'Expose host as an attribute of a volume.'],
+  [
+    'os-vol-mig-status-attr',
+    'VolumeMigStatusAttribute',
+    'Expose migration_status as an attribute of a volume.',
+  ],
+  ['os-quota-sets', 'Quotas', 'Quota management support.'],
+  ['os-types-manage', 'TypesManage', 'Types manage support.'],
+];
+
 /** What nubis does not have, shown as Cinder shows an unlimited or unused kind. */
 const NONE = { backups: 0, backupGiB: 0 };
 
 /** Register types, zones, limits and quota sets. */
 export function registerVolumeResources(s: FastifyInstance, deps: OsDeps): void {
   const { cp } = deps;
+  v3Route(s, deps, 'GET', '/extensions', async () => ({
+    extensions: EXTENSIONS.map(([alias, name, description]) => ({
+      alias,
+      name,
+      description,
+      updated: '2026-11-30T00:00:00+00:00',
+      links: [],
+    })),
+  }));
   v3Route(s, deps, 'GET', '/types', async () => ({ volume_types: [volumeType()] }));
   v3Route(s, deps, 'GET', '/types/default', async () => ({ volume_type: volumeType() }));
   v3Route(s, deps, 'GET', '/types/:id', async (_ctx, req) => {

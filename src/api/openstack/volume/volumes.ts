@@ -112,7 +112,8 @@ export function registerVolumes(s: FastifyInstance, deps: OsDeps): void {
     if (next === undefined) return { volumes };
     const q = new URLSearchParams(req.url.split('?')[1] ?? '');
     q.set('marker', next);
-    const path = `${ctx.root}/v3/${ctx.p.tenantId}/volumes${detail ? '/detail' : ''}`;
+    // The path the client asked (with or without a project): Tempest compares the next page's URL with it.
+    const path = `${ctx.root}${req.url.split('?')[0]!.replace(/^\/openstack\/volume/, '')}`;
     return { volumes, volumes_links: [{ rel: 'next', href: `${path}?${q.toString()}` }] };
   };
   v3Route(s, deps, 'GET', '/volumes', list(false));
