@@ -195,6 +195,13 @@ for (const backend of storeBackends()) {
         'the guest has the disk',
       );
 
+      // Without a mountpoint nubis gives the VM's next free device.
+      const w = await create('ann', { size: 1, name: 'disk2' });
+      await os('ann', 'POST', `/volumes/${w.id}/action`, { 'os-attach': { instance_uuid: server } });
+      assert.equal(
+        (await os('ann', 'GET', `/volumes/${w.id}`)).body.volume.attachments[0].device,
+        '/dev/vdc',
+      );
       assert.equal((await os('ann', 'DELETE', `/volumes/${v.id}`)).status, 400);
       const again = await os('ann', 'POST', `/volumes/${v.id}/action`, {
         'os-attach': { instance_uuid: other },

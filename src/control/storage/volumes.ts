@@ -48,6 +48,18 @@ export interface VolumeCreate {
 
 const GiB = 2 ** 30;
 
+/** The first /dev/vdX (from vdb: vda is the image's disk) no volume attached to the VM was given. */
+async function freeDevice(db: Db, vmId: string): Promise<string> {
+  const used = new Set(
+    (await db.selectFrom('volumes').select('attach_device').where('vm_id', '=', vmId).execute()).map(
+      (r) => r.attach_device,
+    ),
+  );
+  for (let c = 98; c <= 122; c++)
+    if (!used.has(`/dev/vd${String.fromCharCode(c)}`)) return `/dev/vd${String.fromCharCode(c)}`;
+  return `/dev/vd${used.size + 1}`;
+}
+
 /** Volumes and their snapshots. */
 export class Volumes extends Service {
   /** Create a volume (quota: count and GiB); returns it once its host made it. */
@@ -216,7 +228,10 @@ export class Volumes extends Service {
     });
   }
 
-  /** Attach to a VM of the same tenant (hot-plugged when it runs); `device`: the name asked for (recorded). */
+  /**
+   * Attach to a VM of the same tenant (hot-plugged when it runs); `device`: the name asked for
+   * (recorded and shown; default the VM's first free /dev/vdX).
+   */
   async attach(p: Principal, ref: string, vmRef: string, o: { device?: string | null } = {}) {
     const v = await this.find(this.db, p, ref, 'volume:write');
     const vm = await this.db
@@ -239,7 +254,7 @@ export class Volumes extends Service {
       await this.transition(trx, v, ['available'], 'attaching', {
         vm_id: vm.id,
         attachment_id: this.ctx.ids.uuid(),
-        attach_device: o.device ?? null,
+        attach_device: o.device ?? (await freeDevice(trx, vm.id)),
         attached_at: this.now(),
       });
       return v.tenant_id;
