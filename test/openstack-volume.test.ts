@@ -279,6 +279,41 @@ for (const backend of storeBackends()) {
       assert.equal((await os('ann', 'GET', `/${tenant.bob}/volumes`)).status, 404);
     });
 
+    test('admins reset states, force-delete and force-detach; members may not', async () => {
+      const { os, vm, create, tenant } = await world();
+      const v = await create('ann', { size: 1, name: 'stuck' });
+      const action = (who: string, id: string, body: unknown) =>
+        os(who, 'POST', `/volumes/${id}/action`, body);
+      const reset = (who: string, id: string, status: string) =>
+        action(who, id, { 'os-reset_status': { status } });
+      assert.equal((await reset('ann', v.id, 'error')).status, 403);
+      for (const status of ['error', 'maintenance', 'available']) {
+        assert.equal((await reset('admin', v.id, status)).status, 202);
+        assert.equal((await os('admin', 'GET', `/volumes/${v.id}`)).body.volume.status, status);
+      }
+      assert.equal((await reset('admin', v.id, 'in-use')).status, 400);
+      await reset('admin', v.id, 'creating');
+      assert.equal((await os('ann', 'DELETE', `/volumes/${v.id}`)).status, 400);
+      assert.equal((await action('admin', v.id, { 'os-force_delete': {} })).status, 202);
+      assert.equal((await os('ann', 'GET', `/volumes/${v.id}`)).status, 404);
+
+      // Attached, then recorded in error: force-detach unplugs it all the same.
+      const w = await create('ann', { size: 1, name: 'held' });
+      await action('ann', w.id, { 'os-attach': { instance_uuid: await vm('ann', 'app') } });
+      assert.equal((await reset('admin', w.id, 'error')).status, 202);
+      assert.equal((await action('admin', w.id, { 'os-force_delete': {} })).status, 400);
+      assert.equal((await action('admin', w.id, { 'os-force_detach': {} })).status, 202);
+      assert.equal((await os('ann', 'GET', `/volumes/${w.id}`)).body.volume.status, 'available');
+
+      // An admin lists one project's volumes with all_tenants and project_id.
+      await create('bob', { size: 1 });
+      const listed = await os('admin', 'GET', `/volumes/detail?all_tenants=1&project_id=${tenant.ann}`);
+      assert.deepEqual(
+        listed.body.volumes.map((x: { id: string }) => x.id),
+        [w.id],
+      );
+    });
+
     test('filters, sort, limit and marker pages with a next link', async () => {
       const { os, create } = await world();
       const made = [];

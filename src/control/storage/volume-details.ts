@@ -6,6 +6,7 @@
  *
  * Uses: `cp.volumes`.
  */
+import { authorize } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -17,6 +18,19 @@ export interface VolumeUpdate {
   displayName?: string | null;
   description?: string | null;
 }
+
+/** The states an admin may set (nubis's, and Cinder's `maintenance`: nothing may change it meanwhile). */
+export const RESETTABLE_STATES = [
+  'available',
+  'error',
+  'creating',
+  'attaching',
+  'in-use',
+  'detaching',
+  'deleting',
+  'maintenance',
+] as const;
+export type ResettableState = (typeof RESETTABLE_STATES)[number];
 
 /** At most this many metadata keys per volume (Cinder's keys and values are at most 255 characters). */
 export const MAX_VOLUME_METADATA = 128;
@@ -101,6 +115,24 @@ export class VolumeDetails extends Service {
         detail: { volume: v.name, id: v.id, reserved },
       });
     });
+  }
+
+  /**
+   * Set a volume's recorded state without touching a host (admin repairs, Cinder's os-reset_status);
+   * `in-use` needs an attached VM.
+   */
+  async resetState(p: Principal, ref: string, state: ResettableState) {
+    authorize(p, 'volume:reset');
+    const v = await this.cp.volumes.find(this.db, p, ref, 'volume:write');
+    if (state === 'in-use' && !v.vm_id)
+      throw new ControlError('INVALID_STATE', `Volume "${v.name}" is not attached: it cannot be in-use`);
+    await this.write(
+      p,
+      v.id,
+      v.tenant_id,
+      { state },
+      { volume: v.name, reset: { from: v.state, to: state } },
+    );
   }
 
   private async write(p: Principal, id: string, tenantId: string, set: object, detail: object) {

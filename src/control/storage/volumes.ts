@@ -94,7 +94,9 @@ export class Volumes extends Service {
       const i = await this.cp.images.visible(this.db, p, o.fromImage);
       const ref = this.cp.images.refOf(i);
       if (!ref) throw new ControlError('BAD_REQUEST', `Image "${i.name}" has no uploaded data to copy`);
-      const need = Math.ceil((i.virtual_size_bytes ?? i.size_bytes ?? 0) / GiB);
+      // An image's own minimum disk (Glance's min_disk, where the image records one) counts too.
+      const minDisk = Number((i as { min_disk?: number }).min_disk ?? 0);
+      const need = Math.max(minDisk, Math.ceil((i.virtual_size_bytes ?? i.size_bytes ?? 0) / GiB));
       if (o.sizeGiB < need)
         throw new ControlError('BAD_REQUEST', `sizeGiB must be at least the image's ${need} GiB`);
       from = { image: ref };

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { RESETTABLE_STATES } from '../../../control/storage/volume-details.ts';
 import { OsError, type OsDeps } from '../frame.ts';
 import { parseInput, v3Route } from './context.ts';
 
@@ -63,6 +64,23 @@ export function registerVolumeActions(s: FastifyInstance, deps: OsDeps): void {
       case 'os-reserve':
       case 'os-unreserve':
         await cp.volumeDetails.reserve(ctx.p, v.id, action === 'os-reserve');
+        return reply.code(202).send();
+      case 'os-reset_status': {
+        const a = parseInput(z.object({ status: z.enum(RESETTABLE_STATES) }).passthrough(), args, action);
+        await cp.volumeDetails.resetState(ctx.p, v.id, a.status);
+        return reply.code(202).send();
+      }
+      case 'os-force_delete':
+        // Admin: whatever its state, unless a VM still has it.
+        if (v.vmId) throw new OsError(400, `Volume ${v.id} is attached: detach it first`);
+        await cp.volumeDetails.resetState(ctx.p, v.id, 'error');
+        await cp.volumes.delete(ctx.p, v.id);
+        return reply.code(202).send();
+      case 'os-force_detach':
+        // Admin: detach whatever its state (the VM is unplugged as by os-detach).
+        if (!v.vmId) throw new OsError(400, `Volume ${v.id} is not attached`);
+        await cp.volumeDetails.resetState(ctx.p, v.id, 'in-use');
+        await cp.volumes.detach(ctx.p, v.id);
         return reply.code(202).send();
       case 'os-extend': {
         const a = parseInput(

@@ -72,6 +72,8 @@ export async function listVolumes(
 ): Promise<{ page: VolumeView[]; next?: string }> {
   const everyone = ctx.admin && truthy(queryParam(req, 'all_tenants'));
   let vs = (await deps.cp.volumes.list(ctx.p)).filter((v) => everyone || v.tenantId === ctx.p.tenantId);
+  const project = queryParam(req, 'project_id') ?? queryParam(req, 'tenant_id');
+  if (everyone && project !== undefined) vs = vs.filter((v) => v.tenantId === project);
   const name = queryParam(req, 'name') ?? queryParam(req, 'display_name');
   if (name !== undefined) vs = vs.filter((v) => cinderName(v) === name);
   const status = queryParam(req, 'status');
