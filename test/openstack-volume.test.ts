@@ -400,11 +400,33 @@ for (const backend of storeBackends()) {
       const q = await os('ann', 'GET', `/os-quota-sets/${tenant.ann}`);
       assert.equal(q.body.quota_set.id, tenant.ann);
       assert.equal((await os('ann', 'GET', `/os-quota-sets/${tenant.bob}`)).status, 404);
+      // Admins set and reset a project's quotas (nubis's tenant quotas; -1 is no limit).
+      assert.equal(
+        (await os('ann', 'PUT', `/os-quota-sets/${tenant.ann}`, { quota_set: { volumes: 3 } })).status,
+        403,
+      );
+      const set = await os('admin', 'PUT', `/os-quota-sets/${tenant.ann}`, {
+        quota_set: { volumes: 3, gigabytes: -1, backups: 5 },
+      });
+      assert.equal(set.status, 200, JSON.stringify(set.body));
+      assert.equal(set.body.quota_set.volumes, 3);
+      assert.equal(set.body.quota_set.gigabytes, -1);
+      const used = await os('admin', 'GET', `/os-quota-sets/${tenant.ann}?usage=true`);
+      assert.deepEqual(used.body.quota_set.volumes, { limit: 3, in_use: 0, reserved: 0 });
+      assert.equal((await os('admin', 'DELETE', `/os-quota-sets/${tenant.ann}`)).status, 200);
+      const defaults = await os('admin', 'GET', `/os-quota-sets/${tenant.ann}/defaults`);
+      assert.equal(
+        (await os('admin', 'GET', `/os-quota-sets/${tenant.ann}`)).body.quota_set.volumes,
+        defaults.body.quota_set.volumes,
+      );
       schemaOk(
         { schema: 'volume.extensions.list_extensions', status: ext.status, body: ext.body },
         { schema: 'volume.volume_types.list_volume_types', status: types.status, body: types.body },
         { schema: 'volume.volume_types.show_volume_type', status: type.status, body: type.body },
         { schema: 'volume.quotas.show_quota_set', status: q.status, body: q.body },
+        { schema: 'volume.quotas.update_quota_set', status: set.status, body: set.body },
+        { schema: 'volume.quotas.show_quota_set_usage', status: used.status, body: used.body },
+        { schema: 'volume.quotas.show_quota_set', status: defaults.status, body: defaults.body },
       );
     });
   });

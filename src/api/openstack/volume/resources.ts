@@ -4,8 +4,11 @@
  * https://docs.openstack.org/api-ref/block-storage/v3/ (volume types, availability zones, limits, quota sets)
  */
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { DEFAULT_STORAGE_QUOTAS } from '../../../control/storage/storage-quotas.ts';
+import { QUOTA_MAX } from '../../schemas.ts';
 import { OsError, type OsDeps } from '../frame.ts';
-import { queryParam, v3Route, type VolumeCtx } from './context.ts';
+import { parseInput, queryParam, v3Route, type VolumeCtx } from './context.ts';
 import { DEFAULT_TYPE, DEFAULT_ZONE } from './volume-view.ts';
 
 /** The default volume type as Cinder shows it. */
@@ -98,17 +101,65 @@ export function registerVolumeResources(s: FastifyInstance, deps: OsDeps): void 
     };
   });
 
+  /** Cinder's quota set of nubis's storage quotas (what nubis lacks: none, per volume: unlimited). */
+  const limit = (n: number) => (n >= QUOTA_MAX ? -1 : n);
+  const quotaSet = (q: Record<string, number>) => ({
+    volumes: limit(q.volumes!),
+    gigabytes: limit(q.volumeGiB!),
+    snapshots: limit(q.volumeSnapshots!),
+    backups: 0,
+    backup_gigabytes: 0,
+    groups: 0,
+    per_volume_gigabytes: -1,
+  });
+  v3Route(s, deps, 'GET', '/os-quota-sets/:tenant/defaults', async (ctx, req) => {
+    const { id } = await usage(ctx, (req.params as { tenant: string }).tenant);
+    return { quota_set: { id, ...quotaSet(DEFAULT_STORAGE_QUOTAS) } };
+  });
+  v3Route(s, deps, 'PUT', '/os-quota-sets/:tenant', async (ctx, req) => {
+    const b = parseInput(
+      z.object({ quota_set: z.record(z.string(), z.union([z.number().int().min(-1), z.string()])) }),
+      req.body,
+      'quota_set',
+    ).quota_set;
+    const tenant = (req.params as { tenant: string }).tenant;
+    const num = (k: string) => {
+      const v = b[k];
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < -1 || n > QUOTA_MAX) throw new OsError(400, `Invalid quota ${k}: ${v}`);
+      // Cinder's -1 (unlimited) as nubis's largest quota.
+      return n === -1 ? QUOTA_MAX : n;
+    };
+    const quotas = Object.fromEntries(
+      (
+        [
+          ['volumes', num('volumes')],
+          ['volumeGiB', num('gigabytes')],
+          ['volumeSnapshots', num('snapshots')],
+        ] as const
+      ).filter(([, v]) => v !== undefined),
+    );
+    if (Object.keys(quotas).length) await cp.tenancyAdmin.updateTenant(ctx.p, tenant, { quotas });
+    return { quota_set: quotaSet((await usage(ctx, tenant)).q) };
+  });
+  v3Route(s, deps, 'DELETE', '/os-quota-sets/:tenant', async (ctx, req, reply) => {
+    await cp.tenancyAdmin.updateTenant(ctx.p, (req.params as { tenant: string }).tenant, {
+      quotas: { ...DEFAULT_STORAGE_QUOTAS },
+    });
+    return reply.code(200).send();
+  });
   v3Route(s, deps, 'GET', '/os-quota-sets/:tenant', async (ctx, req) => {
     const { id, q, u } = await usage(ctx, (req.params as { tenant: string }).tenant);
     const withUsage = /^(1|true)$/i.test(queryParam(req, 'usage') ?? '');
-    const item = (limit: number, inUse: number) =>
-      withUsage ? { limit, in_use: inUse, reserved: 0 } : limit;
+    const item = (max: number, inUse: number) =>
+      withUsage ? { limit: max, in_use: inUse, reserved: 0 } : max;
     return {
       quota_set: {
         id,
-        volumes: item(q.volumes!, u.volumes!),
-        gigabytes: item(q.volumeGiB!, u.volumeGiB!),
-        snapshots: item(q.volumeSnapshots!, u.volumeSnapshots!),
+        volumes: item(limit(q.volumes!), u.volumes!),
+        gigabytes: item(limit(q.volumeGiB!), u.volumeGiB!),
+        snapshots: item(limit(q.volumeSnapshots!), u.volumeSnapshots!),
         backups: item(0, 0),
         backup_gigabytes: item(0, 0),
         groups: item(0, 0),
