@@ -29,6 +29,7 @@ import { PowerOn } from './scheduler/power-on.ts';
 import { VmReads } from './compute/vm-reads.ts';
 import { CreateVm } from './compute/create-vm.ts';
 import { VmActions } from './compute/vm-actions.ts';
+import { VmAttributes } from './compute/vm-attributes.ts';
 import { Resize } from './compute/resize.ts';
 import { Migrate } from './compute/migrate.ts';
 import { Drivers } from './compute/drivers.ts';
@@ -126,6 +127,8 @@ export class ControlPlane {
   readonly vmReads = new VmReads(this);
   readonly vmCreate = new CreateVm(this);
   readonly vmActions = new VmActions(this);
+  /** Descriptive attributes of a VM (metadata, description, lock...: Nova's server fields). */
+  readonly vmAttributes = new VmAttributes(this);
   readonly resizes = new Resize(this);
   readonly migrations = new Migrate(this);
   readonly drivers = new Drivers(this);

@@ -11,6 +11,8 @@ import type { PlacementDecision } from '../../policies/placement/pipeline.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import type { Db } from '../store/open-store.ts';
+import type { VmTable } from '../store/schema.ts';
+import type { Insertable } from 'kysely';
 import { Service } from '../service.ts';
 import { physnetFences } from '../network/physnet-fences.ts';
 import { storageFences } from '../storage/storage-fences.ts';
@@ -23,6 +25,14 @@ export interface OpOutcome {
   error: string | null;
   finishedAt: string;
 }
+
+/** The attributes of a VM a create may set beyond nubis's own (migration 0962, for Nova's API). */
+export type VmAttributes = Partial<
+  Pick<
+    Insertable<VmTable>,
+    'metadata' | 'tags' | 'description' | 'access_ipv4' | 'access_ipv6' | 'disk_config'
+  >
+>;
 
 /** Thrown inside a create's transaction when its host claim lost a race: it rolls back and decides again. */
 const LOST_RACE = Symbol('lost-race');
@@ -59,6 +69,10 @@ export class CreateVm extends Service {
       userData?: string;
       /** Available volumes of the tenant (names or ids) to attach at build, in order. */
       volumes?: string[];
+      /** Attributes of the record asked for through Nova's API (metadata, description, access IPs...). */
+      attrs?: VmAttributes;
+      /** Called once the VM is recorded (building), before its guest is built. */
+      onRecorded?: (vmId: string, opId: string) => void;
     },
   ) {
     authorize(p, 'vm:create');
@@ -132,6 +146,8 @@ export class CreateVm extends Service {
           tier: o.tier ?? null,
           key_name: o.key ?? null,
           user_data: o.userData ?? null,
+          user_id: p.userId,
+          ...o.attrs,
         })
         .execute();
       await this.cp.ports.forNewVm(trx, p, vmId, o);
@@ -197,6 +213,7 @@ export class CreateVm extends Service {
         });
       if (!lost) break;
     }
+    o.onRecorded?.(vmId, opId);
     const host = await this.db
       .selectFrom('hosts')
       .selectAll()
@@ -254,6 +271,17 @@ export class CreateVm extends Service {
    * outcome as recorded.
    */
   async finish(
+    p: Principal,
+    opId: string,
+    vmId: string,
+    hostId: string | null,
+    work: () => Promise<VmState | null>,
+    owner?: string,
+  ): Promise<OpOutcome> {
+    return this.cp.opRecords.during(opId, this.#finish(p, opId, vmId, hostId, work, owner));
+  }
+
+  async #finish(
     p: Principal,
     opId: string,
     vmId: string,

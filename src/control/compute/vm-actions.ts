@@ -10,15 +10,37 @@ import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import { allowedActions, VM_ACTIONS, type VmAction, type VmState } from '../vm-states.ts';
 
+/** What some actions take: a snapshot's name, the flavor of a resize, a clone's name, a reboot that is hard. */
+export interface VmActionOptions {
+  snapshotName?: string;
+  flavor?: string;
+  name?: string;
+  /** A hard reboot (recorded on the operation: Nova shows HARD_REBOOT while it runs). */
+  hard?: boolean;
+}
+
 /** VM lifecycle actions: start, stop, reboot, suspend, resume, snapshot, restore, delete, resize, clone. */
 export class VmActions extends Service {
-  /** Run a lifecycle action; an action the state does not allow is INVALID_STATE naming the state. */
-  async vmAction(
-    p: Principal,
-    id: string,
-    action: VmAction,
-    o: { snapshotName?: string; flavor?: string; name?: string } = {},
-  ) {
+  /**
+   * Run a lifecycle action; an action the state does not allow is INVALID_STATE naming the state, as
+   * is a second operation on a VM while one runs, except a delete: it waits for the operation this
+   * process is carrying out on the VM (a create still building: Nova deletes BUILD servers too), then runs.
+   * A VM that changed between the read and the hold is judged again once, as it is now.
+   */
+  async vmAction(p: Principal, id: string, action: VmAction, o: VmActionOptions = {}) {
+    try {
+      return await this.#vmAction(p, id, action, o);
+    } catch (e) {
+      const d = e instanceof ControlError ? e.details : undefined;
+      // The VM changed between the read and the hold (another operation ended): judge it again as it is now.
+      if (d?.changed === true) return this.#vmAction(p, id, action, o);
+      if (action === 'delete' && d?.busy === true && (await this.cp.opRecords.settled(String(d.vmId))))
+        return this.#vmAction(p, id, action, o);
+      throw e;
+    }
+  }
+
+  async #vmAction(p: Principal, id: string, action: VmAction, o: VmActionOptions = {}) {
     const v = await this.cp.vmReads.vmRow(p, id, 'vm:action');
     if (action === 'clone') {
       if (!(VM_ACTIONS.clone.from as readonly string[]).includes(v.state))
@@ -75,7 +97,7 @@ export class VmActions extends Service {
         vmId: v.id,
         kind: action,
         hostId: v.host_id,
-        detail: { snapshotName: o.snapshotName },
+        detail: { snapshotName: o.snapshotName, ...(o.hard ? { hard: true } : {}) },
       });
       await this.event(trx, {
         tenantId: v.tenant_id,

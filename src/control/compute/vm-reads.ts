@@ -112,6 +112,11 @@ export class VmReads extends Service {
       cpuSeries: series(v.cpu_history, v.cpu_times),
       addresses: await this.addresses(v.id),
       keyName: v.key_name,
+      // Attributes set through Nova's API (migration 0962).
+      description: v.description ?? null,
+      metadata: JSON.parse(v.metadata || '{}') as Record<string, string>,
+      tags: JSON.parse(v.tags || '[]') as string[],
+      locked: Number(v.locked) === 1,
     };
   }
 

@@ -13,6 +13,8 @@ import { hostVersionMigration } from './migrations/0910-host-version.ts';
 import { listIndexesMigration } from './migrations/0930-list-indexes.ts';
 import { overviewDemandMigration } from './migrations/0940-overview-demand.ts';
 import { oneOperationPerVmMigration } from './migrations/0950-one-operation-per-vm.ts';
+import { identityMigration } from './migrations/0960-identity.ts';
+import { serverAttributesMigration } from './migrations/0962-server-attributes.ts';
 import { volumeDetailsMigration } from './migrations/0970-volume-details.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
@@ -347,5 +349,7 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0930-list-indexes': listIndexesMigration,
   '0940-overview-demand': overviewDemandMigration(isPg),
   '0950-one-operation-per-vm': oneOperationPerVmMigration,
+  '0960-identity': identityMigration(isPg),
+  '0962-server-attributes': serverAttributesMigration,
   '0970-volume-details': volumeDetailsMigration,
 });

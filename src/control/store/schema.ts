@@ -26,12 +26,43 @@ export interface TenantTable {
   quota_volumes: Generated<number>;
   quota_volume_gib: Generated<number>;
   quota_volume_snapshots: Generated<number>;
+  /** Keystone's project description (migration 0960). */
+  description: Generated<string | null>;
 }
 export interface UserTable {
   id: string;
-  tenant_id: string;
+  /** The home tenant (null: a Keystone user with role assignments only). */
+  tenant_id: string | null;
   name: string;
   role: string;
+  created_at: string;
+  /** scrypt (tenancy/passwords.ts); null: no password login. */
+  password_hash: Generated<string | null>;
+  domain_id: Generated<string>;
+  /** 1 or 0. */
+  enabled: Generated<number>;
+  default_project_id: Generated<string | null>;
+  description: Generated<string | null>;
+  email: Generated<string | null>;
+}
+/** A user's role on a tenant (Keystone project) beside its home (migration 0960). */
+export interface RoleAssignmentTable {
+  user_id: string;
+  tenant_id: string;
+  role: string;
+  created_at: string;
+}
+/** A user's application credential for one tenant (the secret's hash only; roles a JSON list). */
+export interface AppCredentialTable {
+  id: string;
+  user_id: string;
+  tenant_id: string;
+  name: string;
+  description: string | null;
+  secret_hash: string;
+  roles: string;
+  /** As the client sent it (Keystone echoes it), null: never. */
+  expires_at: string | null;
   created_at: string;
 }
 export interface TokenTable {
@@ -42,6 +73,12 @@ export interface TokenTable {
   expires_at: string | null;
   revoked_at: string | null;
   created_at: string;
+  /** Keystone tokens (methods set): the project scope, null = unscoped. */
+  scope_tenant_id: Generated<string | null>;
+  /** Keystone's methods (JSON list); null: a plain nubis token (home tenant and role). */
+  methods: Generated<string | null>;
+  audit_id: Generated<string | null>;
+  app_credential_id: Generated<string | null>;
 }
 export interface HostTable {
   id: string;
@@ -173,6 +210,20 @@ export interface VmTable {
   /** The key pair (name) and user data given at creation (metadata service). */
   key_name: Generated<string | null>;
   user_data: Generated<string | null>;
+  /** Nova's server attributes (migration 0962): the creator, metadata (JSON object), tags (JSON array)... */
+  user_id: Generated<string | null>;
+  metadata: Generated<string>;
+  tags: Generated<string>;
+  description: Generated<string | null>;
+  /** 1: actions by its non-admin owner are refused (Nova's lock). */
+  locked: Generated<number>;
+  access_ipv4: Generated<string>;
+  access_ipv6: Generated<string>;
+  /** Nova's OS-DCF:diskConfig (AUTO or MANUAL). */
+  disk_config: Generated<string>;
+  /** 1: a suspended VM was paused (Nova's PAUSED), 0: suspended (SUSPENDED). */
+  paused: Generated<number>;
+  launched_at: Generated<string | null>;
 }
 /** A placement constraint (src/core/constraints): `spec` is JSON with `vms` (ids) and the type's parameters. */
 export interface ConstraintTable {
@@ -474,6 +525,8 @@ export interface Database {
   tenants: TenantTable;
   users: UserTable;
   tokens: TokenTable;
+  role_assignments: RoleAssignmentTable;
+  app_credentials: AppCredentialTable;
   hosts: HostTable;
   join_tokens: JoinTokenTable;
   flavors: FlavorTable;
