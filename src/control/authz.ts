@@ -133,6 +133,7 @@ export const POLICY = {
   'storage-pool:write': global(ADMIN, 'Create storage pools'),
   'volume:read': tenantRead('List and read volumes and their snapshots'),
   'volume:write': tenantWrite('Create, attach, detach, snapshot and delete volumes'),
+  'volume:reset': global(ADMIN, "Reset a volume's recorded state (repairs; Cinder's os-reset_status)"),
 
   // a tenant's compute
   'vm:read': tenantRead('List and read VMs, their snapshots'),

@@ -65,6 +65,7 @@ import { ImageRegistry } from './storage/image-registry.ts';
 import { ImageMembers } from './storage/image-members.ts';
 import { ImageRecords } from './storage/image-records.ts';
 import { StoragePools } from './storage/pools.ts';
+import { VolumeDetails } from './storage/volume-details.ts';
 import { Volumes } from './storage/volumes.ts';
 import { VolumeOps } from './storage/volume-ops.ts';
 import { VolumeSnapshots } from './storage/volume-snapshots.ts';
@@ -177,6 +178,7 @@ export class ControlPlane {
   readonly volumes = new Volumes(this);
   readonly volumeOps = new VolumeOps(this);
   readonly volumeSnapshots = new VolumeSnapshots(this);
+  readonly volumeDetails = new VolumeDetails(this);
 
   constructor(o: ControlPlaneOptions) {
     this.ctx = { ...o, ids: o.ids ?? cryptoIds(), hostDrivers: o.hostDrivers ?? NO_HOSTS };

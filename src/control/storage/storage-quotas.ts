@@ -56,6 +56,13 @@ export async function checkStorageQuota(trx: Db, tenantId: string, kind: Storage
     );
 }
 
+/** A new tenant's storage quotas (the column defaults of migration 0800). */
+export const DEFAULT_STORAGE_QUOTAS: Record<StorageQuotaKind, number> = {
+  volumes: 10,
+  volumeGiB: 100,
+  volumeSnapshots: 20,
+};
+
 /** The storage quota kinds, in the order the API shows them. */
 export const STORAGE_QUOTA_KINDS = Object.keys(COLUMN) as StorageQuotaKind[];
 

@@ -22,12 +22,19 @@ import type { VolumeTable } from '../store/schema.ts';
 import { freeLocalDiskGiB, localVolumesGiB } from './local-disk.ts';
 import { poolRef, type PoolRow } from './pools.ts';
 import { checkStorageQuota } from './storage-quotas.ts';
+import { volumeView } from './volume-view.ts';
 
 export type VolumeRow = Selectable<VolumeTable>;
 
 /** What creating a volume takes (`from*`: at most one). */
 export interface VolumeCreate {
-  name: string;
+  /** The tenant's unique handle (default: `volume-<id>`). */
+  name?: string;
+  /** A label (not unique, any text: Cinder's name). */
+  displayName?: string | null;
+  description?: string | null;
+  /** Key/value metadata (strings). */
+  metadata?: Record<string, string>;
   sizeGiB: number;
   /** Pool name or id (default: the only pool, or `local`). */
   pool?: string;
@@ -40,6 +47,18 @@ export interface VolumeCreate {
 }
 
 const GiB = 2 ** 30;
+
+/** The first /dev/vdX (from vdb: vda is the image's disk) no volume attached to the VM was given. */
+async function freeDevice(db: Db, vmId: string): Promise<string> {
+  const used = new Set(
+    (await db.selectFrom('volumes').select('attach_device').where('vm_id', '=', vmId).execute()).map(
+      (r) => r.attach_device,
+    ),
+  );
+  for (let c = 98; c <= 122; c++)
+    if (!used.has(`/dev/vd${String.fromCharCode(c)}`)) return `/dev/vd${String.fromCharCode(c)}`;
+  return `/dev/vd${used.size + 1}`;
+}
 
 /** Volumes and their snapshots. */
 export class Volumes extends Service {
@@ -75,7 +94,9 @@ export class Volumes extends Service {
       const i = await this.cp.images.visible(this.db, p, o.fromImage);
       const ref = this.cp.images.refOf(i);
       if (!ref) throw new ControlError('BAD_REQUEST', `Image "${i.name}" has no uploaded data to copy`);
-      const need = Math.ceil((i.virtual_size_bytes ?? i.size_bytes ?? 0) / GiB);
+      // An image's own minimum disk (Glance's min_disk, where the image records one) counts too.
+      const minDisk = Number((i as { min_disk?: number }).min_disk ?? 0);
+      const need = Math.max(minDisk, Math.ceil((i.virtual_size_bytes ?? i.size_bytes ?? 0) / GiB));
       if (o.sizeGiB < need)
         throw new ControlError('BAD_REQUEST', `sizeGiB must be at least the image's ${need} GiB`);
       from = { image: ref };
@@ -87,6 +108,7 @@ export class Volumes extends Service {
         : await this.cp.pools.defaultPool(this.db);
     if (pool.kind !== 'shared') hostId = await this.hostForLocal(pool, o.sizeGiB, hostId ?? undefined);
     const id = this.ctx.ids.uuid();
+    const name = o.name ?? `volume-${id}`;
     const spec: VolumeSpec = { id, pool: poolRef(pool), sizeGiB: o.sizeGiB, ...(from ? { from } : {}) };
     await this.cp.volumeOps.run(p, { volumeId: id, action: 'create', spec }, async (trx) => {
       await checkStorageQuota(trx, p.tenantId, 'volumes', 1);
@@ -95,17 +117,22 @@ export class Volumes extends Service {
         .selectFrom('volumes')
         .select('id')
         .where('tenant_id', '=', p.tenantId)
-        .where('name', '=', o.name)
+        .where('name', '=', name)
         .where('deleted_at', 'is', null)
         .executeTakeFirst();
-      if (taken) throw new ControlError('ALREADY_EXISTS', `Volume "${o.name}" already exists`);
+      if (taken) throw new ControlError('ALREADY_EXISTS', `Volume "${name}" already exists`);
       const at = this.now();
       await trx
         .insertInto('volumes')
         .values({
           id,
           tenant_id: p.tenantId,
-          name: o.name,
+          name,
+          display_name: o.displayName ?? null,
+          description: o.description ?? null,
+          metadata: JSON.stringify(o.metadata ?? {}),
+          bootable: imageId ? 1 : 0,
+          user_id: p.userId,
           pool_id: pool.id,
           host_id: hostId,
           size_gib: o.sizeGiB,
@@ -203,8 +230,11 @@ export class Volumes extends Service {
     });
   }
 
-  /** Attach to a VM of the same tenant (hot-plugged when it runs). */
-  async attach(p: Principal, ref: string, vmRef: string) {
+  /**
+   * Attach to a VM of the same tenant (hot-plugged when it runs); `device`: the name asked for
+   * (recorded and shown; default the VM's first free /dev/vdX).
+   */
+  async attach(p: Principal, ref: string, vmRef: string, o: { device?: string | null } = {}) {
     const v = await this.find(this.db, p, ref, 'volume:write');
     const vm = await this.db
       .selectFrom('vms')
@@ -223,7 +253,12 @@ export class Volumes extends Service {
     const pool = await this.cp.pools.find(this.db, v.pool_id);
     if (vm.host_id) await this.checkReach(v, pool, vm.host_id, vm.name);
     await this.cp.volumeOps.run(p, { volumeId: v.id, action: 'attach', vmId: vm.id }, async (trx) => {
-      await this.transition(trx, v, ['available'], 'attaching', { vm_id: vm.id });
+      await this.transition(trx, v, ['available'], 'attaching', {
+        vm_id: vm.id,
+        attachment_id: this.ctx.ids.uuid(),
+        attach_device: o.device ?? (await freeDevice(trx, vm.id)),
+        attached_at: this.now(),
+      });
       return v.tenant_id;
     });
     return this.get(p, v.id);
@@ -344,30 +379,8 @@ export class Volumes extends Service {
       .execute();
   }
 
+  /** A volume as nubis's API (and, translated, Cinder's) shows it. */
   async view(v: VolumeRow) {
-    const pool = await this.db
-      .selectFrom('storage_pools')
-      .select(['name', 'kind'])
-      .where('id', '=', v.pool_id)
-      .executeTakeFirst();
-    const vm = v.vm_id
-      ? await this.db.selectFrom('vms').select('name').where('id', '=', v.vm_id).executeTakeFirst()
-      : undefined;
-    return {
-      id: v.id,
-      name: v.name,
-      tenantId: v.tenant_id,
-      sizeGiB: v.size_gib,
-      state: v.state,
-      pool: pool?.name ?? null,
-      poolKind: pool?.kind ?? null,
-      hostId: v.host_id,
-      vmId: v.vm_id,
-      vm: vm?.name ?? null,
-      imageId: v.image_id,
-      sourceVolumeId: v.source_volume_id,
-      serial: diskSerial(v.id),
-      createdAt: v.created_at,
-    };
+    return volumeView(this.db, v);
   }
 }

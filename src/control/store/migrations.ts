@@ -18,6 +18,7 @@ import { serverAttributesMigration } from './migrations/0962-server-attributes.t
 import { novaResourcesMigration } from './migrations/0964-nova-resources.ts';
 import { neutronMigration } from './migrations/0968-neutron.ts';
 import { glanceImagesMigration } from './migrations/0966-glance-images.ts';
+import { volumeDetailsMigration } from './migrations/0970-volume-details.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -356,4 +357,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0964-nova-resources': novaResourcesMigration,
   '0968-neutron': neutronMigration,
   '0966-glance-images': glanceImagesMigration,
+  '0970-volume-details': volumeDetailsMigration,
 });

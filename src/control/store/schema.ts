@@ -527,6 +527,19 @@ export interface VolumeTable {
   created_at: string;
   updated_at: string;
   deleted_at: string | null;
+  /** A label (Cinder's name: not unique, any text); null: none (migration 0970). */
+  display_name: string | null;
+  description: string | null;
+  /** Key/value metadata, JSON text of an object of strings. */
+  metadata: Generated<string>;
+  /** 1 when the volume can boot a VM (Cinder's flag; set for a copy of an image). */
+  bootable: Generated<number>;
+  /** The user who created it (null before migration 0970). */
+  user_id: string | null;
+  /** The current attachment (with `vm_id`): its id, the device asked for and when. */
+  attachment_id: string | null;
+  attach_device: string | null;
+  attached_at: string | null;
 }
 export interface VolumeSnapshotTable {
   id: string;
