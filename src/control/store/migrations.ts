@@ -16,8 +16,8 @@ import { oneOperationPerVmMigration } from './migrations/0950-one-operation-per-
 import { identityMigration } from './migrations/0960-identity.ts';
 import { serverAttributesMigration } from './migrations/0962-server-attributes.ts';
 import { novaResourcesMigration } from './migrations/0964-nova-resources.ts';
-import { neutronMigration } from './migrations/0968-neutron.ts';
 import { glanceImagesMigration } from './migrations/0966-glance-images.ts';
+import { neutronMigration } from './migrations/0968-neutron.ts';
 import { volumeDetailsMigration } from './migrations/0970-volume-details.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
@@ -355,7 +355,7 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0960-identity': identityMigration(isPg),
   '0962-server-attributes': serverAttributesMigration,
   '0964-nova-resources': novaResourcesMigration,
-  '0968-neutron': neutronMigration,
   '0966-glance-images': glanceImagesMigration,
+  '0968-neutron': neutronMigration,
   '0970-volume-details': volumeDetailsMigration,
 });
