@@ -7,22 +7,17 @@ import { ControlError } from '../../../control/errors.ts';
 import { OsError, type OsDeps } from '../frame.ts';
 import { findServer, refuseIfLocked, serverCaller } from './server-common.ts';
 
-/** The attachments of a VM in order: the device of the n-th is /dev/vd(b+n) (vda is the image disk). */
+/** The attachments of a VM, with the device each was attached as (recorded by nubis's attach; the one Cinder shows). */
 async function attachmentsOf(deps: OsDeps, vmId: string) {
   const vols = await deps.cp.db
     .selectFrom('volumes')
-    .select(['id'])
+    .select(['id', 'attach_device'])
     .where('vm_id', '=', vmId)
     .where('deleted_at', 'is', null)
     .orderBy('created_at')
     .orderBy('id')
     .execute();
-  return vols.map((v, i) => ({
-    id: v.id,
-    serverId: vmId,
-    volumeId: v.id,
-    device: `/dev/vd${String.fromCharCode(98 + Math.min(i, 24))}`,
-  }));
+  return vols.map((v) => ({ id: v.id, serverId: vmId, volumeId: v.id, device: v.attach_device ?? null }));
 }
 
 /** Register the volume attachment routes. */
@@ -50,8 +45,12 @@ export function registerServerVolumes(s: FastifyInstance, deps: OsDeps): void {
     const volumeId = body?.volumeId;
     if (typeof volumeId !== 'string' || !volumeId)
       throw new OsError(400, 'volumeAttachment needs "volumeId"');
-    if (body!.device !== undefined && body!.device !== null && typeof body!.device !== 'string')
-      throw new OsError(400, 'Invalid input for field/attribute device');
+    if (
+      body!.device !== undefined &&
+      body!.device !== null &&
+      (typeof body!.device !== 'string' || !/^(\/dev\/[a-z]{2,4}\d{0,3})?$/.test(body!.device))
+    )
+      throw new OsError(400, 'Invalid input for field/attribute device: a device name such as /dev/vdb');
     const vol = await cp.volumes.find(cp.db, p, volumeId, 'volume:read').catch((e: unknown) => {
       if (e instanceof ControlError && e.code === 'NOT_FOUND')
         throw new OsError(404, `Volume ${volumeId} could not be found.`);
@@ -61,7 +60,8 @@ export function registerServerVolumes(s: FastifyInstance, deps: OsDeps): void {
     // A volume in use (here or elsewhere) is bad input for Nova (400), not a conflict.
     if (vol.vm_id || vol.state !== 'available')
       throw new OsError(400, `Invalid volume: volume ${volumeId} is ${vol.state}, not available`);
-    await cp.volumes.attach(p, volumeId, v.id).catch((e: unknown) => {
+    const device = typeof body!.device === 'string' && body!.device ? body!.device : undefined;
+    await cp.volumes.attach(p, volumeId, v.id, { device }).catch((e: unknown) => {
       if (e instanceof ControlError && e.code === 'INVALID_STATE') throw new OsError(409, e.message);
       throw e;
     });
