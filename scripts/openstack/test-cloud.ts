@@ -41,7 +41,8 @@ export interface TestCloud {
   env: NodeJS.ProcessEnv;
   /** What the server printed so far (for failure messages). */
   log: () => string;
-  stop: () => Promise<void>;
+  /** Stop the server and remove the folder (`keepDir`: leave it, e.g. to read Tempest's logs). */
+  stop: (keepDir?: boolean) => Promise<void>;
 }
 
 /** Render a template: every `@NAME@` replaced by `vars[NAME]` (an unknown name is an error). */
@@ -145,7 +146,7 @@ export async function startTestCloud(opts: TestCloudOptions = {}): Promise<TestC
     cloudsYaml,
     env,
     log: () => out,
-    stop: () => stopServe(proc, dir),
+    stop: (keepDir = false) => stopServe(proc, keepDir ? undefined : dir),
   };
   try {
     nubisCli(cloud, ['tenant', 'create', 'demo']);
@@ -158,13 +159,13 @@ export async function startTestCloud(opts: TestCloudOptions = {}): Promise<TestC
   return cloud;
 }
 
-async function stopServe(proc: ChildProcess, dir: string): Promise<void> {
+async function stopServe(proc: ChildProcess, dir: string | undefined): Promise<void> {
   if (proc.exitCode === null && proc.signalCode === null) {
     const gone = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGTERM');
     await gone;
   }
-  rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
 /**
