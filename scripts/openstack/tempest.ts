@@ -36,22 +36,24 @@ export interface TempestRunOptions {
   progress?: NodeJS.WritableStream;
 }
 
-interface Named {
-  id: string;
-  name: string;
-  status?: string;
+type Row = Record<string, unknown>;
+
+/** A listing's row with lower-case keys (the CLI's columns are `ID`, `Name`, `Status`...). */
+export function lowerKeys(row: Row): Row {
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
 /** The values of tempest.conf.template for this cloud (the CLI's listings, as the admin). */
 export function tempestVars(cloud: TestCloud): Record<string, string | number> {
-  const images = (openstackJson(cloud, ['image', 'list', '--public', '-f', 'json']) as Named[])
-    .filter((i) => (i.status ?? 'active').toLowerCase() === 'active')
+  const list = (args: string[]) => (openstackJson(cloud, [...args, '-f', 'json']) as Row[]).map(lowerKeys);
+  const images = list(['image', 'list', '--public'])
+    .filter((i) => String(i.status ?? 'active').toLowerCase() === 'active')
     .sort((a, b) => Number(b.name === 'tiny') - Number(a.name === 'tiny'));
-  const flavors = (openstackJson(cloud, ['flavor', 'list', '-f', 'json']) as Named[]).sort(
+  const flavors = list(['flavor', 'list']).sort(
     (a, b) => Number(b.name === 'm1.tiny') - Number(a.name === 'm1.tiny'),
   );
-  const networks = openstackJson(cloud, ['network', 'list', '--share', '-f', 'json']) as Named[];
-  const hypervisors = openstackJson(cloud, ['hypervisor', 'list', '-f', 'json']) as unknown[];
+  const networks = list(['network', 'list', '--share']);
+  const hypervisors = list(['hypervisor', 'list']);
   if (images.length < 2)
     throw new Error(`Tempest needs 2 active public images, the cloud has ${images.length}`);
   if (flavors.length < 2) throw new Error(`Tempest needs 2 flavors, the cloud has ${flavors.length}`);
@@ -60,11 +62,11 @@ export function tempestVars(cloud: TestCloud): Record<string, string | number> {
     LOG_DIR: join(cloud.dir, 'tempest', 'logs'),
     ADMIN_PASSWORD: cloud.adminPassword,
     AUTH_URL: cloud.authUrl,
-    IMAGE_REF: images[0]!.id,
-    IMAGE_REF_ALT: images[1]!.id,
-    FLAVOR_REF: flavors[0]!.id,
-    FLAVOR_REF_ALT: flavors[1]!.id,
-    NETWORK_NAME: networks[0].name,
+    IMAGE_REF: String(images[0]!.id),
+    IMAGE_REF_ALT: String(images[1]!.id),
+    FLAVOR_REF: String(flavors[0]!.id),
+    FLAVOR_REF_ALT: String(flavors[1]!.id),
+    NETWORK_NAME: String(networks[0].name),
     COMPUTE_NODES: hypervisors.length,
   };
 }
