@@ -4,12 +4,23 @@
  * service and every failure grouped by reason. Slow (tens of minutes on two cores).
  *   npm run check:tempest                       # the whole set
  *   npm run check:tempest -- --regex 'tempest\.api\.volume\.'   # a part
- *   npm run check:tempest -- --include-list scripts/openstack/tempest-ci.txt   # the CI subset
- * Options: --concurrency N (default 2), --verbose (Tempest's own progress), --keep (leave the cloud's folder).
+ *   npm run check:tempest -- --ci               # the CI subset (tempest-ci.txt)
+ *   npm run check:tempest -- --candidates --write-ci   # try the CI candidates, keep those that pass
+ * Options: --include-list FILE (Tempest's own, regexes), --concurrency N (default 2), --verbose (Tempest's
+ * progress), --keep (leave the cloud's folder with Tempest's logs).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatReport, initWorkspace, runTempest, TEMPEST_BIN } from './tempest.ts';
+import {
+  bareId,
+  formatReport,
+  initWorkspace,
+  readIdList,
+  runTempest,
+  TEMPEST_BIN,
+  writeIncludeList,
+} from './tempest.ts';
 import { OPENSTACK_BIN, startTestCloud } from './test-cloud.ts';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -20,6 +31,9 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '2' },
     verbose: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    ci: { type: 'boolean', default: false },
+    candidates: { type: 'boolean', default: false },
+    'write-ci': { type: 'boolean', default: false },
   },
 });
 for (const bin of [TEMPEST_BIN, OPENSTACK_BIN])
@@ -32,7 +46,9 @@ console.log(`test cloud on ${cloud.url} (folder ${cloud.dir})`);
 let failed = 0;
 try {
   const ws = initWorkspace(cloud);
-  const include = values['include-list'];
+  const idFile = values.ci ? 'tempest-ci.txt' : values.candidates ? 'tempest-ci-candidates.txt' : undefined;
+  const ids = idFile ? readIdList(join(here, idFile)) : [];
+  const include = idFile ? writeIncludeList(ids, join(cloud.dir, 'include.txt')) : values['include-list'];
   const results = await runTempest(ws, cloud.env, {
     ...(include ? { includeList: include } : {}),
     ...(include && !values.regex
@@ -44,6 +60,15 @@ try {
   });
   console.log(formatReport(results));
   failed = results.filter((r) => r.status === 'fail').length;
+  if (values['write-ci']) {
+    const passed = new Set(results.filter((r) => r.status === 'success').map((r) => bareId(r.id)));
+    const ciFile = join(here, 'tempest-ci.txt');
+    const header = readFileSync(ciFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('#'));
+    writeFileSync(ciFile, [...header, ...ids.filter((id) => passed.has(id))].join('\n') + '\n');
+    console.log(`wrote ${ids.filter((id) => passed.has(id)).length} passing tests to ${ciFile}`);
+  }
 } finally {
   if (values.keep) console.log(`kept ${cloud.dir}`);
   await cloud.stop(values.keep);

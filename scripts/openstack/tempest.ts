@@ -205,3 +205,23 @@ export function formatReport(results: TempestResult[]): string {
 function pad(n: number): string {
   return String(n).padStart(4);
 }
+
+/** The test ids of a list file (tempest-ci.txt, tempest-ci-candidates.txt): one a line, `#` comments. */
+export function readIdList(file: string): string[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter((l) => l !== '');
+}
+
+/** Write test ids as a Tempest include list (one anchored regex each, the `[id-…]` suffix allowed); returns its path. */
+export function writeIncludeList(ids: string[], file: string): string {
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  writeFileSync(file, ids.map((id) => `^${esc(id)}(\\[|$)`).join('\n') + '\n');
+  return file;
+}
+
+/** A result's test id without its `[id-…,tags]` suffix. */
+export function bareId(id: string): string {
+  return id.replace(/\[.*\]$/, '');
+}
