@@ -23,14 +23,14 @@ for (const backend of storeBackends())
       await drop();
     });
 
-    /** Make the simulated hypervisor's `stop` wait until the returned function is called. */
-    const holdStops = () => {
-      const orig = t.sim.stop.bind(t.sim);
+    /** Make the simulated hypervisor's `method` wait until `release` is called. */
+    const hold = (method: 'stop' | 'start') => {
+      const orig = t.sim[method].bind(t.sim);
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
       let entered!: () => void;
       const inside = new Promise<void>((r) => (entered = r));
-      t.sim.stop = async (id: string) => {
+      t.sim[method] = async (id: string) => {
         entered();
         await gate;
         return orig(id);
@@ -38,7 +38,7 @@ for (const backend of storeBackends())
       return {
         inside,
         release: () => {
-          t.sim.stop = orig;
+          t.sim[method] = orig;
           release();
         },
       };
@@ -60,22 +60,23 @@ for (const backend of storeBackends())
       assert.fail(`VM ${name} did not reach running`);
     };
 
-    test('a second request on a VM with an operation running is 409 and changes nothing; it runs once the first ends', async () => {
+    test('a second request on a VM with an operation running is 409 and changes nothing; a delete waits for it, then runs', async () => {
       const id = await running('busy-1');
-      const hold = holdStops();
+      const stops = hold('stop');
       const stopping = t.call(t.adminToken, 'POST', `/v1/vms/${id}/actions`, { action: 'stop' });
-      await hold.inside;
+      await stops.inside;
       const before = await t.db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      for (const [method, url, body] of [
-        ['DELETE', `/v1/vms/${id}`, undefined],
-        ['POST', `/v1/vms/${id}/actions`, { action: 'snapshot', snapshotName: 's1' }],
-        ['POST', `/v1/vms/${id}/actions`, { action: 'reboot' }],
-        ['POST', `/v1/vms/${id}/migrate`, {}],
+      for (const [url, body] of [
+        [`/v1/vms/${id}/actions`, { action: 'snapshot', snapshotName: 's1' }],
+        [`/v1/vms/${id}/actions`, { action: 'reboot' }],
+        [`/v1/vms/${id}/migrate`, {}],
       ] as const) {
-        const r = await t.call(t.adminToken, method, url, body);
-        assert.equal(r.status, 409, `${method} ${url}: ${JSON.stringify(r.body)}`);
-        assert.match(r.body.error?.message ?? JSON.stringify(r.body), /busy/);
+        const r = await t.call(t.adminToken, 'POST', url, body);
+        assert.equal(r.status, 409, `POST ${url}: ${JSON.stringify(r.body)}`);
+        assert.match(r.body.message ?? JSON.stringify(r.body), /busy/);
       }
+      let deleted = false;
+      const deleting = t.call(t.adminToken, 'DELETE', `/v1/vms/${id}`).then((r) => ((deleted = true), r));
       const during = await t.db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       assert.deepEqual(
         { state: during.state, host: during.host_id, deleted: during.deleted_at },
@@ -88,13 +89,39 @@ for (const backend of storeBackends())
         .where('status', '=', 'running')
         .execute();
       assert.deepEqual(ops, [{ kind: 'stop', status: 'running' }]);
-      hold.release();
-      assert.equal((await stopping).status < 300, true);
-      const del = await t.call(t.adminToken, 'DELETE', `/v1/vms/${id}`);
+      assert.equal(deleted, false, 'the delete waits for the stop');
+      stops.release();
+      assert.ok((await stopping).status < 300);
+      const del = await deleting;
       assert.ok(del.status < 300, JSON.stringify(del.body));
       const gone = await t.db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       assert.equal(gone.state, 'deleted');
       assert.notEqual(gone.deleted_at, null);
+    });
+
+    test('deleting a VM still being built waits for the build, then deletes it (counters back to where they were)', async () => {
+      const host = async () =>
+        (await t.db.selectFrom('hosts').select(['id', 'vm_count', 'used_vcpus']).orderBy('id').execute()).map(
+          (h) => [h.id, Number(h.vm_count), Number(h.used_vcpus)],
+        );
+      const countersBefore = await host();
+      const starts = hold('start');
+      const creating = t.call(t.adminToken, 'POST', '/v1/vms', {
+        name: 'b1',
+        flavor: 'm1.tiny',
+        image: 'tiny',
+      });
+      await starts.inside;
+      const vm = await t.db.selectFrom('vms').selectAll().where('name', '=', 'b1').executeTakeFirstOrThrow();
+      assert.equal(vm.state, 'building');
+      const deleting = t.call(t.adminToken, 'DELETE', `/v1/vms/${vm.id}`);
+      starts.release();
+      assert.equal((await creating).status, 202);
+      const del = await deleting;
+      assert.ok(del.status < 300, JSON.stringify(del.body));
+      const gone = await t.db.selectFrom('vms').selectAll().where('id', '=', vm.id).executeTakeFirstOrThrow();
+      assert.deepEqual([gone.state, gone.deleted_at !== null], ['deleted', true]);
+      assert.deepEqual(await host(), countersBefore);
     });
 
     test('many concurrent actions on one VM: never a deleted VM in another state, never two operations at once', async () => {

@@ -261,6 +261,17 @@ export class CreateVm extends Service {
     work: () => Promise<VmState | null>,
     owner?: string,
   ): Promise<OpOutcome> {
+    return this.cp.opRecords.during(opId, this.#finish(p, opId, vmId, hostId, work, owner));
+  }
+
+  async #finish(
+    p: Principal,
+    opId: string,
+    vmId: string,
+    hostId: string | null,
+    work: () => Promise<VmState | null>,
+    owner?: string,
+  ): Promise<OpOutcome> {
     const peers = await this.cp.networkPush.peerHostsOf(vmId);
     try {
       const to = await work();

@@ -12,8 +12,31 @@ import { allowedActions, VM_ACTIONS, type VmAction, type VmState } from '../vm-s
 
 /** VM lifecycle actions: start, stop, reboot, suspend, resume, snapshot, restore, delete, resize, clone. */
 export class VmActions extends Service {
-  /** Run a lifecycle action; an action the state does not allow is INVALID_STATE naming the state. */
+  /**
+   * Run a lifecycle action; an action the state does not allow is INVALID_STATE naming the state, as
+   * is a second operation on a VM while one runs, except a delete: it waits for the operation this
+   * process is carrying out on the VM (a create still building: Nova deletes BUILD servers too), then runs.
+   * A VM that changed between the read and the hold is judged again once, as it is now.
+   */
   async vmAction(
+    p: Principal,
+    id: string,
+    action: VmAction,
+    o: { snapshotName?: string; flavor?: string; name?: string } = {},
+  ) {
+    try {
+      return await this.#vmAction(p, id, action, o);
+    } catch (e) {
+      const d = e instanceof ControlError ? e.details : undefined;
+      // The VM changed between the read and the hold (another operation ended): judge it again as it is now.
+      if (d?.changed === true) return this.#vmAction(p, id, action, o);
+      if (action === 'delete' && d?.busy === true && (await this.cp.opRecords.settled(String(d.vmId))))
+        return this.#vmAction(p, id, action, o);
+      throw e;
+    }
+  }
+
+  async #vmAction(
     p: Principal,
     id: string,
     action: VmAction,

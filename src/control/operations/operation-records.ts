@@ -64,6 +64,36 @@ export class OperationRecords extends Service {
   private pruneAt = PRUNE_MIN;
   private pruning: Promise<number> | undefined;
 
+  /** The side effects of operations this process is carrying out, by operation id. */
+  private readonly ending = new Map<string, Promise<unknown>>();
+
+  /** Remember that operation `id`'s side effects run as `work` (forgotten when it settles); returns `work`. */
+  during<T>(id: string, work: Promise<T>): Promise<T> {
+    this.ending.set(id, work);
+    void work.then(
+      () => this.ending.delete(id),
+      () => this.ending.delete(id),
+    );
+    return work;
+  }
+
+  /**
+   * Wait until the operation running on VM `vmId` ends, when this process carries it out; false
+   * (at once) when none runs or another process carries it out.
+   */
+  async settled(vmId: string): Promise<boolean> {
+    const op = await this.db
+      .selectFrom('operations')
+      .select('id')
+      .where('vm_id', '=', vmId)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    const work = op && this.ending.get(op.id);
+    if (!work) return false;
+    await work.catch(() => undefined);
+    return true;
+  }
+
   /** Say that this process executes operation `id` (call before its record is written). */
   track(id: string): void {
     this.active.add(id);
@@ -157,7 +187,7 @@ export class OperationRecords extends Service {
     throw new ControlError(
       'INVALID_STATE',
       `VM "${v.name}" (${v.id}) changed while this request was checked: it was ${v.state} and is now ${state}; retry if the request still applies`,
-      { state },
+      { state, changed: true },
     );
   }
 
