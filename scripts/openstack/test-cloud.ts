@@ -80,10 +80,6 @@ export async function startTestCloud(opts: TestCloudOptions = {}): Promise<TestC
   const dir = mkdtempSync(join(tmpdir(), 'nubis-os-'));
   const adminToken = 'nubis-admin-tok';
   const adminPassword = opts.adminPassword ?? 'nubis-admin-pw';
-  // The bootstrap password: the flag of the contract when serve has it; the environment always.
-  const pwFlag = /--bootstrap-password/.test(helpOf(['serve']))
-    ? ['--bootstrap-password', adminPassword]
-    : [];
   const proc = spawn(
     process.execPath,
     [
@@ -99,11 +95,11 @@ export async function startTestCloud(opts: TestCloudOptions = {}): Promise<TestC
       '0',
       '--rate-limit',
       '0',
-      ...pwFlag,
     ],
     {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // The admin's token and Keystone password, by the environment (not visible to other local users).
       env: { ...process.env, NUBIS_BOOTSTRAP_TOKEN: adminToken, NUBIS_BOOTSTRAP_PASSWORD: adminPassword },
     },
   );
