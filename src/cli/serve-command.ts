@@ -47,6 +47,11 @@ export function serveCommand(program: Command): void {
       new Option('--bootstrap-token <token>', 'removed: set NUBIS_BOOTSTRAP_TOKEN instead').hideHelp(),
     )
     .option(
+      '--bootstrap-password <password>',
+      'on first start, the admin user (`admin`) logs in to the OpenStack API (Keystone) with this password ' +
+        '(or set NUBIS_BOOTSTRAP_PASSWORD, which other local users cannot read)',
+    )
+    .option(
       '--reset-admin-token',
       "lost the admin token? revoke the admin user's tokens, write a new one to DATA/admin-token (0600), and exit (needs the data folder or --db)",
     )
@@ -102,6 +107,7 @@ export function serveCommand(program: Command): void {
         imageMaxGib?: string;
         db?: string;
         bootstrapToken?: string;
+        bootstrapPassword?: string;
         resetAdminToken?: boolean;
         demoHosts: string;
         tlsCert?: string;
@@ -232,18 +238,22 @@ export function serveCommand(program: Command): void {
         const sim = new SimHypervisorDriver(clock, { stateFile: simState });
         const hostDrivers = createHostDrivers({ sim, agentTls });
         const cp = controlPlane(hostDrivers);
-        const token = await cp.bootstrap(process.env.NUBIS_BOOTSTRAP_TOKEN);
+        const token = await cp.bootstrap(
+          process.env.NUBIS_BOOTSTRAP_TOKEN,
+          o.bootstrapPassword ?? process.env.NUBIS_BOOTSTRAP_PASSWORD,
+        );
         if (token) writePrivateFile(tokenFile, `${token}\n`);
         const admin = await db
           .selectFrom('users')
           .select(['id', 'tenant_id', 'name'])
           .where('role', '=', 'admin')
+          .where('tenant_id', 'is not', null)
           .orderBy('created_at')
           .executeTakeFirstOrThrow();
         const adminP = {
           userId: admin.id,
           userName: admin.name,
-          tenantId: admin.tenant_id,
+          tenantId: admin.tenant_id!,
           role: 'admin' as const,
           tokenId: 'system',
         };

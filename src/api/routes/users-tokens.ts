@@ -13,11 +13,18 @@ export const userTokenRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'POST',
     url: '/v1/users',
-    summary: 'Create a user in a tenant with a role (admin)',
+    summary: 'Create a user in a tenant with a role (admin); with a password it logs in to Keystone',
     tag: 'users',
     status: 201,
-    body: z.object({ tenant: z.string().min(1), name, role: z.enum(ROLES) }).strict(),
-    handler: async ({ p, body }) => cp.createUser(p, body.tenant, body.name, body.role),
+    body: z
+      .object({
+        tenant: z.string().min(1),
+        name,
+        role: z.enum(ROLES),
+        password: z.string().min(1).max(1024).optional(),
+      })
+      .strict(),
+    handler: async ({ p, body }) => cp.createUser(p, body.tenant, body.name, body.role, body.password),
   });
   listRoute(route, {
     url: '/v1/users',

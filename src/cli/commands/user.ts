@@ -10,17 +10,46 @@ const ROLES: Role[] = ['admin', 'operator', 'member', 'reader'];
 export const userCommands: CommandModule = (program) => {
   const user = resourceCommand(program, 'user', 'Users (admin)');
   user
-    .command('create <name>')
+    .command('create [name]')
     .description(
-      'Create a user in a tenant with a role; then `nubis token create --user ID` gives it a token',
+      'Create a user in a tenant with a role; then `nubis token create --user ID` gives it a token, ' +
+        'or with a password it logs in to the OpenStack API (Keystone)',
     )
+    .option('--name <name>', 'the user name (instead of the argument)')
     .requiredOption('--tenant <tenant>', 'tenant name or id')
     .requiredOption('--role <role>', ROLES.join(', '))
-    .action(async function (this: Command, name: string, o: { tenant: string; role: string }) {
+    .option(
+      '--password <password>',
+      'a password for Keystone logins (visible to other local users: prefer --password-stdin)',
+    )
+    .option('--password-stdin', "read the password from stdin's first line")
+    .action(async function (
+      this: Command,
+      arg: string | undefined,
+      o: { name?: string; tenant: string; role: string; password?: string; passwordStdin?: boolean },
+    ) {
       const c = ctx(this);
+      const name = o.name ?? arg;
+      if (!name) throw new CliError('BAD_ARGUMENT', 'Name the user (argument or --name)');
+      if (arg && o.name && arg !== o.name)
+        throw new CliError('BAD_ARGUMENT', `Two names given: "${arg}" and --name "${o.name}"`);
       if (!ROLES.includes(o.role as Role))
         throw new CliError('BAD_ARGUMENT', `--role must be one of ${ROLES.join(', ')}, got "${o.role}"`);
-      const u = await c.client.users.create({ tenant: o.tenant, name, role: o.role as Role });
+      if (o.password !== undefined && o.passwordStdin)
+        throw new CliError('BAD_ARGUMENT', '--password and --password-stdin are exclusive');
+      let password = o.password;
+      if (o.passwordStdin) {
+        let text = '';
+        for await (const chunk of process.stdin) text += chunk;
+        password = text.split(/\r?\n/)[0]!;
+      }
+      if (password !== undefined && !password) throw new CliError('BAD_ARGUMENT', 'The password is empty');
+      const u = await c.client.users.create({
+        tenant: o.tenant,
+        name,
+        role: o.role as Role,
+        ...(password ? { password } : {}),
+      });
       c.out(u, () => `user ${u.name} (id ${u.id}): ${u.role} in tenant ${u.tenantId}`);
     });
   user

@@ -3,8 +3,9 @@ import type { CreatedToken, Role, TokenRow, User, UserRow } from '../types.ts';
 
 /** Users (admin). */
 export const usersApi = (http: Http) => ({
-  /** Creates a user in a tenant (id or name) with a role. */
-  create: (u: { tenant: string; name: string; role: Role }) => http.post<User>('/v1/users', u),
+  /** Creates a user in a tenant (id or name) with a role (and a password for Keystone logins). */
+  create: (u: { tenant: string; name: string; role: Role; password?: string }) =>
+    http.post<User>('/v1/users', u),
   /** Users: admins everyone (or one tenant's); others themselves. */
   list: (q: { tenant?: string } = {}) => http.all<UserRow>('/v1/users', q),
   /** One page (limit, cursor, fields); see `list` for every row. */

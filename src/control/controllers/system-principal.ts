@@ -11,6 +11,7 @@ export async function systemPrincipal(db: Db): Promise<Principal> {
     .selectFrom('users')
     .select(['id', 'tenant_id'])
     .where('role', '=', 'admin')
+    .where('tenant_id', 'is not', null)
     .orderBy('created_at')
     .orderBy('id')
     .executeTakeFirst();
@@ -18,7 +19,7 @@ export async function systemPrincipal(db: Db): Promise<Principal> {
   return {
     userId: admin.id,
     userName: 'system',
-    tenantId: admin.tenant_id,
+    tenantId: admin.tenant_id!,
     role: 'admin',
     tokenId: 'system',
   };

@@ -13,6 +13,7 @@ import { hostVersionMigration } from './migrations/0910-host-version.ts';
 import { listIndexesMigration } from './migrations/0930-list-indexes.ts';
 import { overviewDemandMigration } from './migrations/0940-overview-demand.ts';
 import { oneOperationPerVmMigration } from './migrations/0950-one-operation-per-vm.ts';
+import { identityMigration } from './migrations/0960-identity.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -346,4 +347,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0930-list-indexes': listIndexesMigration,
   '0940-overview-demand': overviewDemandMigration(isPg),
   '0950-one-operation-per-vm': oneOperationPerVmMigration,
+  '0960-identity': identityMigration(isPg),
 });

@@ -26,12 +26,43 @@ export interface TenantTable {
   quota_volumes: Generated<number>;
   quota_volume_gib: Generated<number>;
   quota_volume_snapshots: Generated<number>;
+  /** Keystone's project description (migration 0960). */
+  description: Generated<string | null>;
 }
 export interface UserTable {
   id: string;
-  tenant_id: string;
+  /** The home tenant (null: a Keystone user with role assignments only). */
+  tenant_id: string | null;
   name: string;
   role: string;
+  created_at: string;
+  /** scrypt (tenancy/passwords.ts); null: no password login. */
+  password_hash: Generated<string | null>;
+  domain_id: Generated<string>;
+  /** 1 or 0. */
+  enabled: Generated<number>;
+  default_project_id: Generated<string | null>;
+  description: Generated<string | null>;
+  email: Generated<string | null>;
+}
+/** A user's role on a tenant (Keystone project) beside its home (migration 0960). */
+export interface RoleAssignmentTable {
+  user_id: string;
+  tenant_id: string;
+  role: string;
+  created_at: string;
+}
+/** A user's application credential for one tenant (the secret's hash only; roles a JSON list). */
+export interface AppCredentialTable {
+  id: string;
+  user_id: string;
+  tenant_id: string;
+  name: string;
+  description: string | null;
+  secret_hash: string;
+  roles: string;
+  /** As the client sent it (Keystone echoes it), null: never. */
+  expires_at: string | null;
   created_at: string;
 }
 export interface TokenTable {
@@ -42,6 +73,12 @@ export interface TokenTable {
   expires_at: string | null;
   revoked_at: string | null;
   created_at: string;
+  /** Keystone tokens (methods set): the project scope, null = unscoped. */
+  scope_tenant_id: Generated<string | null>;
+  /** Keystone's methods (JSON list); null: a plain nubis token (home tenant and role). */
+  methods: Generated<string | null>;
+  audit_id: Generated<string | null>;
+  app_credential_id: Generated<string | null>;
 }
 export interface HostTable {
   id: string;
@@ -461,6 +498,8 @@ export interface Database {
   tenants: TenantTable;
   users: UserTable;
   tokens: TokenTable;
+  role_assignments: RoleAssignmentTable;
+  app_credentials: AppCredentialTable;
   hosts: HostTable;
   join_tokens: JoinTokenTable;
   flavors: FlavorTable;

@@ -14,6 +14,7 @@ import {
   type Role,
 } from '../authz.ts';
 import { ControlError } from '../errors.ts';
+import { deleteUserRows } from '../identity/keystone-users.ts';
 import { deletedName } from '../inventory/host-edits.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -153,7 +154,7 @@ export class TenancyAdmin extends Service {
 
   private userOut(u: {
     id: string;
-    tenant_id: string;
+    tenant_id: string | null;
     name: string;
     role: string;
     created_at: string;
@@ -161,7 +162,7 @@ export class TenancyAdmin extends Service {
   }) {
     return {
       id: u.id,
-      tenantId: u.tenant_id,
+      tenantId: u.tenant_id!, // users() joins the home tenant
       tenant: u.tenant_name,
       name: u.name,
       role: u.role as Role,
@@ -235,8 +236,7 @@ export class TenancyAdmin extends Service {
     const u = await this.userRow(id);
     await this.keepAnAdmin(u, 'delete');
     await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('tokens').where('user_id', '=', u.id).execute();
-      await trx.deleteFrom('users').where('id', '=', u.id).execute();
+      await deleteUserRows(trx, u.id);
       await this.event(trx, {
         tenantId: u.tenant_id,
         actor: p.userName,

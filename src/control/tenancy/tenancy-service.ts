@@ -6,6 +6,8 @@
  */
 import { authorize, authorizeUserObject } from '../authz.ts';
 import { ControlError } from '../errors.ts';
+import { hashPassword } from '../identity/passwords.ts';
+import { resolveToken } from '../identity/token-principal.ts';
 import { hashToken, type Principal, type Role } from '../principal.ts';
 import { appendSecurityEvent, recordSecurityEvent } from '../security/security-log.ts';
 import { tokenCacheFor, type TokenCache } from '../security/token-cache.ts';
@@ -27,11 +29,30 @@ export const DEFAULT_QUOTAS: Quotas = { vcpus: 64, memoryMiB: 262144, vms: 100, 
 export class TenancyService extends Service {
   /**
    * On first start: an "admin" tenant with an admin user and a token (given, or random). Returns
-   * the token when one was created (to be printed once), else null.
+   * the token when one was created (to be printed once), else null. With `password`, the admin user
+   * (named `admin`) logs in to Keystone with it; given later to a control plane whose admin has no
+   * password yet, it is set then.
    */
-  async bootstrap(token?: string): Promise<string | null> {
-    const has = await this.db.selectFrom('users').select('id').where('role', '=', 'admin').executeTakeFirst();
-    if (has) return null;
+  async bootstrap(token?: string, password?: string): Promise<string | null> {
+    const has = await this.db
+      .selectFrom('users')
+      .select(['id', 'password_hash'])
+      .where('role', '=', 'admin')
+      .where('name', '=', 'admin')
+      .orderBy('created_at')
+      .executeTakeFirst();
+    const pwHash = password ? await hashPassword(password, this.ctx.ids.secret(16)) : null;
+    if (has) {
+      if (pwHash && !has.password_hash)
+        await this.db.updateTable('users').set({ password_hash: pwHash }).where('id', '=', has.id).execute();
+      return null;
+    }
+    const anyAdmin = await this.db
+      .selectFrom('users')
+      .select('id')
+      .where('role', '=', 'admin')
+      .executeTakeFirst();
+    if (anyAdmin) return null;
     const t = token ?? `nubis_${this.ctx.ids.secret()}`;
     await this.db.transaction().execute(async (trx) => {
       const tid = this.ctx.ids.uuid(),
@@ -51,7 +72,14 @@ export class TenancyService extends Service {
         .execute();
       await trx
         .insertInto('users')
-        .values({ id: uid, tenant_id: tid, name: 'admin', role: 'admin', created_at: at })
+        .values({
+          id: uid,
+          tenant_id: tid,
+          name: 'admin',
+          role: 'admin',
+          created_at: at,
+          password_hash: pwHash,
+        })
         .execute();
       await trx
         .insertInto('tokens')
@@ -100,48 +128,21 @@ export class TenancyService extends Service {
       if (source !== undefined) await (this.#tokenUse ??= new TokenUseLog(this.ctx)).note(hit.p, source);
       return hit.p;
     }
-    const row = await this.db
-      .selectFrom('tokens')
-      .innerJoin('users', 'users.id', 'tokens.user_id')
-      .select([
-        'tokens.id as tokenId',
-        'tokens.expires_at',
-        'tokens.revoked_at',
-        'users.id as userId',
-        'users.name as userName',
-        'users.tenant_id as tenantId',
-        'users.role',
-      ])
-      .innerJoin('tenants', 'tenants.id', 'users.tenant_id')
-      .where('tokens.hash', '=', hash)
-      .where('tenants.deleted_at', 'is', null)
-      .executeTakeFirst();
-    const reason = !row
-      ? 'unknown'
-      : row.revoked_at
-        ? 'revoked'
-        : row.expires_at && row.expires_at <= this.now()
-          ? 'expired'
-          : null;
-    if (reason) {
+    const found = await resolveToken(this.db, hash, this.now());
+    const row = found.row;
+    if (!found.p) {
       if (source !== undefined)
         await appendSecurityEvent(this.ctx, {
           kind: 'login.failed',
           principal: row?.userName,
           tenantId: row?.tenantId,
           source,
-          detail: { reason, ...(row ? { tokenId: row.tokenId } : {}) },
+          detail: { reason: found.reason, ...(row ? { tokenId: row.tokenId } : {}) },
         });
       return null;
     }
-    const p: Principal = {
-      userId: row!.userId,
-      userName: row!.userName,
-      tenantId: row!.tenantId,
-      role: row!.role as Role,
-      tokenId: row!.tokenId,
-    };
-    this.tokens.set(hash, { p, expiresAt: row!.expires_at }, nowS);
+    const p = found.p;
+    this.tokens.set(hash, { p, expiresAt: row!.expiresAt }, nowS);
     if (source !== undefined) await (this.#tokenUse ??= new TokenUseLog(this.ctx)).note(p, source);
     return p;
   }
@@ -238,16 +239,28 @@ export class TenancyService extends Service {
     return t;
   }
 
-  async createUser(p: Principal, tenant: string, name: string, role: Role) {
+  /** Create a user in a tenant with a role; with `password`, it logs in to Keystone (name unique among those). */
+  async createUser(p: Principal, tenant: string, name: string, role: Role, password?: string) {
     authorize(p, 'user:create');
     const t = await this.tenantByRef(tenant);
     const id = this.ctx.ids.uuid();
+    let password_hash: string | null = null;
+    if (password) {
+      const clash = await this.db
+        .selectFrom('users')
+        .select('id')
+        .where('name', '=', name)
+        .where('password_hash', 'is not', null)
+        .executeTakeFirst();
+      if (clash) throw new ControlError('ALREADY_EXISTS', `Another user named "${name}" has a password`);
+      password_hash = await hashPassword(password, this.ctx.ids.secret(16));
+    }
     await this.unique(
       () =>
         this.db.transaction().execute(async (trx) => {
           await trx
             .insertInto('users')
-            .values({ id, tenant_id: t.id, name, role, created_at: this.now() })
+            .values({ id, tenant_id: t.id, name, role, created_at: this.now(), password_hash })
             .execute();
           await this.event(trx, {
             tenantId: t.id,
