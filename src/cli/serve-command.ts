@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { buildApi } from '../api/server.ts';
 import type { OperationOwners } from '../control/context.ts';
 import type { HostDrivers } from '../core/host-driver.ts';
@@ -49,8 +49,10 @@ export function serveCommand(program: Command): void {
       '--db <url>',
       'database URL: sqlite:PATH or postgres://USER:PASS@HOST/DB (default: SQLite in --data)',
     )
-    .addOption(
-      new Option('--bootstrap-token <token>', 'removed: set NUBIS_BOOTSTRAP_TOKEN instead').hideHelp(),
+    .option(
+      '--bootstrap-token <token>',
+      "on first start, the admin's API token (the OpenStack contract's bootstrap; visible to other local " +
+        'users in the process list: prefer NUBIS_BOOTSTRAP_TOKEN)',
     )
     .option(
       '--bootstrap-password <password>',
@@ -142,11 +144,16 @@ export function serveCommand(program: Command): void {
         };
         // The reconciler runs once before the API listens (below), then periodically.
         const loopsOf = (c: ControlPlane) => ({ ...loops, reconcile: () => c.reconcile() });
-        if (o.bootstrapToken !== undefined)
-          throw new RangeError(
-            '--bootstrap-token was removed (a token on the command line is visible to every user); ' +
-              'set NUBIS_BOOTSTRAP_TOKEN, or let serve create one and write it to DATA/admin-token',
-          );
+        // A secret on the command line is visible to every local user (ps): accepted (the OpenStack
+        // contract's bootstrap uses it), with a warning naming the private way.
+        for (const [flag, env, given] of [
+          ['--bootstrap-token', 'NUBIS_BOOTSTRAP_TOKEN', o.bootstrapToken],
+          ['--bootstrap-password', 'NUBIS_BOOTSTRAP_PASSWORD', o.bootstrapPassword],
+        ] as const)
+          if (given !== undefined)
+            process.stderr.write(
+              `nubis serve: warning: ${flag} is visible to other local users in the process list; ${env} is not\n`,
+            );
         if (!!o.tlsCert !== !!o.tlsKey) throw new RangeError('--tls-cert and --tls-key go together');
         if (o.tlsClientCa && !o.tlsCert)
           throw new RangeError('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is on HTTPS)');
@@ -245,7 +252,7 @@ export function serveCommand(program: Command): void {
         const hostDrivers = createHostDrivers({ sim, agentTls });
         const cp = controlPlane(hostDrivers);
         const token = await cp.bootstrap(
-          process.env.NUBIS_BOOTSTRAP_TOKEN,
+          o.bootstrapToken ?? process.env.NUBIS_BOOTSTRAP_TOKEN,
           o.bootstrapPassword ?? process.env.NUBIS_BOOTSTRAP_PASSWORD,
         );
         if (token) writePrivateFile(tokenFile, `${token}\n`);
