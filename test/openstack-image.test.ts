@@ -178,6 +178,8 @@ test('Glance v2: patch (add/replace/remove), tags, protected, deactivate/reactiv
     assert.equal((await patch([{ op: 'remove', path: '/color' }])).status, 409);
     assert.equal((await patch([{ op: 'replace', path: '/status', value: 'active' }])).status, 403);
     assert.equal((await patch([{ op: 'add', path: '/os_glance_x', value: '1' }])).status, 403);
+    // Tempest's test_update_image_reserved_property sends the draft form.
+    assert.equal((await patch([{ add: '/os_glance_foo', value: 'bar' }])).status, 403);
     assert.equal((await patch([{ op: 'move', path: '/name', from: '/x' }])).status, 400);
     assert.equal((await patch([{ op: 'replace', path: '/disk_format', value: 'iso' }])).status, 400);
 
