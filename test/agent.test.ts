@@ -311,8 +311,9 @@ test(
       cred,
     );
     await api(url, 'POST', '/v1/guests/agent-fence/start', {}, cred);
+    // Stopping passes through `paused` (QEMU stops the CPUs before it quits): wait for the end state.
     let state = 'running';
-    for (let i = 0; i < 60 && state === 'running'; i++) {
+    for (let i = 0; i < 120 && state !== 'shutoff'; i++) {
       await new Promise((r) => setTimeout(r, 250));
       state = (await api(url, 'GET', '/v1/guests/agent-fence', undefined, cred)).body.state;
     }
