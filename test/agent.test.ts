@@ -311,7 +311,7 @@ test(
       cred,
     );
     await api(url, 'POST', '/v1/guests/agent-fence/start', {}, cred);
-    // Stopping passes through `paused` (QEMU stops the CPUs before it quits): wait for the end state.
+    // On a loaded machine the guest can be read `paused` while QEMU quits: wait for the end state.
     let state = 'running';
     for (let i = 0; i < 120 && state !== 'shutoff'; i++) {
       await new Promise((r) => setTimeout(r, 250));
