@@ -1,12 +1,13 @@
 /**
  * A throw-away OpenStack test cloud: `nubis serve` on simulated hosts (a fresh SQLite database in a
  * temporary folder, a free port, the bootstrap admin's token and password), the contract's bootstrap
- * (section 2: tenant `demo`, user `demo`/`secret` with role `member`), and a `clouds.yaml` with two clouds,
- * `nubis-admin` and `nubis-demo`, for the real `openstack` client (OS_CLOUD) and for Tempest.
+ * (section 2: tenant `demo`, user `demo`/`secret` with role `member`), a shared storage pool, an image
+ * `tiny` with data, and a `clouds.yaml` with two clouds, `nubis-admin` and `nubis-demo`, for the real
+ * `openstack` client (OS_CLOUD) and for Tempest.
  * Used by test/openstack-cli.test.ts, test/openstack-tempest.test.ts and `npm run check:tempest`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -148,11 +149,49 @@ export async function startTestCloud(opts: TestCloudOptions = {}): Promise<TestC
     nubisCli(cloud, ['tenant', 'create', 'demo']);
     const pw = /--password/.test(helpOf(['user', 'create'])) ? ['--password', 'secret'] : [];
     nubisCli(cloud, ['user', 'create', 'demo', ...pw, '--tenant', 'demo', '--role', 'member']);
+    // Shared storage (a SAN), as a Cinder deployment has: a Cinder volume goes to a shared pool when
+    // there is one, so any server can attach it (a local pool's volume only a VM on its host).
+    nubisCli(cloud, ['storage-pool', 'create', 'san', '--kind', 'shared']);
+    await uploadTinyImage(cloud);
   } catch (e) {
     await cloud.stop();
     throw e;
   }
   return cloud;
+}
+
+/** The guest disk `npm run build:guest` leaves (a small qcow2), Tempest's `image_ref` data when present. */
+const GUEST_DISK = join(root, '.nubis', 'guest', 'disk.qcow2');
+
+/**
+ * Give the image `tiny` data (Tempest's `image_ref`: a volume from an image copies its data, so the
+ * seeded catalog record, which has none, cannot be used): the seeded record is replaced, through Glance,
+ * by a public `tiny` holding the built guest disk (qcow2), else one MiB of zeros (raw).
+ */
+async function uploadTinyImage(cloud: Pick<TestCloud, 'url' | 'adminToken'>): Promise<void> {
+  const glance = `${cloud.url}/openstack/image/v2/images`;
+  const call = async (method: string, url: string, body?: unknown, type = 'application/json') => {
+    const r = await fetch(url, {
+      method,
+      headers: { 'x-auth-token': cloud.adminToken, 'content-type': type },
+      ...(body === undefined
+        ? {}
+        : { body: type === 'application/json' ? JSON.stringify(body) : new Uint8Array(body as Buffer) }),
+    });
+    if (!r.ok) throw new Error(`${method} ${url} failed (${r.status}): ${await r.text()}`);
+    return r.status === 204 ? null : r.json();
+  };
+  const seeded = (await call('GET', `${glance}?name=tiny`)) as { images: { id: string }[] };
+  for (const i of seeded.images) await call('DELETE', `${glance}/${i.id}`);
+  const qcow2 = existsSync(GUEST_DISK);
+  const image = (await call('POST', glance, {
+    name: 'tiny',
+    visibility: 'public',
+    disk_format: qcow2 ? 'qcow2' : 'raw',
+    container_format: 'bare',
+  })) as { id: string };
+  const data = qcow2 ? readFileSync(GUEST_DISK) : Buffer.alloc(1 << 20);
+  await call('PUT', `${glance}/${image.id}/file`, data, 'application/octet-stream');
 }
 
 async function stopServe(proc: ChildProcess, dir: string | undefined): Promise<void> {

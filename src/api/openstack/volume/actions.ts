@@ -48,6 +48,9 @@ export function registerVolumeActions(s: FastifyInstance, deps: OsDeps): void {
         return reply.code(202).send();
       }
       case 'os-detach':
+        // Cinder detaches a volume with no attachment as a no-op (it stays `available`), e.g. a
+        // clean-up after os-force_detach (cinder/volume/manager.py, detach_volume).
+        if (!v.vmId && v.state === 'available') return reply.code(202).send();
         await cp.volumes.detach(ctx.p, v.id);
         return reply.code(202).send();
       case 'os-set_bootable': {
