@@ -122,6 +122,19 @@ for (const backend of storeBackends()) {
       assert.equal((await ks(admin, 'GET', `/projects/${pid}`)).body.project.enabled, true);
     });
 
+    test("a disabled tenant's own users' plain nubis tokens stand for nobody until it is enabled", async () => {
+      const admin = await adminLogin();
+      const p = await ks(admin, 'POST', '/projects', { project: { name: 'home-t' } });
+      const pid = p.body.project.id;
+      const u = await env.cp.createUser(env.admin, 'home-t', 'resident', 'member');
+      const { token } = await env.cp.createToken(env.admin, { userId: u.id, name: 'cli' });
+      assert.equal((await env.call(token, 'GET', '/v1/vms')).status, 200);
+      await ks(admin, 'PATCH', `/projects/${pid}`, { project: { enabled: false } });
+      assert.equal((await env.call(token, 'GET', '/v1/vms')).status, 401);
+      await ks(admin, 'PATCH', `/projects/${pid}`, { project: { enabled: true } });
+      assert.equal((await env.call(token, 'GET', '/v1/vms')).status, 200);
+    });
+
     test('POST /users/{u}/password: the old password proves it, the new one logs in, old sessions end', async () => {
       const admin = await adminLogin();
       const uid = await newUser(admin, 'changer');
