@@ -129,10 +129,15 @@ for (const backend of storeBackends()) {
       const u = await env.cp.createUser(env.admin, 'home-t', 'resident', 'member');
       const { token } = await env.cp.createToken(env.admin, { userId: u.id, name: 'cli' });
       assert.equal((await env.call(token, 'GET', '/v1/vms')).status, 200);
-      await ks(admin, 'PATCH', `/projects/${pid}`, { project: { enabled: false } });
+      // nubis's own API disables it too, and shows it.
+      const off = await env.call(env.adminToken, 'PATCH', `/v1/tenants/${pid}`, { enabled: false });
+      assert.equal(off.status, 200, JSON.stringify(off.body));
+      assert.equal(off.body.enabled, false);
+      assert.equal((await ks(admin, 'GET', `/projects/${pid}`)).body.project.enabled, false);
       assert.equal((await env.call(token, 'GET', '/v1/vms')).status, 401);
       await ks(admin, 'PATCH', `/projects/${pid}`, { project: { enabled: true } });
       assert.equal((await env.call(token, 'GET', '/v1/vms')).status, 200);
+      assert.equal((await env.call(env.adminToken, 'GET', `/v1/tenants/${pid}`)).body.enabled, true);
     });
 
     test('POST /users/{u}/password: the old password proves it, the new one logs in, old sessions end', async () => {

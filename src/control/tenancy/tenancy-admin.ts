@@ -43,6 +43,7 @@ export class TenancyAdmin extends Service {
     return {
       id: t.id,
       name: t.name,
+      enabled: !!Number(t.enabled),
       quotas: {
         vcpus: t.quota_vcpus,
         memoryMiB: t.quota_memory_mib,
