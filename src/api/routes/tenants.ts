@@ -39,10 +39,12 @@ export const tenantRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'PATCH',
     url: '/v1/tenants/:id',
-    summary: 'Rename a tenant, change its quotas (admin)',
+    summary: 'Rename a tenant, change its quotas, disable or enable it (admin)',
     tag: 'tenants',
     params: idParam,
-    body: z.object({ name: name.optional(), quotas: someQuotas.optional() }).strict(),
+    body: z
+      .object({ name: name.optional(), quotas: someQuotas.optional(), enabled: z.boolean().optional() })
+      .strict(),
     handler: async ({ p, params, body }) => cp.tenancyAdmin.updateTenant(p, params.id, body),
   });
   route({

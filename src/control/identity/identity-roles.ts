@@ -1,12 +1,12 @@
 /**
  * A user's roles on a tenant (Keystone project): the home role (`users.tenant_id`, `users.role`)
- * and the role assignments, on a live tenant only. A principal gets the highest of them; Keystone's
+ * and the role assignments, on a live, enabled tenant only. A principal gets the highest of them; Keystone's
  * token lists them with the roles they imply (admin ⊃ member ⊃ reader, Keystone's bootstrap).
  */
 import { ROLES, type Role } from '../authz.ts';
 import type { Db } from '../store/open-store.ts';
 
-/** The roles `userId` holds on `tenantId` (empty if none or the tenant is deleted). */
+/** The roles `userId` holds on `tenantId` (empty if none or the tenant is deleted or disabled). */
 export async function rolesOn(db: Db, userId: string, tenantId: string): Promise<Role[]> {
   const [home, assigned] = await Promise.all([
     db
@@ -16,6 +16,7 @@ export async function rolesOn(db: Db, userId: string, tenantId: string): Promise
       .where('users.id', '=', userId)
       .where('users.tenant_id', '=', tenantId)
       .where('tenants.deleted_at', 'is', null)
+      .where('tenants.enabled', '=', 1) // a disabled tenant: nobody holds a role in it
       .execute(),
     db
       .selectFrom('role_assignments')
@@ -24,6 +25,7 @@ export async function rolesOn(db: Db, userId: string, tenantId: string): Promise
       .where('role_assignments.user_id', '=', userId)
       .where('role_assignments.tenant_id', '=', tenantId)
       .where('tenants.deleted_at', 'is', null)
+      .where('tenants.enabled', '=', 1) // a disabled tenant: nobody holds a role in it
       .execute(),
   ]);
   const all = new Set([...home, ...assigned].map((r) => r.role));

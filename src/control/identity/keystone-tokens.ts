@@ -86,6 +86,16 @@ export class KeystoneTokens extends Service {
     return q.executeTakeFirst();
   }
 
+  /**
+   * Where a login without a scope lands: the user's default project if it is live and the user has a
+   * role there, else nowhere (an unscoped token, as Keystone does rather than refusing the login).
+   */
+  async defaultScope(userId: string, projectId: string | null): Promise<string | null> {
+    const p = projectId ? await this.projectFor({ id: projectId }) : undefined;
+    if (!p) return null;
+    return (await tokenRoles(this.db, userId, p.id, null)).length ? p.id : null;
+  }
+
   /** Check a password login; returns the user's id, name and default project. @throws UNAUTHENTICATED. */
   async checkPassword(ref: UserRef, password: string, source?: string) {
     const u = await this.userFor(ref);

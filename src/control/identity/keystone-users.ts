@@ -11,7 +11,8 @@ import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
-import { hashPassword } from './passwords.ts';
+import { appendSecurityEvent } from '../security/security-log.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
 
 /** What a Keystone user create or update may set. */
 export interface KeystoneUserInput {
@@ -161,6 +162,41 @@ export class KeystoneUsers extends Service {
     return this.get(id);
   }
 
+  /**
+   * A user changes their own password, proven by the current one (Keystone's POST
+   * /v3/users/{u}/password needs no token); their Keystone sessions end. @throws UNAUTHENTICATED.
+   */
+  async changePassword(userId: string, original: string, password: string, source?: string) {
+    const u = await this.db
+      .selectFrom('users')
+      .select(['id', 'name', 'password_hash', 'enabled'])
+      .where('id', '=', userId)
+      .executeTakeFirst();
+    if (!u || !Number(u.enabled) || !(await verifyPassword(original, u.password_hash))) {
+      await appendSecurityEvent(this.ctx, {
+        kind: 'login.failed',
+        principal: u?.name ?? userId,
+        source,
+        operation: 'keystone:change-password',
+        detail: { reason: 'password' },
+      });
+      throw new ControlError('UNAUTHENTICATED', 'The request you have made requires authentication.');
+    }
+    const hash = await this.hash(password);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('users').set({ password_hash: hash }).where('id', '=', u.id).execute();
+      await trx
+        .updateTable('tokens')
+        .set({ revoked_at: this.now() })
+        .where('user_id', '=', u.id)
+        .where('methods', 'is not', null)
+        .where('revoked_at', 'is', null)
+        .execute();
+      await this.event(trx, { tenantId: null, actor: u.name, kind: 'user.password-changed', detail: {} });
+    });
+    this.cp.tenancy.tokens.clear();
+  }
+
   /** Delete a user with its tokens, role assignments and application credentials (not the last admin). */
   async delete(p: Principal, id: string) {
     authorize(p, 'user:delete');
@@ -272,7 +308,7 @@ export class KeystoneUsers extends Service {
     return rows.map((r) => ({ userId: r.user_id, tenantId: r.tenant_id!, role: r.role }));
   }
 
-  /** The projects where `userId` has a role. */
+  /** The projects where `userId` has a role (disabled ones included). */
   async projectsOf(userId: string) {
     const ids = [
       ...(await this.db.selectFrom('users').select('tenant_id').where('id', '=', userId).execute()).map(
@@ -289,7 +325,7 @@ export class KeystoneUsers extends Service {
     if (!ids.length) return [];
     return this.db
       .selectFrom('tenants')
-      .select(['id', 'name', 'description'])
+      .select(['id', 'name', 'description', 'enabled'])
       .where('id', 'in', [...new Set(ids)])
       .where('deleted_at', 'is', null)
       .orderBy('name')

@@ -3,7 +3,7 @@
  * Keystone token (its `methods` set): the user in the token's project with the highest role the
  * user holds there now (a removed assignment takes effect at the next lookup), limited to its
  * application credential's roles if it came from one; an unscoped Keystone token stands for nobody
- * outside Keystone. A disabled user's tokens stand for nobody.
+ * outside Keystone. A disabled user's tokens stand for nobody, and so do tokens in a disabled tenant.
  */
 import type { Principal, Role } from '../principal.ts';
 import type { Db } from '../store/open-store.ts';
@@ -63,6 +63,7 @@ export async function resolveToken(db: Db, hash: string, nowIso: string): Promis
       'users.role',
       'users.enabled',
       'tenants.deleted_at as homeDeletedAt',
+      'tenants.enabled as homeEnabled',
     ])
     .where('tokens.hash', '=', hash)
     .executeTakeFirst();
@@ -82,6 +83,7 @@ export async function resolveToken(db: Db, hash: string, nowIso: string): Promis
   if (!t.methods) {
     // A plain nubis token: the home tenant (a deleted one, or none, counts as unknown as before).
     if (!t.tenantId || t.homeDeletedAt) return { p: null, reason: 'unknown', row };
+    if (!Number(t.homeEnabled)) return fail('tenant-disabled');
     return { p: { ...base, tenantId: t.tenantId, role: t.role as Role }, reason: null, row };
   }
   if (!t.scope_tenant_id) return fail('unscoped');

@@ -19,6 +19,7 @@ import { novaResourcesMigration } from './migrations/0964-nova-resources.ts';
 import { glanceImagesMigration } from './migrations/0966-glance-images.ts';
 import { neutronMigration } from './migrations/0968-neutron.ts';
 import { volumeDetailsMigration } from './migrations/0970-volume-details.ts';
+import { tenantEnabledMigration } from './migrations/0972-tenant-enabled.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -358,4 +359,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0966-glance-images': glanceImagesMigration,
   '0968-neutron': neutronMigration,
   '0970-volume-details': volumeDetailsMigration,
+  '0972-tenant-enabled': tenantEnabledMigration,
 });

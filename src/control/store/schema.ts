@@ -28,6 +28,8 @@ export interface TenantTable {
   quota_volume_snapshots: Generated<number>;
   /** Keystone's project description (migration 0960). */
   description: Generated<string | null>;
+  /** 0: disabled by an admin, nobody acts in it (migration 0972). */
+  enabled: Generated<number>;
 }
 export interface UserTable {
   id: string;

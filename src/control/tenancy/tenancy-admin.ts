@@ -43,6 +43,7 @@ export class TenancyAdmin extends Service {
     return {
       id: t.id,
       name: t.name,
+      enabled: !!Number(t.enabled),
       quotas: {
         vcpus: t.quota_vcpus,
         memoryMiB: t.quota_memory_mib,
@@ -76,11 +77,14 @@ export class TenancyAdmin extends Service {
     };
   }
 
-  /** Rename a tenant and/or set its quotas (lowering below current use blocks new use only). */
+  /**
+   * Rename a tenant, set its quotas (lowering below current use blocks new use only) and/or enable or
+   * disable it (disabled: nobody acts in it; not the caller's own tenant).
+   */
   async updateTenant(
     p: Principal,
     ref: string,
-    c: { name?: string; quotas?: Partial<Quotas> & NetworkQuotaInput & StorageQuotaInput },
+    c: { name?: string; quotas?: Partial<Quotas> & NetworkQuotaInput & StorageQuotaInput; enabled?: boolean },
   ) {
     authorize(p, 'tenant:update');
     const t = await this.getTenant(p, ref);
@@ -101,7 +105,29 @@ export class TenancyAdmin extends Service {
       );
     }
     if (c.quotas) await this.cp.tenancy.setQuotas(p, t.id, c.quotas);
+    if (c.enabled !== undefined) await this.setEnabled(p, t.id, c.enabled);
     return this.getTenant(p, t.id);
+  }
+
+  private async setEnabled(p: Principal, id: string, enabled: boolean) {
+    if (!enabled && id === p.tenantId)
+      throw new ControlError('INVALID_STATE', 'A tenant cannot be disabled from inside it');
+    await this.db.transaction().execute(async (trx) => {
+      const r = await trx
+        .updateTable('tenants')
+        .set({ enabled: enabled ? 1 : 0 })
+        .where('id', '=', id)
+        .where('enabled', '=', enabled ? 0 : 1)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows))
+        await this.event(trx, {
+          tenantId: id,
+          actor: p.userName,
+          kind: enabled ? 'tenant.enabled' : 'tenant.disabled',
+          detail: {},
+        });
+    });
+    this.cp.tenancy.tokens.clear(); // cached principals of the tenant's users
   }
 
   /** Delete a tenant with no VMs (INVALID_STATE naming them otherwise); its users' tokens are revoked. */

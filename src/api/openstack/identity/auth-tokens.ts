@@ -52,7 +52,9 @@ async function issue(d: IdentityDeps, req: FastifyRequest) {
     const password = user?.password;
     if (typeof password !== 'string') throw new OsError(400, 'Expecting to find password in user.');
     const u = await d.tokens.checkPassword(refOf(user, 'user'), password, source);
-    const tid = (await scopedTo()) ?? (scope === undefined || scope === null ? u.defaultProjectId : null);
+    const tid =
+      (await scopedTo()) ??
+      (scope === undefined || scope === null ? await d.tokens.defaultScope(u.id, u.defaultProjectId) : null);
     return d.tokens.issue({ userId: u.id, tenantId: tid ?? null, methods: ['password'], source });
   }
   if (method === 'application_credential') {
@@ -129,7 +131,8 @@ export function authTokenRoutes(s: FastifyInstance, d: IdentityDeps): void {
   });
   s.get('/v3/auth/projects', async (req) => {
     const caller = await ksCaller(d, req);
-    const projects = await d.users.projectsOf(caller.userId);
+    // The projects the caller may scope to: enabled ones only (Keystone's /v3/auth/projects).
+    const projects = (await d.users.projectsOf(caller.userId)).filter((p) => Number(p.enabled));
     return {
       projects: projects.map((p) => projectBody(req, d, p)),
       links: { self: `${ksBase(req, d)}/auth/projects`, previous: null, next: null },

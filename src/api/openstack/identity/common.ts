@@ -116,14 +116,14 @@ export function tokenBody(req: FastifyRequest, d: OsDeps, t: KeystoneToken, cata
 export function projectBody(
   req: FastifyRequest,
   d: OsDeps,
-  t: { id: string; name: string; description?: string | null },
+  t: { id: string; name: string; description?: string | null; enabled: number },
 ) {
   return {
     id: t.id,
     name: t.name,
     domain_id: DEFAULT_DOMAIN.id,
     description: t.description ?? '',
-    enabled: true,
+    enabled: !!Number(t.enabled),
     parent_id: DEFAULT_DOMAIN.id,
     is_domain: false,
     tags: [],
@@ -142,7 +142,10 @@ export function userBody(req: FastifyRequest, d: OsDeps, u: KeystoneUserRow) {
     password_expires_at: null,
     options: {},
     links: { self: `${ksBase(req, d)}/users/${u.id}` },
-    ...(u.default_project_id ? { default_project_id: u.default_project_id } : {}),
+    // Keystone keeps a `project_id` sent at create/update as an extra attribute and shows it back.
+    ...(u.default_project_id
+      ? { default_project_id: u.default_project_id, project_id: u.default_project_id }
+      : {}),
     ...(u.description !== null ? { description: u.description } : {}),
     ...(u.email !== null ? { email: u.email } : {}),
   };
@@ -180,6 +183,14 @@ export function optString(o: Record<string, unknown>, k: string): string | undef
   const v = o[k];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw new OsError(400, `Invalid input for field '${k}': not a string.`);
+  return v;
+}
+
+/** An optional boolean field. @throws OsError 400 for another type. */
+export function optBool(o: Record<string, unknown>, k: string): boolean | undefined {
+  const v = o[k];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new OsError(400, `Invalid input for field '${k}': not a boolean.`);
   return v;
 }
 

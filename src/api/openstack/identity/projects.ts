@@ -1,6 +1,6 @@
 /**
  * Keystone's domains (one: `default`) and projects, which are nubis tenants: create, list (?name=),
- * show, update (name, description), delete as nubis deletes a tenant
+ * show, update (name, description, enabled), delete as nubis deletes a tenant
  * (https://docs.openstack.org/api-ref/identity/v3/#projects).
  */
 import type { FastifyInstance } from 'fastify';
@@ -11,6 +11,7 @@ import {
   domainBody,
   ksCaller,
   listLinks,
+  optBool,
   optString,
   projectBody,
   reqString,
@@ -40,7 +41,7 @@ export function projectRoutes(s: FastifyInstance, d: IdentityDeps): void {
   const tenantRow = async (id: string) => {
     const t = await d.cp.ctx.db
       .selectFrom('tenants')
-      .select(['id', 'name', 'description'])
+      .select(['id', 'name', 'description', 'enabled'])
       .where('id', '=', id)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
@@ -62,8 +63,10 @@ export function projectRoutes(s: FastifyInstance, d: IdentityDeps): void {
     // Keystone's project schema: a name of 1 to 64 characters.
     if (name.length > 64)
       throw new OsError(400, "Invalid input for field 'name': longer than 64 characters.");
+    const enabled = optBool(b, 'enabled');
     const t = await d.cp.createTenant(p, name);
     await setDescription(t.id, optString(b, 'description'));
+    if (enabled === false) await d.cp.tenancyAdmin.updateTenant(p, t.id, { enabled });
     return reply.code(201).send({ project: projectBody(req, d, await tenantRow(t.id)) });
   });
   s.get('/v3/projects', async (req) => {
@@ -79,9 +82,12 @@ export function projectRoutes(s: FastifyInstance, d: IdentityDeps): void {
       );
     let sel = d.cp.ctx.db
       .selectFrom('tenants')
-      .select(['id', 'name', 'description'])
+      .select(['id', 'name', 'description', 'enabled'])
       .where('deleted_at', 'is', null);
     if (q.name !== undefined) sel = sel.where('name', '=', q.name);
+    // Keystone reads ?enabled as a boolean: anything but false/0/no/off is true.
+    if (q.enabled !== undefined)
+      sel = sel.where('enabled', '=', ['false', '0', 'no', 'off'].includes(q.enabled.toLowerCase()) ? 0 : 1);
     const rows = await sel.orderBy('name').execute();
     return { projects: rows.map((t) => projectBody(req, d, t)), links: listLinks(req, d, '/projects') };
   });
@@ -102,8 +108,12 @@ export function projectRoutes(s: FastifyInstance, d: IdentityDeps): void {
     const b = bodyOf(req, 'project');
     await tenantRow(id);
     const name = optString(b, 'name');
-    if (b.enabled === false) throw new OsError(400, 'Projects cannot be disabled on nubis.');
-    if (name !== undefined) await d.cp.tenancyAdmin.updateTenant(p, id, { name });
+    const enabled = optBool(b, 'enabled');
+    if (name !== undefined || enabled !== undefined)
+      await d.cp.tenancyAdmin.updateTenant(p, id, {
+        ...(name !== undefined ? { name } : {}),
+        ...(enabled !== undefined ? { enabled } : {}),
+      });
     else if (p.role !== 'admin') throw new ControlError('FORBIDDEN', 'Only an admin may update a project');
     await setDescription(id, optString(b, 'description'));
     return { project: projectBody(req, d, await tenantRow(id)) };

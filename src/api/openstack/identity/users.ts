@@ -1,7 +1,7 @@
 /**
  * Keystone's users on nubis's users table: create (no home tenant, roles by assignment), list
- * (?name=), show (admin or self), update (name, password, enabled, ...), delete, and a user's
- * projects (https://docs.openstack.org/api-ref/identity/v3/#users).
+ * (?name=), show (admin or self), update (name, password, enabled, ...), delete, a user's own
+ * password change, and a user's projects (https://docs.openstack.org/api-ref/identity/v3/#users).
  */
 import type { FastifyInstance } from 'fastify';
 import type { KeystoneUserInput } from '../../../control/identity/keystone-users.ts';
@@ -29,9 +29,12 @@ function userInput(b: Record<string, unknown>): KeystoneUserInput {
     ...(optString(b, 'name') !== undefined ? { name: optString(b, 'name') } : {}),
     ...(b.password !== undefined ? { password: optString(b, 'password') ?? null } : {}),
     ...(typeof b.enabled === 'boolean' ? { enabled: b.enabled } : {}),
+    // `project_id`: the default project by its Keystone v2 name, which Tempest still sends.
     ...(b.default_project_id !== undefined
       ? { defaultProjectId: optString(b, 'default_project_id') ?? null }
-      : {}),
+      : b.project_id !== undefined
+        ? { defaultProjectId: optString(b, 'project_id') ?? null }
+        : {}),
     ...(b.description !== undefined ? { description: optString(b, 'description') ?? null } : {}),
     ...(b.email !== undefined ? { email: optString(b, 'email') ?? null } : {}),
   };
@@ -69,6 +72,17 @@ export function userRoutes(s: FastifyInstance, d: IdentityDeps): void {
   s.delete('/v3/users/:id', async (req, reply) => {
     const p = scoped(await ksCaller(d, req));
     await d.users.delete(p, (req.params as { id: string }).id);
+    return reply.code(204).send();
+  });
+  // https://docs.openstack.org/api-ref/identity/v3/#change-password-for-user (no token: the old password).
+  s.post('/v3/users/:id/password', async (req, reply) => {
+    const b = bodyOf(req, 'user');
+    await d.users.changePassword(
+      (req.params as { id: string }).id,
+      reqString(b, 'original_password'),
+      reqString(b, 'password'),
+      req.ip,
+    );
     return reply.code(204).send();
   });
   s.get('/v3/users/:id/projects', async (req) => {
