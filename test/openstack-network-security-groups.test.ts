@@ -128,6 +128,19 @@ for (const backend of storeBackends()) {
       assert.deepEqual(shown, made.body.security_group_rule);
       assert.equal(shown.remote_ip_prefix, null);
       assert.equal(shown.remote_group_id, null);
+      // Tempest sends the remotes it does not use as null: null is absent.
+      const nulls = await w.rule('ann', {
+        security_group_id: g.id,
+        protocol: 'tcp',
+        port_range_min: 80,
+        port_range_max: 80,
+        remote_group_id: null,
+        remote_ip_prefix: null,
+      });
+      assert.equal(nulls.status, 201, JSON.stringify(nulls.body));
+      assert.equal(nulls.body.security_group_rule.remote_group_id, null);
+      assert.equal(nulls.body.security_group_rule.remote_ip_prefix, null);
+      await w.ok('ann', 'DELETE', `/v2.0/security-group-rules/${nulls.body.security_group_rule.id}`);
       for (const [t, c] of [
         [3, 2],
         [8, 0],

@@ -266,6 +266,12 @@ for (const backend of storeBackends()) {
         })
       ).network;
       assert.equal(forBob.project_id, w.tenants.bob);
+      // An admin puts a port on another project's network: the port is that project's.
+      const adminPort = (await w.ok('admin', 'POST', '/v2.0/ports', { port: { network_id: a[0].id } }, 201))
+        .port;
+      assert.equal(adminPort.tenant_id, w.tenants.ann);
+      assert.equal((await w.ok('ann', 'GET', `/v2.0/ports/${adminPort.id}`)).port.network_id, a[0].id);
+      await w.ok('admin', 'DELETE', `/v2.0/ports/${adminPort.id}`, undefined, 204);
       assert.ok(
         (await w.ok('bob', 'GET', '/v2.0/networks')).networks.some((n: { id: string }) => n.id === forBob.id),
       );

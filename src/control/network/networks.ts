@@ -14,6 +14,7 @@ import type { Db } from '../store/open-store.ts';
 import type { NetworkTable } from '../store/schema.ts';
 import { Service } from '../service.ts';
 import { checkNetworkQuota } from './network-quotas.ts';
+import { firstPool } from './subnets.ts';
 import {
   checkSubnet,
   defaultGateway,
@@ -57,6 +58,8 @@ export interface NetworkUpdate {
   adminStateUp?: boolean;
   /** Admins only. */
   shared?: boolean;
+  /** Admins only: make a network without ports external (its subnet's first pool its floating IPs) or not. */
+  external?: boolean;
 }
 
 /** A network's row as read. */
@@ -72,8 +75,11 @@ export class Networks extends Service {
     const bad = o.cidr === undefined ? [] : checkSubnet(cidr, gateway);
     for (const d of o.dns ?? []) if (parseIpv4(d) === null) bad.push(`dns "${d}" is not an IPv4 address`);
     if (o.external) {
-      if (!o.pool) bad.push('an external network needs pool: FIRST-LAST (its floating IP range)');
-      else if (bad.length === 0) {
+      // Neutron makes an external network bare and adds its subnet later: the pool comes with the subnet.
+      if (!o.pool) {
+        if (o.cidr !== undefined)
+          bad.push('an external network needs pool: FIRST-LAST (its floating IP range)');
+      } else if (bad.length === 0) {
         const r = parseRange(o.pool, cidr);
         if (typeof r === 'string') bad.push(r);
       }
@@ -140,7 +146,10 @@ export class Networks extends Service {
   /** Change a network's name, description, admin state or (admins) sharing. */
   async updateNetwork(p: Principal, ref: string, o: NetworkUpdate) {
     const n = await this.find(this.db, p, ref, 'network:write');
-    if (o.shared !== undefined || n.kind === 'external') authorize(p, 'network:external');
+    if (o.shared !== undefined || o.external !== undefined || n.kind === 'external')
+      authorize(p, 'network:external');
+    const kind = o.external === undefined ? n.kind : o.external ? 'external' : 'tenant';
+    if (kind !== n.kind) await this.checkKindChange(n);
     if (o.shared === false && n.shared) {
       const others = await this.db
         .selectFrom('ports')
@@ -164,6 +173,7 @@ export class Networks extends Service {
               ...(o.description !== undefined && { description: o.description }),
               ...(o.adminStateUp !== undefined && { admin_state_up: o.adminStateUp ? 1 : 0 }),
               ...(o.shared !== undefined && { shared: o.shared ? 1 : 0 }),
+              ...(kind !== n.kind && { kind, pool: kind === 'external' ? firstPool(n) : null }),
               revision_number: n.revision_number + 1,
               updated_at: this.now(),
             })
@@ -179,6 +189,21 @@ export class Networks extends Service {
       });
     });
     return this.getNetwork(p, n.id);
+  }
+
+  /** A network turns external or back only with no ports and no floating IPs. @throws ControlError */
+  private async checkKindChange(n: NetworkRow) {
+    const ports = await this.db.selectFrom('ports').select('id').where('network_id', '=', n.id).execute();
+    const fips = await this.db
+      .selectFrom('floating_ips')
+      .select('id')
+      .where('network_id', '=', n.id)
+      .execute();
+    if (ports.length || fips.length)
+      throw new ControlError(
+        'INVALID_STATE',
+        `Network "${n.name}" has ${ports.length} port(s) and ${fips.length} floating IP(s): it keeps its kind`,
+      );
   }
 
   /** The rows of the networks a caller sees: its own, the shared and external ones (admins: all). */

@@ -8,7 +8,7 @@
  * Uses: `cp.networks`, `cp.securityGroups`, `cp.networkPush`.
  */
 import type { Selectable } from 'kysely';
-import { authorize, authorizeTenantObject, tenantFilter } from '../authz.ts';
+import { authorize, authorizeTenantObject, reachesAllTenants, tenantFilter } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import type { Db } from '../store/open-store.ts';
@@ -67,11 +67,15 @@ export function addressOf(ip: string): string | null {
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 export class Ports extends Service {
-  /** Create a port (not attached to a VM) on one of the caller's networks. */
+  /**
+   * Create a port (not attached to a VM) on one of the caller's networks; an admin reaching all
+   * tenants may use any network (the port is then the network's tenant's), as Neutron's admin does.
+   */
   async createPort(p: Principal, o: PortInput) {
     authorize(p, 'port:write');
+    const own = !reachesAllTenants(p, 'port:write');
     const id = await this.db.transaction().execute(async (trx) => {
-      const net = await this.cp.networks.find(trx, p, o.network, 'network:read', true);
+      const net = await this.cp.networks.find(trx, p, o.network, own ? 'network:read' : 'network:write', own);
       if (net.kind === 'external')
         throw new ControlError(
           'BAD_REQUEST',

@@ -58,6 +58,13 @@ export function subnetPools(
   ];
 }
 
+/** An external network's floating IP range (`FIRST-LAST`): its subnet's first allocation pool (null: none). */
+export function firstPool(n: Pick<NetworkRow, 'cidr' | 'gateway_ip' | 'allocation_pools'>): string | null {
+  const given = n.allocation_pools ? (JSON.parse(n.allocation_pools) as AllocationPool[]) : undefined;
+  const p = subnetPools(n.cidr, n.gateway_ip, given)[0];
+  return p ? `${p.start}-${p.end}` : null;
+}
+
 /** What is wrong with a subnet's pools, DNS servers and routes ([] when valid). */
 export function checkSubnetParts(
   cidr: string,
@@ -123,6 +130,15 @@ export class Subnets extends Service {
           subnet_description: o.description ?? '',
           allocation_pools: o.allocationPools ? JSON.stringify(o.allocationPools) : null,
           host_routes: JSON.stringify(o.hostRoutes ?? []),
+          // An external network made bare (Neutron's way) gets its floating IP range with its subnet.
+          ...(n.kind === 'external' &&
+            !n.pool && {
+              pool: firstPool({
+                cidr: o.cidr,
+                gateway_ip: gateway,
+                allocation_pools: o.allocationPools ? JSON.stringify(o.allocationPools) : null,
+              }),
+            }),
           subnet_revision: 0,
           subnet_created_at: at,
           subnet_updated_at: at,
@@ -192,10 +208,11 @@ export class Subnets extends Service {
     await this.db.transaction().execute(async (trx) => {
       const holders = await trx.selectFrom('ports').select('ip').where('network_id', '=', n.id).execute();
       const used = holders.filter((h) => parseIpv4(h.ip) !== null);
-      if (used.length)
+      const fips = await trx.selectFrom('floating_ips').select('id').where('network_id', '=', n.id).execute();
+      if (used.length || fips.length)
         throw new ControlError(
           'INVALID_STATE',
-          `Unable to complete operation on subnet ${id}: one or more ports have an IP allocation from this subnet (${used.length})`,
+          `Unable to complete operation on subnet ${id}: one or more ports or floating IPs have an IP allocation from this subnet (${used.length + fips.length})`,
         );
       await trx
         .updateTable('networks')
@@ -208,6 +225,7 @@ export class Subnets extends Service {
           allocation_pools: null,
           host_routes: '[]',
           dns: '[]',
+          ...(n.kind === 'external' && { pool: null }),
           subnet_created_at: null,
           subnet_updated_at: null,
         })

@@ -113,6 +113,11 @@ export function str(o: NeutronObject, k: string): string | undefined {
   return v;
 }
 
+/** An optional string attribute where null means absent (a rule's remote_group_id, remote_ip_prefix). */
+export function strOrAbsent(o: NeutronObject, k: string): string | undefined {
+  return o[k] === null ? undefined : str(o, k);
+}
+
 /** An optional boolean attribute (Neutron also takes "true"/"false"). @throws OsError 400 */
 export function bool(o: NeutronObject, k: string): boolean | undefined {
   const v = o[k];

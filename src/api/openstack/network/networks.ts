@@ -151,6 +151,7 @@ export function registerNeutronNetworks(s: FastifyInstance, { cp }: OsDeps): voi
       description: str(o, 'description'),
       adminStateUp: bool(o, 'admin_state_up'),
       shared: bool(o, 'shared'),
+      external: bool(o, 'router:external'),
     });
     return { network: networkView(await network(p, n.id)) };
   });

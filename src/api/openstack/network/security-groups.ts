@@ -16,6 +16,7 @@ import {
   projectOf,
   standardAttrs,
   str,
+  strOrAbsent,
   updateBody,
   type NeutronObject,
 } from './common.ts';
@@ -159,7 +160,7 @@ export function registerNeutronSecurityGroups(s: FastifyInstance, { cp }: OsDeps
           typeof protocol !== 'number'
         )
           throw new OsError(400, `Security group rule protocol ${String(protocol)} not supported.`);
-        const remoteGroup = str(o, 'remote_group_id');
+        const remoteGroup = strOrAbsent(o, 'remote_group_id');
         if (remoteGroup !== undefined && !groups.some((x) => x.id === remoteGroup))
           throw new OsError(404, `Security group ${remoteGroup} does not exist`);
         return cp.securityGroups.createRule(p, g.id, {
@@ -168,7 +169,7 @@ export function registerNeutronSecurityGroups(s: FastifyInstance, { cp }: OsDeps
           protocol: (protocol as string | number | null | undefined) ?? null,
           portMin: intOrNull(o, 'port_range_min'),
           portMax: intOrNull(o, 'port_range_max'),
-          remoteCidr: str(o, 'remote_ip_prefix') ?? null,
+          remoteCidr: strOrAbsent(o, 'remote_ip_prefix') ?? null,
           remoteGroup: remoteGroup ?? null,
           description: str(o, 'description'),
         });
