@@ -267,6 +267,17 @@ for (const backend of storeBackends())
       assert.equal(pause.status, 202);
       await until(t, admin, id, (x) => x.status === 'SUSPENDED');
       assert.equal((await mig({ host: null, block_migration: 'auto' }, '2.25')).status, 409);
+      // A paused server migrates (Nova: ACTIVE or PAUSED) and is PAUSED on the new host.
+      await nova(t, admin, 'POST', `/servers/${id}/action`, { resume: null });
+      await until(t, admin, id, (x) => x.status === 'ACTIVE' && x['OS-EXT-STS:task_state'] === null);
+      await nova(t, admin, 'POST', `/servers/${id}/action`, { pause: null });
+      s = await until(t, admin, id, (x) => x.status === 'PAUSED' && x['OS-EXT-STS:task_state'] === null);
+      const was = s['OS-EXT-SRV-ATTR:host'];
+      assert.equal((await mig({ host: null, block_migration: 'auto' }, '2.25')).status, 202);
+      s = await until(t, admin, id, (x) => x.status === 'PAUSED' && x['OS-EXT-SRV-ATTR:host'] !== was);
+      assert.equal(s['OS-EXT-STS:task_state'], null);
+      assert.equal((await nova(t, admin, 'POST', `/servers/${id}/action`, { unpause: null })).status, 202);
+      await until(t, admin, id, (x) => x.status === 'ACTIVE');
     });
 
     test("volume attachments go through nubis's attach and detach; an in-use volume is 400", async () => {

@@ -79,7 +79,7 @@ export function registerServerActions(s: FastifyInstance, deps: OsDeps): void {
 /**
  * `os-migrateLive` (admin): 2.1–2.24 `{host, block_migration, disk_over_commit}`, 2.25 `block_migration`
  * may be "auto" and `disk_over_commit` is gone, 2.30 adds `force`. `host` null: nubis's scheduler picks.
- * An unknown host is 400 and the server stays ACTIVE.
+ * An unknown host is 400 and the server stays ACTIVE. A PAUSED server migrates and stays PAUSED.
  */
 async function migrateLive(
   deps: OsDeps,
@@ -133,7 +133,9 @@ async function migrateLive(
     if (h.id === v.host_id)
       throw new OsError(400, `The supplied target host ${host} is the server's own host`);
   }
-  if (v.state !== 'running') throw conflict(v, 'os-migrateLive');
+  // Nova live-migrates ACTIVE and PAUSED servers (nubis: running, or suspended with its pause flag).
+  if (v.state !== 'running' && !(v.state === 'suspended' && Number(v.paused) === 1))
+    throw conflict(v, 'os-migrateLive');
   const work = cp.migrations.migrateVm(p, id, { toHost: host }).catch((e: unknown) => {
     if (e instanceof ControlError && e.code === 'INVALID_STATE') throw conflict(v, 'os-migrateLive');
     if (
