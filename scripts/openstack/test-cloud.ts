@@ -1,7 +1,8 @@
 /**
  * A throw-away OpenStack test cloud: `nubis serve` on simulated hosts (a fresh SQLite database in a
  * temporary folder, a free port, the bootstrap admin's token and password), the contract's bootstrap
- * (section 2: tenant `demo`, user `demo`/`secret` with role `member`), and a `clouds.yaml` with two clouds,
+ * (section 2: tenant `demo`, user `demo`/`secret` with role `member`; a shared storage pool, where Cinder's
+ * volumes go), and a `clouds.yaml` with two clouds,
  * `nubis-admin` and `nubis-demo`, for the real `openstack` client (OS_CLOUD) and for Tempest.
  * Used by test/openstack-cli.test.ts, test/openstack-tempest.test.ts and `npm run check:tempest`.
  */
@@ -148,6 +149,9 @@ export async function startTestCloud(opts: TestCloudOptions = {}): Promise<TestC
     nubisCli(cloud, ['tenant', 'create', 'demo']);
     const pw = /--password/.test(helpOf(['user', 'create'])) ? ['--password', 'secret'] : [];
     nubisCli(cloud, ['user', 'create', 'demo', ...pw, '--tenant', 'demo', '--role', 'member']);
+    // A shared pool: Cinder's volumes land in it, so any server can attach them (a local pool's
+    // volume attaches only to servers on its host; Tempest attaches to servers anywhere).
+    nubisCli(cloud, ['storage-pool', 'create', 'shared', '--kind', 'shared']);
   } catch (e) {
     await cloud.stop();
     throw e;
