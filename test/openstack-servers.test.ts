@@ -190,7 +190,9 @@ for (const backend of storeBackends())
       assert.equal((await create(mia, { networks: [{ uuid: 'nope' }] })).status, 400);
       assert.equal((await create(mia, { security_groups: [{ name: 'nope' }] })).status, 400);
       assert.equal((await create(mia, { accessIPv4: 'not-an-ip' })).status, 400);
-      assert.equal((await create(mia, { max_count: 3 })).status, 400);
+      assert.equal((await create(mia, { max_count: 0 })).status, 400);
+      assert.equal((await create(mia, { min_count: 2.5 })).status, 400);
+      assert.equal((await create(mia, { min_count: 3, max_count: 2 })).status, 400);
       assert.equal((await create(mia, { availability_zone: 'atlantis' })).status, 400);
       assert.equal((await create(mia, { key_name: 'no-such-key' })).status, 400);
       assert.equal((await create(mia, { name: 12345 })).status, 400);
@@ -198,6 +200,43 @@ for (const backend of storeBackends())
       await t.call(bob, 'POST', '/v1/networks', { name: 'a', cidr: '10.30.0.0/24' });
       await t.call(bob, 'POST', '/v1/networks', { name: 'b', cidr: '10.31.0.0/24' });
       assert.equal((await create(bob)).status, 409);
+    });
+
+    test('min_count/max_count create NAME-1, NAME-2...; return_reservation_id answers the reservation only', async () => {
+      const r = await nova(t, mia, 'POST', '/servers', {
+        server: { name: 'many', imageRef: image, flavorRef: flavor, min_count: 2 },
+      });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      check('compute.v2_1.servers.create_server_with_admin_pass', r);
+      const names = async () =>
+        ((await nova(t, mia, 'GET', '/servers')).body.servers as { name: string }[])
+          .map((x) => x.name)
+          .filter((n) => n.startsWith('many'))
+          .sort();
+      assert.deepEqual(await names(), ['many-1', 'many-2']);
+      const rr = await nova(t, mia, 'POST', '/servers', {
+        server: {
+          name: 'res',
+          imageRef: image,
+          flavorRef: flavor,
+          max_count: 2,
+          return_reservation_id: true,
+        },
+      });
+      assert.equal(rr.status, 202, JSON.stringify(rr.body));
+      assert.deepEqual(Object.keys(rr.body), ['reservation_id']);
+      const all = (await nova(t, mia, 'GET', '/servers')).body.servers as { id: string; name: string }[];
+      assert.deepEqual(
+        all
+          .map((x) => x.name)
+          .filter((n) => n.startsWith('res'))
+          .sort(),
+        ['res-1', 'res-2'],
+      );
+      for (const x of all) {
+        await until(t, mia, x.id, (y) => y.status === 'ACTIVE');
+        assert.equal((await nova(t, mia, 'DELETE', `/servers/${x.id}`)).status, 204);
+      }
     });
 
     test('actions: stop/start, pause vs suspend, reboot, lock; a wrong state is 409', async () => {
