@@ -239,6 +239,22 @@ for (const backend of storeBackends())
       }
     });
 
+    test('os:scheduler_hints beside "server" put it in the server group', async () => {
+      const g = await nova(t, mia, 'POST', '/os-server-groups', {
+        server_group: { name: 'hinted', policies: ['affinity'] },
+      });
+      assert.equal(g.status, 200, JSON.stringify(g.body));
+      const r = await nova(t, mia, 'POST', '/servers', {
+        server: { name: 'grouped', imageRef: image, flavorRef: flavor },
+        'os:scheduler_hints': { group: g.body.server_group.id },
+      });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      const shown = await nova(t, mia, 'GET', `/os-server-groups/${g.body.server_group.id}`);
+      assert.deepEqual(shown.body.server_group.members, [r.body.server.id]);
+      await until(t, mia, r.body.server.id, (y) => y.status === 'ACTIVE');
+      assert.equal((await nova(t, mia, 'DELETE', `/servers/${r.body.server.id}`)).status, 204);
+    });
+
     test('actions: stop/start, pause vs suspend, reboot, lock; a wrong state is 409', async () => {
       const id = (await create(mia)).body.server.id as string;
       await until(t, mia, id, (x) => x.status === 'ACTIVE' && x['OS-EXT-STS:task_state'] === null);

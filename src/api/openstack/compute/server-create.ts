@@ -124,7 +124,7 @@ async function defaultNetworks(deps: OsDeps, p: Principal): Promise<string[]> {
 }
 
 /** The create's options for `createVm`, from Nova's body. @throws OsError 400 on a wrong value. */
-async function createOptions(deps: OsDeps, p: Principal, s: Obj) {
+async function createOptions(deps: OsDeps, p: Principal, s: Obj, top: Obj = {}) {
   const name = checkServerName(s.name);
   const flavor = refId(s.flavorRef, 'flavorRef');
   const image = refId(s.imageRef, 'imageRef');
@@ -157,7 +157,8 @@ async function createOptions(deps: OsDeps, p: Principal, s: Obj) {
     userData = Buffer.from(s.user_data, 'base64').toString('utf8');
     if (userData.length > 65536) throw bad('user_data: at most 64 KiB');
   }
-  const hints = s['os:scheduler_hints'] as Obj | undefined;
+  // Nova's hints are beside "server" in the body (older clients put them inside).
+  const hints = (top['os:scheduler_hints'] ?? s['os:scheduler_hints']) as Obj | undefined;
   const group = hints && typeof hints === 'object' ? hints.group : undefined;
   if (group !== undefined && typeof group !== 'string')
     throw bad('os:scheduler_hints.group: a server group id');
@@ -211,7 +212,7 @@ export function registerServerCreate(s: FastifyInstance, deps: OsDeps): void {
     const server = body?.server as Obj | undefined;
     if (!server || typeof server !== 'object' || Array.isArray(server))
       throw new OsError(400, 'The request body needs a "server" object');
-    const { adminPass, securityGroups, count, o } = await createOptions(deps, p, server);
+    const { adminPass, securityGroups, count, o } = await createOptions(deps, p, server, body ?? {});
     const log = backgroundLog(deps);
     // Nova creates max_count servers named NAME-1, NAME-2... when it can, at least min_count (else
     // the request fails): one nubis createVm each (its quota and scheduler, a server group's policy).
