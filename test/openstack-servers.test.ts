@@ -255,6 +255,41 @@ for (const backend of storeBackends())
       assert.equal((await nova(t, mia, 'DELETE', `/servers/${r.body.server.id}`)).status, 204);
     });
 
+    test('tags (2.26): add one (201, then 204), check, replace all, delete one and all; below 2.26 404', async () => {
+      const id = (await create(mia)).body.server.id as string;
+      const tags = (method: string, path = '', body?: unknown, mv = '2.26') =>
+        nova(t, mia, method, `/servers/${id}/tags${path}`, body, mv);
+      assert.equal((await tags('GET', '', undefined, '2.25')).status, 404);
+      const empty = await tags('GET');
+      check('compute.v2_26.servers.list_tags', empty);
+      assert.deepEqual(empty.body.tags, []);
+      const added = await tags('PUT', '/blue');
+      assert.equal(added.status, 201);
+      check('compute.v2_26.servers.update_tag', { ...added, body: null });
+      assert.match(String(added.headers.location), /\/compute\/v2\.1\/servers\/.+\/tags\/blue$/);
+      assert.equal((await tags('PUT', '/blue')).status, 204);
+      assert.equal((await tags('GET', '/blue')).status, 204);
+      assert.equal((await tags('GET', '/red')).status, 404);
+      assert.equal((await tags('PUT', '/a,b')).status, 400);
+      const all = await tags('PUT', '', { tags: ['x', 'y'] });
+      check('compute.v2_26.servers.update_all_tags', all);
+      assert.deepEqual(all.body.tags, ['x', 'y']);
+      assert.deepEqual((await tags('GET')).body.tags, ['x', 'y']);
+      const shown = await nova(t, mia, 'GET', `/servers/${id}`, undefined, '2.26');
+      assert.deepEqual(shown.body.server.tags, ['x', 'y']);
+      assert.equal((await tags('DELETE', '/x')).status, 204);
+      assert.equal((await tags('DELETE', '/x')).status, 404);
+      assert.deepEqual((await tags('GET')).body.tags, ['y']);
+      assert.equal(
+        (await tags('PUT', '', { tags: Array.from({ length: 51 }, (_, i) => `t${i}`) })).status,
+        400,
+      );
+      assert.equal((await tags('DELETE')).status, 204);
+      assert.deepEqual((await tags('GET')).body.tags, []);
+      await until(t, mia, id, (x) => x.status === 'ACTIVE');
+      assert.equal((await nova(t, mia, 'DELETE', `/servers/${id}`)).status, 204);
+    });
+
     test('actions: stop/start, pause vs suspend, reboot, lock; a wrong state is 409', async () => {
       const id = (await create(mia)).body.server.id as string;
       await until(t, mia, id, (x) => x.status === 'ACTIVE' && x['OS-EXT-STS:task_state'] === null);
