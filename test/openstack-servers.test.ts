@@ -255,7 +255,7 @@ for (const backend of storeBackends())
       assert.equal((await nova(t, mia, 'DELETE', `/servers/${r.body.server.id}`)).status, 204);
     });
 
-    test('tags (2.26): add one (201, then 204), check, replace all, delete one and all; below 2.26 404', async () => {
+    test('tags (2.26): add one (201, then 204), check, replace all, delete one and all; below 2.26 404; the empty password', async () => {
       const id = (await create(mia)).body.server.id as string;
       const tags = (method: string, path = '', body?: unknown, mv = '2.26') =>
         nova(t, mia, method, `/servers/${id}/tags${path}`, body, mv);
@@ -284,6 +284,12 @@ for (const backend of storeBackends())
         (await tags('PUT', '', { tags: Array.from({ length: 51 }, (_, i) => `t${i}`) })).status,
         400,
       );
+      // No metadata-service password in nubis: the empty one, as Nova shows when none was set.
+      const pw = await nova(t, mia, 'GET', `/servers/${id}/os-server-password`);
+      check('compute.v2_1.servers.show_password', pw);
+      assert.equal(pw.body.password, '');
+      assert.equal((await nova(t, mia, 'DELETE', `/servers/${id}/os-server-password`)).status, 204);
+      assert.equal((await nova(t, bob, 'GET', `/servers/${id}/os-server-password`)).status, 404);
       assert.equal((await tags('DELETE')).status, 204);
       assert.deepEqual((await tags('GET')).body.tags, []);
       await until(t, mia, id, (x) => x.status === 'ACTIVE');
@@ -346,6 +352,14 @@ for (const backend of storeBackends())
       assert.equal((await mig({ host: to, block_migration: 'auto', force: false }, '2.30')).status, 202);
       s = await until(t, admin, id, (x) => x.status === 'ACTIVE' && x['OS-EXT-STS:task_state'] === null);
       assert.equal(s['OS-EXT-SRV-ATTR:host'], to);
+      // An admin's `host` filter.
+      const onHost = async (h: string) =>
+        ((await nova(t, admin, 'GET', `/servers?all_tenants=1&host=${h}`)).body.servers as J[]).map(
+          (x) => x.id,
+        );
+      assert.ok((await onHost(to)).includes(id));
+      assert.ok(!(await onHost(from)).includes(id));
+      assert.deepEqual(await onHost('nonexistent_host'), []);
       // 2.1 form, host chosen by nubis.
       assert.equal(
         (await mig({ host: null, block_migration: false, disk_over_commit: false }, '2.1')).status,

@@ -6,10 +6,11 @@ import { registerServerCreate } from './server-create.ts';
 import { registerServerCrud } from './server-crud.ts';
 import { registerServerIps } from './server-ips.ts';
 import { registerServerMetadata } from './server-metadata.ts';
+import { registerServerPassword } from './server-password.ts';
 import { registerServerTags } from './server-tags.ts';
 import { registerServerVolumes } from './server-volumes.ts';
 
-/** Register the servers' routes: create, list, show, update, delete, actions, IPs, volume attachments, metadata, tags. */
+/** Register the servers' routes: create, list, show, update, delete, actions, IPs, volume attachments, metadata, tags, password. */
 export function registerServers(s: FastifyInstance, deps: OsDeps): void {
   registerServerCreate(s, deps);
   registerServerCrud(s, deps);
@@ -18,4 +19,5 @@ export function registerServers(s: FastifyInstance, deps: OsDeps): void {
   registerServerVolumes(s, deps);
   registerServerMetadata(s, deps);
   registerServerTags(s, deps);
+  registerServerPassword(s, deps);
 }
