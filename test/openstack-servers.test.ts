@@ -331,6 +331,16 @@ for (const backend of storeBackends())
       assert.equal((await nova(t, mia, 'DELETE', `/servers/${id}`)).status, 409);
       assert.equal((await act({ unlock: null })).status, 202);
       assert.equal((await act({ 'os-migrateLive': { host: null, block_migration: 'auto' } })).status, 403);
+      // os-resetState: an admin's repair of the recorded state.
+      assert.equal((await act({ 'os-resetState': { state: 'error' } })).status, 403);
+      assert.equal((await act({ 'os-resetState': { state: 'error' } }, bob)).status, 404);
+      assert.equal((await act({ 'os-resetState': { state: 'stopped' } }, t.adminToken)).status, 400);
+      assert.equal((await act({ 'os-resetState': { state: 'error' } }, t.adminToken)).status, 202);
+      const errored = await nova(t, mia, 'GET', `/servers?status=ERROR`);
+      assert.ok((errored.body.servers as J[]).some((x) => x.id === id));
+      assert.equal((await act({ 'os-resetState': { state: 'active' } }, t.adminToken)).status, 202);
+      await until(t, mia, id, (x) => x.status === 'ACTIVE');
+      await act({ 'os-resetState': { state: 'error' } }, t.adminToken);
       assert.equal((await nova(t, mia, 'DELETE', `/servers/${id}`)).status, 204);
     });
 

@@ -1,6 +1,6 @@
 /**
  * `POST /v2.1/servers/{id}/action`: os-stop, os-start, reboot, pause, unpause, suspend, resume, lock,
- * unlock and os-migrateLive, each through nubis's own action or migration (202; a wrong state 409)
+ * unlock, os-migrateLive and os-resetState (admin), each through nubis's own action or migration (202; a wrong state 409)
  * (https://docs.openstack.org/api-ref/compute/#servers-run-an-action-servers-action).
  */
 import type { FastifyInstance } from 'fastify';
@@ -49,6 +49,10 @@ export function registerServerActions(s: FastifyInstance, deps: OsDeps): void {
     const arg = body![name];
     if (name === 'os-migrateLive') {
       await migrateLive(deps, p, id, arg, req.novaMinor ?? 1, log);
+      return reply.code(202).send();
+    }
+    if (name === 'os-resetState') {
+      await resetState(deps, p, id, arg);
       return reply.code(202).send();
     }
     const v = await findServer(cp, p, id, 'vm:action');
@@ -146,4 +150,18 @@ async function migrateLive(
     throw e;
   });
   await settleWithin(work, SETTLE_MS, log);
+}
+
+/** `os-resetState` (admin): `{"state": "active"|"error"}` sets the recorded state, not the guest's. */
+async function resetState(deps: OsDeps, p: Principal, id: string, arg: unknown): Promise<void> {
+  await findServer(deps.cp, p, id);
+  if (!isAdmin(p))
+    throw new OsError(
+      403,
+      'Policy does not allow os_compute_api:os-admin-actions:reset_state to be performed.',
+    );
+  const state = (arg as Obj | null)?.state;
+  if (state !== 'active' && state !== 'error')
+    throw new OsError(400, 'Invalid input for field/attribute state: "active" or "error"');
+  await deps.cp.vmAttributes.resetState(p, id, state === 'active' ? 'running' : 'error');
 }
