@@ -190,6 +190,22 @@ for (const backend of storeBackends())
       assert.equal((await create(mia, { networks: [{ uuid: 'nope' }] })).status, 400);
       assert.equal((await create(mia, { security_groups: [{ name: 'nope' }] })).status, 400);
       assert.equal((await create(mia, { accessIPv4: 'not-an-ip' })).status, 400);
+      // The image's min_ram / min_disk above the flavor's (Nova: 400).
+      await t.db
+        .updateTable('images')
+        .set({ min_ram: 1 << 20 })
+        .where('id', '=', image)
+        .execute();
+      const low = await create(mia);
+      assert.equal(low.status, 400);
+      assert.match(low.body.badRequest.message, /needs at least 1048576 MiB/);
+      await t.db
+        .updateTable('images')
+        .set({ min_ram: 0, min_disk: 100_000 })
+        .where('id', '=', image)
+        .execute();
+      assert.equal((await create(mia)).status, 400);
+      await t.db.updateTable('images').set({ min_disk: 0 }).where('id', '=', image).execute();
       assert.equal((await create(mia, { max_count: 0 })).status, 400);
       assert.equal((await create(mia, { min_count: 2.5 })).status, 400);
       assert.equal((await create(mia, { min_count: 3, max_count: 2 })).status, 400);

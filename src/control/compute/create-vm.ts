@@ -91,6 +91,17 @@ export class CreateVm extends Service {
         'INVALID_STATE',
         `Image "${image.name}" is ${image.status}: wait for its upload`,
       );
+    // The image's own minimums (Glance's min_ram, min_disk), as Nova checks them against the flavor.
+    if (Number(image.min_ram) > flavor.memory_mib)
+      throw new ControlError(
+        'BAD_REQUEST',
+        `Flavor "${flavor.name}" has ${flavor.memory_mib} MiB of memory: image "${image.name}" needs at least ${image.min_ram} MiB`,
+      );
+    if (flavor.disk_gib > 0 && Number(image.min_disk) > flavor.disk_gib)
+      throw new ControlError(
+        'BAD_REQUEST',
+        `Flavor "${flavor.name}" has a ${flavor.disk_gib} GiB disk: image "${image.name}" needs at least ${image.min_disk} GiB`,
+      );
     await this.cp.keypairs.checkVmAccess(p, o);
     const group = o.serverGroup ? await this.cp.scheduler.groupFor(p, o.serverGroup) : undefined;
     const vmId = this.ctx.ids.uuid(),
