@@ -206,6 +206,9 @@ for (const backend of storeBackends())
         .execute();
       assert.equal((await create(mia)).status, 400);
       await t.db.updateTable('images').set({ min_disk: 0 }).where('id', '=', image).execute();
+      // More metadata items than maxServerMeta: Nova's 403 (quota).
+      const many = Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`k${i}`, 'v']));
+      assert.equal((await create(mia, { metadata: many })).status, 403);
       assert.equal((await create(mia, { max_count: 0 })).status, 400);
       assert.equal((await create(mia, { min_count: 2.5 })).status, 400);
       assert.equal((await create(mia, { min_count: 3, max_count: 2 })).status, 400);

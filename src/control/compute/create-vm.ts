@@ -16,6 +16,7 @@ import type { Insertable } from 'kysely';
 import { Service } from '../service.ts';
 import { physnetFences } from '../network/physnet-fences.ts';
 import { storageFences } from '../storage/storage-fences.ts';
+import { MAX_VM_METADATA } from './vm-attributes.ts';
 import type { VmState } from '../vm-states.ts';
 
 /** How an operation ended, as `finish` recorded it (the fields of its API answer). */
@@ -76,6 +77,9 @@ export class CreateVm extends Service {
     },
   ) {
     authorize(p, 'vm:create');
+    const meta = o.attrs?.metadata ? Object.keys(JSON.parse(o.attrs.metadata) as object).length : 0;
+    if (meta > MAX_VM_METADATA)
+      throw new ControlError('QUOTA_EXCEEDED', `A VM may have at most ${MAX_VM_METADATA} metadata items`);
     await this.cp.energy.promoteBooted({ ifBooting: true });
     const flavor = await this.db
       .selectFrom('flavors')
