@@ -210,6 +210,8 @@ for (const backend of storeBackends())
       const many = Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`k${i}`, 'v']));
       assert.equal((await create(mia, { metadata: many })).status, 403);
       assert.equal((await create(mia, { max_count: 0 })).status, 400);
+      const bdm = [{ source_type: 'volume', uuid: 'x', destination_type: 'invalid' }];
+      assert.equal((await create(mia, { block_device_mapping_v2: bdm })).status, 400);
       assert.equal((await create(mia, { min_count: 2.5 })).status, 400);
       assert.equal((await create(mia, { min_count: 3, max_count: 2 })).status, 400);
       assert.equal((await create(mia, { availability_zone: 'atlantis' })).status, 400);
@@ -321,6 +323,7 @@ for (const backend of storeBackends())
       const act = (body: unknown, token = mia) => nova(t, token, 'POST', `/servers/${id}/action`, body);
       assert.equal((await act({ unpause: null })).status, 409);
       assert.equal((await act({ 'os-start': null })).status, 409);
+      assert.equal((await act({ restore: null })).status, 409, 'only a soft-deleted server is restored');
       assert.equal((await act({ 'os-stop': null })).status, 202);
       let s = await until(t, mia, id, (x) => x.status === 'SHUTOFF');
       assert.equal(s['OS-EXT-STS:power_state'], 4);

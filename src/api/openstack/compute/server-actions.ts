@@ -60,6 +60,8 @@ export function registerServerActions(s: FastifyInstance, deps: OsDeps): void {
       await cp.vmAttributes.edit(p, id, { locked: name === 'lock' });
       return reply.code(202).send();
     }
+    // nubis deletes at once (no SOFT_DELETED servers): a live server is never in the state restore needs.
+    if (name === 'restore') throw conflict(v, name);
     const a = ACTIONS[name];
     if (!a) throw new OsError(400, `There is no such action: ${name}`);
     refuseIfLocked(p, v);

@@ -110,6 +110,27 @@ export function serverCount(s: Obj): { min: number; max: number } {
   return { min: min ?? 1, max: max ?? min ?? 1 };
 }
 
+/**
+ * Nova's schema of `block_device_mapping_v2` entries (source and destination types): a wrong one is 400.
+ * nubis boots from its image and attaches volumes after (`os-volume_attachments`), so valid entries
+ * change nothing (https://docs.openstack.org/api-ref/compute/#create-server).
+ */
+export function checkBlockDeviceMappings(v: unknown): void {
+  if (v === undefined || v === null) return;
+  if (!Array.isArray(v)) throw bad('block_device_mapping_v2: a list');
+  for (const m of v as Obj[]) {
+    if (!m || typeof m !== 'object' || Array.isArray(m))
+      throw bad('block_device_mapping_v2: a list of objects');
+    if (
+      m.source_type !== undefined &&
+      !['volume', 'image', 'snapshot', 'blank'].includes(m.source_type as string)
+    )
+      throw bad('block_device_mapping_v2.source_type: volume, image, snapshot or blank');
+    if (m.destination_type !== undefined && !['local', 'volume'].includes(m.destination_type as string))
+      throw bad('block_device_mapping_v2.destination_type: local or volume');
+  }
+}
+
 /** The networks a server goes on when the request names none: the only one the project may use (its own or shared). */
 async function defaultNetworks(deps: OsDeps, p: Principal): Promise<string[]> {
   const nets = await deps.cp.db
@@ -129,6 +150,7 @@ async function createOptions(deps: OsDeps, p: Principal, s: Obj, top: Obj = {}) 
   const flavor = refId(s.flavorRef, 'flavorRef');
   const image = refId(s.imageRef, 'imageRef');
   const count = serverCount(s);
+  checkBlockDeviceMappings(s.block_device_mapping_v2);
   const networks: string[] = [];
   const ports: string[] = [];
   if (s.networks !== undefined && s.networks !== null) {
