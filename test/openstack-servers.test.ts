@@ -190,7 +190,30 @@ for (const backend of storeBackends())
       assert.equal((await create(mia, { networks: [{ uuid: 'nope' }] })).status, 400);
       assert.equal((await create(mia, { security_groups: [{ name: 'nope' }] })).status, 400);
       assert.equal((await create(mia, { accessIPv4: 'not-an-ip' })).status, 400);
-      assert.equal((await create(mia, { max_count: 3 })).status, 400);
+      // The image's min_ram / min_disk above the flavor's (Nova: 400).
+      await t.db
+        .updateTable('images')
+        .set({ min_ram: 1 << 20 })
+        .where('id', '=', image)
+        .execute();
+      const low = await create(mia);
+      assert.equal(low.status, 400);
+      assert.match(low.body.badRequest.message, /needs at least 1048576 MiB/);
+      await t.db
+        .updateTable('images')
+        .set({ min_ram: 0, min_disk: 100_000 })
+        .where('id', '=', image)
+        .execute();
+      assert.equal((await create(mia)).status, 400);
+      await t.db.updateTable('images').set({ min_disk: 0 }).where('id', '=', image).execute();
+      // More metadata items than maxServerMeta: Nova's 403 (quota).
+      const many = Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`k${i}`, 'v']));
+      assert.equal((await create(mia, { metadata: many })).status, 403);
+      assert.equal((await create(mia, { max_count: 0 })).status, 400);
+      const bdm = [{ source_type: 'volume', uuid: 'x', destination_type: 'invalid' }];
+      assert.equal((await create(mia, { block_device_mapping_v2: bdm })).status, 400);
+      assert.equal((await create(mia, { min_count: 2.5 })).status, 400);
+      assert.equal((await create(mia, { min_count: 3, max_count: 2 })).status, 400);
       assert.equal((await create(mia, { availability_zone: 'atlantis' })).status, 400);
       assert.equal((await create(mia, { key_name: 'no-such-key' })).status, 400);
       assert.equal((await create(mia, { name: 12345 })).status, 400);
@@ -200,12 +223,107 @@ for (const backend of storeBackends())
       assert.equal((await create(bob)).status, 409);
     });
 
+    test('min_count/max_count create NAME-1, NAME-2...; return_reservation_id answers the reservation only', async () => {
+      const r = await nova(t, mia, 'POST', '/servers', {
+        server: { name: 'many', imageRef: image, flavorRef: flavor, min_count: 2 },
+      });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      check('compute.v2_1.servers.create_server_with_admin_pass', r);
+      const names = async () =>
+        ((await nova(t, mia, 'GET', '/servers')).body.servers as { name: string }[])
+          .map((x) => x.name)
+          .filter((n) => n.startsWith('many'))
+          .sort();
+      assert.deepEqual(await names(), ['many-1', 'many-2']);
+      const rr = await nova(t, mia, 'POST', '/servers', {
+        server: {
+          name: 'res',
+          imageRef: image,
+          flavorRef: flavor,
+          max_count: 2,
+          return_reservation_id: true,
+        },
+      });
+      assert.equal(rr.status, 202, JSON.stringify(rr.body));
+      assert.deepEqual(Object.keys(rr.body), ['reservation_id']);
+      const all = (await nova(t, mia, 'GET', '/servers')).body.servers as { id: string; name: string }[];
+      assert.deepEqual(
+        all
+          .map((x) => x.name)
+          .filter((n) => n.startsWith('res'))
+          .sort(),
+        ['res-1', 'res-2'],
+      );
+      for (const x of all) {
+        await until(t, mia, x.id, (y) => y.status === 'ACTIVE');
+        assert.equal((await nova(t, mia, 'DELETE', `/servers/${x.id}`)).status, 204);
+      }
+    });
+
+    test('os:scheduler_hints beside "server" put it in the server group', async () => {
+      const g = await nova(t, mia, 'POST', '/os-server-groups', {
+        server_group: { name: 'hinted', policies: ['affinity'] },
+      });
+      assert.equal(g.status, 200, JSON.stringify(g.body));
+      const r = await nova(t, mia, 'POST', '/servers', {
+        server: { name: 'grouped', imageRef: image, flavorRef: flavor },
+        'os:scheduler_hints': { group: g.body.server_group.id },
+      });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      const shown = await nova(t, mia, 'GET', `/os-server-groups/${g.body.server_group.id}`);
+      assert.deepEqual(shown.body.server_group.members, [r.body.server.id]);
+      await until(t, mia, r.body.server.id, (y) => y.status === 'ACTIVE');
+      assert.equal((await nova(t, mia, 'DELETE', `/servers/${r.body.server.id}`)).status, 204);
+    });
+
+    test('tags (2.26): add one (201, then 204), check, replace all, delete one and all; below 2.26 404; the empty password', async () => {
+      const id = (await create(mia)).body.server.id as string;
+      const tags = (method: string, path = '', body?: unknown, mv = '2.26') =>
+        nova(t, mia, method, `/servers/${id}/tags${path}`, body, mv);
+      assert.equal((await tags('GET', '', undefined, '2.25')).status, 404);
+      const empty = await tags('GET');
+      check('compute.v2_26.servers.list_tags', empty);
+      assert.deepEqual(empty.body.tags, []);
+      const added = await tags('PUT', '/blue');
+      assert.equal(added.status, 201);
+      check('compute.v2_26.servers.update_tag', { ...added, body: null });
+      assert.match(String(added.headers.location), /\/compute\/v2\.1\/servers\/.+\/tags\/blue$/);
+      assert.equal((await tags('PUT', '/blue')).status, 204);
+      assert.equal((await tags('GET', '/blue')).status, 204);
+      assert.equal((await tags('GET', '/red')).status, 404);
+      assert.equal((await tags('PUT', '/a,b')).status, 400);
+      const all = await tags('PUT', '', { tags: ['x', 'y'] });
+      check('compute.v2_26.servers.update_all_tags', all);
+      assert.deepEqual(all.body.tags, ['x', 'y']);
+      assert.deepEqual((await tags('GET')).body.tags, ['x', 'y']);
+      const shown = await nova(t, mia, 'GET', `/servers/${id}`, undefined, '2.26');
+      assert.deepEqual(shown.body.server.tags, ['x', 'y']);
+      assert.equal((await tags('DELETE', '/x')).status, 204);
+      assert.equal((await tags('DELETE', '/x')).status, 404);
+      assert.deepEqual((await tags('GET')).body.tags, ['y']);
+      assert.equal(
+        (await tags('PUT', '', { tags: Array.from({ length: 51 }, (_, i) => `t${i}`) })).status,
+        400,
+      );
+      // No metadata-service password in nubis: the empty one, as Nova shows when none was set.
+      const pw = await nova(t, mia, 'GET', `/servers/${id}/os-server-password`);
+      check('compute.v2_1.servers.show_password', pw);
+      assert.equal(pw.body.password, '');
+      assert.equal((await nova(t, mia, 'DELETE', `/servers/${id}/os-server-password`)).status, 204);
+      assert.equal((await nova(t, bob, 'GET', `/servers/${id}/os-server-password`)).status, 404);
+      assert.equal((await tags('DELETE')).status, 204);
+      assert.deepEqual((await tags('GET')).body.tags, []);
+      await until(t, mia, id, (x) => x.status === 'ACTIVE');
+      assert.equal((await nova(t, mia, 'DELETE', `/servers/${id}`)).status, 204);
+    });
+
     test('actions: stop/start, pause vs suspend, reboot, lock; a wrong state is 409', async () => {
       const id = (await create(mia)).body.server.id as string;
       await until(t, mia, id, (x) => x.status === 'ACTIVE' && x['OS-EXT-STS:task_state'] === null);
       const act = (body: unknown, token = mia) => nova(t, token, 'POST', `/servers/${id}/action`, body);
       assert.equal((await act({ unpause: null })).status, 409);
       assert.equal((await act({ 'os-start': null })).status, 409);
+      assert.equal((await act({ restore: null })).status, 409, 'only a soft-deleted server is restored');
       assert.equal((await act({ 'os-stop': null })).status, 202);
       let s = await until(t, mia, id, (x) => x.status === 'SHUTOFF');
       assert.equal(s['OS-EXT-STS:power_state'], 4);
@@ -235,6 +353,16 @@ for (const backend of storeBackends())
       assert.equal((await nova(t, mia, 'DELETE', `/servers/${id}`)).status, 409);
       assert.equal((await act({ unlock: null })).status, 202);
       assert.equal((await act({ 'os-migrateLive': { host: null, block_migration: 'auto' } })).status, 403);
+      // os-resetState: an admin's repair of the recorded state.
+      assert.equal((await act({ 'os-resetState': { state: 'error' } })).status, 403);
+      assert.equal((await act({ 'os-resetState': { state: 'error' } }, bob)).status, 404);
+      assert.equal((await act({ 'os-resetState': { state: 'stopped' } }, t.adminToken)).status, 400);
+      assert.equal((await act({ 'os-resetState': { state: 'error' } }, t.adminToken)).status, 202);
+      const errored = await nova(t, mia, 'GET', `/servers?status=ERROR`);
+      assert.ok((errored.body.servers as J[]).some((x) => x.id === id));
+      assert.equal((await act({ 'os-resetState': { state: 'active' } }, t.adminToken)).status, 202);
+      await until(t, mia, id, (x) => x.status === 'ACTIVE');
+      await act({ 'os-resetState': { state: 'error' } }, t.adminToken);
       assert.equal((await nova(t, mia, 'DELETE', `/servers/${id}`)).status, 204);
     });
 
@@ -256,6 +384,14 @@ for (const backend of storeBackends())
       assert.equal((await mig({ host: to, block_migration: 'auto', force: false }, '2.30')).status, 202);
       s = await until(t, admin, id, (x) => x.status === 'ACTIVE' && x['OS-EXT-STS:task_state'] === null);
       assert.equal(s['OS-EXT-SRV-ATTR:host'], to);
+      // An admin's `host` filter.
+      const onHost = async (h: string) =>
+        ((await nova(t, admin, 'GET', `/servers?all_tenants=1&host=${h}`)).body.servers as J[]).map(
+          (x) => x.id,
+        );
+      assert.ok((await onHost(to)).includes(id));
+      assert.ok(!(await onHost(from)).includes(id));
+      assert.deepEqual(await onHost('nonexistent_host'), []);
       // 2.1 form, host chosen by nubis.
       assert.equal(
         (await mig({ host: null, block_migration: false, disk_over_commit: false }, '2.1')).status,
@@ -267,6 +403,17 @@ for (const backend of storeBackends())
       assert.equal(pause.status, 202);
       await until(t, admin, id, (x) => x.status === 'SUSPENDED');
       assert.equal((await mig({ host: null, block_migration: 'auto' }, '2.25')).status, 409);
+      // A paused server migrates (Nova: ACTIVE or PAUSED) and is PAUSED on the new host.
+      await nova(t, admin, 'POST', `/servers/${id}/action`, { resume: null });
+      await until(t, admin, id, (x) => x.status === 'ACTIVE' && x['OS-EXT-STS:task_state'] === null);
+      await nova(t, admin, 'POST', `/servers/${id}/action`, { pause: null });
+      s = await until(t, admin, id, (x) => x.status === 'PAUSED' && x['OS-EXT-STS:task_state'] === null);
+      const was = s['OS-EXT-SRV-ATTR:host'];
+      assert.equal((await mig({ host: null, block_migration: 'auto' }, '2.25')).status, 202);
+      s = await until(t, admin, id, (x) => x.status === 'PAUSED' && x['OS-EXT-SRV-ATTR:host'] !== was);
+      assert.equal(s['OS-EXT-STS:task_state'], null);
+      assert.equal((await nova(t, admin, 'POST', `/servers/${id}/action`, { unpause: null })).status, 202);
+      await until(t, admin, id, (x) => x.status === 'ACTIVE');
     });
 
     test("volume attachments go through nubis's attach and detach; an in-use volume is 400", async () => {

@@ -88,6 +88,54 @@ for (const backend of storeBackends()) {
   const opts = backend.skip ? { skip: backend.skip } : {};
 
   test(
+    `reconciler on ${backend.name}: a suspended VM's migration completes with its guest paused on the target, and it stays suspended`,
+    opts,
+    async () => {
+      const t = await controlPlane((await backend.url()).url, 3);
+      try {
+        const { v, host, other } = await vmOn(t, 'napper');
+        const d = t.cp.drivers.driverFor(host);
+        await d.pause(v.id);
+        await t.db.updateTable('vms').set({ state: 'migrating' }).where('id', '=', v.id).execute();
+        await t.db
+          .updateTable('hosts')
+          .set((eb) => ({
+            used_vcpus: eb('used_vcpus', '+', 1),
+            used_memory_mib: eb('used_memory_mib', '+', 2048),
+            used_disk_gib: eb('used_disk_gib', '+', 20),
+            vm_count: eb('vm_count', '+', 1),
+          }))
+          .where('id', '=', other.id)
+          .execute();
+        const op = await runningOp(t, {
+          vmId: v.id,
+          kind: 'migrate',
+          hostId: host.id,
+          targetHostId: other.id,
+          detail: { from: 'suspended' },
+        });
+        await d.migrate(v.id, hostRef(other), {});
+        const r = await t.cp.reconcile();
+        assert.deepEqual(
+          r.operations.map((o) => [o.kind, o.outcome]),
+          [['migrate', 'completed']],
+        );
+        const after = await t.db
+          .selectFrom('vms')
+          .selectAll()
+          .where('id', '=', v.id)
+          .executeTakeFirstOrThrow();
+        assert.deepEqual([after.state, after.host_id], ['suspended', other.id]);
+        assert.equal((await t.cp.drivers.driverFor(other).get(v.id))?.state, 'paused');
+        assert.equal((await opStatus(t, op)).status, 'succeeded');
+        await assertRecoveredDb(t.db, 'after the round');
+      } finally {
+        await t.close();
+      }
+    },
+  );
+
+  test(
     `reconciler on ${backend.name}: a migration whose guest runs on the target completes there; one whose guest never left rolls back`,
     opts,
     async () => {

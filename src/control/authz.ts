@@ -143,6 +143,10 @@ export const POLICY = {
     'Explain where a new VM would go (a dry-run; members learn counts per filter, never hosts)',
   ),
   'vm:action': tenantWrite('Start, stop, reboot, suspend, resume, snapshot, restore, resize, clone, delete'),
+  'vm:reset': global(
+    ADMIN,
+    "Reset a VM's recorded state to running or error (repairs; Nova's os-resetState)",
+  ),
   'vm:migrate': {
     roles: ['admin', 'operator', 'member'],
     scope: 'tenant',

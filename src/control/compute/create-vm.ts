@@ -16,6 +16,7 @@ import type { Insertable } from 'kysely';
 import { Service } from '../service.ts';
 import { physnetFences } from '../network/physnet-fences.ts';
 import { storageFences } from '../storage/storage-fences.ts';
+import { MAX_VM_METADATA } from './vm-attributes.ts';
 import type { VmState } from '../vm-states.ts';
 
 /** How an operation ended, as `finish` recorded it (the fields of its API answer). */
@@ -76,6 +77,9 @@ export class CreateVm extends Service {
     },
   ) {
     authorize(p, 'vm:create');
+    const meta = o.attrs?.metadata ? Object.keys(JSON.parse(o.attrs.metadata) as object).length : 0;
+    if (meta > MAX_VM_METADATA)
+      throw new ControlError('QUOTA_EXCEEDED', `A VM may have at most ${MAX_VM_METADATA} metadata items`);
     await this.cp.energy.promoteBooted({ ifBooting: true });
     const flavor = await this.db
       .selectFrom('flavors')
@@ -90,6 +94,17 @@ export class CreateVm extends Service {
       throw new ControlError(
         'INVALID_STATE',
         `Image "${image.name}" is ${image.status}: wait for its upload`,
+      );
+    // The image's own minimums (Glance's min_ram, min_disk), as Nova checks them against the flavor.
+    if (Number(image.min_ram) > flavor.memory_mib)
+      throw new ControlError(
+        'BAD_REQUEST',
+        `Flavor "${flavor.name}" has ${flavor.memory_mib} MiB of memory: image "${image.name}" needs at least ${image.min_ram} MiB`,
+      );
+    if (flavor.disk_gib > 0 && Number(image.min_disk) > flavor.disk_gib)
+      throw new ControlError(
+        'BAD_REQUEST',
+        `Flavor "${flavor.name}" has a ${flavor.disk_gib} GiB disk: image "${image.name}" needs at least ${image.min_disk} GiB`,
       );
     await this.cp.keypairs.checkVmAccess(p, o);
     const group = o.serverGroup ? await this.cp.scheduler.groupFor(p, o.serverGroup) : undefined;

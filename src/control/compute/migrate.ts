@@ -44,12 +44,14 @@ export class Migrate extends Service {
    */
   async migrateVmOutcome(p: Principal, id: string, o: MigrateOptions): Promise<MigrateOutcome> {
     const v = await this.cp.vmReads.vmRow(p, id, 'vm:migrate');
-    if (v.state !== 'running')
+    // A suspended VM (its guest paused) migrates paused and stays suspended on the target.
+    if (v.state !== 'running' && v.state !== 'suspended')
       throw new ControlError(
         'INVALID_STATE',
-        `Cannot migrate VM "${v.name}" (${v.id}): it is ${v.state}; only running VMs migrate`,
+        `Cannot migrate VM "${v.name}" (${v.id}): it is ${v.state}; only running or suspended VMs migrate`,
         { state: v.state },
       );
+    const from = v.state;
     const flavor = await this.db
       .selectFrom('flavors')
       .selectAll()
@@ -124,6 +126,8 @@ export class Migrate extends Service {
         kind: 'migrate',
         hostId: src.id,
         targetHostId: dst.id,
+        // The reconciler restores this state (a suspended VM's guest is paused on the target).
+        ...(from === 'suspended' ? { detail: { from } } : {}),
       });
       await this.event(trx, {
         tenantId: v.tenant_id,
@@ -166,7 +170,7 @@ export class Migrate extends Service {
         await this.cp.claims.releaseHost(trx, src.id, flavor);
         await trx
           .updateTable('vms')
-          .set({ state: 'running', host_id: dst.id, updated_at: this.now() })
+          .set({ state: from, host_id: dst.id, updated_at: this.now() })
           .where('id', '=', v.id)
           .execute();
         // The VM's local volumes were mirrored: they live on the destination now.
@@ -199,7 +203,7 @@ export class Migrate extends Service {
         await this.cp.claims.releaseHost(trx, dst.id, flavor);
         await trx
           .updateTable('vms')
-          .set({ state: 'running', updated_at: this.now() })
+          .set({ state: from, updated_at: this.now() })
           .where('id', '=', v.id)
           .execute();
         await trx

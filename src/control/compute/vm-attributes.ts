@@ -3,8 +3,9 @@
  * lock, and whether a suspend was a pause. What Nova's API edits on a server; nubis's own API can
  * read them on the VM record.
  *
- * Uses: `cp.vmReads`.
+ * Uses: `cp.vmReads`. Also an admin's reset of a VM's recorded state.
  */
+import { authorize } from '../authz.ts';
 import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
@@ -54,6 +55,31 @@ export class VmAttributes extends Service {
       .where('deleted_at', 'is', null)
       .execute();
     return { ...v, ...set, updated_at: updatedAt } as VmRow;
+  }
+
+  /**
+   * Set a VM's recorded state without touching its guest (admin repairs, Nova's os-resetState):
+   * `running` (not paused) or `error`. The next operation on it acts from that state.
+   */
+  async resetState(p: Principal, id: string, state: 'running' | 'error'): Promise<void> {
+    authorize(p, 'vm:reset');
+    const v = await this.cp.vmReads.vmRow(p, id, 'vm:action');
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('vms')
+        .set({ state, ...(state === 'running' ? { paused: 0 } : {}), updated_at: this.now() })
+        .where('id', '=', v.id)
+        .where('deleted_at', 'is', null)
+        .execute();
+      await this.event(trx, {
+        tenantId: v.tenant_id,
+        vmId: v.id,
+        hostId: v.host_id,
+        actor: p.userName,
+        kind: 'vm.state.reset',
+        detail: { from: v.state, to: state },
+      });
+    });
   }
 
   /** Record when a VM's guest was first launched (the end of its create). */

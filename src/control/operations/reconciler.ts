@@ -260,7 +260,16 @@ export class Reconciler extends Service {
     });
     const target = await this.host(op.target_host_id);
     const there = await this.settledTarget(source, target, v.id);
-    if (there !== 'unreachable' && there?.state === 'running') {
+    // A suspended VM migrated paused: its guest on the target is paused, and it stays suspended.
+    const from =
+      (JSON.parse(op.detail ?? '{}') as { from?: string }).from === 'suspended' ? 'suspended' : 'running';
+    const moved =
+      there !== 'unreachable' &&
+      (there?.state === 'running' ||
+        (from === 'suspended' &&
+          there?.state === 'paused' &&
+          (await this.guestOn(source, v.id)) === undefined));
+    if (moved) {
       await this.db.transaction().execute(async (trx) => {
         await this.cp.metering.restartUsage(trx, v.id, v.tenant_id, target!.id, v.flavor_id);
         // Its local volumes were mirrored with it.
@@ -276,7 +285,7 @@ export class Reconciler extends Service {
         op,
         'completed',
         `the guest runs on ${target!.name}: the migration completed`,
-        vm('running', target!.id),
+        vm(from, target!.id),
       );
     }
     const here = await this.guestOn(source, v.id);

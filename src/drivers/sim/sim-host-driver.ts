@@ -132,7 +132,8 @@ export class SimHostDriver implements HostDriver {
    */
   async migrate(id: string, target: HostRef, request: MigrateRequest): Promise<MigrationReport> {
     const g = (await this.get(this.mine(id)))!;
-    if (g.state !== GuestState.running)
+    // A paused guest migrates too (QEMU's does) and stays paused on the target.
+    if (g.state !== GuestState.running && g.state !== GuestState.paused)
       throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
     if (target.driver !== 'sim')
       throw new DriverError(

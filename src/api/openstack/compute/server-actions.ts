@@ -1,6 +1,6 @@
 /**
  * `POST /v2.1/servers/{id}/action`: os-stop, os-start, reboot, pause, unpause, suspend, resume, lock,
- * unlock and os-migrateLive, each through nubis's own action or migration (202; a wrong state 409)
+ * unlock, os-migrateLive and os-resetState (admin), each through nubis's own action or migration (202; a wrong state 409)
  * (https://docs.openstack.org/api-ref/compute/#servers-run-an-action-servers-action).
  */
 import type { FastifyInstance } from 'fastify';
@@ -51,11 +51,17 @@ export function registerServerActions(s: FastifyInstance, deps: OsDeps): void {
       await migrateLive(deps, p, id, arg, req.novaMinor ?? 1, log);
       return reply.code(202).send();
     }
+    if (name === 'os-resetState') {
+      await resetState(deps, p, id, arg);
+      return reply.code(202).send();
+    }
     const v = await findServer(cp, p, id, 'vm:action');
     if (name === 'lock' || name === 'unlock') {
       await cp.vmAttributes.edit(p, id, { locked: name === 'lock' });
       return reply.code(202).send();
     }
+    // nubis deletes at once (no SOFT_DELETED servers): a live server is never in the state restore needs.
+    if (name === 'restore') throw conflict(v, name);
     const a = ACTIONS[name];
     if (!a) throw new OsError(400, `There is no such action: ${name}`);
     refuseIfLocked(p, v);
@@ -79,7 +85,7 @@ export function registerServerActions(s: FastifyInstance, deps: OsDeps): void {
 /**
  * `os-migrateLive` (admin): 2.1–2.24 `{host, block_migration, disk_over_commit}`, 2.25 `block_migration`
  * may be "auto" and `disk_over_commit` is gone, 2.30 adds `force`. `host` null: nubis's scheduler picks.
- * An unknown host is 400 and the server stays ACTIVE.
+ * An unknown host is 400 and the server stays ACTIVE. A PAUSED server migrates and stays PAUSED.
  */
 async function migrateLive(
   deps: OsDeps,
@@ -133,7 +139,9 @@ async function migrateLive(
     if (h.id === v.host_id)
       throw new OsError(400, `The supplied target host ${host} is the server's own host`);
   }
-  if (v.state !== 'running') throw conflict(v, 'os-migrateLive');
+  // Nova live-migrates ACTIVE and PAUSED servers (nubis: running, or suspended with its pause flag).
+  if (v.state !== 'running' && !(v.state === 'suspended' && Number(v.paused) === 1))
+    throw conflict(v, 'os-migrateLive');
   const work = cp.migrations.migrateVm(p, id, { toHost: host }).catch((e: unknown) => {
     if (e instanceof ControlError && e.code === 'INVALID_STATE') throw conflict(v, 'os-migrateLive');
     if (
@@ -144,4 +152,18 @@ async function migrateLive(
     throw e;
   });
   await settleWithin(work, SETTLE_MS, log);
+}
+
+/** `os-resetState` (admin): `{"state": "active"|"error"}` sets the recorded state, not the guest's. */
+async function resetState(deps: OsDeps, p: Principal, id: string, arg: unknown): Promise<void> {
+  await findServer(deps.cp, p, id);
+  if (!isAdmin(p))
+    throw new OsError(
+      403,
+      'Policy does not allow os_compute_api:os-admin-actions:reset_state to be performed.',
+    );
+  const state = (arg as Obj | null)?.state;
+  if (state !== 'active' && state !== 'error')
+    throw new OsError(400, 'Invalid input for field/attribute state: "active" or "error"');
+  await deps.cp.vmAttributes.resetState(p, id, state === 'active' ? 'running' : 'error');
 }

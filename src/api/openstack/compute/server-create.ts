@@ -91,6 +91,46 @@ export function checkServerName(v: unknown): string {
   return v;
 }
 
+/**
+ * How many servers one create asks for: `min_count` and `max_count`, positive integers (1 when absent),
+ * min ≤ max (https://docs.openstack.org/api-ref/compute/#create-server).
+ */
+export function serverCount(s: Obj): { min: number; max: number } {
+  const one = (k: 'min_count' | 'max_count') => {
+    const v = s[k];
+    if (v === undefined || v === null) return undefined;
+    const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1000)
+      throw bad(`${k}: a positive integer`);
+    return n;
+  };
+  const min = one('min_count');
+  const max = one('max_count');
+  if (min !== undefined && max !== undefined && min > max) throw bad('min_count: not more than max_count');
+  return { min: min ?? 1, max: max ?? min ?? 1 };
+}
+
+/**
+ * Nova's schema of `block_device_mapping_v2` entries (source and destination types): a wrong one is 400.
+ * nubis boots from its image and attaches volumes after (`os-volume_attachments`), so valid entries
+ * change nothing (https://docs.openstack.org/api-ref/compute/#create-server).
+ */
+export function checkBlockDeviceMappings(v: unknown): void {
+  if (v === undefined || v === null) return;
+  if (!Array.isArray(v)) throw bad('block_device_mapping_v2: a list');
+  for (const m of v as Obj[]) {
+    if (!m || typeof m !== 'object' || Array.isArray(m))
+      throw bad('block_device_mapping_v2: a list of objects');
+    if (
+      m.source_type !== undefined &&
+      !['volume', 'image', 'snapshot', 'blank'].includes(m.source_type as string)
+    )
+      throw bad('block_device_mapping_v2.source_type: volume, image, snapshot or blank');
+    if (m.destination_type !== undefined && !['local', 'volume'].includes(m.destination_type as string))
+      throw bad('block_device_mapping_v2.destination_type: local or volume');
+  }
+}
+
 /** The networks a server goes on when the request names none: the only one the project may use (its own or shared). */
 async function defaultNetworks(deps: OsDeps, p: Principal): Promise<string[]> {
   const nets = await deps.cp.db
@@ -105,13 +145,12 @@ async function defaultNetworks(deps: OsDeps, p: Principal): Promise<string[]> {
 }
 
 /** The create's options for `createVm`, from Nova's body. @throws OsError 400 on a wrong value. */
-async function createOptions(deps: OsDeps, p: Principal, s: Obj) {
+async function createOptions(deps: OsDeps, p: Principal, s: Obj, top: Obj = {}) {
   const name = checkServerName(s.name);
   const flavor = refId(s.flavorRef, 'flavorRef');
   const image = refId(s.imageRef, 'imageRef');
-  for (const k of ['min_count', 'max_count'] as const)
-    if (s[k] !== undefined && s[k] !== null && Number(s[k]) !== 1)
-      throw bad(`${k}: nubis creates one server per request`);
+  const count = serverCount(s);
+  checkBlockDeviceMappings(s.block_device_mapping_v2);
   const networks: string[] = [];
   const ports: string[] = [];
   if (s.networks !== undefined && s.networks !== null) {
@@ -123,6 +162,7 @@ async function createOptions(deps: OsDeps, p: Principal, s: Obj) {
       else if (typeof n.uuid === 'string' && n.uuid) networks.push(n.uuid);
       else throw bad('networks: each needs "uuid" or "port"');
     }
+    if (ports.length && count.max > 1) throw bad('networks: a port goes to one server (max_count 1)');
   } else networks.push(...(await defaultNetworks(deps, p)));
   let securityGroups: string[] | undefined;
   if (s.security_groups !== undefined && s.security_groups !== null) {
@@ -139,7 +179,8 @@ async function createOptions(deps: OsDeps, p: Principal, s: Obj) {
     userData = Buffer.from(s.user_data, 'base64').toString('utf8');
     if (userData.length > 65536) throw bad('user_data: at most 64 KiB');
   }
-  const hints = s['os:scheduler_hints'] as Obj | undefined;
+  // Nova's hints are beside "server" in the body (older clients put them inside).
+  const hints = (top['os:scheduler_hints'] ?? s['os:scheduler_hints']) as Obj | undefined;
   const group = hints && typeof hints === 'object' ? hints.group : undefined;
   if (group !== undefined && typeof group !== 'string')
     throw bad('os:scheduler_hints.group: a server group id');
@@ -162,6 +203,7 @@ async function createOptions(deps: OsDeps, p: Principal, s: Obj) {
   return {
     adminPass: adminPass ?? randomBytes(9).toString('base64url'),
     securityGroups,
+    count,
     o: {
       name,
       flavor,
@@ -186,41 +228,30 @@ async function createOptions(deps: OsDeps, p: Principal, s: Obj) {
 
 /** Register `POST /v2.1/servers`. */
 export function registerServerCreate(s: FastifyInstance, deps: OsDeps): void {
-  const { cp } = deps;
   s.post('/v2.1/servers', async (req, reply) => {
     const { p, view } = await serverCaller(deps, req);
     const body = req.body as Obj | undefined;
     const server = body?.server as Obj | undefined;
     if (!server || typeof server !== 'object' || Array.isArray(server))
       throw new OsError(400, 'The request body needs a "server" object');
-    const { adminPass, securityGroups, o } = await createOptions(deps, p, server);
+    const { adminPass, securityGroups, count, o } = await createOptions(deps, p, server, body ?? {});
     const log = backgroundLog(deps);
-    // Answered once the VM is recorded; its guest is built after (the client polls for ACTIVE).
-    let recorded = false;
-    const vmId = await new Promise<string>((resolve, reject) => {
-      cp.vmCreate
-        .createVm(p, {
-          ...o,
-          onRecorded: (id) => {
-            recorded = true;
-            resolve(id);
-          },
-        })
-        .then(async (op) => {
-          if (op.status === 'succeeded') await cp.vmAttributes.launched(op.vmId, op.finishedAt);
-        })
-        .catch((e: unknown) => {
-          if (recorded) log(e);
-          else reject(e);
-        });
-    }).catch((e: unknown) => {
-      // Every reference of the request is looked up in the caller's project: one that is not found is bad input.
-      if (e instanceof ControlError && e.code === 'NOT_FOUND') throw new OsError(400, e.message);
-      if (e instanceof ControlError && e.code === 'INVALID_STATE' && /[Ii]mage/.test(e.message))
-        throw new OsError(400, e.message);
-      throw e;
-    });
+    // Nova creates max_count servers named NAME-1, NAME-2... when it can, at least min_count (else
+    // the request fails): one nubis createVm each (its quota and scheduler, a server group's policy).
+    const ids: string[] = [];
+    for (let i = 1; i <= count.max; i++) {
+      const name = count.max > 1 ? `${o.name}-${i}` : o.name;
+      try {
+        ids.push(await createOne(deps, p, { ...o, name }, log));
+      } catch (e) {
+        if (i <= count.min) throw e;
+        break;
+      }
+    }
+    const vmId = ids[0]!;
     reply.code(202);
+    if (server.return_reservation_id === true || server.return_reservation_id === 'True')
+      return { reservation_id: `r-${vmId.slice(0, 8)}` };
     return {
       server: {
         id: vmId,
@@ -230,5 +261,40 @@ export function registerServerCreate(s: FastifyInstance, deps: OsDeps): void {
         adminPass,
       },
     };
+  });
+}
+
+/** Create one server; resolves with its id once nubis has recorded it (its guest is built after). */
+async function createOne(
+  deps: OsDeps,
+  p: Principal,
+  o: Awaited<ReturnType<typeof createOptions>>['o'],
+  log: (e: unknown) => void,
+): Promise<string> {
+  const { cp } = deps;
+  // Answered once the VM is recorded; its guest is built after (the client polls for ACTIVE).
+  let recorded = false;
+  return new Promise<string>((resolve, reject) => {
+    cp.vmCreate
+      .createVm(p, {
+        ...o,
+        onRecorded: (id) => {
+          recorded = true;
+          resolve(id);
+        },
+      })
+      .then(async (op) => {
+        if (op.status === 'succeeded') await cp.vmAttributes.launched(op.vmId, op.finishedAt);
+      })
+      .catch((e: unknown) => {
+        if (recorded) log(e);
+        else reject(e);
+      });
+  }).catch((e: unknown) => {
+    // Every reference of the request is looked up in the caller's project: one that is not found is bad input.
+    if (e instanceof ControlError && e.code === 'NOT_FOUND') throw new OsError(400, e.message);
+    if (e instanceof ControlError && e.code === 'INVALID_STATE' && /[Ii]mage/.test(e.message))
+      throw new OsError(400, e.message);
+    throw e;
   });
 }

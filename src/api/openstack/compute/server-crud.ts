@@ -62,6 +62,9 @@ async function listRows(
   if (image) list = list.filter((b) => b.vm.image_id === image);
   const flavor = one(q.flavor)?.split('/').at(-1);
   if (flavor) list = list.filter((b) => b.vm.flavor_id === flavor);
+  // `host` is an admin's filter (Nova ignores it for others).
+  const host = rows.admin ? one(q.host) : undefined;
+  if (host) list = list.filter((b) => b.host?.name === host);
   const ip = one(q.ip);
   if (ip) {
     const re = new RegExp(ip.replace(/[*+?^${}()|[\]\\]/g, '\\$&'));
