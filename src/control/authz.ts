@@ -82,7 +82,7 @@ export const POLICY = {
     roles: ADMIN,
     scope: 'tenant',
     anyTenant: ADMIN,
-    summary: 'Rename a tenant, set its quotas',
+    summary: 'Rename a tenant, set its quotas, disable or enable it',
   },
   'tenant:delete': {
     roles: ADMIN,
