@@ -12,8 +12,10 @@ import { killServe, startServe, type Serve } from './helpers/recovery.ts';
 
 const dirs: string[] = [];
 let s: Serve | undefined;
+let s2: Serve | undefined;
 after(async () => {
   if (s) await killServe(s);
+  if (s2) await killServe(s2);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -53,4 +55,36 @@ test('serve --bootstrap-token T --bootstrap-password PW: the token works on /v1,
   assert.match(out, /--bootstrap-token is visible to other local users/);
   assert.match(out, /--bootstrap-password is visible to other local users/);
   assert.doesNotMatch(out, /contract-pw/);
+});
+
+test('serve --public-url: the OpenStack catalog names that URL, not the Host header', async () => {
+  const data = mkdtempSync(join(tmpdir(), 'nubis-puburl-'));
+  dirs.push(data);
+  s2 = await startServe(
+    data,
+    `sqlite:${join(data, 'nubis.db')}`,
+    ['--public-url', 'https://cloud.example.org'],
+    {
+      NUBIS_BOOTSTRAP_PASSWORD: 'pw',
+    },
+  );
+  const r = await fetch(`${s2.url}/openstack/identity/v3/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: 'admin', domain: { id: 'default' }, password: 'pw' } },
+        },
+        scope: { project: { name: 'admin', domain: { id: 'default' } } },
+      },
+    }),
+  });
+  assert.equal(r.status, 201);
+  const urls = ((await r.json()).token.catalog as { endpoints: { url: string }[] }[]).flatMap((e) =>
+    e.endpoints.map((x) => x.url),
+  );
+  assert.equal(urls.length, 5);
+  for (const u of urls) assert.match(u, /^https:\/\/cloud\.example\.org\/openstack\//);
 });

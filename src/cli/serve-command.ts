@@ -66,6 +66,11 @@ export function serveCommand(program: Command): void {
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
     .option('--tls-key <file>', 'PEM key of --tls-cert')
     .option(
+      '--public-url <url>',
+      'the URL clients reach nubis at (e.g. https://cloud.example.org): the OpenStack catalog and links use it ' +
+        "(default: each request's Host header)",
+    )
+    .option(
       '--tls-client-ca <file>',
       "mutual TLS: agents' routes (enrollment, heartbeats) require a client certificate signed by this PEM CA",
     )
@@ -132,6 +137,7 @@ export function serveCommand(program: Command): void {
         simMaxRuns: string;
         simTraces?: string;
         workers: string;
+        publicUrl?: string;
       }) => {
         const port = Number(o.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -155,6 +161,10 @@ export function serveCommand(program: Command): void {
               `nubis serve: warning: ${flag} is visible to other local users in the process list; ${env} is not\n`,
             );
         if (!!o.tlsCert !== !!o.tlsKey) throw new RangeError('--tls-cert and --tls-key go together');
+        if (o.publicUrl !== undefined && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(o.publicUrl))
+          throw new RangeError(
+            `--public-url must be an http:// or https:// URL without query or fragment, got "${o.publicUrl}"`,
+          );
         if (o.tlsClientCa && !o.tlsCert)
           throw new RangeError('--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is on HTTPS)');
         // Read now: a missing or unreadable file stops the start before the database is touched.
@@ -221,6 +231,7 @@ export function serveCommand(program: Command): void {
             },
             ...(count(o.rateLimit, '--rate-limit', 0) > 0 ? { rateLimit: { max: Number(o.rateLimit) } } : {}),
             ...(https ? { https } : {}),
+            ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
           });
         const managerOf = async (c: ControlPlane) =>
           new ControllerManager(clock, controlPlaneControllers(c, await systemPrincipal(db), loopsOf(c)), {
