@@ -100,7 +100,9 @@ export class KeystoneTokens extends Service {
   async checkPassword(ref: UserRef, password: string, source?: string) {
     const u = await this.userFor(ref);
     const who = 'id' in ref ? ref.id : ref.name;
-    if (!u || !(await verifyPassword(password, u.password_hash))) return this.failed(source, who, 'password');
+    // The hash check runs even without a user (see verifyPassword): failures take the same time.
+    const ok = await verifyPassword(password, u?.password_hash);
+    if (!u || !ok) return this.failed(source, who, 'password');
     if (!Number(u.enabled)) return this.failed(source, u.name, 'disabled');
     return { id: u.id, name: u.name, defaultProjectId: u.default_project_id };
   }

@@ -22,10 +22,21 @@ export async function hashPassword(password: string, salt: string): Promise<stri
   return `scrypt$${N}$${R}$${P}$${salt}$${key.toString('base64url')}`;
 }
 
-/** Whether `password` matches a stored hash (false for a malformed or missing one). */
-export async function verifyPassword(password: string, stored: string | null): Promise<boolean> {
-  const parts = stored?.split('$');
-  if (!parts || parts.length !== 6 || parts[0] !== 'scrypt') return false;
+/**
+ * A well-formed hash no password matches (a fixed salt, an all-zero key): checked against when there is
+ * no user or no password, so a login costs one scrypt whether the user exists or not (no timing oracle
+ * for user names).
+ */
+const NO_MATCH = `scrypt$${N}$${R}$${P}$no-user$${Buffer.alloc(KEY_BYTES).toString('base64url')}`;
+
+/** Whether `password` matches a stored hash (false for a malformed or missing one, after the same work). */
+export async function verifyPassword(password: string, stored: string | null | undefined): Promise<boolean> {
+  const real = !!stored && stored.split('$').length === 6 && stored.startsWith('scrypt$');
+  const parts = (real ? stored : NO_MATCH).split('$');
+  return (await matches(password, parts)) && real;
+}
+
+async function matches(password: string, parts: string[]): Promise<boolean> {
   const [n, r, p] = parts.slice(1, 4).map(Number);
   if (!(n! >= 2 && r! >= 1 && p! >= 1)) return false;
   const want = Buffer.from(parts[5]!, 'base64url');
