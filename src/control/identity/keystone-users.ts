@@ -251,28 +251,31 @@ export class KeystoneUsers extends Service {
   async revoke(p: Principal, tenantId: string, userId: string, role: string) {
     authorize(p, 'user:update');
     const { t, u } = await this.assignmentTarget(tenantId, userId, role);
-    const r = await this.db
-      .deleteFrom('role_assignments')
-      .where('user_id', '=', u.id)
-      .where('tenant_id', '=', t.id)
-      .where('role', '=', role)
-      .executeTakeFirst();
-    if (!Number(r.numDeletedRows)) {
-      if (u.tenant_id === t.id && u.role === role)
+    // The assignment goes and its event is written in one transaction (as `grant` does).
+    await this.db.transaction().execute(async (trx) => {
+      const r = await trx
+        .deleteFrom('role_assignments')
+        .where('user_id', '=', u.id)
+        .where('tenant_id', '=', t.id)
+        .where('role', '=', role)
+        .executeTakeFirst();
+      if (!Number(r.numDeletedRows)) {
+        if (u.tenant_id === t.id && u.role === role)
+          throw new ControlError(
+            'INVALID_STATE',
+            `"${role}" on "${t.name}" is the home role of "${u.name}": change it with nubis`,
+          );
         throw new ControlError(
-          'INVALID_STATE',
-          `"${role}" on "${t.name}" is the home role of "${u.name}": change it with nubis`,
+          'NOT_FOUND',
+          `Could not find role assignment of ${role} on ${tenantId} for ${userId}.`,
         );
-      throw new ControlError(
-        'NOT_FOUND',
-        `Could not find role assignment of ${role} on ${tenantId} for ${userId}.`,
-      );
-    }
-    await this.event(this.db, {
-      tenantId: t.id,
-      actor: p.userName,
-      kind: 'user.role-revoked',
-      detail: { user: u.name, role },
+      }
+      await this.event(trx, {
+        tenantId: t.id,
+        actor: p.userName,
+        kind: 'user.role-revoked',
+        detail: { user: u.name, role },
+      });
     });
     this.cp.tenancy.tokens.clear();
   }
