@@ -7,6 +7,7 @@
  */
 import type { ConsoleDriver } from './console.ts';
 import type { HypervisorDriver } from './hypervisor.ts';
+import type { GuestMemoryProfile } from './memory/profile.ts';
 import type { HostNetworkState } from './network/host-network.ts';
 import type { GuestDisk, VolumeSpec } from './storage/host-storage.ts';
 
@@ -80,6 +81,13 @@ export interface HostDriver extends HypervisorDriver, ConsoleDriver {
    * up switches a switched-off host on (IPMI, Wake-on-LAN). Throws `DriverError` BACKEND on failure.
    */
   power(action: 'on' | 'off', target: HostRef): Promise<PowerResult>;
+  /**
+   * A running guest's measured memory: resident and used memory and a page fingerprint
+   * (memory/fingerprint.ts) sampled at 2^-sampleBits. Real hosts scan the hypervisor process; simulated
+   * hosts make a deterministic one. Optional: a driver without it reports no profiles. Throws
+   * `DriverError` NOT_FOUND, INVALID_STATE (not running), BACKEND.
+   */
+  memoryProfile?(id: string, o?: { sampleBits?: number }): Promise<GuestMemoryProfile>;
   /**
    * Converge the host's network to `state` (the whole desired state: networks, ports, rules,
    * floating IPs, metadata; see network/host-network.ts). Idempotent; a state with a lower
