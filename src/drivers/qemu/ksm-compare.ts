@@ -4,13 +4,13 @@
  * `pages_sharing` is host-wide and counts pages saved (mappings of a merged page beyond the first),
  * `/proc/PID/ksm_merging_pages` counts a process's pages that map a merged page (the first included).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { downsample, type PageFingerprint } from '../../core/memory/fingerprint.ts';
 import { KSM_DIR } from '../ksm.ts';
 
 /** KSM settings a measurement changes (restored afterwards). */
-const SETTINGS = ['run', 'pages_to_scan', 'sleep_millisecs'] as const;
+const SETTINGS = ['run', 'pages_to_scan', 'sleep_millisecs', 'smart_scan'] as const;
 
 /** Read one KSM counter or setting. */
 export function ksmValue(name: string, dir = KSM_DIR): number {
@@ -22,8 +22,13 @@ export function ksmValue(name: string, dir = KSM_DIR): number {
  * @example const restore = fastKsm(); try { ... } finally { restore(); }
  */
 export function fastKsm(o: { pagesToScan?: number; sleepMs?: number } = {}, dir = KSM_DIR): () => void {
-  const saved = SETTINGS.map((k) => [k, readFileSync(join(dir, k), 'utf8').trim()] as const);
+  const saved = SETTINGS.filter((k) => existsSync(join(dir, k))).map(
+    (k) => [k, readFileSync(join(dir, k), 'utf8').trim()] as const,
+  );
   writeFileSync(join(dir, 'pages_to_scan'), String(o.pagesToScan ?? 20_000));
+  // Smart scan skips pages that did not merge lately (Linux 6.7+): it delays merging pages that
+  // settled after the first scans, so measurements settle later; off while we measure.
+  if (existsSync(join(dir, 'smart_scan'))) writeFileSync(join(dir, 'smart_scan'), '0');
   writeFileSync(join(dir, 'sleep_millisecs'), String(o.sleepMs ?? 10));
   writeFileSync(join(dir, 'run'), '1');
   return () => {

@@ -5,7 +5,8 @@
  * in /proc/PID/smaps), /proc/PID/pagemap tells which pages are present (bit 63; bit 62: swapped out,
  * which KSM cannot merge either), and only present pages are read from /proc/PID/mem (reading an absent
  * page would fault it in), one chunk at a time under a rate limit, yielding between chunks.
- * Zero pages are recognised, other pages hashed (SHA-1, first 48 bits). Page bytes never leave this
+ * Zero pages are recognised (those mapping the kernel's shared zero page, /proc/kpageflags, hold no
+ * host memory and are left out), other pages hashed (SHA-1, first 48 bits). Page bytes never leave this
  * module: only hashes and counts do.
  * Linux: Documentation/admin-guide/mm/pagemap.rst; content hashing of pages for sharing estimates:
  * Memory Buddies (Wood et al., VEE 2009).
@@ -20,6 +21,10 @@ export const PAGE_BYTES = 4096;
 const PM_PRESENT = 1n << 63n;
 /** Swapped bit of a pagemap entry (bit 62). */
 const PM_SWAPPED = 1n << 62n;
+/** Page frame number bits of a present entry (0-54; zero unless root). */
+const PM_PFN = (1n << 55n) - 1n;
+/** /proc/kpageflags: the frame is the kernel's shared zero page (or the huge zero page). */
+const KPF_ZERO_PAGE = 1n << 24n;
 
 /** One line of /proc/PID/maps. Addresses are numbers (user addresses fit in 2^47). */
 export interface MapsEntry {
@@ -89,6 +94,11 @@ export function presentRuns(pagemap: Buffer, firstPage = 0): { runs: [number, nu
   return { runs, swapped };
 }
 
+/** The page frame number of a pagemap entry (0 when the kernel hides it: not root). */
+export function pfnOf(pagemap: Buffer, i: number): number {
+  return Number(pagemap.readBigUInt64LE(i * 8) & PM_PFN);
+}
+
 /** 48-bit content hash of a page (SHA-1, its first 6 bytes). */
 export function pageHash(page: Buffer): number {
   return createHash('sha1').update(page).digest().readUIntBE(0, 6);
@@ -96,13 +106,25 @@ export function pageHash(page: Buffer): number {
 
 const ZERO = Buffer.alloc(PAGE_BYTES);
 
-/** Feed a buffer of whole pages into a builder (zero pages apart). */
-export function addPages(b: FingerprintBuilder, buf: Buffer, pages: number): void {
+/**
+ * Feed a buffer of whole pages into a builder (zero pages apart). A zero page for which
+ * `sharedZero(p)` holds maps the kernel's shared zero page (the guest only read it): it holds no
+ * host memory and KSM never sees it, so it is left out. Returns how many were left out.
+ */
+export function addPages(
+  b: FingerprintBuilder,
+  buf: Buffer,
+  pages: number,
+  sharedZero: (p: number) => boolean = () => false,
+): number {
+  let skipped = 0;
   for (let p = 0; p < pages; p++) {
     const page = buf.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
-    if (page.equals(ZERO)) b.addZeroPage();
-    else b.addPage(pageHash(page));
+    if (!page.equals(ZERO)) b.addPage(pageHash(page));
+    else if (sharedZero(p)) skipped++;
+    else b.addZeroPage();
   }
+  return skipped;
 }
 
 export interface PageSamplerOptions {
@@ -121,8 +143,10 @@ export interface PageScan {
   fingerprint: PageFingerprint;
   /** Guest RAM, pages (the mapping's size). */
   totalPages: number;
-  /** Present pages (what the fingerprint covers). */
+  /** Present pages that hold host memory (what the fingerprint covers). */
   residentPages: number;
+  /** Present pages mapping the kernel's shared zero page (read, never written: no host memory). */
+  sharedZeroPages: number;
   /** Pages swapped out by the host. */
   swappedPages: number;
   /** CPU time of the scan (this process's user + system time during the synchronous chunks), ms. */
@@ -151,10 +175,26 @@ export async function scanGuestMemory(
   const maps = guestRamMappings(parseMaps(readFileSync(`${proc}/smaps`, 'utf8')), memoryBytes);
   const pm = openSync(`${proc}/pagemap`, 'r');
   let mem: number | undefined;
+  let kpf: number | undefined;
+  try {
+    kpf = openSync(`${o.procRoot ?? '/proc'}/kpageflags`, 'r');
+  } catch {
+    kpf = undefined; // not root, or no such file: zero pages all count
+  }
+  const flag = Buffer.alloc(8);
+  const isSharedZero = (pfn: number) => {
+    if (kpf === undefined || pfn === 0) return false;
+    try {
+      return readSync(kpf, flag, 0, 8, pfn * 8) === 8 && (flag.readBigUInt64LE(0) & KPF_ZERO_PAGE) !== 0n;
+    } catch {
+      return false;
+    }
+  };
   const buf = Buffer.alloc(chunk * PAGE_BYTES);
   const pmBuf = Buffer.alloc(chunk * 8);
   let totalPages = 0,
     resident = 0,
+    sharedZero = 0,
     swapped = 0,
     cpuUs = 0,
     covered = 0;
@@ -179,8 +219,9 @@ export async function scanGuestMemory(
             continue; // the mapping changed under us: these pages are skipped
           }
           const whole = Math.floor(read / PAGE_BYTES);
-          resident += whole;
-          addPages(builder, buf, whole);
+          const skipped = addPages(builder, buf, whole, (p) => isSharedZero(pfnOf(pmBuf, start + p)));
+          sharedZero += skipped;
+          resident += whole - skipped;
         }
         const c = process.cpuUsage(c0);
         cpuUs += c.user + c.system;
@@ -194,12 +235,14 @@ export async function scanGuestMemory(
   } finally {
     closeSync(pm);
     if (mem !== undefined) closeSync(mem);
+    if (kpf !== undefined) closeSync(kpf);
     buf.fill(0); // no guest bytes left behind in a reused buffer
   }
   return {
     fingerprint: builder.build(),
     totalPages,
     residentPages: resident,
+    sharedZeroPages: sharedZero,
     swappedPages: swapped,
     scanCpuMs: cpuUs / 1000,
     wallMs: performance.now() - t0,

@@ -107,7 +107,7 @@ export class SimHostDriver implements HostDriver {
     return this.sim.metrics(this.mine(id));
   }
   /** A deterministic synthetic profile of a running guest (sim-memory-profile.ts). */
-  memoryProfile(id: string, o?: { sampleBits?: number }) {
+  async memoryProfile(id: string, o?: { sampleBits?: number }) {
     return this.sim.memoryProfile(this.mine(id), o);
   }
 
