@@ -87,12 +87,14 @@ try {
   const full: PageFingerprint[] = [];
   let fullCpuMs = 0,
     sampledCpuMs = 0,
-    scannedGiB = 0;
+    scannedGiB = 0,
+    sharedZeroBefore = 0;
   for (const g of guests) {
     const pid = d.pid(g.id)!;
     const s0 = await scanGuestMemory(pid, memMiB * 2 ** 20, { sampleBits: 0, rateMiBps: 4096 });
     const s6 = await scanGuestMemory(pid, memMiB * 2 ** 20, { sampleBits: 6, rateMiBps: 4096 });
     full.push(s0.fingerprint);
+    sharedZeroBefore += s0.sharedZeroPages;
     fullCpuMs += s0.scanCpuMs;
     sampledCpuMs += s6.scanCpuMs;
     scannedGiB += (s0.residentPages * 4096) / 2 ** 30;
@@ -122,7 +124,17 @@ try {
   };
   restore();
   restore = undefined;
-
+  // KSM splits the guests' transparent huge pages to merge them, and the kernel then maps their
+  // zero-filled parts to the shared zero page instead of merging them: memory freed that
+  // ksm_merging_pages does not count. A second scan counts those pages.
+  let sharedZeroAfter = 0;
+  for (const g of guests)
+    sharedZeroAfter += (
+      await scanGuestMemory(d.pid(g.id)!, memMiB * 2 ** 20, { sampleBits: 16, rateMiBps: 4096 })
+    ).sharedZeroPages;
+  const zeroRemapped = Math.max(0, sharedZeroAfter - sharedZeroBefore);
+  const dedup = ksm.mergingPages + zeroRemapped;
+  const freed = ksm.pagesSharing + zeroRemapped;
   const rows = BITS.map((b) => {
     const fps = full.map((f) => downsample(f, b));
     const est = estimateSharing(fps);
@@ -131,17 +143,31 @@ try {
       sampleBits: b,
       savedPages: est.savedPages,
       mergingPages: mergingEst,
-      errorSavedPct: pct(est.savedPages, ksm.pagesSharing),
-      errorMergingPct: pct(mergingEst, ksm.mergingPages),
+      errorSavedPct: pct(est.savedPages, freed),
+      errorMergingPct: pct(mergingEst, dedup),
     };
   });
+  // The largest groups of identical non-zero pages (counts only) and the coarsest sampling that keeps
+  // each: one large group kept at a rate weighs 2^sampleBits × its size in that rate's estimate.
+  const groups = new Map<number, number>();
+  for (const f of full) f.hashes.forEach((h, i) => groups.set(h, (groups.get(h) ?? 0) + f.counts[i]!));
+  const trailingBits = (h: number) => {
+    let b = 0;
+    while (b < 16 && h % 2 ** (b + 1) === 0) b++;
+    return b;
+  };
+  const largest = [...groups]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([h, n]) => ({ pages: n, keptUpToSampleBits: trailingBits(h) }));
   const result = {
     guests: guests.length,
     memMiB,
     fillMiB,
     useZeroPages: zeroApart,
     pagesSharingBefore: before,
-    ksm,
+    ksm: { ...ksm, zeroRemapped, dedupPages: dedup, freedPages: freed },
+    largestGroups: largest,
     zeroPages: full.map((f) => f.zeroPages),
     residentPages: full.map((f) => f.pages),
     estimates: rows,
@@ -171,13 +197,20 @@ try {
       ` (${ksm.perGuest.join(' + ')}); use_zero_pages ${zeroApart ? 1 : 0}`,
   );
   log(
+    `zero pages remapped to the shared zero page by KSM's huge-page splits: ${zeroRemapped}; deduplicated ` +
+      `pages (Σ ksm_merging_pages + those) ${dedup}; freed host-wide (pages_sharing + those) ${freed}`,
+  );
+  log(
+    `largest groups of identical non-zero pages: ${largest.map((g) => `${g.pages} (kept up to sampleBits ${g.keptUpToSampleBits})`).join(', ')}`,
+  );
+  log(
     `guests' resident pages ${result.residentPages.join(' + ')}, of which zero pages ${result.zeroPages.join(' + ')}`,
   );
-  log('sampleBits  est. saved  vs pages_sharing  est. merging  vs ksm_merging_pages');
+  log('sampleBits  est. saved  vs freed  est. merging  vs deduplicated');
   for (const r of rows)
     log(
-      `${String(r.sampleBits).padStart(10)}  ${String(r.savedPages).padStart(10)}  ${r.errorSavedPct.toFixed(1).padStart(13)} %` +
-        `  ${String(r.mergingPages).padStart(12)}  ${r.errorMergingPct.toFixed(1).padStart(17)} %`,
+      `${String(r.sampleBits).padStart(10)}  ${String(r.savedPages).padStart(10)}  ${r.errorSavedPct.toFixed(1).padStart(6)} %` +
+        `  ${String(r.mergingPages).padStart(12)}  ${r.errorMergingPct.toFixed(1).padStart(13)} %`,
     );
   log(
     `scan cost: ${result.scan.fullCpuMsPerGiB} CPU ms per GiB (every page), ${result.scan.sampledCpuMsPerGiB} at sampleBits 6`,
