@@ -11,7 +11,7 @@
  * Linux: Documentation/admin-guide/mm/pagemap.rst; content hashing of pages for sharing estimates:
  * Memory Buddies (Wood et al., VEE 2009).
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { FingerprintBuilder, type PageFingerprint } from '../../core/memory/fingerprint.ts';
 
@@ -99,9 +99,15 @@ export function pfnOf(pagemap: Buffer, i: number): number {
   return Number(pagemap.readBigUInt64LE(i * 8) & PM_PFN);
 }
 
+/** One-shot hashing (Node ≥ 20.12; about 15 % cheaper per page than a Hash object), else a Hash object. */
+const sha1: (b: Buffer) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (b) => crypto.hash('sha1', b, 'buffer')
+    : (b) => crypto.createHash('sha1').update(b).digest();
+
 /** 48-bit content hash of a page (SHA-1, its first 6 bytes). */
 export function pageHash(page: Buffer): number {
-  return createHash('sha1').update(page).digest().readUIntBE(0, 6);
+  return sha1(page).readUIntBE(0, 6);
 }
 
 const ZERO = Buffer.alloc(PAGE_BYTES);
