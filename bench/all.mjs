@@ -33,6 +33,16 @@ const BENCHES = [
   ['optimize', 'optimize.ts', null, ['--sizes=50,200']],
   ['sim-optimal', 'sim-optimal.ts', null, []],
   ['migration', 'migration.ts', qemu ? null : 'QEMU and the built guest (scripts/build-guest.sh)', []],
+  [
+    'memory',
+    'memory.ts',
+    !qemu
+      ? 'QEMU and the built guest (scripts/build-guest.sh)'
+      : process.getuid?.() !== 0 || !existsSync('/sys/kernel/mm/ksm/run')
+        ? 'root and KSM'
+        : null,
+    [],
+  ],
 ];
 
 /** The last top-level JSON value in a process's output. */

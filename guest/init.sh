@@ -2,7 +2,8 @@
 # nubis tiny guest init: mount, load virtio modules, start acpid (for ACPI power-off) and the workload;
 # with nubis.net=1 on the kernel command line also the network (/etc/nubis/net.sh); always a root
 # shell on the serial console (press Enter to get it). With nubis.diskcheck=/dev/vda also the disk
-# checker (writes and verifies a pattern; nubis.diskmib=, nubis.diskrate= in blocks/s).
+# checker (writes and verifies a pattern; nubis.diskmib=, nubis.diskrate= in blocks/s). With
+# nubis.fill=SEED:MIB also a known data set of MIB MiB derived from SEED (guest/filler.c).
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -13,7 +14,7 @@ for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_p
   [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko 2>/dev/null
 done
 acpid 2>/dev/null
-MIB=16; RATE=0; NET=0; DISK=; DISKMIB=32; DISKRATE=256
+MIB=16; RATE=0; NET=0; DISK=; DISKMIB=32; DISKRATE=256; FILL=
 for a in $(cat /proc/cmdline); do
   case "$a" in
     nubis.mib=*) MIB=${a#nubis.mib=} ;;
@@ -22,6 +23,7 @@ for a in $(cat /proc/cmdline); do
     nubis.diskcheck=/dev/*) DISK=${a#nubis.diskcheck=} ;;
     nubis.diskmib=*) DISKMIB=${a#nubis.diskmib=} ;;
     nubis.diskrate=*) DISKRATE=${a#nubis.diskrate=} ;;
+    nubis.fill=*) FILL=${a#nubis.fill=} ;;
   esac
 done
 echo "nubis-ready $(cat /proc/meminfo | head -1)"
@@ -46,6 +48,8 @@ echo "nubis-ready $(cat /proc/meminfo | head -1)"
 ) &
 # nubis.diskcheck=/dev/vda: write a known pattern to that disk and keep verifying it (guest/diskcheck.c).
 [ -n "$DISK" ] && /bin/diskcheck "$DISK" "$DISKMIB" "$DISKRATE" &
+# nubis.fill=SEED:MIB: a known data set (guest/filler.c), the same in every guest with that seed.
+[ -n "$FILL" ] && /bin/filler "${FILL%%:*}" "${FILL#*:}" &
 [ "$NET" = 1 ] && /bin/sh /etc/nubis/net.sh &
 # The serial console shell: silent until Enter is pressed (so the log stays clean), respawned on exit.
 if [ -e /dev/ttyS0 ]; then

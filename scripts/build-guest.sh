@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the tiny nubis guest from Debian packages only: the cloud kernel (apt-get download + dpkg -x),
 # an initramfs with busybox-static, the virtio modules (virtio_blk for volumes; PCIe hot-plug, pciehp, is
-# built into the cloud kernel), the static workloads (guest/dirtier.c, guest/diskcheck.c), the
+# built into the cloud kernel), the static workloads (guest/dirtier.c, guest/diskcheck.c, guest/filler.c), the
 # networking scripts (guest/net.sh, guest/udhcpc.script) and dropbear (dropbear-bin, with its shared
 # libraries and the ELF interpreter, if installed). Output: OUT/vmlinuz, OUT/initramfs.cpio.gz (default OUT: .nubis/guest). Needs scripts/install-host-deps.sh.
 set -euo pipefail
@@ -33,10 +33,11 @@ cp "$bb" "$ir/bin/busybox"
 cp "$out"/modules/*.ko "$ir/lib/modules/"
 gcc -static -O2 -o "$ir/bin/dirtier" "$root/guest/dirtier.c"
 gcc -static -O2 -o "$ir/bin/diskcheck" "$root/guest/diskcheck.c"
+gcc -static -O2 -o "$ir/bin/filler" "$root/guest/filler.c"
 cp "$root/guest/init.sh" "$ir/init"
 cp "$root/guest/net.sh" "$ir/etc/nubis/net.sh"
 cp "$root/guest/udhcpc.script" "$ir/etc/udhcpc/default.script"
-chmod +x "$ir/init" "$ir/bin/dirtier" "$ir/bin/diskcheck" "$ir/etc/nubis/net.sh" "$ir/etc/udhcpc/default.script"
+chmod +x "$ir/init" "$ir/bin/dirtier" "$ir/bin/diskcheck" "$ir/bin/filler" "$ir/etc/nubis/net.sh" "$ir/etc/udhcpc/default.script"
 chmod 700 "$ir/root"
 # Accounts for dropbear and the console: root, key-only ('*' is no password, not a locked account).
 echo 'root:x:0:0:root:/root:/bin/sh' > "$ir/etc/passwd"

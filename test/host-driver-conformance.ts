@@ -1,11 +1,12 @@
 /**
  * One conformance suite for every HostDriver (STYLE.md §7): live migration between two hosts of the
- * same kind and power control behave the same on simulated hosts and on real hosts through agents.
+ * same kind, memory profiles and power control behave the same on simulated hosts and on real hosts through agents.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostDriver, HostRef } from '../src/core/host-driver.ts';
 import { DriverError, GuestState, type GuestSpec } from '../src/core/hypervisor.ts';
+import { checkMemoryProfile } from '../src/core/memory/profile.ts';
 
 export interface HostConformanceHarness {
   name: string;
@@ -61,6 +62,33 @@ export function hostDriverConformance(h: HostConformanceHarness): void {
       await h.cleanup?.();
     }
   });
+
+  test(
+    `${h.name}: memoryProfile measures a running guest (valid profile, requested sampling)`,
+    opts,
+    async () => {
+      const { a, b } = await h.open();
+      try {
+        assert.ok(a.memoryProfile, 'the driver reports memory profiles');
+        await a.create(h.spec('prof1'));
+        await rejectsWith(a.memoryProfile('prof1'), 'INVALID_STATE', /it is shutoff/);
+        await rejectsWith(a.memoryProfile('nope'), 'NOT_FOUND');
+        await a.start('prof1');
+        const p = await a.memoryProfile('prof1', { sampleBits: 8 });
+        assert.deepEqual(checkMemoryProfile(p), []);
+        assert.equal(p.memoryMiB, h.spec('prof1').memoryMiB);
+        assert.equal(p.fingerprint?.sampleBits, 8);
+        assert.ok(p.residentMiB > 0 && p.residentMiB <= p.memoryMiB);
+        assert.ok(p.workingSetMiB > 0 && p.workingSetMiB <= p.memoryMiB);
+        assert.equal(p.mergeable, true);
+        await a.delete('prof1');
+      } finally {
+        await a.close();
+        await b.close();
+        await h.cleanup?.();
+      }
+    },
+  );
 
   test(`${h.name}: power runs the host's power control and reports its outcome`, opts, async () => {
     const { a, b, aRef, bRef } = await h.open();

@@ -25,6 +25,7 @@ import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { checkGuestId, checkSnapshotName, GUEST_ID_PATTERN } from '../drivers/qemu/host-paths.ts';
 import { readKsm } from '../drivers/ksm.ts';
 import { planMigration } from '../models/migration.ts';
+import { MAX_SAMPLE_BITS } from '../core/memory/fingerprint.ts';
 import { agentRequest, type AgentTls } from '../drivers/agent/agent-request.ts';
 import { registerConsoleRoutes } from './console-routes.ts';
 import { guestDiskSchema, imageRefSchema, registerStorageRoutes } from './storage-routes.ts';
@@ -76,7 +77,13 @@ const specSchema = z.object({
     cached: imageRefSchema.optional(),
   }),
   disks: z.array(guestDiskSchema).max(8).optional(),
-  workload: z.object({ mib: z.number(), rateMiBps: z.number() }).optional(),
+  workload: z
+    .object({
+      mib: z.number(),
+      rateMiBps: z.number(),
+      fill: z.object({ seed: z.number().int(), mib: z.number().int() }).strict().optional(),
+    })
+    .optional(),
   minMemoryMiB: z.number().optional(),
   mergeable: z.boolean().optional(),
   nics: z
@@ -92,6 +99,18 @@ const specSchema = z.object({
     .max(8)
     .optional(),
 });
+
+/** `?sampleBits=N` of the memory-profile route: a whole number 0..16 (default 6). */
+export const memoryProfileQuery = z
+  .object({
+    sampleBits: z
+      .string()
+      .regex(/^\d{1,2}$/, 'must be a whole number from 0 to 16')
+      .transform(Number)
+      .refine((n) => n <= MAX_SAMPLE_BITS, { message: 'must be a whole number from 0 to 16' })
+      .optional(),
+  })
+  .strict();
 
 const migrationOptionsSchema = z
   .object({
@@ -448,6 +467,14 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     return d.metrics(req.params.id);
   });
   app.get<{ Params: { id: string } }>('/v1/guests/:id/metrics', async (req) => d.metrics(req.params.id));
+  // A running guest's memory profile: resident and used memory and a page fingerprint (hashes only).
+  app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
+    '/v1/guests/:id/memory-profile',
+    async (req) => {
+      const { sampleBits } = parse(memoryProfileQuery, req.query ?? {}, 'memory profile query');
+      return d.memoryProfile(req.params.id, { sampleBits });
+    },
+  );
 
   registerConsoleRoutes(app, d, (h) => !o.token || sameToken(h, o.token));
   registerStorageRoutes(app, d);

@@ -10,6 +10,7 @@ import { buildAgentServer, hostFacts } from '../agent/agent-server.ts';
 import { guestRunsHere, NetworkAgent } from '../agent/network/net-converge.ts';
 import { boundUrl, checkListenHost, isLoopback, noTokenMessage } from '../agent/listen-guard.ts';
 import { MemoryManager } from '../agent/memory-manager.ts';
+import { ProfileCollector } from '../agent/profile-collector.ts';
 import { ImageCache } from '../drivers/qemu/image-cache.ts';
 import { probeAccel, QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { HostPools, parsePoolFlag } from '../drivers/qemu/storage-pools.ts';
@@ -68,6 +69,11 @@ export function agentCommand(program: Command): void {
     .option('--guest-dir <dir>', 'tiny guest used for the KVM probe boot', '.nubis/guest')
     .option('--heartbeat-s <s>', 'seconds between heartbeats', '5')
     .option('--memory-interval-s <s>', 'seconds between balloon/KSM rounds (0: off)', '10')
+    .option(
+      '--memory-profile-interval-s <s>',
+      "seconds between guests' memory profiles (page fingerprints) sent with the heartbeat (0: never)",
+      '300',
+    )
     .option('--name <name>', "host name reported to the control plane (default: the machine's hostname)")
     .option('--images-dir <dir>', 'folder of NAME.qcow2 disk images the control plane may ask for')
     .option(
@@ -127,6 +133,7 @@ export function agentCommand(program: Command): void {
         guestDir: string;
         heartbeatS: string;
         memoryIntervalS: string;
+        memoryProfileIntervalS: string;
         manageKsm?: boolean;
         migrationAddress?: string;
         name?: string;
@@ -142,6 +149,10 @@ export function agentCommand(program: Command): void {
         if (o.joinToken !== undefined) throw new AgentArgvError(JOIN_TOKEN_ON_ARGV);
         if (!['auto', 'kvm', 'tcg'].includes(o.accel))
           throw new RangeError(`--accel must be auto, kvm or tcg, got "${o.accel}"`);
+        if (!(Number(o.memoryProfileIntervalS) >= 0))
+          throw new RangeError(
+            `--memory-profile-interval-s must be a number ≥ 0, got "${o.memoryProfileIntervalS}"`,
+          );
         const m = /^(.+):(\d+)$/.exec(o.listen);
         if (!m) throw new RangeError(`--listen must be host:port, got "${o.listen}"`);
         const controlPlane = (o.join ?? o.controlPlane)?.replace(/\/+$/, '');
@@ -300,6 +311,7 @@ export function agentCommand(program: Command): void {
           `nubis agent listening on ${boundUrl(bound, tlsServer ? 'https' : 'http')} (${accel.accel}: ${accel.reason}; ${adopted.length} running guest(s) re-adopted)\n`,
         );
         let timer: NodeJS.Timeout | undefined;
+        let profileTimer: NodeJS.Timeout | undefined;
         if (controlPlane) {
           const cp = controlPlane;
           const agentUrl = o.advertiseUrl ?? addr;
@@ -351,8 +363,18 @@ export function agentCommand(program: Command): void {
               Math.max(0, (m.cpuTimeS - prev.cpuTimeS) / ((now - prev.at) * Math.max(1, vcpus))),
             );
           };
+          // Memory profiles (page fingerprints): collected on their own timer, carried by the next heartbeat.
+          const profileS = Number(o.memoryProfileIntervalS);
+          const profiles = new ProfileCollector(driver, {
+            warn: (l) => process.stderr.write(`nubis agent: ${l}\n`),
+          });
+          if (profileS > 0) {
+            void profiles.round();
+            profileTimer = setInterval(() => void profiles.round(), profileS * 1000);
+          }
           const beat = async () => {
             const guests = await driver.list();
+            const memory = profiles.take();
             let health: { status: 'ok' | 'degraded'; reason?: string } = { status: 'ok' };
             if (o.healthFile) {
               try {
@@ -372,7 +394,14 @@ export function agentCommand(program: Command): void {
                 guests.map(async (g) => {
                   const metrics =
                     g.state === 'running' ? await driver.metrics(g.id).catch(() => undefined) : undefined;
-                  return { id: g.id, state: g.state, metrics, cpu: cpuOf(g.id, g.spec.vcpus, metrics) };
+                  const p = memory.get(g.id);
+                  return {
+                    id: g.id,
+                    state: g.state,
+                    metrics,
+                    cpu: cpuOf(g.id, g.spec.vcpus, metrics),
+                    ...(p ? { memory: p } : {}),
+                  };
                 }),
               ),
             };
@@ -383,6 +412,7 @@ export function agentCommand(program: Command): void {
                 if (e.status === 0) process.stderr.write(`nubis agent: heartbeat failed: ${e.message}\n`);
                 return false;
               });
+            if (!ok) profiles.putBack(memory);
             if (ok) {
               lastAck = Date.now();
               fenced = false;
@@ -407,6 +437,7 @@ export function agentCommand(program: Command): void {
         const stop = async () => {
           if (timer) clearInterval(timer);
           if (memTimer) clearInterval(memTimer);
+          if (profileTimer) clearInterval(profileTimer);
           tlsServer?.close();
           await app.close();
           await driver.close();

@@ -40,8 +40,11 @@ export interface GuestSpec {
   memoryMiB: number;
   vcpus: number;
   image: GuestImage;
-  /** Workload of the tiny guest: MiB to dirty and rate (MiB/s; < 0 = as fast as possible). */
-  workload?: { mib: number; rateMiBps: number };
+  /**
+   * Workload of the tiny guest: MiB to dirty and rate (MiB/s; < 0 = as fast as possible); `fill`: a
+   * known data set of `mib` MiB derived from `seed` (the same pages in every guest with that seed).
+   */
+  workload?: { mib: number; rateMiBps: number; fill?: { seed: number; mib: number } };
   /** Minimum memory the balloon may leave the guest, MiB. */
   minMemoryMiB?: number;
   /** Whether the host may merge this guest's identical pages with others' (KSM). Default true;
@@ -135,6 +138,19 @@ export function checkGuestSpec(s: GuestSpec): string[] {
     e.push(`vcpus must be an integer in 1..64, got ${s.vcpus}`);
   if (!s.image?.kernel && !s.image?.disk && !s.image?.cached)
     e.push('image needs a kernel (direct boot), a bootable qcow2 disk or a registry image');
+  const f = s.workload?.fill;
+  if (
+    f !== undefined &&
+    !(
+      Number.isInteger(f.seed) &&
+      f.seed >= 0 &&
+      f.seed < 2 ** 32 &&
+      Number.isInteger(f.mib) &&
+      f.mib >= 1 &&
+      f.mib < s.memoryMiB
+    )
+  )
+    e.push('workload.fill needs a whole seed in 0..2^32-1 and whole mib in 1..memoryMiB-1');
   if (s.minMemoryMiB !== undefined && !(s.minMemoryMiB >= 0 && s.minMemoryMiB <= s.memoryMiB))
     e.push(`minMemoryMiB must be in 0..memoryMiB, got ${s.minMemoryMiB}`);
   return e;

@@ -19,6 +19,7 @@ import { openAgentConsole } from './agent-console.ts';
 import { agentRequest, type AgentTls } from './agent-request.ts';
 import type { HostNetworkState } from '../../core/network/host-network.ts';
 import type { GuestDisk, VolumeSpec } from '../../core/storage/host-storage.ts';
+import { checkMemoryProfile, type GuestMemoryProfile } from '../../core/memory/profile.ts';
 
 /** The agent's migration request body (options, or a plan from a downtime target). */
 function migrationBody(r: MigrateRequest) {
@@ -173,6 +174,24 @@ export class AgentDriver implements HostDriver {
   }
   metrics(id: string) {
     return this.call<GuestMetrics>('GET', `/v1/guests/${encodeURIComponent(id)}/metrics`, undefined, id);
+  }
+  /** A running guest's memory profile, measured by its agent (the fingerprint is checked here). */
+  async memoryProfile(id: string, o: { sampleBits?: number } = {}): Promise<GuestMemoryProfile> {
+    const q = o.sampleBits !== undefined ? `?sampleBits=${encodeURIComponent(String(o.sampleBits))}` : '';
+    const p = await this.call<unknown>(
+      'GET',
+      `/v1/guests/${encodeURIComponent(id)}/memory-profile${q}`,
+      undefined,
+      id,
+    );
+    const errs = checkMemoryProfile(p);
+    if (errs.length)
+      throw new DriverError(
+        'BACKEND',
+        `The agent sent a bad memory profile: ${errs.slice(0, 3).join('; ')}`,
+        id,
+      );
+    return p as GuestMemoryProfile;
   }
 
   /** The end of a guest's serial console log. */

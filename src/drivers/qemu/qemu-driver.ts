@@ -29,6 +29,9 @@ import { diskArgs, hotPlug, hotUnplug, liveVolumeSnapshot, type SlottedDisk } fr
 import type { ImageCache } from './image-cache.ts';
 import { QmpClient } from './qmp-client.ts';
 import type { HostPools } from './storage-pools.ts';
+import type { GuestMemoryProfile } from '../../core/memory/profile.ts';
+import { PAGES_PER_MIB } from '../../core/memory/fingerprint.ts';
+import { scanGuestMemory, type PageSamplerOptions } from './page-sampler.ts';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -313,6 +316,8 @@ export class QemuDriver implements HypervisorDriver {
       'quiet',
       'panic=-1',
       w ? `nubis.mib=${w.mib} nubis.rate=${w.rateMiBps}` : '',
+      // Whole numbers only (checkGuestSpec): nothing else reaches the kernel command line.
+      w?.fill ? `nubis.fill=${Math.trunc(w.fill.seed)}:${Math.trunc(w.fill.mib)}` : '',
       spec.image.append ?? '',
     ]
       .filter(Boolean)
@@ -638,6 +643,45 @@ export class QemuDriver implements HypervisorDriver {
       totalMiB: mib(s['stat-total-memory']),
       availableMiB: mib(s['stat-available-memory']),
       freeMiB: mib(s['stat-free-memory']),
+    };
+  }
+
+  /**
+   * A running guest's memory profile: pages present in its QEMU process (resident), the memory it uses
+   * (total − available from its balloon statistics; resident until it reports them) and a page
+   * fingerprint of its RAM sampled at 2^-sampleBits (page-sampler.ts; root only).
+   * @throws DriverError NOT_FOUND, INVALID_STATE (not running), BAD_SPEC (sampleBits), BACKEND (scan failed)
+   */
+  async memoryProfile(
+    id: string,
+    o: Pick<PageSamplerOptions, 'sampleBits' | 'rateMiBps'> = {},
+  ): Promise<GuestMemoryProfile> {
+    const g = await this.need(id);
+    this.expect(g, [GuestState.running], 'profile the memory of');
+    const sampleBits = o.sampleBits ?? 6;
+    if (!(Number.isInteger(sampleBits) && sampleBits >= 0 && sampleBits <= 16))
+      throw new DriverError('BAD_SPEC', `sampleBits must be a whole number from 0 to 16`, id);
+    const pid = this.pid(id);
+    if (pid === undefined) throw new DriverError('INVALID_STATE', `Guest "${id}" has no QEMU process`, id);
+    let scan;
+    try {
+      scan = await scanGuestMemory(pid, g.spec.memoryMiB * 2 ** 20, { sampleBits, rateMiBps: o.rateMiBps });
+    } catch (e) {
+      throw new DriverError('BACKEND', `Cannot scan the memory of "${id}": ${(e as Error).message}`, id, {
+        cause: e,
+      });
+    }
+    const residentMiB = scan.residentPages / PAGES_PER_MIB;
+    const st = await this.memoryStats(id).catch(() => undefined);
+    const used = st ? st.totalMiB - st.availableMiB : NaN;
+    return {
+      at: new Date().toISOString(),
+      memoryMiB: g.spec.memoryMiB,
+      residentMiB,
+      workingSetMiB: Number.isFinite(used) && used >= 0 ? Math.min(used, g.spec.memoryMiB) : residentMiB,
+      mergeable: g.spec.mergeable !== false,
+      fingerprint: scan.fingerprint,
+      scanCpuMs: Math.round(scan.scanCpuMs * 10) / 10,
     };
   }
 

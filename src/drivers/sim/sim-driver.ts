@@ -19,6 +19,8 @@ import type { Clock } from '../../runtime/clock.ts';
 import { emptyHostNetworkState, type HostNetworkState } from '../../core/network/host-network.ts';
 import type { GuestDisk } from '../../core/storage/host-storage.ts';
 import { SimStorage, type SimVolume } from './sim-storage.ts';
+import type { GuestMemoryProfile } from '../../core/memory/profile.ts';
+import { simMemoryProfile } from './sim-memory-profile.ts';
 
 interface SimGuest {
   spec: GuestSpec;
@@ -334,6 +336,20 @@ export class SimHypervisorDriver implements HypervisorDriver {
       balloonMiB: on ? g.balloonMiB : 0,
       rssMiB: on ? g.balloonMiB : 0,
     };
+  }
+
+  /**
+   * A running guest's memory profile: synthetic and deterministic (sim-memory-profile.ts).
+   * @throws DriverError NOT_FOUND, INVALID_STATE (not running), BAD_SPEC (sampleBits)
+   */
+  async memoryProfile(id: string, o: { sampleBits?: number } = {}): Promise<GuestMemoryProfile> {
+    const g = this.need(id);
+    this.expect(id, g, [GuestState.running], 'profile the memory of');
+    try {
+      return simMemoryProfile(g.spec, new Date(this.clock.now()).toISOString(), o.sampleBits);
+    } catch (e) {
+      throw new DriverError('BAD_SPEC', (e as Error).message, id);
+    }
   }
 
   /** Simulation hook: the guest's host failed or its process died. */

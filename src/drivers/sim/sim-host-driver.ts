@@ -106,6 +106,10 @@ export class SimHostDriver implements HostDriver {
   metrics(id: string) {
     return this.sim.metrics(this.mine(id));
   }
+  /** A deterministic synthetic profile of a running guest (sim-memory-profile.ts). */
+  async memoryProfile(id: string, o?: { sampleBits?: number }) {
+    return this.sim.memoryProfile(this.mine(id), o);
+  }
 
   private consoles(): SimConsoles {
     let c = consoles.get(this.sim);
