@@ -78,6 +78,32 @@ describe('page fingerprints: sharing estimated from content samples', () => {
       assert.equal(est.pages - est.distinctPages, est.savedPages);
     });
 
+  it('pages of one byte value are counted exactly, not sampled (a sampled one would count 2^bits times)', () => {
+    const poisoned = (n: number, from: number) => {
+      const b = new FingerprintBuilder(6);
+      for (let i = 0; i < n; i++) b.addUniformPage(0xcc);
+      for (let i = 0; i < 1000; i++) b.addPage(hashOf(from + i));
+      b.addUniformPage(0);
+      return b.build();
+    };
+    const a = poisoned(3000, 1);
+    const b = poisoned(1500, 500000);
+    assert.deepEqual(a.uniformPages, [[0xcc, 3000]]);
+    assert.equal(a.zeroPages, 1);
+    assert.deepEqual(checkFingerprint(a), []);
+    // 4,499 of the 4,500 poison pages and one of the two zero pages go; the 2,000 others are distinct.
+    assert.equal(estimateSharing([a, b]).savedPages, 4499 + 1);
+    const idx = new SharingIndex(6);
+    idx.add(a);
+    assert.equal(idx.marginalSavedPages(b), 1500 + 1); // all its poison pages and its zero page
+    idx.add(b);
+    assert.equal(idx.estimate().savedPages, 4500);
+    idx.remove(a);
+    assert.deepEqual(idx.estimate(), estimateSharing([b]));
+    assert.match(checkFingerprint({ ...a, uniformPages: [[0, 5]] }).join(), /uniformPages\[0\]/);
+    assert.match(checkFingerprint({ ...a, uniformPages: [[0xcc, 99999]] }).join(), /exceed pages/);
+  });
+
   it('a set of fingerprints is estimated at the coarsest rate among them', () => {
     const a = fingerprintOf(range(1, 20000), 2);
     const b = fingerprintOf(range(1, 20000), 5);

@@ -8,7 +8,9 @@
  * the union and overlap of any set of fingerprints are estimated without bias (Memory Buddies, Wood et
  * al., VEE 2009, fingerprint guests' pages for sharing-aware placement; they use Bloom filters, a
  * content-sampled multiset also counts duplicates inside one guest, which KSM merges too).
- * Zero pages are counted exactly (they are the most common duplicate and cheap to recognise).
+ * Zero pages, and pages filled with one byte value (a freed-memory poison such as 0xcc), are counted
+ * exactly: they are the most common duplicates, cheap to recognise, and a sampled one would be
+ * multiplied by 2^sampleBits or missed altogether.
  */
 
 /** Hashes are 48-bit non-negative integers (exact in a double). */
@@ -27,6 +29,11 @@ export interface PageFingerprint {
   pages: number;
   /** Resident pages whose bytes are all zero (counted exactly, not sampled). */
   zeroPages: number;
+  /**
+   * Resident pages filled with one non-zero byte value, counted exactly: `[byte, pages]` pairs, bytes
+   * ascending (1..255). Absent = none.
+   */
+  uniformPages?: [number, number][];
   /** Sampled content hashes of non-zero pages, ascending and distinct. */
   hashes: number[];
   /** How many of the guest's pages hold each sampled content (same order as `hashes`, each ≥ 1). */
@@ -46,6 +53,7 @@ export interface SharingEstimate {
 /** Builds a fingerprint page by page (the agent's scanner feeds it one hash per resident page). */
 export class FingerprintBuilder {
   private readonly counts = new Map<number, number>();
+  private readonly uniform = new Map<number, number>();
   private pages = 0;
   private zeros = 0;
   private readonly modulus: number;
@@ -67,15 +75,26 @@ export class FingerprintBuilder {
     this.zeros++;
   }
 
+  /** A resident page whose 4,096 bytes all equal `byte` (0 is a zero page). */
+  addUniformPage(byte: number): void {
+    if (!(Number.isInteger(byte) && byte >= 0 && byte <= 255))
+      throw new RangeError(`byte must be 0..255, got ${byte}`);
+    if (byte === 0) return this.addZeroPage();
+    this.pages++;
+    this.uniform.set(byte, (this.uniform.get(byte) ?? 0) + 1);
+  }
+
   build(): PageFingerprint {
     const hashes = [...this.counts.keys()].sort((a, b) => a - b);
-    return {
+    const fp: PageFingerprint = {
       sampleBits: this.sampleBits,
       pages: this.pages,
       zeroPages: this.zeros,
       hashes,
       counts: hashes.map((h) => this.counts.get(h)!),
     };
+    if (this.uniform.size) fp.uniformPages = [...this.uniform].sort((a, b) => a[0] - b[0]);
+    return fp;
   }
 }
 
@@ -99,7 +118,9 @@ export function downsample(fp: PageFingerprint, sampleBits: number): PageFingerp
       hashes.push(fp.hashes[i]!);
       counts.push(fp.counts[i]!);
     }
-  return { sampleBits, pages: fp.pages, zeroPages: fp.zeroPages, hashes, counts };
+  const out: PageFingerprint = { sampleBits, pages: fp.pages, zeroPages: fp.zeroPages, hashes, counts };
+  if (fp.uniformPages) out.uniformPages = fp.uniformPages;
+  return out;
 }
 
 /**
@@ -109,6 +130,9 @@ export function downsample(fp: PageFingerprint, sampleBits: number): PageFingerp
  */
 export class SharingIndex {
   private readonly counts = new Map<number, number>();
+  /** Pages per uniform byte value (exact), and Σ over them of max(0, pages − 1). */
+  private readonly uniform = new Map<number, number>();
+  private uniformSaved = 0;
   private zeros = 0;
   private pages = 0;
   /** Σ over sampled contents of (count − 1). */
@@ -123,6 +147,11 @@ export class SharingIndex {
     const f = downsample(fp, this.sampleBits);
     this.pages += f.pages;
     this.zeros += f.zeroPages;
+    for (const [byte, k] of f.uniformPages ?? []) {
+      const n = this.uniform.get(byte) ?? 0;
+      this.uniformSaved += n > 0 ? k : k - 1;
+      this.uniform.set(byte, n + k);
+    }
     for (let i = 0; i < f.hashes.length; i++) {
       const h = f.hashes[i]!;
       const k = f.counts[i]!;
@@ -137,6 +166,14 @@ export class SharingIndex {
     const f = downsample(fp, this.sampleBits);
     this.pages -= f.pages;
     this.zeros -= f.zeroPages;
+    for (const [byte, k] of f.uniformPages ?? []) {
+      const n = this.uniform.get(byte) ?? 0;
+      if (n < k)
+        throw new RangeError(`fingerprint was not added: byte ${byte} has ${n} pages, removing ${k}`);
+      this.uniformSaved -= n - k > 0 ? k : k - 1;
+      if (n === k) this.uniform.delete(byte);
+      else this.uniform.set(byte, n - k);
+    }
     for (let i = 0; i < f.hashes.length; i++) {
       const h = f.hashes[i]!;
       const k = f.counts[i]!;
@@ -153,7 +190,7 @@ export class SharingIndex {
   estimate(): SharingEstimate {
     const saved = Math.min(
       Math.max(0, this.pages - 1),
-      Math.max(0, this.zeros - 1) + this.excess * 2 ** this.sampleBits,
+      Math.max(0, this.zeros - 1) + this.uniformSaved + this.excess * 2 ** this.sampleBits,
     );
     return { pages: this.pages, distinctPages: this.pages - saved, savedPages: saved };
   }
@@ -167,8 +204,9 @@ export class SharingIndex {
       excess += n > 0 ? f.counts[i]! : f.counts[i]! - 1;
     }
     const zerosAfter = this.zeros + f.zeroPages;
-    const zeroGain = Math.max(0, zerosAfter - 1) - Math.max(0, this.zeros - 1);
-    return Math.max(0, Math.min(f.pages, zeroGain + excess * 2 ** this.sampleBits));
+    let exact = Math.max(0, zerosAfter - 1) - Math.max(0, this.zeros - 1);
+    for (const [byte, k] of f.uniformPages ?? []) exact += (this.uniform.get(byte) ?? 0) > 0 ? k : k - 1;
+    return Math.max(0, Math.min(f.pages, exact + excess * 2 ** this.sampleBits));
   }
 
   /**
@@ -212,12 +250,14 @@ export interface SyntheticSegment {
 export function syntheticFingerprint(o: {
   sampleBits: number;
   zeroPages?: number;
+  /** Pages filled with one byte value: `[byte, pages]`, bytes 1..255 ascending. */
+  uniformPages?: [number, number][];
   segments: readonly SyntheticSegment[];
 }): PageFingerprint {
   checkSampleBits(o.sampleBits);
   const m = 2 ** o.sampleBits;
   const counts = new Map<number, number>();
-  let pages = o.zeroPages ?? 0;
+  let pages = (o.zeroPages ?? 0) + (o.uniformPages ?? []).reduce((a, [, k]) => a + k, 0);
   for (const s of o.segments) {
     const copies = s.copies ?? 1;
     if (!(Number.isInteger(s.pages) && s.pages >= 0 && Number.isInteger(copies) && copies >= 1))
@@ -230,13 +270,15 @@ export function syntheticFingerprint(o: {
     }
   }
   const hashes = [...counts.keys()].sort((a, b) => a - b);
-  return {
+  const fp: PageFingerprint = {
     sampleBits: o.sampleBits,
     pages,
     zeroPages: o.zeroPages ?? 0,
     hashes,
     counts: hashes.map((h) => counts.get(h)!),
   };
+  if (o.uniformPages?.length) fp.uniformPages = o.uniformPages.map(([b, k]) => [b, k]);
+  return fp;
 }
 
 /** The j-th sampled content of `seed`: a 48-bit multiple of 2^sampleBits (two 32-bit mixes, murmur3 fmix). */
@@ -299,7 +341,30 @@ export function checkFingerprint(x: unknown): string[] {
     prev = h as number;
     sum += c as number;
   }
+  if (f.uniformPages !== undefined) {
+    if (!Array.isArray(f.uniformPages) || f.uniformPages.length > 255) {
+      e.push('uniformPages must be an array of at most 255 [byte, pages] pairs');
+      return e;
+    }
+    let last = 0;
+    for (const [i, u] of f.uniformPages.entries()) {
+      if (!(
+        Array.isArray(u) &&
+        u.length === 2 &&
+        int(u[0]) &&
+        u[0] > last &&
+        u[0] <= 255 &&
+        int(u[1]) &&
+        u[1] >= 1
+      )) {
+        e.push(`uniformPages[${i}] must be [byte 1..255 above the one before, pages ≥ 1]`);
+        return e;
+      }
+      last = u[0] as number;
+      sum += u[1] as number;
+    }
+  }
   if (!e.length && (f.zeroPages as number) + sum > (f.pages as number))
-    e.push('zeroPages plus the sampled counts exceed pages');
+    e.push('zeroPages plus the uniform pages and sampled counts exceed pages');
   return e;
 }

@@ -80,7 +80,7 @@ export async function waitKsmStable(
 /**
  * Pages of these guests that KSM would map to merged pages (what Σ ksm_merging_pages counts when the
  * guests share only among themselves): every page whose content occurs at least twice among them,
- * estimated from their fingerprints (zero pages exactly; when `zeroPagesApart`, as with KSM's
+ * estimated from their fingerprints (zero pages and pages of one byte value exactly; when `zeroPagesApart`, as with KSM's
  * `use_zero_pages`, zero pages are not counted).
  */
 export function estimateMergingPages(fps: readonly PageFingerprint[], zeroPagesApart = false): number {
@@ -88,13 +88,17 @@ export function estimateMergingPages(fps: readonly PageFingerprint[], zeroPagesA
   const bits = Math.max(...fps.map((f) => f.sampleBits));
   const counts = new Map<number, number>();
   let zeros = 0;
+  const uniform = new Map<number, number>();
   for (const fp of fps) {
     const f = downsample(fp, bits);
     zeros += f.zeroPages;
+    for (const [b, k] of f.uniformPages ?? []) uniform.set(b, (uniform.get(b) ?? 0) + k);
     for (let i = 0; i < f.hashes.length; i++)
       counts.set(f.hashes[i]!, (counts.get(f.hashes[i]!) ?? 0) + f.counts[i]!);
   }
   let merged = 0;
   for (const n of counts.values()) if (n >= 2) merged += n;
-  return merged * 2 ** bits + (zeroPagesApart || zeros < 2 ? 0 : zeros);
+  let exact = zeroPagesApart || zeros < 2 ? 0 : zeros;
+  for (const n of uniform.values()) if (n >= 2) exact += n;
+  return merged * 2 ** bits + exact;
 }

@@ -119,25 +119,32 @@ function fakeProc(pages: Buffer[], present: boolean[]) {
   return { root, bytes: pages.length * PAGE_BYTES };
 }
 
-test('a scan reads present pages only, counts zero pages exactly and hashes the rest', async () => {
-  const page = (b: number) => Buffer.alloc(PAGE_BYTES, b);
-  const pages = [page(1), page(0), page(1), page(2), page(0), page(9), page(3)];
-  const present = [true, true, true, true, true, false, true];
+test('a scan reads present pages only, counts zero and one-byte pages exactly and hashes the rest', async () => {
+  // Content b: a page of b with one other byte (not a one-byte page); 0 is a zero page.
+  const page = (b: number) => {
+    const x = Buffer.alloc(PAGE_BYTES, b);
+    if (b) x[100] = b ^ 0x55;
+    return x;
+  };
+  const poison = Buffer.alloc(PAGE_BYTES, 0xcc);
+  const pages = [page(1), page(0), page(1), page(2), page(0), page(9), page(3), poison, poison];
+  const present = [true, true, true, true, true, false, true, true, true];
   const { root, bytes } = fakeProc(pages, present);
   try {
     const s = await scanGuestMemory(4242, bytes, { procRoot: root, sampleBits: 0, chunkPages: 3 });
-    assert.equal(s.totalPages, 7);
-    assert.equal(s.residentPages, 6);
-    assert.equal(s.fingerprint.pages, 6);
+    assert.equal(s.totalPages, 9);
+    assert.equal(s.residentPages, 8);
+    assert.equal(s.fingerprint.pages, 8);
     assert.equal(s.fingerprint.zeroPages, 2);
+    assert.deepEqual(s.fingerprint.uniformPages, [[0xcc, 2]]);
     // Contents 1 (twice), 2, 3: the absent page 9 is not read.
     assert.deepEqual([...s.fingerprint.counts].sort(), [1, 1, 2]);
     assert.ok(!s.fingerprint.hashes.includes(pageHash(page(9))));
     assert.ok(s.scanCpuMs >= 0);
-    // Saved by merging in this guest alone: one duplicate of content 1, one of the zero pages.
-    assert.equal(estimateSharing([s.fingerprint]).savedPages, 2);
-    assert.equal(estimateMergingPages([s.fingerprint]), 4);
-    assert.equal(estimateMergingPages([s.fingerprint], true), 2);
+    // Saved by merging in this guest alone: one duplicate of content 1, one zero page, one poison page.
+    assert.equal(estimateSharing([s.fingerprint]).savedPages, 3);
+    assert.equal(estimateMergingPages([s.fingerprint]), 6);
+    assert.equal(estimateMergingPages([s.fingerprint], true), 4);
     // Only hashes and counts come out: no page bytes anywhere in the result.
     assert.ok(!JSON.stringify(s).includes('"data"'));
   } finally {

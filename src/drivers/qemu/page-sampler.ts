@@ -111,9 +111,12 @@ export function pageHash(page: Buffer): number {
 }
 
 const ZERO = Buffer.alloc(PAGE_BYTES);
+const UNIFORM: Buffer[] = [];
+/** A page of one byte value (counted exactly in fingerprints, as zero pages are). */
+const uniformPage = (byte: number) => (UNIFORM[byte] ??= Buffer.alloc(PAGE_BYTES, byte));
 
 /**
- * Feed a buffer of whole pages into a builder (zero pages apart). A zero page for which
+ * Feed a buffer of whole pages into a builder (zero pages and pages of one byte value apart). A zero page for which
  * `sharedZero(p)` holds maps the kernel's shared zero page (the guest only read it): it holds no
  * host memory and KSM never sees it, so it is left out. Returns how many were left out.
  */
@@ -126,9 +129,12 @@ export function addPages(
   let skipped = 0;
   for (let p = 0; p < pages; p++) {
     const page = buf.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
-    if (!page.equals(ZERO)) b.addPage(pageHash(page));
-    else if (sharedZero(p)) skipped++;
-    else b.addZeroPage();
+    const first = page[0]!;
+    if (first === 0 && page.equals(ZERO)) {
+      if (sharedZero(p)) skipped++;
+      else b.addZeroPage();
+    } else if (first === page[PAGE_BYTES - 1] && page.equals(uniformPage(first))) b.addUniformPage(first);
+    else b.addPage(pageHash(page));
   }
   return skipped;
 }
