@@ -493,7 +493,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
     let planned: ReturnType<typeof planMigration> | undefined;
     if (b.plan) {
-      const dirty = await d.dirtyRate(id, 1);
+      const dirty = await d.dirtyRate(id, { seconds: 1 });
       const st = await d.memoryStats(id).catch(() => undefined);
       const used = st ? st.totalMiB - st.freeMiB : g.spec.memoryMiB;
       // Conservative: 1.5 × the measured rate, and any used page may be in the working set.
