@@ -10,32 +10,18 @@
  * the destination while the rest is pushed and faulted in.
  */
 
-export interface MigrationHostCalibration {
-  /** Highest migration stream the hosts sustain (CPU-bound under TCG), MiB/s. */
-  maxStreamMiBps: number;
-  /** Fixed cost of setting up and finishing a migration, ms. */
-  setupMs: number;
-  /** Downtime floor (device state, final sync), ms. */
-  minDowntimeMs: number;
-  /** Multifd zstd: bytes sent per byte of memory for typical pages, and its throughput, MiB/s. */
-  zstdRatio: number;
-  zstdMiBps: number;
-  /** XBZRLE: bytes sent per re-sent page byte. */
-  xbzrleRatio: number;
-}
+import {
+  type CalibratedMode,
+  DEFAULT_CALIBRATION,
+  type MigrationCalibration,
+} from './migration-calibration.ts';
 
-/** Defaults measured on this project's machines (TCG, loopback); `npm run bench:migration` refits them. */
-export const DEFAULT_CALIBRATION: MigrationHostCalibration = {
-  maxStreamMiBps: 1400,
-  setupMs: 100,
-  minDowntimeMs: 5,
-  zstdRatio: 0.15,
-  zstdMiBps: 700,
-  xbzrleRatio: 0.8,
-};
+export { DEFAULT_CALIBRATION, type MigrationCalibration };
+/** @deprecated the calibration is per mode now: MigrationCalibration (calibration/migration.json). */
+export type MigrationHostCalibration = MigrationCalibration;
 
-/** Share of a tiny guest's RAM that holds non-zero pages (kernel, page cache, workload), measured. */
-export const TINY_GUEST_USED_SHARE = 0.77;
+/** Share of a tiny guest's RAM that holds non-zero pages (the calibration's nonZeroShare, measured). */
+export const TINY_GUEST_USED_SHARE = DEFAULT_CALIBRATION.nonZeroShare;
 
 export interface MigrationModelInput {
   /** Guest RAM, MiB. */
@@ -84,31 +70,31 @@ const MiB = 2 ** 20;
 export function predictMigration(
   i: MigrationModelInput,
   o: MigrationModelOptions,
-  cal: MigrationHostCalibration = DEFAULT_CALIBRATION,
+  cal: MigrationCalibration = DEFAULT_CALIBRATION,
 ): MigrationPrediction {
   if (!(i.memMiB > 0)) throw new RangeError(`memMiB must be > 0, got ${i.memMiB}`);
   if (!(i.bandwidthMbps > 0)) throw new RangeError(`bandwidthMbps must be > 0, got ${i.bandwidthMbps}`);
   if (!(i.dirtyMiBps >= 0)) throw new RangeError(`dirtyMiBps must be >= 0, got ${i.dirtyMiBps}`);
+  const mc = cal.modes[calibratedMode(o)];
   const used = Math.min(i.memMiB, i.usedMiB ?? i.memMiB);
   const wws = Math.min(used, i.wwsMiB ?? used);
-  // Effective stream: the link or the hosts' CPU, whichever is slower; compression changes how much
-  // memory one byte on the wire carries.
-  const link = (i.bandwidthMbps * 1e6) / 8 / MiB; // MiB/s on the wire
-  let wireRatio = 1,
-    memRate = Math.min(link, cal.maxStreamMiBps);
-  if (o.multifdZstd) {
-    wireRatio = cal.zstdRatio;
-    memRate = Math.min(link / cal.zstdRatio, cal.zstdMiBps);
-  }
+  // Effective stream: the capped link (as QEMU's rate limiter delivers it) or the hosts' CPU,
+  // whichever is slower; compression changes how much memory one byte on the wire carries.
+  const link = ((i.bandwidthMbps * 1e6) / 8 / MiB) * mc.linkEfficiency; // MiB/s on the wire
+  const wireRatio = mc.wireRatio;
+  const memRate = Math.min(link / wireRatio, mc.streamMiBps);
+  // Under TCG the guest's vCPU and the migration thread share the CPU: the guest dirties less.
+  const dirtyRate = i.dirtyMiBps * mc.dirtyShare;
   const resendRatio = o.xbzrle ? cal.xbzrleRatio : 1;
-  const setupS = cal.setupMs / 1000;
-  const floorS = cal.minDowntimeMs / 1000;
+  const setupS = mc.setupMs / 1000;
+  const floorS = mc.downtimeFloorMs / 1000;
 
   if (o.mode === 'stop-and-copy') {
-    const t = used / memRate;
+    // The guest is paused from before the setup to the end: its downtime is the whole migration.
+    const t = setupS + used / memRate;
     return {
       converged: true,
-      totalMs: (setupS + t + floorS) * 1000,
+      totalMs: t * 1000,
       downtimeMs: (t + floorS) * 1000,
       bytes: used * wireRatio * MiB,
       rounds: 1,
@@ -117,25 +103,79 @@ export function predictMigration(
   }
 
   if (o.mode === 'postcopy') {
-    const warmS = Math.min((o.postcopyAfterMs ?? 1000) / 1000, used / memRate);
-    const sentWarm = warmS * memRate;
+    const afterS = (o.postcopyAfterMs ?? 1000) / 1000;
+    // A migration that completes within the warm-up never switches: it is a pre-copy.
+    const pre = precopy(
+      { used, wws, dirtyRate, memRate, capRate: link / wireRatio, wireRatio, resendRatio, setupS, floorS },
+      o,
+      i,
+      cal,
+    );
+    if (pre.converged && pre.totalMs / 1000 - setupS <= afterS)
+      return { ...pre, note: `finished before the switch to post-copy: ${pre.note}` };
+    const sentWarm = afterS * memRate;
     // Only pages dirtied after they were sent go again.
-    const redirty = Math.min(i.dirtyMiBps * warmS, wws) * (sentWarm / used);
+    const redirty = Math.min(dirtyRate * afterS, wws) * (sentWarm / used);
     const rest = used - sentWarm + redirty;
-    const t = warmS + rest / memRate;
+    const t = afterS + rest / memRate;
     return {
       converged: true,
-      totalMs: (setupS + t + floorS) * 1000,
-      downtimeMs: (floorS + Math.min(rest, 1) / memRate) * 1000,
+      totalMs: (setupS + t) * 1000,
+      downtimeMs: floorS * 1000,
       bytes: (sentWarm + rest) * wireRatio * MiB,
       rounds: 1,
       note: 'switched to post-copy after the warm-up',
     };
   }
+  return precopy(
+    { used, wws, dirtyRate, memRate, capRate: link / wireRatio, wireRatio, resendRatio, setupS, floorS },
+    o,
+    i,
+    cal,
+  );
+}
 
-  // Pre-copy rounds.
+/** The calibration's mode for these options (auto-converge and XBZRLE are pre-copy's). */
+export function calibratedMode(o: MigrationModelOptions): CalibratedMode {
+  if (o.mode === 'stop-and-copy' || o.mode === 'postcopy') return o.mode;
+  return o.multifdZstd ? 'precopy+multifd-zstd' : 'precopy';
+}
+
+/** Pre-copy rounds (Clark et al.): round 0 sends the used memory, round i what round i − 1 let dirty. */
+interface Stream {
+  used: number;
+  wws: number;
+  dirtyRate: number;
+  /** Memory moved per second, and what QEMU expects before measuring (the cap), MiB/s. */
+  memRate: number;
+  capRate: number;
+  wireRatio: number;
+  resendRatio: number;
+  setupS: number;
+  floorS: number;
+}
+
+function precopy(
+  { used, wws, dirtyRate, memRate, capRate, wireRatio, resendRatio, setupS, floorS }: Stream,
+  o: MigrationModelOptions,
+  i: MigrationModelInput,
+  cal: MigrationCalibration,
+): MigrationPrediction {
   const limitS = (o.maxDowntimeMs ?? 300) / 1000;
-  let dirty = i.dirtyMiBps;
+  // Before its first measurement QEMU expects the bandwidth cap: when all the memory fits the limit
+  // at that rate (fast links), it stops the guest at once and copies everything in the downtime.
+  if (used / capRate <= limitS) {
+    const down = used / memRate + floorS;
+    return {
+      converged: true,
+      totalMs: (setupS + down) * 1000,
+      downtimeMs: down * 1000,
+      bytes: used * wireRatio * MiB,
+      rounds: 1,
+      note: 'all memory fit the downtime limit at the capped rate: copied with the guest paused',
+    };
+  }
+  let dirty = dirtyRate;
   let toSend = used;
   let sent = 0,
     time = 0,
@@ -149,8 +189,16 @@ export function predictMigration(
     sent += bytes;
     time += t;
     const next = Math.min(dirty * t, wws);
-    // QEMU finishes when the remaining data can be sent within the downtime limit.
-    if ((next * resendRatio) / memRate <= limitS) {
+    const stop =
+      // QEMU finishes when the remaining data can be sent within the downtime limit.
+      (next * resendRatio) / memRate <= limitS
+        ? 'remaining memory fit the downtime limit'
+        : rounds >= maxRounds
+          ? 'stopped after the round limit'
+          : sent >= maxBytes
+            ? 'stopped after the copy limit'
+            : undefined;
+    if (stop) {
       const down = (next * resendRatio) / memRate + floorS;
       return {
         converged: true,
@@ -158,21 +206,10 @@ export function predictMigration(
         downtimeMs: down * 1000,
         bytes: (sent + next * resendRatio) * wireRatio * MiB,
         rounds: rounds + 1,
-        note: 'remaining memory fit the downtime limit',
+        note: stop,
       };
     }
-    if (rounds >= maxRounds || sent >= maxBytes) {
-      const down = (next * resendRatio) / memRate + floorS;
-      return {
-        converged: true,
-        totalMs: (setupS + time + down) * 1000,
-        downtimeMs: down * 1000,
-        bytes: (sent + next * resendRatio) * wireRatio * MiB,
-        rounds: rounds + 1,
-        note: rounds >= maxRounds ? 'stopped after the round limit' : 'stopped after the copy limit',
-      };
-    }
-    if (o.autoConverge) dirty *= 0.7; // QEMU throttles the guest in 10-20 % steps; 0.7 per round is a fair average
+    if (o.autoConverge) dirty *= cal.autoConvergeFactor;
     toSend = next;
     if (rounds >= 60) {
       return {
@@ -215,7 +252,7 @@ export interface MigrationPlan {
  */
 export function planMigration(
   p: MigrationPlanInput,
-  cal: MigrationHostCalibration = DEFAULT_CALIBRATION,
+  cal: MigrationCalibration = DEFAULT_CALIBRATION,
 ): MigrationPlan {
   const maxTotal = p.maxTotalMs ?? Infinity;
   const candidates: [MigrationModelOptions, string][] = [
