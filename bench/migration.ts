@@ -6,12 +6,13 @@
  * `-- --from FILE`: evaluate recorded runs without running guests; `-- --refit`: refit the
  * calibration file (calibration/migration.json) from the runs and write it.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QemuDriver } from '../src/drivers/qemu/qemu-driver.ts';
 import type { RecordedRun } from '../src/models/migration-fit.ts';
+import { evaluateRuns } from './migration-evaluate.ts';
 import { BENCH_MODES, describeRun, recordRun, waitFor } from './migration-record.ts';
 
 const args = process.argv.slice(2);
@@ -87,4 +88,21 @@ function save(runs: RecordedRun[], partial: boolean): void {
   );
 }
 
-if (fromAt < 0) save(await runGuests(), false);
+const results = join(root, 'bench/results');
+const from = fromAt >= 0 ? args[fromAt + 1] : join(results, `migration${quick ? '-quick' : ''}.json`);
+if (fromAt >= 0 && !from)
+  throw new Error('--from needs a file of recorded runs (bench/results/migration.json)');
+let runs: RecordedRun[];
+if (fromAt < 0) {
+  runs = await runGuests();
+  save(runs, false);
+} else runs = (JSON.parse(readFileSync(from!, 'utf8')) as { runs: RecordedRun[] }).runs;
+const evaluation = evaluateRuns(runs, {
+  refit: args.includes('--refit'),
+  calibrationPath: join(root, 'calibration/migration.json'),
+  from: from!.replace(root + '/', ''),
+  log,
+});
+mkdirSync(results, { recursive: true });
+// The errors go next to the runs they were computed on (the raw runs file is left as recorded).
+writeFileSync(from!.replace(/\.json$/, '') + '-errors.json', JSON.stringify(evaluation, null, 2) + '\n');

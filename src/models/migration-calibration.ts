@@ -16,6 +16,8 @@ export interface ModeCalibration {
   streamMiBps: number;
   /** Share of a capped link the stream really reaches (QEMU's rate limiter, protocol overhead). */
   linkEfficiency: number;
+  /** Rate the first pass scans zero pages at (read, found zero, a flag sent), MiB/s. */
+  zeroScanMiBps: number;
   /** Fixed cost: QEMU's setup, the first dirty-bitmap sync, the completion, ms. */
   setupMs: number;
   /** Downtime floor: device state, the last sync, the switch-over, ms. */
@@ -49,6 +51,7 @@ export interface MigrationCalibration {
 const MODE_FIELDS: [keyof ModeCalibration, number, number][] = [
   ['streamMiBps', 0.1, 1e6],
   ['linkEfficiency', 0.05, 4],
+  ['zeroScanMiBps', 1, 1e7],
   ['setupMs', 0, 600_000],
   ['downtimeFloorMs', 0, 600_000],
   ['wireRatio', 0.001, 2],
@@ -122,6 +125,7 @@ export function uniformCalibration(p: {
   const m: ModeCalibration = {
     streamMiBps: p.streamMiBps,
     linkEfficiency: 1,
+    zeroScanMiBps: 1e7,
     setupMs: p.setupMs ?? 0,
     downtimeFloorMs: p.downtimeFloorMs ?? 0,
     wireRatio: 1,

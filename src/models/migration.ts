@@ -88,10 +88,12 @@ export function predictMigration(
   const resendRatio = o.xbzrle ? cal.xbzrleRatio : 1;
   const setupS = mc.setupMs / 1000;
   const floorS = mc.downtimeFloorMs / 1000;
+  // The first pass also reads every zero page to find it is zero (QEMU sends a flag, not the page).
+  const zeroS = (i.memMiB - used) / mc.zeroScanMiBps;
 
   if (o.mode === 'stop-and-copy') {
     // The guest is paused from before the setup to the end: its downtime is the whole migration.
-    const t = setupS + used / memRate;
+    const t = setupS + used / memRate + zeroS;
     return {
       converged: true,
       totalMs: t * 1000,
@@ -106,7 +108,18 @@ export function predictMigration(
     const afterS = (o.postcopyAfterMs ?? 1000) / 1000;
     // A migration that completes within the warm-up never switches: it is a pre-copy.
     const pre = precopy(
-      { used, wws, dirtyRate, memRate, capRate: link / wireRatio, wireRatio, resendRatio, setupS, floorS },
+      {
+        used,
+        wws,
+        dirtyRate,
+        memRate,
+        capRate: o.multifdZstd ? 0 : link,
+        zeroS,
+        wireRatio,
+        resendRatio,
+        setupS,
+        floorS,
+      },
       o,
       i,
       cal,
@@ -117,7 +130,7 @@ export function predictMigration(
     // Only pages dirtied after they were sent go again.
     const redirty = Math.min(dirtyRate * afterS, wws) * (sentWarm / used);
     const rest = used - sentWarm + redirty;
-    const t = afterS + rest / memRate;
+    const t = afterS + zeroS + rest / memRate;
     return {
       converged: true,
       totalMs: (setupS + t) * 1000,
@@ -128,7 +141,18 @@ export function predictMigration(
     };
   }
   return precopy(
-    { used, wws, dirtyRate, memRate, capRate: link / wireRatio, wireRatio, resendRatio, setupS, floorS },
+    {
+      used,
+      wws,
+      dirtyRate,
+      memRate,
+      capRate: o.multifdZstd ? 0 : link,
+      zeroS,
+      wireRatio,
+      resendRatio,
+      setupS,
+      floorS,
+    },
     o,
     i,
     cal,
@@ -146,9 +170,11 @@ interface Stream {
   used: number;
   wws: number;
   dirtyRate: number;
-  /** Memory moved per second, and what QEMU expects before measuring (the cap), MiB/s. */
+  /** Memory moved per second, and what QEMU expects before measuring (the cap; 0: no such rule), MiB/s. */
   memRate: number;
   capRate: number;
+  /** Time the first pass spends scanning zero pages, s. */
+  zeroS: number;
   wireRatio: number;
   resendRatio: number;
   setupS: number;
@@ -156,16 +182,17 @@ interface Stream {
 }
 
 function precopy(
-  { used, wws, dirtyRate, memRate, capRate, wireRatio, resendRatio, setupS, floorS }: Stream,
+  { used, wws, dirtyRate, memRate, capRate, zeroS, wireRatio, resendRatio, setupS, floorS }: Stream,
   o: MigrationModelOptions,
   i: MigrationModelInput,
   cal: MigrationCalibration,
 ): MigrationPrediction {
   const limitS = (o.maxDowntimeMs ?? 300) / 1000;
-  // Before its first measurement QEMU expects the bandwidth cap: when all the memory fits the limit
-  // at that rate (fast links), it stops the guest at once and copies everything in the downtime.
-  if (used / capRate <= limitS) {
-    const down = used / memRate + floorS;
+  // Before its first measurement QEMU expects the bandwidth cap, and counts every page of the RAM
+  // as pending (zero or not): when all of it fits the limit at that rate (fast links), it stops the
+  // guest at once and copies everything in the downtime (seen on 10 Gbit/s; not with multifd).
+  if (i.memMiB / capRate <= limitS) {
+    const down = used / memRate + zeroS + floorS;
     return {
       converged: true,
       totalMs: (setupS + down) * 1000,
@@ -185,7 +212,7 @@ function precopy(
   for (;;) {
     rounds++;
     const bytes = rounds === 1 ? toSend : toSend * resendRatio;
-    const t = bytes / memRate;
+    const t = bytes / memRate + (rounds === 1 ? zeroS : 0);
     sent += bytes;
     time += t;
     const next = Math.min(dirty * t, wws);
