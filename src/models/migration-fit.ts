@@ -227,7 +227,7 @@ function fitMode(runs: RecordedRun[], cal: MigrationCalibration, mode: Calibrate
     return runs.reduce((s, r) => s + loss(r, predictRun(r, c)), 0);
   };
   let x = free.map(([k, lo, hi]) => toFree(cal.modes[mode][k], lo, hi));
-  for (let i = 0; i < 3; i++) x = nelderMead(f, x, 0.7);
+  for (let i = 0; i < 8; i++) x = nelderMead(f, x, i % 2 ? 0.2 : 0.7);
   const m = build(x);
   return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, round3(v)])) as unknown as ModeCalibration;
 }
