@@ -8,7 +8,7 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QemuDriver } from '../src/drivers/qemu/qemu-driver.ts';
 import type { RecordedRun } from '../src/models/migration-fit.ts';
@@ -104,5 +104,8 @@ const evaluation = evaluateRuns(runs, {
   log,
 });
 mkdirSync(results, { recursive: true });
-// The errors go next to the runs they were computed on (the raw runs file is left as recorded).
-writeFileSync(from!.replace(/\.json$/, '') + '-errors.json', JSON.stringify(evaluation, null, 2) + '\n');
+// The errors go to bench/results/ under the runs file's name (the runs file is left as recorded).
+writeFileSync(
+  join(results, basename(from!).replace(/\.json$/, '') + '-errors.json'),
+  JSON.stringify(evaluation, null, 2) + '\n',
+);

@@ -24,7 +24,7 @@ import { listDisks } from '../drivers/qemu/block-mirror.ts';
 import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { checkGuestId, checkSnapshotName, GUEST_ID_PATTERN } from '../drivers/qemu/host-paths.ts';
 import { readKsm } from '../drivers/ksm.ts';
-import { planMigration } from '../models/migration.ts';
+import { DEFAULT_CALIBRATION, planMigration } from '../models/migration.ts';
 import { agentRequest, type AgentTls } from '../drivers/agent/agent-request.ts';
 import { registerConsoleRoutes } from './console-routes.ts';
 import { guestDiskSchema, imageRefSchema, registerStorageRoutes } from './storage-routes.ts';
@@ -493,16 +493,23 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
     let planned: ReturnType<typeof planMigration> | undefined;
     if (b.plan) {
-      const dirty = await d.dirtyRate(id, { seconds: 1 });
+      // QEMU's page sampling (dirty ring under KVM) corrected by the calibrated gain, and the guest's
+      // non-zero memory: at least what it uses, at least the calibrated share of its RAM
+      // (calibration/migration.json, refitted by npm run bench:migration -- --refit).
+      const sampled = await d.dirtyRate(id, { seconds: 1, samplePagesPerGiB: 4096 });
+      const dirty = sampled * DEFAULT_CALIBRATION.dirtySampleGain;
       const st = await d.memoryStats(id).catch(() => undefined);
       const used = st ? st.totalMiB - st.freeMiB : g.spec.memoryMiB;
-      // Conservative: 1.5 × the measured rate, and any used page may be in the working set.
-      planned = planMigration({
-        memMiB: g.spec.memoryMiB,
-        usedMiB: Math.max(used, g.spec.memoryMiB * 0.5),
-        dirtyMiBps: dirty * 1.5,
-        ...b.plan,
-      });
+      // A 20 % margin on the rate: a guest's dirtying varies between the measurement and the move.
+      planned = planMigration(
+        {
+          memMiB: g.spec.memoryMiB,
+          usedMiB: Math.max(used, g.spec.memoryMiB * DEFAULT_CALIBRATION.nonZeroShare),
+          dirtyMiBps: dirty * 1.2,
+          ...b.plan,
+        },
+        DEFAULT_CALIBRATION,
+      );
       if (!planned.ok)
         throw new HttpError(
           409,
