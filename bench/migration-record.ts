@@ -6,7 +6,7 @@
  * machine's load average.
  */
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { migrate, MigrationError, type MigrationOptions } from '../src/drivers/qemu/migration.ts';
 import type { QemuDriver } from '../src/drivers/qemu/qemu-driver.ts';
 import type { RecordedRun } from '../src/models/migration-fit.ts';
@@ -124,6 +124,7 @@ export async function recordRun(
     nonZeroMiB: Math.round(nonZeroMiB * 10) / 10,
     dirtySampledMiBps,
     loadAvg: loadavg().map((x) => Math.round(x * 100) / 100),
+    cpus: cpus().length,
     converged: false,
     guestOk: false,
   };

@@ -16,6 +16,11 @@ export interface ModeCalibration {
   streamMiBps: number;
   /** Share of a capped link the stream really reaches (QEMU's rate limiter, protocol overhead). */
   linkEfficiency: number;
+  /**
+   * How the machine's other load slows the stream (CPU-bound under TCG): the stream is
+   * streamMiBps / (1 + loadSensitivity × load per CPU); streamMiBps is then the rate on an idle host.
+   */
+  loadSensitivity: number;
   /** Rate the first pass scans zero pages at (read, found zero, a flag sent), MiB/s. */
   zeroScanMiBps: number;
   /** Fixed cost: QEMU's setup, the first dirty-bitmap sync, the completion, ms. */
@@ -39,6 +44,8 @@ export interface MigrationCalibration {
   fitted?: { date: string; from: string; runs: number; method: string; accel: string };
   /** Share of the RAM holding non-zero pages, for callers that do not know a guest's real count. */
   nonZeroShare: number;
+  /** Host load per CPU (1-min load average / CPUs) assumed when a caller does not give one. */
+  typicalLoadPerCpu: number;
   /** True dirty rate / QEMU calc-dirty-rate page-sampling reading (1 for dirty-ring). */
   dirtySampleGain: number;
   /** XBZRLE: bytes sent per re-sent page byte. */
@@ -52,6 +59,7 @@ const MODE_FIELDS: [keyof ModeCalibration, number, number][] = [
   ['streamMiBps', 0.1, 1e6],
   ['linkEfficiency', 0.05, 4],
   ['zeroScanMiBps', 1, 1e7],
+  ['loadSensitivity', 0, 100],
   ['setupMs', 0, 600_000],
   ['downtimeFloorMs', 0, 600_000],
   ['wireRatio', 0.001, 2],
@@ -59,6 +67,7 @@ const MODE_FIELDS: [keyof ModeCalibration, number, number][] = [
 ];
 const TOP_FIELDS: [keyof MigrationCalibration, number, number][] = [
   ['nonZeroShare', 0, 1],
+  ['typicalLoadPerCpu', 0, 1000],
   ['dirtySampleGain', 0.01, 100],
   ['xbzrleRatio', 0.001, 2],
   ['autoConvergeFactor', 0.01, 1],
@@ -126,6 +135,7 @@ export function uniformCalibration(p: {
     streamMiBps: p.streamMiBps,
     linkEfficiency: 1,
     zeroScanMiBps: 1e7,
+    loadSensitivity: 0,
     setupMs: p.setupMs ?? 0,
     downtimeFloorMs: p.downtimeFloorMs ?? 0,
     wireRatio: 1,
@@ -133,6 +143,7 @@ export function uniformCalibration(p: {
   };
   return {
     nonZeroShare: 1,
+    typicalLoadPerCpu: 0,
     dirtySampleGain: p.dirtySampleGain ?? 1,
     xbzrleRatio: p.xbzrleRatio ?? 1,
     autoConvergeFactor: 0.7,

@@ -25,6 +25,7 @@ truth.modes.precopy = {
   downtimeFloorMs: 50,
   wireRatio: 1,
   dirtyShare: 0.6,
+  loadSensitivity: 0.5,
 };
 
 /** Runs "measured" exactly as the true model predicts (QEMU's sampling reads 1 / gain of the rate). */
@@ -43,7 +44,8 @@ function syntheticRuns(): RecordedRun[] {
             accel: 'tcg',
             nonZeroMiB,
             dirtySampledMiBps: dirty / 1.25,
-            loadAvg: [1, 1, 1],
+            loadAvg: [[0.5, 2, 6, 1][runs.length % 4]!, 1, 1],
+            cpus: 2,
             converged: true,
             guestOk: true,
           };
@@ -70,11 +72,8 @@ test('fitCalibration() recovers the parameters that made synthetic runs, from fa
   assert.equal(fit.dirtySampleGain, 1.25); // median of nominal / sampled
   assert.equal(fit.nonZeroShare, 0.3906); // median of non-zero / RAM: 400/1024 = 200/512 // median of non-zero / RAM
   const got = fit.modes.precopy;
-  for (const k of ['streamMiBps', 'linkEfficiency', 'setupMs', 'dirtyShare'] as const)
-    assert.ok(
-      Math.abs(got[k] / truth.modes.precopy[k] - 1) < 0.05,
-      `${k}: ${got[k]} vs ${truth.modes.precopy[k]}`,
-    );
+  for (const k of ['streamMiBps', 'linkEfficiency', 'setupMs', 'dirtyShare', 'loadSensitivity'] as const)
+    assert.ok(Math.abs(got[k] / truth.modes.precopy[k] - 1) < 0.05, `${k}: ${JSON.stringify(got)}`);
   // Modes without runs keep the starting parameters.
   assert.equal(fit.modes.postcopy.streamMiBps, 1400);
   // And the fitted model reproduces the runs.

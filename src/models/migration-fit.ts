@@ -26,8 +26,9 @@ export interface RecordedRun {
   dirtySampledMiBps: number;
   /** The rate the guest really dirtied from the migration's start to its first heartbeat after, MiB/s. */
   guestDirtyMiBps?: number;
-  /** The machine's 1-, 5- and 15-minute load averages at the start. */
+  /** The machine's 1-, 5- and 15-minute load averages at the start, and its CPUs. */
   loadAvg: number[];
+  cpus?: number;
   converged: boolean;
   guestOk: boolean;
   measured?: {
@@ -71,6 +72,9 @@ export function plannedDirty(r: RecordedRun, cal: MigrationCalibration): number 
   return Number.isFinite(r.dirtySampledMiBps) ? r.dirtySampledMiBps * cal.dirtySampleGain : r.dirtyMiBps;
 }
 
+/** A run's host load per CPU (1-min load average / CPUs; 2 CPUs when not recorded); NaN if unknown. */
+export const loadPerCpu = (r: RecordedRun) => (r.loadAvg[0] ?? NaN) / (r.cpus ?? 2);
+
 /** Predict a recorded run with a calibration, from what was measured before it (never after). */
 export function predictRun(r: RecordedRun, cal: MigrationCalibration): MigrationPrediction {
   return predictMigration(
@@ -80,6 +84,7 @@ export function predictRun(r: RecordedRun, cal: MigrationCalibration): Migration
       wwsMiB: r.wwsMiB,
       dirtyMiBps: plannedDirty(r, cal),
       bandwidthMbps: r.bandwidthMbps,
+      hostLoadPerCpu: loadPerCpu(r),
     },
     modelOptions(r.mode),
     cal,
@@ -119,6 +124,7 @@ const FREE: [keyof ModeCalibration, number, number][] = [
   ['linkEfficiency', 0.2, 3],
   ['setupMs', 1, 1e4],
   ['zeroScanMiBps', 10, 1e6],
+  ['loadSensitivity', 0.001, 20],
   ['downtimeFloorMs', 0.1, 1e4],
   ['dirtyShare', 0.01, 1],
   ['wireRatio', 0.01, 1.5],
@@ -201,10 +207,12 @@ export function fitCalibration(runs: RecordedRun[], start: MigrationCalibration)
       .map((r) => r.dirtyMiBps / r.dirtySampledMiBps),
   );
   const share = median(runs.map((r) => r.nonZeroMiB / r.memMiB));
+  const load = median(runs.map(loadPerCpu));
   const cal: MigrationCalibration = {
     ...start,
     dirtySampleGain: Number.isFinite(gain) ? round3(gain) : start.dirtySampleGain,
     nonZeroShare: Number.isFinite(share) ? round3(share) : start.nonZeroShare,
+    typicalLoadPerCpu: Number.isFinite(load) ? round3(load) : start.typicalLoadPerCpu,
     modes: { ...start.modes },
   };
   for (const mode of CALIBRATED_MODES) {
@@ -226,9 +234,14 @@ function fitMode(runs: RecordedRun[], cal: MigrationCalibration, mode: Calibrate
     const c = { ...cal, modes: { ...cal.modes, [mode]: build(x) } };
     return runs.reduce((s, r) => s + loss(r, predictRun(r, c)), 0);
   };
-  let x = free.map(([k, lo, hi]) => toFree(cal.modes[mode][k], lo, hi));
-  for (let i = 0; i < 8; i++) x = nelderMead(f, x, i % 2 ? 0.2 : 0.7);
-  const m = build(x);
+  // Two starts (the given parameters, and the middle of every range), restarted until settled.
+  let best: number[] | undefined;
+  for (const x0 of [free.map(([k, lo, hi]) => toFree(cal.modes[mode][k], lo, hi)), free.map(() => 0)]) {
+    let x = x0;
+    for (let i = 0; i < 6; i++) x = nelderMead(f, x, i % 2 ? 0.2 : 1);
+    if (!best || f(x) < f(best)) best = x;
+  }
+  const m = build(best!);
   return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, round3(v)])) as unknown as ModeCalibration;
 }
 

@@ -34,6 +34,8 @@ export interface MigrationModelInput {
   wwsMiB?: number;
   /** Link bandwidth available to the migration, Mbit/s. */
   bandwidthMbps: number;
+  /** The source host's load per CPU (1-min load average / CPUs); default the calibration's typical. */
+  hostLoadPerCpu?: number;
 }
 
 export type ModelMode = 'stop-and-copy' | 'precopy' | 'postcopy';
@@ -82,7 +84,9 @@ export function predictMigration(
   // whichever is slower; compression changes how much memory one byte on the wire carries.
   const link = ((i.bandwidthMbps * 1e6) / 8 / MiB) * mc.linkEfficiency; // MiB/s on the wire
   const wireRatio = mc.wireRatio;
-  const memRate = Math.min(link / wireRatio, mc.streamMiBps);
+  // Other processes take CPU from the migration thread (TCG: the stream is CPU-bound).
+  const load = Math.max(0, i.hostLoadPerCpu ?? cal.typicalLoadPerCpu);
+  const memRate = Math.min(link / wireRatio, mc.streamMiBps / (1 + mc.loadSensitivity * load));
   // Under TCG the guest's vCPU and the migration thread share the CPU: the guest dirties less.
   const dirtyRate = i.dirtyMiBps * mc.dirtyShare;
   const resendRatio = o.xbzrle ? cal.xbzrleRatio : 1;
