@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { cpus, hostname, totalmem } from 'node:os';
+import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { checkGuestSpec, DriverError, GuestState } from '../core/hypervisor.ts';
@@ -506,6 +506,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
           memMiB: g.spec.memoryMiB,
           usedMiB: Math.max(used, g.spec.memoryMiB * DEFAULT_CALIBRATION.nonZeroShare),
           dirtyMiBps: dirty * 1.2,
+          // This host's other load slows the (CPU-bound under TCG) migration stream.
+          hostLoadPerCpu: loadavg()[0]! / Math.max(1, cpus().length),
           ...b.plan,
         },
         DEFAULT_CALIBRATION,
