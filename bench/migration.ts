@@ -4,7 +4,7 @@
  * bench/results/migration.json (`-- --quick`: a small set, migration-quick.json), then evaluate the
  * models on the recorded runs (bench/migration-evaluate.ts).
  * `-- --from FILE`: evaluate recorded runs without running guests; `-- --refit`: refit the
- * calibration file (calibration/migration.json) from the runs and write it.
+ * calibration file (src/models/migration-calibration.json) from the runs and write it.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -99,7 +99,7 @@ if (fromAt < 0) {
 } else runs = (JSON.parse(readFileSync(from!, 'utf8')) as { runs: RecordedRun[] }).runs;
 const evaluation = evaluateRuns(runs, {
   refit: args.includes('--refit'),
-  calibrationPath: join(root, 'calibration/migration.json'),
+  calibrationPath: join(root, 'src/models/migration-calibration.json'),
   from: from!.replace(root + '/', ''),
   log,
 });

@@ -495,7 +495,7 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     if (b.plan) {
       // QEMU's page sampling (dirty ring under KVM) corrected by the calibrated gain, and the guest's
       // non-zero memory: at least what it uses, at least the calibrated share of its RAM
-      // (calibration/migration.json, refitted by npm run bench:migration -- --refit).
+      // (src/models/migration-calibration.json, refitted by npm run bench:migration -- --refit).
       const sampled = await d.dirtyRate(id, { seconds: 1, samplePagesPerGiB: 4096 });
       const dirty = sampled * DEFAULT_CALIBRATION.dirtySampleGain;
       const st = await d.memoryStats(id).catch(() => undefined);

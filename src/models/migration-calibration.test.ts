@@ -9,8 +9,8 @@ import {
 } from './migration-calibration.ts';
 import { planMigration, predictMigration } from './migration.ts';
 
-test('DEFAULT_CALIBRATION is calibration/migration.json, valid', () => {
-  const file = JSON.parse(readFileSync(new URL('../../calibration/migration.json', import.meta.url), 'utf8'));
+test('DEFAULT_CALIBRATION is src/models/migration-calibration.json, valid', () => {
+  const file = JSON.parse(readFileSync(new URL('./migration-calibration.json', import.meta.url), 'utf8'));
   assert.deepEqual(DEFAULT_CALIBRATION, file);
   assert.equal(checkMigrationCalibration(file), file);
 });

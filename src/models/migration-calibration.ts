@@ -1,10 +1,10 @@
 /**
  * The live-migration models' calibration: the parameters of src/models/migration.ts per migration
  * mode, fitted to real runs by `npm run bench:migration -- --refit` and kept in ONE file,
- * calibration/migration.json, that the simulator, the planners (agent, control plane) and the
+ * src/models/migration-calibration.json, that the simulator, the planners (agent, control plane) and the
  * benchmark all read through DEFAULT_CALIBRATION. Validation of any calibration object is here.
  */
-import file from '../../calibration/migration.json' with { type: 'json' };
+import file from './migration-calibration.json' with { type: 'json' };
 
 /** The modes the calibration has parameters for (auto-converge and XBZRLE use pre-copy's). */
 export const CALIBRATED_MODES = ['stop-and-copy', 'precopy', 'postcopy', 'precopy+multifd-zstd'] as const;
@@ -112,10 +112,10 @@ export function checkMigrationCalibration(
 
 const show = (v: unknown) => JSON.stringify(v)?.slice(0, 40) ?? String(v);
 
-/** The calibration in calibration/migration.json (validated when this module loads). */
+/** The calibration in src/models/migration-calibration.json (validated when this module loads). */
 export const DEFAULT_CALIBRATION: MigrationCalibration = checkMigrationCalibration(
   file,
-  'calibration/migration.json',
+  'src/models/migration-calibration.json',
 );
 
 /**

@@ -17,7 +17,7 @@ import {
 } from './migration-calibration.ts';
 
 export { DEFAULT_CALIBRATION, type MigrationCalibration };
-/** @deprecated the calibration is per mode now: MigrationCalibration (calibration/migration.json). */
+/** @deprecated the calibration is per mode now: MigrationCalibration (src/models/migration-calibration.json). */
 export type MigrationHostCalibration = MigrationCalibration;
 
 /** Share of a tiny guest's RAM that holds non-zero pages (the calibration's nonZeroShare, measured). */
