@@ -8,6 +8,10 @@
  * (at most the writable working set); QEMU stops when the remaining data fits the downtime limit.
  * Post-copy follows Hines & Gopalan (VEE 2009): a short pre-copy warm-up, then the guest runs on
  * the destination while the rest is pushed and faulted in.
+ *
+ * Every parameter (per mode: stream, link efficiency, setup, zero-page scan, downtime floor, wire
+ * ratio, TCG dirty share, load sensitivity) comes from a MigrationCalibration, by default
+ * src/models/migration-calibration.json as `npm run bench:migration -- --refit` fits it to real runs.
  */
 
 import {
@@ -130,7 +134,7 @@ export function predictMigration(
     );
     if (pre.converged && pre.totalMs / 1000 - setupS <= afterS)
       return { ...pre, note: `finished before the switch to post-copy: ${pre.note}` };
-    const sentWarm = afterS * memRate;
+    const sentWarm = Math.min(afterS * memRate, used);
     // Only pages dirtied after they were sent go again.
     const redirty = Math.min(dirtyRate * afterS, wws) * (sentWarm / used);
     const rest = used - sentWarm + redirty;
