@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { cpus, hostname, totalmem } from 'node:os';
+import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { checkGuestSpec, DriverError, GuestState } from '../core/hypervisor.ts';
@@ -24,7 +24,7 @@ import { listDisks } from '../drivers/qemu/block-mirror.ts';
 import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
 import { checkGuestId, checkSnapshotName, GUEST_ID_PATTERN } from '../drivers/qemu/host-paths.ts';
 import { readKsm } from '../drivers/ksm.ts';
-import { planMigration } from '../models/migration.ts';
+import { DEFAULT_CALIBRATION, planMigration } from '../models/migration.ts';
 import { MAX_SAMPLE_BITS } from '../core/memory/fingerprint.ts';
 import { agentRequest, type AgentTls } from '../drivers/agent/agent-request.ts';
 import { registerConsoleRoutes } from './console-routes.ts';
@@ -520,16 +520,25 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
       throw new DriverError('INVALID_STATE', `Cannot migrate guest "${id}": it is ${g.state}`, id);
     let planned: ReturnType<typeof planMigration> | undefined;
     if (b.plan) {
-      const dirty = await d.dirtyRate(id, 1);
+      // QEMU's page sampling (dirty ring under KVM) corrected by the calibrated gain, and the guest's
+      // non-zero memory: at least what it uses, at least the calibrated share of its RAM
+      // (src/models/migration-calibration.json, refitted by npm run bench:migration -- --refit).
+      const sampled = await d.dirtyRate(id, { seconds: 1, samplePagesPerGiB: 4096 });
+      const dirty = sampled * DEFAULT_CALIBRATION.dirtySampleGain;
       const st = await d.memoryStats(id).catch(() => undefined);
       const used = st ? st.totalMiB - st.freeMiB : g.spec.memoryMiB;
-      // Conservative: 1.5 × the measured rate, and any used page may be in the working set.
-      planned = planMigration({
-        memMiB: g.spec.memoryMiB,
-        usedMiB: Math.max(used, g.spec.memoryMiB * 0.5),
-        dirtyMiBps: dirty * 1.5,
-        ...b.plan,
-      });
+      // A 20 % margin on the rate: a guest's dirtying varies between the measurement and the move.
+      planned = planMigration(
+        {
+          memMiB: g.spec.memoryMiB,
+          usedMiB: Math.max(used, g.spec.memoryMiB * DEFAULT_CALIBRATION.nonZeroShare),
+          dirtyMiBps: dirty * 1.2,
+          // This host's other load slows the (CPU-bound under TCG) migration stream.
+          hostLoadPerCpu: loadavg()[0]! / Math.max(1, cpus().length),
+          ...b.plan,
+        },
+        DEFAULT_CALIBRATION,
+      );
       if (!planned.ok)
         throw new HttpError(
           409,

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { predictMigration, type MigrationHostCalibration } from './migration.ts';
+import { predictMigration } from './migration.ts';
+import { uniformCalibration } from './migration-calibration.ts';
 import { predictBlockMigration, type BlockMigrationCalibration } from './migration-disk.ts';
 
 // Round numbers: the link gives 100 MiB/s, no fixed costs, sparse ranges cost like data.
-const memCal: MigrationHostCalibration = {
-  maxStreamMiBps: 1000,
-  setupMs: 0,
-  minDowntimeMs: 0,
-  zstdRatio: 0.25,
-  zstdMiBps: 1000,
-  xbzrleRatio: 0.5,
-};
+const memCal = uniformCalibration({ streamMiBps: 1000, zstdRatio: 0.25, zstdMiBps: 1000, xbzrleRatio: 0.5 });
 const cal: BlockMigrationCalibration = { maxMirrorMiBps: 1000, zeroMiBps: 1000, mirrorSetupMs: 0 };
 const link = (8 * 100 * 2 ** 20) / 1e6; // Mbit/s giving exactly 100 MiB/s
 const MiB = 2 ** 20;

@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planMigration, predictMigration, type MigrationHostCalibration } from './migration.ts';
+import { planMigration, predictMigration } from './migration.ts';
+import { uniformCalibration } from './migration-calibration.ts';
 
 // Round numbers: 100 MiB/s stream, no fixed costs.
-const cal: MigrationHostCalibration = {
-  maxStreamMiBps: 1000,
-  setupMs: 0,
-  minDowntimeMs: 0,
-  zstdRatio: 0.25,
-  zstdMiBps: 1000,
-  xbzrleRatio: 0.5,
-};
+const cal = uniformCalibration({ streamMiBps: 1000, zstdRatio: 0.25, zstdMiBps: 1000, xbzrleRatio: 0.5 });
 const link = (8 * 100 * 2 ** 20) / 1e6; // Mbit/s giving exactly 100 MiB/s
 
 test('stop-and-copy: downtime is the whole copy', () => {
@@ -79,7 +73,7 @@ test('planMigration() picks the least intrusive setting that converges, or refus
   // Compression lifts the effective stream to 400 MiB/s (link / 0.25), enough for 200 MiB/s dirtying
   const hot = planMigration(
     { memMiB: 512, dirtyMiBps: 200, wwsMiB: 128, bandwidthMbps: link, downtimeTargetMs: 300 },
-    { ...cal, zstdMiBps: 1000 },
+    cal,
   );
   assert.equal(hot.options?.multifdZstd, true);
   const noComp = planMigration(

@@ -8,34 +8,24 @@
  * (at most the writable working set); QEMU stops when the remaining data fits the downtime limit.
  * Post-copy follows Hines & Gopalan (VEE 2009): a short pre-copy warm-up, then the guest runs on
  * the destination while the rest is pushed and faulted in.
+ *
+ * Every parameter (per mode: stream, link efficiency, setup, zero-page scan, downtime floor, wire
+ * ratio, TCG dirty share, load sensitivity) comes from a MigrationCalibration, by default
+ * src/models/migration-calibration.json as `npm run bench:migration -- --refit` fits it to real runs.
  */
 
-export interface MigrationHostCalibration {
-  /** Highest migration stream the hosts sustain (CPU-bound under TCG), MiB/s. */
-  maxStreamMiBps: number;
-  /** Fixed cost of setting up and finishing a migration, ms. */
-  setupMs: number;
-  /** Downtime floor (device state, final sync), ms. */
-  minDowntimeMs: number;
-  /** Multifd zstd: bytes sent per byte of memory for typical pages, and its throughput, MiB/s. */
-  zstdRatio: number;
-  zstdMiBps: number;
-  /** XBZRLE: bytes sent per re-sent page byte. */
-  xbzrleRatio: number;
-}
+import {
+  type CalibratedMode,
+  DEFAULT_CALIBRATION,
+  type MigrationCalibration,
+} from './migration-calibration.ts';
 
-/** Defaults measured on this project's machines (TCG, loopback); `npm run bench:migration` refits them. */
-export const DEFAULT_CALIBRATION: MigrationHostCalibration = {
-  maxStreamMiBps: 1400,
-  setupMs: 100,
-  minDowntimeMs: 5,
-  zstdRatio: 0.15,
-  zstdMiBps: 700,
-  xbzrleRatio: 0.8,
-};
+export { DEFAULT_CALIBRATION, type MigrationCalibration };
+/** @deprecated the calibration is per mode now: MigrationCalibration (src/models/migration-calibration.json). */
+export type MigrationHostCalibration = MigrationCalibration;
 
-/** Share of a tiny guest's RAM that holds non-zero pages (kernel, page cache, workload), measured. */
-export const TINY_GUEST_USED_SHARE = 0.77;
+/** Share of a tiny guest's RAM that holds non-zero pages (the calibration's nonZeroShare, measured). */
+export const TINY_GUEST_USED_SHARE = DEFAULT_CALIBRATION.nonZeroShare;
 
 export interface MigrationModelInput {
   /** Guest RAM, MiB. */
@@ -48,6 +38,8 @@ export interface MigrationModelInput {
   wwsMiB?: number;
   /** Link bandwidth available to the migration, Mbit/s. */
   bandwidthMbps: number;
+  /** The source host's load per CPU (1-min load average / CPUs); default the calibration's typical. */
+  hostLoadPerCpu?: number;
 }
 
 export type ModelMode = 'stop-and-copy' | 'precopy' | 'postcopy';
@@ -84,31 +76,35 @@ const MiB = 2 ** 20;
 export function predictMigration(
   i: MigrationModelInput,
   o: MigrationModelOptions,
-  cal: MigrationHostCalibration = DEFAULT_CALIBRATION,
+  cal: MigrationCalibration = DEFAULT_CALIBRATION,
 ): MigrationPrediction {
   if (!(i.memMiB > 0)) throw new RangeError(`memMiB must be > 0, got ${i.memMiB}`);
   if (!(i.bandwidthMbps > 0)) throw new RangeError(`bandwidthMbps must be > 0, got ${i.bandwidthMbps}`);
   if (!(i.dirtyMiBps >= 0)) throw new RangeError(`dirtyMiBps must be >= 0, got ${i.dirtyMiBps}`);
+  const mc = cal.modes[calibratedMode(o)];
   const used = Math.min(i.memMiB, i.usedMiB ?? i.memMiB);
   const wws = Math.min(used, i.wwsMiB ?? used);
-  // Effective stream: the link or the hosts' CPU, whichever is slower; compression changes how much
-  // memory one byte on the wire carries.
-  const link = (i.bandwidthMbps * 1e6) / 8 / MiB; // MiB/s on the wire
-  let wireRatio = 1,
-    memRate = Math.min(link, cal.maxStreamMiBps);
-  if (o.multifdZstd) {
-    wireRatio = cal.zstdRatio;
-    memRate = Math.min(link / cal.zstdRatio, cal.zstdMiBps);
-  }
+  // Effective stream: the capped link (as QEMU's rate limiter delivers it) or the hosts' CPU,
+  // whichever is slower; compression changes how much memory one byte on the wire carries.
+  const link = ((i.bandwidthMbps * 1e6) / 8 / MiB) * mc.linkEfficiency; // MiB/s on the wire
+  const wireRatio = mc.wireRatio;
+  // Other processes take CPU from the migration thread (TCG: the stream is CPU-bound).
+  const load = Math.max(0, i.hostLoadPerCpu ?? cal.typicalLoadPerCpu);
+  const memRate = Math.min(link / wireRatio, mc.streamMiBps / (1 + mc.loadSensitivity * load));
+  // Under TCG the guest's vCPU and the migration thread share the CPU: the guest dirties less.
+  const dirtyRate = i.dirtyMiBps * mc.dirtyShare;
   const resendRatio = o.xbzrle ? cal.xbzrleRatio : 1;
-  const setupS = cal.setupMs / 1000;
-  const floorS = cal.minDowntimeMs / 1000;
+  const setupS = mc.setupMs / 1000;
+  const floorS = mc.downtimeFloorMs / 1000;
+  // The first pass also reads every zero page to find it is zero (QEMU sends a flag, not the page).
+  const zeroS = (i.memMiB - used) / mc.zeroScanMiBps;
 
   if (o.mode === 'stop-and-copy') {
-    const t = used / memRate;
+    // The guest is paused from before the setup to the end: its downtime is the whole migration.
+    const t = setupS + used / memRate + zeroS;
     return {
       converged: true,
-      totalMs: (setupS + t + floorS) * 1000,
+      totalMs: t * 1000,
       downtimeMs: (t + floorS) * 1000,
       bytes: used * wireRatio * MiB,
       rounds: 1,
@@ -117,25 +113,104 @@ export function predictMigration(
   }
 
   if (o.mode === 'postcopy') {
-    const warmS = Math.min((o.postcopyAfterMs ?? 1000) / 1000, used / memRate);
-    const sentWarm = warmS * memRate;
+    const afterS = (o.postcopyAfterMs ?? 1000) / 1000;
+    // A migration that completes within the warm-up never switches: it is a pre-copy.
+    const pre = precopy(
+      {
+        used,
+        wws,
+        dirtyRate,
+        memRate,
+        capRate: o.multifdZstd ? 0 : link,
+        zeroS,
+        wireRatio,
+        resendRatio,
+        setupS,
+        floorS,
+      },
+      o,
+      i,
+      cal,
+    );
+    if (pre.converged && pre.totalMs / 1000 - setupS <= afterS)
+      return { ...pre, note: `finished before the switch to post-copy: ${pre.note}` };
+    const sentWarm = Math.min(afterS * memRate, used);
     // Only pages dirtied after they were sent go again.
-    const redirty = Math.min(i.dirtyMiBps * warmS, wws) * (sentWarm / used);
+    const redirty = Math.min(dirtyRate * afterS, wws) * (sentWarm / used);
     const rest = used - sentWarm + redirty;
-    const t = warmS + rest / memRate;
+    const t = afterS + zeroS + rest / memRate;
     return {
       converged: true,
-      totalMs: (setupS + t + floorS) * 1000,
-      downtimeMs: (floorS + Math.min(rest, 1) / memRate) * 1000,
+      totalMs: (setupS + t) * 1000,
+      downtimeMs: floorS * 1000,
       bytes: (sentWarm + rest) * wireRatio * MiB,
       rounds: 1,
       note: 'switched to post-copy after the warm-up',
     };
   }
+  return precopy(
+    {
+      used,
+      wws,
+      dirtyRate,
+      memRate,
+      capRate: o.multifdZstd ? 0 : link,
+      zeroS,
+      wireRatio,
+      resendRatio,
+      setupS,
+      floorS,
+    },
+    o,
+    i,
+    cal,
+  );
+}
 
-  // Pre-copy rounds.
+/** The calibration's mode for these options (auto-converge and XBZRLE are pre-copy's). */
+export function calibratedMode(o: MigrationModelOptions): CalibratedMode {
+  if (o.mode === 'stop-and-copy' || o.mode === 'postcopy') return o.mode;
+  return o.multifdZstd ? 'precopy+multifd-zstd' : 'precopy';
+}
+
+/** Pre-copy rounds (Clark et al.): round 0 sends the used memory, round i what round i − 1 let dirty. */
+interface Stream {
+  used: number;
+  wws: number;
+  dirtyRate: number;
+  /** Memory moved per second, and what QEMU expects before measuring (the cap; 0: no such rule), MiB/s. */
+  memRate: number;
+  capRate: number;
+  /** Time the first pass spends scanning zero pages, s. */
+  zeroS: number;
+  wireRatio: number;
+  resendRatio: number;
+  setupS: number;
+  floorS: number;
+}
+
+function precopy(
+  { used, wws, dirtyRate, memRate, capRate, zeroS, wireRatio, resendRatio, setupS, floorS }: Stream,
+  o: MigrationModelOptions,
+  i: MigrationModelInput,
+  cal: MigrationCalibration,
+): MigrationPrediction {
   const limitS = (o.maxDowntimeMs ?? 300) / 1000;
-  let dirty = i.dirtyMiBps;
+  // Before its first measurement QEMU expects the bandwidth cap, and counts every page of the RAM
+  // as pending (zero or not): when all of it fits the limit at that rate (fast links), it stops the
+  // guest at once and copies everything in the downtime (seen on 10 Gbit/s; not with multifd).
+  if (i.memMiB / capRate <= limitS) {
+    const down = used / memRate + zeroS + floorS;
+    return {
+      converged: true,
+      totalMs: (setupS + down) * 1000,
+      downtimeMs: down * 1000,
+      bytes: used * wireRatio * MiB,
+      rounds: 1,
+      note: 'all memory fit the downtime limit at the capped rate: copied with the guest paused',
+    };
+  }
+  let dirty = dirtyRate;
   let toSend = used;
   let sent = 0,
     time = 0,
@@ -145,12 +220,20 @@ export function predictMigration(
   for (;;) {
     rounds++;
     const bytes = rounds === 1 ? toSend : toSend * resendRatio;
-    const t = bytes / memRate;
+    const t = bytes / memRate + (rounds === 1 ? zeroS : 0);
     sent += bytes;
     time += t;
     const next = Math.min(dirty * t, wws);
-    // QEMU finishes when the remaining data can be sent within the downtime limit.
-    if ((next * resendRatio) / memRate <= limitS) {
+    const stop =
+      // QEMU finishes when the remaining data can be sent within the downtime limit.
+      (next * resendRatio) / memRate <= limitS
+        ? 'remaining memory fit the downtime limit'
+        : rounds >= maxRounds
+          ? 'stopped after the round limit'
+          : sent >= maxBytes
+            ? 'stopped after the copy limit'
+            : undefined;
+    if (stop) {
       const down = (next * resendRatio) / memRate + floorS;
       return {
         converged: true,
@@ -158,21 +241,10 @@ export function predictMigration(
         downtimeMs: down * 1000,
         bytes: (sent + next * resendRatio) * wireRatio * MiB,
         rounds: rounds + 1,
-        note: 'remaining memory fit the downtime limit',
+        note: stop,
       };
     }
-    if (rounds >= maxRounds || sent >= maxBytes) {
-      const down = (next * resendRatio) / memRate + floorS;
-      return {
-        converged: true,
-        totalMs: (setupS + time + down) * 1000,
-        downtimeMs: down * 1000,
-        bytes: (sent + next * resendRatio) * wireRatio * MiB,
-        rounds: rounds + 1,
-        note: rounds >= maxRounds ? 'stopped after the round limit' : 'stopped after the copy limit',
-      };
-    }
-    if (o.autoConverge) dirty *= 0.7; // QEMU throttles the guest in 10-20 % steps; 0.7 per round is a fair average
+    if (o.autoConverge) dirty *= cal.autoConvergeFactor;
     toSend = next;
     if (rounds >= 60) {
       return {
@@ -215,7 +287,7 @@ export interface MigrationPlan {
  */
 export function planMigration(
   p: MigrationPlanInput,
-  cal: MigrationHostCalibration = DEFAULT_CALIBRATION,
+  cal: MigrationCalibration = DEFAULT_CALIBRATION,
 ): MigrationPlan {
   const maxTotal = p.maxTotalMs ?? Infinity;
   const candidates: [MigrationModelOptions, string][] = [

@@ -81,7 +81,27 @@ export interface MigrationReport {
   disks?: DiskMode;
   diskBytes?: number;
   mirrorMs?: number;
+  /** QEMU's own RAM statistics at the end (query-migrate), for models and benchmarks. */
+  ram?: MigrationRamStats;
   error?: string;
+}
+
+/** The RAM statistics QEMU reports for a migration (query-migrate `ram`, last poll). */
+export interface MigrationRamStats {
+  /** Pages sent in full (non-zero) and their bytes; pages found zero (QEMU: duplicate). */
+  normalPages: number;
+  normalBytes: number;
+  zeroPages: number;
+  /** Throughput QEMU measured in the last interval, Mbit/s. */
+  mbps: number;
+  /** Setup phase, ms (query-migrate setup-time). */
+  setupMs: number;
+  /** Bytes sent before the stop, during the downtime, and after the switch to post-copy. */
+  precopyBytes: number;
+  downtimeBytes: number;
+  postcopyBytes: number;
+  /** Bytes QEMU put on the multifd channels (compressed when compression is on). */
+  multifdBytes: number;
 }
 
 /** A migration that failed; the guest is still running on the source. */
@@ -110,7 +130,16 @@ interface QueryMigrate {
     'dirty-sync-count': number;
     'dirty-pages-rate': number;
     'page-size': number;
+    normal?: number;
+    'normal-bytes'?: number;
+    duplicate?: number;
+    mbps?: number;
+    'precopy-bytes'?: number;
+    'downtime-bytes'?: number;
+    'postcopy-bytes'?: number;
+    'multifd-bytes'?: number;
   };
+  'setup-time'?: number;
   'socket-address'?: { type: string; host?: string; port?: string }[];
   'error-desc'?: string;
 }
@@ -563,6 +592,7 @@ export async function migrateOut(
     }
     await commit();
     report.totalMs = q['total-time'] ?? Date.now() - tStart;
+    if (q.ram) report.ram = ramStats(q);
     report.downtimeMs = pausedAt !== undefined ? Date.now() - pausedAt : (q.downtime ?? 0);
     report.status = 'completed';
   } catch (e) {
@@ -601,6 +631,22 @@ export async function migrateOut(
       rmSync(src.opts.pools!.volumePath(v.pool.name, v.volumeId), { force: true });
   rmSync(src.dir(id), { recursive: true, force: true });
   return report;
+}
+
+/** The RAM statistics of a completed query-migrate answer (absent fields: 0). */
+function ramStats(q: QueryMigrate): MigrationRamStats {
+  const r = q.ram!;
+  return {
+    normalPages: r.normal ?? 0,
+    normalBytes: r['normal-bytes'] ?? 0,
+    zeroPages: r.duplicate ?? 0,
+    mbps: r.mbps ?? 0,
+    setupMs: q['setup-time'] ?? 0,
+    precopyBytes: r['precopy-bytes'] ?? 0,
+    downtimeBytes: r['downtime-bytes'] ?? 0,
+    postcopyBytes: r['postcopy-bytes'] ?? 0,
+    multifdBytes: r['multifd-bytes'] ?? 0,
+  };
 }
 
 /**

@@ -686,17 +686,38 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   /**
-   * Measure how fast the guest dirties memory (QEMU `calc-dirty-rate`, page sampling), MiB/s.
-   * Measured here under TCG: page sampling reads about half the true rate of a guest that keeps
-   * rewriting its working set, and dirty-bitmap mode reads 0; callers add a margin.
+   * Measure how fast the guest dirties memory with QEMU `calc-dirty-rate`, MiB/s (QEMU's "MB/s" are
+   * MiB). Mode: `dirty-ring` under KVM when the guest was started with a dirty ring (exact), else
+   * `page-sampling` (QEMU hashes sampled pages at both ends of the window: it misses pages rewritten
+   * with equal content and counts a page once however often it is written, so it reads low under
+   * TCG; the calibration file's `dirtySampleGain`, fitted by `npm run bench:migration`, corrects it).
+   * @param o seconds of measurement (1..60), sample pages per GiB (QEMU default 512; more: less noise)
    */
-  async dirtyRate(id: string, seconds = 1): Promise<number> {
+  async dirtyRate(
+    id: string,
+    o: { seconds?: number; samplePagesPerGiB?: number; mode?: 'page-sampling' | 'dirty-ring' } = {},
+  ): Promise<number> {
+    const seconds = o.seconds ?? 1;
+    if (!(Number.isInteger(seconds) && seconds >= 1 && seconds <= 60))
+      throw new DriverError('BAD_SPEC', `Dirty-rate seconds must be 1..60, got ${seconds}`, id);
     const c = await this.client(id);
-    await c.execute('calc-dirty-rate', { 'calc-time': seconds });
+    const args: Record<string, unknown> = {
+      'calc-time': seconds,
+      mode: o.mode ?? (this.accel === 'kvm' ? 'dirty-ring' : 'page-sampling'),
+    };
+    if (args.mode === 'page-sampling' && o.samplePagesPerGiB !== undefined)
+      args['sample-pages'] = Math.max(0, Math.min(10_000, Math.round(o.samplePagesPerGiB)));
+    try {
+      await c.execute('calc-dirty-rate', args);
+    } catch (e) {
+      // No dirty ring on this guest (KVM without dirty-ring-size): sample pages instead.
+      if (args.mode !== 'dirty-ring' || o.mode === 'dirty-ring') throw e;
+      await c.execute('calc-dirty-rate', { 'calc-time': seconds, mode: 'page-sampling' });
+    }
     for (let i = 0; i < 100; i++) {
       await sleep(Math.max(100, seconds * 100));
       const r = await c.execute<{ status: string; 'dirty-rate'?: number }>('query-dirty-rate');
-      if (r.status === 'measured') return r['dirty-rate'] ?? 0; // MB/s in QEMU's units (MiB)
+      if (r.status === 'measured') return r['dirty-rate'] ?? 0;
     }
     throw new DriverError('BACKEND', `Dirty-rate measurement of "${id}" did not finish`, id);
   }
