@@ -57,7 +57,7 @@ export const memorySpecSchema = z
     sharingWeightWPerGiB: z.number().nonnegative().default(50),
     sdPriorShare: z.number().min(0).max(1).default(0.05),
     /** Fingerprints sample 1 page content in 2^sampleBits. */
-    sampleBits: z.number().int().min(0).max(16).default(8),
+    sampleBits: z.number().int().min(0).max(16).default(12),
   })
   .strict();
 
