@@ -4,10 +4,12 @@ import { PAGES_PER_MIB, syntheticFingerprint } from '../src/core/memory/fingerpr
 import { resolvePowerModel } from '../src/sim/scenario.ts';
 import { simulate, type SimInput } from '../src/sim/datacenter-sim.ts';
 import { MemoryModel, type MemoryPlacement } from '../src/sim/memory-model.ts';
-import { runMemoryCompare } from '../src/sim/memory-compare.ts';
-import { loadWorkload } from '../src/sim/run.ts';
+import { memoryCompareTable, runMemoryCompare } from '../src/sim/memory-compare.ts';
+import { renderMemoryCompareReport } from '../src/sim/report.ts';
+import { buildSimInput, loadWorkload, SimPolicyError } from '../src/sim/run.ts';
+import { parsePolicy } from '../src/policies/registry.ts';
 import { seededRandom } from '../src/runtime/random.ts';
-import { parseScenario } from '../src/sim/scenario.ts';
+import { parseScenario, ScenarioError } from '../src/sim/scenario.ts';
 import type { Workload } from '../src/sim/workload.ts';
 
 /** Three VMs at a constant 10 % CPU for 600 s (samples every 300 s). */
@@ -165,4 +167,34 @@ test('the comparison runs the three placements; sharing-aware never needs more h
   assert.ok(sharing!.meanActiveHosts <= unaware!.meanActiveHosts);
   assert.ok(sharing!.meanSharedMiB > 0);
   assert.deepEqual(run().rows, a.rows, 'same spec and seed, same numbers');
+});
+
+test('without a memory: section the run has no memory model; a bad memory: section is refused by name', () => {
+  const { memory: _m, ...plain } = ramBound;
+  const w = loadWorkload(ramBound, undefined, 3);
+  const input = buildSimInput(plain, w, parsePolicy('thr-mmt:0.8'), 'default', 3);
+  assert.equal(input.memory, undefined);
+  assert.equal('memory' in simulate(input), false);
+  assert.throws(
+    () => parseScenario({ ...plain, memory: { risk: 0.7 } }),
+    (e: Error) => e instanceof ScenarioError && /memory\.risk/.test(e.message),
+  );
+  assert.throws(() => buildSimInput(ramBound, w, parsePolicy('thr-mmt:0.8'), 'cloudsim', 3), SimPolicyError);
+});
+
+test('the comparison report has its table and charts, one line per placement', () => {
+  const out = runMemoryCompare({
+    scenario: { ...ramBound, durationS: 3600 },
+    workload: loadWorkload(ramBound, undefined, 3),
+    policy: 'thr-mmt:0.8',
+    seed: 3,
+  });
+  const html = renderMemoryCompareReport(out, memoryCompareTable(out.rows), { title: 't' });
+  assert.equal(html.split('<svg ').length - 1, 4);
+  assert.equal(
+    html.split('<polyline').length - 1,
+    3 * 3 + 6,
+    'three per chart, demand and capacity per placement',
+  );
+  for (const p of ['unaware', 'memory', 'sharing']) assert.ok(html.includes(`<td>${p}</td>`), p);
 });
