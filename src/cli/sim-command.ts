@@ -255,6 +255,7 @@ export function simCommand(program: Command): void {
         }
         const severalSeeds = seeds !== undefined && seeds.length > 1;
         process.stdout.write(renderRows(out.rows, severalSeeds) + '\n');
+        if (out.rows.some((r) => r.memory)) process.stdout.write('\n' + renderMemoryRows(out.rows) + '\n');
         if (new Set(out.rows.map((r) => `${r.day}|${r.seed}`)).size > 1)
           process.stdout.write('\n' + renderSummary(out.rows, severalSeeds) + '\n');
         if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
@@ -495,6 +496,33 @@ function renderRows(rows: ResultRow[], withSeed: boolean): string {
       ]),
     ),
     keep([false, true, false, false, true, true, true, true, true, true, true, true, true]),
+  );
+}
+
+/** The memory model's figures per row (scenarios with a `memory:` section). */
+function renderMemoryRows(rows: ResultRow[]): string {
+  return formatTable(
+    [
+      'day',
+      'policy',
+      'placement',
+      'swap SLA %',
+      'VM time swapping %',
+      'shared MiB',
+      'balloon MiB',
+      'swap MiB max',
+    ],
+    rows.map((r) => [
+      r.day,
+      r.policy,
+      r.memory?.placement ?? '-',
+      r.memory ? (r.memory.slaSwap * 100).toFixed(4) : '-',
+      r.memory ? (r.memory.swapTimeShare * 100).toFixed(2) : '-',
+      r.memory ? r.memory.meanSharedMiB.toFixed(0) : '-',
+      r.memory ? r.memory.meanBalloonMiB.toFixed(0) : '-',
+      r.memory ? r.memory.maxSwapMiB.toFixed(0) : '-',
+    ]),
+    [false, false, false, true, true, true, true, true],
   );
 }
 
