@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { PAGES_PER_MIB, syntheticFingerprint } from '../src/core/memory/fingerprint.ts';
 import { resolvePowerModel } from '../src/sim/scenario.ts';
@@ -197,4 +201,54 @@ test('the comparison report has its table and charts, one line per placement', (
     'three per chart, demand and capacity per placement',
   );
   for (const p of ['unaware', 'memory', 'sharing']) assert.ok(html.includes(`<td>${p}</td>`), p);
+});
+
+test('nubis sim --memory-compare prints the three placements as JSON and writes the report', () => {
+  const root = new URL('..', import.meta.url).pathname;
+  const dir = mkdtempSync(join(tmpdir(), 'nubis-memsim-'));
+  try {
+    const report = join(dir, 'r.html');
+    const args = ['--trace', join(root, '../shared/data/planetlab/20110303'), '--limit-vms', '40'];
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(root, 'bin/nubis.js'),
+        'sim',
+        '--memory-compare',
+        ...args,
+        '--hosts',
+        '30',
+        '--policy',
+        'thr-mmt:0.8',
+      ],
+      { encoding: 'utf8', cwd: root },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /unaware[\s\S]*memory[\s\S]*sharing/);
+    const j = spawnSync(
+      process.execPath,
+      [
+        join(root, 'bin/nubis.js'),
+        'sim',
+        '--memory-compare',
+        ...args,
+        '--hosts',
+        '30',
+        '--json',
+        '--report',
+        report,
+      ],
+      { encoding: 'utf8', cwd: root },
+    );
+    assert.equal(j.status, 0, j.stderr);
+    const rows = JSON.parse(j.stdout) as { placement: string; slaSwap: number }[];
+    assert.deepEqual(
+      rows.map((x) => x.placement),
+      ['unaware', 'memory', 'sharing'],
+    );
+    assert.ok(rows.every((x) => x.slaSwap >= 0));
+    assert.match(readFileSync(report, 'utf8'), /<svg /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
