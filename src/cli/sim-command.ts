@@ -8,9 +8,10 @@ import { parsePolicy } from '../policies/registry.ts';
 import { seriesCsv } from '../sim/csv.ts';
 import { resolveTraceDays, TraceError } from '../sim/planetlab.ts';
 import type { OpsResult } from '../sim/ops-run.ts';
-import { renderOpsReport, renderReport } from '../sim/report.ts';
+import { memoryCompareTable, runMemoryCompare } from '../sim/memory-compare.ts';
+import { renderMemoryCompareReport, renderOpsReport, renderReport } from '../sim/report.ts';
 import { OPS_PRESETS, parseOpsScenario, type OpsScenario } from '../sim/ops-scenario.ts';
-import type { ResultRow } from '../sim/run.ts';
+import { loadWorkload, type ResultRow } from '../sim/run.ts';
 import { runSweep, SweepCellError, sweepJobs } from '../sim/sweep.ts';
 import { parseScenario, SCENARIO_PRESETS, ScenarioError, type ScenarioSpec } from '../sim/scenario.ts';
 import { summarize } from '../sim/summary.ts';
@@ -108,6 +109,10 @@ export function simCommand(program: Command): void {
       'save the run (rows and per-step series) as JSON: `nubis serve` lists runs saved in DATA/simulations/ on its Simulations page',
     )
     .option(
+      '--memory-compare',
+      "run the first day and policy three times: RAM at flavor size, memory-aware, sharing-aware (the scenario's memory: section or its defaults); print the comparison",
+    )
+    .option(
       '--engine <engine>',
       "simulator (the fast trace-driven engine) or control-plane (the control plane's own automation, power management and HA on simulated hosts, with injected failures)",
       'simulator',
@@ -128,6 +133,7 @@ export function simCommand(program: Command): void {
         json?: boolean;
         report?: string;
         csv?: string;
+        memoryCompare?: boolean;
       }) => {
         if (o.engine === 'control-plane') return runControlPlaneEngine(o);
         if (o.engine !== 'simulator')
@@ -175,6 +181,8 @@ export function simCommand(program: Command): void {
         const seed = int('seed', o.seed, 0);
         const hosts = int('hosts', o.hosts, 1);
         const jobs = int('jobs', o.jobs, 1);
+        if (o.memoryCompare)
+          return memoryCompare(o, scenario, days[0], policies[0]!, seed ?? scenario.seed, hosts);
         const showBar = !o.json && process.stderr.isTTY === true;
         // One bar for the whole grid: cells done of all cells, the ETA from the cells' steps.
         const bar = showBar
@@ -247,12 +255,48 @@ export function simCommand(program: Command): void {
         }
         const severalSeeds = seeds !== undefined && seeds.length > 1;
         process.stdout.write(renderRows(out.rows, severalSeeds) + '\n');
+        if (out.rows.some((r) => r.memory)) process.stdout.write('\n' + renderMemoryRows(out.rows) + '\n');
         if (new Set(out.rows.map((r) => `${r.day}|${r.seed}`)).size > 1)
           process.stdout.write('\n' + renderSummary(out.rows, severalSeeds) + '\n');
         if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
         if (o.csv) process.stdout.write(`series: ${o.csv}\n`);
       },
     );
+}
+
+/** `nubis sim --memory-compare`: the three memory placements on one day, policy and seed. */
+function memoryCompare(
+  o: { mode: string; json?: boolean; report?: string },
+  scenario: ScenarioSpec,
+  day: string | undefined,
+  policy: string,
+  seed: number,
+  hosts: number | undefined,
+): void {
+  if (o.mode !== 'default') throw new ScenarioError('--memory-compare runs in default mode only');
+  const workload = loadWorkload(scenario, day, seed);
+  const out = runMemoryCompare({ scenario, workload, policy, seed, hosts });
+  const table = memoryCompareTable(out.rows);
+  if (o.report)
+    writeFileSync(
+      o.report,
+      renderMemoryCompareReport(out, table, {
+        title: `nubis sim --memory-compare: ${scenario.name}, ${workload.source}, ${policy}, seed ${seed}`,
+        command: process.argv.slice(2).join(' '),
+      }),
+    );
+  if (o.json) {
+    process.stdout.write(JSON.stringify(out.rows, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(
+    formatTable(
+      table.head,
+      table.cells,
+      table.head.map((_, i) => i > 1),
+    ) + '\n',
+  );
+  if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
 }
 
 /** Write a run for `nubis serve`'s Simulations page (atomically: a reader never sees half a file). */
@@ -452,6 +496,33 @@ function renderRows(rows: ResultRow[], withSeed: boolean): string {
       ]),
     ),
     keep([false, true, false, false, true, true, true, true, true, true, true, true, true]),
+  );
+}
+
+/** The memory model's figures per row (scenarios with a `memory:` section). */
+function renderMemoryRows(rows: ResultRow[]): string {
+  return formatTable(
+    [
+      'day',
+      'policy',
+      'placement',
+      'swap SLA %',
+      'VM time swapping %',
+      'shared MiB',
+      'balloon MiB',
+      'swap MiB max',
+    ],
+    rows.map((r) => [
+      r.day,
+      r.policy,
+      r.memory?.placement ?? '-',
+      r.memory ? (r.memory.slaSwap * 100).toFixed(4) : '-',
+      r.memory ? (r.memory.swapTimeShare * 100).toFixed(2) : '-',
+      r.memory ? r.memory.meanSharedMiB.toFixed(0) : '-',
+      r.memory ? r.memory.meanBalloonMiB.toFixed(0) : '-',
+      r.memory ? r.memory.maxSwapMiB.toFixed(0) : '-',
+    ]),
+    [false, false, false, true, true, true, true, true],
   );
 }
 

@@ -20,6 +20,7 @@ import type { OverloadDetector } from '../policies/overload.ts';
 import type { VmSelectionPolicy } from '../policies/selection.ts';
 import { SimClock } from '../runtime/clock.ts';
 import type { Random } from '../runtime/random.ts';
+import type { MemoryModel, MemoryResult } from './memory-model.ts';
 import { mean, StateMetrics, stdev } from './metrics.ts';
 import { utilizationAt, type Workload } from './workload.ts';
 
@@ -76,6 +77,11 @@ export interface SimInput {
   historyLength: number;
   /** How PABFD finds hosts (placement at t = 0 and consolidation); default `index`, same results. */
   hostSearch?: HostSearchMode;
+  /**
+   * The memory model (src/sim/memory-model.ts): working sets, sharing, balloons, swap; and, unless its
+   * placement is `unaware`, the memory check of placement and consolidation. Absent: RAM = flavor size.
+   */
+  memory?: MemoryModel;
   /** Called after every step with the step index and the total. */
   onStep?: (step: number, total: number) => void;
 }
@@ -112,6 +118,8 @@ export interface SimResult {
   steps: number;
   detectorCalls: number;
   series: SimSeries;
+  /** With a memory model: swap-induced SLA (in `slav` too), sharing, balloons and swap. */
+  memory?: MemoryResult;
 }
 
 const HOST_ON = 1,
@@ -198,6 +206,7 @@ export class DatacenterSim {
     const step = (): void => {
       const t = this.clock.now();
       this.fullUpdate(t);
+      this.memoryStep(t);
       const consolidates = input.policy.kind === 'migration' || input.policy.kind === 'planner';
       const started = consolidates ? this.consolidate(t) : 0;
       this.recordSeries(t, started);
@@ -212,6 +221,7 @@ export class DatacenterSim {
       // Default mode closes the books at the end of the run.
       this.clock.advanceTo(input.durationS);
       this.fullUpdate(input.durationS);
+      this.memoryStep(input.durationS);
     }
     this.metrics.finish();
     const m = this.metrics;
@@ -220,6 +230,7 @@ export class DatacenterSim {
       pdm = m.pdm();
     const shutdownTimes = m.timesBeforeShutdownS();
     const migTimes = m.migrationDurationsS();
+    const memory = input.memory?.result();
     return {
       hosts: this.H,
       vms: this.V,
@@ -228,7 +239,8 @@ export class DatacenterSim {
       migrations: this.migrations,
       slatah,
       pdm,
-      slav: slatah * pdm,
+      // With memory: the swap-induced degradation adds to SLATAH × PDM.
+      slav: slatah * pdm + (memory?.slaSwap ?? 0),
       esv: energyKWh * slatah * pdm,
       overallSlaViolation: m.overallSlaViolation(),
       averageSlaViolation: m.averageSlaViolation(),
@@ -242,6 +254,7 @@ export class DatacenterSim {
       steps: stepIdx,
       detectorCalls: this.detectorCalls,
       series: this.series,
+      ...(memory ? { memory } : {}),
     };
   }
 
@@ -251,6 +264,12 @@ export class DatacenterSim {
     const { input } = this;
     const { hosts, vms, policy } = input;
     const baseline = policy.kind === 'npa' || policy.kind === 'dvfs';
+    const mem = this.memoryAware();
+    if (input.memory)
+      for (let v = 0; v < this.V; v++) input.memory.observe(v, 0, utilizationAt(input.workload, v, 0));
+    // Memory-aware: admission by working sets at a risk instead of flavor RAM (memory-model.ts).
+    const ramFits = (h: number, v: number): boolean =>
+      mem ? mem.fits(hosts.ramMiB[h]!, this.lists[h]!, v) : ramFree[h]! >= vms.ramMiB[v]!;
     const ramFree = Float64Array.from(hosts.ramMiB);
     const bwFree = Float64Array.from(hosts.bandwidthMbps);
     const allocFull = new Float64Array(this.H); // MIPS held by created VMs (full size at creation)
@@ -260,7 +279,8 @@ export class DatacenterSim {
     const index = baseline
       ? undefined
       : acquireHostSearch(
-          input.hostSearch ?? 'index',
+          // The sharing bonus lowers scores below the index's bounds: scan every host.
+          mem?.o.placement === 'sharing' ? 'scan' : (input.hostSearch ?? 'index'),
           () => powerClasses(hosts.power, hosts.capacityMips),
           hosts.power,
           hosts.peMips,
@@ -274,11 +294,13 @@ export class DatacenterSim {
       if (!(
         hosts.peMips[h]! >= need &&
         hosts.capacityMips[h]! - allocFull[h]! >= need &&
-        ramFree[h]! >= vms.ramMiB[v]! &&
-        bwFree[h]! >= vms.bandwidthMbps[v]!
+        bwFree[h]! >= vms.bandwidthMbps[v]! &&
+        ramFits(h, v)
       ))
         return NaN;
-      return powerW(hosts.power[h]!, Math.min(1, (allocFull[h]! + need) / hosts.capacityMips[h]!)) - nowW(h);
+      const inc =
+        powerW(hosts.power[h]!, Math.min(1, (allocFull[h]! + need) / hosts.capacityMips[h]!)) - nowW(h);
+      return mem ? inc - mem.sharingBonusW(this.lists[h]!, v) : inc;
     };
     const zeroHistory = () => new Float64Array([0]);
     const accept = (h: number): boolean => {
@@ -305,8 +327,8 @@ export class DatacenterSim {
       const suitable = (h: number): boolean =>
         hosts.peMips[h]! >= need &&
         hosts.capacityMips[h]! - allocFull[h]! >= need &&
-        ramFree[h]! >= vms.ramMiB[v]! &&
-        bwFree[h]! >= vms.bandwidthMbps[v]!;
+        bwFree[h]! >= vms.bandwidthMbps[v]! &&
+        ramFits(h, v);
       if (policy.kind === 'npa' || policy.kind === 'dvfs') {
         // NPA and DVFS: first fit (CloudSim `PowerVmAllocationPolicySimple`).
         for (let h = 0; h < this.H && best < 0; h++) if (suitable(h)) best = h;
@@ -318,7 +340,7 @@ export class DatacenterSim {
         cur.need = need;
         cur.d = d;
         cur.size = size;
-        best = index!.best(need, vms.ramMiB[v]!, { evaluate, accept });
+        best = index!.best(need, mem ? -Infinity : vms.ramMiB[v]!, { evaluate, accept });
       }
       if (best < 0)
         throw new PlacementError(
@@ -336,6 +358,22 @@ export class DatacenterSim {
       if (index) setHost(best);
     }
     index?.release();
+  }
+
+  /** The memory model when placement counts memory (not `unaware`). */
+  private memoryAware(): MemoryModel | undefined {
+    const m = this.input.memory;
+    return m && m.o.placement !== 'unaware' ? m : undefined;
+  }
+
+  /** Observe every live VM's working set at t and advance the hosts' memory physics. */
+  private memoryStep(t: number): void {
+    const m = this.input.memory;
+    if (!m) return;
+    for (let v = 0; v < this.V; v++)
+      if (this.vmAlive[v]) m.observe(v, t, this.demand[v]! / this.input.vms.mips[v]!);
+    // A VM migrating in is listed on its target too: count it on the host it runs on.
+    m.step(t, this.input.hosts.ramMiB, (h) => this.lists[h]!.filter((v) => this.vmHost[v] === h));
   }
 
   private hostDemand(h: number): number {
@@ -534,11 +572,15 @@ export class DatacenterSim {
     let migrations: PlannedMigration[];
     if (policy.kind === 'planner') migrations = policy.plan(this.snapshot(), t);
     else if (policy.kind === 'migration') {
+      const mem = this.memoryAware();
+      const ramMiB = this.input.hosts.ramMiB;
       const r = planConsolidation(this.snapshot(), {
         detector: policy.detector,
         selection: policy.selection,
         random: this.input.random,
-        ramConstraint: !this.cs,
+        // Memory-aware: the target's memory admission replaces the flavor-RAM check.
+        ramConstraint: !this.cs && !mem,
+        extraFits: mem ? (tc, h, v) => mem.fits(ramMiB[h]!, tc.lists[h]!, v) : undefined,
         excludeOverloadTargets: !this.cs,
         consolidateIdleHosts: !this.cs,
         hostSearch: this.input.hostSearch,

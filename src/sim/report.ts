@@ -170,3 +170,37 @@ body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse
 ${legend(results.map((r) => r.policy))}<div class="charts">${lineChart('Hosts on', 'hosts', mk('activeHosts'))}${lineChart('Data-center power', 'kW', mk('powerW', 1e-3))}${lineChart('Overloaded hosts', '% of hosts on', mk('slaViolation', 100))}${lineChart('Migrations per step', 'migrations', mk('migrations'))}</div>
 <h2>Actions</h2>${actions}</body></html>`;
 }
+
+/** Report of `nubis sim --memory-compare`: the three placements' table, hosts and memory over time. */
+export function renderMemoryCompareReport(
+  out: import('./memory-compare.ts').MemoryCompareOutput,
+  table: { head: string[]; cells: string[][] },
+  meta: { title: string; command?: string },
+): string {
+  const names = out.series.map((s) => s.placement);
+  const hosts = out.series.map((s) => ({ name: s.placement, x: s.sim.timeS, y: s.sim.activeHosts }));
+  const gib = (xs: number[]) => xs.map((x) => x / 1024);
+  const demand = out.series.flatMap((s) => [
+    { name: `${s.placement} demand`, x: s.memory.timeS, y: gib(s.memory.demandMiB) },
+  ]);
+  const capacity = out.series.map((s) => ({
+    name: `${s.placement} capacity`,
+    x: s.memory.timeS,
+    y: gib(s.memory.capacityMiB),
+  }));
+  const swap = out.series.map((s) => ({ name: s.placement, x: s.memory.timeS, y: gib(s.memory.swapMiB) }));
+  const shared = out.series.map((s) => ({
+    name: s.placement,
+    x: s.memory.timeS,
+    y: gib(s.memory.sharedMiB),
+  }));
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(meta.title)}</title><style>
+body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}td:first-child,td:nth-child(2),th{text-align:left}th{background:#f4f4f4}
+.charts{display:flex;flex-wrap:wrap;gap:12px}.legend span{margin-right:14px;white-space:nowrap}.legend i{display:inline-block;width:14px;height:3px;margin-right:5px;vertical-align:middle}code{background:#f4f4f4;padding:1px 4px}
+</style></head><body><h1>${esc(meta.title)}</h1>${meta.command ? `<p><code>${esc(meta.command)}</code></p>` : ''}
+<p>unaware: RAM counted at flavor size; memory: working sets at a risk (memory-aware admission); sharing: that plus the sharing credit and score (same trace, seed and policy).</p>
+<table><tr>${table.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${table.cells.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</table>
+${legend(names)}<div class="charts">${lineChart('Active hosts', 'hosts', hosts)}${lineChart('Shared pages', 'GiB', shared)}${lineChart('Host swap', 'GiB', swap)}</div>
+${legend([...demand, ...capacity].map((l) => l.name))}<div class="charts">${lineChart('Memory demand vs capacity of hosts in use', 'GiB', [...demand, ...capacity])}</div>
+</body></html>`;
+}

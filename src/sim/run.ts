@@ -12,13 +12,17 @@ import { buildDetector, buildSelection, parsePolicy, type PolicySpec } from '../
 import { seededRandom } from '../runtime/random.ts';
 import { planMigration, predictMigration } from '../models/migration.ts';
 import { simulate, type SimInput, type SimMode, type SimPolicy, type SimResult } from './datacenter-sim.ts';
+import { MemoryModel, type MemoryResult } from './memory-model.ts';
+import { generateMemoryVms, memoryOptions } from './memory-workload.ts';
 import { dayName, readPlanetLabDay } from './planetlab.ts';
 import { resolvePowerModel, type ScenarioSpec } from './scenario.ts';
 import { syntheticWorkload } from './synthetic.ts';
 import type { Workload } from './workload.ts';
 
 /** One row of results: one day (or synthetic workload) and one policy. */
-export interface ResultRow extends Omit<SimResult, 'series'> {
+export interface ResultRow extends Omit<SimResult, 'series' | 'memory'> {
+  /** With a memory model: its figures (without the per-step series). */
+  memory?: Omit<MemoryResult, 'series'>;
   day: string;
   policy: string;
   mode: SimMode;
@@ -157,6 +161,12 @@ export function buildSimInput(
       return r.totalMs / 1000;
     };
   } else migrationTime = (ram, bw) => (ram * 8) / (bw * share);
+  let memory: MemoryModel | undefined;
+  if (s.memory) {
+    if (mode === 'cloudsim')
+      throw new SimPolicyError('The memory model runs in default mode only (CloudSim models no memory)');
+    memory = new MemoryModel(generateMemoryVms(s.memory, vms.ramMiB, seed), memoryOptions(s.memory));
+  }
   let simPolicy: SimPolicy;
   if (policy.type === 'npa') simPolicy = { kind: 'npa' };
   else if (policy.type === 'dvfs') simPolicy = { kind: 'dvfs' };
@@ -208,6 +218,7 @@ export function buildSimInput(
     migrationTime,
     pue: s.power.pue,
     historyLength: s.historyLength,
+    ...(memory ? { memory } : {}),
   };
 }
 
@@ -270,17 +281,23 @@ export function runCell(
   const t0 = performance.now();
   const r = simulate({ ...input, onStep });
   const wallMs = performance.now() - t0;
-  const { series, ...rest } = r;
+  const { series, memory, ...rest } = r;
   const row: ResultRow = {
     day: cell.day ? dayName(cell.day) : w.source,
     policy: p.label,
     mode: o.mode,
     seed: cell.seed,
     ...rest,
+    ...(memory ? { memory: withoutSeries(memory) } : {}),
     wallMs,
     peakRssMiB: process.memoryUsage().rss / 2 ** 20,
   };
   return { row, series };
+}
+
+function withoutSeries(m: MemoryResult): Omit<MemoryResult, 'series'> {
+  const { series: _s, ...rest } = m;
+  return rest;
 }
 
 /**

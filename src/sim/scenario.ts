@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { checkPowerModel, POWER_MODELS, type PowerModelSpec } from '../models/power.ts';
+import { memorySpecSchema } from './memory-workload.ts';
 
 const powerModelSchema = z.union([
   z.string().refine((s) => s in POWER_MODELS, {
@@ -101,6 +102,8 @@ export const scenarioSchema = z
       ])
       .default({ type: 'ram-bandwidth', bandwidthShare: 0.5 }),
     historyLength: z.number().int().min(10).max(255).default(30),
+    /** Memory workload and host memory physics (docs/simulator.md, "Memory"); absent: not modelled. */
+    memory: memorySpecSchema.optional(),
   })
   .strict();
 
