@@ -20,6 +20,9 @@ export const BENCH_MODES: [string, MigrationOptions][] = [
     'precopy+multifd-zstd',
     { mode: 'precopy', maxDowntimeMs: 300, multifd: { channels: 2, compression: 'zstd' }, timeoutMs: 30_000 },
   ],
+  // A cache half the workload's 128 MiB working set: half the re-sent pages go as deltas.
+  ['precopy+xbzrle', { mode: 'precopy', maxDowntimeMs: 300, xbzrleCacheMiB: 64, timeoutMs: 30_000 }],
+  ['precopy+auto-converge', { mode: 'precopy', maxDowntimeMs: 300, autoConverge: true, timeoutMs: 30_000 }],
 ];
 
 interface Progress {
@@ -102,7 +105,15 @@ export async function recordRun(
   from: QemuDriver,
   to: QemuDriver,
   id: string,
-  cfg: { name: string; opts: MigrationOptions; memMiB: number; wwsMiB: number; dirty: number; bw: number },
+  cfg: {
+    name: string;
+    opts: MigrationOptions;
+    memMiB: number;
+    wwsMiB: number;
+    dirty: number;
+    bw: number;
+    repeat?: number;
+  },
 ): Promise<{ run: RecordedRun; moved: boolean }> {
   const pid = from.pid(id);
   const nonZeroMiB = pid ? countNonZeroMiB(pid, cfg.memMiB) : NaN;
@@ -116,6 +127,8 @@ export async function recordRun(
   const tBefore = Date.now();
   const run: RecordedRun = {
     mode: cfg.name,
+    ...(cfg.opts.xbzrleCacheMiB ? { xbzrleCacheMiB: cfg.opts.xbzrleCacheMiB } : {}),
+    ...(cfg.repeat !== undefined ? { repeat: cfg.repeat } : {}),
     memMiB: cfg.memMiB,
     wwsMiB: cfg.wwsMiB,
     dirtyMiBps: cfg.dirty,
@@ -161,5 +174,5 @@ export async function recordRun(
 /** A one-line summary of a recorded run. */
 export function describeRun(r: RecordedRun): string {
   const m = r.measured;
-  return `${r.mode.padEnd(22)} ${String(r.memMiB).padStart(4)} MiB ${String(r.dirtyMiBps).padStart(4)} MiB/s ${String(r.bandwidthMbps).padStart(6)} Mbit/s | non-zero ${r.nonZeroMiB} MiB, sampled dirty ${r.dirtySampledMiBps} MiB/s | ${m ? `${Math.round(m.totalMs)} ms, down ${Math.round(m.downtimeMs)} ms, ${(m.bytes / 2 ** 20).toFixed(0)} MiB, ${m.rounds} syncs, ${m.mbps?.toFixed(0)} Mbit/s` : `failed: ${r.error}`} | guest ${r.guestOk ? 'ok' : 'NOT OK'} | load ${r.loadAvg[0]}`;
+  return `${r.mode.padEnd(22)}${r.repeat !== undefined ? ` #${r.repeat}` : ''} ${String(r.memMiB).padStart(4)} MiB ${String(r.dirtyMiBps).padStart(4)} MiB/s ${String(r.bandwidthMbps).padStart(6)} Mbit/s | non-zero ${r.nonZeroMiB} MiB, sampled dirty ${r.dirtySampledMiBps} MiB/s | ${m ? `${Math.round(m.totalMs)} ms, down ${Math.round(m.downtimeMs)} ms, ${(m.bytes / 2 ** 20).toFixed(0)} MiB, ${m.rounds} syncs, ${m.mbps?.toFixed(0)} Mbit/s` : `failed: ${r.error}`} | guest ${r.guestOk ? 'ok' : 'NOT OK'} | load ${r.loadAvg[0]}`;
 }

@@ -4,7 +4,9 @@
  * bench/results/migration.json (`-- --quick`: a small set, migration-quick.json), then evaluate the
  * models on the recorded runs (bench/migration-evaluate.ts).
  * `-- --from FILE`: evaluate recorded runs without running guests; `-- --refit`: refit the
- * calibration file (src/models/migration-calibration.json) from the runs and write it.
+ * calibration file (src/models/migration-calibration.json) from the runs and write it;
+ * `-- --repeat N`: run every configuration N times (the spread of identical runs is reported, and
+ * the models are fitted on the per-configuration medians).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -18,6 +20,10 @@ import { BENCH_MODES, describeRun, recordRun, waitFor } from './migration-record
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const fromAt = args.indexOf('--from');
+const repeatAt = args.indexOf('--repeat');
+const repeat = repeatAt >= 0 ? Number(args[repeatAt + 1]) : 1;
+if (!(Number.isInteger(repeat) && repeat >= 1 && repeat <= 20))
+  throw new Error(`--repeat needs a whole number of runs from 1 to 20, got ${args[repeatAt + 1]}`);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const guestDir = process.env.NUBIS_GUEST_DIR ?? join(root, '.nubis/guest');
 const log = (s: string) => process.stderr.write(s + '\n');
@@ -49,20 +55,22 @@ async function runGuests(): Promise<RecordedRun[]> {
         await waitFor(a.serialLog(id), (p) => p.pass >= 1, 60_000);
         let [from, to] = [a, b];
         for (const bw of bandwidths)
-          for (const [name, opts] of BENCH_MODES) {
-            const { run, moved } = await recordRun(from, to, id, {
-              name,
-              opts,
-              memMiB: mem,
-              wwsMiB: wl,
-              dirty: d,
-              bw,
-            });
-            runs.push(run);
-            log(describeRun(run));
-            save(runs, true);
-            if (moved) [from, to] = [to, from];
-          }
+          for (let k = 0; k < repeat; k++)
+            for (const [name, opts] of BENCH_MODES) {
+              const { run, moved } = await recordRun(from, to, id, {
+                name,
+                opts,
+                memMiB: mem,
+                wwsMiB: wl,
+                dirty: d,
+                bw,
+                ...(repeat > 1 ? { repeat: k } : {}),
+              });
+              runs.push(run);
+              log(describeRun(run));
+              save(runs, true);
+              if (moved) [from, to] = [to, from];
+            }
         await from.delete(id);
       }
   } finally {
@@ -81,7 +89,7 @@ function save(runs: RecordedRun[], partial: boolean): void {
   writeFileSync(
     join(root, 'bench/results', `migration${quick ? '-quick' : ''}.json`),
     JSON.stringify(
-      { date: new Date().toISOString(), partial, cpus: cpus().length, loadAvgEnd: loadavg(), runs },
+      { date: new Date().toISOString(), partial, repeat, cpus: cpus().length, loadAvgEnd: loadavg(), runs },
       null,
       2,
     ) + '\n',

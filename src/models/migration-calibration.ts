@@ -34,6 +34,11 @@ export interface ModeCalibration {
    * thread runs (1: no contention; KVM hosts with spare cores are close to 1).
    */
   dirtyShare: number;
+  /**
+   * Pre-copy: share of the last round's remainder QEMU still copies in the downtime (it re-syncs as
+   * soon as a round's remainder fits the limit, before the round ends); default 1.
+   */
+  switchoverShare?: number;
 }
 
 /** The whole calibration (the file's content). */
@@ -65,6 +70,7 @@ const MODE_FIELDS: [keyof ModeCalibration, number, number][] = [
   ['wireRatio', 0.001, 2],
   ['dirtyShare', 0, 1],
 ];
+const OPTIONAL_MODE_FIELDS: [keyof ModeCalibration, number, number][] = [['switchoverShare', 0, 1]];
 const TOP_FIELDS: [keyof MigrationCalibration, number, number][] = [
   ['nonZeroShare', 0, 1],
   ['typicalLoadPerCpu', 0, 1000],
@@ -102,9 +108,13 @@ export function checkMigrationCalibration(
     for (const m of CALIBRATED_MODES) {
       const mc = (modes as Record<string, unknown>)[m];
       if (typeof mc !== 'object' || mc === null) errs.push(`modes["${m}"] is missing`);
-      else
+      else {
         for (const [k, lo, hi] of MODE_FIELDS)
           num(mc as Record<string, unknown>, k, lo, hi, `modes["${m}"].`);
+        for (const [k, lo, hi] of OPTIONAL_MODE_FIELDS)
+          if ((mc as Record<string, unknown>)[k] !== undefined)
+            num(mc as Record<string, unknown>, k, lo, hi, `modes["${m}"].`);
+      }
     }
   if (errs.length) throw new CalibrationError(`Bad ${source}: ${errs.join('; ')}`);
   return x as MigrationCalibration;

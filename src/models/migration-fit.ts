@@ -12,8 +12,15 @@ import { predictMigration, type MigrationModelOptions, type MigrationPrediction 
 
 /** One real migration as `npm run bench:migration` records it (bench/results/migration*.json). */
 export interface RecordedRun {
-  /** Benchmark mode name: stop-and-copy, precopy, postcopy, precopy+multifd-zstd. */
+  /**
+   * Benchmark mode name: stop-and-copy, precopy, postcopy, precopy+multifd-zstd, precopy+xbzrle,
+   * precopy+auto-converge.
+   */
   mode: string;
+  /** precopy+xbzrle: XBZRLE's cache, MiB. */
+  xbzrleCacheMiB?: number;
+  /** Which repetition of its configuration this run was (0-based; absent: run once). */
+  repeat?: number;
   memMiB: number;
   /** The workload's working set and the rate the guest's dirtier was told to dirty it, MiB, MiB/s. */
   wwsMiB: number;
@@ -51,8 +58,17 @@ export interface RecordedRun {
 }
 
 /** The model's options for a benchmark mode (the benchmark's driver settings, as the model sees them). */
-export function modelOptions(mode: string): MigrationModelOptions {
+export function modelOptions(mode: string, r?: Pick<RecordedRun, 'xbzrleCacheMiB'>): MigrationModelOptions {
   switch (mode) {
+    case 'precopy+xbzrle':
+      return {
+        mode: 'precopy',
+        maxDowntimeMs: 300,
+        xbzrle: true,
+        ...(r?.xbzrleCacheMiB ? { xbzrleCacheMiB: r.xbzrleCacheMiB } : {}),
+      };
+    case 'precopy+auto-converge':
+      return { mode: 'precopy', maxDowntimeMs: 300, autoConverge: true };
     case 'stop-and-copy':
       return { mode: 'stop-and-copy' };
     case 'postcopy':
@@ -86,7 +102,7 @@ export function predictRun(r: RecordedRun, cal: MigrationCalibration): Migration
       bandwidthMbps: r.bandwidthMbps,
       hostLoadPerCpu: loadPerCpu(r),
     },
-    modelOptions(r.mode),
+    modelOptions(r.mode, r),
     cal,
   );
 }
@@ -117,18 +133,39 @@ function loss(r: RecordedRun, p: MigrationPrediction): number {
   );
 }
 
-// Fitted parameters of a mode and their search box (inside the calibration file's valid ranges):
-// each maps to an unconstrained number through a logistic curve, on a log scale between the bounds.
-const FREE: [keyof ModeCalibration, number, number][] = [
-  ['streamMiBps', 1, 1e5],
-  ['linkEfficiency', 0.2, 3],
-  ['setupMs', 1, 1e4],
-  ['zeroScanMiBps', 10, 1e6],
-  ['loadSensitivity', 0.001, 20],
-  ['downtimeFloorMs', 0.1, 1e4],
-  ['dirtyShare', 0.01, 1],
-  ['wireRatio', 0.01, 1.5],
-];
+/**
+ * Fitted parameters of a mode and their search box (inside the calibration file's valid ranges): each
+ * maps to an unconstrained number through a logistic curve, on a log scale between the bounds. The
+ * bounds are physical, so that a parameter the runs cannot identify stays plausible instead of
+ * fitting noise: no mode moves memory faster than 5 GiB/s on these hosts (multifd zstd measured
+ * ~2 GiB/s uncapped), the link limiter delivers 0.5–2× its cap, load at most quarters the stream per
+ * unit of load per CPU, a guest keeps at least 20 % of its dirty rate. A mode fits only what it uses:
+ * stop-and-copy has no dirty share or switch-over, post-copy no switch-over, only compressed modes a
+ * wire ratio.
+ */
+export function fitBounds(mode: CalibratedMode): [keyof ModeCalibration, number, number][] {
+  const all: [keyof ModeCalibration, number, number][] = [
+    ['streamMiBps', 10, 5000],
+    ['linkEfficiency', 0.5, 2],
+    ['setupMs', 1, 2000],
+    ['zeroScanMiBps', 50, 1e5],
+    ['loadSensitivity', 0.001, 3],
+    ['downtimeFloorMs', 0.1, 500],
+    ['dirtyShare', 0.2, 1],
+    ['switchoverShare', 0.02, 1],
+    ['wireRatio', 0.01, 1.5],
+  ];
+  return all.filter(
+    ([k]) =>
+      (k !== 'wireRatio' || mode === 'precopy+multifd-zstd') &&
+      (k !== 'dirtyShare' || mode !== 'stop-and-copy') &&
+      (k !== 'switchoverShare' || mode === 'precopy' || mode === 'precopy+multifd-zstd'),
+  );
+}
+
+/** Bounds of the global factors the option modes fit (XBZRLE's delta ratio, auto-converge's step). */
+export const OPTION_BOUNDS = { xbzrleRatio: [0.02, 1], autoConvergeFactor: [0.3, 1] } as const;
+
 const logistic = (x: number) => 1 / (1 + Math.exp(-x));
 const fromFree = (x: number, lo: number, hi: number) => lo * (hi / lo) ** logistic(x);
 const toFree = (v: number, lo: number, hi: number) => {
@@ -220,13 +257,29 @@ export function fitCalibration(runs: RecordedRun[], start: MigrationCalibration)
     if (!mine.length) continue;
     cal.modes[mode] = fitMode(mine, cal, mode);
   }
+  // The option modes use pre-copy's parameters and fit their one factor, on runs that dirty memory
+  // (without dirtying neither option changes anything: the factor would fit noise).
+  for (const [mode, key] of [
+    ['precopy+xbzrle', 'xbzrleRatio'],
+    ['precopy+auto-converge', 'autoConvergeFactor'],
+  ] as const) {
+    const mine = runs.filter((r) => r.mode === mode && r.dirtyMiBps > 0);
+    if (!mine.length) continue;
+    const [lo, hi] = OPTION_BOUNDS[key];
+    const f = (x: number[]) =>
+      mine.reduce((s, r) => s + loss(r, predictRun(r, { ...cal, [key]: fromFree(x[0]!, lo, hi) })), 0);
+    let x = [toFree(cal[key], lo, hi)];
+    for (let i = 0; i < 4; i++) x = nelderMead(f, x, i % 2 ? 0.2 : 1);
+    if (f(x) < f([toFree(cal[key], lo, hi)])) cal[key] = round3(fromFree(x[0]!, lo, hi));
+  }
   return cal;
 }
 
 function fitMode(runs: RecordedRun[], cal: MigrationCalibration, mode: CalibratedMode): ModeCalibration {
-  const free = FREE.filter(([k]) => k !== 'wireRatio' || mode === 'precopy+multifd-zstd');
+  const free = fitBounds(mode);
   const build = (x: number[]): ModeCalibration => {
     const m = { ...cal.modes[mode] };
+    for (const [k, lo, hi] of fixedOutside(mode)) m[k] = Math.min(hi, Math.max(lo, m[k] ?? 1));
     free.forEach(([k, lo, hi], j) => (m[k] = fromFree(x[j]!, lo, hi)));
     return m;
   };
@@ -236,13 +289,19 @@ function fitMode(runs: RecordedRun[], cal: MigrationCalibration, mode: Calibrate
   };
   // Two starts (the given parameters, and the middle of every range), restarted until settled.
   let best: number[] | undefined;
-  for (const x0 of [free.map(([k, lo, hi]) => toFree(cal.modes[mode][k], lo, hi)), free.map(() => 0)]) {
+  for (const x0 of [free.map(([k, lo, hi]) => toFree(cal.modes[mode][k] ?? 1, lo, hi)), free.map(() => 0)]) {
     let x = x0;
     for (let i = 0; i < 6; i++) x = nelderMead(f, x, i % 2 ? 0.2 : 1);
     if (!best || f(x) < f(best)) best = x;
   }
   const m = build(best!);
   return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, round3(v)])) as unknown as ModeCalibration;
+}
+
+/** Parameters a mode does not fit keep their value (1 when unset: no contention, full switch-over). */
+function fixedOutside(mode: CalibratedMode): [keyof ModeCalibration, number, number][] {
+  const fitted = new Set(fitBounds(mode).map(([k]) => k));
+  return (['dirtyShare', 'switchoverShare'] as const).filter((k) => !fitted.has(k)).map((k) => [k, 0, 1]);
 }
 
 const round3 = (v: number) => Number(v.toPrecision(4));

@@ -53,6 +53,8 @@ export interface MigrationModelOptions {
   postcopyAfterMs?: number;
   autoConverge?: boolean;
   xbzrle?: boolean;
+  /** XBZRLE's page cache, MiB: re-sent pages found in it go as deltas (default: the whole working set). */
+  xbzrleCacheMiB?: number;
   multifdZstd?: boolean;
 }
 
@@ -93,7 +95,7 @@ export function predictMigration(
   const memRate = Math.min(link / wireRatio, mc.streamMiBps / (1 + mc.loadSensitivity * load));
   // Under TCG the guest's vCPU and the migration thread share the CPU: the guest dirties less.
   const dirtyRate = i.dirtyMiBps * mc.dirtyShare;
-  const resendRatio = o.xbzrle ? cal.xbzrleRatio : 1;
+  const resendRatio = o.xbzrle ? xbzrleResendRatio(wws, o.xbzrleCacheMiB, cal.xbzrleRatio) : 1;
   const setupS = mc.setupMs / 1000;
   const floorS = mc.downtimeFloorMs / 1000;
   // The first pass also reads every zero page to find it is zero (QEMU sends a flag, not the page).
@@ -127,6 +129,7 @@ export function predictMigration(
         resendRatio,
         setupS,
         floorS,
+        switchover: mc.switchoverShare ?? 1,
       },
       o,
       i,
@@ -160,11 +163,23 @@ export function predictMigration(
       resendRatio,
       setupS,
       floorS,
+      switchover: mc.switchoverShare ?? 1,
     },
     o,
     i,
     cal,
   );
+}
+
+/**
+ * Bytes sent per re-sent byte with XBZRLE (Svärd et al., VEE 2011): a re-sent page found in the
+ * cache goes as a delta (`ratio` of the page), a miss goes whole; with a cache of C MiB over a
+ * writable working set of W MiB, a share min(1, C / W) of re-sent pages hits (LRU over a uniform
+ * dirtying).
+ */
+export function xbzrleResendRatio(wwsMiB: number, cacheMiB: number | undefined, ratio: number): number {
+  const hit = cacheMiB === undefined || !(wwsMiB > 0) ? 1 : Math.min(1, Math.max(0, cacheMiB) / wwsMiB);
+  return hit * ratio + (1 - hit);
 }
 
 /** The calibration's mode for these options (auto-converge and XBZRLE are pre-copy's). */
@@ -187,10 +202,24 @@ interface Stream {
   resendRatio: number;
   setupS: number;
   floorS: number;
+  /** Share of the last round's remainder still dirty when QEMU switches over (ModeCalibration). */
+  switchover: number;
 }
 
 function precopy(
-  { used, wws, dirtyRate, memRate, capRate, zeroS, wireRatio, resendRatio, setupS, floorS }: Stream,
+  {
+    used,
+    wws,
+    dirtyRate,
+    memRate,
+    capRate,
+    zeroS,
+    wireRatio,
+    resendRatio,
+    setupS,
+    floorS,
+    switchover,
+  }: Stream,
   o: MigrationModelOptions,
   i: MigrationModelInput,
   cal: MigrationCalibration,
@@ -234,7 +263,9 @@ function precopy(
             ? 'stopped after the copy limit'
             : undefined;
     if (stop) {
-      const down = (next * resendRatio) / memRate + floorS;
+      // QEMU re-syncs the dirty bitmap as soon as a round's remainder fits the limit, so what is
+      // left when it stops is a share of what a full round would leave (fitted: switchoverShare).
+      const down = (switchover * next * resendRatio) / memRate + floorS;
       return {
         converged: true,
         totalMs: (setupS + time + down) * 1000,
