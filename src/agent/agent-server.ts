@@ -22,6 +22,7 @@ import {
 } from '../drivers/qemu/migration.ts';
 import { listDisks } from '../drivers/qemu/block-mirror.ts';
 import type { QemuDriver } from '../drivers/qemu/qemu-driver.ts';
+import { plannedNonZeroMiB } from './plan-inputs.ts';
 import { checkGuestId, checkSnapshotName, GUEST_ID_PATTERN } from '../drivers/qemu/host-paths.ts';
 import { readKsm } from '../drivers/ksm.ts';
 import { DEFAULT_CALIBRATION, planMigration } from '../models/migration.ts';
@@ -521,17 +522,16 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     let planned: ReturnType<typeof planMigration> | undefined;
     if (b.plan) {
       // QEMU's page sampling (dirty ring under KVM) corrected by the calibrated gain, and the guest's
-      // non-zero memory: at least what it uses, at least the calibrated share of its RAM
+      // non-zero memory (what round 0 sends): counted by a coarse page scan when cheap, else at least
+      // what it uses, at least the calibrated share of its RAM
       // (src/models/migration-calibration.json, refitted by npm run bench:migration -- --refit).
       const sampled = await d.dirtyRate(id, { seconds: 1, samplePagesPerGiB: 4096 });
       const dirty = sampled * DEFAULT_CALIBRATION.dirtySampleGain;
-      const st = await d.memoryStats(id).catch(() => undefined);
-      const used = st ? st.totalMiB - st.freeMiB : g.spec.memoryMiB;
       // A 20 % margin on the rate: a guest's dirtying varies between the measurement and the move.
       planned = planMigration(
         {
           memMiB: g.spec.memoryMiB,
-          usedMiB: Math.max(used, g.spec.memoryMiB * DEFAULT_CALIBRATION.nonZeroShare),
+          usedMiB: await plannedNonZeroMiB(d, id, g.spec.memoryMiB),
           dirtyMiBps: dirty * 1.2,
           // This host's other load slows the (CPU-bound under TCG) migration stream.
           hostLoadPerCpu: loadavg()[0]! / Math.max(1, cpus().length),

@@ -5,7 +5,10 @@ import {
   configOf,
   crossValidate,
   evaluate,
+  fitBounds,
   fitCalibration,
+  modelOptions,
+  OPTION_BOUNDS,
   nelderMead,
   predictRun,
   type RecordedRun,
@@ -26,6 +29,7 @@ truth.modes.precopy = {
   wireRatio: 1,
   dirtyShare: 0.6,
   loadSensitivity: 0.5,
+  switchoverShare: 0.5,
 };
 
 /** Runs "measured" exactly as the true model predicts (QEMU's sampling reads 1 / gain of the rate). */
@@ -72,8 +76,15 @@ test('fitCalibration() recovers the parameters that made synthetic runs, from fa
   assert.equal(fit.dirtySampleGain, 1.25); // median of nominal / sampled
   assert.equal(fit.nonZeroShare, 0.3906); // median of non-zero / RAM: 400/1024 = 200/512 // median of non-zero / RAM
   const got = fit.modes.precopy;
-  for (const k of ['streamMiBps', 'linkEfficiency', 'setupMs', 'dirtyShare', 'loadSensitivity'] as const)
-    assert.ok(Math.abs(got[k] / truth.modes.precopy[k] - 1) < 0.05, `${k}: ${JSON.stringify(got)}`);
+  for (const k of [
+    'streamMiBps',
+    'linkEfficiency',
+    'setupMs',
+    'dirtyShare',
+    'loadSensitivity',
+    'switchoverShare',
+  ] as const)
+    assert.ok(Math.abs(got[k]! / truth.modes.precopy[k]! - 1) < 0.05, `${k}: ${JSON.stringify(got)}`);
   // Modes without runs keep the starting parameters.
   assert.equal(fit.modes.postcopy.streamMiBps, 1400);
   // And the fitted model reproduces the runs.
@@ -104,4 +115,73 @@ test('crossValidate() holds out each configuration: exact runs stay exact', () =
   assert.ok(new Set(runs.map(configOf)).size > 5);
   const [pre] = crossValidate(runs, truth);
   assert.ok(pre!.total.mean < 0.02 && pre!.bytes.mean < 0.02, JSON.stringify(pre));
+});
+
+test('fitBounds(): each mode fits only what it uses', () => {
+  const keys = (m: Parameters<typeof fitBounds>[0]) => fitBounds(m).map(([k]) => k);
+  assert.ok(
+    !keys('stop-and-copy').includes('dirtyShare') && !keys('stop-and-copy').includes('switchoverShare'),
+  );
+  assert.ok(keys('precopy').includes('switchoverShare') && !keys('precopy').includes('wireRatio'));
+  assert.ok(!keys('postcopy').includes('switchoverShare'));
+  assert.ok(keys('precopy+multifd-zstd').includes('wireRatio'));
+  assert.ok(!keys('precopy+multifd-zstd').includes('switchoverShare'));
+});
+
+test('fitCalibration() keeps a parameter the runs cannot identify inside its bounds', () => {
+  // Runs made by a 1e6 MiB/s stream: every run is link-bound, the stream is not identifiable.
+  const wild: MigrationCalibration = structuredClone(truth);
+  wild.modes.precopy = { ...wild.modes.precopy, streamMiBps: 1e6, loadSensitivity: 0 };
+  const runs = syntheticRuns().map((r) => {
+    const p = predictRun({ ...r, bandwidthMbps: 200 }, wild);
+    return { ...r, bandwidthMbps: 200, measured: { ...r.measured!, totalMs: p.totalMs, bytes: p.bytes } };
+  });
+  const fit = fitCalibration(runs, wild).modes.precopy;
+  for (const [k, lo, hi] of fitBounds('precopy'))
+    assert.ok(fit[k]! >= lo * 0.999 && fit[k]! <= hi * 1.001, `${k} = ${fit[k]} outside ${lo}..${hi}`);
+  // Switch-over share: the pre-copy's last remainder (and only it) is scaled.
+  const half = structuredClone(truth);
+  half.modes.precopy.switchoverShare = 0.25;
+  const r = runs.find((x) => x.dirtyMiBps > 0)!;
+  const [a, b] = [predictRun(r, truth), predictRun(r, half)];
+  assert.ok(b.downtimeMs < a.downtimeMs && b.bytes === a.bytes, `${a.downtimeMs} ${b.downtimeMs}`);
+});
+
+test('modelOptions() maps the XBZRLE (with its cache) and auto-converge bench modes', () => {
+  assert.deepEqual(modelOptions('precopy+xbzrle', { xbzrleCacheMiB: 64 }), {
+    mode: 'precopy',
+    maxDowntimeMs: 300,
+    xbzrle: true,
+    xbzrleCacheMiB: 64,
+  });
+  assert.deepEqual(modelOptions('precopy+auto-converge'), {
+    mode: 'precopy',
+    maxDowntimeMs: 300,
+    autoConverge: true,
+  });
+});
+
+test('fitCalibration() fits xbzrleRatio and autoConvergeFactor on their modes, within bounds', () => {
+  const made: MigrationCalibration = { ...truth, xbzrleRatio: 0.3, autoConvergeFactor: 0.6 };
+  const runs: RecordedRun[] = [];
+  for (const r of syntheticRuns().filter((x) => x.dirtyMiBps > 0 && x.bandwidthMbps === 1000))
+    for (const mode of ['precopy', 'precopy+xbzrle', 'precopy+auto-converge']) {
+      const x: RecordedRun = { ...r, mode, ...(mode === 'precopy+xbzrle' ? { xbzrleCacheMiB: 64 } : {}) };
+      const p = predictRun(x, made);
+      if (p.converged)
+        runs.push({
+          ...x,
+          measured: { totalMs: p.totalMs, downtimeMs: p.downtimeMs, bytes: p.bytes, rounds: 1 },
+        });
+    }
+  assert.ok(
+    runs.some((r) => r.mode === 'precopy+xbzrle') && runs.some((r) => r.mode === 'precopy+auto-converge'),
+  );
+  const fit = fitCalibration(runs, { ...truth, xbzrleRatio: 0.9, autoConvergeFactor: 0.95 });
+  assert.ok(Math.abs(fit.xbzrleRatio / 0.3 - 1) < 0.1, `xbzrleRatio ${fit.xbzrleRatio}`);
+  assert.ok(Math.abs(fit.autoConvergeFactor / 0.6 - 1) < 0.1, `autoConvergeFactor ${fit.autoConvergeFactor}`);
+  assert.ok(
+    fit.xbzrleRatio >= OPTION_BOUNDS.xbzrleRatio[0] &&
+      fit.autoConvergeFactor <= OPTION_BOUNDS.autoConvergeFactor[1],
+  );
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planMigration, predictMigration } from './migration.ts';
+import { planMigration, predictMigration, xbzrleResendRatio } from './migration.ts';
 import { uniformCalibration } from './migration-calibration.ts';
 
 // Round numbers: 100 MiB/s stream, no fixed costs.
@@ -104,4 +104,46 @@ test('planMigration() picks the least intrusive setting that converges, or refus
   );
   assert.equal(refused.ok, false);
   assert.match(refused.reason, /No setting meets 300 ms downtime: precopy: pre-copy does not converge/);
+});
+
+test('XBZRLE: re-sent pages found in the cache go as deltas, the rest whole', () => {
+  assert.equal(xbzrleResendRatio(128, undefined, 0.5), 0.5);
+  assert.equal(xbzrleResendRatio(128, 256, 0.5), 0.5);
+  assert.equal(xbzrleResendRatio(128, 64, 0.5), 0.75); // half the pages hit
+  assert.equal(xbzrleResendRatio(128, 0, 0.5), 1);
+  const i = { memMiB: 400, dirtyMiBps: 25, wwsMiB: 128, bandwidthMbps: link };
+  const plain = predictMigration(i, { mode: 'precopy', maxDowntimeMs: 100 }, cal);
+  const small = predictMigration(
+    i,
+    { mode: 'precopy', maxDowntimeMs: 100, xbzrle: true, xbzrleCacheMiB: 64 },
+    cal,
+  );
+  const big = predictMigration(
+    i,
+    { mode: 'precopy', maxDowntimeMs: 100, xbzrle: true, xbzrleCacheMiB: 512 },
+    cal,
+  );
+  // Round 0 is the same 400 MiB; re-sends shrink with the cache.
+  assert.ok(
+    big.bytes < small.bytes && small.bytes < plain.bytes,
+    `${big.bytes} ${small.bytes} ${plain.bytes}`,
+  );
+  assert.ok(plain.bytes - big.bytes > 0 && big.bytes > 400 * 2 ** 20);
+});
+
+test('auto-converge: a pre-copy that cannot converge does once the guest is throttled', () => {
+  const i = { memMiB: 512, dirtyMiBps: 150, wwsMiB: 256, bandwidthMbps: link };
+  assert.equal(predictMigration(i, { mode: 'precopy', maxDowntimeMs: 300 }, cal).converged, false);
+  const r = predictMigration(i, { mode: 'precopy', maxDowntimeMs: 300, autoConverge: true }, cal);
+  assert.ok(r.converged && r.downtimeMs <= 300, JSON.stringify(r));
+  // A stronger throttle (smaller factor per round) converges in fewer rounds.
+  const strong = predictMigration(
+    i,
+    { mode: 'precopy', maxDowntimeMs: 300, autoConverge: true },
+    {
+      ...cal,
+      autoConvergeFactor: 0.4,
+    },
+  );
+  assert.ok(strong.rounds < r.rounds, `${strong.rounds} vs ${r.rounds}`);
 });
