@@ -5,7 +5,8 @@
  * models on the recorded runs (bench/migration-evaluate.ts).
  * `-- --from FILE`: evaluate recorded runs without running guests; `-- --refit`: refit the
  * calibration file (src/models/migration-calibration.json) from the runs and write it;
- * `-- --repeat N`: run every configuration N times (the spread of identical runs is reported, and
+ * a full run with `--refit` also copies its runs to bench/migration-runs.json (committed with the
+ * calibration they made); `-- --repeat N`: run every configuration N times (the spread of identical runs is reported, and
  * the models are fitted on the per-configuration medians).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -101,14 +102,22 @@ const from = fromAt >= 0 ? args[fromAt + 1] : join(results, `migration${quick ? 
 if (fromAt >= 0 && !from)
   throw new Error('--from needs a file of recorded runs (bench/results/migration.json)');
 let runs: RecordedRun[];
+let fittedFrom = from!;
+const refit = args.includes('--refit');
 if (fromAt < 0) {
   runs = await runGuests();
   save(runs, false);
+  // A full run that refits keeps its runs next to the calibration they made (committed with it).
+  if (refit && !quick) {
+    fittedFrom = join(root, 'bench/migration-runs.json');
+    writeFileSync(fittedFrom, readFileSync(from!));
+    log(`wrote ${fittedFrom}`);
+  }
 } else runs = (JSON.parse(readFileSync(from!, 'utf8')) as { runs: RecordedRun[] }).runs;
 const evaluation = evaluateRuns(runs, {
-  refit: args.includes('--refit'),
+  refit,
   calibrationPath: join(root, 'src/models/migration-calibration.json'),
-  from: from!.replace(root + '/', ''),
+  from: fittedFrom.replace(root + '/', ''),
   log,
 });
 mkdirSync(results, { recursive: true });
