@@ -131,6 +131,15 @@ test('XBZRLE: re-sent pages found in the cache go as deltas, the rest whole', ()
   assert.ok(plain.bytes - big.bytes > 0 && big.bytes > 400 * 2 ** 20);
 });
 
+test('auto-converge: no throttle while the guest dirties less than half of what is sent', () => {
+  const i = { memMiB: 400, dirtyMiBps: 25, bandwidthMbps: link };
+  const plain = predictMigration(i, { mode: 'precopy', maxDowntimeMs: 100 }, cal);
+  assert.deepEqual(
+    predictMigration(i, { mode: 'precopy', maxDowntimeMs: 100, autoConverge: true }, cal),
+    plain,
+  );
+});
+
 test('auto-converge: a pre-copy that cannot converge does once the guest is throttled', () => {
   const i = { memMiB: 512, dirtyMiBps: 150, wwsMiB: 256, bandwidthMbps: link };
   assert.equal(predictMigration(i, { mode: 'precopy', maxDowntimeMs: 300 }, cal).converged, false);

@@ -246,6 +246,7 @@ function precopy(
     rounds = 0;
   const maxRounds = o.stopAfterRounds ?? 1000;
   const maxBytes = (o.stopAfterRamCopies ?? Infinity) * i.memMiB;
+  let highRounds = 0;
   for (;;) {
     rounds++;
     const bytes = rounds === 1 ? toSend : toSend * resendRatio;
@@ -275,7 +276,13 @@ function precopy(
         note: stop,
       };
     }
-    if (o.autoConverge) dirty *= cal.autoConvergeFactor;
+    // QEMU's auto-converge (migration/ram.c, migration_trigger_throttle) throttles the guest only
+    // after two syncs in which it dirtied more than half of what was sent (throttle-trigger-threshold
+    // 50 %); each trigger throttles it a step more.
+    if (o.autoConverge && next > 0.5 * bytes && ++highRounds >= 2) {
+      highRounds = 0;
+      dirty *= cal.autoConvergeFactor;
+    }
     toSend = next;
     if (rounds >= 60) {
       return {
