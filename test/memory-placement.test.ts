@@ -203,6 +203,47 @@ for (const backend of storeBackends()) {
       }
     });
 
+    test("a private tenant's VMs run with mem-merge off and never count as sharing; the memory routes show no hashes", async () => {
+      const { url, drop } = await backend.url();
+      const t = await controlPlane(url, 0);
+      try {
+        const { cp, admin, db } = t;
+        const h = await host(cp, admin, 'h1');
+        const r = await t.call(t.adminToken, 'PATCH', `/v1/tenants/${admin.tenantId}`, {
+          memorySharing: 'private',
+        });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.equal(r.body.memorySharing, 'private');
+        const op = await cp.createVm(admin, { name: 'secret', flavor: 'm1.medium', image: 'tiny' });
+        assert.equal((await t.sim.get(op.vmId!))?.spec.mergeable, false);
+        const fp = syntheticFingerprint({ sampleBits: 2, segments: [{ seed: 1, pages: 4000 }] });
+        await cp.memoryProfiles.record(db, h.id, [{ vmId: op.vmId!, profile: profile(WS_MIB, fp) }]);
+        const vms = (
+          await cp.memoryProfiles.vmsOn(db, [{ id: h.id, policy: 'measured', risk: 0.01, guarantee: 0.5 }])
+        ).get(h.id)!;
+        assert.equal(vms[0]?.mergeable, false);
+        assert.equal(vms[0]?.fingerprint, undefined);
+        const vm = await t.call(t.adminToken, 'GET', `/v1/vms/${op.vmId}/memory`);
+        assert.equal(vm.status, 200);
+        assert.equal(vm.body.workingSetMiB, WS_MIB);
+        assert.equal(vm.body.fingerprint.pages, 4000);
+        assert.doesNotMatch(JSON.stringify(vm.body), /hashes|counts/);
+        const hm = await t.call(t.adminToken, 'GET', `/v1/hosts/${h.id}/memory`);
+        assert.equal(hm.status, 200);
+        assert.equal(hm.body.policy, 'static');
+        assert.equal(hm.body.vms.length, 1);
+        assert.equal(hm.body.demand.sharedMiB, 0);
+        assert.doesNotMatch(JSON.stringify(hm.body), /hashes/);
+        // Back to shared: a new VM merges again.
+        await t.call(t.adminToken, 'PATCH', `/v1/tenants/${admin.tenantId}`, { memorySharing: 'shared' });
+        const op2 = await cp.createVm(admin, { name: 'open', flavor: 'm1.medium', image: 'tiny' });
+        assert.equal((await t.sim.get(op2.vmId!))?.spec.mergeable, true);
+      } finally {
+        await t.close();
+        await drop();
+      }
+    });
+
     test('the heartbeat route refuses an invalid memory profile naming the field', async () => {
       const { url, drop } = await backend.url();
       const t = await controlPlane(url, 0);

@@ -6,6 +6,7 @@
  * (see src/control/README.md).
  */
 import { MemoryProfiles } from './memory/profile-store.ts';
+import { MemoryReads } from './memory/memory-reads.ts';
 import type { HostDrivers } from '../core/host-driver.ts';
 import { DriverError } from '../core/hypervisor.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -135,6 +136,7 @@ export class ControlPlane {
   readonly constraints = new ConstraintsService(this);
   readonly claims = new Claims(this);
   readonly memoryProfiles = new MemoryProfiles(this);
+  readonly memoryReads = new MemoryReads(this);
   readonly powerOn = new PowerOn(this);
   readonly vmReads = new VmReads(this);
   readonly vmCreate = new CreateVm(this);

@@ -115,6 +115,15 @@ export const hostRoutes: RouteModule = (route, { cp }) => {
     handler: async ({ p, params, body }) => cp.powerHost(p, params.id, body.action, { reason: body.reason }),
   });
   route({
+    method: 'GET',
+    url: '/v1/hosts/:id/memory',
+    summary:
+      "A host's memory model: policy, risk, demand (guaranteed, expected, at the risk, shared) and its VMs' lines (admin, operator)",
+    tag: 'hosts',
+    params: idParam,
+    handler: async ({ p, params }) => cp.memoryReads.hostMemory(p, params.id),
+  });
+  route({
     method: 'PATCH',
     url: '/v1/hosts/:id',
     summary:
