@@ -97,6 +97,8 @@ for (const backend of storeBackends()) {
           try {
             const op = await cp.createVm(admin, { name: `v${i}`, flavor: 'm1.medium', image: 'tiny' });
             await cp.memoryProfiles.record(db, dst.id, [{ vmId: op.vmId!, profile: profile(WS_MIB) }]);
+            // Its guarantee is the floor of the agent's balloon loop.
+            assert.equal((await t.sim.get(op.vmId!))?.spec.minMemoryMiB, FLAVOR_MIB * 0.5);
             placed++;
           } catch (e) {
             if (!(e instanceof ControlError)) throw e;

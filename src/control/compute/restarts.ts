@@ -118,7 +118,10 @@ export class Restarts extends Service {
         id: v.id,
         memoryMiB: f.memory_mib,
         vcpus: f.vcpus,
-        ...(await this.cp.memoryProfiles.guestMemory(this.db, v.tenant_id)),
+        ...(await this.cp.memoryProfiles.guestMemory(this.db, v.tenant_id, {
+          hostId: host.id,
+          memoryMiB: f.memory_mib,
+        })),
         ...(await this.cp.volumes.guestStorage(this.db, v.id, image.id)),
         ...(await this.cp.networkPush.prepareGuest(v.id, host.id)),
       });

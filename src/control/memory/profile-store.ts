@@ -127,16 +127,30 @@ export class MemoryProfiles extends Service {
   /**
    * The memory part of a VM's guest spec: `mergeable: false` when its tenant opted out of page
    * sharing (QEMU then runs it with mem-merge=off; a running guest keeps its setting until restarted
-   * or migrated).
+   * or migrated); on a host with the 'measured' memory policy, its guarantee as `minMemoryMiB` (the
+   * floor of the agent's balloon loop).
    */
-  async guestMemory(db: Db, tenantId: string | null): Promise<{ mergeable: boolean }> {
-    if (!tenantId) return { mergeable: true };
-    const t = await db
-      .selectFrom('tenants')
-      .select('memory_sharing')
-      .where('id', '=', tenantId)
-      .executeTakeFirst();
-    return { mergeable: t?.memory_sharing !== 'private' };
+  async guestMemory(
+    db: Db,
+    tenantId: string | null,
+    on?: { hostId: string; memoryMiB: number },
+  ): Promise<{ mergeable: boolean; minMemoryMiB?: number }> {
+    const t = tenantId
+      ? await db.selectFrom('tenants').select('memory_sharing').where('id', '=', tenantId).executeTakeFirst()
+      : undefined;
+    const h = on
+      ? await db
+          .selectFrom('hosts')
+          .select(['memory_policy', 'memory_guarantee'])
+          .where('id', '=', on.hostId)
+          .executeTakeFirst()
+      : undefined;
+    return {
+      mergeable: t?.memory_sharing !== 'private',
+      ...(on && h?.memory_policy === 'measured'
+        ? { minMemoryMiB: Math.floor(on.memoryMiB * Number(h.memory_guarantee)) }
+        : {}),
+    };
   }
 
   /** A VM's stored profile, or undefined when it was never measured. */
