@@ -46,5 +46,7 @@ export const memoryProfilesMigration: Migration = {
       .alterTable('hosts')
       .addColumn('memory_guarantee', 'double precision', (c) => c.notNull().defaultTo(0.5))
       .execute();
+    // The scheduler asks for the measured hosts before every decision: an index, not a scan of every host.
+    await db.schema.createIndex('hosts_memory_policy').on('hosts').column('memory_policy').execute();
   },
 };
