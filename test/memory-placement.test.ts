@@ -199,6 +199,23 @@ for (const backend of storeBackends()) {
         assert.ok(p!.wsSdMiB > 0);
         const none = await cp.memoryProfiles.get(db, 'not-mine');
         assert.equal(none, undefined);
+        // A new VM is predicted from a running VM of its image, one of its own tenant first.
+        const other = await cp.createTenant(admin, 'globex');
+        const op2 = await cp.createVm(admin, { name: 'w', flavor: 'm1.medium', image: 'tiny' });
+        await cp.memoryProfiles.record(db, h.id, [
+          { vmId: op2.vmId!, profile: { ...profile(3000), at: '2027-01-15T09:00:00.000Z' } },
+        ]);
+        await db.updateTable('vms').set({ tenant_id: other.id }).where('id', '=', op2.vmId!).execute();
+        const image = (
+          await db.selectFrom('vms').select('image_id').where('id', '=', op.vmId!).executeTakeFirstOrThrow()
+        ).image_id;
+        const mine = await cp.memoryProfiles.predict(db, { imageId: image, tenantId: admin.tenantId });
+        assert.equal(mine?.fromVm, op.vmId);
+        const theirs = await cp.memoryProfiles.predict(db, { imageId: image, tenantId: other.id });
+        assert.equal(theirs?.fromVm, op2.vmId);
+        const stranger = await cp.memoryProfiles.predict(db, { imageId: image, tenantId: 'nobody' });
+        assert.equal(stranger?.fromVm, op2.vmId, 'the latest of any tenant');
+        await db.updateTable('vms').set({ tenant_id: admin.tenantId }).where('id', '=', op2.vmId!).execute();
       } finally {
         await t.close();
         await drop();
