@@ -319,6 +319,9 @@ const MATRIX: Record<string, Case[]> = {
 
   'GET /v1/hosts': [{ op: 'host:read', request: same('/v1/hosts') }],
   'GET /v1/hosts/{id}': [{ op: 'host:read', request: async (w) => ({ url: `/v1/hosts/${await w.host()}` }) }],
+  'GET /v1/hosts/{id}/memory': [
+    { op: 'host:memory', request: async (w) => ({ url: `/v1/hosts/${await w.host()}/memory` }) },
+  ],
   'POST /v1/hosts': [
     {
       op: 'host:create',
@@ -529,6 +532,15 @@ const MATRIX: Record<string, Case[]> = {
   ),
 
   'GET /v1/vms': [{ op: 'vm:read', request: same('/v1/vms') }],
+  'GET /v1/vms/{id}/memory': [
+    { op: 'vm:memory', what: 'own', request: async (w) => ({ url: `/v1/vms/${w.ids.acmeVm}/memory` }) },
+    {
+      op: 'vm:memory',
+      what: 'another tenant',
+      other: 'tenant',
+      request: async (w) => ({ url: `/v1/vms/${w.ids.globexVm}/memory` }),
+    },
+  ],
   'GET /v1/vms/{id}': [
     { op: 'vm:read', what: 'own', request: async (w) => ({ url: `/v1/vms/${w.ids.acmeVm}` }) },
     {

@@ -58,6 +58,8 @@ export interface RouteDef {
   params?: z.ZodType;
   /** Success status (200 unless set). */
   status?: number;
+  /** Largest body accepted, bytes (the server's default, 1 MiB, unless set). */
+  bodyLimit?: number;
   /** Returns the JSON answer, `undefined` for an empty one, or `ctx.reply` when it sent its own (a stream). */
   handler: (ctx: RouteContext) => Promise<unknown>;
 }

@@ -160,6 +160,7 @@ export function buildApi(cp: ControlPlane, opts: ApiOptions = {}): FastifyInstan
       api.route({
         method: r.method,
         url: r.url,
+        ...(r.bodyLimit ? { bodyLimit: r.bodyLimit } : {}),
         handler: async (req, reply) => {
           const p = r.open
             ? (undefined as unknown as Principal)

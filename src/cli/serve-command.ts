@@ -147,6 +147,9 @@ export function serveCommand(program: Command): void {
           automationIntervalS: flagS(o.auditIntervalS, '--audit-interval-s', true),
           simLoadIntervalS: flagS(o.simLoadIntervalS, '--sim-load-interval-s', true),
           simUtilization: demoUtilization,
+          // Memory model (issue 17): simulated hosts' profiles and measured hosts' balloon targets.
+          memoryProfilesIntervalS: 60,
+          balloonIntervalS: 60,
         };
         // The reconciler runs once before the API listens (below), then periodically.
         const loopsOf = (c: ControlPlane) => ({ ...loops, reconcile: () => c.reconcile() });

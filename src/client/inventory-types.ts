@@ -21,6 +21,63 @@ export interface HostUpdate {
   zone?: string;
   powerAddress?: string | null;
   powerModel?: PowerModelSpec;
+  /** 'static' (flavor × memory ratio) or 'measured' (guarantee + working set at a risk). */
+  memoryPolicy?: 'static' | 'measured';
+  /** A measured host's accepted risk of needing more memory than it has (0 < risk < 0.5). */
+  memoryRisk?: number;
+  /** Share of each VM's flavor memory guaranteed on a measured host (0 < share ≤ 1). */
+  memoryGuarantee?: number;
+}
+/** A host's memory model (`GET /v1/hosts/:id/memory`). */
+export interface HostMemory {
+  host: string;
+  id: string;
+  policy: 'static' | 'measured';
+  risk: number;
+  guarantee: number;
+  capacityMiB: number;
+  staticCapacityMiB: number;
+  demand: {
+    guaranteedMiB: number;
+    configuredMiB: number;
+    expectedMiB: number;
+    sdMiB: number;
+    sharedMiB: number;
+    atRiskMiB: number;
+  };
+  vms: {
+    id: string;
+    name: string;
+    memoryMiB: number;
+    guaranteedMiB: number;
+    measured: boolean;
+    workingSetMiB: number | null;
+    workingSetSdMiB: number | null;
+    demandMiB: number;
+    mergeable: boolean;
+  }[];
+}
+/** A VM's measured memory (`GET /v1/vms/:id/memory`): a summary, never page hashes. */
+export interface VmMemory {
+  vm: string;
+  id: string;
+  measured: boolean;
+  memorySharing: 'shared' | 'private';
+  measuredAt?: string;
+  memoryMiB?: number;
+  residentMiB?: number;
+  workingSetMiB?: number;
+  workingSetMeanMiB?: number;
+  workingSetSdMiB?: number;
+  samples?: number;
+  mergeable?: boolean;
+  fingerprint?: {
+    sampleBits: number;
+    pages: number;
+    zeroPages: number;
+    sampledContents: number;
+    selfSharedMiB: number;
+  } | null;
 }
 /** What retiring a host did: the VMs moved, those that could not, and whether it was deleted. */
 export interface RetireResult {
@@ -33,6 +90,8 @@ export interface RetireResult {
 export interface TenantDetail {
   id: string;
   name: string;
+  /** 'shared' (its VMs' pages may be merged) or 'private'. */
+  memorySharing?: 'shared' | 'private';
   quotas: Quotas;
   usage: Quotas;
 }

@@ -110,6 +110,10 @@ export const POLICY = {
   'host:delete': global(ADMIN, 'Delete an empty host, or retire one (drain, then delete)'),
   'host:operate': global(OPS, "Change a host's state, power it on or off, drain and undrain it"),
   'host:enroll': global(ADMIN, 'Create one-time join tokens that enroll hosts'),
+  'host:memory': global(
+    OPS,
+    "Read a host's memory model: demand at its risk, its VMs' working sets, sharing",
+  ),
   'metrics:record': global(OPS, 'Record VM CPU samples'),
   'energy:read': tenantRead('Energy by tenant (members and readers: their tenant)'),
   'energy:read-infra': global(OPS, 'Energy by host or zone'),
@@ -137,6 +141,7 @@ export const POLICY = {
 
   // a tenant's compute
   'vm:read': tenantRead('List and read VMs, their snapshots'),
+  'vm:memory': tenantRead("Read a VM's measured memory (working set, sharing; never page hashes)"),
   'vm:create': { roles: WRITERS, scope: 'tenant', anyTenant: [], summary: 'Create a VM in your tenant' },
   'vm:placement': global(
     ['admin', 'operator', 'member'],

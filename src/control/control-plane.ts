@@ -5,6 +5,8 @@
  * through drivers after the record is safe. The services live in the folders next to this file
  * (see src/control/README.md).
  */
+import { MemoryProfiles } from './memory/profile-store.ts';
+import { MemoryReads } from './memory/memory-reads.ts';
 import type { HostDrivers } from '../core/host-driver.ts';
 import { DriverError } from '../core/hypervisor.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -133,6 +135,8 @@ export class ControlPlane {
   readonly constraintReader = new ConstraintReader(this);
   readonly constraints = new ConstraintsService(this);
   readonly claims = new Claims(this);
+  readonly memoryProfiles = new MemoryProfiles(this);
+  readonly memoryReads = new MemoryReads(this);
   readonly powerOn = new PowerOn(this);
   readonly vmReads = new VmReads(this);
   readonly vmCreate = new CreateVm(this);

@@ -5,7 +5,12 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { STORAGE_ID_PATTERN } from '../../core/storage/host-storage.ts';
+import { checkMemoryProfile } from '../../core/memory/profile.ts';
+import { ControlError } from '../../control/errors.ts';
 import type { RouteModule } from '../route-def.ts';
+
+/** Largest heartbeat body: a full host's guests with their page fingerprints (~100 KB each). */
+export const HEARTBEAT_BODY_LIMIT = 64 << 20;
 
 /** The bearer token of a request, if any. */
 const bearer = (req: FastifyRequest) => {
@@ -104,13 +109,30 @@ export const agentRoutes: RouteModule = (route, { cp }) => {
         guests: z
           .array(
             z
-              .object({ id: z.string().min(1).max(200), cpu: z.number().min(0).max(1000).optional() })
+              .object({
+                id: z.string().min(1).max(200),
+                cpu: z.number().min(0).max(1000).optional(),
+                /** The guest's GuestMemoryProfile (src/core/memory/profile.ts), checked below. */
+                memory: z.unknown().optional(),
+              })
               .passthrough(),
           )
           .max(100_000)
           .optional(),
       })
       .passthrough(),
-    handler: async ({ req, body }) => cp.heartbeat(bearer(req), body),
+    // A guest's page fingerprint can be ~100 KB: a heartbeat of a full host is larger than other bodies.
+    bodyLimit: HEARTBEAT_BODY_LIMIT,
+    handler: async ({ req, body }) => {
+      ((body.guests ?? []) as { memory?: unknown }[]).forEach((g, i) => {
+        if (g.memory === undefined) return;
+        const e = checkMemoryProfile(g.memory);
+        if (e.length)
+          throw new ControlError('BAD_REQUEST', `guests[${i}].memory: ${e.join('; ')}`, {
+            field: `guests[${i}].memory`,
+          });
+      });
+      return cp.heartbeat(bearer(req), body as Parameters<typeof cp.heartbeat>[1]);
+    },
   });
 };

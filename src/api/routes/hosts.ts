@@ -115,6 +115,15 @@ export const hostRoutes: RouteModule = (route, { cp }) => {
     handler: async ({ p, params, body }) => cp.powerHost(p, params.id, body.action, { reason: body.reason }),
   });
   route({
+    method: 'GET',
+    url: '/v1/hosts/:id/memory',
+    summary:
+      "A host's memory model: policy, risk, demand (guaranteed, expected, at the risk, shared) and its VMs' lines (admin, operator)",
+    tag: 'hosts',
+    params: idParam,
+    handler: async ({ p, params }) => cp.memoryReads.hostMemory(p, params.id),
+  });
+  route({
     method: 'PATCH',
     url: '/v1/hosts/:id',
     summary:
@@ -130,6 +139,9 @@ export const hostRoutes: RouteModule = (route, { cp }) => {
         reservedVcpus: z.number().int().nonnegative().optional(),
         reservedMemoryMiB: z.number().int().nonnegative().optional(),
         reservedDiskGiB: z.number().int().nonnegative().optional(),
+        memoryPolicy: z.enum(['static', 'measured']).optional(),
+        memoryRisk: z.number().gt(0).lt(0.5).optional(),
+        memoryGuarantee: z.number().gt(0).max(1).optional(),
         datacenter: z.string().min(1).optional(),
         rack: z.string().min(1).optional(),
         tier: z.string().min(1).optional(),

@@ -4,6 +4,9 @@ import { listRoute } from '../pagination.ts';
 import type { RouteModule } from '../route-def.ts';
 import { idParam, name, quotas, someQuotas } from '../schemas.ts';
 
+/** Whether a tenant's VMs' pages may be merged with others' (KSM): 'private' opts out. */
+const memorySharing = z.enum(['shared', 'private']);
+
 /** GET/POST /v1/tenants, GET/PATCH/DELETE /v1/tenants/:id, GET /v1/quotas. */
 export const tenantRoutes: RouteModule = (route, { cp }) => {
   listRoute(route, {
@@ -15,11 +18,16 @@ export const tenantRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'POST',
     url: '/v1/tenants',
-    summary: 'Create a tenant with quotas (admin)',
+    summary: "Create a tenant with quotas and its VMs' page sharing, 'shared' (default) or 'private' (admin)",
     tag: 'tenants',
     status: 201,
-    body: z.object({ name, quotas: quotas.optional() }).strict(),
-    handler: async ({ p, body }) => cp.createTenant(p, body.name, body.quotas),
+    body: z.object({ name, quotas: quotas.optional(), memorySharing: memorySharing.optional() }).strict(),
+    handler: async ({ p, body }) => {
+      const t = await cp.createTenant(p, body.name, body.quotas);
+      return body.memorySharing
+        ? cp.tenancyAdmin.updateTenant(p, (t as { id: string }).id, { memorySharing: body.memorySharing })
+        : t;
+    },
   });
   route({
     method: 'GET',
@@ -39,11 +47,16 @@ export const tenantRoutes: RouteModule = (route, { cp }) => {
   route({
     method: 'PATCH',
     url: '/v1/tenants/:id',
-    summary: 'Rename a tenant, change its quotas, disable or enable it (admin)',
+    summary: "Rename a tenant, change its quotas or its VMs' page sharing, disable or enable it (admin)",
     tag: 'tenants',
     params: idParam,
     body: z
-      .object({ name: name.optional(), quotas: someQuotas.optional(), enabled: z.boolean().optional() })
+      .object({
+        name: name.optional(),
+        quotas: someQuotas.optional(),
+        enabled: z.boolean().optional(),
+        memorySharing: memorySharing.optional(),
+      })
       .strict(),
     handler: async ({ p, params, body }) => cp.tenancyAdmin.updateTenant(p, params.id, body),
   });

@@ -59,6 +59,15 @@ export const vmRoutes: RouteModule = (route, { cp }) => {
     handler: async ({ p, params }) => cp.getVm(p, params.id),
   });
   route({
+    method: 'GET',
+    url: '/v1/vms/:id/memory',
+    summary:
+      "A VM's measured memory: working set (mean, deviation), resident, sharing summary; never page hashes",
+    tag: 'vms',
+    params: idParam,
+    handler: async ({ p, params }) => cp.memoryReads.vmMemory(p, params.id),
+  });
+  route({
     method: 'POST',
     url: '/v1/vms',
     summary: 'Create a VM (202 with an operation); dryRun answers where it would go and why',

@@ -207,6 +207,25 @@ export const hostCommands: CommandModule = (program) => {
       collect,
     )
     .option('--pool <name>', 'a storage pool the host sees (repeatable; replaces the list)', collect)
+    .option(
+      '--memory-policy <policy>',
+      'static (flavor × memory ratio) or measured (guarantee + working set at a risk)',
+      (v: string) => {
+        if (v !== 'static' && v !== 'measured')
+          throw new CliError('BAD_ARGUMENT', `--memory-policy must be static or measured, got ${v}`);
+        return v;
+      },
+    )
+    .option(
+      '--memory-risk <p>',
+      "a measured host's accepted risk of running short of memory (e.g. 0.01)",
+      num,
+    )
+    .option(
+      '--memory-guarantee <share>',
+      "share of each VM's memory guaranteed on a measured host (0.5)",
+      num,
+    )
     .action(async function (this: Command, ref: string, o) {
       const c = ctx(this);
       let powerModel: HostCreate['powerModel'];
@@ -234,9 +253,41 @@ export const hostCommands: CommandModule = (program) => {
           underlayIp: o.underlayIp === undefined ? undefined : o.underlayIp || null,
           physnets: o.physnet,
           pools: o.pool,
+          memoryPolicy: o.memoryPolicy,
+          memoryRisk: o.memoryRisk,
+          memoryGuarantee: o.memoryGuarantee,
         }),
       );
       c.out(h, () => keyValues(h));
+    });
+
+  host
+    .command('memory <host>')
+    .description("A host's memory model: policy, demand at its risk, its VMs' working sets and sharing")
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      const m = await c.client.hosts.memory(ref);
+      const d = m.demand;
+      c.out(m, () =>
+        [
+          `host ${m.host}: policy ${m.policy}, risk ${m.risk}, guarantee ${m.guarantee} of each VM's memory`,
+          `capacity ${m.capacityMiB} MiB (static rule: ${m.staticCapacityMiB} MiB)`,
+          `guaranteed ${d.guaranteedMiB} MiB, configured ${d.configuredMiB} MiB, expected ${d.expectedMiB} MiB (${d.sharedMiB} MiB shared), sd ${d.sdMiB} MiB, at the risk ${d.atRiskMiB} MiB`,
+          formatTable(
+            ['VM', 'MEMORY', 'GUARANTEED', 'WORKING SET', 'SD', 'DEMAND', 'MERGE'],
+            m.vms.map((v) => [
+              v.name,
+              v.memoryMiB,
+              v.guaranteedMiB,
+              v.workingSetMiB ?? '-',
+              v.workingSetSdMiB ?? '-',
+              v.demandMiB,
+              v.mergeable ? 'yes' : 'no',
+            ]),
+            [false, true, true, true, true, true, false],
+          ),
+        ].join('\n'),
+      );
     });
 
   host

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Quotas, TenantDetail } from '../../client/index.ts';
 import { formatTable } from '../table.ts';
-import { ctx, defined, int, resourceCommand, type CommandModule } from './common.ts';
+import { CliError, ctx, defined, int, resourceCommand, type CommandModule } from './common.ts';
 
 /** Quota options shared by create and set-quotas. */
 const quotaOptions = (cmd: Command) =>
@@ -33,10 +33,21 @@ export const tenantCommands: CommandModule = (program) => {
       );
     });
   quotaOptions(
-    tenant.command('create <name>').description('Create a tenant (unset quotas take the defaults)'),
+    tenant
+      .command('create <name>')
+      .description('Create a tenant (unset quotas take the defaults)')
+      .option(
+        '--memory-sharing <mode>',
+        "shared (default) or private: its VMs' pages are never merged",
+        sharingMode,
+      ),
   ).action(async function (this: Command, name: string, o) {
     const c = ctx(this);
-    const t = await c.client.tenants.create({ name, quotas: quotas(o) });
+    const t = await c.client.tenants.create({
+      name,
+      quotas: quotas(o),
+      ...defined({ memorySharing: o.memorySharing }),
+    });
     c.out(t, () => `tenant ${t.name} (id ${t.id}): ${show(t.quotas)}`);
   });
   quotaOptions(tenant.command('set-quotas <tenant>').description("Change some of a tenant's quotas")).action(
@@ -47,7 +58,8 @@ export const tenantCommands: CommandModule = (program) => {
     },
   );
   const detail = (t: TenantDetail) =>
-    `tenant ${t.name} (id ${t.id})\nquotas: ${show(t.quotas)}\nused:   ${show(t.usage)}`;
+    `tenant ${t.name} (id ${t.id})\nquotas: ${show(t.quotas)}\nused:   ${show(t.usage)}` +
+    (t.memorySharing ? `\nmemory sharing: ${t.memorySharing}` : '');
   tenant
     .command('show [tenant]')
     .description('A tenant with its quotas and what it uses (default: your own)')
@@ -59,14 +71,23 @@ export const tenantCommands: CommandModule = (program) => {
   quotaOptions(
     tenant
       .command('update <tenant>')
-      .description('Rename a tenant and/or change its quotas')
-      .option('--name <name>', 'new name'),
+      .description("Rename a tenant, change its quotas and/or its VMs' page sharing")
+      .option('--name <name>', 'new name')
+      .option(
+        '--memory-sharing <mode>',
+        'shared or private (new VMs get it; running ones keep theirs until restarted or migrated)',
+        sharingMode,
+      ),
   ).action(async function (this: Command, ref: string, o) {
     const c = ctx(this);
     const q = quotas(o);
     const t = await c.client.tenants.update(
       ref,
-      defined({ name: o.name, quotas: Object.keys(q).length ? q : undefined }),
+      defined({
+        name: o.name,
+        quotas: Object.keys(q).length ? q : undefined,
+        memorySharing: o.memorySharing,
+      }),
     );
     c.out(t, () => detail(t));
   });
@@ -79,3 +100,10 @@ export const tenantCommands: CommandModule = (program) => {
       c.out({ deleted: ref }, () => `tenant ${ref} deleted`);
     });
 };
+
+/** `--memory-sharing`: shared or private. */
+function sharingMode(v: string): 'shared' | 'private' {
+  if (v !== 'shared' && v !== 'private')
+    throw new CliError('BAD_ARGUMENT', `--memory-sharing must be shared or private, got ${v}`);
+  return v;
+}

@@ -150,6 +150,24 @@ export const vmCommands: CommandModule = (program) => {
       c.out(v, () => keyValues(v));
     });
 
+  vm.command('memory <vm>')
+    .description("A VM's measured memory: working set (mean, deviation), resident, page sharing")
+    .action(async function (this: Command, ref: string) {
+      const c = ctx(this);
+      const m = await c.client.vms.memory(await vmId(c, ref));
+      c.out(m, () =>
+        m.measured
+          ? [
+              `VM ${m.vm}: measured ${m.measuredAt} (${m.samples} samples), page sharing ${m.memorySharing}`,
+              `memory ${m.memoryMiB} MiB, resident ${m.residentMiB} MiB, working set ${m.workingSetMiB} MiB (mean ${m.workingSetMeanMiB}, sd ${m.workingSetSdMiB})`,
+              m.fingerprint
+                ? `fingerprint: ${m.fingerprint.pages} pages (${m.fingerprint.zeroPages} zero), 1 in 2^${m.fingerprint.sampleBits} sampled, ~${m.fingerprint.selfSharedMiB} MiB duplicated inside`
+                : 'fingerprint: none',
+            ].join('\n')
+          : `VM ${m.vm}: not measured yet, page sharing ${m.memorySharing}`,
+      );
+    });
+
   const simple: [VmAction, string][] = [
     ['start', 'Start a stopped VM'],
     ['stop', 'Stop a VM'],

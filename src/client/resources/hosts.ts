@@ -1,4 +1,5 @@
 import { Http, type PageQuery, seg } from '../http.ts';
+import type { HostMemory } from '../inventory-types.ts';
 import type {
   DrainResult,
   Host,
@@ -38,6 +39,8 @@ export const hostsApi = (http: Http) => ({
   delete: (host: string) => http.delete<void>(`/v1/hosts/${seg(host)}`),
   /** Drains a host, then deletes it; says which VMs could not move (admin). */
   retire: (host: string) => http.post<RetireResult>(`/v1/hosts/${seg(host)}/retire`),
+  /** The host's memory model: policy, risk, demand at the risk, its VMs' lines (admin, operator). */
+  memory: (host: string) => http.get<HostMemory>(`/v1/hosts/${seg(host)}/memory`),
   /** Puts a host back in service. */
   undrain: (host: string) => http.post<Host>(`/v1/hosts/${seg(host)}/undrain`),
 });

@@ -8,7 +8,8 @@ export const tenantsApi = (http: Http) => ({
   /** One page (limit, cursor, fields); see `list` for every row. */
   page: (q: PageQuery = {}) => http.page<Tenant>('/v1/tenants', { ...q }),
   /** Creates a tenant (admin); unset quotas take the defaults. */
-  create: (t: { name: string; quotas?: Partial<Quotas> }) => http.post<Tenant>('/v1/tenants', t),
+  create: (t: { name: string; quotas?: Partial<Quotas>; memorySharing?: 'shared' | 'private' }) =>
+    http.post<Tenant>('/v1/tenants', t),
   /** Changes some quotas of a tenant (id or name) (admin). */
   setQuotas: (tenant: string, quotas: Partial<Quotas>) =>
     http.patch<TenantDetail>(`/v1/tenants/${seg(tenant)}`, { quotas }),
@@ -17,8 +18,10 @@ export const tenantsApi = (http: Http) => ({
   /** Your tenant's quotas and what it uses. */
   quotas: () => http.get<TenantDetail>('/v1/quotas'),
   /** Renames a tenant and/or changes its quotas (admin). */
-  update: (tenant: string, c: { name?: string; quotas?: Partial<Quotas> }) =>
-    http.patch<TenantDetail>(`/v1/tenants/${seg(tenant)}`, c),
+  update: (
+    tenant: string,
+    c: { name?: string; quotas?: Partial<Quotas>; memorySharing?: 'shared' | 'private' },
+  ) => http.patch<TenantDetail>(`/v1/tenants/${seg(tenant)}`, c),
   /** Deletes a tenant with no VMs; its users' tokens are revoked (admin). */
   delete: (tenant: string) => http.delete<void>(`/v1/tenants/${seg(tenant)}`),
 });

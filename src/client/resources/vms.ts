@@ -1,5 +1,5 @@
 import { Http, type PageQuery, seg, type WriteOptions } from '../http.ts';
-import type { ConsoleTicket, VmConsoleLog } from '../inventory-types.ts';
+import type { ConsoleTicket, VmConsoleLog, VmMemory } from '../inventory-types.ts';
 import type {
   MigrateOptions,
   Operation,
@@ -23,6 +23,8 @@ export const vmsApi = (http: Http) => ({
   page: (q: PageQuery & VmFilters = {}) => http.page<Vm>('/v1/vms', { ...q }),
   /** One VM with the actions its state allows and its recent CPU series. */
   get: (vm: string) => http.get<Vm>(`/v1/vms/${seg(vm)}`),
+  /** A VM's measured memory (working set, sharing summary; never page hashes). */
+  memory: (vm: string) => http.get<VmMemory>(`/v1/vms/${seg(vm)}/memory`),
   /** Creates a VM: the operation says where it went (`vmId`) or why it failed. */
   create: (v: VmCreate, w?: WriteOptions) => http.post<Operation>('/v1/vms', v, w),
   /** Where a VM would go and why (nothing is created). */

@@ -4,6 +4,7 @@
  *
  * Uses: `cp.enrollment`, storage/reported-pools.ts, `cp.draining`, `cp.metrics`, `cp.plans`.
  */
+import type { GuestMemoryProfile } from '../../core/memory/profile.ts';
 import { ControlError } from '../errors.ts';
 import { Service } from '../service.ts';
 import { appendSecurityEvent } from '../security/security-log.ts';
@@ -27,7 +28,8 @@ export class Heartbeats extends Service {
       memoryMiB?: number;
       accel?: string;
       health?: { status: 'ok' | 'degraded'; reason?: string };
-      guests?: { id: string; cpu?: number }[];
+      /** Each guest's CPU utilization and memory profile (checked by the route: checkMemoryProfile). */
+      guests?: { id: string; cpu?: number; memory?: GuestMemoryProfile }[];
       /** The storage pools the host has: they define the pools it sees (storage/reported-pools.ts). */
       pools?: ReportedPool[];
     },
@@ -85,6 +87,11 @@ export class Heartbeats extends Service {
       const known = samples.filter((x) => mine.has(x.vm));
       if (known.length) await this.cp.metrics.recordMetrics(p, known);
     }
+    // Measured memory (issue 17): profiles of this host's VMs only (others are ignored).
+    const profiles = (b.guests ?? [])
+      .filter((g) => g.memory !== undefined)
+      .map((g) => ({ vmId: g.id, profile: g.memory! }));
+    if (profiles.length) await this.cp.memoryProfiles.record(this.db, h.id, profiles);
     // Proactive evacuation: a host that reports itself degraded is drained before it fails.
     if (b.health?.status === 'degraded' && (h.state === 'up' || h.state === 'failed')) {
       await this.db.transaction().execute(async (trx) =>

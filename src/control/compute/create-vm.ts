@@ -136,6 +136,7 @@ export class CreateVm extends Service {
       flavor,
       preset: o.preset,
       extra: [...join.extra, ...fences],
+      image: { imageId: image.id, tenantId: p.tenantId },
     };
     let createdAt = '';
     /** The VM, its ports, volumes and constraints, the operation and the event (no claim). */
@@ -247,6 +248,10 @@ export class CreateVm extends Service {
           id: vmId,
           memoryMiB: flavor.memory_mib,
           vcpus: flavor.vcpus,
+          ...(await this.cp.memoryProfiles.guestMemory(this.db, p.tenantId, {
+            hostId: host.id,
+            memoryMiB: flavor.memory_mib,
+          })),
           // A registry image: the host fetches it once and caches it by checksum; attached volumes.
           ...(await this.cp.volumes.guestStorage(this.db, vmId, image.id)),
           ...net,

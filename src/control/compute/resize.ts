@@ -147,7 +147,12 @@ export class Resize extends Service {
     };
     const free = (h: typeof host) =>
       h.vcpus * h.cpu_ratio - h.reserved_vcpus - Number(h.used_vcpus) >= grow.vcpus &&
-      h.memory_mib * h.memory_ratio - h.reserved_memory_mib - Number(h.used_memory_mib) >= grow.memory_mib &&
+      // A measured host: its guarantee, as the claim counts it (docs/control-plane.md, memory).
+      (h.memory_policy === 'measured'
+        ? (Number(h.used_memory_mib) + grow.memory_mib) * h.memory_guarantee <=
+          h.memory_mib - h.reserved_memory_mib
+        : h.memory_mib * h.memory_ratio - h.reserved_memory_mib - Number(h.used_memory_mib) >=
+          grow.memory_mib) &&
       h.disk_gib * h.disk_ratio - h.reserved_disk_gib - Number(h.used_disk_gib) >= grow.disk_gib;
     let moved: string | null = null;
     if (!free(host)) {

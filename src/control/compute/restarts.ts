@@ -97,7 +97,10 @@ export class Restarts extends Service {
   }
 
   /** Build `v`'s guest on `host` (if it is not there) and start it. */
-  async recreate(v: Pick<VmRow, 'id' | 'flavor_id' | 'image_id'>, host: HostRow): Promise<void> {
+  async recreate(
+    v: Pick<VmRow, 'id' | 'flavor_id' | 'image_id' | 'tenant_id'>,
+    host: HostRow,
+  ): Promise<void> {
     const f = await this.db
       .selectFrom('flavors')
       .select(['vcpus', 'memory_mib'])
@@ -115,6 +118,10 @@ export class Restarts extends Service {
         id: v.id,
         memoryMiB: f.memory_mib,
         vcpus: f.vcpus,
+        ...(await this.cp.memoryProfiles.guestMemory(this.db, v.tenant_id, {
+          hostId: host.id,
+          memoryMiB: f.memory_mib,
+        })),
         ...(await this.cp.volumes.guestStorage(this.db, v.id, image.id)),
         ...(await this.cp.networkPush.prepareGuest(v.id, host.id)),
       });

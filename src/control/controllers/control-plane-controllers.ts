@@ -2,7 +2,8 @@
  * The control plane's loops, built from one options object: the same list in `nubis serve` (on the
  * real clock) and in the simulator's control-plane engine (on its SimClock), so a replay runs the
  * same loops as production. Loops due at the same time start in this order: reconcile, node
- * lifecycle, HA, boot, simulated load, energy, autoscaling, automation, network resync.
+ * lifecycle, HA, boot, simulated load, energy, autoscaling, automation, network resync, memory
+ * profiles, balloon targets.
  */
 import type { ControlPlane } from '../control-plane.ts';
 import type { Principal } from '../principal.ts';
@@ -16,6 +17,7 @@ import { nodeLifecycleController } from './node-lifecycle.ts';
 import { reconcileController, type ReconcileFn } from './reconcile.ts';
 import { simLoadController } from './sim-load.ts';
 import { networkResyncController } from './network-resync.ts';
+import { balloonTargetsController, memoryProfilesController } from './memory.ts';
 
 /** Intervals and switches of the loops, s; all optional (see `resolveControllersOptions`). 0 turns a loop off. */
 export interface ControllersOptions {
@@ -43,6 +45,10 @@ export interface ControllersOptions {
   reconcileIntervalS?: number;
   /** Re-push every host its network state (default 60). */
   networkResyncIntervalS?: number;
+  /** Ask drivers of hosts without an agent (simulated) for their guests' memory profiles (default 0: off; `nubis serve`: 60). */
+  memoryProfilesIntervalS?: number;
+  /** Balloon targets on hosts with the 'measured' memory policy (default 0: off; `nubis serve`: 60). */
+  balloonIntervalS?: number;
 }
 
 export type ResolvedControllersOptions = Required<Omit<ControllersOptions, 'simUtilization' | 'reconcile'>> &
@@ -67,6 +73,8 @@ export function resolveControllersOptions(o: ControllersOptions = {}): ResolvedC
     reconcile: o.reconcile,
     reconcileIntervalS: o.reconcileIntervalS ?? 60,
     networkResyncIntervalS: o.networkResyncIntervalS ?? 60,
+    memoryProfilesIntervalS: o.memoryProfilesIntervalS ?? 0,
+    balloonIntervalS: o.balloonIntervalS ?? 0,
   };
   if (!(timeout > 0)) throw new RangeError(`hostFailureTimeoutS must be a number > 0, got ${timeout}`);
   for (const [k, v] of Object.entries(r))
@@ -105,5 +113,8 @@ export function controlPlaneControllers(
     out.push(automationController(cp, system, { intervalS: o.automationIntervalS }));
   if (o.networkResyncIntervalS > 0)
     out.push(networkResyncController(cp, { intervalS: o.networkResyncIntervalS }));
+  if (o.memoryProfilesIntervalS > 0)
+    out.push(memoryProfilesController(cp, { intervalS: o.memoryProfilesIntervalS }));
+  if (o.balloonIntervalS > 0) out.push(balloonTargetsController(cp, { intervalS: o.balloonIntervalS }));
   return out;
 }

@@ -31,6 +31,12 @@ export interface HostChanges {
   physnets?: string[];
   /** The storage pools (names) the host sees (a local pool's folder, a shared pool's mount). */
   pools?: string[];
+  /** 'static' (flavor × memory ratio) or 'measured' (guarantee + demand at a risk: docs/memory.md). */
+  memoryPolicy?: 'static' | 'measured';
+  /** A measured host's accepted risk that its VMs need more memory than it has (0 < risk < 0.5). */
+  memoryRisk?: number;
+  /** Share of each VM's flavor memory guaranteed on a measured host (0 < share ≤ 1). */
+  memoryGuarantee?: number;
 }
 
 /**
@@ -41,11 +47,21 @@ export const deletedName = (name: string, id: string) => `${name}~deleted-${id.s
 
 /** Why a host's schedulable capacity (capacity × ratio − reserved) would fall below what is placed on it. */
 export function overCapacity(h: HostRow): string[] {
-  const dims = [
+  // A measured host's memory: its guaranteed share of what is placed must fit (the claim's rule).
+  const measured = h.memory_policy === 'measured';
+  const dims: [string, number, number, number, number][] = [
     ['vCPUs', h.vcpus, h.cpu_ratio, h.reserved_vcpus, Number(h.used_vcpus)],
-    ['memory MiB', h.memory_mib, h.memory_ratio, h.reserved_memory_mib, Number(h.used_memory_mib)],
+    measured
+      ? [
+          'guaranteed memory MiB',
+          h.memory_mib,
+          1,
+          h.reserved_memory_mib,
+          Number(h.used_memory_mib) * h.memory_guarantee,
+        ]
+      : ['memory MiB', h.memory_mib, h.memory_ratio, h.reserved_memory_mib, Number(h.used_memory_mib)],
     ['disk GiB', h.disk_gib, h.disk_ratio, h.reserved_disk_gib, Number(h.used_disk_gib)],
-  ] as const;
+  ];
   return dims
     .filter(([, cap, ratio, reserved, used]) => cap * ratio - reserved < used)
     .map(([what, cap, ratio, reserved, used]) => `${what}: ${cap} × ${ratio} − ${reserved} < ${used} placed`);
@@ -79,8 +95,15 @@ export class HostEdits extends Service {
       ['diskRatio', c.diskRatio],
     ] as const)
       if (v !== undefined && !(v > 0)) throw new ControlError('BAD_REQUEST', `${k} must be > 0; got ${v}`);
+    if (c.memoryRisk !== undefined && !(c.memoryRisk > 0 && c.memoryRisk < 0.5))
+      throw new ControlError('BAD_REQUEST', `memoryRisk must be between 0 and 0.5; got ${c.memoryRisk}`);
+    if (c.memoryGuarantee !== undefined && !(c.memoryGuarantee > 0 && c.memoryGuarantee <= 1))
+      throw new ControlError('BAD_REQUEST', `memoryGuarantee must be in (0, 1]; got ${c.memoryGuarantee}`);
     const next: HostRow = {
       ...h,
+      memory_policy: c.memoryPolicy ?? h.memory_policy,
+      memory_risk: c.memoryRisk ?? h.memory_risk,
+      memory_guarantee: c.memoryGuarantee ?? h.memory_guarantee,
       cpu_ratio: c.cpuRatio ?? h.cpu_ratio,
       memory_ratio: c.memoryRatio ?? h.memory_ratio,
       disk_ratio: c.diskRatio ?? h.disk_ratio,

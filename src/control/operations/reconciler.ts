@@ -212,6 +212,10 @@ export class Reconciler extends Service {
             id: v.id,
             memoryMiB: v.memory_mib,
             vcpus: v.vcpus,
+            ...(await this.cp.memoryProfiles.guestMemory(this.db, v.tenant_id, {
+              hostId: host.id,
+              memoryMiB: v.memory_mib,
+            })),
             ...(await this.cp.volumes.guestStorage(this.db, v.id, v.image_id)),
             ...(await this.cp.networkPush.prepareGuest(v.id, host.id)),
           });

@@ -9,6 +9,15 @@ import { ControlError } from '../errors.ts';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
 
+/**
+ * A host's memory condition for a claim of `mib` more: the static rule (flavor × memory ratio), or on
+ * a host with the 'measured' memory policy its guarantee (each VM's flavor memory × the host's
+ * guaranteed share) outright, whatever the ratio: the one part of memory overcommit that concurrent
+ * claims can never overbook (the demand at the risk is the scheduler's check: docs/control-plane.md).
+ */
+const MEMORY_FITS = (mib: number) =>
+  sql<boolean>`(case when memory_policy = 'measured' then (used_memory_mib + ${mib}) * memory_guarantee <= memory_mib - reserved_memory_mib else used_memory_mib + ${mib} <= memory_mib * memory_ratio - reserved_memory_mib end)`;
+
 /** Claims on capacity: a host's counters, a tenant's quota, their release, and HA admission control. */
 export class Claims extends Service {
   /** Claim quota for a flavor (conditional update: race-free); QUOTA_EXCEEDED says what is used and left. */
@@ -103,7 +112,7 @@ export class Claims extends Service {
       .where('id', '=', hostId)
       .where('state', '=', 'up')
       .where(
-        sql<boolean>`used_vcpus + ${f.vcpus} <= vcpus * cpu_ratio - reserved_vcpus and used_memory_mib + ${f.memory_mib} <= memory_mib * memory_ratio - reserved_memory_mib and used_disk_gib + ${disk} <= disk_gib * disk_ratio - reserved_disk_gib`,
+        sql<boolean>`used_vcpus + ${f.vcpus} <= vcpus * cpu_ratio - reserved_vcpus and ${MEMORY_FITS(f.memory_mib)} and used_disk_gib + ${disk} <= disk_gib * disk_ratio - reserved_disk_gib`,
       )
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;

@@ -24,6 +24,7 @@ import type { Principal } from '../principal.ts';
 import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { Service } from '../service.ts';
 import { HostCache } from './host-cache.ts';
+import { memoryPlacement } from './memory-placement.ts';
 import type { Db } from '../store/open-store.ts';
 import { localDiskUse, localVolumesGiB } from '../storage/local-disk.ts';
 
@@ -45,6 +46,8 @@ export interface PlaceRequest {
    * for them too. They are not claimed in the host's counter; they count there once they live on it.
    */
   volumesGiB?: number;
+  /** A VM being created: its image and tenant, to predict its memory from a running VM of the image. */
+  image?: { imageId: string; tenantId: string };
 }
 
 /** What a request needs, for errors a member reads (no host in it). */
@@ -109,6 +112,11 @@ export class Scheduler extends Service {
    * decision (false: the old path, kept for `npm run bench:scheduler`'s comparison). Same decisions.
    */
   useIndex = true;
+  /**
+   * Weight of the sharing-aware scorer (placement setting `placement-sharing-weight` overrides it);
+   * 0 turns it off.
+   */
+  sharingWeight = 1;
   private readonly cache = new HostCache();
 
   /** Forget the cached static host attributes (after a host is edited or deleted: zone, rack, tier, capacity). */
@@ -129,6 +137,32 @@ export class Scheduler extends Service {
     o: { fast?: boolean } = {},
   ): Promise<{ decision: PlacementDecision; ctx: ConstraintContext }> {
     const ctx = await this.cp.constraintReader.forVm(db, r.vm, r.extra);
+    // Hosts with a measured memory policy: their VMs' profiles decide, which the index does not hold;
+    // such decisions take the scan path (the index stays equal to the scan for the others).
+    const memory = await memoryPlacement(this.cp, db, r, this.sharingWeight);
+    if (memory) {
+      const all = (await this.placementViews(db)).map((h) => {
+        const m = memory.hosts.get(h.id);
+        return m ? { ...h, memory: m } : h;
+      });
+      const views = all.filter(
+        (h) =>
+          !(r.exclude ?? []).includes(h.id) &&
+          (r.toHost === undefined || h.id === r.toHost) &&
+          (r.driver === undefined || this.hostStatic.get(h.id)?.driver === r.driver),
+      );
+      const decision = placeVm(
+        views,
+        {
+          ...this.pipelineRequest(r, ctx),
+          memory: memory.request,
+          weights: memory.weights,
+          hostAttributes: ctx.constraints.length ? hostAttributesOf(all) : undefined,
+        },
+        r.preset ?? 'pack',
+      );
+      return { decision, ctx };
+    }
     if (o.fast && this.useIndex && r.toHost === undefined) {
       const index = await this.cache.current(db);
       const decision = index.place(this.pipelineRequest(r, ctx), r.preset ?? 'pack', {

@@ -20,6 +20,7 @@ import { glanceImagesMigration } from './migrations/0966-glance-images.ts';
 import { neutronMigration } from './migrations/0968-neutron.ts';
 import { volumeDetailsMigration } from './migrations/0970-volume-details.ts';
 import { tenantEnabledMigration } from './migrations/0972-tenant-enabled.ts';
+import { memoryProfilesMigration } from './migrations/0980-memory-profiles.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -360,4 +361,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0968-neutron': neutronMigration,
   '0970-volume-details': volumeDetailsMigration,
   '0972-tenant-enabled': tenantEnabledMigration,
+  '0980-memory-profiles': memoryProfilesMigration,
 });

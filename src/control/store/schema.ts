@@ -30,6 +30,8 @@ export interface TenantTable {
   description: Generated<string | null>;
   /** 0: disabled by an admin, nobody acts in it (migration 0972). */
   enabled: Generated<number>;
+  /** 'shared' (its VMs' pages may be merged) or 'private' (mem-merge off), migration 0980. */
+  memory_sharing: Generated<string>;
 }
 export interface UserTable {
   id: string;
@@ -132,6 +134,30 @@ export interface HostTable {
   pools: Generated<string>;
   /** Bumped by triggers when anything placement reads changes (migration 0910-host-version). */
   version: Generated<number | string | bigint>;
+  /** 'static' (flavor × memory_ratio) or 'measured' (memory-overcommit policy), migration 0980. */
+  memory_policy: Generated<string>;
+  /** Accepted probability that a measured host's VMs need more memory than it has. */
+  memory_risk: Generated<number>;
+  /** Share of each VM's flavor memory guaranteed on a measured host (never overcommitted). */
+  memory_guarantee: Generated<number>;
+}
+/** A VM's latest measured memory (migration 0980): the agent's profile and its working set's statistics. */
+export interface VmMemoryProfileTable {
+  vm_id: string;
+  host_id: string;
+  measured_at: string;
+  memory_mib: number;
+  resident_mib: number;
+  working_set_mib: number;
+  /** Exponentially weighted mean, deviation and variance of the working set, MiB (MiB²). */
+  ws_mean_mib: number;
+  ws_sd_mib: number;
+  ws_var_mib2: number;
+  samples: number;
+  /** 1 or 0. */
+  mergeable: number;
+  /** The PageFingerprint as JSON (hashes and counts only), or null. */
+  fingerprint: string | null;
 }
 /** One-time join tokens an admin creates for host enrollment (only their hash is kept). */
 export interface JoinTokenTable {
@@ -588,6 +614,7 @@ export interface Database {
   role_assignments: RoleAssignmentTable;
   app_credentials: AppCredentialTable;
   hosts: HostTable;
+  vm_memory_profiles: VmMemoryProfileTable;
   join_tokens: JoinTokenTable;
   flavors: FlavorTable;
   images: ImageTable;

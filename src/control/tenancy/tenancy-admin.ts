@@ -44,6 +44,8 @@ export class TenancyAdmin extends Service {
       id: t.id,
       name: t.name,
       enabled: !!Number(t.enabled),
+      /** 'shared' (its VMs' pages may be merged with others') or 'private' (mem-merge off). */
+      memorySharing: t.memory_sharing === 'private' ? 'private' : 'shared',
       quotas: {
         vcpus: t.quota_vcpus,
         memoryMiB: t.quota_memory_mib,
@@ -84,7 +86,13 @@ export class TenancyAdmin extends Service {
   async updateTenant(
     p: Principal,
     ref: string,
-    c: { name?: string; quotas?: Partial<Quotas> & NetworkQuotaInput & StorageQuotaInput; enabled?: boolean },
+    c: {
+      name?: string;
+      quotas?: Partial<Quotas> & NetworkQuotaInput & StorageQuotaInput;
+      enabled?: boolean;
+      /** Page sharing of its VMs: new VMs get it; running ones keep theirs until restarted or migrated. */
+      memorySharing?: 'shared' | 'private';
+    },
   ) {
     authorize(p, 'tenant:update');
     const t = await this.getTenant(p, ref);
@@ -106,6 +114,18 @@ export class TenancyAdmin extends Service {
     }
     if (c.quotas) await this.cp.tenancy.setQuotas(p, t.id, c.quotas);
     if (c.enabled !== undefined) await this.setEnabled(p, t.id, c.enabled);
+    if (c.memorySharing !== undefined && c.memorySharing !== t.memorySharing) {
+      const memory_sharing = c.memorySharing;
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('tenants').set({ memory_sharing }).where('id', '=', t.id).execute();
+        await this.event(trx, {
+          tenantId: t.id,
+          actor: p.userName,
+          kind: 'tenant.memory-sharing',
+          detail: { from: t.memorySharing, to: memory_sharing },
+        });
+      });
+    }
     return this.getTenant(p, t.id);
   }
 

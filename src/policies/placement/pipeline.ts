@@ -14,6 +14,8 @@ import {
   type ConstraintState,
   type HostAttributes,
 } from '../../core/constraints/index.ts';
+import type { PageFingerprint, SharingIndex } from '../../core/memory/fingerprint.ts';
+import { admitsMemory, DEFAULT_MEMORY_RISK, sharedMiBWith, type VmMemory } from '../memory-overcommit.ts';
 
 export const HostState = { up: 'up', maintenance: 'maintenance', off: 'off', failed: 'failed' } as const;
 export type HostState = (typeof HostState)[keyof typeof HostState];
@@ -42,6 +44,28 @@ export interface HostView {
   zone?: string;
   rack?: string;
   datacenter?: string;
+  /** A host whose memory policy is 'measured': its VMs as the memory-overcommit policy counts them. */
+  memory?: HostMemoryView;
+}
+
+/** A measured host's memory (absent: the static rule, flavor × memory ratio). */
+export interface HostMemoryView {
+  /** Accepted probability that its VMs need more memory than it has. */
+  risk: number;
+  /** Share of a VM's flavor memory that is guaranteed here (never overcommitted). */
+  guarantee: number;
+  /** Its VMs. */
+  vms: readonly VmMemory[];
+  /** Its mergeable VMs' fingerprints, for the sharing-aware scorer (absent: none measured). */
+  sharing?: SharingIndex;
+}
+
+/** The placed VM's memory as measured (a VM that moves) or predicted (same image), for measured hosts. */
+export interface RequestMemory {
+  workingSet?: { meanMiB: number; sdMiB: number };
+  fingerprint?: PageFingerprint;
+  /** False: its tenant opted out of page sharing (never counted as sharing). */
+  mergeable: boolean;
 }
 
 export type GroupPolicy = 'affinity' | 'anti-affinity' | 'soft-affinity' | 'soft-anti-affinity';
@@ -67,6 +91,10 @@ export interface PlacementRequest {
   /** Shorthands for fences: only hosts in this availability zone / of this tier. */
   zone?: string;
   tier?: string;
+  /** The VM's memory, for hosts with a measured memory policy (absent: it counts as its flavor). */
+  memory?: RequestMemory;
+  /** Scorer weights by name, over the preset's (e.g. `{ sharing: 2 }`). */
+  weights?: Readonly<Record<string, number>>;
 }
 
 /** What every filter and scorer of one placement shares: the constraints and the state they judge. */
@@ -195,6 +223,7 @@ const PASS: FilterVerdict = { pass: true };
 export const capacityFilter: HostFilter = {
   name: 'CapacityFilter',
   filter: (h, r) => {
+    if (h.memory) return measuredCapacity(h, h.memory, r);
     const v = h.capacity.vcpus * h.cpuRatio - h.reserved.vcpus - h.used.vcpus;
     const m = h.capacity.memoryMiB * h.memoryRatio - h.reserved.memoryMiB - h.used.memoryMiB;
     const d = h.capacity.diskGiB * h.diskRatio - h.reserved.diskGiB - h.used.diskGiB;
@@ -213,6 +242,47 @@ export const capacityFilter: HostFilter = {
     return { pass: false, reason: `needs ${r.flavor.diskGiB} GiB disk, ${r1(f.diskGiB)} GiB free` };
   },
 };
+
+/** The placed VM as the memory policy counts it on a host with `guarantee`. */
+export function requestVmMemory(r: PlacementRequest, guarantee: number): VmMemory {
+  const m = r.memory;
+  return {
+    id: r.vmId ?? NEW_VM_ID,
+    memoryMiB: r.flavor.memoryMiB,
+    guaranteedMiB: r.flavor.memoryMiB * guarantee,
+    ...(m?.workingSet ? { workingSet: m.workingSet } : {}),
+    ...(m?.mergeable && m.fingerprint ? { fingerprint: m.fingerprint } : {}),
+    mergeable: m?.mergeable ?? true,
+  };
+}
+
+/**
+ * A measured host: vCPUs and disk as the static rule; memory as guarantee outright (the same
+ * condition as the store's conditional claim: Σ flavor memory × guarantee ≤ memory − reserved) and
+ * demand at the host's risk (admitsMemory: Urgaonkar et al., OSDI 2002; sharing credit: Memory Buddies).
+ */
+function measuredCapacity(h: HostView, mem: HostMemoryView, r: PlacementRequest): FilterVerdict {
+  const f = free(h);
+  if (f.vcpus < r.flavor.vcpus)
+    return {
+      pass: false,
+      reason: `needs ${r.flavor.vcpus} vCPUs, ${r1(f.vcpus)} free (×${h.cpuRatio} overcommit)`,
+    };
+  if (f.diskGiB < r.flavor.diskGiB)
+    return { pass: false, reason: `needs ${r.flavor.diskGiB} GiB disk, ${r1(f.diskGiB)} GiB free` };
+  const cap = h.capacity.memoryMiB - h.reserved.memoryMiB;
+  const g = (h.used.memoryMiB + r.flavor.memoryMiB) * mem.guarantee;
+  if (g > cap)
+    return {
+      pass: false,
+      reason: `memory: guaranteed memory ${Math.round(g)} MiB would exceed the host's ${Math.round(cap)} MiB`,
+    };
+  const a = admitsMemory(cap, mem.vms, requestVmMemory(r, mem.guarantee), {
+    ...DEFAULT_MEMORY_RISK,
+    risk: mem.risk,
+  });
+  return a.ok ? PASS : { pass: false, reason: `memory: ${a.reason}` };
+}
 
 /**
  * Hard placement constraints (server groups, zone and tier pins, fences, bans, max per host,
@@ -252,6 +322,23 @@ export const softConstraintScorer: HostScorer = {
   score: (h, _r, ctx) =>
     ctx.constraints.length ? softScore(ctx.constraints, ctx.state, ctx.vmId, h.id) : 0.5,
 };
+
+/**
+ * Prefer hosts whose VMs share the most pages with the VM (Memory Buddies, Wood et al., VEE 2009):
+ * the MiB it would share, as a share of its memory. 0 where nothing is known or it may not merge.
+ * Added to every preset's scorers when the request has a fingerprint and some host is measured.
+ */
+export const sharingScorer: HostScorer = {
+  name: 'sharing',
+  weight: 1,
+  score: (h, r) => Math.min(1, sharedMiB(h, r) / Math.max(r.flavor.memoryMiB, 1)),
+};
+
+/** MiB the request's VM would share with the host's mergeable VMs. */
+function sharedMiB(h: HostView, r: PlacementRequest): number {
+  const idx = h.memory?.sharing;
+  return idx && r.memory ? sharedMiBWith(idx, requestVmMemory(r, h.memory!.guarantee)) : 0;
+}
 
 /** Named presets (data, not code paths). `first-fit` scores nothing: the first host in name order wins. */
 export const PLACEMENT_PRESETS: Readonly<Record<string, { filters: HostFilter[]; scorers: HostScorer[] }>> = {
@@ -311,6 +398,11 @@ export function placeVm(
     ? hosts
     : hosts.slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const ctx = placementContext(hosts, req);
+  // The sharing-aware scorer, when it can tell hosts apart (a fingerprint and a measured host).
+  const scorers =
+    req.memory?.mergeable && req.memory.fingerprint && hosts.some((h) => h.memory?.sharing)
+      ? [...p.scorers, sharingScorer]
+      : p.scorers;
   const rejected: Rejection[] = [];
   const ranked: RankedHost[] = [];
   for (const h of sorted) {
@@ -326,10 +418,10 @@ export function placeVm(
     if (!ok) continue;
     const scores: Record<string, number> = {};
     let score = 0;
-    for (const s of p.scorers) {
+    for (const s of scorers) {
       const x = s.score(h, req, ctx);
       scores[s.name] = x;
-      score += s.weight * x;
+      score += (req.weights?.[s.name] ?? s.weight) * x;
     }
     ranked.push({ hostId: h.id, hostName: h.name, score, scores });
   }
@@ -339,9 +431,19 @@ export function placeVm(
   const explanation = best
     ? `${best.hostName}: ${preset} score ${best.score.toFixed(3)} (${Object.entries(best.scores)
         .map(([k, v]) => `${k} ${v.toFixed(2)}`)
-        .join(', ')}) among ${order.length} suitable of ${hosts.length} hosts`
+        .join(
+          ', ',
+        )}) among ${order.length} suitable of ${hosts.length} hosts${sharingNote(sorted, best, req)}`
     : hosts.length === 0
       ? 'no hosts registered'
       : `no host fits: ${rejected.map((x) => `${x.hostName} (${x.filter}: ${x.reason})`).join('; ')}`;
   return { hostId: best?.hostId ?? null, ranked: order, rejected, explanation };
+}
+
+/** The explanation's sharing line for the chosen host, when it shares anything. */
+function sharingNote(hosts: readonly HostView[], best: RankedHost, r: PlacementRequest): string {
+  if (!best.scores.sharing) return '';
+  const h = hosts.find((x) => x.id === best.hostId);
+  const mib = h ? sharedMiB(h, r) : 0;
+  return mib >= 1 ? `; shares ~${Math.round(mib)} MiB with the host's VMs` : '';
 }
