@@ -465,6 +465,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
   app.put<{ Params: { id: string } }>('/v1/guests/:id/balloon', async (req) => {
     const { targetMiB } = parse(z.object({ targetMiB: z.number().positive() }), req.body, 'balloon target');
     await d.setBalloon(req.params.id, targetMiB);
+    // The control plane's target caps what the local memory loop gives back when the host is relaxed.
+    o.memory?.setTarget(req.params.id, targetMiB);
     return d.metrics(req.params.id);
   });
   app.get<{ Params: { id: string } }>('/v1/guests/:id/metrics', async (req) => d.metrics(req.params.id));

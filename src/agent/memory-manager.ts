@@ -23,6 +23,8 @@ export interface MemoryReport {
 
 export class MemoryManager {
   last?: MemoryReport;
+  /** Balloon targets the control plane set (PUT /v1/guests/:id/balloon): the local loop's ceilings. */
+  private readonly targets = new Map<string, number>();
   constructor(
     private readonly driver: QemuDriver,
     private readonly o: {
@@ -32,11 +34,24 @@ export class MemoryManager {
     } = { manageKsm: false },
   ) {}
 
+  /**
+   * Record the control plane's balloon target for a guest: when the host is relaxed, the local loop
+   * gives memory back only up to it (under pressure it may still reclaim below it, never below the
+   * guest's minimum). `undefined` forgets it.
+   */
+  setTarget(id: string, targetMiB: number | undefined): void {
+    if (targetMiB === undefined) this.targets.delete(id);
+    else this.targets.set(id, targetMiB);
+  }
+
   /** One round: decide and apply. */
   async round(): Promise<MemoryReport> {
     const host = (this.o.host ?? hostMemory)();
     const guests = [];
-    for (const g of await this.driver.list()) {
+    const list = await this.driver.list();
+    const known = new Set(list.map((g) => g.id));
+    for (const id of [...this.targets.keys()]) if (!known.has(id)) this.targets.delete(id);
+    for (const g of list) {
       if (g.state !== GuestState.running) continue;
       const m = await this.driver.metrics(g.id);
       const st = await this.driver.memoryStats(g.id).catch(() => undefined);
@@ -46,6 +61,7 @@ export class MemoryManager {
         balloonMiB: m.balloonMiB,
         minMiB: g.spec.minMemoryMiB ?? Math.min(g.spec.memoryMiB, 128),
         usedMiB: st && Number.isFinite(st.availableMiB) ? st.totalMiB - st.availableMiB : undefined,
+        ceilingMiB: this.targets.get(g.id),
       });
     }
     const decisions = balloonRound(host, guests, this.o.policy ?? DEFAULT_BALLOON_POLICY);

@@ -35,6 +35,24 @@ test('a guest at its floor is never squeezed further, and relaxed hosts give mem
   assert.deepEqual(balloonRound({ totalMiB: 4096, freeMiB: 1200 }, atFloor), []);
 });
 
+test("relaxed hosts give memory back only up to the control plane's target", () => {
+  const g = { id: 'x', memoryMiB: 1024, balloonMiB: 400, minMiB: 256, usedMiB: 300, ceilingMiB: 600 };
+  // 25 % of the 200 MiB missing up to the target, not of the 624 MiB missing up to the flavor
+  const back = balloonRound({ totalMiB: 4096, freeMiB: 2048 }, [g]);
+  assert.deepEqual(
+    back.map((x) => [x.id, x.toMiB]),
+    [['x', 450]],
+  );
+  assert.match(back[0]!.reason, /up to the control plane's target 600 MiB/);
+  assert.deepEqual(balloonRound({ totalMiB: 4096, freeMiB: 2048 }, [{ ...g, balloonMiB: 600 }]), []);
+  // Under pressure the local loop still reclaims below the target (down to use + headroom).
+  const under = balloonRound({ totalMiB: 4096, freeMiB: 100 }, [{ ...g, balloonMiB: 600 }]);
+  assert.deepEqual(
+    under.map((x) => [x.id, x.toMiB]),
+    [['x', 541]],
+  );
+});
+
 test('KSM switches on under pressure and off when relaxed, with hysteresis', () => {
   assert.equal(ksmDecision({ totalMiB: 1000, freeMiB: 200 }, false).run, true);
   assert.equal(ksmDecision({ totalMiB: 1000, freeMiB: 400 }, true).run, true); // between: keep

@@ -13,6 +13,11 @@ export interface BalloonGuest {
   minMiB: number;
   /** Memory the guest uses (total − available, from its balloon statistics), MiB; undefined if unknown. */
   usedMiB?: number;
+  /**
+   * The target the control plane set (its memory-aware placement's balloon target), MiB: memory given
+   * back when the host is relaxed stops there instead of at `memoryMiB`. Undefined: no target.
+   */
+  ceilingMiB?: number;
 }
 
 export interface BalloonPolicyOptions {
@@ -43,7 +48,7 @@ export interface BalloonDecision {
 /**
  * One round of the balloon rule. Under pressure, each guest gives up `step` of its slack above
  * max(guarantee, used + headroom), most slack first, until the shortfall is covered; when relaxed,
- * each guest gets back `step` of what it is missing. Between the thresholds nothing changes.
+ * each guest gets back `step` of what it is missing up to its ceiling (the control plane's target). Between the thresholds nothing changes.
  * @returns the changes to make (guests not listed keep their target)
  */
 export function balloonRound(
@@ -81,14 +86,15 @@ export function balloonRound(
     }
   } else if (free > o.relaxedFreeShare) {
     for (const g of guests) {
-      const missing = g.memoryMiB - g.balloonMiB;
+      const top = Math.min(g.memoryMiB, g.ceilingMiB ?? g.memoryMiB);
+      const missing = top - g.balloonMiB;
       if (missing < 1) continue;
       const give = Math.max(1, Math.round(missing * o.step));
       out.push({
         id: g.id,
         fromMiB: g.balloonMiB,
-        toMiB: Math.min(g.memoryMiB, g.balloonMiB + give),
-        reason: `host free ${(free * 100).toFixed(0)} % > ${(o.relaxedFreeShare * 100).toFixed(0)} %: give back ${give} MiB`,
+        toMiB: Math.min(top, g.balloonMiB + give),
+        reason: `host free ${(free * 100).toFixed(0)} % > ${(o.relaxedFreeShare * 100).toFixed(0)} %: give back ${give} MiB${top < g.memoryMiB ? ` (up to the control plane's target ${Math.round(top)} MiB)` : ''}`,
       });
     }
   }
