@@ -853,6 +853,14 @@ test('billing, energy, simulations from the CLI; every API operation has a comma
     'warp',
   );
   assert.match(badStart.err, /BAD_REQUEST: Invalid request: body.mode/);
+  // Memory: a host's demand (admins and operators) and a VM's summary (its tenant), never hashes.
+  const hm = await json('admin', 'host', 'memory', 'sim-001');
+  assert.equal(hm.policy, 'static');
+  assert.ok(hm.demand.configuredMiB >= 0 && Array.isArray(hm.vms));
+  const vm = await json('ann', 'vm', 'memory', 'web2');
+  assert.equal(vm.memorySharing, 'shared');
+  assert.ok(!JSON.stringify(vm).includes('hashes'));
+  assert.match((await nubis('ann', 'host', 'memory', 'sim-001')).err, /FORBIDDEN|NOT_FOUND/);
   await ok('admin', 'openapi');
   assert.match(await ok('ann', 'vm', 'delete', 'web2'), /^web2: delete succeeded/);
 
