@@ -252,3 +252,14 @@ test('nubis sim --memory-compare prints the three placements as JSON and writes 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('sharing-aware consolidation: the host index (bounds lowered by the largest bonus) plans as the scan', () => {
+  const s = { ...ramBound, memory: { ...ramBound.memory!, placement: 'sharing' as const } };
+  const w = loadWorkload(s, undefined, 3);
+  const run = (hostSearch: 'index' | 'scan') =>
+    simulate({ ...buildSimInput(s, w, parsePolicy('thr-mmt:0.8'), 'default', 3), hostSearch });
+  const a = run('index');
+  const b = run('scan');
+  assert.ok(a.migrations > 0, 'the run consolidates');
+  assert.deepEqual({ ...a, cpuSeconds: 0 }, { ...b, cpuSeconds: 0 });
+});

@@ -9,6 +9,7 @@ import { seriesCsv } from '../sim/csv.ts';
 import { resolveTraceDays, TraceError } from '../sim/planetlab.ts';
 import type { OpsResult } from '../sim/ops-run.ts';
 import { memoryCompareTable, runMemoryCompare } from '../sim/memory-compare.ts';
+import { memoryRiskTable, runMemoryRiskSweep } from '../sim/memory-risk-sweep.ts';
 import { renderMemoryCompareReport, renderOpsReport, renderReport } from '../sim/report.ts';
 import { OPS_PRESETS, parseOpsScenario, type OpsScenario } from '../sim/ops-scenario.ts';
 import { loadWorkload, type ResultRow } from '../sim/run.ts';
@@ -113,6 +114,10 @@ export function simCommand(program: Command): void {
       "run the first day and policy three times: RAM at flavor size, memory-aware, sharing-aware (the scenario's memory: section or its defaults); print the comparison",
     )
     .option(
+      '--risk <list>',
+      'with --memory-compare: comma-separated overcommit risks (each in (0, 0.5)); runs the memory-aware and sharing-aware placements at each, on every --trace day, and prints the means per day',
+    )
+    .option(
       '--engine <engine>',
       "simulator (the fast trace-driven engine) or control-plane (the control plane's own automation, power management and HA on simulated hosts, with injected failures)",
       'simulator',
@@ -134,6 +139,7 @@ export function simCommand(program: Command): void {
         report?: string;
         csv?: string;
         memoryCompare?: boolean;
+        risk?: string;
       }) => {
         if (o.engine === 'control-plane') return runControlPlaneEngine(o);
         if (o.engine !== 'simulator')
@@ -181,6 +187,10 @@ export function simCommand(program: Command): void {
         const seed = int('seed', o.seed, 0);
         const hosts = int('hosts', o.hosts, 1);
         const jobs = int('jobs', o.jobs, 1);
+        if (o.risk !== undefined && !o.memoryCompare)
+          throw new ScenarioError('--risk goes with --memory-compare');
+        if (o.memoryCompare && o.risk !== undefined)
+          return memoryRiskSweep(o, scenario, days, policies[0]!, seed ?? scenario.seed, hosts, o.risk);
         if (o.memoryCompare)
           return memoryCompare(o, scenario, days[0], policies[0]!, seed ?? scenario.seed, hosts);
         const showBar = !o.json && process.stderr.isTTY === true;
@@ -297,6 +307,54 @@ function memoryCompare(
     ) + '\n',
   );
   if (o.report) process.stdout.write(`\nreport: ${o.report}\n`);
+}
+
+/** Parse `--risk`: comma-separated numbers, each in (0, 0.5) (the memory section's bounds). */
+export function parseRisks(arg: string): number[] {
+  const risks = arg
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => {
+      const r = Number(x);
+      if (!/^[0-9.eE+-]+$/.test(x) || !(r > 0 && r < 0.5))
+        throw new ScenarioError(`--risk: "${x}" is not a risk in (0, 0.5)`);
+      return r;
+    });
+  if (risks.length === 0) throw new ScenarioError('--risk: give at least one risk, e.g. 0.001,0.01,0.05');
+  return risks;
+}
+
+/** `nubis sim --memory-compare --risk LIST`: the placements at each risk, means over the days. */
+function memoryRiskSweep(
+  o: { mode: string; json?: boolean; report?: string },
+  scenario: ScenarioSpec,
+  days: string[],
+  policy: string,
+  seed: number,
+  hosts: number | undefined,
+  riskArg: string,
+): void {
+  if (o.mode !== 'default') throw new ScenarioError('--memory-compare runs in default mode only');
+  if (o.report) throw new ScenarioError('--report is not available with --risk (use --json)');
+  const risks = parseRisks(riskArg);
+  const list = days.length ? days : [undefined];
+  const workloads = (function* () {
+    for (const day of list) yield loadWorkload(scenario, day, seed);
+  })();
+  const rows = runMemoryRiskSweep({ scenario, workloads, policy, seed, risks, hosts });
+  if (o.json) {
+    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    return;
+  }
+  const table = memoryRiskTable(rows);
+  process.stdout.write(
+    formatTable(
+      table.head,
+      table.cells,
+      table.head.map((_, i) => i > 1),
+    ) + '\n',
+  );
 }
 
 /** Write a run for `nubis serve`'s Simulations page (atomically: a reader never sees half a file). */

@@ -279,8 +279,7 @@ export class DatacenterSim {
     const index = baseline
       ? undefined
       : acquireHostSearch(
-          // The sharing bonus lowers scores below the index's bounds: scan every host.
-          mem?.o.placement === 'sharing' ? 'scan' : (input.hostSearch ?? 'index'),
+          input.hostSearch ?? 'index',
           () => powerClasses(hosts.power, hosts.capacityMips),
           hosts.power,
           hosts.peMips,
@@ -340,7 +339,9 @@ export class DatacenterSim {
         cur.need = need;
         cur.d = d;
         cur.size = size;
-        best = index!.best(need, mem ? -Infinity : vms.ramMiB[v]!, { evaluate, accept });
+        // The sharing bonus lowers scores by at most maxSharingBonusW: the index's bounds by as much.
+        const slackW = mem ? mem.maxSharingBonusW(v) : 0;
+        best = index!.best(need, mem ? -Infinity : vms.ramMiB[v]!, { evaluate, accept }, slackW);
       }
       if (best < 0)
         throw new PlacementError(
@@ -581,6 +582,14 @@ export class DatacenterSim {
         // Memory-aware: the target's memory admission replaces the flavor-RAM check.
         ramConstraint: !this.cs && !mem,
         extraFits: mem ? (tc, h, v) => mem.fits(ramMiB[h]!, tc.lists[h]!, v) : undefined,
+        // Sharing-aware: PABFD's power increase less the pages the VM would share there, in watts.
+        placementBonus:
+          mem?.o.placement === 'sharing'
+            ? {
+                bonusW: (tc, h, v) => mem.sharingBonusW(tc.lists[h]!, v),
+                maxBonusW: (v) => mem.maxSharingBonusW(v),
+              }
+            : undefined,
         excludeOverloadTargets: !this.cs,
         consolidateIdleHosts: !this.cs,
         hostSearch: this.input.hostSearch,

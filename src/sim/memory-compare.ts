@@ -48,12 +48,14 @@ export function runMemoryCompare(o: {
   policy: string;
   seed: number;
   hosts?: number;
+  /** The placements to run (default: all three, in `MEMORY_PLACEMENTS` order). */
+  placements?: readonly MemoryPlacement[];
 }): MemoryCompareOutput {
   const p = parsePolicy(o.policy);
   const base = o.scenario.memory ?? memorySpecSchema.parse({});
   const rows: MemoryCompareRow[] = [];
   const series: MemoryCompareOutput['series'] = [];
-  for (const placement of MEMORY_PLACEMENTS) {
+  for (const placement of o.placements ?? MEMORY_PLACEMENTS) {
     const s: ScenarioSpec = { ...o.scenario, memory: { ...base, placement } };
     const r = simulate(buildSimInput(s, o.workload, p, 'default', o.seed, o.hosts));
     const m = r.memory!;

@@ -167,6 +167,17 @@ export class MemoryModel {
     return (sharedMiBWith(idx, this.vmMem[v]!) / 1024) * this.o.sharingWeightWPerGiB;
   }
 
+  /**
+   * An upper bound of `sharingBonusW(·, v)` over all hosts, watts: VM v can share at most all its
+   * pages (the host index lowers its bounds by this, so it still finds the scan's host).
+   */
+  maxSharingBonusW(v: number): number {
+    if (this.o.placement !== 'sharing') return 0;
+    const m = this.vmMem[v]!;
+    if (!m.mergeable || !m.fingerprint) return 0;
+    return (m.fingerprint.pages / PAGES_PER_MIB / 1024) * this.o.sharingWeightWPerGiB;
+  }
+
   /** Pages the mergeable VMs of a host really share (whatever the placement), MiB. */
   private sharedMiB(h: number, list: readonly number[]): number {
     const key = list.join(',');

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { PAGES_PER_MIB, syntheticFingerprint, type PageFingerprint } from '../core/memory/fingerprint.ts';
 import { seededRandom } from '../runtime/random.ts';
 import type { MemoryModelOptions, MemoryVms } from './memory-model.ts';
+import { utilizationAt, type Workload } from './workload.ts';
 
 const imageSchema = z
   .object({
@@ -56,6 +57,11 @@ export const memorySpecSchema = z
     swapPenalty: z.number().nonnegative().default(1),
     sharingWeightWPerGiB: z.number().nonnegative().default(50),
     sdPriorShare: z.number().min(0).max(1).default(0.05),
+    /**
+     * A folder of working-set traces (one file per VM, named as its CPU trace, PlanetLab format:
+     * percent of the VM's RAM every 300 s) read instead of the generated working sets.
+     */
+    workingSetTrace: z.string().min(1).optional(),
     /** Fingerprints sample 1 page content in 2^sampleBits. */
     sampleBits: z.number().int().min(0).max(16).default(12),
   })
@@ -106,7 +112,13 @@ export function memoryClasses(s: MemorySpec, vms: number, seed: number): MemoryC
  * The VMs' memory for a run: classes from the spec and seed, fingerprints of their shareable
  * segments (scaled down to fit 80 % of a small VM's RAM), and working sets from the CPU utilization.
  */
-export function generateMemoryVms(s: MemorySpec, ramMiB: Float64Array, seed: number): MemoryVms {
+export function generateMemoryVms(
+  s: MemorySpec,
+  ramMiB: Float64Array,
+  seed: number,
+  /** Measured working sets (`readWorkingSetTrace`), percent of RAM: used instead of the formula. */
+  trace?: Workload,
+): MemoryVms {
   const V = ramMiB.length;
   const c = memoryClasses(s, V, seed);
   const shareable = new Float64Array(V);
@@ -130,7 +142,9 @@ export function generateMemoryVms(s: MemorySpec, ramMiB: Float64Array, seed: num
     mergeable: c.mergeable,
     workingSetMiB: (v, t, u) => {
       const ram = ramMiB[v]!;
-      const w = ram * (s.baseShare + s.cpuShare * u + s.noiseShare * noise(seed, v, Math.floor(t)));
+      const w = trace
+        ? ram * utilizationAt(trace, v, t)
+        : ram * (s.baseShare + s.cpuShare * u + s.noiseShare * noise(seed, v, Math.floor(t)));
       return Math.min(ram, Math.max(shareable[v]!, w));
     },
   };

@@ -13,6 +13,7 @@ import { seededRandom } from '../runtime/random.ts';
 import { planMigration, predictMigration } from '../models/migration.ts';
 import { simulate, type SimInput, type SimMode, type SimPolicy, type SimResult } from './datacenter-sim.ts';
 import { MemoryModel, type MemoryResult } from './memory-model.ts';
+import { readWorkingSetTrace } from './memory-trace.ts';
 import { generateMemoryVms, memoryOptions } from './memory-workload.ts';
 import { dayName, readPlanetLabDay } from './planetlab.ts';
 import { resolvePowerModel, type ScenarioSpec } from './scenario.ts';
@@ -165,7 +166,8 @@ export function buildSimInput(
   if (s.memory) {
     if (mode === 'cloudsim')
       throw new SimPolicyError('The memory model runs in default mode only (CloudSim models no memory)');
-    memory = new MemoryModel(generateMemoryVms(s.memory, vms.ramMiB, seed), memoryOptions(s.memory));
+    const trace = s.memory.workingSetTrace ? readWorkingSetTrace(s.memory.workingSetTrace, w) : undefined;
+    memory = new MemoryModel(generateMemoryVms(s.memory, vms.ramMiB, seed, trace), memoryOptions(s.memory));
   }
   let simPolicy: SimPolicy;
   if (policy.type === 'npa') simPolicy = { kind: 'npa' };

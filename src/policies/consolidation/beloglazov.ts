@@ -40,6 +40,19 @@ export interface ConsolidationOptions {
   extraFits?: (t: TrialCluster, h: number, v: number) => boolean;
   /** How PABFD finds its host: the power-increase index (default) or the plain scan; same plan. */
   hostSearch?: HostSearchMode;
+  /**
+   * A bonus PABFD subtracts from a target's power increase (the simulator's sharing-aware placement:
+   * watts that the pages VM v would share on host h are worth). Absent: PABFD ranks by power alone.
+   */
+  placementBonus?: PlacementBonus;
+}
+
+/** A score term of PABFD's placement, in watts: the lower the power increase less the bonus, the better. */
+export interface PlacementBonus {
+  /** Bonus of placing VM v on host h of the trial cluster, W (≥ 0, ≤ `maxBonusW(v)`). */
+  bonusW(t: TrialCluster, h: number, v: number): number;
+  /** An upper bound of `bonusW(·, ·, v)` over all hosts (the host index lowers its bounds by it). */
+  maxBonusW(v: number): number;
 }
 
 /** Counters of one planning round, for the report and the benchmark. */
@@ -250,7 +263,8 @@ class Placer implements HostScorer {
       else return NaN;
     }
     const diff = powerW(snap.hostPower[h]!, u) - snap.hostPowerNowW[h]!;
-    return diff < Number.MAX_VALUE ? diff : NaN;
+    if (!(diff < Number.MAX_VALUE)) return NaN;
+    return o.placementBonus ? diff - o.placementBonus.bonusW(t, h, this.v) : diff;
   }
 
   accept(h: number): boolean {
@@ -263,7 +277,9 @@ class Placer implements HostScorer {
   find(idx: HostSearch, v: number): number {
     this.v = v;
     this.d = this.t.snap.vmDemandMips[v]!;
-    return idx.best(this.d, this.o.ramConstraint ? this.t.snap.vmRamMiB[v]! : -Infinity, this);
+    const r = this.o.ramConstraint ? this.t.snap.vmRamMiB[v]! : -Infinity;
+    // A bonus lowers a host's score by at most maxBonusW(v): the index lowers its bounds by that much.
+    return idx.best(this.d, r, this, this.o.placementBonus?.maxBonusW(v) ?? 0);
   }
 }
 

@@ -124,3 +124,49 @@ test('property: the index and HostScan pick the same host as the plain scan', ()
     { numRuns: 300 },
   );
 });
+
+test('property: with a placement bonus and the slack it bounds, the index still picks the plain scan’s host', () => {
+  fc.assert(
+    fc.property(
+      arbCase,
+      fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 40, maxLength: 40 }),
+      fc.constantFrom(0, 5, 40, 500),
+      (c, share, maxBonusW) => {
+        const H = c.hosts.length;
+        const power = c.hosts.map((x) => MODELS[x.model]!);
+        const cap = Float64Array.from(c.hosts, (x) => CAPS[x.cap]!);
+        const pe = Float64Array.from(c.hosts, (x) => x.pe);
+        const freeRam = Float64Array.from(c.hosts, (x) => x.ram);
+        const alloc = Float64Array.from(c.hosts, (x, h) => x.alloc * cap[h]!);
+        const nowW = Float64Array.from(c.hosts, (_x, h) =>
+          powerW(power[h]!, Math.min(1, alloc[h]! / cap[h]!)),
+        );
+        const idx = new PowerIncreaseIndex(
+          powerClasses(power, cap),
+          power,
+          pe,
+          new Float64Array(H).fill(4096),
+        );
+        for (let h = 0; h < H; h++)
+          idx.set(h, alloc[h]!, Math.max(0, cap[h]! - alloc[h]!), freeRam[h]!, nowW[h]!);
+        for (const q of c.queries) {
+          // A bonus in [0, maxBonusW] per host (coarse: ties between hosts happen).
+          const score = (h: number): number => {
+            if (pe[h]! < q.d || cap[h]! - alloc[h]! < q.d || freeRam[h]! < q.r) return NaN;
+            const u = Math.min(1, (alloc[h]! + q.d) / cap[h]!);
+            if ((alloc[h]! + q.d) / cap[h]! > 1 + 1e-9) return NaN;
+            return powerW(power[h]!, u) - nowW[h]! - Math.round(share[h]! * 4) * (maxBonusW / 4);
+          };
+          const rejected = new Set(q.reject.map((h) => h % H));
+          const got = idx.best(q.d, q.r, { evaluate: score, accept: (h) => !rejected.has(h) }, maxBonusW);
+          const ranked = [...Array(H).keys()]
+            .filter((h) => !Number.isNaN(score(h)))
+            .sort((a, b) => score(a) - score(b) || a - b);
+          const k = ranked.findIndex((h) => !rejected.has(h));
+          assert.equal(got, k < 0 ? -1 : ranked[k]);
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});

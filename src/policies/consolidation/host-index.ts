@@ -20,7 +20,7 @@ const EMPTY = new Int32Array(0);
  * cluster alive through young-generation GCs (measured: +45 MB RSS on the CloudSim reference run).
  */
 export interface HostScorer {
-  /** The power increase of placing the VM on host h, W; NaN when it does not fit. */
+  /** The power increase of placing the VM on host h (less a bonus, if any), W; NaN when it does not fit. */
   evaluate(h: number): number;
   /** Whether host h takes the VM (the overload detector's test). */
   accept(h: number): boolean;
@@ -252,8 +252,10 @@ export class PowerIncreaseIndex {
    * fit) that `s.accept` takes, asking `s.accept` in that order; -1 when none.
    * @param d the VM's demand, MIPS: hosts need that much free and on one core; the bounds scale with it.
    * @param r the VM's RAM, MiB, when RAM is checked, else 0.
+   * @param slackW how far below the power increase `s.evaluate` may go (a placement bonus: every bound
+   *   is lowered by it, so the bounds stay valid and the answer stays the scan's), W.
    */
-  best(d: number, r: number, s: HostScorer): number {
+  best(d: number, r: number, s: HostScorer, slackW = 0): number {
     const { classes } = this;
     const { cand, bound } = this;
     let nb = 0;
@@ -270,7 +272,7 @@ export class PowerIncreaseIndex {
         const s = classes.minSlope[c]![Math.max(0, k - 1) * 10 + hi]!;
         inc = s >= 0 ? s * Math.max(0, share - 1e-8) : s * (share + 1e-8);
       }
-      bound[b] = this.minBase[b]! + inc - classes.margin;
+      bound[b] = this.minBase[b]! + inc - classes.margin - slackW;
       cand[nb++] = b;
     }
     // Buckets leave in bound order from a heap built in O(n) (Floyd): a query that stops early

@@ -18,8 +18,9 @@ export interface HostSearch {
    * fit) that `s.accept` takes, asking `s.accept` in that order; -1 when none.
    * @param d the VM's demand, MIPS (the index's bounds use it).
    * @param r the VM's RAM, MiB, when RAM is checked, else 0 or -Infinity.
+   * @param slackW how far below the power increase `s.evaluate` may go (a placement bonus), W; 0 if absent.
    */
-  best(d: number, r: number, s: HostScorer): number;
+  best(d: number, r: number, s: HostScorer, slackW?: number): number;
   /** Empty it and keep it for reuse; do not use it afterwards. */
   release(): void;
 }
