@@ -137,6 +137,12 @@ for (const backend of storeBackends()) {
       assert.equal(hb.status, 200);
       const c = (await t.call(t.adminToken, 'GET', '/v1/hosts/metal-c')).body;
       assert.equal(hb.body.hostId, c.id, "the credential's host, whatever name the body gives");
+      // The cloud's fingerprint key: a secret, the same for every agent and every heartbeat.
+      assert.match(hb.body.fingerprintKey, /^.{20,}$/);
+      const again = await t.call(credB, 'POST', '/v1/agents/heartbeat', {});
+      assert.equal(again.body.fingerprintKey, hb.body.fingerprintKey);
+      const users = await t.call(t.adminToken, 'GET', '/v1/settings/energy');
+      assert.ok(!JSON.stringify(users.body).includes(hb.body.fingerprintKey), 'no settings route shows it');
       const moved = await t.call(credB, 'POST', '/v1/agents/heartbeat', { agentUrl: agents[2]!.url });
       assert.equal(moved.status, 403, JSON.stringify(moved.body));
       assert.equal((await events('security.heartbeat-refused')).length, 1);

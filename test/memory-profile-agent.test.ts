@@ -135,3 +135,23 @@ test('the agent profiles running guests one at a time and hands each profile to 
   c.putBack(first); // an older one does not replace it
   assert.equal(c.take().get('a')!.at, 't2');
 });
+
+test("an enrolled agent profiles nothing until it has the cloud's fingerprint key, then hashes with it", async () => {
+  const keys: (Buffer | undefined)[] = [];
+  const driver = {
+    list: async () => [{ id: 'a', state: 'running' } as unknown as GuestInfo],
+    memoryProfile: async (_id: string, o?: { hashKey?: Buffer }) => {
+      keys.push(o?.hashKey);
+      return { at: 't', memoryMiB: 1, residentMiB: 1, workingSetMiB: 1, mergeable: true };
+    },
+  };
+  let key: Buffer | undefined;
+  const c = new ProfileCollector(driver, { hashKey: () => key, requireKey: true });
+  await c.round();
+  assert.equal(keys.length, 0);
+  assert.equal(c.take().size, 0);
+  key = Buffer.from('k');
+  await c.round();
+  assert.deepEqual(keys, [Buffer.from('k')]);
+  assert.equal(c.take().size, 1);
+});

@@ -38,6 +38,8 @@ import { checkHostNetworkState, hostNetworkStateSchema } from './network/net-sta
 export interface AgentOptions {
   driver: QemuDriver;
   memory?: MemoryManager;
+  /** The cloud's fingerprint key (from the control plane), mixed into page hashes of memory profiles. */
+  fingerprintKey?: () => Buffer | undefined;
   /** Address incoming migrations listen on (this host's address on the migration network). */
   migrationAddress?: string;
   /** Where `image://NAME` comes from: the tiny guest's folder, and a folder of NAME.qcow2 disks. */
@@ -475,7 +477,8 @@ export function buildAgentServer(o: AgentOptions): FastifyInstance {
     '/v1/guests/:id/memory-profile',
     async (req) => {
       const { sampleBits } = parse(memoryProfileQuery, req.query ?? {}, 'memory profile query');
-      return d.memoryProfile(req.params.id, { sampleBits });
+      const hashKey = o.fingerprintKey?.();
+      return d.memoryProfile(req.params.id, { sampleBits, ...(hashKey ? { hashKey } : {}) });
     },
   );
 

@@ -10,7 +10,7 @@ import type { GuestInfo } from '../core/hypervisor.ts';
 /** What the collector needs of a driver (QemuDriver has it). */
 export interface ProfiledDriver {
   list(): Promise<GuestInfo[]>;
-  memoryProfile(id: string, o?: { sampleBits?: number }): Promise<GuestMemoryProfile>;
+  memoryProfile(id: string, o?: { sampleBits?: number; hashKey?: Buffer }): Promise<GuestMemoryProfile>;
 }
 
 export interface ProfileCollectorOptions {
@@ -18,6 +18,13 @@ export interface ProfileCollectorOptions {
   sampleBits?: number;
   /** Where failures are reported (one line each). Default: nowhere. */
   warn?: (line: string) => void;
+  /**
+   * The cloud's fingerprint key (from the control plane's heartbeat answers), mixed into every page
+   * hash. With `requireKey`, no guest is profiled until it is known (an enrolled agent never sends
+   * fingerprints its control plane cannot compare, nor unkeyed ones).
+   */
+  hashKey?: () => Buffer | undefined;
+  requireKey?: boolean;
 }
 
 export class ProfileCollector {
@@ -38,10 +45,18 @@ export class ProfileCollector {
   }
 
   private async collect(): Promise<void> {
+    const hashKey = this.o.hashKey?.();
+    if (this.o.requireKey && !hashKey) return;
     const guests = (await this.driver.list()).filter((g) => g.state === 'running');
     for (const g of guests) {
       try {
-        this.ready.set(g.id, await this.driver.memoryProfile(g.id, { sampleBits: this.o.sampleBits ?? 6 }));
+        this.ready.set(
+          g.id,
+          await this.driver.memoryProfile(g.id, {
+            sampleBits: this.o.sampleBits ?? 6,
+            ...(hashKey ? { hashKey } : {}),
+          }),
+        );
       } catch (e) {
         this.o.warn?.(`memory profile of ${g.id} failed: ${(e as Error).message}`);
       }

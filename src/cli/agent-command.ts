@@ -244,12 +244,15 @@ export function agentCommand(program: Command): void {
         });
         const adopted = (await driver.list()).filter((g) => g.state === 'running' || g.state === 'paused');
         const memory = new MemoryManager(driver, { manageKsm: !!o.manageKsm });
+        // The cloud's fingerprint key, from the control plane's heartbeat answers (enrolled agents only).
+        let fingerprintKey: Buffer | undefined;
         const migrationAddress = o.migrationAddress ?? (m[1] === '0.0.0.0' ? '127.0.0.1' : m[1]!);
         const app = buildAgentServer({
           driver,
           token,
           accelReason: accel.reason,
           memory,
+          fingerprintKey: () => fingerprintKey,
           powerCommand: o.powerCommand,
           migrationAddress,
           peerTls,
@@ -367,6 +370,8 @@ export function agentCommand(program: Command): void {
           const profileS = Number(o.memoryProfileIntervalS);
           const profiles = new ProfileCollector(driver, {
             warn: (l) => process.stderr.write(`nubis agent: ${l}\n`),
+            hashKey: () => fingerprintKey,
+            requireKey: true,
           });
           if (profileS > 0) {
             void profiles.round();
@@ -407,7 +412,14 @@ export function agentCommand(program: Command): void {
             };
             const ok = await client.agents
               .heartbeat(body)
-              .then(() => true)
+              .then((r) => {
+                // The first key (or a new one) profiles at once: no round runs before the key is known.
+                if (r.fingerprintKey && r.fingerprintKey !== fingerprintKey?.toString('utf8')) {
+                  fingerprintKey = Buffer.from(r.fingerprintKey, 'utf8');
+                  if (profileS > 0) void profiles.round();
+                }
+                return true;
+              })
               .catch((e: ApiError) => {
                 if (e.status === 0) process.stderr.write(`nubis agent: heartbeat failed: ${e.message}\n`);
                 return false;

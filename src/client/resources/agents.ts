@@ -6,5 +6,6 @@ export const agentsApi = (http: Http) => ({
   /** Enrolls a host with a one-time join token; the answer holds the host credential, once. */
   enroll: (e: EnrollRequest) => http.post<Enrollment>('/v1/agents/enroll', e),
   /** Reports on the agent's host (the client's token must be the host credential). */
-  heartbeat: (h: Heartbeat) => http.post<{ hostId: string; draining?: boolean }>('/v1/agents/heartbeat', h),
+  heartbeat: (h: Heartbeat) =>
+    http.post<{ hostId: string; draining?: boolean; fingerprintKey?: string }>('/v1/agents/heartbeat', h),
 });

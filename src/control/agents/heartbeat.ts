@@ -10,6 +10,9 @@ import { Service } from '../service.ts';
 import { appendSecurityEvent } from '../security/security-log.ts';
 import { syncReportedPools, type ReportedPool } from '../storage/reported-pools.ts';
 
+/** The setting that holds the cloud's page-fingerprint key (never shown by any API but the heartbeat). */
+export const FINGERPRINT_KEY = 'memory-fingerprint-key';
+
 /** Agents' heartbeats: refresh, health reports. */
 export class Heartbeats extends Service {
   /**
@@ -36,6 +39,7 @@ export class Heartbeats extends Service {
   ) {
     const { host: h, p } = await this.cp.enrollment.authenticateHost(credential);
     const at = this.now();
+    const fingerprintKey = await this.fingerprintKey();
     if (b.agentUrl !== undefined && b.agentUrl !== h.agent_url) {
       await this.db.transaction().execute(async (trx) =>
         this.event(trx, {
@@ -105,8 +109,26 @@ export class Heartbeats extends Service {
       const drained = this.cp.plans.drainHost(p, h.id);
       this.cp.draining.set(h.id, drained);
       drained.catch(() => undefined).finally(() => this.cp.draining.delete(h.id));
-      return { hostId: h.id, draining: true };
+      return { hostId: h.id, draining: true, fingerprintKey };
     }
-    return { hostId: h.id };
+    return { hostId: h.id, fingerprintKey };
+  }
+
+  /**
+   * The cloud's page-fingerprint key: a secret every agent mixes into its page hashes (so fingerprints
+   * from all hosts compare, and whoever reads them from the store cannot test for a known page). Made
+   * once, on the first heartbeat, and kept in the settings; given only to authenticated agents.
+   */
+  private async fingerprintKey(): Promise<string> {
+    const read = () =>
+      this.db.selectFrom('settings').select('value').where('key', '=', FINGERPRINT_KEY).executeTakeFirst();
+    const have = await read();
+    if (have) return have.value;
+    await this.db
+      .insertInto('settings')
+      .values({ key: FINGERPRINT_KEY, value: this.ctx.ids.secret(32) })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    return (await read())!.value;
   }
 }

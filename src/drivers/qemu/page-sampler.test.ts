@@ -98,6 +98,11 @@ test('page hashes are 48-bit, content-determined', () => {
   assert.ok(Number.isSafeInteger(h) && h >= 0 && h < 2 ** 48);
   assert.equal(pageHash(Buffer.alloc(PAGE_BYTES, 7)), h);
   assert.notEqual(pageHash(Buffer.alloc(PAGE_BYTES, 8)), h);
+  // Keyed: deterministic for one key, different without it or with another.
+  const k1 = Buffer.from('cloud-key-1');
+  assert.equal(pageHash(a, k1), pageHash(Buffer.alloc(PAGE_BYTES, 7), k1));
+  assert.notEqual(pageHash(a, k1), h);
+  assert.notEqual(pageHash(a, k1), pageHash(a, Buffer.from('cloud-key-2')));
 });
 
 /** A fake /proc/PID: smaps with one RAM mapping at `base`, a pagemap, and a "mem" file. */

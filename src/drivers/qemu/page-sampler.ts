@@ -105,8 +105,13 @@ const sha1: (b: Buffer) => Buffer =
     ? (b) => crypto.hash('sha1', b, 'buffer')
     : (b) => crypto.createHash('sha1').update(b).digest();
 
-/** 48-bit content hash of a page (SHA-1, its first 6 bytes). */
-export function pageHash(page: Buffer): number {
+/**
+ * 48-bit content hash of a page (SHA-1, its first 6 bytes). With `key` (the cloud's fingerprint key,
+ * which the control plane hands its agents), SHA-1 of key ‖ page: who reads stored fingerprints
+ * without the key cannot test whether a guest holds a page they know.
+ */
+export function pageHash(page: Buffer, key?: Buffer): number {
+  if (key) return crypto.createHash('sha1').update(key).update(page).digest().readUIntBE(0, 6);
   return sha1(page).readUIntBE(0, 6);
 }
 
@@ -125,6 +130,7 @@ export function addPages(
   buf: Buffer,
   pages: number,
   sharedZero: (p: number) => boolean = () => false,
+  key?: Buffer,
 ): number {
   let skipped = 0;
   for (let p = 0; p < pages; p++) {
@@ -134,7 +140,7 @@ export function addPages(
       if (sharedZero(p)) skipped++;
       else b.addZeroPage();
     } else if (first === page[PAGE_BYTES - 1] && page.equals(uniformPage(first))) b.addUniformPage(first);
-    else b.addPage(pageHash(page));
+    else b.addPage(pageHash(page, key));
   }
   return skipped;
 }
@@ -144,6 +150,8 @@ export interface PageSamplerOptions {
   sampleBits?: number;
   /** Scan speed limit, MiB of guest RAM per second (pages read or skipped as absent). Default 256. */
   rateMiBps?: number;
+  /** Secret mixed into every page hash (the cloud's fingerprint key); absent: plain SHA-1. */
+  hashKey?: Buffer;
   /** Pages per chunk (read, hashed, then a yield). Default 256 (1 MiB). */
   chunkPages?: number;
   /** Root of the proc file system (tests). Default /proc. */
@@ -231,7 +239,13 @@ export async function scanGuestMemory(
             continue; // the mapping changed under us: these pages are skipped
           }
           const whole = Math.floor(read / PAGE_BYTES);
-          const skipped = addPages(builder, buf, whole, (p) => isSharedZero(pfnOf(pmBuf, start + p)));
+          const skipped = addPages(
+            builder,
+            buf,
+            whole,
+            (p) => isSharedZero(pfnOf(pmBuf, start + p)),
+            o.hashKey,
+          );
           sharedZero += skipped;
           resident += whole - skipped;
         }

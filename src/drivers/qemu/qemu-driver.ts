@@ -654,7 +654,7 @@ export class QemuDriver implements HypervisorDriver {
    */
   async memoryProfile(
     id: string,
-    o: Pick<PageSamplerOptions, 'sampleBits' | 'rateMiBps'> = {},
+    o: Pick<PageSamplerOptions, 'sampleBits' | 'rateMiBps' | 'hashKey'> = {},
   ): Promise<GuestMemoryProfile> {
     const g = await this.need(id);
     this.expect(g, [GuestState.running], 'profile the memory of');
@@ -665,7 +665,11 @@ export class QemuDriver implements HypervisorDriver {
     if (pid === undefined) throw new DriverError('INVALID_STATE', `Guest "${id}" has no QEMU process`, id);
     let scan;
     try {
-      scan = await scanGuestMemory(pid, g.spec.memoryMiB * 2 ** 20, { sampleBits, rateMiBps: o.rateMiBps });
+      scan = await scanGuestMemory(pid, g.spec.memoryMiB * 2 ** 20, {
+        sampleBits,
+        rateMiBps: o.rateMiBps,
+        hashKey: o.hashKey,
+      });
     } catch (e) {
       throw new DriverError('BACKEND', `Cannot scan the memory of "${id}": ${(e as Error).message}`, id, {
         cause: e,
