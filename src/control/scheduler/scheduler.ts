@@ -8,13 +8,15 @@
  *
  * Uses: `cp.hosts`, `cp.claims`, `cp.constraintReader`, `cp.constraints`, `cp.powerOn`.
  */
-import { admitsAll, type Constraint } from '../../core/constraints/index.ts';
+import { admitsAll, concerns, globalConstraints, type Constraint } from '../../core/constraints/index.ts';
+import type { HostIndex } from '../../policies/placement/host-index.ts';
 import {
   type HostView,
   type PlacementDecision,
   type PlacementRequest,
   NEW_VM_ID,
   placeVm,
+  requestConstraints,
 } from '../../policies/placement/pipeline.ts';
 import type { ConstraintContext, VmRef } from '../constraints/constraint-reader.ts';
 import { authorize } from '../authz.ts';
@@ -23,8 +25,9 @@ import type { HostRow } from '../inventory/hosts.ts';
 import type { Principal } from '../principal.ts';
 import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { Service } from '../service.ts';
-import { HostCache } from './host-cache.ts';
-import { memoryPlacement } from './memory-placement.ts';
+import { HostCache, type MeasuredHost } from './host-cache.ts';
+import { memoryPlacement, memoryRequest } from './memory-placement.ts';
+import { MemoryViews } from './memory-views.ts';
 import type { Db } from '../store/open-store.ts';
 import { localDiskUse, localVolumesGiB } from '../storage/local-disk.ts';
 
@@ -118,12 +121,15 @@ export class Scheduler extends Service {
    */
   sharingWeight = 1;
   private readonly cache = new HostCache();
+  /** Measured hosts' memory (VMs, parsed fingerprints, sharing indexes), rebuilt per host version. */
+  private readonly memoryViews = new MemoryViews();
 
   /** Forget the cached static host attributes (after a host is edited or deleted: zone, rack, tier, capacity). */
   forgetHosts(): void {
     this.hostStatic.clear();
     this.staticViews.clear();
     this.cache.invalidate();
+    this.memoryViews.clear();
   }
 
   /**
@@ -137,8 +143,39 @@ export class Scheduler extends Service {
     o: { fast?: boolean } = {},
   ): Promise<{ decision: PlacementDecision; ctx: ConstraintContext }> {
     const ctx = await this.cp.constraintReader.forVm(db, r.vm, r.extra);
-    // Hosts with a measured memory policy: their VMs' profiles decide, which the index does not hold;
-    // such decisions take the scan path (the index stays equal to the scan for the others).
+    if (o.fast && this.useIndex) {
+      const index = await this.cache.current(db);
+      const measured = this.cache.measured();
+      if (measured.size) {
+        const d = await this.decideMixed(db, r, ctx, index, measured);
+        if (d) return { decision: d, ctx };
+      } else if (r.toHost === undefined) {
+        const decision = index.place(this.pipelineRequest(r, ctx), r.preset ?? 'pack', {
+          domain: r.driver,
+          exclude: r.exclude?.length ? new Set(r.exclude) : undefined,
+        });
+        return { decision, ctx };
+      } else {
+        // A given target (a plan's or a caller's migration): the plain pipeline on that one host's
+        // indexed view, instead of reading every host row for it. Same filters, constraints and score.
+        const h = index.get(r.toHost);
+        const views =
+          h && !r.exclude?.includes(h.id) && (r.driver === undefined || index.domainOf(h.id) === r.driver)
+            ? [h]
+            : [];
+        const decision = placeVm(
+          views,
+          {
+            ...this.pipelineRequest(r, ctx),
+            hostAttributes: ctx.constraints.length ? index.attributes() : undefined,
+          },
+          r.preset ?? 'pack',
+        );
+        return { decision, ctx };
+      }
+    }
+    // The scan of every host row (the reference the index answers as). Hosts with a measured memory
+    // policy carry their VMs' memory (read in full here).
     const memory = await memoryPlacement(this.cp, db, r, this.sharingWeight);
     if (memory) {
       const all = (await this.placementViews(db)).map((h) => {
@@ -163,33 +200,6 @@ export class Scheduler extends Service {
       );
       return { decision, ctx };
     }
-    if (o.fast && this.useIndex && r.toHost === undefined) {
-      const index = await this.cache.current(db);
-      const decision = index.place(this.pipelineRequest(r, ctx), r.preset ?? 'pack', {
-        domain: r.driver,
-        exclude: r.exclude?.length ? new Set(r.exclude) : undefined,
-      });
-      return { decision, ctx };
-    }
-    if (o.fast && this.useIndex) {
-      // A given target (a plan's or a caller's migration): the plain pipeline on that one host's
-      // indexed view, instead of reading every host row for it. Same filters, constraints and score.
-      const index = await this.cache.current(db);
-      const h = index.get(r.toHost!);
-      const views =
-        h && !r.exclude?.includes(h.id) && (r.driver === undefined || index.domainOf(h.id) === r.driver)
-          ? [h]
-          : [];
-      const decision = placeVm(
-        views,
-        {
-          ...this.pipelineRequest(r, ctx),
-          hostAttributes: ctx.constraints.length ? hostAttributesOf(index.views()) : undefined,
-        },
-        r.preset ?? 'pack',
-      );
-      return { decision, ctx };
-    }
     const all = await this.placementViews(db);
     const skip = new Set(r.exclude ?? []);
     const views = all.filter(
@@ -209,6 +219,68 @@ export class Scheduler extends Service {
       r.preset ?? 'pack',
     );
     return { decision, ctx };
+  }
+
+  /**
+   * The indexed decision when some hosts are measured: the index's best static host against the
+   * measured hosts, which the pipeline judges with their cached memory views (only they carry the
+   * memory filter and the sharing term); the higher score wins, a tie goes to the earlier name, as in
+   * the scan. Null when the scan must answer: rules about every VM, or no host fits (the reasons per host).
+   */
+  private async decideMixed(
+    db: Db,
+    r: PlaceRequest,
+    ctx: ConstraintContext,
+    index: HostIndex,
+    measured: ReadonlyMap<string, MeasuredHost>,
+  ): Promise<PlacementDecision | null> {
+    const base = this.pipelineRequest(r, ctx);
+    const vmId = r.vm.id ?? NEW_VM_ID;
+    if (globalConstraints(requestConstraints(base).filter((c) => concerns(c, vmId))).length) return null;
+    const { request, weights } = await memoryRequest(this.cp, db, r, this.sharingWeight);
+    const memory = await this.memoryViews.views(db, this.cp.memoryProfiles, measured, request.fingerprint);
+    const skip = new Set(r.exclude ?? []);
+    const candidates: HostView[] = [];
+    for (const [id, m] of measured)
+      if (
+        !skip.has(id) &&
+        (r.toHost === undefined || id === r.toHost) &&
+        (r.driver === undefined || m.domain === r.driver)
+      )
+        candidates.push({ ...m.view, memory: memory.get(id)! });
+    const preset = r.preset ?? 'pack';
+    const req = {
+      ...base,
+      memory: request,
+      weights,
+      hostAttributes: ctx.constraints.length ? index.attributes() : undefined,
+    };
+    if (r.toHost !== undefined) {
+      // A given target: the plain pipeline on that one host (measured, or static from the index).
+      const h = index.get(r.toHost);
+      const views = candidates.length
+        ? candidates
+        : h && !skip.has(h.id) && (r.driver === undefined || index.domainOf(h.id) === r.driver)
+          ? [h]
+          : [];
+      return placeVm(views, req, preset);
+    }
+    const onMeasured = placeVm(candidates, req, preset);
+    const m = onMeasured.ranked[0];
+    const onStatic = index.place(base, preset, { domain: r.driver, exclude: skip.size ? skip : undefined });
+    let s = onStatic.ranked[0];
+    if (s && m && 'sharing' in m.scores) s = { ...s, scores: { ...s.scores, sharing: 0 } };
+    if (!s && !m) return null;
+    const staticWins =
+      s && (!m || s.score > m.score || (s.score === m.score && this.byName(s.hostName, m.hostName) < 0));
+    return staticWins
+      ? { ...onStatic, ranked: [s!], rejected: [] }
+      : { ...onMeasured, ranked: [m!], rejected: [] };
+  }
+
+  /** Name order as the scan's (its hosts come sorted by name; ties keep that order). */
+  private byName(a: string, b: string): number {
+    return a < b ? -1 : a > b ? 1 : 0;
   }
 
   /** The pipeline's request for a scheduler request and the constraints read for its VM. */

@@ -123,7 +123,22 @@ export class HostIndex {
     this.attrs.set(h.id, attributes(h));
   }
 
+  /**
+   * Keep a host's attributes for the constraint checkers (where its VMs run: its zone, rack, ...)
+   * without making it a candidate (a host placed by another path, such as a measured memory host).
+   */
+  aside(h: HostView): void {
+    this.remove(h.id);
+    this.attrs.set(h.id, attributes(h));
+  }
+
+  /** Every host's attributes, candidates and hosts set aside (what the constraint checkers read). */
+  attributes(): ReadonlyMap<string, HostAttributes> {
+    return this.attrs;
+  }
+
   remove(id: string): void {
+    this.attrs.delete(id);
     const e = this.hosts.get(id);
     if (!e) return;
     const m = e.cls.members;
@@ -131,7 +146,6 @@ export class HostIndex {
     if (!m.length) this.classes.delete(e.cls.key);
     else if (e.cls.rep === e.view) e.cls.rep = m[0]!;
     this.hosts.delete(id);
-    this.attrs.delete(id);
   }
 
   /** Every host of the query, in name order (what the plain pipeline gets). */
