@@ -238,7 +238,7 @@ export class Scheduler extends Service {
     const vmId = r.vm.id ?? NEW_VM_ID;
     if (globalConstraints(requestConstraints(base).filter((c) => concerns(c, vmId))).length) return null;
     const { request, weights } = await memoryRequest(this.cp, db, r, this.sharingWeight);
-    const memory = await this.memoryViews.views(db, this.cp.memoryProfiles, measured, request.fingerprint);
+    const memory = await this.memoryViews.views(db, this.cp.memoryProfiles, measured, request);
     const skip = new Set(r.exclude ?? []);
     const candidates: HostView[] = [];
     for (const [id, m] of measured)
