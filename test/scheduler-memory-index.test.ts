@@ -6,10 +6,11 @@
  * running VMs predict the new VM's memory), deletes, migrations (chosen or to a given host), profiles
  * recorded, and writes by "another process" in plain SQL (a host's memory policy and risk, a profile's
  * working set, a tenant's sharing choice, the sharing weight), which only the store's triggers
- * (0910-host-version, 0982-memory-version) tell the cache about.
+ * (0910-host-version, 0982-memory-version) tell the cache about. Then the triggers on SQLite and
+ * PostgreSQL (NUBIS_TEST_PG_URL): after each plain-SQL write, the indexed decision is the scan's.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { ControlPlane, seedDemo, type Principal } from '../src/control/control-plane.ts';
@@ -22,6 +23,7 @@ import type { GuestMemoryProfile } from '../src/core/memory/profile.ts';
 import { createHostDrivers } from '../src/drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
 import { SimClock } from '../src/runtime/clock.ts';
+import { controlPlane, storeBackends } from './helpers/control.ts';
 
 const FLAVORS = ['m1.tiny', 'm1.small', 'm1.medium', 'm1.large'];
 const PRESETS = ['pack', 'spread', 'first-fit'] as const;
@@ -250,3 +252,104 @@ test('property: with measured hosts, the indexed scheduler chooses the host (and
   assert.ok(measuredWins > 0);
   assert.ok(targeted > 0);
 });
+
+for (const backend of storeBackends()) {
+  describe(`memory-aware indexed placement sees other processes' writes (${backend.name})`, () => {
+    if (backend.skip) return void test('skipped', { skip: backend.skip });
+
+    test("after each plain-SQL write to what memory placement reads, the indexed decision is the scan's", async () => {
+      const { url, drop } = await backend.url();
+      const t = await controlPlane(url, 4);
+      try {
+        const { cp, admin, db } = t;
+        await cp.setQuotas(admin, admin.tenantId, { vms: 1000, vcpus: 10000, memoryMiB: 1e8, diskGiB: 1e6 });
+        const hosts = await db.selectFrom('hosts').select(['id', 'name']).orderBy('name').execute();
+        const [a, b] = [hosts[0]!.id, hosts[1]!.id];
+        await sql`update hosts set memory_policy = 'measured' where id in (${a}, ${b})`.execute(db);
+        const vmIds: string[] = [];
+        for (let i = 0; i < 6; i++)
+          vmIds.push(
+            (
+              await cp.createVm(admin, {
+                name: `v${i}`,
+                flavor: 'm1.medium',
+                image: 'tiny',
+                preset: 'first-fit',
+              })
+            ).vmId!,
+          );
+        const placed = await db
+          .selectFrom('vms')
+          .select(['id', 'host_id'])
+          .where('id', 'in', vmIds)
+          .execute();
+        for (const [i, v] of placed.entries())
+          await cp.memoryProfiles.record(db, v.host_id!, [
+            { vmId: v.id, profile: profile(1000 + i * 100, { seed: i % 2, bits: 2 }) },
+          ]);
+        const image = await db
+          .selectFrom('images')
+          .select('id')
+          .where('name', '=', 'tiny')
+          .executeTakeFirstOrThrow();
+        const flavor = { vcpus: 2, memory_mib: 4096, disk_gib: 40, name: 'm1.medium' };
+        const answers = new Set<string>();
+        const check = async (what: string) => {
+          for (const preset of ['pack', 'spread']) {
+            const r = {
+              vm: { id: 'new-vm', name: 'new', fresh: true },
+              flavor,
+              preset,
+              image: { imageId: image.id, tenantId: admin.tenantId },
+            };
+            const fast = (await cp.scheduler.decide(db, r, { fast: true })).decision;
+            const scan = (await cp.scheduler.decide(db, r)).decision;
+            assert.equal(fast.hostId, scan.hostId, `${what} (${preset})`);
+            assert.equal(fast.ranked[0]?.score, scan.ranked[0]?.score, `${what} (${preset})`);
+            answers.add(`${preset} ${scan.hostId} ${scan.ranked[0]?.score}`);
+          }
+        };
+        await check('start');
+        const writes: [string, () => Promise<unknown>][] = [
+          ['working sets grow', () => sql`update vm_memory_profiles set ws_mean_mib = 60000`.execute(db)],
+          ["a host's risk", () => sql`update hosts set memory_risk = 0.3 where id = ${a}`.execute(db)],
+          [
+            "a host's guarantee",
+            () => sql`update hosts set memory_guarantee = 1 where id = ${b}`.execute(db),
+          ],
+          [
+            'a profile removed',
+            () => sql`delete from vm_memory_profiles where vm_id = ${vmIds[0]!}`.execute(db),
+          ],
+          [
+            'the tenant opts out of sharing',
+            () => sql`update tenants set memory_sharing = 'private' where id = ${admin.tenantId}`.execute(db),
+          ],
+          [
+            'a VM deleted',
+            () => sql`update vms set deleted_at = '2027-01-01' where id = ${vmIds[1]!}`.execute(db),
+          ],
+          ['a VM moved', () => sql`update vms set host_id = ${b} where id = ${vmIds[2]!}`.execute(db)],
+          [
+            'a host no longer measured',
+            () => sql`update hosts set memory_policy = 'static' where id = ${a}`.execute(db),
+          ],
+          ['working sets shrink', () => sql`update vm_memory_profiles set ws_mean_mib = 100`.execute(db)],
+          [
+            'a host measured again',
+            () => sql`update hosts set memory_policy = 'measured' where id = ${a}`.execute(db),
+          ],
+        ];
+        for (const [what, write] of writes) {
+          await write();
+          await check(what);
+        }
+        // The writes changed the answers (the check compared decisions that moved).
+        assert.ok(answers.size > 2, [...answers].join('; '));
+      } finally {
+        await t.close();
+        await drop();
+      }
+    });
+  });
+}
