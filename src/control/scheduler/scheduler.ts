@@ -267,7 +267,11 @@ export class Scheduler extends Service {
     }
     const onMeasured = placeVm(candidates, req, preset);
     const m = onMeasured.ranked[0];
-    const onStatic = index.place(base, preset, { domain: r.driver, exclude: skip.size ? skip : undefined });
+    const onStatic = index.place(base, preset, {
+      domain: r.driver,
+      exclude: skip.size ? skip : undefined,
+      noReasons: true,
+    });
     let s = onStatic.ranked[0];
     if (s && m && 'sharing' in m.scores) s = { ...s, scores: { ...s.scores, sharing: 0 } };
     if (!s && !m) return null;
