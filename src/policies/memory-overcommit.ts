@@ -240,6 +240,11 @@ export function balloonTargets(
   };
 }
 
+/** The coarsest sampling among the mergeable VMs' fingerprints (what `hostDemand` sums sharing at). */
+export function coarsestBits(vms: readonly VmMemory[]): number {
+  return coarsest(vms);
+}
+
 function coarsest(vms: readonly VmMemory[]): number {
   let b = 0;
   for (const v of vms) if (v.mergeable && v.fingerprint) b = Math.max(b, v.fingerprint.sampleBits);
