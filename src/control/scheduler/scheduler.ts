@@ -8,15 +8,13 @@
  *
  * Uses: `cp.hosts`, `cp.claims`, `cp.constraintReader`, `cp.constraints`, `cp.powerOn`.
  */
-import { admitsAll, concerns, globalConstraints, type Constraint } from '../../core/constraints/index.ts';
-import type { HostIndex } from '../../policies/placement/host-index.ts';
+import { admitsAll, type Constraint } from '../../core/constraints/index.ts';
 import {
   type HostView,
   type PlacementDecision,
   type PlacementRequest,
   NEW_VM_ID,
   placeVm,
-  requestConstraints,
 } from '../../policies/placement/pipeline.ts';
 import type { ConstraintContext, VmRef } from '../constraints/constraint-reader.ts';
 import { authorize } from '../authz.ts';
@@ -25,8 +23,9 @@ import type { HostRow } from '../inventory/hosts.ts';
 import type { Principal } from '../principal.ts';
 import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { Service } from '../service.ts';
-import { HostCache, type MeasuredHost } from './host-cache.ts';
-import { memoryPlacement, memoryRequest } from './memory-placement.ts';
+import { HostCache } from './host-cache.ts';
+import { memoryPlacement } from './memory-placement.ts';
+import { decideWithMeasured } from './measured-decision.ts';
 import { MemoryViews } from './memory-views.ts';
 import type { Db } from '../store/open-store.ts';
 import { localDiskUse, localVolumesGiB } from '../storage/local-disk.ts';
@@ -147,7 +146,15 @@ export class Scheduler extends Service {
       const index = await this.cache.current(db);
       const measured = this.cache.measured();
       if (measured.size) {
-        const d = await this.decideMixed(db, r, ctx, index, measured);
+        const d = await decideWithMeasured(db, r, {
+          base: this.pipelineRequest(r, ctx),
+          hostAttributes: ctx.constraints.length ? index.attributes() : undefined,
+          index,
+          measured,
+          views: this.memoryViews,
+          cp: this.cp,
+          sharingWeight: this.sharingWeight,
+        });
         if (d) return { decision: d, ctx };
       } else if (r.toHost === undefined) {
         const decision = index.place(this.pipelineRequest(r, ctx), r.preset ?? 'pack', {
@@ -219,72 +226,6 @@ export class Scheduler extends Service {
       r.preset ?? 'pack',
     );
     return { decision, ctx };
-  }
-
-  /**
-   * The indexed decision when some hosts are measured: the index's best static host against the
-   * measured hosts, which the pipeline judges with their cached memory views (only they carry the
-   * memory filter and the sharing term); the higher score wins, a tie goes to the earlier name, as in
-   * the scan. Null when the scan must answer: rules about every VM, or no host fits (the reasons per host).
-   */
-  private async decideMixed(
-    db: Db,
-    r: PlaceRequest,
-    ctx: ConstraintContext,
-    index: HostIndex,
-    measured: ReadonlyMap<string, MeasuredHost>,
-  ): Promise<PlacementDecision | null> {
-    const base = this.pipelineRequest(r, ctx);
-    const vmId = r.vm.id ?? NEW_VM_ID;
-    if (globalConstraints(requestConstraints(base).filter((c) => concerns(c, vmId))).length) return null;
-    const { request, weights } = await memoryRequest(this.cp, db, r, this.sharingWeight);
-    const memory = await this.memoryViews.views(db, this.cp.memoryProfiles, measured, request);
-    const skip = new Set(r.exclude ?? []);
-    const candidates: HostView[] = [];
-    for (const [id, m] of measured)
-      if (
-        !skip.has(id) &&
-        (r.toHost === undefined || id === r.toHost) &&
-        (r.driver === undefined || m.domain === r.driver)
-      )
-        candidates.push({ ...m.view, memory: memory.get(id)! });
-    const preset = r.preset ?? 'pack';
-    const req = {
-      ...base,
-      memory: request,
-      weights,
-      hostAttributes: ctx.constraints.length ? index.attributes() : undefined,
-    };
-    if (r.toHost !== undefined) {
-      // A given target: the plain pipeline on that one host (measured, or static from the index).
-      const h = index.get(r.toHost);
-      const views = candidates.length
-        ? candidates
-        : h && !skip.has(h.id) && (r.driver === undefined || index.domainOf(h.id) === r.driver)
-          ? [h]
-          : [];
-      return placeVm(views, req, preset);
-    }
-    const onMeasured = placeVm(candidates, req, preset);
-    const m = onMeasured.ranked[0];
-    const onStatic = index.place(base, preset, {
-      domain: r.driver,
-      exclude: skip.size ? skip : undefined,
-      noReasons: true,
-    });
-    let s = onStatic.ranked[0];
-    if (s && m && 'sharing' in m.scores) s = { ...s, scores: { ...s.scores, sharing: 0 } };
-    if (!s && !m) return null;
-    const staticWins =
-      s && (!m || s.score > m.score || (s.score === m.score && this.byName(s.hostName, m.hostName) < 0));
-    return staticWins
-      ? { ...onStatic, ranked: [s!], rejected: [] }
-      : { ...onMeasured, ranked: [m!], rejected: [] };
-  }
-
-  /** Name order as the scan's (its hosts come sorted by name; ties keep that order). */
-  private byName(a: string, b: string): number {
-    return a < b ? -1 : a > b ? 1 : 0;
   }
 
   /** The pipeline's request for a scheduler request and the constraints read for its VM. */
