@@ -3,10 +3,14 @@
  * hosts, the plain pipeline (`placeVm`, a scan of every host) against the index (`HostIndex`), in the
  * same run; then `Scheduler.placeAndClaim` end to end in a ControlPlane on in-memory SQLite with
  * simulated hosts, the scan path against the index path.
+ * With measured hosts (issue 17): the same, once `--measured N` hosts (default 100, 20 with --quick;
+ * 0 skips it) have the 'measured' memory policy and VMs with profiles and synthetic fingerprints
+ * (~1,500 sampled hashes each): `decide` alone and `placeAndClaim`, the scan against the index path.
  * Options: --quick (fewer hosts and repetitions), --json (one JSON array of rows as the last line).
  */
 import { ControlPlane, seedDemo, type Principal } from '../src/control/control-plane.ts';
 import { openStore } from '../src/control/store/open-store.ts';
+import { syntheticFingerprint } from '../src/core/memory/fingerprint.ts';
 import { createHostDrivers } from '../src/drivers/host-drivers.ts';
 import { SimHypervisorDriver } from '../src/drivers/sim/sim-driver.ts';
 import { HostIndex } from '../src/policies/placement/host-index.ts';
@@ -16,6 +20,8 @@ import { seededRandom, type Random } from '../src/runtime/random.ts';
 
 const quick = process.argv.includes('--quick');
 const json = process.argv.includes('--json');
+const measuredArg = process.argv.indexOf('--measured');
+const MEASURED = measuredArg >= 0 ? Number(process.argv[measuredArg + 1]) : quick ? 20 : 100;
 const log = (s: string) => {
   if (!json) process.stderr.write(s + '\n');
 };
@@ -223,7 +229,118 @@ async function controlPlane(n: number, vms: number) {
   row(name, 'mean', idx.mean, 'ms', scan.mean);
   row(name, 'p99', idx.p99, 'ms', scan.p99);
   row(name, 'placements/s', idx.perS, '1/s', scan.perS, true);
+  if (MEASURED > 0) await withMeasured(cp, admin, n, flavors, run);
   await db.destroy();
+}
+
+/**
+ * About `MEASURED` measured hosts (the first by name, filled first-fit with m1.xlarge VMs, each with a profile: a
+ * 1 GiB working set and a fingerprint sharing an image segment with VMs of the same image), then
+ * decisions alone and placeAndClaim, scan against index.
+ */
+async function withMeasured(
+  cp: ControlPlane,
+  admin: Principal,
+  n: number,
+  flavors: { name: string; vcpus: number; memory_mib: number; disk_gib: number }[],
+  run: (
+    useIndex: boolean,
+    count: number,
+  ) => Promise<{ mean: number; p99: number; perS: number; placed: string[] }>,
+) {
+  const db = cp.db;
+  const t0 = performance.now();
+  await cp.setQuotas(admin, admin.tenantId, { vms: 1e6, vcpus: 1e7, memoryMiB: 1e10, diskGiB: 1e8 });
+  // First-fit fills hosts in name order: the hosts that got these VMs become the measured ones.
+  const created: string[] = [];
+  for (let i = 0; i < MEASURED * 7; i++) {
+    const op = await cp.createVm(admin, {
+      name: `m-${i}`,
+      flavor: 'm1.xlarge',
+      image: 'tiny',
+      preset: 'first-fit',
+    });
+    created.push(op.vmId!);
+  }
+  const placedOn = await db.selectFrom('vms').select(['id', 'host_id']).where('id', 'in', created).execute();
+  const hostIds = [...new Set(placedOn.map((v) => v.host_id!))];
+  await db.updateTable('hosts').set({ memory_policy: 'measured' }).where('id', 'in', hostIds).execute();
+  let vms = 0;
+  for (const v of placedOn) {
+    const fp = syntheticFingerprint({
+      sampleBits: 6,
+      zeroPages: 20_000,
+      segments: [
+        { seed: 1 + (vms % 3), pages: 64_000 },
+        { seed: 1000 + vms, pages: 32_000 },
+      ],
+    });
+    await cp.memoryProfiles.record(db, v.host_id!, [
+      {
+        vmId: v.id,
+        profile: {
+          at: '2027-01-15T08:00:00.000Z',
+          memoryMiB: 16384,
+          residentMiB: 1024,
+          workingSetMiB: 1024,
+          mergeable: true,
+          fingerprint: fp,
+        },
+      },
+    ]);
+    vms++;
+  }
+  const onMeasured = await db.selectFrom('vms').select(['host_id']).where('name', 'like', 'm-%').execute();
+  const spread = new Set(onMeasured.map((v) => v.host_id)).size;
+  log(
+    `\n${spread} measured hosts (${vms} VMs with profiles) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  // A new VM of the same image: its memory predicted from a running one (a fingerprint to score).
+  const req = (i: number) => ({
+    vm: { id: `bench-d${i}`, name: `d${i}`, fresh: true },
+    flavor: flavors[i % flavors.length]!,
+    preset: i % 2 ? 'pack' : 'spread',
+    image: { imageId: '', tenantId: admin.tenantId },
+  });
+  const image = await db
+    .selectFrom('images')
+    .select('id')
+    .where('name', '=', 'tiny')
+    .executeTakeFirstOrThrow();
+  const decide = async (useIndex: boolean, count: number) => {
+    cp.scheduler.useIndex = useIndex;
+    const ms: number[] = [];
+    const chosen: (string | null)[] = [];
+    for (let i = 0; i < count; i++) {
+      const r = req(i);
+      r.image.imageId = image.id;
+      const t = performance.now();
+      const { decision } = await cp.scheduler.decide(db, r, { fast: true });
+      ms.push(performance.now() - t);
+      chosen.push(decision.hostId);
+    }
+    return { ...stats(ms), chosen };
+  };
+  await decide(false, 3);
+  await decide(true, 3);
+  const count = quick ? 20 : n > 5000 ? 30 : 100;
+  const dScan = await decide(false, count);
+  const dIdx = await decide(true, count * 5);
+  if (dScan.chosen.join() !== dIdx.chosen.slice(0, count).join())
+    throw new Error('measured hosts: index and scan decided differently');
+  const dName = `Scheduler.decide ${n} hosts, ${MEASURED} measured (SQLite)`;
+  row(dName, 'mean', dIdx.mean, 'ms', dScan.mean);
+  row(dName, 'p99', dIdx.p99, 'ms', dScan.p99);
+  await run(false, 5);
+  await run(true, 5);
+  const scan = await run(false, count);
+  const idx = await run(true, count * 5);
+  if (scan.placed.join() !== idx.placed.slice(0, scan.placed.length).join())
+    throw new Error('measured hosts: index and scan placed differently');
+  const name = `Scheduler.placeAndClaim ${n} hosts, ${MEASURED} measured (SQLite)`;
+  row(name, 'mean', idx.mean, 'ms', scan.mean);
+  row(name, 'p99', idx.p99, 'ms', scan.p99);
+  row(name, 'placements/s', idx.perS, '1/s', scan.perS, true);
 }
 
 for (const n of quick ? [1000] : [1000, 10000]) {

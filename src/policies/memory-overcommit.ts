@@ -68,8 +68,34 @@ export function hostDemand(
   o: MemoryRiskOptions = DEFAULT_MEMORY_RISK,
   sampleBits = coarsest(vms),
 ): HostMemoryDemand {
+  const s = demandSums(vms, o, sampleBits);
+  return demandOf(s, s.index.estimate().savedPages, o);
+}
+
+/**
+ * A host's VMs' demand summed once (and their sharing index at `sampleBits`), to judge one more VM
+ * without re-adding every VM's fingerprint: `admitsMemory(cap, sums, vm)` answers as
+ * `admitsMemory(cap, sums.vms, vm)` (the scheduler keeps these per measured host).
+ */
+export interface DemandSums {
+  vms: readonly VmMemory[];
+  headroomMiB: number;
+  guaranteedMiB: number;
+  configuredMiB: number;
+  meanMiB: number;
+  varMiB2: number;
+  /** The mergeable VMs' fingerprints; never changed once built. */
+  index: SharingIndex;
+}
+
+/** The sums of `vms`' demand (in their order) and their sharing index at `sampleBits`. */
+export function demandSums(
+  vms: readonly VmMemory[],
+  o: MemoryRiskOptions = DEFAULT_MEMORY_RISK,
+  sampleBits = coarsest(vms),
+): DemandSums {
   checkRisk(o);
-  const idx = new SharingIndex(sampleBits);
+  const index = new SharingIndex(sampleBits);
   let g = 0,
     conf = 0,
     mean = 0,
@@ -80,14 +106,51 @@ export function hostDemand(
     conf += v.memoryMiB;
     mean += d.meanMiB;
     v2 += d.varMiB2;
-    if (v.mergeable && v.fingerprint) idx.add(v.fingerprint);
+    if (v.mergeable && v.fingerprint) index.add(v.fingerprint);
   }
-  const shared = (idx.estimate().savedPages / PAGES_PER_MIB) * o.sharingCredit;
-  const expected = Math.max(g, mean - shared);
-  const sd = Math.sqrt(v2);
   return {
+    vms,
+    headroomMiB: o.headroomMiB,
     guaranteedMiB: g,
     configuredMiB: conf,
+    meanMiB: mean,
+    varMiB2: v2,
+    index,
+  };
+}
+
+/** The demand of `s`'s VMs and `vm` (added last, as `hostDemand([...vms, vm])` adds it). */
+function demandPlus(s: DemandSums, vm: VmMemory, o: MemoryRiskOptions): HostMemoryDemand {
+  checkRisk(o);
+  const d = vmDemand(vm, o);
+  const saved =
+    vm.mergeable && vm.fingerprint
+      ? s.index.estimateWith(vm.fingerprint).savedPages
+      : s.index.estimate().savedPages;
+  return demandOf(
+    {
+      guaranteedMiB: s.guaranteedMiB + vm.guaranteedMiB,
+      configuredMiB: s.configuredMiB + vm.memoryMiB,
+      meanMiB: s.meanMiB + d.meanMiB,
+      varMiB2: s.varMiB2 + d.varMiB2,
+    },
+    saved,
+    o,
+  );
+}
+
+function demandOf(
+  s: Pick<DemandSums, 'guaranteedMiB' | 'configuredMiB' | 'meanMiB' | 'varMiB2'>,
+  savedPages: number,
+  o: MemoryRiskOptions,
+): HostMemoryDemand {
+  const g = s.guaranteedMiB;
+  const shared = (savedPages / PAGES_PER_MIB) * o.sharingCredit;
+  const expected = Math.max(g, s.meanMiB - shared);
+  const sd = Math.sqrt(s.varMiB2);
+  return {
+    guaranteedMiB: g,
+    configuredMiB: s.configuredMiB,
     expectedMiB: expected,
     sdMiB: sd,
     sharedMiB: shared,
@@ -102,12 +165,17 @@ export function hostDemand(
  */
 export function admitsMemory(
   capacityMiB: number,
-  current: readonly VmMemory[],
+  current: readonly VmMemory[] | DemandSums,
   vm: VmMemory,
   o: MemoryRiskOptions = DEFAULT_MEMORY_RISK,
 ): { ok: boolean; demand: HostMemoryDemand; reason: string } {
-  const all = [...current, vm];
-  const demand = hostDemand(all, o);
+  const sums = 'index' in current ? current : undefined;
+  const vms = sums ? sums.vms : (current as readonly VmMemory[]);
+  // Sums taken at the sampling and headroom this judgement needs answer for them; else sum again.
+  const demand =
+    sums && sums.headroomMiB === o.headroomMiB && sums.index.sampleBits === coarsest([...vms, vm])
+      ? demandPlus(sums, vm, o)
+      : hostDemand([...vms, vm], o);
   const r = (x: number) => Math.round(x);
   if (demand.guaranteedMiB > capacityMiB)
     return {
@@ -170,6 +238,11 @@ export function balloonTargets(
     targets: vms.map((v, i) => ({ id: v.id, targetMiB: Math.round(want[i]! - slack[i]! * cutShare) })),
     cutMiB: Math.min(over, slackSum),
   };
+}
+
+/** The coarsest sampling among the mergeable VMs' fingerprints (what `hostDemand` sums sharing at). */
+export function coarsestBits(vms: readonly VmMemory[]): number {
+  return coarsest(vms);
 }
 
 function coarsest(vms: readonly VmMemory[]): number {

@@ -8,6 +8,7 @@
 import type { PageFingerprint } from '../../core/memory/fingerprint.ts';
 import type { GuestMemoryProfile } from '../../core/memory/profile.ts';
 import type { VmMemory } from '../../policies/memory-overcommit.ts';
+import { sql } from 'kysely';
 import { Service } from '../service.ts';
 import type { Db } from '../store/open-store.ts';
 
@@ -237,7 +238,15 @@ export class MemoryProfiles extends Service {
     const rows = await db
       .selectFrom('vm_memory_profiles as p')
       .innerJoin('vms', 'vms.id', 'p.vm_id')
-      .select(['p.vm_id', 'vms.tenant_id', 'p.ws_mean_mib', 'p.ws_sd_mib', 'p.measured_at', 'p.fingerprint'])
+      // Not the fingerprints (~30 KB of JSON each): only the chosen one's, when not parsed already.
+      .select([
+        'p.vm_id',
+        'vms.tenant_id',
+        'p.ws_mean_mib',
+        'p.ws_sd_mib',
+        'p.measured_at',
+        sql<number>`p.fingerprint is not null`.as('has_fp'),
+      ])
       .where('vms.image_id', '=', o.imageId)
       .where('vms.state', '=', 'running')
       .where('vms.deleted_at', 'is', null)
@@ -250,10 +259,22 @@ export class MemoryProfiles extends Service {
     return {
       fromVm: best.vm_id,
       workingSet: { meanMiB: best.ws_mean_mib, sdMiB: best.ws_sd_mib },
-      fingerprint: best.fingerprint
-        ? this.fingerprint(best.vm_id, best.measured_at, best.fingerprint)
+      fingerprint: Number(best.has_fp)
+        ? await this.fingerprintOf(db, best.vm_id, best.measured_at)
         : undefined,
     };
+  }
+
+  /** A stored profile's fingerprint, parsed once per measurement (read only when not parsed yet). */
+  private async fingerprintOf(db: Db, vmId: string, at: string): Promise<PageFingerprint | undefined> {
+    const c = this.parsed.get(vmId);
+    if (c && c.at === at) return c.fp;
+    const r = await db
+      .selectFrom('vm_memory_profiles')
+      .select(['measured_at', 'fingerprint'])
+      .where('vm_id', '=', vmId)
+      .executeTakeFirst();
+    return r?.fingerprint ? this.fingerprint(vmId, r.measured_at, r.fingerprint) : undefined;
   }
 
   private fingerprint(vmId: string, at: string, json: string): PageFingerprint | undefined {

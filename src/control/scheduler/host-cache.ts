@@ -2,7 +2,9 @@
  * The scheduler's hosts in memory: a `HostIndex` of placement views kept fresh by reading only the
  * host rows whose `version` changed (triggers bump it on every write that placement reads, from any
  * service or API process: migration 0910-host-version). Never trusted blindly: the claim stays the
- * store's conditional update, and a lost claim re-reads that host (`refresh`).
+ * store's conditional update, and a lost claim re-reads that host (`refresh`). Hosts with the
+ * 'measured' memory policy are kept beside the index (`measured()`), with their versions, which also
+ * move when their VMs, profiles or tenants' sharing change (migration 0982-memory-version).
  */
 import { HostIndex } from '../../policies/placement/host-index.ts';
 import type { HostView } from '../../policies/placement/pipeline.ts';
@@ -38,14 +40,37 @@ const COLUMNS = [
   'used_disk_gib',
   'deleted_at',
   'version',
+  'memory_policy',
+  'memory_risk',
+  'memory_guarantee',
 ] as const;
+
+/** A host with the 'measured' memory policy: placed beside the index (its VMs' memory decides). */
+export interface MeasuredHost {
+  view: HostView;
+  /** Its driver kind (the index's domain). */
+  domain: string;
+  risk: number;
+  guarantee: number;
+  /** Its row's version when read: any change of what memory placement reads about it bumps it (0982). */
+  version: number;
+}
 
 /** Hosts as placement sees them, refreshed from the rows changed since the last read. */
 export class HostCache {
   private index: HostIndex | null = null;
   private readonly versions = new Map<string, number>();
+  private readonly measuredHosts = new Map<string, MeasuredHost>();
   private seen = 0;
   private reads = 0;
+
+  /**
+   * The live hosts with the 'measured' memory policy, as of the last `current` (or `refresh`). The
+   * index holds them aside: only their attributes, for the constraint checkers.
+   */
+  measured(): ReadonlyMap<string, MeasuredHost> {
+    return this.measuredHosts;
+  }
 
   /** Forget everything: the next `current` reads every host. */
   invalidate(): void {
@@ -94,6 +119,7 @@ export class HostCache {
       .execute();
     const index = new HostIndex();
     this.versions.clear();
+    this.measuredHosts.clear();
     this.seen = 0;
     this.reads = 0;
     await this.apply(db, rows, index, await localVolumesGiB(db));
@@ -113,8 +139,19 @@ export class HostCache {
       ));
     for (const r of rows) {
       this.versions.set(r.id, Number(r.version));
+      this.measuredHosts.delete(r.id);
       if (r.deleted_at) index.remove(r.id);
-      else index.upsert(view(r, vols), r.driver);
+      else if (r.memory_policy === 'measured') {
+        const v = view(r, vols);
+        index.aside(v);
+        this.measuredHosts.set(r.id, {
+          view: v,
+          domain: r.driver,
+          risk: Number(r.memory_risk),
+          guarantee: Number(r.memory_guarantee),
+          version: Number(r.version),
+        });
+      } else index.upsert(view(r, vols), r.driver);
     }
   }
 }

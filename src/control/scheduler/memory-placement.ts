@@ -30,12 +30,10 @@ export async function memoryPlacement(
 ): Promise<MemoryPlacement | null> {
   const measured = await cp.memoryProfiles.measuredHosts(db);
   if (!measured.length) return null;
-  const [vmsOn, request, setting] = await Promise.all([
+  const [vmsOn, { request, weights }] = await Promise.all([
     cp.memoryProfiles.vmsOn(db, measured),
-    requestMemory(cp, db, r),
-    db.selectFrom('settings').select('value').where('key', '=', SHARING_WEIGHT_SETTING).executeTakeFirst(),
+    memoryRequest(cp, db, r, sharingWeight),
   ]);
-  const w = setting && Number(setting.value) >= 0 ? Number(setting.value) : sharingWeight;
   const hosts = new Map<string, HostMemoryView>();
   for (const h of measured) {
     const vms = vmsOn.get(h.id) ?? [];
@@ -47,11 +45,26 @@ export async function memoryPlacement(
       sharing: fps.length ? sharingIndex(fps, request.fingerprint) : undefined,
     });
   }
-  return { hosts, request, weights: { sharing: w } };
+  return { hosts, request, weights };
+}
+
+/** The request's memory and the scorer weights (the sharing weight setting over `sharingWeight`). */
+export async function memoryRequest(
+  cp: Pick<ControlPlane, 'memoryProfiles'>,
+  db: Db,
+  r: PlaceRequest,
+  sharingWeight: number,
+): Promise<{ request: RequestMemory; weights: Record<string, number> }> {
+  const [request, setting] = await Promise.all([
+    requestMemory(cp, db, r),
+    db.selectFrom('settings').select('value').where('key', '=', SHARING_WEIGHT_SETTING).executeTakeFirst(),
+  ]);
+  const w = setting && Number(setting.value) >= 0 ? Number(setting.value) : sharingWeight;
+  return { request, weights: { sharing: w } };
 }
 
 /** An index over `fps`, at the coarsest sampling among them and the candidate's. */
-function sharingIndex(fps: PageFingerprint[], candidate?: PageFingerprint): SharingIndex {
+export function sharingIndex(fps: readonly PageFingerprint[], candidate?: PageFingerprint): SharingIndex {
   const bits = Math.max(candidate?.sampleBits ?? 0, ...fps.map((f) => f.sampleBits));
   const idx = new SharingIndex(bits);
   for (const f of fps) idx.add(f);

@@ -25,6 +25,8 @@ import { notFoundInTenant } from '../security/tenant-lookup.ts';
 import { Service } from '../service.ts';
 import { HostCache } from './host-cache.ts';
 import { memoryPlacement } from './memory-placement.ts';
+import { decideWithMeasured } from './measured-decision.ts';
+import { MemoryViews } from './memory-views.ts';
 import type { Db } from '../store/open-store.ts';
 import { localDiskUse, localVolumesGiB } from '../storage/local-disk.ts';
 
@@ -118,12 +120,15 @@ export class Scheduler extends Service {
    */
   sharingWeight = 1;
   private readonly cache = new HostCache();
+  /** Measured hosts' memory (VMs, parsed fingerprints, sharing indexes), rebuilt per host version. */
+  private readonly memoryViews = new MemoryViews();
 
   /** Forget the cached static host attributes (after a host is edited or deleted: zone, rack, tier, capacity). */
   forgetHosts(): void {
     this.hostStatic.clear();
     this.staticViews.clear();
     this.cache.invalidate();
+    this.memoryViews.clear();
   }
 
   /**
@@ -137,8 +142,47 @@ export class Scheduler extends Service {
     o: { fast?: boolean } = {},
   ): Promise<{ decision: PlacementDecision; ctx: ConstraintContext }> {
     const ctx = await this.cp.constraintReader.forVm(db, r.vm, r.extra);
-    // Hosts with a measured memory policy: their VMs' profiles decide, which the index does not hold;
-    // such decisions take the scan path (the index stays equal to the scan for the others).
+    if (o.fast && this.useIndex) {
+      const index = await this.cache.current(db);
+      const measured = this.cache.measured();
+      if (measured.size) {
+        const d = await decideWithMeasured(db, r, {
+          base: this.pipelineRequest(r, ctx),
+          hostAttributes: ctx.constraints.length ? index.attributes() : undefined,
+          index,
+          measured,
+          views: this.memoryViews,
+          cp: this.cp,
+          sharingWeight: this.sharingWeight,
+        });
+        if (d) return { decision: d, ctx };
+      } else if (r.toHost === undefined) {
+        const decision = index.place(this.pipelineRequest(r, ctx), r.preset ?? 'pack', {
+          domain: r.driver,
+          exclude: r.exclude?.length ? new Set(r.exclude) : undefined,
+        });
+        return { decision, ctx };
+      } else {
+        // A given target (a plan's or a caller's migration): the plain pipeline on that one host's
+        // indexed view, instead of reading every host row for it. Same filters, constraints and score.
+        const h = index.get(r.toHost);
+        const views =
+          h && !r.exclude?.includes(h.id) && (r.driver === undefined || index.domainOf(h.id) === r.driver)
+            ? [h]
+            : [];
+        const decision = placeVm(
+          views,
+          {
+            ...this.pipelineRequest(r, ctx),
+            hostAttributes: ctx.constraints.length ? index.attributes() : undefined,
+          },
+          r.preset ?? 'pack',
+        );
+        return { decision, ctx };
+      }
+    }
+    // The scan of every host row (the reference the index answers as). Hosts with a measured memory
+    // policy carry their VMs' memory (read in full here).
     const memory = await memoryPlacement(this.cp, db, r, this.sharingWeight);
     if (memory) {
       const all = (await this.placementViews(db)).map((h) => {
@@ -158,33 +202,6 @@ export class Scheduler extends Service {
           memory: memory.request,
           weights: memory.weights,
           hostAttributes: ctx.constraints.length ? hostAttributesOf(all) : undefined,
-        },
-        r.preset ?? 'pack',
-      );
-      return { decision, ctx };
-    }
-    if (o.fast && this.useIndex && r.toHost === undefined) {
-      const index = await this.cache.current(db);
-      const decision = index.place(this.pipelineRequest(r, ctx), r.preset ?? 'pack', {
-        domain: r.driver,
-        exclude: r.exclude?.length ? new Set(r.exclude) : undefined,
-      });
-      return { decision, ctx };
-    }
-    if (o.fast && this.useIndex) {
-      // A given target (a plan's or a caller's migration): the plain pipeline on that one host's
-      // indexed view, instead of reading every host row for it. Same filters, constraints and score.
-      const index = await this.cache.current(db);
-      const h = index.get(r.toHost!);
-      const views =
-        h && !r.exclude?.includes(h.id) && (r.driver === undefined || index.domainOf(h.id) === r.driver)
-          ? [h]
-          : [];
-      const decision = placeVm(
-        views,
-        {
-          ...this.pipelineRequest(r, ctx),
-          hostAttributes: ctx.constraints.length ? hostAttributesOf(index.views()) : undefined,
         },
         r.preset ?? 'pack',
       );

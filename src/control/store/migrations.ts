@@ -21,6 +21,7 @@ import { neutronMigration } from './migrations/0968-neutron.ts';
 import { volumeDetailsMigration } from './migrations/0970-volume-details.ts';
 import { tenantEnabledMigration } from './migrations/0972-tenant-enabled.ts';
 import { memoryProfilesMigration } from './migrations/0980-memory-profiles.ts';
+import { memoryVersionMigration } from './migrations/0982-memory-version.ts';
 
 /** Migrations for a dialect (SQLite has AUTOINCREMENT, PostgreSQL identity columns). */
 export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
@@ -362,4 +363,5 @@ export const buildMigrations = (isPg: boolean): Record<string, Migration> => ({
   '0970-volume-details': volumeDetailsMigration,
   '0972-tenant-enabled': tenantEnabledMigration,
   '0980-memory-profiles': memoryProfilesMigration,
+  '0982-memory-version': memoryVersionMigration(isPg),
 });

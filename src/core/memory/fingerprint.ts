@@ -138,12 +138,16 @@ export class SharingIndex {
   /** Σ over sampled contents of (count − 1). */
   private excess = 0;
 
+  /** Answers about candidate fingerprints since the last add or remove (a scheduler asks per decision). */
+  private memo = new WeakMap<PageFingerprint, { marginal?: number; with?: SharingEstimate }>();
+
   constructor(readonly sampleBits: number) {
     checkSampleBits(sampleBits);
   }
 
   /** Add a guest's pages. @throws RangeError for a fingerprint sampled coarser than the index */
   add(fp: PageFingerprint): void {
+    this.memo = new WeakMap();
     const f = downsample(fp, this.sampleBits);
     this.pages += f.pages;
     this.zeros += f.zeroPages;
@@ -163,6 +167,7 @@ export class SharingIndex {
 
   /** Remove a guest's pages (the same fingerprint that was added). */
   remove(fp: PageFingerprint): void {
+    this.memo = new WeakMap();
     const f = downsample(fp, this.sampleBits);
     this.pages -= f.pages;
     this.zeros -= f.zeroPages;
@@ -195,8 +200,50 @@ export class SharingIndex {
     return { pages: this.pages, distinctPages: this.pages - saved, savedPages: saved };
   }
 
+  /**
+   * The estimate with `fp` added, without adding it: the same numbers `add(fp)` then `estimate()`
+   * give (integer counts, so exactly), at the cost of one lookup per sampled content.
+   */
+  estimateWith(fp: PageFingerprint): SharingEstimate {
+    const m = this.memoOf(fp);
+    return (m.with ??= this.estimateWithNow(fp));
+  }
+
+  private memoOf(fp: PageFingerprint) {
+    let m = this.memo.get(fp);
+    if (!m) {
+      m = {};
+      this.memo.set(fp, m);
+    }
+    return m;
+  }
+
+  private estimateWithNow(fp: PageFingerprint): SharingEstimate {
+    const f = downsample(fp, this.sampleBits);
+    let excess = this.excess;
+    for (let i = 0; i < f.hashes.length; i++) {
+      const n = this.counts.get(f.hashes[i]!) ?? 0;
+      excess += n > 0 ? f.counts[i]! : f.counts[i]! - 1;
+    }
+    let uniformSaved = this.uniformSaved;
+    for (const [byte, k] of f.uniformPages ?? [])
+      uniformSaved += (this.uniform.get(byte) ?? 0) > 0 ? k : k - 1;
+    const pages = this.pages + f.pages;
+    const zeros = this.zeros + f.zeroPages;
+    const saved = Math.min(
+      Math.max(0, pages - 1),
+      Math.max(0, zeros - 1) + uniformSaved + excess * 2 ** this.sampleBits,
+    );
+    return { pages, distinctPages: pages - saved, savedPages: saved };
+  }
+
   /** Pages the host would save in all with `fp` added, minus what it saves now. */
   marginalSavedPages(fp: PageFingerprint): number {
+    const m = this.memoOf(fp);
+    return (m.marginal ??= this.marginalNow(fp));
+  }
+
+  private marginalNow(fp: PageFingerprint): number {
     const f = downsample(fp, this.sampleBits);
     let excess = 0;
     for (let i = 0; i < f.hashes.length; i++) {
@@ -214,9 +261,17 @@ export class SharingIndex {
    * alone): the measure a sharing-aware placement maximises.
    */
   sharedWith(fp: PageFingerprint): number {
-    return Math.max(0, this.marginalSavedPages(fp) - estimateSharing([fp]).savedPages);
+    let alone = selfSaved.get(fp);
+    if (alone === undefined) {
+      alone = estimateSharing([fp]).savedPages;
+      selfSaved.set(fp, alone);
+    }
+    return Math.max(0, this.marginalSavedPages(fp) - alone);
   }
 }
+
+/** What each fingerprint saves alone (fingerprints are not changed once built: a scheduler asks per host). */
+const selfSaved = new WeakMap<PageFingerprint, number>();
 
 /**
  * Pages a set of guests would share on one host, estimated from their fingerprints (taken to the

@@ -41,6 +41,11 @@ interface HostClass {
 export interface HostIndexQuery {
   domain?: string;
   exclude?: ReadonlySet<string>;
+  /**
+   * When no host fits, answer "none" at once instead of re-running the plain pipeline for the reasons
+   * per host (a caller that asks others too, and the scan for the reasons only if none of them fits).
+   */
+  noReasons?: boolean;
 }
 
 const byName = (a: HostView, b: HostView) =>
@@ -123,7 +128,22 @@ export class HostIndex {
     this.attrs.set(h.id, attributes(h));
   }
 
+  /**
+   * Keep a host's attributes for the constraint checkers (where its VMs run: its zone, rack, ...)
+   * without making it a candidate (a host placed by another path, such as a measured memory host).
+   */
+  aside(h: HostView): void {
+    this.remove(h.id);
+    this.attrs.set(h.id, attributes(h));
+  }
+
+  /** Every host's attributes, candidates and hosts set aside (what the constraint checkers read). */
+  attributes(): ReadonlyMap<string, HostAttributes> {
+    return this.attrs;
+  }
+
   remove(id: string): void {
+    this.attrs.delete(id);
     const e = this.hosts.get(id);
     if (!e) return;
     const m = e.cls.members;
@@ -131,7 +151,6 @@ export class HostIndex {
     if (!m.length) this.classes.delete(e.cls.key);
     else if (e.cls.rep === e.view) e.cls.rep = m[0]!;
     this.hosts.delete(id);
-    this.attrs.delete(id);
   }
 
   /** Every host of the query, in name order (what the plain pipeline gets). */
@@ -182,7 +201,13 @@ export class HostIndex {
       fitting += n;
       scored.push({ cls, bound });
     }
-    if (!scored.length) return plain();
+    const none = (): PlacementDecision => ({
+      hostId: null,
+      ranked: [],
+      rejected: [],
+      explanation: 'no host fits',
+    });
+    if (!scored.length) return q.noReasons ? none() : plain();
     // Highest bound first; stop at a class whose bound is below the best score found. Within a class,
     // members in name order: the first that passes wins unless a later one scores higher.
     // Equal bounds: the class with the lowest name first (the likely winner of a tie, which prunes the rest).
@@ -209,7 +234,7 @@ export class HostIndex {
         if (score === bound || !soft) break;
       }
     }
-    if (!winner) return plain();
+    if (!winner) return q.noReasons ? none() : plain();
     const ranked: RankedHost[] = [
       { hostId: winner.h.id, hostName: winner.h.name, score: winner.score, scores: winner.scores },
     ];

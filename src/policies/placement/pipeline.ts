@@ -15,7 +15,13 @@ import {
   type HostAttributes,
 } from '../../core/constraints/index.ts';
 import type { PageFingerprint, SharingIndex } from '../../core/memory/fingerprint.ts';
-import { admitsMemory, DEFAULT_MEMORY_RISK, sharedMiBWith, type VmMemory } from '../memory-overcommit.ts';
+import {
+  admitsMemory,
+  DEFAULT_MEMORY_RISK,
+  sharedMiBWith,
+  type DemandSums,
+  type VmMemory,
+} from '../memory-overcommit.ts';
 
 export const HostState = { up: 'up', maintenance: 'maintenance', off: 'off', failed: 'failed' } as const;
 export type HostState = (typeof HostState)[keyof typeof HostState];
@@ -58,6 +64,8 @@ export interface HostMemoryView {
   vms: readonly VmMemory[];
   /** Its mergeable VMs' fingerprints, for the sharing-aware scorer (absent: none measured). */
   sharing?: SharingIndex;
+  /** Its VMs' demand summed once (a cache of `vms`: the same verdicts, without re-adding each VM). */
+  demand?: DemandSums;
 }
 
 /** The placed VM's memory as measured (a VM that moves) or predicted (same image), for measured hosts. */
@@ -277,7 +285,7 @@ function measuredCapacity(h: HostView, mem: HostMemoryView, r: PlacementRequest)
       pass: false,
       reason: `memory: guaranteed memory ${Math.round(g)} MiB would exceed the host's ${Math.round(cap)} MiB`,
     };
-  const a = admitsMemory(cap, mem.vms, requestVmMemory(r, mem.guarantee), {
+  const a = admitsMemory(cap, mem.demand ?? mem.vms, requestVmMemory(r, mem.guarantee), {
     ...DEFAULT_MEMORY_RISK,
     risk: mem.risk,
   });
