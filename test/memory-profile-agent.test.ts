@@ -145,7 +145,7 @@ test("an enrolled agent profiles nothing until it has the cloud's fingerprint ke
       return { at: 't', memoryMiB: 1, residentMiB: 1, workingSetMiB: 1, mergeable: true };
     },
   };
-  let key: Buffer | undefined;
+  let key: Buffer | undefined = undefined;
   const c = new ProfileCollector(driver, { hashKey: () => key, requireKey: true });
   await c.round();
   assert.equal(keys.length, 0);
