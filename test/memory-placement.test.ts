@@ -173,6 +173,23 @@ for (const backend of storeBackends()) {
           },
         });
         assert.equal(d0.decision.hostId, a.id, d0.decision.explanation);
+        // What if: h-b's demand with a VM of the same content (on h-a) shares its 781 MiB of pages with
+        // h-b's VM; with the other image's VM only the zero pages.
+        await cp.setHostState(admin, b.id, 'maintenance');
+        const twin = await cp.createVm(admin, { name: 'tiny-2', flavor: 'm1.medium', image: 'tiny' });
+        await cp.memoryProfiles.record(db, a.id, [{ vmId: twin.vmId!, profile: profile(WS_MIB, os(7)) }]);
+        await cp.setHostState(admin, b.id, 'up');
+        const same = await cp.memoryReads.hostMemory(admin, b.id, { with: ['tiny-2'] });
+        const other = await cp.memoryReads.hostMemory(admin, b.id, { with: [onA.vmId!] });
+        assert.ok(same.with!.sharedWithHostMiB > 600, JSON.stringify(same.with));
+        assert.ok(other.with!.sharedWithHostMiB < 10, JSON.stringify(other.with));
+        assert.equal(same.with!.admitted, true, same.with!.reason);
+        assert.ok(same.with!.demand.expectedMiB < other.with!.demand.expectedMiB);
+        await assert.rejects(
+          cp.memoryReads.hostMemory(admin, b.id, { with: ['same-image'] }),
+          /already runs on this host/,
+        );
+        await assert.rejects(cp.memoryReads.hostMemory(admin, b.id, { with: ['nope'] }), /No VM "nope"/);
       } finally {
         await t.close();
         await drop();

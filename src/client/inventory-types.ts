@@ -56,6 +56,15 @@ export interface HostMemory {
     demandMiB: number;
     mergeable: boolean;
   }[];
+  /** With `with=`: the host's demand with those VMs added. */
+  with?: {
+    vms: { id: string; name: string; measured: boolean }[];
+    demand: HostMemory['demand'];
+    /** Pages the added VMs would share with the host's VMs, MiB. */
+    sharedWithHostMiB: number;
+    admitted: boolean;
+    reason: string;
+  };
 }
 /** A VM's measured memory (`GET /v1/vms/:id/memory`): a summary, never page hashes. */
 export interface VmMemory {

@@ -118,10 +118,26 @@ export const hostRoutes: RouteModule = (route, { cp }) => {
     method: 'GET',
     url: '/v1/hosts/:id/memory',
     summary:
-      "A host's memory model: policy, risk, demand (guaranteed, expected, at the risk, shared) and its VMs' lines (admin, operator)",
+      "A host's memory model: policy, risk, demand (guaranteed, expected, at the risk, shared) and its VMs' lines; with=VM,VM adds what the demand would be with those VMs, the pages they would share with the host's VMs and whether the policy admits them (admin, operator)",
     tag: 'hosts',
     params: idParam,
-    handler: async ({ p, params }) => cp.memoryReads.hostMemory(p, params.id),
+    query: z
+      .object({
+        with: z
+          .string()
+          .min(1)
+          .max(10_000)
+          .optional()
+          .describe('VM ids or names, comma-separated (at most 100)'),
+      })
+      .strict(),
+    handler: async ({ p, params, query }) =>
+      cp.memoryReads.hostMemory(p, params.id, {
+        with: (query.with as string | undefined)
+          ?.split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      }),
   });
   route({
     method: 'PATCH',

@@ -264,9 +264,16 @@ export const hostCommands: CommandModule = (program) => {
   host
     .command('memory <host>')
     .description("A host's memory model: policy, demand at its risk, its VMs' working sets and sharing")
-    .action(async function (this: Command, ref: string) {
+    .option('--with <vms>', 'also the demand with these VMs added (ids or names, comma-separated): what-if')
+    .action(async function (this: Command, ref: string, o: { with?: string }) {
       const c = ctx(this);
-      const m = await c.client.hosts.memory(ref);
+      const m = await c.client.hosts.memory(ref, {
+        with: o.with
+          ?.split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      });
+      const w = m.with;
       const d = m.demand;
       c.out(m, () =>
         [
@@ -286,6 +293,11 @@ export const hostCommands: CommandModule = (program) => {
             ]),
             [false, true, true, true, true, true, false],
           ),
+          ...(w
+            ? [
+                `with ${w.vms.map((v) => v.name).join(', ')}: expected ${w.demand.expectedMiB} MiB (${w.demand.sharedMiB} MiB shared, ${w.sharedWithHostMiB} MiB of it with this host's VMs), at the risk ${w.demand.atRiskMiB} MiB: ${w.admitted ? 'admitted' : 'refused'} (${w.reason})`,
+              ]
+            : []),
         ].join('\n'),
       );
     });

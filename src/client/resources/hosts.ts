@@ -40,7 +40,8 @@ export const hostsApi = (http: Http) => ({
   /** Drains a host, then deletes it; says which VMs could not move (admin). */
   retire: (host: string) => http.post<RetireResult>(`/v1/hosts/${seg(host)}/retire`),
   /** The host's memory model: policy, risk, demand at the risk, its VMs' lines (admin, operator). */
-  memory: (host: string) => http.get<HostMemory>(`/v1/hosts/${seg(host)}/memory`),
+  memory: (host: string, o: { with?: string[] } = {}) =>
+    http.get<HostMemory>(`/v1/hosts/${seg(host)}/memory`, o.with?.length ? { with: o.with.join(',') } : {}),
   /** Puts a host back in service. */
   undrain: (host: string) => http.post<Host>(`/v1/hosts/${seg(host)}/undrain`),
 });

@@ -6,8 +6,16 @@
  * Uses: `cp.memoryProfiles`, `cp.hostEdits` (host lookup), `cp.vmReads` (VM lookup and authorization).
  */
 import { estimateSharing } from '../../core/memory/fingerprint.ts';
-import { DEFAULT_MEMORY_RISK, hostDemand, vmDemand } from '../../policies/memory-overcommit.ts';
+import {
+  admitsMemory,
+  DEFAULT_MEMORY_RISK,
+  hostDemand,
+  vmDemand,
+  type HostMemoryDemand,
+} from '../../policies/memory-overcommit.ts';
+import type { VmMemory } from '../../policies/memory-overcommit.ts';
 import { authorize } from '../authz.ts';
+import { ControlError } from '../errors.ts';
 import type { Principal } from '../principal.ts';
 import { Service } from '../service.ts';
 
@@ -15,9 +23,18 @@ const r1 = (x: number) => Math.round(x * 10) / 10;
 
 /** Memory reads for people (API `GET /v1/hosts/:id/memory`, `GET /v1/vms/:id/memory`). */
 export class MemoryReads extends Service {
-  /** A host's memory: policy, demand (guaranteed, expected, at the risk, shared) and its VMs' lines. */
-  async hostMemory(p: Principal, ref: string) {
+  /**
+   * A host's memory: policy, demand (guaranteed, expected, at the risk, shared) and its VMs' lines.
+   * With `what.with` (VM ids or names, wherever they run), also what the host's demand would be with
+   * those VMs added: the pages they would share with its VMs and whether the policy admits them.
+   * @throws ControlError BAD_REQUEST for more than 100 VMs or one already on the host; NOT_FOUND
+   */
+  async hostMemory(p: Principal, ref: string, what: { with?: readonly string[] } = {}) {
     authorize(p, 'host:memory');
+    if ((what.with?.length ?? 0) > 100)
+      throw new ControlError('BAD_REQUEST', `with: at most 100 VMs, got ${what.with!.length}`, {
+        field: 'with',
+      });
     const h = await this.cp.hostEdits.hostRow(ref);
     const settings = {
       id: h.id,
@@ -72,6 +89,61 @@ export class MemoryReads extends Service {
         demandMiB: r1(vmDemand(v, o).meanMiB),
         mergeable: v.mergeable,
       })),
+      ...(what.with?.length
+        ? { with: await this.withVms(p, h.id, capacityMiB, vms, d, what.with, settings) }
+        : {}),
+    };
+  }
+
+  /** The what-if part of `hostMemory`: the host's demand with `refs` added. */
+  private async withVms(
+    p: Principal,
+    hostId: string,
+    capacityMiB: number,
+    vms: VmMemory[],
+    before: HostMemoryDemand,
+    refs: readonly string[],
+    settings: { risk: number; guarantee: number },
+  ) {
+    const rows = [];
+    for (const ref of refs) rows.push(await this.cp.vmReads.vmRow(p, ref, 'host:memory'));
+    const here = rows.find((v) => v.host_id === hostId);
+    if (here)
+      throw new ControlError('BAD_REQUEST', `with: VM "${here.name}" already runs on this host`, {
+        field: 'with',
+      });
+    const ids = [...new Set(rows.map((v) => v.id))];
+    const added = await this.cp.memoryProfiles.vmsById(this.db, ids, settings.guarantee);
+    const o = { ...DEFAULT_MEMORY_RISK, risk: settings.risk };
+    const after = hostDemand([...vms, ...added], o);
+    const alone = hostDemand(added, o);
+    // Admitted one after the other, as the scheduler would place them.
+    let admits = { ok: true, reason: 'nothing to add' };
+    const placed = [...vms];
+    for (const v of added) {
+      const a = admitsMemory(capacityMiB, placed, v, o);
+      admits = { ok: a.ok, reason: a.reason };
+      if (!a.ok) break;
+      placed.push(v);
+    }
+    return {
+      vms: rows.map((v) => ({
+        id: v.id,
+        name: v.name,
+        measured: added.find((a) => a.id === v.id)?.workingSet !== undefined,
+      })),
+      demand: {
+        guaranteedMiB: r1(after.guaranteedMiB),
+        configuredMiB: r1(after.configuredMiB),
+        expectedMiB: r1(after.expectedMiB),
+        sdMiB: r1(after.sdMiB),
+        sharedMiB: r1(after.sharedMiB),
+        atRiskMiB: r1(after.atRiskMiB),
+      },
+      /** Pages the added VMs would share with the host's VMs (beyond what they share among themselves). */
+      sharedWithHostMiB: r1(Math.max(0, after.sharedMiB - before.sharedMiB - alone.sharedMiB)),
+      admitted: admits.ok,
+      reason: admits.reason,
     };
   }
 

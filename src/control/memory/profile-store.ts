@@ -188,7 +188,30 @@ export class MemoryProfiles extends Service {
     const out = new Map<string, VmMemory[]>(hosts.map((h) => [h.id, []]));
     if (!hosts.length) return out;
     const share = new Map(hosts.map((h) => [h.id, h.guarantee]));
-    const rows = await db
+    const rows = await this.vmRows(db)
+      .where(
+        'vms.host_id',
+        'in',
+        hosts.map((h) => h.id),
+      )
+      .execute();
+    for (const r of rows) out.get(r.host_id!)!.push(this.vmMemory(r, share.get(r.host_id!)!));
+    return out;
+  }
+
+  /**
+   * Some VMs (by id, wherever they run) as the memory policy would count them on a host that
+   * guarantees `guarantee` of their flavor memory: what-if estimates ("this host with those VMs").
+   */
+  async vmsById(db: Db, ids: readonly string[], guarantee: number): Promise<VmMemory[]> {
+    if (!ids.length) return [];
+    const rows = await this.vmRows(db).where('vms.id', 'in', ids).execute();
+    return rows.map((r) => this.vmMemory(r, guarantee));
+  }
+
+  /** The live VMs with their flavor, tenant's sharing choice and profile (a query to narrow). */
+  private vmRows(db: Db) {
+    return db
       .selectFrom('vms')
       .innerJoin('flavors', 'flavors.id', 'vms.flavor_id')
       .innerJoin('tenants', 'tenants.id', 'vms.tenant_id')
@@ -204,30 +227,37 @@ export class MemoryProfiles extends Service {
         'p.measured_at',
         'p.fingerprint',
       ])
-      .where(
-        'vms.host_id',
-        'in',
-        hosts.map((h) => h.id),
-      )
       .where('vms.deleted_at', 'is', null)
-      .orderBy('vms.id')
-      .execute();
-    for (const r of rows) {
-      const mergeable = r.memory_sharing !== 'private' && r.mergeable !== 0;
-      out.get(r.host_id!)!.push({
-        id: r.id,
-        memoryMiB: r.memory_mib,
-        guaranteedMiB: r.memory_mib * share.get(r.host_id!)!,
-        ...(r.ws_mean_mib !== null && r.ws_sd_mib !== null
-          ? { workingSet: { meanMiB: Number(r.ws_mean_mib), sdMiB: Number(r.ws_sd_mib) } }
-          : {}),
-        ...(mergeable && r.fingerprint
-          ? { fingerprint: this.fingerprint(r.id, r.measured_at!, r.fingerprint) }
-          : {}),
-        mergeable,
-      });
-    }
-    return out;
+      .orderBy('vms.id');
+  }
+
+  /** One row of `vmRows` as the policy's VmMemory. */
+  private vmMemory(
+    r: {
+      id: string;
+      memory_mib: number;
+      memory_sharing: string;
+      ws_mean_mib: number | string | null;
+      ws_sd_mib: number | string | null;
+      mergeable: number | null;
+      measured_at: string | null;
+      fingerprint: string | null;
+    },
+    guarantee: number,
+  ): VmMemory {
+    const mergeable = r.memory_sharing !== 'private' && r.mergeable !== 0;
+    return {
+      id: r.id,
+      memoryMiB: r.memory_mib,
+      guaranteedMiB: r.memory_mib * guarantee,
+      ...(r.ws_mean_mib !== null && r.ws_sd_mib !== null
+        ? { workingSet: { meanMiB: Number(r.ws_mean_mib), sdMiB: Number(r.ws_sd_mib) } }
+        : {}),
+      ...(mergeable && r.fingerprint
+        ? { fingerprint: this.fingerprint(r.id, r.measured_at!, r.fingerprint) }
+        : {}),
+      mergeable,
+    };
   }
 
   /**
