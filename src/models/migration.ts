@@ -114,10 +114,9 @@ export function predictMigration(
     };
   }
 
-  if (o.mode === 'postcopy') {
-    const afterS = (o.postcopyAfterMs ?? 1000) / 1000;
-    // A migration that completes within the warm-up never switches: it is a pre-copy.
-    const pre = precopy(
+  // Pre-copy's rounds: the mode itself, and post-copy's warm-up when it finishes before the switch.
+  const rounds = () =>
+    precopy(
       {
         used,
         wws,
@@ -135,6 +134,10 @@ export function predictMigration(
       i,
       cal,
     );
+  if (o.mode === 'postcopy') {
+    const afterS = (o.postcopyAfterMs ?? 1000) / 1000;
+    // A migration that completes within the warm-up never switches: it is a pre-copy.
+    const pre = rounds();
     if (pre.converged && pre.totalMs / 1000 - setupS <= afterS)
       return { ...pre, note: `finished before the switch to post-copy: ${pre.note}` };
     const sentWarm = Math.min(afterS * memRate, used);
@@ -151,24 +154,7 @@ export function predictMigration(
       note: 'switched to post-copy after the warm-up',
     };
   }
-  return precopy(
-    {
-      used,
-      wws,
-      dirtyRate,
-      memRate,
-      capRate: o.multifdZstd ? 0 : link,
-      zeroS,
-      wireRatio,
-      resendRatio,
-      setupS,
-      floorS,
-      switchover: mc.switchoverShare ?? 1,
-    },
-    o,
-    i,
-    cal,
-  );
+  return rounds();
 }
 
 /**
